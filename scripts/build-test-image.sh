@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Build the tiny offline test node image `kilter-test-node:latest` used by the real-Docker tests.
+#
+# No registry can be reached here, so the image is made from Debian's `busybox-static`: a rootfs with
+# /bin/busybox and a symlink for every applet, tarred reproducibly and loaded with `docker import`.
+# The image carries a label with the hash of its content; when an image with the same hash already
+# exists, nothing is rebuilt. After a build (or with --verify) the image is smoke-tested: files survive
+# stop/start, `docker stop` returns at once (PID 1 traps TERM), and a published port on 127.0.0.1 answers.
+#
+# Usage: scripts/build-test-image.sh [--force] [--verify] [--no-verify]
+# Env:   KILTER_TEST_IMAGE (default kilter-test-node:latest), BUSYBOX (default /bin/busybox),
+#        DOCKER (default /usr/bin/docker if present, else `docker` from PATH)
+set -euo pipefail
+
+IMAGE=${KILTER_TEST_IMAGE:-kilter-test-node:latest}
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+LABEL=io.kilter.test-image.sha256
+# Bump when the recipe below changes in a way the hash of the rootfs would not show.
+RECIPE_VERSION=1
+
+if [[ -z ${DOCKER:-} ]]; then
+    if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
+fi
+
+force=0
+verify=auto
+for arg in "$@"; do
+    case $arg in
+        --force) force=1 ;;
+        --verify) verify=yes ;;
+        --no-verify) verify=no ;;
+        -h | --help)
+            sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        *)
+            echo "build-test-image: unknown argument: $arg" >&2
+            exit 2
+            ;;
+    esac
+done
+
+log() { printf 'build-test-image: %s\n' "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+[[ -x $BUSYBOX ]] || die "$BUSYBOX not found: install Debian's busybox-static (apt-get install busybox-static)"
+"$BUSYBOX" --list >/dev/null 2>&1 || die "$BUSYBOX does not run"
+"$DOCKER" info >/dev/null 2>&1 || die "no Docker daemon reachable with $DOCKER (start one: scripts/dockerd.sh start)"
+
+# PID 1 is a shell: it traps TERM/INT so `docker stop` ends it at once (a shell as PID 1 without a trap
+# ignores TERM, and docker would wait 10 s before SIGKILL). `sleep & wait` keeps the wait interruptible.
+# shellcheck disable=SC2016 # $! is for the container's shell
+INIT='trap "exit 0" TERM INT; while :; do sleep 1 & wait $!; done'
+CMD_JSON="[\"/bin/sh\",\"-c\",\"${INIT//\"/\\\"}\"]"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/kilter-test-image.XXXXXX")
+verify_name=""
+cleanup() {
+    if [[ -n $verify_name ]]; then "$DOCKER" rm -f "$verify_name" >/dev/null 2>&1 || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- the rootfs ------------------------------------------------------------------------------------
+root=$work/rootfs
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,root,tmp,var/tmp,var/lib,var/log,run,proc,sys,dev,www}
+cp "$BUSYBOX" "$root/bin/busybox"
+chmod 0755 "$root/bin/busybox"
+while IFS= read -r applet; do
+    [[ -n $applet && $applet != busybox && $applet != */* ]] || continue
+    ln -sf busybox "$root/bin/$applet"
+done < <("$BUSYBOX" --list | LC_ALL=C sort)
+chmod 1777 "$root/tmp" "$root/var/tmp"
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+printf 'kilter-test-node\n' >"$root/etc/kilter-test-node"
+printf 'kilter-test-node ok\n' >"$root/www/index.html"
+
+tarball=$work/rootfs.tar
+tar -C "$root" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu -cf "$tarball" .
+
+hash=$(
+    {
+        sha256sum <"$tarball"
+        printf 'recipe=%s\ncmd=%s\n' "$RECIPE_VERSION" "$CMD_JSON"
+    } | sha256sum | cut -c1-64
+)
+
+have=$("$DOCKER" image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$IMAGE" 2>/dev/null || true)
+built=0
+if [[ $force == 0 && $have == "$hash" ]]; then
+    log "$IMAGE is up to date (${hash:0:12}); nothing to build"
+else
+    if [[ -n $have ]]; then log "$IMAGE exists with another content hash (${have:0:12}); rebuilding"; fi
+    start=$SECONDS
+    "$DOCKER" import \
+        --change "CMD $CMD_JSON" \
+        --change "LABEL $LABEL=$hash" \
+        --change 'LABEL org.opencontainers.image.description="kilter real-Docker test node (busybox-static)"' \
+        --change 'ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin' \
+        --change 'WORKDIR /' \
+        "$tarball" "$IMAGE" >/dev/null
+    built=1
+    log "built $IMAGE (${hash:0:12}, $(du -h "$tarball" | cut -f1) rootfs) in $((SECONDS - start)) s"
+fi
+
+if [[ $verify == no || ($verify == auto && $built == 0) ]]; then
+    exit 0
+fi
+
+# --- smoke test --------------------------------------------------------------------------------------
+log "verifying $IMAGE"
+verify_name="kilter-test-image-verify-$$"
+d() { "$DOCKER" "$@"; }
+d run -d --name "$verify_name" -p 127.0.0.1:0:80 "$IMAGE" >/dev/null
+out=$(d exec "$verify_name" sh -c 'echo hi > /var/x; cat /var/x')
+[[ $out == hi ]] || die "exec: expected 'hi', got '$out'"
+
+t0=$(date +%s%N)
+d stop "$verify_name" >/dev/null
+ms=$((($(date +%s%N) - t0) / 1000000))
+((ms < 2000)) || die "docker stop took ${ms} ms: PID 1 does not exit on TERM"
+code=$(d inspect -f '{{.State.ExitCode}}' "$verify_name")
+[[ $code == 0 ]] || die "container exited with $code after docker stop, expected 0"
+
+d start "$verify_name" >/dev/null
+out=$(d exec "$verify_name" cat /var/x)
+[[ $out == hi ]] || die "file written before stop is gone after start (got '$out')"
+
+# A published port on 127.0.0.1 must reach the container (busybox httpd serving /www).
+d exec -d "$verify_name" httpd -f -p 80 -h /www
+mapping=$(d port "$verify_name" 80/tcp | head -n1)
+port=${mapping##*:}
+[[ $mapping == 127.0.0.1:* && $port =~ ^[0-9]+$ ]] || die "unexpected port mapping '$mapping'"
+body=""
+for _ in $(seq 1 50); do
+    if body=$(
+        exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
+        printf 'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+        cat <&3
+    ) 2>/dev/null && [[ $body == *"kilter-test-node ok"* ]]; then
+        break
+    fi
+    sleep 0.1
+done
+[[ $body == *"kilter-test-node ok"* ]] || die "no answer from the container through 127.0.0.1:$port"
+
+d rm -f "$verify_name" >/dev/null
+verify_name=""
+log "verified: exec, stop in ${ms} ms, state kept across stop/start, port 80 published on 127.0.0.1:$port"

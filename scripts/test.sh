@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317 # functions run through `stage "$@"` and traps look unreachable to shellcheck
+# The test command (README "Run the tests"). From the repository root:  scripts/test.sh
+#
+# Stages, in order:
+#   fmt          cargo fmt --all -- --check
+#   clippy       cargo clippy --all-targets --locked -- -D warnings
+#   lint         scripts/lint.sh (shellcheck, actionlint)
+#   build        cargo build --all-targets --locked (also builds the fake tools example)
+#   test         cargo test --all-targets --locked --no-fail-fast (unit + fake-tool integration tests)
+#   docker       a Docker daemon for the real-Docker tier; with CI=true one is started when none answers
+#                (scripts/dockerd.sh start), and failing to get one is a failure, not a skip
+#   image        scripts/build-test-image.sh (kilter-test-node:latest, offline, reused when unchanged)
+#   real-docker  KILTER_REAL_DOCKER=1 cargo test --locked --test it real_docker -- --test-threads=2
+#   e2e          E2E_TOOLS=fake scripts/e2e.sh (when the script exists)
+#
+# Every stage runs even if an earlier, independent one failed; the stages that need a build or a daemon
+# are skipped when those failed. The exit code is non-zero if any stage failed.
+#
+# Env: CI=true                  real-Docker tier required (start dockerd if needed; no daemon = failure)
+#      KILTER_REAL_DOCKER=1     same requirement without CI
+#      KILTER_TEST_SKIP=a,b     skip the named stages (e.g. fmt,clippy when CI ran them already)
+#      KILTER_TEST_FAIL_FAST=1  stop at the first failing stage
+#      KILTER_KEEP_DOCKERD=1    leave a dockerd that this script started running at the end
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+is_true() { [[ ${1:-} == 1 || ${1:-} == true || ${1:-} == yes ]]; }
+
+ci=0
+is_true "${CI:-}" && ci=1
+require_docker=$ci
+is_true "${KILTER_REAL_DOCKER:-}" && require_docker=1
+fail_fast=0
+is_true "${KILTER_TEST_FAIL_FAST:-}" && fail_fast=1
+skip_list=",${KILTER_TEST_SKIP:-},"
+gha=0
+is_true "${GITHUB_ACTIONS:-}" && gha=1
+
+export KILTER_TEST_IMAGE=${KILTER_TEST_IMAGE:-kilter-test-node:latest}
+
+# Output of every cargo test run, to add up the test counts for the closing line.
+test_log=$(mktemp "${TMPDIR:-/tmp}/kilter-test-log.XXXXXX")
+started_dockerd=0
+results=()
+failed=0
+start_all=$(date +%s)
+
+cleanup() {
+    local rc=$?
+    if ((started_dockerd)) && ! is_true "${KILTER_KEEP_DOCKERD:-}"; then
+        echo
+        echo "==> stopping the dockerd this run started"
+        "$ROOT/scripts/dockerd.sh" stop || true
+    fi
+    rm -f "$test_log"
+    exit "$rc"
+}
+# Each stage runs as a background job in its own process group (job control on), and the script waits for
+# it: `wait` returns at once on a signal, so Ctrl-C or a CI timeout's TERM reaches the whole stage (cargo,
+# the test binaries, scripts/e2e.sh and their children), and the EXIT trap still stops our dockerd.
+set -m
+child=0
+on_signal() {
+    if ((child)); then
+        kill -TERM -- "-$child" 2>/dev/null || true
+        wait "$child" 2>/dev/null || true
+    fi
+    exit "$1"
+}
+trap cleanup EXIT
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+record() { results+=("$(printf '%-12s %-8s %8s s  %s' "$1" "$2" "$3" "${4:-}")"); }
+
+# stage NAME COMMAND...: run one stage with a header, its time and its result.
+stage() {
+    local name=$1 t0 rc=0
+    shift
+    if [[ $skip_list == *",$name,"* ]]; then
+        echo
+        echo "==> [$name] skipped (KILTER_TEST_SKIP)"
+        record "$name" skipped 0.0 "KILTER_TEST_SKIP"
+        return 0
+    fi
+    echo
+    if ((gha)); then echo "::group::$name"; fi
+    echo "==> [$name] $*"
+    t0=$(now)
+    "$@" &
+    child=$!
+    wait "$child" || rc=$?
+    child=0
+    local secs
+    secs=$(elapsed "$t0")
+    if ((gha)); then echo "::endgroup::"; fi
+    if ((rc == 0)); then
+        echo "<== [$name] ok (${secs} s)"
+        record "$name" ok "$secs"
+    else
+        echo "<== [$name] FAILED with exit code $rc (${secs} s)" >&2
+        if ((gha)); then echo "::error::test.sh stage '$name' failed (exit $rc)"; fi
+        record "$name" FAILED "$secs" "exit $rc"
+        failed=1
+        if ((fail_fast)); then
+            summary
+            exit 1
+        fi
+    fi
+    return "$rc"
+}
+
+skip() {
+    echo
+    echo "==> [$1] skipped: $2"
+    record "$1" skipped 0.0 "$2"
+}
+
+# Cargo test with its output kept for the totals.
+cargo_test() { "$@" 2>&1 | tee -a "$test_log"; }
+
+summary() {
+    local passed failedn ignored
+    read -r passed failedn ignored < <(
+        awk '/^test result:/ {
+                for (i = 1; i <= NF; i++) {
+                    if ($(i+1) ~ /^passed;?$/) p += $i
+                    if ($(i+1) ~ /^failed;?$/) f += $i
+                    if ($(i+1) ~ /^ignored;?$/) g += $i
+                }
+            } END { printf "%d %d %d\n", p, f, g }' "$test_log"
+    )
+    echo
+    echo "==================== scripts/test.sh summary ===================="
+    printf '%s\n' "${results[@]}"
+    echo "total: $(elapsed "$start_all") s"
+    # The closing line, counted over every `cargo test` run above.
+    echo "tests: ${passed} passed, ${failedn} failed, ${ignored} skipped"
+}
+
+# --- static checks -------------------------------------------------------------------------------------
+stage fmt cargo fmt --all -- --check || true
+stage clippy cargo clippy --all-targets --locked -- -D warnings || true
+stage lint scripts/lint.sh || true
+
+# --- build and the fast tests --------------------------------------------------------------------------
+built=0
+if stage build cargo build --all-targets --locked; then built=1; fi
+if ((built)); then
+    stage test cargo_test cargo test --all-targets --locked --no-fail-fast || true
+else
+    skip test "the build failed"
+fi
+
+# --- real Docker engine --------------------------------------------------------------------------------
+docker_ok=0
+ensure_docker() {
+    if "$ROOT/scripts/dockerd.sh" status -q; then
+        "$ROOT/scripts/dockerd.sh" status
+        return 0
+    fi
+    if ((require_docker)); then
+        echo "no Docker daemon answers; CI=true or KILTER_REAL_DOCKER=1, so starting one"
+        "$ROOT/scripts/dockerd.sh" start || {
+            echo "error: could not start a Docker daemon; the real-Docker tier is required here" >&2
+            return 1
+        }
+        return 0
+    fi
+    return 3 # not available, not required
+}
+
+docker_rc=0
+if [[ $skip_list == *",docker,"* ]]; then
+    skip docker "KILTER_TEST_SKIP"
+    docker_rc=3
+else
+    # Probe first so that "not available" is a skip, not a failure, outside CI.
+    if "$ROOT/scripts/dockerd.sh" status -q; then
+        stage docker ensure_docker || docker_rc=$?
+    elif ((require_docker)); then
+        # Set before the start (stages run in a child process): the EXIT trap then stops the daemon even if
+        # we are interrupted half-way; `dockerd.sh stop` only ever stops a dockerd that it started.
+        started_dockerd=1
+        stage docker ensure_docker || docker_rc=$?
+    else
+        docker_rc=3
+        skip docker "no Docker daemon (start one with scripts/dockerd.sh start, or set CI=true / KILTER_REAL_DOCKER=1)"
+    fi
+fi
+if ((docker_rc == 0)); then docker_ok=1; fi
+
+if ((docker_ok)); then
+    image_ok=0
+    if stage image scripts/build-test-image.sh; then image_ok=1; fi
+    if ((built && image_ok)); then
+        KILTER_REAL_DOCKER=1 stage real-docker \
+            cargo_test cargo test --locked --test it real_docker -- --test-threads=2 || true
+    else
+        skip real-docker "the build or the test image failed"
+    fi
+else
+    skip image "no Docker daemon"
+    skip real-docker "no Docker daemon"
+fi
+
+# --- the end-to-end script with fake kind/kubectl/tilt and the real engine -----------------------------
+if [[ -x scripts/e2e.sh || -f scripts/e2e.sh ]]; then
+    if ((built && docker_ok)); then
+        E2E_TOOLS=fake stage e2e bash scripts/e2e.sh || true
+    else
+        skip e2e "needs the build and a Docker daemon"
+    fi
+else
+    skip e2e "scripts/e2e.sh does not exist yet"
+fi
+
+summary
+exit "$failed"
