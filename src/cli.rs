@@ -1,0 +1,187 @@
+//! Command-line flags, exactly as typed (clap derive). Interpretation happens in `lib.rs`/ops.
+
+use camino::Utf8PathBuf;
+use clap::{Args, Parser, Subcommand};
+
+use crate::ui::ColorChoice;
+
+/// One disposable local Kubernetes (KIND + Tilt) dev environment per project.
+#[derive(Debug, Parser)]
+#[command(name = "kilter", version, about, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Run as if started in DIR (where kilter.yaml is looked up from)
+    #[arg(short = 'C', long = "project-dir", value_name = "DIR", global = true)]
+    pub project_dir: Option<Utf8PathBuf>,
+    /// Also show read-only probes (-v) and their output, env and timings (-vv)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Print errors only
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// When to use colour (NO_COLOR is honoured)
+    #[arg(long, value_enum, default_value = "auto", global = true, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// Run read-only probes, print the mutating commands as a script on stdout, change nothing
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a starter kilter.yaml (never overwrites)
+    Init(InitArgs),
+    /// Create or resume the cluster, wait until healthy, start Tilt
+    Up(UpArgs),
+    /// Stop this project's Tilt only; the cluster and pods keep running
+    Down(AdoptArgs),
+    /// Stop Tilt and the cluster's container (state kept on disk); resume with `kilter up`
+    Stop(AdoptArgs),
+    /// Delete the cluster (asks for confirmation); snapshots and the port slot are kept
+    Destroy(DestroyArgs),
+    /// Node, API, Tilt, pods, ports, kubeconfig and snapshots of this project
+    Status(JsonArgs),
+    /// Every kilter cluster on this machine
+    Ls(JsonArgs),
+    /// Shell exports for this project: eval "$(kilter env)"
+    Env(JsonArgs),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Machine-readable output (has a `schema_version`)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, powershell or elvish
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Project name (default: the directory name, normalised)
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// How long to wait for the cluster to become healthy (e.g. 120s, 2m)
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Bring the cluster up without starting Tilt
+    #[arg(long, conflicts_with_all = ["attach", "ci"])]
+    pub no_tilt: bool,
+    /// Run Tilt in the foreground (Ctrl-C stops Tilt only)
+    #[arg(long, conflicts_with = "ci")]
+    pub attach: bool,
+    /// Run `tilt ci` in the foreground and exit with its code (for CI jobs)
+    #[arg(long)]
+    pub ci: bool,
+    /// Take over a cluster created from another directory with the same project name
+    #[arg(long)]
+    pub adopt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// Act on a cluster created from another directory with the same project name
+    #[arg(long)]
+    pub adopt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Do not ask for confirmation (required without a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Skip the automatic pre-destroy database snapshot
+    #[arg(long)]
+    pub no_snapshot: bool,
+    /// Act on a cluster created from another directory with the same project name
+    #[arg(long)]
+    pub adopt: bool,
+}
+
+/// `120s`, `2m`, `1m30s`, `500ms`, `1h`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(n));
+    }
+    let mut total_ms: u128 = 0;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        if c == 'm' && chars.peek() == Some(&'s') {
+            chars.next();
+            unit = "ms".into();
+        }
+        let n: f64 =
+            num.parse().map_err(|e| format!("invalid duration `{s}` ({e}; try 120s or 2m)"))?;
+        num.clear();
+        let factor = match unit.as_str() {
+            "ms" => 1.0,
+            "s" => 1000.0,
+            "m" => 60_000.0,
+            "h" => 3_600_000.0,
+            _ => {
+                return Err(format!(
+                    "invalid duration `{s}`: unknown unit `{unit}` (use ms, s, m or h)"
+                ));
+            }
+        };
+        total_ms += (n * factor) as u128;
+    }
+    if !num.is_empty() {
+        return Err(format!(
+            "invalid duration `{s}`: missing unit after {num} (use ms, s, m or h)"
+        ));
+    }
+    Ok(std::time::Duration::from_millis(total_ms as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("120s"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert!(parse_duration("10x").is_err());
+        assert!(parse_duration("10m5").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

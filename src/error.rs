@@ -1,0 +1,181 @@
+//! Exit codes and the errors that choose them. Everything else is `anyhow` with context.
+//!
+//! Rendering is cargo-style: `error: <top>`, the cause chain, the failed command with its stderr
+//! tail, then an optional `help:` line.
+
+use std::fmt;
+
+/// kilter's exit codes (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    Ok = 0,
+    Failed = 1,
+    Usage = 2,
+    Environment = 3,
+    Invalid = 4,
+    Timeout = 5,
+    Interrupted = 130,
+}
+
+/// An error that decides the exit code itself, with an optional hint.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: Code,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Exit {
+    pub fn new(code: Code, message: impl Into<String>) -> Exit {
+        Exit { code, message: message.into(), hint: None }
+    }
+    pub fn hint(mut self, hint: impl Into<String>) -> Exit {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+impl std::error::Error for Exit {}
+
+/// Shorthand: invalid input or config (exit 4).
+pub fn invalid(message: impl Into<String>) -> Exit {
+    Exit::new(Code::Invalid, message)
+}
+
+/// Shorthand: environment not ready (exit 3).
+pub fn environment(message: impl Into<String>) -> Exit {
+    Exit::new(Code::Environment, message)
+}
+
+/// A command ran and failed.
+#[derive(Debug)]
+pub struct CommandFailed {
+    pub summary: String,
+    pub line: String,
+    pub code: Option<i32>,
+    pub stderr_tail: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for CommandFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.code {
+            Some(c) => write!(f, "failed to {} (exit status {c})", self.summary),
+            None => write!(f, "failed to {} (killed by a signal)", self.summary),
+        }
+    }
+}
+impl std::error::Error for CommandFailed {}
+
+/// A program could not be started at all.
+#[derive(Debug)]
+pub struct CouldNotExecute {
+    pub line: String,
+    pub source: std::io::Error,
+}
+
+impl fmt::Display for CouldNotExecute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "could not run `{}`: {}", self.line, self.source)
+    }
+}
+impl std::error::Error for CouldNotExecute {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+impl std::error::Error for Interrupted {}
+
+/// The exit code for an error: the first typed error in the chain decides.
+pub fn code_of(err: &anyhow::Error) -> Code {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<Exit>() {
+            return e.code;
+        }
+        if cause.downcast_ref::<Interrupted>().is_some() {
+            return Code::Interrupted;
+        }
+        if cause.downcast_ref::<crate::config::ConfigError>().is_some() {
+            return Code::Invalid;
+        }
+        if cause.downcast_ref::<CouldNotExecute>().is_some() {
+            return Code::Environment;
+        }
+    }
+    Code::Failed
+}
+
+/// Render an error for stderr (without colour codes; the Ui adds them).
+pub fn render(err: &anyhow::Error) -> Vec<(Part, String)> {
+    let mut out = Vec::new();
+    let mut chain = err.chain();
+    if let Some(top) = chain.next() {
+        out.push((Part::Error, top.to_string()));
+    }
+    let mut hints: Vec<String> = Vec::new();
+    let mut collect = |e: &(dyn std::error::Error + 'static)| {
+        if let Some(x) = e.downcast_ref::<Exit>() {
+            hints.extend(x.hint.clone());
+        }
+        if let Some(x) = e.downcast_ref::<CommandFailed>() {
+            hints.extend(x.hint.clone());
+        }
+        if let Some(x) = e.downcast_ref::<crate::config::ConfigError>() {
+            hints.extend(x.hint.clone());
+        }
+        if e.downcast_ref::<CouldNotExecute>().is_some() {
+            hints.push("run `kilter doctor` to check the tools kilter needs".into());
+        }
+    };
+    for cause in err.chain() {
+        collect(cause);
+    }
+    let rest: Vec<&(dyn std::error::Error + 'static)> = chain.collect();
+    if !rest.is_empty() {
+        out.push((Part::Plain, "Caused by:".into()));
+        for cause in rest {
+            out.push((Part::Plain, format!("  {cause}")));
+        }
+    }
+    for cause in err.chain() {
+        if let Some(cf) = cause.downcast_ref::<CommandFailed>() {
+            out.push((Part::Command, format!("  $ {}", cf.line)));
+            if cf.stderr_tail.is_empty() {
+                out.push((Part::Plain, "  (no output on stderr)".into()));
+            } else {
+                out.push((Part::Plain, "  stderr:".into()));
+                for l in cf.stderr_tail.lines() {
+                    out.push((Part::Plain, format!("    {l}")));
+                }
+            }
+        }
+    }
+    for h in hints {
+        out.push((Part::Help, h));
+    }
+    out
+}
+
+/// The kind of a rendered error line (for colouring).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Error,
+    Plain,
+    Command,
+    Help,
+}

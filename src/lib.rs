@@ -1,0 +1,87 @@
+//! kilter: one disposable local Kubernetes (KIND + Tilt) dev environment per project.
+//!
+//! Flow: `cli` (raw flags) → `project`/`config` (validated model) → `ops::*` (one per command)
+//! → `tools::*` (typed argv builders and parsers) → `exec::Runner` (the only place that spawns).
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod exec;
+pub mod fsutil;
+pub mod lock;
+pub mod ops;
+pub mod ports;
+pub mod project;
+pub mod time;
+pub mod tools;
+pub mod ui;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use camino::Utf8PathBuf;
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::{Code, code_of};
+use crate::exec::{Mode, Runner};
+use crate::ui::{Ui, UiEnv};
+
+/// Parse arguments, run the command, render any error, and return the exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { Code::Usage as u8 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let verbosity = if cli.global.quiet { -1 } else { cli.global.verbose.min(2) as i8 };
+    let ui = Ui::new(verbosity, cli.global.color, &UiEnv::from_process());
+    exec::install_signal_handlers();
+    let mode = if cli.global.dry_run { Mode::DryRun } else { Mode::Real };
+    let runner = Runner::new(mode, &ui);
+    match dispatch(&cli, &ui, &runner) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(err) => {
+            let code = code_of(&err);
+            if code == Code::Interrupted {
+                ui.error(&anyhow::anyhow!("interrupted; the next `kilter up` recovers"));
+            } else {
+                ui.error(&err);
+            }
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
+    let start_dir = match &cli.global.project_dir {
+        Some(d) => d.clone(),
+        None => {
+            let cwd = std::env::current_dir()?;
+            Utf8PathBuf::from_path_buf(cwd).map_err(|p| {
+                anyhow::anyhow!("the current directory is not UTF-8: {}", p.to_string_lossy())
+            })?
+        }
+    };
+    let ctx = ops::Ctx {
+        ui,
+        runner,
+        dirs: project::Dirs::from_env()?,
+        global: cli.global.clone(),
+        start_dir,
+    };
+    match &cli.command {
+        Command::Init(a) => ops::init::run(&ctx, a.name.as_deref()),
+        Command::Up(a) => ops::up::run(&ctx, a),
+        Command::Down(a) => ops::down::run(&ctx, a.adopt),
+        Command::Stop(a) => ops::stop::run(&ctx, a.adopt),
+        Command::Destroy(a) => ops::destroy::run(&ctx, a),
+        Command::Status(a) => ops::status::run(&ctx, a.json),
+        Command::Ls(a) => ops::ls::run(&ctx, a.json),
+        Command::Env(a) => ops::env::run(&ctx, a.json),
+        Command::Completions(a) => ops::completions::run(&ctx, a.shell),
+    }
+}

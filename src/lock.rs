@@ -1,0 +1,106 @@
+//! Advisory file locks (flock via `std::fs::File::lock`): one per project, one for the port
+//! registry. The holder writes its pid and command into the lock file so a waiter can say who
+//! it is waiting for. Locks are released when the process exits, however it exits.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::error::{Code, Exit};
+use crate::ui::Ui;
+
+/// A held lock; released on drop.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+    pub path: Utf8PathBuf,
+}
+
+/// How long to wait for a busy lock (`KILTER_LOCK_TIMEOUT` seconds, default 300).
+pub fn default_timeout() -> Duration {
+    std::env::var("KILTER_LOCK_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(300))
+}
+
+/// Take the lock at `path`, waiting up to `timeout` and saying who holds it.
+pub fn acquire(
+    path: &Utf8Path,
+    what: &str,
+    command: &str,
+    ui: &Ui,
+    timeout: Duration,
+) -> Result<Lock> {
+    if let Some(dir) = path.parent() {
+        crate::fsutil::ensure_private_dir(dir)?;
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("could not open lock file {path}"))?;
+    let start = Instant::now();
+    let mut announced = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) => {
+                let holder = holder(&mut file);
+                if !announced {
+                    ui.info(&format!("waiting for {holder} to finish with {what} …"));
+                    announced = true;
+                }
+                if start.elapsed() >= timeout {
+                    return Err(Exit::new(
+                        Code::Failed,
+                        format!(
+                            "gave up after {} waiting for {holder}, which holds the lock on {what}",
+                            crate::ui::fmt_duration(timeout)
+                        ),
+                    )
+                    .hint(format!("if that process is stuck, stop it; the lock file is {path}"))
+                    .into());
+                }
+                crate::exec::sleep(Duration::from_millis(50))?;
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("could not lock {path}"));
+            }
+        }
+    }
+    let info = format!("pid={} command={}\n", std::process::id(), command);
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = file.write_all(info.as_bytes());
+    let _ = file.flush();
+    Ok(Lock { _file: file, path: path.to_owned() })
+}
+
+/// "kilter up (pid 1234)" from the holder's record.
+fn holder(file: &mut File) -> String {
+    let mut text = String::new();
+    let _ = file.rewind();
+    let _ = file.read_to_string(&mut text);
+    let mut pid = None;
+    let mut command = None;
+    for part in text.trim().split(' ') {
+        if let Some(p) = part.strip_prefix("pid=") {
+            pid = Some(p.to_owned());
+        }
+    }
+    if let Some(idx) = text.find("command=") {
+        command = Some(text[idx + 8..].trim().to_owned());
+    }
+    match (command, pid) {
+        (Some(c), Some(p)) => format!("`{c}` (pid {p})"),
+        (None, Some(p)) => format!("another kilter (pid {p})"),
+        _ => "another kilter command".to_owned(),
+    }
+}

@@ -1,0 +1,107 @@
+//! `kilter destroy`: confirm, `down`, `kind delete cluster`, remove the kubeconfig and runtime
+//! files and the flag. Keeps snapshots and the port slot.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::Result;
+
+use super::{Ctx, set_stopped_flag, stop_tilt};
+use crate::cli::DestroyArgs;
+use crate::error::{Code, Exit, invalid};
+use crate::fsutil::remove_if_exists;
+use crate::project::{Project, check_identity};
+use crate::tools::docker;
+use crate::tools::{Tool, Tools};
+
+pub fn run(ctx: &Ctx<'_>, args: &DestroyArgs) -> Result<i32> {
+    let ui = ctx.ui;
+    let project = ctx.project()?;
+    check_identity(&project, args.adopt, ui)?;
+    if !args.yes && !ctx.runner.is_dry_run() {
+        confirm(&project)?;
+    }
+    let _lock = ctx.lock(&project, "kilter destroy")?;
+    let tools = Tools::discover(&[Tool::Docker, Tool::Kind])?;
+    let kind = tools.kind()?;
+
+    if let Some(pid) = stop_tilt(ctx, &project)? {
+        ui.info(&format!("Stopped Tilt (pid {pid})"));
+    }
+    let step = ui.step(&format!("Deleting cluster {}", project.cluster()));
+    let cmd = kind.delete_cmd(&project.cluster(), &project.paths.kubeconfig);
+    let out = ctx.runner.run_unchecked(&cmd)?;
+    if !out.success() {
+        drop(step);
+        if docker::daemon_unreachable(&out.stderr) {
+            return Err(docker::daemon_error(&out.stderr).into());
+        }
+        return Err(ctx.runner.failed(&cmd, &out, None).into());
+    }
+    step.done();
+
+    let p = &project.paths;
+    if ctx.runner.is_dry_run() {
+        ctx.runner.script(&format!(
+            "rm -f {} {} {} {} {}",
+            crate::exec::quote(p.kubeconfig.as_str()),
+            crate::exec::quote(p.tilt_json.as_str()),
+            crate::exec::quote(p.tilt_log.as_str()),
+            crate::exec::quote(p.kind_config.as_str()),
+            crate::exec::quote(p.identity.as_str()),
+        ));
+    } else {
+        for f in
+            [&p.kubeconfig, &p.tilt_json, &p.tilt_log, &p.kind_config, &p.creating, &p.identity]
+        {
+            remove_if_exists(f)?;
+        }
+        remove_if_exists(&p.kubeconfig.with_extension("lock"))?;
+    }
+    set_stopped_flag(ctx, &project, false)?;
+
+    let (count, bytes) = snapshot_stats(&project);
+    ui.success(&format!("Destroyed cluster {}", project.cluster()));
+    if count > 0 {
+        ui.info(&format!("Snapshots are kept: {count} in {} ({bytes} bytes)", p.snapshots));
+    } else {
+        ui.info(&format!("Snapshots are kept in {} (none yet)", p.snapshots));
+    }
+    Ok(0)
+}
+
+/// On a terminal, ask for the project name; without one, `--yes` is required (exit 4).
+fn confirm(project: &Project) -> Result<()> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(invalid(format!(
+            "refusing to destroy cluster {} without confirmation: no terminal to ask on",
+            project.cluster()
+        ))
+        .hint("pass --yes to confirm (snapshots are kept either way)")
+        .into());
+    }
+    let mut err = std::io::stderr();
+    let _ = write!(
+        err,
+        "This deletes cluster {} and everything in it (snapshots are kept).\nType the project name `{}` to confirm: ",
+        project.cluster(),
+        project.name
+    );
+    let _ = err.flush();
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    if line.trim() != project.name {
+        return Err(
+            Exit::new(Code::Invalid, "confirmation did not match; nothing was destroyed").into()
+        );
+    }
+    Ok(())
+}
+
+/// (count, total bytes) of `.dump` files in the snapshots dir.
+pub fn snapshot_stats(project: &Project) -> (usize, u64) {
+    let Ok(rd) = std::fs::read_dir(&project.paths.snapshots) else { return (0, 0) };
+    rd.flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".dump"))
+        .fold((0, 0), |(n, b), e| (n + 1, b + e.metadata().map(|m| m.len()).unwrap_or(0)))
+}

@@ -1,0 +1,39 @@
+//! `kilter init`: write a starter kilter.yaml; never overwrite.
+
+use anyhow::Result;
+
+use super::Ctx;
+use crate::config;
+use crate::error::invalid;
+
+pub fn run(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
+    let dir = ctx.start_dir.canonicalize_utf8().unwrap_or_else(|_| ctx.start_dir.clone());
+    let path = dir.join(config::FILE_NAME);
+    if path.exists() {
+        return Err(
+            invalid(format!("{path} already exists; kilter init never overwrites it")).into()
+        );
+    }
+    let name = match name {
+        Some(n) => {
+            config::validate_name(n)?;
+            n.to_owned()
+        }
+        None => {
+            let raw = dir.file_name().unwrap_or("");
+            config::normalize_name(raw).ok_or_else(|| {
+                invalid(format!("cannot derive a project name from `{raw}`"))
+                    .hint("pass --name <name>")
+            })?
+        }
+    };
+    let text = config::starter(&name);
+    if ctx.runner.is_dry_run() {
+        ctx.runner.write_file(&path, &text, 0o644)?;
+        return Ok(0);
+    }
+    config::write_atomic(&path, &text)
+        .map_err(|e| anyhow::Error::new(e).context(format!("could not write {path}")))?;
+    ctx.ui.success(&format!("Wrote {path} for project `{name}`; next: `kilter up`"));
+    Ok(0)
+}

@@ -1,0 +1,252 @@
+//! The port registry (SPEC §3): each project owns a slot `i`, chosen once from a stable hash of
+//! its name (probing past taken slots), kept in `$XDG_STATE_HOME/kilter/ports.json` under its
+//! own lock. Slot `i` gives the Tilt port `10351 + i` and the NodePort block `30000 + 20*i ..+19`.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+
+use anyhow::{Context, Result};
+use camino::Utf8Path;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Code, Exit};
+use crate::ui::Ui;
+
+pub const TILT_BASE: u16 = 10351;
+pub const NODEPORT_BASE: u16 = 30000;
+pub const BLOCK: u16 = 20;
+/// NodePorts end at 32767: (32767 - 30000 + 1) / 20 = 138 whole blocks.
+pub const SLOTS: u16 = 138;
+
+/// A project's ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Ports {
+    pub slot: u16,
+    pub tilt: u16,
+    pub base: u16,
+}
+
+impl Ports {
+    pub fn of(slot: u16) -> Ports {
+        Ports { slot, tilt: TILT_BASE + slot, base: NODEPORT_BASE + BLOCK * slot }
+    }
+    /// The service block, `base ..= base+19`.
+    pub fn block(&self) -> std::ops::RangeInclusive<u16> {
+        self.base..=self.base + BLOCK - 1
+    }
+    /// The slot owning a NodePort, if it is in kilter's range.
+    pub fn slot_of_nodeport(port: u16) -> Option<u16> {
+        (NODEPORT_BASE..NODEPORT_BASE + BLOCK * SLOTS)
+            .contains(&port)
+            .then(|| (port - NODEPORT_BASE) / BLOCK)
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Registry {
+    pub version: u32,
+    pub projects: BTreeMap<String, Entry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub slot: u16,
+}
+
+/// FNV-1a: stable across Rust versions and platforms (unlike `DefaultHasher`).
+pub fn preferred_slot(name: &str) -> u16 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h % u64::from(SLOTS)) as u16
+}
+
+impl Registry {
+    pub fn load(path: &Utf8Path) -> Result<Option<Registry>> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let reg: Registry = serde_json::from_str(&text)
+                    .with_context(|| format!("the port registry {path} is not valid JSON; move it away and kilter rebuilds it"))?;
+                Ok(Some(reg))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("could not read {path}")),
+        }
+    }
+
+    pub fn owner_of_slot(&self, slot: u16) -> Option<&str> {
+        self.projects.iter().find(|(_, e)| e.slot == slot).map(|(n, _)| n.as_str())
+    }
+
+    /// The slot of `name`: its entry, else `known` (e.g. read from its running cluster), else
+    /// the hash slot probing past taken ones.
+    pub fn assign(&mut self, name: &str, known: Option<u16>) -> Result<u16> {
+        if let Some(e) = self.projects.get(name) {
+            return Ok(e.slot);
+        }
+        let slot = match known.filter(|s| self.owner_of_slot(*s).is_none()) {
+            Some(s) => s,
+            None => {
+                let start = preferred_slot(name);
+                (0..SLOTS)
+                    .map(|k| (start + k) % SLOTS)
+                    .find(|s| self.owner_of_slot(*s).is_none())
+                    .ok_or_else(|| {
+                    Exit::new(Code::Failed, format!("all {SLOTS} kilter port slots are taken"))
+                        .hint("destroy unused projects and remove them from the port registry")
+                })?
+            }
+        };
+        self.projects.insert(name.to_owned(), Entry { slot });
+        Ok(slot)
+    }
+}
+
+/// Read-modify-write the registry under its lock. `rebuild` is consulted (once) when the file
+/// is missing, to recover slots from the clusters that exist.
+pub fn with_registry<T>(
+    path: &Utf8Path,
+    ui: &Ui,
+    rebuild: impl FnOnce() -> Result<BTreeMap<String, u16>>,
+    f: impl FnOnce(&mut Registry) -> Result<T>,
+) -> Result<(T, bool)> {
+    let lock_path = path.with_extension("lock");
+    let _lock = crate::lock::acquire(
+        &lock_path,
+        "the port registry",
+        "kilter",
+        ui,
+        crate::lock::default_timeout(),
+    )?;
+    let (mut reg, existed) = match Registry::load(path)? {
+        Some(r) => (r, true),
+        None => {
+            let mut r = Registry { version: 1, projects: BTreeMap::new() };
+            for (name, slot) in rebuild()? {
+                r.projects.insert(name, Entry { slot });
+            }
+            (r, false)
+        }
+    };
+    let before = serde_json::to_string(&reg)?;
+    let out = f(&mut reg)?;
+    let after = serde_json::to_string(&reg)?;
+    if before != after || !existed {
+        let text = serde_json::to_string_pretty(&reg)? + "\n";
+        crate::fsutil::write_private(path, text.as_bytes(), 0o644)?;
+    }
+    Ok((out, !existed))
+}
+
+/// Read-only view (no lock needed for a snapshot read).
+pub fn lookup(path: &Utf8Path, name: &str) -> Result<Option<Ports>> {
+    Ok(Registry::load(path)?.and_then(|r| r.projects.get(name).map(|e| Ports::of(e.slot))))
+}
+
+/// Whether something already listens on 127.0.0.1:port.
+pub fn port_busy(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_err()
+}
+
+/// Check that the Tilt port (optional) and the service block are free; name the owner of any
+/// busy port (another kilter project, or "another program").
+pub fn check_free(
+    ports: &Ports,
+    include_tilt: bool,
+    include_block: bool,
+    reg: Option<&Registry>,
+    me: &str,
+) -> Result<()> {
+    let mut busy: Vec<String> = Vec::new();
+    let mut candidates: Vec<u16> = Vec::new();
+    if include_tilt {
+        candidates.push(ports.tilt);
+    }
+    if include_block {
+        candidates.extend(ports.block());
+    }
+    for p in candidates {
+        if !port_busy(p) {
+            continue;
+        }
+        let slot = if p == ports.tilt { Some(p - TILT_BASE) } else { Ports::slot_of_nodeport(p) };
+        let owner = slot.and_then(|s| reg.and_then(|r| r.owner_of_slot(s))).filter(|o| *o != me);
+        busy.push(match owner {
+            Some(o) => format!("port {p} is held by kilter project `{o}`"),
+            None => format!("port {p} is in use by another program"),
+        });
+    }
+    if busy.is_empty() {
+        return Ok(());
+    }
+    Err(Exit::new(
+        Code::Failed,
+        format!("ports needed by project `{me}` are not free:\n  {}", busy.join("\n  ")),
+    )
+    .hint(
+        "stop whatever holds them (`ss -ltnp` shows the owner), or `kilter stop` the other project",
+    )
+    .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_arithmetic() {
+        let p = Ports::of(3);
+        assert_eq!((p.tilt, p.base), (10354, 30060));
+        assert_eq!(p.block().count(), 20);
+        assert_eq!(*p.block().end(), 30079);
+        assert_eq!(Ports::slot_of_nodeport(30079), Some(3));
+        assert_eq!(Ports::slot_of_nodeport(29999), None);
+        let last = Ports::of(SLOTS - 1);
+        assert!(*last.block().end() <= 32767);
+    }
+
+    #[test]
+    fn hash_is_stable() {
+        // Pinned values: changing the hash would move every user's ports.
+        assert_eq!(preferred_slot("shop"), preferred_slot("shop"));
+        assert_eq!(preferred_slot("shop"), 17);
+        assert_eq!(preferred_slot("blog"), 101);
+    }
+
+    #[test]
+    fn assign_probes_past_taken_slots_and_is_sticky() {
+        let mut r = Registry::default();
+        let a = r.assign("shop", None).expect("slot");
+        r.projects.insert("squatter".into(), Entry { slot: (a + 1) % SLOTS });
+        // a different name whose hash collides with `shop` gets the next free slot
+        r.projects.remove("shop");
+        r.projects.insert("other".into(), Entry { slot: a });
+        let b = r.assign("shop", None).expect("slot");
+        assert_eq!(b, (a + 2) % SLOTS);
+        assert_eq!(r.assign("shop", None).expect("slot"), b, "sticky");
+    }
+
+    #[test]
+    fn known_slot_from_a_running_cluster_wins_when_free() {
+        let mut r = Registry::default();
+        assert_eq!(r.assign("shop", Some(7)).expect("slot"), 7);
+        let mut r2 = Registry::default();
+        r2.projects.insert("x".into(), Entry { slot: 7 });
+        assert_ne!(r2.assign("shop", Some(7)).expect("slot"), 7);
+    }
+
+    #[test]
+    fn busy_port_is_named() {
+        let l = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        assert!(port_busy(port));
+        let ports = Ports { slot: 0, tilt: port, base: 30000 };
+        let err = check_free(&ports, true, false, None, "shop").expect_err("busy");
+        assert!(
+            err.to_string().contains(&format!("port {port} is in use by another program")),
+            "{err}"
+        );
+    }
+}

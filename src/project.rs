@@ -1,0 +1,236 @@
+//! The project model: its name, directory, kilter.yaml, and every path derived from the name
+//! (SPEC §1). Also the project-identity record that stops two directories sharing a cluster.
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{self, Config, ProjectFile};
+use crate::error::{Exit, invalid};
+use crate::ui::Ui;
+
+/// Base directories from the environment (XDG with the usual defaults under HOME).
+#[derive(Debug, Clone)]
+pub struct Dirs {
+    pub home: Utf8PathBuf,
+    pub cache: Utf8PathBuf,
+    pub data: Utf8PathBuf,
+    pub state: Utf8PathBuf,
+}
+
+impl Dirs {
+    pub fn from_env() -> Result<Dirs> {
+        let home = std::env::var("HOME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .map(Utf8PathBuf::from)
+            .ok_or_else(|| {
+                crate::error::environment("HOME is not set; kilter keeps its files under it")
+            })?;
+        let xdg = |var: &str, default: &str| -> Utf8PathBuf {
+            std::env::var(var)
+                .ok()
+                .filter(|v| !v.is_empty() && Utf8Path::new(v).is_absolute())
+                .map(Utf8PathBuf::from)
+                .unwrap_or_else(|| home.join(default))
+                .join("kilter")
+        };
+        Ok(Dirs {
+            cache: xdg("XDG_CACHE_HOME", ".cache"),
+            data: xdg("XDG_DATA_HOME", ".local/share"),
+            state: xdg("XDG_STATE_HOME", ".local/state"),
+            home,
+        })
+    }
+
+    /// `$XDG_STATE_HOME/kilter/ports.json`
+    pub fn port_registry(&self) -> Utf8PathBuf {
+        self.state.join("ports.json")
+    }
+}
+
+/// Paths of one project.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub cache: Utf8PathBuf,
+    pub kubeconfig: Utf8PathBuf,
+    pub transcript: Utf8PathBuf,
+    pub tilt_log: Utf8PathBuf,
+    pub tilt_json: Utf8PathBuf,
+    pub kind_config: Utf8PathBuf,
+    /// Present while `kind create cluster` runs; a leftover means creation was interrupted.
+    pub creating: Utf8PathBuf,
+    pub identity: Utf8PathBuf,
+    pub lock: Utf8PathBuf,
+    pub snapshots: Utf8PathBuf,
+}
+
+impl Paths {
+    pub fn new(dirs: &Dirs, name: &str) -> Paths {
+        let cache = dirs.cache.join(name);
+        Paths {
+            kubeconfig: cache.join("kubeconfig"),
+            transcript: cache.join("commands.log"),
+            tilt_log: cache.join("tilt.log"),
+            tilt_json: cache.join("tilt.json"),
+            kind_config: cache.join("kind-config.yaml"),
+            creating: cache.join("creating"),
+            identity: cache.join("project.json"),
+            lock: cache.join("lock"),
+            snapshots: dirs.data.join(name).join("snapshots"),
+            cache,
+        }
+    }
+}
+
+/// A resolved project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub name: String,
+    /// The directory holding kilter.yaml (or the start directory when there is none).
+    pub dir: Utf8PathBuf,
+    /// `<dir>/kilter.yaml`, whether or not it exists.
+    pub file_path: Utf8PathBuf,
+    pub file: Option<ProjectFile>,
+    pub config: Config,
+    pub paths: Paths,
+}
+
+impl Project {
+    /// Find kilter.yaml from `start` upwards, load it, and work out the name.
+    pub fn resolve(start: &Utf8Path, dirs: &Dirs, ui: &Ui) -> Result<Project> {
+        let start = absolute(start)?;
+        let (dir, file) = match config::find(&start) {
+            Some(path) => {
+                let file = config::load(&path)?;
+                for w in &file.warnings {
+                    ui.warn(w);
+                }
+                let dir = path.parent().map(Utf8Path::to_owned).unwrap_or_else(|| start.clone());
+                (dir, Some(file))
+            }
+            None => (start.clone(), None),
+        };
+        let config = file.as_ref().map(|f| f.config.clone()).unwrap_or_default();
+        let name = match &config.name {
+            Some(n) => n.clone(),
+            None => {
+                let raw = dir.file_name().unwrap_or("");
+                let name = config::normalize_name(raw).ok_or_else(|| {
+                    invalid(format!(
+                        "cannot derive a project name from the directory name `{raw}`"
+                    ))
+                    .hint("add `name: <name>` to kilter.yaml (lowercase letters, digits and '-', at most 42 characters)")
+                })?;
+                if name != raw {
+                    ui.note(&format!(
+                        "project name `{name}` (from the directory name `{raw}`; set `name:` in kilter.yaml to choose another)"
+                    ));
+                }
+                name
+            }
+        };
+        config::validate_name(&name)?;
+        let paths = Paths::new(dirs, &name);
+        Ok(Project { file_path: dir.join(config::FILE_NAME), dir, file, config, paths, name })
+    }
+
+    pub fn cluster(&self) -> String {
+        format!("kilter-{}", self.name)
+    }
+    pub fn node(&self) -> String {
+        format!("kilter-{}-control-plane", self.name)
+    }
+    /// kind's own context name, never renamed (Tilt recognises `kind-`).
+    pub fn context(&self) -> String {
+        format!("kind-kilter-{}", self.name)
+    }
+    pub fn namespace(&self) -> String {
+        format!("{}-dev", self.name)
+    }
+
+    /// The Tiltfile: `tiltfile:` relative to the project dir, default `./Tiltfile`.
+    pub fn tiltfile(&self) -> Utf8PathBuf {
+        match &self.config.tiltfile {
+            Some(p) if p.is_absolute() => p.clone(),
+            Some(p) => self.dir.join(p),
+            None => self.dir.join("Tiltfile"),
+        }
+    }
+
+    /// Whether kilter.yaml currently says `cluster.stopped: true`.
+    pub fn flag_stopped(&self) -> bool {
+        self.config.cluster.stopped
+    }
+}
+
+fn absolute(p: &Utf8Path) -> Result<Utf8PathBuf> {
+    let abs = if p.is_absolute() {
+        p.to_owned()
+    } else {
+        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+        Utf8PathBuf::from_path_buf(cwd)
+            .map_err(|p| {
+                anyhow::anyhow!("current directory is not UTF-8: {}", p.to_string_lossy())
+            })?
+            .join(p)
+    };
+    if !abs.is_dir() {
+        return Err(invalid(format!("project directory {abs} does not exist")).into());
+    }
+    // Canonicalise so the identity check compares real paths.
+    Ok(abs.canonicalize_utf8().unwrap_or(abs))
+}
+
+/// `<cache dir>/project.json`: which directory owns this project name's cluster.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Identity {
+    pub version: u32,
+    pub dir: Utf8PathBuf,
+    pub created_at: String,
+}
+
+impl Identity {
+    pub fn read(path: &Utf8Path) -> Option<Identity> {
+        let text = std::fs::read_to_string(path).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+/// Refuse (exit 4) when another directory with the same project name owns the cluster, unless
+/// `adopt`. Returns true when the identity record should be (re)written by a mutating verb.
+pub fn check_identity(project: &Project, adopt: bool, ui: &Ui) -> Result<bool> {
+    let Some(id) = Identity::read(&project.paths.identity) else { return Ok(true) };
+    if id.dir == project.dir {
+        return Ok(false);
+    }
+    if adopt {
+        ui.warn(&format!(
+            "taking over project `{}` from {} (--adopt); that directory no longer owns the cluster",
+            project.name, id.dir
+        ));
+        return Ok(true);
+    }
+    Err(Exit::new(
+        crate::error::Code::Invalid,
+        format!(
+            "project name `{}` is already used by {} (cluster {})",
+            project.name,
+            id.dir,
+            project.cluster()
+        ),
+    )
+    .hint(format!(
+        "give this project its own name with `name: <other-name>` in {}, or pass --adopt to take that cluster over",
+        project.file_path
+    ))
+    .into())
+}
+
+/// Record this directory as the owner of the project name.
+pub fn write_identity(project: &Project) -> Result<()> {
+    let id =
+        Identity { version: 1, dir: project.dir.clone(), created_at: crate::time::rfc3339_now() };
+    let text = serde_json::to_string_pretty(&id)? + "\n";
+    crate::fsutil::write_private(&project.paths.identity, text.as_bytes(), 0o600)
+}

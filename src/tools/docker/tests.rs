@@ -1,0 +1,67 @@
+use super::*;
+
+#[test]
+fn parses_a_running_node() {
+    let c = parse_inspect(include_str!("../../../fixtures/docker/inspect-node-running.json"))
+        .expect("parses")
+        .expect("present");
+    assert_eq!(c.node_state(), NodeState::Running);
+    assert_eq!(c.name, "/kilter-shop-control-plane");
+    assert_eq!(c.api_port(), Some(41234));
+    assert_eq!(c.port_slot(), Some(17));
+    assert_eq!(
+        c.config.labels.as_ref().and_then(|l| l.get(CLUSTER_LABEL)).map(String::as_str),
+        Some("kilter-shop")
+    );
+}
+
+#[test]
+fn parses_an_exited_node_whose_runtime_ports_are_empty() {
+    let c = parse_inspect(include_str!("../../../fixtures/docker/inspect-node-exited.json"))
+        .expect("parses")
+        .expect("present");
+    assert_eq!(c.node_state(), NodeState::NotRunning("exited".into()));
+    assert_eq!(c.state.exit_code, 137);
+    // the API port is still known from HostConfig while stopped
+    assert_eq!(c.api_port(), Some(41234));
+}
+
+#[test]
+fn empty_array_is_absent() {
+    assert!(parse_inspect("[]\n").expect("parses").is_none());
+    assert!(parse_inspect("").expect("parses").is_none());
+    assert!(parse_inspect("{not json").is_err());
+}
+
+#[test]
+fn daemon_down_is_recognised_in_every_client_version() {
+    let newer = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n";
+    let older = "ERROR: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\nerrors pretty printing info\n";
+    let perm = "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get \"http://%2Fvar%2Frun%2Fdocker.sock/v1.47/info\": dial unix /var/run/docker.sock: connect: permission denied\n";
+    for s in [newer, older, perm] {
+        assert!(daemon_unreachable(s), "{s}");
+    }
+    assert!(!daemon_unreachable("Error response from daemon: No such container: x"));
+    let out = |code, stdout: &str, stderr: &str| Output {
+        code: Some(code),
+        stdout: stdout.into(),
+        stderr: stderr.into(),
+        ..Output::default()
+    };
+    // docker ≤ 28.0: `docker info --format` exits 0 with the error on stderr
+    assert!(Docker::check_daemon(&out(0, "\n", newer)).is_err());
+    assert!(Docker::check_daemon(&out(1, "", newer)).is_err());
+    assert_eq!(Docker::check_daemon(&out(0, "28.2.2\n", "")).ok().as_deref(), Some("28.2.2"));
+    let e = Docker::check_daemon(&out(1, "", perm)).expect_err("down");
+    assert!(e.hint.as_deref().unwrap_or("").contains("docker` group"));
+}
+
+#[test]
+fn parses_ps_ndjson_with_string_labels() {
+    let v = parse_ps(include_str!("../../../fixtures/docker/ps-kind.ndjson")).expect("parses");
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[0].label(CLUSTER_LABEL), Some("kilter-shop"));
+    assert_eq!(v[0].state, "running");
+    assert_eq!(v[1].label(CLUSTER_LABEL), Some("kind"));
+    assert_eq!(v[1].label("nope"), None);
+}

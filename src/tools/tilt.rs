@@ -1,0 +1,124 @@
+//! `tilt`: the commands kilter runs, the `tilt.json` runtime record, and stopping Tilt's
+//! process group (SIGTERM, wait, SIGKILL) without ever signalling a stale pid.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use camino::Utf8Path;
+use serde::{Deserialize, Serialize};
+
+use super::Bin;
+use crate::exec::{Cmd, pid_alive, pid_cmdline, signal};
+
+/// Everything `tilt up`/`tilt ci` needs.
+pub struct TiltArgs<'a> {
+    pub port: u16,
+    pub file: &'a Utf8Path,
+    pub context: &'a str,
+    pub namespace: &'a str,
+    /// `KUBECONFIG` and the `KILTER_*` variables.
+    pub env: &'a [(String, String)],
+}
+
+pub fn up_cmd(bin: &Bin, a: &TiltArgs<'_>) -> Cmd {
+    bin.cmd("start Tilt")
+        .envs(a.env)
+        .args([
+            "up",
+            "--port",
+            &a.port.to_string(),
+            "--file",
+            a.file.as_str(),
+            "--context",
+            a.context,
+            "--namespace",
+            a.namespace,
+        ])
+        .mutate()
+}
+
+pub fn ci_cmd(bin: &Bin, a: &TiltArgs<'_>, dir: &Utf8Path) -> Cmd {
+    bin.cmd("run tilt ci")
+        .envs(a.env)
+        .cwd(dir)
+        .args([
+            "ci",
+            "--port",
+            &a.port.to_string(),
+            "--file",
+            a.file.as_str(),
+            "--context",
+            a.context,
+            "--namespace",
+            a.namespace,
+        ])
+        .mutate()
+}
+
+/// `<cache dir>/tilt.json`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TiltRecord {
+    pub pid: i32,
+    pub port: u16,
+    pub started_at: String,
+    pub tiltfile: String,
+}
+
+impl TiltRecord {
+    pub fn read(path: &Utf8Path) -> Option<TiltRecord> {
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    }
+
+    pub fn write(&self, path: &Utf8Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)? + "\n";
+        crate::fsutil::write_private(path, text.as_bytes(), 0o600)
+    }
+
+    /// The recorded process is alive and really a `tilt up` (Linux: by its command line).
+    pub fn is_live(&self) -> bool {
+        if !pid_alive(self.pid) {
+            return false;
+        }
+        match pid_cmdline(self.pid) {
+            Some(argv) => {
+                let exe_is_tilt = argv
+                    .first()
+                    .is_some_and(|a| a.rsplit('/').next().is_some_and(|b| b.contains("tilt")));
+                exe_is_tilt
+                    && argv.iter().any(|a| a == "up")
+                    && argv.iter().any(|a| a == &self.port.to_string())
+            }
+            None => true, // no /proc (macOS): alive is the best we can tell
+        }
+    }
+}
+
+/// How a stop went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stopped {
+    Terminated,
+    Killed,
+}
+
+/// SIGTERM the process group, wait up to `grace`, then SIGKILL it.
+pub fn stop_group(pid: i32, grace: Duration) -> Stopped {
+    signal(-pid, libc::SIGTERM);
+    let end = Instant::now() + grace;
+    while Instant::now() < end {
+        if !pid_alive(pid) {
+            return Stopped::Terminated;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(-pid, libc::SIGKILL);
+    let end = Instant::now() + Duration::from_secs(2);
+    while pid_alive(pid) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Stopped::Killed
+}
+
+/// Look for Tilt's startup line in the log text written since we started it.
+pub fn started_line(log: &str) -> Option<&str> {
+    log.lines().find(|l| l.contains("Tilt started"))
+}

@@ -1,0 +1,314 @@
+//! All terminal output goes through [`Ui`]: verbosity, colour, progress policy, `$ line` echoes,
+//! steps with a spinner (or plain lines), warnings and errors on stderr; requested output on
+//! stdout. Ops never print directly.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::error::Part;
+use crate::exec::Effect;
+
+/// `--color`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Output policy, built once from flags and environment.
+#[derive(Debug)]
+pub struct Ui {
+    /// -1 quiet, 0 default, 1 `-v`, 2 `-vv`.
+    pub verbosity: i8,
+    color: bool,
+    progress: bool,
+    spinner: Mutex<Option<ProgressBar>>,
+    stdout_broken: Mutex<bool>,
+}
+
+/// Inputs to the policy (so tests can construct it without touching the real environment).
+#[derive(Debug, Clone)]
+pub struct UiEnv {
+    pub stderr_tty: bool,
+    pub no_color: bool,
+    pub term_dumb: bool,
+    pub ci: bool,
+    /// `KILTER_PROGRESS=always|never`
+    pub progress_override: Option<bool>,
+}
+
+impl UiEnv {
+    pub fn from_process() -> UiEnv {
+        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        UiEnv {
+            stderr_tty: std::io::stderr().is_terminal(),
+            no_color: var("NO_COLOR").is_some(),
+            term_dumb: std::env::var("TERM").is_ok_and(|t| t == "dumb"),
+            ci: var("CI").is_some_and(|v| v != "false" && v != "0"),
+            progress_override: match std::env::var("KILTER_PROGRESS").as_deref() {
+                Ok("always") => Some(true),
+                Ok("never") => Some(false),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl Ui {
+    pub fn new(verbosity: i8, color: ColorChoice, env: &UiEnv) -> Ui {
+        let color = match color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => env.stderr_tty && !env.no_color && !env.term_dumb,
+        };
+        let progress = env
+            .progress_override
+            .unwrap_or(env.stderr_tty && !env.ci && !env.term_dumb && verbosity == 0)
+            && verbosity >= 0;
+        Ui {
+            verbosity,
+            color,
+            progress,
+            spinner: Mutex::new(None),
+            stdout_broken: Mutex::new(false),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn for_tests() -> Ui {
+        let env = UiEnv {
+            stderr_tty: false,
+            no_color: true,
+            term_dumb: false,
+            ci: true,
+            progress_override: None,
+        };
+        Ui::new(-1, ColorChoice::Never, &env)
+    }
+
+    pub fn progress_enabled(&self) -> bool {
+        self.progress
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+    }
+
+    /// Print a line to stderr without tearing an active spinner.
+    fn eprint(&self, line: &str) {
+        let guard = self.spinner.lock().ok();
+        match guard.as_ref().and_then(|g| g.as_ref()) {
+            Some(pb) => pb.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// Echo a command about to run: mutations by default, queries with `-v`.
+    pub fn echo(&self, effect: Effect, line: &str) {
+        let show = match effect {
+            Effect::Mutate => self.verbosity >= 0,
+            Effect::Query => self.verbosity >= 1,
+        };
+        if show {
+            self.eprint(&self.paint("2", &format!("$ {line}")));
+        }
+    }
+
+    /// With `-v`, a command's captured output is shown after it ran.
+    pub fn child_output(&self, effect: Effect, stdout: &str, stderr: &str) {
+        let show = self.verbosity >= 2 || (self.verbosity >= 1 && effect == Effect::Mutate);
+        if !show {
+            return;
+        }
+        for l in stdout.lines().chain(stderr.lines()).take(200) {
+            self.eprint(&self.paint("2", &format!("  │ {l}")));
+        }
+    }
+
+    /// A normal progress/status message.
+    pub fn info(&self, msg: &str) {
+        if self.verbosity >= 0 {
+            self.eprint(msg);
+        }
+    }
+
+    /// Extra detail for `-v`.
+    pub fn detail(&self, msg: &str) {
+        if self.verbosity >= 1 {
+            self.eprint(&self.paint("2", msg));
+        }
+    }
+
+    pub fn note(&self, msg: &str) {
+        if self.verbosity >= 0 {
+            self.eprint(&format!("{} {msg}", self.paint("36", "note:")));
+        }
+    }
+
+    pub fn warn(&self, msg: &str) {
+        if self.verbosity >= 0 {
+            self.eprint(&format!("{} {msg}", self.paint("33;1", "warning:")));
+        }
+    }
+
+    pub fn success(&self, msg: &str) {
+        if self.verbosity >= 0 {
+            self.eprint(&format!("{} {msg}", self.paint("32", "✓")));
+        }
+    }
+
+    /// Render a final error (always shown, even with `-q`).
+    pub fn error(&self, err: &anyhow::Error) {
+        self.finish_spinner();
+        for (part, text) in crate::error::render(err) {
+            let line = match part {
+                Part::Error => format!("{} {text}", self.paint("31;1", "error:")),
+                Part::Plain => text,
+                Part::Command => self.paint("1", &text),
+                Part::Help => format!("{} {text}", self.paint("36;1", "help:")),
+            };
+            eprintln!("{line}");
+        }
+    }
+
+    /// Requested output on stdout. A closed pipe (e.g. `| head`) is not an error.
+    pub fn stdout(&self, text: &str) {
+        let mut broken = self.stdout_broken.lock().unwrap_or_else(|e| e.into_inner());
+        if *broken {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+            *broken = true;
+        }
+    }
+
+    /// Start a step: a spinner with elapsed time on a terminal, a plain `==> msg` line otherwise.
+    pub fn step(&self, msg: &str) -> Step<'_> {
+        if self.progress {
+            let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            pb.set_style(
+                ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            pb.set_message(msg.to_owned());
+            pb.enable_steady_tick(Duration::from_millis(100));
+            if let Ok(mut s) = self.spinner.lock() {
+                *s = Some(pb);
+            }
+        } else if self.verbosity >= 0 {
+            self.eprint(&format!("==> {msg}"));
+        }
+        Step { ui: self, msg: msg.to_owned(), start: Instant::now(), done: false }
+    }
+
+    /// Update the current step's message (spinner) — plain mode prints nothing.
+    pub fn progress(&self, msg: &str) {
+        if let Ok(s) = self.spinner.lock()
+            && let Some(pb) = s.as_ref()
+        {
+            pb.set_message(msg.to_owned());
+        }
+    }
+
+    fn finish_spinner(&self) {
+        if let Ok(mut s) = self.spinner.lock()
+            && let Some(pb) = s.take()
+        {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+/// A running step; prints `✓ msg (1.2s)` on `done`, `✗ msg` if dropped unfinished.
+pub struct Step<'u> {
+    ui: &'u Ui,
+    msg: String,
+    start: Instant,
+    done: bool,
+}
+
+impl Step<'_> {
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    pub fn done(mut self) -> Duration {
+        self.done = true;
+        let took = self.start.elapsed();
+        self.ui.finish_spinner();
+        if self.ui.verbosity >= 0 {
+            self.ui.eprint(&format!(
+                "{} {} ({})",
+                self.ui.paint("32", "✓"),
+                self.msg,
+                fmt_duration(took)
+            ));
+        }
+        took
+    }
+}
+
+impl Drop for Step<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.ui.finish_spinner();
+            if self.ui.verbosity >= 0 {
+                self.ui.eprint(&format!("{} {}", self.ui.paint("31", "✗"), self.msg));
+            }
+        }
+    }
+}
+
+/// `850ms`, `4.2s`, `1m05s`
+pub fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(tty: bool, ci: bool) -> UiEnv {
+        UiEnv { stderr_tty: tty, no_color: false, term_dumb: false, ci, progress_override: None }
+    }
+
+    #[test]
+    fn progress_only_on_an_attended_terminal() {
+        assert!(Ui::new(0, ColorChoice::Auto, &env(true, false)).progress_enabled());
+        assert!(!Ui::new(0, ColorChoice::Auto, &env(true, true)).progress_enabled(), "CI");
+        assert!(!Ui::new(0, ColorChoice::Auto, &env(false, false)).progress_enabled(), "pipe");
+        assert!(!Ui::new(1, ColorChoice::Auto, &env(true, false)).progress_enabled(), "-v");
+        assert!(!Ui::new(-1, ColorChoice::Auto, &env(true, false)).progress_enabled(), "-q");
+        let mut dumb = env(true, false);
+        dumb.term_dumb = true;
+        assert!(!Ui::new(0, ColorChoice::Auto, &dumb).progress_enabled(), "TERM=dumb");
+        let mut forced = env(false, true);
+        forced.progress_override = Some(true);
+        assert!(
+            Ui::new(0, ColorChoice::Auto, &forced).progress_enabled(),
+            "KILTER_PROGRESS=always"
+        );
+        let mut never = env(true, false);
+        never.progress_override = Some(false);
+        assert!(!Ui::new(0, ColorChoice::Auto, &never).progress_enabled(), "KILTER_PROGRESS=never");
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(fmt_duration(Duration::from_millis(850)), "850ms");
+        assert_eq!(fmt_duration(Duration::from_millis(4200)), "4.2s");
+        assert_eq!(fmt_duration(Duration::from_secs(65)), "1m05s");
+    }
+}
