@@ -494,8 +494,10 @@ impl<'u> Runner<'u> {
         let handle = cmd
             .expression()
             .stdin_null()
-            .stdout_file(file)
+            // duct applies the outermost call first: join stderr into stdout, then send stdout
+            // to the log (the other order would leak stderr to kilter's own stderr).
             .stderr_to_stdout()
+            .stdout_file(file)
             .before_spawn(|c| {
                 use std::os::unix::process::CommandExt;
                 c.process_group(0);

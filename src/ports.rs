@@ -3,7 +3,6 @@
 //! own lock. Slot `i` gives the Tilt port `10351 + i` and the NodePort block `30000 + 20*i ..+19`.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 
 use anyhow::{Context, Result};
 use camino::Utf8Path;
@@ -145,9 +144,11 @@ pub fn lookup(path: &Utf8Path, name: &str) -> Result<Option<Ports>> {
     Ok(Registry::load(path)?.and_then(|r| r.projects.get(name).map(|e| Ports::of(e.slot))))
 }
 
-/// Whether something already listens on 127.0.0.1:port.
+/// Whether something already listens on 127.0.0.1:port. A connect probe, not a bind: probing
+/// never occupies the port, so two kilters checking at the same moment cannot collide.
 pub fn port_busy(port: u16) -> bool {
-    TcpListener::bind(("127.0.0.1", port)).is_err()
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(300)).is_ok()
 }
 
 /// Check that the Tilt port (optional) and the service block are free; name the owner of any
@@ -239,9 +240,12 @@ mod tests {
 
     #[test]
     fn busy_port_is_named() {
-        let l = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
         let port = l.local_addr().expect("addr").port();
         assert!(port_busy(port));
+        drop(l);
+        assert!(!port_busy(port), "free again once the listener is gone");
+        let l = std::net::TcpListener::bind(("127.0.0.1", port)).expect("rebind");
         let ports = Ports { slot: 0, tilt: port, base: 30000 };
         let err = check_free(&ports, true, false, None, "shop").expect_err("busy");
         assert!(

@@ -1,1 +1,12 @@
+//! kilter's integration tests: one binary, fake tools on a PATH that holds nothing else.
+#![allow(clippy::unwrap_used, clippy::disallowed_methods, unreachable_pub)]
 
+mod support;
+
+mod concurrency;
+mod errors;
+mod fake_selftest;
+mod helpers;
+mod input;
+mod lifecycle;
+mod output;

@@ -1,0 +1,106 @@
+//! `fake-tool ctl …`: test-side control of the fake state (never logged as a tool call).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::common::{KNOBS, Lock, pretty4, read_json, write_json};
+use crate::state::Containers;
+use crate::tilt;
+
+const USAGE: &str = "usage: fake-tool ctl <set KEY VALUE | unset KEY | knobs | daemon up|down|down-old | containers | inspect NAME | crash NAME | tilt-pids | tilt-records>";
+
+pub fn main(args: &[String]) -> i32 {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    if a.first() != Some(&"ctl") {
+        errln!("{USAGE}");
+        return 2;
+    }
+    let Some(state) = std::env::var_os("KILTER_FAKE_STATE").map(PathBuf::from) else {
+        errln!("fake-tool ctl: KILTER_FAKE_STATE is not set");
+        return 97;
+    };
+    let knobs_path = state.join("knobs.json");
+    let _l = Lock::take(&state);
+    match a[1..] {
+        ["set", key, value] => {
+            if !KNOBS.iter().any(|(k, _)| *k == key) {
+                errln!(
+                    "fake-tool ctl: unknown knob {key:?} (known: {})",
+                    KNOBS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")
+                );
+                return 2;
+            }
+            if key == "daemon" && !matches!(value, "up" | "down" | "down-old") {
+                errln!("fake-tool ctl: daemon must be up, down or down-old");
+                return 2;
+            }
+            let mut knobs: BTreeMap<String, String> = read_json(&knobs_path);
+            knobs.insert(key.to_string(), value.to_string());
+            write_json(&knobs_path, &knobs);
+            0
+        }
+        ["unset", key] => {
+            let mut knobs: BTreeMap<String, String> = read_json(&knobs_path);
+            knobs.remove(key);
+            write_json(&knobs_path, &knobs);
+            0
+        }
+        ["knobs"] => {
+            let knobs: BTreeMap<String, String> = read_json(&knobs_path);
+            for (k, default) in KNOBS {
+                outln!("{k}={}", knobs.get(*k).map(String::as_str).unwrap_or(default));
+            }
+            0
+        }
+        ["daemon", mode @ ("up" | "down" | "down-old")] => {
+            let mut knobs: BTreeMap<String, String> = read_json(&knobs_path);
+            knobs.insert("daemon".into(), mode.into());
+            write_json(&knobs_path, &knobs);
+            0
+        }
+        ["containers"] => {
+            outln!("{}", pretty4(&Containers::load(&state)));
+            0
+        }
+        ["inspect", name] => {
+            let cs = Containers::load(&state);
+            match cs.find(name) {
+                Some(k) => {
+                    outln!("{}", pretty4(&cs.containers[k].inspect));
+                    0
+                }
+                None => {
+                    errln!("fake-tool ctl: no such container: {name}");
+                    1
+                }
+            }
+        }
+        ["crash", name] => {
+            let mut cs = Containers::load(&state);
+            let Some(k) = cs.find(name).map(str::to_string) else {
+                errln!("fake-tool ctl: no such container: {name}");
+                return 1;
+            };
+            let c = cs.containers.get_mut(&k).expect("container");
+            if c.inspect.state.running {
+                c.stop(137, true);
+            }
+            cs.save(&state);
+            0
+        }
+        ["tilt-pids"] => {
+            for r in tilt::live_records(&state) {
+                outln!("{}", r.pid);
+            }
+            0
+        }
+        ["tilt-records"] => {
+            outln!("{}", pretty4(&tilt::live_records(&state)));
+            0
+        }
+        _ => {
+            errln!("{USAGE}");
+            2
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Time helpers without chrono: RFC3339(Nano) UTC strings, Go-style durations and docker's
+//! human durations.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Nanoseconds since the Unix epoch.
+pub fn now_ns() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    (now_ns() / 1_000_000) as u64
+}
+
+/// (year, month, day) from days since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// "YYYY-MM-DDTHH:MM:SS" for whole seconds since the epoch.
+fn base(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Go's `time.RFC3339Nano` in UTC: fraction with trailing zeros trimmed, e.g.
+/// `2023-05-18T12:44:00.481268157Z`.
+pub fn rfc3339_nano(ns: u128) -> String {
+    let secs = (ns / 1_000_000_000) as u64;
+    let frac = (ns % 1_000_000_000) as u64;
+    if frac == 0 {
+        return format!("{}Z", base(secs));
+    }
+    let digits = format!("{frac:09}");
+    format!("{}.{}Z", base(secs), digits.trim_end_matches('0'))
+}
+
+/// Kubernetes `metav1.Time`: whole seconds, `2024-05-01T10:00:00Z`.
+pub fn rfc3339_secs(ms: u64) -> String {
+    format!("{}Z", base(ms / 1000))
+}
+
+/// Kubernetes `metav1.MicroTime`: `2024-05-01T10:00:00.123456Z`.
+pub fn rfc3339_micro(ms: u64) -> String {
+    format!("{}.{:06}Z", base(ms / 1000), (ms % 1000) * 1000)
+}
+
+/// Go's `time.Time.String()` in UTC at second precision, as docker ps `CreatedAt` prints it:
+/// `2024-05-01 10:00:00 +0000 UTC`.
+pub fn go_time_string(ms: u64) -> String {
+    format!("{} +0000 UTC", base(ms / 1000).replace('T', " "))
+}
+
+/// Go's `units.HumanDuration` (docker `Up 5 minutes`, `RunningFor`).
+pub fn human_duration(ms: u64) -> String {
+    let seconds = ms / 1000;
+    if seconds < 1 {
+        return "Less than a second".into();
+    }
+    if seconds == 1 {
+        return "1 second".into();
+    }
+    if seconds < 60 {
+        return format!("{seconds} seconds");
+    }
+    let minutes = seconds / 60;
+    if minutes == 1 {
+        return "About a minute".into();
+    }
+    if minutes < 60 {
+        return format!("{minutes} minutes");
+    }
+    let hours = (ms + 1_800_000) / 3_600_000;
+    if hours == 1 {
+        return "About an hour".into();
+    }
+    if hours < 48 {
+        return format!("{hours} hours");
+    }
+    if hours < 24 * 7 * 2 {
+        return format!("{} days", hours / 24);
+    }
+    if hours < 24 * 30 * 2 {
+        return format!("{} weeks", hours / 24 / 7);
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{} months", hours / 24 / 30);
+    }
+    format!("{} years", ms / 3_600_000 / 24 / 365)
+}
+
+/// Parse a Go duration (`0`, `500ms`, `30s`, `5m`, `1m30s`, `1h`) into milliseconds.
+pub fn parse_go_duration(s: &str) -> Option<u64> {
+    if s == "0" {
+        return Some(0);
+    }
+    let mut total: f64 = 0.0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if num_len == 0 {
+            return None;
+        }
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let factor = match &rest[..unit_len] {
+            "ns" => 1e-6,
+            "us" | "µs" => 1e-3,
+            "ms" => 1.0,
+            "s" => 1000.0,
+            "m" => 60_000.0,
+            "h" => 3_600_000.0,
+            _ => return None,
+        };
+        total += n * factor;
+        rest = &rest[unit_len..];
+    }
+    Some(total as u64)
+}
+
+/// Go's `time.Duration.String()` after rounding to whole seconds (`0s`, `45s`, `5m0s`, `1h0m0s`).
+pub fn go_duration_secs(ms: u64) -> String {
+    let secs = (ms + 500) / 1000;
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(rfc3339_nano(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_nano(1_684_413_840_481_268_157), "2023-05-18T12:44:00.481268157Z");
+        assert_eq!(rfc3339_nano(1_709_251_200_500_000_000), "2024-03-01T00:00:00.5Z");
+        assert_eq!(go_time_string(1_714_557_600_000), "2024-05-01 10:00:00 +0000 UTC");
+        assert_eq!(go_duration_secs(300_000), "5m0s");
+        assert_eq!(parse_go_duration("1m30s"), Some(90_000));
+        assert_eq!(human_duration(125_000), "2 minutes");
+    }
+}

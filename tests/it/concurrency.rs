@@ -1,0 +1,147 @@
+//! Locks, interrupts, crash recovery and project identity (scenarios 16–19).
+
+use std::time::Duration;
+
+use crate::helpers::*;
+use crate::support::{Env, wait_until};
+
+/// 16. Two `kilter up` at once: one waits and names the holder; exactly one create.
+#[test]
+fn concurrent_ups_serialise_on_the_project_lock() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.set_knob("create_ms", "1500");
+    let a =
+        env.kilter_std(&dir).arg("up").stderr(std::process::Stdio::piped()).spawn().expect("spawn");
+    let a_pid = a.id();
+    assert!(wait_until(Duration::from_secs(5), || env
+        .calls()
+        .iter()
+        .any(|c| c.starts_with("kind create"))));
+    let b = env.kilter_std(&dir).arg("up").output().expect("runs");
+    let a = a.wait_with_output().expect("wait");
+    assert!(a.status.success(), "{}", stderr_of(&a));
+    assert!(b.status.success(), "{}", stderr_of(&b));
+    let waited = stderr_of(&b);
+    assert!(
+        waited.contains(&format!(
+            "waiting for `kilter up` (pid {a_pid}) to finish with project `shop`"
+        )),
+        "{waited}"
+    );
+    assert_eq!(env.calls().iter().filter(|c| c.starts_with("kind create")).count(), 1);
+}
+
+#[test]
+fn lock_wait_is_bounded() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.set_knob("create_ms", "3000");
+    let mut a = env.kilter_std(&dir).arg("up").spawn().expect("spawn");
+    assert!(wait_until(Duration::from_secs(5), || env
+        .calls()
+        .iter()
+        .any(|c| c.starts_with("kind create"))));
+    let b =
+        env.kilter_std(&dir).arg("up").env("KILTER_LOCK_TIMEOUT", "0.5").output().expect("runs");
+    assert_eq!(b.status.code(), Some(1), "{}", stderr_of(&b));
+    assert!(stderr_of(&b).contains("gave up after"), "{}", stderr_of(&b));
+    assert!(a.wait().expect("wait").success());
+}
+
+/// 17. SIGINT during the health wait: exit 130, lock released, next `up` succeeds.
+#[test]
+fn sigint_during_health_wait_exits_130_and_next_up_recovers() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.set_knob("ready_delay_ms", "600000");
+    let child =
+        env.kilter_std(&dir).arg("up").stderr(std::process::Stdio::piped()).spawn().expect("spawn");
+    assert!(wait_until(Duration::from_secs(10), || env
+        .calls()
+        .iter()
+        .any(|c| c.ends_with("/readyz"))));
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(130), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("interrupted"));
+    env.set_knob("ready_delay_ms", "0");
+    let out =
+        env.kilter_std(&dir).arg("up").env("KILTER_LOCK_TIMEOUT", "2").output().expect("runs");
+    assert!(out.status.success(), "lock released, up recovers: {}", stderr_of(&out));
+}
+
+/// 18. A `kind create` killed mid-way: the next `up` deletes the partial cluster and recreates.
+#[test]
+fn killed_kind_create_is_recovered_by_the_next_up() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.set_knob("create_ms", "20000");
+    let child =
+        env.kilter_std(&dir).arg("up").stderr(std::process::Stdio::piped()).spawn().expect("spawn");
+    assert!(wait_until(Duration::from_secs(10), || env
+        .container("kilter-shop-control-plane")
+        .is_some()));
+    let kind_pid = env
+        .call_records()
+        .into_iter()
+        .find(|r| r["tool"] == "kind" && r["argv"][0] == "create")
+        .and_then(|r| r["pid"].as_i64())
+        .expect("kind pid");
+    // SAFETY: kill(2) of the fake kind process this test started indirectly.
+    unsafe { libc::kill(kind_pid as i32, libc::SIGKILL) };
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(env.container("kilter-shop-control-plane").is_some(), "kind left its half-made node");
+    assert!(
+        !kubeconfig(&env, "shop").exists()
+            || !std::fs::read_to_string(kubeconfig(&env, "shop"))
+                .unwrap_or_default()
+                .contains("kind-kilter-shop")
+    );
+
+    env.set_knob("create_ms", "50");
+    let mark = env.calls().len();
+    let out = env.kilter(&dir).arg("up").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("interrupted"), "{}", stderr_of(&out));
+    let calls = calls_since(&env, mark);
+    let del = calls
+        .iter()
+        .position(|c| c.starts_with("kind delete cluster"))
+        .expect("deleted the partial cluster");
+    let cre = calls.iter().position(|c| c.starts_with("kind create cluster")).expect("recreated");
+    assert!(del < cre);
+    assert!(!env.cache_dir("shop").join("creating").exists());
+}
+
+/// 19. Another directory with the same name is refused; `--adopt` proceeds.
+#[test]
+fn same_name_from_another_directory_needs_adopt() {
+    let env = Env::new();
+    let a = project(&env, "a", Some("name: shop\n"), false);
+    let b = project(&env, "b", Some("name: shop\n"), false);
+    env.kilter(&a).arg("up").assert().success();
+    let mark = env.calls().len();
+    for verb in [&["up"][..], &["stop"], &["destroy", "--yes"]] {
+        let out = env.kilter(&b).args(verb).output().expect("runs");
+        assert_eq!(out.status.code(), Some(4), "{verb:?}: {}", stderr_of(&out));
+        let err = stderr_of(&out);
+        assert!(
+            err.contains(&a.canonicalize().expect("canon").display().to_string())
+                && err.contains("--adopt")
+                && err.contains("name:"),
+            "{err}"
+        );
+    }
+    assert!(calls_since(&env, mark).is_empty(), "refused before touching anything");
+    let out = env.kilter(&b).args(["up", "--adopt"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        !env.calls().iter().skip(mark).any(|c| c.starts_with("kind create")),
+        "adopted, not recreated"
+    );
+    // now `a` is the stranger
+    assert_eq!(env.kilter(&a).arg("stop").output().expect("runs").status.code(), Some(4));
+}

@@ -1,0 +1,122 @@
+//! Environment problems and failures (scenarios 12, 13) and error rendering.
+
+use crate::helpers::*;
+use crate::support::Env;
+
+/// 12a. Every missing tool is named at once, exit 3.
+#[test]
+fn missing_tools_are_named_together_with_exit_3() {
+    let env = Env::without(&["kind", "kubectl"]);
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    let out = env.kilter(&dir).arg("up").output().expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr_of(&out);
+    assert!(err.contains("kind, kubectl"), "{err}");
+    assert!(
+        err.contains("https://kind.sigs.k8s.io") && err.contains("kubernetes.io/docs/tasks/tools"),
+        "install hints: {err}"
+    );
+    assert!(env.calls().is_empty(), "nothing ran");
+}
+
+#[test]
+fn tilt_is_only_required_when_there_is_a_tiltfile() {
+    let env = Env::without(&["tilt"]);
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    let out = env.kilter(&dir).arg("up").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("Tilt was skipped"));
+    std::fs::write(dir.join("Tiltfile"), "").expect("write");
+    let out = env.kilter(&dir).arg("up").output().expect("runs");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("tilt"));
+}
+
+/// 12b. Docker daemon down, in both client behaviours: exit 3 with a hint, nothing created.
+#[test]
+fn docker_daemon_down_exits_3_with_a_hint() {
+    for mode in ["down", "down-old"] {
+        let env = Env::new();
+        let dir = project(&env, "shop", Some("name: shop\n"), false);
+        env.ctl(&["daemon", mode]);
+        let out = env.kilter(&dir).arg("up").output().expect("runs");
+        assert_eq!(out.status.code(), Some(3), "{mode}: {}", stderr_of(&out));
+        let err = stderr_of(&out);
+        assert!(err.contains("Cannot connect to the Docker daemon"), "{mode}: {err}");
+        assert!(err.contains("help:") && err.contains("docker info"), "{mode}: {err}");
+        assert!(env.calls_of("kind").is_empty(), "{mode}: no create");
+        env.ctl(&["daemon", "up"]);
+        env.kilter(&dir).arg("up").assert().success();
+    }
+}
+
+/// 13. Health never comes: exit 5 saying what it waited for and the last answer.
+#[test]
+fn health_timeout_exits_5_with_what_it_waited_for() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.set_knob("ready_delay_ms", "600000");
+    let out = env.kilter(&dir).args(["up", "--timeout", "1s"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(5), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("timed out after") && err.contains("/readyz"), "{err}");
+    assert!(err.contains("last answer: The connection to the server 127.0.0.1:"), "{err}");
+}
+
+#[test]
+fn node_not_ready_is_what_the_timeout_names() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.set_knob("node_ready_delay_ms", "600000");
+    let out = env.kilter(&dir).args(["up", "--timeout", "1s"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(5), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("the node to become Ready"), "{}", stderr_of(&out));
+}
+
+/// A tool failing mid-way: summary, `$` line, stderr tail, hint, exit 1.
+#[test]
+fn kind_failure_shows_command_stderr_and_hint() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.set_knob("create_fail", "1");
+    let out = env.kilter(&dir).arg("up").output().expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("error: failed to create kind cluster kilter-shop (exit status 1)"),
+        "{err}"
+    );
+    assert!(err.contains("  $ KUBECONFIG="), "{err}");
+    assert!(err.contains("stderr:") && err.contains("failed to init node with kubeadm"), "{err}");
+    assert!(err.contains("help:"), "{err}");
+}
+
+#[test]
+fn tilt_that_fails_to_start_shows_its_log() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    env.set_knob("tilt_fail_start", "1");
+    let out = env.kilter(&dir).arg("up").output().expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("Tilt did not start") && err.contains("already have another process on port"),
+        "{err}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let env = Env::new();
+    let dir = project(&env, "shop", None, false);
+    assert_eq!(env.kilter(&dir).arg("frobnicate").output().expect("runs").status.code(), Some(2));
+    assert_eq!(
+        env.kilter(&dir).args(["-v", "-q", "up"]).output().expect("runs").status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        env.kilter(&dir).args(["up", "--timeout", "soon"]).output().expect("runs").status.code(),
+        Some(2)
+    );
+    assert!(env.calls().is_empty());
+}

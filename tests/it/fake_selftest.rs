@@ -1,0 +1,689 @@
+//! Self-tests of the fake tools (tests/fake/), called directly through the harness: they must
+//! behave like the real tools as recorded in reference/TOOLS.md.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{Env, pid_alive, read, wait_until};
+
+/// (exit code, stdout, stderr)
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let (code, stdout, stderr) = run(cmd);
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    stdout
+}
+
+const NODE: &str = "kilter-shop-control-plane";
+
+/// A kind config with two extraPortMappings, like kilter generates.
+fn kind_config(env: &Env) -> PathBuf {
+    let p = env.root().join("kind-config.yaml");
+    std::fs::write(
+        &p,
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n  extraPortMappings:\n  - containerPort: 30000\n    hostPort: 30000\n    listenAddress: 127.0.0.1\n    protocol: TCP\n  - containerPort: 30001\n    hostPort: 30001\n    listenAddress: 127.0.0.1\n",
+    )
+    .unwrap();
+    p
+}
+
+fn kubeconfig_path(env: &Env) -> PathBuf {
+    env.cache_dir("shop").join("kubeconfig")
+}
+
+/// `kind create cluster --name kilter-shop --kubeconfig … --config …` → stderr.
+fn create(env: &Env) -> String {
+    let cfg = kind_config(env);
+    let (code, stdout, stderr) = run(env
+        .tool("kind")
+        .args(["create", "cluster", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(kubeconfig_path(env))
+        .arg("--config")
+        .arg(&cfg));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "", "kind create prints nothing on stdout");
+    stderr
+}
+
+fn kubectl(env: &Env, args: &[&str]) -> Command {
+    let mut c = env.tool("kubectl");
+    c.arg("--kubeconfig").arg(kubeconfig_path(env)).args(args);
+    c
+}
+
+fn readyz(env: &Env) -> (i32, String, String) {
+    run(&mut kubectl(env, &["get", "--raw", "/readyz"]))
+}
+
+fn namespaces(env: &Env) -> Vec<String> {
+    let out = ok(&mut kubectl(env, &["get", "namespaces", "-o", "json"]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn kind_create_makes_a_running_node_with_ports_labels_and_kubeconfig() {
+    let env = Env::new();
+    let stderr = create(&env);
+    assert!(stderr.starts_with("Creating cluster \"kilter-shop\" ...\n"), "{stderr}");
+    assert!(stderr.contains(" • Ensuring node image (kindest/node:v1.36.1) 🖼  ...\n"), "{stderr}");
+    assert!(stderr.contains(" ✓ Preparing nodes 📦 \n"), "{stderr}");
+    let kc = kubeconfig_path(&env);
+    assert!(stderr.contains(&format!(
+        "kubectl cluster-info --context kind-kilter-shop --kubeconfig {}\n",
+        kc.display()
+    )));
+
+    let c = env.container(NODE).expect("node container");
+    assert_eq!(c["State"]["Status"], "running");
+    assert_eq!(c["State"]["Running"], true);
+    assert_eq!(c["Name"], format!("/{NODE}"));
+    assert_eq!(c["Id"].as_str().unwrap().len(), 64);
+    assert_eq!(c["Config"]["Hostname"], NODE);
+    assert_eq!(c["Config"]["Labels"]["io.x-k8s.kind.cluster"], "kilter-shop");
+    assert_eq!(c["Config"]["Labels"]["io.x-k8s.kind.role"], "control-plane");
+    assert_eq!(c["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
+    assert_eq!(c["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 1);
+    let api = &c["HostConfig"]["PortBindings"]["6443/tcp"][0];
+    assert_eq!(api["HostIp"], "127.0.0.1");
+    let api_port: u16 = api["HostPort"].as_str().unwrap().parse().unwrap();
+    assert!(api_port > 0);
+    assert_eq!(c["HostConfig"]["PortBindings"]["30000/tcp"][0]["HostPort"], "30000");
+    assert_eq!(c["HostConfig"]["PortBindings"]["30001/tcp"][0]["HostIp"], "127.0.0.1");
+    assert_eq!(c["NetworkSettings"]["Ports"], c["HostConfig"]["PortBindings"]);
+    assert!(!c["NetworkSettings"]["Networks"]["kind"]["IPAddress"].as_str().unwrap().is_empty());
+
+    // docker inspect through the CLI: 4-space indent, daemon key order, trailing newline.
+    let out = ok(env.tool("docker").args(["inspect", NODE]));
+    assert!(out.starts_with("[\n    {\n        \"Id\": \""), "{out}");
+    assert!(out.ends_with("}\n]\n"));
+    let order: Vec<usize> = [
+        "\"Id\"",
+        "\"Created\"",
+        "\"State\"",
+        "\"Name\"",
+        "\"HostConfig\"",
+        "\"Config\"",
+        "\"NetworkSettings\"",
+    ]
+    .iter()
+    .map(|k| out.find(k).unwrap())
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "daemon field order");
+    assert_eq!(
+        ok(env.tool("docker").args(["inspect", "--format", "{{.State.Status}}", NODE])),
+        "running\n"
+    );
+
+    // kubeconfig: merged kind entries, 0600 in a 0755 dir, server = API port
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&kc).unwrap().permissions().mode() & 0o777, 0o600);
+    let text = read(&kc);
+    assert!(text.contains(&format!("server: https://127.0.0.1:{api_port}\n")), "{text}");
+    assert!(text.contains("current-context: kind-kilter-shop\n"));
+    assert!(text.contains("certificate-authority-data: LS0tLS1CRUdJTi"));
+    assert!(!env.kube_config_home().exists());
+
+    // the API answers and the default namespaces exist
+    let (code, stdout, _) = readyz(&env);
+    assert_eq!((code, stdout.as_str()), (0, "ok"), "no trailing newline");
+    assert_eq!(
+        namespaces(&env),
+        ["default", "kube-node-lease", "kube-public", "kube-system", "local-path-storage"]
+    );
+    let nodes: Value =
+        serde_json::from_str(&ok(&mut kubectl(&env, &["get", "nodes", "-o", "json"]))).unwrap();
+    assert_eq!(nodes["kind"], "List");
+    assert_eq!(nodes["metadata"]["resourceVersion"], "");
+    let node = &nodes["items"][0];
+    assert_eq!(node["metadata"]["name"], NODE);
+    assert_eq!(node["status"]["nodeInfo"]["kubeletVersion"], "v1.36.1");
+    let ready = node["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap();
+    assert_eq!(ready["status"], "True");
+
+    // docker ps: NDJSON, sorted keys, string values, ranges of same-port mappings
+    let ps = ok(env.tool("docker").args([
+        "ps",
+        "-a",
+        "--filter",
+        "label=io.x-k8s.kind.cluster",
+        "--format",
+        "{{json .}}",
+    ]));
+    assert_eq!(ps.lines().count(), 1);
+    let row: Value = serde_json::from_str(ps.lines().next().unwrap()).unwrap();
+    assert_eq!(row["Names"], NODE);
+    assert_eq!(row["State"], "running");
+    assert_eq!(row["ID"].as_str().unwrap().len(), 12);
+    assert_eq!(row["Labels"], "io.x-k8s.kind.cluster=kilter-shop,io.x-k8s.kind.role=control-plane");
+    assert_eq!(
+        row["Ports"],
+        format!("127.0.0.1:30000-30001->30000-30001/tcp, 127.0.0.1:{api_port}->6443/tcp")
+    );
+    assert!(row["Status"].as_str().unwrap().starts_with("Up "));
+    let keys: Vec<&String> = row.as_object().unwrap().keys().collect();
+    assert!(ps.starts_with("{\"Command\":"), "alphabetical keys: {keys:?}");
+}
+
+#[test]
+fn second_create_fails_with_the_single_already_exists_line() {
+    let env = Env::new();
+    create(&env);
+    env.tool("docker").args(["stop", NODE]).output().unwrap(); // stopped nodes count too
+    let (code, stdout, stderr) =
+        run(env.tool("kind").args(["create", "cluster", "--name", "kilter-shop"]));
+    assert_eq!(code, 1);
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        "ERROR: failed to create cluster: node(s) already exist for a cluster with the name \"kilter-shop\"\n"
+    );
+}
+
+#[test]
+fn stop_start_cycle_and_readyz() {
+    let env = Env::new();
+    create(&env);
+    env.set_knob("ready_delay_ms", "300");
+
+    let (code, stdout, stderr) = run(env.tool("docker").args(["stop", NODE]));
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, &*format!("{NODE}\n"), ""));
+    let c = env.container(NODE).unwrap();
+    assert_eq!(c["State"]["Status"], "exited");
+    assert_eq!(c["State"]["ExitCode"], 137);
+    assert_eq!(c["NetworkSettings"]["Ports"], serde_json::json!({}));
+    assert_eq!(c["NetworkSettings"]["Networks"]["kind"]["IPAddress"], "");
+    let api_port =
+        c["HostConfig"]["PortBindings"]["6443/tcp"][0]["HostPort"].as_str().unwrap().to_string();
+    // stopping again succeeds and echoes
+    assert_eq!(ok(env.tool("docker").args(["stop", "-t", "5", NODE])), format!("{NODE}\n"));
+
+    // refused while stopped: --raw prints only the final line; get prints klog lines first
+    let (code, stdout, stderr) = readyz(&env);
+    assert_eq!(code, 1);
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        format!(
+            "The connection to the server 127.0.0.1:{api_port} was refused - did you specify the right host or port?\n"
+        )
+    );
+    let (code, _, stderr) = run(&mut kubectl(&env, &["get", "ns", "-o", "json"]));
+    assert_eq!(code, 1);
+    assert!(stderr.lines().next().unwrap().contains("memcache.go:265]"), "{stderr}");
+    assert!(stderr.trim_end().ends_with("did you specify the right host or port?"));
+
+    // kind export kubeconfig needs a running node
+    let (code, stdout, stderr) = run(env
+        .tool("kind")
+        .args(["export", "kubeconfig", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(kubeconfig_path(&env)));
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    let id = c["Id"].as_str().unwrap();
+    assert_eq!(
+        stderr,
+        format!(
+            "ERROR: failed to get cluster internal kubeconfig: command \"docker exec --privileged {NODE} cat /etc/kubernetes/admin.conf\" failed with error: exit status 1\n\nCommand Output: Error response from daemon: container {id} is not running\n"
+        )
+    );
+
+    // start: same API port, API answers only after ready_delay_ms
+    assert_eq!(ok(env.tool("docker").args(["start", NODE])), format!("{NODE}\n"));
+    let c = env.container(NODE).unwrap();
+    assert_eq!(c["State"]["Status"], "running");
+    assert_eq!(c["NetworkSettings"]["Ports"]["6443/tcp"][0]["HostPort"], api_port.as_str());
+    assert_eq!(readyz(&env).0, 1, "not ready right after start");
+    assert!(wait_until(Duration::from_secs(3), || readyz(&env) == (0, "ok".into(), String::new())));
+
+    let (code, _, stderr) = run(env
+        .tool("kind")
+        .args(["export", "kubeconfig", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(kubeconfig_path(&env)));
+    assert_eq!((code, stderr.as_str()), (0, "Set kubectl context to \"kind-kilter-shop\"\n"));
+
+    // crash (OOM-like) leaves it exited with OOMKilled
+    env.ctl(&["crash", NODE]);
+    let c = env.container(NODE).unwrap();
+    assert_eq!(
+        (c["State"]["Status"].as_str(), c["State"]["OOMKilled"].as_bool()),
+        (Some("exited"), Some(true))
+    );
+}
+
+#[test]
+fn namespaces_survive_stop_start_but_not_delete_and_recreate() {
+    let env = Env::new();
+    create(&env);
+    assert_eq!(
+        ok(&mut kubectl(&env, &["create", "namespace", "shop-dev"])),
+        "namespace/shop-dev created\n"
+    );
+    let (code, _, stderr) = run(&mut kubectl(&env, &["create", "ns", "shop-dev"]));
+    assert_eq!(
+        (code, stderr.as_str()),
+        (1, "Error from server (AlreadyExists): namespaces \"shop-dev\" already exists\n")
+    );
+    let (code, stdout, stderr) =
+        run(&mut kubectl(&env, &["get", "namespace", "nope", "-o", "json"]));
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (1, "", "Error from server (NotFound): namespaces \"nope\" not found\n")
+    );
+    let one: Value =
+        serde_json::from_str(&ok(&mut kubectl(&env, &["get", "ns", "shop-dev", "-o", "json"])))
+            .unwrap();
+    assert_eq!(one["kind"], "Namespace");
+    assert_eq!(one["status"]["phase"], "Active");
+
+    ok(env.tool("docker").args(["stop", NODE]));
+    ok(env.tool("docker").args(["start", NODE]));
+    assert!(namespaces(&env).contains(&"shop-dev".to_string()));
+
+    // delete: idempotent, removes the kind entries but keeps the file and other entries
+    let kc = kubeconfig_path(&env);
+    // a second cluster in the same file; its entries must survive the delete
+    ok(env
+        .tool("kind")
+        .args(["create", "cluster", "--name", "kilter-other", "--kubeconfig"])
+        .arg(&kc));
+    // (a cluster publishing the same host ports cannot be created while shop runs)
+    let (code, _, stderr) = run(env
+        .tool("kind")
+        .args(["create", "cluster", "--name", "kilter-third", "--config"])
+        .arg(kind_config(&env)));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("Bind for 127.0.0.1:30000 failed: port is already allocated"),
+        "{stderr}"
+    );
+    assert!(env.container("kilter-third-control-plane").is_none());
+    let (code, stdout, stderr) = run(env
+        .tool("kind")
+        .args(["delete", "cluster", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(&kc));
+    assert_eq!((code, stdout.as_str()), (0, ""));
+    assert_eq!(
+        stderr,
+        format!("Deleting cluster \"kilter-shop\" ...\nDeleted nodes: [\"{NODE}\"]\n")
+    );
+    assert!(env.container(NODE).is_none());
+    assert!(kc.exists(), "kind keeps the file");
+    assert!(!read(&kc).contains("kind-kilter-shop"), "{}", read(&kc));
+    assert!(read(&kc).contains("current-context: kind-kilter-other\n"));
+    let (code, _, stderr) = run(env
+        .tool("kind")
+        .args(["delete", "cluster", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(&kc));
+    assert_eq!((code, stderr.as_str()), (0, "Deleting cluster \"kilter-shop\" ...\n"));
+
+    // recreate: fresh in-cluster state
+    create(&env);
+    assert!(!namespaces(&env).contains(&"shop-dev".to_string()));
+}
+
+#[test]
+fn stale_kubeconfig_of_a_recreated_cluster_fails_tls() {
+    let env = Env::new();
+    create(&env);
+    let old = read(kubeconfig_path(&env));
+    ok(env.tool("docker").args(["rm", "-f", NODE]));
+    create(&env);
+    let c = env.container(NODE).unwrap();
+    let port = c["HostConfig"]["PortBindings"]["6443/tcp"][0]["HostPort"].as_str().unwrap();
+    // old credentials pointed at the new port: a different CA
+    let stale = env.root().join("stale");
+    let old_port = old.split("127.0.0.1:").nth(1).unwrap().split('\n').next().unwrap();
+    std::fs::write(&stale, old.replace(old_port, port)).unwrap();
+    let (code, _, stderr) =
+        run(env.tool("kubectl").arg("--kubeconfig").arg(&stale).args(["get", "--raw", "/readyz"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("x509: certificate signed by unknown authority"), "{stderr}");
+}
+
+#[test]
+fn kind_get_clusters_and_docker_inspect_missing() {
+    let env = Env::new();
+    let (code, stdout, stderr) = run(env.tool("kind").args(["get", "clusters"]));
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "", "No kind clusters found.\n"));
+
+    let (code, stdout, stderr) = run(env.tool("docker").args(["inspect", "nope"]));
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (1, "[]\n", "Error: No such object: nope\n")
+    );
+    let (code, stdout, stderr) =
+        run(env.tool("docker").args(["inspect", "--type", "container", "nope"]));
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (1, "[]\n", "Error response from daemon: No such container: nope\n")
+    );
+    let (code, stdout, _) =
+        run(env.tool("docker").args(["inspect", "--format", "{{.State.Status}}", "nope"]));
+    assert_eq!((code, stdout.as_str()), (1, "\n"));
+    let (code, _, stderr) = run(env.tool("docker").args(["start", "nope"]));
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            1,
+            "Error response from daemon: No such container: nope\nError: failed to start containers: nope\n"
+        )
+    );
+    let (code, _, stderr) = run(env.tool("docker").args(["rm", "-f", "nope"]));
+    assert_eq!(
+        (code, stderr.as_str()),
+        (0, "Error response from daemon: No such container: nope\n")
+    );
+    let (code, stdout, _) = run(env.tool("docker").args([
+        "ps",
+        "-a",
+        "--filter",
+        "label=io.x-k8s.kind.cluster",
+        "--format",
+        "{{json .}}",
+    ]));
+    assert_eq!((code, stdout.as_str()), (0, ""));
+
+    create(&env);
+    assert_eq!(ok(env.tool("kind").args(["get", "clusters"])), "kilter-shop\n");
+    assert_eq!(
+        ok(env.tool("kind").args(["get", "nodes", "--name", "kilter-shop"])),
+        format!("{NODE}\n")
+    );
+    assert!(
+        ok(env.tool("kind").args(["get", "kubeconfig", "--name", "kilter-shop"])).ends_with("\n\n")
+    );
+}
+
+#[test]
+fn daemon_down_variants() {
+    let env = Env::new();
+    let info = |env: &Env| run(env.tool("docker").args(["info", "--format", "{{.ServerVersion}}"]));
+    assert_eq!(info(&env), (0, "28.2.2\n".into(), String::new()));
+    let cannot = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n";
+
+    env.ctl(&["daemon", "down"]);
+    let (code, stdout, stderr) = info(&env);
+    assert_eq!((code, stdout.trim(), stderr.as_str()), (1, "", cannot));
+    let (code, stdout, stderr) = run(env.tool("docker").args(["inspect", "x"]));
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (1, "[]\n", cannot));
+    let (code, stdout, stderr) = run(env.tool("docker").args(["version", "--format", "json"]));
+    assert_eq!((code, stderr.as_str()), (1, cannot));
+    assert!(stdout.trim_end().ends_with(",\"Server\":null}"), "{stdout}");
+    let (code, _, stderr) =
+        run(env.tool("kind").args(["create", "cluster", "--name", "kilter-shop"]));
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        format!(
+            "ERROR: failed to create cluster: failed to get docker info: command \"docker info --format '{{{{json .}}}}'\" failed with error: exit status 1\n\nCommand Output: {cannot}"
+        )
+    );
+
+    env.ctl(&["daemon", "down-old"]);
+    let (code, stdout, stderr) = info(&env);
+    assert_eq!((code, stdout.trim(), stderr.as_str()), (0, "", cannot), "docker ≤ 28.0 exits 0");
+
+    env.ctl(&["daemon", "up"]);
+    assert_eq!(info(&env).0, 0);
+}
+
+#[test]
+fn unexpected_calls_exit_97_and_are_logged() {
+    let env = Env::new();
+    for (tool, args) in [
+        ("docker", &["run", "alpine"][..]),
+        ("docker", &["ps", "--bogus"][..]),
+        ("kind", &["create", "cluster", "--name", "x", "--bogus"][..]),
+        ("kubectl", &["apply", "-f", "x.yaml"][..]),
+        ("tilt", &["down"][..]),
+    ] {
+        let (code, _, stderr) = run(env.tool(tool).args(args));
+        assert_eq!(code, 97, "{tool} {args:?}");
+        assert!(stderr.starts_with(&format!("unexpected call: {tool} ")), "{stderr}");
+    }
+    let calls = env.calls();
+    assert_eq!(calls.len(), 5);
+    assert_eq!(calls[0], "docker run alpine");
+    assert_eq!(calls[4], "tilt down");
+    assert_eq!(env.calls_of("tilt"), ["tilt down"]);
+    let recs = env.call_records();
+    assert_eq!(recs[3]["tool"], "kubectl");
+    assert_eq!(recs[3]["argv"], serde_json::json!(["apply", "-f", "x.yaml"]));
+
+    // shell quoting in the log, and no state dir → 97
+    ok(env.tool("docker").args(["ps", "-a", "--format", "{{.Label \"io.x-k8s.kind.cluster\"}}"]));
+    assert_eq!(
+        env.calls().last().unwrap(),
+        "docker ps -a --format '{{.Label \"io.x-k8s.kind.cluster\"}}'"
+    );
+    let (code, _, stderr) = run(env.tool("docker").arg("-v").env_remove("KILTER_FAKE_STATE"));
+    assert_eq!((code, stderr.as_str()), (97, "fake docker: KILTER_FAKE_STATE is not set\n"));
+}
+
+#[test]
+fn kind_falls_back_to_home_kube_config_without_kubeconfig_flag() {
+    let env = Env::new();
+    ok(env.tool("kind").args(["create", "cluster", "--name", "kilter-shop"]));
+    let home_cfg = env.kube_config_home();
+    assert!(home_cfg.exists(), "kind without --kubeconfig writes $HOME/.kube/config");
+    assert!(read(&home_cfg).contains("current-context: kind-kilter-shop"));
+    // and $KUBECONFIG wins over $HOME when set
+    let alt = env.root().join("alt-kubeconfig");
+    ok(env
+        .tool("kind")
+        .args(["export", "kubeconfig", "--name", "kilter-shop"])
+        .env("KUBECONFIG", &alt));
+    assert!(read(&alt).contains("kind-kilter-shop"));
+}
+
+#[test]
+fn create_fail_cleans_up_and_killed_create_leaves_the_node() {
+    let env = Env::new();
+    env.set_knob("create_fail", "true");
+    let (code, _, stderr) = run(env
+        .tool("kind")
+        .args(["create", "cluster", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(kubeconfig_path(&env)));
+    assert_eq!(code, 1);
+    assert!(stderr.contains(" ✗ Starting control-plane 🕹️\n"), "{stderr}");
+    assert!(stderr.contains(&format!("Deleted nodes: [\"{NODE}\"]\nERROR: failed to create cluster: failed to init node with kubeadm: ")), "{stderr}");
+    assert!(env.container(NODE).is_none());
+
+    // SIGKILL mid-way: the node container stays, no kubeconfig entry, the API never answers
+    env.ctl(&["unset", "create_fail"]);
+    env.set_knob("create_ms", "3000");
+    let mut child = env
+        .tool("kind")
+        .args(["create", "cluster", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(kubeconfig_path(&env))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(3), || env.container(NODE).is_some()));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(env.container(NODE).unwrap()["State"]["Status"], "running");
+    assert!(!kubeconfig_path(&env).exists());
+    let (code, _, stderr) =
+        run(env.tool("kind").args(["create", "cluster", "--name", "kilter-shop"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("already exist"));
+}
+
+#[test]
+fn concurrent_creates_of_one_name_let_exactly_one_win() {
+    let env = Env::new();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            env.tool("kind")
+                .args(["create", "cluster", "--name", "kilter-shop", "--kubeconfig"])
+                .arg(kubeconfig_path(&env))
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let codes: Vec<i32> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap().status.code().unwrap())
+        .collect();
+    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "{codes:?}");
+    assert_eq!(ok(env.tool("kind").args(["get", "clusters"])), "kilter-shop\n");
+}
+
+/// Spawn a fake `tilt up` in `dir` (stdout to a file, own process group).
+fn spawn_tilt(env: &Env, dir: &Path, port: &str, log: &str) -> std::process::Child {
+    use std::os::unix::process::CommandExt as _;
+    env.tool("tilt")
+        .args([
+            "up",
+            "--port",
+            port,
+            "--file",
+            "Tiltfile",
+            "--context",
+            "kind-kilter-shop",
+            "--namespace",
+            "shop-dev",
+        ])
+        .current_dir(dir)
+        .env("KUBECONFIG", kubeconfig_path(env))
+        .env("KILTER_PROJECT", "shop")
+        .stdout(std::fs::File::create(env.root().join(log)).unwrap())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn tilt_up_runs_until_sigterm_and_detects_port_clashes() {
+    let env = Env::new();
+    create(&env);
+    let dir = env.project("shop");
+    std::fs::write(dir.join("Tiltfile"), "print('hi')\n").unwrap();
+    let mut first = spawn_tilt(&env, &dir, "10351", "tilt1.log");
+    let pid = first.id() as i32;
+    assert!(wait_until(Duration::from_secs(3), || read(env.root().join("tilt1.log"))
+        .contains("Successfully loaded Tiltfile")));
+    assert_eq!(
+        read(env.root().join("tilt1.log")),
+        "Tilt started on http://localhost:10351/\nv0.37.6, built 2026-08-08\nSuccessfully loaded Tiltfile (12ms)\n"
+    );
+    assert_eq!(env.tilt_pids(), [pid]);
+    let rec = &env.tilt_records()[0];
+    assert_eq!(rec["pgid"], pid, "own process group");
+    assert_eq!(rec["port"], 10351);
+    assert_eq!(rec["kubeconfig_env"], kubeconfig_path(&env).display().to_string());
+    assert_eq!(rec["kubeconfig_ok"], true);
+    assert_eq!(rec["kilter_env"]["KILTER_PROJECT"], "shop");
+    let session: Value = serde_json::from_str(&ok(env
+        .tool("tilt")
+        .args(["get", "session", "Tiltfile", "-o", "json", "--port", "10351"])))
+    .unwrap();
+    assert_eq!(session["status"]["pid"], pid);
+
+    // a second tilt on the same port fails like real tilt
+    let second = spawn_tilt(&env, &dir, "10351", "tilt2.log").wait_with_output().unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&second.stderr).starts_with(
+        "Error: Tilt cannot start because you already have another process on port 10351\n"
+    ));
+    assert!(
+        read(env.root().join("tilt2.log")).starts_with("Tilt started on http://localhost:10351/\n")
+    );
+
+    // SIGTERM → exit 0, record gone, port free again
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(first.wait().unwrap().code(), Some(0));
+    assert!(env.tilt_pids().is_empty());
+    let (code, _, stderr) =
+        run(env.tool("tilt").args(["get", "session", "Tiltfile", "-o", "json", "--port", "10351"]));
+    assert_eq!((code, stderr.as_str()), (1, "Error: No tilt apiserver found: tilt-10351\n"));
+}
+
+#[test]
+fn tilt_ignore_term_needs_sigkill_and_ci_modes() {
+    let env = Env::new();
+    let dir = env.project("shop");
+    std::fs::write(dir.join("Tiltfile"), "").unwrap();
+    env.set_knob("tilt_ignore_term", "true");
+    let mut t = spawn_tilt(&env, &dir, "10352", "tilt.log");
+    let pid = t.id() as i32;
+    assert!(wait_until(Duration::from_secs(3), || env.tilt_pids() == [pid]));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(pid_alive(pid), "SIGTERM ignored");
+    t.kill().unwrap();
+    t.wait().unwrap();
+    assert!(!pid_alive(pid));
+    assert!(env.tilt_pids().is_empty(), "stale record ignored");
+
+    let (code, stdout, _) =
+        run(env.tool("tilt").args(["ci", "--file", "Tiltfile"]).current_dir(&dir));
+    assert_eq!(code, 0);
+    assert!(stdout.ends_with("SUCCESS. All workloads are healthy.\n"), "{stdout}");
+    env.set_knob("tilt_ci_fail", "1");
+    let (code, _, stderr) =
+        run(env.tool("tilt").args(["ci", "--file", "Tiltfile"]).current_dir(&dir));
+    assert_eq!(
+        (code, stderr.as_str()),
+        (1, "Error: Timeout after 30m0s: 1 resources waiting (api:runtime waiting-for-pod)\n")
+    );
+    let (code, _, stderr) = run(env.tool("tilt").args(["up", "-p", "1"]));
+    assert_eq!((code, stderr.as_str()), (1, "Error: unknown shorthand flag: 'p' in -p\n"));
+}
+
+#[test]
+fn versions() {
+    let env = Env::new();
+    assert_eq!(ok(env.tool("docker").arg("-v")), "Docker version 28.2.2, build e6534b4\n");
+    assert_eq!(ok(env.tool("kind").arg("version")), "kind v0.32.0 go1.24.6 linux/amd64\n");
+    assert_eq!(ok(env.tool("tilt").arg("version")), "v0.37.6, built 2026-08-08\n");
+    let v: Value =
+        serde_json::from_str(&ok(env.tool("kubectl").args(["version", "--client", "-o", "json"])))
+            .unwrap();
+    assert_eq!(v["clientVersion"]["gitVersion"], "v1.32.2");
+    let v: Value =
+        serde_json::from_str(&ok(env.tool("docker").args(["version", "--format", "{{json .}}"])))
+            .unwrap();
+    assert_eq!(v["Server"]["Version"], "28.2.2");
+}
+
+#[test]
+fn kind_needs_docker_on_path_and_knobs_can_come_from_env() {
+    let env = Env::without(&["docker"]);
+    assert!(!env.bin().join("docker").exists());
+    let (code, _, stderr) =
+        run(env.tool("kind").args(["create", "cluster", "--name", "kilter-shop"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("exec: \"docker\": executable file not found in $PATH"), "{stderr}");
+
+    let start = std::time::Instant::now();
+    ok(env.tool("kind").arg("version").env("KILTER_FAKE_LATENCY_MS", "150"));
+    assert!(start.elapsed() >= Duration::from_millis(150));
+}

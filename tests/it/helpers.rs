@@ -1,0 +1,106 @@
+//! Helpers shared by the kilter integration tests (on top of `support`).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::support::{Env, read, wait_until};
+
+/// A long, documented kilter.yaml full of comments and ecosystem fields (byte-preservation tests).
+pub const DOCUMENTED_YAML: &str = "\
+# kilter.yaml for the shop service
+# (comments everywhere, on purpose)
+
+name: shop            # the project name
+tiltfile: Tiltfile    # next to this file
+
+port: 8080
+health: /healthz
+image: ghcr.io/acme/shop:dev
+dev:
+  command: [\"cargo\", \"watch\", \"-x\", \"run\"]   # inner loop
+  sync:
+    - src:/app/src
+skills:
+  - rust
+  - postgres
+services:
+  postgres:
+    image: postgres:15
+    port: 5432
+env:
+  RUST_LOG: debug
+  DATABASE_URL: \"postgres://postgres@postgres:5432/shop\"
+
+# database snapshots
+database:
+  service: postgres
+  user: postgres
+";
+
+/// Create `<work>/<dir>` with a kilter.yaml (when `yaml` is Some) and a Tiltfile (when `tilt`).
+pub fn project(env: &Env, dir: &str, yaml: Option<&str>, tilt: bool) -> PathBuf {
+    let d = env.project(dir);
+    if let Some(y) = yaml {
+        std::fs::write(d.join("kilter.yaml"), y).expect("write kilter.yaml");
+    }
+    if tilt {
+        std::fs::write(d.join("Tiltfile"), "k8s_yaml('app.yaml')\n").expect("write Tiltfile");
+    }
+    d
+}
+
+pub fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// The tilt.json pid of a project.
+pub fn tilt_pid(env: &Env, name: &str) -> Option<i32> {
+    let text = std::fs::read_to_string(env.cache_dir(name).join("tilt.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["pid"].as_i64().map(|p| p as i32)
+}
+
+pub fn container_status(env: &Env, name: &str) -> Option<String> {
+    env.container(name).map(|c| c["State"]["Status"].as_str().unwrap_or("").to_owned())
+}
+
+/// Calls recorded since `mark` (an index into `env.calls()`).
+pub fn calls_since(env: &Env, mark: usize) -> Vec<String> {
+    env.calls().into_iter().skip(mark).collect()
+}
+
+pub fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn wait_dead(pid: i32) -> bool {
+    wait_until(Duration::from_secs(5), || !crate::support::pid_alive(pid))
+}
+
+pub fn kubeconfig(env: &Env, name: &str) -> PathBuf {
+    env.cache_dir(name).join("kubeconfig")
+}
+
+pub fn commands_log(env: &Env, name: &str) -> String {
+    read(env.cache_dir(name).join("commands.log"))
+}
+
+/// Slot of a project name (FNV-1a mod 138, as in src/ports.rs): tilt port and NodePort base.
+pub fn ports_of(name: &str) -> (u16, u16) {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let slot = (h % 138) as u16;
+    (10351 + slot, 30000 + 20 * slot)
+}

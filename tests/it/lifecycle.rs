@@ -1,0 +1,275 @@
+//! The lifecycle verbs against the stateful fakes: up / down / stop / destroy (issue scenarios 1–9).
+
+use crate::helpers::*;
+use crate::support::{Env, pid_alive, read};
+
+/// 1. Fresh `up`.
+#[test]
+fn fresh_up_creates_cluster_kubeconfig_namespace_and_detached_tilt() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    assert!(!env.kube_config_home().exists());
+    let out = env.kilter(&dir).arg("up").output().expect("runs");
+    assert!(out.status.success(), "stderr:\n{}", stderr_of(&out));
+
+    let cache = env.cache_dir("shop");
+    let kc = kubeconfig(&env, "shop");
+    let create = format!(
+        "kind create cluster --name kilter-shop --kubeconfig {} --config {}",
+        kc.display(),
+        cache.join("kind-config.yaml").display()
+    );
+    assert_eq!(env.calls_of("kind"), vec![create], "exactly one kind call, with the exact argv");
+    assert_eq!(mode(&kc), 0o600, "kubeconfig mode");
+    assert_eq!(mode(&cache), 0o700, "cache dir mode");
+    assert!(!env.kube_config_home().exists(), "~/.kube/config must never be written");
+    let kc_text = read(&kc);
+    assert!(kc_text.contains("name: kind-kilter-shop"), "kind's context name is kept:\n{kc_text}");
+
+    // kind config: 20 NodePorts on 127.0.0.1 at the project's block
+    let (tilt_port, base) = ports_of("shop");
+    let kind_cfg = read(cache.join("kind-config.yaml"));
+    assert!(
+        kind_cfg.contains(&format!("hostPort: {base}"))
+            && kind_cfg.contains(&format!("hostPort: {}", base + 19))
+    );
+    assert!(!kind_cfg.contains(&format!("hostPort: {}", base + 20)));
+    let c = env.container("kilter-shop-control-plane").expect("node exists");
+    assert_eq!(c["State"]["Status"], "running");
+    assert!(c["HostConfig"]["PortBindings"].get(format!("{base}/tcp")).is_some(), "{c}");
+
+    // namespace created with the explicit context and KUBECONFIG
+    assert!(
+        env.calls()
+            .contains(&"kubectl --context kind-kilter-shop create namespace shop-dev".to_owned())
+    );
+    for rec in env
+        .call_records()
+        .iter()
+        .filter(|r| r["tool"] == "kubectl" || r["tool"] == "kind" || r["tool"] == "tilt")
+    {
+        assert_eq!(
+            rec["env"]["KUBECONFIG"],
+            kc.display().to_string(),
+            "every cluster-talking child gets KUBECONFIG: {rec}"
+        );
+    }
+
+    // Tilt: detached, own process group, the project's port and env, recorded in tilt.json
+    let tilt = env.call_records().into_iter().find(|r| r["tool"] == "tilt").expect("tilt ran");
+    let argv: Vec<String> = serde_json::from_value(tilt["argv"].clone()).expect("argv");
+    let want_tilt: Vec<String> = [
+        "up",
+        "--port",
+        &tilt_port.to_string(),
+        "--file",
+        &dir.join("Tiltfile").display().to_string(),
+        "--context",
+        "kind-kilter-shop",
+        "--namespace",
+        "shop-dev",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(argv, want_tilt);
+    assert_eq!(tilt["env"]["KILTER_PROJECT"], "shop");
+    assert_eq!(tilt["env"]["KILTER_NAMESPACE"], "shop-dev");
+    assert_eq!(tilt["env"]["KILTER_TILT_PORT"], tilt_port.to_string());
+    assert_eq!(tilt["env"]["KILTER_PORT_BASE"], base.to_string());
+    let pid = tilt_pid(&env, "shop").expect("tilt.json has a pid");
+    assert!(pid_alive(pid), "Tilt outlives kilter");
+    assert_eq!(tilt["pgid"], tilt["pid"], "Tilt runs in its own process group");
+    assert!(read(cache.join("tilt.log")).contains("Tilt started on"));
+    assert!(stderr_of(&out).contains(&format!("export KUBECONFIG={}", kc.display())));
+}
+
+/// 2. `up` while running reuses the cluster and restarts Tilt.
+#[test]
+fn up_while_running_reuses_the_cluster_and_restarts_tilt() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    env.kilter(&dir).arg("up").assert().success();
+    let first = tilt_pid(&env, "shop").expect("pid");
+    let mark = env.calls().len();
+    env.kilter(&dir).arg("up").assert().success();
+    let calls = calls_since(&env, mark);
+    assert!(
+        !calls.iter().any(|c| c.starts_with("kind create") || c.starts_with("docker start")),
+        "{calls:#?}"
+    );
+    let second = tilt_pid(&env, "shop").expect("pid");
+    assert_ne!(first, second, "Tilt was restarted");
+    assert!(wait_dead(first), "the old Tilt is gone");
+    assert!(pid_alive(second));
+}
+
+/// 3. `down` stops Tilt only.
+#[test]
+fn down_stops_tilt_and_leaves_the_cluster_running() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    env.kilter(&dir).arg("up").assert().success();
+    let pid = tilt_pid(&env, "shop").expect("pid");
+    let out = env.kilter(&dir).arg("down").output().expect("runs");
+    assert!(out.status.success());
+    assert!(stderr_of(&out).contains("keep running"), "{}", stderr_of(&out));
+    assert!(wait_dead(pid));
+    assert_eq!(container_status(&env, "kilter-shop-control-plane").as_deref(), Some("running"));
+    assert!(!env.calls().iter().any(|c| c.starts_with("tilt down")), "never `tilt down`");
+    assert!(!env.cache_dir("shop").join("tilt.json").exists());
+    // idempotent
+    env.kilter(&dir).arg("down").assert().success();
+}
+
+/// 4 + 5. `stop` writes only the flag; `up` resumes with `docker start` and restores the file.
+#[test]
+fn stop_then_up_resumes_and_keeps_kilter_yaml_byte_identical() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(DOCUMENTED_YAML), true);
+    env.kilter(&dir).arg("up").assert().success();
+    let pid = tilt_pid(&env, "shop").expect("pid");
+
+    let out = env.kilter(&dir).arg("stop").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(env.calls().contains(&"docker stop kilter-shop-control-plane".to_owned()));
+    assert_eq!(container_status(&env, "kilter-shop-control-plane").as_deref(), Some("exited"));
+    assert_eq!(
+        read(dir.join("kilter.yaml")),
+        format!("{DOCUMENTED_YAML}cluster:\n  stopped: true\n")
+    );
+    assert!(wait_dead(pid), "stop includes down");
+    assert!(stderr_of(&out).contains("kilter up"), "says how to resume");
+    // idempotent
+    env.kilter(&dir).arg("stop").assert().success();
+    assert_eq!(
+        read(dir.join("kilter.yaml")),
+        format!("{DOCUMENTED_YAML}cluster:\n  stopped: true\n")
+    );
+
+    env.set_knob("ready_delay_ms", "400");
+    let mark = env.calls().len();
+    env.kilter(&dir).arg("up").assert().success();
+    let calls = calls_since(&env, mark);
+    assert!(calls.contains(&"docker start kilter-shop-control-plane".to_owned()), "{calls:#?}");
+    assert!(!calls.iter().any(|c| c.starts_with("kind create")));
+    let readyz = calls.iter().filter(|c| c.ends_with("get --raw /readyz")).count();
+    assert!(readyz >= 2, "waited for health by polling /readyz ({readyz} polls)");
+    assert_eq!(read(dir.join("kilter.yaml")), DOCUMENTED_YAML, "byte-identical after stop + up");
+}
+
+/// `stop` without kilter.yaml creates a minimal one.
+#[test]
+fn stop_without_kilter_yaml_creates_a_minimal_one() {
+    let env = Env::new();
+    let dir = project(&env, "shop", None, false);
+    env.kilter(&dir).arg("up").assert().success();
+    env.kilter(&dir).arg("stop").assert().success();
+    assert_eq!(read(dir.join("kilter.yaml")), "cluster:\n  stopped: true\n");
+    env.kilter(&dir).arg("up").assert().success();
+    assert_eq!(read(dir.join("kilter.yaml")), "", "flag removed again");
+}
+
+/// 6. A node that exited without the flag (crash, reboot) is resumed, never recreated.
+#[test]
+fn crashed_node_without_flag_is_resumed_with_a_note() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.kilter(&dir).arg("up").assert().success();
+    env.ctl(&["crash", "kilter-shop-control-plane"]);
+    let mark = env.calls().len();
+    let out = env.kilter(&dir).arg("up").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let calls = calls_since(&env, mark);
+    assert!(calls.contains(&"docker start kilter-shop-control-plane".to_owned()), "{calls:#?}");
+    assert!(!calls.iter().any(|c| c.starts_with("kind create") || c.starts_with("kind delete")));
+    let err = stderr_of(&out);
+    assert!(err.contains("not stopped with `kilter stop`") && err.contains("OOM"), "{err}");
+}
+
+/// 7. The flag says stopped but the node is gone: warn, then create.
+#[test]
+fn flag_says_stopped_but_node_is_gone_warns_and_creates() {
+    let env = Env::new();
+    let yaml = "name: shop\ncluster:\n  stopped: true\n";
+    let dir = project(&env, "shop", Some(yaml), false);
+    let out = env.kilter(&dir).arg("up").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("no longer exists"), "{}", stderr_of(&out));
+    assert_eq!(env.calls_of("kind").len(), 1);
+    assert!(env.calls_of("kind")[0].starts_with("kind create cluster"));
+    assert_eq!(read(dir.join("kilter.yaml")), "name: shop\n");
+}
+
+/// 8. `destroy` needs confirmation without a TTY; with `--yes` it deletes and keeps snapshots.
+#[test]
+fn destroy_requires_yes_without_a_tty_and_keeps_snapshots() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    env.kilter(&dir).arg("up").assert().success();
+    env.kilter(&dir).arg("stop").assert().success();
+    let snaps = env.data_dir("shop").join("snapshots");
+    std::fs::create_dir_all(&snaps).expect("mkdir");
+    std::fs::write(snaps.join("keep.dump"), b"PGDMP-data").expect("write");
+
+    let mark = env.calls().len();
+    let out = env.kilter(&dir).arg("destroy").output().expect("runs");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("--yes"));
+    assert!(calls_since(&env, mark).is_empty(), "nothing touched");
+    assert!(env.container("kilter-shop-control-plane").is_some());
+
+    let out = env.kilter(&dir).args(["destroy", "--yes"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let kc = kubeconfig(&env, "shop");
+    assert!(env.calls().contains(&format!(
+        "kind delete cluster --name kilter-shop --kubeconfig {}",
+        kc.display()
+    )));
+    assert!(env.container("kilter-shop-control-plane").is_none());
+    assert!(!kc.exists(), "kubeconfig removed");
+    assert!(!env.cache_dir("shop").join("tilt.json").exists());
+    assert_eq!(std::fs::read(snaps.join("keep.dump")).expect("kept"), b"PGDMP-data");
+    assert_eq!(read(dir.join("kilter.yaml")), "name: shop\n", "flag removed");
+    assert!(
+        stderr_of(&out).contains(&snaps.display().to_string()),
+        "prints where the snapshots are"
+    );
+    // port slot kept
+    let reg = read(env.state_home().join("kilter/ports.json"));
+    assert!(reg.contains("\"shop\""), "{reg}");
+}
+
+/// 9. Two projects side by side.
+#[test]
+fn two_projects_are_isolated() {
+    let env = Env::new();
+    let shop = project(&env, "shop", Some("name: shop\n"), true);
+    let blog = project(&env, "blog", Some("name: blog\n"), true);
+    env.kilter(&shop).arg("up").assert().success();
+    env.kilter(&blog).arg("up").assert().success();
+    assert_ne!(kubeconfig(&env, "shop"), kubeconfig(&env, "blog"));
+    assert!(read(kubeconfig(&env, "blog")).contains("kind-kilter-blog"));
+    assert!(
+        !read(kubeconfig(&env, "blog")).contains("kind-kilter-shop"),
+        "one context per kubeconfig"
+    );
+    assert!(
+        env.calls()
+            .contains(&"kubectl --context kind-kilter-blog create namespace blog-dev".to_owned())
+    );
+    let reg: serde_json::Value =
+        serde_json::from_str(&read(env.state_home().join("kilter/ports.json"))).expect("json");
+    assert_ne!(reg["projects"]["shop"]["slot"], reg["projects"]["blog"]["slot"]);
+    let tilts: Vec<serde_json::Value> =
+        env.call_records().into_iter().filter(|r| r["tool"] == "tilt").collect();
+    assert_eq!(tilts.len(), 2);
+    assert_ne!(tilts[0]["argv"][2], tilts[1]["argv"][2], "distinct Tilt ports");
+    let blog_pid = tilt_pid(&env, "blog").expect("pid");
+
+    env.kilter(&shop).args(["destroy", "--yes"]).assert().success();
+    assert!(env.container("kilter-shop-control-plane").is_none());
+    assert_eq!(container_status(&env, "kilter-blog-control-plane").as_deref(), Some("running"));
+    assert!(pid_alive(blog_pid), "the other project's Tilt is untouched");
+    assert!(kubeconfig(&env, "blog").exists());
+}

@@ -1,0 +1,104 @@
+//! Dry-run, echo levels and the transcript (scenarios 14, 15).
+
+use crate::helpers::*;
+use crate::support::Env;
+
+/// 14. `--dry-run`: mutations on stdout as a runnable script; only queries ran.
+#[test]
+fn dry_run_prints_a_script_and_runs_only_queries() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    let out = env.kilter(&dir).args(["up", "--dry-run"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let script = stdout_of(&out);
+    assert!(script.starts_with("#!/bin/sh\n"), "{script}");
+    assert!(script.contains("kind create cluster --name kilter-shop"), "{script}");
+    assert!(
+        script.contains("cat > ") && script.contains("kind-config.yaml <<'KILTER_EOF'"),
+        "{script}"
+    );
+    assert!(script.contains("create namespace shop-dev"), "{script}");
+    assert!(script.contains("tilt up --port") && script.contains("2>&1 &"), "{script}");
+    for call in env.calls() {
+        assert!(
+            call.starts_with("docker info")
+                || call.starts_with("docker inspect")
+                || call.starts_with("docker ps -a"),
+            "only read-only probes may run in --dry-run, saw: {call}"
+        );
+    }
+    assert!(env.container("kilter-shop-control-plane").is_none());
+    assert!(!env.cache_dir("shop").join("kind-config.yaml").exists(), "nothing written");
+    let sh = std::process::Command::new("/bin/sh")
+        .arg("-n")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("sh");
+    assert!(sh.status.success(), "the script parses: {}", String::from_utf8_lossy(&sh.stderr));
+}
+
+#[test]
+fn dry_run_stop_and_destroy_change_nothing() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    env.kilter(&dir).arg("up").assert().success();
+    let mark = env.calls().len();
+    let out = env.kilter(&dir).args(["stop", "--dry-run"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).contains("docker stop kilter-shop-control-plane"));
+    assert!(stdout_of(&out).contains("kill -TERM -- -"), "{}", stdout_of(&out));
+    let out = env.kilter(&dir).args(["destroy", "--dry-run"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).contains("kind delete cluster --name kilter-shop"));
+    for c in calls_since(&env, mark) {
+        assert!(c.starts_with("docker inspect"), "only queries: {c}");
+    }
+    assert_eq!(container_status(&env, "kilter-shop-control-plane").as_deref(), Some("running"));
+    assert_eq!(std::fs::read_to_string(dir.join("kilter.yaml")).expect("read"), "name: shop\n");
+    assert!(tilt_pid(&env, "shop").is_some_and(crate::support::pid_alive));
+}
+
+/// 15. Echo levels and the transcript.
+#[test]
+fn echo_levels_and_every_command_in_the_transcript() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+
+    let out = env.kilter(&dir).arg("up").output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(
+        err.lines().any(|l| l.starts_with("$ KUBECONFIG=") && l.contains(" kind create cluster ")),
+        "{err}"
+    );
+    assert!(!err.contains("$ docker inspect"), "queries are not echoed by default: {err}");
+    assert!(stdout_of(&out).is_empty(), "stdout carries only requested output");
+
+    let out = env.kilter(&dir).args(["-v", "up"]).output().expect("runs");
+    assert!(
+        stderr_of(&out).contains("$ docker inspect --type container kilter-shop-control-plane"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    let out = env.kilter(&dir).args(["-q", "stop"]).output().expect("runs");
+    assert!(out.status.success());
+    assert_eq!(stderr_of(&out), "", "-q prints errors only");
+    let out = env.kilter(&dir).args(["-q", "up", "--timeout", "soon"]).output().expect("runs");
+    assert!(!stderr_of(&out).is_empty(), "errors still show with -q");
+
+    // every call any fake saw appears in commands.log with a timestamp, status and duration
+    let log = commands_log(&env, "shop");
+    for call in env.calls() {
+        assert!(
+            log.lines().any(|l| l.ends_with(&call) || l.contains(&format!(" {call}"))),
+            "missing from commands.log: {call}\n{log}"
+        );
+    }
+    let line = log.lines().find(|l| l.contains("kind create cluster")).expect("create logged");
+    let fields: Vec<&str> = line.split('\t').collect();
+    assert!(
+        fields[0].ends_with('Z') && fields[1] == "exit=0" && fields[2].ends_with('s'),
+        "{line}"
+    );
+}

@@ -1,0 +1,297 @@
+//! Integration-test harness: an isolated temp environment whose PATH holds only the fake
+//! `docker`/`kind`/`kubectl`/`tilt` (one binary, `tests/fake/`, symlinked under each name).
+//!
+//! Layout of the temp dir:
+//! ```text
+//! <tmp>/bin/        symlinks to fake-tool (the only PATH entry)
+//! <tmp>/home/       HOME; XDG_{CACHE,DATA,STATE,CONFIG}_HOME and DOCKER_CONFIG live under it
+//! <tmp>/work/       project directories (`Env::project`)
+//! <tmp>/fake-state/ KILTER_FAKE_STATE (shared by all fakes; see tests/fake/README.md)
+//! <tmp>/shim.log    KILTER_SHIM_LOG (one line per fake call)
+//! ```
+// The harness spawns processes by design (clippy.toml bans Command::new outside exec.rs).
+#![allow(clippy::unwrap_used, clippy::disallowed_methods, dead_code, unreachable_pub)]
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Names of the fake tools.
+pub const TOOLS: &[&str] = &["docker", "kind", "kubectl", "tilt"];
+
+/// The compiled fake: `<target>/<profile>/examples/fake-tool`, next to the kilter binary.
+/// Built by `cargo test` (all targets) or `cargo build --examples`; when it is missing or older
+/// than its sources (e.g. `cargo test --test it` builds no examples) we build it once here.
+pub fn fake_tool() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let kilter = Path::new(env!("CARGO_BIN_EXE_kilter"));
+        let profile_dir = kilter.parent().unwrap();
+        let fake = profile_dir.join("examples").join("fake-tool");
+        if !fresh(&fake) {
+            build_fake(profile_dir);
+        }
+        assert!(
+            fake.exists(),
+            "fake tool missing at {}: run `cargo build --examples`",
+            fake.display()
+        );
+        fake
+    })
+}
+
+/// The binary exists and is newer than every file in tests/fake/.
+fn fresh(fake: &Path) -> bool {
+    let Ok(built) = fake.metadata().and_then(|m| m.modified()) else { return false };
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fake");
+    std::fs::read_dir(src)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
+        .all(|e| e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t <= built))
+}
+
+fn build_fake(profile_dir: &Path) {
+    let mut cmd = std::process::Command::new(env!("CARGO"));
+    cmd.args(["build", "--quiet", "--example", "fake-tool", "--manifest-path"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    // same target dir as this test binary: <target>/<profile>/
+    if let Some(target) = profile_dir.parent() {
+        cmd.arg("--target-dir").arg(target);
+    }
+    let status = cmd.status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "building the fake tool failed: run `cargo build --examples`"
+    );
+}
+
+/// One isolated environment. Dropping it deletes the temp dir (after signalling any fake tilt
+/// that is still running in it).
+pub struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Env {
+    /// All four tools on PATH.
+    pub fn new() -> Env {
+        Env::without(&[])
+    }
+
+    /// Like `new`, but without some tools in `bin/` (to test "tool missing").
+    pub fn without(tools: &[&str]) -> Env {
+        let dir = tempfile::Builder::new().prefix("kilter-it-").tempdir().unwrap();
+        let env = Env { dir };
+        for d in [env.bin(), env.home(), env.root().join("work"), env.state_dir()] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        for tool in TOOLS.iter().filter(|t| !tools.contains(t)) {
+            std::os::unix::fs::symlink(fake_tool(), env.bin().join(tool)).unwrap();
+        }
+        env
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn bin(&self) -> PathBuf {
+        self.root().join("bin")
+    }
+    pub fn home(&self) -> PathBuf {
+        self.root().join("home")
+    }
+    /// `KILTER_FAKE_STATE`.
+    pub fn state_dir(&self) -> PathBuf {
+        self.root().join("fake-state")
+    }
+    /// `KILTER_SHIM_LOG`.
+    pub fn shim_log(&self) -> PathBuf {
+        self.root().join("shim.log")
+    }
+    /// Creates `<tmp>/work/<dir_name>/` and returns it.
+    pub fn project(&self, dir_name: &str) -> PathBuf {
+        let p = self.root().join("work").join(dir_name);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+    pub fn cache_dir(&self, name: &str) -> PathBuf {
+        self.home().join(".cache").join("kilter").join(name)
+    }
+    pub fn data_dir(&self, name: &str) -> PathBuf {
+        self.home().join(".local").join("share").join("kilter").join(name)
+    }
+    pub fn state_home(&self) -> PathBuf {
+        self.home().join(".local").join("state")
+    }
+    /// `$HOME/.kube/config`: kilter must never create it.
+    pub fn kube_config_home(&self) -> PathBuf {
+        self.home().join(".kube").join("config")
+    }
+
+    /// The complete environment every process gets (nothing inherited).
+    pub fn vars(&self) -> Vec<(&'static str, OsString)> {
+        let home = self.home();
+        vec![
+            ("PATH", self.bin().into()),
+            ("HOME", home.clone().into()),
+            ("XDG_CACHE_HOME", home.join(".cache").into()),
+            ("XDG_DATA_HOME", home.join(".local").join("share").into()),
+            ("XDG_STATE_HOME", self.state_home().into()),
+            ("XDG_CONFIG_HOME", home.join(".config").into()),
+            ("DOCKER_CONFIG", home.join(".docker").into()),
+            ("NO_COLOR", "1".into()),
+            ("KILTER_FAKE_STATE", self.state_dir().into()),
+            ("KILTER_SHIM_LOG", self.shim_log().into()),
+        ]
+    }
+
+    /// kilter in `cwd` with the isolated environment (no KUBECONFIG, no CI).
+    pub fn kilter(&self, cwd: &Path) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("kilter");
+        cmd.env_clear().envs(self.vars()).current_dir(cwd);
+        cmd
+    }
+
+    /// The same as [`Env::kilter`] as a plain `std::process::Command` (for `spawn`).
+    pub fn kilter_std(&self, cwd: &Path) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("kilter"));
+        cmd.env_clear().envs(self.vars()).current_dir(cwd);
+        cmd
+    }
+
+    /// A fake tool run directly (setup and selftests), same environment, cwd = root.
+    pub fn tool(&self, tool: &str) -> std::process::Command {
+        let mut cmd = std::process::Command::new(self.bin().join(tool));
+        cmd.env_clear().envs(self.vars()).current_dir(self.root());
+        cmd
+    }
+
+    /// `fake-tool ctl …`; panics on failure. Returns stdout.
+    pub fn ctl(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new(fake_tool())
+            .arg("ctl")
+            .args(args)
+            .env_clear()
+            .envs(self.vars())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "fake-tool ctl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `ctl set KEY VALUE` (see tests/fake/README.md for the knobs).
+    pub fn set_knob(&self, key: &str, value: &str) {
+        self.ctl(&["set", key, value]);
+    }
+
+    /// Shim-log lines in call order: `<tool> <args shell-quoted>`.
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.shim_log())
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Shim-log lines of one tool.
+    pub fn calls_of(&self, tool: &str) -> Vec<String> {
+        let prefix = format!("{tool} ");
+        self.calls().into_iter().filter(|l| l.starts_with(&prefix) || l == tool).collect()
+    }
+
+    /// `<state>/calls.jsonl`: {tool, argv, env (KUBECONFIG, KILTER_*), pid, pgid, ts_ms} per call.
+    pub fn call_records(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.state_dir().join("calls.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// The `docker inspect` object of a container, read from the fake state (not logged).
+    pub fn container(&self, name: &str) -> Option<serde_json::Value> {
+        let out = std::process::Command::new(fake_tool())
+            .args(["ctl", "inspect", name])
+            .env_clear()
+            .envs(self.vars())
+            .output()
+            .unwrap();
+        out.status.success().then(|| serde_json::from_slice(&out.stdout).unwrap())
+    }
+
+    /// Pids of live fake `tilt up` processes.
+    pub fn tilt_pids(&self) -> Vec<i32> {
+        self.ctl(&["tilt-pids"]).lines().map(|l| l.parse().unwrap()).collect()
+    }
+
+    /// Records of live fake tilts (pid, pgid, port, file, context, kubeconfig_env, kilter_env, …).
+    pub fn tilt_records(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.ctl(&["tilt-records"])).unwrap()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Don't leave detached fake tilts behind.
+        if let Ok(out) = std::process::Command::new(fake_tool())
+            .args(["ctl", "tilt-pids"])
+            .env_clear()
+            .envs(self.vars())
+            .output()
+        {
+            for pid in
+                String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.parse::<i32>().ok())
+            {
+                // SAFETY: plain kill(2) on a pid recorded by a fake tilt of this environment.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+/// Poll `f` every 10 ms until it returns true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The process exists and is not a zombie.
+pub fn pid_alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks existence.
+    let exists = pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM));
+    exists
+        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.rsplit_once(')').is_none_or(|(_, rest)| !rest.trim_start().starts_with('Z')))
+            .unwrap_or(true)
+}
+
+/// Read a file to a string, panicking with its path.
+pub fn read(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
