@@ -252,5 +252,6 @@ mod tests {
             err.to_string().contains(&format!("port {port} is in use by another program")),
             "{err}"
         );
+        drop(l);
     }
 }
