@@ -52,6 +52,14 @@ pub enum Command {
     Ls(JsonArgs),
     /// Shell exports for this project: eval "$(kilter env)"
     Env(JsonArgs),
+    /// Logs of a Deployment or StatefulSet in the project namespace (all containers)
+    Logs(LogsArgs),
+    /// Rollout-restart one workload, or all of them, and wait for the rollout
+    Restart(RestartArgs),
+    /// Run a command in a workload's pod (exit code of the remote command)
+    Exec(ExecArgs),
+    /// Check tools, Docker, kilter.yaml, ports, kubeconfig, disk and inotify limits
+    Doctor(JsonArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
 }
@@ -61,6 +69,39 @@ pub struct JsonArgs {
     /// Machine-readable output (has a `schema_version`)
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The Deployment or StatefulSet
+    pub service: String,
+    /// Stream until Ctrl-C
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Lines to show from the end of each container's log
+    #[arg(long, value_name = "N")]
+    pub tail: Option<u64>,
+    /// Only logs newer than this (e.g. 5m, 1h)
+    #[arg(long, value_name = "D")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// The Deployment or StatefulSet (default: all of them)
+    pub service: Option<String>,
+    /// How long to wait for each rollout
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The Deployment or StatefulSet
+    pub service: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true, num_args = 1..)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -82,6 +82,10 @@ fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
         Command::Status(a) => ops::status::run(&ctx, a.json),
         Command::Ls(a) => ops::ls::run(&ctx, a.json),
         Command::Env(a) => ops::env::run(&ctx, a.json),
+        Command::Logs(a) => ops::logs::run(&ctx, a),
+        Command::Restart(a) => ops::restart::run(&ctx, a),
+        Command::Exec(a) => ops::exec::run(&ctx, a),
+        Command::Doctor(a) => ops::doctor::run(&ctx, a.json),
         Command::Completions(a) => ops::completions::run(&ctx, a.shell),
     }
 }

@@ -3,13 +3,18 @@
 
 pub mod completions;
 pub mod destroy;
+pub mod doctor;
 pub mod down;
 pub mod env;
+pub mod exec;
 pub mod init;
+pub mod logs;
 pub mod ls;
+pub mod restart;
 pub mod status;
 pub mod stop;
 pub mod up;
+pub mod workload;
 
 use anyhow::Result;
 use camino::Utf8PathBuf;

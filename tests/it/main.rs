@@ -8,5 +8,6 @@ mod errors;
 mod fake_selftest;
 mod helpers;
 mod input;
+mod inspect;
 mod lifecycle;
 mod output;

@@ -1,0 +1,461 @@
+//! `kilter doctor [--json]`: checks with ✓ / ! / ✗ and a fix for each; exit 1 if any ✗.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::Ctx;
+use crate::exec::Output;
+use crate::ports::{self, Ports, Registry};
+use crate::project::Project;
+use crate::tools::docker::{Container, Docker, NodeState};
+use crate::tools::kubeconfig;
+use crate::tools::{Bin, Tool, locate};
+
+/// Versions the README says were tested (older ones get a warning).
+pub const TESTED: [(Tool, (u64, u64, u64)); 4] = [
+    (Tool::Docker, (20, 10, 0)),
+    (Tool::Kind, (0, 32, 0)),
+    (Tool::Kubectl, (1, 32, 0)),
+    (Tool::Tilt, (0, 37, 6)),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub status: Level,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+fn check(name: &str, status: Level, detail: impl Into<String>, fix: Option<String>) -> Check {
+    Check { name: name.into(), status, detail: detail.into(), fix }
+}
+
+/// `1.2.3` anywhere in a string (leading `v` allowed).
+pub fn parse_version(s: &str) -> Option<(u64, u64, u64)> {
+    for word in s.split(|c: char| c.is_whitespace() || c == ',' || c == '"') {
+        let w = word.trim_start_matches('v');
+        let mut it = w.split(['.', '-', '+']);
+        let (Some(a), Some(b)) = (it.next(), it.next()) else { continue };
+        let (Ok(a), Ok(b)) = (a.parse(), b.parse()) else { continue };
+        let c = it.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+        return Some((a, b, c));
+    }
+    None
+}
+
+fn version_cmd(t: Tool, bin: &Bin) -> crate::exec::Cmd {
+    let c = bin.cmd(format!("read the {} version", t.name()));
+    match t {
+        Tool::Docker => c.arg("--version"),
+        Tool::Kind => c.arg("version"),
+        Tool::Kubectl => c.args(["version", "--client", "-o", "json"]),
+        Tool::Tilt => c.arg("version"),
+    }
+}
+
+pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
+    let mut checks: Vec<Check> = Vec::new();
+    let bins: Vec<(Tool, Option<Bin>)> = Tool::ALL.iter().map(|&t| (t, locate(t).ok())).collect();
+
+    // Tool versions and the daemon, probed concurrently.
+    let outputs: Vec<(Tool, Option<Result<Output>>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = bins
+            .iter()
+            .map(|(t, b)| {
+                (
+                    *t,
+                    b.as_ref()
+                        .map(|b| s.spawn(move || ctx.runner.run_unchecked(&version_cmd(*t, b)))),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(t, h)| {
+                (
+                    t,
+                    h.map(|h| {
+                        h.join().unwrap_or_else(|_panic| Err(anyhow::anyhow!("probe panicked")))
+                    }),
+                )
+            })
+            .collect()
+    });
+    for (t, out) in &outputs {
+        let name = t.name();
+        match out {
+            None => checks.push(check(
+                name,
+                Level::Fail,
+                "not found on PATH",
+                Some(t.install_hint().into()),
+            )),
+            Some(Err(e)) => checks.push(check(
+                name,
+                Level::Fail,
+                format!("could not run: {e}"),
+                Some(t.install_hint().into()),
+            )),
+            Some(Ok(o)) => {
+                let v = parse_version(&o.stdout);
+                let min = TESTED.iter().find(|(x, _)| x == t).map(|(_, v)| *v).unwrap_or((0, 0, 0));
+                match v {
+                    Some(v) if v < min => checks.push(check(
+                        name,
+                        Level::Warn,
+                        format!(
+                            "{}.{}.{} is older than the tested {}.{}.{}",
+                            v.0, v.1, v.2, min.0, min.1, min.2
+                        ),
+                        Some(format!("upgrade {name}: {}", t.install_hint())),
+                    )),
+                    Some(v) => checks.push(check(
+                        name,
+                        Level::Ok,
+                        format!("{}.{}.{}", v.0, v.1, v.2),
+                        None,
+                    )),
+                    None => checks.push(check(
+                        name,
+                        Level::Warn,
+                        format!("unrecognised version output: {}", o.stdout.trim()),
+                        None,
+                    )),
+                }
+            }
+        }
+    }
+
+    // Docker daemon.
+    let docker_bin = bins.iter().find(|(t, _)| *t == Tool::Docker).and_then(|(_, b)| b.clone());
+    let mut daemon_ok = false;
+    let mut root_dir: Option<String> = None;
+    if let Some(b) = &docker_bin {
+        let out = ctx.runner.run_unchecked(&b.cmd("ask the Docker daemon about itself").args([
+            "info",
+            "--format",
+            "{{json .}}",
+        ]))?;
+        match Docker::check_daemon(&out) {
+            Ok(text) => {
+                let info: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                let ver = info["ServerVersion"].as_str().unwrap_or("?").to_owned();
+                root_dir =
+                    info["DockerRootDir"].as_str().map(str::to_owned).filter(|s| !s.is_empty());
+                if ver == "?" || ver.is_empty() {
+                    checks.push(check(
+                        "docker daemon",
+                        Level::Fail,
+                        "no server information (daemon unreachable?)",
+                        Some("check `docker info`".into()),
+                    ));
+                } else {
+                    daemon_ok = true;
+                    checks.push(check(
+                        "docker daemon",
+                        Level::Ok,
+                        format!("reachable (server {ver})"),
+                        None,
+                    ));
+                }
+            }
+            Err(e) => {
+                checks.push(check("docker daemon", Level::Fail, e.message.clone(), e.hint.clone()))
+            }
+        }
+    }
+
+    // kilter.yaml and the project.
+    let project = match Project::resolve(&ctx.start_dir, &ctx.dirs, ctx.ui) {
+        Ok(p) => {
+            let what = if p.file.is_some() {
+                format!("{} is valid", p.file_path)
+            } else {
+                "no kilter.yaml (defaults apply)".into()
+            };
+            checks.push(check("kilter.yaml", Level::Ok, what, None));
+            Some(p)
+        }
+        Err(e) => {
+            checks.push(check(
+                "kilter.yaml",
+                Level::Fail,
+                format!("{e:#}"),
+                Some("fix the file at the position shown".into()),
+            ));
+            None
+        }
+    };
+
+    if let Some(p) = &project {
+        project_checks(ctx, p, docker_bin.as_ref().filter(|_| daemon_ok), &bins, &mut checks)?;
+    }
+
+    // Disk under Docker's data root.
+    checks.push(disk_check(root_dir.as_deref()));
+    checks.extend(inotify_checks());
+
+    let failed = checks.iter().any(|c| c.status == Level::Fail);
+    if json {
+        let doc = serde_json::json!({ "schema_version": 1, "ok": !failed, "checks": checks });
+        ctx.ui.stdout(&(serde_json::to_string_pretty(&doc)? + "\n"));
+    } else {
+        let mut text = String::new();
+        for c in &checks {
+            let mark = match c.status {
+                Level::Ok => "✓",
+                Level::Warn => "!",
+                Level::Fail => "✗",
+            };
+            text.push_str(&format!("{mark} {:<15} {}\n", c.name, c.detail));
+            if let Some(f) = &c.fix
+                && c.status != Level::Ok
+            {
+                for l in f.lines() {
+                    text.push_str(&format!("  fix: {l}\n"));
+                }
+            }
+        }
+        ctx.ui.stdout(&text);
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+fn project_checks(
+    ctx: &Ctx<'_>,
+    p: &Project,
+    docker: Option<&Bin>,
+    bins: &[(Tool, Option<Bin>)],
+    checks: &mut Vec<Check>,
+) -> Result<()> {
+    let container: Option<Container> = match docker {
+        Some(b) => Docker { bin: b }.inspect(ctx.runner, &p.node()).unwrap_or(None),
+        None => None,
+    };
+    let state = container.as_ref().map(Container::node_state).unwrap_or(NodeState::Absent);
+
+    // Ports.
+    let reg = Registry::load(&ctx.dirs.port_registry())?.unwrap_or_default();
+    let mut preview = Registry { version: 1, projects: reg.projects.clone() };
+    let ports =
+        Ports::of(preview.assign(&p.name, container.as_ref().and_then(Container::port_slot))?);
+    let ours_running = state == NodeState::Running;
+    let tilt_live =
+        crate::tools::tilt::TiltRecord::read(&p.paths.tilt_json).is_some_and(|r| r.is_live());
+    let mut problems = Vec::new();
+    if !tilt_live && ports::port_busy(ports.tilt) {
+        problems.push(format!("Tilt port {} is in use by another program", ports.tilt));
+    }
+    if !ours_running {
+        let busy: Vec<String> =
+            ports.block().filter(|&x| ports::port_busy(x)).map(|x| x.to_string()).collect();
+        if !busy.is_empty() {
+            problems.push(format!("NodePorts {} are in use", busy.join(", ")));
+        }
+    }
+    checks.push(if problems.is_empty() {
+        check(
+            "ports",
+            Level::Ok,
+            format!(
+                "Tilt {} and NodePorts {}-{} are {}",
+                ports.tilt,
+                ports.base,
+                ports.base + ports::BLOCK - 1,
+                if ours_running { "owned by this project" } else { "free" }
+            ),
+            None,
+        )
+    } else {
+        check(
+            "ports",
+            Level::Fail,
+            problems.join("; "),
+            Some("stop what holds them (`ss -ltnp` shows it)".into()),
+        )
+    });
+
+    // Kubeconfig.
+    let kc = &p.paths.kubeconfig;
+    checks.push(match std::fs::metadata(kc) {
+        Err(_) if state == NodeState::Absent => {
+            check("kubeconfig", Level::Ok, "none yet (no cluster)", None)
+        }
+        Err(_) => check(
+            "kubeconfig",
+            Level::Fail,
+            format!("{kc} is missing"),
+            Some("`kilter up` writes it again".into()),
+        ),
+        Ok(m) => {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = m.permissions().mode() & 0o777;
+            if mode != 0o600 {
+                check(
+                    "kubeconfig",
+                    Level::Fail,
+                    format!("{kc} has mode {mode:04o}, it holds credentials"),
+                    Some(format!("chmod 600 {kc}")),
+                )
+            } else if kubeconfig::check(kc, &p.context()) == kubeconfig::Check::NoContext {
+                check(
+                    "kubeconfig",
+                    Level::Fail,
+                    format!("{kc} has no context {}", p.context()),
+                    Some("`kilter up` refreshes it".into()),
+                )
+            } else {
+                check("kubeconfig", Level::Ok, format!("{kc} (0600)"), None)
+            }
+        }
+    });
+
+    // Flag vs reality.
+    let flag = p.flag_stopped();
+    checks.push(match (flag, &state) {
+        (true, NodeState::Running) => check(
+            "cluster flag",
+            Level::Warn,
+            "kilter.yaml says stopped, but the node is running",
+            Some("`kilter up` (clears the flag) or `kilter stop`".into()),
+        ),
+        (true, NodeState::Absent) => check(
+            "cluster flag",
+            Level::Warn,
+            "kilter.yaml says stopped, but the cluster is gone",
+            Some("`kilter up` creates a new one".into()),
+        ),
+        (false, NodeState::NotRunning(s)) => check(
+            "cluster flag",
+            Level::Warn,
+            format!("the node is {s} without `kilter stop` (reboot, Docker restart or crash)"),
+            Some("`kilter up` resumes it".into()),
+        ),
+        (_, NodeState::Running) => check("cluster flag", Level::Ok, "node running", None),
+        (_, NodeState::NotRunning(s)) => {
+            check("cluster flag", Level::Ok, format!("node {s} (stopped by `kilter stop`)"), None)
+        }
+        (false, NodeState::Absent) => check("cluster flag", Level::Ok, "no cluster yet", None),
+    });
+
+    // kubectl/server skew.
+    if state == NodeState::Running
+        && kc.exists()
+        && let Some((_, Some(b))) = bins.iter().find(|(t, _)| *t == Tool::Kubectl)
+    {
+        let cmd = b
+            .cmd("read the client and server versions")
+            .env("KUBECONFIG", kc.as_str())
+            .args(["--context", &p.context(), "version", "-o", "json"]);
+        if let Ok(out) = ctx.runner.run_unchecked(&cmd)
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&out.stdout)
+        {
+            let minor = |k: &str| {
+                v[k]["minor"].as_str().and_then(|m| m.trim_end_matches('+').parse::<i64>().ok())
+            };
+            if let (Some(c), Some(s)) = (minor("clientVersion"), minor("serverVersion")) {
+                checks.push(if (c - s).abs() > 1 {
+                    check(
+                        "version skew",
+                        Level::Warn,
+                        format!("kubectl 1.{c} vs server 1.{s}: more than one minor apart"),
+                        Some(format!("use kubectl 1.{s}, or pin `kind.image` to a node of 1.{c}")),
+                    )
+                } else {
+                    check("version skew", Level::Ok, format!("kubectl 1.{c}, server 1.{s}"), None)
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn disk_check(root: Option<&str>) -> Check {
+    let Some(root) = root else {
+        return check(
+            "disk",
+            Level::Warn,
+            "Docker's data root is unknown (daemon unreachable)",
+            None,
+        );
+    };
+    let Ok(c) = std::ffi::CString::new(root) else {
+        return check("disk", Level::Warn, "bad path", None);
+    };
+    // SAFETY: statvfs writes into the zeroed struct we pass; the path is a valid C string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return check(
+            "disk",
+            Level::Warn,
+            format!("cannot read free space of {root} (Docker runs in a VM?)"),
+            None,
+        );
+    }
+    let free = st.f_bavail as u64 * st.f_frsize as u64;
+    let gib = free as f64 / (1u64 << 30) as f64;
+    let fix = Some(
+        "free space: `docker system prune`, or remove unused kilter clusters (`kilter ls`)"
+            .to_owned(),
+    );
+    if gib < 2.0 {
+        check("disk", Level::Fail, format!("{gib:.1} GiB free under {root}"), fix)
+    } else if gib < 10.0 {
+        check("disk", Level::Warn, format!("{gib:.1} GiB free under {root}"), fix)
+    } else {
+        check("disk", Level::Ok, format!("{gib:.0} GiB free under {root}"), None)
+    }
+}
+
+/// Tilt and kind watch many files; low inotify limits break them.
+fn inotify_checks() -> Vec<Check> {
+    let root = std::env::var("KILTER_PROC_SYS").unwrap_or_else(|_| "/proc/sys".into());
+    let read = |name: &str| {
+        std::fs::read_to_string(format!("{root}/fs/inotify/{name}"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+    };
+    let mut out = Vec::new();
+    for (name, want) in [("max_user_watches", 524_288u64), ("max_user_instances", 512u64)] {
+        out.push(match read(name) {
+            None => check(&format!("inotify {}", &name[9..]), Level::Ok, "not applicable on this system", None),
+            Some(v) if v < want => check(
+                &format!("inotify {}", &name[9..]),
+                Level::Warn,
+                format!("fs.inotify.{name} = {v} (kind and Tilt want ≥ {want})"),
+                Some(format!(
+                    "sudo sysctl fs.inotify.{name}={want}\necho 'fs.inotify.{name} = {want}' | sudo tee /etc/sysctl.d/99-kilter.conf"
+                )),
+            ),
+            Some(v) => check(&format!("inotify {}", &name[9..]), Level::Ok, format!("fs.inotify.{name} = {v}"), None),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_from_every_tool_format() {
+        assert_eq!(parse_version("kind v0.32.0 go1.24.6 linux/amd64"), Some((0, 32, 0)));
+        assert_eq!(parse_version("v0.37.6, built 2026-08-08"), Some((0, 37, 6)));
+        assert_eq!(parse_version("28.2.2"), Some((28, 2, 2)));
+        assert_eq!(parse_version("20.10.24+dfsg1"), Some((20, 10, 24)));
+        assert_eq!(
+            parse_version("{\n  \"clientVersion\": {\n    \"gitVersion\": \"v1.32.2\""),
+            Some((1, 32, 2))
+        );
+        assert_eq!(parse_version("nothing here"), None);
+    }
+}

@@ -1,0 +1,39 @@
+//! `kilter logs <service> [-f] [--tail N] [--since D]`
+
+use anyhow::Result;
+
+use super::{Ctx, workload};
+use crate::cli::LogsArgs;
+use crate::exec::Stdin;
+use crate::tools::{Tool, Tools};
+
+pub fn run(ctx: &Ctx<'_>, args: &LogsArgs) -> Result<i32> {
+    let project = ctx.project()?;
+    let tools = Tools::discover(&[Tool::Docker, Tool::Kubectl])?;
+    let kubectl = workload::kubectl(ctx, &project, &tools)?;
+    let ns = project.namespace();
+    let w = workload::find(ctx, &kubectl, &ns, &args.service)?;
+    let mut a: Vec<String> = vec![
+        "logs".into(),
+        w.target(),
+        "-n".into(),
+        ns,
+        "--all-containers".into(),
+        "--prefix".into(),
+    ];
+    if args.follow {
+        a.push("-f".into());
+    }
+    if let Some(n) = args.tail {
+        a.push(format!("--tail={n}"));
+    }
+    if let Some(d) = &args.since {
+        a.push(format!("--since={d}"));
+    }
+    let cmd = kubectl.cmd(format!("show logs of {}", w.target()), a).stdin(Stdin::Null);
+    let code = ctx.runner.run_foreground(&cmd)?;
+    if args.follow && crate::exec::interrupted() {
+        return Ok(0); // Ctrl-C ends a follow: that is success
+    }
+    Ok(code)
+}

@@ -1,0 +1,324 @@
+//! status, ls, env, completions, doctor (issue #3).
+
+use crate::helpers::*;
+use crate::support::{Env, read};
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout_of(out)))
+}
+
+fn status_json(env: &Env, dir: &std::path::Path) -> serde_json::Value {
+    let out = env.kilter(dir).args(["status", "--json"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    json(&out)
+}
+
+#[test]
+fn status_of_an_absent_cluster_makes_no_kubectl_call() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    let s = status_json(&env, &dir);
+    assert_eq!(s["schema_version"], 1);
+    assert_eq!(s["node"], "absent");
+    assert_eq!(s["api"], "unknown");
+    assert!(s["drift"].is_null());
+    assert!(env.calls_of("kubectl").is_empty(), "{:?}", env.calls());
+    let text = stdout_of(&env.kilter(&dir).arg("status").output().expect("runs"));
+    assert!(text.contains("absent") && text.contains("kilter up"), "{text}");
+}
+
+#[test]
+fn status_of_a_running_project_field_by_field() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    env.kilter(&dir).arg("up").assert().success();
+    let s = status_json(&env, &dir);
+    let (tilt, base) = ports_of("shop");
+    assert_eq!(s["project"], "shop");
+    assert_eq!(s["directory"], dir.canonicalize().expect("canon").display().to_string());
+    assert_eq!(s["cluster"], "kilter-shop");
+    assert_eq!(s["context"], "kind-kilter-shop");
+    assert_eq!(s["namespace"], "shop-dev");
+    assert_eq!(s["node"], "running");
+    assert_eq!(s["node_status"], "running");
+    assert_eq!(s["flag_stopped"], false);
+    assert!(s["drift"].is_null());
+    assert_eq!(s["api"], "ok");
+    assert_eq!(s["tilt"]["running"], true);
+    assert_eq!(s["tilt"]["pid"], tilt_pid(&env, "shop").expect("pid"));
+    assert_eq!(s["tilt"]["url"], format!("http://localhost:{tilt}/"));
+    assert_eq!(s["pods"], serde_json::json!([]));
+    assert_eq!(s["ports"]["tilt"], tilt);
+    assert_eq!(s["ports"]["nodeport_first"], base);
+    assert_eq!(s["ports"]["nodeport_last"], base + 19);
+    let c = env.container("kilter-shop-control-plane").expect("node");
+    assert_eq!(
+        s["ports"]["api_server"].to_string(),
+        c["HostConfig"]["PortBindings"]["6443/tcp"][0]["HostPort"].as_str().expect("port")
+    );
+    assert_eq!(s["kubeconfig"]["exists"], true);
+    assert_eq!(s["kubeconfig"]["mode"], "0600");
+    assert_eq!(s["snapshots"]["count"], 0);
+}
+
+#[test]
+fn status_spells_out_drift_in_each_node_state() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.kilter(&dir).arg("up").assert().success();
+
+    // stopped by kilter: no drift, no kubectl call
+    env.kilter(&dir).arg("stop").assert().success();
+    let mark = env.calls().len();
+    let s = status_json(&env, &dir);
+    assert_eq!((s["node"].as_str(), s["flag_stopped"].as_bool()), (Some("stopped"), Some(true)));
+    assert!(s["drift"].is_null(), "{s}");
+    assert!(
+        !calls_since(&env, mark).iter().any(|c| c.starts_with("kubectl")),
+        "a stopped node makes no kubectl call"
+    );
+
+    // started behind kilter's back while the flag says stopped
+    env.tool("docker").args(["start", "kilter-shop-control-plane"]).output().expect("docker start");
+    let s = status_json(&env, &dir);
+    assert!(
+        s["drift"].as_str().unwrap_or("").contains("says stopped, but the node is running"),
+        "{s}"
+    );
+
+    // crashed without the flag
+    env.kilter(&dir).arg("up").assert().success();
+    env.ctl(&["crash", "kilter-shop-control-plane"]);
+    let s = status_json(&env, &dir);
+    assert_eq!(s["node_status"], "exited");
+    assert!(s["drift"].as_str().unwrap_or("").contains("does not say stopped"), "{s}");
+    assert!(s["drift"].as_str().unwrap_or("").contains("OOM"), "{s}");
+
+    // flag set but the cluster deleted outside kilter
+    env.kilter(&dir).arg("stop").assert().success();
+    env.tool("kind")
+        .args(["delete", "cluster", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(kubeconfig(&env, "shop"))
+        .output()
+        .expect("kind");
+    let s = status_json(&env, &dir);
+    assert_eq!(s["node"], "absent");
+    assert!(s["drift"].as_str().unwrap_or("").contains("no longer exists"), "{s}");
+}
+
+#[test]
+fn ls_with_no_clusters_and_with_a_foreign_kind_cluster() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    let out = env.kilter(&dir).args(["ls", "--json"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(json(&out)["projects"], serde_json::json!([]));
+    let out = env.kilter(&dir).arg("ls").output().expect("runs");
+    assert!(stderr_of(&out).contains("No kilter clusters"));
+
+    env.kilter(&dir).arg("up").assert().success();
+    let other = project(&env, "blog", Some("name: blog\n"), false);
+    env.kilter(&other).arg("up").assert().success();
+    env.kilter(&other).arg("stop").assert().success();
+    let foreign_kc = env.root().join("foreign-kubeconfig");
+    let k = env
+        .tool("kind")
+        .args(["create", "cluster", "--name", "dev", "--kubeconfig"])
+        .arg(&foreign_kc)
+        .output()
+        .expect("kind");
+    assert!(k.status.success());
+
+    let mark = env.calls().len();
+    let out = env.kilter(&dir).args(["ls", "--json"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let calls = calls_since(&env, mark);
+    assert_eq!(calls.len(), 1, "exactly one docker call: {calls:?}");
+    assert!(
+        calls[0].starts_with("docker ps -a --filter")
+            && calls[0].contains("label=io.x-k8s.kind.cluster"),
+        "{calls:?}"
+    );
+    let v = json(&out);
+    let rows = v["projects"].as_array().expect("array");
+    assert_eq!(rows.len(), 2, "the foreign kind cluster is left out: {v}");
+    assert_eq!(rows[0]["project"], "blog");
+    assert_eq!(rows[0]["state"], "exited");
+    assert_eq!(rows[1]["project"], "shop");
+    assert_eq!(rows[1]["state"], "running");
+    assert_eq!(rows[1]["tilt_port"], ports_of("shop").0);
+    assert_eq!(rows[1]["directory"], dir.canonicalize().expect("canon").display().to_string());
+}
+
+#[test]
+fn env_is_evaluated_by_a_real_shell() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    let odd_cache = env.root().join("ca che $HOME 'x'");
+    let out = env.kilter(&dir).arg("env").env("XDG_CACHE_HOME", &odd_cache).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let script = stdout_of(&out);
+    assert!(script.contains("# Tilt UI: http://localhost:"), "{script}");
+    let sh = std::process::Command::new("/bin/bash")
+        .arg("-c")
+        .arg(format!("{script}\nprintf '%s\\n' \"$KUBECONFIG\" \"$KILTER_PROJECT\" \"$KILTER_NAMESPACE\" \"$KILTER_TILT_PORT\" \"$KILTER_PORT_BASE\""))
+        .env_clear()
+        .output()
+        .expect("bash");
+    assert!(sh.status.success(), "{}", String::from_utf8_lossy(&sh.stderr));
+    let lines: Vec<String> =
+        String::from_utf8_lossy(&sh.stdout).lines().map(String::from).collect();
+    let (tilt, base) = ports_of("shop");
+    assert_eq!(lines[0], odd_cache.join("kilter/shop/kubeconfig").display().to_string());
+    assert_eq!(
+        &lines[1..],
+        &["shop".to_owned(), "shop-dev".into(), tilt.to_string(), base.to_string()]
+    );
+    if std::path::Path::new("/bin/zsh").exists() || std::path::Path::new("/usr/bin/zsh").exists() {
+        let zsh = std::process::Command::new("zsh")
+            .arg("-c")
+            .arg(format!("{script}\nprint -r -- \"$KUBECONFIG\""))
+            .output()
+            .expect("zsh");
+        assert_eq!(String::from_utf8_lossy(&zsh.stdout).trim(), lines[0]);
+    }
+    let v: serde_json::Value = serde_json::from_slice(
+        &env.kilter(&dir).args(["env", "--json"]).output().expect("runs").stdout,
+    )
+    .expect("json");
+    assert_eq!(v["env"]["KILTER_NAMESPACE"], "shop-dev");
+    assert_eq!(v["tilt_url"], format!("http://localhost:{tilt}/"));
+}
+
+#[test]
+fn completions_for_each_shell() {
+    let env = Env::new();
+    let dir = project(&env, "shop", None, false);
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef kilter"),
+        ("fish", "complete -c kilter"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = env.kilter(&dir).args(["completions", shell]).output().expect("runs");
+        assert!(out.status.success(), "{shell}");
+        let text = stdout_of(&out);
+        assert!(
+            text.contains(marker) && text.contains("destroy"),
+            "{shell}: {}",
+            &text[..text.len().min(200)]
+        );
+    }
+    let bash = stdout_of(&env.kilter(&dir).args(["completions", "bash"]).output().expect("runs"));
+    let check = std::process::Command::new("/bin/bash")
+        .arg("-n")
+        .arg("-c")
+        .arg(&bash)
+        .output()
+        .expect("bash");
+    assert!(check.status.success(), "bash completion parses");
+    assert_eq!(
+        env.kilter(&dir).args(["completions", "tcsh"]).output().expect("runs").status.code(),
+        Some(2)
+    );
+}
+
+fn doctor(env: &Env, dir: &std::path::Path) -> (i32, serde_json::Value) {
+    let out = env.kilter(dir).args(["doctor", "--json"]).output().expect("runs");
+    (out.status.code().unwrap_or(-1), json(&out))
+}
+
+fn check_status<'a>(v: &'a serde_json::Value, name: &str) -> &'a str {
+    v["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["name"] == name))
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or_else(|| panic!("no check {name}: {v}"))
+}
+
+#[test]
+fn doctor_passes_on_a_healthy_project_and_fails_on_each_problem_alone() {
+    let env = Env::new();
+    let dir = project(&env, "doc-ok", Some("name: doc-ok\n"), false);
+    let low = env.root().join("proc-sys");
+    std::fs::create_dir_all(low.join("fs/inotify")).expect("mkdir");
+    std::fs::write(low.join("fs/inotify/max_user_watches"), "8192\n").expect("write");
+    std::fs::write(low.join("fs/inotify/max_user_instances"), "1024\n").expect("write");
+    env.kilter(&dir).arg("up").assert().success();
+    let out = env
+        .kilter(&dir)
+        .args(["doctor", "--json"])
+        .env("KILTER_PROC_SYS", &low)
+        .output()
+        .expect("runs");
+    let v = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{v}");
+    for name in [
+        "docker",
+        "kind",
+        "kubectl",
+        "tilt",
+        "docker daemon",
+        "kilter.yaml",
+        "ports",
+        "kubeconfig",
+        "cluster flag",
+    ] {
+        assert_eq!(check_status(&v, name), "ok", "{name}: {v}");
+    }
+    assert_eq!(check_status(&v, "inotify watches"), "warn");
+    let text = stdout_of(
+        &env.kilter(&dir).arg("doctor").env("KILTER_PROC_SYS", &low).output().expect("runs"),
+    );
+    assert!(text.contains("sudo sysctl fs.inotify.max_user_watches=524288"), "{text}");
+    assert!(text.contains("✓ docker daemon"), "{text}");
+
+    // kubeconfig with the wrong mode
+    std::fs::set_permissions(
+        kubeconfig(&env, "doc-ok"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .expect("chmod");
+    let (code, v) = doctor(&env, &dir);
+    assert_eq!((code, check_status(&v, "kubeconfig")), (1, "fail"), "{v}");
+    env.kilter(&dir).arg("up").assert().success();
+    assert_eq!(doctor(&env, &dir).0, 0, "up restores 0600");
+
+    // flag vs reality: a warning, not a failure
+    std::fs::write(dir.join("kilter.yaml"), "name: doc-ok\ncluster:\n  stopped: true\n")
+        .expect("write");
+    let (code, v) = doctor(&env, &dir);
+    assert_eq!((code, check_status(&v, "cluster flag")), (0, "warn"), "{v}");
+    std::fs::write(dir.join("kilter.yaml"), "name: doc-ok\n").expect("write");
+
+    // a bad kilter.yaml
+    std::fs::write(dir.join("kilter.yaml"), "name: doc-ok\ncluster: stopped\n").expect("write");
+    let (code, v) = doctor(&env, &dir);
+    assert_eq!((code, check_status(&v, "kilter.yaml")), (1, "fail"), "{v}");
+    std::fs::write(dir.join("kilter.yaml"), "name: doc-ok\n").expect("write");
+
+    // the daemon down
+    env.ctl(&["daemon", "down"]);
+    let (code, v) = doctor(&env, &dir);
+    assert_eq!((code, check_status(&v, "docker daemon")), (1, "fail"), "{v}");
+    env.ctl(&["daemon", "up"]);
+}
+
+#[test]
+fn doctor_names_a_missing_tool_and_a_busy_port() {
+    let env = Env::without(&["kind"]);
+    let dir = project(&env, "doc-port", Some("name: doc-port\n"), false);
+    let (tilt, _) = ports_of("doc-port");
+    let holder =
+        std::net::TcpListener::bind(("127.0.0.1", tilt)).expect("bind the project's Tilt port");
+    let (code, v) = doctor(&env, &dir);
+    assert_eq!(code, 1);
+    assert_eq!(check_status(&v, "kind"), "fail");
+    assert_eq!(check_status(&v, "kubectl"), "ok");
+    assert_eq!(check_status(&v, "ports"), "fail", "{v}");
+    drop(holder);
+    let (_, v) = doctor(&env, &dir);
+    assert_eq!(check_status(&v, "ports"), "ok", "{v}");
+    let _ = read(env.shim_log());
+}
