@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# kilter's own cost next to the raw commands it runs (issue #6).
+#
+# Fake tools with a fixed latency per call (BENCH_LATENCY_MS, default 50) stand in for docker, kind,
+# kubectl and tilt, so the figures measure kilter and not the machine. Everything runs in a
+# throwaway HOME; nothing touches ~/.kube or a real cluster.
+#
+#   scripts/bench.sh                 # 1-5
+#   BENCH_SNAPSHOT=1 scripts/bench.sh  # also 6 (fills a >= 500 MB PostgreSQL database; slow)
+#
+# Needs: hyperfine (Debian package), python3.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+latency=${BENCH_LATENCY_MS:-50}
+runs=${BENCH_RUNS:-20}
+
+for t in hyperfine python3; do
+  command -v "$t" >/dev/null || { echo "bench: $t is required (apt-get install hyperfine)" >&2; exit 3; }
+done
+
+echo "==> building release binaries"
+(cd "$here" && cargo build --release --locked --bin kilter --example fake-tool -q)
+target=${CARGO_TARGET_DIR:-$here/target}
+kilter="$target/release/kilter"
+fake="$target/release/examples/fake-tool"
+
+work=$(mktemp -d /tmp/kilter-bench.XXXXXX)
+cleanup() {
+  # stop any fake tilt this run started
+  if [ -d "$work/state/tilt" ]; then
+    for f in "$work"/state/tilt/*.json; do
+      [ -e "$f" ] || continue
+      pid=$(basename "$f" .json)
+      kill -9 "$pid" 2>/dev/null || true
+    done
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/bin" "$work/home" "$work/state" "$work/proj"
+for t in docker kind kubectl tilt; do ln -s "$fake" "$work/bin/$t"; done
+export PATH="$work/bin:$PATH" HOME="$work/home" XDG_CACHE_HOME="$work/home/.cache" XDG_DATA_HOME="$work/home/.local/share" \
+  XDG_STATE_HOME="$work/home/.local/state" KILTER_FAKE_STATE="$work/state" NO_COLOR=1 KILTER_PROGRESS=never
+unset KUBECONFIG CI || true
+export KILTER_FAKE_LATENCY_MS="$latency" KILTER_FAKE_CREATE_MS=0
+printf 'name: bench\n' >"$work/proj/kilter.yaml"
+printf "print('bench')\n" >"$work/proj/Tiltfile"
+cd "$work/proj"
+
+"$kilter" -q up
+kc="$XDG_CACHE_HOME/kilter/bench/kubeconfig"
+tilt_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["port"])' "$XDG_CACHE_HOME/kilter/bench/tilt.json")
+log="$XDG_CACHE_HOME/kilter/bench/commands.log"
+
+results="$work/results"
+mkdir -p "$results"
+hf() { # name, then commands
+  local name=$1; shift
+  hyperfine -N --style none --warmup 2 --runs "$runs" --export-json "$results/$name.json" "$@" >/dev/null
+}
+median() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(r[int(sys.argv[2])]["median"])' "$results/$1.json" "$2"; }
+ms() { python3 -c 'import sys; print(f"{float(sys.argv[1])*1000:.1f}")' "$1"; }
+ratio() { python3 -c 'import sys; print(f"{float(sys.argv[1])/float(sys.argv[2]):.2f}")' "$1" "$2"; }
+rows=()
+row() { rows+=("$(printf '| %s | %s | %s | %s | %s |' "$@")"); }
+
+# Raw sequences run through one shell invocation (its own startup, ~1 ms, is included on purpose:
+# a person types them into a shell too).
+raw_status="docker inspect --type container kilter-bench-control-plane >/dev/null; KUBECONFIG=$kc kubectl --context kind-kilter-bench get pods -n bench-dev -o json >/dev/null; tilt get session Tiltfile -o json --port $tilt_port >/dev/null"
+raw_up="docker inspect --type container kilter-bench-control-plane >/dev/null; KUBECONFIG=$kc kubectl --context kind-kilter-bench get --raw /readyz >/dev/null; KUBECONFIG=$kc kubectl --context kind-kilter-bench get nodes -o json >/dev/null"
+
+echo "==> 1. status vs raw probes (latency ${latency} ms per tool call)"
+hf status "$kilter status" "/bin/sh -c '$raw_status'"
+s_k=$(median status 0); s_r=$(median status 1)
+row "1. \`kilter status\` (running project) vs docker inspect + kubectl get pods + tilt get session" "$(ms "$s_k") ms" "$(ms "$s_r") ms" "$(ratio "$s_k" "$s_r")" "≤ 0.70"
+
+echo "==> 2. up on a running, healthy project (--no-tilt) vs the raw checks"
+hf up "$kilter -q up --no-tilt" "/bin/sh -c '$raw_up'"
+u_k=$(median up 0); u_r=$(median up 1)
+before=$(wc -l <"$log")
+"$kilter" -q up --no-tilt
+procs=$(( $(wc -l <"$log") - before ))
+row "2. \`kilter up --no-tilt\` (already running) vs docker inspect + readyz + get nodes" "$(ms "$u_k") ms" "$(ms "$u_r") ms" "$(ratio "$u_k" "$u_r")" "≤ 1.20"
+row "2b. processes spawned by that \`up\` (commands.log lines)" "$procs" "3" "-" "≤ 5"
+
+echo "==> 3. resume: time from API-ready to \`kilter up\` returning (median of 10)"
+delay=1000
+lags=()
+for _ in $(seq 10); do
+  "$kilter" -q stop
+  KILTER_FAKE_READY_DELAY_MS=$delay "$kilter" -q up --no-tilt
+  end_ns=$(date +%s%N)
+  started=$(KILTER_FAKE_LATENCY_MS=0 docker inspect --format '{{json .}}' kilter-bench-control-plane | python3 -c 'import json,sys; print(json.load(sys.stdin)["State"]["StartedAt"])')
+  lag=$(python3 - "$started" "$end_ns" "$delay" <<'PY'
+import sys, datetime
+s, end_ns, delay = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+date, frac = (s.rstrip("Z").split(".") + ["0"])[:2]
+t = datetime.datetime.strptime(date, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
+t += float("0." + frac)
+print(f"{end_ns / 1e9 - (t + delay / 1000):.4f}")
+PY
+)
+  lags+=("$lag")
+done
+resume=$(python3 -c 'import statistics,sys; print(statistics.median(map(float, sys.argv[1:])))' "${lags[@]}")
+row "3. resume: API ready → \`kilter up --no-tilt\` returns (median of 10)" "$(ms "$resume") ms" "-" "-" "≤ 300 ms"
+
+echo "==> 4. ls with 50 projects"
+for i in $(seq 50); do
+  KILTER_FAKE_LATENCY_MS=0 kind create cluster --name "kilter-p$i" --kubeconfig "$work/kc-$i" >/dev/null 2>&1
+done
+hf ls "$kilter ls" "docker ps -a --filter label=io.x-k8s.kind.cluster --format '{{json .}}'"
+l_k=$(median ls 0); l_r=$(median ls 1)
+shim="$work/shim.log"
+KILTER_SHIM_LOG="$shim" "$kilter" ls >/dev/null
+docker_calls=$(grep -c '^docker ' "$shim" || true)
+row "4. \`kilter ls\` (50 projects) vs one docker ps" "$(ms "$l_k") ms" "$(ms "$l_r") ms" "$(ratio "$l_k" "$l_r")" "≤ 1.20"
+row "4b. docker calls made by \`kilter ls\`" "$docker_calls" "1" "-" "= 1"
+
+echo "==> 5. --version and binary size"
+hf version "$kilter --version"
+v_k=$(median version 0)
+size=$(stat -c %s "$kilter")
+row "5. \`kilter --version\`" "$(ms "$v_k") ms" "-" "-" "-"
+row "5b. release binary size" "$(python3 -c "print(f'{$size/1048576:.1f} MiB')")" "-" "-" "-"
+
+if [ "${BENCH_SNAPSHOT:-0}" = 1 ]; then
+  echo "==> 6. snapshot (scripts/bench-snapshot.sh)"
+  PATH="/usr/local/bin:/usr/bin:/bin" "$here/scripts/bench-snapshot.sh"
+fi
+
+echo
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); fake tool latency ${latency} ms; hyperfine $runs runs"
+echo
+echo "| measurement | kilter | raw | ratio | target |"
+echo "|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
