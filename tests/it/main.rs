@@ -11,3 +11,4 @@ mod input;
 mod inspect;
 mod lifecycle;
 mod output;
+mod tilt;
