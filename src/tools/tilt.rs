@@ -21,37 +21,18 @@ pub struct TiltArgs<'a> {
 }
 
 pub fn up_cmd(bin: &Bin, a: &TiltArgs<'_>) -> Cmd {
-    bin.cmd("start Tilt")
-        .envs(a.env)
-        .args([
-            "up",
-            "--port",
-            &a.port.to_string(),
-            "--file",
-            a.file.as_str(),
-            "--context",
-            a.context,
-            "--namespace",
-            a.namespace,
-        ])
-        .mutate()
+    tilt_cmd(bin, a, "up", "start Tilt")
 }
 
 pub fn ci_cmd(bin: &Bin, a: &TiltArgs<'_>, dir: &Utf8Path) -> Cmd {
-    bin.cmd("run tilt ci")
+    tilt_cmd(bin, a, "ci", "run tilt ci").cwd(dir)
+}
+
+/// `tilt <verb> --port P --file F --context C --namespace N` with the project env.
+fn tilt_cmd(bin: &Bin, a: &TiltArgs<'_>, verb: &str, summary: &str) -> Cmd {
+    bin.cmd(summary)
         .envs(a.env)
-        .cwd(dir)
-        .args([
-            "ci",
-            "--port",
-            &a.port.to_string(),
-            "--file",
-            a.file.as_str(),
-            "--context",
-            a.context,
-            "--namespace",
-            a.namespace,
-        ])
+        .args([verb, "--port", &a.port.to_string(), "--file", a.file.as_str(), "--context", a.context, "--namespace", a.namespace])
         .mutate()
 }
 
