@@ -62,6 +62,8 @@ pub enum Command {
     Doctor(JsonArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+    /// Database snapshots that survive `destroy`: snapshot, list, restore, rm
+    Db(DbArgs),
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +156,54 @@ pub struct DestroyArgs {
     /// Act on a cluster created from another directory with the same project name
     #[arg(long)]
     pub adopt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    #[command(subcommand)]
+    pub command: DbCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Dump the database (pg_dump -Fc) into a snapshot file outside the cluster
+    Snapshot(SnapshotArgs),
+    /// List snapshots, newest first
+    List(JsonArgs),
+    /// Verify a snapshot's checksum, then restore it (pg_restore --clean --if-exists --no-owner)
+    Restore(RestoreArgs),
+    /// Delete one snapshot
+    Rm(RmArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SnapshotArgs {
+    /// Snapshot name: letters, digits, '.', '_', '-', at most 64 (default: UTC YYYYMMDD-HHMMSS)
+    pub name: Option<String>,
+    /// Replace an existing snapshot of that name (only once the new dump is complete)
+    #[arg(long)]
+    pub force: bool,
+    #[command(subcommand)]
+    pub command: Option<SnapshotCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// The same as `kilter db list`
+    List(JsonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Snapshot to restore (default: the newest)
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Snapshot to delete
+    pub name: String,
 }
 
 /// `120s`, `2m`, `1m30s`, `500ms`, `1h`, or a bare number of seconds.

@@ -87,5 +87,6 @@ fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
         Command::Exec(a) => ops::exec::run(&ctx, a),
         Command::Doctor(a) => ops::doctor::run(&ctx, a.json),
         Command::Completions(a) => ops::completions::run(&ctx, a.shell),
+        Command::Db(a) => ops::db::run(&ctx, a),
     }
 }

@@ -24,6 +24,10 @@ pub fn run(ctx: &Ctx<'_>, args: &DestroyArgs) -> Result<i32> {
     let tools = Tools::discover(&[Tool::Docker, Tool::Kind])?;
     let kind = tools.kind()?;
 
+    // SPEC §6: a configured database is dumped first; a failure stops here (nothing deleted).
+    if project.config.database.is_some() && !args.no_snapshot {
+        super::db::pre_destroy(ctx, &project)?;
+    }
     if let Some(pid) = stop_tilt(ctx, &project)? {
         ui.info(&format!("Stopped Tilt (pid {pid})"));
     }

@@ -2,6 +2,7 @@
 //! through the `Runner`, and return `anyhow` errors with context.
 
 pub mod completions;
+pub mod db;
 pub mod destroy;
 pub mod doctor;
 pub mod down;

@@ -136,12 +136,27 @@ pub fn daemon_unreachable(stderr: &str) -> bool {
 
 /// The exit-3 error for an unreachable daemon, with a hint that fits the cause.
 pub fn daemon_error(stderr: &str) -> Exit {
-    let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("no answer").trim();
-    let hint = if stderr.contains("permission denied") {
-        "add your user to the `docker` group (`sudo usermod -aG docker $USER`, then log in again), or run Docker Desktop"
+    let mut lines = stderr.lines().map(str::trim);
+    let line = lines
+        .clone()
+        .find(|l| daemon_unreachable(l))
+        .or_else(|| lines.find(|l| !l.is_empty()))
+        .unwrap_or("no answer");
+    // Docker 20.10 clients (Debian's docker.io) print only a template error for
+    // `docker info --format '{{.ServerVersion}}'` when no daemon answers.
+    let first = if line.starts_with("template:") && line.contains("nil pointer") {
+        "`docker info` got no answer from the daemon"
     } else {
-        "start Docker (Docker Desktop, or `sudo systemctl start docker`) and check with `docker info`"
+        line
     };
+    let mut hint = if stderr.contains("permission denied") {
+        "add your user to the `docker` group (`sudo usermod -aG docker $USER`, then log in again), or run Docker Desktop".to_owned()
+    } else {
+        "start Docker (Docker Desktop, or `sudo systemctl start docker`) and check with `docker info`".to_owned()
+    };
+    if let Some(host) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
+        hint.push_str(&format!(" (DOCKER_HOST is set to {host})"));
+    }
     Exit::new(Code::Environment, format!("the Docker daemon is not reachable: {first}")).hint(hint)
 }
 

@@ -257,3 +257,266 @@ mod pod_tests {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Workloads, pods and `exec` (database snapshots, SPEC §6)
+
+/// Where `kubectl exec` runs: a pod of a namespace and, when kubectl's default would be wrong,
+/// a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecTarget {
+    pub pod: String,
+    pub namespace: String,
+    pub container: Option<String>,
+}
+
+impl Kubectl<'_> {
+    /// `get deployment,statefulset -n NS -o json` (one call for both kinds).
+    pub fn workloads_cmd(&self, ns: &str) -> Cmd {
+        self.cmd(
+            format!("list the Deployments and StatefulSets of namespace {ns}"),
+            ["get", "deployment,statefulset", "-n", ns, "-o", "json"],
+        )
+    }
+
+    /// `get pods -n NS -l SELECTOR -o json`
+    pub fn pods_cmd(&self, ns: &str, selector: &str) -> Cmd {
+        self.cmd(
+            format!("list the pods of namespace {ns} matching {selector}"),
+            ["get", "pods", "-n", ns, "-l", selector, "-o", "json"],
+        )
+    }
+
+    /// `exec [-i] POD -n NS [-c C] -- ARGV…` — a query; callers mark mutations with `.mutate()`.
+    pub fn exec_cmd(
+        &self,
+        summary: impl Into<String>,
+        target: &ExecTarget,
+        stdin: bool,
+        argv: &[&str],
+    ) -> Cmd {
+        let mut args: Vec<&str> = vec!["exec"];
+        if stdin {
+            args.push("-i");
+        }
+        args.extend([target.pod.as_str(), "-n", target.namespace.as_str()]);
+        if let Some(c) = &target.container {
+            args.extend(["-c", c.as_str()]);
+        }
+        args.push("--");
+        args.extend(argv);
+        self.cmd(summary, args)
+    }
+}
+
+/// A Deployment or StatefulSet and its pod selector in `kubectl -l` syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    /// `Deployment` or `StatefulSet`
+    pub kind: String,
+    pub name: String,
+    /// `app=db,tier=data`; `None` when the selector cannot be expressed (or is empty).
+    pub selector: Option<String>,
+}
+
+impl Workload {
+    /// `statefulset/postgres`, as kubectl names it.
+    pub fn reference(&self) -> String {
+        format!("{}/{}", self.kind.to_ascii_lowercase(), self.name)
+    }
+}
+
+/// Parse `kubectl get deployment,statefulset -o json` (a `List`).
+pub fn parse_workloads(stdout: &str) -> Result<Vec<Workload>> {
+    let v: serde_json::Value = serde_json::from_str(stdout).map_err(|e| {
+        anyhow::anyhow!("could not parse `kubectl get deployment,statefulset` output: {e}")
+    })?;
+    Ok(v["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|o| matches!(o["kind"].as_str(), Some("Deployment" | "StatefulSet")))
+        .map(|o| Workload {
+            kind: o["kind"].as_str().unwrap_or_default().to_owned(),
+            name: o["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+            selector: label_selector(&o["spec"]["selector"]),
+        })
+        .collect())
+}
+
+/// A `LabelSelector` (matchLabels + matchExpressions) in `kubectl -l` syntax, sorted.
+pub fn label_selector(sel: &serde_json::Value) -> Option<String> {
+    let mut terms: Vec<String> = sel["matchLabels"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect())
+        .unwrap_or_default();
+    terms.sort();
+    for e in sel["matchExpressions"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        let key = e["key"].as_str()?;
+        let values: Vec<&str> = e["values"]
+            .as_array()
+            .map(|vs| vs.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        terms.push(match e["operator"].as_str()? {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_owned(),
+            "DoesNotExist" => format!("!{key}"),
+            _ => return None,
+        });
+    }
+    if terms.is_empty() { None } else { Some(terms.join(",")) }
+}
+
+/// The outcome of looking for a pod to exec into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodPick {
+    /// A Running pod (not terminating) whose container runs; `container` is set when the pod
+    /// has several containers and one of them is the preferred one.
+    Found { pod: String, container: Option<String> },
+    /// None usable; `pod (STATUS)` for each pod seen, for the error message.
+    NoneRunning(Vec<String>),
+}
+
+/// Pick the pod to exec into from `kubectl get pods -o json`: Running, not terminating, the
+/// target container running; ready pods first, then by name (a StatefulSet's `-0` first). With
+/// several containers, `prefer` names the container to use (first match) unless the pod has a
+/// `kubectl.kubernetes.io/default-container` annotation.
+pub fn pick_pod(stdout: &str, prefer: &[&str]) -> Result<PodPick> {
+    let v: serde_json::Value = serde_json::from_str(stdout)
+        .map_err(|e| anyhow::anyhow!("could not parse `kubectl get pods` output: {e}"))?;
+    let rows = parse_pods(stdout, crate::time::now_secs())?;
+    let items = v["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut candidates: Vec<(bool, String, Option<String>)> = Vec::new();
+    for p in items {
+        let name = p["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        if p["metadata"]["deletionTimestamp"].is_string() || p["status"]["phase"] != "Running" {
+            continue;
+        }
+        let containers: Vec<&str> = p["spec"]["containers"]
+            .as_array()
+            .map(|cs| cs.iter().filter_map(|c| c["name"].as_str()).collect())
+            .unwrap_or_default();
+        let annotated = p["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"]
+            .as_str()
+            .filter(|d| containers.contains(d));
+        let chosen: Option<&str> = if containers.len() > 1 && annotated.is_none() {
+            prefer.iter().copied().find(|c| containers.contains(c))
+        } else {
+            None
+        };
+        let effective = chosen.or(annotated).or(containers.first().copied()).unwrap_or_default();
+        let status = p["status"]["containerStatuses"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["name"] == effective));
+        let Some(status) = status else { continue };
+        if !status["state"]["running"].is_object() {
+            continue;
+        }
+        let ready = status["ready"] == true;
+        candidates.push((!ready, name, chosen.map(str::to_owned)));
+    }
+    candidates.sort();
+    Ok(match candidates.into_iter().next() {
+        Some((_, pod, container)) => PodPick::Found { pod, container },
+        None => PodPick::NoneRunning(
+            rows.iter().map(|r| format!("{} ({}, {} ready)", r.name, r.status, r.ready)).collect(),
+        ),
+    })
+}
+
+#[cfg(test)]
+mod workload_tests {
+    use super::*;
+
+    #[test]
+    fn workloads_and_their_selectors() {
+        let ws = parse_workloads(include_str!("../../fixtures/kubectl/get-deploy-sts.json"))
+            .expect("parses");
+        let got: Vec<(&str, &str, Option<&str>)> =
+            ws.iter().map(|w| (w.kind.as_str(), w.name.as_str(), w.selector.as_deref())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("Deployment", "web", Some("app=web")),
+                ("StatefulSet", "postgres", Some("app.kubernetes.io/name=postgres,tier=db")),
+            ]
+        );
+        assert_eq!(ws[1].reference(), "statefulset/postgres");
+    }
+
+    #[test]
+    fn selectors_with_expressions() {
+        let sel = serde_json::json!({
+            "matchLabels": {"b": "2", "a": "1"},
+            "matchExpressions": [
+                {"key": "env", "operator": "In", "values": ["dev", "ci"]},
+                {"key": "x", "operator": "Exists"},
+                {"key": "y", "operator": "DoesNotExist"},
+                {"key": "z", "operator": "NotIn", "values": ["q"]}
+            ]
+        });
+        assert_eq!(
+            label_selector(&sel).as_deref(),
+            Some("a=1,b=2,env in (dev,ci),x,!y,z notin (q)")
+        );
+        assert_eq!(label_selector(&serde_json::json!({})), None);
+    }
+
+    #[test]
+    fn picks_a_running_pod_and_the_database_container() {
+        // Only postgres-0 (as `-l` would select it); it has two containers, both running: the
+        // preferred one is named.
+        let mut all: serde_json::Value =
+            serde_json::from_str(include_str!("../../fixtures/kubectl/get-pods.json"))
+                .expect("json");
+        all["items"]
+            .as_array_mut()
+            .expect("items")
+            .retain(|p| p["metadata"]["name"] == "postgres-0");
+        let pods = all.to_string();
+        assert_eq!(
+            pick_pod(&pods, &["postgres"]).expect("parses"),
+            PodPick::Found { pod: "postgres-0".into(), container: Some("postgres".into()) }
+        );
+        let empty = "{\"apiVersion\":\"v1\",\"items\":[],\"kind\":\"List\"}";
+        assert_eq!(pick_pod(empty, &[]).expect("parses"), PodPick::NoneRunning(vec![]));
+    }
+
+    #[test]
+    fn crash_looping_pending_and_terminating_pods_are_not_picked() {
+        let pods = include_str!("../../fixtures/kubectl/get-pods-db-not-running.json");
+        match pick_pod(pods, &["postgres"]).expect("parses") {
+            PodPick::NoneRunning(seen) => {
+                assert_eq!(seen.len(), 3, "{seen:?}");
+                assert!(seen[0].contains("CrashLoopBackOff"), "{seen:?}");
+                assert!(seen[1].contains("Pending"), "{seen:?}");
+                assert!(seen[2].contains("Terminating"), "{seen:?}");
+            }
+            other => panic!("picked {other:?}"),
+        }
+    }
+
+    #[test]
+    fn exec_argv() {
+        let bin = crate::tools::Bin { display: "kubectl".into(), path: "/usr/bin/kubectl".into() };
+        let k = Kubectl {
+            bin: &bin,
+            kubeconfig: "/k/config".into(),
+            context: "kind-kilter-shop".into(),
+        };
+        let t =
+            ExecTarget { pod: "postgres-0".into(), namespace: "shop-dev".into(), container: None };
+        assert_eq!(
+            k.exec_cmd("dump", &t, false, &["pg_dump", "-Fc", "-U", "postgres", "shop"])
+                .to_string(),
+            "KUBECONFIG=/k/config kubectl --context kind-kilter-shop exec postgres-0 -n shop-dev -- pg_dump -Fc -U postgres shop"
+        );
+        let t = ExecTarget { container: Some("db".into()), ..t };
+        assert_eq!(
+            k.exec_cmd("restore", &t, true, &["pg_restore", "-d", "my db"]).to_string(),
+            "KUBECONFIG=/k/config kubectl --context kind-kilter-shop exec -i postgres-0 -n shop-dev -c db -- pg_restore -d 'my db'"
+        );
+    }
+}

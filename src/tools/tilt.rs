@@ -32,7 +32,17 @@ pub fn ci_cmd(bin: &Bin, a: &TiltArgs<'_>, dir: &Utf8Path) -> Cmd {
 fn tilt_cmd(bin: &Bin, a: &TiltArgs<'_>, verb: &str, summary: &str) -> Cmd {
     bin.cmd(summary)
         .envs(a.env)
-        .args([verb, "--port", &a.port.to_string(), "--file", a.file.as_str(), "--context", a.context, "--namespace", a.namespace])
+        .args([
+            verb,
+            "--port",
+            &a.port.to_string(),
+            "--file",
+            a.file.as_str(),
+            "--context",
+            a.context,
+            "--namespace",
+            a.namespace,
+        ])
         .mutate()
 }
 

@@ -27,6 +27,15 @@ pub const KNOBS: &[(&str, &str)] = &[
     ("tilt_fail_start", "false"),
     ("tilt_ci_fail", "false"),
     ("tilt_start_ms", "0"),
+    // `kubectl exec` (workloads.rs): where programs are found, and where PostgreSQL clients connect
+    ("exec_path", ""),
+    ("pg_host", ""),
+    ("pg_port", ""),
+    ("exec_fail_after_bytes", "0"),
+    // `real`: node containers live in a real Docker engine (see backend.rs)
+    ("docker", "fake"),
+    ("real_docker", "/usr/bin/docker"),
+    ("node_image", "kilter-test-node:latest"),
 ];
 
 /// Environment variables recorded in `calls.jsonl` (when present).

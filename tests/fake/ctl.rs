@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use crate::common::{KNOBS, Lock, pretty4, read_json, write_json};
 use crate::state::Containers;
 use crate::tilt;
+use crate::workloads;
 
-const USAGE: &str = "usage: fake-tool ctl <set KEY VALUE | unset KEY | knobs | daemon up|down|down-old | containers | inspect NAME | crash NAME | tilt-pids | tilt-records>";
+const USAGE: &str = "usage: fake-tool ctl <set KEY VALUE | unset KEY | knobs | daemon up|down|down-old | containers | inspect NAME | crash NAME | tilt-pids | tilt-records | workload NS NAME … | apply CLUSTER_OR_NODE NS FILE.json | log NS POD [-c C] LINE…>";
 
 pub fn main(args: &[String]) -> i32 {
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -98,9 +99,28 @@ pub fn main(args: &[String]) -> i32 {
             outln!("{}", pretty4(&tilt::live_records(&state)));
             0
         }
+        ["workload", ref rest @ ..] => report(workloads::ctl_workload(&state, rest)),
+        ["apply", ref rest @ ..] => report(workloads::ctl_apply(&state, rest)),
+        ["log", ref rest @ ..] => report(workloads::ctl_log(&state, rest)),
         _ => {
             errln!("{USAGE}");
             2
+        }
+    }
+}
+
+/// Print a ctl result: its output (exit 0) or the error (exit 1).
+fn report(r: Result<String, String>) -> i32 {
+    match r {
+        Ok(out) => {
+            if !out.is_empty() {
+                outln!("{out}");
+            }
+            0
+        }
+        Err(e) => {
+            errln!("fake-tool ctl: {e}");
+            1
         }
     }
 }

@@ -16,6 +16,10 @@ const CLIENT_JSON: &str = r#"{"Platform":{"Name":"Docker Engine - Community"},"V
 const SERVER_JSON: &str = r#"{"Platform":{"Name":"Docker Engine - Community"},"Version":"28.2.2","ApiVersion":"1.50","MinAPIVersion":"1.24","Os":"linux","Arch":"amd64","Components":[{"Name":"Engine","Version":"28.2.2","Details":{"ApiVersion":"1.50","Arch":"amd64","BuildTime":"Fri May 30 12:07:26 2025","Experimental":"false","GitCommit":"45873be","GoVersion":"go1.24.3","KernelVersion":"6.8.0-60-generic","MinAPIVersion":"1.24","Os":"linux"}},{"Name":"containerd","Version":"1.7.27","Details":{"GitCommit":"05044ec0a9a75232cad458027ca83437aae3f4da"}},{"Name":"runc","Version":"1.2.5","Details":{"GitCommit":"v1.2.5-0-g59923ef"}},{"Name":"docker-init","Version":"0.19.0","Details":{"GitCommit":"de40ad0"}}],"GitCommit":"45873be","GoVersion":"go1.24.3","KernelVersion":"6.8.0-60-generic","BuildTime":"2025-05-30T12:07:26.000000000+00:00"}"#;
 
 pub fn main(ctx: &Ctx) -> i32 {
+    if let crate::backend::Backend::Real(real) = crate::backend::Backend::of(ctx) {
+        // real-Docker backend: pass every call through to the real client (logged above)
+        return real.exec(&ctx.args);
+    }
     let a = &ctx.args;
     let rest = if a.is_empty() { &[][..] } else { &a[1..] };
     match a.first().map(String::as_str) {

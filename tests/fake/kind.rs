@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::args::{self, boolean, val};
+use crate::backend::{Backend, DockerError};
 use crate::common::{Ctx, Daemon, on_path};
 use crate::docker::CANNOT_CONNECT;
 use crate::kubeconfig;
@@ -59,16 +60,48 @@ fn docker_cmd_error(what: &str, command: &str) -> KindError {
     )
 }
 
+/// A real docker command that failed (real-Docker backend), like kind's `RunError`.
+fn run_error(e: DockerError) -> KindError {
+    KindError::cmd(format!("command \"{}\" failed with error: {}", e.command, e.error), e.output)
+}
+
+fn real_error(what: &str, e: DockerError) -> KindError {
+    run_error(e).wrap(what)
+}
+
 fn list_nodes_cmd(name: &str) -> String {
     format!("docker ps -a --filter label=io.x-k8s.kind.cluster={name} --format '{{{{.Names}}}}'")
 }
 
-/// kind's `ListNodes`, which needs the daemon.
-fn list_nodes(ctx: &Ctx, cs: &Containers, name: &str) -> Result<Vec<String>, KindError> {
-    if ctx.daemon() != Daemon::Up {
-        return Err(docker_cmd_error("failed to list nodes", &list_nodes_cmd(name)));
+const LIST_CLUSTERS_CMD: &str = "docker ps -a --filter label=io.x-k8s.kind.cluster --format '{{.Label \"io.x-k8s.kind.cluster\"}}'";
+
+/// kind's `ListNodes`, which needs the daemon: the fake state, or the real engine.
+fn list_nodes(ctx: &Ctx, name: &str) -> Result<Vec<String>, KindError> {
+    match Backend::of(ctx) {
+        Backend::Real(real) => {
+            real.list_nodes(name).map_err(|e| real_error("failed to list nodes", e))
+        }
+        Backend::Fake => {
+            if ctx.daemon() != Daemon::Up {
+                return Err(docker_cmd_error("failed to list nodes", &list_nodes_cmd(name)));
+            }
+            let _l = ctx.lock();
+            Ok(Containers::load(&ctx.state).cluster_nodes(name))
+        }
     }
-    Ok(cs.cluster_nodes(name))
+}
+
+/// The nodes of cluster `name` and a snapshot of them (fake state or `docker inspect`).
+fn cluster_containers(ctx: &Ctx, name: &str) -> Result<(Vec<String>, Containers), KindError> {
+    let nodes = list_nodes(ctx, name)?;
+    let cs = match Backend::of(ctx) {
+        Backend::Real(real) => real.snapshot(&ctx.state, Some(&nodes)),
+        Backend::Fake => {
+            let _l = ctx.lock();
+            Containers::load(&ctx.state)
+        }
+    };
+    Ok((nodes, cs))
 }
 
 pub fn main(ctx: &Ctx) -> i32 {
@@ -312,12 +345,20 @@ fn create_cluster(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
             "",
         ));
     }
-    match ctx.daemon() {
-        Daemon::Down => return fail(docker_cmd_error("failed to get docker info", info_cmd)),
-        Daemon::DownOld => errln!(
+    let backend = Backend::of(ctx);
+    match (&backend, ctx.daemon()) {
+        (Backend::Real(real), _) => {
+            if let Err(e) = real.info() {
+                return fail(real_error("failed to get docker info", e));
+            }
+        }
+        (Backend::Fake, Daemon::Down) => {
+            return fail(docker_cmd_error("failed to get docker info", info_cmd));
+        }
+        (Backend::Fake, Daemon::DownOld) => errln!(
             "cgroup v1 is deprecated in Kubernetes and will not be supported in a future kind release, please upgrade to cgroup v2"
         ),
-        Daemon::Up => {}
+        (Backend::Fake, Daemon::Up) => {}
     }
 
     // 3. already exists? 4. validate. 5. provision the node container.
@@ -330,18 +371,14 @@ fn create_cluster(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
     let node = format!("{name}-control-plane");
     let step = Duration::from_millis(ctx.knob_u64("create_ms") / 6);
     let mut status = Status { current: None };
-    {
-        let _l = ctx.lock();
-        let cs = Containers::load(&ctx.state);
-        let nodes = match list_nodes(ctx, &cs, &name) {
-            Ok(n) => n,
-            Err(e) => return fail(e),
-        };
-        if !nodes.is_empty() {
+    match list_nodes(ctx, &name) {
+        Ok(nodes) if !nodes.is_empty() => {
             return fail(KindError::new(format!(
                 "node(s) already exist for a cluster with the name \"{name}\""
             )));
         }
+        Ok(_) => {}
+        Err(e) => return fail(e),
     }
     if name.len() > 50 {
         errln!(
@@ -361,7 +398,32 @@ fn create_cluster(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
     status.start(&format!("Ensuring node image ({friendly}) 🖼"));
     std::thread::sleep(step);
     status.start("Preparing nodes 📦 ");
-    let id = {
+    let id = if let Backend::Real(real) = &backend {
+        // kind picks the API port itself; the extra mappings come first, the API port last.
+        let mut publish = Vec::new();
+        for m in &cfg.port_mappings {
+            let host_port =
+                if m.host_port == 0 { free_port(&Containers::default()) } else { m.host_port };
+            publish.push(format!(
+                "{}:{host_port}:{}/{}",
+                m.listen_address,
+                m.container_port,
+                m.protocol.to_ascii_uppercase()
+            ));
+        }
+        publish.push(format!("127.0.0.1:{}:6443/TCP", free_port(&Containers::default())));
+        match real.run_node(&node, &name, &image, &publish) {
+            Ok(id) => id,
+            Err(e) => {
+                status.end(false);
+                if !p.has("--retain") {
+                    // `docker run` may have left a created (never started) container behind
+                    delete_cluster_nodes(ctx, &name, explicit_kubeconfig)?;
+                }
+                return fail(run_error(e));
+            }
+        }
+    } else {
         let _l = ctx.lock();
         let mut cs = Containers::load(&ctx.state);
         if !cs.cluster_nodes(&name).is_empty() || cs.containers.contains_key(&node) {
@@ -442,7 +504,14 @@ fn create_cluster(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
             "I0101 00:00:00.000000     212 initconfiguration.go:261] loading configuration from \"/kind/kubeadm.conf\"\n[init] Using Kubernetes version: v1.36.1\n[wait-control-plane] Waiting for the kubelet to boot up the control plane as static Pods from directory \"/etc/kubernetes/manifests\"\n[kubelet-check] The kubelet is not healthy after 4m0.000000000s\nerror execution phase wait-control-plane: could not initialize a Kubernetes cluster",
         ));
     }
-    {
+    if matches!(backend, Backend::Real(_)) {
+        // kubeadm init done: the in-cluster state exists from now on
+        let _l = ctx.lock();
+        let store = ClusterStore::for_container(&ctx.state, &id);
+        if !store.exists() {
+            store.init();
+        }
+    } else {
         // kubeadm init done: the API server exists from now on (in-cluster state created)
         let _l = ctx.lock();
         let mut cs = Containers::load(&ctx.state);
@@ -469,7 +538,7 @@ fn create_cluster(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
         let began = timefmt::now_ms();
         let ready_at = {
             let _l = ctx.lock();
-            let cs = Containers::load(&ctx.state);
+            let cs = crate::backend::containers(ctx);
             cs.containers
                 .get(&node)
                 .map(|c| c.meta.started_ms + ctx.knob_u64("node_ready_delay_ms"))
@@ -515,17 +584,24 @@ fn create_cluster(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
 
 /// kind's `delete.Cluster`: kubeconfig entries first, then the nodes.
 fn delete_cluster_nodes(ctx: &Ctx, name: &str, explicit: Option<&str>) -> Result<(), KindError> {
-    let nodes = {
-        let _l = ctx.lock();
-        let cs = Containers::load(&ctx.state);
-        list_nodes(ctx, &cs, name).map_err(|e| e.wrap("error listing nodes"))?
-    };
+    let nodes = list_nodes(ctx, name).map_err(|e| e.wrap("error listing nodes"))?;
     let kerr = kubeconfig::remove_kind_everywhere(name, explicit).err();
     if let Some(e) = &kerr {
         errln!("failed to update kubeconfig: {e}");
     }
     if !nodes.is_empty() {
-        {
+        if let Backend::Real(real) = Backend::of(ctx) {
+            let ids: Vec<String> = real
+                .inspect(&nodes)
+                .iter()
+                .filter_map(|v| v["Id"].as_str().map(str::to_string))
+                .collect();
+            real.remove(&nodes).map_err(|e| real_error("failed to delete nodes", e))?;
+            let _l = ctx.lock();
+            for id in ids {
+                ClusterStore::for_container(&ctx.state, &id).remove();
+            }
+        } else {
             let _l = ctx.lock();
             let mut cs = Containers::load(&ctx.state);
             for n in &nodes {
@@ -560,11 +636,12 @@ fn delete_cluster(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
 
 /// The cluster's kubeconfig (external or internal server), or kind's errors.
 fn cluster_kubeconfig(ctx: &Ctx, name: &str, internal: bool) -> Result<Value, KindError> {
-    let _l = ctx.lock();
-    let cs = Containers::load(&ctx.state);
-    let nodes = list_nodes(ctx, &cs, name)?;
+    let (nodes, cs) = cluster_containers(ctx, name)?;
     let cp = nodes.iter().find(|n| {
-        cs.containers[*n].inspect.config.labels.get(crate::state::ROLE_LABEL).map(String::as_str)
+        cs.containers
+            .get(*n)
+            .and_then(|c| c.inspect.config.labels.get(crate::state::ROLE_LABEL))
+            .map(String::as_str)
             == Some("control-plane")
     });
     let Some(cp) = cp else {
@@ -618,19 +695,22 @@ fn export_kubeconfig(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
 }
 
 fn get_clusters(ctx: &Ctx) -> Result<i32, KindError> {
-    if ctx.daemon() != Daemon::Up {
-        return Err(docker_cmd_error(
-            "failed to list clusters",
-            "docker ps -a --filter label=io.x-k8s.kind.cluster --format '{{.Label \"io.x-k8s.kind.cluster\"}}'",
-        ));
-    }
-    let cs = {
-        let _l = ctx.lock();
-        Containers::load(&ctx.state)
+    let names: Vec<String> = if let Backend::Real(real) = Backend::of(ctx) {
+        real.list_clusters().map_err(|e| real_error("failed to list clusters", e))?
+    } else {
+        if ctx.daemon() != Daemon::Up {
+            return Err(docker_cmd_error("failed to list clusters", LIST_CLUSTERS_CMD));
+        }
+        let cs = {
+            let _l = ctx.lock();
+            Containers::load(&ctx.state)
+        };
+        let mut names: Vec<String> =
+            cs.containers.values().filter_map(Container::cluster).map(str::to_string).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
     };
-    let mut names: Vec<&str> = cs.containers.values().filter_map(Container::cluster).collect();
-    names.sort_unstable();
-    names.dedup();
     if names.is_empty() {
         errln!("No kind clusters found.");
     }
@@ -649,24 +729,25 @@ fn get_nodes(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
         return Ok(ctx.unexpected());
     }
     let name = cluster_name(&p, "kind");
-    let cs = {
-        let _l = ctx.lock();
-        Containers::load(&ctx.state)
-    };
     let nodes: Vec<String> = if p.has("--all-clusters") {
-        if ctx.daemon() != Daemon::Up {
-            return Err(docker_cmd_error(
-                "failed to list clusters",
-                "docker ps -a --filter label=io.x-k8s.kind.cluster --format '{{.Label \"io.x-k8s.kind.cluster\"}}'",
-            ));
+        if let Backend::Real(real) = Backend::of(ctx) {
+            real.list_all_nodes().map_err(|e| real_error("failed to list clusters", e))?
+        } else {
+            if ctx.daemon() != Daemon::Up {
+                return Err(docker_cmd_error("failed to list clusters", LIST_CLUSTERS_CMD));
+            }
+            let cs = {
+                let _l = ctx.lock();
+                Containers::load(&ctx.state)
+            };
+            cs.containers
+                .values()
+                .filter(|c| c.cluster().is_some())
+                .map(|c| c.name().to_string())
+                .collect()
         }
-        cs.containers
-            .values()
-            .filter(|c| c.cluster().is_some())
-            .map(|c| c.name().to_string())
-            .collect()
     } else {
-        list_nodes(ctx, &cs, &name)?
+        list_nodes(ctx, &name)?
     };
     if nodes.is_empty() {
         if p.has("--all-clusters") {
@@ -706,11 +787,7 @@ fn load_image(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
     if ctx.daemon() != Daemon::Up {
         return Err(KindError::new(format!("image: \"{}\" not present locally", p.pos[0])));
     }
-    let cs = {
-        let _l = ctx.lock();
-        Containers::load(&ctx.state)
-    };
-    let nodes = list_nodes(ctx, &cs, &name)?;
+    let nodes = list_nodes(ctx, &name)?;
     if nodes.is_empty() {
         return Err(KindError::new(format!("no nodes found for cluster \"{name}\"")));
     }

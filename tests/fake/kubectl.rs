@@ -72,6 +72,13 @@ pub const RESOURCES: &[Resource] = &[
         namespaced: true,
         err_name: "statefulsets.apps",
     },
+    Resource {
+        names: &["replicasets", "replicaset", "rs", "replicasets.apps", "replicaset.apps"],
+        kind: "ReplicaSet",
+        api_version: "apps/v1",
+        namespaced: true,
+        err_name: "replicasets.apps",
+    },
 ];
 
 pub fn resource(name: &str) -> Option<&'static Resource> {
@@ -91,19 +98,48 @@ fn spec() -> Vec<args::Flag> {
         boolean(&["--client"]),
         boolean(&["--all-namespaces", "-A"]),
         val(&["--selector", "-l"]),
+        // exec
+        boolean(&["--stdin", "-i"]),
+        boolean(&["--tty", "-t"]),
+        boolean(&["--quiet", "-q"]),
+        val(&["--container", "-c"]),
+        // logs
+        boolean(&["--follow", "-f"]),
+        val(&["--tail"]),
+        val(&["--since"]),
+        boolean(&["--all-containers"]),
+        boolean(&["--prefix"]),
+        boolean(&["--timestamps"]),
+        // rollout status
+        val(&["--timeout"]),
+        boolean(&["--watch", "-w"]),
     ]
 }
 
 pub fn main(ctx: &Ctx) -> i32 {
     let Ok(p) = args::parse(&ctx.args, &spec()) else { return ctx.unexpected() };
-    if p.rest.is_some() {
+    let verb = p.pos.first().map(String::as_str).unwrap_or("");
+    if p.rest.is_some() && verb != "exec" {
         return ctx.unexpected();
     }
-    let verb = p.pos.first().map(String::as_str).unwrap_or("");
     let allowed: &[&str] = match verb {
         "version" => &["--client", "--output"],
         "get" => &["--raw", "--output", "--all-namespaces", "--selector"],
         "create" => &[],
+        "exec" => &["--stdin", "--tty", "--quiet", "--container"],
+        "logs" => &[
+            "--container",
+            "--follow",
+            "--tail",
+            "--since",
+            "--all-containers",
+            "--prefix",
+            "--timestamps",
+        ],
+        "rollout" => match p.pos.get(1).map(String::as_str) {
+            Some("status") => &["--timeout", "--watch"],
+            _ => &[],
+        },
         _ => return ctx.unexpected(),
     };
     if p.flags.iter().any(|(f, _)| !GLOBAL.contains(f) && !allowed.contains(f)) {
@@ -113,6 +149,9 @@ pub fn main(ctx: &Ctx) -> i32 {
         "version" => version(ctx, &p),
         "get" => get(ctx, &p),
         "create" => create(ctx, &p),
+        "exec" => crate::workloads::exec(ctx, &p),
+        "logs" => crate::workloads::logs(ctx, &p),
+        "rollout" => crate::workloads::rollout(ctx, &p),
         _ => ctx.unexpected(),
     }
 }
@@ -145,7 +184,7 @@ fn version(ctx: &Ctx, p: &args::Parsed) -> i32 {
 // Connecting.
 
 /// Why no request reached a (ready) API server.
-enum ConnError {
+pub enum ConnError {
     /// Printed as-is before any request (`error: stat …`, `Error in configuration: …`).
     Config(String),
     /// Connection refused on `host` (URL.Host); `url` is the server base URL.
@@ -155,13 +194,13 @@ enum ConnError {
 }
 
 /// A reachable fake cluster.
-struct Conn {
-    container: Container,
-    store: ClusterStore,
-    namespace: String,
+pub struct Conn {
+    pub container: Container,
+    pub store: ClusterStore,
+    pub namespace: String,
 }
 
-fn connect(ctx: &Ctx, p: &args::Parsed) -> Result<Conn, ConnError> {
+pub fn connect(ctx: &Ctx, p: &args::Parsed) -> Result<Conn, ConnError> {
     let cfg = kubeconfig::client_load(p.get("--kubeconfig")).map_err(|e| match e {
         ResolveError::Missing(m) => ConnError::Config(format!("error: {m}")),
         ResolveError::Invalid(m) => ConnError::Config(format!("error: {m}")),
@@ -190,8 +229,9 @@ fn connect(ctx: &Ctx, p: &args::Parsed) -> Result<Conn, ConnError> {
     if !matches!(host.as_str(), "127.0.0.1" | "localhost" | "0.0.0.0" | "::1") {
         return Err(refused());
     }
+    // the fake state, or a snapshot of the real engine (backend.rs; no lock needed for it)
+    let cs: Containers = crate::backend::containers(ctx);
     let _l = ctx.lock();
-    let cs = Containers::load(&ctx.state);
     let c = cs
         .containers
         .values()
@@ -223,7 +263,7 @@ fn connect(ctx: &Ctx, p: &args::Parsed) -> Result<Conn, ConnError> {
 
 /// Print a connection error. `discovery`: the command first fetches the API group list, which
 /// logs klog `memcache.go` lines on failure (`--raw` does not).
-fn report(e: &ConnError, discovery: bool, p: &args::Parsed) -> i32 {
+pub fn report(e: &ConnError, discovery: bool, p: &args::Parsed) -> i32 {
     let timeout = p.get("--request-timeout").filter(|t| *t != "0").unwrap_or("32s");
     let (url, cause, last) = match e {
         ConnError::Config(m) => {
@@ -343,7 +383,7 @@ fn node_object(c: &Container, ready_delay_ms: u64) -> Value {
 }
 
 /// `k=v,k2=v2` equality selectors.
-fn selector_matches(sel: Option<&str>, obj: &Value) -> Option<bool> {
+pub fn selector_matches(sel: Option<&str>, obj: &Value) -> Option<bool> {
     let Some(sel) = sel else { return Some(true) };
     let labels = &obj["metadata"]["labels"];
     for term in sel.split(',').filter(|t| !t.is_empty()) {

@@ -35,6 +35,7 @@ macro_rules! errln {
 }
 
 mod args;
+mod backend;
 mod common;
 mod ctl;
 mod docker;
@@ -44,6 +45,7 @@ mod kubectl;
 mod state;
 mod tilt;
 mod timefmt;
+mod workloads;
 
 use std::io::Write as _;
 use std::process::ExitCode;

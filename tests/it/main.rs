@@ -4,11 +4,14 @@
 mod support;
 
 mod concurrency;
+mod db;
 mod errors;
 mod fake_selftest;
+mod fake_workloads;
 mod helpers;
 mod input;
 mod inspect;
 mod lifecycle;
 mod output;
+mod real_docker;
 mod tilt;

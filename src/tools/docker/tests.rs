@@ -54,6 +54,13 @@ fn daemon_down_is_recognised_in_every_client_version() {
     assert_eq!(Docker::check_daemon(&out(0, "28.2.2\n", "")).ok().as_deref(), Some("28.2.2"));
     let e = Docker::check_daemon(&out(1, "", perm)).expect_err("down");
     assert!(e.hint.as_deref().unwrap_or("").contains("docker` group"));
+    // docker 20.10 (Debian's docker.io): only a template error, exit 1 (seen on a real client)
+    let tmpl = "template: :1:2: executing \"\" at <.ServerVersion>: reflect: indirection through nil pointer to embedded struct field Info\n";
+    let e = Docker::check_daemon(&out(1, "\n", tmpl)).expect_err("down");
+    assert!(e.to_string().contains("`docker info` got no answer from the daemon"), "{e}");
+    // the daemon line wins over noise before it
+    let e = daemon_error(&format!("WARNING: something\n{newer}"));
+    assert!(e.to_string().contains("Cannot connect to the Docker daemon"), "{e}");
 }
 
 #[test]

@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+pub mod pg;
+mod real;
+pub use real::RealDocker;
+
 /// Names of the fake tools.
 pub const TOOLS: &[&str] = &["docker", "kind", "kubectl", "tilt"];
 
@@ -75,6 +79,8 @@ fn build_fake(profile_dir: &Path) {
 /// that is still running in it).
 pub struct Env {
     dir: tempfile::TempDir,
+    /// Set by [`Env::real_docker`]: `docker` is the real client (support/real.rs).
+    real: Option<RealDocker>,
 }
 
 impl Default for Env {
@@ -92,7 +98,7 @@ impl Env {
     /// Like `new`, but without some tools in `bin/` (to test "tool missing").
     pub fn without(tools: &[&str]) -> Env {
         let dir = tempfile::Builder::new().prefix("kilter-it-").tempdir().unwrap();
-        let env = Env { dir };
+        let env = Env { dir, real: None };
         for d in [env.bin(), env.home(), env.root().join("work"), env.state_dir()] {
             std::fs::create_dir_all(d).unwrap();
         }
@@ -142,7 +148,7 @@ impl Env {
     /// The complete environment every process gets (nothing inherited).
     pub fn vars(&self) -> Vec<(&'static str, OsString)> {
         let home = self.home();
-        vec![
+        let mut vars = vec![
             ("PATH", self.bin().into()),
             ("HOME", home.clone().into()),
             ("XDG_CACHE_HOME", home.join(".cache").into()),
@@ -153,7 +159,9 @@ impl Env {
             ("NO_COLOR", "1".into()),
             ("KILTER_FAKE_STATE", self.state_dir().into()),
             ("KILTER_SHIM_LOG", self.shim_log().into()),
-        ]
+        ];
+        vars.extend(self.real_vars());
+        vars
     }
 
     /// kilter in `cwd` with the isolated environment (no KUBECONFIG, no CI).
@@ -247,6 +255,8 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
+        // Real-Docker Envs: remove the real node containers they made (also after a panic).
+        self.real_cleanup();
         // Don't leave detached fake tilts behind.
         if let Ok(out) = std::process::Command::new(fake_tool())
             .args(["ctl", "tilt-pids"])

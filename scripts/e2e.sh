@@ -1,0 +1,385 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317 # cleanup and the signal handlers run from traps
+# End-to-end journey of kilter with the sample project (fixtures/sample-project), asserting every step:
+#
+#   up (pods Ready) → insert a row → stop (node exited, flag in kilter.yaml) → up (row still there)
+#   → db snapshot → destroy --yes (node gone, snapshot kept, ~/.kube/config byte-identical)
+#   → up (row gone) → db restore (row back) → a second project alongside → destroy both.
+#
+# Usage: scripts/e2e.sh
+#
+# Env: E2E_TOOLS=real|fake   real (default): kind, kubectl and tilt from PATH and a Docker engine
+#                            (the CI e2e job). fake: the test fakes of kind/kubectl/tilt
+#                            (`cargo build --example fake-tool`) in their real-Docker backend, i.e. the
+#                            REAL Docker engine with the offline kilter-test-node image; there the
+#                            "row" is a file inside the node container and pod checks are skipped.
+#      KILTER_BIN            the kilter binary (default: cargo build, then target/debug/kilter)
+#      E2E_NAME              project name (default e2e-<random>); the second project is <name>-b
+#      E2E_TIMEOUT           seconds to wait for pods and the web app (default 600)
+#      E2E_KEEP_ON_FAILURE=1 on failure keep the clusters and the temp dir for inspection
+#      E2E_ARTIFACTS_DIR     copy each project's commands.log, tilt.log, tilt.json and status there
+#      E2E_FAKE_DB=1         also run the `kilter db` steps with E2E_TOOLS=fake (needs fake pg_dump support)
+#
+# Everything runs under an isolated HOME/XDG tree in a temp dir; the clusters are always deleted at the
+# end (unless E2E_KEEP_ON_FAILURE=1 and a step failed).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+TOOLS=${E2E_TOOLS:-real}
+TIMEOUT=${E2E_TIMEOUT:-600}
+is_true() { [[ ${1:-} == 1 || ${1:-} == true || ${1:-} == yes ]]; }
+
+case $TOOLS in
+    real | fake) ;;
+    *)
+        echo "e2e: E2E_TOOLS must be real or fake, not '$TOOLS'" >&2
+        exit 2
+        ;;
+esac
+
+T0=$SECONDS
+STEP_T0=$SECONDS
+CURRENT="setup"
+TIMES=()
+log() { printf 'e2e: %s\n' "$*" >&2; }
+fail() {
+    printf '\ne2e: FAIL in step "%s": %s\n' "$CURRENT" "$*" >&2
+    exit 1
+}
+step() {
+    if [[ $CURRENT != setup ]]; then TIMES+=("$(printf '%5ds  %s' $((SECONDS - STEP_T0)) "$CURRENT")"); fi
+    CURRENT=$*
+    STEP_T0=$SECONDS
+    printf '\n==> [%4ds] %s\n' $((SECONDS - T0)) "$*" >&2
+}
+ok() { printf '    ok: %s\n' "$*" >&2; }
+
+for tool in docker jq sha256sum; do
+    command -v "$tool" >/dev/null 2>&1 || fail "$tool is not on PATH"
+done
+
+# --- work dir ----------------------------------------------------------------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kilter-e2e.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT # replaced by the full cleanup below
+
+# --- kilter and the tools ----------------------------------------------------------------------------
+target_dir=${CARGO_TARGET_DIR:-$ROOT/target}
+if [[ $TOOLS == fake ]]; then
+    log "building kilter and the fake tools"
+    cargo build --locked --quiet --bin kilter --example fake-tool
+    FAKE=$target_dir/debug/examples/fake-tool
+    [[ -x $FAKE ]] || fail "no fake tool at $FAKE"
+    REAL_DOCKER=${KILTER_FAKE_REAL_DOCKER:-}
+    if [[ -z $REAL_DOCKER ]]; then
+        if [[ -x /usr/bin/docker ]]; then REAL_DOCKER=/usr/bin/docker; else REAL_DOCKER=$(command -v docker); fi
+    fi
+    mkdir -p "$WORK/bin"
+    for t in kind kubectl tilt; do ln -s "$FAKE" "$WORK/bin/$t"; done
+    ln -s "$REAL_DOCKER" "$WORK/bin/docker"
+    export PATH="$WORK/bin:$PATH"
+    export KILTER_FAKE_STATE=$WORK/fake-state KILTER_FAKE_DOCKER=real KILTER_FAKE_REAL_DOCKER=$REAL_DOCKER
+    export KILTER_FAKE_NODE_IMAGE=${KILTER_FAKE_NODE_IMAGE:-${KILTER_TEST_IMAGE:-kilter-test-node:latest}}
+fi
+if [[ -n ${KILTER_BIN:-} ]]; then
+    KILTER=$KILTER_BIN
+else
+    if [[ $TOOLS == real ]]; then cargo build --locked --quiet --bin kilter; fi
+    KILTER=$target_dir/debug/kilter
+fi
+[[ -x $KILTER ]] || fail "no kilter binary at $KILTER"
+
+# --- isolated environment (after the build: cargo and rustup need the real HOME) ---------------------
+ORIG_HOME=${HOME:-/root}
+export HOME=$WORK/home
+export XDG_CACHE_HOME=$HOME/.cache XDG_DATA_HOME=$HOME/.local/share XDG_STATE_HOME=$HOME/.local/state
+export XDG_CONFIG_HOME=$HOME/.config
+# The docker client's own config (contexts, e.g. Docker Desktop) is not what this test isolates.
+if [[ -z ${DOCKER_CONFIG:-} && -d $ORIG_HOME/.docker ]]; then export DOCKER_CONFIG=$ORIG_HOME/.docker; fi
+unset KUBECONFIG KILTER_DOCKER KILTER_KIND KILTER_KUBECTL KILTER_TILT
+export NO_COLOR=1
+mkdir -p "$HOME/.kube" "$WORK/projects"
+
+NAME_A=${E2E_NAME:-e2e-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')}
+NAME_B=$NAME_A-b
+DIR_A=$WORK/projects/$NAME_A
+DIR_B=$WORK/projects/$NAME_B
+PROJECTS=()
+
+has_verb() { "$KILTER" --help | grep -Eq "^  $1 "; }
+DB=0
+if has_verb db && { [[ $TOOLS == real ]] || is_true "${E2E_FAKE_DB:-}"; }; then DB=1; fi
+# Without the db steps, destroy skips its automatic pre-destroy snapshot too.
+DESTROY_ARGS=(--yes)
+if ((DB == 0)); then DESTROY_ARGS+=(--no-snapshot); fi
+
+# --- cleanup -----------------------------------------------------------------------------------------
+collect_artifacts() {
+    [[ -n ${E2E_ARTIFACTS_DIR:-} ]] || return 0
+    mkdir -p "$E2E_ARTIFACTS_DIR"
+    local name dir
+    for name in "$NAME_A" "$NAME_B"; do
+        dir=$XDG_CACHE_HOME/kilter/$name
+        [[ -d $dir ]] || continue
+        mkdir -p "$E2E_ARTIFACTS_DIR/$name"
+        for f in commands.log tilt.log tilt.json kind-config.yaml; do
+            if [[ -f $dir/$f ]]; then cp "$dir/$f" "$E2E_ARTIFACTS_DIR/$name/"; fi
+        done
+    done
+    for dir in "${PROJECTS[@]}"; do
+        name=$(basename "$dir")
+        mkdir -p "$E2E_ARTIFACTS_DIR/$name"
+        "$KILTER" -C "$dir" status >"$E2E_ARTIFACTS_DIR/$name/status.txt" 2>&1 || true
+    done
+    docker ps -a --filter label=io.x-k8s.kind.cluster >"$E2E_ARTIFACTS_DIR/docker-ps.txt" 2>&1 || true
+    log "artifacts copied to $E2E_ARTIFACTS_DIR"
+}
+
+remove_cluster() {
+    local name=$1 ids
+    if [[ $TOOLS == real ]]; then
+        kind delete cluster --name "kilter-$name" >/dev/null 2>&1 || true
+    else
+        ids=$(docker ps -aq --filter "label=io.x-k8s.kind.cluster=kilter-$name" 2>/dev/null || true)
+        if [[ -n $ids ]]; then
+            # shellcheck disable=SC2086 # one id per word
+            docker rm -f -v $ids >/dev/null 2>&1 || true
+        fi
+    fi
+}
+
+cleanup() {
+    local rc=$?
+    set +e
+    trap - EXIT INT TERM ERR
+    collect_artifacts
+    if ((rc != 0)) && is_true "${E2E_KEEP_ON_FAILURE:-}"; then
+        log "FAILED (exit $rc); E2E_KEEP_ON_FAILURE=1: keeping clusters kilter-$NAME_A / kilter-$NAME_B and $WORK"
+        log "clean up later with: kind delete cluster --name kilter-$NAME_A (or docker rm -f the node)"
+        exit "$rc"
+    fi
+    local dir
+    for dir in "${PROJECTS[@]}"; do
+        "$KILTER" -q -C "$dir" destroy --yes --no-snapshot >/dev/null 2>&1 || true
+    done
+    remove_cluster "$NAME_A"
+    remove_cluster "$NAME_B"
+    if [[ $TOOLS == fake && -n ${FAKE:-} ]]; then
+        local pid
+        for pid in $("$FAKE" ctl tilt-pids 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+    fi
+    rm -rf "$WORK"
+    if ((rc == 0)); then
+        printf '\ne2e: PASSED (E2E_TOOLS=%s) in %d s\n' "$TOOLS" $((SECONDS - T0)) >&2
+    else
+        printf '\ne2e: FAILED (E2E_TOOLS=%s, exit %d) after %d s\n' "$TOOLS" "$rc" $((SECONDS - T0)) >&2
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+# Name the step and the command when something fails under `set -e` (-E: also inside functions).
+set -E
+trap 'rc=$?; printf "\ne2e: FAIL in step \"%s\": \`%s\` exited with %d\n" "$CURRENT" "$BASH_COMMAND" "$rc" >&2' ERR
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- helpers -----------------------------------------------------------------------------------------
+kilter_in() {
+    local dir=$1
+    shift
+    "$KILTER" -C "$dir" "$@"
+}
+node() { printf 'kilter-%s-control-plane' "$1"; }
+node_status() {
+    local s
+    if s=$(docker inspect -f '{{.State.Status}}' "$(node "$1")" 2>/dev/null); then echo "$s"; else echo absent; fi
+}
+kubeconfig_of() { printf '%s/kilter/%s/kubeconfig' "$XDG_CACHE_HOME" "$1"; }
+snapshots_of() { printf '%s/kilter/%s/snapshots' "$XDG_DATA_HOME" "$1"; }
+port_base() { kilter_in "$1" status --json | jq -r '.ports.nodeport_first'; }
+
+kctl() {
+    local name=$1
+    shift
+    kubectl --kubeconfig "$(kubeconfig_of "$name")" --context "kind-kilter-$name" -n "$name-dev" "$@"
+}
+
+# until SECONDS DESCRIPTION COMMAND...: retry every 2 s.
+until_ok() {
+    local secs=$1 what=$2 end
+    shift 2
+    end=$((SECONDS + secs))
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS < end)) || fail "timed out after ${secs}s waiting for $what"
+        sleep 2
+    done
+}
+
+psql_in() {
+    local dir=$1
+    shift
+    if has_verb exec; then
+        kilter_in "$dir" -q exec postgres -- psql -U postgres -d sample -v ON_ERROR_STOP=1 -tAc "$*"
+    else
+        kctl "$(basename "$dir")" exec postgres-0 -- psql -U postgres -d sample -v ON_ERROR_STOP=1 -tAc "$*"
+    fi
+}
+
+web_answers() { curl -fsS --max-time 5 "http://127.0.0.1:$1/" | grep -q 'hello from the kilter sample project'; }
+
+wait_ready() {
+    local dir=$1 name
+    name=$(basename "$dir")
+    [[ $(node_status "$name") == running ]] || fail "node $(node "$name") is $(node_status "$name"), not running"
+    [[ $(kilter_in "$dir" status --json | jq -r .api) == ok ]] || fail "kilter status: API not ok"
+    if [[ $TOOLS == fake ]]; then
+        ok "node running, API ok (fake kubectl; pods are not modelled here)"
+        return 0
+    fi
+    until_ok "$TIMEOUT" "Tilt to apply the manifests" kctl "$name" get statefulset/postgres deployment/web
+    kctl "$name" rollout status statefulset/postgres --timeout="${TIMEOUT}s" >/dev/null
+    kctl "$name" rollout status deployment/web --timeout="${TIMEOUT}s" >/dev/null
+    kctl "$name" wait --for=condition=Ready pod -l app=postgres --timeout="${TIMEOUT}s" >/dev/null
+    kctl "$name" wait --for=condition=Ready pod -l app=web --timeout="${TIMEOUT}s" >/dev/null
+    until_ok 120 "postgres to accept connections" psql_in "$dir" "SELECT 1"
+    local base
+    base=$(port_base "$dir")
+    until_ok 120 "the web app on 127.0.0.1:$base" web_answers "$base"
+    ok "pods Ready, postgres answers, web app answers on the NodePort 127.0.0.1:$base"
+}
+
+ROW=kilter-e2e-row
+insert_row() {
+    local dir=$1
+    if [[ $TOOLS == real ]]; then
+        psql_in "$dir" "CREATE TABLE IF NOT EXISTS e2e (v text); INSERT INTO e2e VALUES ('$ROW');" >/dev/null
+    else
+        docker exec "$(node "$(basename "$dir")")" sh -c "echo $ROW > /var/kilter-e2e-row"
+    fi
+}
+has_row() {
+    local dir=$1 out
+    if [[ $TOOLS == real ]]; then
+        out=$(psql_in "$dir" "SELECT v FROM e2e" 2>/dev/null) || return 1
+    else
+        out=$(docker exec "$(node "$(basename "$dir")")" cat /var/kilter-e2e-row 2>/dev/null) || return 1
+    fi
+    [[ $out == *"$ROW"* ]]
+}
+
+new_project() {
+    local dir=$1 name
+    name=$(basename "$dir")
+    cp -R "$ROOT/fixtures/sample-project" "$dir"
+    sed -i.bak "s/^name: sample\$/name: $name/" "$dir/kilter.yaml" && rm -f "$dir/kilter.yaml.bak"
+    grep -q "^name: $name\$" "$dir/kilter.yaml" || fail "could not set the name in $dir/kilter.yaml"
+    [[ $(node_status "$name") == absent ]] || fail "a cluster kilter-$name already exists; pick another E2E_NAME"
+    PROJECTS+=("$dir")
+}
+
+# --- the journey -------------------------------------------------------------------------------------
+log "E2E_TOOLS=$TOOLS, kilter $("$KILTER" --version), projects $NAME_A and $NAME_B, work dir $WORK"
+if [[ $TOOLS == real ]]; then
+    for tool in kind kubectl tilt curl; do command -v "$tool" >/dev/null 2>&1 || fail "$tool is not on PATH"; done
+    log "$(kind version); kubectl $(kubectl version --client -o json | jq -r .clientVersion.gitVersion); tilt $(tilt version)"
+else
+    docker image inspect "$KILTER_FAKE_NODE_IMAGE" >/dev/null 2>&1 || "$ROOT/scripts/build-test-image.sh"
+    log "fake kind/kubectl/tilt, real docker $REAL_DOCKER, node image $KILTER_FAKE_NODE_IMAGE"
+fi
+docker info >/dev/null 2>&1 || fail "no Docker daemon answers"
+((DB)) || log "the db snapshot/restore steps are skipped ($(if has_verb db; then echo "E2E_TOOLS=fake; set E2E_FAKE_DB=1 to run them"; else echo "kilter has no db command yet"; fi))"
+
+printf 'dummy kubeconfig: kilter must never touch this file\n' >"$HOME/.kube/config"
+KUBE_SHA=$(sha256sum <"$HOME/.kube/config")
+new_project "$DIR_A"
+
+step "up ($NAME_A) and pods Ready"
+kilter_in "$DIR_A" up --timeout 300s
+wait_ready "$DIR_A"
+
+step "insert a row"
+insert_row "$DIR_A"
+has_row "$DIR_A" || fail "the row is not there right after inserting it"
+ok "row inserted"
+
+step "stop: node exited, flag in kilter.yaml"
+kilter_in "$DIR_A" stop
+st=$(node_status "$NAME_A")
+[[ $st == exited ]] || fail "node is $st after stop, expected exited"
+grep -Eq '^  stopped: true' "$DIR_A/kilter.yaml" || fail "kilter.yaml has no cluster.stopped flag"
+[[ $(kilter_in "$DIR_A" status --json | jq -r '.node + " " + (.flag_stopped|tostring)') == "stopped true" ]] ||
+    fail "kilter status does not report stopped + flag"
+ok "node exited, cluster.stopped: true written"
+
+step "up again: the row is still there"
+id_before=$(docker inspect -f '{{.Id}}' "$(node "$NAME_A")")
+kilter_in "$DIR_A" up --timeout 300s
+[[ $(docker inspect -f '{{.Id}}' "$(node "$NAME_A")") == "$id_before" ]] || fail "the node was recreated, not resumed"
+! grep -q 'stopped:' "$DIR_A/kilter.yaml" || fail "up did not remove the flag"
+wait_ready "$DIR_A"
+has_row "$DIR_A" || fail "the row is gone after stop/up"
+ok "same node resumed, flag removed, row kept"
+
+if ((DB)); then
+    step "db snapshot"
+    kilter_in "$DIR_A" db snapshot e2e
+    [[ -s $(snapshots_of "$NAME_A")/e2e.dump ]] || fail "no snapshot file $(snapshots_of "$NAME_A")/e2e.dump"
+    ok "snapshot e2e written"
+fi
+
+step "destroy --yes: node gone, snapshots kept, ~/.kube/config untouched"
+kilter_in "$DIR_A" destroy "${DESTROY_ARGS[@]}"
+[[ $(node_status "$NAME_A") == absent ]] || fail "the node still exists after destroy"
+[[ -z $(docker ps -aq --filter "label=io.x-k8s.kind.cluster=kilter-$NAME_A") ]] || fail "containers of the cluster remain"
+if ((DB)); then
+    [[ -s $(snapshots_of "$NAME_A")/e2e.dump ]] || fail "destroy removed the snapshot"
+fi
+[[ $(sha256sum <"$HOME/.kube/config") == "$KUBE_SHA" ]] || fail "$HOME/.kube/config changed"
+kept=""
+if ((DB)); then kept=", snapshot kept"; fi
+ok "node gone$kept, ~/.kube/config byte-identical"
+
+step "up after destroy: the row is gone"
+kilter_in "$DIR_A" up --timeout 300s
+wait_ready "$DIR_A"
+! has_row "$DIR_A" || fail "the row survived destroy"
+ok "fresh cluster, no row"
+
+if ((DB)); then
+    step "db restore: the row is back"
+    kilter_in "$DIR_A" db restore e2e
+    has_row "$DIR_A" || fail "the row is not back after db restore"
+    ok "row restored from snapshot e2e"
+fi
+
+step "a second project alongside ($NAME_B)"
+new_project "$DIR_B"
+kilter_in "$DIR_B" up --timeout 300s
+wait_ready "$DIR_B"
+[[ $(node_status "$NAME_A") == running ]] || fail "$NAME_A is not running any more"
+ports_a=$(docker port "$(node "$NAME_A")" | awk -F: '{print $NF}' | sort -n)
+ports_b=$(docker port "$(node "$NAME_B")" | awk -F: '{print $NF}' | sort -n)
+[[ -z $(comm -12 <(echo "$ports_a") <(echo "$ports_b")) ]] || fail "the two projects publish the same host ports"
+ls_json=$("$KILTER" ls --json)
+for name in "$NAME_A" "$NAME_B"; do
+    [[ $(jq -r --arg n "$name" '.projects[] | select(.project == $n) | .state' <<<"$ls_json") == running ]] ||
+        fail "kilter ls does not show $name running"
+done
+if [[ $TOOLS == real ]]; then
+    web_answers "$(port_base "$DIR_A")" || fail "$NAME_A's web app stopped answering"
+    web_answers "$(port_base "$DIR_B")" || fail "$NAME_B's web app does not answer"
+fi
+ok "both running, disjoint published ports ($(wc -l <<<"$ports_a") + $(wc -l <<<"$ports_b")), kilter ls shows both"
+
+step "destroy both"
+kilter_in "$DIR_A" destroy "${DESTROY_ARGS[@]}"
+kilter_in "$DIR_B" destroy "${DESTROY_ARGS[@]}"
+for name in "$NAME_A" "$NAME_B"; do
+    [[ $(node_status "$name") == absent ]] || fail "kilter-$name still exists"
+done
+[[ $(sha256sum <"$HOME/.kube/config") == "$KUBE_SHA" ]] || fail "$HOME/.kube/config changed"
+ok "no cluster left, ~/.kube/config byte-identical"
+
+step "done"
+printf '\nstep times:\n%s\n' "$(printf '%s\n' "${TIMES[@]}")" >&2

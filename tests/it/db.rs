@@ -1,0 +1,566 @@
+//! `kilter db snapshot|list|restore|rm` and destroy's pre-destroy snapshot, against a REAL
+//! PostgreSQL (support/pg.rs): the fake kubectl's `exec` runs the real pg_dump/pg_restore/psql
+//! against a throwaway server, so the data really flows through kilter (issue #4 scenarios 1–6).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::helpers::*;
+use crate::support::pg::Pg;
+use crate::support::{Env, read};
+
+/// A project `shop` whose cluster is up, with a `postgres` StatefulSet whose pod runs, and a
+/// real server holding an empty database `shop`.
+struct Db {
+    env: Env,
+    pg: Pg,
+    dir: PathBuf,
+}
+
+const YAML: &str = "name: shop\ndatabase:\n  service: postgres\n  user: postgres\n";
+
+fn setup(test: &str, yaml: &str) -> Option<Db> {
+    let pg = Pg::start_or_skip(test)?;
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(yaml), false);
+    let out = env.kilter(&dir).arg("up").output().unwrap();
+    assert!(out.status.success(), "up: {}", stderr_of(&out));
+    postgres_workload(&env, &[]);
+    pg.wire(&env);
+    pg.create_db("shop");
+    Some(Db { env, pg, dir })
+}
+
+/// (Re)create the database workload in the fake cluster.
+fn postgres_workload(env: &Env, extra: &[&str]) {
+    let mut args =
+        vec!["workload", "shop-dev", "postgres", "--kind", "statefulset", "--image", "postgres:15"];
+    args.extend(extra);
+    env.ctl(&args);
+}
+
+impl Db {
+    fn kilter(&self, args: &[&str]) -> std::process::Output {
+        self.env.kilter(&self.dir).args(args).output().unwrap()
+    }
+    fn ok(&self, args: &[&str]) -> std::process::Output {
+        let out = self.kilter(args);
+        assert!(
+            out.status.success(),
+            "kilter {args:?} failed ({:?}):\n{}",
+            out.status.code(),
+            stderr_of(&out)
+        );
+        out
+    }
+    fn snapshots(&self) -> PathBuf {
+        self.env.data_dir("shop").join("snapshots")
+    }
+    fn dump(&self, name: &str) -> PathBuf {
+        self.snapshots().join(format!("{name}.dump"))
+    }
+    fn meta(&self, name: &str) -> PathBuf {
+        self.snapshots().join(format!("{name}.json"))
+    }
+    fn sql(&self, sql: &str) -> String {
+        self.pg.psql("shop", sql)
+    }
+    fn rows(&self) -> String {
+        self.sql("SELECT id, name, coalesce(note, '<null>'), qty FROM items ORDER BY id")
+    }
+    fn files(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.snapshots())
+            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+    fn list_json(&self) -> Value {
+        let out = self.ok(&["db", "list", "--json"]);
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+fn code(out: &std::process::Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+const SEED: &str = "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, note text, qty numeric(10,2));
+INSERT INTO items VALUES (1, 'apple', 'crisp', 1.50), (2, 'brötchen ü', NULL, 2.00), (3, 'quote''s', 'tab\there', 0);
+INSERT INTO items SELECT g, md5(g::text), repeat(md5(g::text), 4), g / 7.0 FROM generate_series(10, 2000) g;";
+
+fn sha256_hex(p: &Path) -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(p).unwrap();
+    sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Scenario 1: rows → snapshot → change and delete rows → restore → exactly the original rows.
+#[test]
+fn snapshot_then_restore_brings_back_exactly_the_original_rows() {
+    let Some(db) = setup("snapshot_then_restore", YAML) else { return };
+    db.sql(SEED);
+    let original = db.rows();
+    assert!(original.lines().count() > 1000);
+
+    let mark = db.env.calls().len();
+    let out = db.ok(&["db", "snapshot", "before"]);
+    assert_eq!(stdout_of(&out), "", "snapshot prints nothing on stdout");
+    let calls = calls_since(&db.env, mark);
+    let want = [
+        "docker inspect --type container kilter-shop-control-plane",
+        "kubectl --context kind-kilter-shop get 'deployment,statefulset' -n shop-dev -o json",
+        "kubectl --context kind-kilter-shop get pods -n shop-dev -l 'app=postgres' -o json",
+        "kubectl --context kind-kilter-shop exec postgres-0 -n shop-dev -- psql -U postgres -d shop -tAc 'show server_version'",
+        "kubectl --context kind-kilter-shop exec postgres-0 -n shop-dev -- pg_dump -Fc -U postgres shop",
+    ];
+    assert_eq!(calls, want, "the exact calls");
+    let partial = db.snapshots().join("before.dump.partial");
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains(&format!(
+            "$ KUBECONFIG={} kubectl --context kind-kilter-shop exec postgres-0 -n shop-dev -- pg_dump -Fc -U postgres shop > {}",
+            kubeconfig(&db.env, "shop").display(),
+            partial.display()
+        )),
+        "the dump is echoed with its redirection:\n{stderr}"
+    );
+    assert_eq!(db.files(), ["before.dump", "before.json"]);
+    assert_eq!(mode(&db.snapshots()), 0o700);
+    assert_eq!(mode(&db.dump("before")), 0o600);
+    assert_eq!(mode(&db.meta("before")), 0o600);
+    assert!(std::fs::read(db.dump("before")).unwrap().starts_with(b"PGDMP"));
+
+    let meta: Value = serde_json::from_str(&read(db.meta("before"))).unwrap();
+    assert_eq!(meta["schema_version"], 1);
+    assert_eq!(meta["name"], "before");
+    assert_eq!(meta["project"], "shop");
+    assert_eq!(meta["database"], "shop");
+    assert_eq!(meta["engine"], "postgres");
+    assert_eq!(meta["server_version"].as_str().unwrap(), db.sql("SHOW server_version").trim());
+    assert_eq!(meta["size"].as_u64().unwrap(), std::fs::metadata(db.dump("before")).unwrap().len());
+    assert_eq!(meta["sha256"].as_str().unwrap(), sha256_hex(&db.dump("before")));
+    assert_eq!(meta["kilter_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(meta["pod"], "postgres-0");
+    assert!(meta["created_at"].as_str().unwrap().ends_with('Z'), "{meta}");
+
+    db.sql("UPDATE items SET name = 'changed', qty = 99 WHERE id < 100; DELETE FROM items WHERE id > 1500; INSERT INTO items VALUES (5000, 'new', NULL, 1); CREATE TABLE extra (x int);");
+    assert_ne!(db.rows(), original);
+
+    let mark = db.env.calls().len();
+    let out = db.ok(&["db", "restore", "before"]);
+    assert_eq!(db.rows(), original, "exactly the original rows");
+    let calls = calls_since(&db.env, mark);
+    let restore = calls
+        .iter()
+        .position(|c| {
+            c == "kubectl --context kind-kilter-shop exec -i postgres-0 -n shop-dev -- pg_restore --clean --if-exists --no-owner -U postgres -d shop"
+        })
+        .unwrap_or_else(|| panic!("pg_restore call: {calls:#?}"));
+    assert_eq!(
+        calls.get(restore + 1).map(String::as_str),
+        Some(
+            "kubectl --context kind-kilter-shop exec postgres-0 -n shop-dev -- psql -U postgres -d shop -tAc 'select 1'"
+        ),
+        "success only after the database answers"
+    );
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains(&format!("< {}", db.dump("before").display())), "{stderr}");
+    assert!(stderr.contains("Restored `before`"), "{stderr}");
+    let log = commands_log(&db.env, "shop");
+    assert!(log.contains("pg_restore --clean --if-exists --no-owner"), "{log}");
+}
+
+/// Scenario 2: `destroy --yes` takes `pre-destroy-…` first; after `up` on an empty database,
+/// restoring it brings the rows back.
+#[test]
+fn destroy_takes_a_pre_destroy_snapshot_that_restores_after_up() {
+    let Some(db) = setup("destroy_pre_destroy", YAML) else { return };
+    db.sql(SEED);
+    let original = db.rows();
+
+    let out = db.ok(&["destroy", "--yes"]);
+    let files = db.files();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let name = files[0].strip_suffix(".dump").expect("a dump").to_string();
+    let stamp = name.strip_prefix("pre-destroy-").expect("pre-destroy-<timestamp>");
+    assert!(
+        stamp.len() == 15
+            && stamp.as_bytes()[8] == b'-'
+            && stamp.chars().filter(|c| c.is_ascii_digit()).count() == 14,
+        "UTC YYYYMMDD-HHMMSS: {name}"
+    );
+    assert_eq!(files[1], format!("{name}.json"));
+    let calls = db.env.calls();
+    let dump = calls.iter().position(|c| c.contains("-- pg_dump -Fc")).expect("pg_dump ran");
+    let delete = calls.iter().position(|c| c.starts_with("kind delete cluster")).expect("deleted");
+    assert!(dump < delete, "the snapshot comes first: {calls:#?}");
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains(&db.snapshots().display().to_string()), "says where: {stderr}");
+    assert!(db.env.container("kilter-shop-control-plane").is_none());
+
+    // A new cluster with a fresh, empty database.
+    db.pg.recreate_db("shop");
+    db.ok(&["up"]);
+    postgres_workload(&db.env, &[]);
+    assert_eq!(db.sql("SELECT count(*) FROM pg_tables WHERE tablename = 'items'").trim(), "0");
+
+    let out = db.ok(&["db", "restore"]);
+    assert!(stderr_of(&out).contains(&format!("newest snapshot, `{name}`")), "{}", stderr_of(&out));
+    assert_eq!(db.rows(), original);
+}
+
+#[test]
+fn destroy_snapshots_only_a_configured_running_database_and_stops_when_it_fails() {
+    let Some(db) = setup("destroy_variants", YAML) else { return };
+    db.sql(SEED);
+
+    // The database pod does not run: destroy stops before deleting anything.
+    postgres_workload(&db.env, &["--phase", "Pending"]);
+    let out = db.kilter(&["destroy", "--yes"]);
+    assert_eq!(code(&out), 1, "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains("could not take the pre-destroy snapshot"), "{stderr}");
+    assert!(stderr.contains("--no-snapshot"), "hint: {stderr}");
+    assert!(db.env.container("kilter-shop-control-plane").is_some(), "nothing deleted");
+    assert!(!db.env.calls().iter().any(|c| c.starts_with("kind delete")));
+    assert!(db.files().is_empty(), "{:?}", db.files());
+
+    // --no-snapshot skips it.
+    let mark = db.env.calls().len();
+    db.ok(&["destroy", "--yes", "--no-snapshot"]);
+    assert!(!calls_since(&db.env, mark).iter().any(|c| c.contains(" exec ")));
+    assert!(db.files().is_empty());
+
+    // Without a `database:` section there is nothing to snapshot.
+    std::fs::write(db.dir.join("kilter.yaml"), "name: shop\n").unwrap();
+    db.ok(&["up"]);
+    postgres_workload(&db.env, &[]);
+    let mark = db.env.calls().len();
+    db.ok(&["destroy", "--yes"]);
+    assert!(!calls_since(&db.env, mark).iter().any(|c| c.contains(" exec ")));
+    assert!(db.files().is_empty());
+}
+
+/// Scenario 3: pg_dump fails after writing part of its output.
+#[test]
+fn a_failed_dump_leaves_nothing_and_keeps_the_older_snapshot_byte_identical() {
+    let Some(db) = setup("failed_dump", YAML) else { return };
+    db.sql(SEED);
+    db.ok(&["db", "snapshot", "nightly"]);
+    let old_dump = std::fs::read(db.dump("nightly")).unwrap();
+    let old_meta = std::fs::read(db.meta("nightly")).unwrap();
+    assert!(old_dump.len() > 20_000, "big enough to fail part-way: {}", old_dump.len());
+
+    db.sql("UPDATE items SET qty = qty + 1");
+    db.env.set_knob("exec_fail_after_bytes", "8192");
+    for args in [&["db", "snapshot", "nightly", "--force"][..], &["db", "snapshot", "other"]] {
+        let out = db.kilter(args);
+        assert_eq!(code(&out), 1, "{args:?}: {}", stderr_of(&out));
+        let stderr = stderr_of(&out);
+        assert!(stderr.contains("pg_dump: error"), "pg_dump's stderr is shown: {stderr}");
+        assert!(stderr.contains("the partial dump was removed"), "{stderr}");
+    }
+    assert_eq!(db.files(), ["nightly.dump", "nightly.json"], "no .partial, no `other`");
+    assert_eq!(std::fs::read(db.dump("nightly")).unwrap(), old_dump, "old dump untouched");
+    assert_eq!(std::fs::read(db.meta("nightly")).unwrap(), old_meta, "old metadata untouched");
+
+    // The old snapshot still restores.
+    db.env.set_knob("exec_fail_after_bytes", "0");
+    db.ok(&["db", "restore", "nightly"]);
+    assert_eq!(db.sql("SELECT qty FROM items WHERE id = 1").trim(), "1.50");
+}
+
+/// Ctrl-C during the dump: the `.partial` goes, an existing snapshot stays.
+#[test]
+fn an_interrupted_dump_leaves_no_partial_file() {
+    let Some(db) = setup("interrupted_dump", YAML) else { return };
+    db.sql(SEED);
+    db.ok(&["db", "snapshot", "keep"]);
+    let old = std::fs::read(db.dump("keep")).unwrap();
+    // Every fake call now takes 200 ms, so kilter is caught while kubectl exec is starting.
+    db.env.set_knob("latency_ms", "200");
+    let child = db
+        .env
+        .kilter_std(&db.dir)
+        .args(["db", "snapshot", "keep", "--force"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let partial = db.snapshots().join("keep.dump.partial");
+    assert!(
+        crate::support::wait_until(std::time::Duration::from_secs(20), || partial.exists()),
+        "the dump started"
+    );
+    // SAFETY: plain kill(2) of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr_of(&out));
+    assert_eq!(db.files(), ["keep.dump", "keep.json"]);
+    assert_eq!(std::fs::read(db.dump("keep")).unwrap(), old);
+}
+
+/// Scenario 4: one flipped byte (or a truncated file) is refused before any pg_restore.
+#[test]
+fn a_corrupt_or_truncated_snapshot_is_refused_before_the_database_is_touched() {
+    let Some(db) = setup("corrupt_restore", YAML) else { return };
+    db.sql(SEED);
+    db.ok(&["db", "snapshot", "s1"]);
+    db.sql("DELETE FROM items WHERE id > 10");
+    let after_delete = db.rows();
+
+    let mut bytes = std::fs::read(db.dump("s1")).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0x01;
+    std::fs::write(db.dump("s1"), &bytes).unwrap();
+    let mark = db.env.calls().len();
+    let out = db.kilter(&["db", "restore", "s1"]);
+    assert_ne!(code(&out), 0);
+    assert_eq!(code(&out), 1);
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains("is corrupt") && stderr.contains("nothing was restored"), "{stderr}");
+    let calls = calls_since(&db.env, mark);
+    assert!(!calls.iter().any(|c| c.contains("pg_restore")), "no pg_restore: {calls:#?}");
+    assert!(calls.is_empty(), "no tool was called at all: {calls:#?}");
+    assert_eq!(db.rows(), after_delete, "database untouched");
+
+    bytes[i] ^= 0x01;
+    bytes.truncate(bytes.len() - 100);
+    std::fs::write(db.dump("s1"), &bytes).unwrap();
+    let out = db.kilter(&["db", "restore", "s1"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr_of(&out).contains("is truncated"), "{}", stderr_of(&out));
+    assert!(!calls_since(&db.env, mark).iter().any(|c| c.contains("pg_restore")));
+}
+
+/// Scenario 5: names, --force, the default name, list order, rm, restore of the newest.
+#[test]
+fn names_force_default_name_list_rm_and_newest() {
+    let Some(db) = setup("names_list_rm", YAML) else { return };
+    db.sql(SEED);
+    let mark = db.env.calls().len();
+    let long = "x".repeat(65);
+    for bad in ["../x", "a/b", "", ".hidden", long.as_str()] {
+        for verb in [&["db", "snapshot", bad][..], &["db", "restore", bad], &["db", "rm", bad]] {
+            let out = db.kilter(verb);
+            assert_eq!(code(&out), 4, "{verb:?}: {}", stderr_of(&out));
+            assert!(stderr_of(&out).contains("invalid snapshot name"), "{}", stderr_of(&out));
+        }
+    }
+    assert!(calls_since(&db.env, mark).is_empty(), "bad names are refused before any call");
+    assert!(db.files().is_empty());
+    db.ok(&["db", "snapshot", &"x".repeat(64)]);
+    db.ok(&["db", "rm", &"x".repeat(64)]);
+
+    // Default name: the UTC time it was taken.
+    let before = now_compact();
+    db.ok(&["db", "snapshot"]);
+    let after = now_compact();
+    let files = db.files();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let default = files[0].strip_suffix(".dump").unwrap().to_string();
+    assert!(before <= default && default <= after, "{before} <= {default} <= {after}");
+
+    // An existing name needs --force; --force replaces it.
+    let sha = sha256_hex(&db.dump(&default));
+    let out = db.kilter(&["db", "snapshot", &default]);
+    assert_eq!(code(&out), 4, "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("already exists") && stderr_of(&out).contains("--force"));
+    assert_eq!(sha256_hex(&db.dump(&default)), sha);
+    db.sql("UPDATE items SET qty = 7");
+    db.ok(&["db", "snapshot", &default, "--force"]);
+    assert_ne!(sha256_hex(&db.dump(&default)), sha, "replaced");
+    let meta: Value = serde_json::from_str(&read(db.meta(&default))).unwrap();
+    assert_eq!(meta["sha256"].as_str().unwrap(), sha256_hex(&db.dump(&default)));
+    db.ok(&["db", "rm", &default]);
+
+    // Three snapshots; make their times distinct and out of name order.
+    db.sql("UPDATE items SET qty = 1");
+    db.ok(&["db", "snapshot", "a"]);
+    db.sql("UPDATE items SET qty = 2");
+    db.ok(&["db", "snapshot", "b"]);
+    db.sql("UPDATE items SET qty = 3");
+    db.ok(&["db", "snapshot", "c"]);
+    let order = |db: &Db| -> Vec<String> {
+        db.list_json()["snapshots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(order(&db), ["c", "b", "a"], "newest first, even within one second");
+    for (name, when) in [
+        ("a", "2026-01-03T00:00:00Z"),
+        ("b", "2026-01-01T00:00:00Z"),
+        ("c", "2026-01-02T00:00:00Z"),
+    ] {
+        let mut m: Value = serde_json::from_str(&read(db.meta(name))).unwrap();
+        m["created_at"] = when.into();
+        std::fs::write(db.meta(name), serde_json::to_string(&m).unwrap()).unwrap();
+    }
+    let list = db.list_json();
+    assert_eq!(list["schema_version"], 1);
+    assert_eq!(list["project"], "shop");
+    let names: Vec<&str> =
+        list["snapshots"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a", "c", "b"], "newest first");
+    let first = &list["snapshots"][0];
+    assert_eq!(first["database"], "shop");
+    assert_eq!(first["created_at"], "2026-01-03T00:00:00Z");
+    assert_eq!(first["size"].as_u64().unwrap(), std::fs::metadata(db.dump("a")).unwrap().len());
+
+    // `db snapshot list` is an alias; the table has the columns.
+    let alias = db.ok(&["db", "snapshot", "list", "--json"]);
+    assert_eq!(serde_json::from_slice::<Value>(&alias.stdout).unwrap(), list);
+    let table = stdout_of(&db.ok(&["db", "list"]));
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("NAME") && lines[0].contains("CREATED"), "{table}");
+    assert!(lines[0].contains("SIZE") && lines[0].ends_with("DATABASE"), "{table}");
+    assert!(lines[1].starts_with("a ") && lines[1].ends_with("shop"), "{table}");
+    assert_eq!(lines.len(), 4, "{table}");
+
+    // rm
+    db.ok(&["db", "rm", "c"]);
+    assert_eq!(db.files(), ["a.dump", "a.json", "b.dump", "b.json"]);
+    let out = db.kilter(&["db", "rm", "c"]);
+    assert_eq!(code(&out), 4);
+    assert!(stderr_of(&out).contains("no snapshot named `c`"), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("a, b"), "lists what exists: {}", stderr_of(&out));
+
+    // Restore without a name: the newest (a, qty = 1).
+    db.sql("UPDATE items SET qty = 9");
+    let out = db.ok(&["db", "restore"]);
+    assert!(stderr_of(&out).contains("newest snapshot, `a`"), "{}", stderr_of(&out));
+    assert_eq!(db.sql("SELECT DISTINCT qty FROM items WHERE id >= 10").trim(), "1.00");
+    let out = db.kilter(&["db", "restore", "zzz"]);
+    assert_eq!(code(&out), 4, "{}", stderr_of(&out));
+}
+
+fn now_compact() -> String {
+    let out = std::process::Command::new("date").args(["-u", "+%Y%m%d-%H%M%S"]).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// `--dry-run`: queries run, mutations are printed with their redirections, nothing changes.
+#[test]
+fn dry_run_prints_the_dump_restore_and_rm_commands() {
+    let Some(db) = setup("db_dry_run", YAML) else { return };
+    db.sql(SEED);
+    db.ok(&["db", "snapshot", "base"]);
+    let files = db.files();
+
+    let mark = db.env.calls().len();
+    let out = db.ok(&["--dry-run", "db", "snapshot", "plan"]);
+    let script = stdout_of(&out);
+    let partial = db.snapshots().join("plan.dump.partial");
+    assert!(
+        script.contains(&format!(
+            "exec postgres-0 -n shop-dev -- pg_dump -Fc -U postgres shop > {}",
+            partial.display()
+        )),
+        "{script}"
+    );
+    assert!(
+        script.contains(&format!("mv {} {}", partial.display(), db.dump("plan").display())),
+        "{script}"
+    );
+    assert!(!calls_since(&db.env, mark).iter().any(|c| c.contains("pg_dump")), "not run");
+    assert_eq!(db.files(), files);
+
+    db.sql("DELETE FROM items");
+    let out = db.ok(&["--dry-run", "db", "restore", "base"]);
+    let script = stdout_of(&out);
+    assert!(
+        script.contains(&format!(
+            "exec -i postgres-0 -n shop-dev -- pg_restore --clean --if-exists --no-owner -U postgres -d shop < {}",
+            db.dump("base").display()
+        )),
+        "{script}"
+    );
+    assert_eq!(db.sql("SELECT count(*) FROM items").trim(), "0", "not restored");
+
+    let out = db.ok(&["--dry-run", "db", "rm", "base"]);
+    assert!(stdout_of(&out).contains(&format!("rm -f {}", db.dump("base").display())));
+    assert_eq!(db.files(), files);
+}
+
+/// Scenario 6: the database pod is not running (or the workload is missing).
+#[test]
+fn a_database_that_is_not_running_is_a_clear_error() {
+    let Some(db) = setup("db_not_running", YAML) else { return };
+    for (extra, status) in
+        [(&["--phase", "Pending"][..], "Pending"), (&["--crash"], "CrashLoopBackOff")]
+    {
+        postgres_workload(&db.env, extra);
+        let mark = db.env.calls().len();
+        let out = db.kilter(&["db", "snapshot", "x"]);
+        assert_eq!(code(&out), 1, "{}", stderr_of(&out));
+        let stderr = stderr_of(&out);
+        assert!(stderr.contains("the database is not running"), "{stderr}");
+        assert!(stderr.contains(&format!("postgres-0 ({status}")), "{stderr}");
+        assert!(stderr.contains("statefulset/postgres"), "{stderr}");
+        assert!(!calls_since(&db.env, mark).iter().any(|c| c.contains(" exec ")));
+        assert!(db.files().is_empty(), "{:?}", db.files());
+    }
+
+    // A workload of another name: the error lists what exists.
+    std::fs::write(db.dir.join("kilter.yaml"), "name: shop\ndatabase:\n  service: pg\n").unwrap();
+    postgres_workload(&db.env, &[]);
+    let out = db.kilter(&["db", "snapshot", "x"]);
+    assert_eq!(code(&out), 1, "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains("database workload `pg` not found"), "{stderr}");
+    assert!(stderr.contains("postgres (StatefulSet)"), "{stderr}");
+
+    // A stopped cluster.
+    std::fs::write(db.dir.join("kilter.yaml"), YAML).unwrap();
+    db.ok(&["stop"]);
+    let out = db.kilter(&["db", "snapshot", "x"]);
+    assert_eq!(code(&out), 1, "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("kilter up"), "{}", stderr_of(&out));
+    assert!(db.files().is_empty());
+}
+
+/// A Deployment with its own labels and a second container works too (selector + `-c`).
+#[test]
+fn a_deployment_with_custom_labels_and_a_sidecar() {
+    let Some(db) = setup("db_deployment", "name: shop\ndatabase:\n  service: db\n  name: app\n")
+    else {
+        return;
+    };
+    db.pg.create_db("app");
+    db.pg.psql("app", "CREATE TABLE t (x int); INSERT INTO t VALUES (1), (2)");
+    db.env.ctl(&[
+        "workload",
+        "shop-dev",
+        "db",
+        "--kind",
+        "deployment",
+        "--label",
+        "app.kubernetes.io/name=db",
+        "--container",
+        "exporter",
+        "--container",
+        "postgres",
+    ]);
+    let mark = db.env.calls().len();
+    db.ok(&["db", "snapshot", "d1"]);
+    let calls = calls_since(&db.env, mark);
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.ends_with("get pods -n shop-dev -l 'app.kubernetes.io/name=db' -o json")),
+        "{calls:#?}"
+    );
+    let dump = calls.iter().find(|c| c.contains("pg_dump")).expect("dumped");
+    assert!(dump.contains(" -c postgres -- pg_dump -Fc -U postgres app"), "{dump}");
+    db.pg.psql("app", "DELETE FROM t");
+    db.ok(&["db", "restore", "d1"]);
+    assert_eq!(
+        db.pg.psql("app", "SELECT string_agg(x::text, ',' ORDER BY x) FROM t").trim(),
+        "1,2"
+    );
+}
