@@ -25,10 +25,10 @@ pub fn run(ctx: &Ctx<'_>, args: &LogsArgs) -> Result<i32> {
         a.push("-f".into());
     }
     if let Some(n) = args.tail {
-        a.push(format!("--tail={n}"));
+        a.extend(["--tail".into(), n.to_string()]);
     }
     if let Some(d) = &args.since {
-        a.push(format!("--since={d}"));
+        a.extend(["--since".into(), d.clone()]);
     }
     let cmd = kubectl.cmd(format!("show logs of {}", w.target()), a).stdin(Stdin::Null);
     let code = ctx.runner.run_foreground(&cmd)?;

@@ -34,7 +34,7 @@ pub fn run(ctx: &Ctx<'_>, args: &RestartArgs) -> Result<i32> {
         let step = ctx.ui.step(&format!("Waiting for {} to roll out", w.target()));
         let cmd = kubectl.cmd(
             format!("wait for the rollout of {}", w.target()),
-            ["rollout", "status", &w.target(), "-n", &ns, &format!("--timeout={timeout}")],
+            ["rollout", "status", &w.target(), "-n", &ns, "--timeout", &timeout],
         );
         ctx.runner
             .run(&cmd)

@@ -12,6 +12,7 @@ mod helpers;
 mod input;
 mod inspect;
 mod lifecycle;
+mod operate;
 mod output;
 mod real_docker;
 mod tilt;
