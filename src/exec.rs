@@ -364,16 +364,31 @@ impl<'u> Runner<'u> {
     /// Run and return the output whatever the exit code. Errors only if the program could not
     /// be started or the run was interrupted.
     pub fn run_unchecked(&self, cmd: &Cmd) -> Result<Output> {
-        let line = cmd.to_string();
-        if let Some(out) = self.intercept(cmd, &line, None)? {
+        self.run_captured(cmd, None, |e| e.stdout_capture())
+    }
+
+    /// Run with stdout streamed into `out_file` (shown as `> path`), stderr captured. Memory stays
+    /// flat whatever the size. Returns the output (stdout empty).
+    pub fn run_to_file(&self, cmd: &Cmd, out_path: &Utf8Path, out_file: File) -> Result<Output> {
+        let redirect = Redirect::StdoutTo(out_path.to_owned());
+        self.run_captured(cmd, Some(&redirect), move |e| e.stdout_file(out_file))
+    }
+
+    /// Echo, spawn with stderr captured and stdout as `stdout` decides, wait interruptibly, log.
+    fn run_captured(
+        &self,
+        cmd: &Cmd,
+        redirect: Option<&Redirect>,
+        stdout: impl FnOnce(duct::Expression) -> duct::Expression,
+    ) -> Result<Output> {
+        let line = cmd.render_with(redirect);
+        if let Some(out) = self.intercept(cmd, &line, redirect)? {
             return Ok(out);
         }
         check_interrupt()?;
         self.ui.echo(cmd.effect, &line);
         let start = Instant::now();
-        let handle = cmd
-            .expression()
-            .stdout_capture()
+        let handle = stdout(cmd.expression())
             .stderr_capture()
             .start()
             .map_err(|e| CouldNotExecute { line: line.clone(), source: e })?;
@@ -389,43 +404,6 @@ impl<'u> Runner<'u> {
                 };
                 self.log(&line, &status_word(out.code), duration);
                 self.ui.child_output(cmd.effect, &out.stdout, &out.stderr);
-                Ok(out)
-            }
-            Err(e) => {
-                self.log(&line, "interrupted", duration);
-                Err(e)
-            }
-        }
-    }
-
-    /// Run with stdout streamed into `out_file` (shown as `> path`), stderr captured. Memory stays
-    /// flat whatever the size. Returns the output (stdout empty).
-    pub fn run_to_file(&self, cmd: &Cmd, out_path: &Utf8Path, out_file: File) -> Result<Output> {
-        let redirect = Redirect::StdoutTo(out_path.to_owned());
-        let line = cmd.render_with(Some(&redirect));
-        if let Some(out) = self.intercept(cmd, &line, Some(&redirect))? {
-            return Ok(out);
-        }
-        check_interrupt()?;
-        self.ui.echo(cmd.effect, &line);
-        let start = Instant::now();
-        let handle = cmd
-            .expression()
-            .stdout_file(out_file)
-            .stderr_capture()
-            .start()
-            .map_err(|e| CouldNotExecute { line: line.clone(), source: e })?;
-        let result = wait_interruptibly(&handle, &line);
-        let duration = start.elapsed();
-        match result {
-            Ok(o) => {
-                let out = Output {
-                    code: o.status.code(),
-                    stdout: String::new(),
-                    stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-                    duration,
-                };
-                self.log(&line, &status_word(out.code), duration);
                 Ok(out)
             }
             Err(e) => {
