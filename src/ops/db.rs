@@ -210,19 +210,7 @@ fn locate<'t>(
     let out = ctx.runner.run(&kubectl.workloads_cmd(&ns))?;
     let all = kubectl::parse_workloads(&out.stdout)?;
     let Some(w) = all.iter().find(|w| w.name == db.service).cloned() else {
-        let existing = if all.is_empty() {
-            format!(
-                "there are no Deployments or StatefulSets in {ns} yet (is Tilt still deploying? see `kilter status`)"
-            )
-        } else {
-            format!(
-                "workloads in {ns}: {}",
-                all.iter()
-                    .map(|w| format!("{} ({})", w.name, w.kind))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
+        let existing = workload::listing(&all, &ns);
         return Err(Exit::new(
             Code::Failed,
             format!(

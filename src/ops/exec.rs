@@ -20,9 +20,11 @@ pub fn run(ctx: &Ctx<'_>, args: &ExecArgs) -> Result<i32> {
     if std::io::stdin().is_terminal() {
         a.push("-t".into());
     }
-    a.extend([w.target(), "-n".into(), ns, "--".into()]);
+    a.extend([w.reference(), "-n".into(), ns, "--".into()]);
     a.extend(args.command.iter().cloned());
-    let cmd =
-        kubectl.cmd(format!("run a command in {}", w.target()), a).stdin(Stdin::Inherit).mutate();
+    let cmd = kubectl
+        .cmd(format!("run a command in {}", w.reference()), a)
+        .stdin(Stdin::Inherit)
+        .mutate();
     ctx.runner.run_foreground(&cmd)
 }

@@ -15,7 +15,7 @@ pub fn run(ctx: &Ctx<'_>, args: &LogsArgs) -> Result<i32> {
     let w = workload::find(ctx, &kubectl, &ns, &args.service)?;
     let mut a: Vec<String> = vec![
         "logs".into(),
-        w.target(),
+        w.reference(),
         "-n".into(),
         ns,
         "--all-containers".into(),
@@ -30,7 +30,7 @@ pub fn run(ctx: &Ctx<'_>, args: &LogsArgs) -> Result<i32> {
     if let Some(d) = &args.since {
         a.extend(["--since".into(), d.clone()]);
     }
-    let cmd = kubectl.cmd(format!("show logs of {}", w.target()), a).stdin(Stdin::Null);
+    let cmd = kubectl.cmd(format!("show logs of {}", w.reference()), a).stdin(Stdin::Null);
     let code = ctx.runner.run_foreground(&cmd)?;
     if args.follow && crate::exec::interrupted() {
         return Ok(0); // Ctrl-C ends a follow: that is success

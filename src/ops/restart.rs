@@ -22,28 +22,31 @@ pub fn run(ctx: &Ctx<'_>, args: &RestartArgs) -> Result<i32> {
     }
     for w in &targets {
         let cmd = kubectl
-            .cmd(format!("restart {}", w.target()), ["rollout", "restart", &w.target(), "-n", &ns])
+            .cmd(
+                format!("restart {}", w.reference()),
+                ["rollout", "restart", &w.reference(), "-n", &ns],
+            )
             .mutate();
-        ctx.runner.run(&cmd).with_context(|| format!("could not restart {}", w.target()))?;
+        ctx.runner.run(&cmd).with_context(|| format!("could not restart {}", w.reference()))?;
     }
     if ctx.runner.is_dry_run() {
         return Ok(0);
     }
     let timeout = format!("{}s", args.timeout.as_secs().max(1));
     for w in &targets {
-        let step = ctx.ui.step(&format!("Waiting for {} to roll out", w.target()));
+        let step = ctx.ui.step(&format!("Waiting for {} to roll out", w.reference()));
         let cmd = kubectl.cmd(
-            format!("wait for the rollout of {}", w.target()),
-            ["rollout", "status", &w.target(), "-n", &ns, "--timeout", &timeout],
+            format!("wait for the rollout of {}", w.reference()),
+            ["rollout", "status", &w.reference(), "-n", &ns, "--timeout", &timeout],
         );
         ctx.runner
             .run(&cmd)
-            .with_context(|| format!("{} did not finish rolling out", w.target()))?;
+            .with_context(|| format!("{} did not finish rolling out", w.reference()))?;
         step.done();
     }
     ctx.ui.success(&format!(
         "Restarted {}",
-        targets.iter().map(|w| w.target()).collect::<Vec<_>>().join(", ")
+        targets.iter().map(|w| w.reference()).collect::<Vec<_>>().join(", ")
     ));
     Ok(0)
 }

@@ -8,38 +8,19 @@ use crate::project::Project;
 use crate::tools::kubectl::Kubectl;
 use crate::tools::{Tool, Tools};
 
-/// A workload kilter can operate on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Workload {
-    /// `deployment` or `statefulset` (kubectl's resource name).
-    pub kind: &'static str,
-    pub name: String,
-}
+pub use crate::tools::kubectl::Workload;
 
-impl Workload {
-    /// `deployment/web`
-    pub fn target(&self) -> String {
-        format!("{}/{}", self.kind, self.name)
+/// "services in NS: a (deployment), b (statefulset)" — or that there are none yet.
+pub fn listing(all: &[Workload], ns: &str) -> String {
+    if all.is_empty() {
+        return format!(
+            "there are no Deployments or StatefulSets in {ns} yet (is Tilt still deploying? see `kilter status`)"
+        );
     }
-}
-
-/// Parse `kubectl get deployments,statefulsets -o json`.
-pub fn parse(stdout: &str) -> Result<Vec<Workload>> {
-    let v: serde_json::Value = serde_json::from_str(stdout)
-        .map_err(|e| anyhow::anyhow!("could not parse `kubectl get` output: {e}"))?;
-    let mut out = Vec::new();
-    for item in v["items"].as_array().map(Vec::as_slice).unwrap_or_default() {
-        let kind = match item["kind"].as_str() {
-            Some("Deployment") => "deployment",
-            Some("StatefulSet") => "statefulset",
-            _ => continue,
-        };
-        if let Some(name) = item["metadata"]["name"].as_str() {
-            out.push(Workload { kind, name: name.to_owned() });
-        }
-    }
-    out.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
-    Ok(out)
+    let mut names: Vec<String> =
+        all.iter().map(|w| format!("{} ({})", w.name, w.kind.to_ascii_lowercase())).collect();
+    names.sort();
+    format!("services in {ns}: {}", names.join(", "))
 }
 
 /// kubectl bound to the project, after checking the node runs (clear message instead of a hang).
@@ -80,12 +61,12 @@ pub fn kubectl<'t>(ctx: &Ctx<'_>, project: &Project, tools: &'t Tools) -> Result
     })
 }
 
-/// Every Deployment and StatefulSet of the namespace.
+/// Every Deployment and StatefulSet of the namespace (one `kubectl get`).
 pub fn list(ctx: &Ctx<'_>, kubectl: &Kubectl<'_>, ns: &str) -> Result<Vec<Workload>> {
-    let cmd =
-        kubectl.cmd("list workloads", ["get", "deployments,statefulsets", "-n", ns, "-o", "json"]);
-    let out = ctx.runner.run(&cmd)?;
-    parse(&out.stdout)
+    let out = ctx.runner.run(&kubectl.workloads_cmd(ns))?;
+    let mut all = crate::tools::kubectl::parse_workloads(&out.stdout)?;
+    all.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
+    Ok(all)
 }
 
 /// The workload named `service`, or exit 4 listing the ones that exist.
@@ -94,33 +75,9 @@ pub fn find(ctx: &Ctx<'_>, kubectl: &Kubectl<'_>, ns: &str, service: &str) -> Re
     if let Some(w) = all.iter().find(|w| w.name == service) {
         return Ok(w.clone());
     }
-    let existing = if all.is_empty() {
-        format!("there are no Deployments or StatefulSets in {ns} yet")
-    } else {
-        format!(
-            "services in {ns}: {}",
-            all.iter().map(|w| format!("{} ({})", w.name, w.kind)).collect::<Vec<_>>().join(", ")
-        )
-    };
     Err(invalid(format!(
-        "unknown service `{service}`: no Deployment or StatefulSet of that name in {ns}; {existing}"
+        "unknown service `{service}`: no Deployment or StatefulSet of that name in {ns}; {}",
+        listing(&all, ns)
     ))
     .into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_deployments_and_statefulsets_sorted() {
-        let json = r#"{"apiVersion":"v1","items":[
-            {"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"postgres"}},
-            {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"}},
-            {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"api"}}],
-            "kind":"List","metadata":{"resourceVersion":""}}"#;
-        let w = parse(json).expect("parses");
-        let t: Vec<String> = w.iter().map(Workload::target).collect();
-        assert_eq!(t, ["deployment/api", "deployment/web", "statefulset/postgres"]);
-    }
 }

@@ -513,7 +513,7 @@ fn a_database_that_is_not_running_is_a_clear_error() {
     assert_eq!(code(&out), 1, "{}", stderr_of(&out));
     let stderr = stderr_of(&out);
     assert!(stderr.contains("database workload `pg` not found"), "{stderr}");
-    assert!(stderr.contains("postgres (StatefulSet)"), "{stderr}");
+    assert!(stderr.contains("postgres (statefulset)"), "{stderr}");
 
     // A stopped cluster.
     std::fs::write(db.dir.join("kilter.yaml"), YAML).unwrap();
