@@ -175,6 +175,17 @@ impl Ui {
         }
     }
 
+    /// Ask a question on stderr and read one line from stdin (callers check it is a terminal).
+    pub fn prompt(&self, question: &str) -> std::io::Result<String> {
+        self.finish_spinner();
+        let mut err = std::io::stderr().lock();
+        write!(err, "{question}")?;
+        err.flush()?;
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim().to_owned())
+    }
+
     /// Requested output on stdout. A closed pipe (e.g. `| head`) is not an error.
     pub fn stdout(&self, text: &str) {
         let mut broken = self.stdout_broken.lock().unwrap_or_else(|e| e.into_inner());

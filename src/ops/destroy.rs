@@ -1,7 +1,7 @@
 //! `kilter destroy`: confirm, `down`, `kind delete cluster`, remove the kubeconfig and runtime
 //! files and the flag. Keeps snapshots and the port slot.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 
 use anyhow::Result;
 
@@ -18,7 +18,7 @@ pub fn run(ctx: &Ctx<'_>, args: &DestroyArgs) -> Result<i32> {
     let project = ctx.project()?;
     check_identity(&project, args.adopt, ui)?;
     if !args.yes && !ctx.runner.is_dry_run() {
-        confirm(&project)?;
+        confirm(ui, &project)?;
     }
     let _lock = ctx.lock(&project, "kilter destroy")?;
     let tools = Tools::discover(&[Tool::Docker, Tool::Kind])?;
@@ -74,7 +74,7 @@ pub fn run(ctx: &Ctx<'_>, args: &DestroyArgs) -> Result<i32> {
 }
 
 /// On a terminal, ask for the project name; without one, `--yes` is required (exit 4).
-fn confirm(project: &Project) -> Result<()> {
+fn confirm(ui: &crate::ui::Ui, project: &Project) -> Result<()> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Err(invalid(format!(
@@ -84,17 +84,12 @@ fn confirm(project: &Project) -> Result<()> {
         .hint("pass --yes to confirm (snapshots are kept either way)")
         .into());
     }
-    let mut err = std::io::stderr();
-    let _ = write!(
-        err,
+    let line = ui.prompt(&format!(
         "This deletes cluster {} and everything in it (snapshots are kept).\nType the project name `{}` to confirm: ",
         project.cluster(),
         project.name
-    );
-    let _ = err.flush();
-    let mut line = String::new();
-    stdin.lock().read_line(&mut line)?;
-    if line.trim() != project.name {
+    ))?;
+    if line != project.name {
         return Err(
             Exit::new(Code::Invalid, "confirmation did not match; nothing was destroyed").into()
         );

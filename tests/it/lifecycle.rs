@@ -273,3 +273,49 @@ fn two_projects_are_isolated() {
     assert!(pid_alive(blog_pid), "the other project's Tilt is untouched");
     assert!(kubeconfig(&env, "blog").exists());
 }
+
+/// On a terminal, `destroy` asks for the project name: a wrong answer destroys nothing (exit 4),
+/// the right one proceeds. Runs kilter under a pseudo-terminal with util-linux `script`.
+#[test]
+fn destroy_on_a_terminal_asks_for_the_project_name() {
+    let script = std::path::Path::new("/usr/bin/script");
+    if !script.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "util-linux `script` is needed for the TTY test under CI"
+        );
+        eprintln!("SKIP: /usr/bin/script not found");
+        return;
+    }
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.kilter(&dir).arg("up").assert().success();
+    let kilter = env!("CARGO_BIN_EXE_kilter");
+    let run = |answer: &str| {
+        let mut cmd = std::process::Command::new(script);
+        cmd.args(["-qec", &format!("{kilter} destroy"), "/dev/null"]).current_dir(&dir).env_clear();
+        for (k, v) in env.vars() {
+            cmd.env(k, v);
+        }
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("script");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{answer}\n").as_bytes())
+            .expect("answer");
+        child.wait_with_output().expect("wait")
+    };
+    let out = run("blog");
+    let shown = format!("{}{}", stdout_of(&out), stderr_of(&out));
+    assert_eq!(out.status.code(), Some(4), "{shown}");
+    assert!(shown.contains("Type the project name `shop` to confirm"), "{shown}");
+    assert!(env.container("kilter-shop-control-plane").is_some(), "nothing destroyed");
+    let out = run("shop");
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout_of(&out), stderr_of(&out));
+    assert!(env.container("kilter-shop-control-plane").is_none());
+}
