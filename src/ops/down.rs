@@ -14,7 +14,7 @@ pub fn run(ctx: &Ctx<'_>, adopt: bool) -> Result<i32> {
         None => ctx.ui.info(&format!("Tilt is not running for project `{}`", project.name)),
     }
     ctx.ui.info(&format!(
-        "Cluster {} and its pods keep running; `kilter stop` also stops the cluster, `kilter up` starts Tilt again.",
+        "`down` leaves cluster {} alone: if it runs, it and its pods keep running. `kilter stop` also stops the cluster; `kilter up` starts Tilt again.",
         project.cluster()
     ));
     Ok(0)
