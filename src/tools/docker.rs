@@ -35,6 +35,16 @@ pub struct Container {
     pub host_config: HostConfig,
     #[serde(default)]
     pub config: ContainerConfig,
+    #[serde(default)]
+    pub network_settings: NetworkSettings,
+}
+
+/// Runtime port bindings (empty while the container is stopped).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkSettings {
+    #[serde(default)]
+    pub ports: Option<BTreeMap<String, Option<Vec<Binding>>>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -87,19 +97,27 @@ impl Container {
         }
     }
 
-    /// Host ports bound for `<port>/tcp` (from HostConfig, so also known while stopped).
+    /// Host ports bound for `<port>/tcp`: the runtime bindings while running, else the
+    /// configured ones (kept while stopped). A configured `0` ("docker picks") is not a port.
     pub fn host_ports(&self) -> Vec<(String, u16)> {
-        let mut out = Vec::new();
-        if let Some(map) = &self.host_config.port_bindings {
-            for (k, v) in map {
+        let collect = |map: &Option<BTreeMap<String, Option<Vec<Binding>>>>| {
+            let mut out = Vec::new();
+            for (k, v) in map.iter().flatten() {
                 for b in v.iter().flatten() {
-                    if let Ok(p) = b.host_port.parse() {
+                    if let Ok(p) = b.host_port.parse::<u16>()
+                        && p != 0
+                    {
                         out.push((k.clone(), p));
                     }
                 }
             }
-        }
-        out
+            out
+        };
+        let runtime = collect(&self.network_settings.ports);
+        let configured = collect(&self.host_config.port_bindings);
+        let mut all = runtime.clone();
+        all.extend(configured.into_iter().filter(|(k, _)| !runtime.iter().any(|(rk, _)| rk == k)));
+        all
     }
 
     /// The API server's host port (kind publishes `6443/tcp` on 127.0.0.1).

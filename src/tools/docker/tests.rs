@@ -72,3 +72,38 @@ fn parses_ps_ndjson_with_string_labels() {
     assert_eq!(v[1].label(CLUSTER_LABEL), Some("kind"));
     assert_eq!(v[1].label("nope"), None);
 }
+
+// Captured from a real engine by scripts/capture-fixtures.sh (versions in captured-versions.txt).
+#[test]
+fn parses_captured_real_engine_output() {
+    let running =
+        parse_inspect(include_str!("../../../fixtures/docker/captured-inspect-running.json"))
+            .expect("parses")
+            .expect("present");
+    assert_eq!(running.node_state(), NodeState::Running);
+    assert!(
+        running.api_port().is_some_and(|p| p > 0),
+        "kind-style 127.0.0.1:0:6443 binding resolved"
+    );
+    assert_eq!(running.port_slot(), Some(17), "30340 is slot 17's block");
+    let exited =
+        parse_inspect(include_str!("../../../fixtures/docker/captured-inspect-exited.json"))
+            .expect("parses")
+            .expect("present");
+    assert!(matches!(exited.node_state(), NodeState::NotRunning(ref s) if s == "exited"));
+    assert_eq!(exited.port_slot(), Some(17), "bindings stay known while stopped");
+    let missing = include_str!("../../../fixtures/docker/captured-inspect-missing.stdout");
+    assert!(parse_inspect(missing).expect("parses").is_none());
+    let stderr = include_str!("../../../fixtures/docker/captured-inspect-missing.stderr");
+    assert!(stderr.to_ascii_lowercase().contains("no such"), "{stderr}");
+    for f in [
+        include_str!("../../../fixtures/docker/captured-ps-running.ndjson"),
+        include_str!("../../../fixtures/docker/captured-ps-exited.ndjson"),
+    ] {
+        let rows =
+            parse_ps(f).expect("ps parses even with non-string values such as Platform: null");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].label(CLUSTER_LABEL), Some("kilter-capture"));
+        assert_eq!(rows[0].names, "kilter-capture-control-plane");
+    }
+}
