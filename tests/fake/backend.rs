@@ -132,27 +132,18 @@ impl RealDocker {
 
     /// kind's `ListNodes`: `docker ps -a --filter label=io.x-k8s.kind.cluster=<name> --format '{{.Names}}'`.
     pub fn list_nodes(&self, cluster: &str) -> Result<Vec<String>, DockerError> {
-        let out = self.run(&strings(&[
-            "ps",
-            "-a",
-            "--filter",
-            &format!("label={CLUSTER_LABEL}={cluster}"),
-            "--format",
-            "{{.Names}}",
-        ]))?;
-        Ok(lines(&out))
+        self.node_names(&format!("label={CLUSTER_LABEL}={cluster}"))
     }
 
     /// Every kind node (any cluster).
     pub fn list_all_nodes(&self) -> Result<Vec<String>, DockerError> {
-        let out = self.run(&strings(&[
-            "ps",
-            "-a",
-            "--filter",
-            &format!("label={CLUSTER_LABEL}"),
-            "--format",
-            "{{.Names}}",
-        ]))?;
+        self.node_names(&format!("label={CLUSTER_LABEL}"))
+    }
+
+    /// `docker ps -a --filter FILTER --format '{{.Names}}'`, one name a line.
+    fn node_names(&self, filter: &str) -> Result<Vec<String>, DockerError> {
+        let out =
+            self.run(&strings(&["ps", "-a", "--filter", filter, "--format", "{{.Names}}"]))?;
         Ok(lines(&out))
     }
 
