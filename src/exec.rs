@@ -314,6 +314,21 @@ pub struct Runner<'u> {
 #[derive(Debug)]
 pub struct Detached {
     pub pid: u32,
+    /// Kept so that kilter can reap the child while it watches it start (a zombie still answers
+    /// `kill(pid, 0)`). Dropping it neither kills nor waits for the child.
+    handle: duct::Handle,
+}
+
+impl Detached {
+    /// The exit status once the child has exited (reaping it), `None` while it runs.
+    pub fn exited(&self) -> Option<std::process::ExitStatus> {
+        match self.handle.try_wait() {
+            Ok(Some(out)) => Some(out.status),
+            Ok(None) => None,
+            // The handle cannot tell: fall back to asking the kernel.
+            Err(_) => (!pid_alive(self.pid as i32)).then(std::process::ExitStatus::default),
+        }
+    }
 }
 
 impl<'u> Runner<'u> {
@@ -481,13 +496,12 @@ impl<'u> Runner<'u> {
                 c.process_group(0);
                 Ok(())
             })
+            .unchecked()
             .start()
             .map_err(|e| CouldNotExecute { line: line.clone(), source: e })?;
         let pid = handle.pids().first().copied().unwrap_or(0);
         self.log(&line, &format!("spawned pid={pid}"), Duration::ZERO);
-        // Leak the handle on purpose: dropping it would not kill the child, and we never wait.
-        std::mem::forget(handle);
-        Ok(Some(Detached { pid }))
+        Ok(Some(Detached { pid, handle }))
     }
 
     /// Write a file kilter itself owns (e.g. the generated kind config). In `--dry-run` the write

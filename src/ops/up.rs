@@ -429,24 +429,47 @@ fn start_tilt(
     };
     let pid = child.pid as i32;
     let deadline = Instant::now() + Duration::from_secs(60);
+    // Tilt announces itself before it binds its port; once announced, a Tilt that is still alive
+    // after this long without a later line is taken as started (a failed bind exits at once).
+    const SETTLE: Duration = Duration::from_millis(1500);
+    let mut announced_at: Option<Instant> = None;
     loop {
         if crate::exec::interrupted() {
             tilt::stop_group(pid, Duration::from_secs(2));
             return Err(crate::error::Interrupted.into());
         }
+        // Look at the process before the log: a Tilt that has exited has written all it will.
+        let exited = child.exited();
+        let alive = exited.is_none();
         let text = read_from(log, offset);
-        if tilt::started_line(&text).is_some() && crate::exec::pid_alive(pid) {
-            break;
+        if alive {
+            match tilt::startup(&text) {
+                tilt::Startup::Running => break,
+                tilt::Startup::Announced => {
+                    if announced_at.get_or_insert_with(Instant::now).elapsed() >= SETTLE {
+                        break;
+                    }
+                }
+                tilt::Startup::Silent => {}
+            }
         }
-        if !crate::exec::pid_alive(pid) || Instant::now() >= deadline {
-            if crate::exec::pid_alive(pid) {
+        if !alive || Instant::now() >= deadline {
+            if alive {
                 tilt::stop_group(pid, Duration::from_secs(2));
             }
             drop(step);
             let tail = crate::exec::tail(&text, 15);
+            let why = match exited.and_then(|s| s.code()) {
+                Some(code) => format!("Tilt did not start: it exited with status {code}"),
+                None if alive => format!(
+                    "Tilt did not start within {}",
+                    crate::ui::fmt_duration(Duration::from_secs(60))
+                ),
+                None => "Tilt did not start".to_owned(),
+            };
             return Err(Exit::new(
                 Code::Failed,
-                format!("Tilt did not start\n  $ {}\n  tilt.log:\n{}", cmd, indent(&tail)),
+                format!("{why}\n  $ {}\n  tilt.log:\n{}", cmd, indent(&tail)),
             )
             .hint(format!("the whole log is {log}; the cluster itself is up"))
             .into());

@@ -109,7 +109,61 @@ pub fn stop_group(pid: i32, grace: Duration) -> Stopped {
     Stopped::Killed
 }
 
-/// Look for Tilt's startup line in the log text written since we started it.
-pub fn started_line(log: &str) -> Option<&str> {
-    log.lines().find(|l| l.contains("Tilt started"))
+/// How far Tilt's startup has got, judged from the log text written since we started it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Startup {
+    /// Nothing yet.
+    Silent,
+    /// `Tilt started on …` is there, but nothing that proves the web listener was bound: tilt
+    /// prints that line (and its version) *before* it binds the port, and exits 1 when the bind
+    /// fails (TOOLS.md D.1, "Port already in use").
+    Announced,
+    /// A line that tilt only prints once it is past the bind: the Tiltfile being loaded (or
+    /// missing), the initial build, or a resource log line.
+    Running,
+}
+
+pub fn startup(log: &str) -> Startup {
+    let mut lines = log.lines().skip_while(|l| !l.contains("Tilt started"));
+    if lines.next().is_none() {
+        return Startup::Silent;
+    }
+    let past_bind = |l: &str| {
+        let l = l.trim_start();
+        l.starts_with("Loading Tiltfile")
+            || l.starts_with("Successfully loaded Tiltfile")
+            || l.starts_with("No Tiltfile found")
+            || l.starts_with("Initial Build")
+            || l.contains(" │ ")
+    };
+    if lines.any(past_bind) { Startup::Running } else { Startup::Announced }
+}
+
+#[cfg(test)]
+mod startup_tests {
+    use super::{Startup, startup};
+
+    #[test]
+    fn only_lines_after_the_bind_count_as_running() {
+        assert_eq!(startup(""), Startup::Silent);
+        let announced = "Tilt started on http://localhost:10350/\nv0.37.6, built 2026-08-08\n";
+        assert_eq!(startup(announced), Startup::Announced);
+        let clash = format!(
+            "{announced}Error: Tilt cannot start because you already have another process on port 10350\n"
+        );
+        assert_eq!(startup(&clash), Startup::Announced);
+        for next in [
+            "Successfully loaded Tiltfile (12ms)",
+            "No Tiltfile found at paths 'Tiltfile'. Check out https://docs.tilt.dev/tutorial.html",
+            "Loading Tiltfile at: /p/Tiltfile",
+            "          api │ listening on :8080",
+        ] {
+            assert_eq!(startup(&format!("{announced}{next}\n")), Startup::Running, "{next}");
+        }
+        // A Tiltfile line from an earlier run, before the announcement, does not count.
+        assert_eq!(
+            startup(&format!("Successfully loaded Tiltfile (1ms)\n{announced}")),
+            Startup::Announced
+        );
+    }
 }
