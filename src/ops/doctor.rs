@@ -41,13 +41,18 @@ fn check(name: &str, status: Level, detail: impl Into<String>, fix: Option<Strin
 
 /// `1.2.3` anywhere in a string (leading `v` allowed).
 pub fn parse_version(s: &str) -> Option<(u64, u64, u64)> {
+    find_version(s).map(|(v, _)| v)
+}
+
+/// The first version in `s`, with the word as the tool wrote it (without a leading `v`).
+fn find_version(s: &str) -> Option<((u64, u64, u64), &str)> {
     for word in s.split(|c: char| c.is_whitespace() || c == ',' || c == '"') {
         let w = word.trim_start_matches('v');
         let mut it = w.split(['.', '-', '+']);
         let (Some(a), Some(b)) = (it.next(), it.next()) else { continue };
         let (Ok(a), Ok(b)) = (a.parse(), b.parse()) else { continue };
         let c = it.next().and_then(|c| c.parse().ok()).unwrap_or(0);
-        return Some((a, b, c));
+        return Some(((a, b, c), w));
     }
     None
 }
@@ -106,24 +111,15 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
                 Some(t.install_hint().into()),
             )),
             Some(Ok(o)) => {
-                let v = parse_version(&o.stdout);
                 let min = TESTED.iter().find(|(x, _)| x == t).map(|(_, v)| *v).unwrap_or((0, 0, 0));
-                match v {
-                    Some(v) if v < min => checks.push(check(
+                match find_version(&o.stdout) {
+                    Some((v, text)) if v < min => checks.push(check(
                         name,
                         Level::Warn,
-                        format!(
-                            "{}.{}.{} is older than the tested {}.{}.{}",
-                            v.0, v.1, v.2, min.0, min.1, min.2
-                        ),
+                        format!("{text} is older than the tested {}.{}.{}", min.0, min.1, min.2),
                         Some(format!("upgrade {name}: {}", t.install_hint())),
                     )),
-                    Some(v) => checks.push(check(
-                        name,
-                        Level::Ok,
-                        format!("{}.{}.{}", v.0, v.1, v.2),
-                        None,
-                    )),
+                    Some((_, text)) => checks.push(check(name, Level::Ok, text, None)),
                     None => checks.push(check(
                         name,
                         Level::Warn,
@@ -356,25 +352,32 @@ fn project_checks(
             .cmd("read the client and server versions")
             .env("KUBECONFIG", kc.as_str())
             .args(["--context", &p.context(), "version", "-o", "json"]);
-        if let Ok(out) = ctx.runner.run_unchecked(&cmd)
-            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&out.stdout)
-        {
-            let minor = |k: &str| {
-                v[k]["minor"].as_str().and_then(|m| m.trim_end_matches('+').parse::<i64>().ok())
-            };
-            if let (Some(c), Some(s)) = (minor("clientVersion"), minor("serverVersion")) {
-                checks.push(if (c - s).abs() > 1 {
-                    check(
-                        "version skew",
-                        Level::Warn,
-                        format!("kubectl 1.{c} vs server 1.{s}: more than one minor apart"),
-                        Some(format!("use kubectl 1.{s}, or pin `kind.image` to a node of 1.{c}")),
-                    )
-                } else {
-                    check("version skew", Level::Ok, format!("kubectl 1.{c}, server 1.{s}"), None)
-                });
+        let out = ctx.runner.run_unchecked(&cmd)?;
+        // stdout holds the client part even when the server does not answer (exit 1 then).
+        let v = serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap_or_default();
+        let minor = |k: &str| {
+            v[k]["minor"].as_str().and_then(|m| m.trim_end_matches('+').parse::<i64>().ok())
+        };
+        checks.push(match (minor("clientVersion"), minor("serverVersion")) {
+            (Some(c), Some(s)) if (c - s).abs() > 1 => check(
+                "version skew",
+                Level::Warn,
+                format!("kubectl 1.{c} vs server 1.{s}: more than one minor apart"),
+                Some(format!("use kubectl 1.{s}, or pin `kind.image` to a node of 1.{c}")),
+            ),
+            (Some(c), Some(s)) => {
+                check("version skew", Level::Ok, format!("kubectl 1.{c}, server 1.{s}"), None)
             }
-        }
+            _ => check(
+                "version skew",
+                Level::Warn,
+                format!(
+                    "could not read the server version: {}",
+                    crate::tools::kubectl::last_line(&out.stderr)
+                ),
+                Some("`kilter status` shows whether the API answers".into()),
+            ),
+        });
     }
     Ok(())
 }
@@ -401,8 +404,14 @@ fn disk_check(root: Option<&str>) -> Check {
             None,
         );
     }
+    #[allow(clippy::unnecessary_cast)] // the field types differ between Linux and macOS
     let free = st.f_bavail as u64 * st.f_frsize as u64;
-    let gib = free as f64 / (1u64 << 30) as f64;
+    disk_verdict(free, root)
+}
+
+/// Below 2 GiB a new node image or a snapshot will not fit (✗); below 10 GiB, a warning.
+fn disk_verdict(free_bytes: u64, root: &str) -> Check {
+    let gib = free_bytes as f64 / (1u64 << 30) as f64;
     let fix = Some(
         "free space: `docker system prune`, or remove unused kilter clusters (`kilter ls`)"
             .to_owned(),
@@ -412,7 +421,7 @@ fn disk_check(root: Option<&str>) -> Check {
     } else if gib < 10.0 {
         check("disk", Level::Warn, format!("{gib:.1} GiB free under {root}"), fix)
     } else {
-        check("disk", Level::Ok, format!("{gib:.0} GiB free under {root}"), None)
+        check("disk", Level::Ok, format!("{gib:.1} GiB free under {root}"), None)
     }
 }
 
@@ -457,5 +466,22 @@ mod tests {
             Some((1, 32, 2))
         );
         assert_eq!(parse_version("nothing here"), None);
+    }
+
+    #[test]
+    fn disk_thresholds() {
+        const GIB: u64 = 1 << 30;
+        for (free, want) in [
+            (0, Level::Fail),
+            (2 * GIB - 1, Level::Fail),
+            (2 * GIB, Level::Warn),
+            (10 * GIB - 1, Level::Warn),
+            (10 * GIB, Level::Ok),
+        ] {
+            let c = disk_verdict(free, "/var/lib/docker");
+            assert_eq!(c.status, want, "{free}: {}", c.detail);
+            assert!(c.detail.ends_with("GiB free under /var/lib/docker"), "{}", c.detail);
+            assert_eq!(c.fix.is_some(), want != Level::Ok);
+        }
     }
 }

@@ -27,6 +27,14 @@ pub const KNOBS: &[(&str, &str)] = &[
     ("tilt_fail_start", "false"),
     ("tilt_ci_fail", "false"),
     ("tilt_start_ms", "0"),
+    ("tilt_bind_ms", "0"),
+    // Versions the client tools report (`docker --version`, `kind version`, `kubectl version`,
+    // `tilt version`); the fake kubectl's server version comes from the node image tag.
+    ("docker_version", "28.2.2"),
+    ("docker_root_dir", "/var/lib/docker"),
+    ("kind_version", "v0.32.0"),
+    ("kubectl_version", "v1.32.2"),
+    ("tilt_version", "v0.37.6"),
     // `kubectl exec` (workloads.rs): where programs are found, and where PostgreSQL clients connect
     ("exec_path", ""),
     ("pg_host", ""),

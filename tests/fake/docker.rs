@@ -10,7 +10,6 @@ use crate::state::{ClusterStore, Container, Containers};
 use crate::timefmt;
 
 pub const CANNOT_CONNECT: &str = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?";
-pub const VERSION_LINE: &str = "Docker version 28.2.2, build e6534b4";
 
 const CLIENT_JSON: &str = r#"{"Platform":{"Name":"Docker Engine - Community"},"Version":"28.2.2","ApiVersion":"1.50","DefaultAPIVersion":"1.50","GitCommit":"e6534b4","GoVersion":"go1.24.3","Os":"linux","Arch":"amd64","BuildTime":"Fri May 30 12:07:26 2025","Context":"default"}"#;
 const SERVER_JSON: &str = r#"{"Platform":{"Name":"Docker Engine - Community"},"Version":"28.2.2","ApiVersion":"1.50","MinAPIVersion":"1.24","Os":"linux","Arch":"amd64","Components":[{"Name":"Engine","Version":"28.2.2","Details":{"ApiVersion":"1.50","Arch":"amd64","BuildTime":"Fri May 30 12:07:26 2025","Experimental":"false","GitCommit":"45873be","GoVersion":"go1.24.3","KernelVersion":"6.8.0-60-generic","MinAPIVersion":"1.24","Os":"linux"}},{"Name":"containerd","Version":"1.7.27","Details":{"GitCommit":"05044ec0a9a75232cad458027ca83437aae3f4da"}},{"Name":"runc","Version":"1.2.5","Details":{"GitCommit":"v1.2.5-0-g59923ef"}},{"Name":"docker-init","Version":"0.19.0","Details":{"GitCommit":"de40ad0"}}],"GitCommit":"45873be","GoVersion":"go1.24.3","KernelVersion":"6.8.0-60-generic","BuildTime":"2025-05-30T12:07:26.000000000+00:00"}"#;
@@ -24,7 +23,7 @@ pub fn main(ctx: &Ctx) -> i32 {
     let rest = if a.is_empty() { &[][..] } else { &a[1..] };
     match a.first().map(String::as_str) {
         Some("-v" | "--version") if a.len() == 1 => {
-            outln!("{VERSION_LINE}");
+            outln!("Docker version {}, build e6534b4", ctx.knob("docker_version"));
             0
         }
         Some("version") => version(ctx, rest),
@@ -85,7 +84,7 @@ fn info_json(ctx: &Ctx, up: bool) -> String {
         "ContainersStopped": cs.containers.len() - running,
         "Images": 3,
         "Driver": "overlay2",
-        "DockerRootDir": "/var/lib/docker",
+        "DockerRootDir": ctx.knob("docker_root_dir"),
         "MemoryLimit": true,
         "SwapLimit": true,
         "CPUShares": true,
@@ -119,7 +118,11 @@ fn info(ctx: &Ctx, rest: &[String]) -> i32 {
             (if up { "28.2.2" } else { "" }).to_string()
         }
         Some("{{.DockerRootDir}}" | "{{ .DockerRootDir }}") => {
-            (if up { "/var/lib/docker" } else { "" }).to_string()
+            if up {
+                ctx.knob("docker_root_dir")
+            } else {
+                String::new()
+            }
         }
         _ => return ctx.unexpected(),
     };

@@ -108,7 +108,7 @@ pub fn main(ctx: &Ctx) -> i32 {
     let a: Vec<&str> = ctx.args.iter().map(String::as_str).collect();
     let res = match a.as_slice() {
         ["version"] => {
-            outln!("kind v0.32.0 go1.24.6 linux/amd64");
+            outln!("kind {} go1.24.6 linux/amd64", ctx.knob("kind_version"));
             return 0;
         }
         ["create", "cluster", ..] => create_cluster(ctx, &ctx.args[2..]),

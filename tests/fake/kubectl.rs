@@ -157,16 +157,19 @@ pub fn main(ctx: &Ctx) -> i32 {
 }
 
 fn version(ctx: &Ctx, p: &args::Parsed) -> i32 {
-    if p.pos.len() != 1 || !p.has("--client") || p.get("--output") != Some("json") {
+    if p.pos.len() != 1 || p.get("--output") != Some("json") {
         return ctx.unexpected();
     }
+    let client = ctx.knob("kubectl_version");
+    let Some(client_minor) = client.split('.').nth(1).map(str::to_string) else {
+        return ctx.unexpected();
+    };
     // kubectl's version command indents with two spaces (json.MarshalIndent(v, "", "  ")).
-    outln!(
-        r#"{{
-  "clientVersion": {{
+    let client_json = format!(
+        r#"  "clientVersion": {{
     "major": "1",
-    "minor": "32",
-    "gitVersion": "v1.32.2",
+    "minor": "{client_minor}",
+    "gitVersion": "{client}",
     "gitCommit": "67a30c0adcf52bd3f56ff0893ce19966be12991f",
     "gitTreeState": "clean",
     "buildDate": "2025-02-12T21:26:09Z",
@@ -174,9 +177,46 @@ fn version(ctx: &Ctx, p: &args::Parsed) -> i32 {
     "compiler": "gc",
     "platform": "linux/amd64"
   }},
-  "kustomizeVersion": "v5.5.0"
+  "kustomizeVersion": "v5.5.0""#
+    );
+    if p.has("--client") {
+        outln!("{{\n{client_json}\n}}");
+        return 0;
+    }
+    // Without --client it also asks the server (GET /version). When that fails the client part
+    // is still printed on stdout, then the connection error, exit 1.
+    let conn = match connect(ctx, p) {
+        Ok(c) => c,
+        Err(e) => {
+            outln!("{{\n{client_json}\n}}");
+            return report(&e, false, p);
+        }
+    };
+    let server = conn.container.kube_version();
+    let server_minor = server.split('.').nth(1).unwrap_or("36").to_string();
+    outln!(
+        r#"{{
+{client_json},
+  "serverVersion": {{
+    "major": "1",
+    "minor": "{server_minor}",
+    "gitVersion": "{server}",
+    "gitCommit": "5f3e0a1b2c4d6e8f0a1b2c3d4e5f6a7b8c9d0e1f",
+    "gitTreeState": "clean",
+    "buildDate": "2026-07-15T10:00:00Z",
+    "goVersion": "go1.25.3",
+    "compiler": "gc",
+    "platform": "linux/amd64"
+  }}
 }}"#
     );
+    // kubectl ≤ 1.32 prints the skew warning (on stderr) after the document.
+    let (c, s): (i64, i64) = (client_minor.parse().unwrap_or(0), server_minor.parse().unwrap_or(0));
+    if (c - s).abs() > 1 {
+        errln!(
+            "WARNING: version difference between client (1.{c}) and server (1.{s}) exceeds the supported minor version skew of +/-1"
+        );
+    }
     0
 }
 

@@ -17,8 +17,6 @@ use crate::common::{Ctx, pid_alive, pretty4, read_json, write_json};
 use crate::kubeconfig;
 use crate::timefmt;
 
-pub const VERSION: &str = "v0.37.6, built 2026-08-08";
-
 /// What a running fake `tilt up` recorded about itself.
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct TiltRecord {
@@ -76,7 +74,7 @@ fn say(line: &str) {
 pub fn main(ctx: &Ctx) -> i32 {
     match ctx.args.first().map(String::as_str) {
         Some("version") if ctx.args.len() == 1 => {
-            outln!("{VERSION}");
+            outln!("{}", version_line(ctx));
             0
         }
         Some("up") => up(ctx, &ctx.args[1..], false),
@@ -193,7 +191,12 @@ fn up(ctx: &Ctx, rest: &[String], ci: bool) -> i32 {
         format!("Tilt started on http://{host}:{port}/")
     };
     say(&url_line);
-    say(VERSION);
+    say(&version_line(ctx));
+    // Real tilt flushes those two lines before it binds its web port (TOOLS.md D.1).
+    let bind_ms = ctx.knob_u64("tilt_bind_ms");
+    if bind_ms > 0 {
+        std::thread::sleep(Duration::from_millis(bind_ms));
+    }
     if clash || ctx.knob_bool("tilt_fail_start") {
         let bind = if host == "localhost" { "127.0.0.1".to_string() } else { host.clone() };
         errln!("Error: Tilt cannot start because you already have another process on port {port}");
@@ -342,4 +345,9 @@ fn get(ctx: &Ctx, rest: &[String]) -> i32 {
     };
     outln!("{}", pretty4(&body));
     0
+}
+
+/// `tilt version`'s line, also the second line `tilt up` prints.
+fn version_line(ctx: &Ctx) -> String {
+    format!("{}, built 2026-08-08", ctx.knob("tilt_version"))
 }

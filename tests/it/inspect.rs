@@ -322,3 +322,133 @@ fn doctor_names_a_missing_tool_and_a_busy_port() {
     assert_eq!(check_status(&v, "ports"), "ok", "{v}");
     let _ = read(env.shim_log());
 }
+
+fn check_of<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    v["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no check {name}: {v}"))
+}
+
+/// Each tool older than the README's tested version warns on its own, naming both versions.
+#[test]
+fn doctor_warns_about_each_tool_older_than_tested() {
+    let env = Env::new();
+    let dir = project(&env, "doc-old", Some("name: doc-old\n"), false);
+    let (code, v) = doctor(&env, &dir);
+    assert_eq!(code, 0, "{v}");
+    for (tool, knob, old, tested) in [
+        ("docker", "docker_version", "19.03.15", "20.10.0"),
+        ("kind", "kind_version", "v0.20.0", "0.32.0"),
+        ("kubectl", "kubectl_version", "v1.28.4", "1.32.0"),
+        ("tilt", "tilt_version", "v0.33.1", "0.37.6"),
+    ] {
+        env.set_knob(knob, old);
+        let (code, v) = doctor(&env, &dir);
+        assert_eq!(code, 0, "a warning is not a failure: {v}");
+        let c = check_of(&v, tool);
+        assert_eq!(c["status"], "warn", "{tool}: {v}");
+        let detail = c["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains(old.trim_start_matches('v')) && detail.contains(tested),
+            "{tool}: {detail}"
+        );
+        assert!(c["fix"].as_str().is_some_and(|f| f.starts_with("upgrade")), "{c}");
+        for other in ["docker", "kind", "kubectl", "tilt"].iter().filter(|o| **o != tool) {
+            assert_eq!(check_status(&v, other), "ok", "only {tool} warns: {v}");
+        }
+        env.ctl(&["unset", knob]);
+    }
+}
+
+/// kubectl vs the node's Kubernetes: more than one minor apart warns, one apart is fine, and a
+/// node whose API does not answer says so instead of staying silent.
+#[test]
+fn doctor_checks_kubectl_server_skew() {
+    let env = Env::new();
+    // kind's default node (v1.36.1 in the fake) against kubectl v1.32.2
+    let dir = project(&env, "doc-skew", Some("name: doc-skew\n"), false);
+    env.kilter(&dir).arg("up").assert().success();
+    let (code, v) = doctor(&env, &dir);
+    assert_eq!(code, 0, "{v}");
+    let c = check_of(&v, "version skew");
+    assert_eq!(c["status"], "warn", "{v}");
+    assert_eq!(c["detail"], "kubectl 1.32 vs server 1.36: more than one minor apart", "{v}");
+    assert!(
+        env.calls_of("kubectl")
+            .iter()
+            .any(|l| l.contains("--context kind-kilter-doc-skew version -o json")),
+        "{:?}",
+        env.calls_of("kubectl")
+    );
+    env.set_knob("kubectl_version", "v1.35.0");
+    let (_, v) = doctor(&env, &dir);
+    assert_eq!(check_of(&v, "version skew")["status"], "ok", "{v}");
+    assert_eq!(check_of(&v, "version skew")["detail"], "kubectl 1.35, server 1.36", "{v}");
+
+    // the API does not answer although the node container runs (it answers only 10 minutes after
+    // the container's start)
+    env.set_knob("ready_delay_ms", "600000");
+    let (code, v) = doctor(&env, &dir);
+    assert_eq!(code, 0, "{v}");
+    let c = check_of(&v, "version skew");
+    assert_eq!(c["status"], "warn", "{v}");
+    assert!(
+        c["detail"].as_str().is_some_and(|d| d.starts_with("could not read the server version: ")
+            && d.len() > "could not read the server version: ".len()),
+        "{v}"
+    );
+
+    // a stopped node: no kubectl call at all
+    env.set_knob("ready_delay_ms", "0");
+    env.kilter(&dir).arg("stop").assert().success();
+    let before = env.calls_of("kubectl").len();
+    let (_, v) = doctor(&env, &dir);
+    assert!(v["checks"].as_array().is_some_and(|a| a.iter().all(|c| c["name"] != "version skew")));
+    let version_calls =
+        env.calls_of("kubectl")[before..].iter().filter(|l| !l.contains("--client")).count();
+    assert_eq!(version_calls, 0, "{:?}", env.calls_of("kubectl"));
+}
+
+/// The free space under Docker's data root (from `docker info`) is the space `df` reports there.
+#[test]
+fn doctor_reports_free_disk_under_dockers_data_root() {
+    let env = Env::new();
+    let dir = project(&env, "doc-disk", Some("name: doc-disk\n"), false);
+    let root = env.root().join("docker-root");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    env.set_knob("docker_root_dir", root.to_str().expect("utf-8"));
+    let (_, v) = doctor(&env, &dir);
+    let c = check_of(&v, "disk");
+    let detail = c["detail"].as_str().expect("detail");
+    let suffix = format!(" GiB free under {}", root.display());
+    let gib: f64 = detail
+        .strip_suffix(&suffix)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{detail}"));
+    let df = std::process::Command::new("df").args(["-Pk"]).arg(&root).output().expect("df runs");
+    let df = String::from_utf8_lossy(&df.stdout);
+    let avail_kib: f64 = df
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{df}"));
+    let df_gib = avail_kib / (1024.0 * 1024.0);
+    assert!((gib - df_gib).abs() < 0.2, "kilter {gib} GiB vs df {df_gib} GiB");
+    let want = if gib < 2.0 {
+        "fail"
+    } else if gib < 10.0 {
+        "warn"
+    } else {
+        "ok"
+    };
+    assert_eq!(c["status"], want, "{c}");
+
+    // a data root kilter cannot see (Docker Desktop keeps it inside a VM): a warning, not a guess
+    env.set_knob("docker_root_dir", "/nonexistent/docker");
+    let (_, v) = doctor(&env, &dir);
+    let c = check_of(&v, "disk");
+    assert_eq!(c["status"], "warn", "{c}");
+    assert!(c["detail"].as_str().is_some_and(|d| d.contains("/nonexistent/docker")), "{c}");
+}
