@@ -263,6 +263,8 @@ pub enum ResolveError {
     Missing(String),
     /// `Error in configuration: …`
     Invalid(String),
+    /// The context is in no loaded file. kubectl words this per command (see kubectl.rs `report`).
+    NoContext(String),
 }
 
 /// Load like client-go: an explicit path must exist; otherwise the `$KUBECONFIG` list (missing
@@ -316,9 +318,7 @@ pub fn resolve(cfg: &Value, context: Option<&str>) -> Result<Resolved, ResolveEr
             .and_then(|a| a.iter().find(|e| e["name"].as_str() == Some(n)).cloned())
     };
     let Some(ctx) = find("contexts", &name) else {
-        return Err(ResolveError::Invalid(format!(
-            "context was not found for specified context: {name}"
-        )));
+        return Err(ResolveError::NoContext(name));
     };
     let cluster_name = ctx["context"]["cluster"].as_str().unwrap_or_default().to_string();
     let Some(cluster) = find("clusters", &cluster_name) else {

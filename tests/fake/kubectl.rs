@@ -187,9 +187,11 @@ fn version(ctx: &Ctx, p: &args::Parsed) -> i32 {
     // is still printed on stdout, then the connection error, exit 1.
     let conn = match connect(ctx, p) {
         Ok(c) => c,
+        // a context that does not exist fails before anything is printed
+        Err(e @ (ConnError::NoContext(_) | ConnError::Config(_))) => return report(&e, 0, p),
         Err(e) => {
             outln!("{{\n{client_json}\n}}");
-            return report(&e, false, p);
+            return report(&e, 0, p);
         }
     };
     let server = conn.container.kube_version();
@@ -227,6 +229,8 @@ fn version(ctx: &Ctx, p: &args::Parsed) -> i32 {
 pub enum ConnError {
     /// Printed as-is before any request (`error: stat …`, `Error in configuration: …`).
     Config(String),
+    /// `--context` (or current-context) names a context no loaded kubeconfig has.
+    NoContext(String),
     /// Connection refused on `host` (URL.Host); `url` is the server base URL.
     Refused { host: String, url: String },
     /// TLS verification failed (kubeconfig CA from another incarnation of the cluster).
@@ -244,7 +248,7 @@ pub fn connect(ctx: &Ctx, p: &args::Parsed) -> Result<Conn, ConnError> {
     let cfg = kubeconfig::client_load(p.get("--kubeconfig")).map_err(|e| match e {
         ResolveError::Missing(m) => ConnError::Config(format!("error: {m}")),
         ResolveError::Invalid(m) => ConnError::Config(format!("error: {m}")),
-        ResolveError::NoConfig => unreachable!(),
+        ResolveError::NoConfig | ResolveError::NoContext(_) => unreachable!(),
     })?;
     let resolved = match kubeconfig::resolve(&cfg, p.get("--context")) {
         Ok(r) => r,
@@ -257,6 +261,7 @@ pub fn connect(ctx: &Ctx, p: &args::Parsed) -> Result<Conn, ConnError> {
         Err(ResolveError::Invalid(m) | ResolveError::Missing(m)) => {
             return Err(ConnError::Config(format!("Error in configuration: {m}")));
         }
+        Err(ResolveError::NoContext(name)) => return Err(ConnError::NoContext(name)),
     };
     let namespace = p
         .get("--namespace")
@@ -302,12 +307,35 @@ pub fn connect(ctx: &Ctx, p: &args::Parsed) -> Result<Conn, ConnError> {
 }
 
 /// Print a connection error. `discovery`: the command first fetches the API group list, which
-/// logs klog `memcache.go` lines on failure (`--raw` does not).
-pub fn report(e: &ConnError, discovery: bool, p: &args::Parsed) -> i32 {
+/// How many klog `memcache.go` lines kubectl 1.32 logs when API discovery fails, for a command
+/// whose first resource argument is `arg`: 4, plus one per type of a bare type list
+/// (`pods` 5, `nodes,namespaces` 6; `deployment/x` 4). `--raw`, `version` and
+/// `create namespace` use no discovery: 0. Checked against the real kubectl by
+/// tests/it/contract.rs.
+pub fn discovery_lines(arg: Option<&str>) -> usize {
+    match arg {
+        Some(a) if !a.contains('/') => 4 + a.split(',').filter(|t| !t.is_empty()).count(),
+        _ => 4,
+    }
+}
+
+/// Report a failed connection the way kubectl does. `discovery` is the number of
+/// [`discovery_lines`] (0: a command without API discovery).
+pub fn report(e: &ConnError, discovery: usize, p: &args::Parsed) -> i32 {
     let timeout = p.get("--request-timeout").filter(|t| *t != "0").unwrap_or("32s");
     let (url, cause, last) = match e {
         ConnError::Config(m) => {
             errln!("{m}");
+            return 1;
+        }
+        // Resource-builder commands read the namespace from the kubeconfig when `-n` is not
+        // given, and that is where kubectl 1.32 notices the missing context first.
+        ConnError::NoContext(name) if discovery > 0 && p.get("--namespace").is_none() => {
+            errln!("Error in configuration: context was not found for specified context: {name}");
+            return 1;
+        }
+        ConnError::NoContext(name) => {
+            errln!("error: context \"{name}\" does not exist");
             return 1;
         }
         ConnError::Refused { host, url } => {
@@ -325,9 +353,9 @@ pub fn report(e: &ConnError, discovery: bool, p: &args::Parsed) -> i32 {
                 .to_string(),
         ),
     };
-    if discovery {
+    if discovery > 0 {
         let pid = std::process::id();
-        for _ in 0..5 {
+        for _ in 0..discovery {
             let t = timefmt::rfc3339_nano(timefmt::now_ns() / 1000 * 1000 + 1); // …T10:00:00.123456001Z
             let (date, time) = t.split_once('T').unwrap_or_default();
             let mmdd = format!("{}{}", &date[5..7], &date[8..10]);
@@ -490,7 +518,7 @@ fn get(ctx: &Ctx, p: &args::Parsed) -> i32 {
     }
     let conn = match connect(ctx, p) {
         Ok(c) => c,
-        Err(e) => return report(&e, true, p),
+        Err(e) => return report(&e, discovery_lines(p.pos.get(1).map(String::as_str)), p),
     };
     let delay = ctx.knob_u64("node_ready_delay_ms");
     let all_ns = p.has("--all-namespaces");
@@ -551,7 +579,7 @@ fn get(ctx: &Ctx, p: &args::Parsed) -> i32 {
 fn raw(ctx: &Ctx, p: &args::Parsed, path: &str) -> i32 {
     let conn = match connect(ctx, p) {
         Ok(c) => c,
-        Err(e) => return report(&e, false, p),
+        Err(e) => return report(&e, 0, p),
     };
     match path {
         "/readyz" | "/livez" | "/healthz" => {
@@ -588,7 +616,7 @@ fn create(ctx: &Ctx, p: &args::Parsed) -> i32 {
     }
     let conn = match connect(ctx, p) {
         Ok(c) => c,
-        Err(e) => return report(&e, true, p),
+        Err(e) => return report(&e, 0, p),
     };
     if !dns1123_label(name) {
         errln!(

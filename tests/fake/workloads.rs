@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::args;
 use crate::common::{Ctx, random_hex, random_uid};
-use crate::kubectl::{Conn, connect, report, resource, selector_matches};
+use crate::kubectl::{Conn, connect, discovery_lines, report, resource, selector_matches};
 use crate::state::{CLUSTER_LABEL, ClusterStore, Container, Containers};
 use crate::timefmt;
 
@@ -1090,7 +1090,7 @@ pub fn exec(ctx: &Ctx, p: &args::Parsed) -> i32 {
     }
     let conn = match connect(ctx, p) {
         Ok(c) => c,
-        Err(e) => return report(&e, true, p),
+        Err(e) => return report(&e, 4, p),
     };
     let pod = {
         let _l = ctx.lock();
@@ -1255,7 +1255,7 @@ pub fn logs(ctx: &Ctx, p: &args::Parsed) -> i32 {
     }
     let conn = match connect(ctx, p) {
         Ok(c) => c,
-        Err(e) => return report(&e, true, p),
+        Err(e) => return report(&e, 4, p),
     };
     let pod = {
         let _l = ctx.lock();
@@ -1414,7 +1414,7 @@ fn restart(ctx: &Ctx, p: &args::Parsed) -> i32 {
     }
     let conn = match connect(ctx, p) {
         Ok(c) => c,
-        Err(e) => return report(&e, true, p),
+        Err(e) => return report(&e, discovery_lines(p.pos.get(2).map(String::as_str)), p),
     };
     let node = Node::of(&conn.container);
     let _l = ctx.lock();
@@ -1553,7 +1553,7 @@ fn status(ctx: &Ctx, p: &args::Parsed) -> i32 {
     };
     let conn = match connect(ctx, p) {
         Ok(c) => c,
-        Err(e) => return report(&e, true, p),
+        Err(e) => return report(&e, discovery_lines(p.pos.get(2).map(String::as_str)), p),
     };
     let start = Instant::now();
     let ns = conn.namespace.clone();

@@ -4,6 +4,7 @@
 mod support;
 
 mod concurrency;
+mod contract;
 mod db;
 mod errors;
 mod fake_selftest;

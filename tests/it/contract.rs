@@ -1,0 +1,469 @@
+//! Contract tests: the fakes next to the REAL tools, on the calls that need no Kubernetes API
+//! server and no kind. Same arguments, same kubeconfig; stdout, stderr and exit code must match
+//! after the normalisation each case names (klog timestamps and pids, the client build).
+//!
+//! - kubectl: runs when a real kubectl is found (`KILTER_REAL_KUBECTL`, else `kubectl` on the test
+//!   process's PATH); otherwise a loud skip. `KILTER_REQUIRE_REAL_TOOLS=1` makes a missing
+//!   kubectl a failure.
+//! - docker: in the real-Docker tier (`KILTER_REAL_DOCKER=1`), the fake docker's own answers
+//!   (fake backend) next to the real engine's, for the containers kilter asks about that do not
+//!   exist.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+use crate::support::Env;
+
+fn real_kubectl() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("KILTER_REAL_KUBECTL") {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("kubectl")).find(|p| p.is_file())
+}
+
+/// A kubeconfig in kind's layout for `kind-kilter-contract`, whose server port refuses.
+fn kubeconfig(dir: &Path, port: u16) -> PathBuf {
+    use base64_free::encode;
+    let ca =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/kubectl/contract-ca.pem"))
+            .expect("contract CA fixture");
+    let text = format!(
+        "apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: {ca}
+    server: https://127.0.0.1:{port}
+  name: kind-kilter-contract
+contexts:
+- context:
+    cluster: kind-kilter-contract
+    user: kind-kilter-contract
+  name: kind-kilter-contract
+current-context: kind-kilter-contract
+kind: Config
+preferences: {{}}
+users:
+- name: kind-kilter-contract
+  user:
+    token: contract
+",
+        ca = encode(&ca)
+    );
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, text).expect("write kubeconfig");
+    path
+}
+
+/// Standard base64 without a crate (the tests need it once).
+mod base64_free {
+    pub fn encode(data: &[u8]) -> String {
+        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in data.chunks(3) {
+            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A docker client of version `pinned` on the test process's PATH (`KILTER_CONTRACT_DOCKER`
+/// first), if there is one.
+fn real_docker_client(pinned: &str) -> Option<PathBuf> {
+    let candidates: Vec<PathBuf> = std::env::var_os("KILTER_CONTRACT_DOCKER")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(
+            std::env::var_os("PATH")
+                .map(|p| std::env::split_paths(&p).map(|d| d.join("docker")).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        )
+        .collect();
+    candidates.into_iter().filter(|p| p.is_file()).find(|p| {
+        Command::new(p).arg("--version").output().is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout).starts_with(&format!("Docker version {pinned},"))
+        })
+    })
+}
+
+/// A loopback port nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// klog lines carry the time and the pid: `E1123 23:15:22.065100   11766 memcache.go:265] …`.
+fn normalise_klog(stderr: &str) -> String {
+    stderr
+        .lines()
+        .map(|l| {
+            let b = l.as_bytes();
+            let klog = b.len() > 30
+                && matches!(b[0], b'E' | b'W' | b'I')
+                && b[1..5].iter().all(u8::is_ascii_digit)
+                && b[5] == b' ';
+            match l.split_once("] ") {
+                Some((head, rest)) if klog => {
+                    let file = head.rsplit(' ').next().unwrap_or_default();
+                    format!("{}<mmdd time pid> {file}] {rest}", &l[..1])
+                }
+                _ => l.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The client build differs (real: whatever is installed; fake: v1.32.2): compare the keys.
+fn normalise_version_json(stdout: &str) -> String {
+    if stdout.trim().is_empty() {
+        return String::new();
+    }
+    let v: Value = serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let keys = |v: &Value| -> Vec<String> {
+        v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
+    };
+    format!(
+        "top {:?} client {:?} kustomize {}",
+        keys(&v),
+        keys(&v["clientVersion"]),
+        v["kustomizeVersion"].is_string()
+    )
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(mut cmd: Command) -> Run {
+    let out: Output = cmd.stdin(Stdio::null()).output().expect("runs");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn fake_kubectl_answers_like_the_real_kubectl_without_a_server() {
+    let Some(real) = real_kubectl() else {
+        let required = std::env::var("KILTER_REQUIRE_REAL_TOOLS").is_ok_and(|v| v == "1");
+        assert!(!required, "KILTER_REQUIRE_REAL_TOOLS=1 but no real kubectl was found");
+        eprintln!("SKIPPED: no real kubectl (set KILTER_REAL_KUBECTL or put kubectl on PATH)");
+        return;
+    };
+    let env = Env::new();
+    let kc = kubeconfig(env.root(), closed_port());
+    let missing = env.root().join("no-such-kubeconfig");
+    let ctx = "kind-kilter-contract";
+    // (args, KUBECONFIG, stdout is version JSON)
+    let mut cases: Vec<(Vec<&str>, &Path, bool)> = vec![
+        // the health wait of `up`
+        (vec!["--context", ctx, "get", "--raw", "/readyz"], &kc, false),
+        // `status` with the API down
+        (vec!["--context", ctx, "get", "pods", "-n", "contract-dev", "-o", "json"], &kc, false),
+        // `up`'s node + namespace probe
+        (vec!["--context", ctx, "get", "nodes,namespaces", "-o", "json"], &kc, false),
+        // `doctor`
+        (vec!["--context", ctx, "version", "-o", "json"], &kc, true),
+        (vec!["version", "--client", "-o", "json"], &kc, true),
+        (vec!["--context", ctx, "create", "namespace", "contract-dev"], &kc, false),
+        // `logs`, `exec`, `restart` and the snapshot's exec
+        (
+            vec![
+                "--context",
+                ctx,
+                "get",
+                "deployments,statefulsets",
+                "-n",
+                "contract-dev",
+                "-o",
+                "json",
+            ],
+            &kc,
+            false,
+        ),
+        (
+            vec![
+                "--context",
+                ctx,
+                "logs",
+                "deployment/api",
+                "-n",
+                "contract-dev",
+                "--all-containers",
+            ],
+            &kc,
+            false,
+        ),
+        (
+            vec!["--context", ctx, "exec", "-i", "pod/db-0", "-n", "contract-dev", "--", "true"],
+            &kc,
+            false,
+        ),
+        (
+            vec!["--context", ctx, "rollout", "restart", "deployment/api", "-n", "contract-dev"],
+            &kc,
+            false,
+        ),
+        (
+            vec![
+                "--context",
+                ctx,
+                "rollout",
+                "restart",
+                "deployment,statefulset",
+                "-n",
+                "contract-dev",
+            ],
+            &kc,
+            false,
+        ),
+        (
+            vec![
+                "--context",
+                ctx,
+                "rollout",
+                "status",
+                "statefulset/db",
+                "-n",
+                "contract-dev",
+                "--timeout",
+                "5s",
+            ],
+            &kc,
+            false,
+        ),
+    ];
+    // a kubeconfig that lost the context, and one that is gone: kubectl words it per command
+    for kubeconfig in [&kc, &missing] {
+        let other = if kubeconfig == &kc { "kind-kilter-other" } else { ctx };
+        for tail in [
+            &["get", "--raw", "/readyz"][..],
+            &["version", "-o", "json"],
+            &["create", "namespace", "contract-dev"],
+            &["get", "pods", "-n", "contract-dev", "-o", "json"],
+            &["get", "pods", "-o", "json"],
+            &["get", "nodes,namespaces", "-o", "json"],
+            &["rollout", "restart", "deployment/api"],
+            &["logs", "deployment/api", "-n", "contract-dev"],
+            &["exec", "-i", "pod/db-0", "-n", "contract-dev", "--", "true"],
+        ] {
+            let mut args = vec!["--context", other];
+            args.extend_from_slice(tail);
+            cases.push((args, kubeconfig, tail[0] == "version"));
+        }
+    }
+    let mut diffs = Vec::new();
+    for (args, kubeconfig, version_json) in &cases {
+        let mut r = Command::new(&real);
+        r.args(args)
+            .env_clear()
+            .env("HOME", env.home())
+            .env("PATH", "/usr/bin:/bin")
+            .env("KUBECONFIG", kubeconfig);
+        let mut f = env.tool("kubectl");
+        f.args(args).env("KUBECONFIG", kubeconfig);
+        let (real_run, fake_run) = (run(r), run(f));
+        let norm_out =
+            |s: &str| if *version_json { normalise_version_json(s) } else { s.to_owned() };
+        let pairs = [
+            ("exit", format!("{:?}", real_run.code), format!("{:?}", fake_run.code)),
+            ("stdout", norm_out(&real_run.stdout), norm_out(&fake_run.stdout)),
+            ("stderr", normalise_klog(&real_run.stderr), normalise_klog(&fake_run.stderr)),
+        ];
+        for (what, want, got) in pairs {
+            if want != got {
+                diffs.push(format!(
+                    "kubectl {}: {what} differs\n  real: {want:?}\n  fake: {got:?}",
+                    args.join(" ")
+                ));
+            }
+        }
+    }
+    assert!(diffs.is_empty(), "the fake kubectl drifted from the real one:\n{}", diffs.join("\n"));
+}
+
+/// The fake docker (its own fake backend) next to the real engine, on what kilter asks about a
+/// node that does not exist, and on the shape of a kind node container's `ps`/`inspect` JSON.
+/// Part of the real-Docker tier (the name carries `real_docker` for its filter).
+#[test]
+fn real_docker_and_the_fake_docker_agree() {
+    let Some(real_env) = Env::real_docker() else { return };
+    let fake_env = Env::new();
+    // Messages differ between docker clients (TOOLS.md, trap 25); the fake pins one. Compare
+    // stderr only with a client of that version; any client for the rest.
+    let pinned = fake_env.ctl(&["knobs"]);
+    let pinned = pinned
+        .lines()
+        .find_map(|l| l.strip_prefix("docker_version="))
+        .expect("docker_version knob")
+        .to_owned();
+    let client = real_docker_client(&pinned).unwrap_or_else(|| real_env.real().bin.clone());
+    let client_version = run({
+        let mut c = Command::new(&client);
+        c.arg("--version");
+        c
+    })
+    .stdout;
+    let same_version = client_version.starts_with(&format!("Docker version {pinned},"));
+    if !same_version {
+        eprintln!(
+            "NOTE: no docker {pinned} client found ({} is {}); comparing exit codes and stdout only",
+            client.display(),
+            client_version.trim()
+        );
+    }
+    let real_docker = |args: &[&str]| {
+        let mut c = Command::new(&client);
+        c.args(args)
+            .env_clear()
+            .env("HOME", real_env.home())
+            .env("DOCKER_CONFIG", real_env.home().join(".docker"))
+            .env("PATH", "/usr/bin:/bin");
+        run(c)
+    };
+    let missing = real_env.unique_name("gone");
+    let node = format!("kilter-{missing}-control-plane");
+    let label = format!("label=io.x-k8s.kind.cluster=kilter-{missing}");
+    let name_filter = format!("name=^{node}$");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["inspect", "--type", "container", &node],
+        vec!["inspect", &node],
+        vec!["start", &node],
+        vec!["stop", &node],
+        vec!["rm", "-f", "-v", &node],
+        vec!["rm", &node],
+        vec!["ps", "-a", "--filter", &label, "--format", "{{json .}}"],
+        vec![
+            "ps",
+            "-a",
+            "--filter",
+            "label=io.x-k8s.kind.cluster",
+            "--filter",
+            &name_filter,
+            "--format",
+            "{{.Names}}",
+        ],
+    ];
+    let mut diffs = Vec::new();
+    for args in &cases {
+        let real_run = real_docker(args);
+        let fake_run = run({
+            let mut c = fake_env.docker();
+            c.args(args);
+            c
+        });
+        for (what, want, got) in [
+            ("exit", format!("{:?}", real_run.code), format!("{:?}", fake_run.code)),
+            ("stdout", real_run.stdout, fake_run.stdout),
+            ("stderr", real_run.stderr, fake_run.stderr),
+        ] {
+            if want != got && (same_version || what != "stderr") {
+                diffs.push(format!(
+                    "docker {}: {what}\n  real: {want:?}\n  fake: {got:?}",
+                    args.join(" ")
+                ));
+            }
+        }
+    }
+
+    // A running node made by `kilter up` in each world: the JSON kilter parses has the same shape.
+    let shape = |env: &Env,
+                 name: &str,
+                 docker: &dyn Fn(&[&str]) -> String|
+     -> (Vec<String>, Vec<String>) {
+        let dir = crate::helpers::project(env, name, Some(&format!("name: {name}\n")), false);
+        let up = env.kilter(&dir).args(["up", "--no-tilt"]).output().expect("runs");
+        assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+        let node = format!("kilter-{name}-control-plane");
+        let ps = docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=io.x-k8s.kind.cluster=kilter-{name}"),
+            "--format",
+            "{{json .}}",
+        ]);
+        let ps: Value = serde_json::from_str(ps.lines().next().expect("one line")).expect("json");
+        let inspect = docker(&["inspect", "--type", "container", &node]);
+        let inspect: Value = serde_json::from_str(&inspect).expect("json");
+        let c = &inspect[0];
+        let mut paths = Vec::new();
+        for (path, v) in [
+            ("", c),
+            ("State", &c["State"]),
+            ("Config", &c["Config"]),
+            ("HostConfig.RestartPolicy", &c["HostConfig"]["RestartPolicy"]),
+            ("NetworkSettings.Ports[6443/tcp][0]", &c["NetworkSettings"]["Ports"]["6443/tcp"][0]),
+            (
+                "HostConfig.PortBindings[6443/tcp][0]",
+                &c["HostConfig"]["PortBindings"]["6443/tcp"][0],
+            ),
+        ] {
+            let keys = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_else(Vec::new);
+            assert!(!keys.is_empty(), "{path} is missing in {c}");
+            paths.extend(keys.into_iter().map(|k| format!("{path}.{k}")));
+        }
+        paths.push(format!("RestartPolicy={}", c["HostConfig"]["RestartPolicy"]));
+        paths.push(format!("State.Status={}", c["State"]["Status"]));
+        let ps_keys = ps.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        (ps_keys, paths)
+    };
+    let ok = |r: Run| {
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        r.stdout
+    };
+    let (real_ps, real_inspect) =
+        shape(&real_env, &real_env.unique_name("shape"), &|a| ok(real_docker(a)));
+    let (fake_ps, fake_inspect) = shape(&fake_env, "shape", &|a| fake_env.docker_ok(a));
+    if real_ps != fake_ps && same_version {
+        diffs.push(format!("ps --format json keys\n  real: {real_ps:?}\n  fake: {fake_ps:?}"));
+    }
+    // The fake may carry fewer inspect fields than the engine, but every field it has must be
+    // one the engine has (but `Config.StopSignal`, which kind's node image sets and the busybox
+    // test image does not), and every field kilter reads must be there.
+    let extra: Vec<_> = fake_inspect
+        .iter()
+        .filter(|k| !real_inspect.contains(k) && *k != "Config.StopSignal")
+        .collect();
+    if !extra.is_empty() {
+        diffs.push(format!("inspect fields the real engine does not have: {extra:?}"));
+    }
+    for needed in [
+        ".Id",
+        ".Name",
+        ".Created",
+        "State.Status",
+        "State.Running",
+        "State.ExitCode",
+        "State.StartedAt",
+        "State.FinishedAt",
+        "Config.Labels",
+        "Config.Image",
+        "NetworkSettings.Ports[6443/tcp][0].HostIp",
+        "NetworkSettings.Ports[6443/tcp][0].HostPort",
+        "HostConfig.RestartPolicy.Name",
+    ] {
+        if !fake_inspect.iter().any(|k| k == needed) {
+            diffs.push(format!("the fake's inspect lacks {needed}"));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "the fake docker drifted from the real engine:\n{}",
+        diffs.join("\n")
+    );
+}
