@@ -12,6 +12,7 @@
 #                (scripts/dockerd.sh start), and failing to get one is a failure, not a skip
 #   image        scripts/build-test-image.sh (kilter-test-node:latest, offline, reused when unchanged)
 #   real-docker  KILTER_REAL_DOCKER=1 cargo test --locked --test it real_docker -- --test-threads=2
+#   real-docker-client2  the same through a second docker client of another version, when PATH has one
 #   e2e          E2E_TOOLS=fake scripts/e2e.sh (when the script exists)
 #
 # Every stage runs even if an earlier, independent one failed; the stages that need a build or a daemon
@@ -202,6 +203,16 @@ if ((docker_ok)); then
     if ((built && image_ok)); then
         KILTER_REAL_DOCKER=1 stage real-docker \
             cargo_test cargo test --locked --test it real_docker -- --test-threads=2 || true
+        # A second docker client of another version on PATH (this machine kind has docker 28.2.2 in
+        # /usr/local/bin next to Debian's 20.10): run the tier through it too, since messages and exit
+        # codes differ between clients.
+        default_client=/usr/bin/docker
+        other_client=$(command -v docker || true)
+        if [[ -n $other_client && $other_client != "$default_client" && -x $default_client ]] &&
+            [[ $("$other_client" --version 2>/dev/null) != $("$default_client" --version 2>/dev/null) ]]; then
+            KILTER_REAL_DOCKER=1 KILTER_FAKE_REAL_DOCKER=$other_client stage real-docker-client2 \
+                cargo_test cargo test --locked --test it real_docker -- --test-threads=2 || true
+        fi
     else
         skip real-docker "the build or the test image failed"
     fi
