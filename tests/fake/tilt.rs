@@ -205,6 +205,10 @@ fn up(ctx: &Ctx, rest: &[String], ci: bool) -> i32 {
         errln!("Original error: listen tcp {bind}:{port}: bind: address already in use");
         return 1;
     }
+    // past the bind: the Tiltfile's initial build (as tilt ≥ 0.2x prints it in stream mode)
+    say("");
+    say("Initial Build");
+    say(&format!("Loading Tiltfile at: {}", file_abs.display()));
     if file_abs.is_file() {
         say("Successfully loaded Tiltfile (12ms)");
         if let Some(e) = kube_error {

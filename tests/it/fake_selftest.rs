@@ -590,7 +590,10 @@ fn tilt_up_runs_until_sigterm_and_detects_port_clashes() {
         .contains("Successfully loaded Tiltfile")));
     assert_eq!(
         read(env.root().join("tilt1.log")),
-        "Tilt started on http://localhost:10351/\nv0.37.6, built 2026-08-08\nSuccessfully loaded Tiltfile (12ms)\n"
+        format!(
+            "Tilt started on http://localhost:10351/\nv0.37.6, built 2026-08-08\n\nInitial Build\nLoading Tiltfile at: {}\nSuccessfully loaded Tiltfile (12ms)\n",
+            dir.join("Tiltfile").display()
+        )
     );
     assert_eq!(env.tilt_pids(), [pid]);
     let rec = &env.tilt_records()[0];
