@@ -26,15 +26,13 @@ fn real_kubectl() -> Option<PathBuf> {
 
 /// A kubeconfig in kind's layout for `kind-kilter-contract`, whose server port refuses.
 fn kubeconfig(dir: &Path, port: u16) -> PathBuf {
-    use base64_free::encode;
-    let ca =
-        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/kubectl/contract-ca.pem"))
-            .expect("contract CA fixture");
+    // A CA file rather than inline data: kubectl only parses it (the port refuses before TLS).
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/kubectl/contract-ca.pem");
     let text = format!(
         "apiVersion: v1
 clusters:
 - cluster:
-    certificate-authority-data: {ca}
+    certificate-authority: {ca}
     server: https://127.0.0.1:{port}
   name: kind-kilter-contract
 contexts:
@@ -49,32 +47,11 @@ users:
 - name: kind-kilter-contract
   user:
     token: contract
-",
-        ca = encode(&ca)
+"
     );
     let path = dir.join("kubeconfig");
     std::fs::write(&path, text).expect("write kubeconfig");
     path
-}
-
-/// Standard base64 without a crate (the tests need it once).
-mod base64_free {
-    pub fn encode(data: &[u8]) -> String {
-        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut out = String::new();
-        for chunk in data.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
 }
 
 /// A docker client of version `pinned` on the test process's PATH (`KILTER_CONTRACT_DOCKER`
