@@ -319,14 +319,23 @@ pub struct Detached {
     handle: duct::Handle,
 }
 
+/// What became of a detached child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildState {
+    Running,
+    /// Exited, with its exit code (`None`: killed by a signal, or the code is unknown).
+    Exited(Option<i32>),
+}
+
 impl Detached {
-    /// The exit status once the child has exited (reaping it), `None` while it runs.
-    pub fn exited(&self) -> Option<std::process::ExitStatus> {
+    /// Whether the child still runs; reaps it once it has exited.
+    pub fn state(&self) -> ChildState {
         match self.handle.try_wait() {
-            Ok(Some(out)) => Some(out.status),
-            Ok(None) => None,
-            // The handle cannot tell: fall back to asking the kernel.
-            Err(_) => (!pid_alive(self.pid as i32)).then(std::process::ExitStatus::default),
+            Ok(Some(out)) => ChildState::Exited(out.status.code()),
+            Ok(None) => ChildState::Running,
+            // The handle cannot tell: ask the kernel.
+            Err(_) if pid_alive(self.pid as i32) => ChildState::Running,
+            Err(_) => ChildState::Exited(None),
         }
     }
 }

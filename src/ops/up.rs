@@ -439,8 +439,8 @@ fn start_tilt(
             return Err(crate::error::Interrupted.into());
         }
         // Look at the process before the log: a Tilt that has exited has written all it will.
-        let exited = child.exited();
-        let alive = exited.is_none();
+        let state = child.state();
+        let alive = state == crate::exec::ChildState::Running;
         let text = read_from(log, offset);
         if alive {
             match tilt::startup(&text) {
@@ -459,13 +459,15 @@ fn start_tilt(
             }
             drop(step);
             let tail = crate::exec::tail(&text, 15);
-            let why = match exited.and_then(|s| s.code()) {
-                Some(code) => format!("Tilt did not start: it exited with status {code}"),
-                None if alive => format!(
+            let why = match state {
+                crate::exec::ChildState::Exited(Some(code)) => {
+                    format!("Tilt did not start: it exited with status {code}")
+                }
+                crate::exec::ChildState::Exited(None) => "Tilt did not start: it exited".to_owned(),
+                crate::exec::ChildState::Running => format!(
                     "Tilt did not start within {}",
                     crate::ui::fmt_duration(Duration::from_secs(60))
                 ),
-                None => "Tilt did not start".to_owned(),
             };
             return Err(Exit::new(
                 Code::Failed,
