@@ -121,8 +121,15 @@ fn tilt_slow_to_bind_is_waited_for() {
     env.set_knob("tilt_bind_ms", "400");
     let out = env.kilter(&dir).arg("up").output().expect("runs");
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    let log = std::fs::read_to_string(env.cache_dir("shop").join("tilt.log")).expect("tilt.log");
-    assert!(log.contains("Successfully loaded Tiltfile"), "{log}");
+    // kilter returns on `Initial Build`; the Tiltfile line follows it a moment later.
+    let log_path = env.cache_dir("shop").join("tilt.log");
+    let loaded =
+        || std::fs::read_to_string(&log_path).is_ok_and(|l| l.contains("Successfully loaded"));
+    assert!(
+        crate::support::wait_until(std::time::Duration::from_secs(10), loaded),
+        "{}",
+        std::fs::read_to_string(&log_path).unwrap_or_default()
+    );
     assert!(env.cache_dir("shop").join("tilt.json").exists());
     env.kilter(&dir).arg("down").assert().success();
 }
