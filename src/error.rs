@@ -59,6 +59,8 @@ pub struct CommandFailed {
     pub line: String,
     pub code: Option<i32>,
     pub stderr_tail: String,
+    /// Whether `stderr_tail` is only the end of a longer stderr.
+    pub stderr_cut: bool,
     pub hint: Option<String>,
 }
 
@@ -158,7 +160,10 @@ pub fn render(err: &anyhow::Error) -> Vec<(Part, String)> {
             if cf.stderr_tail.is_empty() {
                 out.push((Part::Plain, "  (no output on stderr)".into()));
             } else {
-                out.push((Part::Plain, "  stderr:".into()));
+                out.push((
+                    Part::Plain,
+                    if cf.stderr_cut { "  stderr (last lines):" } else { "  stderr:" }.into(),
+                ));
                 for l in cf.stderr_tail.lines() {
                     out.push((Part::Plain, format!("    {l}")));
                 }

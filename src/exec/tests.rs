@@ -1,7 +1,7 @@
 use super::*;
 
 fn cmd(args: &[&str]) -> Cmd {
-    Cmd::new("kubectl", Utf8Path::new("/usr/bin/kubectl"), "test").args(args.iter().copied())
+    Cmd::new("kubectl", Some(Utf8Path::new("/usr/bin/kubectl")), "test").args(args.iter().copied())
 }
 
 fn check(c: &Cmd, expected: &str) {
@@ -76,8 +76,8 @@ fn redirections_render_as_shell() {
         c.render_with(Some(&Redirect::StdoutTo("/s/a.dump.partial".into()))),
         "kubectl exec db-0 -- pg_dump -Fc > /s/a.dump.partial"
     );
-    let t =
-        Cmd::new("tilt", Utf8Path::new("/bin/tilt"), "start tilt").args(["up", "--port", "10351"]);
+    let t = Cmd::new("tilt", Some(Utf8Path::new("/bin/tilt")), "start tilt")
+        .args(["up", "--port", "10351"]);
     assert_eq!(
         t.render_with(Some(&Redirect::AppendBothDetached("/c/tilt.log".into()))),
         "tilt up --port 10351 >> /c/tilt.log 2>&1 &"
@@ -106,4 +106,98 @@ fn record_mode_answers_by_prefix_and_records() {
     assert_eq!(out.stdout, "ok");
     assert!(r.run(&cmd(&["get", "pods"])).is_err(), "unplanned query must fail loudly");
     assert_eq!(r.recorded(), vec!["kubectl get --raw /readyz", "kubectl get pods"]);
+}
+
+#[test]
+fn tail_keeps_inner_blank_lines_and_says_when_it_cut() {
+    let kind = "ERROR: failed to create cluster: failed to get docker info: exit status 1\n\nCommand Output: Cannot connect\n";
+    assert_eq!(tail_lines(kind, 20), (kind.trim_end().to_owned(), false));
+    assert_eq!(tail_lines("1\n2\n3\n", 2), ("2\n3".to_owned(), true));
+}
+
+fn sh(script: &str) -> Cmd {
+    Cmd::new("sh", Some(Utf8Path::new("/bin/sh")), "run a test script").args(["-c", script])
+}
+
+#[test]
+fn run_for_kills_a_command_that_outlives_its_limit() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let t = Instant::now();
+    let out = r
+        .run_for(&sh("echo started >&2; exec sleep 30"), Duration::from_millis(300))
+        .expect("runs");
+    assert!(out.timed_out && !out.success(), "{out:?}");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert!(out.reason().contains("gave up"), "{}", out.reason());
+    let quick = r.run_for(&sh("echo ok"), Duration::from_secs(5)).expect("runs");
+    assert!(quick.success() && !quick.timed_out && quick.stdout == "ok\n");
+}
+
+#[test]
+fn the_runner_deadline_kills_and_fails_with_exit_5() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    r.set_deadline(Duration::from_millis(300), "--timeout 300ms");
+    let t = Instant::now();
+    let err = r.run_unchecked(&sh("exec sleep 30")).expect_err("deadline");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert_eq!(crate::error::code_of(&err), crate::error::Code::Timeout);
+    assert!(err.to_string().contains("--timeout 300ms"), "{err}");
+    // Past the deadline nothing new starts.
+    assert!(r.run_unchecked(&sh("true")).is_err());
+    r.clear_deadline();
+    assert!(r.run_unchecked(&sh("true")).expect("runs").success());
+}
+
+#[test]
+fn poll_overlaps_probes_so_a_slow_failing_probe_does_not_hide_success() {
+    // Each probe fails after 2 s, unless the flag file exists when it starts: then it answers at
+    // once. The file appears 600 ms in; a new probe must see it well before the slow ones end.
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let dir = tempfile::tempdir().expect("tmp");
+    let flag = dir.path().join("up");
+    let probe = sh(&format!(
+        "if [ -e '{0}' ]; then echo ok; else sleep 2; echo not yet >&2; exit 1; fi",
+        flag.display()
+    ));
+    let p = Poll {
+        what: "the flag",
+        probe: &probe,
+        every: Duration::from_millis(100),
+        max_in_flight: 3,
+        max_age: Duration::from_millis(400),
+        timeout: Duration::from_secs(10),
+        script_condition: None,
+    };
+    let t = Instant::now();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(600));
+        std::fs::write(flag, "").expect("write");
+    });
+    let end = r.poll(&p, |o| o.success(), |_| {}).expect("polls");
+    writer.join().expect("writer");
+    assert!(matches!(end, PollEnd::Done(ref o) if o.stdout.trim() == "ok"), "{end:?}");
+    let took = t.elapsed();
+    assert!(took < Duration::from_millis(1200), "seen after {took:?}");
+}
+
+#[test]
+fn poll_times_out_with_exit_5_and_the_last_answer() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let probe = sh("echo 'connection refused' >&2; exit 1");
+    let p = Poll {
+        what: "the API server",
+        probe: &probe,
+        every: Duration::from_millis(50),
+        max_in_flight: 2,
+        max_age: Duration::from_secs(1),
+        timeout: Duration::from_millis(400),
+        script_condition: None,
+    };
+    let err = r.poll(&p, |o| o.success(), |_| {}).expect_err("never ready");
+    assert_eq!(crate::error::code_of(&err), crate::error::Code::Timeout);
+    assert!(err.to_string().contains("last answer: connection refused"), "{err}");
 }

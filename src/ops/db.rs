@@ -371,7 +371,7 @@ pub fn take(
 
     let what =
         format!("Dumping database {db_name} from {} (pod {})", t.workload.reference(), t.exec.pod);
-    let step = ui.step(&what);
+    let step = ui.step(&what, &what);
     let out = with_progress(ctx, &what, &files.partial, || {
         runner.run_to_file(&dump_cmd, &files.partial, file)
     })?;
@@ -434,13 +434,16 @@ pub fn take(
     renamed?;
     fsync_dir(dir);
     let took = step.done();
-    ui.success(&format!(
-        "Snapshot `{name}`: {} in {} ({}/s) → {}",
-        fmt_bytes(size),
-        crate::ui::fmt_duration(took),
-        fmt_bytes((size as f64 / took.as_secs_f64().max(0.001)) as u64),
-        files.dump
-    ));
+    ui.success(
+        &format!(
+            "Snapshot `{name}`: {} in {} ({}/s) → {}",
+            fmt_bytes(size),
+            crate::ui::fmt_duration(took),
+            fmt_bytes((size as f64 / took.as_secs_f64().max(0.001)) as u64),
+            files.dump
+        ),
+        &format!("take snapshot `{name}`"),
+    );
     Ok(Some(Taken { meta, path: files.dump }))
 }
 
@@ -769,11 +772,12 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
     }
     let tools = Tools::discover(&[Tool::Docker, Tool::Kubectl])?;
     let t = locate(ctx, &project, &tools, &db)?;
-    let step = ui.step(&format!(
+    let what = format!(
         "Restoring `{name}` ({}) into database {db_name} (pod {})",
         fmt_bytes(meta.size),
         t.exec.pod
-    ));
+    );
+    let step = ui.step(&what, &what);
     let restore_cmd = t
         .kubectl
         .exec_cmd(
@@ -822,11 +826,14 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
             .into());
     }
     let took = step.done();
-    ui.success(&format!(
-        "Restored `{name}` (taken {}) into database {db_name} in {}",
-        meta.created_at,
-        crate::ui::fmt_duration(took)
-    ));
+    ui.success(
+        &format!(
+            "Restored `{name}` (taken {}) into database {db_name} in {}",
+            meta.created_at,
+            crate::ui::fmt_duration(took)
+        ),
+        &format!("restore `{name}`"),
+    );
     Ok(0)
 }
 
@@ -852,7 +859,7 @@ fn rm(ctx: &Ctx<'_>, name: &str) -> Result<i32> {
     for f in [&files.dump, &files.meta, &files.partial, &files.meta_tmp] {
         crate::fsutil::remove_if_exists(f)?;
     }
-    ctx.ui.success(&format!("Removed snapshot `{name}`"));
+    ctx.ui.success(&format!("Removed snapshot `{name}`"), &format!("remove snapshot `{name}`"));
     Ok(0)
 }
 

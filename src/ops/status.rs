@@ -5,14 +5,17 @@
 use anyhow::Result;
 use serde::Serialize;
 
+use std::time::{Duration, Instant};
+
 use super::Ctx;
+use crate::cli::{StatusArgs, duration_flag};
+use crate::error::{Code, Exit};
 use crate::ops::destroy::snapshot_stats;
-use crate::ops::env::ports_preview;
 use crate::project::Project;
-use crate::tools::docker::{Container, NodeState};
+use crate::tools::Tool;
+use crate::tools::docker::{self, Container, NodeState};
 use crate::tools::kubectl::{self, Kubectl, PodRow};
 use crate::tools::tilt::TiltRecord;
-use crate::tools::{Tool, Tools};
 
 #[derive(Debug, Serialize)]
 pub struct Status {
@@ -71,11 +74,30 @@ pub struct SnapshotStatus {
     pub bytes: u64,
 }
 
-pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
+/// Every probe of `status` ends by this deadline (`--probe-timeout`, default 3 s): the API port
+/// can accept and reset connections while kubectl retries for a minute.
+pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
+    let json = args.json;
+    let limit = duration_flag("--probe-timeout", &args.probe_timeout)?;
+    let deadline = Instant::now() + limit;
+    let left = || deadline.saturating_duration_since(Instant::now());
     let project = ctx.project()?;
-    let tools = Tools::discover(&[Tool::Docker, Tool::Kubectl])?;
+    let tools = ctx.tools(&[Tool::Docker, Tool::Kubectl])?;
     let docker = tools.docker()?;
-    let container = docker.inspect(ctx.runner, &project.node())?;
+    let inspect_cmd = docker.inspect_cmd(&project.node());
+    let inspected = ctx.runner.run_for(&inspect_cmd, left())?;
+    if inspected.timed_out {
+        return Err(Exit::new(
+            Code::Failed,
+            format!(
+                "`{inspect_cmd}` did not answer within {}: the Docker daemon is not responding",
+                crate::ui::fmt_duration(limit)
+            ),
+        )
+        .hint("check `docker info`; raise --probe-timeout if Docker is only slow")
+        .into());
+    }
+    let container = docker::interpret_inspect(ctx.runner, &inspect_cmd, &inspected)?;
     let state = container.as_ref().map(Container::node_state).unwrap_or(NodeState::Absent);
 
     let (mut api, mut api_error, mut pods, mut pods_error) =
@@ -88,23 +110,25 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
         };
         let ns = project.namespace();
         let pods_cmd = kubectl.cmd("list pods", ["get", "pods", "-n", ns.as_str(), "-o", "json"]);
+        let readyz = kubectl.readyz_cmd();
+        let budget = left();
         let (ready, listed) = std::thread::scope(|s| {
-            let listed = s.spawn(|| ctx.runner.run_unchecked(&pods_cmd));
-            (ctx.runner.run_unchecked(&kubectl.readyz_cmd()), listed.join())
+            let listed = s.spawn(|| ctx.runner.run_for(&pods_cmd, budget));
+            (ctx.runner.run_for(&readyz, budget), listed.join())
         });
         let ready = ready?;
         if ready.success() && ready.stdout.trim() == "ok" {
             api = "ok".into();
         } else {
             api = "unreachable".into();
-            api_error = Some(kubectl::last_line(&ready.stderr).to_owned());
+            api_error = Some(probe_error(&ready, "the /readyz probe", limit));
         }
         let listed =
             listed.map_err(|_panic| anyhow::anyhow!("internal: probe thread panicked"))??;
         if listed.success() {
             pods = Some(kubectl::parse_pods(&listed.stdout, crate::time::now_secs())?);
         } else {
-            pods_error = Some(kubectl::last_line(&listed.stderr).to_owned());
+            pods_error = Some(probe_error(&listed, "the pod listing", limit));
         }
     } else if state == NodeState::Running {
         api_error =
@@ -119,6 +143,18 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
         ctx.ui.stdout(&render(&status));
     }
     Ok(0)
+}
+
+/// What a failed or abandoned probe says.
+fn probe_error(out: &crate::exec::Output, probe: &str, limit: Duration) -> String {
+    if out.timed_out {
+        format!(
+            "{probe} gave up after {} (the API port accepts connections but the API server does not answer; --probe-timeout raises the limit)",
+            crate::ui::fmt_duration(limit)
+        )
+    } else {
+        kubectl::last_line(&out.stderr).to_owned()
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -152,7 +188,7 @@ fn assemble(
         _ => None,
     };
     let rec = TiltRecord::read(&project.paths.tilt_json).filter(TiltRecord::is_live);
-    let (ports, assigned) = ports_preview(ctx, project)?;
+    let (ports, assigned) = crate::ports::preview(&ctx.dirs.port_registry(), &project.name)?;
     let kc = &project.paths.kubeconfig;
     let mode = std::fs::metadata(kc).ok().map(|m| {
         use std::os::unix::fs::PermissionsExt;
