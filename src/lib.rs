@@ -13,6 +13,7 @@ pub mod lock;
 pub mod ops;
 pub mod ports;
 pub mod project;
+pub mod registry;
 pub mod time;
 pub mod tools;
 pub mod ui;

@@ -46,6 +46,9 @@ impl Ports {
 pub struct Registry {
     pub version: u32,
     pub projects: BTreeMap<String, Entry>,
+    /// The port of the machine's shared local registry (`src/registry.rs`), once chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -144,7 +147,7 @@ pub fn with_registry<T>(
     let (mut reg, existed) = match Registry::load(path)? {
         Some(r) => (r, true),
         None => {
-            let mut r = Registry { version: 1, projects: BTreeMap::new() };
+            let mut r = Registry { version: 1, projects: BTreeMap::new(), registry_port: None };
             for (name, slot) in rebuild()? {
                 r.projects.insert(name, Entry { slot });
             }

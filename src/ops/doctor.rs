@@ -241,7 +241,8 @@ fn project_checks(
 
     // Ports.
     let reg = Registry::load(&ctx.dirs.port_registry())?.unwrap_or_default();
-    let mut preview = Registry { version: 1, projects: reg.projects.clone() };
+    let mut preview =
+        Registry { version: 1, projects: reg.projects.clone(), registry_port: reg.registry_port };
     let ports =
         Ports::of(preview.assign(&p.name, container.as_ref().and_then(Container::port_slot))?);
     let ours_running = state == NodeState::Running;

@@ -19,6 +19,7 @@ use crate::ports::{self, Check as PortCheck, Ports, Registry};
 use crate::project::{
     CreatingMarker, Project, check_identity, clear_stopped_flag, has_identity, write_identity,
 };
+use crate::registry::{self, Machine, Seen, Settings};
 use crate::tools::docker::{self, Container, Docker, NodeState};
 use crate::tools::kubeconfig::{self, Check};
 use crate::tools::kubectl::{self, ClusterView, Kubectl};
@@ -49,9 +50,20 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     let tools = ctx.tools(&needed)?;
     let docker = tools.docker()?;
     let kind = tools.kind()?;
+    let settings = Settings::from_env()?;
+    let use_registry = registry::enabled_for(&project, &settings)?;
 
-    // Preflight and inspect are independent: run them together.
-    let inspect_cmd = docker.inspect_cmd(&project.node());
+    // Preflight and inspect are independent: run them together. With the local registry, the
+    // one inspect also looks at the shared containers.
+    let mut names = vec![project.node()];
+    if use_registry {
+        names.extend(settings.names());
+    }
+    let inspect_cmd = if use_registry {
+        docker.inspect_many_cmd(&names)
+    } else {
+        docker.inspect_cmd(&project.node())
+    };
     let (info, inspect) = std::thread::scope(|s| {
         let info = s.spawn(|| runner.run_unchecked(&docker.info_cmd()));
         let inspect = runner.run_unchecked(&inspect_cmd);
@@ -59,7 +71,15 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     });
     let info = info.map_err(|_panic| anyhow::anyhow!("internal: preflight thread panicked"))??;
     Docker::check_daemon(&info)?;
-    let mut container = docker::interpret_inspect(runner, &inspect_cmd, &inspect?)?;
+    let inspect = inspect?;
+    let (mut container, shared) = if use_registry {
+        let all = docker::interpret_inspect_many(runner, &inspect_cmd, &inspect)?;
+        let (node, rest): (Vec<Container>, Vec<Container>) =
+            all.into_iter().partition(|c| c.short_name() == project.node());
+        (node.into_iter().next(), Seen::new(rest))
+    } else {
+        (docker::interpret_inspect(runner, &inspect_cmd, &inspect)?, Seen::default())
+    };
 
     // A node this project has no record of was not created by it: kind directly, another
     // HOME (sudo), or a cache dir that was wiped. Use it only when asked to.
@@ -149,7 +169,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
                     project.cluster()
                 ));
             }
-            create(ctx, &project, &tools, &ports)?;
+            create(ctx, &project, &tools, &ports, use_registry)?;
             created = true;
         }
     }
@@ -174,7 +194,66 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         kubeconfig: project.paths.kubeconfig.clone(),
         context: project.context(),
     };
-    let view = wait_healthy(ctx, &kubectl, &project.namespace(), timeout)?;
+    // The shared registry and caches, then the node's hosts.toml files. A node that was
+    // running or resumed is probed (one `cat` of every file) while the API comes up.
+    let wiring = if use_registry {
+        let machine = Machine {
+            runner,
+            ui,
+            docker: &docker,
+            settings: &settings,
+            ports_path: ctx.dirs.port_registry(),
+            lock_path: ctx.dirs.state.join("registry.lock"),
+        };
+        soft(ui, machine.ensure(&shared, true))?
+    } else {
+        None
+    };
+    let files = wiring.map(|port| registry::hosts_files(&settings, port)).unwrap_or_default();
+    let probe = (!files.is_empty() && !created)
+        .then(|| registry::hosts_probe_cmd(&docker, &project.node(), &files));
+    let (view, probed) = std::thread::scope(|s| {
+        let probed = probe.as_ref().map(|p| s.spawn(|| runner.run_unchecked(p)));
+        let view = wait_healthy(ctx, &kubectl, &project.namespace(), timeout, use_registry);
+        (view, probed.map(|h| h.join()))
+    });
+    let view = view?;
+    if let Some(port) = wiring {
+        let to_write: Vec<usize> = match probed {
+            Some(p) => {
+                let out =
+                    p.map_err(|_panic| anyhow::anyhow!("internal: probe thread panicked"))??;
+                registry::hosts_to_write(&files, &out)
+            }
+            None => (0..files.len()).collect(),
+        };
+        let write: Vec<&registry::HostsFile> = to_write.iter().map(|&i| &files[i]).collect();
+        if !write.is_empty() && !created {
+            ui.detail(&format!(
+                "repairing {} containerd registry file(s) in the node",
+                write.len()
+            ));
+        }
+        let expected = registry::hosting_value(port);
+        let hosting_ok =
+            view.as_ref().is_some_and(|v| v.registry_hosting.as_deref() == Some(expected.as_str()));
+        soft(
+            ui,
+            (|| -> Result<()> {
+                registry::write_hosts(
+                    runner,
+                    &docker,
+                    &project.node(),
+                    &project.paths.cache,
+                    &write,
+                )?;
+                if !hosting_ok {
+                    registry::apply_hosting(runner, &kubectl, &project.paths.cache, port)?;
+                }
+                Ok(())
+            })(),
+        )?;
+    }
 
     // Namespace.
     let ns = project.namespace();
@@ -214,7 +293,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         env: &env,
     };
     if !want_tilt {
-        summary(ctx, &project, &ports, None, cluster_took);
+        summary(ctx, &project, &ports, None, cluster_took, wiring);
         if !args.no_tilt {
             ui.note(&format!("no Tiltfile at {tiltfile}; Tilt was skipped (the cluster is up)"));
         }
@@ -230,7 +309,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         // Tilt in the foreground runs as long as the user wants: no deadline.
         runner.clear_deadline();
         drop(_lock);
-        summary(ctx, &project, &ports, None, cluster_took);
+        summary(ctx, &project, &ports, None, cluster_took, wiring);
         let cmd = if args.ci {
             tilt::ci_cmd(tilt_bin, &targs, &project.dir)
         } else {
@@ -247,8 +326,26 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     let cmd = tilt::up_cmd(tilt_bin, &targs).cwd(&project.dir);
     let pid = tilt::start(runner, &cmd, &tilt_files(&project), ports.tilt, &tiltfile, limit)?;
     runner.clear_deadline();
-    summary(ctx, &project, &ports, pid, started.elapsed());
+    summary(ctx, &project, &ports, pid, started.elapsed(), wiring);
     Ok(0)
+}
+
+/// The local registry speeds Tilt up but the cluster works without it: a failure to set it up
+/// is a warning (`None`), except an interrupt or a passed deadline.
+fn soft<T>(ui: &crate::ui::Ui, res: Result<T>) -> Result<Option<T>> {
+    match res {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => {
+            let code = crate::error::code_of(&e);
+            if matches!(code, crate::error::Code::Interrupted | crate::error::Code::Timeout) {
+                return Err(e);
+            }
+            ui.warn(&format!(
+                "the local registry could not be set up, so Tilt will load images with `kind load` instead: {e:#}\n  (`kilter registry status` shows the shared containers; `registry: false` in kilter.yaml or KILTER_REGISTRY=off turns it off)"
+            ));
+            Ok(None)
+        }
+    }
 }
 
 fn assign_ports(
@@ -300,12 +397,18 @@ fn rebuild_registry(ctx: &Ctx<'_>, docker: &Docker<'_>) -> Result<BTreeMap<Strin
     Ok(map)
 }
 
-fn create(ctx: &Ctx<'_>, project: &Project, tools: &Tools, ports: &Ports) -> Result<()> {
+fn create(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    tools: &Tools,
+    ports: &Ports,
+    use_registry: bool,
+) -> Result<()> {
     let runner = ctx.runner;
     let kind = tools.kind()?;
     let reg = Registry::load(&ctx.dirs.port_registry())?;
     ports::check_free(ports, PortCheck::Block, reg.as_ref(), &project.name)?;
-    let config = crate::tools::kind::render_config(&project.cluster(), ports);
+    let config = crate::tools::kind::render_config_with(&project.cluster(), ports, use_registry);
     runner.write_file(&project.paths.kind_config, &Content::text(config), Perm::Private(0o600))?;
     CreatingMarker::write(runner, &project.paths.creating)?;
     let step = ctx.ui.step(
@@ -368,6 +471,7 @@ fn wait_healthy(
     kubectl: &Kubectl<'_>,
     namespace: &str,
     timeout: Duration,
+    with_configmaps: bool,
 ) -> Result<Option<ClusterView>> {
     let runner = ctx.runner;
     let ui = ctx.ui;
@@ -400,7 +504,11 @@ fn wait_healthy(
         step.done();
         return Ok(None);
     }
-    let nodes = kubectl.nodes_and_namespaces_cmd();
+    let nodes = if with_configmaps {
+        kubectl.nodes_namespaces_configmaps_cmd()
+    } else {
+        kubectl.nodes_and_namespaces_cmd()
+    };
     let view = std::cell::RefCell::new(None);
     let node_ready = |o: &Output| {
         let v =
@@ -431,7 +539,14 @@ fn wait_healthy(
     Ok(view.into_inner())
 }
 
-fn summary(ctx: &Ctx<'_>, project: &Project, ports: &Ports, tilt_pid: Option<i32>, took: Duration) {
+fn summary(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    ports: &Ports,
+    tilt_pid: Option<i32>,
+    took: Duration,
+    registry_port: Option<u16>,
+) {
     let ui = ctx.ui;
     ui.success(
         &format!("{} is up ({})", project.name, crate::ui::fmt_duration(took)),
@@ -455,4 +570,9 @@ fn summary(ctx: &Ctx<'_>, project: &Project, ports: &Ports, tilt_pid: Option<i32
         ports.base,
         ports.base + ports::BLOCK - 1
     ));
+    if let Some(p) = registry_port {
+        ui.info(&format!(
+            "  registry    localhost:{p} (docker push localhost:{p}/<image>; Tilt pushes there)"
+        ));
+    }
 }

@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use serde::Deserialize;
 
+use camino::Utf8Path;
+
 use super::Bin;
 use crate::error::{Code, Exit};
-use crate::exec::{Cmd, Output, Runner};
+use crate::exec::{Cmd, Output, Runner, Stdin};
 
 pub const CLUSTER_LABEL: &str = "io.x-k8s.kind.cluster";
 
@@ -48,6 +50,9 @@ pub struct Container {
 pub struct NetworkSettings {
     #[serde(default)]
     pub ports: Option<BTreeMap<String, Option<Vec<Binding>>>>,
+    /// The networks the container is connected to (`kind`, `bridge`, …).
+    #[serde(default)]
+    pub networks: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +97,31 @@ pub struct ContainerConfig {
 }
 
 impl Container {
+    /// The name without docker's leading `/`.
+    pub fn short_name(&self) -> &str {
+        self.name.trim_start_matches('/')
+    }
+
+    /// Whether the container is connected to docker network `net`.
+    pub fn on_network(&self, net: &str) -> bool {
+        self.network_settings
+            .networks
+            .as_ref()
+            .and_then(|n| n.get(net))
+            .is_some_and(|v| !v.is_null())
+    }
+
+    /// The host port configured for `<port>/tcp` (kept while the container is stopped).
+    pub fn configured_port(&self, container_port: &str) -> Option<u16> {
+        self.host_config
+            .port_bindings
+            .as_ref()?
+            .get(container_port)?
+            .as_ref()?
+            .iter()
+            .find_map(|b| b.host_port.parse::<u16>().ok().filter(|p| *p != 0))
+    }
+
     pub fn node_state(&self) -> NodeState {
         if self.state.running && self.state.status == "running" {
             NodeState::Running
@@ -135,6 +165,17 @@ impl Container {
             .filter(|(k, _)| k != "6443/tcp")
             .find_map(|(_, p)| crate::ports::Ports::slot_of_nodeport(p))
     }
+}
+
+/// Parse `docker inspect` output of several names: every object found (missing names only add
+/// error lines on stderr and make the exit code 1).
+pub fn parse_inspect_all(stdout: &str) -> Result<Vec<Container>> {
+    let trimmed = stdout.trim();
+    if trimmed.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str(trimmed)
+        .map_err(|e| anyhow::anyhow!("could not parse `docker inspect` output: {e}"))
 }
 
 /// Parse `docker inspect` output (a JSON array). `Ok(None)` for `[]`.
@@ -208,6 +249,14 @@ impl Docker<'_> {
         ])
     }
 
+    /// `docker inspect --type container A B …` (one call for several containers).
+    pub fn inspect_many_cmd(&self, names: &[String]) -> Cmd {
+        self.bin
+            .cmd(format!("inspect containers {}", names.join(", ")))
+            .args(["inspect", "--type", "container"])
+            .args(names.iter().cloned())
+    }
+
     /// Inspect one container: `Ok(None)` when it does not exist; exit 3 when the daemon is down.
     pub fn inspect(&self, runner: &Runner<'_>, name: &str) -> Result<Option<Container>> {
         let cmd = self.inspect_cmd(name);
@@ -225,6 +274,119 @@ impl Docker<'_> {
         self.bin.cmd(format!("unpause node container {name}")).args(["unpause", name]).mutate()
     }
 
+    /// `docker start A B …`
+    pub fn start_many_cmd(&self, names: &[String]) -> Cmd {
+        self.bin
+            .cmd(format!("start {}", names.join(", ")))
+            .arg("start")
+            .args(names.iter().cloned())
+            .mutate()
+    }
+    /// `docker stop A B …`
+    pub fn stop_many_cmd(&self, names: &[String]) -> Cmd {
+        self.bin
+            .cmd(format!("stop {}", names.join(", ")))
+            .arg("stop")
+            .args(names.iter().cloned())
+            .mutate()
+    }
+    /// `docker rm -f A B …` (a missing name is not an error)
+    pub fn rm_force_cmd(&self, names: &[String]) -> Cmd {
+        self.bin
+            .cmd(format!("remove {}", names.join(", ")))
+            .args(["rm", "-f"])
+            .args(names.iter().cloned())
+            .mutate()
+    }
+    /// `docker volume create --label K=V NAME` (creating an existing volume is fine)
+    pub fn volume_create_cmd(&self, name: &str, labels: &[(&str, &str)]) -> Cmd {
+        let mut c = self.bin.cmd(format!("create volume {name}")).args(["volume", "create"]);
+        for (k, v) in labels {
+            c = c.args(["--label".to_owned(), format!("{k}={v}")]);
+        }
+        c.arg(name).mutate()
+    }
+    /// `docker volume rm A B …`
+    pub fn volume_rm_cmd(&self, names: &[String]) -> Cmd {
+        self.bin
+            .cmd(format!("remove volumes {}", names.join(", ")))
+            .args(["volume", "rm"])
+            .args(names.iter().cloned())
+            .mutate()
+    }
+    /// `docker volume ls --filter label=K --format '{{.Name}}'`
+    pub fn volume_ls_cmd(&self, label: &str) -> Cmd {
+        self.bin.cmd("list kilter's volumes").args([
+            "volume",
+            "ls",
+            "--filter",
+            &format!("label={label}"),
+            "--format",
+            "{{.Name}}",
+        ])
+    }
+    /// `docker network inspect --format '{{.Name}}' NET`
+    pub fn network_inspect_cmd(&self, net: &str) -> Cmd {
+        self.bin.cmd(format!("look for docker network {net}")).args([
+            "network",
+            "inspect",
+            "--format",
+            "{{.Name}}",
+            net,
+        ])
+    }
+    /// `docker network connect NET CONTAINER`
+    pub fn network_connect_cmd(&self, net: &str, container: &str) -> Cmd {
+        self.bin
+            .cmd(format!("connect {container} to the {net} network"))
+            .args(["network", "connect", net, container])
+            .mutate()
+    }
+    /// `docker run -d …` from a [`RunSpec`].
+    pub fn run_cmd(&self, spec: &RunSpec) -> Cmd {
+        let mut c = self.bin.cmd(format!("start {}", spec.name)).args([
+            "run",
+            "-d",
+            "--name",
+            &spec.name,
+            "--restart",
+            &spec.restart,
+        ]);
+        for p in &spec.publish {
+            c = c.args(["-p", p]);
+        }
+        if let Some(net) = &spec.network {
+            c = c.args(["--network", net]);
+        }
+        for v in &spec.volumes {
+            c = c.args(["-v", v]);
+        }
+        for (k, v) in &spec.env {
+            c = c.args(["-e".to_owned(), format!("{k}={v}")]);
+        }
+        for (k, v) in &spec.labels {
+            c = c.args(["--label".to_owned(), format!("{k}={v}")]);
+        }
+        c.arg(&spec.image).mutate()
+    }
+    /// `docker exec NODE ARGS…` (a probe)
+    pub fn exec_query_cmd(&self, node: &str, what: &str, args: &[String]) -> Cmd {
+        self.bin.cmd(what).args(["exec", node]).args(args.iter().cloned())
+    }
+    /// `docker exec NODE ARGS…` that changes something
+    pub fn exec_cmd(&self, node: &str, what: &str, args: &[String]) -> Cmd {
+        self.exec_query_cmd(node, what, args).mutate()
+    }
+    /// `docker exec -i NODE ARGS… < FILE`
+    pub fn exec_stdin_cmd(&self, node: &str, what: &str, args: &[String], stdin: &Utf8Path) -> Cmd {
+        self.bin
+            .cmd(what)
+            .args(["exec", "-i", node])
+            .args(args.iter().cloned())
+            .stdin(Stdin::File(stdin.to_owned()))
+            .mutate()
+    }
+
     /// Every kind cluster's containers, one `docker ps -a` call.
     pub fn ps_kind_cmd(&self) -> Cmd {
         self.bin.cmd("list kind node containers").args([
@@ -236,6 +398,43 @@ impl Docker<'_> {
             "{{json .}}",
         ])
     }
+}
+
+/// `docker run -d` of a long-running service container.
+#[derive(Debug, Clone, Default)]
+pub struct RunSpec {
+    pub name: String,
+    pub image: String,
+    /// `--restart` policy, e.g. `unless-stopped`
+    pub restart: String,
+    /// `-p` values, e.g. `127.0.0.1:5001:5000`
+    pub publish: Vec<String>,
+    pub network: Option<String>,
+    /// `-v` values, e.g. `kilter-registry:/var/lib/registry`
+    pub volumes: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub labels: Vec<(String, String)>,
+}
+
+/// Interpret `docker inspect` of several names: the objects found (missing ones are simply
+/// absent); exit 3 when the daemon is down; an error for anything but "no such".
+pub fn interpret_inspect_many(
+    runner: &Runner<'_>,
+    cmd: &Cmd,
+    out: &Output,
+) -> Result<Vec<Container>> {
+    if daemon_unreachable(&out.stderr) {
+        return Err(daemon_error(&out.stderr).into());
+    }
+    let only_missing = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .all(|l| l.to_ascii_lowercase().contains("no such"));
+    if out.success() || only_missing {
+        return parse_inspect_all(&out.stdout);
+    }
+    Err(runner.failed(cmd, out, Some("check `docker info`".into())).into())
 }
 
 /// Shared by sequential and concurrent callers: interpret an inspect output.

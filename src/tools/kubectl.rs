@@ -37,6 +37,15 @@ impl Kubectl<'_> {
         self.cmd("read nodes and namespaces", ["get", "nodes,namespaces", "-o", "json"])
     }
 
+    /// [`Kubectl::nodes_and_namespaces_cmd`] that also reads the ConfigMaps of `kube-public`
+    /// (where `local-registry-hosting` lives): the health poll checks the registry wiring too.
+    pub fn nodes_namespaces_configmaps_cmd(&self) -> Cmd {
+        self.cmd(
+            "read nodes, namespaces and kube-public's ConfigMaps",
+            ["get", "nodes,namespaces,configmaps", "-n", "kube-public", "-o", "json"],
+        )
+    }
+
     pub fn get_namespace_cmd(&self, ns: &str) -> Cmd {
         self.cmd(format!("look for namespace {ns}"), ["get", "namespace", ns, "-o", "name"])
     }
@@ -74,6 +83,8 @@ pub struct Object {
     pub metadata: Metadata,
     #[serde(default)]
     pub status: serde_json::Value,
+    #[serde(default)]
+    pub data: serde_json::Value,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,13 +100,20 @@ pub struct ClusterView {
     pub namespace_exists: bool,
     /// `reason: message` of a node that is not Ready, for timeout messages.
     pub not_ready_reason: Option<String>,
+    /// `localRegistryHosting.v1` of the `local-registry-hosting` ConfigMap, when listed.
+    pub registry_hosting: Option<String>,
 }
 
 pub fn parse_cluster_view(stdout: &str, namespace: &str) -> Result<ClusterView> {
     let list: List = serde_json::from_str(stdout)
         .map_err(|e| anyhow::anyhow!("could not parse `kubectl get` output: {e}"))?;
-    let mut view =
-        ClusterView { nodes: 0, nodes_ready: 0, namespace_exists: false, not_ready_reason: None };
+    let mut view = ClusterView {
+        nodes: 0,
+        nodes_ready: 0,
+        namespace_exists: false,
+        not_ready_reason: None,
+        registry_hosting: None,
+    };
     for item in &list.items {
         match item.kind.as_str() {
             "Node" => {
@@ -119,6 +137,10 @@ pub fn parse_cluster_view(stdout: &str, namespace: &str) -> Result<ClusterView> 
                 }
             }
             "Namespace" if item.metadata.name == namespace => view.namespace_exists = true,
+            "ConfigMap" if item.metadata.name == crate::registry::HOSTING_NAME => {
+                view.registry_hosting =
+                    item.data[crate::registry::HOSTING_KEY].as_str().map(str::to_owned);
+            }
             _ => {}
         }
     }
@@ -151,7 +173,8 @@ mod tests {
                 nodes: 1,
                 nodes_ready: 1,
                 namespace_exists: true,
-                not_ready_reason: None
+                not_ready_reason: None,
+                registry_hosting: None,
             }
         );
         let v = parse_cluster_view(
@@ -160,6 +183,17 @@ mod tests {
         )
         .expect("parses");
         assert!(!v.namespace_exists);
+    }
+
+    #[test]
+    fn the_registry_configmap_is_read_from_the_same_listing() {
+        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": "x"}},
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "local-registry-hosting", "namespace": "kube-public"},
+             "data": {"localRegistryHosting.v1": "host: \"localhost:5001\"\n"}},
+        ]});
+        let v = parse_cluster_view(&list.to_string(), "shop-dev").expect("parses");
+        assert_eq!(v.registry_hosting.as_deref(), Some("host: \"localhost:5001\"\n"));
     }
 
     #[test]

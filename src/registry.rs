@@ -1,0 +1,719 @@
+//! The machine's shared local registry and pull-through image caches (README "Local registry").
+//!
+//! One registry for every project (`kilter-registry`, published on `127.0.0.1:<port>`, default
+//! 5001, recorded in the port registry) and one pull-through cache per upstream
+//! (`kilter-cache-<upstream>`, the same image with `REGISTRY_PROXY_REMOTEURL`), each with its own
+//! docker volume, restart policy `unless-stopped`, and connected to the `kind` network once it
+//! exists. Each cluster is wired to them: containerd `hosts.toml` files in the node (kind's
+//! recipe, `/etc/containerd/certs.d`) and the `local-registry-hosting` ConfigMap (KEP-1755) that
+//! tells Tilt where to push.
+//!
+//! Everything here goes through the runner: the dry-run script creates the same containers,
+//! volumes and files.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Result;
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::Serialize;
+
+use crate::error::{Code, Exit, invalid};
+use crate::exec::{Content, Output, Runner};
+use crate::fsutil::Perm;
+use crate::ports::{self, Registry as PortRegistry};
+use crate::project::Project;
+use crate::tools::docker::{Container, Docker, RunSpec};
+use crate::tools::kubectl::Kubectl;
+use crate::ui::Ui;
+
+pub const DEFAULT_PORT: u16 = 5001;
+pub const DEFAULT_IMAGE: &str = "registry:3";
+pub const DEFAULT_PREFIX: &str = "kilter";
+/// The port the registry listens on inside its container.
+pub const CONTAINER_PORT: &str = "5000/tcp";
+/// kind's docker network (it exists once the first kind cluster was created).
+pub const KIND_NETWORK: &str = "kind";
+/// Label on the shared containers and volumes: `registry` or `cache`.
+pub const SHARED_LABEL: &str = "io.kilter.shared";
+/// Label on a cache container and volume: the upstream it mirrors.
+pub const UPSTREAM_LABEL: &str = "io.kilter.upstream";
+/// Where containerd looks for per-registry `hosts.toml` files in a node.
+pub const CERTS_DIR: &str = "/etc/containerd/certs.d";
+pub const HOSTING_NAME: &str = "local-registry-hosting";
+pub const HOSTING_NAMESPACE: &str = "kube-public";
+pub const HOSTING_KEY: &str = "localRegistryHosting.v1";
+pub const HELP_URL: &str = "https://kind.sigs.k8s.io/docs/user/local-registry/";
+/// How far past a busy port kilter looks for a free one.
+const PORT_SPAN: u16 = 100;
+
+/// The upstreams cached by default, with the URL each cache pulls from.
+pub const UPSTREAMS: [(&str, &str); 4] = [
+    ("docker.io", "https://registry-1.docker.io"),
+    ("ghcr.io", "https://ghcr.io"),
+    ("quay.io", "https://quay.io"),
+    ("registry.k8s.io", "https://registry.k8s.io"),
+];
+
+/// One cached upstream registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Upstream {
+    /// The registry host images name, e.g. `docker.io`.
+    pub host: String,
+    /// The URL the cache pulls from, e.g. `https://registry-1.docker.io`.
+    pub remote: String,
+}
+
+/// Machine-wide settings, from the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `KILTER_REGISTRY=off` turns the registry off for every project.
+    pub machine_on: bool,
+    /// Container and volume name prefix (`KILTER_REGISTRY_PREFIX`, default `kilter`).
+    pub prefix: String,
+    /// `KILTER_REGISTRY_IMAGE`, default `registry:3`.
+    pub image: String,
+    /// The port to try first when none is recorded (`KILTER_REGISTRY_PORT`, default 5001).
+    pub preferred_port: u16,
+    pub upstreams: Vec<Upstream>,
+}
+
+fn name_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 40
+        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Settings, Exit> {
+        Settings::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Settings from a variable lookup (the environment, or a table in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, Exit> {
+        let machine_on = match get("KILTER_REGISTRY").map(|v| v.trim().to_ascii_lowercase()) {
+            None => true,
+            Some(v) => match v.as_str() {
+                "" | "on" | "1" | "true" | "yes" => true,
+                "off" | "0" | "false" | "no" => false,
+                _ => {
+                    return Err(invalid(format!("KILTER_REGISTRY={v}: expected on or off")).hint(
+                        "`KILTER_REGISTRY=off` keeps every project off the shared registry",
+                    ));
+                }
+            },
+        };
+        let image = get("KILTER_REGISTRY_IMAGE")
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| DEFAULT_IMAGE.to_owned());
+        let prefix = get("KILTER_REGISTRY_PREFIX")
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
+        if !name_ok(&prefix) {
+            return Err(invalid(format!(
+                "KILTER_REGISTRY_PREFIX={prefix}: expected lowercase letters, digits, '-' and '.' (at most 40)"
+            )));
+        }
+        let preferred_port = match get("KILTER_REGISTRY_PORT").map(|s| s.trim().to_owned()) {
+            None => DEFAULT_PORT,
+            Some(s) if s.is_empty() => DEFAULT_PORT,
+            Some(s) => match s.parse::<u16>() {
+                Ok(p) if p > 0 => p,
+                _ => {
+                    return Err(invalid(format!(
+                        "KILTER_REGISTRY_PORT={s}: expected a port number (1-65535)"
+                    )));
+                }
+            },
+        };
+        let mut upstreams: Vec<Upstream> = UPSTREAMS
+            .iter()
+            .map(|(h, r)| Upstream { host: (*h).to_owned(), remote: (*r).to_owned() })
+            .collect();
+        if let Some(over) = get("KILTER_CACHE_UPSTREAMS").filter(|s| !s.trim().is_empty()) {
+            for item in over.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let Some((host, url)) = item.split_once('=') else {
+                    return Err(invalid(format!(
+                        "KILTER_CACHE_UPSTREAMS: `{item}` is not HOST=URL (e.g. docker.io=http://127.0.0.1:5000)"
+                    )));
+                };
+                let (host, url) = (host.trim(), url.trim());
+                if !name_ok(host) || !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(invalid(format!(
+                        "KILTER_CACHE_UPSTREAMS: `{item}` is not HOST=URL with an http(s) URL"
+                    )));
+                }
+                match upstreams.iter_mut().find(|u| u.host == host) {
+                    Some(u) => u.remote = url.to_owned(),
+                    None => {
+                        upstreams.push(Upstream { host: host.to_owned(), remote: url.to_owned() })
+                    }
+                }
+            }
+        }
+        Ok(Settings { machine_on, prefix, image, preferred_port, upstreams })
+    }
+
+    /// `kilter-registry`
+    pub fn registry_name(&self) -> String {
+        format!("{}-registry", self.prefix)
+    }
+
+    /// `kilter-cache-docker.io`
+    pub fn cache_name(&self, u: &Upstream) -> String {
+        format!("{}-cache-{}", self.prefix, u.host)
+    }
+
+    /// The registry, then each cache (containers and volumes share these names).
+    pub fn names(&self) -> Vec<String> {
+        let mut v = vec![self.registry_name()];
+        v.extend(self.upstreams.iter().map(|u| self.cache_name(u)));
+        v
+    }
+}
+
+/// Whether this project uses the registry: the machine's setting and kilter.yaml `registry:`.
+pub fn enabled_for(project: &Project, settings: &Settings) -> Result<bool> {
+    Ok(settings.machine_on && project_opts_in(project)?)
+}
+
+/// kilter.yaml `registry:` (default true). A small reader of the key until the typed field of
+/// the config schema carries it.
+fn project_opts_in(project: &Project) -> Result<bool> {
+    let Some(file) = &project.file else { return Ok(true) };
+    let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(&file.text) else { return Ok(true) };
+    match doc.get("registry") {
+        None | Some(serde_yaml::Value::Null) => Ok(true),
+        Some(serde_yaml::Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(invalid(format!(
+            "{}: registry: expected true or false, found {}",
+            file.path,
+            serde_yaml::to_string(other).unwrap_or_default().trim()
+        ))
+        .hint("`registry: false` keeps this project off the machine's shared local registry")
+        .into()),
+    }
+}
+
+/// The first free port from `preferred` on (within [`PORT_SPAN`]).
+pub fn pick_port(preferred: u16, busy: impl Fn(u16) -> bool) -> Option<u16> {
+    (0..PORT_SPAN).filter_map(|i| preferred.checked_add(i)).find(|p| !busy(*p))
+}
+
+/// One containerd `hosts.toml` in a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostsFile {
+    /// The registry host as images name it: `localhost:5001`, `docker.io`, …
+    pub host: String,
+    pub content: String,
+}
+
+impl HostsFile {
+    pub fn node_dir(&self) -> String {
+        format!("{CERTS_DIR}/{}", self.host)
+    }
+    pub fn node_path(&self) -> String {
+        format!("{}/hosts.toml", self.node_dir())
+    }
+    /// The copy kilter writes in the project's cache dir (the `docker exec -i` stdin).
+    pub fn local_path(&self, cache: &Utf8Path) -> Utf8PathBuf {
+        cache.join("registry").join("certs.d").join(&self.host).join("hosts.toml")
+    }
+}
+
+/// The files that point a node at the registry (`localhost:<port>`) and at each cache.
+pub fn hosts_files(settings: &Settings, port: u16) -> Vec<HostsFile> {
+    let mut v = vec![HostsFile {
+        host: format!("localhost:{port}"),
+        content: format!("[host.\"http://{}:5000\"]\n", settings.registry_name()),
+    }];
+    for u in &settings.upstreams {
+        v.push(HostsFile {
+            host: u.host.clone(),
+            content: format!(
+                "server = \"{}\"\n\n[host.\"http://{}:5000\"]\n  capabilities = [\"pull\", \"resolve\"]\n",
+                u.remote,
+                settings.cache_name(u)
+            ),
+        });
+    }
+    v
+}
+
+/// The value of `localRegistryHosting.v1` (KEP-1755).
+pub fn hosting_value(port: u16) -> String {
+    format!("host: \"localhost:{port}\"\nhelp: \"{HELP_URL}\"\n")
+}
+
+/// The `local-registry-hosting` ConfigMap in `kube-public`.
+pub fn hosting_manifest(port: u16) -> String {
+    let mut s = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {HOSTING_NAME}\n  namespace: {HOSTING_NAMESPACE}\n  labels:\n    app.kubernetes.io/managed-by: kilter\ndata:\n  {HOSTING_KEY}: |\n"
+    );
+    for l in hosting_value(port).lines() {
+        s.push_str(&format!("    {l}\n"));
+    }
+    s
+}
+
+pub fn hosting_local_path(cache: &Utf8Path) -> Utf8PathBuf {
+    cache.join("registry").join("local-registry-hosting.yaml")
+}
+
+/// Which hosts files need writing after `docker exec NODE cat <every node_path>`: the ones cat
+/// could not read, and all of them when the others do not read back exactly.
+pub fn hosts_to_write(files: &[HostsFile], probe: &Output) -> Vec<usize> {
+    if probe.success() {
+        let all: String = files.iter().map(|f| f.content.as_str()).collect();
+        return if probe.stdout == all { Vec::new() } else { (0..files.len()).collect() };
+    }
+    let missing: Vec<usize> = (0..files.len())
+        .filter(|&i| {
+            let path = files[i].node_path();
+            probe.stderr.lines().any(|l| l.contains(&path) && l.contains("No such file"))
+        })
+        .collect();
+    if missing.is_empty() {
+        // The exec itself failed (or something else went wrong): write everything.
+        return (0..files.len()).collect();
+    }
+    let present: String = (0..files.len())
+        .filter(|i| !missing.contains(i))
+        .map(|i| files[i].content.as_str())
+        .collect();
+    if probe.stdout == present { missing } else { (0..files.len()).collect() }
+}
+
+/// The shared containers as `docker inspect` showed them.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    pub containers: Vec<Container>,
+}
+
+impl Seen {
+    pub fn new(containers: Vec<Container>) -> Seen {
+        Seen { containers }
+    }
+    pub fn get(&self, name: &str) -> Option<&Container> {
+        self.containers.iter().find(|c| c.short_name() == name)
+    }
+}
+
+/// What ensuring the shared containers needs.
+pub struct Machine<'a, 'r> {
+    pub runner: &'a Runner<'r>,
+    pub ui: &'a Ui,
+    pub docker: &'a Docker<'a>,
+    pub settings: &'a Settings,
+    /// `ports.json` (the registry port is recorded there).
+    pub ports_path: Utf8PathBuf,
+    /// `registry.lock` next to it: one kilter at a time creates the shared containers.
+    pub lock_path: Utf8PathBuf,
+}
+
+/// The recorded registry port, if any.
+pub fn recorded_port(ports_path: &Utf8Path) -> Result<Option<u16>> {
+    Ok(PortRegistry::load(ports_path)?.and_then(|r| r.registry_port))
+}
+
+impl Machine<'_, '_> {
+    fn record_port(&self, port: u16) -> Result<()> {
+        if recorded_port(&self.ports_path)? == Some(port) {
+            return Ok(());
+        }
+        ports::with_registry(
+            &self.ports_path,
+            self.runner,
+            || Ok(BTreeMap::new()),
+            |reg| {
+                reg.registry_port = Some(port);
+                Ok(())
+            },
+        )?;
+        Ok(())
+    }
+
+    fn labels(&self, role: &str, upstream: Option<&Upstream>) -> Vec<(String, String)> {
+        let mut l = vec![(SHARED_LABEL.to_owned(), role.to_owned())];
+        if let Some(u) = upstream {
+            l.push((UPSTREAM_LABEL.to_owned(), u.host.clone()));
+        }
+        l
+    }
+
+    fn create_volume(&self, name: &str, role: &str, upstream: Option<&Upstream>) -> Result<()> {
+        let labels = self.labels(role, upstream);
+        let refs: Vec<(&str, &str)> =
+            labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.runner.run(&self.docker.volume_create_cmd(name, &refs))?;
+        Ok(())
+    }
+
+    /// Create the registry on the first free port from `start`; returns the port.
+    fn create_registry(&self, start: u16) -> Result<u16> {
+        let name = self.settings.registry_name();
+        self.create_volume(&name, "registry", None)?;
+        let mut from = start;
+        for _ in 0..3 {
+            let port = pick_port(from, ports::port_busy).ok_or_else(|| {
+                Exit::new(
+                    Code::Failed,
+                    format!(
+                        "no free port for the local registry in {start}-{}",
+                        start.saturating_add(PORT_SPAN - 1)
+                    ),
+                )
+                .hint("set KILTER_REGISTRY_PORT to a free port, or `KILTER_REGISTRY=off`")
+            })?;
+            if port != start {
+                self.ui.note(&format!(
+                    "port {start} is in use by another program; the local registry uses 127.0.0.1:{port}"
+                ));
+            }
+            self.record_port(port)?;
+            let spec = RunSpec {
+                name: name.clone(),
+                image: self.settings.image.clone(),
+                restart: "unless-stopped".into(),
+                publish: vec![format!("127.0.0.1:{port}:5000")],
+                network: None,
+                volumes: vec![format!("{name}:/var/lib/registry")],
+                env: Vec::new(),
+                labels: self.labels("registry", None),
+            };
+            let cmd = self.docker.run_cmd(&spec);
+            let out = self.runner.run_unchecked(&cmd)?;
+            if out.success() {
+                return Ok(port);
+            }
+            if out.stderr.contains("port is already allocated")
+                || out.stderr.contains("address already in use")
+            {
+                // docker created the container before it failed to publish the port.
+                self.runner.run(&self.docker.rm_force_cmd(std::slice::from_ref(&name)))?;
+                self.ui.note(&format!("port {port} was taken meanwhile; trying the next one"));
+                from = port.saturating_add(1);
+                continue;
+            }
+            return Err(self
+                .runner
+                .failed(&cmd, &out, Some(run_hint(&out, &self.settings.image)))
+                .into());
+        }
+        Err(Exit::new(Code::Failed, "could not publish the local registry on a free port")
+            .hint("set KILTER_REGISTRY_PORT to a free port")
+            .into())
+    }
+
+    fn create_cache(&self, u: &Upstream, kind_net: bool) -> Result<()> {
+        let name = self.settings.cache_name(u);
+        self.create_volume(&name, "cache", Some(u))?;
+        let spec = RunSpec {
+            name: name.clone(),
+            image: self.settings.image.clone(),
+            restart: "unless-stopped".into(),
+            publish: Vec::new(),
+            network: kind_net.then(|| KIND_NETWORK.to_owned()),
+            volumes: vec![format!("{name}:/var/lib/registry")],
+            env: vec![("REGISTRY_PROXY_REMOTEURL".into(), u.remote.clone())],
+            labels: self.labels("cache", Some(u)),
+        };
+        let cmd = self.docker.run_cmd(&spec);
+        let out = self.runner.run_unchecked(&cmd)?;
+        if !out.success() {
+            return Err(self
+                .runner
+                .failed(&cmd, &out, Some(run_hint(&out, &self.settings.image)))
+                .into());
+        }
+        Ok(())
+    }
+
+    /// Inspect every shared container (one call).
+    pub fn inspect(&self) -> Result<Seen> {
+        let cmd = self.docker.inspect_many_cmd(&self.settings.names());
+        let out = self.runner.run_unchecked(&cmd)?;
+        Ok(Seen::new(crate::tools::docker::interpret_inspect_many(self.runner, &cmd, &out)?))
+    }
+
+    /// Make the registry and every cache exist and run, connected to the `kind` network when it
+    /// exists (`kind_net`). `seen` is what an earlier inspect showed; when something must be
+    /// created, kilter takes the machine-wide lock and looks again. Returns the registry port.
+    pub fn ensure(&self, seen: &Seen, kind_net: bool) -> Result<u16> {
+        let names = self.settings.names();
+        let all_running = names.iter().all(|n| seen.get(n).is_some_and(|c| c.state.running));
+        let all_connected = !kind_net
+            || names.iter().all(|n| seen.get(n).is_some_and(|c| c.on_network(KIND_NETWORK)));
+        let reg = seen.get(&self.settings.registry_name());
+        if all_running
+            && all_connected
+            && let Some(port) = reg.and_then(|c| c.configured_port(CONTAINER_PORT))
+        {
+            self.record_port(port)?;
+            return Ok(port);
+        }
+        let timeout = crate::lock::default_timeout()?;
+        let _lock =
+            self.runner.lock(&self.lock_path, "the shared local registry", "kilter", timeout)?;
+        // Another kilter may have made them while this one waited for the lock.
+        let fresh;
+        let seen = if _lock.is_some() {
+            fresh = self.inspect()?;
+            &fresh
+        } else {
+            seen
+        };
+        let recorded = recorded_port(&self.ports_path)?;
+        let reg_name = self.settings.registry_name();
+        let mut to_start: Vec<String> = Vec::new();
+        let mut created: Vec<String> = Vec::new();
+        let port = match seen.get(&reg_name) {
+            Some(c) => {
+                let port = c
+                    .configured_port(CONTAINER_PORT)
+                    .or(recorded)
+                    .unwrap_or(self.settings.preferred_port);
+                self.record_port(port)?;
+                if !c.state.running {
+                    to_start.push(reg_name.clone());
+                }
+                port
+            }
+            None => {
+                let step = self.ui.step(
+                    &format!("Creating the local registry {reg_name}"),
+                    &format!("create the local registry {reg_name}"),
+                );
+                let port =
+                    self.create_registry(recorded.unwrap_or(self.settings.preferred_port))?;
+                step.done();
+                created.push(reg_name.clone());
+                port
+            }
+        };
+        let missing: Vec<&Upstream> = self
+            .settings
+            .upstreams
+            .iter()
+            .filter(|u| seen.get(&self.settings.cache_name(u)).is_none())
+            .collect();
+        if !missing.is_empty() {
+            let step = self.ui.step(
+                &format!("Creating {} pull-through image caches", missing.len()),
+                &format!("create {} pull-through image caches", missing.len()),
+            );
+            for u in &missing {
+                self.create_cache(u, kind_net)?;
+            }
+            step.done();
+        }
+        for u in &self.settings.upstreams {
+            let name = self.settings.cache_name(u);
+            if let Some(c) = seen.get(&name)
+                && !c.state.running
+            {
+                to_start.push(name);
+            }
+        }
+        if !to_start.is_empty() {
+            let cmd = self.docker.start_many_cmd(&to_start);
+            let out = self.runner.run_unchecked(&cmd)?;
+            if !out.success() {
+                let hint = if out.stderr.contains("port is already allocated") {
+                    format!(
+                        "another program took the registry's port {port}; free it, or `kilter registry rm` and `kilter up` to publish it on a free port"
+                    )
+                } else {
+                    "`kilter registry status` shows the shared containers".to_owned()
+                };
+                return Err(self.runner.failed(&cmd, &out, Some(hint)).into());
+            }
+        }
+        if kind_net {
+            // Caches made just now are on the network already; the registry is published on
+            // the default bridge first (kind's recipe) and connected here.
+            for name in &names {
+                let connected = match seen.get(name) {
+                    Some(c) => c.on_network(KIND_NETWORK),
+                    None => !created.contains(name) && name != &reg_name,
+                };
+                if !connected {
+                    self.connect(name)?;
+                }
+            }
+        }
+        Ok(port)
+    }
+
+    /// `docker network connect kind NAME`; "already exists" (a race with another kilter) is fine.
+    fn connect(&self, name: &str) -> Result<()> {
+        let cmd = self.docker.network_connect_cmd(KIND_NETWORK, name);
+        let out = self.runner.run_unchecked(&cmd)?;
+        if out.success() || out.stderr.contains("already exists in network") {
+            return Ok(());
+        }
+        Err(self.runner.failed(&cmd, &out, None).into())
+    }
+}
+
+fn run_hint(out: &Output, image: &str) -> String {
+    if out.stderr.contains("is already in use by container") {
+        "a container of that name exists: `kilter registry status` shows it, `kilter registry rm` removes it".into()
+    } else if out.stderr.contains("pull access denied")
+        || out.stderr.contains("manifest unknown")
+        || out.stderr.contains("Unable to find image")
+    {
+        format!(
+            "docker could not get the image {image}; set KILTER_REGISTRY_IMAGE to one you have, or `KILTER_REGISTRY=off`"
+        )
+    } else {
+        "`KILTER_REGISTRY=off` (or `registry: false` in kilter.yaml) brings the cluster up without the local registry".into()
+    }
+}
+
+/// Wire one node: write the missing `hosts.toml` files (decided by `hosts_to_write`) into it.
+pub fn write_hosts(
+    runner: &Runner<'_>,
+    docker: &Docker<'_>,
+    node: &str,
+    cache: &Utf8Path,
+    files: &[&HostsFile],
+) -> Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    for f in files {
+        runner.write_file(
+            &f.local_path(cache),
+            &Content::text(f.content.clone()),
+            Perm::Private(0o600),
+        )?;
+    }
+    let mut mkdir = vec!["mkdir".to_owned(), "-p".to_owned()];
+    mkdir.extend(files.iter().map(|f| f.node_dir()));
+    runner.run(&docker.exec_cmd(
+        node,
+        &format!("make the containerd registry dirs in {node}"),
+        &mkdir,
+    ))?;
+    for f in files {
+        let args = vec!["cp".to_owned(), "/dev/stdin".to_owned(), f.node_path()];
+        let what = format!("write {} in {node}", f.node_path());
+        runner.run(&docker.exec_stdin_cmd(node, &what, &args, &f.local_path(cache)))?;
+    }
+    Ok(())
+}
+
+/// `docker exec NODE cat <every hosts.toml>`: one probe for all of them.
+pub fn hosts_probe_cmd(docker: &Docker<'_>, node: &str, files: &[HostsFile]) -> crate::exec::Cmd {
+    let mut args = vec!["cat".to_owned()];
+    args.extend(files.iter().map(HostsFile::node_path));
+    docker.exec_query_cmd(node, &format!("read the containerd registry config of {node}"), &args)
+}
+
+/// Write the ConfigMap next to the project's files and `kubectl apply -f` it.
+pub fn apply_hosting(
+    runner: &Runner<'_>,
+    kubectl: &Kubectl<'_>,
+    cache: &Utf8Path,
+    port: u16,
+) -> Result<()> {
+    let path = hosting_local_path(cache);
+    runner.write_file(&path, &Content::text(hosting_manifest(port)), Perm::Private(0o600))?;
+    let cmd = kubectl
+        .cmd(
+            format!(
+                "tell Tilt about the local registry (ConfigMap {HOSTING_NAMESPACE}/{HOSTING_NAME})"
+            ),
+            ["apply", "-f", path.as_str()],
+        )
+        .mutate();
+    runner.run(&cmd)?;
+    Ok(())
+}
+
+/// `kubectl get configmap -n kube-public local-registry-hosting -o json`
+pub fn hosting_get_cmd(kubectl: &Kubectl<'_>) -> crate::exec::Cmd {
+    kubectl.cmd(
+        "read the local-registry-hosting ConfigMap",
+        ["get", "configmap", "-n", HOSTING_NAMESPACE, HOSTING_NAME, "-o", "json"],
+    )
+}
+
+/// The `localRegistryHosting.v1` value of a ConfigMap object (JSON).
+pub fn hosting_value_of(obj: &serde_json::Value) -> Option<String> {
+    obj["data"][HOSTING_KEY].as_str().map(str::to_owned)
+}
+
+/// What `status`, `ls`, `doctor` and `registry status` show of one shared container.
+#[derive(Debug, Clone, Serialize)]
+pub struct SharedRow {
+    pub name: String,
+    /// `registry` or `cache`
+    pub role: String,
+    /// The upstream a cache mirrors.
+    pub upstream: Option<String>,
+    pub remote: Option<String>,
+    /// docker's state word, or `absent`
+    pub state: String,
+    /// `127.0.0.1:<port>` for the registry.
+    pub address: Option<String>,
+    pub on_kind_network: bool,
+    pub volume: String,
+}
+
+/// One row per shared container, in [`Settings::names`] order.
+pub fn rows(settings: &Settings, seen: &Seen) -> Vec<SharedRow> {
+    let mut out = Vec::new();
+    let reg = settings.registry_name();
+    let c = seen.get(&reg);
+    out.push(SharedRow {
+        name: reg.clone(),
+        role: "registry".into(),
+        upstream: None,
+        remote: None,
+        state: c.map(|c| c.state.status.clone()).unwrap_or_else(|| "absent".into()),
+        address: c
+            .and_then(|c| c.configured_port(CONTAINER_PORT))
+            .map(|p| format!("127.0.0.1:{p}")),
+        on_kind_network: c.is_some_and(|c| c.on_network(KIND_NETWORK)),
+        volume: reg,
+    });
+    for u in &settings.upstreams {
+        let name = settings.cache_name(u);
+        let c = seen.get(&name);
+        out.push(SharedRow {
+            name: name.clone(),
+            role: "cache".into(),
+            upstream: Some(u.host.clone()),
+            remote: Some(u.remote.clone()),
+            state: c.map(|c| c.state.status.clone()).unwrap_or_else(|| "absent".into()),
+            address: None,
+            on_kind_network: c.is_some_and(|c| c.on_network(KIND_NETWORK)),
+            volume: name,
+        });
+    }
+    out
+}
+
+/// One line for `status` and `ls`: `running on 127.0.0.1:5001, 4/4 caches running`.
+pub fn summary(rows: &[SharedRow]) -> String {
+    let Some(reg) = rows.first() else { return "-".into() };
+    let caches = &rows[1..];
+    let running = caches.iter().filter(|r| r.state == "running").count();
+    let reg_text = match (&reg.address, reg.state.as_str()) {
+        (_, "absent") => "absent".to_owned(),
+        (Some(a), s) => format!("{s} on {a}"),
+        (None, s) => s.to_owned(),
+    };
+    format!("{reg_text}, {running}/{} caches running", caches.len())
+}
+
+/// How long the registry commands give docker.
+pub const PROBE_LIMIT: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests;
