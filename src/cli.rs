@@ -64,6 +64,36 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Database snapshots that survive `destroy`: snapshot, list, restore, rm
     Db(DbArgs),
+    /// The machine's shared local registry and pull-through image caches
+    Registry(RegistryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    #[command(subcommand)]
+    pub command: RegistryCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// The registry and each cache: state, address, network, volume
+    Status(JsonArgs),
+    /// Create or start the registry and the caches
+    Start,
+    /// Stop them (their data is kept; `kilter up` starts them again)
+    Stop,
+    /// Remove the containers (asks first; --yes without a terminal)
+    Rm(RegistryRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryRmArgs {
+    /// Also remove their volumes (the pushed images and the cached layers)
+    #[arg(long)]
+    pub volumes: bool,
+    /// Do not ask for confirmation (required without a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

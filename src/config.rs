@@ -236,6 +236,8 @@ const ECOSYSTEM_KEYS: &[&str] = &[
     "deploy",
     "hooks",
     "tilt",
+    // Read by src/registry.rs until the schema types it.
+    "registry",
 ];
 
 const KIND_KEYS: &[&str] = &["image"];

@@ -96,5 +96,6 @@ fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
         Command::Doctor(a) => ops::doctor::run(&ctx, a.json),
         Command::Completions(a) => ops::completions::run(ui, a.shell),
         Command::Db(a) => ops::db::run(&ctx, a),
+        Command::Registry(a) => ops::registry::run(&ctx, a),
     }
 }

@@ -320,7 +320,8 @@ pub fn recorded_port(ports_path: &Utf8Path) -> Result<Option<u16>> {
 }
 
 impl Machine<'_, '_> {
-    fn record_port(&self, port: u16) -> Result<()> {
+    /// Record the port in the port registry (when it differs from what is recorded).
+    pub fn record_port(&self, port: u16) -> Result<()> {
         if recorded_port(&self.ports_path)? == Some(port) {
             return Ok(());
         }
@@ -352,28 +353,46 @@ impl Machine<'_, '_> {
         Ok(())
     }
 
-    /// Create the registry on the first free port from `start`; returns the port.
-    fn create_registry(&self, start: u16) -> Result<u16> {
+    /// The registry's port: the one it is published on, else the recorded one, else the
+    /// preferred one — moved past busy ports (and saying so) when kilter will create it.
+    pub fn plan_port(&self, seen: &Seen) -> Result<u16> {
+        if let Some(p) =
+            seen.get(&self.settings.registry_name()).and_then(|c| c.configured_port(CONTAINER_PORT))
+        {
+            return Ok(p);
+        }
+        let start = recorded_port(&self.ports_path)?.unwrap_or(self.settings.preferred_port);
+        self.free_port_from(start)
+    }
+
+    fn free_port_from(&self, start: u16) -> Result<u16> {
+        let port = pick_port(start, ports::port_busy).ok_or_else(|| {
+            Exit::new(
+                Code::Failed,
+                format!(
+                    "no free port for the local registry in {start}-{}",
+                    start.saturating_add(PORT_SPAN - 1)
+                ),
+            )
+            .hint("set KILTER_REGISTRY_PORT to a free port, or `KILTER_REGISTRY=off`")
+        })?;
+        if port != start {
+            self.ui.note(&format!(
+                "port {start} is in use by another program; the local registry uses 127.0.0.1:{port}"
+            ));
+        }
+        Ok(port)
+    }
+
+    /// Create the registry on `port` (moving on when docker finds it taken); returns the port.
+    fn create_registry(&self, planned: u16) -> Result<u16> {
         let name = self.settings.registry_name();
         self.create_volume(&name, "registry", None)?;
-        let mut from = start;
+        let mut port = planned;
         for _ in 0..3 {
-            let port = pick_port(from, ports::port_busy).ok_or_else(|| {
-                Exit::new(
-                    Code::Failed,
-                    format!(
-                        "no free port for the local registry in {start}-{}",
-                        start.saturating_add(PORT_SPAN - 1)
-                    ),
-                )
-                .hint("set KILTER_REGISTRY_PORT to a free port, or `KILTER_REGISTRY=off`")
-            })?;
-            if port != start {
-                self.ui.note(&format!(
-                    "port {start} is in use by another program; the local registry uses 127.0.0.1:{port}"
-                ));
+            if port != planned {
+                self.record_port(port)?;
             }
-            self.record_port(port)?;
             let spec = RunSpec {
                 name: name.clone(),
                 image: self.settings.image.clone(),
@@ -395,7 +414,7 @@ impl Machine<'_, '_> {
                 // docker created the container before it failed to publish the port.
                 self.runner.run(&self.docker.rm_force_cmd(std::slice::from_ref(&name)))?;
                 self.ui.note(&format!("port {port} was taken meanwhile; trying the next one"));
-                from = port.saturating_add(1);
+                port = self.free_port_from(port.saturating_add(1))?;
                 continue;
             }
             return Err(self
@@ -441,8 +460,9 @@ impl Machine<'_, '_> {
 
     /// Make the registry and every cache exist and run, connected to the `kind` network when it
     /// exists (`kind_net`). `seen` is what an earlier inspect showed; when something must be
-    /// created, kilter takes the machine-wide lock and looks again. Returns the registry port.
-    pub fn ensure(&self, seen: &Seen, kind_net: bool) -> Result<u16> {
+    /// created, kilter takes the machine-wide lock and looks again. `planned` is
+    /// [`Machine::plan_port`]'s answer, already recorded by the caller. Returns the port.
+    pub fn ensure(&self, seen: &Seen, kind_net: bool, planned: u16) -> Result<u16> {
         let names = self.settings.names();
         let all_running = names.iter().all(|n| seen.get(n).is_some_and(|c| c.state.running));
         let all_connected = !kind_net
@@ -466,17 +486,15 @@ impl Machine<'_, '_> {
         } else {
             seen
         };
-        let recorded = recorded_port(&self.ports_path)?;
         let reg_name = self.settings.registry_name();
         let mut to_start: Vec<String> = Vec::new();
         let mut created: Vec<String> = Vec::new();
         let port = match seen.get(&reg_name) {
             Some(c) => {
-                let port = c
-                    .configured_port(CONTAINER_PORT)
-                    .or(recorded)
-                    .unwrap_or(self.settings.preferred_port);
-                self.record_port(port)?;
+                let port = c.configured_port(CONTAINER_PORT).unwrap_or(planned);
+                if port != planned {
+                    self.record_port(port)?;
+                }
                 if !c.state.running {
                     to_start.push(reg_name.clone());
                 }
@@ -487,8 +505,7 @@ impl Machine<'_, '_> {
                     &format!("Creating the local registry {reg_name}"),
                     &format!("create the local registry {reg_name}"),
                 );
-                let port =
-                    self.create_registry(recorded.unwrap_or(self.settings.preferred_port))?;
+                let port = self.create_registry(planned)?;
                 step.done();
                 created.push(reg_name.clone());
                 port

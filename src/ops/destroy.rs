@@ -75,6 +75,8 @@ pub fn run(ctx: &Ctx<'_>, args: &DestroyArgs) -> Result<i32> {
     ] {
         runner.remove_file(f)?;
     }
+    // This cluster's copies of its registry wiring; the shared registry itself stays.
+    runner.remove_dir_all(&p.cache.join("registry"))?;
     match flag {
         Some(flag) => commit_flag(runner, &project, flag)?,
         None => {

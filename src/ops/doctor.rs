@@ -344,6 +344,10 @@ fn project_checks(
         (false, NodeState::Absent) => check("cluster flag", Level::Ok, "no cluster yet", None),
     });
 
+    if let Some(b) = docker {
+        checks.extend(registry_checks(ctx, p, b, &state, bins)?);
+    }
+
     // kubectl/server skew.
     if state == NodeState::Running
         && kc.exists()
@@ -381,6 +385,132 @@ fn project_checks(
         });
     }
     Ok(())
+}
+
+/// The shared local registry and caches, and this project's wiring to them (hosts.toml files in
+/// the node, the `local-registry-hosting` ConfigMap) when its node runs.
+fn registry_checks(
+    ctx: &Ctx<'_>,
+    p: &Project,
+    docker_bin: &Bin,
+    state: &NodeState,
+    bins: &[(Tool, Option<Bin>)],
+) -> Result<Vec<Check>> {
+    use crate::registry::{self, Machine, Settings};
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            return Ok(vec![check("registry", Level::Fail, e.message.clone(), e.hint.clone())]);
+        }
+    };
+    let enabled = match registry::enabled_for(p, &settings) {
+        Ok(e) => e,
+        Err(e) => return Ok(vec![check("registry", Level::Fail, format!("{e:#}"), None)]),
+    };
+    if !enabled {
+        let why = if settings.machine_on {
+            "registry: false in kilter.yaml"
+        } else {
+            "KILTER_REGISTRY=off"
+        };
+        return Ok(vec![check("registry", Level::Ok, format!("not used ({why})"), None)]);
+    }
+    let docker = Docker { bin: docker_bin };
+    let m = Machine {
+        runner: ctx.runner,
+        ui: ctx.ui,
+        docker: &docker,
+        settings: &settings,
+        ports_path: ctx.dirs.port_registry(),
+        lock_path: ctx.dirs.state.join("registry.lock"),
+    };
+    let seen = m.inspect()?;
+    let rows = registry::rows(&settings, &seen);
+    let line = registry::summary(&rows);
+    let mut out = Vec::new();
+    let absent = rows.iter().all(|r| r.state == "absent");
+    let down: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.state != "running" && r.state != "absent")
+        .map(|r| r.name.as_str())
+        .collect();
+    let missing: Vec<&str> =
+        rows.iter().filter(|r| r.state == "absent").map(|r| r.name.as_str()).collect();
+    out.push(if absent {
+        check("registry", Level::Ok, "not created yet (the next `kilter up` creates it)", None)
+    } else if !down.is_empty() || !missing.is_empty() {
+        let mut what = Vec::new();
+        if !down.is_empty() {
+            what.push(format!("not running: {}", down.join(", ")));
+        }
+        if !missing.is_empty() {
+            what.push(format!("missing: {}", missing.join(", ")));
+        }
+        check(
+            "registry",
+            Level::Warn,
+            format!("{line} ({})", what.join("; ")),
+            Some("`kilter registry start` (or the next `kilter up`) brings them back".into()),
+        )
+    } else {
+        check("registry", Level::Ok, line, None)
+    });
+    let port = seen
+        .get(&settings.registry_name())
+        .and_then(|c| c.configured_port(registry::CONTAINER_PORT));
+    // The wiring of this project's running node.
+    if let (NodeState::Running, Some(port)) = (state, port) {
+        let files = registry::hosts_files(&settings, port);
+        let probe =
+            ctx.runner.run_unchecked(&registry::hosts_probe_cmd(&docker, &p.node(), &files))?;
+        let bad = registry::hosts_to_write(&files, &probe);
+        let mut problems: Vec<String> = Vec::new();
+        if !bad.is_empty() {
+            problems.push(format!(
+                "{} of {} containerd hosts.toml files in the node are missing or differ",
+                bad.len(),
+                files.len()
+            ));
+        }
+        if let Some((_, Some(kb))) = bins.iter().find(|(t, _)| *t == Tool::Kubectl)
+            && p.paths.kubeconfig.exists()
+        {
+            let kubectl = crate::tools::kubectl::Kubectl {
+                bin: kb,
+                kubeconfig: p.paths.kubeconfig.clone(),
+                context: p.context(),
+            };
+            let out = ctx
+                .runner
+                .run_for(&registry::hosting_get_cmd(&kubectl), std::time::Duration::from_secs(5))?;
+            let value = serde_json::from_str::<serde_json::Value>(&out.stdout)
+                .ok()
+                .and_then(|v| registry::hosting_value_of(&v));
+            if value.as_deref() != Some(registry::hosting_value(port).as_str()) {
+                problems.push(format!(
+                    "the {}/{} ConfigMap does not point at localhost:{port}",
+                    registry::HOSTING_NAMESPACE,
+                    registry::HOSTING_NAME
+                ));
+            }
+        }
+        out.push(if problems.is_empty() {
+            check(
+                "registry wiring",
+                Level::Ok,
+                format!("the node pulls through the caches and Tilt pushes to localhost:{port}"),
+                None,
+            )
+        } else {
+            check(
+                "registry wiring",
+                Level::Warn,
+                problems.join("; "),
+                Some("`kilter up` repairs the wiring".into()),
+            )
+        });
+    }
+    Ok(out)
 }
 
 fn disk_check(root: Option<&str>) -> Check {

@@ -13,6 +13,7 @@ pub mod exec;
 pub mod init;
 pub mod logs;
 pub mod ls;
+pub mod registry;
 pub mod restart;
 pub mod status;
 pub mod stop;

@@ -41,6 +41,19 @@ pub struct Status {
     pub ports: PortsStatus,
     pub kubeconfig: KubeconfigStatus,
     pub snapshots: SnapshotStatus,
+    /// The machine's shared local registry and caches, as this project sees them.
+    pub registry: RegistryStatus,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RegistryStatus {
+    /// This project uses them (`registry:` in kilter.yaml and `KILTER_REGISTRY`).
+    pub enabled: bool,
+    /// `localhost:<port>`, where Tilt pushes.
+    pub host: Option<String>,
+    /// One line: the registry's state and address, and how many caches run.
+    pub summary: Option<String>,
+    pub containers: Vec<crate::registry::SharedRow>,
 }
 
 #[derive(Debug, Serialize)]
@@ -84,7 +97,16 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
     let project = ctx.project()?;
     let tools = ctx.tools(&[Tool::Docker, Tool::Kubectl])?;
     let docker = tools.docker()?;
-    let inspect_cmd = docker.inspect_cmd(&project.node());
+    let settings = crate::registry::Settings::from_env()?;
+    let use_registry = crate::registry::enabled_for(&project, &settings)?;
+    // One inspect for the node and, with the registry, the shared containers.
+    let inspect_cmd = if use_registry {
+        let mut names = vec![project.node()];
+        names.extend(settings.names());
+        docker.inspect_many_cmd(&names)
+    } else {
+        docker.inspect_cmd(&project.node())
+    };
     let inspected = ctx.runner.run_for(&inspect_cmd, left())?;
     if inspected.timed_out {
         return Err(Exit::new(
@@ -97,7 +119,14 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
         .hint("check `docker info`; raise --probe-timeout if Docker is only slow")
         .into());
     }
-    let container = docker::interpret_inspect(ctx.runner, &inspect_cmd, &inspected)?;
+    let (container, shared) = if use_registry {
+        let all = docker::interpret_inspect_many(ctx.runner, &inspect_cmd, &inspected)?;
+        let (node, rest): (Vec<Container>, Vec<Container>) =
+            all.into_iter().partition(|c| c.short_name() == project.node());
+        (node.into_iter().next(), crate::registry::Seen::new(rest))
+    } else {
+        (docker::interpret_inspect(ctx.runner, &inspect_cmd, &inspected)?, Default::default())
+    };
     let state = container.as_ref().map(Container::node_state).unwrap_or(NodeState::Absent);
 
     let (mut api, mut api_error, mut pods, mut pods_error) =
@@ -135,8 +164,21 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
             Some(format!("no kubeconfig at {}; `kilter up` writes it", project.paths.kubeconfig));
     }
 
-    let status =
+    let mut status =
         assemble(ctx, &project, container.as_ref(), &state, api, api_error, pods, pods_error)?;
+    if use_registry {
+        let rows = crate::registry::rows(&settings, &shared);
+        let port = rows
+            .first()
+            .and_then(|r| r.address.clone())
+            .and_then(|a| a.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()));
+        status.registry = RegistryStatus {
+            enabled: true,
+            host: port.map(|p| format!("localhost:{p}")),
+            summary: Some(crate::registry::summary(&rows)),
+            containers: rows,
+        };
+    }
     if json {
         ctx.ui.stdout(&(serde_json::to_string_pretty(&status)? + "\n"));
     } else {
@@ -225,6 +267,12 @@ fn assemble(
         },
         kubeconfig: KubeconfigStatus { path: kc.to_string(), exists: kc.exists(), mode },
         snapshots: SnapshotStatus { dir: project.paths.snapshots.to_string(), count, bytes },
+        registry: RegistryStatus {
+            enabled: false,
+            host: None,
+            summary: None,
+            containers: Vec::new(),
+        },
     })
 }
 
@@ -277,6 +325,13 @@ fn render(s: &Status) -> String {
             format!("{} ({})", s.kubeconfig.path, s.kubeconfig.mode.as_deref().unwrap_or("?"))
         } else {
             format!("{} (missing)", s.kubeconfig.path)
+        },
+    );
+    line(
+        "registry",
+        match (&s.registry.summary, s.registry.enabled) {
+            (Some(sum), _) => sum.clone(),
+            _ => "not used (registry: false in kilter.yaml, or KILTER_REGISTRY=off)".into(),
         },
     );
     line(

@@ -122,7 +122,17 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         runner.remove_file(&project.paths.creating)?;
     }
 
-    let ports = assign_ports(ctx, &project, &docker, container.as_ref())?;
+    // The registry's port is recorded in the same port-registry write as the project's slot.
+    let machine = Machine {
+        runner,
+        ui,
+        docker: &docker,
+        settings: &settings,
+        ports_path: ctx.dirs.port_registry(),
+        lock_path: ctx.dirs.state.join("registry.lock"),
+    };
+    let planned = if use_registry { soft(ui, machine.plan_port(&shared))? } else { None };
+    let ports = assign_ports(ctx, &project, &docker, container.as_ref(), planned)?;
     let flag = project.flag_stopped();
     let mut created = false;
     let mut resumed = false;
@@ -196,18 +206,9 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     };
     // The shared registry and caches, then the node's hosts.toml files. A node that was
     // running or resumed is probed (one `cat` of every file) while the API comes up.
-    let wiring = if use_registry {
-        let machine = Machine {
-            runner,
-            ui,
-            docker: &docker,
-            settings: &settings,
-            ports_path: ctx.dirs.port_registry(),
-            lock_path: ctx.dirs.state.join("registry.lock"),
-        };
-        soft(ui, machine.ensure(&shared, true))?
-    } else {
-        None
+    let wiring = match planned {
+        Some(port) => soft(ui, machine.ensure(&shared, true, port))?,
+        None => None,
     };
     let files = wiring.map(|port| registry::hosts_files(&settings, port)).unwrap_or_default();
     let probe = (!files.is_empty() && !created)
@@ -353,12 +354,17 @@ fn assign_ports(
     project: &Project,
     docker: &Docker<'_>,
     container: Option<&Container>,
+    registry_port: Option<u16>,
 ) -> Result<Ports> {
     let known = container.and_then(Container::port_slot);
     let path = ctx.dirs.port_registry();
     let rebuild = || rebuild_registry(ctx, docker);
-    let (slot, rebuilt) =
-        ports::with_registry(&path, ctx.runner, rebuild, |reg| reg.assign(&project.name, known))?;
+    let (slot, rebuilt) = ports::with_registry(&path, ctx.runner, rebuild, |reg| {
+        if registry_port.is_some() {
+            reg.registry_port = registry_port;
+        }
+        reg.assign(&project.name, known)
+    })?;
     if rebuilt {
         ctx.ui.detail(&format!(
             "port registry {path} was missing; rebuilt it from the existing clusters"

@@ -387,6 +387,17 @@ impl Docker<'_> {
             .mutate()
     }
 
+    /// kilter's clusters and shared containers in one `docker ps -a`: every container whose name
+    /// contains one of `prefixes` (repeated `name` filters are ORed); the caller keeps the ones
+    /// whose labels say what they are.
+    pub fn ps_names_cmd(&self, prefixes: &[String]) -> Cmd {
+        let mut c = self.bin.cmd("list kilter's containers").args(["ps", "-a"]);
+        for p in prefixes {
+            c = c.args(["--filter".to_owned(), format!("name={p}")]);
+        }
+        c.args(["--format", "{{json .}}"])
+    }
+
     /// Every kind cluster's containers, one `docker ps -a` call.
     pub fn ps_kind_cmd(&self) -> Cmd {
         self.bin.cmd("list kind node containers").args([

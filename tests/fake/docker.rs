@@ -38,6 +38,10 @@ pub fn main(ctx: &Ctx) -> i32 {
         Some("restart") => lifecycle(ctx, Op::Restart, rest),
         Some("rm") => lifecycle(ctx, Op::Rm, rest),
         Some("ps") => ps(ctx, rest),
+        Some("run") => crate::engine::run(ctx, rest),
+        Some("volume") => crate::engine::volume(ctx, rest),
+        Some("network") => crate::engine::network(ctx, rest),
+        Some("exec") => crate::engine::exec(ctx, rest),
         _ => ctx.unexpected(),
     }
 }
@@ -473,7 +477,7 @@ fn lifecycle(ctx: &Ctx, op: Op, rest: &[String]) -> i32 {
 }
 
 /// Start one container unless another running container already holds one of its host ports.
-fn start_one(cs: &mut Containers, key: &str) -> Result<(), String> {
+pub fn start_one(cs: &mut Containers, key: &str) -> Result<(), String> {
     if cs.containers[key].inspect.state.running {
         return Ok(());
     }

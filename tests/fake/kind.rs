@@ -482,6 +482,7 @@ fn create_cluster(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
         }
         let ip = cs.next_ip();
         let c = Container::new_kind_node(&node, &name, &image, bindings, ip);
+        crate::engine::ensure_kind_network(&ctx.state);
         let id = c.inspect.id.clone();
         cs.containers.insert(node.clone(), c);
         cs.save(&ctx.state);

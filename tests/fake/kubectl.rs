@@ -73,6 +73,13 @@ pub const RESOURCES: &[Resource] = &[
         err_name: "statefulsets.apps",
     },
     Resource {
+        names: &["configmaps", "configmap", "cm"],
+        kind: "ConfigMap",
+        api_version: "v1",
+        namespaced: true,
+        err_name: "configmaps",
+    },
+    Resource {
         names: &["replicasets", "replicaset", "rs", "replicasets.apps", "replicaset.apps"],
         kind: "ReplicaSet",
         api_version: "apps/v1",
@@ -97,6 +104,7 @@ fn spec() -> Vec<args::Flag> {
         val(&["--raw"]),
         boolean(&["--client"]),
         boolean(&["--all-namespaces", "-A"]),
+        boolean(&["--all"]),
         val(&["--selector", "-l"]),
         // exec
         boolean(&["--stdin", "-i"]),
@@ -110,14 +118,30 @@ fn spec() -> Vec<args::Flag> {
         boolean(&["--all-containers"]),
         boolean(&["--prefix"]),
         boolean(&["--timestamps"]),
-        // rollout status
+        // rollout status, wait
         val(&["--timeout"]),
+        val(&["--for"]),
         boolean(&["--watch", "-w"]),
     ]
 }
 
+/// `apply`: `-f` is `--filename` there (elsewhere it is `logs --follow`).
+fn apply_spec() -> Vec<args::Flag> {
+    vec![
+        val(&["--kubeconfig"]),
+        val(&["--context"]),
+        val(&["--namespace", "-n"]),
+        val(&["--request-timeout"]),
+        val(&["--filename", "-f"]),
+    ]
+}
+
 pub fn main(ctx: &Ctx) -> i32 {
-    let Ok(p) = args::parse(&ctx.args, &spec()) else { return ctx.unexpected() };
+    let Ok(mut p) = args::parse(&ctx.args, &spec()) else { return ctx.unexpected() };
+    if p.pos.first().map(String::as_str) == Some("apply") {
+        let Ok(ap) = args::parse(&ctx.args, &apply_spec()) else { return ctx.unexpected() };
+        p = ap;
+    }
     let verb = p.pos.first().map(String::as_str).unwrap_or("");
     if p.rest.is_some() && verb != "exec" {
         return ctx.unexpected();
@@ -126,6 +150,8 @@ pub fn main(ctx: &Ctx) -> i32 {
         "version" => &["--client", "--output"],
         "get" => &["--raw", "--output", "--all-namespaces", "--selector"],
         "create" => &[],
+        "apply" => &["--filename"],
+        "wait" => &["--for", "--all", "--timeout"],
         "exec" => &["--stdin", "--tty", "--quiet", "--container"],
         "logs" => &[
             "--container",
@@ -149,6 +175,8 @@ pub fn main(ctx: &Ctx) -> i32 {
         "version" => version(ctx, &p),
         "get" => get(ctx, &p),
         "create" => create(ctx, &p),
+        "apply" => apply(ctx, &p),
+        "wait" => wait(ctx, &p),
         "exec" => crate::workloads::exec(ctx, &p),
         "logs" => crate::workloads::logs(ctx, &p),
         "rollout" => crate::workloads::rollout(ctx, &p),
@@ -633,4 +661,104 @@ fn create(ctx: &Ctx, p: &args::Parsed) -> i32 {
     conn.store.put_cluster_scoped("namespaces", name, obj);
     outln!("namespace/{name} created");
     0
+}
+
+// ---------------------------------------------------------------------------------------------
+// apply -f FILE (one ConfigMap per file: what kilter applies)
+
+fn apply(ctx: &Ctx, p: &args::Parsed) -> i32 {
+    let (Some(file), [_]) = (p.get("--filename"), p.pos.as_slice()) else {
+        return ctx.unexpected();
+    };
+    let Ok(text) = std::fs::read_to_string(file) else {
+        errln!("error: the path \"{file}\" does not exist");
+        return 1;
+    };
+    let Ok(doc) = serde_yaml::from_str::<Value>(&text) else {
+        errln!(
+            "error: error parsing {file}: error converting YAML to JSON: yaml: invalid document"
+        );
+        return 1;
+    };
+    if doc["kind"] != "ConfigMap" || doc["apiVersion"] != "v1" {
+        return ctx.unexpected();
+    }
+    let Some(name) = doc["metadata"]["name"].as_str().map(str::to_owned) else {
+        return ctx.unexpected();
+    };
+    let conn = match connect(ctx, p) {
+        Ok(c) => c,
+        Err(e) => return report(&e, 0, p),
+    };
+    let ns = doc["metadata"]["namespace"].as_str().unwrap_or(&conn.namespace).to_owned();
+    let _l = ctx.lock();
+    if !conn.store.namespaces().contains(&ns) {
+        errln!(
+            "Error from server (NotFound): error when creating \"{file}\": namespaces \"{ns}\" not found"
+        );
+        return 1;
+    }
+    let existing = conn.store.list_namespaced(&ns, "configmaps").remove(&name);
+    let same = existing.as_ref().is_some_and(|o| {
+        o["data"] == doc["data"] && o["metadata"]["labels"] == doc["metadata"]["labels"]
+    });
+    if same {
+        outln!("configmap/{name} unchanged");
+        return 0;
+    }
+    let mut obj = doc.clone();
+    let meta = &mut obj["metadata"];
+    meta["namespace"] = json!(ns);
+    meta["resourceVersion"] = json!(conn.store.next_rv());
+    match &existing {
+        Some(o) => {
+            meta["uid"] = o["metadata"]["uid"].clone();
+            meta["creationTimestamp"] = o["metadata"]["creationTimestamp"].clone();
+        }
+        None => {
+            meta["uid"] = json!(crate::common::random_uid());
+            meta["creationTimestamp"] = json!(timefmt::rfc3339_secs(timefmt::now_ms()));
+        }
+    }
+    conn.store.put_namespaced(&ns, "configmaps", &name, obj);
+    outln!("configmap/{name} {}", if existing.is_some() { "configured" } else { "created" });
+    0
+}
+
+// ---------------------------------------------------------------------------------------------
+// wait --for=condition=Ready node --all --timeout=Ns (what a dry-run script of `up` runs)
+
+fn wait(ctx: &Ctx, p: &args::Parsed) -> i32 {
+    let ([_, what], Some("condition=Ready"), true) =
+        (p.pos.as_slice(), p.get("--for"), p.has("--all"))
+    else {
+        return ctx.unexpected();
+    };
+    if !matches!(what.as_str(), "node" | "nodes") {
+        return ctx.unexpected();
+    }
+    let Some(timeout) = p.get("--timeout").and_then(timefmt::parse_go_duration) else {
+        return ctx.unexpected();
+    };
+    let end = timefmt::now_ms() + timeout;
+    loop {
+        let conn = match connect(ctx, p) {
+            Ok(c) => c,
+            Err(e) => return report(&e, 0, p),
+        };
+        let node = node_object(&conn.container, ctx.knob_u64("node_ready_delay_ms"));
+        let name = node["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let ready = node["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+        if ready {
+            outln!("node/{name} condition met");
+            return 0;
+        }
+        if timefmt::now_ms() >= end {
+            errln!("error: timed out waiting for the condition on nodes/{name}");
+            return 1;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

@@ -39,6 +39,7 @@ mod backend;
 mod common;
 mod ctl;
 mod docker;
+mod engine;
 mod kind;
 mod kubeconfig;
 mod kubectl;

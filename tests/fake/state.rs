@@ -494,14 +494,14 @@ impl Container {
         ns.sandbox_key = format!("/var/run/docker/netns/{}", &ns.sandbox_id[..12]);
         let ip = self.meta.ip.clone();
         let mac = self.meta.mac.clone();
-        if let Some(ep) = ns.networks.get_mut("kind") {
-            ep.mac_address = mac;
+        let name = self.inspect.name.trim_start_matches('/').to_string();
+        for ep in ns.networks.values_mut() {
+            ep.mac_address = mac.clone();
             ep.endpoint_id = random_hex(32);
             ep.gateway = "172.18.0.1".into();
-            ep.ip_address = ip;
+            ep.ip_address = ip.clone();
             ep.ip_prefix_len = 16;
-            ep.dns_names =
-                Some(vec![self.inspect.config.hostname.clone(), self.inspect.id[..12].to_string()]);
+            ep.dns_names = Some(vec![name.clone(), self.inspect.id[..12].to_string()]);
         }
     }
 
@@ -522,7 +522,7 @@ impl Container {
         ns.ports = BTreeMap::new();
         ns.sandbox_id = String::new();
         ns.sandbox_key = String::new();
-        if let Some(ep) = ns.networks.get_mut("kind") {
+        for ep in ns.networks.values_mut() {
             ep.mac_address = String::new();
             ep.endpoint_id = String::new();
             ep.gateway = String::new();
