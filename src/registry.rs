@@ -464,15 +464,17 @@ impl Machine<'_, '_> {
     /// [`Machine::plan_port`]'s answer, already recorded by the caller. Returns the port.
     pub fn ensure(&self, seen: &Seen, kind_net: bool, planned: u16) -> Result<u16> {
         let names = self.settings.names();
-        let all_running = names.iter().all(|n| seen.get(n).is_some_and(|c| c.state.running));
+        let all_up = names.iter().all(|n| seen.get(n).is_some_and(up));
         let all_connected = !kind_net
             || names.iter().all(|n| seen.get(n).is_some_and(|c| c.on_network(KIND_NETWORK)));
         let reg = seen.get(&self.settings.registry_name());
-        if all_running
+        if all_up
             && all_connected
             && let Some(port) = reg.and_then(|c| c.configured_port(CONTAINER_PORT))
         {
-            self.record_port(port)?;
+            if port != planned {
+                self.record_port(port)?;
+            }
             return Ok(port);
         }
         let timeout = crate::lock::default_timeout()?;
@@ -487,16 +489,19 @@ impl Machine<'_, '_> {
             seen
         };
         let reg_name = self.settings.registry_name();
-        let mut to_start: Vec<String> = Vec::new();
-        let mut created: Vec<String> = Vec::new();
+        // The registry first (published on the default bridge, as in kind's recipe, then
+        // connected to kind), so that caches starting next can already reach it by name.
         let port = match seen.get(&reg_name) {
             Some(c) => {
                 let port = c.configured_port(CONTAINER_PORT).unwrap_or(planned);
                 if port != planned {
                     self.record_port(port)?;
                 }
-                if !c.state.running {
-                    to_start.push(reg_name.clone());
+                if !up(c) {
+                    self.start(std::slice::from_ref(&reg_name), port)?;
+                }
+                if kind_net && !c.on_network(KIND_NETWORK) {
+                    self.connect(&reg_name)?;
                 }
                 port
             }
@@ -506,8 +511,10 @@ impl Machine<'_, '_> {
                     &format!("create the local registry {reg_name}"),
                 );
                 let port = self.create_registry(planned)?;
+                if kind_net {
+                    self.connect(&reg_name)?;
+                }
                 step.done();
-                created.push(reg_name.clone());
                 port
             }
         };
@@ -527,42 +534,40 @@ impl Machine<'_, '_> {
             }
             step.done();
         }
-        for u in &self.settings.upstreams {
-            let name = self.settings.cache_name(u);
-            if let Some(c) = seen.get(&name)
-                && !c.state.running
-            {
-                to_start.push(name);
-            }
-        }
+        let existing: Vec<&Container> = self
+            .settings
+            .upstreams
+            .iter()
+            .filter_map(|u| seen.get(&self.settings.cache_name(u)))
+            .collect();
+        let to_start: Vec<String> =
+            existing.iter().filter(|c| !up(c)).map(|c| c.short_name().to_owned()).collect();
         if !to_start.is_empty() {
-            let cmd = self.docker.start_many_cmd(&to_start);
-            let out = self.runner.run_unchecked(&cmd)?;
-            if !out.success() {
-                let hint = if out.stderr.contains("port is already allocated") {
-                    format!(
-                        "another program took the registry's port {port}; free it, or `kilter registry rm` and `kilter up` to publish it on a free port"
-                    )
-                } else {
-                    "`kilter registry status` shows the shared containers".to_owned()
-                };
-                return Err(self.runner.failed(&cmd, &out, Some(hint)).into());
-            }
+            self.start(&to_start, port)?;
         }
         if kind_net {
-            // Caches made just now are on the network already; the registry is published on
-            // the default bridge first (kind's recipe) and connected here.
-            for name in &names {
-                let connected = match seen.get(name) {
-                    Some(c) => c.on_network(KIND_NETWORK),
-                    None => !created.contains(name) && name != &reg_name,
-                };
-                if !connected {
-                    self.connect(name)?;
-                }
+            for c in existing.iter().filter(|c| !c.on_network(KIND_NETWORK)) {
+                self.connect(c.short_name())?;
             }
         }
         Ok(port)
+    }
+
+    /// `docker start A B …` of stopped shared containers.
+    fn start(&self, names: &[String], port: u16) -> Result<()> {
+        let cmd = self.docker.start_many_cmd(names);
+        let out = self.runner.run_unchecked(&cmd)?;
+        if out.success() {
+            return Ok(());
+        }
+        let hint = if out.stderr.contains("port is already allocated") {
+            format!(
+                "another program took the registry's port {port}; free it, or `kilter registry rm` and `kilter up` to publish it on a free port"
+            )
+        } else {
+            "`kilter registry status` shows the shared containers".to_owned()
+        };
+        Err(self.runner.failed(&cmd, &out, Some(hint)).into())
     }
 
     /// `docker network connect kind NAME`; "already exists" (a race with another kilter) is fine.
@@ -574,6 +579,12 @@ impl Machine<'_, '_> {
         }
         Err(self.runner.failed(&cmd, &out, None).into())
     }
+}
+
+/// Running, or restarting under its restart policy (a cache whose upstream cannot be reached
+/// exits and is restarted by docker: nothing for kilter to start).
+fn up(c: &Container) -> bool {
+    c.state.running || c.state.status == "restarting"
 }
 
 fn run_hint(out: &Output, image: &str) -> String {

@@ -163,9 +163,41 @@ impl RealDocker {
         Ok(names)
     }
 
-    /// `docker run` of a control-plane node, as kind's provider does (minus what the busybox test
-    /// image does not need: `--privileged`, the `kind` network, seccomp/apparmor, cgroupns).
-    /// Returns the container Id.
+    /// kind's `ensureNetwork`: the `kind` bridge network, created with the first cluster (kind
+    /// also asks for IPv6, which this engine may not offer; a test never needs it). A network
+    /// made meanwhile by a parallel test is fine.
+    pub fn ensure_kind_network(&self) -> Result<(), DockerError> {
+        // Older engines allow two networks of one name; parallel tests take turns (kind itself
+        // removes such duplicates), so hold a machine-wide lock while looking and creating.
+        let lock_path = std::env::temp_dir().join("kilter-fake-kind-network.lock");
+        let _lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .and_then(|f| f.lock().map(|()| f));
+        let ids = self.run(&strings(&["network", "ls", "-q", "--filter", "name=^kind$"]))?;
+        if !ids.trim().is_empty() {
+            return Ok(());
+        }
+        match self.run(&strings(&[
+            "network",
+            "create",
+            "-d=bridge",
+            "-o",
+            "com.docker.network.bridge.enable_ip_masquerade=true",
+            "-o",
+            "com.docker.network.driver.mtu=1500",
+            "kind",
+        ])) {
+            Err(e) if !e.output.contains("already exists") => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// `docker run` of a control-plane node on the `kind` network, as kind's provider does
+    /// (minus what the busybox test image does not need: `--privileged`, seccomp/apparmor,
+    /// cgroupns). Returns the container Id.
     pub fn run_node(
         &self,
         node: &str,
@@ -173,10 +205,13 @@ impl RealDocker {
         requested_image: &str,
         publish: &[String],
     ) -> Result<String, DockerError> {
+        self.ensure_kind_network()?;
         let mut args = strings(&[
             "run",
             "--name",
             node,
+            "--net",
+            "kind",
             "--hostname",
             node,
             "--label",

@@ -136,8 +136,7 @@ fn ls_with_no_clusters_and_with_a_foreign_kind_cluster() {
     let calls = calls_since(&env, mark);
     assert_eq!(calls.len(), 1, "exactly one docker call: {calls:?}");
     assert!(
-        calls[0].starts_with("docker ps -a --filter")
-            && calls[0].contains("label=io.x-k8s.kind.cluster"),
+        calls[0].starts_with("docker ps -a --filter") && calls[0].contains("name=kilter-"),
         "{calls:?}"
     );
     let v = json(&out);

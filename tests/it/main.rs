@@ -16,5 +16,6 @@ mod lifecycle;
 mod operate;
 mod output;
 mod real_docker;
+mod real_docker_registry;
 mod registry;
 mod tilt;

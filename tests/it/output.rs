@@ -94,7 +94,10 @@ fn echo_levels_and_every_command_in_the_transcript() {
     let log = commands_log(&env, "shop");
     for call in env.calls() {
         assert!(
-            log.lines().any(|l| l.ends_with(&call) || l.contains(&format!(" {call}"))),
+            // (a line with stdin from a file ends in `< FILE`)
+            log.lines().any(|l| l.ends_with(&call)
+                || l.contains(&format!(" {call}"))
+                || l.contains(&format!("\t{call} < "))),
             "missing from commands.log: {call}\n{log}"
         );
     }

@@ -163,6 +163,9 @@ impl Env {
                 ("KILTER_FAKE_DOCKER", "real".into()),
                 ("KILTER_FAKE_REAL_DOCKER", r.bin.clone().into()),
                 ("KILTER_FAKE_NODE_IMAGE", r.image.clone().into()),
+                // The shared registry is one set of machine-wide containers: tests that want it
+                // turn it on with their own name prefix and port (real_docker_registry.rs).
+                ("KILTER_REGISTRY", "off".into()),
             ],
         }
     }

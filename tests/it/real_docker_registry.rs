@@ -1,0 +1,405 @@
+//! The shared local registry against a REAL Docker engine and a REAL registry server: Debian's
+//! `docker-registry` (distribution 2.8) in the offline image `kilter-test-registry:latest`
+//! (scripts/build-registry-image.sh), passed to kilter as `KILTER_REGISTRY_IMAGE`. The fake kind
+//! puts its real node containers on the `kind` network as kind does, so the node reaches the
+//! registry and the caches by name.
+//!
+//! Each test gets its own name prefix (`KILTER_REGISTRY_PREFIX`) and port, so the tests run in
+//! parallel on one engine, and removes its containers and volumes when it ends (also on panic).
+//! Opt-in like the rest of the real-Docker tier (`KILTER_REAL_DOCKER=1`).
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use crate::helpers::*;
+use crate::support::{Env, wait_until};
+
+const CACHES: [&str; 4] = ["docker.io", "ghcr.io", "quay.io", "registry.k8s.io"];
+
+fn registry_image() -> String {
+    std::env::var("KILTER_REGISTRY_TEST_IMAGE")
+        .unwrap_or_else(|_| "kilter-test-registry:latest".into())
+}
+
+/// A real-Docker Env with the registry turned on under a unique prefix; None after a skip.
+struct Reg {
+    env: Env,
+    prefix: String,
+    port: u16,
+    extra: Vec<(String, String)>,
+}
+
+impl Reg {
+    fn new(tag: &str) -> Option<Reg> {
+        let env = Env::real_docker()?;
+        let image = registry_image();
+        let have = env
+            .docker()
+            .args(["image", "inspect", "--format", "{{.Id}}", &image])
+            .output()
+            .unwrap();
+        if !have.status.success() {
+            let required = ["CI", "KILTER_REQUIRE_REAL_TOOLS"].iter().any(|v| {
+                std::env::var(v).is_ok_and(|x| matches!(x.as_str(), "1" | "true" | "yes"))
+            });
+            assert!(!required, "image {image} is missing: run scripts/build-registry-image.sh");
+            eprintln!(
+                "\n*** SKIPPED real registry test: image {image} is missing (scripts/build-registry-image.sh)\n"
+            );
+            return None;
+        }
+        let prefix = format!("kr{}-{tag}", &env.unique_name("x")[2..8]);
+        let port = free_port();
+        Some(Reg { env, prefix, port, extra: Vec::new() })
+    }
+
+    fn vars(&self) -> Vec<(String, String)> {
+        let mut v = vec![
+            ("KILTER_REGISTRY".to_owned(), "on".to_owned()),
+            ("KILTER_REGISTRY_IMAGE".to_owned(), registry_image()),
+            ("KILTER_REGISTRY_PREFIX".to_owned(), self.prefix.clone()),
+            ("KILTER_REGISTRY_PORT".to_owned(), self.port.to_string()),
+        ];
+        v.extend(self.extra.iter().cloned());
+        v
+    }
+
+    fn project(&self, tag: &str, yaml_extra: &str) -> (String, PathBuf) {
+        let name = self.env.unique_name(tag);
+        let dir = project(&self.env, &name, Some(&format!("name: {name}\n{yaml_extra}")), false);
+        (name, dir)
+    }
+
+    fn kilter(&self, dir: &std::path::Path, args: &[&str]) -> Output {
+        self.env.kilter(dir).envs(self.vars()).args(args).output().expect("kilter runs")
+    }
+
+    fn kilter_ok(&self, dir: &std::path::Path, args: &[&str]) -> Output {
+        let out = self.kilter(dir, args);
+        assert!(
+            out.status.success(),
+            "kilter {args:?} failed ({:?})\nstderr:\n{}\nstdout:\n{}",
+            out.status.code(),
+            stderr_of(&out),
+            stdout_of(&out)
+        );
+        out
+    }
+
+    fn registry(&self) -> String {
+        format!("{}-registry", self.prefix)
+    }
+    fn cache(&self, u: &str) -> String {
+        format!("{}-cache-{u}", self.prefix)
+    }
+    fn names(&self) -> Vec<String> {
+        let mut v = vec![self.registry()];
+        v.extend(CACHES.iter().map(|u| self.cache(u)));
+        v
+    }
+
+    /// Names of this test's containers (any state) and volumes on the engine.
+    fn leftovers(&self) -> (Vec<String>, Vec<String>) {
+        let ps = self.env.docker_ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name={}-", self.prefix),
+            "--format",
+            "{{.Names}}",
+        ]);
+        let vols = self.env.docker_ok(&[
+            "volume",
+            "ls",
+            "--filter",
+            &format!("name={}-", self.prefix),
+            "--format",
+            "{{.Name}}",
+        ]);
+        let lines = |s: String| s.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect();
+        (lines(ps), lines(vols))
+    }
+}
+
+impl Drop for Reg {
+    fn drop(&mut self) {
+        let (containers, volumes) = self.leftovers();
+        if !containers.is_empty() {
+            let mut args = vec!["rm", "-f", "-v"];
+            args.extend(containers.iter().map(String::as_str));
+            let _ = self.env.docker().args(&args).output();
+        }
+        if !volumes.is_empty() {
+            let mut args = vec!["volume", "rm", "-f"];
+            args.extend(volumes.iter().map(String::as_str));
+            let _ = self.env.docker().args(&args).output();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    loop {
+        let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        let p = l.local_addr().expect("addr").port();
+        // The registry may move one port up; keep the next one free too.
+        if std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+}
+
+/// `GET http://127.0.0.1:PORT/PATH` (HTTP/1.0, no client library): the body.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let (head, body) = out.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.0 200")
+        .then(|| body.to_owned())
+        .or_else(|| head.starts_with("HTTP/1.1 200").then(|| body.to_owned()))
+}
+
+/// Make sure the `kind` network exists (under the fake kind's own lock: older engines allow
+/// two networks of one name).
+fn ensure_kind_network(env: &Env) {
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("kilter-fake-kind-network.lock"))
+        .expect("lock file");
+    lock.lock().expect("lock");
+    if env.docker_ok(&["network", "ls", "-q", "--filter", "name=^kind$"]).trim().is_empty() {
+        env.docker_ok(&["network", "create", "-d=bridge", "kind"]);
+    }
+}
+
+fn network_of(env: &Env, name: &str) -> bool {
+    env.inspect(name).is_some_and(|c| c["NetworkSettings"]["Networks"].get("kind").is_some())
+}
+
+#[test]
+fn real_registry_up_creates_it_a_second_project_reuses_it_and_pushed_images_land_in_it() {
+    let Some(mut reg) = Reg::new("push") else { return };
+    // Offline, a cache whose upstream cannot be reached exits (and docker restarts it): point
+    // every cache at this test's own registry.
+    let own = format!("http://{}:5000", reg.registry());
+    let upstreams: Vec<String> = CACHES.iter().map(|u| format!("{u}={own}")).collect();
+    reg.extra.push(("KILTER_CACHE_UPSTREAMS".into(), upstreams.join(",")));
+    let env = &reg.env;
+    let (a, dir_a) = reg.project("a", "");
+    reg.kilter_ok(&dir_a, &["up"]);
+    let running = |n: &str| env.inspect(n).is_some_and(|c| c["State"]["Status"] == "running");
+    assert!(
+        wait_until(Duration::from_secs(30), || reg.names().iter().all(|n| running(n))),
+        "every shared container runs"
+    );
+
+    // The registry: running, published on loopback, its volume, unless-stopped, on kind.
+    let c = env.inspect(&reg.registry()).expect("the registry exists");
+    assert_eq!(c["State"]["Status"], "running");
+    assert_eq!(c["HostConfig"]["RestartPolicy"]["Name"], "unless-stopped");
+    assert_eq!(c["HostConfig"]["PortBindings"]["5000/tcp"][0]["HostIp"], "127.0.0.1");
+    assert_eq!(c["HostConfig"]["PortBindings"]["5000/tcp"][0]["HostPort"], reg.port.to_string());
+    assert!(network_of(env, &reg.registry()), "connected to kind");
+    let (_, volumes) = reg.leftovers();
+    for n in reg.names() {
+        assert!(volumes.contains(&n), "volume {n}: {volumes:?}");
+        let c = env.inspect(&n).expect("exists");
+        assert_eq!(c["State"]["Status"], "running", "{n}");
+        assert!(network_of(env, &n), "{n} on kind");
+    }
+
+    // The node's hosts.toml files, read with the real docker.
+    let node_a = format!("kilter-{a}-control-plane");
+    let hosts = env.docker_ok(&[
+        "exec",
+        &node_a,
+        "cat",
+        &format!("/etc/containerd/certs.d/localhost:{}/hosts.toml", reg.port),
+    ]);
+    assert_eq!(hosts, format!("[host.\"http://{}:5000\"]\n", reg.registry()));
+    let hub =
+        env.docker_ok(&["exec", &node_a, "cat", "/etc/containerd/certs.d/docker.io/hosts.toml"]);
+    assert!(hub.contains(&format!("[host.\"http://{}:5000\"]", reg.cache("docker.io"))), "{hub}");
+
+    // A second project reuses the same registry and only wires its own node.
+    let id = env.inspect(&reg.registry()).expect("registry")["Id"].clone();
+    let (b, dir_b) = reg.project("b", "");
+    let out = reg.kilter_ok(&dir_b, &["up"]);
+    assert!(!stderr_of(&out).contains("docker run"), "{}", stderr_of(&out));
+    assert_eq!(env.inspect(&reg.registry()).expect("registry")["Id"], id);
+    let node_b = format!("kilter-{b}-control-plane");
+    env.docker_ok(&["exec", &node_b, "cat", "/etc/containerd/certs.d/quay.io/hosts.toml"]);
+
+    // The real docker client pushes to 127.0.0.1:<port>; the catalog lists the image.
+    let target = format!("127.0.0.1:{}/kilter-probe:1", reg.port);
+    env.docker_ok(&["tag", &env.real().image, &target]);
+    let pushed = env.docker().args(["push", &target]).output().unwrap();
+    let _ = env.docker().args(["rmi", &target]).output();
+    assert!(pushed.status.success(), "push: {}", String::from_utf8_lossy(&pushed.stderr));
+    let catalog = http_get(reg.port, "/v2/_catalog").expect("catalog answers");
+    assert!(catalog.contains("\"kilter-probe\""), "{catalog}");
+    // The node reaches the registry by the name its hosts.toml uses (Docker DNS on kind).
+    let seen = env.docker_ok(&[
+        "exec",
+        &node_b,
+        "wget",
+        "-qO-",
+        &format!("http://{}:5000/v2/_catalog", reg.registry()),
+    ]);
+    assert!(seen.contains("kilter-probe"), "{seen}");
+
+    // `stop` and `destroy` of a project leave the shared containers alone.
+    reg.kilter_ok(&dir_a, &["destroy", "--yes"]);
+    assert_eq!(env.inspect(&reg.registry()).expect("registry")["State"]["Status"], "running");
+
+    // `registry rm --volumes` removes everything.
+    reg.kilter_ok(&dir_b, &["registry", "rm", "--yes", "--volumes"]);
+    assert_eq!(reg.leftovers(), (Vec::new(), Vec::new()), "no container, no volume left");
+}
+
+#[test]
+fn real_registry_a_pull_through_cache_serves_an_image_also_after_its_upstream_stopped() {
+    let Some(mut reg) = Reg::new("cache") else { return };
+    let upstream = format!("{}-upstream", reg.prefix);
+    reg.extra.push(("KILTER_CACHE_UPSTREAMS".into(), format!("docker.io=http://{upstream}:5000")));
+    let env = &reg.env;
+    ensure_kind_network(env);
+    // A local "upstream" registry on the kind network, with one image in it.
+    env.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &upstream,
+        "--network",
+        "kind",
+        "-p",
+        "127.0.0.1::5000",
+        &registry_image(),
+    ]);
+    let port_line = env.docker_ok(&["port", &upstream, "5000/tcp"]);
+    let up_port: u16 = port_line
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.trim().parse().ok())
+        .expect("port");
+    assert!(
+        wait_until(Duration::from_secs(20), || http_get(up_port, "/v2/").is_some()),
+        "upstream answers"
+    );
+    let target = format!("127.0.0.1:{up_port}/library/probe:1");
+    env.docker_ok(&["tag", &env.real().image, &target]);
+    let pushed = env.docker().args(["push", &target]).output().unwrap();
+    let _ = env.docker().args(["rmi", &target]).output();
+    assert!(pushed.status.success(), "push: {}", String::from_utf8_lossy(&pushed.stderr));
+
+    let (name, dir) = reg.project("c", "");
+    reg.kilter_ok(&dir, &["up"]);
+    let node = format!("kilter-{name}-control-plane");
+    let hub =
+        env.docker_ok(&["exec", &node, "cat", "/etc/containerd/certs.d/docker.io/hosts.toml"]);
+    assert!(hub.starts_with(&format!("server = \"http://{upstream}:5000\"")), "{hub}");
+
+    assert!(
+        wait_until(Duration::from_secs(30), || env
+            .inspect(&reg.cache("docker.io"))
+            .is_some_and(|c| c["State"]["Status"] == "running")),
+        "the cache runs"
+    );
+
+    // Pull through the cache from the node, as containerd would: the manifest, then every blob.
+    let cache = reg.cache("docker.io");
+    let get = |path: &str| -> Output {
+        env.docker()
+            .args([
+                "exec",
+                &node,
+                "wget",
+                "-qO-",
+                "--header",
+                "Accept: application/vnd.docker.distribution.manifest.v2+json",
+                &format!("http://{cache}:5000{path}"),
+            ])
+            .output()
+            .unwrap()
+    };
+    let pull = || -> Vec<String> {
+        let m = get("/v2/library/probe/manifests/1");
+        assert!(
+            m.status.success(),
+            "manifest through the cache: {}",
+            String::from_utf8_lossy(&m.stderr)
+        );
+        let manifest: serde_json::Value = serde_json::from_slice(&m.stdout).expect("manifest json");
+        let mut digests = vec![manifest["config"]["digest"].as_str().expect("config").to_owned()];
+        digests.extend(
+            manifest["layers"]
+                .as_array()
+                .expect("layers")
+                .iter()
+                .map(|l| l["digest"].as_str().unwrap().to_owned()),
+        );
+        for d in &digests {
+            let b = get(&format!("/v2/library/probe/blobs/{d}"));
+            assert!(
+                b.status.success() && !b.stdout.is_empty(),
+                "blob {d}: {}",
+                String::from_utf8_lossy(&b.stderr)
+            );
+        }
+        digests
+    };
+    let first = pull();
+    let catalog = env.docker_ok(&[
+        "exec",
+        &node,
+        "wget",
+        "-qO-",
+        &format!("http://{cache}:5000/v2/_catalog"),
+    ]);
+    assert!(catalog.contains("library/probe"), "the cache's catalog lists it: {catalog}");
+
+    // The upstream goes away; the cache still serves the image.
+    env.docker_ok(&["stop", &upstream]);
+    assert_eq!(pull(), first, "served from the cache after the upstream stopped");
+}
+
+#[test]
+fn real_registry_a_busy_port_moves_it_to_the_next_one() {
+    let Some(reg) = Reg::new("port") else { return };
+    let holder =
+        std::net::TcpListener::bind(("127.0.0.1", reg.port)).expect("hold the preferred port");
+    let (_, dir) = reg.project("p", "");
+    let out = reg.kilter_ok(&dir, &["up"]);
+    assert!(
+        stderr_of(&out).contains(&format!("port {} is in use by another program", reg.port)),
+        "{}",
+        stderr_of(&out)
+    );
+    let mapped = reg.env.docker_ok(&["port", &reg.registry(), "5000/tcp"]);
+    assert!(mapped.starts_with(&format!("127.0.0.1:{}", reg.port + 1)), "{mapped}");
+    assert!(http_get(reg.port + 1, "/v2/").is_some(), "the registry answers on the next port");
+    drop(holder);
+}
+
+#[test]
+fn real_registry_false_creates_nothing() {
+    let Some(reg) = Reg::new("off") else { return };
+    let (name, dir) = reg.project("n", "registry: false\n");
+    reg.kilter_ok(&dir, &["up"]);
+    assert_eq!(reg.leftovers(), (Vec::new(), Vec::new()));
+    let node = format!("kilter-{name}-control-plane");
+    let out = reg
+        .env
+        .docker()
+        .args(["exec", &node, "cat", "/etc/containerd/certs.d/docker.io/hosts.toml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "no hosts.toml written");
+}
