@@ -2,9 +2,12 @@
 # shellcheck disable=SC2317 # cleanup and the signal handlers run from traps
 # End-to-end journey of kilter with the sample project (fixtures/sample-project), asserting every step:
 #
-#   up (pods Ready) → insert a row → stop (node exited, flag in kilter.yaml) → up (row still there)
+#   up (pods Ready) → the local registry (created, wired into the node, Tilt pushed the sample's image
+#   to it) → insert a row → stop (node exited, flag in kilter.yaml) → up (row still there)
 #   → db snapshot → destroy --yes (node gone, snapshot kept, ~/.kube/config byte-identical)
-#   → up (row gone) → db restore (row back) → a second project alongside → destroy both.
+#   → up (row gone) → db restore (row back) → a second project alongside (its pods pulled a public
+#   image through the docker.io pull-through cache) → destroy both (the shared registry stays) →
+#   `kilter registry rm --volumes`.
 #
 # Usage: scripts/e2e.sh
 #
@@ -12,7 +15,10 @@
 #                            (the CI e2e job). fake: the test fakes of kind/kubectl/tilt
 #                            (`cargo build --example fake-tool`) in their real-Docker backend, i.e. the
 #                            REAL Docker engine with the offline kilter-test-node image; there the
-#                            "row" is a file inside the node container and pod checks are skipped.
+#                            "row" is a file inside the node container and pod checks are skipped;
+#                            the registry is the offline kilter-test-registry image
+#                            (scripts/build-registry-image.sh) under its own name prefix, and the e2e
+#                            pushes an image itself in place of Tilt.
 #      KILTER_BIN            the kilter binary (default: cargo build, then target/debug/kilter)
 #      E2E_NAME              project name (default e2e-<random>); the second project is <name>-b
 #      E2E_TIMEOUT           seconds to wait for pods and the web app (default 600)
@@ -81,7 +87,15 @@ if [[ $TOOLS == fake ]]; then
     export PATH="$WORK/bin:$PATH"
     export KILTER_FAKE_STATE=$WORK/fake-state KILTER_FAKE_DOCKER=real KILTER_FAKE_REAL_DOCKER=$REAL_DOCKER
     export KILTER_FAKE_NODE_IMAGE=${KILTER_FAKE_NODE_IMAGE:-${KILTER_TEST_IMAGE:-kilter-test-node:latest}}
+    # The shared registry from the offline test image, under a prefix of its own (other runs and
+    # a developer's real kilter-registry are left alone); offline, the caches mirror it.
+    export KILTER_REGISTRY_IMAGE=${KILTER_REGISTRY_TEST_IMAGE:-kilter-test-registry:latest}
+    KILTER_REGISTRY_PREFIX=e2e$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+    export KILTER_REGISTRY_PREFIX
+    own=http://$KILTER_REGISTRY_PREFIX-registry:5000
+    export KILTER_CACHE_UPSTREAMS="docker.io=$own,ghcr.io=$own,quay.io=$own,registry.k8s.io=$own"
 fi
+REG_PREFIX=${KILTER_REGISTRY_PREFIX:-kilter}
 if [[ -n ${KILTER_BIN:-} ]]; then
     KILTER=$KILTER_BIN
 else
@@ -165,6 +179,9 @@ cleanup() {
     done
     remove_cluster "$NAME_A"
     remove_cluster "$NAME_B"
+    if [[ $TOOLS == fake || -n ${E2E_REGISTRY_RM:-} ]]; then
+        "$KILTER" -q -C "$WORK" registry rm --yes --volumes >/dev/null 2>&1 || true
+    fi
     if [[ $TOOLS == fake && -n ${FAKE:-} ]]; then
         local pid
         for pid in $("$FAKE" ctl tilt-pids 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
@@ -278,6 +295,10 @@ new_project() {
     PROJECTS+=("$dir")
 }
 
+# The catalog of a shared registry container (`wget` is in registry:3 and in the test image).
+catalog_of() { docker exec "$1" wget -qO- http://localhost:5000/v2/_catalog; }
+catalog_has() { catalog_of "$1" | grep -q "\"$2\""; }
+
 # --- the journey -------------------------------------------------------------------------------------
 log "E2E_TOOLS=$TOOLS, kilter $("$KILTER" --version), projects $NAME_A and $NAME_B, work dir $WORK"
 if [[ $TOOLS == real ]]; then
@@ -285,6 +306,7 @@ if [[ $TOOLS == real ]]; then
     log "$(kind version); kubectl $(kubectl version --client -o json | jq -r .clientVersion.gitVersion); tilt $(tilt version)"
 else
     docker image inspect "$KILTER_FAKE_NODE_IMAGE" >/dev/null 2>&1 || "$ROOT/scripts/build-test-image.sh"
+    docker image inspect "$KILTER_REGISTRY_IMAGE" >/dev/null 2>&1 || "$ROOT/scripts/build-registry-image.sh"
     log "fake kind/kubectl/tilt, real docker $REAL_DOCKER, node image $KILTER_FAKE_NODE_IMAGE"
 fi
 docker info >/dev/null 2>&1 || fail "no Docker daemon answers"
@@ -297,6 +319,24 @@ new_project "$DIR_A"
 step "up ($NAME_A) and pods Ready"
 kilter_in "$DIR_A" up --timeout 300s
 wait_ready "$DIR_A"
+
+step "local registry: created, wired into the node, serving pushes"
+REG_PORT=$(kilter_in "$DIR_A" status --json | jq -r '.registry.host // empty' | sed 's/^localhost://')
+[[ -n $REG_PORT ]] || fail "kilter status shows no local registry"
+[[ $(docker inspect -f '{{.State.Status}}' "$REG_PREFIX-registry") == running ]] || fail "$REG_PREFIX-registry is not running"
+[[ $(docker exec "$(node "$NAME_A")" cat "/etc/containerd/certs.d/localhost:$REG_PORT/hosts.toml") == *"http://$REG_PREFIX-registry:5000"* ]] ||
+    fail "the node has no hosts.toml for localhost:$REG_PORT"
+if [[ $TOOLS == real ]]; then
+    # The sample's Tiltfile builds kilter-sample-web with docker_build: Tilt pushes it here.
+    until_ok "$TIMEOUT" "Tilt to push kilter-sample-web to the local registry" catalog_has "$REG_PREFIX-registry" kilter-sample-web
+    ok "Tilt pushed kilter-sample-web to localhost:$REG_PORT (the registry's catalog lists it)"
+else
+    docker tag "$KILTER_FAKE_NODE_IMAGE" "127.0.0.1:$REG_PORT/kilter-e2e-probe:1"
+    docker push "127.0.0.1:$REG_PORT/kilter-e2e-probe:1" >/dev/null
+    docker rmi "127.0.0.1:$REG_PORT/kilter-e2e-probe:1" >/dev/null
+    catalog_has "$REG_PREFIX-registry" kilter-e2e-probe || fail "the pushed image is not in the catalog"
+    ok "docker push to 127.0.0.1:$REG_PORT landed in the registry (fake Tilt pushes nothing)"
+fi
 
 step "insert a row"
 insert_row "$DIR_A"
@@ -371,6 +411,12 @@ if [[ $TOOLS == real ]]; then
     web_answers "$(port_base "$DIR_B")" || fail "$NAME_B's web app does not answer"
 fi
 ok "both running, disjoint published ports ($(wc -l <<<"$ports_a") + $(wc -l <<<"$ports_b")), kilter ls shows both"
+if [[ $TOOLS == real ]]; then
+    # postgres:15 comes from docker.io: the nodes pulled it through the shared cache.
+    catalog_has "$REG_PREFIX-cache-docker.io" library/postgres ||
+        fail "the docker.io cache does not list library/postgres: $(catalog_of "$REG_PREFIX-cache-docker.io")"
+    ok "the pods pulled postgres through $REG_PREFIX-cache-docker.io (its catalog lists library/postgres)"
+fi
 
 step "destroy both"
 kilter_in "$DIR_A" destroy "${DESTROY_ARGS[@]}"
@@ -380,6 +426,12 @@ for name in "$NAME_A" "$NAME_B"; do
 done
 [[ $(sha256sum <"$HOME/.kube/config") == "$KUBE_SHA" ]] || fail "$HOME/.kube/config changed"
 ok "no cluster left, ~/.kube/config byte-identical"
+
+step "the shared registry outlives the projects; registry rm --volumes removes it"
+[[ $(docker inspect -f '{{.State.Status}}' "$REG_PREFIX-registry") == running ]] || fail "destroy touched the shared registry"
+"$KILTER" -C "$WORK" registry rm --yes --volumes
+[[ -z $(docker ps -aq --filter "name=^$REG_PREFIX-") ]] || fail "shared containers remain after registry rm"
+ok "registry and caches removed with their volumes"
 
 step "done"
 printf '\nstep times:\n%s\n' "$(printf '%s\n' "${TIMES[@]}")" >&2

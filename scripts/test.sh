@@ -11,6 +11,8 @@
 #   docker       a Docker daemon for the real-Docker tier; with CI=true one is started when none answers
 #                (scripts/dockerd.sh start), and failing to get one is a failure, not a skip
 #   image        scripts/build-test-image.sh (kilter-test-node:latest, offline, reused when unchanged)
+#   registry-image  scripts/build-registry-image.sh (kilter-test-registry:latest from Debian's
+#                docker-registry, installed with apt when missing; the real-Docker registry tests)
 #   real-docker  KILTER_REAL_DOCKER=1 cargo test --locked --test it real_docker -- --test-threads=2
 #   real-docker-client2  the same through a second docker client of another version, when PATH has one
 #   e2e          E2E_TOOLS=fake scripts/e2e.sh (when the script exists)
@@ -200,6 +202,7 @@ if ((docker_rc == 0)); then docker_ok=1; fi
 if ((docker_ok)); then
     image_ok=0
     if stage image scripts/build-test-image.sh; then image_ok=1; fi
+    if ! stage registry-image scripts/build-registry-image.sh; then image_ok=0; fi
     if ((built && image_ok)); then
         KILTER_REAL_DOCKER=1 stage real-docker \
             cargo_test cargo test --locked --test it real_docker -- --test-threads=2 || true
