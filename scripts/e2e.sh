@@ -249,7 +249,9 @@ wait_ready() {
     local dir=$1 name
     name=$(basename "$dir")
     [[ $(node_status "$name") == running ]] || fail "node $(node "$name") is $(node_status "$name"), not running"
-    [[ $(kilter_in "$dir" status --json | jq -r .api) == ok ]] || fail "kilter status: API not ok"
+    local st
+    st=$(kilter_in "$dir" status --json)
+    [[ $(jq -r .api <<<"$st") == ok ]] || fail "kilter status: API not ok ($(jq -r '.api + ": " + (.api_error // "")' <<<"$st"))"
     if [[ $TOOLS == fake ]]; then
         ok "node running, API ok (fake kubectl; pods are not modelled here)"
         return 0

@@ -403,3 +403,96 @@ fn real_registry_false_creates_nothing() {
         .unwrap();
     assert!(!out.status.success(), "no hosts.toml written");
 }
+
+/// A real containerd (Debian's `containerd` package; `containerd` and `ctr` link only libc) run
+/// inside the node container pulls through the `hosts.toml` files kilter wrote: `localhost:<port>`
+/// reaches the registry, `docker.io` the pull-through cache. Unprivileged, so content is fetched
+/// (`ctr content fetch`), not unpacked into a snapshot (that needs mounts).
+#[test]
+fn real_registry_containerd_pulls_through_the_hosts_toml_wiring() {
+    let bins = ["/usr/bin/containerd", "/usr/bin/ctr"];
+    if let Some(missing) = bins.iter().find(|b| !std::path::Path::new(b).exists()) {
+        let required = ["CI", "KILTER_REQUIRE_REAL_TOOLS"]
+            .iter()
+            .any(|v| std::env::var(v).is_ok_and(|x| matches!(x.as_str(), "1" | "true" | "yes")));
+        if Env::real_docker().is_some() {
+            assert!(!required, "{missing} is missing: apt-get install containerd");
+            eprintln!(
+                "\n*** SKIPPED containerd pull test: {missing} is missing (apt-get install containerd)\n"
+            );
+        }
+        return;
+    }
+    let Some(mut reg) = Reg::new("ctrd") else { return };
+    let own = format!("http://{}:5000", reg.registry());
+    let upstreams: Vec<String> = CACHES.iter().map(|u| format!("{u}={own}")).collect();
+    reg.extra.push(("KILTER_CACHE_UPSTREAMS".into(), upstreams.join(",")));
+    let env = &reg.env;
+    let (name, dir) = reg.project("d", "");
+    reg.kilter_ok(&dir, &["up"]);
+    let node = format!("kilter-{name}-control-plane");
+    let cache = reg.cache("docker.io");
+    assert!(
+        wait_until(Duration::from_secs(30), || env
+            .inspect(&cache)
+            .is_some_and(|c| c["State"]["Status"] == "running")),
+        "the cache runs"
+    );
+    // One image in the registry (the cache's upstream here is the registry itself).
+    let target = format!("127.0.0.1:{}/library/kilter-probe:1", reg.port);
+    env.docker_ok(&["tag", &env.real().image, &target]);
+    let pushed = env.docker().args(["push", &target]).output().unwrap();
+    let _ = env.docker().args(["rmi", &target]).output();
+    assert!(pushed.status.success(), "push: {}", String::from_utf8_lossy(&pushed.stderr));
+
+    // containerd and ctr (and the libc they link) into the node, then containerd in the background.
+    env.docker_ok(&["exec", &node, "mkdir", "-p", "/lib/x86_64-linux-gnu", "/lib64", "/opt/ctrd"]);
+    for (from, to) in [
+        ("/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/"),
+        ("/lib64/ld-linux-x86-64.so.2", "/lib64/"),
+        ("/usr/bin/containerd", "/opt/ctrd/"),
+        ("/usr/bin/ctr", "/opt/ctrd/"),
+    ] {
+        env.docker_ok(&["cp", "-L", from, &format!("{node}:{to}")]);
+    }
+    env.docker_ok(&[
+        "exec",
+        "-d",
+        &node,
+        "sh",
+        "-c",
+        "mkdir -p /tmp/ctrd && exec /opt/ctrd/containerd --root /tmp/ctrd/root --state /tmp/ctrd/state --address /tmp/ctrd/sock > /tmp/ctrd/log 2>&1",
+    ]);
+    let ctr = |args: &[&str]| -> Output {
+        let mut a = vec!["exec", node.as_str(), "/opt/ctrd/ctr", "--address", "/tmp/ctrd/sock"];
+        a.extend_from_slice(args);
+        env.docker().args(&a).output().unwrap()
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || ctr(&["version"]).status.success()),
+        "containerd does not start in the node: {}",
+        env.docker_ok(&["exec", &node, "cat", "/tmp/ctrd/log"])
+    );
+    let fetch = |image: &str| {
+        let out = ctr(&["content", "fetch", "--hosts-dir", "/etc/containerd/certs.d", image]);
+        assert!(
+            out.status.success(),
+            "ctr content fetch {image}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // docker.io goes to the pull-through cache, which fetches from its upstream (first, while
+    // containerd's content store is empty, so that every blob travels through the cache).
+    fetch("docker.io/library/kilter-probe:1");
+    let catalog = env.docker_ok(&[
+        "exec",
+        &node,
+        "wget",
+        "-qO-",
+        &format!("http://{cache}:5000/v2/_catalog"),
+    ]);
+    assert!(catalog.contains("library/kilter-probe"), "the cache served it: {catalog}");
+    // localhost:<port> inside the node is nothing; hosts.toml sends it to the registry by name.
+    fetch(&format!("localhost:{}/library/kilter-probe:1", reg.port));
+}
