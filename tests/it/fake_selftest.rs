@@ -470,7 +470,7 @@ fn unexpected_calls_exit_97_and_are_logged() {
     assert_eq!(env.calls_of("tilt"), ["tilt down"]);
     let recs = env.call_records();
     assert_eq!(recs[3]["tool"], "kubectl");
-    assert_eq!(recs[3]["argv"], serde_json::json!(["apply", "-f", "x.yaml"]));
+    assert_eq!(recs[3]["argv"], serde_json::json!(["apply", "--prune", "-f", "x.yaml"]));
 
     // shell quoting in the log, and no state dir → 97
     ok(env.tool("docker").args(["ps", "-a", "--format", "{{.Label \"io.x-k8s.kind.cluster\"}}"]));
