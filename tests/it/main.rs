@@ -16,4 +16,5 @@ mod lifecycle;
 mod operate;
 mod output;
 mod real_docker;
+mod realworld;
 mod tilt;

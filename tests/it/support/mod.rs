@@ -305,3 +305,18 @@ pub fn read(path: impl AsRef<Path>) -> String {
     let path = path.as_ref();
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
+
+/// Report that (part of) a test could not run here and why. It is never a silent pass: the line
+/// goes to stderr and to `$KILTER_TEST_SKIP_LOG` (counted by scripts/test.sh), and under
+/// `CI=true` — where every tier this machine can run is required — it fails the test.
+pub fn skipped(what: &str, why: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(!ci, "{what} could not run ({why}), and CI=true requires it");
+    eprintln!("SKIPPED {what}: {why}");
+    if let Ok(log) = std::env::var("KILTER_TEST_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+            let _ = writeln!(f, "{what}: {why}");
+        }
+    }
+}
