@@ -11,7 +11,7 @@ fn node_id(env: &Env, project: &str) -> Option<String> {
         .and_then(|c| c["Id"].as_str().map(str::to_owned))
 }
 
-/// 2. A cluster kilter did not create is never deleted, and is used only with `--adopt`.
+/// Item 2: A cluster kilter did not create is never deleted, and is used only with `--adopt`.
 #[test]
 fn a_cluster_made_by_kind_directly_is_not_taken_or_deleted() {
     let env = Env::new();
@@ -43,7 +43,7 @@ fn a_cluster_made_by_kind_directly_is_not_taken_or_deleted() {
     env.kilter(&dir).arg("up").assert().success();
 }
 
-/// 2. A node created before the `creating` marker was written is not "interrupted".
+/// Item 2: A node created before the `creating` marker was written is not "interrupted".
 #[test]
 fn a_node_older_than_the_creating_marker_is_kept() {
     let env = Env::new();
@@ -74,8 +74,8 @@ fn a_node_older_than_the_creating_marker_is_kept() {
     assert_ne!(node_id(&env, "shop").as_deref(), Some(id.as_str()), "recreated");
 }
 
-/// 2. `kind create` failing with "already exist" (the node appeared between kilter's inspect and
-/// kind's own check) made nothing: no marker stays, no identity is claimed, and the next `up`
+/// Item 2: `kind create` failing with "already exist" (the node appeared between kilter's inspect
+/// and kind's own check) made nothing: no marker stays, no identity is claimed, and the next `up`
 /// refuses instead of deleting the cluster someone else made.
 #[test]
 fn already_exists_leaves_no_marker_and_no_claim() {
@@ -101,7 +101,7 @@ fn already_exists_leaves_no_marker_and_no_claim() {
     assert_eq!(node_id(&env, "shop").as_deref(), Some(id.as_str()));
 }
 
-/// 3. Identity is claimed before `kind create`: an `up` that timed out still owns its cluster.
+/// Item 3: Identity is claimed before `kind create`: an `up` that timed out still owns its cluster.
 #[test]
 fn a_timed_out_up_still_owns_its_cluster() {
     let env = Env::new();
@@ -116,7 +116,7 @@ fn a_timed_out_up_still_owns_its_cluster() {
     assert!(stderr_of(&out).contains("already used by"), "{}", stderr_of(&out));
 }
 
-/// 3. Two directories with the same name running `up` at the same moment: one wins.
+/// Item 3: Two directories with the same name running `up` at the same moment: one wins.
 #[test]
 fn concurrent_ups_from_two_directories_do_not_share_a_cluster() {
     let env = Env::new();
@@ -137,7 +137,7 @@ fn running_project(env: &Env, yaml: &str) -> std::path::PathBuf {
     dir
 }
 
-/// 4. `stop` writes nothing and stops nothing when kilter.yaml cannot take the flag.
+/// Item 4: `stop` writes nothing and stops nothing when kilter.yaml cannot take the flag.
 #[test]
 fn stop_stops_nothing_when_the_flag_cannot_be_written() {
     // An alias on `cluster:` cannot be edited without changing what it refers to.
@@ -182,7 +182,7 @@ fn stop_stops_nothing_when_the_flag_cannot_be_written() {
     assert!(std::fs::symlink_metadata(&file).unwrap().file_type().is_symlink());
 }
 
-/// 4. A kilter.yaml that is a symlink to a real file: the flag goes into the target.
+/// Item 4: A kilter.yaml that is a symlink to a real file: the flag goes into the target.
 #[test]
 fn stop_writes_through_a_symlinked_kilter_yaml() {
     let env = Env::new();
@@ -197,7 +197,7 @@ fn stop_writes_through_a_symlinked_kilter_yaml() {
     assert_eq!(read(dir.join("real.yaml")), "name: shop\n");
 }
 
-/// 5. stop → up gives back every byte `stop` replaced, and the file's owner.
+/// Item 5: stop → up gives back every byte `stop` replaced, and the file's owner.
 #[test]
 fn stop_then_up_restores_kilter_yaml_byte_for_byte() {
     for yaml in [
@@ -218,7 +218,7 @@ fn stop_then_up_restores_kilter_yaml_byte_for_byte() {
     }
 }
 
-/// 5. `sudo kilter stop` keeps a user's kilter.yaml owned by the user.
+/// Item 5: `sudo kilter stop` keeps a user's kilter.yaml owned by the user.
 #[test]
 fn stop_keeps_the_owner_and_mode_of_kilter_yaml() {
     use std::os::unix::fs::MetadataExt;
@@ -241,7 +241,7 @@ fn stop_keeps_the_owner_and_mode_of_kilter_yaml() {
     assert_eq!((m.uid(), m.gid(), m.mode() & 0o777), (1234, 2345, 0o640));
 }
 
-/// 6. A Tilt whose record cannot be written is stopped again, and the error says so.
+/// Item 6: A Tilt whose record cannot be written is stopped again, and the error says so.
 #[test]
 fn an_unrecorded_tilt_is_stopped_again() {
     let env = Env::new();
@@ -258,7 +258,7 @@ fn an_unrecorded_tilt_is_stopped_again() {
     );
 }
 
-/// 6. A Tilt started through a wrapper script that does not `exec` is recognised and stopped.
+/// Item 6: A Tilt started through a wrapper script that does not `exec` is recognised and stopped.
 #[test]
 fn a_wrapped_tilt_is_recognised_and_stopped() {
     let env = Env::new();
@@ -290,7 +290,7 @@ fn a_wrapped_tilt_is_recognised_and_stopped() {
     assert_eq!(env.tilt_pids().len(), 1);
 }
 
-/// 6. A recorded pid that now belongs to another process is never signalled.
+/// Item 6: A recorded pid that now belongs to another process is never signalled.
 #[test]
 fn a_recycled_pid_is_not_taken_for_tilt() {
     let env = Env::new();
@@ -315,7 +315,7 @@ fn a_recycled_pid_is_not_taken_for_tilt() {
     child.wait().unwrap();
 }
 
-/// 7. A port slot out of range is exit 4, not ports outside 30000–32767.
+/// Item 7: A port slot out of range is exit 4, not ports outside 30000–32767.
 #[test]
 fn an_out_of_range_port_slot_is_refused() {
     let env = Env::new();
@@ -335,7 +335,7 @@ fn an_out_of_range_port_slot_is_refused() {
     }
 }
 
-/// 7. `doctor` reports a corrupt ports.json and goes on; `completions` needs no HOME.
+/// Item 7: `doctor` reports a corrupt ports.json and goes on; `completions` needs no HOME.
 #[test]
 fn doctor_reports_a_corrupt_registry_and_completions_need_no_home() {
     let env = Env::new();
@@ -357,7 +357,7 @@ fn doctor_reports_a_corrupt_registry_and_completions_need_no_home() {
     assert!(stdout_of(&out).contains("kilter"));
 }
 
-/// 7. `destroy` with the Docker daemon down stops at the daemon check (exit 3), before Tilt.
+/// Item 7: `destroy` with the Docker daemon down stops at the daemon check (exit 3), before Tilt.
 #[test]
 fn destroy_with_the_daemon_down_touches_nothing() {
     let env = Env::new();
@@ -372,7 +372,7 @@ fn destroy_with_the_daemon_down_touches_nothing() {
     env.ctl(&["daemon", "up"]);
 }
 
-/// 8. doctor's two inotify fixes write two files (the second `tee` no longer overwrites the first).
+/// Item 8: doctor's two inotify fixes write two files (the second `tee` no longer overwrites the first).
 #[test]
 fn inotify_fixes_do_not_overwrite_each_other() {
     let env = Env::new();
@@ -400,7 +400,7 @@ fn inotify_fixes_do_not_overwrite_each_other() {
     assert_ne!(targets[0], targets[1], "both fixes write {}", targets[0]);
 }
 
-/// 8. kind's failure output keeps its blank line, and no "see the full output" when it is all shown.
+/// Item 8: kind's failure output keeps its blank line, and no "see the full output" when it is all shown.
 #[test]
 fn kind_failure_output_is_shown_whole() {
     let env = Env::new();
