@@ -31,9 +31,9 @@ use camino::{Utf8Path, Utf8PathBuf};
 pub use cmd::{Cmd, Effect, Output, Redirect, Stdin, quote, tail, tail_lines};
 pub use effects::{Content, StagedWrite, Stopped};
 pub use poll::{Poll, PollEnd};
+pub use crate::interrupt::{check_interrupt, install_signal_handlers, interrupted, sleep};
 pub use process::{
-    START_TIME_OF_LAST_JOB, check_interrupt, group_alive, install_signal_handlers, interrupted,
-    pid_alive, same_process, signal, sleep, start_time,
+    START_TIME_OF_LAST_JOB, group_alive, pid_alive, same_process, signal, start_time,
 };
 
 use crate::error::{Code, CommandFailed, CouldNotExecute, Exit, Interrupted};

@@ -17,4 +17,5 @@ mod operate;
 mod output;
 mod real_docker;
 mod realworld;
+mod structure;
 mod tilt;
