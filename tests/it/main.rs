@@ -17,5 +17,6 @@ mod operate;
 mod output;
 mod real_docker;
 mod realworld;
+mod replay;
 mod structure;
 mod tilt;
