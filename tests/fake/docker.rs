@@ -1,4 +1,4 @@
-//! Fake `docker` (client and daemon 28.2.2). See TOOLS.md §B.
+//! Fake `docker` (client and daemon 28.2.2). See README.md next to this file for every call.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,5 @@
-//! Fake `kind` v0.32.0. See TOOLS.md §A. All output is on stderr except program output.
+//! Fake `kind` v0.32.0 (see README.md next to this file). All output is on stderr except program
+//! output.
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;

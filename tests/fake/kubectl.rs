@@ -1,4 +1,4 @@
-//! Fake `kubectl` v1.32.2. See TOOLS.md §C.
+//! Fake `kubectl` v1.32.2. See README.md next to this file for every call.
 //!
 //! Structure, so more verbs/resources can be added later:
 //! - [`parse`] splits global flags (anywhere on the line) from the verb and its flags;

@@ -1,4 +1,4 @@
-//! Fake `tilt` v0.37.6. See TOOLS.md §D.
+//! Fake `tilt` v0.37.6. See README.md next to this file for every call.
 //!
 //! A running `tilt up` is a record in `<state>/tilt/<pid>.json`; records whose pid is dead are
 //! stale and ignored. Port clashes are detected between live fake tilts of the same state dir
@@ -192,7 +192,7 @@ fn up(ctx: &Ctx, rest: &[String], ci: bool) -> i32 {
     };
     say(&url_line);
     say(&version_line(ctx));
-    // Real tilt flushes those two lines before it binds its web port (TOOLS.md D.1).
+    // Real tilt flushes those two lines before it binds its web port.
     let bind_ms = ctx.knob_u64("tilt_bind_ms");
     if bind_ms > 0 {
         std::thread::sleep(Duration::from_millis(bind_ms));

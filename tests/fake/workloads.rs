@@ -1,7 +1,7 @@
 //! Workloads in a fake cluster: Deployments (with their ReplicaSet) and StatefulSets and their
 //! pods, seeded with `fake-tool ctl workload|apply|log`, and the kubectl verbs that act on them:
 //! `exec` (runs the command for real on the host), `logs`, `rollout restart` and
-//! `rollout status`. Shapes follow TOOLS.md §C (4-space JSON, sorted keys, zero counts omitted).
+//! `rollout status`. Shapes follow the real kubectl's (4-space JSON, sorted keys, zero counts omitted).
 //!
 //! How a workload's pods behave is kept in the workload's own annotations (the fake's only
 //! invention, under `fake.kilter.dev/`), so `rollout restart` recreates pods that behave the same:

@@ -1,5 +1,5 @@
 //! Self-tests of the fake tools (tests/fake/), called directly through the harness: they must
-//! behave like the real tools as recorded in reference/TOOLS.md.
+//! behave like the real tools as tests/fake/README.md describes them.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
