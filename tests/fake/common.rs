@@ -132,13 +132,15 @@ pub fn run_tool(tool: &str, args: Vec<String>) -> i32 {
     if latency > 0 {
         std::thread::sleep(Duration::from_millis(latency));
     }
-    match tool {
+    let code = match tool {
         "docker" => crate::docker::main(&ctx),
         "kind" => crate::kind::main(&ctx),
         "kubectl" => crate::kubectl::main(&ctx),
         "tilt" => crate::tilt::main(&ctx),
         _ => ctx.unexpected(),
-    }
+    };
+    record_exit(&ctx.state, code);
+    code
 }
 
 /// Append one line atomically (single `write_all` on an `O_APPEND` file).
@@ -159,6 +161,18 @@ fn record_call(state: &Path, tool: &str, args: &[String]) {
         "env": env,
         "pid": std::process::id(),
         "pgid": pgid,
+        "ts_ms": timefmt::now_ms(),
+    });
+    append_line(&state.join("calls.jsonl"), &rec.to_string());
+}
+
+/// The second record of a call, appended when it returns: `{"exit", "pid", "ts_ms"}`. It pairs
+/// with the latest call record of the same pid (a pid cannot be reused before this is written).
+/// A call killed by a signal, or replaced by the real docker client, leaves none.
+fn record_exit(state: &Path, code: i32) {
+    let rec = serde_json::json!({
+        "exit": code,
+        "pid": std::process::id(),
         "ts_ms": timefmt::now_ms(),
     });
     append_line(&state.join("calls.jsonl"), &rec.to_string());

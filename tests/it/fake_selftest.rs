@@ -480,6 +480,23 @@ fn unexpected_calls_exit_97_and_are_logged() {
     );
     let (code, _, stderr) = run(env.tool("docker").arg("-v").env_remove("KILTER_FAKE_STATE"));
     assert_eq!((code, stderr.as_str()), (97, "fake docker: KILTER_FAKE_STATE is not set\n"));
+
+    // every call also records its exit code, so the harness can list the unexpected ones
+    assert_eq!(
+        env.unexpected_calls(),
+        [
+            "docker run alpine",
+            "docker ps --bogus",
+            "kind create cluster --name x --bogus",
+            "kubectl apply -f x.yaml",
+            "tilt down"
+        ]
+    );
+    let exits = env.call_exits();
+    assert_eq!(exits.len(), 6);
+    assert_eq!(exits[5].0["argv"][0], "ps");
+    assert_eq!(exits[5].1, Some(0));
+    assert!(exits[..5].iter().all(|(_, code)| *code == Some(97)));
 }
 
 #[test]
