@@ -20,18 +20,30 @@ pub const KNOBS: &[(&str, &str)] = &[
     ("latency_ms", "0"),
     ("create_ms", "50"),
     ("ready_delay_ms", "0"),
+    // kubectl behind docker-proxy (proxy.rs): the API port is published but not serving until
+    // this many ms after the node's last start (`never`: not while running); empty: off
+    ("api_proxy_ms", ""),
+    // multiplies every wall time of the not-serving kubectl (1.0 = the measured 5.2 s, 65.2 s…)
+    ("proxy_time_scale", "1.0"),
     ("node_ready_delay_ms", "0"),
     ("create_fail", "false"),
     ("daemon", "up"),
     ("tilt_ignore_term", "false"),
     ("tilt_fail_start", "false"),
     ("tilt_ci_fail", "false"),
+    ("tilt_ci_ms", "0"),
     ("tilt_start_ms", "0"),
     ("tilt_bind_ms", "0"),
     // Versions the client tools report (`docker --version`, `kind version`, `kubectl version`,
     // `tilt version`); the fake kubectl's server version comes from the node image tag.
     ("docker_version", "28.2.2"),
     ("docker_root_dir", "/var/lib/docker"),
+    // `docker info`: MemTotal (bytes) and NCPU; the node object's capacity follows them
+    ("mem_total", "8589934592"),
+    ("ncpu", "4"),
+    // the host's cgroup version as docker reports it: auto (v2 when
+    // /sys/fs/cgroup/cgroup.controllers exists), v1 or v2
+    ("cgroup", "auto"),
     ("kind_version", "v0.32.0"),
     ("kubectl_version", "v1.32.2"),
     ("tilt_version", "v0.37.6"),
@@ -84,6 +96,16 @@ impl Ctx {
 
     pub fn knob_bool(&self, key: &str) -> bool {
         truthy(&self.knob(key))
+    }
+
+    /// The host's cgroup version (knob `cgroup`): 1 or 2.
+    pub fn cgroup_version(&self) -> u8 {
+        match self.knob("cgroup").trim() {
+            "v1" | "1" => 1,
+            "v2" | "2" => 2,
+            _ if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() => 2,
+            _ => 1,
+        }
     }
 
     pub fn daemon(&self) -> Daemon {

@@ -31,8 +31,8 @@ pub fn main(args: &[String]) -> i32 {
                 );
                 return 2;
             }
-            if key == "daemon" && !matches!(value, "up" | "down" | "down-old") {
-                errln!("fake-tool ctl: daemon must be up, down or down-old");
+            if let Err(e) = validate(key, value) {
+                errln!("fake-tool ctl: {e}");
                 return 2;
             }
             let mut knobs: BTreeMap<String, String> = read_json(&knobs_path);
@@ -107,6 +107,22 @@ pub fn main(args: &[String]) -> i32 {
             2
         }
     }
+}
+
+/// Knobs whose values have a fixed shape are checked when set (a typo would otherwise fall back
+/// to the default silently).
+fn validate(key: &str, value: &str) -> Result<(), String> {
+    let ok = match key {
+        "daemon" => matches!(value, "up" | "down" | "down-old"),
+        "cgroup" => matches!(value, "auto" | "v1" | "v2"),
+        "api_proxy_ms" => value.is_empty() || value == "never" || value.parse::<u64>().is_ok(),
+        "proxy_time_scale" => value.parse::<f64>().is_ok_and(|f| f.is_finite() && f >= 0.0),
+        k if k.ends_with("_ms") || matches!(k, "mem_total" | "ncpu") => {
+            value.parse::<u64>().is_ok()
+        }
+        _ => true,
+    };
+    if ok { Ok(()) } else { Err(format!("invalid value {value:?} for knob {key}")) }
 }
 
 /// Print a ctl result: its output (exit 0) or the error (exit 1).

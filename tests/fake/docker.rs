@@ -76,6 +76,7 @@ fn info_json(ctx: &Ctx, up: bool) -> String {
     }
     let cs = Containers::load(&ctx.state);
     let running = cs.containers.values().filter(|c| c.inspect.state.running).count();
+    let v1 = ctx.cgroup_version() == 1;
     json!({
         "ID": "7a1f0c33-94f4-4c4b-9e0b-2f1d8c6e5a10",
         "Containers": cs.containers.len(),
@@ -89,14 +90,14 @@ fn info_json(ctx: &Ctx, up: bool) -> String {
         "SwapLimit": true,
         "CPUShares": true,
         "PidsLimit": true,
-        "CgroupDriver": "systemd",
-        "CgroupVersion": "2",
+        "CgroupDriver": if v1 { "cgroupfs" } else { "systemd" },
+        "CgroupVersion": if v1 { "1" } else { "2" },
         "KernelVersion": "6.8.0-60-generic",
         "OperatingSystem": "Ubuntu 24.04.2 LTS",
         "OSType": "linux",
         "Architecture": "x86_64",
-        "NCPU": 2,
-        "MemTotal": 8_331_640_832_u64,
+        "NCPU": ctx.knob_u64("ncpu"),
+        "MemTotal": ctx.knob_u64("mem_total"),
         "Name": "fakehost",
         "ServerVersion": "28.2.2",
         "SecurityOptions": ["name=apparmor", "name=seccomp,profile=builtin", "name=cgroupns"],

@@ -81,6 +81,7 @@ fn namespaces(env: &Env) -> Vec<String> {
 #[test]
 fn kind_create_makes_a_running_node_with_ports_labels_and_kubeconfig() {
     let env = Env::new();
+    env.set_knob("cgroup", "v2"); // no deprecation warning first
     let stderr = create(&env);
     assert!(stderr.starts_with("Creating cluster \"kilter-shop\" ...\n"), "{stderr}");
     assert!(stderr.contains(" • Ensuring node image (kindest/node:v1.36.1) 🖼  ...\n"), "{stderr}");
@@ -187,19 +188,80 @@ fn kind_create_makes_a_running_node_with_ports_labels_and_kubeconfig() {
     assert!(ps.starts_with("{\"Command\":"), "alphabetical keys: {keys:?}");
 }
 
+const CGROUP_V1: &str = "cgroup v1 is deprecated in Kubernetes and will not be supported in a future kind release, please upgrade to cgroup v2\n";
+
 #[test]
 fn second_create_fails_with_the_single_already_exists_line() {
     let env = Env::new();
+    env.set_knob("cgroup", "v2");
     create(&env);
     env.tool("docker").args(["stop", NODE]).output().unwrap(); // stopped nodes count too
-    let (code, stdout, stderr) =
-        run(env.tool("kind").args(["create", "cluster", "--name", "kilter-shop"]));
+    let before = env.container(NODE).unwrap();
+    let kc = env.root().join("other-kubeconfig");
+    let (code, stdout, stderr) = run(env
+        .tool("kind")
+        .args(["create", "cluster", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(&kc));
     assert_eq!(code, 1);
     assert_eq!(stdout, "");
     assert_eq!(
         stderr,
         "ERROR: failed to create cluster: node(s) already exist for a cluster with the name \"kilter-shop\"\n"
     );
+    // it creates nothing and writes no kubeconfig; the existing node is untouched
+    assert!(!kc.exists());
+    assert_eq!(env.container(NODE).unwrap(), before);
+
+    // on a cgroup v1 host the deprecation warning comes first, even before this error
+    env.set_knob("cgroup", "v1");
+    let (code, _, stderr) =
+        run(env.tool("kind").args(["create", "cluster", "--name", "kilter-shop"]));
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        format!(
+            "{CGROUP_V1}ERROR: failed to create cluster: node(s) already exist for a cluster with the name \"kilter-shop\"\n"
+        )
+    );
+}
+
+#[test]
+fn cgroup_knob_drives_docker_info_and_kinds_warning() {
+    let env = Env::new();
+    let info = |env: &Env, t: &str| ok(env.tool("docker").args(["info", "--format", t]));
+    env.set_knob("cgroup", "v1");
+    assert_eq!(info(&env, "{{.CgroupVersion}}"), "1\n");
+    assert_eq!(info(&env, "{{ .CgroupDriver }}"), "cgroupfs\n");
+    let stderr = create(&env);
+    assert!(
+        stderr.starts_with(&format!("{CGROUP_V1}Creating cluster \"kilter-shop\" ...\n")),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("cgroup v1").count(), 1);
+
+    env.set_knob("cgroup", "v2");
+    assert_eq!(info(&env, "{{.CgroupVersion}}"), "2\n");
+    let v: Value = serde_json::from_str(&info(&env, "{{json .}}")).unwrap();
+    assert_eq!(
+        (v["CgroupVersion"].as_str(), v["CgroupDriver"].as_str()),
+        (Some("2"), Some("systemd"))
+    );
+
+    // auto: what this host has
+    env.set_knob("cgroup", "auto");
+    let host = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" };
+    assert_eq!(info(&env, "{{.CgroupVersion}}"), format!("{host}\n"));
+    let (code, _, stderr) = run(env.tool("kind").args(["create", "cluster", "--name", "kilter-x"]));
+    assert_eq!((code, stderr.starts_with(CGROUP_V1)), (0, host == "1"), "{stderr}");
+
+    // a bad value is refused when set
+    let out = Command::new(crate::support::fake_tool())
+        .args(["ctl", "set", "cgroup", "v3"])
+        .env_clear()
+        .envs(env.vars())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
@@ -341,6 +403,70 @@ fn namespaces_survive_stop_start_but_not_delete_and_recreate() {
     // recreate: fresh in-cluster state
     create(&env);
     assert!(!namespaces(&env).contains(&"shop-dev".to_string()));
+}
+
+#[test]
+fn kind_kubeconfig_files_merge_keep_their_mode_and_empty_after_delete() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = Env::new();
+    create(&env);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+    // an existing file: merged into (other contexts survive), its mode kept
+    let shared = env.root().join("shared-kubeconfig");
+    std::fs::write(
+        &shared,
+        "apiVersion: v1\nclusters:\n- cluster:\n    server: https://example.invalid:6443\n  name: prod\ncontexts:\n- context:\n    cluster: prod\n    user: prod\n  name: prod\ncurrent-context: prod\nkind: Config\npreferences: {}\nusers:\n- name: prod\n  user:\n    token: x\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+    ok(env
+        .tool("kind")
+        .args(["export", "kubeconfig", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(&shared));
+    let text = read(&shared);
+    assert!(text.contains("name: prod\n") && text.contains("name: kind-kilter-shop\n"), "{text}");
+    assert!(text.contains("current-context: kind-kilter-shop\n"));
+    assert_eq!(mode(&shared), 0o644, "an existing file keeps its mode");
+
+    // a new file: 0600 in a new 0755 directory (under the usual umask 022)
+    let fresh = env.root().join("new-dir").join("kubeconfig");
+    ok(env
+        .tool("kind")
+        .args(["export", "kubeconfig", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(&fresh));
+    assert_eq!(mode(&fresh), 0o600);
+    assert_eq!(mode(fresh.parent().unwrap()), 0o755);
+
+    // delete: the only cluster's entries go, leaving kind's 44-byte empty config
+    ok(env
+        .tool("kind")
+        .args(["delete", "cluster", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(&fresh));
+    let empty = read(&fresh);
+    assert_eq!(empty, "apiVersion: v1\nkind: Config\npreferences: {}\n");
+    assert_eq!(empty.len(), 44);
+    // the shared file still holds the other context and lost only kind's entries
+    ok(env
+        .tool("kind")
+        .args(["delete", "cluster", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(&shared));
+    let text = read(&shared);
+    assert!(text.contains("name: prod\n") && !text.contains("kind-kilter-shop"), "{text}");
+    assert!(!text.contains("current-context"), "cleared, as it pointed at the cluster: {text}");
+    assert_eq!(mode(&shared), 0o644);
+}
+
+#[test]
+fn kind_failure_output_keeps_the_blank_line_before_command_output() {
+    let env = Env::new();
+    env.ctl(&["daemon", "down"]);
+    let (code, _, stderr) = run(env.tool("kind").args(["get", "clusters"]));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("failed with error: exit status 1\n\nCommand Output: Cannot connect to the Docker daemon"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -682,7 +808,7 @@ fn tilt_ignore_term_needs_sigkill_and_ci_modes() {
 fn versions() {
     let env = Env::new();
     assert_eq!(ok(env.tool("docker").arg("-v")), "Docker version 28.2.2, build e6534b4\n");
-    assert_eq!(ok(env.tool("kind").arg("version")), "kind v0.32.0 go1.24.6 linux/amd64\n");
+    assert_eq!(ok(env.tool("kind").arg("version")), "kind v0.32.0 go1.26.3 linux/amd64\n");
     assert_eq!(ok(env.tool("tilt").arg("version")), "v0.37.6, built 2026-08-08\n");
     let v: Value =
         serde_json::from_str(&ok(env.tool("kubectl").args(["version", "--client", "-o", "json"])))
