@@ -98,6 +98,17 @@ impl Ctx {
         truthy(&self.knob(key))
     }
 
+    /// A finite, non-negative float knob; anything else (never accepted by `ctl set`) gives
+    /// `default`.
+    pub fn knob_f64(&self, key: &str, default: f64) -> f64 {
+        self.knob(key)
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && *f >= 0.0)
+            .unwrap_or(default)
+    }
+
     /// The host's cgroup version (knob `cgroup`): 1 or 2.
     pub fn cgroup_version(&self) -> u8 {
         match self.knob("cgroup").trim() {

@@ -42,6 +42,7 @@ mod docker;
 mod kind;
 mod kubeconfig;
 mod kubectl;
+mod proxy;
 mod state;
 mod tilt;
 mod timefmt;

@@ -833,3 +833,183 @@ fn kind_needs_docker_on_path_and_knobs_can_come_from_env() {
     ok(env.tool("kind").arg("version").env("KILTER_FAKE_LATENCY_MS", "150"));
     assert!(start.elapsed() >= Duration::from_millis(150));
 }
+
+// ---------------------------------------------------------------------------------------------
+// kubectl behind docker-proxy (knob api_proxy_ms): published, not serving.
+
+/// The API port of the one node.
+fn api_port(env: &Env) -> String {
+    let c = env.container(NODE).unwrap();
+    c["HostConfig"]["PortBindings"]["6443/tcp"][0]["HostPort"].as_str().unwrap().to_string()
+}
+
+/// (exit code, stdout, stderr, seconds) of a command.
+fn timed(cmd: &mut Command) -> (i32, String, String, f64) {
+    let start = std::time::Instant::now();
+    let (code, out, err) = run(cmd);
+    (code, out, err, start.elapsed().as_secs_f64())
+}
+
+/// The klog line of one failed discovery attempt, without its time and pid.
+fn klog_tail(line: &str) -> &str {
+    assert!(line.starts_with('E'), "not a klog error line: {line}");
+    line.split_once(" memcache.go:265] ").map(|(_, t)| t).unwrap_or_else(|| panic!("{line}"))
+}
+
+#[test]
+fn proxy_raw_probe_fails_with_eof_after_the_real_5_2_seconds() {
+    let env = Env::new();
+    create(&env);
+    env.set_knob("api_proxy_ms", "never");
+    let (code, stdout, stderr, secs) = timed(&mut kubectl(&env, &["get", "--raw", "/readyz"]));
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (1, "", "Unable to connect to the server: EOF\n")
+    );
+    assert!((5.0..6.0).contains(&secs), "took {secs:.2} s");
+}
+
+#[test]
+fn proxy_calls_retry_like_kubectl_then_fail() {
+    let env = Env::new();
+    create(&env);
+    let port = api_port(&env);
+    env.set_knob("api_proxy_ms", "never");
+    env.set_knob("proxy_time_scale", "0.02"); // 5.2 s → 104 ms, 65.2 s → 1.3 s
+    let url = format!("https://127.0.0.1:{port}/api?timeout=32s");
+
+    // --request-timeout does not shorten a raw request
+    let (code, _, stderr, secs) =
+        timed(&mut kubectl(&env, &["get", "--raw", "/readyz", "--request-timeout=2s"]));
+    assert_eq!((code, stderr.as_str()), (1, "Unable to connect to the server: EOF\n"));
+    assert!(secs >= 5.2 * 0.02, "took {secs:.3} s");
+
+    // discovery: 6 klog lines ~10 s apart, then EOF, 65.2 s in all
+    let (code, stdout, stderr, secs) =
+        timed(&mut kubectl(&env, &["get", "nodes,namespaces", "-o", "json"]));
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 7, "{stderr}");
+    for l in &lines[..6] {
+        assert_eq!(
+            klog_tail(l),
+            format!(
+                "\"Unhandled Error\" err=\"couldn't get current server API group list: Get \\\"{url}\\\": EOF\""
+            )
+        );
+    }
+    assert_eq!(lines[6], "Unable to connect to the server: EOF");
+    assert!(secs >= 65.2 * 0.02, "took {secs:.3} s");
+
+    // `get pods -n NS`: 5 lines, then the wrapped error, 55.2 s
+    let (code, _, stderr, secs) =
+        timed(&mut kubectl(&env, &["get", "pods", "-n", "shop", "-o", "json"]));
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 6, "{stderr}");
+    let last = lines[5];
+    let prefix =
+        format!("error: Get \"{url}\": EOF - error from a previous attempt: read tcp 127.0.0.1:");
+    let suffix = format!("->127.0.0.1:{port}: read: connection reset by peer");
+    assert!(last.starts_with(&prefix) && last.ends_with(&suffix), "{last}");
+    let local = &last[prefix.len()..last.len() - suffix.len()];
+    assert!(local.parse::<u16>().is_ok_and(|p| p >= 32768), "{last}");
+    assert!((55.2 * 0.02..65.2 * 0.02).contains(&secs), "took {secs:.3} s");
+
+    // --request-timeout=2s: attempts 2 s apart, the rate limiter's error, 17.1 s
+    let (code, _, stderr, secs) = timed(&mut kubectl(
+        &env,
+        &["get", "nodes,namespaces", "-o", "json", "--request-timeout=2s"],
+    ));
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 7, "{stderr}");
+    for l in &lines[..6] {
+        assert_eq!(
+            klog_tail(l),
+            "\"Unhandled Error\" err=\"couldn't get current server API group list: client rate limiter Wait returned an error: context deadline exceeded - error from a previous attempt: EOF\""
+        );
+    }
+    assert!(lines[6].starts_with("error: client rate limiter Wait returned an error: context deadline exceeded - error from a previous attempt: read tcp 127.0.0.1:"));
+    assert!(lines[6].ends_with(&suffix), "{}", lines[6]);
+    assert!((17.1 * 0.02..55.2 * 0.02).contains(&secs), "took {secs:.3} s");
+
+    // no discovery: create namespace (one POST) and version's GET /version fail like --raw
+    let (code, stdout, stderr) = run(&mut kubectl(&env, &["create", "namespace", "shop"]));
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (1, "", "Unable to connect to the server: EOF\n")
+    );
+    let (code, stdout, stderr) = run(&mut kubectl(&env, &["version", "-o", "json"]));
+    assert_eq!((code, stderr.as_str()), (1, "Unable to connect to the server: EOF\n"));
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["clientVersion"]["gitVersion"], "v1.32.2");
+    assert!(v.get("serverVersion").is_none());
+    // logs, exec and rollout go through discovery too
+    let (code, _, stderr) = run(&mut kubectl(&env, &["logs", "deployment/web", "-n", "shop"]));
+    assert_eq!((code, stderr.lines().count()), (1, 5), "{stderr}");
+
+    // a stopped node publishes nothing: refused at once, as before
+    ok(env.tool("docker").args(["stop", NODE]));
+    let (code, _, stderr, secs) = timed(&mut kubectl(&env, &["get", "--raw", "/readyz"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("was refused"), "{stderr}");
+    assert!(secs < 5.2 * 0.02, "refused is instant: {secs:.3} s");
+}
+
+#[test]
+fn proxy_api_serving_mid_probe_lets_the_probe_succeed() {
+    let env = Env::new();
+    create(&env);
+    ok(env.tool("docker").args(["stop", NODE]));
+    // serving 1.5 s after the start; attempts at 0, 1, 2 … s (raw) succeed at the one at 2 s
+    env.set_knob("api_proxy_ms", "1500");
+    ok(env.tool("docker").args(["start", NODE]));
+    let (code, stdout, stderr, secs) = timed(&mut kubectl(&env, &["get", "--raw", "/readyz"]));
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "ok", ""));
+    assert!((1.4..3.0).contains(&secs), "took {secs:.2} s");
+    // a new probe once it serves: at once
+    let (code, stdout, _, secs) = timed(&mut kubectl(&env, &["get", "--raw", "/readyz"]));
+    assert_eq!((code, stdout.as_str()), (0, "ok"));
+    assert!(secs < 1.0, "took {secs:.2} s");
+
+    // discovery (scale 0.2: attempts at 0 and 2 s, the first failing at 1.04 s): the first
+    // attempt prints its klog line, the second finds the API serving and the call goes on
+    ok(env.tool("docker").args(["stop", NODE]));
+    env.set_knob("proxy_time_scale", "0.2");
+    ok(env.tool("docker").args(["start", NODE]));
+    let (code, stdout, stderr, secs) = timed(&mut kubectl(&env, &["get", "nodes", "-o", "json"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one failed attempt: {stderr}");
+    assert!(stderr.contains("\": EOF\""), "{stderr}");
+    let nodes: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(nodes["items"][0]["metadata"]["name"], NODE);
+    assert!((1.4..3.5).contains(&secs), "took {secs:.2} s");
+}
+
+#[test]
+fn proxy_probe_is_killable_and_holds_no_state_lock() {
+    let env = Env::new();
+    create(&env);
+    env.set_knob("api_proxy_ms", "never");
+    let mut probe = kubectl(&env, &["get", "namespaces", "-o", "json"])
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // other calls that take the state lock go through meanwhile
+    let start = std::time::Instant::now();
+    ok(env.tool("docker").args(["stop", NODE]));
+    ok(env.tool("docker").args(["start", NODE]));
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(probe.try_wait().unwrap().is_none(), "still probing");
+    probe.kill().unwrap();
+    let status = probe.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt as _;
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    // a call killed by a signal has no exit record
+    let exits = env.call_exits();
+    let rec = exits.iter().find(|(r, _)| r["tool"] == "kubectl").unwrap();
+    assert_eq!(rec.1, None);
+}
