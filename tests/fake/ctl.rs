@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::common::{KNOBS, Lock, pretty4, read_json, write_json};
+use crate::docker;
 use crate::state::Containers;
 use crate::tilt;
 use crate::workloads;
 
-const USAGE: &str = "usage: fake-tool ctl <set KEY VALUE | unset KEY | knobs | daemon up|down|down-old | containers | inspect NAME | crash NAME | tilt-pids | tilt-records | workload NS NAME … | apply CLUSTER_OR_NODE NS FILE.json | log NS POD [-c C] LINE…>";
+const USAGE: &str = "usage: fake-tool ctl <set KEY VALUE | unset KEY | knobs | daemon up|down|down-old | containers | inspect NAME | crash NAME | stats NAME [--cpu PERCENT] [--mem BYTES] | tilt-pids | tilt-records | workload NS NAME … | apply CLUSTER_OR_NODE NS FILE.json | log NS POD [-c C] LINE…>";
 
 pub fn main(args: &[String]) -> i32 {
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -87,6 +88,43 @@ pub fn main(args: &[String]) -> i32 {
                 c.stop(137, true);
             }
             cs.save(&state);
+            0
+        }
+        ["stats", name, ref rest @ ..] => {
+            let cs = Containers::load(&state);
+            let Some(k) = cs.find(name).map(str::to_string) else {
+                errln!("fake-tool ctl: no such container: {name}");
+                return 1;
+            };
+            let path = docker::stats_path(&state);
+            let mut all: BTreeMap<String, docker::StatsOverride> = read_json(&path);
+            let mut o = all.get(&k).copied().unwrap_or_default();
+            let mut it = rest.iter();
+            while let Some(flag) = it.next() {
+                let v = it.next().copied().unwrap_or("");
+                match *flag {
+                    "--cpu" => match v.parse::<f64>() {
+                        Ok(c) if c.is_finite() && c >= 0.0 => o.cpu = Some(c),
+                        _ => {
+                            errln!("fake-tool ctl: --cpu wants a percentage, got {v:?}");
+                            return 2;
+                        }
+                    },
+                    "--mem" => match v.parse::<u64>() {
+                        Ok(m) => o.mem = Some(m),
+                        Err(_) => {
+                            errln!("fake-tool ctl: --mem wants bytes, got {v:?}");
+                            return 2;
+                        }
+                    },
+                    _ => {
+                        errln!("{USAGE}");
+                        return 2;
+                    }
+                }
+            }
+            all.insert(k, o);
+            write_json(&path, &all);
             0
         }
         ["tilt-pids"] => {

@@ -1013,3 +1013,87 @@ fn proxy_probe_is_killable_and_holds_no_state_lock() {
     let rec = exits.iter().find(|(r, _)| r["tool"] == "kubectl").unwrap();
     assert_eq!(rec.1, None);
 }
+
+// ---------------------------------------------------------------------------------------------
+// docker stats and memory
+
+#[test]
+fn docker_stats_rows_like_docker_28() {
+    let env = Env::new();
+    create(&env);
+    let id = env.container(NODE).unwrap()["Id"].as_str().unwrap()[..12].to_string();
+    let stats = |args: &[&str]| run(env.tool("docker").args(["stats", "--no-stream"]).args(args));
+
+    // all running containers, one JSON object per line, alphabetical keys, string values
+    let (code, stdout, _) = stats(&["--format", "{{json .}}"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        format!(
+            "{{\"BlockIO\":\"98.8MB / 123MB\",\"CPUPerc\":\"2.50%\",\"Container\":\"{id}\",\"ID\":\"{id}\",\"MemPerc\":\"7.93%\",\"MemUsage\":\"650MiB / 8GiB\",\"Name\":\"{NODE}\",\"NetIO\":\"12.3MB / 4.57MB\",\"PIDs\":\"220\"}}\n"
+        )
+    );
+    // by name: Container is the argument as given; --format json is the same
+    let (_, stdout, _) = stats(&["--format", "json", NODE]);
+    let row: Value = serde_json::from_str(stdout.trim_end()).unwrap();
+    assert_eq!((row["Container"].as_str(), row["Name"].as_str()), (Some(NODE), Some(NODE)));
+
+    // overrides per container, and the machine total as the limit
+    env.ctl(&["stats", NODE, "--cpu", "12.5", "--mem", "1073741824"]);
+    env.set_knob("mem_total", "4294967296");
+    let (_, stdout, _) =
+        stats(&["--format", "{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}", NODE]);
+    assert_eq!(stdout, format!("{NODE}\t12.50%\t1GiB / 4GiB\t25.00%\n"));
+
+    // a missing name fails the whole call: no rows, the daemon's error, exit 1
+    let (code, stdout, stderr) = stats(&["--format", "json", NODE, "nope"]);
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (1, "", "Error response from daemon: No such container: nope\n")
+    );
+
+    // a stopped container named explicitly: zeros; without names: only running ones
+    ok(env.tool("docker").args(["stop", NODE]));
+    let (code, stdout, _) = stats(&["--format", "json", NODE]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        format!(
+            "{{\"BlockIO\":\"0B / 0B\",\"CPUPerc\":\"0.00%\",\"Container\":\"{NODE}\",\"ID\":\"{id}\",\"MemPerc\":\"0.00%\",\"MemUsage\":\"0B / 0B\",\"Name\":\"{NODE}\",\"NetIO\":\"0B / 0B\",\"PIDs\":\"0\"}}\n"
+        )
+    );
+    assert_eq!(stats(&["--format", "json"]), (0, String::new(), String::new()));
+    assert_eq!(stats(&["-a", "--format", "{{.Container}}"]).1, format!("{id}\n"));
+
+    // streaming and the table are not modelled
+    assert_eq!(run(env.tool("docker").args(["stats", "--format", "json"])).0, 97);
+    assert_eq!(stats(&[]).0, 97);
+    // daemon down
+    env.ctl(&["daemon", "down"]);
+    let (code, _, stderr) = stats(&["--format", "json"]);
+    assert_eq!(code, 1);
+    assert!(stderr.starts_with("Cannot connect to the Docker daemon"), "{stderr}");
+}
+
+#[test]
+fn docker_info_reports_memory_and_cpus() {
+    let env = Env::new();
+    let info = |t: &str| run(env.tool("docker").args(["info", "--format", t]));
+    assert_eq!(info("{{.MemTotal}}"), (0, "8589934592\n".into(), String::new()));
+    assert_eq!(info("{{.NCPU}}").1, "4\n");
+    env.set_knob("mem_total", "17179869184");
+    env.set_knob("ncpu", "16");
+    let v: Value = serde_json::from_str(&info("{{json .}}").1).unwrap();
+    assert_eq!((v["MemTotal"].as_u64(), v["NCPU"].as_u64()), (Some(17_179_869_184), Some(16)));
+    // the kind node sees the same machine
+    create(&env);
+    let nodes: Value =
+        serde_json::from_str(&ok(&mut kubectl(&env, &["get", "nodes", "-o", "json"]))).unwrap();
+    let cap = &nodes["items"][0]["status"]["capacity"];
+    assert_eq!((cap["cpu"].as_str(), cap["memory"].as_str()), (Some("16"), Some("16777216Ki")));
+    // daemon down: the template runs on an empty Info
+    env.ctl(&["daemon", "down"]);
+    let (code, stdout, _) = info("{{.MemTotal}}");
+    assert_eq!((code, stdout.as_str()), (1, "0\n"));
+    assert_eq!(info("{{.NoSuchField}}").0, 97);
+}
