@@ -1097,3 +1097,59 @@ fn docker_info_reports_memory_and_cpus() {
     assert_eq!((code, stdout.as_str()), (1, "0\n"));
     assert_eq!(info("{{.NoSuchField}}").0, 97);
 }
+
+// ---------------------------------------------------------------------------------------------
+// tilt ci timing
+
+#[test]
+fn tilt_ci_takes_its_time_and_honours_timeout() {
+    let env = Env::new();
+    let dir = env.project("shop");
+    std::fs::write(dir.join("Tiltfile"), "").unwrap();
+    let ci = |args: &[&str]| timed(env.tool("tilt").arg("ci").args(args).current_dir(&dir));
+
+    env.set_knob("tilt_ci_ms", "400");
+    let (code, stdout, _, secs) = ci(&[]);
+    assert_eq!(code, 0);
+    assert!(stdout.ends_with("SUCCESS. All workloads are healthy.\n"));
+    assert!(secs >= 0.4, "took {secs:.2} s");
+
+    // the run would outlast --timeout: it fails at the timeout, in tilt's words
+    env.set_knob("tilt_ci_ms", "20000");
+    let (code, stdout, stderr, secs) = ci(&["--timeout", "300ms"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (1, "Error: Timeout after 300ms: 1 resources waiting (api:runtime waiting-for-pod)\n")
+    );
+    assert!(!stdout.contains("SUCCESS"));
+    assert!((0.3..5.0).contains(&secs), "took {secs:.2} s");
+
+    // tilt_ci_fail reports the effective timeout
+    env.set_knob("tilt_ci_ms", "0");
+    env.set_knob("tilt_ci_fail", "true");
+    let (_, _, stderr, _) = ci(&["--timeout=2m"]);
+    assert_eq!(
+        stderr,
+        "Error: Timeout after 2m0s: 1 resources waiting (api:runtime waiting-for-pod)\n"
+    );
+
+    // SIGTERM mid-run cancels it
+    env.set_knob("tilt_ci_fail", "false");
+    env.set_knob("tilt_ci_ms", "20000");
+    let child = env
+        .tool("tilt")
+        .args(["ci"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    assert!(wait_until(Duration::from_secs(3), || env.tilt_pids() == [pid]));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "Error: context canceled\n");
+    assert!(env.tilt_pids().is_empty());
+}
