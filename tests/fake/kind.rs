@@ -550,10 +550,10 @@ fn create_cluster(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
             let cs = crate::backend::containers(ctx);
             cs.containers
                 .get(&node)
-                .map(|c| c.meta.started_ms + ctx.knob_u64("node_ready_delay_ms"))
+                .map(|c| c.meta.started_ms.saturating_add(ctx.knob_u64("node_ready_delay_ms")))
         }
         .unwrap_or(u64::MAX);
-        if ready_at <= began + wait_ms {
+        if ready_at <= began.saturating_add(wait_ms) {
             std::thread::sleep(Duration::from_millis(ready_at.saturating_sub(began)));
             status.end(true);
             errln!(" • Ready after {} 💚", timefmt::go_duration_secs(timefmt::now_ms() - began));

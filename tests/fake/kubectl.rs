@@ -297,11 +297,11 @@ pub fn connect(ctx: &Ctx, p: &args::Parsed) -> Result<Conn, ConnError> {
         .ok_or_else(refused)?;
     let started = c.meta.started_ms;
     let now = timefmt::now_ms();
-    if now < started + ctx.knob_u64("ready_delay_ms") {
+    if now < started.saturating_add(ctx.knob_u64("ready_delay_ms")) {
         return Err(refused());
     }
     if let Some(window) = crate::proxy::window(ctx)
-        && (!c.meta.provisioned || window.is_none_or(|ms| now < started + ms))
+        && (!c.meta.provisioned || window.is_none_or(|ms| now < started.saturating_add(ms)))
     {
         // docker-proxy publishes the port of a running node whatever runs inside it
         return Err(ConnError::NotServing { host: format!("{host}:{port}"), url });
@@ -406,7 +406,7 @@ fn node_object(c: &Container, ready_delay_ms: u64, cap: &Capacity) -> Value {
     let created = timefmt::rfc3339_secs(c.meta.created_ms);
     let started = timefmt::rfc3339_secs(c.meta.started_ms);
     let now = timefmt::rfc3339_secs(timefmt::now_ms());
-    let ready = timefmt::now_ms() >= c.meta.started_ms + ready_delay_ms;
+    let ready = timefmt::now_ms() >= c.meta.started_ms.saturating_add(ready_delay_ms);
     let id = &c.inspect.id;
     let uid =
         format!("{}-{}-{}-{}-{}", &id[0..8], &id[8..12], &id[12..16], &id[16..20], &id[20..32]);

@@ -77,19 +77,23 @@ fn attempts(probe: Probe, request_timeout: Option<f64>) -> Vec<Attempt> {
 /// Sleep until `secs` (unscaled) after `t0`, in small slices so that the process stays
 /// killable and never holds the state lock meanwhile.
 fn sleep_until(t0: Instant, secs: f64, scale: f64) {
-    let target = t0 + Duration::from_secs_f64(secs * scale);
+    // a scale too large to represent means "never": sleep until killed
+    let target = Duration::try_from_secs_f64(secs * scale).ok().and_then(|d| t0.checked_add(d));
     loop {
         let now = Instant::now();
-        if now >= target {
-            return;
-        }
-        std::thread::sleep((target - now).min(Duration::from_millis(20)));
+        let left = match target {
+            Some(t) if now >= t => return,
+            Some(t) => t - now,
+            None => Duration::MAX,
+        };
+        std::thread::sleep(left.min(Duration::from_millis(20)));
     }
 }
 
 /// An ephemeral local port for the `read tcp 127.0.0.1:A->…` line.
-fn local_port() -> u32 {
-    32768 + (std::process::id() * 7919 + (timefmt::now_ns() % 1000) as u32) % 28000
+fn local_port() -> u64 {
+    let seed = u64::from(std::process::id()).wrapping_mul(7919) + (timefmt::now_ns() % 1000) as u64;
+    32768 + seed % 28000
 }
 
 /// Connect like kubectl: at once when the API serves or refuses; behind a not-serving proxy,

@@ -262,9 +262,12 @@ fn ci_verdict(ctx: &Ctx, timeout_ms: u64, set: &libc::sigset_t) -> i32 {
 
 /// Wait up to `d` for one of the blocked signals in `set`; true if one came.
 fn wait_for_signal(set: &libc::sigset_t, d: Duration) -> bool {
-    let end = std::time::Instant::now() + d;
+    let end = std::time::Instant::now().checked_add(d);
     loop {
-        let left = end.saturating_duration_since(std::time::Instant::now());
+        let left = match end {
+            Some(end) => end.saturating_duration_since(std::time::Instant::now()),
+            None => Duration::MAX, // longer than this process will live
+        };
         if left.is_zero() {
             return false;
         }
