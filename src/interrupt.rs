@@ -45,4 +45,3 @@ pub fn sleep(d: Duration) -> Result<()> {
         std::thread::sleep((end - now).min(Duration::from_millis(20)));
     }
 }
-

@@ -111,8 +111,10 @@ fn spec() -> Vec<args::Flag> {
         boolean(&["--all-containers"]),
         boolean(&["--prefix"]),
         boolean(&["--timestamps"]),
-        // rollout status
+        // rollout status, wait
         val(&["--timeout"]),
+        val(&["--for"]),
+        boolean(&["--all"]),
         boolean(&["--watch", "-w"]),
     ]
 }
@@ -141,6 +143,7 @@ pub fn main(ctx: &Ctx) -> i32 {
             Some("status") => &["--timeout", "--watch"],
             _ => &[],
         },
+        "wait" => &["--for", "--all", "--timeout"],
         _ => return ctx.unexpected(),
     };
     if p.flags.iter().any(|(f, _)| !GLOBAL.contains(f) && !allowed.contains(f)) {
@@ -153,6 +156,7 @@ pub fn main(ctx: &Ctx) -> i32 {
         "exec" => crate::workloads::exec(ctx, &p),
         "logs" => crate::workloads::logs(ctx, &p),
         "rollout" => crate::workloads::rollout(ctx, &p),
+        "wait" => wait(ctx, &p),
         _ => ctx.unexpected(),
     }
 }
@@ -513,6 +517,51 @@ fn list(
                 .flat_map(|n| conn.store.list_namespaced(n, r.names[0]).into_values())
                 .collect()
         }
+    }
+}
+
+/// `wait --for=condition=Ready node[s] --all|NAME [--timeout D]`: `node/N condition met` once the
+/// node is Ready (exit 0); at the timeout (default 30s) `error: timed out waiting for the
+/// condition on nodes/N` (exit 1). Only nodes and the Ready condition are modelled.
+fn wait(ctx: &Ctx, p: &args::Parsed) -> i32 {
+    let is_node = p.pos.get(1).is_some_and(|t| matches!(t.as_str(), "node" | "nodes" | "no"));
+    if p.get("--for") != Some("condition=Ready")
+        || !is_node
+        || (p.has("--all") == (p.pos.len() > 2))
+    {
+        return ctx.unexpected();
+    }
+    let timeout_ms = match p.get("--timeout") {
+        None => 30_000,
+        Some(t) => match timefmt::parse_go_duration(t) {
+            Some(ms) => ms,
+            None => return ctx.unexpected(),
+        },
+    };
+    let probe = Probe::Discovery(discovery_lines(p.pos.get(1).map(String::as_str)));
+    let conn = match connect_or_report(ctx, p, probe, |_| {}) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let name = conn.container.name();
+    if p.pos.len() > 2 && p.pos[2] != name {
+        errln!("Error from server (NotFound): nodes \"{}\" not found", p.pos[2]);
+        return 1;
+    }
+    let ready_at =
+        conn.container.meta.started_ms.saturating_add(ctx.knob_u64("node_ready_delay_ms"));
+    let end = timefmt::now_ms().saturating_add(timeout_ms);
+    loop {
+        let now = timefmt::now_ms();
+        if now >= ready_at {
+            outln!("node/{name} condition met");
+            return 0;
+        }
+        if now >= end {
+            errln!("error: timed out waiting for the condition on nodes/{name}");
+            return 1;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 

@@ -134,7 +134,10 @@ fn no_op_imports_another_op() {
         }
         for line in s.text.lines().filter(|l| l.trim_start().starts_with("use super::")) {
             for other in &ops {
-                if other != me && line.contains(other.as_str()) && line.contains(&format!("{other}::")) {
+                if other != me
+                    && line.contains(other.as_str())
+                    && line.contains(&format!("{other}::"))
+                {
                     bad.push(format!("ops::{me}: {}", line.trim()));
                 }
             }
