@@ -1,4 +1,6 @@
+use super::schema::{ECOSYSTEM_KEYS, NAME_RULE};
 use super::*;
+use crate::error::Code;
 
 const PATH: &str = "/p/kilter.yaml";
 
@@ -15,7 +17,7 @@ fn parse_ok(text: &str) -> (Config, Vec<String>) {
 }
 
 #[track_caller]
-fn parse_err(text: &str) -> ConfigError {
+fn parse_err(text: &str) -> Exit {
     match parse(path(), text) {
         Ok(parsed) => panic!("{text:?} should not parse, got: {parsed:?}"),
         Err(err) => err,
@@ -76,12 +78,14 @@ fn the_spec_example_parses() {
             tiltfile: Some("Tiltfile".into()),
             kind: KindSection { image: Some("kindest/node:v1.31.0".into()) },
             database: Some(Database {
-                engine: "postgres".into(),
+                engine: Engine::Postgres,
                 service: "postgres".into(),
                 user: "postgres".into(),
                 name: Some("shop".into()),
             }),
             cluster: ClusterSection { stopped: true },
+            registry: true,
+            services: vec![],
         }
     );
 }
@@ -141,8 +145,12 @@ database:
 
 #[test]
 fn ecosystem_keys_are_accepted_silently_and_not_interpreted() {
-    let (config, warnings) = parse_ok(DOCUMENTED);
+    let (mut config, warnings) = parse_ok(DOCUMENTED);
     assert!(warnings.is_empty(), "{warnings:?}");
+    // `services:` is kilter's own now (see the services tests below).
+    let names: Vec<&str> = config.services.iter().map(|s| s.name.value.as_str()).collect();
+    assert_eq!(names, ["postgres", "redis"]);
+    config.services.clear();
     assert_eq!(
         config,
         Config {
@@ -249,7 +257,7 @@ fn database_defaults() {
     assert_eq!(
         Database::default(),
         Database {
-            engine: "postgres".into(),
+            engine: Engine::Postgres,
             service: "postgres".into(),
             user: "postgres".into(),
             name: None
@@ -336,9 +344,9 @@ fn malformed_files_are_errors_naming_file_line_and_column() {
             None,
         ),
         (
-            "name: a\ndatabase:\n  engine: mysql   # nope\n",
-            "/p/kilter.yaml:3:11: database.engine: unsupported engine \"mysql\"; kilter v1 supports only `postgres`",
-            Some("use `engine: postgres` or remove the `database:` section"),
+            "name: a\ndatabase:\n  engine: oracle   # nope\n",
+            "/p/kilter.yaml:3:11: database.engine: unsupported engine \"oracle\"; kilter supports `postgres`, `mysql` and `mariadb`",
+            Some("use `engine: postgres`, `engine: mysql` or `engine: mariadb`"),
         ),
         (
             "database:\n  user: [a]\n",
@@ -370,12 +378,12 @@ fn malformed_files_are_errors_naming_file_line_and_column() {
         ),
         (
             "name: shop\nport: [80, 81\n",
-            "/p/kilter.yaml:3:1: invalid YAML: did not find expected ',' or ']'",
+            "/p/kilter.yaml:3:1: invalid YAML: expected ',' or ']', while parsing a flow sequence",
             None,
         ),
         (
             "name: \"shop\n",
-            "/p/kilter.yaml:2:1: invalid YAML: found unexpected end of stream",
+            "/p/kilter.yaml:1:7: invalid YAML: found unexpected end of stream, while scanning a quoted scalar",
             None,
         ),
         (
@@ -510,8 +518,30 @@ fn validate_name_table() {
 // Positions
 // ---------------------------------------------------------------------------------------
 
+/// What to find at the end of a key path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Key,
+    Value,
+}
+
+/// Position of the node at `keys` (`[]`: the root) in the span tree; `None` if the path does
+/// not exist or the text does not parse.
+fn locate(text: &str, keys: &[&str], target: Target) -> Option<(usize, usize)> {
+    let tree = span::parse(text).ok()?;
+    let mut node = tree.root.as_ref()?;
+    let mut key_pos = node.pos;
+    for key in keys {
+        let (k, v) = node.get(key)?;
+        key_pos = k.pos;
+        node = v;
+    }
+    let pos = if target == Target::Key { key_pos } else { node.pos };
+    Some((pos.line, pos.col))
+}
+
 #[test]
-fn locate_finds_keys_and_values_in_every_style() {
+fn spans_give_keys_and_values_in_every_style() {
     let t = Target::Key;
     let v = Target::Value;
     type Case<'a> = (&'a str, &'a [&'a str], Target, Option<(usize, usize)>);
@@ -531,86 +561,97 @@ fn locate_finds_keys_and_values_in_every_style() {
         ),
         ("cluster: {stopped: false, a: 1}\n", &["cluster", "stopped"], v, Some((1, 20))),
         ("cluster: {stopped: false, a: 1}\n", &["cluster", "a"], t, Some((1, 27))),
+        ("cluster: {stopped: false, a: 1}\n", &["cluster"], v, Some((1, 10))),
         ("\"cluster\":\n  'stopped': true\n", &["cluster", "stopped"], t, Some((2, 3))),
         ("a: 1\r\nb:\r\n  c: 2\r\n", &["b", "c"], v, Some((3, 6))),
+        ("a: 1\rb:\r  c: 2\r", &["b", "c"], v, Some((3, 6))),
         ("ünï: x\nb: 1\n", &["b"], v, Some((2, 4))),
-        ("x: 1\nx: 2\n", &["x"], t, Some((1, 1))),
+        ("a: &x\n  b: 1\n", &["a"], v, Some((1, 4))),
+        ("a: !!map\n  b: 1\n", &["a"], v, Some((1, 4))),
+        ("a:\n- 1\n", &["a"], v, Some((2, 1))),
+        ("a:\n  -   1\n", &["a"], v, Some((2, 3))),
+        ("a:\n  - b: 1\n", &["a"], v, Some((2, 3))),
+        ("a: |\n  text\n", &["a"], v, Some((2, 3))),
+        ("a:\nb: 1\n", &["a"], v, Some((1, 3))),
         ("name: x\n", &["cluster"], t, None),
         ("name: x\n", &["name", "deeper"], t, None),
-        ("bad: [\n", &["bad"], t, Some((1, 1))),
-        ("bad: [\nkey: 1\n", &["key"], t, None),
+        ("bad: [\n", &["bad"], t, None),
     ];
     for (text, keys, target, expected) in cases {
-        let got = locate(text, keys, *target).map(|p| (p.line, p.col));
-        assert_eq!(got, *expected, "{text:?} {keys:?} {target:?}");
+        assert_eq!(locate(text, keys, *target), *expected, "{text:?} {keys:?} {target:?}");
     }
-    assert_eq!(
-        locate_nth("x: 1\n# c\nx: 2\n", &["x"], Target::Key, 1),
-        Some(Pos { line: 3, col: 1 })
-    );
-    assert_eq!(locate_nth("x: 1\nx: 2\n", &["x"], Target::Value, 1), Some(Pos { line: 2, col: 4 }));
 }
 
 #[test]
-fn line_scanner_helpers() {
-    for (s, value, comment) in [
-        ("  true  # why", "  true  ", "# why"),
-        (" x#not-a-comment", " x#not-a-comment", ""),
-        (" \"a # b\" # c", " \"a # b\" ", "# c"),
-        (" 'it''s' # c", " 'it''s' ", "# c"),
-        (" it's # c", " it's ", "# c"),
-        ("# c", "", "# c"),
-        ("", "", ""),
-    ] {
-        assert_eq!(split_comment(s), (value, comment), "{s:?}");
+fn span_tree_knows_styles_anchors_and_aliases() {
+    let tree = span::parse("a: &x {b: 1}\nc: *x\nd: [1]\ne:\n  f: 1\n").expect("parses");
+    let root = tree.root.as_ref().expect("a root");
+    let (_, a) = root.get("a").expect("a");
+    let (_, c) = root.get("c").expect("c");
+    assert!(a.is_flow() && a.anchor != 0);
+    assert!(matches!(c.kind, span::Kind::Alias(id) if id == a.anchor));
+    assert!(tree.deref(c).same(a));
+    assert_eq!(tree.aliases, vec![(a.anchor, Pos { line: 2, col: 4 })]);
+    assert!(root.get("d").is_some_and(|(_, d)| d.is_flow()));
+    assert!(root.get("e").is_some_and(|(_, e)| !e.is_flow()));
+    // Byte spans: exact for scalars and flow collections, to the last child for blocks.
+    let text = "k: 'q'  # c\nm: {x: 1}\nb:\n  y: 2\n  z: 3\n\n";
+    let tree = span::parse(text).expect("parses");
+    let root = tree.root.as_ref().expect("a root");
+    let span_of = |key: &str| root.get(key).map(|(_, v)| &text[v.start..v.end]);
+    assert_eq!(span_of("k"), Some("'q'"));
+    assert_eq!(span_of("m"), Some("{x: 1}"));
+    assert_eq!(span_of("b"), Some("y: 2\n  z: 3"));
+    // A second document, nesting too deep.
+    let deep = format!("a: {}{}\n", "[".repeat(70), "]".repeat(70));
+    let problem = span::parse(&deep).expect_err("too deep");
+    assert!(problem.message.contains("nested more than 64 levels"), "{}", problem.message);
+}
+
+#[test]
+fn core_schema_resolution() {
+    use span::Scalar;
+    let cases: &[(&str, Scalar<'_>)] = &[
+        ("a: ~", Scalar::Null),
+        ("a: null", Scalar::Null),
+        ("a: NULL", Scalar::Null),
+        ("a:", Scalar::Null),
+        ("a: True", Scalar::Bool(true)),
+        ("a: FALSE", Scalar::Bool(false)),
+        ("a: yes", Scalar::Str("yes")),
+        ("a: 5432", Scalar::Number("5432")),
+        ("a: -1.5e3", Scalar::Number("-1.5e3")),
+        ("a: 0x1f", Scalar::Number("0x1f")),
+        ("a: 0o17", Scalar::Number("0o17")),
+        ("a: .inf", Scalar::Number(".inf")),
+        ("a: .NaN", Scalar::Number(".NaN")),
+        ("a: 1.", Scalar::Number("1.")),
+        ("a: 1e", Scalar::Str("1e")),
+        ("a: 1.2.3", Scalar::Str("1.2.3")),
+        ("a: 0x", Scalar::Str("0x")),
+        ("a: '5432'", Scalar::Str("5432")),
+        ("a: \"true\"", Scalar::Str("true")),
+        ("a: !!str 5432", Scalar::Str("5432")),
+        ("a: ! 5432", Scalar::Str("5432")),
+        ("a: !!int 5432", Scalar::Number("5432")),
+        ("a: !custom x", Scalar::Tagged("!custom")),
+    ];
+    for (text, expected) in cases {
+        let tree = span::parse(text).expect("parses");
+        let value = tree.root.as_ref().and_then(|r| r.get("a")).map(|(_, v)| v.scalar());
+        assert_eq!(value, Some(Some(*expected)), "{text:?}");
     }
-    for (line, key, colon) in [
-        ("cluster:", 0, Some(7)),
-        ("  stopped: true", 2, Some(9)),
-        ("\"cluster\" : x", 0, Some(10)),
-        ("'a:b': x", 0, Some(5)),
-        ("\"a\\\"b\": x", 0, Some(6)),
-        ("url: http://x", 0, Some(3)),
-        ("novalue", 0, None),
+    for (word, written) in [
+        ("shop", "shop"),
+        ("123", "\"123\""),
+        ("true", "\"true\""),
+        ("null", "\"null\""),
+        ("1e3", "\"1e3\""),
+        ("-x", "\"-x\""),
+        ("a b", "\"a b\""),
     ] {
-        assert_eq!(key_colon(line, key), colon, "{line:?}");
+        assert_eq!(span::scalar_text(word), written, "{word:?}");
     }
-    for (line, new, expected) in [
-        ("  stopped: false", "true", "  stopped: true"),
-        ("  stopped: false  # set by kilter", "true", "  stopped: true   # set by kilter"),
-        ("  stopped: ~ # c", "true", "  stopped: true # c"),
-        ("  stopped: false\t# c", "true", "  stopped: true\t# c"),
-        ("  stopped: false  ", "true", "  stopped: true  "),
-        ("  stopped:", "true", "  stopped: true"),
-        ("  stopped:   # c", "true", "  stopped: true   # c"),
-        ("cluster: ~", "", "cluster:"),
-        ("cluster: {}  # state", "", "cluster:  # state"),
-        ("cluster: null # state", "", "cluster: # state"),
-    ] {
-        let colon = line.find(':').expect("a colon");
-        assert_eq!(replace_inline_value(line, colon, new), expected, "{line:?}");
-    }
-    for (text, unit) in [
-        ("", 2),
-        ("name: a\n", 2),
-        ("kind:\n    image: x\n", 4),
-        ("kind:\n  image: x\n", 2),
-        ("# kind:\n#     image: x\nname: a\nenv:\n   A: 1\n", 3),
-        ("services:\n- name: a\n  port: 1\nenv:\n    A: b\n", 4),
-        ("description: |\n    text:\n        more\nkind:\n  image: x\n", 2),
-        ("a:\n  b:\n    c: 1\n", 2),
-    ] {
-        let doc = Doc::new(text).expect("a doc");
-        assert_eq!(doc.indent_unit(), unit, "{text:?}");
-    }
-    assert!(Doc::new("a: 1\rb: 2\r").is_err());
-    let doc = Doc::new("a\r\nb\nc").expect("a doc");
-    assert_eq!((doc.content(0), doc.line_break(0)), ("a", "\r\n"));
-    assert_eq!((doc.content(1), doc.line_break(1)), ("b", "\n"));
-    assert_eq!((doc.content(2), doc.line_break(2)), ("c", ""));
-    assert_eq!(doc.eol, "\r\n");
-    assert_eq!(Doc::new("a\nb\r\n").expect("a doc").eol, "\n");
-    assert_eq!(Doc::new("a").expect("a doc").eol, "\n");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -619,14 +660,12 @@ fn line_scanner_helpers() {
 
 #[track_caller]
 fn with(text: &str) -> String {
-    with_stopped_flag(path(), text)
-        .unwrap_or_else(|err| panic!("with_stopped_flag({text:?}): {err}"))
+    set_stopped(path(), text).unwrap_or_else(|err| panic!("set_stopped({text:?}): {err}")).text
 }
 
 #[track_caller]
 fn without(text: &str) -> String {
-    without_stopped_flag(path(), text)
-        .unwrap_or_else(|err| panic!("without_stopped_flag({text:?}): {err}"))
+    clear_stopped(path(), text, None).unwrap_or_else(|err| panic!("clear_stopped({text:?}): {err}"))
 }
 
 /// The config invariant: the edit changes `cluster.stopped` and nothing else.
@@ -635,11 +674,14 @@ fn assert_only_flag_changed(before: &str, after: &str, flag: bool) {
     let (old, _) = parse_ok(before);
     let (new, _) = parse_ok(after);
     assert_eq!(new, stopped(old, flag), "{before:?} -> {after:?}");
-    let tree = |text: &str| -> Value {
-        serde_yaml::from_str(text.trim_start_matches('\u{feff}')).expect("yaml")
-    };
+    let tree = |text: &str| parse_full(path(), text).expect("parses").tree;
     let (old_tree, new_tree) = (tree(before), tree(after));
-    assert_eq!(without_flag(&new_tree), without_flag(&old_tree), "{before:?} -> {after:?}");
+    let same = match (edit::without_flag(&old_tree), edit::without_flag(&new_tree)) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.same(&b),
+        _ => false,
+    };
+    assert!(same, "the tree changed beyond the flag: {before:?} -> {after:?}");
 }
 
 /// Files without `cluster:`: with() appends, without() restores the exact bytes.
@@ -961,58 +1003,175 @@ fn without_leaves_files_with_no_flag_unchanged() {
     }
 }
 
+/// Layouts the line-based editor of old refused; the span-based one edits them exactly.
+#[test]
+fn multi_line_and_flow_layouts_are_edited_exactly() {
+    // (label, before, with(), without(with()))
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "multi-line flow",
+            "cluster: {zone: eu,\n  region: x}\n",
+            "cluster: {stopped: true, zone: eu,\n  region: x}\n",
+            "cluster: {zone: eu,\n  region: x}\n",
+        ),
+        (
+            "flow top level",
+            "{name: a, port: 1}\n",
+            "{name: a, port: 1, cluster: {stopped: true}}\n",
+            "{name: a, port: 1}\n",
+        ),
+        ("empty flow top level", "{}\n", "{cluster: {stopped: true}}\n", "{}\n"),
+        (
+            "flow top level over lines",
+            "{\n  name: a,\n  port: 1\n}\n",
+            "{\n  name: a,\n  port: 1, cluster: {stopped: true}\n}\n",
+            "{\n  name: a,\n  port: 1\n}\n",
+        ),
+        (
+            "flow top level with cluster",
+            "{name: a, cluster: {zone: eu}}",
+            "{name: a, cluster: {stopped: true, zone: eu}}",
+            "{name: a, cluster: {zone: eu}}",
+        ),
+        (
+            "flow top level, cluster: {}",
+            "{name: a, cluster: {}}",
+            "{name: a, cluster: {stopped: true}}",
+            "{name: a}",
+        ),
+        (
+            "flow top level, cluster: ~",
+            "{cluster: ~, name: a}",
+            "{cluster: {stopped: true}, name: a}",
+            "{name: a}",
+        ),
+        (
+            "value on the next line",
+            "cluster:\n  stopped:\n    false\n",
+            "cluster:\n  stopped:\n    true\n",
+            "",
+        ),
+        (
+            "null on the next line",
+            "cluster:\n  ~\nport: 1\n",
+            "cluster:\n  stopped: true\nport: 1\n",
+            "port: 1\n",
+        ),
+        ("tagged false", "cluster:\n  stopped: !!bool false\n", "cluster:\n  stopped: true\n", ""),
+        ("bare CR line breaks", "a: 1\rcluster:\r", "a: 1\rcluster:\r  stopped: true\r", "a: 1\r"),
+        ("a final bare CR", "name: a\r", "name: a\rcluster:\r  stopped: true\r", "name: a\r"),
+        (
+            "LF file with a stray CR at the end",
+            "name: a\nport: 1\r",
+            "name: a\nport: 1\rcluster:\n  stopped: true\n",
+            "name: a\nport: 1\r",
+        ),
+    ];
+    for (label, before, expected_with, expected_without) in cases {
+        let after = with(before);
+        assert_eq!(&after, expected_with, "{label}: with()");
+        assert_only_flag_changed(before, &after, true);
+        let removed = without(&after);
+        assert_eq!(&removed, expected_without, "{label}: without()");
+        assert_only_flag_changed(&after, &removed, false);
+    }
+    let clear_cases: &[(&str, &str)] = &[
+        ("cluster: {zone: eu,\n  stopped: true}\n", "cluster: {zone: eu}\n"),
+        ("cluster: {\n  stopped: true,\n  zone: eu\n}\n", "cluster: {\n  zone: eu\n}\n"),
+        ("{cluster: {stopped: true}}", "{}"),
+    ];
+    for (before, expected) in clear_cases {
+        assert_eq!(&without(before), expected, "{before:?}");
+    }
+}
+
 #[test]
 fn edits_that_cannot_be_done_safely_are_refused() {
-    let cases: &[(&str, bool, &str)] = &[
-        ("cluster: {zone: eu,\n  region: x}\n", true, "flow mapping spanning several lines"),
-        ("cluster: {zone: eu,\n  stopped: true}\n", false, "flow mapping spanning several lines"),
-        ("{name: a, port: 1}\n", true, "the top level is written as a flow mapping"),
-        ("base: &b {zone: eu}\ncluster: *b\n", true, "unexpected value after `cluster:`"),
-        ("cluster:\n  stopped:\n    false\n", true, "must have its value on the same line"),
+    // (text, set?, reason, hint)
+    let cases: &[(&str, bool, &str, &str)] = &[
+        (
+            "base: &b {zone: eu}\ncluster: *b\n",
+            true,
+            "`cluster` is an alias (`*b`) of a node written elsewhere",
+            "write `cluster` out in full instead of `*b`",
+        ),
+        (
+            "base: &b {stopped: true}\ncluster: *b\n",
+            false,
+            "`cluster` is an alias (`*b`)",
+            "write `cluster` out in full",
+        ),
+        (
+            "cluster: &c\n  zone: eu\nother: *c\n",
+            true,
+            "`cluster` carries the anchor `&c`, which line 3 uses",
+            "give line 3 its own copy",
+        ),
+        (
+            "off: &f false\ncluster:\n  stopped: *f\n",
+            true,
+            "`cluster.stopped` is an alias (`*f`)",
+            "write `cluster.stopped` out in full",
+        ),
+        (
+            "cluster:\n  stopped: &t true\non: *t\n",
+            false,
+            "`cluster.stopped` carries the anchor `&t`, which line 3 uses",
+            "give line 3",
+        ),
+        (
+            "cluster: {zone: eu, # why\n  stopped: true}\n",
+            false,
+            "a comment sits inside the part to remove",
+            "block style",
+        ),
     ];
-    for (text, set, reason) in cases {
-        let result =
-            if *set { with_stopped_flag(path(), text) } else { without_stopped_flag(path(), text) };
+    for (text, set, reason, hint) in cases {
+        let result = if *set {
+            set_stopped(path(), text).map(|e| e.text)
+        } else {
+            clear_stopped(path(), text, None)
+        };
         let Err(err) = result else { panic!("{text:?} should be refused") };
+        assert_eq!(err.code, Code::Invalid);
         assert!(
             err.message.starts_with("cannot edit `cluster.stopped` in /p/kilter.yaml: "),
             "{}",
             err.message
         );
         assert!(err.message.contains(reason), "{text:?}: {}", err.message);
-        assert!(err.hint.as_deref().is_some_and(|h| h.contains("block style")));
+        assert!(err.hint.as_deref().is_some_and(|h| h.contains(hint)), "{text:?}: {:?}", err.hint);
     }
-    let err = with_stopped_flag(path(), "a: 1\rcluster:\r").expect_err("bare CR");
-    assert!(
-        err.message.ends_with("the file uses bare carriage returns (\\r) as line breaks"),
-        "{}",
-        err.message
-    );
-    assert_eq!(err.hint.as_deref(), Some("convert the file's line breaks to \\n (or \\r\\n)"));
+    // An anchor nobody uses is no reason to refuse.
+    assert_eq!(with("cluster: &c\n  zone: eu\n"), "cluster: &c\n  stopped: true\n  zone: eu\n");
 }
 
 #[test]
 fn an_edit_that_would_change_the_file_meaning_is_refused() {
-    // `cluster:` whose null value sits on the next line: the line-based insert would
-    // break it, and the verification catches that.
-    let err = with_stopped_flag(path(), "cluster:\n  ~\n").expect_err("must be refused");
+    // A document that is a bare null: appending a mapping after it is no YAML any more,
+    // and the verification catches that.
+    let err = set_stopped(path(), "~\n").expect_err("must be refused");
     assert_eq!(
         err.message,
         "refusing to edit /p/kilter.yaml: the edit would change other settings"
     );
+    assert_eq!(err.code, Code::Invalid);
     // Invalid files are reported as parse errors, not edited.
-    let err = with_stopped_flag(path(), "cluster: stopped\n").expect_err("invalid");
+    let err = set_stopped(path(), "cluster: stopped\n").expect_err("invalid");
     assert!(err.message.starts_with("/p/kilter.yaml:1:10: "), "{}", err.message);
-    let err = without_stopped_flag(path(), "name: [\n").expect_err("invalid");
+    let err = clear_stopped(path(), "name: [\n", None).expect_err("invalid");
     assert!(err.message.starts_with("/p/kilter.yaml:2:1: invalid YAML"), "{}", err.message);
 }
 
 #[test]
 fn verification_compares_the_whole_tree() {
+    let verify = edit::verify_flag;
     let old = parse_full(path(), "name: a\nport: 1\n").expect("parses");
     assert!(verify(path(), &old, "name: a\nport: 1\ncluster:\n  stopped: true\n", true).is_ok());
     // Same Config, but an ecosystem value changed: refused.
     assert!(verify(path(), &old, "name: a\nport: 2\ncluster:\n  stopped: true\n", true).is_err());
+    // Same value, other quoting or style: refused too (the editor never touches them).
+    assert!(verify(path(), &old, "name: 'a'\nport: 1\ncluster:\n  stopped: true\n", true).is_err());
     // Flag not set: refused.
     assert!(verify(path(), &old, "name: a\nport: 1\n", true).is_err());
     // Does not parse: refused.

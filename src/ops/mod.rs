@@ -119,9 +119,9 @@ pub fn set_stopped_flag(ctx: &Ctx<'_>, project: &Project, stopped: bool) -> Resu
         Err(e) => return Err(anyhow::Error::new(e).context(format!("could not read {path}"))),
     };
     let new = if stopped {
-        config::with_stopped_flag(path, &text)?
+        config::set_stopped(path, &text)?.text
     } else {
-        config::without_stopped_flag(path, &text)?
+        config::clear_stopped(path, &text, None)?
     };
     if new == text {
         return Ok(false);
