@@ -55,7 +55,7 @@ use crate::error::{Exit, invalid};
 
 mod edit;
 mod schema;
-mod span;
+pub(crate) mod span;
 mod starter;
 
 #[cfg(test)]

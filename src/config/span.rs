@@ -382,7 +382,14 @@ impl<'a> Builder<'a> {
                         if end == self.text.len() && !self.text.ends_with(['\n', '\r']) {
                             value.truncate(value.strip_suffix('\n').unwrap_or(&value).len());
                         }
-                        end
+                        // Its span runs on to the indentation of the next token's line: it
+                        // ends at that line's start.
+                        let line = self.lines[self.pos_at(end).line - 1];
+                        if line > start && self.text[line..end].trim().is_empty() {
+                            line
+                        } else {
+                            end
+                        }
                     }
                     ScalarStyle::Plain => end,
                 };

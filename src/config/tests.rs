@@ -1310,3 +1310,798 @@ fn starter_parses_to_just_the_name_and_documents_every_section() {
     assert!(starter("shop").contains("\nname: shop\n"));
     assert!(starter("123").contains("\nname: \"123\"\n"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Undo
+// ---------------------------------------------------------------------------------------
+
+#[track_caller]
+fn set(text: &str) -> Edited {
+    set_stopped(path(), text).unwrap_or_else(|err| panic!("set_stopped({text:?}): {err}"))
+}
+
+#[track_caller]
+fn undo(text: &str, undo: &Undo) -> String {
+    clear_stopped(path(), text, Some(undo))
+        .unwrap_or_else(|err| panic!("clear_stopped({text:?}, undo): {err}"))
+}
+
+/// Every form comes back byte for byte after set then clear with the undo.
+#[test]
+fn set_then_clear_with_undo_restores_the_exact_bytes() {
+    let block_scalar_last = "name: a\ndescription: |\n  text\n  more\n";
+    let cases: &[&str] = &[
+        "cluster:\n  stopped: false  # explicit\n",
+        "cluster:\n  stopped: false\n",
+        "cluster: {}\n",
+        "cluster: {}  # state\nport: 1\n",
+        "cluster: null\n",
+        "cluster: ~\n",
+        "cluster: ~",
+        "cluster:\n  stopped: ~\n",
+        "cluster:\n  stopped:\n",
+        "cluster:\n  ~\n",
+        "cluster: {stopped: false}\n",
+        "cluster: { zone: eu }\n",
+        "cluster:\n  # runtime state\n  zone: eu\n",
+        "",
+        "\n",
+        "name: shop\n",
+        "name: shop",
+        "name: shop\r\nport: 1\r\n",
+        "name: shop\r\ncluster:\r\n  stopped: false # c\r\n",
+        "name: shop\r\nport: 1",
+        "\u{feff}name: shop\n",
+        "\u{feff}cluster: ~\n",
+        "---\nname: a\n...\n",
+        "--- # start\nname: a\n... # end\n# bye\n",
+        block_scalar_last,
+        "name: a\ndescription: |\n  text",
+        "name: a\ndescription: >-\n  folded\n  text\n",
+        "name: a\ndescription: |+\n  text\n\n",
+        "# top\nname: a  # the name\n\n# cluster state below\ncluster:  # set by kilter\n  # nothing yet\n  zone: eu  # where\n# end\n",
+        "{name: x}\n",
+        "{name: x, cluster: {}}",
+        "{}",
+        "name: a\r",
+        "a: 1\rcluster:\r",
+        DOCUMENTED,
+        SPEC_EXAMPLE.replace("stopped: true ", "stopped: false").leak(),
+    ];
+    for before in cases {
+        let edited = set(before);
+        assert_only_flag_changed(before, &edited.text, true);
+        assert_eq!(&undo(&edited.text, &edited.undo), before, "undo of {before:?}");
+        // The undo survives a trip through its runtime file.
+        let json = serde_json::to_string(&edited.undo).expect("serialises");
+        let back: Undo = serde_json::from_str(&json).expect("deserialises");
+        assert_eq!(back, edited.undo);
+    }
+}
+
+#[test]
+fn undo_records_only_the_replaced_bytes() {
+    let edited = set("name: a\ncluster:\n  stopped: false  # explicit\n");
+    assert_eq!(edited.text, "name: a\ncluster:\n  stopped: true   # explicit\n");
+    assert_eq!(
+        edited.undo,
+        Undo {
+            offset: 28,
+            old: "false".into(),
+            new: "true ".into(),
+            before: "  stopped: ".into(),
+            after: "  # explicit".into(),
+        }
+    );
+    let edited = set("cluster: {}\n");
+    assert_eq!(edited.text, "cluster:\n  stopped: true\n");
+    assert_eq!((edited.undo.old.as_str(), edited.undo.new.as_str()), (" {}", "\n  stopped: true"));
+    // Already set: nothing to undo, and clearing with it falls back to removing the line.
+    let edited = set("cluster:\n  stopped: true\n");
+    assert_eq!(edited.undo.old, edited.undo.new);
+    assert_eq!(undo(&edited.text, &edited.undo), "");
+}
+
+#[test]
+fn undo_still_applies_after_edits_elsewhere() {
+    let before = "name: a\ncluster: {}  # state\nport: 1\n";
+    let edited = set(before);
+    // Someone adds lines above and below between `kilter stop` and `kilter up`.
+    let moved = format!("# added\n{}extra: 2\n", edited.text);
+    assert_eq!(undo(&moved, &edited.undo), format!("# added\n{before}extra: 2\n"));
+}
+
+#[test]
+fn a_stale_undo_falls_back_to_removing_the_flag() {
+    let before = "cluster: ~\nport: 1\n";
+    let edited = set(before);
+    // The flag was rewritten by hand: the recorded bytes are gone.
+    let rewritten = "cluster:\n  stopped: TRUE\nport: 1\n";
+    assert_eq!(undo(rewritten, &edited.undo), "port: 1\n");
+    // Still at its offset: used, even if the same bytes occur again further down.
+    let again = format!("{}subcluster:\n  stopped: true\n", edited.text);
+    assert_eq!(undo(&again, &edited.undo), format!("{before}subcluster:\n  stopped: true\n"));
+    // Moved, and found twice: ambiguous, so not used.
+    let twice = format!("# moved\n{again}");
+    assert_eq!(undo(&twice, &edited.undo), "# moved\nport: 1\nsubcluster:\n  stopped: true\n");
+    // Edits elsewhere on the same block do not matter: the swap still verifies.
+    let edited = set("cluster:\n  stopped: false\n  zone: eu\n");
+    let changed = edited.text.replace("zone: eu", "zone: us");
+    assert_eq!(undo(&changed, &edited.undo), "cluster:\n  stopped: false\n  zone: us\n");
+    // Swapping back would change more than the flag (here: add a key): not used.
+    let adds_a_key = Undo {
+        offset: 0,
+        old: "x: 1\n".into(),
+        new: String::new(),
+        before: String::new(),
+        after: String::new(),
+    };
+    assert_eq!(undo("cluster:\n  stopped: true\nport: 1\n", &adds_a_key), "port: 1\n");
+    // An undo from another file entirely.
+    let foreign = Undo {
+        offset: 3,
+        old: "x".into(),
+        new: "y".into(),
+        before: String::new(),
+        after: String::new(),
+    };
+    assert_eq!(undo("cluster:\n  stopped: true\n", &foreign), "");
+    // No flag set: unchanged whatever the undo says.
+    assert_eq!(undo("name: a\n", &foreign), "name: a\n");
+}
+
+/// The comment after a rewritten value keeps its column when the blanks allow it.
+#[test]
+fn rewritten_values_keep_the_comment_column() {
+    for (line, expected) in [
+        ("  stopped: false", "  stopped: true"),
+        ("  stopped: false  # set by kilter", "  stopped: true   # set by kilter"),
+        ("  stopped: ~ # c", "  stopped: true # c"),
+        ("  stopped: null        # c", "  stopped: true        # c"),
+        ("  stopped: false\t# c", "  stopped: true\t# c"),
+        ("  stopped: false  ", "  stopped: true  "),
+        ("  stopped:", "  stopped: true"),
+        ("  stopped:   # c", "  stopped: true   # c"),
+        ("  \"stopped\" : 'false'", "  \"stopped\" : 'false'"),
+    ] {
+        let text = format!("cluster:\n{line}\n");
+        if line.contains("'false'") {
+            // A quoted 'false' is a string: an invalid flag, not edited.
+            assert!(set_stopped(path(), &text).is_err());
+            continue;
+        }
+        assert_eq!(with(&text), format!("cluster:\n{expected}\n"), "{line:?}");
+    }
+}
+
+/// New `cluster:` blocks use the file's own indentation step.
+#[test]
+fn new_blocks_use_the_files_indentation() {
+    for (text, unit) in [
+        ("", 2),
+        ("name: a\n", 2),
+        ("kind:\n    image: x\n", 4),
+        ("kind:\n  image: x\n", 2),
+        ("# kind:\n#     image: x\nname: a\nenv:\n   A: 1\n", 3),
+        ("services:\n- name: a\n  port: 1\nenv:\n    A: b\n", 4),
+        ("description: |\n    text:\n        more\nkind:\n  image: x\n", 2),
+        ("a:\n  b:\n    c: 1\n", 2),
+        ("a: {b: {c: 1}}\nd:\n     e: 1\n", 5),
+    ] {
+        let expected = format!("cluster:\n{}stopped: true\n", " ".repeat(unit));
+        assert!(with(text).ends_with(&expected), "{text:?}: {:?}", with(text));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// registry, database.engine, services
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn registry_and_engine() {
+    for (text, registry) in [
+        ("name: a\n", true),
+        ("registry:\n", true),
+        ("registry: true\n", true),
+        ("registry: false\n", false),
+        ("registry: False  # off\n", false),
+    ] {
+        assert_eq!(parse_ok(text).0.registry, registry, "{text:?}");
+    }
+    for (text, engine) in [
+        ("database:\n  engine: postgres\n", Engine::Postgres),
+        ("database:\n  engine: mysql\n", Engine::Mysql),
+        ("database:\n  engine: mariadb\n", Engine::Mariadb),
+        ("database:\n  engine:\n", Engine::Postgres),
+    ] {
+        let db = parse_ok(text).0.database.expect("a database section");
+        assert_eq!(db.engine, engine, "{text:?}");
+    }
+    assert_eq!(Engine::Mariadb.to_string(), "mariadb");
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        (
+            "registry: no\n",
+            "/p/kilter.yaml:1:11: registry: expected true or false, found the string \"no\"",
+            Some("`registry: false` keeps this project off the machine's shared local registry"),
+        ),
+        (
+            "registry: [a]\n",
+            "/p/kilter.yaml:1:11: registry: expected true or false, found a list",
+            None,
+        ),
+        (
+            "database:\n  engine: postgresql\n",
+            "/p/kilter.yaml:2:11: database.engine: unsupported engine \"postgresql\"; kilter supports `postgres`, `mysql` and `mariadb`",
+            Some("did you mean `engine: postgres`?"),
+        ),
+        (
+            "database:\n  engine: MySQL\n",
+            "/p/kilter.yaml:2:11: database.engine: unsupported engine \"MySQL\"",
+            Some("did you mean `engine: mysql`?"),
+        ),
+    ];
+    for (text, message, hint) in cases {
+        let err = parse_err(text);
+        assert!(
+            err.message.starts_with(message),
+            "{text:?}:\n  got  {}\n  want {message}…",
+            err.message
+        );
+        if let Some(hint) = hint {
+            assert_eq!(err.hint.as_deref(), Some(*hint), "{text:?}");
+        }
+    }
+}
+
+fn at(line: usize, col: usize) -> Pos {
+    Pos { line, col }
+}
+
+#[test]
+fn services_are_typed_with_positions() {
+    let text = "\
+name: shop
+services:
+  - postgres
+  - name: redis
+    image: redis:7
+    port: 6379
+    env:
+      MAXMEMORY: 64mb
+      PORT: 6379
+      APPENDONLY: true
+      EMPTY:
+      QUOTED: \"yes\"
+    provides:
+      REDIS_URL: redis://redis.{{ .Namespace }}.svc:{{ .Port }}
+    volume: {path: /data, size: 1Gi}
+  - name: mail
+    image: axllent/mailpit
+    volume: false
+  - name: minio
+    volume: /export
+";
+    let (config, warnings) = parse_ok(text);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let [postgres, redis, mail, minio] = &config.services[..] else {
+        panic!("four services: {:?}", config.services)
+    };
+    assert_eq!(
+        postgres,
+        &ServiceEntry {
+            at: at(3, 5),
+            bare: true,
+            name: At { value: "postgres".into(), at: at(3, 5) },
+            image: None,
+            port: None,
+            env: vec![],
+            provides: vec![],
+            volume: None,
+        }
+    );
+    assert_eq!((redis.at, redis.bare), (at(4, 5), false));
+    assert_eq!(redis.name, At { value: "redis".into(), at: at(4, 11) });
+    assert_eq!(redis.image, Some(At { value: "redis:7".into(), at: at(5, 12) }));
+    assert_eq!(redis.port, Some(At { value: 6379, at: at(6, 11) }));
+    let env: Vec<(&str, &str, Pos)> =
+        redis.env.iter().map(|v| (v.name.as_str(), v.value.as_str(), v.at)).collect();
+    assert_eq!(
+        env,
+        [
+            ("MAXMEMORY", "64mb", at(8, 7)),
+            ("PORT", "6379", at(9, 7)),
+            ("APPENDONLY", "true", at(10, 7)),
+            ("EMPTY", "", at(11, 7)),
+            ("QUOTED", "yes", at(12, 7)),
+        ]
+    );
+    assert_eq!(
+        redis.provides,
+        [Var {
+            name: "REDIS_URL".into(),
+            value: "redis://redis.{{ .Namespace }}.svc:{{ .Port }}".into(),
+            at: at(14, 7)
+        }]
+    );
+    assert_eq!(
+        redis.volume,
+        Some(At {
+            value: Volume::Mount { path: Some("/data".into()), size: Some("1Gi".into()) },
+            at: at(15, 13)
+        })
+    );
+    assert_eq!(mail.volume.as_ref().map(|v| &v.value), Some(&Volume::Off));
+    assert_eq!(
+        minio.volume.as_ref().map(|v| &v.value),
+        Some(&Volume::Mount { path: Some("/export".into()), size: None })
+    );
+    // Absent, empty, null: no services.
+    for text in ["name: a\n", "services:\n", "services: ~\n", "services: []\n", "services: null\n"]
+    {
+        assert_eq!(parse_ok(text).0.services, vec![], "{text:?}");
+    }
+    // Flow style, aliases, a `port` in hex.
+    let (config, _) = parse_ok(
+        "x: &r {name: redis, port: 0x18eb}\nservices: [postgres, *r, {name: api, volume: {size: 500Mi}}]\n",
+    );
+    let names: Vec<&str> = config.services.iter().map(|s| s.name.value.as_str()).collect();
+    assert_eq!(names, ["postgres", "redis", "api"]);
+    assert_eq!(config.services[1].port.as_ref().map(|p| p.value), Some(6379));
+    assert_eq!(
+        config.services[2].volume.as_ref().map(|v| &v.value),
+        Some(&Volume::Mount { path: None, size: Some("500Mi".into()) })
+    );
+}
+
+#[test]
+fn service_errors_point_at_the_item_or_field() {
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        (
+            "services:\n  postgres:\n    image: postgres:16\n",
+            "/p/kilter.yaml:2:3: services: expected a list of services, found a mapping",
+            Some(
+                "list each service as an item: a catalog name or a mapping, e.g.\n  services:\n    - redis\n    - name: api\n      image: ghcr.io/acme/api:dev",
+            ),
+        ),
+        (
+            "services: redis\n",
+            "/p/kilter.yaml:1:11: services: expected a list of services, found the string \"redis\"",
+            None,
+        ),
+        (
+            "services:\n  - [redis]\n",
+            "/p/kilter.yaml:2:5: services[0]: expected a catalog service name or a mapping with `name`, found a list",
+            None,
+        ),
+        (
+            "services:\n  - 5432\n",
+            "/p/kilter.yaml:2:5: services[0]: expected a catalog service name or a mapping with `name`, found the number 5432",
+            None,
+        ),
+        (
+            "services:\n  - Redis\n",
+            "/p/kilter.yaml:2:5: services[0]: invalid service name \"Redis\" (it contains uppercase letters): a service name must be a DNS-1123 label",
+            Some("use `redis`"),
+        ),
+        (
+            "services:\n  - image: x\n",
+            "/p/kilter.yaml:2:5: services[0]: a service mapping needs a `name`",
+            Some("e.g. `- name: api` (a catalog name alone is written `- redis`)"),
+        ),
+        (
+            "services:\n  - name: \"\"\n",
+            "/p/kilter.yaml:2:11: services[0].name: must not be empty",
+            None,
+        ),
+        (
+            &format!("services:\n  - name: {}\n", "a".repeat(43)),
+            "/p/kilter.yaml:2:11: services[0]: invalid service name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" (it is 43 characters long, more than 42)",
+            None,
+        ),
+        (
+            "services:\n  - redis\n  - name: api\n    imgae: x\n",
+            "/p/kilter.yaml:4:5: services[1]: unknown key `imgae` (did you mean `image`?)",
+            Some("the keys here are `name`, `image`, `port`, `env`, `provides`, `volume`"),
+        ),
+        (
+            "services:\n  - name: api\n    build: .\n",
+            "/p/kilter.yaml:3:5: services[0]: unknown key `build`",
+            None,
+        ),
+        (
+            "services:\n  - redis\n  - postgres\n  - name: redis\n    port: 1\n",
+            "/p/kilter.yaml:4:11: services[2]: duplicate service `redis` (first listed on line 2)",
+            Some("list each service once"),
+        ),
+        (
+            "services: [redis, redis]\n",
+            "/p/kilter.yaml:1:19: services[1]: duplicate service `redis` (first listed on line 1)",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    port: 0\n",
+            "/p/kilter.yaml:3:11: services[0].port: expected a port number from 1 to 65535, found the number 0",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    port: 70000\n",
+            "/p/kilter.yaml:3:11: services[0].port: expected a port number from 1 to 65535, found the number 70000",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    port: \"8080\"\n",
+            "/p/kilter.yaml:3:11: services[0].port: expected a port number from 1 to 65535, found the string \"8080\"",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    port: 80.5\n",
+            "/p/kilter.yaml:3:11: services[0].port: expected a port number from 1 to 65535, found the number 80.5",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    image: 7\n",
+            "/p/kilter.yaml:3:12: services[0].image: expected a string, found the number 7",
+            Some("quote the value to make it a string: `image: \"7\"`"),
+        ),
+        (
+            "services:\n  - name: api\n    env: [A=1]\n",
+            "/p/kilter.yaml:3:10: services[0].env: expected a mapping of `NAME: value`, found a list",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    env:\n      A: [1]\n",
+            "/p/kilter.yaml:4:10: services[0].env.A: expected a single value (string, number or boolean), found a list",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    env:\n      1: x\n",
+            "/p/kilter.yaml:4:7: services[0].env: expected variable names that are strings, found the number 1",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    provides:\n      PORT: 80\n",
+            "/p/kilter.yaml:4:13: services[0].provides.PORT: expected a string, found the number 80",
+            Some("quote the value to make it a string: `PORT: \"80\"`"),
+        ),
+        (
+            "services:\n  - name: api\n    volume: true\n",
+            "/p/kilter.yaml:3:13: services[0].volume: expected `false`, an absolute mount path or a mapping with `path` and `size`, found the boolean `true`",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    volume: data\n",
+            "/p/kilter.yaml:3:13: services[0].volume: the mount path must be absolute, found \"data\"",
+            Some("e.g. `/var/lib/postgresql/data`; `volume: false` for no volume"),
+        ),
+        (
+            "services:\n  - name: api\n    volume:\n      path: /data\n      sise: 1Gi\n",
+            "/p/kilter.yaml:5:7: services[0].volume: unknown key `sise` (did you mean `size`?)",
+            Some("the keys here are `path`, `size`"),
+        ),
+        (
+            "services:\n  - name: api\n    volume: {size: big}\n",
+            "/p/kilter.yaml:3:20: services[0].volume.size: expected a size such as `1Gi` or `500Mi`, found the string \"big\"",
+            Some("sizes are Kubernetes quantities: a number with Ki, Mi, Gi, Ti (or k, M, G, T)"),
+        ),
+        (
+            "services:\n  - name: api\n    volume: {size: 0Gi}\n",
+            "/p/kilter.yaml:3:20: services[0].volume.size: expected a size",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    volume: {path: data}\n",
+            "/p/kilter.yaml:3:20: services[0].volume.path: the mount path must be absolute",
+            None,
+        ),
+    ];
+    for (text, message, hint) in cases {
+        let err = parse_err(text);
+        assert_eq!(err.code, Code::Invalid);
+        assert!(
+            err.message.starts_with(message),
+            "{text:?}:\n  got  {}\n  want {message}…",
+            err.message
+        );
+        if let Some(hint) = hint {
+            assert_eq!(err.hint.as_deref(), Some(*hint), "{text:?}");
+        }
+    }
+    // Sizes that are fine.
+    for size in ["1Gi", "500Mi", "1.5Gi", "10", "2T", "100k"] {
+        let text = format!("services:\n  - name: api\n    volume: {{size: {size}}}\n");
+        assert!(parse(path(), &text).is_ok(), "{size}");
+    }
+}
+
+#[test]
+fn suggest_uses_edit_distance() {
+    let services = ["postgres", "redis", "mailpit", "nats", "rabbitmq", "minio"];
+    assert_eq!(suggest("redsi", &services), Some("redis"));
+    assert_eq!(suggest("REDIS", &services), Some("redis"));
+    assert_eq!(suggest("postgress", &services), Some("postgres"));
+    assert_eq!(suggest("kafka", &services), None);
+    assert_eq!(suggest("na", &services), None);
+}
+
+// ---------------------------------------------------------------------------------------
+// Editing services
+// ---------------------------------------------------------------------------------------
+
+#[track_caller]
+fn add(text: &str, names: &[&str]) -> String {
+    add_services(path(), text, names).unwrap_or_else(|err| panic!("add_services({text:?}): {err}"))
+}
+
+#[track_caller]
+fn remove(text: &str, names: &[&str]) -> String {
+    remove_services(path(), text, names)
+        .unwrap_or_else(|err| panic!("remove_services({text:?}): {err}"))
+}
+
+/// Everything but `services:` parses the same.
+#[track_caller]
+fn assert_only_services_changed(before: &str, after: &str, names: &[&str]) {
+    let (mut old, _) = parse_ok(before);
+    let (mut new, _) = parse_ok(after);
+    let listed: Vec<&str> = new.services.iter().map(|s| s.name.value.as_str()).collect();
+    assert_eq!(listed, names, "{before:?} -> {after:?}");
+    old.services.clear();
+    new.services.clear();
+    assert_eq!(old, new, "{before:?} -> {after:?}");
+}
+
+#[test]
+fn add_services_appends_in_the_files_style() {
+    // (label, before, names, after)
+    let cases: &[(&str, &str, &[&str], &str)] = &[
+        ("empty file", "", &["postgres"], "services:\n  - postgres\n"),
+        (
+            "absent",
+            "name: a\n",
+            &["postgres", "redis"],
+            "name: a\nservices:\n  - postgres\n  - redis\n",
+        ),
+        ("absent, no final newline", "name: a", &["redis"], "name: a\nservices:\n  - redis"),
+        (
+            "absent, lists at column 0 elsewhere",
+            "skills:\n- rust\n",
+            &["redis"],
+            "skills:\n- rust\nservices:\n- redis\n",
+        ),
+        (
+            "absent, 4-space file",
+            "kind:\n    image: x\n",
+            &["redis"],
+            "kind:\n    image: x\nservices:\n    - redis\n",
+        ),
+        (
+            "absent, before a final ...",
+            "---\nname: a\n...\n",
+            &["redis"],
+            "---\nname: a\nservices:\n  - redis\n...\n",
+        ),
+        (
+            "absent, block scalar last without newline",
+            "name: a\ndescription: |\n  text",
+            &["redis"],
+            "name: a\nservices:\n  - redis\ndescription: |\n  text",
+        ),
+        ("empty key", "services:\nport: 1\n", &["redis"], "services:\n  - redis\nport: 1\n"),
+        (
+            "null with a comment",
+            "services: ~  # none yet\n",
+            &["redis"],
+            "services:  # none yet\n  - redis\n",
+        ),
+        (
+            "block list",
+            "services:\n  - postgres\n  # - mailpit\nport: 1\n",
+            &["redis"],
+            "services:\n  - postgres\n  - redis\n  # - mailpit\nport: 1\n",
+        ),
+        (
+            "block list at column 0",
+            "services:\n- postgres\n",
+            &["redis"],
+            "services:\n- postgres\n- redis\n",
+        ),
+        (
+            "mapping item last, with a comment",
+            "services:\n  - name: api\n    image: x  # mine\nport: 1\n",
+            &["redis"],
+            "services:\n  - name: api\n    image: x  # mine\n  - redis\nport: 1\n",
+        ),
+        (
+            "block scalar in the last item",
+            "services:\n  - name: api\n    env:\n      SCRIPT: |\n        run\nport: 1\n",
+            &["redis"],
+            "services:\n  - name: api\n    env:\n      SCRIPT: |\n        run\n  - redis\nport: 1\n",
+        ),
+        (
+            "no final newline",
+            "services:\n  - postgres",
+            &["redis"],
+            "services:\n  - postgres\n  - redis",
+        ),
+        (
+            "crlf",
+            "services:\r\n  - postgres\r\n",
+            &["redis", "nats"],
+            "services:\r\n  - postgres\r\n  - redis\r\n  - nats\r\n",
+        ),
+        (
+            "flow list",
+            "services: [postgres]  # c\n",
+            &["redis"],
+            "services: [postgres, redis]  # c\n",
+        ),
+        ("empty flow list", "services: []\n", &["redis", "nats"], "services: [redis, nats]\n"),
+        (
+            "flow list over lines",
+            "services: [\n  postgres,\n  redis\n]\n",
+            &["nats"],
+            "services: [\n  postgres,\n  redis, nats\n]\n",
+        ),
+        ("flow top level", "{name: a}", &["redis"], "{name: a, services: [redis]}"),
+        (
+            "flow top level, null",
+            "{services: , name: a}",
+            &["redis"],
+            "{services: [redis] , name: a}",
+        ),
+        (
+            "names that need quotes",
+            "name: a\n",
+            &["123", "null"],
+            "name: a\nservices:\n  - \"123\"\n  - \"null\"\n",
+        ),
+        ("bom", "\u{feff}name: a\n", &["redis"], "\u{feff}name: a\nservices:\n  - redis\n"),
+        ("bare CR", "name: a\r", &["redis"], "name: a\rservices:\r  - redis\r"),
+    ];
+    for (label, before, names, expected) in cases {
+        let after = add(before, names);
+        assert_eq!(&after, expected, "{label}");
+        let (old, _) = parse_ok(before);
+        let mut listed: Vec<&str> = old.services.iter().map(|s| s.name.value.as_str()).collect();
+        listed.extend(names.iter());
+        assert_only_services_changed(before, &after, &listed);
+    }
+}
+
+#[test]
+fn add_services_skips_what_is_listed() {
+    let text = "services:\n  - postgres\n  - name: redis\n    port: 6380\n";
+    assert_eq!(add(text, &["postgres", "redis"]), text);
+    assert_eq!(add(text, &["redis", "nats", "nats"]), format!("{text}  - nats\n"));
+    let err = add_services(path(), text, &["Nats"]).expect_err("invalid name");
+    assert_eq!(err.code, Code::Invalid);
+    assert!(
+        err.message.starts_with("invalid service name \"Nats\" (it contains uppercase letters)"),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.hint.as_deref(), Some("try `nats`"));
+    // Invalid files are not edited.
+    let err = add_services(path(), "services: {}\n", &["redis"]).expect_err("invalid");
+    assert!(err.message.starts_with("/p/kilter.yaml:1:11: services:"), "{}", err.message);
+    // An alias is not followed.
+    let err =
+        add_services(path(), "x: &s [postgres]\nservices: *s\n", &["redis"]).expect_err("alias");
+    assert!(
+        err.message.starts_with("cannot edit `services` in /p/kilter.yaml: `services` is an alias"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn remove_services_takes_out_the_items_lines() {
+    // (label, before, names, after)
+    let cases: &[(&str, &str, &[&str], &str)] = &[
+        (
+            "last",
+            "services:\n  - postgres\n  - redis\nport: 1\n",
+            &["redis"],
+            "services:\n  - postgres\nport: 1\n",
+        ),
+        (
+            "first, with its comment",
+            "services:\n  - postgres  # main db\n  - redis\n",
+            &["postgres"],
+            "services:\n  - redis\n",
+        ),
+        (
+            "a mapping item, by name",
+            "services:\n  - name: api\n    image: x\n    env:\n      A: 1\n  - redis\n",
+            &["api"],
+            "services:\n  - redis\n",
+        ),
+        (
+            "the last one",
+            "name: a\nservices:\n  - redis\nport: 1\n",
+            &["redis"],
+            "name: a\nservices:\nport: 1\n",
+        ),
+        (
+            "no final newline",
+            "services:\n  - postgres\n  - redis",
+            &["redis"],
+            "services:\n  - postgres",
+        ),
+        (
+            "crlf",
+            "services:\r\n  - postgres\r\n  - redis\r\n",
+            &["postgres"],
+            "services:\r\n  - redis\r\n",
+        ),
+        ("two at once", "services:\n- a\n- b\n- c\n", &["c", "a"], "services:\n- b\n"),
+        (
+            "flow, middle",
+            "services: [postgres, redis, nats]\n",
+            &["redis"],
+            "services: [postgres, nats]\n",
+        ),
+        ("flow, first", "services: [postgres, redis]\n", &["postgres"], "services: [redis]\n"),
+        ("flow, last", "services: [ postgres , redis ]\n", &["redis"], "services: [ postgres ]\n"),
+        ("flow, all", "services: [postgres, redis]\n", &["postgres", "redis"], "services: []\n"),
+        (
+            "flow mapping item",
+            "services: [{name: api, port: 80}, redis]\n",
+            &["api"],
+            "services: [redis]\n",
+        ),
+        (
+            "block scalar in the item",
+            "services:\n  - name: api\n    env:\n      S: |\n        run\n  - redis\n",
+            &["api"],
+            "services:\n  - redis\n",
+        ),
+    ];
+    for (label, before, names, expected) in cases {
+        let after = remove(before, names);
+        assert_eq!(&after, expected, "{label}");
+        let (old, _) = parse_ok(before);
+        let left: Vec<&str> = old
+            .services
+            .iter()
+            .map(|s| s.name.value.as_str())
+            .filter(|n| !names.contains(n))
+            .collect();
+        assert_only_services_changed(before, &after, &left);
+    }
+}
+
+#[test]
+fn add_then_remove_gives_the_file_back() {
+    for before in [
+        "services:\n  - postgres\n",
+        "services:\n  - postgres  # db\n# the end\n",
+        "services: [postgres]\n",
+        "services:\r\n- postgres\r\nport: 1",
+        "name: a\nservices:\n  - name: api\n    image: x\n",
+    ] {
+        let added = add(before, &["redis", "nats"]);
+        assert_eq!(remove(&added, &["nats", "redis"]), before, "{before:?}");
+    }
+}
+
+#[test]
+fn removing_what_is_not_listed_names_what_is() {
+    let err =
+        remove_services(path(), "services: [postgres, redis]\n", &["nats"]).expect_err("absent");
+    assert_eq!(err.code, Code::Invalid);
+    assert_eq!(
+        err.message,
+        "cannot remove `nats`: it is not under `services:` in /p/kilter.yaml (it lists `postgres`, `redis`)"
+    );
+    let err = remove_services(path(), "name: a\n", &["nats"]).expect_err("absent");
+    assert_eq!(
+        err.message,
+        "cannot remove `nats`: it is not under `services:` in /p/kilter.yaml (it lists no services)"
+    );
+    // Nothing is removed when one of the names is missing.
+    assert!(remove_services(path(), "services: [redis]\n", &["redis", "nats"]).is_err());
+    let err = remove_services(path(), "x: &r {name: redis}\nservices: [*r]\n", &["redis"])
+        .expect_err("alias");
+    assert!(err.message.contains("the service is an alias"), "{}", err.message);
+}
