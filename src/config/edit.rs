@@ -10,7 +10,7 @@ use camino::Utf8Path;
 use serde::{Deserialize, Serialize};
 
 use super::span::{Kind, Node, Tree, scalar_text};
-use super::{Parsed, parse_full, validate_service_name};
+use super::{Parsed, parse_full, suggest, validate_service_name};
 use crate::error::{Exit, invalid};
 
 const FLAG_HINT: &str =
@@ -175,9 +175,13 @@ pub fn remove_services<S: AsRef<str>>(
                     listed.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
                 )
             };
-            return Err(invalid(format!(
+            let error = invalid(format!(
                 "cannot remove `{name}`: it is not under `services:` in {path} ({what})"
-            )));
+            ));
+            return Err(match suggest(name, &listed) {
+                Some(close) => error.hint(format!("did you mean `{close}`?")),
+                None => error,
+            });
         }
     }
     let removed: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
@@ -367,6 +371,12 @@ fn next_line(text: &str, at: usize) -> usize {
     }
 }
 
+/// `at` (a line start) moved back over the line break before it.
+fn before_break(text: &str, at: usize) -> usize {
+    let head = &text[..at];
+    head.strip_suffix("\r\n").or_else(|| head.strip_suffix(is_break)).unwrap_or(head).len()
+}
+
 /// The body of the file (no BOM) and the layout conventions read off it.
 struct Src<'a> {
     text: &'a str,
@@ -426,12 +436,7 @@ impl<'a> Src<'a> {
         };
         let mut start = line_start(self.text, start);
         if end == self.text.len() && !self.text.ends_with(is_break) {
-            let head = &self.text[..start];
-            start = head
-                .strip_suffix("\r\n")
-                .or_else(|| head.strip_suffix(is_break))
-                .unwrap_or(head)
-                .len();
+            start = before_break(self.text, start);
         }
         Ok((start, end))
     }
@@ -484,8 +489,9 @@ impl<'a> Src<'a> {
         }
         let mut at = line_start(self.text, last.start);
         while at > 0 {
-            let above = line_start(self.text, at - 1);
-            let content = self.text[above..at].trim_end_matches(is_break);
+            let end = before_break(self.text, at);
+            let above = line_start(self.text, end);
+            let content = &self.text[above..end];
             if !(content.starts_with(indent) && content[indent.len()..].starts_with('#')) {
                 break;
             }
@@ -595,8 +601,8 @@ fn check_alias(src: &Src<'_>, tree: &Tree, what: &str, value: &Node) -> Edit<()>
     if value.anchor != 0
         && let Some((_, pos)) = tree.aliases.iter().find(|(id, _)| *id == value.anchor)
     {
-        let anchor: String =
-            src.text[value.start..].chars().take_while(|c| !c.is_whitespace()).collect();
+        let line = &src.text[value.start..line_end(src.text, value.start)];
+        let anchor = line.split_whitespace().find(|t| t.starts_with('&')).unwrap_or("&…");
         return Err(Refusal {
             reason: format!(
                 "`{what}` carries the anchor `{anchor}`, which line {} uses: changing `{what}` would change that line too",
@@ -687,7 +693,7 @@ fn set_flag(src: &Src<'_>, tree: &Tree) -> Edit<Vec<String>> {
     check_alias(src, tree, "cluster", value)?;
     let text = src.text;
     let set = match &value.kind {
-        _ if root.is_flow() => return set_in_flow_parent(src, key, value).map(|t| vec![t]),
+        _ if root.is_flow() => return set_in_flow_parent(src, tree, key, value).map(|t| vec![t]),
         Kind::Scalar { .. } if value.is_null() => {
             let indent = format!("{}{unit}", src.indent_of(key.start, "cluster")?);
             src.null_to_block(key, value, &indent, &["stopped: true".to_owned()])?
@@ -697,10 +703,10 @@ fn set_flag(src: &Src<'_>, tree: &Tree) -> Edit<Vec<String>> {
             src.null_to_block(key, value, &indent, &["stopped: true".to_owned()])?
         }
         Kind::Map { flow: true, .. } => set_in_flow(src, tree, value)?,
-        Kind::Map { entries, flow: false } => match value.get("stopped") {
-            Some((_, stopped)) => set_value(src, tree, stopped)?,
-            None => {
-                let (first, _) = &entries[0];
+        Kind::Map { entries, flow: false } => match (value.get("stopped"), entries.first()) {
+            (Some((_, stopped)), _) => set_value(src, tree, stopped)?,
+            (None, None) => return Err(Refusal::new("`cluster:` is an empty block")),
+            (None, Some((first, _))) => {
                 let indent = src.indent_of(first.start, &first.key_repr())?;
                 let key_indent = src.indent_of(key.start, "cluster")?;
                 if first.pos.line <= key.pos.line || indent.len() <= key_indent.len() {
@@ -734,44 +740,29 @@ fn set_value(src: &Src<'_>, tree: &Tree, stopped: &Node) -> Edit<String> {
 
 /// A flow `cluster: {…}`: `stopped: true` goes first, or replaces `stopped`'s value.
 fn set_in_flow(src: &Src<'_>, tree: &Tree, cluster: &Node) -> Edit<String> {
-    match cluster.get("stopped") {
-        Some((_, stopped)) if stopped.start == stopped.end => {
-            Err(Refusal::new("`stopped` has no value to replace"))
-        }
-        Some((_, stopped)) => {
-            check_alias(src, tree, "cluster.stopped", stopped)?;
-            Ok(splice(src.text, stopped.start, stopped.end, "true"))
-        }
-        None => {
-            let start =
-                cluster.entries().and_then(<[_]>::first).map_or(cluster.start, |(k, _)| k.start);
-            Ok(splice(src.text, start, start, "stopped: true, "))
-        }
+    if let Some((_, stopped)) = cluster.get("stopped") {
+        return set_value(src, tree, stopped);
     }
+    Ok(match cluster.entries().and_then(<[_]>::first) {
+        Some((first, _)) => splice(src.text, first.start, first.start, "stopped: true, "),
+        None => {
+            let (at, _) = flow_tail(src, cluster);
+            splice(src.text, at, at, "stopped: true")
+        }
+    })
 }
 
 /// `cluster:` inside a flow top level (`{name: x, cluster: …}`): stays in flow style.
-fn set_in_flow_parent(src: &Src<'_>, key: &Node, value: &Node) -> Edit<String> {
-    let text = src.text;
+fn set_in_flow_parent(src: &Src<'_>, tree: &Tree, key: &Node, value: &Node) -> Edit<String> {
     match &value.kind {
         Kind::Scalar { .. } if value.is_null() && value.start == value.end => {
             let at = src.colon_after(key)? + 1;
-            Ok(splice(text, at, at, " {stopped: true}"))
+            Ok(splice(src.text, at, at, " {stopped: true}"))
         }
         Kind::Scalar { .. } if value.is_null() => {
-            Ok(splice(text, value.start, value.end, "{stopped: true}"))
+            Ok(splice(src.text, value.start, value.end, "{stopped: true}"))
         }
-        Kind::Map { entries, flow: true } if entries.is_empty() => {
-            let (at, _) = flow_tail(src, value);
-            Ok(splice(text, at, at, "stopped: true"))
-        }
-        Kind::Map { entries, flow: true } => match value.get("stopped") {
-            Some((_, stopped)) if stopped.start < stopped.end => {
-                Ok(splice(text, stopped.start, stopped.end, "true"))
-            }
-            Some(_) => Err(Refusal::new("`stopped` has no value to replace")),
-            None => Ok(splice(text, entries[0].0.start, entries[0].0.start, "stopped: true, ")),
-        },
+        Kind::Map { flow: true, .. } => set_in_flow(src, tree, value),
         _ => Err(Refusal::new("unexpected value after `cluster:`")),
     }
 }

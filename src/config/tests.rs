@@ -757,6 +757,11 @@ fn round_trip_files_without_cluster() {
             "name: a\n\ncluster:\n  stopped: true\n# hooks run by the ecosystem\nhooks:\n  pre-up: >\n    ./seed.sh",
         ),
         (
+            "crlf, block scalar last with comments above, no newline",
+            "name: a\r\n# hooks\r\nhooks:\r\n  pre-up: |\r\n    ./seed.sh",
+            "name: a\r\ncluster:\r\n  stopped: true\r\n# hooks\r\nhooks:\r\n  pre-up: |\r\n    ./seed.sh",
+        ),
+        (
             "stripped block scalar last, no newline",
             "description: |-\n  text",
             "description: |-\n  text\ncluster:\n  stopped: true",
@@ -2094,6 +2099,10 @@ fn removing_what_is_not_listed_names_what_is() {
         err.message,
         "cannot remove `nats`: it is not under `services:` in /p/kilter.yaml (it lists `postgres`, `redis`)"
     );
+    assert_eq!(err.hint, None);
+    let err =
+        remove_services(path(), "services: [postgres, redis]\n", &["redsi"]).expect_err("typo");
+    assert_eq!(err.hint.as_deref(), Some("did you mean `redis`?"));
     let err = remove_services(path(), "name: a\n", &["nats"]).expect_err("absent");
     assert_eq!(
         err.message,
@@ -2104,4 +2113,32 @@ fn removing_what_is_not_listed_names_what_is() {
     let err = remove_services(path(), "x: &r {name: redis}\nservices: [*r]\n", &["redis"])
         .expect_err("alias");
     assert!(err.message.contains("the service is an alias"), "{}", err.message);
+}
+
+/// Every prefix of a file full of odd YAML, cut at any character: the parser and the four
+/// editors return (an edit that verified, or an error) and never panic.
+#[test]
+fn every_prefix_of_odd_yaml_is_handled_without_panic() {
+    let odd = "\u{feff}--- # doc\r\nname: 'shop'  # q\r\n\"cluster\" : &c { stopped: false, zone: \"a, b}\" }\r\n\
+               x: *c\r\nservices: [ postgres , {name: api, env: {A: 1}} ]\r\nd: |+\r\n  keep\r\n\r\n\
+               e: >-\r\n  fold\r\n? complex\r\n: value\r\nl:\r\n- - a\r\n  - b\r\n- ~\r\nt: !custom x\r\n\
+               n: ünï\r\n...\r\n";
+    let mut outcomes = [0usize; 2];
+    for (end, _) in odd.char_indices().chain([(odd.len(), ' ')]) {
+        for text in
+            [&odd[..end], &odd[..end].replace("\r\n", "\n"), &odd[..end].replace("\r\n", "\r")]
+        {
+            let _ = parse(path(), text);
+            let results = [
+                set_stopped(path(), text).map(|e| e.text),
+                clear_stopped(path(), text, None),
+                add_services(path(), text, &["redis"]),
+                remove_services(path(), text, &["postgres"]),
+            ];
+            for result in results {
+                outcomes[usize::from(result.is_ok())] += 1;
+            }
+        }
+    }
+    assert!(outcomes[1] > 100 && outcomes[0] > 100, "{outcomes:?}");
 }
