@@ -1304,6 +1304,9 @@ fn starter_parses_to_just_the_name_and_documents_every_section() {
             "#   image:",
             "# database:",
             "#   engine: postgres",
+            "# services:",
+            "#   - postgres",
+            "# registry: false",
             "cluster.stopped",
         ] {
             assert!(text.contains(section), "missing {section:?}");
@@ -1371,9 +1374,9 @@ fn set_then_clear_with_undo_restores_the_exact_bytes() {
         "name: a\r",
         "a: 1\rcluster:\r",
         DOCUMENTED,
-        SPEC_EXAMPLE.replace("stopped: true ", "stopped: false").leak(),
     ];
-    for before in cases {
+    let spec = SPEC_EXAMPLE.replace("stopped: true ", "stopped: false");
+    for before in cases.iter().copied().chain([spec.as_str()]) {
         let edited = set(before);
         assert_only_flag_changed(before, &edited.text, true);
         assert_eq!(&undo(&edited.text, &edited.undo), before, "undo of {before:?}");
