@@ -175,27 +175,10 @@ impl Settings {
     }
 }
 
-/// Whether this project uses the registry: the machine's setting and kilter.yaml `registry:`.
+/// Whether this project uses the registry: the machine's setting and kilter.yaml `registry:`
+/// (default true).
 pub fn enabled_for(project: &Project, settings: &Settings) -> Result<bool> {
-    Ok(settings.machine_on && project_opts_in(project)?)
-}
-
-/// kilter.yaml `registry:` (default true). A small reader of the key until the typed field of
-/// the config schema carries it.
-fn project_opts_in(project: &Project) -> Result<bool> {
-    let Some(file) = &project.file else { return Ok(true) };
-    let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(&file.text) else { return Ok(true) };
-    match doc.get("registry") {
-        None | Some(serde_yaml::Value::Null) => Ok(true),
-        Some(serde_yaml::Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(invalid(format!(
-            "{}: registry: expected true or false, found {}",
-            file.path,
-            serde_yaml::to_string(other).unwrap_or_default().trim()
-        ))
-        .hint("`registry: false` keeps this project off the machine's shared local registry")
-        .into()),
-    }
+    Ok(settings.machine_on && project.config.registry)
 }
 
 /// The first free port from `preferred` on (within [`PORT_SPAN`]).

@@ -409,7 +409,7 @@ pub fn take(
         schema_version: SCHEMA_VERSION,
         name: name.to_owned(),
         project: project.name.clone(),
-        engine: db.engine.clone(),
+        engine: db.engine.to_string(),
         database: db_name.clone(),
         user: db.user.clone(),
         service: t.workload.reference(),

@@ -17,5 +17,8 @@ mod operate;
 mod output;
 mod real_docker;
 mod real_docker_registry;
+mod realworld;
 mod registry;
+mod replay;
+mod structure;
 mod tilt;
