@@ -40,9 +40,8 @@ pub const SHARED_LABEL: &str = "io.kilter.shared";
 pub const UPSTREAM_LABEL: &str = "io.kilter.upstream";
 /// Where containerd looks for per-registry `hosts.toml` files in a node.
 pub const CERTS_DIR: &str = "/etc/containerd/certs.d";
-pub const HOSTING_NAME: &str = "local-registry-hosting";
+pub use crate::tools::kubectl::{HOSTING_KEY, HOSTING_NAME};
 pub const HOSTING_NAMESPACE: &str = "kube-public";
-pub const HOSTING_KEY: &str = "localRegistryHosting.v1";
 pub const HELP_URL: &str = "https://kind.sigs.k8s.io/docs/user/local-registry/";
 /// How far past a busy port kilter looks for a free one.
 const PORT_SPAN: u16 = 100;

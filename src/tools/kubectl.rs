@@ -92,6 +92,11 @@ pub struct Metadata {
     pub name: String,
 }
 
+/// The KEP-1755 ConfigMap (in `kube-public`) that tells Tilt where the local registry is.
+pub const HOSTING_NAME: &str = "local-registry-hosting";
+/// Its key.
+pub const HOSTING_KEY: &str = "localRegistryHosting.v1";
+
 /// What the `nodes,namespaces` list says.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ClusterView {
@@ -137,9 +142,8 @@ pub fn parse_cluster_view(stdout: &str, namespace: &str) -> Result<ClusterView> 
                 }
             }
             "Namespace" if item.metadata.name == namespace => view.namespace_exists = true,
-            "ConfigMap" if item.metadata.name == crate::registry::HOSTING_NAME => {
-                view.registry_hosting =
-                    item.data[crate::registry::HOSTING_KEY].as_str().map(str::to_owned);
+            "ConfigMap" if item.metadata.name == HOSTING_NAME => {
+                view.registry_hosting = item.data[HOSTING_KEY].as_str().map(str::to_owned);
             }
             _ => {}
         }

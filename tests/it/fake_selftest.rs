@@ -614,7 +614,7 @@ fn unexpected_calls_exit_97_and_are_logged() {
             "docker run alpine",
             "docker ps --bogus",
             "kind create cluster --name x --bogus",
-            "kubectl apply -f x.yaml",
+            "kubectl apply --prune -f x.yaml",
             "tilt down"
         ]
     );
