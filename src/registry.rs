@@ -12,7 +12,6 @@
 //! volumes and files.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
@@ -721,9 +720,6 @@ pub fn summary(rows: &[SharedRow]) -> String {
     };
     format!("{reg_text}, {running}/{} caches running", caches.len())
 }
-
-/// How long the registry commands give docker.
-pub const PROBE_LIMIT: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests;
