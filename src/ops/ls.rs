@@ -18,6 +18,8 @@ pub struct Row {
     pub tilt_port: Option<u16>,
     pub port_base: Option<u16>,
     pub directory: Option<String>,
+    /// The project's services and their NodePorts, as the port registry records them.
+    pub services: crate::ports::NodePorts,
 }
 
 pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
@@ -40,7 +42,9 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
             if e.names != format!("{cluster}-control-plane") {
                 return None;
             }
-            let ports = reg.projects.get(&name).map(|en| Ports::of(en.slot));
+            let entry = reg.projects.get(&name);
+            let ports = entry.map(|en| Ports::of(en.slot));
+            let services = entry.map(|en| en.services.clone()).unwrap_or_default();
             let identity = Identity::read(&Paths::new(&ctx.dirs, &name).identity);
             Some(Row {
                 project: name,
@@ -50,6 +54,7 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
                 tilt_port: ports.map(|p| p.tilt),
                 port_base: ports.map(|p| p.base),
                 directory: identity.map(|i| i.dir.to_string()),
+                services,
             })
         })
         .collect();
@@ -63,13 +68,25 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
         ctx.ui.info("No kilter clusters on this machine (`kilter up` in a project creates one)");
         return Ok(0);
     }
-    let mut text = format!("{:<20} {:<9} {:<6} {}\n", "PROJECT", "STATE", "TILT", "DIRECTORY");
+    let services = |r: &Row| -> String {
+        if r.services.is_empty() {
+            "-".to_owned()
+        } else {
+            r.services.keys().cloned().collect::<Vec<_>>().join(",")
+        }
+    };
+    let sw = rows.iter().map(|r| services(r).len()).max().unwrap_or(0).max(8);
+    let mut text = format!(
+        "{:<20} {:<9} {:<6} {:<sw$} {}\n",
+        "PROJECT", "STATE", "TILT", "SERVICES", "DIRECTORY"
+    );
     for r in &rows {
         text.push_str(&format!(
-            "{:<20} {:<9} {:<6} {}\n",
+            "{:<20} {:<9} {:<6} {:<sw$} {}\n",
             r.project,
             r.state,
             r.tilt_port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            services(r),
             r.directory.as_deref().unwrap_or("-")
         ));
     }

@@ -1,5 +1,6 @@
 //! `kilter up`: lock → identity → preflight and inspect → reuse / `docker start` / `kind create`
-//! → wait until healthy → kubeconfig → namespace → clear the flag → Tilt → summary.
+//! → wait until healthy → kubeconfig → namespace → services (apply, delete removed ones, wait
+//! until ready) → clear the flag → Tilt → summary.
 //!
 //! `--timeout` is a deadline for everything up to a started Tilt: the runner kills whatever
 //! still runs at that moment (a kubectl retrying against a resetting API port, a hung kind) and
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::{Ctx, project_env, tilt_files};
+use super::{Ctx, deploy_services, project_env, services_of, tilt_files};
 use crate::cli::{UpArgs, duration_flag};
 use crate::error::invalid;
 use crate::exec::{Content, Output, Poll, PollEnd};
@@ -19,6 +20,7 @@ use crate::ports::{self, Check as PortCheck, Ports, Registry};
 use crate::project::{
     CreatingMarker, Project, check_identity, clear_stopped_flag, has_identity, write_identity,
 };
+use crate::services::{self, NodePorts, Service, Wired};
 use crate::tools::docker::{self, Container, Docker, NodeState};
 use crate::tools::kubeconfig::{self, Check};
 use crate::tools::kubectl::{self, ClusterView, Kubectl};
@@ -36,6 +38,8 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     let runner = ctx.runner;
     runner.set_deadline(timeout, &format!("--timeout {}", args.timeout));
     let project = ctx.project()?;
+    // kilter.yaml's services are checked before anything changes.
+    let service_list = services_of(&project)?;
     let _lock = ctx.lock(&project, "kilter up")?;
     // Under the lock: a second directory's `up` waits, then sees this one's claim.
     let claim = check_identity(&project, args.adopt, ui)?;
@@ -106,7 +110,8 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         runner.remove_file(&project.paths.creating)?;
     }
 
-    let ports = assign_ports(ctx, &project, &docker, container.as_ref())?;
+    let (ports, nodeports, had_services) =
+        assign_ports(ctx, &project, &docker, container.as_ref(), &service_list)?;
     let flag = project.flag_stopped();
     let mut created = false;
     let mut resumed = false;
@@ -197,6 +202,18 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         }
     }
 
+    // Services: after the namespace, before Tilt (whose app wants them).
+    let wired = deploy_services(
+        ctx,
+        &project,
+        &kubectl,
+        &service_list,
+        &nodeports,
+        &had_services,
+        args.prune_data,
+        timeout,
+    )?;
+
     // The cluster is up: the flag is only intent, so failing to clear it is a warning.
     match clear_stopped_flag(runner, &project) {
         Ok(true) => ui.detail("removed cluster.stopped from kilter.yaml"),
@@ -209,7 +226,9 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
 
     let cluster_took = started.elapsed();
     // Tilt.
-    let env = project_env(&project, &ports);
+    let mut env = project_env(&project, &ports);
+    // The services' variables as the app in the cluster reaches them.
+    env.extend(services::cluster_env(&wired));
     let targs = TiltArgs {
         port: ports.tilt,
         file: &tiltfile,
@@ -218,7 +237,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         env: &env,
     };
     if !want_tilt {
-        summary(ctx, &project, &ports, None, cluster_took);
+        summary(ctx, &project, &ports, &wired, None, cluster_took);
         if !args.no_tilt {
             ui.note(&format!("no Tiltfile at {tiltfile}; Tilt was skipped (the cluster is up)"));
         }
@@ -234,7 +253,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         // Tilt in the foreground runs as long as the user wants: no deadline.
         runner.clear_deadline();
         drop(_lock);
-        summary(ctx, &project, &ports, None, cluster_took);
+        summary(ctx, &project, &ports, &wired, None, cluster_took);
         let cmd = if args.ci {
             tilt::ci_cmd(tilt_bin, &targs, &project.dir)
         } else {
@@ -251,27 +270,35 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     let cmd = tilt::up_cmd(tilt_bin, &targs).cwd(&project.dir);
     let pid = tilt::start(runner, &cmd, &tilt_files(&project), ports.tilt, &tiltfile, limit)?;
     runner.clear_deadline();
-    summary(ctx, &project, &ports, pid, started.elapsed());
+    summary(ctx, &project, &ports, &wired, pid, started.elapsed());
     Ok(0)
 }
 
+/// The project's slot and its services' NodePorts (recorded together, under the registry's
+/// lock), and the services recorded before.
 fn assign_ports(
     ctx: &Ctx<'_>,
     project: &Project,
     docker: &Docker<'_>,
     container: Option<&Container>,
-) -> Result<Ports> {
+    service_list: &[Service],
+) -> Result<(Ports, NodePorts, Vec<String>)> {
     let known = container.and_then(Container::port_slot);
     let path = ctx.dirs.port_registry();
     let rebuild = || rebuild_registry(ctx, docker);
-    let (slot, rebuilt) =
-        ports::with_registry(&path, ctx.runner, rebuild, |reg| reg.assign(&project.name, known))?;
+    let wanted = services::wanted_ports(service_list);
+    let ((slot, nodeports, had), rebuilt) =
+        ports::with_registry(&path, ctx.runner, rebuild, |reg| {
+            let slot = reg.assign(&project.name, known)?;
+            let (nodeports, had) = reg.assign_nodeports(&project.name, &wanted)?;
+            Ok((slot, nodeports, had))
+        })?;
     if rebuilt {
         ctx.ui.detail(&format!(
             "port registry {path} was missing; rebuilt it from the existing clusters"
         ));
     }
-    Ok(Ports::of(slot))
+    Ok((Ports::of(slot), nodeports, had))
 }
 
 /// Recover slots from the kilter clusters that exist (one `docker ps`, one `docker inspect`).
@@ -447,7 +474,14 @@ fn wait_healthy(
     Ok(view.into_inner())
 }
 
-fn summary(ctx: &Ctx<'_>, project: &Project, ports: &Ports, tilt_pid: Option<i32>, took: Duration) {
+fn summary(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    ports: &Ports,
+    wired: &[Wired],
+    tilt_pid: Option<i32>,
+    took: Duration,
+) {
     let ui = ctx.ui;
     ui.success(
         &format!("{} is up ({})", project.name, crate::ui::fmt_duration(took)),
@@ -471,4 +505,13 @@ fn summary(ctx: &Ctx<'_>, project: &Project, ports: &Ports, tilt_pid: Option<i32
         ports.base,
         ports.base + ports::BLOCK - 1
     ));
+    for (i, line) in super::service_lines(wired).iter().enumerate() {
+        let label = if i == 0 { "services" } else { "" };
+        ui.info(&format!("  {label:<10}  {line}"));
+    }
+    if !wired.is_empty() {
+        ui.info(
+            "  env         eval \"$(kilter env)\" for DATABASE_URL and the others on this machine",
+        );
+    }
 }
