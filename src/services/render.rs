@@ -118,14 +118,16 @@ pub(crate) fn objects(service: &Service, wired: &Wired, namespace: &str) -> Vec<
 }
 
 fn probe(service: &Service, wired: &Wired) -> Value {
-    let mut p = match &service.probe {
-        Probe::Exec(_) => json!({"exec": {"command": wired.probe_exec}}),
-        Probe::Http { path, port } => json!({"httpGet": {"path": path, "port": port}}),
-        Probe::Tcp { port } => json!({"tcpSocket": {"port": port}}),
+    // A command in the container (a JVM or an Erlang VM starting a client) needs more time and
+    // more room between runs than an HTTP or TCP check.
+    let (mut p, period, timeout) = match &service.probe {
+        Probe::Exec(_) => (json!({"exec": {"command": wired.probe_exec}}), 3, 10),
+        Probe::Http { path, port } => (json!({"httpGet": {"path": path, "port": port}}), 2, 5),
+        Probe::Tcp { port } => (json!({"tcpSocket": {"port": port}}), 2, 5),
     };
-    p["periodSeconds"] = json!(2);
+    p["periodSeconds"] = json!(period);
     p["failureThreshold"] = json!(3);
-    p["timeoutSeconds"] = json!(5);
+    p["timeoutSeconds"] = json!(timeout);
     p
 }
 

@@ -18,5 +18,6 @@ mod output;
 mod real_docker;
 mod realworld;
 mod replay;
+mod services;
 mod structure;
 mod tilt;
