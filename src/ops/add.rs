@@ -35,6 +35,8 @@ pub fn run(ctx: &Ctx<'_>, args: &AddArgs) -> Result<i32> {
         }
     }
     let _lock = ctx.lock(&project, "kilter add")?;
+    // The transcript of this run goes there.
+    ctx.runner.ensure_dir(&project.paths.cache)?;
     let path = &project.file_path;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,

@@ -20,6 +20,8 @@ pub fn run(ctx: &Ctx<'_>, args: &RemoveArgs) -> Result<i32> {
     let ui = ctx.ui;
     let project = ctx.project()?;
     let _lock = ctx.lock(&project, "kilter remove")?;
+    // The transcript of this run goes there.
+    ctx.runner.ensure_dir(&project.paths.cache)?;
     let path = &project.file_path;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,

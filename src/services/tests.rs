@@ -57,7 +57,10 @@ fn an_unknown_catalog_name_points_at_it_with_a_suggestion() {
 #[test]
 fn inline_services_need_an_image_and_a_port() {
     let (msg, hint) = err("services:\n  - name: api\n    image: ghcr.io/acme/api:dev\n");
-    assert_eq!(msg, "/p/kilter.yaml:2:5: services[0]: `api` is not a catalog service, so it needs `port`");
+    assert_eq!(
+        msg,
+        "/p/kilter.yaml:2:5: services[0]: `api` is not a catalog service, so it needs `port`"
+    );
     assert!(hint.contains("port: 8080"), "{hint}");
     let (msg, hint) = err("services:\n  - name: redi\n");
     assert!(msg.ends_with("so it needs `image` and `port`"), "{msg}");
@@ -134,13 +137,19 @@ fn provided_variables_must_be_shell_names_kilter_does_not_own_and_provided_once(
 
 #[test]
 fn placeholders_are_checked_where_they_are_written() {
-    let (msg, _) = err("services:\n  - name: redis\n    provides:\n      X: redis://{{ .Namspace }}\n");
-    assert!(msg.starts_with("/p/kilter.yaml:4:7: services[0].provides.X: unknown placeholder"), "{msg}");
+    let (msg, _) =
+        err("services:\n  - name: redis\n    provides:\n      X: redis://{{ .Namspace }}\n");
+    assert!(
+        msg.starts_with("/p/kilter.yaml:4:7: services[0].provides.X: unknown placeholder"),
+        "{msg}"
+    );
     assert!(msg.contains("did you mean `{{ .Namespace }}`"), "{msg}");
     let (msg, _) = err("services:\n  - name: redis\n    env:\n      A: '{{ .Env.B }}'\n");
-    assert!(msg.contains("services[0].env.A") && msg.contains("only be used in `provides:`"), "{msg}");
-    let (msg, _) =
-        err("services:\n  - name: redis\n    provides:\n      X: 'u={{ .Env.NOPE }}'\n");
+    assert!(
+        msg.contains("services[0].env.A") && msg.contains("only be used in `provides:`"),
+        "{msg}"
+    );
+    let (msg, _) = err("services:\n  - name: redis\n    provides:\n      X: 'u={{ .Env.NOPE }}'\n");
     assert!(msg.contains("has no `env:` variable `NOPE`"), "{msg}");
 }
 
@@ -153,7 +162,10 @@ fn more_ports_than_a_block_is_an_error_naming_the_services() {
         yaml.push_str(&format!("  - {{name: s{i}, image: busybox, port: 80}}\n"));
     }
     let (msg, hint) = err(&yaml);
-    assert!(msg.starts_with("the services need 21 NodePorts, but a project's block has 20: s0 (1)"), "{msg}");
+    assert!(
+        msg.starts_with("the services need 21 NodePorts, but a project's block has 20: s0 (1)"),
+        "{msg}"
+    );
     assert!(msg.contains("s20 (1)"), "{msg}");
     assert!(hint.contains("remove a service"), "{hint}");
 }
@@ -179,7 +191,11 @@ fn host_values_point_at_the_node_port() {
     assert_eq!(
         got,
         [
-            ("API_URL", "http://api.shop-dev.svc.cluster.local:8080/v1", "http://127.0.0.1:30358/v1"),
+            (
+                "API_URL",
+                "http://api.shop-dev.svc.cluster.local:8080/v1",
+                "http://127.0.0.1:30358/v1"
+            ),
             ("API_SHORT", "http://api:8080", "http://127.0.0.1:30358"),
             ("API_PORT_ONLY", "8080", "8080"),
             ("API_NODE", "http://127.0.0.1:30358", "http://127.0.0.1:30358"),
@@ -227,7 +243,10 @@ fn a_postgres_service_is_the_default_database() {
         default_database(&config.services, "shop")
     };
     let d = db("services: [redis, postgres]\n").expect("postgres");
-    assert_eq!((d.service.as_str(), d.user.as_str(), d.name.as_deref()), ("postgres", "postgres", Some("shop")));
+    assert_eq!(
+        (d.service.as_str(), d.user.as_str(), d.name.as_deref()),
+        ("postgres", "postgres", Some("shop"))
+    );
     let d = db("services:\n  - name: postgres\n    env:\n      POSTGRES_USER: app\n      POSTGRES_DB: appdb\n")
         .expect("override");
     assert_eq!((d.user.as_str(), d.name.as_deref()), ("app", Some("appdb")));
@@ -235,7 +254,10 @@ fn a_postgres_service_is_the_default_database() {
         .expect("inline postgres image");
     assert_eq!((d.service.as_str(), d.user.as_str(), d.name.as_deref()), ("db", "u", Some("u")));
     assert_eq!(db("services: [redis]\n"), None);
-    assert_eq!(db("services:\n  - name: pg\n    image: postgres-exporter:1\n    port: 9187\n"), None);
+    assert_eq!(
+        db("services:\n  - name: pg\n    image: postgres-exporter:1\n    port: 9187\n"),
+        None
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,16 +295,25 @@ fn node_ports_come_from_the_top_of_the_block_and_never_move() {
     assert_eq!(port(&b, "redis", "redis"), base + 16);
     // Removing one frees its ports and moves nobody else; a later service reuses the gap.
     let c = assigned(&mut reg, &[("redis", &["redis"]), ("postgres", &["postgres"])]);
-    assert_eq!((port(&c, "postgres", "postgres"), port(&c, "redis", "redis")), (base + 19, base + 16));
+    assert_eq!(
+        (port(&c, "postgres", "postgres"), port(&c, "redis", "redis")),
+        (base + 19, base + 16)
+    );
     assert!(!c.contains_key("mailpit"));
-    let d = assigned(&mut reg, &[("redis", &["redis"]), ("postgres", &["postgres"]), ("nats", &["client"])]);
+    let d = assigned(
+        &mut reg,
+        &[("redis", &["redis"]), ("postgres", &["postgres"]), ("nats", &["client"])],
+    );
     assert_eq!(port(&d, "nats", "client"), base + 18);
     assert_eq!(port(&d, "redis", "redis"), base + 16);
     // The record survives a JSON round trip (ports.json), and an entry without services still
     // reads (a registry written before services existed).
     let text = serde_json::to_string(&reg).expect("json");
     let mut back: Registry = serde_json::from_str(&text).expect("reads");
-    assert_eq!(assigned(&mut back, &[("postgres", &["postgres"])])["postgres"]["postgres"], base + 19);
+    assert_eq!(
+        assigned(&mut back, &[("postgres", &["postgres"])])["postgres"]["postgres"],
+        base + 19
+    );
     let old: Registry =
         serde_json::from_str(r#"{"version":1,"projects":{"shop":{"slot":17}}}"#).expect("old");
     assert!(old.projects["shop"].services.is_empty());
@@ -341,8 +372,9 @@ fn golden(file: &str, got: &str) {
         std::fs::write(&path, got).expect("write golden");
         return;
     }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e} (KILTER_BLESS=1 writes it; review it before committing)"));
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("{path}: {e} (KILTER_BLESS=1 writes it; review it before committing)")
+    });
     assert_eq!(got, want, "{path} differs from what kilter renders now");
 }
 
@@ -395,7 +427,10 @@ services:
 #[test]
 fn rendered_manifests_match_the_reviewed_golden_files() {
     for entry in catalog::CATALOG {
-        golden(&format!("{}.yaml", entry.name), &render_shop(&format!("services: [{}]\n", entry.name)));
+        golden(
+            &format!("{}.yaml", entry.name),
+            &render_shop(&format!("services: [{}]\n", entry.name)),
+        );
     }
     for (file, yaml) in INLINE_EXAMPLES {
         golden(file, &render_shop(yaml));

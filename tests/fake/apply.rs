@@ -33,8 +33,8 @@ fn documents(text: &str) -> Result<Vec<Value>, String> {
     for doc in serde_yaml::Deserializer::from_str(text) {
         let v = serde_yaml::Value::deserialize(doc)
             .map_err(|e| format!("error converting YAML to JSON: yaml: {e}"))?;
-        let v: Value = serde_json::to_value(v)
-            .map_err(|e| format!("error converting YAML to JSON: {e}"))?;
+        let v: Value =
+            serde_json::to_value(v).map_err(|e| format!("error converting YAML to JSON: {e}"))?;
         match v {
             Value::Null => {}
             Value::Object(_) if v["kind"] == "List" => {
@@ -127,7 +127,9 @@ pub fn apply(ctx: &Ctx, p: &args::Parsed) -> i32 {
             _ => workloads::apply_workload(&conn.store, &ns, o, &node, &ready_after),
         };
         match result {
-            Ok(()) => outln!("{}{}/{name} serverside-applied", kind.to_ascii_lowercase(), group_suffix(r)),
+            Ok(()) => {
+                outln!("{}{}/{name} serverside-applied", kind.to_ascii_lowercase(), group_suffix(r))
+            }
             Err(e) => errors.push(e),
         }
     }
@@ -203,9 +205,9 @@ fn apply_service(store: &ClusterStore, ns: &str, mut o: Value) -> Result<(), Str
                 None => {
                     // The one the Service had, else a random free one.
                     let kept = existing.as_ref().and_then(|e| {
-                        e["spec"]["ports"][i]["nodePort"].as_u64().filter(|_| {
-                            e["spec"]["ports"][i]["name"] == port["name"]
-                        })
+                        e["spec"]["ports"][i]["nodePort"]
+                            .as_u64()
+                            .filter(|_| e["spec"]["ports"][i]["name"] == port["name"])
                     });
                     kept.unwrap_or_else(|| {
                         let seed = u64::from_str_radix(&random_hex(2), 16).unwrap_or(0);

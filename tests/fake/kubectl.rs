@@ -150,7 +150,7 @@ pub fn main(ctx: &Ctx) -> i32 {
     let p = match applying {
         Some(a) => a,
         None => match args::parse(&ctx.args, &spec()) {
-            Ok(p) if !p.pos.first().is_some_and(|v| v == "apply") => p,
+            Ok(p) if p.pos.first().is_none_or(|v| v != "apply") => p,
             _ => return ctx.unexpected(),
         },
     };

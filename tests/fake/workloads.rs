@@ -1799,14 +1799,21 @@ pub fn apply_workload(
             }
             w["metadata"]["annotations"][READY_AFTER] = json!(ready_after);
             let lines = vec![format!("starting {name}"), format!("{name} is ready")];
-            store.put_namespaced(ns, "workloadlogs", &format!("{}/{name}", kind.lower()), json!(lines));
+            store.put_namespaced(
+                ns,
+                "workloadlogs",
+                &format!("{}/{name}", kind.lower()),
+                json!(lines),
+            );
             recreate_pods(store, ns, &mut w, node);
             w
         }
         Some(mut w) => {
             let immutable: &[&str] = match kind {
                 Kind::Deployment => &["selector"],
-                Kind::StatefulSet => &["selector", "serviceName", "volumeClaimTemplates", "podManagementPolicy"],
+                Kind::StatefulSet => {
+                    &["selector", "serviceName", "volumeClaimTemplates", "podManagementPolicy"]
+                }
             };
             for f in immutable {
                 let new = &applied["spec"][*f];
@@ -1905,15 +1912,13 @@ pub fn settle(store: &ClusterStore, ns: &str, node: &Node) {
         let sa = pod["spec"]["containers"][0]["volumeMounts"]
             .as_array()
             .and_then(|ms| {
-                ms.iter().find_map(|m| {
-                    m["name"].as_str().filter(|n| n.starts_with("kube-api-access-"))
-                })
+                ms.iter()
+                    .find_map(|m| m["name"].as_str().filter(|n| n.starts_with("kube-api-access-")))
             })
             .unwrap_or("kube-api-access-xxxxx")
             .to_string();
         let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
-        pod["status"] =
-            pod_status(Behaviour::Running, &containers, &sa, &pname, ns, &uid, node, 0);
+        pod["status"] = pod_status(Behaviour::Running, &containers, &sa, &pname, ns, &uid, node, 0);
         pod["metadata"]["resourceVersion"] = json!(store.next_rv());
         // The workload's log lines start now.
         let owner = pod["metadata"]["ownerReferences"][0].clone();
@@ -1969,9 +1974,8 @@ fn bind_claims(store: &ClusterStore, ns: &str) {
         pvc["spec"]["volumeName"] = json!(format!("pvc-{uid}"));
         pvc["metadata"]["annotations"]["pv.kubernetes.io/bind-completed"] = json!("yes");
         pvc["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"] = json!("yes");
-        pvc["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] = json!(
-            pods.values().find_map(|p| p["spec"]["nodeName"].as_str()).unwrap_or_default()
-        );
+        pvc["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] =
+            json!(pods.values().find_map(|p| p["spec"]["nodeName"].as_str()).unwrap_or_default());
         pvc["status"] = json!({
             "accessModes": pvc["spec"]["accessModes"],
             "capacity": {"storage": storage},
