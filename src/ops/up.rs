@@ -202,7 +202,17 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         }
     }
 
-    // Services: after the namespace, before Tilt (whose app wants them).
+    // The cluster is up: the flag is only intent, so failing to clear it is a warning.
+    match clear_stopped_flag(runner, &project) {
+        Ok(true) => ui.detail("removed cluster.stopped from kilter.yaml"),
+        Ok(false) => {}
+        Err(e) => ui.warn(&format!(
+            "the cluster is up, but `cluster.stopped: true` could not be removed from {}: {e:#}",
+            project.file_path
+        )),
+    }
+
+    // Services: the namespace exists; Tilt (whose app wants them) starts after.
     let wired = deploy_services(
         ctx,
         &project,
@@ -213,16 +223,6 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         args.prune_data,
         timeout,
     )?;
-
-    // The cluster is up: the flag is only intent, so failing to clear it is a warning.
-    match clear_stopped_flag(runner, &project) {
-        Ok(true) => ui.detail("removed cluster.stopped from kilter.yaml"),
-        Ok(false) => {}
-        Err(e) => ui.warn(&format!(
-            "the cluster is up, but `cluster.stopped: true` could not be removed from {}: {e:#}",
-            project.file_path
-        )),
-    }
 
     let cluster_took = started.elapsed();
     // Tilt.
