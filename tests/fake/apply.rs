@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 
 use crate::args;
 use crate::common::{Ctx, random_hex, random_uid};
-use crate::kubectl::{RESOURCES, Resource, discovery_lines, selector_matches};
+use crate::kubectl::{
+    ConnError, RESOURCES, Resource, conn_cause, discovery_lines, selector_matches,
+};
 use crate::proxy::{Probe, connect_or_report};
 use crate::state::ClusterStore;
 use crate::timefmt;
@@ -71,6 +73,20 @@ pub fn apply(ctx: &Ctx, p: &args::Parsed) -> i32 {
             }
         }
     };
+    // kubectl 1.32 resolves the context first, then reads the objects, then validates them
+    // against the server's OpenAPI document (the first request: no discovery lines before it).
+    let conn = match crate::kubectl::connect(ctx, p) {
+        Ok(c) => Ok(c),
+        Err(ConnError::Config(m)) => {
+            errln!("{m}");
+            return 1;
+        }
+        Err(ConnError::NoContext(name)) => {
+            errln!("error: context \"{name}\" does not exist");
+            return 1;
+        }
+        Err(e) => Err(e),
+    };
     let objects = match documents(&text) {
         Ok(o) => o,
         Err(e) => {
@@ -78,14 +94,21 @@ pub fn apply(ctx: &Ctx, p: &args::Parsed) -> i32 {
             return 1;
         }
     };
-    let conn = match connect_or_report(ctx, p, Probe::Discovery(discovery_lines(None)), |_| {}) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
     if objects.is_empty() {
         errln!("error: no objects passed to apply");
         return 1;
     }
+    let conn = match conn {
+        Ok(c) => c,
+        Err(e) => {
+            let timeout = p.get("--request-timeout").filter(|t| *t != "0").unwrap_or("32s");
+            let (url, cause) = conn_cause(&e).unwrap_or_default();
+            errln!(
+                "error: error validating \"{source}\": error validating data: failed to download openapi: Get \"{url}/openapi/v2?timeout={timeout}\": {cause}; if you choose to ignore these errors, turn validation off with --validate=false"
+            );
+            return 1;
+        }
+    };
     let ready_after = {
         let k = ctx.knob("apply_ready_ms");
         if k.trim().is_empty() { "0".to_string() } else { k.trim().to_string() }

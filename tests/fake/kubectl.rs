@@ -362,6 +362,28 @@ pub fn connect(ctx: &Ctx, p: &args::Parsed) -> Result<Conn, ConnError> {
     })
 }
 
+/// The server URL and the Go error of a failed connection (`None` for configuration errors,
+/// which fail before any request).
+pub fn conn_cause(e: &ConnError) -> Option<(String, String)> {
+    match e {
+        ConnError::Config(_) | ConnError::NoContext(_) => None,
+        ConnError::Refused { host, url } => {
+            let dial = if host.starts_with("localhost:") {
+                host.replacen("localhost", "[::1]", 1)
+            } else {
+                host.clone()
+            };
+            Some((url.clone(), format!("dial tcp {dial}: connect: connection refused")))
+        }
+        ConnError::X509 { url } => Some((
+            url.clone(),
+            "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+                .to_string(),
+        )),
+        ConnError::NotServing { url, .. } => Some((url.clone(), "EOF".to_string())),
+    }
+}
+
 /// Print a connection error. `discovery`: the command first fetches the API group list, which
 /// How many klog `memcache.go` lines kubectl 1.32 logs when API discovery fails, for a command
 /// whose first resource argument is `arg`: 4, plus one per type of a bare type list
