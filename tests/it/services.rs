@@ -663,3 +663,150 @@ fn rendered_manifests_validate_against_the_kubernetes_schemas() {
     assert_eq!(passed, 16, "{report}");
     assert!(report.contains(&format!("against version {}", &KUBE_VERSION[..4])), "{report}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Failures: a NodePort someone else holds, a dry run without the tools, the API server's refusals
+
+#[test]
+fn a_node_port_held_by_another_service_fails_the_apply_with_a_hint() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    ok(&env, &dir, &["up"]);
+    // The project's own manifest took the top of the block (where kilter's services go).
+    let (_, base) = ports_of("shop");
+    let theirs = env.root().join("theirs.json");
+    std::fs::write(
+        &theirs,
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "labels": {"app": "web"}},
+            "spec": {"type": "NodePort", "ports": [{"name": "http", "port": 80, "nodePort": base + 19}]}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    env.ctl(&["apply", "kilter-shop", "shop-dev", theirs.to_str().unwrap()]);
+    std::fs::write(dir.join("kilter.yaml"), "name: shop\nservices: [postgres]\n").unwrap();
+    let out = env.kilter(&dir).arg("up").output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "The Service \"postgres\" is invalid: spec.ports[0].nodePort: Invalid value: {}: provided port is already allocated",
+            base + 19
+        )),
+        "{err}"
+    );
+    assert!(err.contains("let your manifests count up from KILTER_PORT_BASE"), "{err}");
+}
+
+#[test]
+fn a_dry_run_without_kind_kubectl_and_tilt_prints_the_apply_and_a_bounded_wait() {
+    let env = Env::without(&["kind", "kubectl", "tilt"]);
+    let dir = project(&env, "shop", Some(TWO), true);
+    let out = ok(&env, &dir, &["--dry-run", "up"]);
+    let script = stdout_of(&out);
+    assert!(script.contains("services.yaml) <<'KILTER_EOF'"), "{script}");
+    assert!(script.contains("name: POSTGRES_PASSWORD"), "{script}");
+    assert!(
+        script.contains("kubectl --context kind-kilter-shop apply --server-side '--field-manager=kilter' -f - < "),
+        "{script}"
+    );
+    assert!(
+        script.lines().any(
+            |l| l.starts_with("# wait up to ") && l.ends_with("s for the services to be ready")
+        ),
+        "{script}"
+    );
+    assert!(
+        script.contains("until KUBECONFIG=")
+            && script.contains(
+                "rollout status statefulset/postgres -n shop-dev --timeout 10s >/dev/null 2>&1 && "
+            ),
+        "{script}"
+    );
+    assert!(
+        script
+            .contains("DATABASE_URL=postgres://postgres:postgres@postgres.shop-dev.svc:5432/shop"),
+        "{script}"
+    );
+    assert!(
+        stderr_of(&out).contains("would: apply services postgres, redis"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(!env.state_home().join("kilter/ports.json").exists(), "a dry run reserves nothing");
+}
+
+/// `kubectl apply --server-side -f FILE` through the fake, as a test would run it by hand.
+fn fake_apply(env: &Env, yaml: &str) -> std::process::Output {
+    let f = env.root().join("m.yaml");
+    std::fs::write(&f, yaml).unwrap();
+    env.tool("kubectl")
+        .env("KUBECONFIG", kubeconfig(env, "shop"))
+        .args([
+            "--context",
+            "kind-kilter-shop",
+            "apply",
+            "--server-side",
+            "--field-manager=t",
+            "-f",
+        ])
+        .arg(&f)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_fake_api_server_refuses_what_the_real_one_refuses() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\nservices: [redis]\n"), false);
+    ok(&env, &dir, &["up"]);
+    let refused = |yaml: &str, want: &str| {
+        let out = fake_apply(&env, yaml);
+        assert_eq!(code(&out), 1, "{yaml}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains(want), "{yaml}:\n{}", stderr_of(&out));
+    };
+    refused(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: shop-dev}\nspec: {type: NodePort, ports: [{port: 1, nodePort: 40000}]}\n",
+        "The Service \"s\" is invalid: spec.ports[0].nodePort: Invalid value: 40000: provided port is not in the valid range. The range of valid ports is 30000-32767",
+    );
+    refused(
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: redis-data, namespace: shop-dev}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 2Gi}}}\n",
+        "only dynamically provisioned pvc can be resized",
+    );
+    refused(
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: redis, namespace: shop-dev}\nspec: {serviceName: other, selector: {matchLabels: {app.kubernetes.io/name: redis, app.kubernetes.io/managed-by: kilter}}, template: {metadata: {labels: {app.kubernetes.io/name: redis, app.kubernetes.io/managed-by: kilter}}, spec: {containers: [{name: redis, image: redis:7}]}}}\n",
+        "The StatefulSet \"redis\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than",
+    );
+    refused(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: shop-dev}\nspec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: c}}, spec: {containers: [{name: d, image: x}]}}}\n",
+        "`selector` does not match template `labels`",
+    );
+    refused(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: shop-dev}\n",
+        "no matches for kind \"Widget\" in version \"example.com/v1\"\nensure CRDs are installed first",
+    );
+    refused(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: elsewhere}\nspec: {ports: [{port: 1}]}\n",
+        "Error from server (NotFound): namespaces \"elsewhere\" not found",
+    );
+    // What succeeds is printed before the errors of the rest.
+    let out = fake_apply(
+        &env,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: fine, namespace: shop-dev}\nspec: {ports: [{port: 1}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: bad, namespace: nowhere}\nspec: {ports: [{port: 1}]}\n",
+    );
+    assert_eq!((code(&out), stdout_of(&out).as_str()), (1, "service/fine serverside-applied\n"));
+    // Applying the same again changes nothing: no new generation, the pods stay.
+    let before = objects(&env, "statefulsets")["redis"]["metadata"]["generation"].clone();
+    let pod_uid = objects(&env, "pods")["redis-0"]["metadata"]["uid"].clone();
+    ok(&env, &dir, &["up"]);
+    assert_eq!(objects(&env, "statefulsets")["redis"]["metadata"]["generation"], before);
+    assert_eq!(objects(&env, "pods")["redis-0"]["metadata"]["uid"], pod_uid);
+    // A restart's annotation survives a later apply (it belongs to another field manager).
+    ok(&env, &dir, &["restart", "redis"]);
+    ok(&env, &dir, &["up"]);
+    let tmpl =
+        &objects(&env, "statefulsets")["redis"]["spec"]["template"]["metadata"]["annotations"];
+    assert!(tmpl["kubectl.kubernetes.io/restartedAt"].is_string(), "{tmpl}");
+}
