@@ -388,3 +388,57 @@ pub fn clear_stopped_flag(runner: &Runner<'_>, project: &Project) -> Result<bool
         }
     }
 }
+
+/// Whether a project name still belongs to a directory (`kilter gc`, `kilter stop --all`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// The directory is there and still resolves to this project name.
+    Here(Utf8PathBuf),
+    /// The recorded directory no longer exists.
+    Gone(Utf8PathBuf),
+    /// The directory is there but now holds another project (its kilter.yaml's `name:`, or
+    /// its directory name, differs).
+    Other { dir: Utf8PathBuf, name: String },
+    /// The directory is there but its kilter.yaml cannot be read: kilter cannot tell.
+    Unreadable { dir: Utf8PathBuf, error: String },
+    /// No directory is recorded for the name.
+    Unknown,
+}
+
+impl Owner {
+    /// The project no longer exists anywhere kilter knows of.
+    pub fn vanished(&self) -> bool {
+        matches!(self, Owner::Gone(_) | Owner::Other { .. })
+    }
+
+    /// Why the project counts as vanished (or what is known about its owner).
+    pub fn describe(&self) -> String {
+        match self {
+            Owner::Here(d) => format!("owned by {d}"),
+            Owner::Gone(d) => format!("its directory {d} is gone"),
+            Owner::Other { dir, name } => format!("{dir} now holds project `{name}`"),
+            Owner::Unreadable { dir, error } => {
+                format!("the kilter.yaml of {dir} cannot be read ({error})")
+            }
+            Owner::Unknown => "no project directory is recorded for it".to_owned(),
+        }
+    }
+}
+
+/// Who owns project name `name`: the directory in its identity record, else `recorded` (the
+/// port registry's), resolved the way kilter would resolve it when started there. Prints
+/// nothing (another project's notes and warnings are not this command's).
+pub fn owner_of(dirs: &Dirs, name: &str, recorded: Option<&Utf8Path>) -> Owner {
+    let id = Identity::read(&Paths::new(dirs, name).identity).map(|i| i.dir);
+    let Some(dir) = id.or_else(|| recorded.map(Utf8Path::to_owned)) else {
+        return Owner::Unknown;
+    };
+    if !dir.is_dir() {
+        return Owner::Gone(dir);
+    }
+    match Project::resolve(&dir, dirs, &Ui::silent()) {
+        Ok(p) if p.name == name => Owner::Here(dir),
+        Ok(p) => Owner::Other { dir, name: p.name },
+        Err(e) => Owner::Unreadable { dir, error: format!("{e:#}") },
+    }
+}
