@@ -9,6 +9,7 @@ pub mod error;
 pub mod exec;
 pub mod flagedit;
 pub mod fsutil;
+pub mod interrupt;
 pub mod lock;
 pub mod ops;
 pub mod ports;

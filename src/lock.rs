@@ -82,7 +82,7 @@ pub fn acquire(
                     .hint(format!("if that process is stuck, stop it; the lock file is {path}"))
                     .into());
                 }
-                crate::exec::sleep(Duration::from_millis(50))?;
+                crate::interrupt::sleep(Duration::from_millis(50))?;
             }
             Err(TryLockError::Error(e)) => {
                 return Err(e).with_context(|| format!("could not lock {path}"));

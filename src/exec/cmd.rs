@@ -154,6 +154,11 @@ impl Cmd {
             }
             out.push(' ');
         }
+        if matches!(redirect, Some(Redirect::AppendBothDetached(_))) && cfg!(target_os = "linux") {
+            // The shell equivalent of starting it in a process group of its own (what kilter
+            // does), so that stopping the group later reaches all of it.
+            out.push_str("setsid ");
+        }
         out.push_str(&quote(&self.display));
         for (i, a) in self.args.iter().enumerate() {
             out.push(' ');

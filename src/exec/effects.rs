@@ -185,7 +185,10 @@ impl Runner<'_> {
                 let staged = fsutil::stage(path, &content.bytes(), perm)?;
                 Ok(StagedWrite::Real { staged, line })
             }
-            _ => Ok(StagedWrite::Planned { script }),
+            _ => {
+                self.plan_file(path, true);
+                Ok(StagedWrite::Planned { script })
+            }
         }
     }
 
@@ -199,9 +202,10 @@ impl Runner<'_> {
 
     /// `rm -f path` when something is there.
     pub fn remove_file(&self, path: &Utf8Path) -> Result<bool> {
-        if !fsutil::exists(path) {
+        if !self.exists(path) {
             return Ok(false);
         }
+        self.plan_file(path, false);
         self.effect(&format!("rm -f {}", quote(path.as_str())), || {
             fsutil::remove_if_exists(path).map(|_| ())
         })?;
@@ -210,9 +214,10 @@ impl Runner<'_> {
 
     /// `rm -rf dir` when it is there.
     pub fn remove_dir_all(&self, dir: &Utf8Path) -> Result<bool> {
-        if !fsutil::exists(dir) {
+        if !self.exists(dir) {
             return Ok(false);
         }
+        self.plan_file(dir, false);
         self.effect(&format!("rm -rf {}", quote(dir.as_str())), || {
             std::fs::remove_dir_all(dir)
                 .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
@@ -223,6 +228,8 @@ impl Runner<'_> {
 
     /// `mv -f from to`.
     pub fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> Result<()> {
+        self.plan_file(from, false);
+        self.plan_file(to, true);
         self.effect(&format!("mv -f {} {}", quote(from.as_str()), quote(to.as_str())), || {
             std::fs::rename(from, to)
                 .map_err(|e| anyhow::Error::new(e).context(format!("could not rename {from}")))?;
@@ -263,12 +270,14 @@ impl Runner<'_> {
     /// SIGTERM a process group, wait up to `grace` for every process of it to exit, then
     /// SIGKILL what is left.
     pub fn stop_group(&self, pgid: i32, grace: Duration) -> Result<Stopped> {
-        let term = format!("kill -TERM -- -{pgid}");
-        let kill = format!("kill -KILL -- -{pgid}");
+        // `kill -s SIG -- -PGID`: the form every POSIX shell's kill builtin takes (dash rejects
+        // `kill -TERM -- -PGID`).
+        let term = format!("kill -s TERM -- -{pgid}");
+        let kill = format!("kill -s KILL -- -{pgid}");
         if self.planning() {
             let tenths = grace.as_millis().div_ceil(100);
             self.script(&format!(
-                "{term} 2>/dev/null || true\nkilter_i=0; while kill -0 -- -{pgid} 2>/dev/null && [ \"$kilter_i\" -lt {tenths} ]; do sleep 0.1; kilter_i=$((kilter_i + 1)); done\n{kill} 2>/dev/null || true"
+                "{term} 2>/dev/null || true\nkilter_i=0; while kill -s 0 -- -{pgid} 2>/dev/null && [ \"$kilter_i\" -lt {tenths} ]; do sleep 0.1; kilter_i=$((kilter_i + 1)); done\n{kill} 2>/dev/null || true"
             ));
             return Ok(Stopped::Planned);
         }

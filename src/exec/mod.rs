@@ -28,12 +28,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
+pub use crate::interrupt::{check_interrupt, install_signal_handlers, interrupted, sleep};
 pub use cmd::{Cmd, Effect, Output, Redirect, Stdin, quote, tail, tail_lines};
 pub use effects::{Content, StagedWrite, Stopped};
 pub use poll::{Poll, PollEnd};
 pub use process::{
-    START_TIME_OF_LAST_JOB, check_interrupt, group_alive, install_signal_handlers, interrupted,
-    pid_alive, same_process, signal, sleep, start_time,
+    START_TIME_OF_LAST_JOB, group_alive, pid_alive, same_process, signal, start_time,
 };
 
 use crate::error::{Code, CommandFailed, CouldNotExecute, Exit, Interrupted};
@@ -87,6 +87,9 @@ pub struct Runner<'u> {
     script_started: AtomicBool,
     /// Directories a dry-run script already creates (so it says so once).
     planned_dirs: Mutex<Vec<Utf8PathBuf>>,
+    /// Files a dry-run script has written (true) or removed (false) so far: later effects see
+    /// the planned state, as the real run would see the performed one.
+    planned_files: Mutex<Vec<(Utf8PathBuf, bool)>>,
     deadline: Mutex<Option<Deadline>>,
     /// Transcripts of worker threads that act for one project each ([`Runner::each`]).
     thread_transcripts: Mutex<Vec<(std::thread::ThreadId, Utf8PathBuf)>>,
@@ -147,6 +150,7 @@ impl<'u> Runner<'u> {
             transcript: Mutex::new(None),
             script_started: AtomicBool::new(false),
             planned_dirs: Mutex::new(Vec::new()),
+            planned_files: Mutex::new(Vec::new()),
             deadline: Mutex::new(None),
             thread_transcripts: Mutex::new(Vec::new()),
         }
@@ -526,6 +530,26 @@ impl<'u> Runner<'u> {
         }
         planned.push(dir.to_owned());
         false
+    }
+
+    /// Whether something is at `path` — in a dry run, after the effects planned so far.
+    pub(crate) fn exists(&self, path: &Utf8Path) -> bool {
+        if self.planning()
+            && let Ok(planned) = self.planned_files.lock()
+            && let Some((_, present)) = planned.iter().rev().find(|(p, _)| p == path)
+        {
+            return *present;
+        }
+        crate::fsutil::exists(path)
+    }
+
+    /// Remember a planned write (`true`) or removal (`false`) in a dry run.
+    pub(crate) fn plan_file(&self, path: &Utf8Path, present: bool) {
+        if self.planning()
+            && let Ok(mut planned) = self.planned_files.lock()
+        {
+            planned.push((path.to_owned(), present));
+        }
     }
 
     /// Legacy: the snapshot code still asks (until its file effects move to the runner).

@@ -1,49 +1,5 @@
-//! Processes kilter did not just spawn: the interrupt flag, signals, liveness, and the identity
+//! Processes kilter did not just spawn: signals, liveness, and the identity
 //! of a process (pid + start time) so that a recycled pid is never mistaken for our Tilt.
-
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
-
-use anyhow::Result;
-
-use crate::error::Interrupted;
-
-static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-
-fn flag() -> &'static Arc<AtomicBool> {
-    FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
-}
-
-/// Install SIGINT/SIGTERM handlers that only set a flag; every wait loop checks it.
-pub fn install_signal_handlers() {
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register(sig, Arc::clone(flag()));
-    }
-}
-
-/// True once Ctrl-C (SIGINT) or SIGTERM was received.
-pub fn interrupted() -> bool {
-    flag().load(Ordering::SeqCst)
-}
-
-/// Fail with [`Interrupted`] if a signal arrived.
-pub fn check_interrupt() -> Result<()> {
-    if interrupted() { Err(Interrupted.into()) } else { Ok(()) }
-}
-
-/// Sleep in small slices, returning early (with an error) on interrupt.
-pub fn sleep(d: Duration) -> Result<()> {
-    let end = Instant::now() + d;
-    loop {
-        check_interrupt()?;
-        let now = Instant::now();
-        if now >= end {
-            return Ok(());
-        }
-        std::thread::sleep((end - now).min(Duration::from_millis(20)));
-    }
-}
 
 /// Send `sig` to a process (positive pid) or a process group (negative pid). Returns false if it
 /// does not exist.

@@ -80,7 +80,11 @@ fn redirections_render_as_shell() {
         .args(["up", "--port", "10351"]);
     assert_eq!(
         t.render_with(Some(&Redirect::AppendBothDetached("/c/tilt.log".into()))),
-        "tilt up --port 10351 >> /c/tilt.log 2>&1 &"
+        if cfg!(target_os = "linux") {
+            "setsid tilt up --port 10351 >> /c/tilt.log 2>&1 &"
+        } else {
+            "tilt up --port 10351 >> /c/tilt.log 2>&1 &"
+        }
     );
 }
 

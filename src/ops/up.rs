@@ -63,7 +63,8 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
 
     // A node this project has no record of was not created by it: kind directly, another
     // HOME (sudo), or a cache dir that was wiped. Use it only when asked to.
-    if container.is_some() && !has_identity(&project) && !args.adopt {
+    let had_identity = has_identity(&project);
+    if container.is_some() && !had_identity && !args.adopt {
         return Err(invalid(format!(
             "cluster {} exists, but project `{}` has no record of creating it ({} is missing)",
             project.cluster(),
@@ -78,11 +79,14 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     }
 
     // A creation that was interrupted (Ctrl-C, a killed kind) may have left a half-made node.
-    // Only a node created after the marker is ours to delete.
+    // Only a node of this project's, created after the marker (and not long after: kind creates
+    // its node within minutes), is that half-made node.
     if let Some(marker) = CreatingMarker::read(&project.paths.creating) {
         if let Some(c) = &container {
             let created = crate::time::parse_rfc3339(&c.created);
-            if created.is_some_and(|t| t >= marker.unix) {
+            let ours = had_identity
+                && created.is_some_and(|t| (marker.unix..marker.unix + 3600).contains(&t));
+            if ours {
                 ui.warn(&format!(
                     "the creation of {} at {} was interrupted; deleting the half-made cluster and creating it again",
                     project.cluster(),
@@ -92,7 +96,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
                 container = None;
             } else {
                 ui.note(&format!(
-                    "an interrupted creation of {} was recorded at {}, but the node there is older ({}); keeping it",
+                    "an interrupted creation of {} was recorded at {}, but the node there ({}) is not what it left; keeping it",
                     project.cluster(),
                     marker.started_at,
                     c.created
@@ -149,7 +153,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
                     project.cluster()
                 ));
             }
-            create(ctx, &project, &tools, &ports)?;
+            create(ctx, &project, &tools, &ports, claim)?;
             created = true;
         }
     }
@@ -301,7 +305,15 @@ fn rebuild_registry(ctx: &Ctx<'_>, docker: &Docker<'_>) -> Result<BTreeMap<Strin
     Ok(map)
 }
 
-fn create(ctx: &Ctx<'_>, project: &Project, tools: &Tools, ports: &Ports) -> Result<()> {
+/// `kind create cluster`. `claimed` says this run wrote the identity record: kind failing with
+/// "already exists" made nothing, so that claim is taken back too.
+fn create(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    tools: &Tools,
+    ports: &Ports,
+    claimed: bool,
+) -> Result<()> {
     let runner = ctx.runner;
     let kind = tools.kind()?;
     let reg = Registry::load(&ctx.dirs.port_registry())?;
@@ -326,8 +338,12 @@ fn create(ctx: &Ctx<'_>, project: &Project, tools: &Tools, ports: &Ports) -> Res
             return Err(docker::daemon_error(&out.stderr).into());
         }
         if crate::tools::kind::already_exists(&out.stderr) {
-            // kind made nothing: the node that is there is not ours to delete later.
+            // kind made nothing: the node that is there is not ours to delete later, nor to use
+            // without --adopt.
             runner.remove_file(&project.paths.creating)?;
+            if claimed {
+                runner.remove_file(&project.paths.identity)?;
+            }
             return Err(runner
                 .failed(&cmd, &out, Some(format!(
                     "a cluster named {} appeared meanwhile, made outside this project; `kilter up --adopt` uses it, `kind delete cluster --name {}` removes it",

@@ -47,7 +47,7 @@ fn dry_run_stop_and_destroy_change_nothing() {
     let out = env.kilter(&dir).args(["stop", "--dry-run"]).output().expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(stdout_of(&out).contains("docker stop kilter-shop-control-plane"));
-    assert!(stdout_of(&out).contains("kill -TERM -- -"), "{}", stdout_of(&out));
+    assert!(stdout_of(&out).contains("kill -s TERM -- -"), "{}", stdout_of(&out));
     let out = env.kilter(&dir).args(["destroy", "--dry-run"]).output().expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(stdout_of(&out).contains("kind delete cluster --name kilter-shop"));
