@@ -403,12 +403,15 @@ pub enum Owner {
     Unreadable { dir: Utf8PathBuf, error: String },
     /// No directory is recorded for the name.
     Unknown,
+    /// Nothing but its snapshots is left: no cluster, no cache dir, no port slot (`kilter gc`
+    /// removed them, or they were removed by hand).
+    Forgotten,
 }
 
 impl Owner {
     /// The project no longer exists anywhere kilter knows of.
     pub fn vanished(&self) -> bool {
-        matches!(self, Owner::Gone(_) | Owner::Other { .. })
+        matches!(self, Owner::Gone(_) | Owner::Other { .. } | Owner::Forgotten)
     }
 
     /// Why the project counts as vanished (or what is known about its owner).
@@ -421,6 +424,10 @@ impl Owner {
                 format!("the kilter.yaml of {dir} cannot be read ({error})")
             }
             Owner::Unknown => "no project directory is recorded for it".to_owned(),
+            Owner::Forgotten => {
+                "nothing else of the project is left (no cluster, cache dir or port slot)"
+                    .to_owned()
+            }
         }
     }
 }

@@ -254,10 +254,17 @@ fn survey(
             ));
         }
     }
-    // Snapshots of vanished projects (whose cluster, if any, is an orphan too).
+    // Snapshots of vanished projects (whose cluster, if any, is an orphan too). A project of
+    // which nothing but snapshots is left counts as vanished too — but only when the port
+    // registry is there to say it has no slot (every project that ever ran has one until `gc`
+    // frees it; `destroy` keeps it).
     let mut gone_data: BTreeSet<&str> = BTreeSet::new();
     for n in &data_names {
-        let o = owner(n);
+        let forgotten = registry.is_some_and(|r| !r.projects.contains_key(n))
+            && owner(n) == Owner::Unknown
+            && node_of(n).is_none()
+            && !cache_names.contains(n);
+        let o = if forgotten { Owner::Forgotten } else { owner(n) };
         if !o.vanished() || Some(n.as_str()) == here_name {
             continue;
         }
