@@ -382,22 +382,17 @@ fn memory_check(
     let nodes = docker.kilter_nodes(ctx.runner)?;
     let running: Vec<&str> =
         nodes.iter().filter(|n| n.running()).map(|n| n.node.as_str()).collect();
-    let mut used = 0u64;
-    if !running.is_empty() {
-        let cmd = docker.stats_cmd(&running);
-        let out = ctx.runner.run_for(&cmd, std::time::Duration::from_secs(15))?;
-        let usage =
-            if out.success() { crate::tools::docker::parse_stats(&out.stdout).ok() } else { None };
-        let Some(usage) = usage else {
+    let used: u64 = match docker.usage(ctx.runner, &running, std::time::Duration::from_secs(15)) {
+        Ok(usage) => usage.iter().filter_map(|u| u.memory_bytes).sum(),
+        Err(e) => {
             return Ok(check(
                 "memory",
                 Level::Warn,
-                format!("could not read the clusters' memory: {}", out.reason()),
+                format!("could not read the clusters' memory: {e}"),
                 Some("`kilter ls` shows what each cluster uses".into()),
             ));
-        };
-        used = usage.iter().filter_map(|u| u.memory_bytes).sum();
-    }
+        }
+    };
     let ours = project.is_some_and(|p| running.contains(&p.node().as_str()));
     Ok(memory_verdict(used, running.len(), total, !ours))
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::ports::{Ports, Registry};
 use crate::project::{Identity, Paths};
-use crate::tools::docker::{self, KilterNode, Usage};
+use crate::tools::docker::{KilterNode, Usage};
 use crate::tools::{Tool, Tools};
 use crate::ui::fmt_bytes;
 
@@ -60,10 +60,9 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
 
     let running: Vec<&str> =
         nodes.iter().filter(|n| n.running()).map(|n| n.node.as_str()).collect();
-    let (usage, usage_error) = if running.is_empty() {
-        (Vec::new(), None)
-    } else {
-        read_usage(ctx, &docker.stats_cmd(&running))
+    let (usage, usage_error) = match docker.usage(ctx.runner, &running, STATS_LIMIT) {
+        Ok(u) => (u, None),
+        Err(e) => (Vec::new(), Some(e)),
     };
     if let Some(e) = &usage_error {
         ctx.ui.warn(&format!("CPU and memory are not shown: {e}"));
@@ -87,28 +86,6 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
     }
     ctx.ui.stdout(&table(&rows, &totals));
     Ok(0)
-}
-
-/// One `docker stats` call; a failure or a hang is reported, not fatal.
-fn read_usage(ctx: &Ctx<'_>, cmd: &crate::exec::Cmd) -> (Vec<Usage>, Option<String>) {
-    let out = match ctx.runner.run_for(cmd, STATS_LIMIT) {
-        Ok(o) => o,
-        Err(e) => return (Vec::new(), Some(format!("{e:#}"))),
-    };
-    if out.timed_out {
-        return (
-            Vec::new(),
-            Some(format!("`{cmd}` did not answer within {}s", STATS_LIMIT.as_secs())),
-        );
-    }
-    if !out.success() {
-        let why = crate::exec::tail(&out.stderr, 1);
-        return (Vec::new(), Some(format!("`{cmd}` failed: {}", why.trim())));
-    }
-    match docker::parse_stats(&out.stdout) {
-        Ok(u) => (u, None),
-        Err(e) => (Vec::new(), Some(format!("{e:#}"))),
-    }
 }
 
 fn row(ctx: &Ctx<'_>, n: &KilterNode, reg: &Registry, usage: &[Usage]) -> Row {

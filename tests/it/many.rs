@@ -150,6 +150,53 @@ fn ls_shows_what_it_can_with_a_corrupt_port_registry() {
     assert!(stdout_of(&out).lines().nth(1).is_some_and(|l| l.starts_with("shop")));
 }
 
+/// A cluster removed between `docker ps` and `docker stats` fails docker's whole stats call;
+/// `ls` leaves it out and asks once more for the others, instead of showing no figures at all.
+#[test]
+fn ls_keeps_the_figures_when_a_cluster_vanishes_while_it_is_sampled() {
+    let env = Env::new();
+    let shop = up(&env, "shop");
+    up(&env, "blog");
+    env.set_knob("latency_ms", "700");
+    let ls = env
+        .kilter_std(&shop)
+        .args(["ls", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ls");
+    // the stats call is logged before it sleeps and reads the state: remove blog meanwhile
+    assert!(wait_until(Duration::from_secs(10), || {
+        env.calls().iter().any(|c| c.starts_with("docker stats"))
+    }));
+    let rm = env
+        .tool("docker")
+        .args(["rm", "-f", &node("blog")])
+        .env("KILTER_FAKE_LATENCY_MS", "0")
+        .output()
+        .expect("rm");
+    assert!(rm.status.success());
+    let out = ls.wait_with_output().expect("ls");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stats: Vec<String> =
+        env.calls().into_iter().filter(|c| c.starts_with("docker stats")).collect();
+    assert_eq!(
+        stats,
+        vec![
+            format!(
+                "docker stats --no-stream --format '{{{{json .}}}}' {} {}",
+                node("blog"),
+                node("shop")
+            ),
+            format!("docker stats --no-stream --format '{{{{json .}}}}' {}", node("shop")),
+        ]
+    );
+    let v = json(&out);
+    assert_eq!(row(&v, "shop")["memory_bytes"], 650 * MIB);
+    assert!(row(&v, "blog")["memory_bytes"].is_null());
+    assert!(v["usage_error"].is_null(), "{v}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // stop --all
 

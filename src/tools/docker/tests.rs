@@ -178,3 +178,32 @@ fn stats_command_names_the_nodes() {
         "docker stats --no-stream --format '{{json .}}' kilter-a-control-plane kilter-b-control-plane"
     );
 }
+
+#[test]
+fn stats_captured_from_a_real_engine() {
+    // docker 28.2.2 client, 20.10.24 daemon: a running node-image container holding an 8 MiB
+    // tmpfs ballast, and a created (never started) one named explicitly.
+    let rows = parse_stats(include_str!("../../../fixtures/docker/captured-stats.ndjson"))
+        .expect("parses");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].name, "kilter-capture-run");
+    assert_eq!(rows[0].cpu_percent, Some(0.12));
+    let used = rows[0].memory_bytes.expect("memory");
+    assert!((8 << 20..9 << 20).contains(&used), "{used}");
+    // 23.54GiB; the engine's MemTotal was 25275990016: docker's rounding, not ours
+    assert_eq!(rows[0].memory_limit_bytes, Some(25_275_882_537));
+    assert_eq!(rows[0].memory_percent, Some(0.04));
+    assert_eq!((rows[1].cpu_percent, rows[1].memory_bytes), (Some(0.0), Some(0)));
+}
+
+#[test]
+fn a_container_lost_while_sampled_is_recognised() {
+    // both measured on docker 20.10.24 (and the 28.2.2 client): removed before the call, and
+    // removed while `docker stats --no-stream` sampled it
+    assert!(stats_lost_a_container("Error response from daemon: No such container: kilter-x\n"));
+    assert!(stats_lost_a_container("EOF\n"));
+    assert!(!stats_lost_a_container(
+        "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"
+    ));
+    assert!(!stats_lost_a_container("error: unexpected EOF in template\n"));
+}
