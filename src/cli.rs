@@ -60,7 +60,7 @@ pub enum Command {
     Restart(RestartArgs),
     /// Run a command in a workload's pod (exit code of the remote command)
     Exec(ExecArgs),
-    /// Check tools, Docker, kilter.yaml, ports, kubeconfig, disk and inotify limits
+    /// Check tools, Docker, kilter.yaml, ports, kubeconfig, memory, disk and inotify limits
     Doctor(JsonArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),

@@ -113,7 +113,8 @@ pub fn run(ctx: &Ctx<'_>, args: &GcArgs) -> Result<i32> {
     if !args.yes {
         runner.ask(
             &format!(
-                "kilter asks you to type `{CONFIRM_WORD}` here to remove the {count} items above (or pass --yes)"
+                "kilter asks you to type `{CONFIRM_WORD}` here to remove the {} above (or pass --yes)",
+                items(count)
             ),
             || confirm(ui, count),
         )?;
@@ -122,20 +123,17 @@ pub fn run(ctx: &Ctx<'_>, args: &GcArgs) -> Result<i32> {
     let done = count - failed.len();
     if done > 0 {
         ui.success(
-            &format!(
-                "Removed {done} item{} ({} on disk)",
-                if done == 1 { "" } else { "s" },
-                fmt_bytes(plan.bytes(args.snapshots))
-            ),
-            &format!("remove {count} items"),
+            &format!("Removed {} ({} on disk)", items(done), fmt_bytes(plan.bytes(args.snapshots))),
+            &format!("remove {}", items(count)),
         );
     }
     if !failed.is_empty() {
         return Err(Exit::new(
             Code::Failed,
             format!(
-                "could not remove {} of {count} items:\n  {}",
+                "could not remove {} of {}:\n  {}",
                 failed.len(),
+                items(count),
                 failed.join("\n  ")
             ),
         )
@@ -143,6 +141,11 @@ pub fn run(ctx: &Ctx<'_>, args: &GcArgs) -> Result<i32> {
         .into());
     }
     Ok(0)
+}
+
+/// `1 item`, `3 items`.
+fn items(n: usize) -> String {
+    if n == 1 { "1 item".to_owned() } else { format!("{n} items") }
 }
 
 /// Valid project names among the subdirectories of `dir`.
@@ -421,12 +424,13 @@ fn show(ui: &Ui, plan: &Plan, with_snapshots: bool) {
 fn confirm(ui: &Ui, count: usize) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         return Err(invalid(format!(
-            "refusing to remove {count} items without confirmation: no terminal to ask on"
+            "refusing to remove {} without confirmation: no terminal to ask on",
+            items(count)
         ))
         .hint("pass --yes to confirm (`kilter gc --dry-run` prints what it would run)")
         .into());
     }
-    let line = ui.prompt(&format!("Type `{CONFIRM_WORD}` to remove these {count} items: "))?;
+    let line = ui.prompt(&format!("Type `{CONFIRM_WORD}` to remove {}: ", items(count)))?;
     if line != CONFIRM_WORD {
         return Err(Exit::new(Code::Invalid, "not confirmed; nothing was removed").into());
     }

@@ -575,7 +575,7 @@ fn gc_on_a_terminal_asks_for_yes() {
         let out = run(wrong);
         let shown = format!("{}{}", stdout_of(&out), stderr_of(&out));
         assert_eq!(out.status.code(), Some(4), "{wrong:?}: {shown}");
-        assert!(shown.contains("Type `yes` to remove these"), "{shown}");
+        assert!(shown.contains("Type `yes` to remove 1 item: "), "{shown}");
         assert!(shown.contains("nothing was removed"), "{shown}");
         assert!(env.container(&node("gone")).is_some(), "nothing removed after {wrong:?}");
     }
