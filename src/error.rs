@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-/// kilter's exit codes (SPEC §5).
+/// kilter's exit codes (docs/exit-codes.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     Ok = 0,
@@ -112,9 +112,6 @@ pub fn code_of(err: &anyhow::Error) -> Code {
         if cause.downcast_ref::<Interrupted>().is_some() {
             return Code::Interrupted;
         }
-        if cause.downcast_ref::<crate::config::ConfigError>().is_some() {
-            return Code::Invalid;
-        }
         if cause.downcast_ref::<CouldNotExecute>().is_some() {
             return Code::Environment;
         }
@@ -135,9 +132,6 @@ pub fn render(err: &anyhow::Error) -> Vec<(Part, String)> {
             hints.extend(x.hint.clone());
         }
         if let Some(x) = e.downcast_ref::<CommandFailed>() {
-            hints.extend(x.hint.clone());
-        }
-        if let Some(x) = e.downcast_ref::<crate::config::ConfigError>() {
             hints.extend(x.hint.clone());
         }
         if e.downcast_ref::<CouldNotExecute>().is_some() {

@@ -7,7 +7,6 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod exec;
-pub mod flagedit;
 pub mod fsutil;
 pub mod interrupt;
 pub mod lock;

@@ -1,14 +1,14 @@
 //! The project model: its name, directory, kilter.yaml, and every path derived from the name
-//! (SPEC §1). Also the project-identity record that stops two directories sharing a cluster.
+//! (docs/files.md). Also the project-identity record that stops two directories sharing a cluster.
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
+use crate::config::Undo;
 use crate::config::{self, Config, ProjectFile};
 use crate::error::{Exit, invalid};
 use crate::exec::{Content, Runner, StagedWrite};
-use crate::flagedit::{self, Undo};
 use crate::fsutil::Perm;
 use crate::ui::Ui;
 
@@ -349,10 +349,10 @@ pub fn stage_flag(
     let created = text.is_none();
     let text = text.unwrap_or_default();
     let (new, undo) = if stopped {
-        let e = flagedit::set_stopped(path, &text)?;
+        let e = config::set_stopped(path, &text)?;
         (e.text, Some(e.undo))
     } else {
-        (flagedit::clear_stopped(path, &text, read_undo(project).as_ref())?, None)
+        (config::clear_stopped(path, &text, read_undo(project).as_ref())?, None)
     };
     if new == text {
         return Ok(None);
