@@ -449,3 +449,57 @@ pub fn owner_of(dirs: &Dirs, name: &str, recorded: Option<&Utf8Path>) -> Owner {
         Err(e) => Owner::Unreadable { dir, error: format!("{e:#}") },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dirs(root: &Utf8Path) -> Dirs {
+        Dirs {
+            home: root.join("home"),
+            cache: root.join("cache/kilter"),
+            data: root.join("data/kilter"),
+            state: root.join("state/kilter"),
+        }
+    }
+
+    fn record(d: &Dirs, name: &str, dir: &Utf8Path) {
+        let paths = Paths::new(d, name);
+        std::fs::create_dir_all(&paths.cache).expect("mkdir");
+        let id = Identity { version: 1, dir: dir.to_owned(), created_at: "t".into() };
+        std::fs::write(&paths.identity, serde_json::to_string(&id).expect("json")).expect("w");
+    }
+
+    #[test]
+    fn owners_from_the_identity_record_else_the_registrys_directory() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = Utf8Path::from_path(tmp.path()).expect("utf8").canonicalize_utf8().expect("c");
+        let d = dirs(&root);
+        let shop = root.join("src/shop");
+        std::fs::create_dir_all(&shop).expect("mkdir");
+        std::fs::write(shop.join("kilter.yaml"), "name: shop\n").expect("w");
+
+        record(&d, "shop", &shop);
+        assert_eq!(owner_of(&d, "shop", None), Owner::Here(shop.clone()));
+        // the identity record wins over the registry's directory
+        assert_eq!(owner_of(&d, "shop", Some(Utf8Path::new("/nope"))), Owner::Here(shop.clone()));
+
+        std::fs::write(shop.join("kilter.yaml"), "name: shop2\n").expect("w");
+        let o = owner_of(&d, "shop", None);
+        assert_eq!(o, Owner::Other { dir: shop.clone(), name: "shop2".into() });
+        assert!(o.vanished() && o.describe().contains("now holds project `shop2`"));
+
+        std::fs::write(shop.join("kilter.yaml"), "name: [unclosed\n").expect("w");
+        let o = owner_of(&d, "shop", None);
+        assert!(matches!(o, Owner::Unreadable { .. }) && !o.vanished(), "{o:?}");
+
+        // no identity record: the registry's directory; without kilter.yaml, the directory name
+        let blog = root.join("src/blog");
+        std::fs::create_dir_all(&blog).expect("mkdir");
+        assert_eq!(owner_of(&d, "blog", Some(&blog)), Owner::Here(blog.clone()));
+        let gone = root.join("src/gone");
+        assert_eq!(owner_of(&d, "gone", Some(&gone)), Owner::Gone(gone));
+        assert_eq!(owner_of(&d, "nothing", None), Owner::Unknown);
+        assert!(!Owner::Unknown.vanished() && Owner::Forgotten.vanished());
+    }
+}
