@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Code, Exit, invalid};
@@ -56,6 +56,11 @@ pub struct Entry {
     /// the slot: assigned once, under the registry's lock, kept across `destroy`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub services: NodePorts,
+    /// The project directory that last used the slot (`kilter up` records it), so that `kilter
+    /// gc` can tell a project that is gone from one that was only destroyed. Absent in entries
+    /// written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<Utf8PathBuf>,
 }
 
 /// NodePorts of a project's services: service → port name → NodePort.
@@ -134,6 +139,25 @@ impl Registry {
         };
         self.projects.insert(name.to_owned(), Entry { slot, ..Entry::default() });
         Ok(slot)
+    }
+
+    /// [`Registry::assign`], and record `dir` as the directory that uses the slot.
+    pub fn claim(&mut self, name: &str, known: Option<u16>, dir: &Utf8Path) -> Result<u16> {
+        let slot = self.assign(name, known)?;
+        if let Some(e) = self.projects.get_mut(name)
+            && e.dir.as_deref() != Some(dir)
+        {
+            e.dir = Some(dir.to_owned());
+        }
+        Ok(slot)
+    }
+
+    /// Forget the slots of `names` (`kilter gc`). Returns those that were there.
+    pub fn release(&mut self, names: &[&str]) -> Vec<(String, u16)> {
+        names
+            .iter()
+            .filter_map(|n| self.projects.remove(*n).map(|e| ((*n).to_owned(), e.slot)))
+            .collect()
     }
 }
 
@@ -368,6 +392,27 @@ mod tests {
         let s = r.assign("shop", Some(138)).expect("slot");
         assert!(s < SLOTS);
         assert_eq!(r.assign("last", Some(137)).expect("slot"), 137);
+    }
+
+    #[test]
+    fn claim_records_the_directory_and_release_frees_the_slot() {
+        let mut r = Registry::default();
+        let s = r.claim("shop", None, Utf8Path::new("/src/shop")).expect("slot");
+        assert_eq!(r.projects["shop"].dir.as_deref(), Some(Utf8Path::new("/src/shop")));
+        // the same slot from another directory (--adopt): the directory moves with it
+        assert_eq!(r.claim("shop", None, Utf8Path::new("/src/shop2")).expect("slot"), s);
+        assert_eq!(r.projects["shop"].dir.as_deref(), Some(Utf8Path::new("/src/shop2")));
+        // old files without `dir` still load, and an entry without one is written without it
+        let old: Registry =
+            serde_json::from_str(r#"{"version":1,"projects":{"blog":{"slot":3}}}"#).expect("old");
+        assert_eq!(old.projects["blog"].dir, None);
+        assert_eq!(
+            serde_json::to_string(&old).expect("json"),
+            r#"{"version":1,"projects":{"blog":{"slot":3}}}"#
+        );
+        assert_eq!(r.release(&["shop", "nope"]), vec![("shop".to_owned(), s)]);
+        assert!(r.projects.is_empty());
+        assert_eq!(r.assign("other", Some(s)).expect("slot"), s, "a freed slot is reusable");
     }
 
     #[test]

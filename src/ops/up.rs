@@ -289,7 +289,7 @@ fn assign_ports(
     let wanted = services::wanted_ports(service_list);
     let ((slot, nodeports, had), rebuilt) =
         ports::with_registry(&path, ctx.runner, rebuild, |reg| {
-            let slot = reg.assign(&project.name, known)?;
+            let slot = reg.claim(&project.name, known, &project.dir)?;
             let (nodeports, had) = reg.assign_nodeports(&project.name, &wanted)?;
             Ok((slot, nodeports, had))
         })?;
