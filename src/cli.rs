@@ -43,22 +43,24 @@ pub enum Command {
     /// Stop this project's Tilt only; the cluster and pods keep running
     Down(AdoptArgs),
     /// Stop Tilt and the cluster's container (state kept on disk); resume with `kilter up`
-    Stop(AdoptArgs),
+    Stop(StopArgs),
     /// Delete the cluster (asks for confirmation); snapshots and the port slot are kept
     Destroy(DestroyArgs),
     /// Node, API, Tilt, pods, ports, kubeconfig and snapshots of this project
     Status(StatusArgs),
-    /// Every kilter cluster on this machine
+    /// Every kilter cluster on this machine, with its CPU and memory
     Ls(JsonArgs),
-    /// Shell exports for this project: eval "$(kilter env)"
-    Env(JsonArgs),
+    /// Find and remove what no project owns any more (asks first)
+    Gc(GcArgs),
+    /// Shell exports for this project and its services: eval "$(kilter env)"
+    Env(EnvArgs),
     /// Logs of a Deployment or StatefulSet in the project namespace (all containers)
     Logs(LogsArgs),
     /// Rollout-restart one workload, or all of them, and wait for the rollout
     Restart(RestartArgs),
     /// Run a command in a workload's pod (exit code of the remote command)
     Exec(ExecArgs),
-    /// Check tools, Docker, kilter.yaml, ports, kubeconfig, disk and inotify limits
+    /// Check tools, Docker, kilter.yaml, ports, kubeconfig, memory, disk and inotify limits
     Doctor(JsonArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
@@ -66,6 +68,12 @@ pub enum Command {
     Db(DbArgs),
     /// The machine's shared local registry and pull-through image caches
     Registry(RegistryArgs),
+    /// The services `services:` in kilter.yaml can name: images, ports, what they provide
+    Catalog(CatalogArgs),
+    /// Add catalog services to kilter.yaml; applied at once when the cluster runs
+    Add(AddArgs),
+    /// Remove services from kilter.yaml; deleted at once when the cluster runs (data kept)
+    Remove(RemoveArgs),
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +102,64 @@ pub struct RegistryRmArgs {
     /// Do not ask for confirmation (required without a terminal)
     #[arg(short, long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Machine-readable output (has a `schema_version`)
+    #[arg(long, conflicts_with = "dotenv")]
+    pub json: bool,
+    /// The services' variables with their host values, in `.env` syntax (e.g. `> .env`)
+    #[arg(long)]
+    pub dotenv: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CatalogArgs {
+    /// Machine-readable output (has a `schema_version`)
+    #[arg(long)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<CatalogCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Image, ports, environment, volume and provided variables of one catalog service
+    Show(CatalogShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogShowArgs {
+    /// A catalog service (`kilter catalog` lists them)
+    pub name: String,
+    /// Machine-readable output (has a `schema_version`)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Catalog services to add (e.g. postgres redis)
+    #[arg(required = true, num_args = 1..)]
+    pub names: Vec<String>,
+    /// Give up (exit 5) if the services are not ready by then (when the cluster runs)
+    #[arg(long, default_value = "120s", value_name = "D")]
+    pub timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// Services to remove from `services:`
+    #[arg(required = true, num_args = 1..)]
+    pub names: Vec<String>,
+    /// Also delete their data (the PersistentVolumeClaims kept otherwise)
+    #[arg(long)]
+    pub prune_data: bool,
+    /// Give up (exit 5) if deleting them takes longer (when the cluster runs)
+    #[arg(long, default_value = "120s", value_name = "D")]
+    pub timeout: String,
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +242,9 @@ pub struct UpArgs {
     /// Take over a cluster created from another directory with the same project name
     #[arg(long)]
     pub adopt: bool,
+    /// Also delete the data (PersistentVolumeClaims) of services removed from kilter.yaml
+    #[arg(long)]
+    pub prune_data: bool,
 }
 
 #[derive(Debug, Args)]
@@ -183,6 +252,26 @@ pub struct AdoptArgs {
     /// Act on a cluster created from another directory with the same project name
     #[arg(long)]
     pub adopt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Act on a cluster created from another directory with the same project name
+    #[arg(long, conflicts_with = "all")]
+    pub adopt: bool,
+    /// Stop every running kilter cluster on this machine (a few at a time)
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Do not ask for confirmation (required without a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Also remove the snapshots of projects that are gone (they are only listed otherwise)
+    #[arg(long)]
+    pub snapshots: bool,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ pub mod ops;
 pub mod ports;
 pub mod project;
 pub mod registry;
+pub mod services;
 pub mod time;
 pub mod tools;
 pub mod ui;
@@ -64,6 +65,9 @@ fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
     if let Command::Completions(a) = &cli.command {
         return ops::completions::run(ui, a.shell);
     }
+    if let Command::Catalog(a) = &cli.command {
+        return ops::catalog::run(ui, a);
+    }
     let start_dir = match &cli.global.project_dir {
         Some(d) => d.clone(),
         None => {
@@ -85,11 +89,12 @@ fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
         Command::Init(a) => ops::init::run(&ctx, a.name.as_deref()),
         Command::Up(a) => ops::up::run(&ctx, a),
         Command::Down(a) => ops::down::run(&ctx, a.adopt),
-        Command::Stop(a) => ops::stop::run(&ctx, a.adopt),
+        Command::Stop(a) => ops::stop::run(&ctx, a),
         Command::Destroy(a) => ops::destroy::run(&ctx, a),
         Command::Status(a) => ops::status::run(&ctx, a),
         Command::Ls(a) => ops::ls::run(&ctx, a.json),
-        Command::Env(a) => ops::env::run(&ctx, a.json),
+        Command::Gc(a) => ops::gc::run(&ctx, a),
+        Command::Env(a) => ops::env::run(&ctx, a),
         Command::Logs(a) => ops::logs::run(&ctx, a),
         Command::Restart(a) => ops::restart::run(&ctx, a),
         Command::Exec(a) => ops::exec::run(&ctx, a),
@@ -97,5 +102,8 @@ fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
         Command::Completions(a) => ops::completions::run(ui, a.shell),
         Command::Db(a) => ops::db::run(&ctx, a),
         Command::Registry(a) => ops::registry::run(&ctx, a),
+        Command::Catalog(a) => ops::catalog::run(ui, a),
+        Command::Add(a) => ops::add::run(&ctx, a),
+        Command::Remove(a) => ops::remove::run(&ctx, a),
     }
 }

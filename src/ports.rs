@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Code, Exit, invalid};
@@ -52,10 +52,22 @@ pub struct Registry {
     pub registry_port: Option<u16>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Entry {
     pub slot: u16,
+    /// The NodePorts of the project's services (kilter.yaml `services:`), recorded here with
+    /// the slot: assigned once, under the registry's lock, kept across `destroy`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: NodePorts,
+    /// The project directory that last used the slot (`kilter up` records it), so that `kilter
+    /// gc` can tell a project that is gone from one that was only destroyed. Absent in entries
+    /// written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<Utf8PathBuf>,
 }
+
+/// NodePorts of a project's services: service → port name → NodePort.
+pub type NodePorts = BTreeMap<String, BTreeMap<String, u16>>;
 
 /// FNV-1a: stable across Rust versions and platforms (unlike `DefaultHasher`).
 pub fn preferred_slot(name: &str) -> u16 {
@@ -128,9 +140,107 @@ impl Registry {
                 })?
             }
         };
-        self.projects.insert(name.to_owned(), Entry { slot });
+        self.projects.insert(name.to_owned(), Entry { slot, ..Entry::default() });
         Ok(slot)
     }
+
+    /// [`Registry::assign`], and record `dir` as the directory that uses the slot.
+    pub fn claim(&mut self, name: &str, known: Option<u16>, dir: &Utf8Path) -> Result<u16> {
+        let slot = self.assign(name, known)?;
+        if let Some(e) = self.projects.get_mut(name)
+            && e.dir.as_deref() != Some(dir)
+        {
+            e.dir = Some(dir.to_owned());
+        }
+        Ok(slot)
+    }
+
+    /// Forget the slots of `names` (`kilter gc`). Returns those that were there.
+    pub fn release(&mut self, names: &[&str]) -> Vec<(String, u16)> {
+        names
+            .iter()
+            .filter_map(|n| self.projects.remove(*n).map(|e| ((*n).to_owned(), e.slot)))
+            .collect()
+    }
+}
+
+impl Registry {
+    /// Give every port of every service in `wanted` (service, its port names) a NodePort from
+    /// project `name`'s block (its slot must be assigned). A port recorded earlier keeps its
+    /// NodePort; a new one takes the highest free port of the block — the project's own
+    /// manifests count up from `KILTER_PORT_BASE`, kilter's services down from the top, so they
+    /// rarely meet. Services not in `wanted` give their ports back. Adding, removing or
+    /// reordering services therefore never moves another service's port. Returns the NodePorts
+    /// and the services that were recorded before (to find the removed ones).
+    pub fn assign_nodeports(
+        &mut self,
+        name: &str,
+        wanted: &[(String, Vec<String>)],
+    ) -> Result<(NodePorts, Vec<String>)> {
+        let entry = self
+            .projects
+            .get_mut(name)
+            .with_context(|| format!("internal: project `{name}` has no port slot"))?;
+        let block = Ports::of(entry.slot).block();
+        let before: Vec<String> = entry.services.keys().cloned().collect();
+        let mut next = NodePorts::new();
+        // Keep what is recorded (and still in the block), in `wanted` order.
+        for (service, ports) in wanted {
+            let recorded = entry.services.get(service);
+            let mut kept = BTreeMap::new();
+            for port in ports {
+                if let Some(&np) = recorded.and_then(|r| r.get(port))
+                    && block.contains(&np)
+                    && !next.values().chain([&kept]).any(|m| m.values().any(|&v| v == np))
+                {
+                    kept.insert(port.clone(), np);
+                }
+            }
+            next.insert(service.clone(), kept);
+        }
+        // Then the new ones, from the top of the block down.
+        for (service, ports) in wanted {
+            for port in ports {
+                if next.get(service).is_some_and(|m| m.contains_key(port)) {
+                    continue;
+                }
+                let taken: Vec<u16> = next.values().flat_map(|m| m.values().copied()).collect();
+                let Some(free) = block.clone().rev().find(|p| !taken.contains(p)) else {
+                    let holders: Vec<String> = next
+                        .iter()
+                        .filter(|(_, m)| !m.is_empty())
+                        .map(|(s, m)| {
+                            let ports: Vec<String> = m.values().map(u16::to_string).collect();
+                            format!("{s} ({})", ports.join(", "))
+                        })
+                        .collect();
+                    return Err(invalid(format!(
+                        "project `{name}`'s NodePort block {}-{} is full: no port left for service `{service}` (`{port}`); taken by {}",
+                        block.start(),
+                        block.end(),
+                        holders.join(", ")
+                    ))
+                    .hint("remove a service from `services:` in kilter.yaml")
+                    .into());
+                };
+                next.entry(service.clone()).or_default().insert(port.clone(), free);
+            }
+        }
+        entry.services = next.clone();
+        Ok((next, before))
+    }
+}
+
+/// A project's service NodePorts as `up` would assign them, without reserving anything (for
+/// `kilter env` and `status` before the first `up`).
+pub fn preview_nodeports(
+    path: &Utf8Path,
+    name: &str,
+    wanted: &[(String, Vec<String>)],
+) -> Result<NodePorts> {
+    let mut reg = Registry::load(path)?.unwrap_or_default();
+    reg.assign(name, None)?;
+    Ok(reg.assign_nodeports(name, wanted)?.0)
 }
 
 /// Read-modify-write the registry under its lock (through the runner: a dry run prints the
@@ -150,7 +260,7 @@ pub fn with_registry<T>(
         None => {
             let mut r = Registry { version: 1, projects: BTreeMap::new(), registry_port: None };
             for (name, slot) in rebuild()? {
-                r.projects.insert(name, Entry { slot });
+                r.projects.insert(name, Entry { slot, ..Entry::default() });
             }
             (r, false)
         }
@@ -253,10 +363,10 @@ mod tests {
     fn assign_probes_past_taken_slots_and_is_sticky() {
         let mut r = Registry::default();
         let a = r.assign("shop", None).expect("slot");
-        r.projects.insert("squatter".into(), Entry { slot: (a + 1) % SLOTS });
+        r.projects.insert("squatter".into(), Entry { slot: (a + 1) % SLOTS, ..Entry::default() });
         // a different name whose hash collides with `shop` gets the next free slot
         r.projects.remove("shop");
-        r.projects.insert("other".into(), Entry { slot: a });
+        r.projects.insert("other".into(), Entry { slot: a, ..Entry::default() });
         let b = r.assign("shop", None).expect("slot");
         assert_eq!(b, (a + 2) % SLOTS);
         assert_eq!(r.assign("shop", None).expect("slot"), b, "sticky");
@@ -267,15 +377,15 @@ mod tests {
         let mut r = Registry::default();
         assert_eq!(r.assign("shop", Some(7)).expect("slot"), 7);
         let mut r2 = Registry::default();
-        r2.projects.insert("x".into(), Entry { slot: 7 });
+        r2.projects.insert("x".into(), Entry { slot: 7, ..Entry::default() });
         assert_ne!(r2.assign("shop", Some(7)).expect("slot"), 7);
     }
 
     #[test]
     fn out_of_range_slots_are_refused_for_their_project_and_ignored_for_others() {
         let mut r = Registry::default();
-        r.projects.insert("big".into(), Entry { slot: 138 });
-        r.projects.insert("huge".into(), Entry { slot: 3000 });
+        r.projects.insert("big".into(), Entry { slot: 138, ..Entry::default() });
+        r.projects.insert("huge".into(), Entry { slot: 3000, ..Entry::default() });
         let err = r.assign("big", None).expect_err("138 is past the last slot (137)");
         assert_eq!(crate::error::code_of(&err), Code::Invalid);
         assert!(err.to_string().contains("32760-32779"), "{err}");
@@ -285,6 +395,27 @@ mod tests {
         let s = r.assign("shop", Some(138)).expect("slot");
         assert!(s < SLOTS);
         assert_eq!(r.assign("last", Some(137)).expect("slot"), 137);
+    }
+
+    #[test]
+    fn claim_records_the_directory_and_release_frees_the_slot() {
+        let mut r = Registry::default();
+        let s = r.claim("shop", None, Utf8Path::new("/src/shop")).expect("slot");
+        assert_eq!(r.projects["shop"].dir.as_deref(), Some(Utf8Path::new("/src/shop")));
+        // the same slot from another directory (--adopt): the directory moves with it
+        assert_eq!(r.claim("shop", None, Utf8Path::new("/src/shop2")).expect("slot"), s);
+        assert_eq!(r.projects["shop"].dir.as_deref(), Some(Utf8Path::new("/src/shop2")));
+        // old files without `dir` still load, and an entry without one is written without it
+        let old: Registry =
+            serde_json::from_str(r#"{"version":1,"projects":{"blog":{"slot":3}}}"#).expect("old");
+        assert_eq!(old.projects["blog"].dir, None);
+        assert_eq!(
+            serde_json::to_string(&old).expect("json"),
+            r#"{"version":1,"projects":{"blog":{"slot":3}}}"#
+        );
+        assert_eq!(r.release(&["shop", "nope"]), vec![("shop".to_owned(), s)]);
+        assert!(r.projects.is_empty());
+        assert_eq!(r.assign("other", Some(s)).expect("slot"), s, "a freed slot is reusable");
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub struct Paths {
     pub lock: Utf8PathBuf,
     /// What `kilter stop` replaced in kilter.yaml, so `up` can put back the exact bytes.
     pub flag_undo: Utf8PathBuf,
+    /// The manifests rendered from kilter.yaml `services:` (what kilter last applied).
+    pub services: Utf8PathBuf,
     pub snapshots: Utf8PathBuf,
 }
 
@@ -83,6 +85,7 @@ impl Paths {
             identity: cache.join("project.json"),
             lock: cache.join("lock"),
             flag_undo: cache.join("flag-undo.json"),
+            services: cache.join("services.yaml"),
             snapshots: dirs.data.join(name).join("snapshots"),
             cache,
         }
@@ -118,7 +121,7 @@ impl Project {
             }
             None => (start.clone(), None),
         };
-        let config = file.as_ref().map(|f| f.config.clone()).unwrap_or_default();
+        let mut config = file.as_ref().map(|f| f.config.clone()).unwrap_or_default();
         let name = match &config.name {
             Some(n) => n.clone(),
             None => {
@@ -138,6 +141,10 @@ impl Project {
             }
         };
         config::validate_name(&name)?;
+        // No `database:` section: a PostgreSQL service under `services:` is the database.
+        if config.database.is_none() {
+            config.database = crate::services::default_database(&config.services, &name);
+        }
         let paths = Paths::new(dirs, &name);
         Ok(Project { file_path: dir.join(config::FILE_NAME), dir, file, config, paths, name })
     }
@@ -386,5 +393,120 @@ pub fn clear_stopped_flag(runner: &Runner<'_>, project: &Project) -> Result<bool
             runner.remove_file(&project.paths.flag_undo)?;
             Ok(false)
         }
+    }
+}
+
+/// Whether a project name still belongs to a directory (`kilter gc`, `kilter stop --all`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// The directory is there and still resolves to this project name.
+    Here(Utf8PathBuf),
+    /// The recorded directory no longer exists.
+    Gone(Utf8PathBuf),
+    /// The directory is there but now holds another project (its kilter.yaml's `name:`, or
+    /// its directory name, differs).
+    Other { dir: Utf8PathBuf, name: String },
+    /// The directory is there but its kilter.yaml cannot be read: kilter cannot tell.
+    Unreadable { dir: Utf8PathBuf, error: String },
+    /// No directory is recorded for the name.
+    Unknown,
+    /// Nothing but its snapshots is left: no cluster, no cache dir, no port slot (`kilter gc`
+    /// removed them, or they were removed by hand).
+    Forgotten,
+}
+
+impl Owner {
+    /// The project no longer exists anywhere kilter knows of.
+    pub fn vanished(&self) -> bool {
+        matches!(self, Owner::Gone(_) | Owner::Other { .. } | Owner::Forgotten)
+    }
+
+    /// Why the project counts as vanished (or what is known about its owner).
+    pub fn describe(&self) -> String {
+        match self {
+            Owner::Here(d) => format!("owned by {d}"),
+            Owner::Gone(d) => format!("its directory {d} is gone"),
+            Owner::Other { dir, name } => format!("{dir} now holds project `{name}`"),
+            Owner::Unreadable { dir, error } => {
+                format!("the kilter.yaml of {dir} cannot be read ({error})")
+            }
+            Owner::Unknown => "no project directory is recorded for it".to_owned(),
+            Owner::Forgotten => {
+                "nothing else of the project is left (no cluster, cache dir or port slot)"
+                    .to_owned()
+            }
+        }
+    }
+}
+
+/// Who owns project name `name`: the directory in its identity record, else `recorded` (the
+/// port registry's), resolved the way kilter would resolve it when started there. Prints
+/// nothing (another project's notes and warnings are not this command's).
+pub fn owner_of(dirs: &Dirs, name: &str, recorded: Option<&Utf8Path>) -> Owner {
+    let id = Identity::read(&Paths::new(dirs, name).identity).map(|i| i.dir);
+    let Some(dir) = id.or_else(|| recorded.map(Utf8Path::to_owned)) else {
+        return Owner::Unknown;
+    };
+    if !dir.is_dir() {
+        return Owner::Gone(dir);
+    }
+    match Project::resolve(&dir, dirs, &Ui::silent()) {
+        Ok(p) if p.name == name => Owner::Here(dir),
+        Ok(p) => Owner::Other { dir, name: p.name },
+        Err(e) => Owner::Unreadable { dir, error: format!("{e:#}") },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dirs(root: &Utf8Path) -> Dirs {
+        Dirs {
+            home: root.join("home"),
+            cache: root.join("cache/kilter"),
+            data: root.join("data/kilter"),
+            state: root.join("state/kilter"),
+        }
+    }
+
+    fn record(d: &Dirs, name: &str, dir: &Utf8Path) {
+        let paths = Paths::new(d, name);
+        std::fs::create_dir_all(&paths.cache).expect("mkdir");
+        let id = Identity { version: 1, dir: dir.to_owned(), created_at: "t".into() };
+        std::fs::write(&paths.identity, serde_json::to_string(&id).expect("json")).expect("w");
+    }
+
+    #[test]
+    fn owners_from_the_identity_record_else_the_registrys_directory() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = Utf8Path::from_path(tmp.path()).expect("utf8").canonicalize_utf8().expect("c");
+        let d = dirs(&root);
+        let shop = root.join("src/shop");
+        std::fs::create_dir_all(&shop).expect("mkdir");
+        std::fs::write(shop.join("kilter.yaml"), "name: shop\n").expect("w");
+
+        record(&d, "shop", &shop);
+        assert_eq!(owner_of(&d, "shop", None), Owner::Here(shop.clone()));
+        // the identity record wins over the registry's directory
+        assert_eq!(owner_of(&d, "shop", Some(Utf8Path::new("/nope"))), Owner::Here(shop.clone()));
+
+        std::fs::write(shop.join("kilter.yaml"), "name: shop2\n").expect("w");
+        let o = owner_of(&d, "shop", None);
+        assert_eq!(o, Owner::Other { dir: shop.clone(), name: "shop2".into() });
+        assert!(o.vanished() && o.describe().contains("now holds project `shop2`"));
+
+        std::fs::write(shop.join("kilter.yaml"), "name: [unclosed\n").expect("w");
+        let o = owner_of(&d, "shop", None);
+        assert!(matches!(o, Owner::Unreadable { .. }) && !o.vanished(), "{o:?}");
+
+        // no identity record: the registry's directory; without kilter.yaml, the directory name
+        let blog = root.join("src/blog");
+        std::fs::create_dir_all(&blog).expect("mkdir");
+        assert_eq!(owner_of(&d, "blog", Some(&blog)), Owner::Here(blog.clone()));
+        let gone = root.join("src/gone");
+        assert_eq!(owner_of(&d, "gone", Some(&gone)), Owner::Gone(gone));
+        assert_eq!(owner_of(&d, "nothing", None), Owner::Unknown);
+        assert!(!Owner::Unknown.vanished() && Owner::Forgotten.vanished());
     }
 }

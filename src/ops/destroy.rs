@@ -72,6 +72,7 @@ pub fn run(ctx: &Ctx<'_>, args: &DestroyArgs) -> Result<i32> {
         &p.kind_config,
         &p.creating,
         &p.identity,
+        &p.services,
     ] {
         runner.remove_file(f)?;
     }

@@ -1,5 +1,6 @@
 //! `kilter up`: lock → identity → preflight and inspect → reuse / `docker start` / `kind create`
-//! → wait until healthy → kubeconfig → namespace → clear the flag → Tilt → summary.
+//! → wait until healthy → kubeconfig → namespace → services (apply, delete removed ones, wait
+//! until ready) → clear the flag → Tilt → summary.
 //!
 //! `--timeout` is a deadline for everything up to a started Tilt: the runner kills whatever
 //! still runs at that moment (a kubectl retrying against a resetting API port, a hung kind) and
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::{Ctx, project_env, tilt_files};
+use super::{Ctx, deploy_services, project_env, services_of, tilt_files};
 use crate::cli::{UpArgs, duration_flag};
 use crate::error::invalid;
 use crate::exec::{Content, Output, Poll, PollEnd};
@@ -20,6 +21,7 @@ use crate::project::{
     CreatingMarker, Project, check_identity, clear_stopped_flag, has_identity, write_identity,
 };
 use crate::registry::{self, Machine, Seen, Settings};
+use crate::services::{self, NodePorts, Service, Wired};
 use crate::tools::docker::{self, Container, Docker, NodeState};
 use crate::tools::kubeconfig::{self, Check};
 use crate::tools::kubectl::{self, ClusterView, Kubectl};
@@ -37,6 +39,8 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     let runner = ctx.runner;
     runner.set_deadline(timeout, &format!("--timeout {}", args.timeout));
     let project = ctx.project()?;
+    // kilter.yaml's services are checked before anything changes.
+    let service_list = services_of(&project)?;
     let _lock = ctx.lock(&project, "kilter up")?;
     // Under the lock: a second directory's `up` waits, then sees this one's claim.
     let claim = check_identity(&project, args.adopt, ui)?;
@@ -136,7 +140,8 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         lock_path: ctx.dirs.state.join("registry.lock"),
     };
     let planned = if use_registry { soft(ui, machine.plan_port(&shared))? } else { None };
-    let ports = assign_ports(ctx, &project, &docker, container.as_ref(), planned)?;
+    let (ports, nodeports, had_services) =
+        assign_ports(ctx, &project, &docker, container.as_ref(), &service_list, planned)?;
     let flag = project.flag_stopped();
     let mut created = false;
     let mut resumed = false;
@@ -287,9 +292,23 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         )),
     }
 
+    // Services: the namespace exists; Tilt (whose app wants them) starts after.
+    let wired = deploy_services(
+        ctx,
+        &project,
+        &kubectl,
+        &service_list,
+        &nodeports,
+        &had_services,
+        args.prune_data,
+        timeout,
+    )?;
+
     let cluster_took = started.elapsed();
     // Tilt.
-    let env = project_env(&project, &ports);
+    let mut env = project_env(&project, &ports);
+    // The services' variables as the app in the cluster reaches them.
+    env.extend(services::cluster_env(&wired));
     let targs = TiltArgs {
         port: ports.tilt,
         file: &tiltfile,
@@ -298,7 +317,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         env: &env,
     };
     if !want_tilt {
-        summary(ctx, &project, &ports, None, cluster_took, wiring);
+        summary(ctx, &project, &ports, &wired, None, cluster_took, wiring);
         if !args.no_tilt {
             ui.note(&format!("no Tiltfile at {tiltfile}; Tilt was skipped (the cluster is up)"));
         }
@@ -314,7 +333,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         // Tilt in the foreground runs as long as the user wants: no deadline.
         runner.clear_deadline();
         drop(_lock);
-        summary(ctx, &project, &ports, None, cluster_took, wiring);
+        summary(ctx, &project, &ports, &wired, None, cluster_took, wiring);
         let cmd = if args.ci {
             tilt::ci_cmd(tilt_bin, &targs, &project.dir)
         } else {
@@ -331,7 +350,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     let cmd = tilt::up_cmd(tilt_bin, &targs).cwd(&project.dir);
     let pid = tilt::start(runner, &cmd, &tilt_files(&project), ports.tilt, &tiltfile, limit)?;
     runner.clear_deadline();
-    summary(ctx, &project, &ports, pid, started.elapsed(), wiring);
+    summary(ctx, &project, &ports, &wired, pid, started.elapsed(), wiring);
     Ok(0)
 }
 
@@ -353,28 +372,35 @@ fn soft<T>(ui: &crate::ui::Ui, res: Result<T>) -> Result<Option<T>> {
     }
 }
 
+/// The project's slot and its services' NodePorts (recorded together, under the registry's
+/// lock), and the services recorded before.
 fn assign_ports(
     ctx: &Ctx<'_>,
     project: &Project,
     docker: &Docker<'_>,
     container: Option<&Container>,
+    service_list: &[Service],
     registry_port: Option<u16>,
-) -> Result<Ports> {
+) -> Result<(Ports, NodePorts, Vec<String>)> {
     let known = container.and_then(Container::port_slot);
     let path = ctx.dirs.port_registry();
     let rebuild = || rebuild_registry(ctx, docker);
-    let (slot, rebuilt) = ports::with_registry(&path, ctx.runner, rebuild, |reg| {
-        if registry_port.is_some() {
-            reg.registry_port = registry_port;
-        }
-        reg.assign(&project.name, known)
-    })?;
+    let wanted = services::wanted_ports(service_list);
+    let ((slot, nodeports, had), rebuilt) =
+        ports::with_registry(&path, ctx.runner, rebuild, |reg| {
+            if registry_port.is_some() {
+                reg.registry_port = registry_port;
+            }
+            let slot = reg.claim(&project.name, known, &project.dir)?;
+            let (nodeports, had) = reg.assign_nodeports(&project.name, &wanted)?;
+            Ok((slot, nodeports, had))
+        })?;
     if rebuilt {
         ctx.ui.detail(&format!(
             "port registry {path} was missing; rebuilt it from the existing clusters"
         ));
     }
-    Ok(Ports::of(slot))
+    Ok((Ports::of(slot), nodeports, had))
 }
 
 /// Recover slots from the kilter clusters that exist (one `docker ps`, one `docker inspect`).
@@ -566,6 +592,7 @@ fn summary(
     ctx: &Ctx<'_>,
     project: &Project,
     ports: &Ports,
+    wired: &[Wired],
     tilt_pid: Option<i32>,
     took: Duration,
     registry_port: Option<u16>,
@@ -593,6 +620,15 @@ fn summary(
         ports.base,
         ports.base + ports::BLOCK - 1
     ));
+    for (i, line) in super::service_lines(wired).iter().enumerate() {
+        let label = if i == 0 { "services" } else { "" };
+        ui.info(&format!("  {label:<10}  {line}"));
+    }
+    if !wired.is_empty() {
+        ui.info(
+            "  env         eval \"$(kilter env)\" for DATABASE_URL and the others on this machine",
+        );
+    }
     if let Some(p) = registry_port {
         ui.info(&format!(
             "  registry    localhost:{p} (docker push localhost:{p}/<image>; Tilt pushes there)"

@@ -22,8 +22,7 @@ pub struct Resource {
     /// plural first, then singular and short names
     pub names: &'static [&'static str],
     pub kind: &'static str,
-    /// for objects created by future verbs (`apply`, `rollout restart`, …)
-    #[allow(dead_code)]
+    /// `apps/v1`, `v1`: `apply` matches objects by kind and apiVersion
     pub api_version: &'static str,
     pub namespaced: bool,
     /// how errors name it: `namespaces`, `deployments.apps`
@@ -58,6 +57,13 @@ pub const RESOURCES: &[Resource] = &[
         api_version: "v1",
         namespaced: true,
         err_name: "services",
+    },
+    Resource {
+        names: &["persistentvolumeclaims", "persistentvolumeclaim", "pvc"],
+        kind: "PersistentVolumeClaim",
+        api_version: "v1",
+        namespaced: true,
+        err_name: "persistentvolumeclaims",
     },
     Resource {
         names: &["deployments", "deployment", "deploy", "deployments.apps", "deployment.apps"],
@@ -123,10 +129,13 @@ fn spec() -> Vec<args::Flag> {
         val(&["--for"]),
         boolean(&["--all"]),
         boolean(&["--watch", "-w"]),
+        // delete
+        boolean(&["--wait"]),
+        boolean(&["--ignore-not-found"]),
     ]
 }
 
-/// `apply`: `-f` is `--filename` there (elsewhere it is `logs --follow`).
+/// `apply`'s flags: there `-f` is `--filename` (for `logs` it is `--follow`).
 fn apply_spec() -> Vec<args::Flag> {
     vec![
         val(&["--kubeconfig"]),
@@ -134,15 +143,24 @@ fn apply_spec() -> Vec<args::Flag> {
         val(&["--namespace", "-n"]),
         val(&["--request-timeout"]),
         val(&["--filename", "-f"]),
+        boolean(&["--server-side"]),
+        val(&["--field-manager"]),
+        boolean(&["--force-conflicts"]),
     ]
 }
 
 pub fn main(ctx: &Ctx) -> i32 {
-    let Ok(mut p) = args::parse(&ctx.args, &spec()) else { return ctx.unexpected() };
-    if p.pos.first().map(String::as_str) == Some("apply") {
-        let Ok(ap) = args::parse(&ctx.args, &apply_spec()) else { return ctx.unexpected() };
-        p = ap;
-    }
+    // `apply` parses with its own flags (`-f` is `--filename` there).
+    let applying = args::parse(&ctx.args, &apply_spec())
+        .ok()
+        .filter(|a| a.pos.first().is_some_and(|v| v == "apply"));
+    let p = match applying {
+        Some(a) => a,
+        None => match args::parse(&ctx.args, &spec()) {
+            Ok(p) if p.pos.first().is_none_or(|v| v != "apply") => p,
+            _ => return ctx.unexpected(),
+        },
+    };
     let verb = p.pos.first().map(String::as_str).unwrap_or("");
     if p.rest.is_some() && verb != "exec" {
         return ctx.unexpected();
@@ -151,7 +169,6 @@ pub fn main(ctx: &Ctx) -> i32 {
         "version" => &["--client", "--output"],
         "get" => &["--raw", "--output", "--all-namespaces", "--selector"],
         "create" => &[],
-        "apply" => &["--filename"],
         "exec" => &["--stdin", "--tty", "--quiet", "--container"],
         "logs" => &[
             "--container",
@@ -167,6 +184,8 @@ pub fn main(ctx: &Ctx) -> i32 {
             _ => &[],
         },
         "wait" => &["--for", "--all", "--timeout"],
+        "apply" => &["--filename", "--server-side", "--field-manager", "--force-conflicts"],
+        "delete" => &["--selector", "--wait", "--ignore-not-found"],
         _ => return ctx.unexpected(),
     };
     if p.flags.iter().any(|(f, _)| !GLOBAL.contains(f) && !allowed.contains(f)) {
@@ -176,11 +195,12 @@ pub fn main(ctx: &Ctx) -> i32 {
         "version" => version(ctx, &p),
         "get" => get(ctx, &p),
         "create" => create(ctx, &p),
-        "apply" => apply(ctx, &p),
         "exec" => crate::workloads::exec(ctx, &p),
         "logs" => crate::workloads::logs(ctx, &p),
         "rollout" => crate::workloads::rollout(ctx, &p),
         "wait" => wait(ctx, &p),
+        "apply" => crate::apply::apply(ctx, &p),
+        "delete" => crate::apply::delete(ctx, &p),
         _ => ctx.unexpected(),
     }
 }
@@ -349,6 +369,28 @@ pub fn connect(ctx: &Ctx, p: &args::Parsed) -> Result<Conn, ConnError> {
     })
 }
 
+/// The server URL and the Go error of a failed connection (`None` for configuration errors,
+/// which fail before any request).
+pub fn conn_cause(e: &ConnError) -> Option<(String, String)> {
+    match e {
+        ConnError::Config(_) | ConnError::NoContext(_) => None,
+        ConnError::Refused { host, url } => {
+            let dial = if host.starts_with("localhost:") {
+                host.replacen("localhost", "[::1]", 1)
+            } else {
+                host.clone()
+            };
+            Some((url.clone(), format!("dial tcp {dial}: connect: connection refused")))
+        }
+        ConnError::X509 { url } => Some((
+            url.clone(),
+            "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+                .to_string(),
+        )),
+        ConnError::NotServing { url, .. } => Some((url.clone(), "EOF".to_string())),
+    }
+}
+
 /// Print a connection error. `discovery`: the command first fetches the API group list, which
 /// How many klog `memcache.go` lines kubectl 1.32 logs when API discovery fails, for a command
 /// whose first resource argument is `arg`: 4, plus one per type of a bare type list
@@ -507,13 +549,49 @@ fn node_object(c: &Container, ready_delay_ms: u64, cap: &Capacity) -> Value {
     })
 }
 
-/// `k=v,k2=v2` equality selectors.
+/// Label selectors as kubectl takes them: `k=v`, `k==v`, `k!=v`, `k in (a,b)`,
+/// `k notin (a,b)`, `k`, `!k`, joined by commas. `None`: a selector this fake cannot parse.
 pub fn selector_matches(sel: Option<&str>, obj: &Value) -> Option<bool> {
     let Some(sel) = sel else { return Some(true) };
     let labels = &obj["metadata"]["labels"];
-    for term in sel.split(',').filter(|t| !t.is_empty()) {
-        let (k, v) = term.split_once("==").or_else(|| term.split_once('='))?;
-        if k.contains('!') || labels[k].as_str() != Some(v) {
+    // Split on the commas outside `( … )`.
+    let mut terms = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in sel.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                terms.push(&sel[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    terms.push(&sel[start..]);
+    for term in terms.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        let set = |rest: &str| -> Option<Vec<String>> {
+            let inner = rest.trim().strip_prefix('(')?.strip_suffix(')')?;
+            Some(inner.split(',').map(|v| v.trim().to_string()).collect())
+        };
+        let ok = if let Some((k, rest)) = term.split_once(" notin ") {
+            let values = set(rest)?;
+            labels[k.trim()].as_str().is_none_or(|v| !values.iter().any(|x| x == v))
+        } else if let Some((k, rest)) = term.split_once(" in ") {
+            let values = set(rest)?;
+            labels[k.trim()].as_str().is_some_and(|v| values.iter().any(|x| x == v))
+        } else if let Some((k, v)) = term.split_once("!=") {
+            labels[k.trim()].as_str() != Some(v.trim())
+        } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+            labels[k.trim()].as_str() == Some(v.trim())
+        } else if let Some(k) = term.strip_prefix('!') {
+            labels[k.trim()].is_null()
+        } else if term.contains(['(', ')', ' ']) {
+            return None;
+        } else {
+            !labels[term].is_null()
+        };
+        if !ok {
             return Some(false);
         }
     }
@@ -634,6 +712,15 @@ fn get(ctx: &Ctx, p: &args::Parsed) -> i32 {
     let all_ns = p.has("--all-namespaces");
     let ns_scope = if all_ns { None } else { Some(conn.namespace.as_str()) };
     let _l = ctx.lock();
+    // Pods that became ready meanwhile (workloads created by `apply`).
+    let node = crate::workloads::Node::of(&conn.container);
+    let scope = match ns_scope {
+        Some(n) => vec![n.to_string()],
+        None => conn.store.namespaces(),
+    };
+    for n in &scope {
+        crate::workloads::settle(&conn.store, n, &node);
+    }
     let mut items: Vec<Value> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
     let single = wanted.len() == 1 && wanted[0].1.is_some();
@@ -742,67 +829,5 @@ fn create(ctx: &Ctx, p: &args::Parsed) -> i32 {
     let obj = conn.store.namespace_object(name);
     conn.store.put_cluster_scoped("namespaces", name, obj);
     outln!("namespace/{name} created");
-    0
-}
-
-// ---------------------------------------------------------------------------------------------
-// apply -f FILE (one ConfigMap per file: what kilter applies)
-
-fn apply(ctx: &Ctx, p: &args::Parsed) -> i32 {
-    let (Some(file), [_]) = (p.get("--filename"), p.pos.as_slice()) else {
-        return ctx.unexpected();
-    };
-    let Ok(text) = std::fs::read_to_string(file) else {
-        errln!("error: the path \"{file}\" does not exist");
-        return 1;
-    };
-    let Ok(doc) = serde_yaml::from_str::<Value>(&text) else {
-        errln!(
-            "error: error parsing {file}: error converting YAML to JSON: yaml: invalid document"
-        );
-        return 1;
-    };
-    if doc["kind"] != "ConfigMap" || doc["apiVersion"] != "v1" {
-        return ctx.unexpected();
-    }
-    let Some(name) = doc["metadata"]["name"].as_str().map(str::to_owned) else {
-        return ctx.unexpected();
-    };
-    let conn = match connect(ctx, p) {
-        Ok(c) => c,
-        Err(e) => return report(&e, 0, p),
-    };
-    let ns = doc["metadata"]["namespace"].as_str().unwrap_or(&conn.namespace).to_owned();
-    let _l = ctx.lock();
-    if !conn.store.namespaces().contains(&ns) {
-        errln!(
-            "Error from server (NotFound): error when creating \"{file}\": namespaces \"{ns}\" not found"
-        );
-        return 1;
-    }
-    let existing = conn.store.list_namespaced(&ns, "configmaps").remove(&name);
-    let same = existing.as_ref().is_some_and(|o| {
-        o["data"] == doc["data"] && o["metadata"]["labels"] == doc["metadata"]["labels"]
-    });
-    if same {
-        outln!("configmap/{name} unchanged");
-        return 0;
-    }
-    let mut obj = doc.clone();
-    let meta = &mut obj["metadata"];
-    meta["namespace"] = json!(ns);
-    meta["resourceVersion"] = json!(conn.store.next_rv());
-    match &existing {
-        Some(o) => {
-            meta["uid"] = o["metadata"]["uid"].clone();
-            meta["creationTimestamp"] = o["metadata"]["creationTimestamp"].clone();
-        }
-        None => {
-            meta["uid"] = json!(crate::common::random_uid());
-            meta["creationTimestamp"] = json!(timefmt::rfc3339_secs(timefmt::now_ms()));
-        }
-    }
-    conn.store.put_namespaced(&ns, "configmaps", &name, obj);
-    outln!("configmap/{name} {}", if existing.is_some() { "configured" } else { "created" });
     0
 }
