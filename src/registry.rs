@@ -623,7 +623,8 @@ pub fn hosts_probe_cmd(docker: &Docker<'_>, node: &str, files: &[HostsFile]) -> 
     docker.exec_query_cmd(node, &format!("read the containerd registry config of {node}"), &args)
 }
 
-/// Write the ConfigMap next to the project's files and `kubectl apply -f` it.
+/// Write the ConfigMap next to the project's files and apply it (server-side, field manager
+/// `kilter`, as kilter applies its services).
 pub fn apply_hosting(
     runner: &Runner<'_>,
     kubectl: &Kubectl<'_>,
@@ -637,7 +638,7 @@ pub fn apply_hosting(
             format!(
                 "tell Tilt about the local registry (ConfigMap {HOSTING_NAMESPACE}/{HOSTING_NAME})"
             ),
-            ["apply", "-f", path.as_str()],
+            ["apply", "--server-side", "--field-manager=kilter", "-f", path.as_str()],
         )
         .mutate();
     runner.run(&cmd)?;

@@ -145,7 +145,7 @@ pub fn apply(ctx: &Ctx, p: &args::Parsed) -> i32 {
         }
         o["metadata"]["namespace"] = json!(ns);
         if r.kind == "ConfigMap" {
-            let verb = apply_configmap(&conn.store, &ns, o, p.has("--server-side"));
+            let verb = apply_configmap(&conn.store, &ns, o, true);
             outln!("configmap/{name} {verb}");
             continue;
         }

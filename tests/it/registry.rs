@@ -148,7 +148,7 @@ fn first_up_creates_the_registry_and_caches_and_wires_the_node() {
             "host: \"localhost:{port}\"\nhelp: \"https://kind.sigs.k8s.io/docs/user/local-registry/\"\n"
         )
     );
-    assert!(log.contains("apply -f"), "{log}");
+    assert!(log.contains("apply --server-side '--field-manager=kilter' -f"), "{log}");
     // Recorded in the port registry.
     let ports: Value =
         serde_json::from_str(&read(env.state_home().join("kilter/ports.json"))).expect("json");
@@ -232,13 +232,13 @@ fn up_on_a_running_project_probes_once_and_repairs_only_what_is_missing() {
     let applied = env
         .tool("kubectl")
         .env("KUBECONFIG", &kc)
-        .args(["--context", "kind-kilter-shop", "apply", "-f"])
+        .args(["--context", "kind-kilter-shop", "apply", "--server-side", "-f"])
         .arg(&stale)
         .output()
         .expect("kubectl");
     assert_eq!(
         String::from_utf8_lossy(&applied.stdout),
-        "configmap/local-registry-hosting configured\n"
+        "configmap/local-registry-hosting serverside-applied\n"
     );
 
     let mark = env.calls().len();
@@ -248,7 +248,10 @@ fn up_on_a_running_project_probes_once_and_repairs_only_what_is_missing() {
     let cps: Vec<&String> = calls.iter().filter(|c| c.contains(" cp /dev/stdin ")).collect();
     assert_eq!(cps.len(), 1, "only the missing file: {cps:#?}");
     assert!(cps[0].ends_with("/etc/containerd/certs.d/ghcr.io/hosts.toml"));
-    assert!(calls.iter().any(|c| c.contains(" apply -f ")), "{calls:#?}");
+    assert!(
+        calls.iter().any(|c| c.contains(" apply --server-side '--field-manager=kilter' -f ")),
+        "{calls:#?}"
+    );
     assert!(
         node_file(&env, "kilter-shop-control-plane", "/etc/containerd/certs.d/ghcr.io/hosts.toml")
             .is_some()

@@ -70,7 +70,9 @@ fn up_applies_the_services_waits_until_they_are_ready_and_gives_tilt_their_varia
     let err = stderr_of(&out);
     let (_, base) = ports_of("shop");
     let calls = env.calls_of("kubectl");
-    let apply = calls.iter().position(|c| c.contains(" apply ")).expect("an apply");
+    // (the services' apply; the registry's ConfigMap is applied from its file)
+    let apply =
+        calls.iter().position(|c| c.contains(" apply ") && c.ends_with(" -f -")).expect("an apply");
     assert_eq!(
         calls[apply],
         "kubectl --context kind-kilter-shop apply --server-side '--field-manager=kilter' -f -"
