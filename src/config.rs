@@ -84,7 +84,7 @@ pub struct KindSection {
 /// The `database:` section: what `kilter db` snapshots.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Database {
-    /// `database.engine:` — only `postgres` in v1.
+    /// `database.engine:` — `postgres`, `mysql` or `mariadb`.
     pub engine: String,
     /// `database.service:` — the Deployment or StatefulSet in `<name>-dev`.
     pub service: String,
@@ -491,27 +491,35 @@ impl Walker<'_> {
 
     fn database(&mut self, value: &Value) -> Result<Database, ConfigError> {
         let mut db = Database::default();
+        let (mut service, mut user) = (None, None);
         let expected = "`engine`, `service`, `user` and `name` (all optional)";
         for (key, v) in self.section("database", value, expected, DATABASE_KEYS)? {
             let text = self.string(&["database", key], v)?;
             match key {
                 "engine" => {
                     if let Some(engine) = text {
-                        if engine != "postgres" {
+                        if !matches!(engine.as_str(), "postgres" | "mysql" | "mariadb") {
                             return Err(self
                                 .error(&["database", "engine"], Target::Value, format_args!(
-                                    "database.engine: unsupported engine {engine:?}; kilter v1 supports only `postgres`"
+                                    "database.engine: unsupported engine {engine:?}; kilter supports `postgres`, `mysql` and `mariadb`"
                                 ))
-                                .hint("use `engine: postgres` or remove the `database:` section"));
+                                .hint("use `engine: postgres`, `mysql` or `mariadb`, or remove the `database:` section"));
                         }
                         db.engine = engine;
                     }
                 }
-                "service" => db.service = text.unwrap_or(db.service),
-                "user" => db.user = text.unwrap_or(db.user),
+                "service" => service = text,
+                "user" => user = text,
                 _ => db.name = text,
             }
         }
+        // MySQL and MariaDB default to a workload named after the engine and the `root` user.
+        if db.engine != "postgres" {
+            db.service = db.engine.clone();
+            db.user = "root".to_owned();
+        }
+        db.service = service.unwrap_or(db.service);
+        db.user = user.unwrap_or(db.user);
         Ok(db)
     }
 

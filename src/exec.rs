@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -437,6 +437,160 @@ impl<'u> Runner<'u> {
         }
     }
 
+    /// Run `cmd` with its stdout delivered to `sink` inside kilter, chunk by chunk, so memory stays
+    /// flat whatever the size (snapshots compress and hash on the way to disk); stderr is captured.
+    /// `rest` is the shell text standing for what kilter does with the bytes; the line is shown as
+    /// `<cmd> | <rest>`. A sink error kills the child and is returned; so is Ctrl-C (the child is
+    /// killed, `Interrupted`). In `--dry-run` a `Mutate` command is only printed; in `Record` mode
+    /// the canned stdout goes to the sink.
+    pub fn run_stdout_into(
+        &self,
+        cmd: &Cmd,
+        rest: &str,
+        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<Output> {
+        let line = format!("{} | {rest}", cmd.render_with(None));
+        if let Some(out) = self.intercept(cmd, &line, None)? {
+            if matches!(self.mode, Mode::Record(_)) {
+                sink(out.stdout.as_bytes()).context("the snapshot sink failed")?;
+            }
+            return Ok(Output { stdout: String::new(), ..out });
+        }
+        check_interrupt()?;
+        self.ui.echo(cmd.effect, &line);
+        let start = Instant::now();
+        let reader = cmd
+            .expression()
+            .stderr_capture()
+            .reader()
+            .map_err(|e| CouldNotExecute { line: line.clone(), source: e })?;
+        let done = AtomicBool::new(false);
+        let (copied, was_interrupted) = std::thread::scope(|s| {
+            // Reads block; this watcher kills the child on Ctrl-C, which ends the read with EOF.
+            let watcher = s.spawn(|| {
+                while !done.load(Ordering::SeqCst) {
+                    if interrupted() {
+                        let _ = reader.kill();
+                        return true;
+                    }
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+                false
+            });
+            let copied = copy_out(&reader, sink);
+            if copied.is_err() {
+                let _ = reader.kill();
+            }
+            done.store(true, Ordering::SeqCst);
+            (copied, watcher.join().unwrap_or(false))
+        });
+        // Read to EOF (also after a kill): that reaps the child.
+        let mut scratch = [0u8; 8192];
+        while matches!((&reader).read(&mut scratch), Ok(n) if n > 0) {}
+        let duration = start.elapsed();
+        if was_interrupted || interrupted() {
+            self.log(&line, "interrupted", duration);
+            return Err(Interrupted.into());
+        }
+        let status = reader.try_wait().ok().flatten().map(|o| (o.status, o.stderr.clone()));
+        if let Err(e) = copied {
+            self.log(&line, "failed", duration);
+            return Err(anyhow::Error::new(e).context(format!("could not {}", cmd.summary)));
+        }
+        let Some((status, stderr)) = status else {
+            self.log(&line, "failed", duration);
+            anyhow::bail!("could not {}: lost track of the child process", cmd.summary);
+        };
+        let out = Output {
+            code: status.code(),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            duration,
+        };
+        self.log(&line, &status_word(out.code), duration);
+        self.ui.child_output(cmd.effect, "", &out.stderr);
+        Ok(out)
+    }
+
+    /// Run `cmd` with its stdin fed by `feed` inside kilter (snapshots decompress on the way into
+    /// the restore program); stdout and stderr are captured. `source` is the shell text standing
+    /// for what kilter feeds; the line is shown as `<source> | <cmd>`. When `feed` fails (other
+    /// than the child closing its stdin), the child is killed before its stdin is closed, so it
+    /// never mistakes a short input for the whole, and the error is returned. Ctrl-C kills the
+    /// child (`Interrupted`). In `--dry-run` a `Mutate` command is only printed.
+    pub fn run_stdin_from(
+        &self,
+        cmd: &Cmd,
+        source: &str,
+        feed: &mut (dyn FnMut(&mut dyn Write) -> std::io::Result<()> + Send),
+    ) -> Result<Output> {
+        let line = match &cmd.cwd {
+            Some(cwd) => {
+                let mut bare = cmd.clone();
+                bare.cwd = None;
+                format!("cd {} && {source} | {}", quote(cwd.as_str()), bare.render_with(None))
+            }
+            None => format!("{source} | {}", cmd.render_with(None)),
+        };
+        if let Some(out) = self.intercept(cmd, &line, None)? {
+            return Ok(out);
+        }
+        check_interrupt()?;
+        self.ui.echo(cmd.effect, &line);
+        let start = Instant::now();
+        let (pipe_out, pipe_in) = std::io::pipe().context("could not create a pipe")?;
+        let handle = {
+            // `Stdin::Null` would win over the pipe (duct applies the innermost redirection).
+            let mut bare = cmd.clone();
+            bare.stdin = Stdin::Inherit;
+            let expression =
+                bare.expression().stdin_file(pipe_out).stdout_capture().stderr_capture();
+            expression.start().map_err(|e| CouldNotExecute { line: line.clone(), source: e })?
+            // `expression` (and with it kilter's copy of the pipe's read end) is dropped here,
+            // so a child that stops reading makes the feeder's writes fail instead of blocking.
+        };
+        let (waited, fed) = std::thread::scope(|s| {
+            let handle = &handle;
+            let feeder = s.spawn(move || {
+                let mut pipe_in = pipe_in;
+                let fed = feed(&mut pipe_in).and_then(|()| pipe_in.flush());
+                if fed.as_ref().is_err_and(|e| e.kind() != std::io::ErrorKind::BrokenPipe) {
+                    let _ = handle.kill();
+                }
+                drop(pipe_in);
+                fed
+            });
+            let waited = wait_interruptibly(handle, &line);
+            let fed = feeder.join().unwrap_or_else(|_| {
+                Err(std::io::Error::other("the thread feeding the command panicked"))
+            });
+            (waited, fed)
+        });
+        let duration = start.elapsed();
+        let o = match waited {
+            Ok(o) => o,
+            Err(e) => {
+                self.log(&line, "interrupted", duration);
+                return Err(e);
+            }
+        };
+        if let Err(e) = fed
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            self.log(&line, "failed", duration);
+            return Err(anyhow::Error::new(e).context(format!("could not {}", cmd.summary)));
+        }
+        let out = Output {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            duration,
+        };
+        self.log(&line, &status_word(out.code), duration);
+        self.ui.child_output(cmd.effect, &out.stdout, &out.stderr);
+        Ok(out)
+    }
+
     /// Run in the foreground with the terminal's stdio (Tilt `--attach`, `tilt ci`, `kubectl exec`,
     /// `logs -f`). Returns the exit code (128+signal when killed). On Ctrl-C the child (which got
     /// the same signal from the terminal) is given a grace period, then killed.
@@ -621,6 +775,23 @@ fn wait_interruptibly(handle: &duct::Handle, line: &str) -> Result<std::process:
             let _ = handle.wait();
             return Err(Interrupted.into());
         }
+    }
+}
+
+/// Copy a child's stdout into `sink` until EOF (for [`Runner::run_stdout_into`]).
+fn copy_out(
+    reader: &duct::ReaderHandle,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match (&*reader).read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        sink(&buf[..n])?;
     }
 }
 

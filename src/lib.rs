@@ -12,6 +12,7 @@ pub mod lock;
 pub mod ops;
 pub mod ports;
 pub mod project;
+pub mod snapshot;
 pub mod time;
 pub mod tools;
 pub mod ui;

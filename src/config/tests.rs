@@ -242,6 +242,24 @@ fn database_defaults() {
             }),
         ),
         ("database:\n  service:\n", Some(Database::default())),
+        (
+            "database:\n  engine: mariadb\n",
+            Some(Database {
+                engine: "mariadb".into(),
+                service: "mariadb".into(),
+                user: "root".into(),
+                name: None,
+            }),
+        ),
+        (
+            "database:\n  user: app\n  engine: mysql\n  service: db\n",
+            Some(Database {
+                engine: "mysql".into(),
+                service: "db".into(),
+                user: "app".into(),
+                name: None,
+            }),
+        ),
     ];
     for (text, expected) in cases {
         assert_eq!(&parse_ok(text).0.database, expected, "{text:?}");
@@ -336,9 +354,9 @@ fn malformed_files_are_errors_naming_file_line_and_column() {
             None,
         ),
         (
-            "name: a\ndatabase:\n  engine: mysql   # nope\n",
-            "/p/kilter.yaml:3:11: database.engine: unsupported engine \"mysql\"; kilter v1 supports only `postgres`",
-            Some("use `engine: postgres` or remove the `database:` section"),
+            "name: a\ndatabase:\n  engine: oracle   # nope\n",
+            "/p/kilter.yaml:3:11: database.engine: unsupported engine \"oracle\"; kilter supports `postgres`, `mysql` and `mariadb`",
+            Some("use `engine: postgres`, `mysql` or `mariadb`, or remove the `database:` section"),
         ),
         (
             "database:\n  user: [a]\n",

@@ -6,7 +6,6 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Ctx;
-use crate::ops::destroy::snapshot_stats;
 use crate::ops::env::ports_preview;
 use crate::project::Project;
 use crate::tools::docker::{Container, NodeState};
@@ -158,7 +157,7 @@ fn assemble(
         use std::os::unix::fs::PermissionsExt;
         format!("{:04o}", m.permissions().mode() & 0o777)
     });
-    let (count, bytes) = snapshot_stats(project);
+    let (count, bytes) = crate::snapshot::stats(&project.paths.snapshots);
     Ok(Status {
         schema_version: 1,
         project: project.name.clone(),
