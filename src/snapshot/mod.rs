@@ -292,7 +292,7 @@ pub struct Entry {
     pub name: String,
     pub state: State,
     pub created_at: Option<String>,
-    /// Bytes on disk of all its files (leftover partial files included).
+    /// Bytes on disk of its data files (leftover partial files included; not the metadata).
     pub size: u64,
     pub database: Option<String>,
     /// The metadata's databases (name, file, size, sha256, compression each).
@@ -339,8 +339,13 @@ pub fn entries(dir: &Utf8Path) -> Result<Vec<Entry>> {
         let size = md.map(|m| m.len()).unwrap_or(0);
         by_name.entry(name).or_default().push((piece, dir.join(&file), size, mtime));
     }
-    let mut out: Vec<Entry> =
-        by_name.into_iter().map(|(name, files)| entry(dir, name, files)).collect();
+    let mut out: Vec<Entry> = by_name
+        .into_iter()
+        .map(|(name, mut files)| {
+            files.sort_by(|a, b| a.1.cmp(&b.1));
+            entry(dir, name, files)
+        })
+        .collect();
     out.sort_by(|a, b| {
         (&b.created_at, b.mtime_ns, &b.name).cmp(&(&a.created_at, a.mtime_ns, &a.name))
     });
@@ -351,7 +356,7 @@ fn entry(dir: &Utf8Path, name: String, files: Vec<(Piece, Utf8PathBuf, u64, u128
     let has_meta_file = files.iter().any(|(p, ..)| *p == Piece::Meta);
     let meta = if has_meta_file { Meta::read(&meta_path(dir, &name)).ok() } else { None };
     let partial = files.iter().any(|(p, ..)| *p == Piece::Partial);
-    let size = files.iter().map(|(_, _, s, _)| s).sum();
+    let size = files.iter().filter(|(p, ..)| *p != Piece::Meta).map(|(_, _, s, _)| s).sum();
     let mtime_ns = files.iter().map(|(.., m)| *m).max().unwrap_or(0);
     let primary = files.iter().find(|(p, ..)| *p == Piece::Data(None)).map(|(_, f, ..)| f.clone());
     let state = match &meta {

@@ -38,6 +38,7 @@ pub const KNOBS: &[(&str, &str)] = &[
     // `kubectl exec` (workloads.rs): where programs are found, and where PostgreSQL clients connect
     ("exec_path", ""),
     ("pg_host", ""),
+    ("mysql_socket", ""),
     ("pg_port", ""),
     ("exec_fail_after_bytes", "0"),
     // `real`: node containers live in a real Docker engine (see backend.rs)

@@ -58,7 +58,7 @@ impl Db {
         self.env.data_dir("shop").join("snapshots")
     }
     fn dump(&self, name: &str) -> PathBuf {
-        self.snapshots().join(format!("{name}.dump"))
+        self.snapshots().join(format!("{name}.dump.zst"))
     }
     fn meta(&self, name: &str) -> PathBuf {
         self.snapshots().join(format!("{name}.json"))
@@ -90,6 +90,17 @@ const SEED: &str = "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, 
 INSERT INTO items VALUES (1, 'apple', 'crisp', 1.50), (2, 'brötchen ü', NULL, 2.00), (3, 'quote''s', 'tab\there', 0);
 INSERT INTO items SELECT g, md5(g::text), repeat(md5(g::text), 4), g / 7.0 FROM generate_series(10, 2000) g;";
 
+/// How kilter renders its own compression: one zstd worker per core, at most 8.
+fn zstd_shell() -> String {
+    let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    format!("zstd -q -T{n} -3")
+}
+
+/// The decompressed contents of a `.zst` file.
+fn unzstd(p: &Path) -> Vec<u8> {
+    zstd::stream::decode_all(std::fs::File::open(p).unwrap()).unwrap()
+}
+
 fn sha256_hex(p: &Path) -> String {
     use sha2::Digest;
     let bytes = std::fs::read(p).unwrap();
@@ -113,27 +124,41 @@ fn snapshot_then_restore_brings_back_exactly_the_original_rows() {
         "kubectl --context kind-kilter-shop get 'deployment,statefulset' -n shop-dev -o json",
         "kubectl --context kind-kilter-shop get pods -n shop-dev -l 'app=postgres' -o json",
         "kubectl --context kind-kilter-shop exec postgres-0 -n shop-dev -- psql -U postgres -d shop -tAc 'show server_version'",
-        "kubectl --context kind-kilter-shop exec postgres-0 -n shop-dev -- pg_dump -Fc -U postgres shop",
+        "kubectl --context kind-kilter-shop exec postgres-0 -n shop-dev -- pg_dump -Fc -Z0 -U postgres shop",
     ];
     assert_eq!(calls, want, "the exact calls");
-    let partial = db.snapshots().join("before.dump.partial");
+    let partial = db.snapshots().join("before.dump.zst.partial");
     let stderr = stderr_of(&out);
     assert!(
         stderr.contains(&format!(
-            "$ KUBECONFIG={} kubectl --context kind-kilter-shop exec postgres-0 -n shop-dev -- pg_dump -Fc -U postgres shop > {}",
+            "$ KUBECONFIG={} kubectl --context kind-kilter-shop exec postgres-0 -n shop-dev -- pg_dump -Fc -Z0 -U postgres shop | {} > {}",
             kubeconfig(&db.env, "shop").display(),
+            zstd_shell(),
             partial.display()
         )),
-        "the dump is echoed with its redirection:\n{stderr}"
+        "the dump is echoed with its compression and redirection:\n{stderr}"
     );
-    assert_eq!(db.files(), ["before.dump", "before.json"]);
+    assert_eq!(db.files(), ["before.dump.zst", "before.json"]);
     assert_eq!(mode(&db.snapshots()), 0o700);
     assert_eq!(mode(&db.dump("before")), 0o600);
     assert_eq!(mode(&db.meta("before")), 0o600);
-    assert!(std::fs::read(db.dump("before")).unwrap().starts_with(b"PGDMP"));
+    // A standard zstd file (what `zstd -dc` reads) holding pg_dump's archive.
+    let raw = unzstd(&db.dump("before"));
+    assert!(raw.starts_with(b"PGDMP"));
+    assert!((std::fs::metadata(db.dump("before")).unwrap().len() as usize) < raw.len() / 2);
 
     let meta: Value = serde_json::from_str(&read(db.meta("before"))).unwrap();
-    assert_eq!(meta["schema_version"], 1);
+    assert_eq!(meta["schema_version"], 2);
+    assert_eq!(meta["compression"], serde_json::json!({"method": "zstd", "level": 3}));
+    assert_eq!(meta["pinned"], false);
+    let dbs = meta["databases"].as_array().unwrap();
+    assert_eq!(dbs.len(), 1);
+    assert_eq!(dbs[0]["name"], "shop");
+    assert_eq!(dbs[0]["file"], "before.dump.zst");
+    assert_eq!(dbs[0]["format"], "pg_dump -Fc");
+    assert_eq!(dbs[0]["raw_size"].as_u64().unwrap(), raw.len() as u64);
+    assert_eq!(dbs[0]["size"], meta["size"]);
+    assert_eq!(dbs[0]["sha256"], meta["sha256"]);
     assert_eq!(meta["name"], "before");
     assert_eq!(meta["project"], "shop");
     assert_eq!(meta["database"], "shop");
@@ -166,7 +191,14 @@ fn snapshot_then_restore_brings_back_exactly_the_original_rows() {
         "success only after the database answers"
     );
     let stderr = stderr_of(&out);
-    assert!(stderr.contains(&format!("< {}", db.dump("before").display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "$ zstd -dc {} | KUBECONFIG={} kubectl --context kind-kilter-shop exec -i postgres-0",
+            db.dump("before").display(),
+            kubeconfig(&db.env, "shop").display()
+        )),
+        "kilter decompresses into pg_restore:\n{stderr}"
+    );
     assert!(stderr.contains("Restored `before`"), "{stderr}");
     let log = commands_log(&db.env, "shop");
     assert!(log.contains("pg_restore --clean --if-exists --no-owner"), "{log}");
@@ -183,7 +215,7 @@ fn destroy_takes_a_pre_destroy_snapshot_that_restores_after_up() {
     let out = db.ok(&["destroy", "--yes"]);
     let files = db.files();
     assert_eq!(files.len(), 2, "{files:?}");
-    let name = files[0].strip_suffix(".dump").expect("a dump").to_string();
+    let name = files[0].strip_suffix(".dump.zst").expect("a dump").to_string();
     let stamp = name.strip_prefix("pre-destroy-").expect("pre-destroy-<timestamp>");
     assert!(
         stamp.len() == 15
@@ -193,7 +225,7 @@ fn destroy_takes_a_pre_destroy_snapshot_that_restores_after_up() {
     );
     assert_eq!(files[1], format!("{name}.json"));
     let calls = db.env.calls();
-    let dump = calls.iter().position(|c| c.contains("-- pg_dump -Fc")).expect("pg_dump ran");
+    let dump = calls.iter().position(|c| c.contains("-- pg_dump -Fc -Z0")).expect("pg_dump ran");
     let delete = calls.iter().position(|c| c.starts_with("kind delete cluster")).expect("deleted");
     assert!(dump < delete, "the snapshot comes first: {calls:#?}");
     let stderr = stderr_of(&out);
@@ -262,7 +294,7 @@ fn a_failed_dump_leaves_nothing_and_keeps_the_older_snapshot_byte_identical() {
         assert!(stderr.contains("pg_dump: error"), "pg_dump's stderr is shown: {stderr}");
         assert!(stderr.contains("the partial dump was removed"), "{stderr}");
     }
-    assert_eq!(db.files(), ["nightly.dump", "nightly.json"], "no .partial, no `other`");
+    assert_eq!(db.files(), ["nightly.dump.zst", "nightly.json"], "no .partial, no `other`");
     assert_eq!(std::fs::read(db.dump("nightly")).unwrap(), old_dump, "old dump untouched");
     assert_eq!(std::fs::read(db.meta("nightly")).unwrap(), old_meta, "old metadata untouched");
 
@@ -289,7 +321,7 @@ fn an_interrupted_dump_leaves_no_partial_file() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let partial = db.snapshots().join("keep.dump.partial");
+    let partial = db.snapshots().join("keep.dump.zst.partial");
     assert!(
         crate::support::wait_until(std::time::Duration::from_secs(20), || partial.exists()),
         "the dump started"
@@ -298,7 +330,7 @@ fn an_interrupted_dump_leaves_no_partial_file() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr_of(&out));
-    assert_eq!(db.files(), ["keep.dump", "keep.json"]);
+    assert_eq!(db.files(), ["keep.dump.zst", "keep.json"]);
     assert_eq!(std::fs::read(db.dump("keep")).unwrap(), old);
 }
 
@@ -360,7 +392,7 @@ fn names_force_default_name_list_rm_and_newest() {
     let after = now_compact();
     let files = db.files();
     assert_eq!(files.len(), 2, "{files:?}");
-    let default = files[0].strip_suffix(".dump").unwrap().to_string();
+    let default = files[0].strip_suffix(".dump.zst").unwrap().to_string();
     assert!(before <= default && default <= after, "{before} <= {default} <= {after}");
 
     // An existing name needs --force; --force replaces it.
@@ -402,7 +434,7 @@ fn names_force_default_name_list_rm_and_newest() {
         std::fs::write(db.meta(name), serde_json::to_string(&m).unwrap()).unwrap();
     }
     let list = db.list_json();
-    assert_eq!(list["schema_version"], 1);
+    assert_eq!(list["schema_version"], 2);
     assert_eq!(list["project"], "shop");
     let names: Vec<&str> =
         list["snapshots"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
@@ -418,13 +450,15 @@ fn names_force_default_name_list_rm_and_newest() {
     let table = stdout_of(&db.ok(&["db", "list"]));
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("NAME") && lines[0].contains("CREATED"), "{table}");
-    assert!(lines[0].contains("SIZE") && lines[0].ends_with("DATABASE"), "{table}");
-    assert!(lines[1].starts_with("a ") && lines[1].ends_with("shop"), "{table}");
+    assert!(lines[0].contains("SIZE") && lines[0].contains("COMPRESSION"), "{table}");
+    assert!(lines[0].contains("DATABASE") && lines[0].ends_with("NOTE"), "{table}");
+    assert!(lines[1].starts_with("a ") && lines[1].ends_with(" shop"), "{table}");
+    assert!(lines[1].contains(" zstd -3 "), "{table}");
     assert_eq!(lines.len(), 4, "{table}");
 
     // rm
     db.ok(&["db", "rm", "c"]);
-    assert_eq!(db.files(), ["a.dump", "a.json", "b.dump", "b.json"]);
+    assert_eq!(db.files(), ["a.dump.zst", "a.json", "b.dump.zst", "b.json"]);
     let out = db.kilter(&["db", "rm", "c"]);
     assert_eq!(code(&out), 4);
     assert!(stderr_of(&out).contains("no snapshot named `c`"), "{}", stderr_of(&out));
@@ -455,10 +489,11 @@ fn dry_run_prints_the_dump_restore_and_rm_commands() {
     let mark = db.env.calls().len();
     let out = db.ok(&["--dry-run", "db", "snapshot", "plan"]);
     let script = stdout_of(&out);
-    let partial = db.snapshots().join("plan.dump.partial");
+    let partial = db.snapshots().join("plan.dump.zst.partial");
     assert!(
         script.contains(&format!(
-            "exec postgres-0 -n shop-dev -- pg_dump -Fc -U postgres shop > {}",
+            "exec postgres-0 -n shop-dev -- pg_dump -Fc -Z0 -U postgres shop | {} > {}",
+            zstd_shell(),
             partial.display()
         )),
         "{script}"
@@ -475,15 +510,24 @@ fn dry_run_prints_the_dump_restore_and_rm_commands() {
     let script = stdout_of(&out);
     assert!(
         script.contains(&format!(
-            "exec -i postgres-0 -n shop-dev -- pg_restore --clean --if-exists --no-owner -U postgres -d shop < {}",
-            db.dump("base").display()
+            "zstd -dc {} | KUBECONFIG={} kubectl --context kind-kilter-shop exec -i postgres-0 -n shop-dev -- pg_restore --clean --if-exists --no-owner -U postgres -d shop\n",
+            db.dump("base").display(),
+            kubeconfig(&db.env, "shop").display()
         )),
         "{script}"
     );
     assert_eq!(db.sql("SELECT count(*) FROM items").trim(), "0", "not restored");
 
     let out = db.ok(&["--dry-run", "db", "rm", "base"]);
-    assert!(stdout_of(&out).contains(&format!("rm -f {}", db.dump("base").display())));
+    assert!(
+        stdout_of(&out).contains(&format!(
+            "rm -f {} {}",
+            db.meta("base").display(),
+            db.dump("base").display()
+        )),
+        "the metadata goes first: {}",
+        stdout_of(&out)
+    );
     assert_eq!(db.files(), files);
 }
 
@@ -556,7 +600,7 @@ fn a_deployment_with_custom_labels_and_a_sidecar() {
         "{calls:#?}"
     );
     let dump = calls.iter().find(|c| c.contains("pg_dump")).expect("dumped");
-    assert!(dump.contains(" -c postgres -- pg_dump -Fc -U postgres app"), "{dump}");
+    assert!(dump.contains(" -c postgres -- pg_dump -Fc -Z0 -U postgres app"), "{dump}");
     db.pg.psql("app", "DELETE FROM t");
     db.ok(&["db", "restore", "d1"]);
     assert_eq!(
