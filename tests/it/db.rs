@@ -945,3 +945,215 @@ fn shell_runs_the_client_in_the_pod_with_a_tty_only_on_a_terminal() {
         "{calls:#?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// MySQL/MariaDB (support/mariadb.rs: a real MariaDB server behind the fake `kubectl exec`)
+
+/// A project `shop` with `engine: mariadb` (so service `mariadb`, user `root`), its pod running,
+/// and a real MariaDB server holding an empty database `shop`.
+struct My {
+    env: Env,
+    maria: crate::support::mariadb::Maria,
+    dir: PathBuf,
+}
+
+fn setup_my(test: &str, engine: &str) -> Option<My> {
+    let maria = crate::support::mariadb::Maria::start_or_skip(test)?;
+    let env = Env::new();
+    let yaml = format!("name: shop\ndatabase:\n  engine: {engine}\n");
+    let dir = project(&env, "shop", Some(&yaml), false);
+    let out = env.kilter(&dir).arg("up").output().unwrap();
+    assert!(out.status.success(), "up: {}", stderr_of(&out));
+    env.ctl(&["workload", "shop-dev", engine, "--kind", "statefulset", "--image", "mariadb:11.4"]);
+    maria.wire(&env);
+    maria.create_db("shop");
+    Some(My { env, maria, dir })
+}
+
+impl My {
+    fn kilter(&self, args: &[&str]) -> std::process::Output {
+        self.env.kilter(&self.dir).args(args).output().unwrap()
+    }
+    fn ok(&self, args: &[&str]) -> std::process::Output {
+        let out = self.kilter(args);
+        assert!(
+            out.status.success(),
+            "kilter {args:?} failed ({:?}):\n{}",
+            out.status.code(),
+            stderr_of(&out)
+        );
+        out
+    }
+    fn snapshots(&self) -> PathBuf {
+        self.env.data_dir("shop").join("snapshots")
+    }
+    fn files(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.snapshots())
+            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+    fn sql(&self, sql: &str) -> String {
+        self.maria.sql("shop", sql)
+    }
+    /// Rows, the routine's answer, the trigger's effect and the event: everything a restore must bring back.
+    fn state(&self) -> String {
+        let rows =
+            self.sql("SELECT id, name, coalesce(note, '<null>'), qty FROM items ORDER BY id");
+        let routine = self.sql("SELECT shop_total()");
+        let triggers = self.sql(
+            "SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = 'shop'",
+        );
+        let events = self
+            .sql("SELECT event_name FROM information_schema.events WHERE event_schema = 'shop'");
+        format!("{rows}\n--\n{routine}--\n{triggers}--\n{events}")
+    }
+}
+
+const MY_SEED: &str = "CREATE TABLE items (id int PRIMARY KEY, name varchar(100) NOT NULL, note text, qty decimal(10,2)) DEFAULT CHARSET=utf8mb4;
+INSERT INTO items VALUES (1, 'apple', 'crisp', 1.50), (2, 'brötchen ü', NULL, 2.00), (3, 'quote''s', 'tab\there', 0);
+INSERT INTO items SELECT seq, md5(seq), repeat(md5(seq), 4), seq / 7 FROM seq_10_to_2000;
+CREATE TABLE audit (item int, at_qty decimal(10,2));
+CREATE TRIGGER items_audit AFTER UPDATE ON items FOR EACH ROW INSERT INTO audit VALUES (NEW.id, NEW.qty);
+CREATE FUNCTION shop_total() RETURNS decimal(20,2) READS SQL DATA RETURN (SELECT sum(qty) FROM items);
+CREATE EVENT nightly ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM audit;";
+
+/// Rows, routines, triggers and events make the round trip through `mariadb-dump` → zstd → kilter
+/// → `mariadb`, into a fresh empty database.
+#[test]
+fn mariadb_round_trip_with_rows_routines_triggers_and_events() {
+    let Some(my) = setup_my("mariadb_round_trip", "mariadb") else { return };
+    my.sql(MY_SEED);
+    let original = my.state();
+    assert!(original.lines().count() > 1000, "{}", &original[..200]);
+
+    let mark = my.env.calls().len();
+    let out = my.ok(&["db", "snapshot", "m1"]);
+    let calls = calls_since(&my.env, mark);
+    let tail: Vec<&str> = calls.iter().rev().take(2).rev().map(String::as_str).collect();
+    assert_eq!(
+        tail,
+        [
+            "kubectl --context kind-kilter-shop exec mariadb-0 -n shop-dev -- mariadb -u root -N -B -e 'select version()' shop",
+            "kubectl --context kind-kilter-shop exec mariadb-0 -n shop-dev -- mariadb-dump --single-transaction --routines --triggers --events -u root shop",
+        ],
+        "{calls:#?}"
+    );
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains(&format!("-u root shop | {} > ", zstd_shell())), "{stderr}");
+    assert_eq!(my.files(), ["m1.json", "m1.sql.zst"]);
+    let meta: Value = serde_json::from_str(&read(my.snapshots().join("m1.json"))).unwrap();
+    assert_eq!(meta["engine"], "mariadb");
+    assert_eq!(meta["user"], "root");
+    assert_eq!(meta["service"], "statefulset/mariadb");
+    assert!(meta["server_version"].as_str().unwrap().contains("MariaDB"), "{meta}");
+    assert_eq!(meta["databases"][0]["format"], "sql");
+    let file = my.snapshots().join("m1.sql.zst");
+    assert_eq!(meta["sha256"].as_str().unwrap(), sha256_hex(&file));
+    let sql = String::from_utf8(unzstd(&file)).unwrap();
+    assert!(
+        sql.contains("CREATE DEFINER") && sql.contains("TRIGGER"),
+        "routines and triggers dumped"
+    );
+    assert!(sql.trim_end().lines().last().unwrap().starts_with("-- Dump completed"), "whole");
+
+    // A fresh, empty database (destroy → up), then the restore.
+    my.maria.recreate_db("shop");
+    let mark = my.env.calls().len();
+    let out = my.ok(&["db", "restore", "m1"]);
+    assert_eq!(my.state(), original, "rows, routine, trigger and event are back");
+    my.sql("UPDATE items SET qty = 5 WHERE id = 1");
+    assert_eq!(my.sql("SELECT at_qty FROM audit").trim(), "5.00", "the trigger fires");
+    let calls = calls_since(&my.env, mark);
+    let restore = calls
+        .iter()
+        .position(|c| c == "kubectl --context kind-kilter-shop exec -i mariadb-0 -n shop-dev -- mariadb -u root shop")
+        .unwrap_or_else(|| panic!("restore call: {calls:#?}"));
+    assert_eq!(
+        calls.get(restore + 1).map(String::as_str),
+        Some(
+            "kubectl --context kind-kilter-shop exec mariadb-0 -n shop-dev -- mariadb -u root -N -B -e 'select 1' shop"
+        ),
+        "success only once the server answers"
+    );
+    assert!(
+        stderr_of(&out).contains(&format!("$ zstd -dc {} | KUBECONFIG=", file.display())),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+/// The same guarantees as PostgreSQL: a dump that dies part-way leaves nothing and keeps the old
+/// snapshot; a flipped byte is refused before `mariadb` runs; `--include` works.
+#[test]
+fn mariadb_failed_or_corrupt_snapshots_never_reach_the_server() {
+    let Some(my) = setup_my("mariadb_atomic", "mariadb") else { return };
+    my.sql(MY_SEED);
+    my.maria.create_db("auth");
+    my.maria.sql("auth", "CREATE TABLE u (n varchar(10)); INSERT INTO u VALUES ('ann')");
+    my.ok(&["db", "snapshot", "nightly", "--include", "auth"]);
+    assert_eq!(my.files(), ["nightly.json", "nightly.sql.zst", "nightly@auth.sql.zst"]);
+    let old: Vec<Vec<u8>> =
+        my.files().iter().map(|f| std::fs::read(my.snapshots().join(f)).unwrap()).collect();
+
+    my.env.set_knob("exec_fail_after_bytes", "20000");
+    for args in [&["db", "snapshot", "nightly", "--force"][..], &["db", "snapshot", "other"]] {
+        let out = my.kilter(args);
+        assert_eq!(code(&out), 1, "{args:?}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("the partial dump was removed"), "{}", stderr_of(&out));
+    }
+    my.env.set_knob("exec_fail_after_bytes", "0");
+    let now: Vec<Vec<u8>> =
+        my.files().iter().map(|f| std::fs::read(my.snapshots().join(f)).unwrap()).collect();
+    assert_eq!(my.files(), ["nightly.json", "nightly.sql.zst", "nightly@auth.sql.zst"]);
+    assert!(now == old, "the old snapshot is byte-identical");
+
+    let p = my.snapshots().join("nightly@auth.sql.zst");
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes[20] ^= 0x01;
+    std::fs::write(&p, &bytes).unwrap();
+    my.sql("DELETE FROM items");
+    let mark = my.env.calls().len();
+    let out = my.kilter(&["db", "restore", "nightly"]);
+    assert_eq!(code(&out), 1, "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("is corrupt"), "{}", stderr_of(&out));
+    assert!(calls_since(&my.env, mark).is_empty(), "no tool was called");
+    assert_eq!(my.sql("SELECT count(*) FROM items").trim(), "0", "untouched");
+
+    bytes[20] ^= 0x01;
+    std::fs::write(&p, &bytes).unwrap();
+    my.maria.sql("", "DROP DATABASE auth");
+    my.ok(&["db", "restore", "nightly"]);
+    assert_eq!(my.sql("SELECT count(*) FROM items").trim(), "1994");
+    assert_eq!(
+        my.maria.sql("auth", "SELECT n FROM u").trim(),
+        "ann",
+        "auth recreated and restored"
+    );
+}
+
+/// `engine: mysql` runs the `mysqldump`/`mysql` names (MariaDB ships them too).
+#[test]
+fn mysql_engine_uses_mysqldump_and_mysql() {
+    let Some(my) = setup_my("mysql_engine", "mysql") else { return };
+    my.sql("CREATE TABLE t (x int); INSERT INTO t VALUES (1), (2)");
+    let mark = my.env.calls().len();
+    my.ok(&["db", "snapshot", "s"]);
+    my.sql("DELETE FROM t");
+    my.ok(&["db", "restore", "s"]);
+    assert_eq!(my.sql("SELECT group_concat(x ORDER BY x) FROM t").trim(), "1,2");
+    let calls = calls_since(&my.env, mark);
+    assert!(calls.iter().any(|c| c.ends_with("exec mysql-0 -n shop-dev -- mysqldump --single-transaction --routines --triggers --events -u root shop")), "{calls:#?}");
+    assert!(
+        calls.iter().any(|c| c.ends_with("exec -i mysql-0 -n shop-dev -- mysql -u root shop")),
+        "{calls:#?}"
+    );
+    let out = my
+        .env
+        .kilter(&my.dir)
+        .args(["db", "shell", "--", "-N", "-e", "select 6 * 7"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout_of(&out), "42\n", "{}", stderr_of(&out));
+}
