@@ -484,15 +484,24 @@ impl<'u> Runner<'u> {
             done.store(true, Ordering::SeqCst);
             (copied, watcher.join().unwrap_or(false))
         });
-        // Read to EOF (also after a kill): that reaps the child.
-        let mut scratch = [0u8; 8192];
-        while matches!((&reader).read(&mut scratch), Ok(n) if n > 0) {}
+        // After EOF the child is reaped. After a kill, wait for the child itself, not for EOF (a
+        // grandchild may still hold the pipe; it gets EPIPE once the reader is dropped).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let status = loop {
+            match reader.try_wait() {
+                Ok(Some(o)) => break Some((o.status, o.stderr.clone())),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                _ => break None,
+            }
+        };
+        drop(reader);
         let duration = start.elapsed();
         if was_interrupted || interrupted() {
             self.log(&line, "interrupted", duration);
             return Err(Interrupted.into());
         }
-        let status = reader.try_wait().ok().flatten().map(|o| (o.status, o.stderr.clone()));
         if let Err(e) = copied {
             self.log(&line, "failed", duration);
             return Err(anyhow::Error::new(e).context(format!("could not {}", cmd.summary)));

@@ -200,14 +200,17 @@ pub struct Writer {
     tail: Vec<u8>,
 }
 
+/// Bytes per zstd job (what each worker compresses at a time).
+const JOB_SIZE: u32 = 2 << 20;
+
 /// zstd worker threads: one per core, at most 8.
 pub fn zstd_workers() -> u32 {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8) as u32
 }
 
-/// How kilter's own compression reads as a shell command, e.g. `zstd -q -T2 -3`.
+/// How kilter's own compression reads as a shell command, e.g. `zstd -q -T2 -3 -B2MiB`.
 pub fn zstd_shell(level: i32) -> String {
-    format!("zstd -q -T{} -{level}", zstd_workers())
+    format!("zstd -q -T{} -{level} -B{}MiB", zstd_workers(), JOB_SIZE >> 20)
 }
 
 impl Writer {
@@ -223,6 +226,9 @@ impl Writer {
                 let mut enc = zstd::stream::write::Encoder::new(out, level)?;
                 enc.include_checksum(true)?;
                 enc.multithread(zstd_workers())?;
+                // Small jobs keep memory flat (zstd's default for level 3 is 8 MiB per job,
+                // ~70 MiB with two workers); measured as fast on two cores.
+                enc.set_parameter(zstd::stream::raw::CParameter::JobSize(JOB_SIZE))?;
                 Inner::Zstd(enc)
             }
         };

@@ -93,7 +93,7 @@ INSERT INTO items SELECT g, md5(g::text), repeat(md5(g::text), 4), g / 7.0 FROM 
 /// How kilter renders its own compression: one zstd worker per core, at most 8.
 fn zstd_shell() -> String {
     let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-    format!("zstd -q -T{n} -3")
+    format!("zstd -q -T{n} -3 -B2MiB")
 }
 
 /// The decompressed contents of a `.zst` file.
