@@ -93,7 +93,7 @@ INSERT INTO items SELECT g, md5(g::text), repeat(md5(g::text), 4), g / 7.0 FROM 
 /// How kilter renders its own compression: one zstd worker per core, at most 8.
 fn zstd_shell() -> String {
     let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-    format!("zstd -q -T{n} -3 -B2MiB")
+    format!("zstd -q -T{n} -1 -B2MiB")
 }
 
 /// The decompressed contents of a `.zst` file.
@@ -149,7 +149,7 @@ fn snapshot_then_restore_brings_back_exactly_the_original_rows() {
 
     let meta: Value = serde_json::from_str(&read(db.meta("before"))).unwrap();
     assert_eq!(meta["schema_version"], 2);
-    assert_eq!(meta["compression"], serde_json::json!({"method": "zstd", "level": 3}));
+    assert_eq!(meta["compression"], serde_json::json!({"method": "zstd", "level": 1}));
     assert_eq!(meta["pinned"], false);
     let dbs = meta["databases"].as_array().unwrap();
     assert_eq!(dbs.len(), 1);
@@ -453,7 +453,7 @@ fn names_force_default_name_list_rm_and_newest() {
     assert!(lines[0].contains("SIZE") && lines[0].contains("COMPRESSION"), "{table}");
     assert!(lines[0].contains("DATABASE") && lines[0].ends_with("NOTE"), "{table}");
     assert!(lines[1].starts_with("a ") && lines[1].ends_with(" shop"), "{table}");
-    assert!(lines[1].contains(" zstd -3 "), "{table}");
+    assert!(lines[1].contains(" zstd -1 "), "{table}");
     assert_eq!(lines.len(), 4, "{table}");
 
     // rm
