@@ -844,8 +844,23 @@ fn prune_keeps_pinned_and_newest_snapshots() {
     assert_eq!(code(&db.kilter(&["db", "pin", "nope"])), 4);
     assert_eq!(code(&db.kilter(&["db", "pin", "../x"])), 4);
 
-    // --dry-run prints the removals and changes nothing.
+    // --dry-run prints the removals (and a pin's metadata write) and changes nothing.
     let files = db.files();
+    let before = read(db.meta("s2"));
+    let script = stdout_of(&db.ok(&["--dry-run", "db", "pin", "s2"]));
+    assert!(
+        script.contains("<<'KILTER_EOF'\n{") && script.contains("\"pinned\": true"),
+        "{script}"
+    );
+    assert!(
+        script.contains(&format!(
+            "mv {} {}",
+            db.snapshots().join(".s2.json.tmp").display(),
+            db.meta("s2").display()
+        )),
+        "{script}"
+    );
+    assert_eq!(read(db.meta("s2")), before);
     let out = db.ok(&["--dry-run", "db", "prune", "--keep", "1"]);
     let script = stdout_of(&out);
     assert!(script.contains(&format!("rm -f {}", db.meta("s2").display())), "{script}");
