@@ -459,45 +459,60 @@ impl<'u> Runner<'u> {
         check_interrupt()?;
         self.ui.echo(cmd.effect, &line);
         let start = Instant::now();
-        let reader = cmd
-            .expression()
-            .stderr_capture()
-            .reader()
-            .map_err(|e| CouldNotExecute { line: line.clone(), source: e })?;
+        let (mut pipe_out, pipe_in) = std::io::pipe().context("could not create a pipe")?;
+        grow_pipe(&pipe_out);
+        let handle = {
+            let expression = cmd.expression().stdout_file(pipe_in).stderr_capture();
+            expression.start().map_err(|e| CouldNotExecute { line: line.clone(), source: e })?
+            // `expression` (and kilter's copy of the write end) is dropped here, so the read
+            // ends with EOF once the child has closed its stdout.
+        };
         let done = AtomicBool::new(false);
         let (copied, was_interrupted) = std::thread::scope(|s| {
             // Reads block; this watcher kills the child on Ctrl-C, which ends the read with EOF.
             let watcher = s.spawn(|| {
                 while !done.load(Ordering::SeqCst) {
                     if interrupted() {
-                        let _ = reader.kill();
+                        let _ = handle.kill();
                         return true;
                     }
                     std::thread::sleep(Duration::from_millis(25));
                 }
                 false
             });
-            let copied = copy_out(&reader, sink);
+            let copied = copy_out(&mut pipe_out, sink);
             if copied.is_err() {
-                let _ = reader.kill();
+                let _ = handle.kill();
             }
             done.store(true, Ordering::SeqCst);
             (copied, watcher.join().unwrap_or(false))
         });
-        // After EOF the child is reaped. After a kill, wait for the child itself, not for EOF (a
-        // grandchild may still hold the pipe; it gets EPIPE once the reader is dropped).
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let status = loop {
-            match reader.try_wait() {
-                Ok(Some(o)) => break Some((o.status, o.stderr.clone())),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10))
+        // A grandchild still writing gets EPIPE from here on.
+        drop(pipe_out);
+        let status = if copied.is_ok() && !was_interrupted {
+            wait_interruptibly(&handle, &line).map(|o| Some((o.status, o.stderr)))
+        } else {
+            // Killed: wait for the child itself, bounded (a grandchild may hold its stderr).
+            let deadline = Instant::now() + Duration::from_secs(5);
+            Ok(loop {
+                match handle.try_wait() {
+                    Ok(Some(o)) => break Some((o.status, o.stderr.clone())),
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    _ => break None,
                 }
-                _ => break None,
+            })
+        };
+        let duration = start.elapsed();
+        let status = match status {
+            Ok(s) => s,
+            Err(e) => {
+                let interrupted = e.downcast_ref::<Interrupted>().is_some();
+                self.log(&line, if interrupted { "interrupted" } else { "failed" }, duration);
+                return Err(e);
             }
         };
-        drop(reader);
-        let duration = start.elapsed();
         if was_interrupted || interrupted() {
             self.log(&line, "interrupted", duration);
             return Err(Interrupted.into());
@@ -548,6 +563,7 @@ impl<'u> Runner<'u> {
         self.ui.echo(cmd.effect, &line);
         let start = Instant::now();
         let (pipe_out, pipe_in) = std::io::pipe().context("could not create a pipe")?;
+        grow_pipe(&pipe_in);
         let handle = {
             // `Stdin::Null` would win over the pipe (duct applies the innermost redirection).
             let mut bare = cmd.clone();
@@ -789,12 +805,12 @@ fn wait_interruptibly(handle: &duct::Handle, line: &str) -> Result<std::process:
 
 /// Copy a child's stdout into `sink` until EOF (for [`Runner::run_stdout_into`]).
 fn copy_out(
-    reader: &duct::ReaderHandle,
+    reader: &mut impl Read,
     sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = match (&*reader).read(&mut buf) {
+        let n = match reader.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -802,6 +818,18 @@ fn copy_out(
         };
         sink(&buf[..n])?;
     }
+}
+
+/// A 1 MiB pipe instead of Linux's default 64 KiB, so a dump and kilter (or kilter and a
+/// restore) stall less on each other when the CPU is busy. Best effort.
+fn grow_pipe(end: &impl std::os::fd::AsRawFd) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: fcntl(F_SETPIPE_SZ) on a pipe descriptor we own; no memory is passed.
+    unsafe {
+        libc::fcntl(end.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = end;
 }
 
 fn exit_code(status: &std::process::ExitStatus) -> i32 {
