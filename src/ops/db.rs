@@ -585,18 +585,17 @@ fn no_such(project: &Project, name: &str) -> anyhow::Error {
     invalid(format!("no snapshot named `{name}`")).hint(hint).into()
 }
 
-/// The metadata of snapshot `name`, verified file by file. Touches nothing else.
-pub fn verified(dir: &Utf8Path, name: &str) -> Result<Meta> {
-    let meta = Meta::read(&meta_path(dir, name)).map_err(|e| {
+/// The metadata of snapshot `name`; without it a snapshot is never restored.
+fn read_meta(dir: &Utf8Path, name: &str) -> Result<Meta> {
+    Ok(Meta::read(&meta_path(dir, name)).map_err(|e| {
         Exit::new(
             Code::Failed,
             format!("snapshot `{name}` cannot be verified: {e:#}; nothing was restored"),
         )
         .hint("a snapshot without its metadata (checksum) is never restored")
-    })?;
-    snapshot::verify(dir, &meta)?;
-    Ok(meta)
+    })?)
 }
+
 
 fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
     let ui = ctx.ui;
@@ -627,13 +626,7 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
     if !snapshot::entries(dir)?.iter().any(|e| e.name == name) {
         return Err(no_such(&project, &name));
     }
-    // Verify before anything touches a database.
-    let meta = verified(dir, &name)?;
-    ui.detail(&format!(
-        "sha256 of {} verified",
-        meta.databases.iter().map(|d| d.file.as_str()).collect::<Vec<_>>().join(", ")
-    ));
-
+    let meta = read_meta(dir, &name)?;
     let (db, db_name) = database(&project);
     let engine = Engine::from_config(&db.engine);
     if Engine::from_config(&meta.engine) != engine {
@@ -654,7 +647,19 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
         ));
     }
     let tools = Tools::discover(&[Tool::Docker, Tool::Kubectl])?;
-    let t = locate(ctx, &project, &tools, &db)?;
+    // The checksums are verified while the read-only probes find the pod; nothing touches a
+    // database before both are done, and a failed verification is the error that counts.
+    let (checked, located) = std::thread::scope(|s| {
+        let check = s.spawn(|| snapshot::verify(dir, &meta));
+        let located = locate(ctx, &project, &tools, &db);
+        (check.join(), located)
+    });
+    checked.unwrap_or_else(|_| Err(anyhow::anyhow!("the verification of `{name}` panicked")))?;
+    ui.detail(&format!(
+        "sha256 of {} verified",
+        meta.databases.iter().map(|d| d.file.as_str()).collect::<Vec<_>>().join(", ")
+    ));
+    let t = located?;
     let step = ui.step(&format!(
         "Restoring `{name}` ({}) into database {} (pod {})",
         fmt_bytes(meta.size),

@@ -355,7 +355,7 @@ fn a_corrupt_or_truncated_snapshot_is_refused_before_the_database_is_touched() {
     assert!(stderr.contains("is corrupt") && stderr.contains("nothing was restored"), "{stderr}");
     let calls = calls_since(&db.env, mark);
     assert!(!calls.iter().any(|c| c.contains("pg_restore")), "no pg_restore: {calls:#?}");
-    assert!(calls.is_empty(), "no tool was called at all: {calls:#?}");
+    assert!(!calls.iter().any(|c| c.contains(" exec ")), "nothing ran in the pod: {calls:#?}");
     assert_eq!(db.rows(), after_delete, "database untouched");
 
     bytes[i] ^= 0x01;
@@ -666,7 +666,7 @@ fn a_v1_dump_still_restores() {
     let out = db.kilter(&["db", "restore", "old"]);
     assert_eq!(code(&out), 1, "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("is corrupt"), "{}", stderr_of(&out));
-    assert!(calls_since(&db.env, mark).is_empty());
+    assert!(!calls_since(&db.env, mark).iter().any(|c| c.contains(" exec ")));
 }
 
 /// `--include` puts further databases of the same server into the same snapshot (one file each,
@@ -745,7 +745,7 @@ fn include_snapshots_further_databases_all_or_nothing() {
     let out = db.kilter(&["db", "restore", "multi"]);
     assert_eq!(code(&out), 1, "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("multi@analytics.dump.zst"), "{}", stderr_of(&out));
-    assert!(calls_since(&db.env, mark).is_empty());
+    assert!(!calls_since(&db.env, mark).iter().any(|c| c.contains(" exec ")));
     assert_eq!(db.rows(), after, "the first database was not touched either");
 }
 
@@ -1133,7 +1133,10 @@ fn mariadb_failed_or_corrupt_snapshots_never_reach_the_server() {
     let out = my.kilter(&["db", "restore", "nightly"]);
     assert_eq!(code(&out), 1, "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("is corrupt"), "{}", stderr_of(&out));
-    assert!(calls_since(&my.env, mark).is_empty(), "no tool was called");
+    assert!(
+        !calls_since(&my.env, mark).iter().any(|c| c.contains(" exec ")),
+        "nothing ran in the pod"
+    );
     assert_eq!(my.sql("SELECT count(*) FROM items").trim(), "0", "untouched");
 
     bytes[20] ^= 0x01;
