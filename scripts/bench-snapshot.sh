@@ -157,7 +157,7 @@ fail=0
 for db in "${dbs[@]}"; do
   printf 'name: bench\ndatabase:\n  service: postgres\n  user: postgres\n  name: %s\n' "$db" >kilter.yaml
   db_bytes=$(psql_ -d postgres -c "SELECT pg_database_size('$db')")
-  direct_snap=() direct_rest=() kilter_snap=() kilter_rest=() peaks=()
+  direct_snap=() direct_rest=() kilter_snap=() kilter_rest=() inner_rest=() peaks=()
   direct_file="$work/files/$db.dump"
   run_direct() {
     local t0
@@ -178,6 +178,8 @@ for db in "${dbs[@]}"; do
     kilter_timed db restore "$1"
     kilter_rest+=("$took")
     peaks+=("$hwm")
+    # How long the `zstd -dc … | kubectl exec -i … pg_restore` pipeline itself took (commands.log).
+    inner_rest+=("$(awk -F'\t' '/pg_restore/ { d = $3 } END { sub(/s$/, "", d); print d }' "$XDG_CACHE_HOME/kilter/bench/commands.log")")
     "$kilter" -q db rm "$1"
   }
   echo "==> $db: $(mib "$db_bytes") MiB; warm-up"
@@ -186,7 +188,7 @@ for db in "${dbs[@]}"; do
   for i in $(seq "$rounds"); do
     if ((i % 2)); then run_direct && run_kilter "b$i"; else run_kilter "b$i" && run_direct; fi
     echo "    round $i: snapshot direct ${direct_snap[-1]} s, kilter ${kilter_snap[-1]} s;" \
-      "restore direct ${direct_rest[-1]} s, kilter ${kilter_rest[-1]} s; peak RSS $((${peaks[-1]} > ${peaks[-2]} ? ${peaks[-1]} : ${peaks[-2]})) KiB"
+      "restore direct ${direct_rest[-1]} s, kilter ${kilter_rest[-1]} s (its pipeline ${inner_rest[-1]} s); peak RSS $((${peaks[-1]} > ${peaks[-2]} ? ${peaks[-1]} : ${peaks[-2]})) KiB"
   done
   ds=$(median "${direct_snap[@]}") ks=$(median "${kilter_snap[@]}")
   dr=$(median "${direct_rest[@]}") kr=$(median "${kilter_rest[@]}")

@@ -47,7 +47,7 @@ pub enum Command {
     /// Delete the cluster (asks for confirmation); snapshots and the port slot are kept
     Destroy(DestroyArgs),
     /// Node, API, Tilt, pods, ports, kubeconfig and snapshots of this project
-    Status(JsonArgs),
+    Status(StatusArgs),
     /// Every kilter cluster on this machine
     Ls(JsonArgs),
     /// Shell exports for this project: eval "$(kilter env)"
@@ -74,6 +74,16 @@ pub struct JsonArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Machine-readable output (has a `schema_version`)
+    #[arg(long)]
+    pub json: bool,
+    /// Give up on a probe (docker, the API, pods) after this long and say which one did
+    #[arg(long, default_value = "3s", value_name = "D")]
+    pub probe_timeout: String,
+}
+
+#[derive(Debug, Args)]
 pub struct LogsArgs {
     /// The Deployment or StatefulSet
     pub service: String,
@@ -92,9 +102,9 @@ pub struct LogsArgs {
 pub struct RestartArgs {
     /// The Deployment or StatefulSet (default: all of them)
     pub service: Option<String>,
-    /// How long to wait for each rollout
-    #[arg(long, default_value = "120s", value_parser = parse_duration)]
-    pub timeout: std::time::Duration,
+    /// How long to wait for each rollout (e.g. 120s, 2m)
+    #[arg(long, default_value = "120s", value_name = "D")]
+    pub timeout: String,
 }
 
 #[derive(Debug, Args)]
@@ -121,9 +131,9 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// How long to wait for the cluster to become healthy (e.g. 120s, 2m)
-    #[arg(long, default_value = "120s", value_parser = parse_duration)]
-    pub timeout: std::time::Duration,
+    /// Give up (exit 5) if the cluster is not up and healthy by then (e.g. 120s, 2m)
+    #[arg(long, default_value = "120s", value_name = "D")]
+    pub timeout: String,
     /// Bring the cluster up without starting Tilt
     #[arg(long, conflicts_with_all = ["attach", "ci"])]
     pub no_tilt: bool,
@@ -250,14 +260,28 @@ pub fn parse_age(s: &str) -> Result<std::time::Duration, String> {
     parse_duration(t).map_err(|e| format!("{e}; days and weeks work too (30d, 2w)"))
 }
 
-/// `120s`, `2m`, `1m30s`, `500ms`, `1h`, or a bare number of seconds.
+/// Longest duration kilter accepts (a week): anything longer is surely a typo, and it keeps
+/// `Instant` arithmetic far from overflowing.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// A duration flag, e.g. `--timeout`: exit 4 with the rule when it does not parse.
+pub fn duration_flag(flag: &str, value: &str) -> Result<std::time::Duration, crate::error::Exit> {
+    parse_duration(value).map_err(|why| {
+        crate::error::invalid(format!("{flag} {value}: {why}"))
+            .hint("durations look like 90s, 2m, 1m30s, 500ms or 1h (at most 7 days)")
+    })
+}
+
+/// `120s`, `2m`, `1m30s`, `500ms`, `1h`, or a bare number of seconds; at most [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
     if s.is_empty() {
         return Err("empty duration".into());
     }
     if let Ok(n) = s.parse::<u64>() {
-        return Ok(std::time::Duration::from_secs(n));
+        return Some(std::time::Duration::from_secs(n))
+            .filter(|d| *d <= MAX_DURATION)
+            .ok_or_else(|| format!("`{s}` is longer than 7 days"));
     }
     let mut total_ms: u128 = 0;
     let mut num = String::new();
@@ -274,6 +298,9 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         }
         let n: f64 =
             num.parse().map_err(|e| format!("invalid duration `{s}` ({e}; try 120s or 2m)"))?;
+        if !n.is_finite() {
+            return Err(format!("invalid duration `{s}`"));
+        }
         num.clear();
         let factor = match unit.as_str() {
             "ms" => 1.0,
@@ -287,6 +314,9 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
             }
         };
         total_ms += (n * factor) as u128;
+        if total_ms > MAX_DURATION.as_millis() {
+            return Err(format!("`{s}` is longer than 7 days"));
+        }
     }
     if !num.is_empty() {
         return Err(format!(
@@ -318,6 +348,10 @@ mod tests {
         for bad in ["d", "-1d", "1.5d", "99999999999999999999d", "x", ""] {
             assert!(parse_age(bad).is_err(), "{bad}");
         }
+        for bad in ["-1s", "inf", "NaN", "99999999999999999999h", "8d", "169h", "1e9s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_duration("168h"), Ok(MAX_DURATION));
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub struct CommandFailed {
     pub line: String,
     pub code: Option<i32>,
     pub stderr_tail: String,
+    /// Whether `stderr_tail` is only the end of a longer stderr.
+    pub stderr_cut: bool,
     pub hint: Option<String>,
 }
 
@@ -110,9 +112,6 @@ pub fn code_of(err: &anyhow::Error) -> Code {
         if cause.downcast_ref::<Interrupted>().is_some() {
             return Code::Interrupted;
         }
-        if cause.downcast_ref::<crate::config::ConfigError>().is_some() {
-            return Code::Invalid;
-        }
         if cause.downcast_ref::<CouldNotExecute>().is_some() {
             return Code::Environment;
         }
@@ -135,9 +134,6 @@ pub fn render(err: &anyhow::Error) -> Vec<(Part, String)> {
         if let Some(x) = e.downcast_ref::<CommandFailed>() {
             hints.extend(x.hint.clone());
         }
-        if let Some(x) = e.downcast_ref::<crate::config::ConfigError>() {
-            hints.extend(x.hint.clone());
-        }
         if e.downcast_ref::<CouldNotExecute>().is_some() {
             hints.push("run `kilter doctor` to check the tools kilter needs".into());
         }
@@ -158,7 +154,10 @@ pub fn render(err: &anyhow::Error) -> Vec<(Part, String)> {
             if cf.stderr_tail.is_empty() {
                 out.push((Part::Plain, "  (no output on stderr)".into()));
             } else {
-                out.push((Part::Plain, "  stderr:".into()));
+                out.push((
+                    Part::Plain,
+                    if cf.stderr_cut { "  stderr (last lines):" } else { "  stderr:" }.into(),
+                ));
                 for l in cf.stderr_tail.lines() {
                     out.push((Part::Plain, format!("    {l}")));
                 }

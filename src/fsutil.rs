@@ -1,13 +1,17 @@
-//! Small file helpers: private dirs (0700), private files (0600), atomic writes.
+//! Files on disk: private dirs (0700), and the one atomic writer (temporary file in the same
+//! directory, fsync, rename, fsync of the directory) that every file kilter writes goes through
+//! (via the runner, so that `--dry-run` prints instead). A write can be staged first and
+//! committed later: `kilter stop` stages kilter.yaml before it stops anything, so a file that
+//! cannot be written stops nothing.
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 
-use anyhow::{Context, Result};
-use camino::Utf8Path;
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
 
-/// Create `dir` (and parents) if missing; the leaf is set to 0700.
+/// Create `dir` (and missing parents, 0700) if missing; the leaf is set to 0700.
 pub fn ensure_private_dir(dir: &Utf8Path) -> Result<()> {
     if !dir.is_dir() {
         fs::DirBuilder::new()
@@ -24,33 +28,154 @@ pub fn ensure_private_dir(dir: &Utf8Path) -> Result<()> {
     Ok(())
 }
 
-/// Write `contents` to `path` atomically (temp file in the same dir, fsync, rename) with `mode`.
-pub fn write_private(path: &Utf8Path, contents: &[u8], mode: u32) -> Result<()> {
-    let dir = path.parent().context("path has no parent")?;
-    ensure_private_dir(dir)?;
-    let tmp = dir.join(format!(".{}.tmp.{}", path.file_name().unwrap_or("f"), std::process::id()));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode_compat(mode)
-            .open(&tmp)?;
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
+/// How a written file's permissions and ownership are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Perm {
+    /// A file kilter owns: exactly this mode, in a private (0700) directory created if missing.
+    Private(u32),
+    /// A file the user owns (kilter.yaml): an existing file keeps its mode, owner and group; a
+    /// new one gets 0644 and, when kilter runs as root, the directory's owner and group. The
+    /// directory must exist.
+    Keep,
+}
+
+/// A write staged in a temporary file next to its target; [`Staged::commit`] renames it into
+/// place. Dropping it uncommitted removes the temporary file.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: Utf8PathBuf,
+    target: Utf8PathBuf,
+    committed: bool,
+}
+
+/// Where a write to `path` really lands: through a symlink to its target. A dangling symlink is
+/// an error rather than a silent replacement of the link by a file.
+pub fn write_target(path: &Utf8Path) -> Result<Utf8PathBuf> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => match path.canonicalize_utf8() {
+            Ok(t) => Ok(t),
+            Err(_) => {
+                let to = fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default();
+                bail!("{path} is a symlink to {to}, which does not exist")
+            }
+        },
+        _ => Ok(path.to_owned()),
     }
-    res.with_context(|| format!("could not write {path}"))
+}
+
+/// Write `contents` to a temporary file beside `path` (following a symlink), with the
+/// permissions `perm` asks for, and fsync it. Fails — changing nothing — when the directory is
+/// not writable, or the existing file could not be replaced by us (read-only, immutable, or
+/// owned by someone whose ownership we cannot keep).
+pub fn stage(path: &Utf8Path, contents: &[u8], perm: Perm) -> Result<Staged> {
+    let target = write_target(path)?;
+    let dir = target.parent().context("path has no parent")?.to_owned();
+    let existing = fs::metadata(&target).ok();
+    let (mode, owner) = match perm {
+        Perm::Private(mode) => {
+            ensure_private_dir(&dir)?;
+            (mode, None)
+        }
+        Perm::Keep => match &existing {
+            Some(m) => (m.permissions().mode() & 0o7777, Some((m.uid(), m.gid()))),
+            None => {
+                let d = fs::metadata(&dir).with_context(|| format!("could not stat {dir}"))?;
+                (0o644, Some((d.uid(), d.gid())))
+            }
+        },
+    };
+    if existing.is_some() {
+        // Opening for writing (no truncation) changes nothing but proves we may change it:
+        // it fails on a read-only file (unless root) and on an immutable one (even for root).
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&target)
+            .with_context(|| format!("{target} cannot be written"))?;
+    }
+    let name = target.file_name().unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.kilter-tmp.{}", std::process::id()));
+    let staged = Staged { tmp: tmp.clone(), target, committed: false };
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .or_else(|e| {
+            // A temporary file left by a killed kilter with our pid: replace it.
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                let _ = fs::remove_file(&tmp);
+                fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)
+            } else {
+                Err(e)
+            }
+        })
+        .with_context(|| format!("could not create a file in {dir}"))?;
+    f.write_all(contents).with_context(|| format!("could not write {tmp}"))?;
+    if let Some((uid, gid)) = owner {
+        let m = f.metadata()?;
+        if (m.uid(), m.gid()) != (uid, gid) {
+            std::os::unix::fs::fchown(&f, Some(uid), Some(gid)).with_context(|| {
+                format!(
+                    "{} belongs to uid {uid} gid {gid}; kilter (uid {}) cannot keep that owner",
+                    staged.target,
+                    m.uid()
+                )
+            })?;
+        }
+    }
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .with_context(|| format!("could not chmod {mode:o} {tmp}"))?;
+    f.sync_all().with_context(|| format!("could not fsync {tmp}"))?;
+    Ok(staged)
+}
+
+impl Staged {
+    /// The file the rename will replace.
+    pub fn target(&self) -> &Utf8Path {
+        &self.target
+    }
+
+    /// Rename into place and fsync the directory.
+    pub fn commit(mut self) -> Result<()> {
+        fs::rename(&self.tmp, &self.target)
+            .with_context(|| format!("could not replace {}", self.target))?;
+        self.committed = true;
+        if let Some(dir) = self.target.parent() {
+            fsync_dir(dir);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Write atomically: stage, then commit.
+pub fn write_atomic(path: &Utf8Path, contents: &[u8], perm: Perm) -> Result<()> {
+    stage(path, contents, perm)?.commit()
+}
+
+/// fsync a directory so a rename in it survives a crash (best effort).
+pub fn fsync_dir(dir: &Utf8Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
 }
 
 /// Make sure an existing file has exactly `mode`.
 pub fn chmod(path: &Utf8Path, mode: u32) -> Result<()> {
     fs::set_permissions(path, fs::Permissions::from_mode(mode))
         .with_context(|| format!("could not chmod {mode:o} {path}"))
+}
+
+/// The permission bits of a file, if it exists.
+pub fn mode_of(path: &Utf8Path) -> Option<u32> {
+    fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
 }
 
 /// Remove a file if it exists.
@@ -62,12 +187,60 @@ pub fn remove_if_exists(path: &Utf8Path) -> Result<bool> {
     }
 }
 
-trait ModeCompat {
-    fn mode_compat(&mut self, mode: u32) -> &mut Self;
+/// Whether anything (a file, a dangling symlink, a directory) is at `path`.
+pub fn exists(path: &Utf8Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
 }
-impl ModeCompat for fs::OpenOptions {
-    fn mode_compat(&mut self, mode: u32) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.mode(mode)
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmpdir() -> Utf8PathBuf {
+        let d = tempfile::tempdir().expect("tempdir").keep();
+        Utf8PathBuf::from_path_buf(d).expect("utf8")
+    }
+
+    #[test]
+    fn keep_preserves_mode_and_writes_through_symlinks() {
+        let d = tmpdir();
+        let real = d.join("real.yaml");
+        fs::write(&real, "a: 1\n").expect("write");
+        chmod(&real, 0o640).expect("chmod");
+        let link = d.join("kilter.yaml");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        write_atomic(&link, b"a: 2\n", Perm::Keep).expect("write");
+        assert!(fs::symlink_metadata(&link).expect("meta").file_type().is_symlink());
+        assert_eq!(fs::read_to_string(&real).expect("read"), "a: 2\n");
+        assert_eq!(mode_of(&real), Some(0o640));
+        let leftovers: Vec<_> = fs::read_dir(&d).expect("ls").flatten().collect();
+        assert_eq!(leftovers.len(), 2, "no temporary file left behind");
+        fs::remove_dir_all(&d).expect("cleanup");
+    }
+
+    #[test]
+    fn dangling_symlink_and_dropped_stage_change_nothing() {
+        let d = tmpdir();
+        let link = d.join("kilter.yaml");
+        std::os::unix::fs::symlink(d.join("gone.yaml"), &link).expect("symlink");
+        let err = stage(&link, b"x", Perm::Keep).expect_err("dangling");
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        let f = d.join("f");
+        fs::write(&f, "old").expect("write");
+        let s = stage(&f, b"new", Perm::Keep).expect("stage");
+        drop(s);
+        assert_eq!(fs::read_to_string(&f).expect("read"), "old");
+        assert_eq!(fs::read_dir(&d).expect("ls").count(), 2);
+        fs::remove_dir_all(&d).expect("cleanup");
+    }
+
+    #[test]
+    fn private_files_get_their_mode_in_a_private_dir() {
+        let d = tmpdir();
+        let p = d.join("sub/inner/kubeconfig");
+        write_atomic(&p, b"k", Perm::Private(0o600)).expect("write");
+        assert_eq!(mode_of(&p), Some(0o600));
+        assert_eq!(mode_of(&d.join("sub/inner")), Some(0o700));
+        fs::remove_dir_all(&d).expect("cleanup");
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod exec;
 pub mod fsutil;
+pub mod interrupt;
 pub mod lock;
 pub mod ops;
 pub mod ports;
@@ -26,7 +27,7 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::error::{Code, code_of};
 use crate::exec::{Mode, Runner};
-use crate::ui::{Ui, UiEnv};
+use crate::ui::{Ui, UiEnv, Verbosity};
 
 /// Parse arguments, run the command, render any error, and return the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
@@ -38,8 +39,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let verbosity = if cli.global.quiet { -1 } else { cli.global.verbose.min(2) as i8 };
-    let ui = Ui::new(verbosity, cli.global.color, &UiEnv::from_process());
+    let verbosity = Verbosity::from_flags(cli.global.quiet, cli.global.verbose);
+    let ui =
+        Ui::new(verbosity, cli.global.color, &UiEnv::from_process()).planning(cli.global.dry_run);
     exec::install_signal_handlers();
     let mode = if cli.global.dry_run { Mode::DryRun } else { Mode::Real };
     let runner = Runner::new(mode, &ui);
@@ -58,6 +60,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 }
 
 fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
+    // Needs neither a project nor HOME.
+    if let Command::Completions(a) = &cli.command {
+        return ops::completions::run(ui, a.shell);
+    }
     let start_dir = match &cli.global.project_dir {
         Some(d) => d.clone(),
         None => {
@@ -71,7 +77,8 @@ fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
         ui,
         runner,
         dirs: project::Dirs::from_env()?,
-        global: cli.global.clone(),
+        // A dry run previews the plan before kind, kubectl or tilt are installed.
+        missing_tools_ok: cli.global.dry_run,
         start_dir,
     };
     match &cli.command {
@@ -80,14 +87,14 @@ fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
         Command::Down(a) => ops::down::run(&ctx, a.adopt),
         Command::Stop(a) => ops::stop::run(&ctx, a.adopt),
         Command::Destroy(a) => ops::destroy::run(&ctx, a),
-        Command::Status(a) => ops::status::run(&ctx, a.json),
+        Command::Status(a) => ops::status::run(&ctx, a),
         Command::Ls(a) => ops::ls::run(&ctx, a.json),
         Command::Env(a) => ops::env::run(&ctx, a.json),
         Command::Logs(a) => ops::logs::run(&ctx, a),
         Command::Restart(a) => ops::restart::run(&ctx, a),
         Command::Exec(a) => ops::exec::run(&ctx, a),
         Command::Doctor(a) => ops::doctor::run(&ctx, a.json),
-        Command::Completions(a) => ops::completions::run(&ctx, a.shell),
+        Command::Completions(a) => ops::completions::run(ui, a.shell),
         Command::Db(a) => ops::db::run(&ctx, a),
     }
 }

@@ -14,18 +14,32 @@ use crate::ui::Ui;
 
 /// A held lock; released on drop.
 #[derive(Debug)]
+#[must_use = "the lock is released when dropped"]
 pub struct Lock {
     _file: File,
     pub path: Utf8PathBuf,
 }
 
-/// How long to wait for a busy lock (`KILTER_LOCK_TIMEOUT` seconds, default 300).
-pub fn default_timeout() -> Duration {
-    std::env::var("KILTER_LOCK_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .map(Duration::from_secs_f64)
-        .unwrap_or(Duration::from_secs(300))
+/// How long to wait for a busy lock: `KILTER_LOCK_TIMEOUT` seconds (a whole or decimal number
+/// ≥ 0), default 300. Anything else (`-1`, `inf`, `NaN`, `5m`) is invalid input (exit 4).
+pub fn default_timeout() -> Result<Duration> {
+    match std::env::var("KILTER_LOCK_TIMEOUT") {
+        Ok(v) if !v.trim().is_empty() => parse_seconds(v.trim()).ok_or_else(|| {
+            crate::error::invalid(format!("KILTER_LOCK_TIMEOUT={v} is not a number of seconds"))
+                .hint(
+                    "use a number of seconds such as 30 or 2.5, or unset it for the default (300)",
+                )
+                .into()
+        }),
+        _ => Ok(Duration::from_secs(300)),
+    }
+}
+
+/// A finite, non-negative number of seconds that fits a `Duration` (at most a year).
+fn parse_seconds(s: &str) -> Option<Duration> {
+    let secs: f64 = s.parse().ok()?;
+    (secs.is_finite() && (0.0..=31_536_000.0).contains(&secs))
+        .then(|| Duration::from_secs_f64(secs))
 }
 
 /// Take the lock at `path`, waiting up to `timeout` and saying who holds it.
@@ -68,7 +82,7 @@ pub fn acquire(
                     .hint(format!("if that process is stuck, stop it; the lock file is {path}"))
                     .into());
                 }
-                crate::exec::sleep(Duration::from_millis(50))?;
+                crate::interrupt::sleep(Duration::from_millis(50))?;
             }
             Err(TryLockError::Error(e)) => {
                 return Err(e).with_context(|| format!("could not lock {path}"));
@@ -102,5 +116,21 @@ fn holder(file: &mut File) -> String {
         (Some(c), Some(p)) => format!("`{c}` (pid {p})"),
         (None, Some(p)) => format!("another kilter (pid {p})"),
         _ => "another kilter command".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_seconds;
+    use std::time::Duration;
+
+    #[test]
+    fn lock_timeouts_parse_or_are_refused() {
+        assert_eq!(parse_seconds("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_seconds("2.5"), Some(Duration::from_millis(2500)));
+        assert_eq!(parse_seconds("0"), Some(Duration::ZERO));
+        for bad in ["-1", "inf", "NaN", "-inf", "5m", "", "1e300"] {
+            assert_eq!(parse_seconds(bad), None, "{bad}");
+        }
     }
 }

@@ -8,8 +8,9 @@ use anyhow::{Context, Result};
 use camino::Utf8Path;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Code, Exit};
-use crate::ui::Ui;
+use crate::error::{Code, Exit, invalid};
+use crate::exec::{Content, Runner};
+use crate::fsutil::Perm;
 
 pub const TILT_BASE: u16 = 10351;
 pub const NODEPORT_BASE: u16 = 30000;
@@ -63,11 +64,15 @@ pub fn preferred_slot(name: &str) -> u16 {
 }
 
 impl Registry {
+    /// Read the registry. Invalid JSON is invalid input (exit 4): the file is the user's to
+    /// move away (kilter then rebuilds it from the clusters).
     pub fn load(path: &Utf8Path) -> Result<Option<Registry>> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                let reg: Registry = serde_json::from_str(&text)
-                    .with_context(|| format!("the port registry {path} is not valid JSON; move it away and kilter rebuilds it"))?;
+                let reg: Registry = serde_json::from_str(&text).map_err(|e| {
+                    invalid(format!("the port registry {path} is not valid: {e}"))
+                        .hint(format!("move it away (`mv {path} {path}.bad`); kilter rebuilds it from the clusters that exist"))
+                })?;
                 Ok(Some(reg))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -75,17 +80,38 @@ impl Registry {
         }
     }
 
+    /// Entries whose slot is outside the NodePort range (a hand-edited or corrupt file).
+    pub fn bad_slots(&self) -> Vec<(&str, u16)> {
+        self.projects
+            .iter()
+            .filter(|(_, e)| e.slot >= SLOTS)
+            .map(|(n, e)| (n.as_str(), e.slot))
+            .collect()
+    }
+
     pub fn owner_of_slot(&self, slot: u16) -> Option<&str> {
-        self.projects.iter().find(|(_, e)| e.slot == slot).map(|(n, _)| n.as_str())
+        self.projects.iter().find(|(_, e)| e.slot == slot && slot < SLOTS).map(|(n, _)| n.as_str())
     }
 
     /// The slot of `name`: its entry, else `known` (e.g. read from its running cluster), else
-    /// the hash slot probing past taken ones.
+    /// the hash slot probing past taken ones. A recorded slot out of range is exit 4: moving
+    /// the project's ports silently would break whatever uses them.
     pub fn assign(&mut self, name: &str, known: Option<u16>) -> Result<u16> {
         if let Some(e) = self.projects.get(name) {
+            if e.slot >= SLOTS {
+                return Err(invalid(format!(
+                    "the port registry gives project `{name}` slot {}, but slots end at {}: its NodePorts would be {}-{}, outside 30000-32767",
+                    e.slot,
+                    SLOTS - 1,
+                    u32::from(NODEPORT_BASE) + u32::from(BLOCK) * u32::from(e.slot),
+                    u32::from(NODEPORT_BASE) + u32::from(BLOCK) * u32::from(e.slot) + u32::from(BLOCK) - 1,
+                ))
+                .hint("remove that entry from ports.json (kilter then assigns a valid slot), or fix the number")
+                .into());
+            }
             return Ok(e.slot);
         }
-        let slot = match known.filter(|s| self.owner_of_slot(*s).is_none()) {
+        let slot = match known.filter(|s| *s < SLOTS && self.owner_of_slot(*s).is_none()) {
             Some(s) => s,
             None => {
                 let start = preferred_slot(name);
@@ -103,22 +129,18 @@ impl Registry {
     }
 }
 
-/// Read-modify-write the registry under its lock. `rebuild` is consulted (once) when the file
-/// is missing, to recover slots from the clusters that exist.
+/// Read-modify-write the registry under its lock (through the runner: a dry run prints the
+/// write). `rebuild` is consulted (once) when the file is missing, to recover slots from the
+/// clusters that exist. Returns `f`'s result and whether the file was rebuilt.
 pub fn with_registry<T>(
     path: &Utf8Path,
-    ui: &Ui,
+    runner: &Runner<'_>,
     rebuild: impl FnOnce() -> Result<BTreeMap<String, u16>>,
     f: impl FnOnce(&mut Registry) -> Result<T>,
 ) -> Result<(T, bool)> {
     let lock_path = path.with_extension("lock");
-    let _lock = crate::lock::acquire(
-        &lock_path,
-        "the port registry",
-        "kilter",
-        ui,
-        crate::lock::default_timeout(),
-    )?;
+    let _lock =
+        runner.lock(&lock_path, "the port registry", "kilter", crate::lock::default_timeout()?)?;
     let (mut reg, existed) = match Registry::load(path)? {
         Some(r) => (r, true),
         None => {
@@ -134,7 +156,7 @@ pub fn with_registry<T>(
     let after = serde_json::to_string(&reg)?;
     if before != after || !existed {
         let text = serde_json::to_string_pretty(&reg)? + "\n";
-        crate::fsutil::write_private(path, text.as_bytes(), 0o644)?;
+        runner.write_file(path, &Content::text(text), Perm::Private(0o644))?;
     }
     Ok((out, !existed))
 }
@@ -142,6 +164,23 @@ pub fn with_registry<T>(
 /// Read-only view (no lock needed for a snapshot read).
 pub fn lookup(path: &Utf8Path, name: &str) -> Result<Option<Ports>> {
     Ok(Registry::load(path)?.and_then(|r| r.projects.get(name).map(|e| Ports::of(e.slot))))
+}
+
+/// A project's ports without reserving anything: its registry slot, or the slot it would get.
+/// Returns whether the slot is already reserved.
+pub fn preview(path: &Utf8Path, name: &str) -> Result<(Ports, bool)> {
+    let mut reg = Registry::load(path)?.unwrap_or_default();
+    let assigned = reg.projects.contains_key(name);
+    Ok((Ports::of(reg.assign(name, None)?), assigned))
+}
+
+/// Which of a project's ports to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Only the Tilt port (before starting Tilt).
+    Tilt,
+    /// Only the NodePort block (before creating the cluster).
+    Block,
 }
 
 /// Whether something already listens on 127.0.0.1:port. A connect probe, not a bind: probing
@@ -153,21 +192,12 @@ pub fn port_busy(port: u16) -> bool {
 
 /// Check that the Tilt port (optional) and the service block are free; name the owner of any
 /// busy port (another kilter project, or "another program").
-pub fn check_free(
-    ports: &Ports,
-    include_tilt: bool,
-    include_block: bool,
-    reg: Option<&Registry>,
-    me: &str,
-) -> Result<()> {
+pub fn check_free(ports: &Ports, which: Check, reg: Option<&Registry>, me: &str) -> Result<()> {
     let mut busy: Vec<String> = Vec::new();
-    let mut candidates: Vec<u16> = Vec::new();
-    if include_tilt {
-        candidates.push(ports.tilt);
-    }
-    if include_block {
-        candidates.extend(ports.block());
-    }
+    let candidates: Vec<u16> = match which {
+        Check::Tilt => vec![ports.tilt],
+        Check::Block => ports.block().collect(),
+    };
     for p in candidates {
         if !port_busy(p) {
             continue;
@@ -211,7 +241,6 @@ mod tests {
     #[test]
     fn hash_is_stable() {
         // Pinned values: changing the hash would move every user's ports.
-        assert_eq!(preferred_slot("shop"), preferred_slot("shop"));
         assert_eq!(preferred_slot("shop"), 17);
         assert_eq!(preferred_slot("blog"), 101);
     }
@@ -239,6 +268,22 @@ mod tests {
     }
 
     #[test]
+    fn out_of_range_slots_are_refused_for_their_project_and_ignored_for_others() {
+        let mut r = Registry::default();
+        r.projects.insert("big".into(), Entry { slot: 138 });
+        r.projects.insert("huge".into(), Entry { slot: 3000 });
+        let err = r.assign("big", None).expect_err("138 is past the last slot (137)");
+        assert_eq!(crate::error::code_of(&err), Code::Invalid);
+        assert!(err.to_string().contains("32760-32779"), "{err}");
+        assert!(r.assign("huge", None).is_err());
+        assert_eq!(r.bad_slots(), vec![("big", 138), ("huge", 3000)]);
+        // Another project is not blocked by them and never gets a bad slot.
+        let s = r.assign("shop", Some(138)).expect("slot");
+        assert!(s < SLOTS);
+        assert_eq!(r.assign("last", Some(137)).expect("slot"), 137);
+    }
+
+    #[test]
     fn busy_port_is_named() {
         let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
         let port = l.local_addr().expect("addr").port();
@@ -247,7 +292,7 @@ mod tests {
         assert!(!port_busy(port), "free again once the listener is gone");
         let l = std::net::TcpListener::bind(("127.0.0.1", port)).expect("rebind");
         let ports = Ports { slot: 0, tilt: port, base: 30000 };
-        let err = check_free(&ports, true, false, None, "shop").expect_err("busy");
+        let err = check_free(&ports, Check::Tilt, None, "shop").expect_err("busy");
         assert!(
             err.to_string().contains(&format!("port {port} is in use by another program")),
             "{err}"

@@ -5,8 +5,11 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
+use crate::config::Undo;
 use crate::config::{self, Config, ProjectFile};
 use crate::error::{Exit, invalid};
+use crate::exec::{Content, Runner, StagedWrite};
+use crate::fsutil::Perm;
 use crate::ui::Ui;
 
 /// Base directories from the environment (XDG with the usual defaults under HOME).
@@ -62,6 +65,8 @@ pub struct Paths {
     pub creating: Utf8PathBuf,
     pub identity: Utf8PathBuf,
     pub lock: Utf8PathBuf,
+    /// What `kilter stop` replaced in kilter.yaml, so `up` can put back the exact bytes.
+    pub flag_undo: Utf8PathBuf,
     pub snapshots: Utf8PathBuf,
 }
 
@@ -77,6 +82,7 @@ impl Paths {
             creating: cache.join("creating"),
             identity: cache.join("project.json"),
             lock: cache.join("lock"),
+            flag_undo: cache.join("flag-undo.json"),
             snapshots: dirs.data.join(name).join("snapshots"),
             cache,
         }
@@ -100,6 +106,7 @@ impl Project {
     /// Find kilter.yaml from `start` upwards, load it, and work out the name.
     pub fn resolve(start: &Utf8Path, dirs: &Dirs, ui: &Ui) -> Result<Project> {
         let start = absolute(start)?;
+        refuse_broken_project_file(&start)?;
         let (dir, file) = match config::find(&start) {
             Some(path) => {
                 let file = config::load(&path)?;
@@ -164,6 +171,27 @@ impl Project {
     }
 }
 
+/// A `kilter.yaml` that is there but not a readable file (a dangling symlink, a directory) must
+/// not be skipped on the way up to a parent's kilter.yaml, nor replaced by `stop`.
+fn refuse_broken_project_file(start: &Utf8Path) -> Result<()> {
+    for dir in start.ancestors() {
+        let candidate = dir.join(config::FILE_NAME);
+        if candidate.is_file() {
+            return Ok(());
+        }
+        if crate::fsutil::exists(&candidate) {
+            let what = match std::fs::read_link(&candidate) {
+                Ok(to) => format!("is a symlink to {}, which does not exist", to.display()),
+                Err(_) => "is not a regular file".to_owned(),
+            };
+            return Err(invalid(format!("{candidate} {what}"))
+                .hint("point it at an existing file, or remove it")
+                .into());
+        }
+    }
+    Ok(())
+}
+
 fn absolute(p: &Utf8Path) -> Result<Utf8PathBuf> {
     let abs = if p.is_absolute() {
         p.to_owned()
@@ -199,6 +227,7 @@ impl Identity {
 
 /// Refuse (exit 4) when another directory with the same project name owns the cluster, unless
 /// `adopt`. Returns true when the identity record should be (re)written by a mutating verb.
+/// Mutating verbs call this under the project lock, so two directories cannot both claim.
 pub fn check_identity(project: &Project, adopt: bool, ui: &Ui) -> Result<bool> {
     let Some(id) = Identity::read(&project.paths.identity) else { return Ok(true) };
     if id.dir == project.dir {
@@ -227,10 +256,135 @@ pub fn check_identity(project: &Project, adopt: bool, ui: &Ui) -> Result<bool> {
     .into())
 }
 
+/// Whether this project has an identity record at all (a cluster it created or adopted).
+pub fn has_identity(project: &Project) -> bool {
+    Identity::read(&project.paths.identity).is_some()
+}
+
 /// Record this directory as the owner of the project name.
-pub fn write_identity(project: &Project) -> Result<()> {
+pub fn write_identity(runner: &Runner<'_>, project: &Project) -> Result<()> {
     let id =
         Identity { version: 1, dir: project.dir.clone(), created_at: crate::time::rfc3339_now() };
     let text = serde_json::to_string_pretty(&id)? + "\n";
-    crate::fsutil::write_private(&project.paths.identity, text.as_bytes(), 0o600)
+    runner.write_file(&project.paths.identity, &Content::text(text), Perm::Private(0o600))
+}
+
+/// `<cache dir>/creating`: written right before `kind create cluster`, removed after it. It
+/// records when, so that a later `up` deletes only a node created after it (a half-made
+/// cluster of ours), never one that already existed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreatingMarker {
+    pub started_at: String,
+    /// Seconds since the epoch (what `.Created` of the node is compared with).
+    pub unix: i64,
+}
+
+impl CreatingMarker {
+    pub fn read(path: &Utf8Path) -> Option<CreatingMarker> {
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    }
+
+    pub fn write(runner: &Runner<'_>, path: &Utf8Path) -> Result<()> {
+        let now = crate::time::now_secs();
+        let m = CreatingMarker { started_at: crate::time::rfc3339(now), unix: now };
+        let text = serde_json::to_string(&m)? + "\n";
+        runner.write_file(path, &Content::text(text), Perm::Private(0o600))
+    }
+}
+
+/// The undo record of the last flag edit, stored between `stop` and `up`.
+#[derive(Debug, Serialize, Deserialize)]
+struct FlagUndo {
+    file: Utf8PathBuf,
+    undo: Undo,
+}
+
+/// An edit of `cluster.stopped` in kilter.yaml, staged (written to a temporary file beside
+/// it, with its owner, group and mode) but not yet in place.
+#[derive(Debug)]
+pub struct StagedFlag {
+    write: StagedWrite,
+    /// What setting the flag replaced (`None` when clearing it).
+    undo: Option<Undo>,
+    created: bool,
+}
+
+impl StagedFlag {
+    /// Whether kilter.yaml did not exist and is being created.
+    pub fn creates_file(&self) -> bool {
+        self.created
+    }
+}
+
+fn read_project_file(path: &Utf8Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("could not read {path}"))),
+    }
+}
+
+fn read_undo(project: &Project) -> Option<Undo> {
+    std::fs::read_to_string(&project.paths.flag_undo)
+        .ok()
+        .and_then(|t| serde_json::from_str::<FlagUndo>(&t).ok())
+        .filter(|u| u.file == project.file_path)
+        .map(|u| u.undo)
+}
+
+/// Prepare setting (`stop`) or clearing (`up`, `destroy`) `cluster.stopped`: compute the edit
+/// and stage the file, so that a kilter.yaml that cannot be edited or written fails *before*
+/// the caller changes anything else. Clearing puts back the exact bytes `stop` replaced when
+/// the file still holds them. `None`: nothing to change.
+pub fn stage_flag(
+    runner: &Runner<'_>,
+    project: &Project,
+    stopped: bool,
+) -> Result<Option<StagedFlag>> {
+    let path = &project.file_path;
+    let text = read_project_file(path)?;
+    if text.is_none() && !stopped {
+        return Ok(None);
+    }
+    let created = text.is_none();
+    let text = text.unwrap_or_default();
+    let (new, undo) = if stopped {
+        let e = config::set_stopped(path, &text)?;
+        (e.text, Some(e.undo))
+    } else {
+        (config::clear_stopped(path, &text, read_undo(project).as_ref())?, None)
+    };
+    if new == text {
+        return Ok(None);
+    }
+    let what =
+        if stopped { "write `cluster.stopped: true` to" } else { "remove `cluster.stopped` from" };
+    let write = runner
+        .stage_write(path, &Content::text(new), Perm::Keep)
+        .with_context(|| format!("cannot {what} {path}"))?;
+    Ok(Some(StagedFlag { write, undo, created }))
+}
+
+/// Put a staged flag edit in place; remember what setting it replaced (or forget it).
+pub fn commit_flag(runner: &Runner<'_>, project: &Project, flag: StagedFlag) -> Result<()> {
+    runner.commit(flag.write)?;
+    match flag.undo {
+        Some(undo) => {
+            let rec = FlagUndo { file: project.file_path.clone(), undo };
+            let text = serde_json::to_string_pretty(&rec)? + "\n";
+            runner.write_file(&project.paths.flag_undo, &Content::text(text), Perm::Private(0o600))
+        }
+        None => runner.remove_file(&project.paths.flag_undo).map(|_| ()),
+    }
+}
+
+/// Clear `cluster.stopped` now (stage and commit). Returns whether kilter.yaml changed.
+pub fn clear_stopped_flag(runner: &Runner<'_>, project: &Project) -> Result<bool> {
+    match stage_flag(runner, project, false)? {
+        Some(f) => commit_flag(runner, project, f).map(|()| true),
+        None => {
+            runner.remove_file(&project.paths.flag_undo)?;
+            Ok(false)
+        }
+    }
 }

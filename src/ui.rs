@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::Part;
-use crate::exec::Effect;
 
 /// `--color`
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -19,11 +18,43 @@ pub enum ColorChoice {
     Never,
 }
 
+/// `-q`, default, `-v`, `-vv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+    Debug,
+}
+
+impl Verbosity {
+    pub fn from_flags(quiet: bool, verbose: u8) -> Verbosity {
+        match (quiet, verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, 0) => Verbosity::Normal,
+            (false, 1) => Verbosity::Verbose,
+            (false, _) => Verbosity::Debug,
+        }
+    }
+}
+
+/// What kind of effect a `$ line` echo is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Echo {
+    /// A command that changes something: shown by default.
+    Change,
+    /// A read-only probe: shown with `-v`.
+    Probe,
+    /// kilter's own file bookkeeping (writes, renames, removals): shown with `-v`.
+    Internal,
+}
+
 /// Output policy, built once from flags and environment.
 #[derive(Debug)]
 pub struct Ui {
-    /// -1 quiet, 0 default, 1 `-v`, 2 `-vv`.
-    pub verbosity: i8,
+    pub verbosity: Verbosity,
+    /// A dry run: progress lines say what would happen.
+    planning: bool,
     color: bool,
     progress: bool,
     spinner: Mutex<Option<ProgressBar>>,
@@ -59,18 +90,18 @@ impl UiEnv {
 }
 
 impl Ui {
-    pub fn new(verbosity: i8, color: ColorChoice, env: &UiEnv) -> Ui {
+    pub fn new(verbosity: Verbosity, color: ColorChoice, env: &UiEnv) -> Ui {
         let color = match color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => env.stderr_tty && !env.no_color && !env.term_dumb,
         };
-        let progress = env
-            .progress_override
-            .unwrap_or(env.stderr_tty && !env.ci && !env.term_dumb && verbosity == 0)
-            && verbosity >= 0;
+        let progress = env.progress_override.unwrap_or(
+            env.stderr_tty && !env.ci && !env.term_dumb && verbosity == Verbosity::Normal,
+        ) && verbosity > Verbosity::Quiet;
         Ui {
             verbosity,
+            planning: false,
             color,
             progress,
             spinner: Mutex::new(None),
@@ -87,7 +118,17 @@ impl Ui {
             ci: true,
             progress_override: None,
         };
-        Ui::new(-1, ColorChoice::Never, &env)
+        Ui::new(Verbosity::Quiet, ColorChoice::Never, &env)
+    }
+
+    /// Word progress lines for a dry run ("would …").
+    pub fn planning(mut self, planning: bool) -> Ui {
+        self.planning = planning;
+        self
+    }
+
+    fn shows(&self, at_least: Verbosity) -> bool {
+        self.verbosity >= at_least
     }
 
     pub fn progress_enabled(&self) -> bool {
@@ -107,20 +148,23 @@ impl Ui {
         }
     }
 
-    /// Echo a command about to run: mutations by default, queries with `-v`.
-    pub fn echo(&self, effect: Effect, line: &str) {
-        let show = match effect {
-            Effect::Mutate => self.verbosity >= 0,
-            Effect::Query => self.verbosity >= 1,
+    /// Echo an effect about to happen: changes by default, probes and bookkeeping with `-v`.
+    pub fn echo(&self, level: Echo, line: &str) {
+        let show = match level {
+            Echo::Change => self.shows(Verbosity::Normal),
+            Echo::Probe | Echo::Internal => self.shows(Verbosity::Verbose),
         };
         if show {
-            self.eprint(&self.paint("2", &format!("$ {line}")));
+            let first = line.lines().next().unwrap_or("");
+            let more = if line.contains('\n') { " …" } else { "" };
+            self.eprint(&self.paint("2", &format!("$ {first}{more}")));
         }
     }
 
-    /// With `-v`, a command's captured output is shown after it ran.
-    pub fn child_output(&self, effect: Effect, stdout: &str, stderr: &str) {
-        let show = self.verbosity >= 2 || (self.verbosity >= 1 && effect == Effect::Mutate);
+    /// With `-v`, a changing command's captured output is shown after it ran (`-vv`: every
+    /// command's).
+    pub fn child_output(&self, mutated: bool, stdout: &str, stderr: &str) {
+        let show = self.shows(Verbosity::Debug) || (self.shows(Verbosity::Verbose) && mutated);
         if !show {
             return;
         }
@@ -131,33 +175,38 @@ impl Ui {
 
     /// A normal progress/status message.
     pub fn info(&self, msg: &str) {
-        if self.verbosity >= 0 {
+        if self.shows(Verbosity::Normal) {
             self.eprint(msg);
         }
     }
 
     /// Extra detail for `-v`.
     pub fn detail(&self, msg: &str) {
-        if self.verbosity >= 1 {
+        if self.shows(Verbosity::Verbose) {
             self.eprint(&self.paint("2", msg));
         }
     }
 
     pub fn note(&self, msg: &str) {
-        if self.verbosity >= 0 {
+        if self.shows(Verbosity::Normal) {
             self.eprint(&format!("{} {msg}", self.paint("36", "note:")));
         }
     }
 
     pub fn warn(&self, msg: &str) {
-        if self.verbosity >= 0 {
+        if self.shows(Verbosity::Normal) {
             self.eprint(&format!("{} {msg}", self.paint("33;1", "warning:")));
         }
     }
 
-    pub fn success(&self, msg: &str) {
-        if self.verbosity >= 0 {
-            self.eprint(&format!("{} {msg}", self.paint("32", "✓")));
+    /// A finished outcome, `✓ msg`; a dry run says `would: <would>` instead.
+    pub fn success(&self, msg: &str, would: &str) {
+        if self.shows(Verbosity::Normal) {
+            if self.planning {
+                self.eprint(&format!("{} {would}", self.paint("36", "would:")));
+            } else {
+                self.eprint(&format!("{} {msg}", self.paint("32", "✓")));
+            }
         }
     }
 
@@ -199,7 +248,14 @@ impl Ui {
     }
 
     /// Start a step: a spinner with elapsed time on a terminal, a plain `==> msg` line otherwise.
-    pub fn step(&self, msg: &str) -> Step<'_> {
+    /// A dry run prints `would: <would>` once and nothing when it ends.
+    pub fn step(&self, msg: &str, would: &str) -> Step<'_> {
+        if self.planning {
+            if self.shows(Verbosity::Normal) {
+                self.eprint(&format!("{} {would}", self.paint("36", "would:")));
+            }
+            return Step { ui: self, msg: msg.to_owned(), start: Instant::now(), done: true };
+        }
         if self.progress {
             let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             pb.set_style(
@@ -211,7 +267,7 @@ impl Ui {
             if let Ok(mut s) = self.spinner.lock() {
                 *s = Some(pb);
             }
-        } else if self.verbosity >= 0 {
+        } else if self.shows(Verbosity::Normal) {
             self.eprint(&format!("==> {msg}"));
         }
         Step { ui: self, msg: msg.to_owned(), start: Instant::now(), done: false }
@@ -249,10 +305,14 @@ impl Step<'_> {
     }
 
     pub fn done(mut self) -> Duration {
-        self.done = true;
         let took = self.start.elapsed();
+        if self.done {
+            // A dry run's step: already said what it would do.
+            return took;
+        }
+        self.done = true;
         self.ui.finish_spinner();
-        if self.ui.verbosity >= 0 {
+        if self.ui.shows(Verbosity::Normal) {
             self.ui.eprint(&format!(
                 "{} {} ({})",
                 self.ui.paint("32", "✓"),
@@ -268,7 +328,7 @@ impl Drop for Step<'_> {
     fn drop(&mut self) {
         if !self.done {
             self.ui.finish_spinner();
-            if self.ui.verbosity >= 0 {
+            if self.ui.shows(Verbosity::Normal) {
                 self.ui.eprint(&format!("{} {}", self.ui.paint("31", "✗"), self.msg));
             }
         }
@@ -297,23 +357,43 @@ mod tests {
 
     #[test]
     fn progress_only_on_an_attended_terminal() {
-        assert!(Ui::new(0, ColorChoice::Auto, &env(true, false)).progress_enabled());
-        assert!(!Ui::new(0, ColorChoice::Auto, &env(true, true)).progress_enabled(), "CI");
-        assert!(!Ui::new(0, ColorChoice::Auto, &env(false, false)).progress_enabled(), "pipe");
-        assert!(!Ui::new(1, ColorChoice::Auto, &env(true, false)).progress_enabled(), "-v");
-        assert!(!Ui::new(-1, ColorChoice::Auto, &env(true, false)).progress_enabled(), "-q");
+        assert!(
+            Ui::new(Verbosity::Normal, ColorChoice::Auto, &env(true, false)).progress_enabled()
+        );
+        assert!(
+            !Ui::new(Verbosity::Normal, ColorChoice::Auto, &env(true, true)).progress_enabled(),
+            "CI"
+        );
+        assert!(
+            !Ui::new(Verbosity::Normal, ColorChoice::Auto, &env(false, false)).progress_enabled(),
+            "pipe"
+        );
+        assert!(
+            !Ui::new(Verbosity::Verbose, ColorChoice::Auto, &env(true, false)).progress_enabled(),
+            "-v"
+        );
+        assert!(
+            !Ui::new(Verbosity::Quiet, ColorChoice::Auto, &env(true, false)).progress_enabled(),
+            "-q"
+        );
         let mut dumb = env(true, false);
         dumb.term_dumb = true;
-        assert!(!Ui::new(0, ColorChoice::Auto, &dumb).progress_enabled(), "TERM=dumb");
+        assert!(
+            !Ui::new(Verbosity::Normal, ColorChoice::Auto, &dumb).progress_enabled(),
+            "TERM=dumb"
+        );
         let mut forced = env(false, true);
         forced.progress_override = Some(true);
         assert!(
-            Ui::new(0, ColorChoice::Auto, &forced).progress_enabled(),
+            Ui::new(Verbosity::Normal, ColorChoice::Auto, &forced).progress_enabled(),
             "KILTER_PROGRESS=always"
         );
         let mut never = env(true, false);
         never.progress_override = Some(false);
-        assert!(!Ui::new(0, ColorChoice::Auto, &never).progress_enabled(), "KILTER_PROGRESS=never");
+        assert!(
+            !Ui::new(Verbosity::Normal, ColorChoice::Auto, &never).progress_enabled(),
+            "KILTER_PROGRESS=never"
+        );
     }
 
     #[test]

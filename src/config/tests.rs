@@ -1,4 +1,6 @@
+use super::schema::{ECOSYSTEM_KEYS, NAME_RULE};
 use super::*;
+use crate::error::Code;
 
 const PATH: &str = "/p/kilter.yaml";
 
@@ -15,7 +17,7 @@ fn parse_ok(text: &str) -> (Config, Vec<String>) {
 }
 
 #[track_caller]
-fn parse_err(text: &str) -> ConfigError {
+fn parse_err(text: &str) -> Exit {
     match parse(path(), text) {
         Ok(parsed) => panic!("{text:?} should not parse, got: {parsed:?}"),
         Err(err) => err,
@@ -76,12 +78,14 @@ fn the_spec_example_parses() {
             tiltfile: Some("Tiltfile".into()),
             kind: KindSection { image: Some("kindest/node:v1.31.0".into()) },
             database: Some(Database {
-                engine: "postgres".into(),
+                engine: Engine::Postgres,
                 service: "postgres".into(),
                 user: "postgres".into(),
                 name: Some("shop".into()),
             }),
             cluster: ClusterSection { stopped: true },
+            registry: true,
+            services: vec![],
         }
     );
 }
@@ -141,8 +145,12 @@ database:
 
 #[test]
 fn ecosystem_keys_are_accepted_silently_and_not_interpreted() {
-    let (config, warnings) = parse_ok(DOCUMENTED);
+    let (mut config, warnings) = parse_ok(DOCUMENTED);
     assert!(warnings.is_empty(), "{warnings:?}");
+    // `services:` is kilter's own now (see the services tests below).
+    let names: Vec<&str> = config.services.iter().map(|s| s.name.value.as_str()).collect();
+    assert_eq!(names, ["postgres", "redis"]);
+    config.services.clear();
     assert_eq!(
         config,
         Config {
@@ -242,24 +250,6 @@ fn database_defaults() {
             }),
         ),
         ("database:\n  service:\n", Some(Database::default())),
-        (
-            "database:\n  engine: mariadb\n",
-            Some(Database {
-                engine: "mariadb".into(),
-                service: "mariadb".into(),
-                user: "root".into(),
-                name: None,
-            }),
-        ),
-        (
-            "database:\n  user: app\n  engine: mysql\n  service: db\n",
-            Some(Database {
-                engine: "mysql".into(),
-                service: "db".into(),
-                user: "app".into(),
-                name: None,
-            }),
-        ),
     ];
     for (text, expected) in cases {
         assert_eq!(&parse_ok(text).0.database, expected, "{text:?}");
@@ -267,7 +257,7 @@ fn database_defaults() {
     assert_eq!(
         Database::default(),
         Database {
-            engine: "postgres".into(),
+            engine: Engine::Postgres,
             service: "postgres".into(),
             user: "postgres".into(),
             name: None
@@ -356,7 +346,7 @@ fn malformed_files_are_errors_naming_file_line_and_column() {
         (
             "name: a\ndatabase:\n  engine: oracle   # nope\n",
             "/p/kilter.yaml:3:11: database.engine: unsupported engine \"oracle\"; kilter supports `postgres`, `mysql` and `mariadb`",
-            Some("use `engine: postgres`, `mysql` or `mariadb`, or remove the `database:` section"),
+            Some("use `engine: postgres`, `engine: mysql` or `engine: mariadb`"),
         ),
         (
             "database:\n  user: [a]\n",
@@ -388,12 +378,12 @@ fn malformed_files_are_errors_naming_file_line_and_column() {
         ),
         (
             "name: shop\nport: [80, 81\n",
-            "/p/kilter.yaml:3:1: invalid YAML: did not find expected ',' or ']'",
+            "/p/kilter.yaml:3:1: invalid YAML: expected ',' or ']', while parsing a flow sequence",
             None,
         ),
         (
             "name: \"shop\n",
-            "/p/kilter.yaml:2:1: invalid YAML: found unexpected end of stream",
+            "/p/kilter.yaml:1:7: invalid YAML: found unexpected end of stream, while scanning a quoted scalar",
             None,
         ),
         (
@@ -528,8 +518,30 @@ fn validate_name_table() {
 // Positions
 // ---------------------------------------------------------------------------------------
 
+/// What to find at the end of a key path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Key,
+    Value,
+}
+
+/// Position of the node at `keys` (`[]`: the root) in the span tree; `None` if the path does
+/// not exist or the text does not parse.
+fn locate(text: &str, keys: &[&str], target: Target) -> Option<(usize, usize)> {
+    let tree = span::parse(text).ok()?;
+    let mut node = tree.root.as_ref()?;
+    let mut key_pos = node.pos;
+    for key in keys {
+        let (k, v) = node.get(key)?;
+        key_pos = k.pos;
+        node = v;
+    }
+    let pos = if target == Target::Key { key_pos } else { node.pos };
+    Some((pos.line, pos.col))
+}
+
 #[test]
-fn locate_finds_keys_and_values_in_every_style() {
+fn spans_give_keys_and_values_in_every_style() {
     let t = Target::Key;
     let v = Target::Value;
     type Case<'a> = (&'a str, &'a [&'a str], Target, Option<(usize, usize)>);
@@ -549,86 +561,97 @@ fn locate_finds_keys_and_values_in_every_style() {
         ),
         ("cluster: {stopped: false, a: 1}\n", &["cluster", "stopped"], v, Some((1, 20))),
         ("cluster: {stopped: false, a: 1}\n", &["cluster", "a"], t, Some((1, 27))),
+        ("cluster: {stopped: false, a: 1}\n", &["cluster"], v, Some((1, 10))),
         ("\"cluster\":\n  'stopped': true\n", &["cluster", "stopped"], t, Some((2, 3))),
         ("a: 1\r\nb:\r\n  c: 2\r\n", &["b", "c"], v, Some((3, 6))),
+        ("a: 1\rb:\r  c: 2\r", &["b", "c"], v, Some((3, 6))),
         ("ünï: x\nb: 1\n", &["b"], v, Some((2, 4))),
-        ("x: 1\nx: 2\n", &["x"], t, Some((1, 1))),
+        ("a: &x\n  b: 1\n", &["a"], v, Some((1, 4))),
+        ("a: !!map\n  b: 1\n", &["a"], v, Some((1, 4))),
+        ("a:\n- 1\n", &["a"], v, Some((2, 1))),
+        ("a:\n  -   1\n", &["a"], v, Some((2, 3))),
+        ("a:\n  - b: 1\n", &["a"], v, Some((2, 3))),
+        ("a: |\n  text\n", &["a"], v, Some((2, 3))),
+        ("a:\nb: 1\n", &["a"], v, Some((1, 3))),
         ("name: x\n", &["cluster"], t, None),
         ("name: x\n", &["name", "deeper"], t, None),
-        ("bad: [\n", &["bad"], t, Some((1, 1))),
-        ("bad: [\nkey: 1\n", &["key"], t, None),
+        ("bad: [\n", &["bad"], t, None),
     ];
     for (text, keys, target, expected) in cases {
-        let got = locate(text, keys, *target).map(|p| (p.line, p.col));
-        assert_eq!(got, *expected, "{text:?} {keys:?} {target:?}");
+        assert_eq!(locate(text, keys, *target), *expected, "{text:?} {keys:?} {target:?}");
     }
-    assert_eq!(
-        locate_nth("x: 1\n# c\nx: 2\n", &["x"], Target::Key, 1),
-        Some(Pos { line: 3, col: 1 })
-    );
-    assert_eq!(locate_nth("x: 1\nx: 2\n", &["x"], Target::Value, 1), Some(Pos { line: 2, col: 4 }));
 }
 
 #[test]
-fn line_scanner_helpers() {
-    for (s, value, comment) in [
-        ("  true  # why", "  true  ", "# why"),
-        (" x#not-a-comment", " x#not-a-comment", ""),
-        (" \"a # b\" # c", " \"a # b\" ", "# c"),
-        (" 'it''s' # c", " 'it''s' ", "# c"),
-        (" it's # c", " it's ", "# c"),
-        ("# c", "", "# c"),
-        ("", "", ""),
-    ] {
-        assert_eq!(split_comment(s), (value, comment), "{s:?}");
+fn span_tree_knows_styles_anchors_and_aliases() {
+    let tree = span::parse("a: &x {b: 1}\nc: *x\nd: [1]\ne:\n  f: 1\n").expect("parses");
+    let root = tree.root.as_ref().expect("a root");
+    let (_, a) = root.get("a").expect("a");
+    let (_, c) = root.get("c").expect("c");
+    assert!(a.is_flow() && a.anchor != 0);
+    assert!(matches!(c.kind, span::Kind::Alias(id) if id == a.anchor));
+    assert!(tree.deref(c).same(a));
+    assert_eq!(tree.aliases, vec![(a.anchor, Pos { line: 2, col: 4 })]);
+    assert!(root.get("d").is_some_and(|(_, d)| d.is_flow()));
+    assert!(root.get("e").is_some_and(|(_, e)| !e.is_flow()));
+    // Byte spans: exact for scalars and flow collections, to the last child for blocks.
+    let text = "k: 'q'  # c\nm: {x: 1}\nb:\n  y: 2\n  z: 3\n\n";
+    let tree = span::parse(text).expect("parses");
+    let root = tree.root.as_ref().expect("a root");
+    let span_of = |key: &str| root.get(key).map(|(_, v)| &text[v.start..v.end]);
+    assert_eq!(span_of("k"), Some("'q'"));
+    assert_eq!(span_of("m"), Some("{x: 1}"));
+    assert_eq!(span_of("b"), Some("y: 2\n  z: 3"));
+    // A second document, nesting too deep.
+    let deep = format!("a: {}{}\n", "[".repeat(70), "]".repeat(70));
+    let problem = span::parse(&deep).expect_err("too deep");
+    assert!(problem.message.contains("nested more than 64 levels"), "{}", problem.message);
+}
+
+#[test]
+fn core_schema_resolution() {
+    use span::Scalar;
+    let cases: &[(&str, Scalar<'_>)] = &[
+        ("a: ~", Scalar::Null),
+        ("a: null", Scalar::Null),
+        ("a: NULL", Scalar::Null),
+        ("a:", Scalar::Null),
+        ("a: True", Scalar::Bool(true)),
+        ("a: FALSE", Scalar::Bool(false)),
+        ("a: yes", Scalar::Str("yes")),
+        ("a: 5432", Scalar::Number("5432")),
+        ("a: -1.5e3", Scalar::Number("-1.5e3")),
+        ("a: 0x1f", Scalar::Number("0x1f")),
+        ("a: 0o17", Scalar::Number("0o17")),
+        ("a: .inf", Scalar::Number(".inf")),
+        ("a: .NaN", Scalar::Number(".NaN")),
+        ("a: 1.", Scalar::Number("1.")),
+        ("a: 1e", Scalar::Str("1e")),
+        ("a: 1.2.3", Scalar::Str("1.2.3")),
+        ("a: 0x", Scalar::Str("0x")),
+        ("a: '5432'", Scalar::Str("5432")),
+        ("a: \"true\"", Scalar::Str("true")),
+        ("a: !!str 5432", Scalar::Str("5432")),
+        ("a: ! 5432", Scalar::Str("5432")),
+        ("a: !!int 5432", Scalar::Number("5432")),
+        ("a: !custom x", Scalar::Tagged("!custom")),
+    ];
+    for (text, expected) in cases {
+        let tree = span::parse(text).expect("parses");
+        let value = tree.root.as_ref().and_then(|r| r.get("a")).map(|(_, v)| v.scalar());
+        assert_eq!(value, Some(Some(*expected)), "{text:?}");
     }
-    for (line, key, colon) in [
-        ("cluster:", 0, Some(7)),
-        ("  stopped: true", 2, Some(9)),
-        ("\"cluster\" : x", 0, Some(10)),
-        ("'a:b': x", 0, Some(5)),
-        ("\"a\\\"b\": x", 0, Some(6)),
-        ("url: http://x", 0, Some(3)),
-        ("novalue", 0, None),
+    for (word, written) in [
+        ("shop", "shop"),
+        ("123", "\"123\""),
+        ("true", "\"true\""),
+        ("null", "\"null\""),
+        ("1e3", "\"1e3\""),
+        ("-x", "\"-x\""),
+        ("a b", "\"a b\""),
     ] {
-        assert_eq!(key_colon(line, key), colon, "{line:?}");
+        assert_eq!(span::scalar_text(word), written, "{word:?}");
     }
-    for (line, new, expected) in [
-        ("  stopped: false", "true", "  stopped: true"),
-        ("  stopped: false  # set by kilter", "true", "  stopped: true   # set by kilter"),
-        ("  stopped: ~ # c", "true", "  stopped: true # c"),
-        ("  stopped: false\t# c", "true", "  stopped: true\t# c"),
-        ("  stopped: false  ", "true", "  stopped: true  "),
-        ("  stopped:", "true", "  stopped: true"),
-        ("  stopped:   # c", "true", "  stopped: true   # c"),
-        ("cluster: ~", "", "cluster:"),
-        ("cluster: {}  # state", "", "cluster:  # state"),
-        ("cluster: null # state", "", "cluster: # state"),
-    ] {
-        let colon = line.find(':').expect("a colon");
-        assert_eq!(replace_inline_value(line, colon, new), expected, "{line:?}");
-    }
-    for (text, unit) in [
-        ("", 2),
-        ("name: a\n", 2),
-        ("kind:\n    image: x\n", 4),
-        ("kind:\n  image: x\n", 2),
-        ("# kind:\n#     image: x\nname: a\nenv:\n   A: 1\n", 3),
-        ("services:\n- name: a\n  port: 1\nenv:\n    A: b\n", 4),
-        ("description: |\n    text:\n        more\nkind:\n  image: x\n", 2),
-        ("a:\n  b:\n    c: 1\n", 2),
-    ] {
-        let doc = Doc::new(text).expect("a doc");
-        assert_eq!(doc.indent_unit(), unit, "{text:?}");
-    }
-    assert!(Doc::new("a: 1\rb: 2\r").is_err());
-    let doc = Doc::new("a\r\nb\nc").expect("a doc");
-    assert_eq!((doc.content(0), doc.line_break(0)), ("a", "\r\n"));
-    assert_eq!((doc.content(1), doc.line_break(1)), ("b", "\n"));
-    assert_eq!((doc.content(2), doc.line_break(2)), ("c", ""));
-    assert_eq!(doc.eol, "\r\n");
-    assert_eq!(Doc::new("a\nb\r\n").expect("a doc").eol, "\n");
-    assert_eq!(Doc::new("a").expect("a doc").eol, "\n");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -637,14 +660,12 @@ fn line_scanner_helpers() {
 
 #[track_caller]
 fn with(text: &str) -> String {
-    with_stopped_flag(path(), text)
-        .unwrap_or_else(|err| panic!("with_stopped_flag({text:?}): {err}"))
+    set_stopped(path(), text).unwrap_or_else(|err| panic!("set_stopped({text:?}): {err}")).text
 }
 
 #[track_caller]
 fn without(text: &str) -> String {
-    without_stopped_flag(path(), text)
-        .unwrap_or_else(|err| panic!("without_stopped_flag({text:?}): {err}"))
+    clear_stopped(path(), text, None).unwrap_or_else(|err| panic!("clear_stopped({text:?}): {err}"))
 }
 
 /// The config invariant: the edit changes `cluster.stopped` and nothing else.
@@ -653,11 +674,14 @@ fn assert_only_flag_changed(before: &str, after: &str, flag: bool) {
     let (old, _) = parse_ok(before);
     let (new, _) = parse_ok(after);
     assert_eq!(new, stopped(old, flag), "{before:?} -> {after:?}");
-    let tree = |text: &str| -> Value {
-        serde_yaml::from_str(text.trim_start_matches('\u{feff}')).expect("yaml")
-    };
+    let tree = |text: &str| parse_full(path(), text).expect("parses").tree;
     let (old_tree, new_tree) = (tree(before), tree(after));
-    assert_eq!(without_flag(&new_tree), without_flag(&old_tree), "{before:?} -> {after:?}");
+    let same = match (edit::without_flag(&old_tree), edit::without_flag(&new_tree)) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.same(&b),
+        _ => false,
+    };
+    assert!(same, "the tree changed beyond the flag: {before:?} -> {after:?}");
 }
 
 /// Files without `cluster:`: with() appends, without() restores the exact bytes.
@@ -731,6 +755,11 @@ fn round_trip_files_without_cluster() {
             "nested block scalar last, no newline",
             "name: a\n\n# hooks run by the ecosystem\nhooks:\n  pre-up: >\n    ./seed.sh",
             "name: a\n\ncluster:\n  stopped: true\n# hooks run by the ecosystem\nhooks:\n  pre-up: >\n    ./seed.sh",
+        ),
+        (
+            "crlf, block scalar last with comments above, no newline",
+            "name: a\r\n# hooks\r\nhooks:\r\n  pre-up: |\r\n    ./seed.sh",
+            "name: a\r\ncluster:\r\n  stopped: true\r\n# hooks\r\nhooks:\r\n  pre-up: |\r\n    ./seed.sh",
         ),
         (
             "stripped block scalar last, no newline",
@@ -979,58 +1008,175 @@ fn without_leaves_files_with_no_flag_unchanged() {
     }
 }
 
+/// Layouts the line-based editor of old refused; the span-based one edits them exactly.
+#[test]
+fn multi_line_and_flow_layouts_are_edited_exactly() {
+    // (label, before, with(), without(with()))
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "multi-line flow",
+            "cluster: {zone: eu,\n  region: x}\n",
+            "cluster: {stopped: true, zone: eu,\n  region: x}\n",
+            "cluster: {zone: eu,\n  region: x}\n",
+        ),
+        (
+            "flow top level",
+            "{name: a, port: 1}\n",
+            "{name: a, port: 1, cluster: {stopped: true}}\n",
+            "{name: a, port: 1}\n",
+        ),
+        ("empty flow top level", "{}\n", "{cluster: {stopped: true}}\n", "{}\n"),
+        (
+            "flow top level over lines",
+            "{\n  name: a,\n  port: 1\n}\n",
+            "{\n  name: a,\n  port: 1, cluster: {stopped: true}\n}\n",
+            "{\n  name: a,\n  port: 1\n}\n",
+        ),
+        (
+            "flow top level with cluster",
+            "{name: a, cluster: {zone: eu}}",
+            "{name: a, cluster: {stopped: true, zone: eu}}",
+            "{name: a, cluster: {zone: eu}}",
+        ),
+        (
+            "flow top level, cluster: {}",
+            "{name: a, cluster: {}}",
+            "{name: a, cluster: {stopped: true}}",
+            "{name: a}",
+        ),
+        (
+            "flow top level, cluster: ~",
+            "{cluster: ~, name: a}",
+            "{cluster: {stopped: true}, name: a}",
+            "{name: a}",
+        ),
+        (
+            "value on the next line",
+            "cluster:\n  stopped:\n    false\n",
+            "cluster:\n  stopped:\n    true\n",
+            "",
+        ),
+        (
+            "null on the next line",
+            "cluster:\n  ~\nport: 1\n",
+            "cluster:\n  stopped: true\nport: 1\n",
+            "port: 1\n",
+        ),
+        ("tagged false", "cluster:\n  stopped: !!bool false\n", "cluster:\n  stopped: true\n", ""),
+        ("bare CR line breaks", "a: 1\rcluster:\r", "a: 1\rcluster:\r  stopped: true\r", "a: 1\r"),
+        ("a final bare CR", "name: a\r", "name: a\rcluster:\r  stopped: true\r", "name: a\r"),
+        (
+            "LF file with a stray CR at the end",
+            "name: a\nport: 1\r",
+            "name: a\nport: 1\rcluster:\n  stopped: true\n",
+            "name: a\nport: 1\r",
+        ),
+    ];
+    for (label, before, expected_with, expected_without) in cases {
+        let after = with(before);
+        assert_eq!(&after, expected_with, "{label}: with()");
+        assert_only_flag_changed(before, &after, true);
+        let removed = without(&after);
+        assert_eq!(&removed, expected_without, "{label}: without()");
+        assert_only_flag_changed(&after, &removed, false);
+    }
+    let clear_cases: &[(&str, &str)] = &[
+        ("cluster: {zone: eu,\n  stopped: true}\n", "cluster: {zone: eu}\n"),
+        ("cluster: {\n  stopped: true,\n  zone: eu\n}\n", "cluster: {\n  zone: eu\n}\n"),
+        ("{cluster: {stopped: true}}", "{}"),
+    ];
+    for (before, expected) in clear_cases {
+        assert_eq!(&without(before), expected, "{before:?}");
+    }
+}
+
 #[test]
 fn edits_that_cannot_be_done_safely_are_refused() {
-    let cases: &[(&str, bool, &str)] = &[
-        ("cluster: {zone: eu,\n  region: x}\n", true, "flow mapping spanning several lines"),
-        ("cluster: {zone: eu,\n  stopped: true}\n", false, "flow mapping spanning several lines"),
-        ("{name: a, port: 1}\n", true, "the top level is written as a flow mapping"),
-        ("base: &b {zone: eu}\ncluster: *b\n", true, "unexpected value after `cluster:`"),
-        ("cluster:\n  stopped:\n    false\n", true, "must have its value on the same line"),
+    // (text, set?, reason, hint)
+    let cases: &[(&str, bool, &str, &str)] = &[
+        (
+            "base: &b {zone: eu}\ncluster: *b\n",
+            true,
+            "`cluster` is an alias (`*b`) of a node written elsewhere",
+            "write `cluster` out in full instead of `*b`",
+        ),
+        (
+            "base: &b {stopped: true}\ncluster: *b\n",
+            false,
+            "`cluster` is an alias (`*b`)",
+            "write `cluster` out in full",
+        ),
+        (
+            "cluster: &c\n  zone: eu\nother: *c\n",
+            true,
+            "`cluster` carries the anchor `&c`, which line 3 uses",
+            "give line 3 its own copy",
+        ),
+        (
+            "off: &f false\ncluster:\n  stopped: *f\n",
+            true,
+            "`cluster.stopped` is an alias (`*f`)",
+            "write `cluster.stopped` out in full",
+        ),
+        (
+            "cluster:\n  stopped: &t true\non: *t\n",
+            false,
+            "`cluster.stopped` carries the anchor `&t`, which line 3 uses",
+            "give line 3",
+        ),
+        (
+            "cluster: {zone: eu, # why\n  stopped: true}\n",
+            false,
+            "a comment sits inside the part to remove",
+            "block style",
+        ),
     ];
-    for (text, set, reason) in cases {
-        let result =
-            if *set { with_stopped_flag(path(), text) } else { without_stopped_flag(path(), text) };
+    for (text, set, reason, hint) in cases {
+        let result = if *set {
+            set_stopped(path(), text).map(|e| e.text)
+        } else {
+            clear_stopped(path(), text, None)
+        };
         let Err(err) = result else { panic!("{text:?} should be refused") };
+        assert_eq!(err.code, Code::Invalid);
         assert!(
             err.message.starts_with("cannot edit `cluster.stopped` in /p/kilter.yaml: "),
             "{}",
             err.message
         );
         assert!(err.message.contains(reason), "{text:?}: {}", err.message);
-        assert!(err.hint.as_deref().is_some_and(|h| h.contains("block style")));
+        assert!(err.hint.as_deref().is_some_and(|h| h.contains(hint)), "{text:?}: {:?}", err.hint);
     }
-    let err = with_stopped_flag(path(), "a: 1\rcluster:\r").expect_err("bare CR");
-    assert!(
-        err.message.ends_with("the file uses bare carriage returns (\\r) as line breaks"),
-        "{}",
-        err.message
-    );
-    assert_eq!(err.hint.as_deref(), Some("convert the file's line breaks to \\n (or \\r\\n)"));
+    // An anchor nobody uses is no reason to refuse.
+    assert_eq!(with("cluster: &c\n  zone: eu\n"), "cluster: &c\n  stopped: true\n  zone: eu\n");
 }
 
 #[test]
 fn an_edit_that_would_change_the_file_meaning_is_refused() {
-    // `cluster:` whose null value sits on the next line: the line-based insert would
-    // break it, and the verification catches that.
-    let err = with_stopped_flag(path(), "cluster:\n  ~\n").expect_err("must be refused");
+    // A document that is a bare null: appending a mapping after it is no YAML any more,
+    // and the verification catches that.
+    let err = set_stopped(path(), "~\n").expect_err("must be refused");
     assert_eq!(
         err.message,
         "refusing to edit /p/kilter.yaml: the edit would change other settings"
     );
+    assert_eq!(err.code, Code::Invalid);
     // Invalid files are reported as parse errors, not edited.
-    let err = with_stopped_flag(path(), "cluster: stopped\n").expect_err("invalid");
+    let err = set_stopped(path(), "cluster: stopped\n").expect_err("invalid");
     assert!(err.message.starts_with("/p/kilter.yaml:1:10: "), "{}", err.message);
-    let err = without_stopped_flag(path(), "name: [\n").expect_err("invalid");
+    let err = clear_stopped(path(), "name: [\n", None).expect_err("invalid");
     assert!(err.message.starts_with("/p/kilter.yaml:2:1: invalid YAML"), "{}", err.message);
 }
 
 #[test]
 fn verification_compares_the_whole_tree() {
+    let verify = edit::verify_flag;
     let old = parse_full(path(), "name: a\nport: 1\n").expect("parses");
     assert!(verify(path(), &old, "name: a\nport: 1\ncluster:\n  stopped: true\n", true).is_ok());
     // Same Config, but an ecosystem value changed: refused.
     assert!(verify(path(), &old, "name: a\nport: 2\ncluster:\n  stopped: true\n", true).is_err());
+    // Same value, other quoting or style: refused too (the editor never touches them).
+    assert!(verify(path(), &old, "name: 'a'\nport: 1\ncluster:\n  stopped: true\n", true).is_err());
     // Flag not set: refused.
     assert!(verify(path(), &old, "name: a\nport: 1\n", true).is_err());
     // Does not parse: refused.
@@ -1103,16 +1249,30 @@ fn load_reads_parses_and_keeps_the_text() {
 fn write_atomic_replaces_contents_and_leaves_no_temp_file() {
     let (_guard, dir) = temp_dir();
     let file = dir.join(FILE_NAME);
-    write_atomic(&file, "name: a\n").expect("create");
+    crate::fsutil::write_atomic(&file, "name: a\n".as_bytes(), crate::fsutil::Perm::Keep)
+        .expect("create");
     assert_eq!(std::fs::read_to_string(&file).expect("read"), "name: a\n");
-    write_atomic(&file, "name: b\ncluster:\n  stopped: true\n").expect("replace");
+    crate::fsutil::write_atomic(
+        &file,
+        "name: b\ncluster:\n  stopped: true\n".as_bytes(),
+        crate::fsutil::Perm::Keep,
+    )
+    .expect("replace");
     assert_eq!(
         std::fs::read_to_string(&file).expect("read"),
         "name: b\ncluster:\n  stopped: true\n"
     );
     assert_eq!(entries(&dir), vec![FILE_NAME.to_owned()]);
-    // A failed write (directory missing) leaves nothing behind either.
-    assert!(write_atomic(&dir.join("nope/kilter.yaml"), "x").is_err());
+    // A failed write (directory missing) leaves nothing behind either. (The one atomic
+    // writer of kilter is `fsutil`'s; kilter.yaml uses it with `Perm::Keep`.)
+    assert!(
+        crate::fsutil::write_atomic(
+            &dir.join("nope/kilter.yaml"),
+            "x".as_bytes(),
+            crate::fsutil::Perm::Keep
+        )
+        .is_err()
+    );
     assert_eq!(entries(&dir), vec![FILE_NAME.to_owned()]);
 }
 
@@ -1125,7 +1285,8 @@ fn write_atomic_keeps_permissions_and_symlinks() {
     let file = dir.join(FILE_NAME);
     std::fs::write(&file, "name: a\n").expect("write");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-    write_atomic(&file, "name: b\n").expect("write");
+    crate::fsutil::write_atomic(&file, "name: b\n".as_bytes(), crate::fsutil::Perm::Keep)
+        .expect("write");
     let mode = std::fs::metadata(&file).expect("stat").permissions().mode() & 0o7777;
     assert_eq!(mode, 0o640);
     assert_eq!(std::fs::read_to_string(&file).expect("read"), "name: b\n");
@@ -1134,7 +1295,8 @@ fn write_atomic_keeps_permissions_and_symlinks() {
     std::fs::create_dir(&link_dir).expect("mkdir");
     let link = link_dir.join(FILE_NAME);
     std::os::unix::fs::symlink(&file, &link).expect("symlink");
-    write_atomic(&link, "name: c\n").expect("write through link");
+    crate::fsutil::write_atomic(&link, "name: c\n".as_bytes(), crate::fsutil::Perm::Keep)
+        .expect("write through link");
     assert!(std::fs::symlink_metadata(&link).expect("lstat").file_type().is_symlink());
     assert_eq!(std::fs::read_to_string(&file).expect("read"), "name: c\n");
     assert_eq!(entries(&dir), vec![FILE_NAME.to_owned(), "project".to_owned()]);
@@ -1158,6 +1320,9 @@ fn starter_parses_to_just_the_name_and_documents_every_section() {
             "#   image:",
             "# database:",
             "#   engine: postgres",
+            "# services:",
+            "#   - postgres",
+            "# registry: false",
             "cluster.stopped",
         ] {
             assert!(text.contains(section), "missing {section:?}");
@@ -1168,4 +1333,841 @@ fn starter_parses_to_just_the_name_and_documents_every_section() {
     }
     assert!(starter("shop").contains("\nname: shop\n"));
     assert!(starter("123").contains("\nname: \"123\"\n"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Undo
+// ---------------------------------------------------------------------------------------
+
+#[track_caller]
+fn set(text: &str) -> Edited {
+    set_stopped(path(), text).unwrap_or_else(|err| panic!("set_stopped({text:?}): {err}"))
+}
+
+#[track_caller]
+fn undo(text: &str, undo: &Undo) -> String {
+    clear_stopped(path(), text, Some(undo))
+        .unwrap_or_else(|err| panic!("clear_stopped({text:?}, undo): {err}"))
+}
+
+/// Every form comes back byte for byte after set then clear with the undo.
+#[test]
+fn set_then_clear_with_undo_restores_the_exact_bytes() {
+    let block_scalar_last = "name: a\ndescription: |\n  text\n  more\n";
+    let cases: &[&str] = &[
+        "cluster:\n  stopped: false  # explicit\n",
+        "cluster:\n  stopped: false\n",
+        "cluster: {}\n",
+        "cluster: {}  # state\nport: 1\n",
+        "cluster: null\n",
+        "cluster: ~\n",
+        "cluster: ~",
+        "cluster:\n  stopped: ~\n",
+        "cluster:\n  stopped:\n",
+        "cluster:\n  ~\n",
+        "cluster: {stopped: false}\n",
+        "cluster: { zone: eu }\n",
+        "cluster:\n  # runtime state\n  zone: eu\n",
+        "",
+        "\n",
+        "name: shop\n",
+        "name: shop",
+        "name: shop\r\nport: 1\r\n",
+        "name: shop\r\ncluster:\r\n  stopped: false # c\r\n",
+        "name: shop\r\nport: 1",
+        "\u{feff}name: shop\n",
+        "\u{feff}cluster: ~\n",
+        "---\nname: a\n...\n",
+        "--- # start\nname: a\n... # end\n# bye\n",
+        block_scalar_last,
+        "name: a\ndescription: |\n  text",
+        "name: a\ndescription: >-\n  folded\n  text\n",
+        "name: a\ndescription: |+\n  text\n\n",
+        "# top\nname: a  # the name\n\n# cluster state below\ncluster:  # set by kilter\n  # nothing yet\n  zone: eu  # where\n# end\n",
+        "{name: x}\n",
+        "{name: x, cluster: {}}",
+        "{}",
+        "name: a\r",
+        "a: 1\rcluster:\r",
+        DOCUMENTED,
+    ];
+    let spec = SPEC_EXAMPLE.replace("stopped: true ", "stopped: false");
+    for before in cases.iter().copied().chain([spec.as_str()]) {
+        let edited = set(before);
+        assert_only_flag_changed(before, &edited.text, true);
+        assert_eq!(&undo(&edited.text, &edited.undo), before, "undo of {before:?}");
+        // The undo survives a trip through its runtime file.
+        let json = serde_json::to_string(&edited.undo).expect("serialises");
+        let back: Undo = serde_json::from_str(&json).expect("deserialises");
+        assert_eq!(back, edited.undo);
+    }
+}
+
+#[test]
+fn undo_records_only_the_replaced_bytes() {
+    let edited = set("name: a\ncluster:\n  stopped: false  # explicit\n");
+    assert_eq!(edited.text, "name: a\ncluster:\n  stopped: true   # explicit\n");
+    assert_eq!(
+        edited.undo,
+        Undo {
+            offset: 28,
+            old: "false".into(),
+            new: "true ".into(),
+            before: "  stopped: ".into(),
+            after: "  # explicit".into(),
+        }
+    );
+    let edited = set("cluster: {}\n");
+    assert_eq!(edited.text, "cluster:\n  stopped: true\n");
+    assert_eq!((edited.undo.old.as_str(), edited.undo.new.as_str()), (" {}", "\n  stopped: true"));
+    // Already set: nothing to undo, and clearing with it falls back to removing the line.
+    let edited = set("cluster:\n  stopped: true\n");
+    assert_eq!(edited.undo.old, edited.undo.new);
+    assert_eq!(undo(&edited.text, &edited.undo), "");
+}
+
+#[test]
+fn undo_still_applies_after_edits_elsewhere() {
+    let before = "name: a\ncluster: {}  # state\nport: 1\n";
+    let edited = set(before);
+    // Someone adds lines above and below between `kilter stop` and `kilter up`.
+    let moved = format!("# added\n{}extra: 2\n", edited.text);
+    assert_eq!(undo(&moved, &edited.undo), format!("# added\n{before}extra: 2\n"));
+}
+
+#[test]
+fn a_stale_undo_falls_back_to_removing_the_flag() {
+    let before = "cluster: ~\nport: 1\n";
+    let edited = set(before);
+    // The flag was rewritten by hand: the recorded bytes are gone.
+    let rewritten = "cluster:\n  stopped: TRUE\nport: 1\n";
+    assert_eq!(undo(rewritten, &edited.undo), "port: 1\n");
+    // Still at its offset: used, even if the same bytes occur again further down.
+    let again = format!("{}subcluster:\n  stopped: true\n", edited.text);
+    assert_eq!(undo(&again, &edited.undo), format!("{before}subcluster:\n  stopped: true\n"));
+    // Moved, and found twice: ambiguous, so not used.
+    let twice = format!("# moved\n{again}");
+    assert_eq!(undo(&twice, &edited.undo), "# moved\nport: 1\nsubcluster:\n  stopped: true\n");
+    // Edits elsewhere on the same block do not matter: the swap still verifies.
+    let edited = set("cluster:\n  stopped: false\n  zone: eu\n");
+    let changed = edited.text.replace("zone: eu", "zone: us");
+    assert_eq!(undo(&changed, &edited.undo), "cluster:\n  stopped: false\n  zone: us\n");
+    // Swapping back would change more than the flag (here: add a key): not used.
+    let adds_a_key = Undo {
+        offset: 0,
+        old: "x: 1\n".into(),
+        new: String::new(),
+        before: String::new(),
+        after: String::new(),
+    };
+    assert_eq!(undo("cluster:\n  stopped: true\nport: 1\n", &adds_a_key), "port: 1\n");
+    // An undo from another file entirely.
+    let foreign = Undo {
+        offset: 3,
+        old: "x".into(),
+        new: "y".into(),
+        before: String::new(),
+        after: String::new(),
+    };
+    assert_eq!(undo("cluster:\n  stopped: true\n", &foreign), "");
+    // No flag set: unchanged whatever the undo says.
+    assert_eq!(undo("name: a\n", &foreign), "name: a\n");
+}
+
+/// The comment after a rewritten value keeps its column when the blanks allow it.
+#[test]
+fn rewritten_values_keep_the_comment_column() {
+    for (line, expected) in [
+        ("  stopped: false", "  stopped: true"),
+        ("  stopped: false  # set by kilter", "  stopped: true   # set by kilter"),
+        ("  stopped: ~ # c", "  stopped: true # c"),
+        ("  stopped: null        # c", "  stopped: true        # c"),
+        ("  stopped: false\t# c", "  stopped: true\t# c"),
+        ("  stopped: false  ", "  stopped: true  "),
+        ("  stopped:", "  stopped: true"),
+        ("  stopped:   # c", "  stopped: true   # c"),
+        ("  \"stopped\" : 'false'", "  \"stopped\" : 'false'"),
+    ] {
+        let text = format!("cluster:\n{line}\n");
+        if line.contains("'false'") {
+            // A quoted 'false' is a string: an invalid flag, not edited.
+            assert!(set_stopped(path(), &text).is_err());
+            continue;
+        }
+        assert_eq!(with(&text), format!("cluster:\n{expected}\n"), "{line:?}");
+    }
+}
+
+/// New `cluster:` blocks use the file's own indentation step.
+#[test]
+fn new_blocks_use_the_files_indentation() {
+    for (text, unit) in [
+        ("", 2),
+        ("name: a\n", 2),
+        ("kind:\n    image: x\n", 4),
+        ("kind:\n  image: x\n", 2),
+        ("# kind:\n#     image: x\nname: a\nenv:\n   A: 1\n", 3),
+        ("services:\n- name: a\n  port: 1\nenv:\n    A: b\n", 4),
+        ("description: |\n    text:\n        more\nkind:\n  image: x\n", 2),
+        ("a:\n  b:\n    c: 1\n", 2),
+        ("a: {b: {c: 1}}\nd:\n     e: 1\n", 5),
+    ] {
+        let expected = format!("cluster:\n{}stopped: true\n", " ".repeat(unit));
+        assert!(with(text).ends_with(&expected), "{text:?}: {:?}", with(text));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// registry, database.engine, services
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn registry_and_engine() {
+    for (text, registry) in [
+        ("name: a\n", true),
+        ("registry:\n", true),
+        ("registry: true\n", true),
+        ("registry: false\n", false),
+        ("registry: False  # off\n", false),
+    ] {
+        assert_eq!(parse_ok(text).0.registry, registry, "{text:?}");
+    }
+    for (text, engine) in [
+        ("database:\n  engine: postgres\n", Engine::Postgres),
+        ("database:\n  engine: mysql\n", Engine::Mysql),
+        ("database:\n  engine: mariadb\n", Engine::Mariadb),
+        ("database:\n  engine:\n", Engine::Postgres),
+    ] {
+        let db = parse_ok(text).0.database.expect("a database section");
+        assert_eq!(db.engine, engine, "{text:?}");
+    }
+    assert_eq!(Engine::Mariadb.to_string(), "mariadb");
+    // MySQL/MariaDB: service and user default to the engine's name and root.
+    for (text, service, user) in [
+        ("database:\n  engine: mariadb\n", "mariadb", "root"),
+        ("database:\n  engine: mysql\n  user: app\n", "mysql", "app"),
+        ("database:\n  service: db\n  engine: mysql\n", "db", "root"),
+        ("database:\n  engine: postgres\n", "postgres", "postgres"),
+    ] {
+        let db = parse_ok(text).0.database.expect("a database section");
+        assert_eq!((db.service.as_str(), db.user.as_str()), (service, user), "{text:?}");
+    }
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        (
+            "registry: no\n",
+            "/p/kilter.yaml:1:11: registry: expected true or false, found the string \"no\"",
+            Some("`registry: false` keeps this project off the machine's shared local registry"),
+        ),
+        (
+            "registry: [a]\n",
+            "/p/kilter.yaml:1:11: registry: expected true or false, found a list",
+            None,
+        ),
+        (
+            "database:\n  engine: postgresql\n",
+            "/p/kilter.yaml:2:11: database.engine: unsupported engine \"postgresql\"; kilter supports `postgres`, `mysql` and `mariadb`",
+            Some("did you mean `engine: postgres`?"),
+        ),
+        (
+            "database:\n  engine: MySQL\n",
+            "/p/kilter.yaml:2:11: database.engine: unsupported engine \"MySQL\"",
+            Some("did you mean `engine: mysql`?"),
+        ),
+    ];
+    for (text, message, hint) in cases {
+        let err = parse_err(text);
+        assert!(
+            err.message.starts_with(message),
+            "{text:?}:\n  got  {}\n  want {message}…",
+            err.message
+        );
+        if let Some(hint) = hint {
+            assert_eq!(err.hint.as_deref(), Some(*hint), "{text:?}");
+        }
+    }
+}
+
+fn at(line: usize, col: usize) -> Pos {
+    Pos { line, col }
+}
+
+#[test]
+fn services_are_typed_with_positions() {
+    let text = "\
+name: shop
+services:
+  - postgres
+  - name: redis
+    image: redis:7
+    port: 6379
+    env:
+      MAXMEMORY: 64mb
+      PORT: 6379
+      APPENDONLY: true
+      EMPTY:
+      QUOTED: \"yes\"
+    provides:
+      REDIS_URL: redis://redis.{{ .Namespace }}.svc:{{ .Port }}
+    volume: {path: /data, size: 1Gi}
+  - name: mail
+    image: axllent/mailpit
+    volume: false
+  - name: minio
+    volume: /export
+";
+    let (config, warnings) = parse_ok(text);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let [postgres, redis, mail, minio] = &config.services[..] else {
+        panic!("four services: {:?}", config.services)
+    };
+    assert_eq!(
+        postgres,
+        &ServiceEntry {
+            at: at(3, 5),
+            bare: true,
+            name: At { value: "postgres".into(), at: at(3, 5) },
+            image: None,
+            port: None,
+            env: vec![],
+            provides: vec![],
+            volume: None,
+        }
+    );
+    assert_eq!((redis.at, redis.bare), (at(4, 5), false));
+    assert_eq!(redis.name, At { value: "redis".into(), at: at(4, 11) });
+    assert_eq!(redis.image, Some(At { value: "redis:7".into(), at: at(5, 12) }));
+    assert_eq!(redis.port, Some(At { value: 6379, at: at(6, 11) }));
+    let env: Vec<(&str, &str, Pos)> =
+        redis.env.iter().map(|v| (v.name.as_str(), v.value.as_str(), v.at)).collect();
+    assert_eq!(
+        env,
+        [
+            ("MAXMEMORY", "64mb", at(8, 7)),
+            ("PORT", "6379", at(9, 7)),
+            ("APPENDONLY", "true", at(10, 7)),
+            ("EMPTY", "", at(11, 7)),
+            ("QUOTED", "yes", at(12, 7)),
+        ]
+    );
+    assert_eq!(
+        redis.provides,
+        [Var {
+            name: "REDIS_URL".into(),
+            value: "redis://redis.{{ .Namespace }}.svc:{{ .Port }}".into(),
+            at: at(14, 7)
+        }]
+    );
+    assert_eq!(
+        redis.volume,
+        Some(At {
+            value: Volume::Mount { path: Some("/data".into()), size: Some("1Gi".into()) },
+            at: at(15, 13)
+        })
+    );
+    assert_eq!(mail.volume.as_ref().map(|v| &v.value), Some(&Volume::Off));
+    assert_eq!(
+        minio.volume.as_ref().map(|v| &v.value),
+        Some(&Volume::Mount { path: Some("/export".into()), size: None })
+    );
+    // Absent, empty, null: no services.
+    for text in ["name: a\n", "services:\n", "services: ~\n", "services: []\n", "services: null\n"]
+    {
+        assert_eq!(parse_ok(text).0.services, vec![], "{text:?}");
+    }
+    // Flow style, aliases, a `port` in hex.
+    let (config, _) = parse_ok(
+        "x: &r {name: redis, port: 0x18eb}\nservices: [postgres, *r, {name: api, volume: {size: 500Mi}}]\n",
+    );
+    let names: Vec<&str> = config.services.iter().map(|s| s.name.value.as_str()).collect();
+    assert_eq!(names, ["postgres", "redis", "api"]);
+    assert_eq!(config.services[1].port.as_ref().map(|p| p.value), Some(6379));
+    assert_eq!(
+        config.services[2].volume.as_ref().map(|v| &v.value),
+        Some(&Volume::Mount { path: None, size: Some("500Mi".into()) })
+    );
+}
+
+#[test]
+fn service_errors_point_at_the_item_or_field() {
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        (
+            "services:\n  postgres:\n    image: postgres:16\n",
+            "/p/kilter.yaml:2:3: services: expected a list of services, found a mapping",
+            Some(
+                "list each service as an item: a catalog name or a mapping, e.g.\n  services:\n    - redis\n    - name: api\n      image: ghcr.io/acme/api:dev",
+            ),
+        ),
+        (
+            "services: redis\n",
+            "/p/kilter.yaml:1:11: services: expected a list of services, found the string \"redis\"",
+            None,
+        ),
+        (
+            "services:\n  - [redis]\n",
+            "/p/kilter.yaml:2:5: services[0]: expected a catalog service name or a mapping with `name`, found a list",
+            None,
+        ),
+        (
+            "services:\n  - 5432\n",
+            "/p/kilter.yaml:2:5: services[0]: expected a catalog service name or a mapping with `name`, found the number 5432",
+            None,
+        ),
+        (
+            "services:\n  - Redis\n",
+            "/p/kilter.yaml:2:5: services[0]: invalid service name \"Redis\" (it contains uppercase letters): a service name must be a DNS-1123 label",
+            Some("use `redis`"),
+        ),
+        (
+            "services:\n  - image: x\n",
+            "/p/kilter.yaml:2:5: services[0]: a service mapping needs a `name`",
+            Some("e.g. `- name: api` (a catalog name alone is written `- redis`)"),
+        ),
+        (
+            "services:\n  - name: \"\"\n",
+            "/p/kilter.yaml:2:11: services[0].name: must not be empty",
+            None,
+        ),
+        (
+            &format!("services:\n  - name: {}\n", "a".repeat(43)),
+            "/p/kilter.yaml:2:11: services[0]: invalid service name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" (it is 43 characters long, more than 42)",
+            None,
+        ),
+        (
+            "services:\n  - redis\n  - name: api\n    imgae: x\n",
+            "/p/kilter.yaml:4:5: services[1]: unknown key `imgae` (did you mean `image`?)",
+            Some("the keys here are `name`, `image`, `port`, `env`, `provides`, `volume`"),
+        ),
+        (
+            "services:\n  - name: api\n    build: .\n",
+            "/p/kilter.yaml:3:5: services[0]: unknown key `build`",
+            None,
+        ),
+        (
+            "services:\n  - redis\n  - postgres\n  - name: redis\n    port: 1\n",
+            "/p/kilter.yaml:4:11: services[2]: duplicate service `redis` (first listed on line 2)",
+            Some("list each service once"),
+        ),
+        (
+            "services: [redis, redis]\n",
+            "/p/kilter.yaml:1:19: services[1]: duplicate service `redis` (first listed on line 1)",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    port: 0\n",
+            "/p/kilter.yaml:3:11: services[0].port: expected a port number from 1 to 65535, found the number 0",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    port: 70000\n",
+            "/p/kilter.yaml:3:11: services[0].port: expected a port number from 1 to 65535, found the number 70000",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    port: \"8080\"\n",
+            "/p/kilter.yaml:3:11: services[0].port: expected a port number from 1 to 65535, found the string \"8080\"",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    port: 80.5\n",
+            "/p/kilter.yaml:3:11: services[0].port: expected a port number from 1 to 65535, found the number 80.5",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    image: 7\n",
+            "/p/kilter.yaml:3:12: services[0].image: expected a string, found the number 7",
+            Some("quote the value to make it a string: `image: \"7\"`"),
+        ),
+        (
+            "services:\n  - name: api\n    env: [A=1]\n",
+            "/p/kilter.yaml:3:10: services[0].env: expected a mapping of `NAME: value`, found a list",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    env:\n      A: [1]\n",
+            "/p/kilter.yaml:4:10: services[0].env.A: expected a single value (string, number or boolean), found a list",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    env:\n      1: x\n",
+            "/p/kilter.yaml:4:7: services[0].env: expected variable names that are strings, found the number 1",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    provides:\n      PORT: 80\n",
+            "/p/kilter.yaml:4:13: services[0].provides.PORT: expected a string, found the number 80",
+            Some("quote the value to make it a string: `PORT: \"80\"`"),
+        ),
+        (
+            "services:\n  - name: api\n    volume: true\n",
+            "/p/kilter.yaml:3:13: services[0].volume: expected `false`, an absolute mount path or a mapping with `path` and `size`, found the boolean `true`",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    volume: data\n",
+            "/p/kilter.yaml:3:13: services[0].volume: the mount path must be absolute, found \"data\"",
+            Some("e.g. `/var/lib/postgresql/data`; `volume: false` for no volume"),
+        ),
+        (
+            "services:\n  - name: api\n    volume:\n      path: /data\n      sise: 1Gi\n",
+            "/p/kilter.yaml:5:7: services[0].volume: unknown key `sise` (did you mean `size`?)",
+            Some("the keys here are `path`, `size`"),
+        ),
+        (
+            "services:\n  - name: api\n    volume: {size: big}\n",
+            "/p/kilter.yaml:3:20: services[0].volume.size: expected a size such as `1Gi` or `500Mi`, found the string \"big\"",
+            Some("sizes are Kubernetes quantities: a number with Ki, Mi, Gi, Ti (or k, M, G, T)"),
+        ),
+        (
+            "services:\n  - name: api\n    volume: {size: 0Gi}\n",
+            "/p/kilter.yaml:3:20: services[0].volume.size: expected a size",
+            None,
+        ),
+        (
+            "services:\n  - name: api\n    volume: {path: data}\n",
+            "/p/kilter.yaml:3:20: services[0].volume.path: the mount path must be absolute",
+            None,
+        ),
+    ];
+    for (text, message, hint) in cases {
+        let err = parse_err(text);
+        assert_eq!(err.code, Code::Invalid);
+        assert!(
+            err.message.starts_with(message),
+            "{text:?}:\n  got  {}\n  want {message}…",
+            err.message
+        );
+        if let Some(hint) = hint {
+            assert_eq!(err.hint.as_deref(), Some(*hint), "{text:?}");
+        }
+    }
+    // Sizes that are fine.
+    for size in ["1Gi", "500Mi", "1.5Gi", "10", "2T", "100k"] {
+        let text = format!("services:\n  - name: api\n    volume: {{size: {size}}}\n");
+        assert!(parse(path(), &text).is_ok(), "{size}");
+    }
+}
+
+#[test]
+fn suggest_uses_edit_distance() {
+    let services = ["postgres", "redis", "mailpit", "nats", "rabbitmq", "minio"];
+    assert_eq!(suggest("redsi", &services), Some("redis"));
+    assert_eq!(suggest("REDIS", &services), Some("redis"));
+    assert_eq!(suggest("postgress", &services), Some("postgres"));
+    assert_eq!(suggest("kafka", &services), None);
+    assert_eq!(suggest("na", &services), None);
+}
+
+// ---------------------------------------------------------------------------------------
+// Editing services
+// ---------------------------------------------------------------------------------------
+
+#[track_caller]
+fn add(text: &str, names: &[&str]) -> String {
+    add_services(path(), text, names).unwrap_or_else(|err| panic!("add_services({text:?}): {err}"))
+}
+
+#[track_caller]
+fn remove(text: &str, names: &[&str]) -> String {
+    remove_services(path(), text, names)
+        .unwrap_or_else(|err| panic!("remove_services({text:?}): {err}"))
+}
+
+/// Everything but `services:` parses the same.
+#[track_caller]
+fn assert_only_services_changed(before: &str, after: &str, names: &[&str]) {
+    let (mut old, _) = parse_ok(before);
+    let (mut new, _) = parse_ok(after);
+    let listed: Vec<&str> = new.services.iter().map(|s| s.name.value.as_str()).collect();
+    assert_eq!(listed, names, "{before:?} -> {after:?}");
+    old.services.clear();
+    new.services.clear();
+    assert_eq!(old, new, "{before:?} -> {after:?}");
+}
+
+#[test]
+fn add_services_appends_in_the_files_style() {
+    // (label, before, names, after)
+    let cases: &[(&str, &str, &[&str], &str)] = &[
+        ("empty file", "", &["postgres"], "services:\n  - postgres\n"),
+        (
+            "absent",
+            "name: a\n",
+            &["postgres", "redis"],
+            "name: a\nservices:\n  - postgres\n  - redis\n",
+        ),
+        ("absent, no final newline", "name: a", &["redis"], "name: a\nservices:\n  - redis"),
+        (
+            "absent, lists at column 0 elsewhere",
+            "skills:\n- rust\n",
+            &["redis"],
+            "skills:\n- rust\nservices:\n- redis\n",
+        ),
+        (
+            "absent, 4-space file",
+            "kind:\n    image: x\n",
+            &["redis"],
+            "kind:\n    image: x\nservices:\n    - redis\n",
+        ),
+        (
+            "absent, before a final ...",
+            "---\nname: a\n...\n",
+            &["redis"],
+            "---\nname: a\nservices:\n  - redis\n...\n",
+        ),
+        (
+            "absent, block scalar last without newline",
+            "name: a\ndescription: |\n  text",
+            &["redis"],
+            "name: a\nservices:\n  - redis\ndescription: |\n  text",
+        ),
+        ("empty key", "services:\nport: 1\n", &["redis"], "services:\n  - redis\nport: 1\n"),
+        (
+            "null with a comment",
+            "services: ~  # none yet\n",
+            &["redis"],
+            "services:  # none yet\n  - redis\n",
+        ),
+        (
+            "block list",
+            "services:\n  - postgres\n  # - mailpit\nport: 1\n",
+            &["redis"],
+            "services:\n  - postgres\n  - redis\n  # - mailpit\nport: 1\n",
+        ),
+        (
+            "block list at column 0",
+            "services:\n- postgres\n",
+            &["redis"],
+            "services:\n- postgres\n- redis\n",
+        ),
+        (
+            "mapping item last, with a comment",
+            "services:\n  - name: api\n    image: x  # mine\nport: 1\n",
+            &["redis"],
+            "services:\n  - name: api\n    image: x  # mine\n  - redis\nport: 1\n",
+        ),
+        (
+            "block scalar in the last item",
+            "services:\n  - name: api\n    env:\n      SCRIPT: |\n        run\nport: 1\n",
+            &["redis"],
+            "services:\n  - name: api\n    env:\n      SCRIPT: |\n        run\n  - redis\nport: 1\n",
+        ),
+        (
+            "no final newline",
+            "services:\n  - postgres",
+            &["redis"],
+            "services:\n  - postgres\n  - redis",
+        ),
+        (
+            "crlf",
+            "services:\r\n  - postgres\r\n",
+            &["redis", "nats"],
+            "services:\r\n  - postgres\r\n  - redis\r\n  - nats\r\n",
+        ),
+        (
+            "flow list",
+            "services: [postgres]  # c\n",
+            &["redis"],
+            "services: [postgres, redis]  # c\n",
+        ),
+        ("empty flow list", "services: []\n", &["redis", "nats"], "services: [redis, nats]\n"),
+        (
+            "flow list over lines",
+            "services: [\n  postgres,\n  redis\n]\n",
+            &["nats"],
+            "services: [\n  postgres,\n  redis, nats\n]\n",
+        ),
+        ("flow top level", "{name: a}", &["redis"], "{name: a, services: [redis]}"),
+        (
+            "flow top level, null",
+            "{services: , name: a}",
+            &["redis"],
+            "{services: [redis] , name: a}",
+        ),
+        (
+            "names that need quotes",
+            "name: a\n",
+            &["123", "null"],
+            "name: a\nservices:\n  - \"123\"\n  - \"null\"\n",
+        ),
+        ("bom", "\u{feff}name: a\n", &["redis"], "\u{feff}name: a\nservices:\n  - redis\n"),
+        ("bare CR", "name: a\r", &["redis"], "name: a\rservices:\r  - redis\r"),
+    ];
+    for (label, before, names, expected) in cases {
+        let after = add(before, names);
+        assert_eq!(&after, expected, "{label}");
+        let (old, _) = parse_ok(before);
+        let mut listed: Vec<&str> = old.services.iter().map(|s| s.name.value.as_str()).collect();
+        listed.extend(names.iter());
+        assert_only_services_changed(before, &after, &listed);
+    }
+}
+
+#[test]
+fn add_services_skips_what_is_listed() {
+    let text = "services:\n  - postgres\n  - name: redis\n    port: 6380\n";
+    assert_eq!(add(text, &["postgres", "redis"]), text);
+    assert_eq!(add(text, &["redis", "nats", "nats"]), format!("{text}  - nats\n"));
+    let err = add_services(path(), text, &["Nats"]).expect_err("invalid name");
+    assert_eq!(err.code, Code::Invalid);
+    assert!(
+        err.message.starts_with("invalid service name \"Nats\" (it contains uppercase letters)"),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.hint.as_deref(), Some("try `nats`"));
+    // Invalid files are not edited.
+    let err = add_services(path(), "services: {}\n", &["redis"]).expect_err("invalid");
+    assert!(err.message.starts_with("/p/kilter.yaml:1:11: services:"), "{}", err.message);
+    // An alias is not followed.
+    let err =
+        add_services(path(), "x: &s [postgres]\nservices: *s\n", &["redis"]).expect_err("alias");
+    assert!(
+        err.message.starts_with("cannot edit `services` in /p/kilter.yaml: `services` is an alias"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn remove_services_takes_out_the_items_lines() {
+    // (label, before, names, after)
+    let cases: &[(&str, &str, &[&str], &str)] = &[
+        (
+            "last",
+            "services:\n  - postgres\n  - redis\nport: 1\n",
+            &["redis"],
+            "services:\n  - postgres\nport: 1\n",
+        ),
+        (
+            "first, with its comment",
+            "services:\n  - postgres  # main db\n  - redis\n",
+            &["postgres"],
+            "services:\n  - redis\n",
+        ),
+        (
+            "a mapping item, by name",
+            "services:\n  - name: api\n    image: x\n    env:\n      A: 1\n  - redis\n",
+            &["api"],
+            "services:\n  - redis\n",
+        ),
+        (
+            "the last one",
+            "name: a\nservices:\n  - redis\nport: 1\n",
+            &["redis"],
+            "name: a\nservices:\nport: 1\n",
+        ),
+        (
+            "no final newline",
+            "services:\n  - postgres\n  - redis",
+            &["redis"],
+            "services:\n  - postgres",
+        ),
+        (
+            "crlf",
+            "services:\r\n  - postgres\r\n  - redis\r\n",
+            &["postgres"],
+            "services:\r\n  - redis\r\n",
+        ),
+        ("two at once", "services:\n- a\n- b\n- c\n", &["c", "a"], "services:\n- b\n"),
+        (
+            "flow, middle",
+            "services: [postgres, redis, nats]\n",
+            &["redis"],
+            "services: [postgres, nats]\n",
+        ),
+        ("flow, first", "services: [postgres, redis]\n", &["postgres"], "services: [redis]\n"),
+        ("flow, last", "services: [ postgres , redis ]\n", &["redis"], "services: [ postgres ]\n"),
+        ("flow, all", "services: [postgres, redis]\n", &["postgres", "redis"], "services: []\n"),
+        (
+            "flow mapping item",
+            "services: [{name: api, port: 80}, redis]\n",
+            &["api"],
+            "services: [redis]\n",
+        ),
+        (
+            "block scalar in the item",
+            "services:\n  - name: api\n    env:\n      S: |\n        run\n  - redis\n",
+            &["api"],
+            "services:\n  - redis\n",
+        ),
+    ];
+    for (label, before, names, expected) in cases {
+        let after = remove(before, names);
+        assert_eq!(&after, expected, "{label}");
+        let (old, _) = parse_ok(before);
+        let left: Vec<&str> = old
+            .services
+            .iter()
+            .map(|s| s.name.value.as_str())
+            .filter(|n| !names.contains(n))
+            .collect();
+        assert_only_services_changed(before, &after, &left);
+    }
+}
+
+#[test]
+fn add_then_remove_gives_the_file_back() {
+    for before in [
+        "services:\n  - postgres\n",
+        "services:\n  - postgres  # db\n# the end\n",
+        "services: [postgres]\n",
+        "services:\r\n- postgres\r\nport: 1",
+        "name: a\nservices:\n  - name: api\n    image: x\n",
+    ] {
+        let added = add(before, &["redis", "nats"]);
+        assert_eq!(remove(&added, &["nats", "redis"]), before, "{before:?}");
+    }
+}
+
+#[test]
+fn removing_what_is_not_listed_names_what_is() {
+    let err =
+        remove_services(path(), "services: [postgres, redis]\n", &["nats"]).expect_err("absent");
+    assert_eq!(err.code, Code::Invalid);
+    assert_eq!(
+        err.message,
+        "cannot remove `nats`: it is not under `services:` in /p/kilter.yaml (it lists `postgres`, `redis`)"
+    );
+    assert_eq!(err.hint, None);
+    let err =
+        remove_services(path(), "services: [postgres, redis]\n", &["redsi"]).expect_err("typo");
+    assert_eq!(err.hint.as_deref(), Some("did you mean `redis`?"));
+    let err = remove_services(path(), "name: a\n", &["nats"]).expect_err("absent");
+    assert_eq!(
+        err.message,
+        "cannot remove `nats`: it is not under `services:` in /p/kilter.yaml (it lists no services)"
+    );
+    // Nothing is removed when one of the names is missing.
+    assert!(remove_services(path(), "services: [redis]\n", &["redis", "nats"]).is_err());
+    let err = remove_services(path(), "x: &r {name: redis}\nservices: [*r]\n", &["redis"])
+        .expect_err("alias");
+    assert!(err.message.contains("the service is an alias"), "{}", err.message);
+}
+
+/// Every prefix of a file full of odd YAML, cut at any character: the parser and the four
+/// editors return (an edit that verified, or an error) and never panic.
+#[test]
+fn every_prefix_of_odd_yaml_is_handled_without_panic() {
+    let odd = "\u{feff}--- # doc\r\nname: 'shop'  # q\r\n\"cluster\" : &c { stopped: false, zone: \"a, b}\" }\r\n\
+               x: *c\r\nservices: [ postgres , {name: api, env: {A: 1}} ]\r\nd: |+\r\n  keep\r\n\r\n\
+               e: >-\r\n  fold\r\n? complex\r\n: value\r\nl:\r\n- - a\r\n  - b\r\n- ~\r\nt: !custom x\r\n\
+               n: ünï\r\n...\r\n";
+    let mut outcomes = [0usize; 2];
+    for (end, _) in odd.char_indices().chain([(odd.len(), ' ')]) {
+        for text in
+            [&odd[..end], &odd[..end].replace("\r\n", "\n"), &odd[..end].replace("\r\n", "\r")]
+        {
+            let _ = parse(path(), text);
+            let results = [
+                set_stopped(path(), text).map(|e| e.text),
+                clear_stopped(path(), text, None),
+                add_services(path(), text, &["redis"]),
+                remove_services(path(), text, &["postgres"]),
+            ];
+            for result in results {
+                outcomes[usize::from(result.is_ok())] += 1;
+            }
+        }
+    }
+    assert!(outcomes[1] > 100 && outcomes[0] > 100, "{outcomes:?}");
 }

@@ -1,7 +1,7 @@
 use super::*;
 
 fn cmd(args: &[&str]) -> Cmd {
-    Cmd::new("kubectl", Utf8Path::new("/usr/bin/kubectl"), "test").args(args.iter().copied())
+    Cmd::new("kubectl", Some(Utf8Path::new("/usr/bin/kubectl")), "test").args(args.iter().copied())
 }
 
 fn check(c: &Cmd, expected: &str) {
@@ -76,11 +76,15 @@ fn redirections_render_as_shell() {
         c.render_with(Some(&Redirect::StdoutTo("/s/a.dump.partial".into()))),
         "kubectl exec db-0 -- pg_dump -Fc > /s/a.dump.partial"
     );
-    let t =
-        Cmd::new("tilt", Utf8Path::new("/bin/tilt"), "start tilt").args(["up", "--port", "10351"]);
+    let t = Cmd::new("tilt", Some(Utf8Path::new("/bin/tilt")), "start tilt")
+        .args(["up", "--port", "10351"]);
     assert_eq!(
         t.render_with(Some(&Redirect::AppendBothDetached("/c/tilt.log".into()))),
-        "tilt up --port 10351 >> /c/tilt.log 2>&1 &"
+        if cfg!(target_os = "linux") {
+            "setsid tilt up --port 10351 >> /c/tilt.log 2>&1 &"
+        } else {
+            "tilt up --port 10351 >> /c/tilt.log 2>&1 &"
+        }
     );
 }
 
@@ -108,8 +112,10 @@ fn record_mode_answers_by_prefix_and_records() {
     assert_eq!(r.recorded(), vec!["kubectl get --raw /readyz", "kubectl get pods"]);
 }
 
-fn sh(script: &str) -> Cmd {
-    Cmd::new("sh", Utf8Path::new("/bin/sh"), "run a test script").args(["-c", script]).mutate()
+fn sh_mut(script: &str) -> Cmd {
+    Cmd::new("sh", Some(Utf8Path::new("/bin/sh")), "run a test script")
+        .args(["-c", script])
+        .mutate()
 }
 
 #[test]
@@ -119,17 +125,24 @@ fn stdout_streams_into_kilter_in_chunks() {
     let mut got = 0usize;
     let mut calls = 0usize;
     let out = runner
-        .run_stdout_into(&sh("head -c 3000000 /dev/zero; echo oops >&2"), "zstd > f", &mut |b| {
-            got += b.len();
-            calls += 1;
-            assert!(b.iter().all(|&x| x == 0));
-            Ok(())
-        })
+        .run_stdout_into(
+            &sh_mut("head -c 3000000 /dev/zero; echo oops >&2"),
+            "zstd > f",
+            &mut |c| {
+                if let Chunk::Data(b) = c {
+                    got += b.len();
+                    calls += 1;
+                    assert!(b.iter().all(|&x| x == 0));
+                }
+                Ok(())
+            },
+        )
         .expect("runs");
     assert_eq!((out.code, got), (Some(0), 3_000_000));
     assert!(calls > 1, "streamed, not collected: {calls} call(s)");
     assert_eq!(out.stderr, "oops\n");
-    let out = runner.run_stdout_into(&sh("echo x; exit 3"), "cat", &mut |_| Ok(())).expect("runs");
+    let out =
+        runner.run_stdout_into(&sh_mut("echo x; exit 3"), "cat", &mut |_| Ok(())).expect("runs");
     assert_eq!(out.code, Some(3));
 }
 
@@ -140,8 +153,8 @@ fn a_failing_sink_kills_the_child_and_is_the_error() {
     let start = Instant::now();
     let mut seen = 0usize;
     let err = runner
-        .run_stdout_into(&sh("exec yes"), "zstd > f", &mut |b| {
-            seen += b.len();
+        .run_stdout_into(&sh_mut("exec yes"), "zstd > f", &mut |c| {
+            seen += if let Chunk::Data(b) = c { b.len() } else { 0 };
             if seen > 1 << 20 { Err(std::io::Error::other("disk full")) } else { Ok(()) }
         })
         .expect_err("the sink failed");
@@ -154,7 +167,7 @@ fn stdin_is_fed_from_kilter() {
     let ui = Ui::for_tests();
     let runner = Runner::new(Mode::Real, &ui);
     let out = runner
-        .run_stdin_from(&sh("wc -c"), "zstd -dc f", &mut |w| {
+        .run_stdin_from(&sh_mut("wc -c"), "zstd -dc f", &mut |w| {
             for _ in 0..50 {
                 w.write_all(&[b'x'; 100_000])?;
             }
@@ -164,7 +177,7 @@ fn stdin_is_fed_from_kilter() {
     assert_eq!((out.code, out.stdout.trim()), (Some(0), "5000000"));
     // A child that stops reading early is not kilter's error: its exit code tells.
     let out = runner
-        .run_stdin_from(&sh("head -c 10 >/dev/null; exit 4"), "src", &mut |w| loop {
+        .run_stdin_from(&sh_mut("head -c 10 >/dev/null; exit 4"), "src", &mut |w| loop {
             w.write_all(&[b'y'; 65536])?;
         })
         .expect("runs");
@@ -179,7 +192,7 @@ fn a_failing_feed_kills_the_child_before_it_sees_the_end_of_its_input() {
     let marker = tmp.path().join("finished");
     let script = format!("cat >/dev/null && touch '{}'", marker.display());
     let err = runner
-        .run_stdin_from(&sh(&script), "zstd -dc f", &mut |w| {
+        .run_stdin_from(&sh_mut(&script), "zstd -dc f", &mut |w| {
             w.write_all(b"half of it")?;
             std::thread::sleep(Duration::from_millis(100));
             Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "f does not decompress"))
@@ -195,7 +208,7 @@ fn streaming_lines_render_as_pipelines_and_dry_run_runs_nothing() {
     let runner = Runner::new(Mode::DryRun, &ui);
     let tmp = tempfile::tempdir().expect("tempdir");
     let marker = tmp.path().join("ran");
-    let c = sh(&format!("touch '{}'", marker.display()));
+    let c = sh_mut(&format!("touch '{}'", marker.display()));
     runner.run_stdout_into(&c, "zstd -q > 'a b'", &mut |_| panic!("no data")).expect("printed");
     runner
         .run_stdin_from(&c.clone().cwd("/p"), "zstd -dc x", &mut |_| panic!("no feed"))
@@ -204,4 +217,98 @@ fn streaming_lines_render_as_pipelines_and_dry_run_runs_nothing() {
     let runner = Runner::new(Mode::Record(Mutex::new(Recording::default())), &ui);
     runner.run_stdout_into(&c, "cat", &mut |_| Ok(())).expect("recorded");
     assert_eq!(runner.recorded().len(), 1);
+}
+
+#[test]
+fn tail_keeps_inner_blank_lines_and_says_when_it_cut() {
+    let kind = "ERROR: failed to create cluster: failed to get docker info: exit status 1\n\nCommand Output: Cannot connect\n";
+    assert_eq!(tail_lines(kind, 20), (kind.trim_end().to_owned(), false));
+    assert_eq!(tail_lines("1\n2\n3\n", 2), ("2\n3".to_owned(), true));
+}
+
+fn sh(script: &str) -> Cmd {
+    Cmd::new("sh", Some(Utf8Path::new("/bin/sh")), "run a test script").args(["-c", script])
+}
+
+#[test]
+fn run_for_kills_a_command_that_outlives_its_limit() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let t = Instant::now();
+    let out = r
+        .run_for(&sh("echo started >&2; exec sleep 30"), Duration::from_millis(300))
+        .expect("runs");
+    assert!(out.timed_out && !out.success(), "{out:?}");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert!(out.reason().contains("gave up"), "{}", out.reason());
+    let quick = r.run_for(&sh("echo ok"), Duration::from_secs(5)).expect("runs");
+    assert!(quick.success() && !quick.timed_out && quick.stdout == "ok\n");
+}
+
+#[test]
+fn the_runner_deadline_kills_and_fails_with_exit_5() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    r.set_deadline(Duration::from_millis(300), "--timeout 300ms");
+    let t = Instant::now();
+    let err = r.run_unchecked(&sh("exec sleep 30")).expect_err("deadline");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert_eq!(crate::error::code_of(&err), crate::error::Code::Timeout);
+    assert!(err.to_string().contains("--timeout 300ms"), "{err}");
+    // Past the deadline nothing new starts.
+    assert!(r.run_unchecked(&sh("true")).is_err());
+    r.clear_deadline();
+    assert!(r.run_unchecked(&sh("true")).expect("runs").success());
+}
+
+#[test]
+fn poll_overlaps_probes_so_a_slow_failing_probe_does_not_hide_success() {
+    // Each probe fails after 2 s, unless the flag file exists when it starts: then it answers at
+    // once. The file appears 600 ms in; a new probe must see it well before the slow ones end.
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let dir = tempfile::tempdir().expect("tmp");
+    let flag = dir.path().join("up");
+    let probe = sh(&format!(
+        "if [ -e '{0}' ]; then echo ok; else sleep 2; echo not yet >&2; exit 1; fi",
+        flag.display()
+    ));
+    let p = Poll {
+        what: "the flag",
+        probe: &probe,
+        every: Duration::from_millis(100),
+        max_in_flight: 3,
+        max_age: Duration::from_millis(400),
+        timeout: Duration::from_secs(10),
+        script_condition: None,
+    };
+    let t = Instant::now();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(600));
+        std::fs::write(flag, "").expect("write");
+    });
+    let end = r.poll(&p, |o| o.success(), |_| {}).expect("polls");
+    writer.join().expect("writer");
+    assert!(matches!(end, PollEnd::Done(ref o) if o.stdout.trim() == "ok"), "{end:?}");
+    let took = t.elapsed();
+    assert!(took < Duration::from_millis(1200), "seen after {took:?}");
+}
+
+#[test]
+fn poll_times_out_with_exit_5_and_the_last_answer() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let probe = sh("echo 'connection refused' >&2; exit 1");
+    let p = Poll {
+        what: "the API server",
+        probe: &probe,
+        every: Duration::from_millis(50),
+        max_in_flight: 2,
+        max_age: Duration::from_secs(1),
+        timeout: Duration::from_millis(400),
+        script_condition: None,
+    };
+    let err = r.poll(&p, |o| o.success(), |_| {}).expect_err("never ready");
+    assert_eq!(crate::error::code_of(&err), crate::error::Code::Timeout);
+    assert!(err.to_string().contains("last answer: connection refused"), "{err}");
 }

@@ -25,7 +25,7 @@ use super::{Ctx, workload};
 use crate::cli::{DbArgs, DbCommand, PruneArgs, ShellArgs, SnapshotCommand};
 use crate::config::Database;
 use crate::error::{Code, CommandFailed, Exit, invalid};
-use crate::exec::{Cmd, Stdin, quote};
+use crate::exec::{Chunk, Cmd, Stdin, quote};
 use crate::project::Project;
 use crate::snapshot::engine::Engine;
 use crate::snapshot::store::{self, PartialGuard, Writer};
@@ -116,7 +116,7 @@ fn locate<'t>(
     };
     let out = ctx.runner.run(&kubectl.pods_cmd(&ns, &selector))?;
     let mut prefer = vec![db.engine.as_str(), db.service.as_str()];
-    prefer.extend(Engine::from_config(&db.engine).containers());
+    prefer.extend(Engine::from_config(db.engine.as_str()).containers());
     match kubectl::pick_pod(&out.stdout, &prefer)? {
         PodPick::Found { pod, container } => {
             Ok(Target { kubectl, exec: ExecTarget { pod, namespace: ns, container }, workload: w })
@@ -200,7 +200,7 @@ pub fn take(
             .into());
     }
     let (db, db_name) = database(project);
-    let engine = Engine::from_config(&db.engine);
+    let engine = Engine::from_config(db.engine.as_str());
     let mut dbs: Vec<(String, Option<String>)> = vec![(db_name.clone(), None)];
     for inc in include {
         if !dbs.iter().any(|(d, _)| d == inc) {
@@ -270,32 +270,41 @@ pub fn take(
             Compression::None => format!("cat > {}", quote(partial.as_str())),
         };
         renames.push((partial.clone(), dest.clone()));
-        if runner.is_dry_run() {
-            runner.run_stdout_into(&dump_cmd, &rest, &mut |_| Ok(()))?;
-            continue;
-        }
-        let handle = store::create_partial(&partial)?;
-        guard.paths.push(partial.clone());
-        let mut writer = Writer::new(handle, compression)
-            .with_context(|| format!("could not start compressing into {partial}"))?;
         let what = format!(
             "Dumping database {dbname} from {} (pod {})",
             t.workload.reference(),
             t.exec.pod
         );
-        let step = ui.step(&what);
+        let step = ui.step(&what, &format!("dump database {dbname} into {partial}"));
         let started = Instant::now();
         let mut last = Instant::now();
         let progress = ui.progress_enabled();
-        let out = runner.run_stdout_into(&dump_cmd, &rest, &mut |chunk| {
-            writer.write(chunk)?;
-            if progress && last.elapsed() >= Duration::from_millis(250) {
-                last = Instant::now();
-                let n = writer.raw_bytes();
-                let rate = n as f64 / started.elapsed().as_secs_f64().max(0.001);
-                ui.progress(&format!("{what}: {} ({}/s)", fmt_bytes(n), fmt_bytes(rate as u64)));
+        // Opened only when the dump really runs (the runner says `Start`; a dry run never does).
+        let mut writer: Option<Writer> = None;
+        let out = runner.run_stdout_into(&dump_cmd, &rest, &mut |chunk| match chunk {
+            Chunk::Start => {
+                let handle = store::create_partial(&partial).map_err(std::io::Error::other)?;
+                guard.paths.push(partial.clone());
+                writer = Some(Writer::new(handle, compression)?);
+                Ok(())
             }
-            Ok(())
+            Chunk::Data(data) => {
+                let w = writer
+                    .as_mut()
+                    .ok_or_else(|| std::io::Error::other("dump data before its start"))?;
+                w.write(data)?;
+                if progress && last.elapsed() >= Duration::from_millis(250) {
+                    last = Instant::now();
+                    let n = w.raw_bytes();
+                    let rate = n as f64 / started.elapsed().as_secs_f64().max(0.001);
+                    ui.progress(&format!(
+                        "{what}: {} ({}/s)",
+                        fmt_bytes(n),
+                        fmt_bytes(rate as u64)
+                    ));
+                }
+                Ok(())
+            }
         });
         let out = match out {
             Ok(o) => o,
@@ -318,6 +327,11 @@ pub fn take(
             };
             return Err(runner.failed(&dump_cmd, &out, Some(hint)).into());
         }
+        let Some(writer) = writer else {
+            // Nothing ran (a dry run): there is nothing to check or record.
+            drop(step);
+            continue;
+        };
         let written =
             writer.finish().with_context(|| format!("could not finish writing {partial}"))?;
         if !engine.looks_whole(&written.head, &written.tail) {
@@ -354,23 +368,25 @@ pub fn take(
         });
     }
 
-    if runner.is_dry_run() {
-        for (from, to) in &renames {
-            store::rename(runner, from, to)?;
-        }
-        runner.script_comment(&format!(
+    // Commit: every file into place, then the metadata last.
+    for (from, to) in &renames {
+        store::rename(runner, from, to)?;
+    }
+    guard.disarm();
+    if files.len() < dbs.len() {
+        // A dry run: the dumps were printed, not taken.
+        runner.note(&format!(
             "kilter checks each dump, records its size and sha256 and writes {} last",
             meta_path(dir, name)
         ));
         return Ok(None);
     }
-
     let first = &files[0];
     let meta = Meta {
         schema_version: SCHEMA_VERSION,
         name: name.to_owned(),
         project: project.name.clone(),
-        engine: db.engine.clone(),
+        engine: db.engine.to_string(),
         database: db_name.clone(),
         user: db.user.clone(),
         service: t.workload.reference(),
@@ -385,12 +401,6 @@ pub fn take(
         // A replaced snapshot keeps its pin.
         pinned: old.as_ref().is_some_and(|e| e.pinned),
     };
-    // Commit: every file into place, then the metadata last.
-    for (from, to) in &renames {
-        store::rename(runner, from, to)?;
-    }
-    guard.disarm();
-    store::fsync_dir(runner, dir);
     store::write_meta(runner, dir, &meta)?;
     // Files of the replaced snapshot that the new one does not have.
     if let Some(e) = &old {
@@ -406,15 +416,18 @@ pub fn take(
     }
     let took = total_start.elapsed();
     let raw: u64 = meta.databases.iter().filter_map(|d| d.raw_size).sum();
-    ui.success(&format!(
-        "Snapshot `{name}`: {} dumped → {} ({}) in {} ({}/s) → {}",
-        fmt_bytes(raw),
-        fmt_bytes(meta.size),
-        compression.label(),
-        crate::ui::fmt_duration(took),
-        fmt_bytes((raw as f64 / took.as_secs_f64().max(0.001)) as u64),
-        dir.join(&meta.databases[0].file)
-    ));
+    ui.success(
+        &format!(
+            "Snapshot `{name}`: {} dumped → {} ({}) in {} ({}/s) → {}",
+            fmt_bytes(raw),
+            fmt_bytes(meta.size),
+            compression.label(),
+            crate::ui::fmt_duration(took),
+            fmt_bytes((raw as f64 / took.as_secs_f64().max(0.001)) as u64),
+            dir.join(&meta.databases[0].file)
+        ),
+        &format!("take snapshot `{name}`"),
+    );
     Ok(Some(Taken { meta }))
 }
 
@@ -596,7 +609,6 @@ fn read_meta(dir: &Utf8Path, name: &str) -> Result<Meta> {
     })?)
 }
 
-
 fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
     let ui = ctx.ui;
     let runner = ctx.runner;
@@ -628,7 +640,7 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
     }
     let meta = read_meta(dir, &name)?;
     let (db, db_name) = database(&project);
-    let engine = Engine::from_config(&db.engine);
+    let engine = Engine::from_config(db.engine.as_str());
     if Engine::from_config(&meta.engine) != engine {
         return Err(Exit::new(
             Code::Failed,
@@ -660,15 +672,18 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
         meta.databases.iter().map(|d| d.file.as_str()).collect::<Vec<_>>().join(", ")
     ));
     let t = located?;
-    let step = ui.step(&format!(
-        "Restoring `{name}` ({}) into database {} (pod {})",
-        fmt_bytes(meta.size),
-        std::iter::once(db_name.as_str())
-            .chain(meta.databases.iter().skip(1).map(|d| d.name.as_str()))
-            .collect::<Vec<_>>()
-            .join(", "),
-        t.exec.pod
-    ));
+    let all_dbs = std::iter::once(db_name.as_str())
+        .chain(meta.databases.iter().skip(1).map(|d| d.name.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let step = ui.step(
+        &format!(
+            "Restoring `{name}` ({}) into database {all_dbs} (pod {})",
+            fmt_bytes(meta.size),
+            t.exec.pod
+        ),
+        &format!("restore `{name}` into database {all_dbs}"),
+    );
     let again = format!(
         "the database may be partly restored; fix the cause and run `kilter db restore {name}` again"
     );
@@ -714,14 +729,6 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
         }
         targets.push(target);
     }
-    if runner.is_dry_run() {
-        runner.script_comment(&format!(
-            "kilter then checks that {} answers `select 1`",
-            targets.join(", ")
-        ));
-        drop(step);
-        return Ok(0);
-    }
     for target in &targets {
         let check = t.exec(
             format!("check that database {target} answers"),
@@ -741,12 +748,15 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
         }
     }
     let took = step.done();
-    ui.success(&format!(
-        "Restored `{name}` (taken {}) into database {} in {}",
-        meta.created_at,
-        targets.join(", "),
-        crate::ui::fmt_duration(took)
-    ));
+    ui.success(
+        &format!(
+            "Restored `{name}` (taken {}) into database {} in {}",
+            meta.created_at,
+            targets.join(", "),
+            crate::ui::fmt_duration(took)
+        ),
+        &format!("restore `{name}`"),
+    );
     Ok(0)
 }
 
@@ -786,7 +796,7 @@ fn rm(ctx: &Ctx<'_>, name: &str) -> Result<i32> {
         return Err(no_such(&project, name));
     };
     remove_entry(ctx, dir, &e)?;
-    ctx.ui.success(&format!("Removed snapshot `{name}`"));
+    ctx.ui.success(&format!("Removed snapshot `{name}`"), &format!("remove snapshot `{name}`"));
     Ok(0)
 }
 
@@ -796,7 +806,7 @@ fn remove_entry(ctx: &Ctx<'_>, dir: &Utf8Path, e: &Entry) -> Result<()> {
     let mut files: Vec<_> = e.files.iter().filter(|f| **f == meta).cloned().collect();
     files.extend(e.files.iter().filter(|f| **f != meta).cloned());
     store::remove(ctx.runner, &files)?;
-    store::fsync_dir(ctx.runner, dir);
+    store::fsync_dir(dir);
     Ok(())
 }
 
@@ -826,7 +836,10 @@ fn prune(ctx: &Ctx<'_>, args: &PruneArgs) -> Result<i32> {
             e.created_at.as_deref().unwrap_or("?")
         ));
     }
-    ctx.ui.success(&format!("Pruned {} snapshot(s), {} freed", plan.len(), fmt_bytes(freed)));
+    ctx.ui.success(
+        &format!("Pruned {} snapshot(s), {} freed", plan.len(), fmt_bytes(freed)),
+        &format!("prune {} snapshot(s)", plan.len()),
+    );
     Ok(0)
 }
 
@@ -856,10 +869,13 @@ fn pin(ctx: &Ctx<'_>, name: &str, pinned: bool) -> Result<i32> {
     }
     meta.pinned = pinned;
     store::write_meta(ctx.runner, dir, &meta)?;
-    ctx.ui.success(&format!(
-        "{verb} snapshot `{name}`{}",
-        if pinned { " (`kilter db prune` never removes it)" } else { "" }
-    ));
+    ctx.ui.success(
+        &format!(
+            "{verb} snapshot `{name}`{}",
+            if pinned { " (`kilter db prune` never removes it)" } else { "" }
+        ),
+        &format!("{} snapshot `{name}`", if pinned { "pin" } else { "unpin" }),
+    );
     Ok(0)
 }
 
@@ -870,7 +886,7 @@ fn shell(ctx: &Ctx<'_>, args: &ShellArgs) -> Result<i32> {
     let project = ctx.project()?;
     let tools = Tools::discover(&[Tool::Docker, Tool::Kubectl])?;
     let (db, db_name) = database(&project);
-    let engine = Engine::from_config(&db.engine);
+    let engine = Engine::from_config(db.engine.as_str());
     let t = locate(ctx, &project, &tools, &db)?;
     let mut a: Vec<String> = vec!["exec".into(), "-i".into()];
     if std::io::stdin().is_terminal() {

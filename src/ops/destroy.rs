@@ -1,70 +1,92 @@
-//! `kilter destroy`: confirm, `down`, `kind delete cluster`, remove the kubeconfig and runtime
-//! files and the flag. Keeps snapshots and the port slot.
+//! `kilter destroy`: confirm, check the Docker daemon, snapshot the database, `down`,
+//! `kind delete cluster`, remove the kubeconfig, runtime files and the flag. Keeps snapshots and
+//! the port slot. Nothing is touched before the confirmation and the daemon check.
 
 use std::io::IsTerminal;
 
 use anyhow::Result;
 
-use super::{Ctx, set_stopped_flag, stop_tilt};
+use super::{Ctx, tilt_files};
 use crate::cli::DestroyArgs;
 use crate::error::{Code, Exit, invalid};
-use crate::fsutil::remove_if_exists;
-use crate::project::{Project, check_identity};
-use crate::tools::docker;
-use crate::tools::{Tool, Tools};
+use crate::project::{Project, check_identity, commit_flag, stage_flag};
+use crate::tools::docker::{self, Docker, NodeState};
+use crate::tools::{Tool, tilt};
 
 pub fn run(ctx: &Ctx<'_>, args: &DestroyArgs) -> Result<i32> {
     let ui = ctx.ui;
+    let runner = ctx.runner;
     let project = ctx.project()?;
-    check_identity(&project, args.adopt, ui)?;
-    if !args.yes && !ctx.runner.is_dry_run() {
-        confirm(ui, &project)?;
+    if !args.yes {
+        runner.ask(
+            &format!("kilter asks you to type `{}` here to confirm (or pass --yes)", project.name),
+            || confirm(ui, &project),
+        )?;
     }
     let _lock = ctx.lock(&project, "kilter destroy")?;
-    let tools = Tools::discover(&[Tool::Docker, Tool::Kind])?;
+    check_identity(&project, args.adopt, ui)?;
+    let tools = ctx.tools(&[Tool::Docker, Tool::Kind])?;
     let kind = tools.kind()?;
+    let docker = tools.docker()?;
+    Docker::check_daemon(&runner.run_unchecked(&docker.info_cmd())?)?;
+    let node = docker.inspect(runner, &project.node())?;
+    let running = node.as_ref().is_some_and(|c| c.node_state() == NodeState::Running);
+    // Staged before anything is deleted: a kilter.yaml that cannot be written deletes nothing.
+    let flag = stage_flag(runner, &project, false)?;
 
-    // SPEC §6: a configured database is dumped first; a failure stops here (nothing deleted).
+    // A configured database is dumped first; a failure stops here (nothing deleted).
     if project.config.database.is_some() && !args.no_snapshot {
-        super::db::pre_destroy(ctx, &project)?;
+        if running {
+            super::db::pre_destroy(ctx, &project)?;
+        } else {
+            ui.warn(&format!(
+                "cluster {} is not running, so no pre-destroy database snapshot is taken",
+                project.cluster()
+            ));
+        }
     }
-    if let Some(pid) = stop_tilt(ctx, &project)? {
+    if let Some(pid) = tilt::stop(runner, &tilt_files(&project))? {
         ui.info(&format!("Stopped Tilt (pid {pid})"));
     }
-    let step = ui.step(&format!("Deleting cluster {}", project.cluster()));
+    let step = ui.step(
+        &format!("Deleting cluster {}", project.cluster()),
+        &format!("delete cluster {}", project.cluster()),
+    );
     let cmd = kind.delete_cmd(&project.cluster(), &project.paths.kubeconfig);
-    let out = ctx.runner.run_unchecked(&cmd)?;
+    let out = runner.run_unchecked(&cmd)?;
     if !out.success() {
         drop(step);
         if docker::daemon_unreachable(&out.stderr) {
             return Err(docker::daemon_error(&out.stderr).into());
         }
-        return Err(ctx.runner.failed(&cmd, &out, None).into());
+        return Err(runner.failed(&cmd, &out, None).into());
     }
     step.done();
 
     let p = &project.paths;
-    if ctx.runner.is_dry_run() {
-        ctx.runner.script(&format!(
-            "rm -f {} {} {} {} {}",
-            crate::exec::quote(p.kubeconfig.as_str()),
-            crate::exec::quote(p.tilt_json.as_str()),
-            crate::exec::quote(p.tilt_log.as_str()),
-            crate::exec::quote(p.kind_config.as_str()),
-            crate::exec::quote(p.identity.as_str()),
-        ));
-    } else {
-        for f in
-            [&p.kubeconfig, &p.tilt_json, &p.tilt_log, &p.kind_config, &p.creating, &p.identity]
-        {
-            remove_if_exists(f)?;
-        }
-        remove_if_exists(&p.kubeconfig.with_extension("lock"))?;
+    for f in [
+        &p.kubeconfig,
+        &p.kubeconfig.with_extension("lock"),
+        &p.tilt_json,
+        &p.tilt_log,
+        &p.kind_config,
+        &p.creating,
+        &p.identity,
+    ] {
+        runner.remove_file(f)?;
     }
-    set_stopped_flag(ctx, &project, false)?;
+    match flag {
+        Some(flag) => commit_flag(runner, &project, flag)?,
+        None => {
+            runner.remove_file(&p.flag_undo)?;
+        }
+    }
 
-    let (count, bytes) = crate::snapshot::stats(&p.snapshots);
-    ui.success(&format!("Destroyed cluster {}", project.cluster()));
+    let (count, bytes) = crate::snapshot::stats(&project.paths.snapshots);
+    ui.success(
+        &format!("Destroyed cluster {}", project.cluster()),
+        &format!("destroy cluster {}", project.cluster()),
+    );
     if count > 0 {
         ui.info(&format!("Snapshots are kept: {count} in {} ({bytes} bytes)", p.snapshots));
     } else {

@@ -239,46 +239,22 @@ fn project_checks(
     };
     let state = container.as_ref().map(Container::node_state).unwrap_or(NodeState::Absent);
 
-    // Ports.
-    let reg = Registry::load(&ctx.dirs.port_registry())?.unwrap_or_default();
-    let mut preview = Registry { version: 1, projects: reg.projects.clone() };
-    let ports =
-        Ports::of(preview.assign(&p.name, container.as_ref().and_then(Container::port_slot))?);
-    let ours_running = state == NodeState::Running;
-    let tilt_live =
-        crate::tools::tilt::TiltRecord::read(&p.paths.tilt_json).is_some_and(|r| r.is_live());
-    let mut problems = Vec::new();
-    if !tilt_live && ports::port_busy(ports.tilt) {
-        problems.push(format!("Tilt port {} is in use by another program", ports.tilt));
-    }
-    if !ours_running {
-        let busy: Vec<String> =
-            ports.block().filter(|&x| ports::port_busy(x)).map(|x| x.to_string()).collect();
-        if !busy.is_empty() {
-            problems.push(format!("NodePorts {} are in use", busy.join(", ")));
+    // Ports. A corrupt registry is a failed check, not the end of the report.
+    let path = ctx.dirs.port_registry();
+    let slot = Registry::load(&path).and_then(|reg| {
+        let mut preview = Registry { version: 1, projects: reg.unwrap_or_default().projects };
+        preview.assign(&p.name, container.as_ref().and_then(Container::port_slot))
+    });
+    match slot {
+        Ok(slot) => checks.push(ports_check(p, Ports::of(slot), &state)),
+        Err(e) => {
+            let fix = crate::error::render(&e)
+                .into_iter()
+                .find(|(part, _)| *part == crate::error::Part::Help)
+                .map(|(_, h)| h);
+            checks.push(check("port registry", Level::Fail, format!("{e:#}"), fix));
         }
     }
-    checks.push(if problems.is_empty() {
-        check(
-            "ports",
-            Level::Ok,
-            format!(
-                "Tilt {} and NodePorts {}-{} are {}",
-                ports.tilt,
-                ports.base,
-                ports.base + ports::BLOCK - 1,
-                if ours_running { "owned by this project" } else { "free" }
-            ),
-            None,
-        )
-    } else {
-        check(
-            "ports",
-            Level::Fail,
-            problems.join("; "),
-            Some("stop what holds them (`ss -ltnp` shows it)".into()),
-        )
-    });
 
     // Kubeconfig.
     let kc = &p.paths.kubeconfig;
@@ -425,6 +401,45 @@ fn disk_verdict(free_bytes: u64, root: &str) -> Check {
     }
 }
 
+/// Tilt port and NodePort block: free, or owned by this project.
+fn ports_check(p: &Project, ports: Ports, state: &NodeState) -> Check {
+    let ours_running = *state == NodeState::Running;
+    let tilt_live =
+        crate::tools::tilt::TiltRecord::read(&p.paths.tilt_json).is_some_and(|r| r.is_live());
+    let mut problems = Vec::new();
+    if !tilt_live && ports::port_busy(ports.tilt) {
+        problems.push(format!("Tilt port {} is in use by another program", ports.tilt));
+    }
+    if !ours_running {
+        let busy: Vec<String> =
+            ports.block().filter(|&x| ports::port_busy(x)).map(|x| x.to_string()).collect();
+        if !busy.is_empty() {
+            problems.push(format!("NodePorts {} are in use", busy.join(", ")));
+        }
+    }
+    if problems.is_empty() {
+        check(
+            "ports",
+            Level::Ok,
+            format!(
+                "Tilt {} and NodePorts {}-{} are {}",
+                ports.tilt,
+                ports.base,
+                ports.base + ports::BLOCK - 1,
+                if ours_running { "owned by this project" } else { "free" }
+            ),
+            None,
+        )
+    } else {
+        check(
+            "ports",
+            Level::Fail,
+            problems.join("; "),
+            Some("stop what holds them (`ss -ltnp` shows it)".into()),
+        )
+    }
+}
+
 /// Tilt and kind watch many files; low inotify limits break them.
 fn inotify_checks() -> Vec<Check> {
     let root = std::env::var("KILTER_PROC_SYS").unwrap_or_else(|_| "/proc/sys".into());
@@ -442,7 +457,7 @@ fn inotify_checks() -> Vec<Check> {
                 Level::Warn,
                 format!("fs.inotify.{name} = {v} (kind and Tilt want ≥ {want})"),
                 Some(format!(
-                    "sudo sysctl fs.inotify.{name}={want}\necho 'fs.inotify.{name} = {want}' | sudo tee /etc/sysctl.d/99-kilter.conf"
+                    "sudo sysctl fs.inotify.{name}={want}\necho 'fs.inotify.{name} = {want}' | sudo tee /etc/sysctl.d/99-kilter-inotify-{name}.conf"
                 )),
             ),
             Some(v) => check(&format!("inotify {}", &name[9..]), Level::Ok, format!("fs.inotify.{name} = {v}"), None),

@@ -2,15 +2,16 @@
 
 use anyhow::Result;
 
-use super::{Ctx, stop_tilt};
+use super::{Ctx, tilt_files};
 use crate::project::check_identity;
+use crate::tools::tilt;
 
 pub fn run(ctx: &Ctx<'_>, adopt: bool) -> Result<i32> {
     let project = ctx.project()?;
-    check_identity(&project, adopt, ctx.ui)?;
     let _lock = ctx.lock(&project, "kilter down")?;
-    match stop_tilt(ctx, &project)? {
-        Some(pid) => ctx.ui.success(&format!("Stopped Tilt (pid {pid})")),
+    check_identity(&project, adopt, ctx.ui)?;
+    match tilt::stop(ctx.runner, &tilt_files(&project))? {
+        Some(pid) => ctx.ui.success(&format!("Stopped Tilt (pid {pid})"), "stop Tilt"),
         None => ctx.ui.info(&format!("Tilt is not running for project `{}`", project.name)),
     }
     ctx.ui.info(&format!(

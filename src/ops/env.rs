@@ -4,19 +4,10 @@ use anyhow::Result;
 
 use super::{Ctx, project_env};
 use crate::exec::quote;
-use crate::ports::{Ports, Registry};
-use crate::project::Project;
-
-/// The project's ports: its registry slot, or the slot it would get (read-only preview).
-pub fn ports_preview(ctx: &Ctx<'_>, project: &Project) -> Result<(Ports, bool)> {
-    let mut reg = Registry::load(&ctx.dirs.port_registry())?.unwrap_or_default();
-    let assigned = reg.projects.contains_key(&project.name);
-    Ok((Ports::of(reg.assign(&project.name, None)?), assigned))
-}
 
 pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
     let project = ctx.project()?;
-    let (ports, _) = ports_preview(ctx, &project)?;
+    let (ports, _) = crate::ports::preview(&ctx.dirs.port_registry(), &project.name)?;
     let env = project_env(&project, &ports);
     let url = format!("http://localhost:{}/", ports.tilt);
     if json {

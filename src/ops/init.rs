@@ -1,10 +1,12 @@
 //! `kilter init`: write a starter kilter.yaml; never overwrite.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::Ctx;
 use crate::config;
 use crate::error::invalid;
+use crate::exec::Content;
+use crate::fsutil::Perm;
 
 pub fn run(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
     let dir = ctx.start_dir.canonicalize_utf8().unwrap_or_else(|_| ctx.start_dir.clone());
@@ -28,12 +30,12 @@ pub fn run(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
         }
     };
     let text = config::starter(&name);
-    if ctx.runner.is_dry_run() {
-        ctx.runner.write_file(&path, &text, 0o644)?;
-        return Ok(0);
-    }
-    config::write_atomic(&path, &text)
-        .map_err(|e| anyhow::Error::new(e).context(format!("could not write {path}")))?;
-    ctx.ui.success(&format!("Wrote {path} for project `{name}`; next: `kilter up`"));
+    ctx.runner
+        .write_file(&path, &Content::text(text), Perm::Keep)
+        .with_context(|| format!("could not write {path}"))?;
+    ctx.ui.success(
+        &format!("Wrote {path} for project `{name}`; next: `kilter up`"),
+        &format!("write {path}"),
+    );
     Ok(0)
 }

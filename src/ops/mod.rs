@@ -1,5 +1,7 @@
-//! One module per subcommand: orchestration only. Ops print through the `Ui`, run commands
-//! through the `Runner`, and return `anyhow` errors with context.
+//! One module per subcommand: orchestration only. Ops print through the `Ui`, have every effect
+//! through the `Runner` (which performs it, or prints it in a dry run: ops never ask which), and
+//! return `anyhow` errors with context. No op imports another op; what several share lives here
+//! or in a domain module (`project`, `ports`, `tools::*`, …).
 
 pub mod completions;
 pub mod db;
@@ -20,13 +22,12 @@ pub mod workload;
 use anyhow::Result;
 use camino::Utf8PathBuf;
 
-use crate::cli::Global;
-use crate::config;
 use crate::exec::Runner;
 use crate::lock::Lock;
 use crate::ports::Ports;
 use crate::project::{Dirs, Project};
-use crate::tools::tilt::TiltRecord;
+use crate::tools::tilt::TiltFiles;
+use crate::tools::{Tool, Tools};
 use crate::ui::Ui;
 
 /// What every op gets.
@@ -34,7 +35,9 @@ pub struct Ctx<'a> {
     pub ui: &'a Ui,
     pub runner: &'a Runner<'a>,
     pub dirs: Dirs,
-    pub global: Global,
+    /// Tools that are not installed are kept under their plain names instead of failing
+    /// (`--dry-run`: a newcomer can preview the plan before installing kind, kubectl and tilt).
+    pub missing_tools_ok: bool,
     pub start_dir: Utf8PathBuf,
 }
 
@@ -42,25 +45,30 @@ impl Ctx<'_> {
     /// Resolve the project and point the transcript at its cache dir.
     pub fn project(&self) -> Result<Project> {
         let p = Project::resolve(&self.start_dir, &self.dirs, self.ui)?;
-        if !self.runner.is_dry_run() {
-            self.runner.set_transcript(p.paths.transcript.clone());
-        }
+        self.runner.set_transcript(p.paths.transcript.clone());
         Ok(p)
     }
 
-    /// The per-project lock (not taken in `--dry-run`, which changes nothing).
+    /// The per-project lock (a dry run takes none).
     pub fn lock(&self, project: &Project, command: &str) -> Result<Option<Lock>> {
-        if self.runner.is_dry_run() {
-            return Ok(None);
-        }
         let what = format!("project `{}`", project.name);
-        Ok(Some(crate::lock::acquire(
-            &project.paths.lock,
-            &what,
-            command,
-            self.ui,
-            crate::lock::default_timeout(),
-        )?))
+        self.runner.lock(&project.paths.lock, &what, command, crate::lock::default_timeout()?)
+    }
+
+    /// Find the tools a command needs. Docker is always required (even a dry run asks it what
+    /// exists); kind, kubectl and tilt may be missing in a dry run, which says so.
+    pub fn tools(&self, needed: &[Tool]) -> Result<Tools> {
+        let may_miss: &[Tool] =
+            if self.missing_tools_ok { &[Tool::Kind, Tool::Kubectl, Tool::Tilt] } else { &[] };
+        let tools = Tools::discover_with(needed, may_miss)?;
+        let missing: Vec<&str> = tools.missing().into_iter().map(Tool::name).collect();
+        if !missing.is_empty() {
+            self.runner.note(&format!(
+                "not installed: {} (their commands below use the plain names; queries that need them are not run)",
+                missing.join(", ")
+            ));
+        }
+        Ok(tools)
     }
 }
 
@@ -75,66 +83,7 @@ pub fn project_env(project: &Project, ports: &Ports) -> Vec<(String, String)> {
     ]
 }
 
-/// Stop this project's detached Tilt if it runs. A stale record is removed, never signalled.
-/// Returns the pid that was stopped.
-pub fn stop_tilt(ctx: &Ctx<'_>, project: &Project) -> Result<Option<i32>> {
-    let path = &project.paths.tilt_json;
-    let Some(rec) = TiltRecord::read(path) else { return Ok(None) };
-    if !rec.is_live() {
-        ctx.ui.detail(&format!(
-            "Tilt record was stale (pid {} is gone or not Tilt); cleaned up",
-            rec.pid
-        ));
-        if !ctx.runner.is_dry_run() {
-            crate::fsutil::remove_if_exists(path)?;
-        }
-        return Ok(None);
-    }
-    if ctx.runner.is_dry_run() {
-        ctx.runner.script(&format!("kill -TERM -- -{}  # Tilt's process group", rec.pid));
-        return Ok(Some(rec.pid));
-    }
-    ctx.ui.echo(crate::exec::Effect::Mutate, &format!("kill -TERM -- -{}", rec.pid));
-    let how = crate::tools::tilt::stop_group(rec.pid, std::time::Duration::from_secs(10));
-    if how == crate::tools::tilt::Stopped::Killed {
-        ctx.ui
-            .warn(&format!("Tilt (pid {}) did not stop within 10s of SIGTERM; killed it", rec.pid));
-    }
-    crate::fsutil::remove_if_exists(path)?;
-    Ok(Some(rec.pid))
-}
-
-/// Set or clear `cluster.stopped` in kilter.yaml, preserving every other byte. Re-reads the
-/// file under the project lock so a concurrent edit is not lost.
-pub fn set_stopped_flag(ctx: &Ctx<'_>, project: &Project, stopped: bool) -> Result<bool> {
-    let path = &project.file_path;
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if !stopped {
-                return Ok(false);
-            }
-            String::new()
-        }
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("could not read {path}"))),
-    };
-    let new = if stopped {
-        config::with_stopped_flag(path, &text)?
-    } else {
-        config::without_stopped_flag(path, &text)?
-    };
-    if new == text {
-        return Ok(false);
-    }
-    if ctx.runner.is_dry_run() {
-        ctx.runner.script_comment(&format!(
-            "kilter {} `cluster.stopped: true` {} {path}",
-            if stopped { "writes" } else { "removes" },
-            if stopped { "to" } else { "from" }
-        ));
-        return Ok(true);
-    }
-    config::write_atomic(path, &new)
-        .map_err(|e| anyhow::Error::new(e).context(format!("could not write {path}")))?;
-    Ok(true)
+/// This project's Tilt files.
+pub fn tilt_files(project: &Project) -> TiltFiles<'_> {
+    TiltFiles { record: &project.paths.tilt_json, log: &project.paths.tilt_log }
 }

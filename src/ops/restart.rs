@@ -3,13 +3,14 @@
 use anyhow::{Context, Result};
 
 use super::{Ctx, workload};
-use crate::cli::RestartArgs;
-use crate::tools::{Tool, Tools};
+use crate::cli::{RestartArgs, duration_flag};
+use crate::tools::Tool;
 
 pub fn run(ctx: &Ctx<'_>, args: &RestartArgs) -> Result<i32> {
+    let timeout = duration_flag("--timeout", &args.timeout)?;
     let project = ctx.project()?;
     let _lock = ctx.lock(&project, "kilter restart")?;
-    let tools = Tools::discover(&[Tool::Docker, Tool::Kubectl])?;
+    let tools = ctx.tools(&[Tool::Docker, Tool::Kubectl])?;
     let kubectl = workload::kubectl(ctx, &project, &tools)?;
     let ns = project.namespace();
     let targets = match &args.service {
@@ -29,24 +30,24 @@ pub fn run(ctx: &Ctx<'_>, args: &RestartArgs) -> Result<i32> {
             .mutate();
         ctx.runner.run(&cmd).with_context(|| format!("could not restart {}", w.reference()))?;
     }
-    if ctx.runner.is_dry_run() {
-        return Ok(0);
-    }
-    let timeout = format!("{}s", args.timeout.as_secs().max(1));
+    let timeout = format!("{}s", timeout.as_secs().max(1));
     for w in &targets {
-        let step = ctx.ui.step(&format!("Waiting for {} to roll out", w.reference()));
-        let cmd = kubectl.cmd(
-            format!("wait for the rollout of {}", w.reference()),
-            ["rollout", "status", &w.reference(), "-n", &ns, "--timeout", &timeout],
+        let step = ctx.ui.step(
+            &format!("Waiting for {} to roll out", w.reference()),
+            &format!("wait for {} to roll out", w.reference()),
         );
+        let cmd = kubectl
+            .cmd(
+                format!("wait for the rollout of {}", w.reference()),
+                ["rollout", "status", &w.reference(), "-n", &ns, "--timeout", &timeout],
+            )
+            .wait();
         ctx.runner
             .run(&cmd)
             .with_context(|| format!("{} did not finish rolling out", w.reference()))?;
         step.done();
     }
-    ctx.ui.success(&format!(
-        "Restarted {}",
-        targets.iter().map(|w| w.reference()).collect::<Vec<_>>().join(", ")
-    ));
+    let names = targets.iter().map(|w| w.reference()).collect::<Vec<_>>().join(", ");
+    ctx.ui.success(&format!("Restarted {names}"), &format!("restart {names}"));
     Ok(0)
 }

@@ -5,13 +5,16 @@
 use anyhow::Result;
 use serde::Serialize;
 
+use std::time::{Duration, Instant};
+
 use super::Ctx;
-use crate::ops::env::ports_preview;
+use crate::cli::{StatusArgs, duration_flag};
+use crate::error::{Code, Exit};
 use crate::project::Project;
-use crate::tools::docker::{Container, NodeState};
+use crate::tools::Tool;
+use crate::tools::docker::{self, Container, NodeState};
 use crate::tools::kubectl::{self, Kubectl, PodRow};
 use crate::tools::tilt::TiltRecord;
-use crate::tools::{Tool, Tools};
 
 #[derive(Debug, Serialize)]
 pub struct Status {
@@ -21,15 +24,13 @@ pub struct Status {
     pub cluster: String,
     pub context: String,
     pub namespace: String,
-    /// running | stopped | absent
-    pub node: String,
+    pub node: Node,
     /// docker's own state word (running, exited, paused, …), absent when there is no node
     pub node_status: Option<String>,
     pub flag_stopped: bool,
     /// A sentence when the flag and reality disagree.
     pub drift: Option<String>,
-    /// ok | unreachable | unknown (node not running)
-    pub api: String,
+    pub api: Api,
     pub api_error: Option<String>,
     pub tilt: TiltStatus,
     pub pods: Option<Vec<PodRow>>,
@@ -37,6 +38,35 @@ pub struct Status {
     pub ports: PortsStatus,
     pub kubeconfig: KubeconfigStatus,
     pub snapshots: SnapshotStatus,
+}
+
+/// The node as `status` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Node {
+    Running,
+    Stopped,
+    Absent,
+}
+
+/// The API server as `status` found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    Ok,
+    Unreachable,
+    /// Not asked: the node is not running.
+    Unknown,
+}
+
+impl Api {
+    fn word(self) -> &'static str {
+        match self {
+            Api::Ok => "ok",
+            Api::Unreachable => "unreachable",
+            Api::Unknown => "unknown",
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -70,15 +100,35 @@ pub struct SnapshotStatus {
     pub bytes: u64,
 }
 
-pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
+/// Every probe of `status` ends by this deadline (`--probe-timeout`, default 3 s): the API port
+/// can accept and reset connections while kubectl retries for a minute.
+pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
+    let json = args.json;
+    let limit = duration_flag("--probe-timeout", &args.probe_timeout)?;
+    // Probes end a little before the limit, so that the whole command (start-up, killing the
+    // probes, printing) answers within it.
+    let deadline = Instant::now() + limit.saturating_sub(Duration::from_millis(150));
+    let left = || deadline.saturating_duration_since(Instant::now());
     let project = ctx.project()?;
-    let tools = Tools::discover(&[Tool::Docker, Tool::Kubectl])?;
+    let tools = ctx.tools(&[Tool::Docker, Tool::Kubectl])?;
     let docker = tools.docker()?;
-    let container = docker.inspect(ctx.runner, &project.node())?;
+    let inspect_cmd = docker.inspect_cmd(&project.node());
+    let inspected = ctx.runner.run_for(&inspect_cmd, left())?;
+    if inspected.timed_out {
+        return Err(Exit::new(
+            Code::Failed,
+            format!(
+                "`{inspect_cmd}` did not answer within {}: the Docker daemon is not responding",
+                crate::ui::fmt_duration(limit)
+            ),
+        )
+        .hint("check `docker info`; raise --probe-timeout if Docker is only slow")
+        .into());
+    }
+    let container = docker::interpret_inspect(ctx.runner, &inspect_cmd, &inspected)?;
     let state = container.as_ref().map(Container::node_state).unwrap_or(NodeState::Absent);
 
-    let (mut api, mut api_error, mut pods, mut pods_error) =
-        ("unknown".to_owned(), None, None, None);
+    let (mut api, mut api_error, mut pods, mut pods_error) = (Api::Unknown, None, None, None);
     if state == NodeState::Running && project.paths.kubeconfig.exists() {
         let kubectl = Kubectl {
             bin: tools.get(Tool::Kubectl)?,
@@ -87,23 +137,25 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
         };
         let ns = project.namespace();
         let pods_cmd = kubectl.cmd("list pods", ["get", "pods", "-n", ns.as_str(), "-o", "json"]);
+        let readyz = kubectl.readyz_cmd();
+        let budget = left();
         let (ready, listed) = std::thread::scope(|s| {
-            let listed = s.spawn(|| ctx.runner.run_unchecked(&pods_cmd));
-            (ctx.runner.run_unchecked(&kubectl.readyz_cmd()), listed.join())
+            let listed = s.spawn(|| ctx.runner.run_for(&pods_cmd, budget));
+            (ctx.runner.run_for(&readyz, budget), listed.join())
         });
         let ready = ready?;
         if ready.success() && ready.stdout.trim() == "ok" {
-            api = "ok".into();
+            api = Api::Ok;
         } else {
-            api = "unreachable".into();
-            api_error = Some(kubectl::last_line(&ready.stderr).to_owned());
+            api = Api::Unreachable;
+            api_error = Some(probe_error(&ready, "the /readyz probe", limit));
         }
         let listed =
             listed.map_err(|_panic| anyhow::anyhow!("internal: probe thread panicked"))??;
         if listed.success() {
             pods = Some(kubectl::parse_pods(&listed.stdout, crate::time::now_secs())?);
         } else {
-            pods_error = Some(kubectl::last_line(&listed.stderr).to_owned());
+            pods_error = Some(probe_error(&listed, "the pod listing", limit));
         }
     } else if state == NodeState::Running {
         api_error =
@@ -120,22 +172,34 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
     Ok(0)
 }
 
+/// What a failed or abandoned probe says.
+fn probe_error(out: &crate::exec::Output, probe: &str, limit: Duration) -> String {
+    if out.timed_out {
+        format!(
+            "{probe} gave up after {} (the API port accepts connections but the API server does not answer; --probe-timeout raises the limit)",
+            crate::ui::fmt_duration(limit)
+        )
+    } else {
+        kubectl::last_line(&out.stderr).to_owned()
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn assemble(
     ctx: &Ctx<'_>,
     project: &Project,
     container: Option<&Container>,
     state: &NodeState,
-    api: String,
+    api: Api,
     api_error: Option<String>,
     pods: Option<Vec<PodRow>>,
     pods_error: Option<String>,
 ) -> Result<Status> {
     let flag = project.flag_stopped();
     let (node, node_status) = match state {
-        NodeState::Running => ("running", Some("running".to_owned())),
-        NodeState::NotRunning(s) => ("stopped", Some(s.clone())),
-        NodeState::Absent => ("absent", None),
+        NodeState::Running => (Node::Running, Some("running".to_owned())),
+        NodeState::NotRunning(s) => (Node::Stopped, Some(s.clone())),
+        NodeState::Absent => (Node::Absent, None),
     };
     let drift = match (flag, state) {
         (true, NodeState::Running) => Some(
@@ -151,7 +215,7 @@ fn assemble(
         _ => None,
     };
     let rec = TiltRecord::read(&project.paths.tilt_json).filter(TiltRecord::is_live);
-    let (ports, assigned) = ports_preview(ctx, project)?;
+    let (ports, assigned) = crate::ports::preview(&ctx.dirs.port_registry(), &project.name)?;
     let kc = &project.paths.kubeconfig;
     let mode = std::fs::metadata(kc).ok().map(|m| {
         use std::os::unix::fs::PermissionsExt;
@@ -165,7 +229,7 @@ fn assemble(
         cluster: project.cluster(),
         context: project.context(),
         namespace: project.namespace(),
-        node: node.into(),
+        node,
         node_status,
         flag_stopped: flag,
         drift,
@@ -197,11 +261,11 @@ fn render(s: &Status) -> String {
     line("project", format!("{} ({})", s.project, s.directory));
     line(
         "node",
-        match (&s.node_status, s.node.as_str()) {
-            (_, "absent") => {
+        match (&s.node_status, s.node) {
+            (_, Node::Absent) => {
                 format!("absent (no {}-control-plane; `kilter up` creates it)", s.cluster)
             }
-            (Some(st), "stopped") => format!("stopped ({st})"),
+            (Some(st), Node::Stopped) => format!("stopped ({st})"),
             _ => "running".into(),
         },
     );
@@ -210,9 +274,9 @@ fn render(s: &Status) -> String {
     }
     line(
         "api",
-        match (&s.api_error, s.api.as_str()) {
-            (_, "ok") => "ok".into(),
-            (Some(e), _) => format!("{} ({e})", s.api),
+        match (&s.api_error, s.api) {
+            (_, Api::Ok) => "ok".into(),
+            (Some(e), _) => format!("{} ({e})", s.api.word()),
             (None, _) => "- (node not running)".into(),
         },
     );

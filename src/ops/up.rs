@@ -1,31 +1,44 @@
-//! `kilter up`: preflight → inspect the node → reuse / `docker start` / `kind create` → wait
-//! until healthy → kubeconfig → namespace → clear the flag → Tilt → summary.
+//! `kilter up`: lock → identity → preflight and inspect → reuse / `docker start` / `kind create`
+//! → wait until healthy → kubeconfig → namespace → clear the flag → Tilt → summary.
+//!
+//! `--timeout` is a deadline for everything up to a started Tilt: the runner kills whatever
+//! still runs at that moment (a kubectl retrying against a resetting API port, a hung kind) and
+//! `up` exits 5.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::{Ctx, project_env, set_stopped_flag, stop_tilt};
-use crate::cli::UpArgs;
-use crate::error::{Code, Exit};
-use crate::exec::{Output, check_interrupt};
-use crate::ports::{self, Ports, Registry};
-use crate::project::{Project, check_identity, write_identity};
+use super::{Ctx, project_env, tilt_files};
+use crate::cli::{UpArgs, duration_flag};
+use crate::error::invalid;
+use crate::exec::{Content, Output, Poll, PollEnd};
+use crate::fsutil::Perm;
+use crate::ports::{self, Check as PortCheck, Ports, Registry};
+use crate::project::{
+    CreatingMarker, Project, check_identity, clear_stopped_flag, has_identity, write_identity,
+};
 use crate::tools::docker::{self, Container, Docker, NodeState};
 use crate::tools::kubeconfig::{self, Check};
 use crate::tools::kubectl::{self, ClusterView, Kubectl};
-use crate::tools::tilt::{self, TiltArgs, TiltRecord};
+use crate::tools::tilt::{self, TiltArgs};
 use crate::tools::{Tool, Tools};
+
+/// How long a detached Tilt may take to get past its port bind.
+const TILT_START_LIMIT: Duration = Duration::from_secs(60);
 
 /// Returns the process exit code (`--ci`/`--attach` pass Tilt's through).
 pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     let started = Instant::now();
+    let timeout = duration_flag("--timeout", &args.timeout)?;
     let ui = ctx.ui;
     let runner = ctx.runner;
+    runner.set_deadline(timeout, &format!("--timeout {}", args.timeout));
     let project = ctx.project()?;
-    let claim_identity = check_identity(&project, args.adopt, ui)?;
-    let lock = ctx.lock(&project, "kilter up")?;
+    let _lock = ctx.lock(&project, "kilter up")?;
+    // Under the lock: a second directory's `up` waits, then sees this one's claim.
+    let claim = check_identity(&project, args.adopt, ui)?;
 
     let tiltfile = project.tiltfile();
     let want_tilt = !args.no_tilt && tiltfile.is_file();
@@ -33,34 +46,64 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     if want_tilt {
         needed.push(Tool::Tilt);
     }
-    let tools = Tools::discover(&needed)?;
+    let tools = ctx.tools(&needed)?;
     let docker = tools.docker()?;
     let kind = tools.kind()?;
 
     // Preflight and inspect are independent: run them together.
+    let inspect_cmd = docker.inspect_cmd(&project.node());
     let (info, inspect) = std::thread::scope(|s| {
         let info = s.spawn(|| runner.run_unchecked(&docker.info_cmd()));
-        let inspect = runner.run_unchecked(&docker.inspect_cmd(&project.node()));
+        let inspect = runner.run_unchecked(&inspect_cmd);
         (info.join(), inspect)
     });
     let info = info.map_err(|_panic| anyhow::anyhow!("internal: preflight thread panicked"))??;
     Docker::check_daemon(&info)?;
-    let mut container =
-        docker::interpret_inspect(runner, &docker.inspect_cmd(&project.node()), &inspect?)?;
+    let mut container = docker::interpret_inspect(runner, &inspect_cmd, &inspect?)?;
 
-    // A creation that was interrupted (Ctrl-C, a killed kind) left a half-made cluster.
-    if project.paths.creating.exists() {
-        if container.is_some() {
-            ui.warn(&format!(
-                "the last creation of {} was interrupted; deleting the partial cluster and creating it again",
-                project.cluster()
-            ));
-            runner.run(&kind.delete_cmd(&project.cluster(), &project.paths.kubeconfig))?;
-            container = None;
+    // A node this project has no record of was not created by it: kind directly, another
+    // HOME (sudo), or a cache dir that was wiped. Use it only when asked to.
+    let had_identity = has_identity(&project);
+    if container.is_some() && !had_identity && !args.adopt {
+        return Err(invalid(format!(
+            "cluster {} exists, but project `{}` has no record of creating it ({} is missing)",
+            project.cluster(),
+            project.name,
+            project.paths.identity
+        ))
+        .hint("`kilter up --adopt` takes it over as this project's cluster; or give this project another `name:` in kilter.yaml")
+        .into());
+    }
+    if claim {
+        write_identity(runner, &project)?;
+    }
+
+    // A creation that was interrupted (Ctrl-C, a killed kind) may have left a half-made node.
+    // Only a node of this project's, created after the marker (and not long after: kind creates
+    // its node within minutes), is that half-made node.
+    if let Some(marker) = CreatingMarker::read(&project.paths.creating) {
+        if let Some(c) = &container {
+            let created = crate::time::parse_rfc3339(&c.created);
+            let ours = had_identity
+                && created.is_some_and(|t| (marker.unix..marker.unix + 3600).contains(&t));
+            if ours {
+                ui.warn(&format!(
+                    "the creation of {} at {} was interrupted; deleting the half-made cluster and creating it again",
+                    project.cluster(),
+                    marker.started_at
+                ));
+                runner.run(&kind.delete_cmd(&project.cluster(), &project.paths.kubeconfig))?;
+                container = None;
+            } else {
+                ui.note(&format!(
+                    "an interrupted creation of {} was recorded at {}, but the node there ({}) is not what it left; keeping it",
+                    project.cluster(),
+                    marker.started_at,
+                    c.created
+                ));
+            }
         }
-        if !runner.is_dry_run() {
-            crate::fsutil::remove_if_exists(&project.paths.creating)?;
-        }
+        runner.remove_file(&project.paths.creating)?;
     }
 
     let ports = assign_ports(ctx, &project, &docker, container.as_ref())?;
@@ -110,7 +153,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
                     project.cluster()
                 ));
             }
-            create(ctx, &project, &tools, &ports)?;
+            create(ctx, &project, &tools, &ports, claim)?;
             created = true;
         }
     }
@@ -128,40 +171,40 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
             export_kubeconfig(ctx, &project, &tools)?;
         }
     }
-    if !runner.is_dry_run() && project.paths.kubeconfig.exists() {
-        crate::fsutil::chmod(&project.paths.kubeconfig, 0o600)?;
-    }
+    runner.chmod(&project.paths.kubeconfig, 0o600)?;
 
     let kubectl = Kubectl {
         bin: tools.get(Tool::Kubectl)?,
         kubeconfig: project.paths.kubeconfig.clone(),
         context: project.context(),
     };
-    let view = if runner.is_dry_run() && state != NodeState::Running {
-        runner.script_comment("kilter waits here until /readyz answers ok and the node is Ready");
-        None
-    } else {
-        Some(wait_healthy(ctx, &kubectl, &project.namespace(), args.timeout)?)
-    };
+    let view = wait_healthy(ctx, &kubectl, &project.namespace(), timeout)?;
 
     // Namespace.
     let ns = project.namespace();
-    let ns_exists = view.as_ref().is_some_and(|v| v.namespace_exists);
-    if !ns_exists && (view.is_some() || created) {
-        let cmd = kubectl.create_namespace_cmd(&ns);
-        let out = runner.run_unchecked(&cmd)?;
-        if !out.success() && !kubectl::already_exists(&out.stderr) {
-            return Err(runner.failed(&cmd, &out, None).into());
+    let create_ns = kubectl.create_namespace_cmd(&ns);
+    match &view {
+        Some(v) if v.namespace_exists => {}
+        Some(_) => {
+            let out = runner.run_unchecked(&create_ns)?;
+            if !out.success() && !kubectl::already_exists(&out.stderr) {
+                return Err(runner.failed(&create_ns, &out, None).into());
+            }
         }
-    } else if view.is_none() {
-        runner.script_comment(&format!("kilter creates namespace {ns} here if it is missing"));
+        // Not known (a dry run waits in its script): create it unless it is there.
+        None => {
+            runner.run_unless(&kubectl.get_namespace_cmd(&ns), &create_ns)?;
+        }
     }
 
-    if set_stopped_flag(ctx, &project, false)? {
-        ui.detail("removed cluster.stopped from kilter.yaml");
-    }
-    if claim_identity && !runner.is_dry_run() {
-        write_identity(&project)?;
+    // The cluster is up: the flag is only intent, so failing to clear it is a warning.
+    match clear_stopped_flag(runner, &project) {
+        Ok(true) => ui.detail("removed cluster.stopped from kilter.yaml"),
+        Ok(false) => {}
+        Err(e) => ui.warn(&format!(
+            "the cluster is up, but `cluster.stopped: true` could not be removed from {}: {e:#}",
+            project.file_path
+        )),
     }
 
     let cluster_took = started.elapsed();
@@ -182,31 +225,32 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         return Ok(0);
     }
     let tilt_bin = tools.get(Tool::Tilt)?;
-    if stop_tilt(ctx, &project)?.is_some() {
+    if tilt::stop(runner, &tilt_files(&project))?.is_some() {
         ui.info("Restarting Tilt (a restart forces a full rebuild)");
     }
+    let registry = Registry::load(&ctx.dirs.port_registry())?;
+    ports::check_free(&ports, PortCheck::Tilt, registry.as_ref(), &project.name)?;
     if args.attach || args.ci {
-        drop(lock);
+        // Tilt in the foreground runs as long as the user wants: no deadline.
+        runner.clear_deadline();
+        drop(_lock);
         summary(ctx, &project, &ports, None, cluster_took);
         let cmd = if args.ci {
             tilt::ci_cmd(tilt_bin, &targs, &project.dir)
         } else {
             tilt::up_cmd(tilt_bin, &targs).cwd(&project.dir)
         };
-        ports::check_free(
-            &ports,
-            true,
-            false,
-            Registry::load(&ctx.dirs.port_registry())?.as_ref(),
-            &project.name,
-        )?;
         let code = runner.run_foreground(&cmd)?;
         if args.attach {
             ui.info(&format!("Tilt exited ({code}); cluster {} keeps running", project.cluster()));
         }
         return Ok(code);
     }
-    let pid = start_tilt(ctx, &project, tilt_bin, &targs, &ports)?;
+    runner.ensure_dir(&project.paths.cache)?;
+    let limit = runner.remaining().map_or(TILT_START_LIMIT, |r| r.min(TILT_START_LIMIT));
+    let cmd = tilt::up_cmd(tilt_bin, &targs).cwd(&project.dir);
+    let pid = tilt::start(runner, &cmd, &tilt_files(&project), ports.tilt, &tiltfile, limit)?;
+    runner.clear_deadline();
     summary(ctx, &project, &ports, pid, started.elapsed());
     Ok(0)
 }
@@ -220,21 +264,8 @@ fn assign_ports(
     let known = container.and_then(Container::port_slot);
     let path = ctx.dirs.port_registry();
     let rebuild = || rebuild_registry(ctx, docker);
-    if ctx.runner.is_dry_run() {
-        let mut reg = match Registry::load(&path)? {
-            Some(r) => r,
-            None => Registry {
-                version: 1,
-                projects: rebuild()?
-                    .into_iter()
-                    .map(|(n, s)| (n, ports::Entry { slot: s }))
-                    .collect(),
-            },
-        };
-        return Ok(Ports::of(reg.assign(&project.name, known)?));
-    }
     let (slot, rebuilt) =
-        ports::with_registry(&path, ctx.ui, rebuild, |reg| reg.assign(&project.name, known))?;
+        ports::with_registry(&path, ctx.runner, rebuild, |reg| reg.assign(&project.name, known))?;
     if rebuilt {
         ctx.ui.detail(&format!(
             "port registry {path} was missing; rebuilt it from the existing clusters"
@@ -244,7 +275,7 @@ fn assign_ports(
 }
 
 /// Recover slots from the kilter clusters that exist (one `docker ps`, one `docker inspect`).
-pub fn rebuild_registry(ctx: &Ctx<'_>, docker: &Docker<'_>) -> Result<BTreeMap<String, u16>> {
+fn rebuild_registry(ctx: &Ctx<'_>, docker: &Docker<'_>) -> Result<BTreeMap<String, u16>> {
     let out = ctx.runner.run(&docker.ps_kind_cmd())?;
     let names: Vec<String> = docker::parse_ps(&out.stdout)?
         .into_iter()
@@ -255,12 +286,11 @@ pub fn rebuild_registry(ctx: &Ctx<'_>, docker: &Docker<'_>) -> Result<BTreeMap<S
     if names.is_empty() {
         return Ok(map);
     }
-    let mut cmd = docker.bin.cmd("read the port bindings of kilter clusters").args([
-        "inspect",
-        "--type",
-        "container",
-    ]);
-    cmd = cmd.args(names.iter().cloned());
+    let cmd = docker
+        .bin
+        .cmd("read the port bindings of kilter clusters")
+        .args(["inspect", "--type", "container"])
+        .args(names.iter().cloned());
     let out = ctx.runner.run_unchecked(&cmd)?;
     let list: Vec<Container> = serde_json::from_str(out.stdout.trim()).unwrap_or_default();
     for c in list {
@@ -274,24 +304,26 @@ pub fn rebuild_registry(ctx: &Ctx<'_>, docker: &Docker<'_>) -> Result<BTreeMap<S
     Ok(map)
 }
 
-fn create(ctx: &Ctx<'_>, project: &Project, tools: &Tools, ports: &Ports) -> Result<()> {
+/// `kind create cluster`. `claimed` says this run wrote the identity record: kind failing with
+/// "already exists" made nothing, so that claim is taken back too.
+fn create(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    tools: &Tools,
+    ports: &Ports,
+    claimed: bool,
+) -> Result<()> {
     let runner = ctx.runner;
     let kind = tools.kind()?;
-    if !runner.is_dry_run() {
-        let reg = Registry::load(&ctx.dirs.port_registry())?;
-        ports::check_free(ports, false, true, reg.as_ref(), &project.name)?;
-    }
+    let reg = Registry::load(&ctx.dirs.port_registry())?;
+    ports::check_free(ports, PortCheck::Block, reg.as_ref(), &project.name)?;
     let config = crate::tools::kind::render_config(&project.cluster(), ports);
-    runner.write_file(&project.paths.kind_config, &config, 0o600)?;
-    if !runner.is_dry_run() {
-        crate::fsutil::ensure_private_dir(&project.paths.cache)?;
-        crate::fsutil::write_private(
-            &project.paths.creating,
-            b"kind create cluster in progress\n",
-            0o600,
-        )?;
-    }
-    let step = ctx.ui.step(&format!("Creating cluster {}", project.cluster()));
+    runner.write_file(&project.paths.kind_config, &Content::text(config), Perm::Private(0o600))?;
+    CreatingMarker::write(runner, &project.paths.creating)?;
+    let step = ctx.ui.step(
+        &format!("Creating cluster {}", project.cluster()),
+        &format!("create cluster {}", project.cluster()),
+    );
     let cmd = kind.create_cmd(
         &project.cluster(),
         &project.paths.kubeconfig,
@@ -301,216 +333,126 @@ fn create(ctx: &Ctx<'_>, project: &Project, tools: &Tools, ports: &Ports) -> Res
     let out = runner.run_unchecked(&cmd)?;
     if !out.success() {
         drop(step);
-        // The `creating` marker stays: if kind was killed it left a half-made node behind, and
-        // the next `up` deletes and recreates it.
-        let hint = if docker::daemon_unreachable(&out.stderr) {
+        if docker::daemon_unreachable(&out.stderr) {
             return Err(docker::daemon_error(&out.stderr).into());
-        } else if crate::tools::kind::already_exists(&out.stderr) {
-            "a cluster with this name appeared meanwhile; run `kilter up` again".to_owned()
-        } else {
-            format!(
-                "see the full output above with -v; the kind config is {}",
-                project.paths.kind_config
-            )
-        };
+        }
+        if crate::tools::kind::already_exists(&out.stderr) {
+            // kind made nothing: the node that is there is not ours to delete later, nor to use
+            // without --adopt.
+            runner.remove_file(&project.paths.creating)?;
+            if claimed {
+                runner.remove_file(&project.paths.identity)?;
+            }
+            return Err(runner
+                .failed(&cmd, &out, Some(format!(
+                    "a cluster named {} appeared meanwhile, made outside this project; `kilter up --adopt` uses it, `kind delete cluster --name {}` removes it",
+                    project.cluster(),
+                    project.cluster()
+                )))
+                .into());
+        }
+        // The `creating` marker stays: if kind was killed it left a half-made node behind, and
+        // the next `up` deletes it (it was created after the marker) and creates it again.
+        let failed = runner.failed(&cmd, &out, None);
+        let mut hint = format!("the kind config is {}", project.paths.kind_config);
+        if failed.stderr_cut {
+            hint.push_str("; `kilter up -v` shows kind's whole output");
+        }
         return Err(runner.failed(&cmd, &out, Some(hint)).into());
     }
     step.done();
-    if !runner.is_dry_run() {
-        crate::fsutil::remove_if_exists(&project.paths.creating)?;
-    }
+    runner.remove_file(&project.paths.creating)?;
     Ok(())
 }
 
 fn export_kubeconfig(ctx: &Ctx<'_>, project: &Project, tools: &Tools) -> Result<()> {
-    if !ctx.runner.is_dry_run() {
-        crate::fsutil::ensure_private_dir(&project.paths.cache)?;
-        // Start from a clean file so it holds exactly our one context.
-        crate::fsutil::remove_if_exists(&project.paths.kubeconfig)?;
-    }
+    ctx.runner.ensure_dir(&project.paths.cache)?;
+    // Start from a clean file so it holds exactly our one context.
+    ctx.runner.remove_file(&project.paths.kubeconfig)?;
     let cmd = tools.kind()?.export_kubeconfig_cmd(&project.cluster(), &project.paths.kubeconfig);
     ctx.runner.run(&cmd).context("could not write the project kubeconfig")?;
     Ok(())
 }
 
-/// Poll `/readyz` and the node's Ready condition (concurrently) with a short interval until
-/// healthy or `timeout` (exit 5 with what it waited for and the last answer).
+/// Wait until `/readyz` answers `ok`, then until the node is Ready. `/readyz` is polled with
+/// overlapping probes (a new one every 250 ms, at most 4 at once, the oldest killed past 1 s):
+/// while the API port accepts and resets connections, one kubectl call takes seconds to fail,
+/// but the first probe started after the API serves answers at once. Nothing slower than
+/// `/readyz` runs before it said `ok`. `None`: a dry run printed the waits.
 fn wait_healthy(
     ctx: &Ctx<'_>,
     kubectl: &Kubectl<'_>,
     namespace: &str,
     timeout: Duration,
-) -> Result<ClusterView> {
+) -> Result<Option<ClusterView>> {
     let runner = ctx.runner;
-    let step = ctx.ui.step("Waiting for the cluster to become healthy");
-    let deadline = Instant::now() + timeout;
-    let mut waiting_for: &str;
-    let mut last: String;
-    let mut polls = 0u32;
-    loop {
-        check_interrupt()?;
-        polls += 1;
-        let (ready, nodes) = std::thread::scope(|s| {
-            let nodes = s.spawn(|| runner.run_unchecked(&kubectl.nodes_and_namespaces_cmd()));
-            let ready = runner.run_unchecked(&kubectl.readyz_cmd());
-            (ready, nodes.join())
-        });
-        let ready: Output = ready?;
-        let nodes: Output =
-            nodes.map_err(|_panic| anyhow::anyhow!("internal: probe thread panicked"))??;
-        if ready.success() && ready.stdout.trim() == "ok" {
-            if nodes.success() {
-                let view = kubectl::parse_cluster_view(&nodes.stdout, namespace)?;
-                if view.nodes_ready > 0 {
-                    let took = step.done();
-                    ctx.ui.detail(&format!(
-                        "healthy after {polls} polls ({})",
-                        crate::ui::fmt_duration(took)
-                    ));
-                    return Ok(view);
-                }
-                waiting_for = "the node to become Ready";
-                last = view.not_ready_reason.unwrap_or_else(|| "no nodes yet".into());
-            } else {
-                waiting_for = "the node to become Ready";
-                last = kubectl::last_line(&nodes.stderr).to_owned();
-            }
-        } else {
-            waiting_for = "the API server to answer /readyz";
-            last = if ready.success() {
-                ready.stdout.trim().to_owned()
-            } else {
-                kubectl::last_line(&ready.stderr).to_owned()
-            };
-        }
-        ctx.ui.progress(&format!("Waiting for {waiting_for}: {last}"));
-        if Instant::now() >= deadline {
-            drop(step);
-            return Err(Exit::new(
-                Code::Timeout,
-                format!(
-                    "timed out after {} waiting for {waiting_for}\n  last answer: {last}",
-                    crate::ui::fmt_duration(timeout)
-                ),
-            )
-            .hint("raise --timeout, or look at the node with `docker logs` and `kilter status`")
-            .into());
-        }
-        crate::exec::sleep(Duration::from_millis(100))?;
-    }
-}
-
-/// Start Tilt detached, wait for its startup line, record it in tilt.json.
-fn start_tilt(
-    ctx: &Ctx<'_>,
-    project: &Project,
-    bin: &crate::tools::Bin,
-    targs: &TiltArgs<'_>,
-    ports: &Ports,
-) -> Result<Option<i32>> {
-    let runner = ctx.runner;
-    if !runner.is_dry_run() {
-        ports::check_free(
-            ports,
-            true,
-            false,
-            Registry::load(&ctx.dirs.port_registry())?.as_ref(),
-            &project.name,
+    let ui = ctx.ui;
+    let step =
+        ui.step("Waiting for the cluster to become healthy", "wait until the cluster is healthy");
+    let readyz = kubectl.readyz_cmd();
+    let ok = |o: &Output| o.success() && o.stdout.trim() == "ok";
+    let poll = Poll {
+        what: "the API server to answer /readyz",
+        probe: &readyz,
+        every: Duration::from_millis(250),
+        max_in_flight: 4,
+        max_age: Duration::from_secs(1),
+        timeout,
+        script_condition: None,
+    };
+    let seen = |o: &Output| ui.progress(&format!("Waiting for the API server: {}", o.reason()));
+    if let PollEnd::Planned = runner.poll(&poll, ok, seen)? {
+        let wait = kubectl.wait_node_ready_cmd(Duration::from_secs(5));
+        runner.poll(
+            &Poll {
+                what: "the node to become Ready",
+                probe: &wait,
+                script_condition: Some(format!("{wait} >/dev/null 2>&1")),
+                ..poll
+            },
+            |_| true,
+            |_| {},
         )?;
-        crate::fsutil::ensure_private_dir(&project.paths.cache)?;
-    }
-    let log = &project.paths.tilt_log;
-    let offset = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
-    let cmd = tilt::up_cmd(bin, targs).cwd(&project.dir);
-    let step = ctx.ui.step("Starting Tilt");
-    let Some(child) = runner.spawn_detached(&cmd, log)? else {
         step.done();
         return Ok(None);
-    };
-    let pid = child.pid as i32;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    // Tilt announces itself before it binds its port; once announced, a Tilt that is still alive
-    // after this long without a later line is taken as started (a failed bind exits at once).
-    const SETTLE: Duration = Duration::from_millis(1500);
-    let mut announced_at: Option<Instant> = None;
-    loop {
-        if crate::exec::interrupted() {
-            tilt::stop_group(pid, Duration::from_secs(2));
-            return Err(crate::error::Interrupted.into());
-        }
-        // Look at the process before the log: a Tilt that has exited has written all it will.
-        let state = child.state();
-        let alive = state == crate::exec::ChildState::Running;
-        let text = read_from(log, offset);
-        if alive {
-            match tilt::startup(&text) {
-                tilt::Startup::Running => break,
-                tilt::Startup::Announced => {
-                    if announced_at.get_or_insert_with(Instant::now).elapsed() >= SETTLE {
-                        break;
-                    }
-                }
-                tilt::Startup::Silent => {}
-            }
-        }
-        if !alive || Instant::now() >= deadline {
-            if alive {
-                tilt::stop_group(pid, Duration::from_secs(2));
-            }
-            drop(step);
-            let tail = crate::exec::tail(&text, 15);
-            let why = match state {
-                crate::exec::ChildState::Exited(Some(code)) => {
-                    format!("Tilt did not start: it exited with status {code}")
-                }
-                crate::exec::ChildState::Exited(None) => "Tilt did not start: it exited".to_owned(),
-                crate::exec::ChildState::Running => format!(
-                    "Tilt did not start within {}",
-                    crate::ui::fmt_duration(Duration::from_secs(60))
-                ),
-            };
-            return Err(Exit::new(
-                Code::Failed,
-                format!("{why}\n  $ {}\n  tilt.log:\n{}", cmd, indent(&tail)),
-            )
-            .hint(format!("the whole log is {log}; the cluster itself is up"))
-            .into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
-    step.done();
-    let rec = TiltRecord {
-        pid,
-        port: targs.port,
-        started_at: crate::time::rfc3339_now(),
-        tiltfile: targs.file.to_string(),
+    let nodes = kubectl.nodes_and_namespaces_cmd();
+    let view = std::cell::RefCell::new(None);
+    let node_ready = |o: &Output| {
+        let v =
+            o.success().then(|| kubectl::parse_cluster_view(&o.stdout, namespace).ok()).flatten();
+        let ready = v.as_ref().is_some_and(|v| v.nodes_ready > 0);
+        *view.borrow_mut() = v;
+        ready
     };
-    rec.write(&project.paths.tilt_json)?;
-    Ok(Some(pid))
-}
-
-fn read_from(path: &camino::Utf8Path, offset: u64) -> String {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut s = String::new();
-    if let Ok(mut f) = std::fs::File::open(path) {
-        let _ = f.seek(SeekFrom::Start(offset));
-        let mut buf = Vec::new();
-        let _ = f.read_to_end(&mut buf);
-        s = String::from_utf8_lossy(&buf).into_owned();
-    }
-    s
-}
-
-fn indent(s: &str) -> String {
-    s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    let node_poll = Poll {
+        what: "the node to become Ready",
+        probe: &nodes,
+        every: Duration::from_millis(100),
+        max_in_flight: 2,
+        max_age: Duration::from_secs(2),
+        timeout,
+        script_condition: None,
+    };
+    runner.poll(&node_poll, node_ready, |o| {
+        let why = view
+            .borrow()
+            .as_ref()
+            .and_then(|v| v.not_ready_reason.clone())
+            .unwrap_or_else(|| o.reason());
+        ui.progress(&format!("Waiting for the node: {why}"));
+    })?;
+    let took = step.done();
+    ui.detail(&format!("healthy after {}", crate::ui::fmt_duration(took)));
+    Ok(view.into_inner())
 }
 
 fn summary(ctx: &Ctx<'_>, project: &Project, ports: &Ports, tilt_pid: Option<i32>, took: Duration) {
     let ui = ctx.ui;
-    if ctx.runner.is_dry_run() {
-        return;
-    }
-    ui.success(&format!("{} is up ({})", project.name, crate::ui::fmt_duration(took)));
+    ui.success(
+        &format!("{} is up ({})", project.name, crate::ui::fmt_duration(took)),
+        &format!("bring {} up", project.name),
+    );
     ui.info(&format!("  cluster     {} (context {})", project.cluster(), project.context()));
     ui.info(&format!("  namespace   {}", project.namespace()));
     ui.info(&format!(

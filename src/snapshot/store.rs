@@ -1,6 +1,7 @@
 //! Every file effect of the snapshot commands, in a few small functions: create the dir, create
-//! a `.partial` file, rename, remove, fsync the dir, write the metadata. In `--dry-run` each one
-//! prints the shell line that would do it (through the runner) and changes nothing.
+//! a `.partial` file, rename, remove, write the metadata. All but the `.partial` file (which only
+//! a running dump creates) go through the runner, which performs them or, in `--dry-run`, prints
+//! the shell line that would.
 //!
 //! Also the streaming halves of a snapshot: [`Writer`] compresses (zstd, multi-threaded) and
 //! hashes a dump on its way into its `.partial` file; [`feed`] decompresses a file into the
@@ -14,88 +15,41 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
-use super::{Compression, Meta, meta_path, meta_tmp_path};
-use crate::exec::{Runner, quote};
+use super::{Compression, Meta, meta_path};
+use crate::exec::{Content, Runner};
+use crate::fsutil::Perm;
 
 /// Create the snapshots dir (0700).
 pub fn ensure_dir(runner: &Runner<'_>, dir: &Utf8Path) -> Result<()> {
-    if runner.is_dry_run() {
-        let d = quote(dir.as_str());
-        runner.script(&format!("mkdir -p {d} && chmod 700 {d}"));
-        return Ok(());
-    }
-    crate::fsutil::ensure_private_dir(dir)
+    runner.ensure_dir(dir)
 }
 
 /// Remove files (missing ones are fine).
 pub fn remove(runner: &Runner<'_>, paths: &[Utf8PathBuf]) -> Result<()> {
-    if paths.is_empty() {
-        return Ok(());
-    }
-    if runner.is_dry_run() {
-        let words: Vec<String> = paths.iter().map(|p| quote(p.as_str())).collect();
-        runner.script(&format!("rm -f {}", words.join(" ")));
-        return Ok(());
-    }
     for p in paths {
-        crate::fsutil::remove_if_exists(p)?;
+        runner.remove_file(p)?;
     }
     Ok(())
 }
 
-/// Rename `from` to `to` (same dir, so atomic).
+/// Rename `from` to `to` (same dir, so atomic; the dir is fsynced).
 pub fn rename(runner: &Runner<'_>, from: &Utf8Path, to: &Utf8Path) -> Result<()> {
-    if runner.is_dry_run() {
-        runner.script(&format!("mv {} {}", quote(from.as_str()), quote(to.as_str())));
-        return Ok(());
-    }
-    fs::rename(from, to).with_context(|| format!("could not rename {from} to {to}"))
+    runner.rename(from, to)
 }
 
-/// Make renames in `dir` durable.
-pub fn fsync_dir(runner: &Runner<'_>, dir: &Utf8Path) {
-    if runner.is_dry_run() {
-        return;
-    }
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
+/// Make removals in `dir` durable (renames already are).
+pub fn fsync_dir(dir: &Utf8Path) {
+    crate::fsutil::fsync_dir(dir);
 }
 
-/// Write `NAME.json` atomically: `.NAME.json.tmp` (0600, fsynced), then a rename. In
-/// `--dry-run` the write is printed as a heredoc and a `mv`.
+/// Write `NAME.json` atomically (a fsynced temporary file renamed into place), 0600.
 pub fn write_meta(runner: &Runner<'_>, dir: &Utf8Path, meta: &Meta) -> Result<()> {
     let text = meta.to_text()?;
-    let tmp = meta_tmp_path(dir, &meta.name);
-    let dest = meta_path(dir, &meta.name);
-    if runner.is_dry_run() {
-        runner.script(&format!(
-            "(umask 077 && cat > {} <<'KILTER_EOF'\n{text}KILTER_EOF\n)",
-            quote(tmp.as_str())
-        ));
-        return rename(runner, &tmp, &dest);
-    }
-    let res = (|| -> io::Result<()> {
-        let mut f =
-            OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-        f.set_permissions(fs::Permissions::from_mode(0o600))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()
-    })();
-    if let Err(e) = res {
-        let _ = fs::remove_file(&tmp);
-        return Err(anyhow::Error::new(e).context(format!("could not write {tmp}")));
-    }
-    let renamed = rename(runner, &tmp, &dest);
-    if renamed.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    renamed?;
-    fsync_dir(runner, dir);
-    Ok(())
+    runner.write_file(&meta_path(dir, &meta.name), &Content::text(text), Perm::Private(0o600))
 }
 
-/// Create (truncate) a `.partial` file, 0600. Not called in `--dry-run`.
+/// Create (truncate) a `.partial` file, 0600. Called only when a dump really runs (see
+/// `exec::Chunk::Start`).
 pub fn create_partial(path: &Utf8Path) -> Result<File> {
     let f = OpenOptions::new()
         .write(true)

@@ -30,6 +30,9 @@ pub enum NodeState {
 pub struct Container {
     pub id: String,
     pub name: String,
+    /// When the container was created (RFC 3339 with nanoseconds).
+    #[serde(default)]
+    pub created: String,
     pub state: State,
     #[serde(default)]
     pub host_config: HostConfig,

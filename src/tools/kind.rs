@@ -99,7 +99,7 @@ mod tests {
 
     #[test]
     fn create_argv_is_exact() {
-        let bin = Bin { display: "kind".into(), path: "/usr/bin/kind".into() };
+        let bin = Bin { display: "kind".into(), path: Some("/usr/bin/kind".into()) };
         let k = Kind { bin: &bin };
         let c = k.create_cmd(
             "kilter-shop",

@@ -1,34 +1,9 @@
 //! Reading the project kubeconfig kilter owns (written by kind): the server of our context.
+//! Parsed with the same YAML tree as kilter.yaml (`config/span.rs`).
 
 use camino::Utf8Path;
-use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
-struct KubeConfig {
-    #[serde(default)]
-    clusters: Vec<NamedCluster>,
-    #[serde(default)]
-    contexts: Vec<NamedContext>,
-}
-
-#[derive(Debug, Deserialize)]
-struct NamedCluster {
-    name: String,
-    cluster: ClusterBody,
-}
-#[derive(Debug, Deserialize)]
-struct ClusterBody {
-    server: String,
-}
-#[derive(Debug, Deserialize)]
-struct NamedContext {
-    name: String,
-    context: ContextBody,
-}
-#[derive(Debug, Deserialize)]
-struct ContextBody {
-    cluster: String,
-}
+use crate::config::span::{self, Node};
 
 /// What kilter checks before trusting the file.
 #[derive(Debug, PartialEq, Eq)]
@@ -44,14 +19,37 @@ pub enum Check {
 }
 
 pub fn check_text(text: &str, context: &str) -> Check {
-    let Ok(kc) = serde_yaml::from_str::<KubeConfig>(text) else { return Check::NoContext };
-    let Some(ctx) = kc.contexts.iter().find(|c| c.name == context) else { return Check::NoContext };
-    let Some(cl) = kc.clusters.iter().find(|c| c.name == ctx.context.cluster) else {
+    let Ok(tree) = span::parse(text.strip_prefix('\u{feff}').unwrap_or(text)) else {
         return Check::NoContext;
     };
-    let port =
-        cl.cluster.server.rsplit_once(':').and_then(|(_, p)| p.trim_end_matches('/').parse().ok());
-    Check::Server { port, contexts: kc.contexts.len() }
+    let Some(root) = &tree.root else { return Check::NoContext };
+    let list = |key: &str| -> Vec<&Node> {
+        let items = root.get(key).and_then(|(_, v)| tree.deref(v).items()).unwrap_or_default();
+        items.iter().map(|item| tree.deref(item)).collect()
+    };
+    let field = |node: &Node, path: &[&str]| -> Option<String> {
+        let mut node = node;
+        for key in path {
+            node = tree.deref(node.get(key)?.1);
+        }
+        node.text().map(str::to_owned)
+    };
+    let contexts = list("contexts");
+    let Some(ctx) = contexts.iter().find(|c| field(c, &["name"]).as_deref() == Some(context))
+    else {
+        return Check::NoContext;
+    };
+    let Some(cluster) = field(ctx, &["context", "cluster"]) else { return Check::NoContext };
+    let clusters = list("clusters");
+    let Some(server) = clusters
+        .iter()
+        .find(|c| field(c, &["name"]).as_deref() == Some(cluster.as_str()))
+        .and_then(|c| field(c, &["cluster", "server"]))
+    else {
+        return Check::NoContext;
+    };
+    let port = server.rsplit_once(':').and_then(|(_, p)| p.trim_end_matches('/').parse().ok());
+    Check::Server { port, contexts: contexts.len() }
 }
 
 pub fn check(path: &Utf8Path, context: &str) -> Check {
@@ -74,5 +72,15 @@ mod tests {
         );
         assert_eq!(check_text(t, "kind-other"), Check::NoContext);
         assert_eq!(check_text("not: [yaml", "kind-kilter-shop"), Check::NoContext);
+        // Flow style, another context first, a server without a port.
+        let t = "{contexts: [{name: a, context: {cluster: c}}, {name: b, context: {cluster: d}}], \
+                 clusters: [{name: d, cluster: {server: 'https://x'}}, {name: c, cluster: {server: 'https://h:6443/'}}]}";
+        assert_eq!(check_text(t, "a"), Check::Server { port: Some(6443), contexts: 2 });
+        assert_eq!(check_text(t, "b"), Check::Server { port: None, contexts: 2 });
+        assert_eq!(
+            check_text("contexts: [{name: a, context: {cluster: c}}]", "a"),
+            Check::NoContext
+        );
+        assert_eq!(check_text("", "a"), Check::NoContext);
     }
 }

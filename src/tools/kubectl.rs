@@ -37,6 +37,25 @@ impl Kubectl<'_> {
         self.cmd("read nodes and namespaces", ["get", "nodes,namespaces", "-o", "json"])
     }
 
+    pub fn get_namespace_cmd(&self, ns: &str) -> Cmd {
+        self.cmd(format!("look for namespace {ns}"), ["get", "namespace", ns, "-o", "name"])
+    }
+
+    /// `kubectl wait --for=condition=Ready node --all --timeout=…` (what a dry-run script runs
+    /// for the node check; a real run polls `get nodes,namespaces`).
+    pub fn wait_node_ready_cmd(&self, each: std::time::Duration) -> Cmd {
+        self.cmd(
+            "wait for the node to become Ready",
+            [
+                "wait".to_owned(),
+                "--for=condition=Ready".to_owned(),
+                "node".to_owned(),
+                "--all".to_owned(),
+                format!("--timeout={}s", each.as_secs().max(1)),
+            ],
+        )
+    }
+
     pub fn create_namespace_cmd(&self, ns: &str) -> Cmd {
         self.cmd(format!("create namespace {ns}"), ["create", "namespace", ns]).mutate()
     }
@@ -500,7 +519,8 @@ mod workload_tests {
 
     #[test]
     fn exec_argv() {
-        let bin = crate::tools::Bin { display: "kubectl".into(), path: "/usr/bin/kubectl".into() };
+        let bin =
+            crate::tools::Bin { display: "kubectl".into(), path: Some("/usr/bin/kubectl".into()) };
         let k = Kubectl {
             bin: &bin,
             kubeconfig: "/k/config".into(),

@@ -63,12 +63,13 @@ impl Tool {
 pub struct Bin {
     /// What the transcript shows: the bare name when found on PATH, the path when overridden.
     pub display: String,
-    pub path: Utf8PathBuf,
+    /// `None`: not installed (a dry run goes on with the plain name).
+    pub path: Option<Utf8PathBuf>,
 }
 
 impl Bin {
     pub fn cmd(&self, summary: impl Into<String>) -> Cmd {
-        Cmd::new(&self.display, &self.path, summary)
+        Cmd::new(&self.display, self.path.as_deref(), summary)
     }
 }
 
@@ -97,7 +98,7 @@ pub fn locate(tool: Tool) -> Result<Bin, String> {
     match found {
         Some(path) => Ok(Bin {
             display: if display_override { wanted } else { tool.name().to_owned() },
-            path,
+            path: Some(path),
         }),
         None if display_override => Err(format!(
             "{} (from {}={wanted}: not an executable)",
@@ -116,11 +117,20 @@ fn is_executable(p: &Utf8Path) -> bool {
 impl Tools {
     /// Resolve `needed`, reporting every missing tool at once (exit 3).
     pub fn discover(needed: &[Tool]) -> Result<Tools, Exit> {
+        Tools::discover_with(needed, &[])
+    }
+
+    /// Like [`Tools::discover`], but the tools in `may_miss` that are not installed are kept
+    /// under their plain names (a dry run previews the plan without them). Returns them too.
+    pub fn discover_with(needed: &[Tool], may_miss: &[Tool]) -> Result<Tools, Exit> {
         let mut tools = Tools::default();
         let mut missing: Vec<(Tool, String)> = Vec::new();
         for &t in needed {
             match locate(t) {
                 Ok(bin) => *tools.slot(t) = Some(bin),
+                Err(_) if may_miss.contains(&t) => {
+                    *tools.slot(t) = Some(Bin { display: t.name().to_owned(), path: None });
+                }
                 Err(what) => missing.push((t, what)),
             }
         }
@@ -166,6 +176,11 @@ impl Tools {
         Ok(kind::Kind { bin: self.get(Tool::Kind)? })
     }
     pub fn has(&self, t: Tool) -> bool {
-        self.get(t).is_ok()
+        self.get(t).is_ok_and(|b| b.path.is_some())
+    }
+
+    /// The needed tools that are not installed (only possible with `discover_with`).
+    pub fn missing(&self) -> Vec<Tool> {
+        Tool::ALL.into_iter().filter(|t| self.get(*t).is_ok_and(|b| b.path.is_none())).collect()
     }
 }

@@ -125,9 +125,9 @@ impl RealDocker {
         crate::common::UNEXPECTED
     }
 
-    /// kind's provider check: `docker info --format '{{json .}}'`.
-    pub fn info(&self) -> Result<(), DockerError> {
-        self.run(&strings(&["info", "--format", "{{json .}}"])).map(drop)
+    /// kind's provider check: `docker info --format '{{json .}}'` (its stdout).
+    pub fn info(&self) -> Result<String, DockerError> {
+        self.run(&strings(&["info", "--format", "{{json .}}"]))
     }
 
     /// kind's `ListNodes`: `docker ps -a --filter label=io.x-k8s.kind.cluster=<name> --format '{{.Names}}'`.

@@ -20,18 +20,30 @@ pub const KNOBS: &[(&str, &str)] = &[
     ("latency_ms", "0"),
     ("create_ms", "50"),
     ("ready_delay_ms", "0"),
+    // kubectl behind docker-proxy (proxy.rs): the API port is published but not serving until
+    // this many ms after the node's last start (`never`: not while running); empty: off
+    ("api_proxy_ms", ""),
+    // multiplies every wall time of the not-serving kubectl (1.0 = the measured 5.2 s, 65.2 s…)
+    ("proxy_time_scale", "1.0"),
     ("node_ready_delay_ms", "0"),
     ("create_fail", "false"),
     ("daemon", "up"),
     ("tilt_ignore_term", "false"),
     ("tilt_fail_start", "false"),
     ("tilt_ci_fail", "false"),
+    ("tilt_ci_ms", "0"),
     ("tilt_start_ms", "0"),
     ("tilt_bind_ms", "0"),
     // Versions the client tools report (`docker --version`, `kind version`, `kubectl version`,
     // `tilt version`); the fake kubectl's server version comes from the node image tag.
     ("docker_version", "28.2.2"),
     ("docker_root_dir", "/var/lib/docker"),
+    // `docker info`: MemTotal (bytes) and NCPU; the node object's capacity follows them
+    ("mem_total", "8589934592"),
+    ("ncpu", "4"),
+    // the host's cgroup version as docker reports it: auto (v2 when
+    // /sys/fs/cgroup/cgroup.controllers exists), v1 or v2
+    ("cgroup", "auto"),
     ("kind_version", "v0.32.0"),
     ("kubectl_version", "v1.32.2"),
     ("tilt_version", "v0.37.6"),
@@ -87,6 +99,27 @@ impl Ctx {
         truthy(&self.knob(key))
     }
 
+    /// A finite, non-negative float knob; anything else (never accepted by `ctl set`) gives
+    /// `default`.
+    pub fn knob_f64(&self, key: &str, default: f64) -> f64 {
+        self.knob(key)
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && *f >= 0.0)
+            .unwrap_or(default)
+    }
+
+    /// The host's cgroup version (knob `cgroup`): 1 or 2.
+    pub fn cgroup_version(&self) -> u8 {
+        match self.knob("cgroup").trim() {
+            "v1" | "1" => 1,
+            "v2" | "2" => 2,
+            _ if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() => 2,
+            _ => 1,
+        }
+    }
+
     pub fn daemon(&self) -> Daemon {
         match self.knob("daemon").as_str() {
             "down" => Daemon::Down,
@@ -133,13 +166,15 @@ pub fn run_tool(tool: &str, args: Vec<String>) -> i32 {
     if latency > 0 {
         std::thread::sleep(Duration::from_millis(latency));
     }
-    match tool {
+    let code = match tool {
         "docker" => crate::docker::main(&ctx),
         "kind" => crate::kind::main(&ctx),
         "kubectl" => crate::kubectl::main(&ctx),
         "tilt" => crate::tilt::main(&ctx),
         _ => ctx.unexpected(),
-    }
+    };
+    record_exit(&ctx.state, code);
+    code
 }
 
 /// Append one line atomically (single `write_all` on an `O_APPEND` file).
@@ -160,6 +195,18 @@ fn record_call(state: &Path, tool: &str, args: &[String]) {
         "env": env,
         "pid": std::process::id(),
         "pgid": pgid,
+        "ts_ms": timefmt::now_ms(),
+    });
+    append_line(&state.join("calls.jsonl"), &rec.to_string());
+}
+
+/// The second record of a call, appended when it returns: `{"exit", "pid", "ts_ms"}`. It pairs
+/// with the latest call record of the same pid (a pid cannot be reused before this is written).
+/// A call killed by a signal, or replaced by the real docker client, leaves none.
+fn record_exit(state: &Path, code: i32) {
+    let rec = serde_json::json!({
+        "exit": code,
+        "pid": std::process::id(),
         "ts_ms": timefmt::now_ms(),
     });
     append_line(&state.join("calls.jsonl"), &rec.to_string());

@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::common::{KNOBS, Lock, pretty4, read_json, write_json};
+use crate::docker;
 use crate::state::Containers;
 use crate::tilt;
 use crate::workloads;
 
-const USAGE: &str = "usage: fake-tool ctl <set KEY VALUE | unset KEY | knobs | daemon up|down|down-old | containers | inspect NAME | crash NAME | tilt-pids | tilt-records | workload NS NAME … | apply CLUSTER_OR_NODE NS FILE.json | log NS POD [-c C] LINE…>";
+const USAGE: &str = "usage: fake-tool ctl <set KEY VALUE | unset KEY | knobs | daemon up|down|down-old | containers | inspect NAME | crash NAME | stats NAME [--cpu PERCENT] [--mem BYTES] | tilt-pids | tilt-records | workload NS NAME … | apply CLUSTER_OR_NODE NS FILE.json | log NS POD [-c C] LINE…>";
 
 pub fn main(args: &[String]) -> i32 {
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -31,8 +32,8 @@ pub fn main(args: &[String]) -> i32 {
                 );
                 return 2;
             }
-            if key == "daemon" && !matches!(value, "up" | "down" | "down-old") {
-                errln!("fake-tool ctl: daemon must be up, down or down-old");
+            if let Err(e) = validate(key, value) {
+                errln!("fake-tool ctl: {e}");
                 return 2;
             }
             let mut knobs: BTreeMap<String, String> = read_json(&knobs_path);
@@ -89,6 +90,43 @@ pub fn main(args: &[String]) -> i32 {
             cs.save(&state);
             0
         }
+        ["stats", name, ref rest @ ..] => {
+            let cs = Containers::load(&state);
+            let Some(k) = cs.find(name).map(str::to_string) else {
+                errln!("fake-tool ctl: no such container: {name}");
+                return 1;
+            };
+            let path = docker::stats_path(&state);
+            let mut all: BTreeMap<String, docker::StatsOverride> = read_json(&path);
+            let mut o = all.get(&k).copied().unwrap_or_default();
+            let mut it = rest.iter();
+            while let Some(flag) = it.next() {
+                let v = it.next().copied().unwrap_or("");
+                match *flag {
+                    "--cpu" => match v.parse::<f64>() {
+                        Ok(c) if c.is_finite() && c >= 0.0 => o.cpu = Some(c),
+                        _ => {
+                            errln!("fake-tool ctl: --cpu wants a percentage, got {v:?}");
+                            return 2;
+                        }
+                    },
+                    "--mem" => match v.parse::<u64>() {
+                        Ok(m) => o.mem = Some(m),
+                        Err(_) => {
+                            errln!("fake-tool ctl: --mem wants bytes, got {v:?}");
+                            return 2;
+                        }
+                    },
+                    _ => {
+                        errln!("{USAGE}");
+                        return 2;
+                    }
+                }
+            }
+            all.insert(k, o);
+            write_json(&path, &all);
+            0
+        }
         ["tilt-pids"] => {
             for r in tilt::live_records(&state) {
                 outln!("{}", r.pid);
@@ -107,6 +145,22 @@ pub fn main(args: &[String]) -> i32 {
             2
         }
     }
+}
+
+/// Knobs whose values have a fixed shape are checked when set (a typo would otherwise fall back
+/// to the default silently).
+fn validate(key: &str, value: &str) -> Result<(), String> {
+    let ok = match key {
+        "daemon" => matches!(value, "up" | "down" | "down-old"),
+        "cgroup" => matches!(value, "auto" | "v1" | "v2"),
+        "api_proxy_ms" => value.is_empty() || value == "never" || value.parse::<u64>().is_ok(),
+        "proxy_time_scale" => value.parse::<f64>().is_ok_and(|f| f.is_finite() && f >= 0.0),
+        k if k.ends_with("_ms") || matches!(k, "mem_total" | "ncpu") => {
+            value.parse::<u64>().is_ok()
+        }
+        _ => true,
+    };
+    if ok { Ok(()) } else { Err(format!("invalid value {value:?} for knob {key}")) }
 }
 
 /// Print a ctl result: its output (exit 0) or the error (exit 1).

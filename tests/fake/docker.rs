@@ -1,4 +1,4 @@
-//! Fake `docker` (client and daemon 28.2.2). See TOOLS.md §B.
+//! Fake `docker` (client and daemon 28.2.2). See README.md next to this file for every call.
 
 use std::collections::BTreeMap;
 
@@ -38,6 +38,10 @@ pub fn main(ctx: &Ctx) -> i32 {
         Some("restart") => lifecycle(ctx, Op::Restart, rest),
         Some("rm") => lifecycle(ctx, Op::Rm, rest),
         Some("ps") => ps(ctx, rest),
+        Some("stats") => stats(ctx, rest),
+        Some("container") if rest.first().map(String::as_str) == Some("stats") => {
+            stats(ctx, &rest[1..])
+        }
         _ => ctx.unexpected(),
     }
 }
@@ -67,6 +71,7 @@ fn info_json(ctx: &Ctx, up: bool) -> String {
         let mut v = json!({
             "ID": "", "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0,
             "ContainersStopped": 0, "Images": 0, "Driver": "", "DockerRootDir": "",
+            "NCPU": 0, "MemTotal": 0,
             "ServerVersion": "", "CgroupDriver": "", "CgroupVersion": "", "ClientInfo": client,
         });
         if ctx.daemon() == Daemon::DownOld {
@@ -76,6 +81,7 @@ fn info_json(ctx: &Ctx, up: bool) -> String {
     }
     let cs = Containers::load(&ctx.state);
     let running = cs.containers.values().filter(|c| c.inspect.state.running).count();
+    let v1 = ctx.cgroup_version() == 1;
     json!({
         "ID": "7a1f0c33-94f4-4c4b-9e0b-2f1d8c6e5a10",
         "Containers": cs.containers.len(),
@@ -89,14 +95,14 @@ fn info_json(ctx: &Ctx, up: bool) -> String {
         "SwapLimit": true,
         "CPUShares": true,
         "PidsLimit": true,
-        "CgroupDriver": "systemd",
-        "CgroupVersion": "2",
+        "CgroupDriver": if v1 { "cgroupfs" } else { "systemd" },
+        "CgroupVersion": if v1 { "1" } else { "2" },
         "KernelVersion": "6.8.0-60-generic",
         "OperatingSystem": "Ubuntu 24.04.2 LTS",
         "OSType": "linux",
         "Architecture": "x86_64",
-        "NCPU": 2,
-        "MemTotal": 8_331_640_832_u64,
+        "NCPU": ctx.knob_u64("ncpu"),
+        "MemTotal": ctx.knob_u64("mem_total"),
         "Name": "fakehost",
         "ServerVersion": "28.2.2",
         "SecurityOptions": ["name=apparmor", "name=seccomp,profile=builtin", "name=cgroupns"],
@@ -105,7 +111,20 @@ fn info_json(ctx: &Ctx, up: bool) -> String {
     .to_string()
 }
 
-/// `docker info --format T` for a few templates (see README).
+/// The zero value of every field, as Go prints an `Info` the daemon never filled in.
+fn zeroed(v: &Value) -> Value {
+    match v {
+        Value::String(_) => json!(""),
+        Value::Number(_) => json!(0),
+        Value::Bool(_) => json!(false),
+        Value::Array(_) => json!([]),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), zeroed(v))).collect()),
+        Value::Null => Value::Null,
+    }
+}
+
+/// `docker info --format T`: `{{json .}}` / `json`, or one top-level field `{{.Field}}` (see
+/// README).
 fn info(ctx: &Ctx, rest: &[String]) -> i32 {
     let Ok(p) = args::parse(rest, &[val(&["--format", "-f"])]) else { return ctx.unexpected() };
     if !p.pos.is_empty() {
@@ -114,17 +133,26 @@ fn info(ctx: &Ctx, rest: &[String]) -> i32 {
     let up = ctx.daemon() == Daemon::Up;
     let body = match p.get("--format") {
         Some("{{json .}}" | "json") => info_json(ctx, up),
-        Some("{{.ServerVersion}}" | "{{ .ServerVersion }}") => {
-            (if up { "28.2.2" } else { "" }).to_string()
-        }
-        Some("{{.DockerRootDir}}" | "{{ .DockerRootDir }}") => {
-            if up {
-                ctx.knob("docker_root_dir")
-            } else {
-                String::new()
+        Some(t) => {
+            let Some(field) = t
+                .trim()
+                .strip_prefix("{{")
+                .and_then(|t| t.strip_suffix("}}"))
+                .map(str::trim)
+                .and_then(|f| f.strip_prefix('.'))
+                .filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric()))
+            else {
+                return ctx.unexpected();
+            };
+            let full: Value = serde_json::from_str(&info_json(ctx, true)).expect("info json");
+            // with the daemon down the template still runs, on an empty Info
+            let info = if up { full } else { zeroed(&full) };
+            match info.get(field) {
+                Some(v) => go_print(v),
+                None => return ctx.unexpected(),
             }
         }
-        _ => return ctx.unexpected(),
+        None => return ctx.unexpected(),
     };
     // docker 28.x executes the template even when the daemon is down (so stdout is a lone newline
     // for a field template); ≥ 28.1 then exits 1, ≤ 28.0 exits 0.
@@ -794,9 +822,221 @@ fn ps(ctx: &Ctx, rest: &[String]) -> i32 {
     0
 }
 
+// ---------------------------------------------------------------------------------------------
+// docker stats
+
+/// Usage of a running node unless `fake-tool ctl stats` said otherwise.
+pub const DEFAULT_CPU_PERC: f64 = 2.5;
+pub const DEFAULT_MEM_BYTES: u64 = 650 * 1024 * 1024;
+const NET_RX: f64 = 12_345_678.0;
+const NET_TX: f64 = 4_567_890.0;
+const BLOCK_READ: f64 = 98_765_432.0;
+const BLOCK_WRITE: f64 = 123_456_789.0;
+const PIDS: u64 = 220;
+
+/// Per-container overrides written by `fake-tool ctl stats NAME --cpu P --mem BYTES`.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, Default)]
+pub struct StatsOverride {
+    pub cpu: Option<f64>,
+    pub mem: Option<u64>,
+}
+
+pub fn stats_path(state: &std::path::Path) -> std::path::PathBuf {
+    state.join("stats.json")
+}
+
+/// Go's `%.<prec>g` for a finite, non-negative value.
+fn go_g(x: f64, prec: usize) -> String {
+    if x == 0.0 {
+        return "0".into();
+    }
+    let e = format!("{:.*e}", prec - 1, x); // "1.235e3"
+    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if exp < -4 || exp >= prec as i32 {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mant), exp.abs())
+    } else {
+        trim(&format!("{:.*}", (prec as i32 - 1 - exp).max(0) as usize, x))
+    }
+}
+
+/// go-units `BytesSize`: binary units, 4 significant digits (`650MiB`, `7.629GiB`).
+pub fn bytes_size(size: f64) -> String {
+    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+    let (mut size, mut i) = (size, 0);
+    while size >= 1024.0 && i < UNITS.len() - 1 {
+        size /= 1024.0;
+        i += 1;
+    }
+    format!("{}{}", go_g(size, 4), UNITS[i])
+}
+
+/// go-units `HumanSizeWithPrecision(size, 3)`: decimal units (`12.3MB`, `0B`).
+pub fn human_size3(size: f64) -> String {
+    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    let (mut size, mut i) = (size, 0);
+    while size >= 1000.0 && i < UNITS.len() - 1 {
+        size /= 1000.0;
+        i += 1;
+    }
+    format!("{}{}", go_g(size, 3), UNITS[i])
+}
+
+/// One `docker stats` row (docker's statsContext: alphabetical keys, string values). A stopped
+/// container has no data: the daemon answers with zeros, which the CLI prints as such.
+fn stats_row(
+    c: &Container,
+    container: &str,
+    trunc: bool,
+    over: StatsOverride,
+    mem_total: u64,
+) -> BTreeMap<String, Value> {
+    let running = c.inspect.state.running;
+    let (cpu, mem, limit) = if running {
+        (
+            over.cpu.unwrap_or(DEFAULT_CPU_PERC),
+            over.mem.unwrap_or(DEFAULT_MEM_BYTES) as f64,
+            mem_total as f64,
+        )
+    } else {
+        (0.0, 0.0, 0.0)
+    };
+    let mem_perc = if limit > 0.0 { mem / limit * 100.0 } else { 0.0 };
+    let io = |a: f64, b: f64| {
+        if running { format!("{} / {}", human_size3(a), human_size3(b)) } else { "0B / 0B".into() }
+    };
+    let id = &c.inspect.id;
+    let s = |v: String| Value::String(v);
+    BTreeMap::from([
+        ("BlockIO".into(), s(io(BLOCK_READ, BLOCK_WRITE))),
+        ("CPUPerc".into(), s(format!("{cpu:.2}%"))),
+        ("Container".into(), s(container.to_string())),
+        ("ID".into(), s(if trunc { id[..12].to_string() } else { id.clone() })),
+        ("MemPerc".into(), s(format!("{mem_perc:.2}%"))),
+        ("MemUsage".into(), s(format!("{} / {}", bytes_size(mem), bytes_size(limit)))),
+        ("Name".into(), s(c.name().to_string())),
+        ("NetIO".into(), s(io(NET_RX, NET_TX))),
+        ("PIDs".into(), s(if running { PIDS.to_string() } else { "0".into() })),
+    ])
+}
+
+/// `docker stats --no-stream [-a] [--no-trunc] --format T [NAME…]` (docker 28's `RunStats`).
+fn stats(ctx: &Ctx, rest: &[String]) -> i32 {
+    let spec = [
+        boolean(&["--all", "-a"]),
+        boolean(&["--no-stream"]),
+        boolean(&["--no-trunc"]),
+        val(&["--format"]),
+    ];
+    let Ok(p) = args::parse(rest, &spec) else { return ctx.unexpected() };
+    // streaming redraws the screen forever; the human table is not modelled
+    if !p.has("--no-stream") || p.rest.is_some() {
+        return ctx.unexpected();
+    }
+    let format = match p.get("--format") {
+        Some("json") => "{{json .}}".to_string(),
+        Some(f) if !f.starts_with("table") => {
+            f.trim_matches(' ').replace("\\t", "\t").replace("\\n", "\n")
+        }
+        _ => return ctx.unexpected(),
+    };
+    let Some(segs) = parse_template(&format) else { return ctx.unexpected() };
+    let trunc = !p.has("--no-trunc");
+    if ctx.daemon() != Daemon::Up {
+        // one error per container asked for (joined), or the failed container listing
+        for _ in 0..p.pos.len().max(1) {
+            errln!("{CANNOT_CONNECT}");
+        }
+        return 1;
+    }
+    let (cs, overrides) = {
+        let _l = ctx.lock();
+        let o: BTreeMap<String, StatsOverride> = crate::common::read_json(&stats_path(&ctx.state));
+        (Containers::load(&ctx.state), o)
+    };
+    let mem_total = ctx.knob_u64("mem_total");
+    let mut rows: Vec<(&Container, String)> = Vec::new();
+    if p.pos.is_empty() {
+        let mut list: Vec<&Container> =
+            cs.containers.values().filter(|c| p.has("--all") || c.inspect.state.running).collect();
+        list.sort_by_key(|c| std::cmp::Reverse(c.meta.created_ms));
+        rows = list.into_iter().map(|c| (c, c.inspect.id[..12].to_string())).collect();
+    } else {
+        let mut errors = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for name in &p.pos {
+            if seen.contains(&name.as_str()) {
+                continue; // the CLI collects each argument once
+            }
+            seen.push(name);
+            match cs.find(name) {
+                Some(k) => rows.push((&cs.containers[k], name.clone())),
+                None => {
+                    errors.push(format!("Error response from daemon: No such container: {name}"))
+                }
+            }
+        }
+        // any error fails the whole command before a single row is printed
+        if !errors.is_empty() {
+            errln!("{}", errors.join("\n"));
+            return 1;
+        }
+    }
+    for (c, container) in rows {
+        let over = overrides.get(c.name()).copied().unwrap_or_default();
+        let row = stats_row(c, &container, trunc, over, mem_total);
+        let mut line = String::new();
+        for seg in &segs {
+            match seg {
+                Seg::Text(t) => line.push_str(t),
+                Seg::Action(a) => {
+                    match words(a).iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+                        ["json", "."] => line.push_str(&serde_json::to_string(&row).expect("json")),
+                        [field] if field.starts_with('.') => match row.get(&field[1..]) {
+                            Some(v) => line.push_str(&go_print(v)),
+                            None => {
+                                errln!(
+                                    "template parsing error: template: :1:2: executing \"\" at <{field}>: can't evaluate field {} in type *container.statsContext",
+                                    &field[1..]
+                                );
+                                return 64;
+                            }
+                        },
+                        _ => return ctx.unexpected(),
+                    }
+                }
+            }
+        }
+        outln!("{line}");
+    }
+    0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_units_sizes() {
+        assert_eq!(bytes_size(650.0 * 1024.0 * 1024.0), "650MiB");
+        assert_eq!(bytes_size(8_589_934_592.0), "8GiB");
+        assert_eq!(bytes_size(8_158_400_512.0), "7.598GiB");
+        assert_eq!(bytes_size(0.0), "0B");
+        assert_eq!(bytes_size(1536.0), "1.5KiB");
+        assert_eq!(human_size3(12_345_678.0), "12.3MB");
+        assert_eq!(human_size3(4_567_890.0), "4.57MB");
+        assert_eq!(human_size3(123_456_789.0), "123MB");
+        assert_eq!(human_size3(999.6), "1e+03B");
+        assert_eq!(human_size3(0.0), "0B");
+    }
 
     #[test]
     fn regex_subset() {

@@ -1,4 +1,5 @@
-//! Fake `kind` v0.32.0. See TOOLS.md §A. All output is on stderr except program output.
+//! Fake `kind` v0.32.0 (see README.md next to this file). All output is on stderr except program
+//! output.
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -16,6 +17,10 @@ use crate::timefmt;
 
 pub const DEFAULT_IMAGE: &str =
     "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5";
+
+/// Printed first by every `kind create cluster` on a cgroup v1 host (also before the "already
+/// exist" error).
+pub const CGROUP_V1_WARNING: &str = "cgroup v1 is deprecated in Kubernetes and will not be supported in a future kind release, please upgrade to cgroup v2";
 
 /// Marker error for configs the fake does not model (→ exit 97).
 const UNSUPPORTED: &str = "fake kind: only a single control-plane node is supported";
@@ -108,7 +113,8 @@ pub fn main(ctx: &Ctx) -> i32 {
     let a: Vec<&str> = ctx.args.iter().map(String::as_str).collect();
     let res = match a.as_slice() {
         ["version"] => {
-            outln!("kind {} go1.24.6 linux/amd64", ctx.knob("kind_version"));
+            // the release binary of v0.32.0 was built with go1.26.3
+            outln!("kind {} go1.26.3 linux/amd64", ctx.knob("kind_version"));
             return 0;
         }
         ["create", "cluster", ..] => create_cluster(ctx, &ctx.args[2..]),
@@ -345,20 +351,23 @@ fn create_cluster(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
             "",
         ));
     }
+    // kind warns when `docker info` does not report cgroup v2 (an Info with empty server fields,
+    // as docker ≤ 28.0 gives with the daemon down, does not either)
     let backend = Backend::of(ctx);
-    match (&backend, ctx.daemon()) {
-        (Backend::Real(real), _) => {
-            if let Err(e) = real.info() {
-                return fail(real_error("failed to get docker info", e));
-            }
-        }
+    let cgroup2 = match (&backend, ctx.daemon()) {
+        (Backend::Real(real), _) => match real.info() {
+            Ok(info) => serde_json::from_str::<Value>(info.trim())
+                .is_ok_and(|v| v["CgroupVersion"].as_str() == Some("2")),
+            Err(e) => return fail(real_error("failed to get docker info", e)),
+        },
         (Backend::Fake, Daemon::Down) => {
             return fail(docker_cmd_error("failed to get docker info", info_cmd));
         }
-        (Backend::Fake, Daemon::DownOld) => errln!(
-            "cgroup v1 is deprecated in Kubernetes and will not be supported in a future kind release, please upgrade to cgroup v2"
-        ),
-        (Backend::Fake, Daemon::Up) => {}
+        (Backend::Fake, Daemon::DownOld) => false,
+        (Backend::Fake, Daemon::Up) => ctx.cgroup_version() == 2,
+    };
+    if !cgroup2 {
+        errln!("{CGROUP_V1_WARNING}");
     }
 
     // 3. already exists? 4. validate. 5. provision the node container.
@@ -541,10 +550,10 @@ fn create_cluster(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
             let cs = crate::backend::containers(ctx);
             cs.containers
                 .get(&node)
-                .map(|c| c.meta.started_ms + ctx.knob_u64("node_ready_delay_ms"))
+                .map(|c| c.meta.started_ms.saturating_add(ctx.knob_u64("node_ready_delay_ms")))
         }
         .unwrap_or(u64::MAX);
-        if ready_at <= began + wait_ms {
+        if ready_at <= began.saturating_add(wait_ms) {
             std::thread::sleep(Duration::from_millis(ready_at.saturating_sub(began)));
             status.end(true);
             errln!(" • Ready after {} 💚", timefmt::go_duration_secs(timefmt::now_ms() - began));

@@ -1,4 +1,4 @@
-//! Fake `kubectl` v1.32.2. See TOOLS.md §C.
+//! Fake `kubectl` v1.32.2. See README.md next to this file for every call.
 //!
 //! Structure, so more verbs/resources can be added later:
 //! - [`parse`] splits global flags (anywhere on the line) from the verb and its flags;
@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::args::{self, boolean, val};
 use crate::common::{Ctx, pretty4};
 use crate::kubeconfig::{self, ResolveError};
+use crate::proxy::{Probe, connect_or_report};
 use crate::state::{ClusterStore, Container, Containers};
 use crate::timefmt;
 
@@ -110,8 +111,10 @@ fn spec() -> Vec<args::Flag> {
         boolean(&["--all-containers"]),
         boolean(&["--prefix"]),
         boolean(&["--timestamps"]),
-        // rollout status
+        // rollout status, wait
         val(&["--timeout"]),
+        val(&["--for"]),
+        boolean(&["--all"]),
         boolean(&["--watch", "-w"]),
     ]
 }
@@ -140,6 +143,7 @@ pub fn main(ctx: &Ctx) -> i32 {
             Some("status") => &["--timeout", "--watch"],
             _ => &[],
         },
+        "wait" => &["--for", "--all", "--timeout"],
         _ => return ctx.unexpected(),
     };
     if p.flags.iter().any(|(f, _)| !GLOBAL.contains(f) && !allowed.contains(f)) {
@@ -152,6 +156,7 @@ pub fn main(ctx: &Ctx) -> i32 {
         "exec" => crate::workloads::exec(ctx, &p),
         "logs" => crate::workloads::logs(ctx, &p),
         "rollout" => crate::workloads::rollout(ctx, &p),
+        "wait" => wait(ctx, &p),
         _ => ctx.unexpected(),
     }
 }
@@ -185,14 +190,14 @@ fn version(ctx: &Ctx, p: &args::Parsed) -> i32 {
     }
     // Without --client it also asks the server (GET /version). When that fails the client part
     // is still printed on stdout, then the connection error, exit 1.
-    let conn = match connect(ctx, p) {
-        Ok(c) => c,
+    let conn = match connect_or_report(ctx, p, Probe::Request, |e| {
         // a context that does not exist fails before anything is printed
-        Err(e @ (ConnError::NoContext(_) | ConnError::Config(_))) => return report(&e, 0, p),
-        Err(e) => {
+        if !matches!(e, ConnError::NoContext(_) | ConnError::Config(_)) {
             outln!("{{\n{client_json}\n}}");
-            return report(&e, 0, p);
         }
+    }) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let server = conn.container.kube_version();
     let server_minor = server.split('.').nth(1).unwrap_or("36").to_string();
@@ -235,6 +240,9 @@ pub enum ConnError {
     Refused { host: String, url: String },
     /// TLS verification failed (kubeconfig CA from another incarnation of the cluster).
     X509 { url: String },
+    /// The port is published (docker-proxy accepts) but nothing serves behind it yet (knob
+    /// `api_proxy_ms`): every connection ends in `EOF` or a reset. `host` is `127.0.0.1:PORT`.
+    NotServing { host: String, url: String },
 }
 
 /// A reachable fake cluster.
@@ -291,7 +299,18 @@ pub fn connect(ctx: &Ctx, p: &args::Parsed) -> Result<Conn, ConnError> {
                     == Some(port.to_string().as_str())
         })
         .ok_or_else(refused)?;
-    if !c.api_up(ctx.knob_u64("ready_delay_ms")) {
+    let started = c.meta.started_ms;
+    let now = timefmt::now_ms();
+    if now < started.saturating_add(ctx.knob_u64("ready_delay_ms")) {
+        return Err(refused());
+    }
+    if let Some(window) = crate::proxy::window(ctx)
+        && (!c.meta.provisioned || window.is_none_or(|ms| now < started.saturating_add(ms)))
+    {
+        // docker-proxy publishes the port of a running node whatever runs inside it
+        return Err(ConnError::NotServing { host: format!("{host}:{port}"), url });
+    }
+    if !c.api_up(0) {
         return Err(refused());
     }
     if let Some(ca_id) = resolved.ca_data.as_deref().and_then(kubeconfig::ca_container_id)
@@ -352,32 +371,46 @@ pub fn report(e: &ConnError, discovery: usize, p: &args::Parsed) -> i32 {
             "Unable to connect to the server: tls: failed to verify certificate: x509: certificate signed by unknown authority"
                 .to_string(),
         ),
-    };
-    if discovery > 0 {
-        let pid = std::process::id();
-        for _ in 0..discovery {
-            let t = timefmt::rfc3339_nano(timefmt::now_ns() / 1000 * 1000 + 1); // …T10:00:00.123456001Z
-            let (date, time) = t.split_once('T').unwrap_or_default();
-            let mmdd = format!("{}{}", &date[5..7], &date[8..10]);
-            errln!(
-                "E{mmdd} {} {pid:>7} memcache.go:265] \"Unhandled Error\" err=\"couldn't get current server API group list: Get \\\"{url}/api?timeout={timeout}\\\": {cause}\"",
-                &time[..15]
-            );
+        ConnError::NotServing { url, .. } => {
+            (url.clone(), "EOF".to_string(), "Unable to connect to the server: EOF".to_string())
         }
+    };
+    for _ in 0..discovery {
+        klog_discovery_error(&format!("Get \\\"{url}/api?timeout={timeout}\\\": {cause}"));
     }
     errln!("{last}");
     1
 }
 
+/// One klog line of a failed API discovery, as kubectl 1.32 prints it:
+/// `E1201 10:00:00.123456   12345 memcache.go:265] "Unhandled Error" err="couldn't get current
+/// server API group list: <err>"` (`err` already escaped for the quoted form).
+pub fn klog_discovery_error(err: &str) {
+    let pid = std::process::id();
+    let t = timefmt::rfc3339_nano(timefmt::now_ns() / 1000 * 1000 + 1); // …T10:00:00.123456001Z
+    let (date, time) = t.split_once('T').unwrap_or_default();
+    let mmdd = format!("{}{}", &date[5..7], &date[8..10]);
+    errln!(
+        "E{mmdd} {} {pid:>7} memcache.go:265] \"Unhandled Error\" err=\"couldn't get current server API group list: {err}\"",
+        &time[..15]
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // get
 
-fn node_object(c: &Container, ready_delay_ms: u64) -> Value {
+/// The node's `capacity`/`allocatable`: kind nodes see the host's CPUs and memory.
+pub struct Capacity {
+    pub cpu: u64,
+    pub mem_bytes: u64,
+}
+
+fn node_object(c: &Container, ready_delay_ms: u64, cap: &Capacity) -> Value {
     let name = c.name();
     let created = timefmt::rfc3339_secs(c.meta.created_ms);
     let started = timefmt::rfc3339_secs(c.meta.started_ms);
     let now = timefmt::rfc3339_secs(timefmt::now_ms());
-    let ready = timefmt::now_ms() >= c.meta.started_ms + ready_delay_ms;
+    let ready = timefmt::now_ms() >= c.meta.started_ms.saturating_add(ready_delay_ms);
     let id = &c.inspect.id;
     let uid =
         format!("{}-{}-{}-{}-{}", &id[0..8], &id[8..12], &id[12..16], &id[16..20], &id[20..32]);
@@ -424,8 +457,8 @@ fn node_object(c: &Container, ready_delay_ms: u64) -> Value {
         },
         "status": {
             "addresses": [{"address": c.meta.ip, "type": "InternalIP"}, {"address": name, "type": "Hostname"}],
-            "allocatable": {"cpu": "2", "ephemeral-storage": "81106868Ki", "hugepages-2Mi": "0", "memory": "8136368Ki", "pods": "110"},
-            "capacity": {"cpu": "2", "ephemeral-storage": "81106868Ki", "hugepages-2Mi": "0", "memory": "8136368Ki", "pods": "110"},
+            "allocatable": {"cpu": cap.cpu.to_string(), "ephemeral-storage": "81106868Ki", "hugepages-2Mi": "0", "memory": format!("{}Ki", cap.mem_bytes / 1024), "pods": "110"},
+            "capacity": {"cpu": cap.cpu.to_string(), "ephemeral-storage": "81106868Ki", "hugepages-2Mi": "0", "memory": format!("{}Ki", cap.mem_bytes / 1024), "pods": "110"},
             "conditions": [
                 cond("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
                 cond("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
@@ -464,9 +497,15 @@ pub fn selector_matches(sel: Option<&str>, obj: &Value) -> Option<bool> {
 }
 
 /// All objects of `r` visible with the given namespace scope (None = all namespaces).
-fn list(conn: &Conn, r: &Resource, ns: Option<&str>, ready_delay_ms: u64) -> Vec<Value> {
+fn list(
+    conn: &Conn,
+    r: &Resource,
+    ns: Option<&str>,
+    ready_delay_ms: u64,
+    cap: &Capacity,
+) -> Vec<Value> {
     match (r.kind, r.namespaced) {
-        ("Node", _) => vec![node_object(&conn.container, ready_delay_ms)],
+        ("Node", _) => vec![node_object(&conn.container, ready_delay_ms, cap)],
         (_, false) => conn.store.list_cluster_scoped(r.names[0]).into_values().collect(),
         (_, true) => {
             let namespaces = match ns {
@@ -478,6 +517,51 @@ fn list(conn: &Conn, r: &Resource, ns: Option<&str>, ready_delay_ms: u64) -> Vec
                 .flat_map(|n| conn.store.list_namespaced(n, r.names[0]).into_values())
                 .collect()
         }
+    }
+}
+
+/// `wait --for=condition=Ready node[s] --all|NAME [--timeout D]`: `node/N condition met` once the
+/// node is Ready (exit 0); at the timeout (default 30s) `error: timed out waiting for the
+/// condition on nodes/N` (exit 1). Only nodes and the Ready condition are modelled.
+fn wait(ctx: &Ctx, p: &args::Parsed) -> i32 {
+    let is_node = p.pos.get(1).is_some_and(|t| matches!(t.as_str(), "node" | "nodes" | "no"));
+    if p.get("--for") != Some("condition=Ready")
+        || !is_node
+        || (p.has("--all") == (p.pos.len() > 2))
+    {
+        return ctx.unexpected();
+    }
+    let timeout_ms = match p.get("--timeout") {
+        None => 30_000,
+        Some(t) => match timefmt::parse_go_duration(t) {
+            Some(ms) => ms,
+            None => return ctx.unexpected(),
+        },
+    };
+    let probe = Probe::Discovery(discovery_lines(p.pos.get(1).map(String::as_str)));
+    let conn = match connect_or_report(ctx, p, probe, |_| {}) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let name = conn.container.name();
+    if p.pos.len() > 2 && p.pos[2] != name {
+        errln!("Error from server (NotFound): nodes \"{}\" not found", p.pos[2]);
+        return 1;
+    }
+    let ready_at =
+        conn.container.meta.started_ms.saturating_add(ctx.knob_u64("node_ready_delay_ms"));
+    let end = timefmt::now_ms().saturating_add(timeout_ms);
+    loop {
+        let now = timefmt::now_ms();
+        if now >= ready_at {
+            outln!("node/{name} condition met");
+            return 0;
+        }
+        if now >= end {
+            errln!("error: timed out waiting for the condition on nodes/{name}");
+            return 1;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 
@@ -516,11 +600,13 @@ fn get(ctx: &Ctx, p: &args::Parsed) -> i32 {
             }
         }
     }
-    let conn = match connect(ctx, p) {
+    let probe = Probe::Discovery(discovery_lines(p.pos.get(1).map(String::as_str)));
+    let conn = match connect_or_report(ctx, p, probe, |_| {}) {
         Ok(c) => c,
-        Err(e) => return report(&e, discovery_lines(p.pos.get(1).map(String::as_str)), p),
+        Err(code) => return code,
     };
     let delay = ctx.knob_u64("node_ready_delay_ms");
+    let cap = Capacity { cpu: ctx.knob_u64("ncpu"), mem_bytes: ctx.knob_u64("mem_total") };
     let all_ns = p.has("--all-namespaces");
     let ns_scope = if all_ns { None } else { Some(conn.namespace.as_str()) };
     let _l = ctx.lock();
@@ -528,7 +614,7 @@ fn get(ctx: &Ctx, p: &args::Parsed) -> i32 {
     let mut errors: Vec<String> = Vec::new();
     let single = wanted.len() == 1 && wanted[0].1.is_some();
     for (r, name) in &wanted {
-        let objs = list(&conn, r, ns_scope, delay);
+        let objs = list(&conn, r, ns_scope, delay, &cap);
         match name {
             None => {
                 for o in objs {
@@ -577,9 +663,9 @@ fn get(ctx: &Ctx, p: &args::Parsed) -> i32 {
 }
 
 fn raw(ctx: &Ctx, p: &args::Parsed, path: &str) -> i32 {
-    let conn = match connect(ctx, p) {
+    let conn = match connect_or_report(ctx, p, Probe::Request, |_| {}) {
         Ok(c) => c,
-        Err(e) => return report(&e, 0, p),
+        Err(code) => return code,
     };
     match path {
         "/readyz" | "/livez" | "/healthz" => {
@@ -614,9 +700,9 @@ fn create(ctx: &Ctx, p: &args::Parsed) -> i32 {
     if !matches!(what.as_str(), "namespace" | "ns") {
         return ctx.unexpected();
     }
-    let conn = match connect(ctx, p) {
+    let conn = match connect_or_report(ctx, p, Probe::Request, |_| {}) {
         Ok(c) => c,
-        Err(e) => return report(&e, 0, p),
+        Err(code) => return code,
     };
     if !dns1123_label(name) {
         errln!(

@@ -4,7 +4,7 @@
 //! tool names into a temporary `bin/` that is the only entry on PATH. Under any other name it is
 //! the control CLI (`fake-tool ctl …`). All fakes share one state directory
 //! (`$KILTER_FAKE_STATE`); see `README.md` next to this file for the layout, the knobs and every
-//! supported call. The behaviour mirrors `reference/TOOLS.md` (docker 28.2.2, kind v0.32.0,
+//! supported call. The behaviour mirrors the real tools (docker 28.2.2, kind v0.32.0,
 //! kubectl v1.32.2, tilt v0.37.6).
 #![allow(clippy::unwrap_used)]
 #![allow(unreachable_pub)]
@@ -42,6 +42,7 @@ mod docker;
 mod kind;
 mod kubeconfig;
 mod kubectl;
+mod proxy;
 mod state;
 mod tilt;
 mod timefmt;

@@ -541,7 +541,7 @@ impl Container {
     pub fn api_up(&self, ready_delay_ms: u64) -> bool {
         self.inspect.state.running
             && self.meta.provisioned
-            && timefmt::now_ms() >= self.meta.started_ms + ready_delay_ms
+            && timefmt::now_ms() >= self.meta.started_ms.saturating_add(ready_delay_ms)
     }
 
     /// `kindest/node:v1.36.1@sha256:…` → `v1.36.1`.

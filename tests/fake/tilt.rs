@@ -1,4 +1,4 @@
-//! Fake `tilt` v0.37.6. See TOOLS.md §D.
+//! Fake `tilt` v0.37.6. See README.md next to this file for every call.
 //!
 //! A running `tilt up` is a record in `<state>/tilt/<pid>.json`; records whose pid is dead are
 //! stale and ignored. Port clashes are detected between live fake tilts of the same state dir
@@ -128,6 +128,10 @@ fn up(ctx: &Ctx, rest: &[String], ci: bool) -> i32 {
             }
         },
     };
+    // `tilt ci --timeout` (default 30m; 0 = none)
+    let Some(timeout_ms) = timefmt::parse_go_duration(p.get("--timeout").unwrap_or("30m")) else {
+        return ctx.unexpected();
+    };
     let host = p
         .get("--host")
         .map(str::to_string)
@@ -192,7 +196,7 @@ fn up(ctx: &Ctx, rest: &[String], ci: bool) -> i32 {
     };
     say(&url_line);
     say(&version_line(ctx));
-    // Real tilt flushes those two lines before it binds its web port (TOOLS.md D.1).
+    // Real tilt flushes those two lines before it binds its web port.
     let bind_ms = ctx.knob_u64("tilt_bind_ms");
     if bind_ms > 0 {
         std::thread::sleep(Duration::from_millis(bind_ms));
@@ -221,13 +225,9 @@ fn up(ctx: &Ctx, rest: &[String], ci: bool) -> i32 {
     }
 
     if ci {
+        let code = ci_verdict(ctx, timeout_ms, &set);
         let _ = fs::remove_file(&record_path);
-        if ctx.knob_bool("tilt_ci_fail") {
-            errln!("Error: Timeout after 30m0s: 1 resources waiting (api:runtime waiting-for-pod)");
-            return 1;
-        }
-        say("SUCCESS. All workloads are healthy.");
-        return 0;
+        return code;
     }
 
     // Run until SIGTERM/SIGINT (SIGTERM ignored with tilt_ignore_term: only SIGKILL ends us).
@@ -236,6 +236,51 @@ fn up(ctx: &Ctx, rest: &[String], ci: bool) -> i32 {
     unsafe { libc::sigwait(&set, &mut sig) };
     let _ = fs::remove_file(&record_path);
     0
+}
+
+/// How `tilt ci` ends after its startup lines: it runs `tilt_ci_ms`, unless its `--timeout`
+/// passes first (`Error: Timeout after D: …`, as tilt's session status words it); then it fails
+/// (`tilt_ci_fail`: the workloads never became healthy, reported as a timeout too) or succeeds.
+/// SIGTERM/SIGINT meanwhile cancel the run: `Error: context canceled`, exit 1.
+fn ci_verdict(ctx: &Ctx, timeout_ms: u64, set: &libc::sigset_t) -> i32 {
+    let run_ms = ctx.knob_u64("tilt_ci_ms");
+    let timed_out = timeout_ms > 0 && run_ms > timeout_ms;
+    let wait = if timed_out { timeout_ms } else { run_ms };
+    if wait_for_signal(set, Duration::from_millis(wait)) {
+        errln!("Error: context canceled");
+        return 1;
+    }
+    let waiting = "1 resources waiting (api:runtime waiting-for-pod)";
+    let limit = timefmt::go_duration(if timeout_ms > 0 { timeout_ms } else { 30 * 60_000 });
+    if timed_out || ctx.knob_bool("tilt_ci_fail") {
+        errln!("Error: Timeout after {limit}: {waiting}");
+        return 1;
+    }
+    say("SUCCESS. All workloads are healthy.");
+    0
+}
+
+/// Wait up to `d` for one of the blocked signals in `set`; true if one came.
+fn wait_for_signal(set: &libc::sigset_t, d: Duration) -> bool {
+    let end = std::time::Instant::now().checked_add(d);
+    loop {
+        let left = match end {
+            Some(end) => end.saturating_duration_since(std::time::Instant::now()),
+            None => Duration::MAX, // longer than this process will live
+        };
+        if left.is_zero() {
+            return false;
+        }
+        let slice = left.min(Duration::from_millis(100));
+        let ts = libc::timespec {
+            tv_sec: slice.as_secs() as libc::time_t,
+            tv_nsec: libc::c_long::from(slice.subsec_nanos() as i32),
+        };
+        // SAFETY: `set` is an initialised sigset blocked in this thread; a null siginfo is allowed.
+        if unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &ts) } > 0 {
+            return true;
+        }
+    }
 }
 
 /// Build and block the signal set tilt waits on.

@@ -147,6 +147,28 @@ pub fn go_duration_secs(ms: u64) -> String {
     }
 }
 
+/// Go's `time.Duration.String()` for whole milliseconds (`0s`, `500ms`, `1.5s`, `2m0s`, `1h0m0s`).
+pub fn go_duration(ms: u64) -> String {
+    if ms == 0 {
+        return "0s".into();
+    }
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let (h, m, s_ms) = (ms / 3_600_000, ms % 3_600_000 / 60_000, ms % 60_000);
+    let mut secs = format!("{}", s_ms / 1000);
+    if s_ms % 1000 != 0 {
+        secs = format!("{secs}.{}", format!("{:03}", s_ms % 1000).trim_end_matches('0'));
+    }
+    if h > 0 {
+        format!("{h}h{m}m{secs}s")
+    } else if m > 0 {
+        format!("{m}m{secs}s")
+    } else {
+        format!("{secs}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +180,10 @@ mod tests {
         assert_eq!(rfc3339_nano(1_709_251_200_500_000_000), "2024-03-01T00:00:00.5Z");
         assert_eq!(go_time_string(1_714_557_600_000), "2024-05-01 10:00:00 +0000 UTC");
         assert_eq!(go_duration_secs(300_000), "5m0s");
+        assert_eq!(go_duration(1_800_000), "30m0s");
+        assert_eq!(go_duration(1_500), "1.5s");
+        assert_eq!(go_duration(250), "250ms");
+        assert_eq!(go_duration(3_600_000 + 90_050), "1h1m30.05s");
         assert_eq!(parse_go_duration("1m30s"), Some(90_000));
         assert_eq!(human_duration(125_000), "2 minutes");
     }

@@ -1,7 +1,7 @@
 //! Workloads in a fake cluster: Deployments (with their ReplicaSet) and StatefulSets and their
 //! pods, seeded with `fake-tool ctl workload|apply|log`, and the kubectl verbs that act on them:
 //! `exec` (runs the command for real on the host), `logs`, `rollout restart` and
-//! `rollout status`. Shapes follow TOOLS.md §C (4-space JSON, sorted keys, zero counts omitted).
+//! `rollout status`. Shapes follow the real kubectl's (4-space JSON, sorted keys, zero counts omitted).
 //!
 //! How a workload's pods behave is kept in the workload's own annotations (the fake's only
 //! invention, under `fake.kilter.dev/`), so `rollout restart` recreates pods that behave the same:
@@ -22,7 +22,8 @@ use serde_json::{Value, json};
 
 use crate::args;
 use crate::common::{Ctx, random_hex, random_uid};
-use crate::kubectl::{Conn, connect, discovery_lines, report, resource, selector_matches};
+use crate::kubectl::{Conn, discovery_lines, resource, selector_matches};
+use crate::proxy::{Probe, connect_or_report};
 use crate::state::{CLUSTER_LABEL, ClusterStore, Container, Containers};
 use crate::timefmt;
 
@@ -1088,9 +1089,9 @@ pub fn exec(ctx: &Ctx, p: &args::Parsed) -> i32 {
         errln!("error: you must specify at least one command for the container");
         return 1;
     }
-    let conn = match connect(ctx, p) {
+    let conn = match connect_or_report(ctx, p, Probe::Discovery(4), |_| {}) {
         Ok(c) => c,
-        Err(e) => return report(&e, 4, p),
+        Err(code) => return code,
     };
     let pod = {
         let _l = ctx.lock();
@@ -1262,9 +1263,9 @@ pub fn logs(ctx: &Ctx, p: &args::Parsed) -> i32 {
         errln!("error: --container cannot be used with --all-containers");
         return 1;
     }
-    let conn = match connect(ctx, p) {
+    let conn = match connect_or_report(ctx, p, Probe::Discovery(4), |_| {}) {
         Ok(c) => c,
-        Err(e) => return report(&e, 4, p),
+        Err(code) => return code,
     };
     let pod = {
         let _l = ctx.lock();
@@ -1421,9 +1422,10 @@ fn restart(ctx: &Ctx, p: &args::Parsed) -> i32 {
         errln!("error: required resource not specified");
         return 1;
     }
-    let conn = match connect(ctx, p) {
+    let probe = Probe::Discovery(discovery_lines(p.pos.get(2).map(String::as_str)));
+    let conn = match connect_or_report(ctx, p, probe, |_| {}) {
         Ok(c) => c,
-        Err(e) => return report(&e, discovery_lines(p.pos.get(2).map(String::as_str)), p),
+        Err(code) => return code,
     };
     let node = Node::of(&conn.container);
     let _l = ctx.lock();
@@ -1560,9 +1562,10 @@ fn status(ctx: &Ctx, p: &args::Parsed) -> i32 {
             None => return ctx.unexpected(),
         },
     };
-    let conn = match connect(ctx, p) {
+    let probe = Probe::Discovery(discovery_lines(p.pos.get(2).map(String::as_str)));
+    let conn = match connect_or_report(ctx, p, probe, |_| {}) {
         Ok(c) => c,
-        Err(e) => return report(&e, discovery_lines(p.pos.get(2).map(String::as_str)), p),
+        Err(code) => return code,
     };
     let start = Instant::now();
     let ns = conn.namespace.clone();

@@ -143,9 +143,26 @@ fn usage_errors_exit_2() {
         env.kilter(&dir).args(["-v", "-q", "up"]).output().expect("runs").status.code(),
         Some(2)
     );
-    assert_eq!(
-        env.kilter(&dir).args(["up", "--timeout", "soon"]).output().expect("runs").status.code(),
-        Some(2)
-    );
     assert!(env.calls().is_empty());
+}
+
+/// Bad numbers are invalid input (exit 4) with the rule, never a panic, and change nothing.
+#[test]
+fn bad_numbers_exit_4_and_never_panic() {
+    let env = Env::new();
+    let dir = project(&env, "shop", None, false);
+    for t in ["soon", "-1s", "inf", "NaN", "99999999999999999999h", "8d"] {
+        let out = env.kilter(&dir).args(["up", &format!("--timeout={t}")]).output().expect("runs");
+        assert_eq!(out.status.code(), Some(4), "--timeout {t}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("--timeout"), "{}", stderr_of(&out));
+    }
+    let out = env.kilter(&dir).args(["status", "--probe-timeout", "x"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    for v in ["-1", "inf", "NaN", "5m"] {
+        let out =
+            env.kilter(&dir).env("KILTER_LOCK_TIMEOUT", v).arg("down").output().expect("runs");
+        assert_eq!(out.status.code(), Some(4), "KILTER_LOCK_TIMEOUT={v}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("KILTER_LOCK_TIMEOUT"), "{}", stderr_of(&out));
+    }
+    assert!(env.calls().is_empty(), "{:?}", env.calls());
 }

@@ -1,5 +1,5 @@
 //! Self-tests of the fake tools (tests/fake/), called directly through the harness: they must
-//! behave like the real tools as recorded in reference/TOOLS.md.
+//! behave like the real tools as tests/fake/README.md describes them.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -81,6 +81,7 @@ fn namespaces(env: &Env) -> Vec<String> {
 #[test]
 fn kind_create_makes_a_running_node_with_ports_labels_and_kubeconfig() {
     let env = Env::new();
+    env.set_knob("cgroup", "v2"); // no deprecation warning first
     let stderr = create(&env);
     assert!(stderr.starts_with("Creating cluster \"kilter-shop\" ...\n"), "{stderr}");
     assert!(stderr.contains(" • Ensuring node image (kindest/node:v1.36.1) 🖼  ...\n"), "{stderr}");
@@ -187,19 +188,80 @@ fn kind_create_makes_a_running_node_with_ports_labels_and_kubeconfig() {
     assert!(ps.starts_with("{\"Command\":"), "alphabetical keys: {keys:?}");
 }
 
+const CGROUP_V1: &str = "cgroup v1 is deprecated in Kubernetes and will not be supported in a future kind release, please upgrade to cgroup v2\n";
+
 #[test]
 fn second_create_fails_with_the_single_already_exists_line() {
     let env = Env::new();
+    env.set_knob("cgroup", "v2");
     create(&env);
     env.tool("docker").args(["stop", NODE]).output().unwrap(); // stopped nodes count too
-    let (code, stdout, stderr) =
-        run(env.tool("kind").args(["create", "cluster", "--name", "kilter-shop"]));
+    let before = env.container(NODE).unwrap();
+    let kc = env.root().join("other-kubeconfig");
+    let (code, stdout, stderr) = run(env
+        .tool("kind")
+        .args(["create", "cluster", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(&kc));
     assert_eq!(code, 1);
     assert_eq!(stdout, "");
     assert_eq!(
         stderr,
         "ERROR: failed to create cluster: node(s) already exist for a cluster with the name \"kilter-shop\"\n"
     );
+    // it creates nothing and writes no kubeconfig; the existing node is untouched
+    assert!(!kc.exists());
+    assert_eq!(env.container(NODE).unwrap(), before);
+
+    // on a cgroup v1 host the deprecation warning comes first, even before this error
+    env.set_knob("cgroup", "v1");
+    let (code, _, stderr) =
+        run(env.tool("kind").args(["create", "cluster", "--name", "kilter-shop"]));
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        format!(
+            "{CGROUP_V1}ERROR: failed to create cluster: node(s) already exist for a cluster with the name \"kilter-shop\"\n"
+        )
+    );
+}
+
+#[test]
+fn cgroup_knob_drives_docker_info_and_kinds_warning() {
+    let env = Env::new();
+    let info = |env: &Env, t: &str| ok(env.tool("docker").args(["info", "--format", t]));
+    env.set_knob("cgroup", "v1");
+    assert_eq!(info(&env, "{{.CgroupVersion}}"), "1\n");
+    assert_eq!(info(&env, "{{ .CgroupDriver }}"), "cgroupfs\n");
+    let stderr = create(&env);
+    assert!(
+        stderr.starts_with(&format!("{CGROUP_V1}Creating cluster \"kilter-shop\" ...\n")),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("cgroup v1").count(), 1);
+
+    env.set_knob("cgroup", "v2");
+    assert_eq!(info(&env, "{{.CgroupVersion}}"), "2\n");
+    let v: Value = serde_json::from_str(&info(&env, "{{json .}}")).unwrap();
+    assert_eq!(
+        (v["CgroupVersion"].as_str(), v["CgroupDriver"].as_str()),
+        (Some("2"), Some("systemd"))
+    );
+
+    // auto: what this host has
+    env.set_knob("cgroup", "auto");
+    let host = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" };
+    assert_eq!(info(&env, "{{.CgroupVersion}}"), format!("{host}\n"));
+    let (code, _, stderr) = run(env.tool("kind").args(["create", "cluster", "--name", "kilter-x"]));
+    assert_eq!((code, stderr.starts_with(CGROUP_V1)), (0, host == "1"), "{stderr}");
+
+    // a bad value is refused when set
+    let out = Command::new(crate::support::fake_tool())
+        .args(["ctl", "set", "cgroup", "v3"])
+        .env_clear()
+        .envs(env.vars())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
@@ -344,6 +406,70 @@ fn namespaces_survive_stop_start_but_not_delete_and_recreate() {
 }
 
 #[test]
+fn kind_kubeconfig_files_merge_keep_their_mode_and_empty_after_delete() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = Env::new();
+    create(&env);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+    // an existing file: merged into (other contexts survive), its mode kept
+    let shared = env.root().join("shared-kubeconfig");
+    std::fs::write(
+        &shared,
+        "apiVersion: v1\nclusters:\n- cluster:\n    server: https://example.invalid:6443\n  name: prod\ncontexts:\n- context:\n    cluster: prod\n    user: prod\n  name: prod\ncurrent-context: prod\nkind: Config\npreferences: {}\nusers:\n- name: prod\n  user:\n    token: x\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+    ok(env
+        .tool("kind")
+        .args(["export", "kubeconfig", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(&shared));
+    let text = read(&shared);
+    assert!(text.contains("name: prod\n") && text.contains("name: kind-kilter-shop\n"), "{text}");
+    assert!(text.contains("current-context: kind-kilter-shop\n"));
+    assert_eq!(mode(&shared), 0o644, "an existing file keeps its mode");
+
+    // a new file: 0600 in a new 0755 directory (under the usual umask 022)
+    let fresh = env.root().join("new-dir").join("kubeconfig");
+    ok(env
+        .tool("kind")
+        .args(["export", "kubeconfig", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(&fresh));
+    assert_eq!(mode(&fresh), 0o600);
+    assert_eq!(mode(fresh.parent().unwrap()), 0o755);
+
+    // delete: the only cluster's entries go, leaving kind's 44-byte empty config
+    ok(env
+        .tool("kind")
+        .args(["delete", "cluster", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(&fresh));
+    let empty = read(&fresh);
+    assert_eq!(empty, "apiVersion: v1\nkind: Config\npreferences: {}\n");
+    assert_eq!(empty.len(), 44);
+    // the shared file still holds the other context and lost only kind's entries
+    ok(env
+        .tool("kind")
+        .args(["delete", "cluster", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(&shared));
+    let text = read(&shared);
+    assert!(text.contains("name: prod\n") && !text.contains("kind-kilter-shop"), "{text}");
+    assert!(!text.contains("current-context"), "cleared, as it pointed at the cluster: {text}");
+    assert_eq!(mode(&shared), 0o644);
+}
+
+#[test]
+fn kind_failure_output_keeps_the_blank_line_before_command_output() {
+    let env = Env::new();
+    env.ctl(&["daemon", "down"]);
+    let (code, _, stderr) = run(env.tool("kind").args(["get", "clusters"]));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("failed with error: exit status 1\n\nCommand Output: Cannot connect to the Docker daemon"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn stale_kubeconfig_of_a_recreated_cluster_fails_tls() {
     let env = Env::new();
     create(&env);
@@ -480,6 +606,23 @@ fn unexpected_calls_exit_97_and_are_logged() {
     );
     let (code, _, stderr) = run(env.tool("docker").arg("-v").env_remove("KILTER_FAKE_STATE"));
     assert_eq!((code, stderr.as_str()), (97, "fake docker: KILTER_FAKE_STATE is not set\n"));
+
+    // every call also records its exit code, so the harness can list the unexpected ones
+    assert_eq!(
+        env.unexpected_calls(),
+        [
+            "docker run alpine",
+            "docker ps --bogus",
+            "kind create cluster --name x --bogus",
+            "kubectl apply -f x.yaml",
+            "tilt down"
+        ]
+    );
+    let exits = env.call_exits();
+    assert_eq!(exits.len(), 6);
+    assert_eq!(exits[5].0["argv"][0], "ps");
+    assert_eq!(exits[5].1, Some(0));
+    assert!(exits[..5].iter().all(|(_, code)| *code == Some(97)));
 }
 
 #[test]
@@ -665,7 +808,7 @@ fn tilt_ignore_term_needs_sigkill_and_ci_modes() {
 fn versions() {
     let env = Env::new();
     assert_eq!(ok(env.tool("docker").arg("-v")), "Docker version 28.2.2, build e6534b4\n");
-    assert_eq!(ok(env.tool("kind").arg("version")), "kind v0.32.0 go1.24.6 linux/amd64\n");
+    assert_eq!(ok(env.tool("kind").arg("version")), "kind v0.32.0 go1.26.3 linux/amd64\n");
     assert_eq!(ok(env.tool("tilt").arg("version")), "v0.37.6, built 2026-08-08\n");
     let v: Value =
         serde_json::from_str(&ok(env.tool("kubectl").args(["version", "--client", "-o", "json"])))
@@ -689,4 +832,324 @@ fn kind_needs_docker_on_path_and_knobs_can_come_from_env() {
     let start = std::time::Instant::now();
     ok(env.tool("kind").arg("version").env("KILTER_FAKE_LATENCY_MS", "150"));
     assert!(start.elapsed() >= Duration::from_millis(150));
+}
+
+// ---------------------------------------------------------------------------------------------
+// kubectl behind docker-proxy (knob api_proxy_ms): published, not serving.
+
+/// The API port of the one node.
+fn api_port(env: &Env) -> String {
+    let c = env.container(NODE).unwrap();
+    c["HostConfig"]["PortBindings"]["6443/tcp"][0]["HostPort"].as_str().unwrap().to_string()
+}
+
+/// (exit code, stdout, stderr, seconds) of a command.
+fn timed(cmd: &mut Command) -> (i32, String, String, f64) {
+    let start = std::time::Instant::now();
+    let (code, out, err) = run(cmd);
+    (code, out, err, start.elapsed().as_secs_f64())
+}
+
+/// The klog line of one failed discovery attempt, without its time and pid.
+fn klog_tail(line: &str) -> &str {
+    assert!(line.starts_with('E'), "not a klog error line: {line}");
+    line.split_once(" memcache.go:265] ").map(|(_, t)| t).unwrap_or_else(|| panic!("{line}"))
+}
+
+#[test]
+fn proxy_raw_probe_fails_with_eof_after_the_real_5_2_seconds() {
+    let env = Env::new();
+    create(&env);
+    env.set_knob("api_proxy_ms", "never");
+    let (code, stdout, stderr, secs) = timed(&mut kubectl(&env, &["get", "--raw", "/readyz"]));
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (1, "", "Unable to connect to the server: EOF\n")
+    );
+    assert!((5.0..6.0).contains(&secs), "took {secs:.2} s");
+}
+
+#[test]
+fn proxy_calls_retry_like_kubectl_then_fail() {
+    let env = Env::new();
+    create(&env);
+    let port = api_port(&env);
+    env.set_knob("api_proxy_ms", "never");
+    env.set_knob("proxy_time_scale", "0.02"); // 5.2 s → 104 ms, 65.2 s → 1.3 s
+    let url = format!("https://127.0.0.1:{port}/api?timeout=32s");
+
+    // --request-timeout does not shorten a raw request
+    let (code, _, stderr, secs) =
+        timed(&mut kubectl(&env, &["get", "--raw", "/readyz", "--request-timeout=2s"]));
+    assert_eq!((code, stderr.as_str()), (1, "Unable to connect to the server: EOF\n"));
+    assert!(secs >= 5.2 * 0.02, "took {secs:.3} s");
+
+    // discovery: 6 klog lines ~10 s apart, then EOF, 65.2 s in all
+    let (code, stdout, stderr, secs) =
+        timed(&mut kubectl(&env, &["get", "nodes,namespaces", "-o", "json"]));
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 7, "{stderr}");
+    for l in &lines[..6] {
+        assert_eq!(
+            klog_tail(l),
+            format!(
+                "\"Unhandled Error\" err=\"couldn't get current server API group list: Get \\\"{url}\\\": EOF\""
+            )
+        );
+    }
+    assert_eq!(lines[6], "Unable to connect to the server: EOF");
+    assert!(secs >= 65.2 * 0.02, "took {secs:.3} s");
+
+    // `get pods -n NS`: 5 lines, then the wrapped error, 55.2 s
+    let (code, _, stderr, secs) =
+        timed(&mut kubectl(&env, &["get", "pods", "-n", "shop", "-o", "json"]));
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 6, "{stderr}");
+    let last = lines[5];
+    let prefix =
+        format!("error: Get \"{url}\": EOF - error from a previous attempt: read tcp 127.0.0.1:");
+    let suffix = format!("->127.0.0.1:{port}: read: connection reset by peer");
+    assert!(last.starts_with(&prefix) && last.ends_with(&suffix), "{last}");
+    let local = &last[prefix.len()..last.len() - suffix.len()];
+    assert!(local.parse::<u16>().is_ok_and(|p| p >= 32768), "{last}");
+    assert!((55.2 * 0.02..65.2 * 0.02).contains(&secs), "took {secs:.3} s");
+
+    // --request-timeout=2s: attempts 2 s apart, the rate limiter's error, 17.1 s
+    let (code, _, stderr, secs) = timed(&mut kubectl(
+        &env,
+        &["get", "nodes,namespaces", "-o", "json", "--request-timeout=2s"],
+    ));
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 7, "{stderr}");
+    for l in &lines[..6] {
+        assert_eq!(
+            klog_tail(l),
+            "\"Unhandled Error\" err=\"couldn't get current server API group list: client rate limiter Wait returned an error: context deadline exceeded - error from a previous attempt: EOF\""
+        );
+    }
+    assert!(lines[6].starts_with("error: client rate limiter Wait returned an error: context deadline exceeded - error from a previous attempt: read tcp 127.0.0.1:"));
+    assert!(lines[6].ends_with(&suffix), "{}", lines[6]);
+    assert!((17.1 * 0.02..55.2 * 0.02).contains(&secs), "took {secs:.3} s");
+
+    // no discovery: create namespace (one POST) and version's GET /version fail like --raw
+    let (code, stdout, stderr) = run(&mut kubectl(&env, &["create", "namespace", "shop"]));
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (1, "", "Unable to connect to the server: EOF\n")
+    );
+    let (code, stdout, stderr) = run(&mut kubectl(&env, &["version", "-o", "json"]));
+    assert_eq!((code, stderr.as_str()), (1, "Unable to connect to the server: EOF\n"));
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["clientVersion"]["gitVersion"], "v1.32.2");
+    assert!(v.get("serverVersion").is_none());
+    // logs, exec and rollout go through discovery too
+    let (code, _, stderr) = run(&mut kubectl(&env, &["logs", "deployment/web", "-n", "shop"]));
+    assert_eq!((code, stderr.lines().count()), (1, 5), "{stderr}");
+
+    // a stopped node publishes nothing: refused at once, as before
+    ok(env.tool("docker").args(["stop", NODE]));
+    let (code, _, stderr, secs) = timed(&mut kubectl(&env, &["get", "--raw", "/readyz"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("was refused"), "{stderr}");
+    assert!(secs < 5.2 * 0.02, "refused is instant: {secs:.3} s");
+}
+
+#[test]
+fn proxy_api_serving_mid_probe_lets_the_probe_succeed() {
+    let env = Env::new();
+    create(&env);
+    ok(env.tool("docker").args(["stop", NODE]));
+    // serving 1.5 s after the start; attempts at 0, 1, 2 … s (raw) succeed at the one at 2 s
+    env.set_knob("api_proxy_ms", "1500");
+    ok(env.tool("docker").args(["start", NODE]));
+    let (code, stdout, stderr, secs) = timed(&mut kubectl(&env, &["get", "--raw", "/readyz"]));
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "ok", ""));
+    assert!((1.4..3.0).contains(&secs), "took {secs:.2} s");
+    // a new probe once it serves: at once
+    let (code, stdout, _, secs) = timed(&mut kubectl(&env, &["get", "--raw", "/readyz"]));
+    assert_eq!((code, stdout.as_str()), (0, "ok"));
+    assert!(secs < 1.0, "took {secs:.2} s");
+
+    // discovery (scale 0.2: attempts at 0 and 2 s, the first failing at 1.04 s): the first
+    // attempt prints its klog line, the second finds the API serving and the call goes on
+    ok(env.tool("docker").args(["stop", NODE]));
+    env.set_knob("proxy_time_scale", "0.2");
+    ok(env.tool("docker").args(["start", NODE]));
+    let (code, stdout, stderr, secs) = timed(&mut kubectl(&env, &["get", "nodes", "-o", "json"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one failed attempt: {stderr}");
+    assert!(stderr.contains("\": EOF\""), "{stderr}");
+    let nodes: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(nodes["items"][0]["metadata"]["name"], NODE);
+    assert!((1.4..3.5).contains(&secs), "took {secs:.2} s");
+}
+
+#[test]
+fn proxy_probe_is_killable_and_holds_no_state_lock() {
+    let env = Env::new();
+    create(&env);
+    env.set_knob("api_proxy_ms", "never");
+    let mut probe = kubectl(&env, &["get", "namespaces", "-o", "json"])
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // other calls that take the state lock go through meanwhile
+    let start = std::time::Instant::now();
+    ok(env.tool("docker").args(["stop", NODE]));
+    ok(env.tool("docker").args(["start", NODE]));
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(probe.try_wait().unwrap().is_none(), "still probing");
+    probe.kill().unwrap();
+    let status = probe.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt as _;
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    // a call killed by a signal has no exit record
+    let exits = env.call_exits();
+    let rec = exits.iter().find(|(r, _)| r["tool"] == "kubectl").unwrap();
+    assert_eq!(rec.1, None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// docker stats and memory
+
+#[test]
+fn docker_stats_rows_like_docker_28() {
+    let env = Env::new();
+    create(&env);
+    let id = env.container(NODE).unwrap()["Id"].as_str().unwrap()[..12].to_string();
+    let stats = |args: &[&str]| run(env.tool("docker").args(["stats", "--no-stream"]).args(args));
+
+    // all running containers, one JSON object per line, alphabetical keys, string values
+    let (code, stdout, _) = stats(&["--format", "{{json .}}"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        format!(
+            "{{\"BlockIO\":\"98.8MB / 123MB\",\"CPUPerc\":\"2.50%\",\"Container\":\"{id}\",\"ID\":\"{id}\",\"MemPerc\":\"7.93%\",\"MemUsage\":\"650MiB / 8GiB\",\"Name\":\"{NODE}\",\"NetIO\":\"12.3MB / 4.57MB\",\"PIDs\":\"220\"}}\n"
+        )
+    );
+    // by name: Container is the argument as given; --format json is the same
+    let (_, stdout, _) = stats(&["--format", "json", NODE]);
+    let row: Value = serde_json::from_str(stdout.trim_end()).unwrap();
+    assert_eq!((row["Container"].as_str(), row["Name"].as_str()), (Some(NODE), Some(NODE)));
+
+    // overrides per container, and the machine total as the limit
+    env.ctl(&["stats", NODE, "--cpu", "12.5", "--mem", "1073741824"]);
+    env.set_knob("mem_total", "4294967296");
+    let (_, stdout, _) =
+        stats(&["--format", "{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}", NODE]);
+    assert_eq!(stdout, format!("{NODE}\t12.50%\t1GiB / 4GiB\t25.00%\n"));
+
+    // a missing name fails the whole call: no rows, the daemon's error, exit 1
+    let (code, stdout, stderr) = stats(&["--format", "json", NODE, "nope"]);
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (1, "", "Error response from daemon: No such container: nope\n")
+    );
+
+    // a stopped container named explicitly: zeros; without names: only running ones
+    ok(env.tool("docker").args(["stop", NODE]));
+    let (code, stdout, _) = stats(&["--format", "json", NODE]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        format!(
+            "{{\"BlockIO\":\"0B / 0B\",\"CPUPerc\":\"0.00%\",\"Container\":\"{NODE}\",\"ID\":\"{id}\",\"MemPerc\":\"0.00%\",\"MemUsage\":\"0B / 0B\",\"Name\":\"{NODE}\",\"NetIO\":\"0B / 0B\",\"PIDs\":\"0\"}}\n"
+        )
+    );
+    assert_eq!(stats(&["--format", "json"]), (0, String::new(), String::new()));
+    assert_eq!(stats(&["-a", "--format", "{{.Container}}"]).1, format!("{id}\n"));
+
+    // streaming and the table are not modelled
+    assert_eq!(run(env.tool("docker").args(["stats", "--format", "json"])).0, 97);
+    assert_eq!(stats(&[]).0, 97);
+    // daemon down
+    env.ctl(&["daemon", "down"]);
+    let (code, _, stderr) = stats(&["--format", "json"]);
+    assert_eq!(code, 1);
+    assert!(stderr.starts_with("Cannot connect to the Docker daemon"), "{stderr}");
+}
+
+#[test]
+fn docker_info_reports_memory_and_cpus() {
+    let env = Env::new();
+    let info = |t: &str| run(env.tool("docker").args(["info", "--format", t]));
+    assert_eq!(info("{{.MemTotal}}"), (0, "8589934592\n".into(), String::new()));
+    assert_eq!(info("{{.NCPU}}").1, "4\n");
+    env.set_knob("mem_total", "17179869184");
+    env.set_knob("ncpu", "16");
+    let v: Value = serde_json::from_str(&info("{{json .}}").1).unwrap();
+    assert_eq!((v["MemTotal"].as_u64(), v["NCPU"].as_u64()), (Some(17_179_869_184), Some(16)));
+    // the kind node sees the same machine
+    create(&env);
+    let nodes: Value =
+        serde_json::from_str(&ok(&mut kubectl(&env, &["get", "nodes", "-o", "json"]))).unwrap();
+    let cap = &nodes["items"][0]["status"]["capacity"];
+    assert_eq!((cap["cpu"].as_str(), cap["memory"].as_str()), (Some("16"), Some("16777216Ki")));
+    // daemon down: the template runs on an empty Info
+    env.ctl(&["daemon", "down"]);
+    let (code, stdout, _) = info("{{.MemTotal}}");
+    assert_eq!((code, stdout.as_str()), (1, "0\n"));
+    assert_eq!(info("{{.NoSuchField}}").0, 97);
+}
+
+// ---------------------------------------------------------------------------------------------
+// tilt ci timing
+
+#[test]
+fn tilt_ci_takes_its_time_and_honours_timeout() {
+    let env = Env::new();
+    let dir = env.project("shop");
+    std::fs::write(dir.join("Tiltfile"), "").unwrap();
+    let ci = |args: &[&str]| timed(env.tool("tilt").arg("ci").args(args).current_dir(&dir));
+
+    env.set_knob("tilt_ci_ms", "400");
+    let (code, stdout, _, secs) = ci(&[]);
+    assert_eq!(code, 0);
+    assert!(stdout.ends_with("SUCCESS. All workloads are healthy.\n"));
+    assert!(secs >= 0.4, "took {secs:.2} s");
+
+    // the run would outlast --timeout: it fails at the timeout, in tilt's words
+    env.set_knob("tilt_ci_ms", "20000");
+    let (code, stdout, stderr, secs) = ci(&["--timeout", "300ms"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (1, "Error: Timeout after 300ms: 1 resources waiting (api:runtime waiting-for-pod)\n")
+    );
+    assert!(!stdout.contains("SUCCESS"));
+    assert!((0.3..5.0).contains(&secs), "took {secs:.2} s");
+
+    // tilt_ci_fail reports the effective timeout
+    env.set_knob("tilt_ci_ms", "0");
+    env.set_knob("tilt_ci_fail", "true");
+    let (_, _, stderr, _) = ci(&["--timeout=2m"]);
+    assert_eq!(
+        stderr,
+        "Error: Timeout after 2m0s: 1 resources waiting (api:runtime waiting-for-pod)\n"
+    );
+
+    // SIGTERM mid-run cancels it
+    env.set_knob("tilt_ci_fail", "false");
+    env.set_knob("tilt_ci_ms", "20000");
+    let child = env
+        .tool("tilt")
+        .args(["ci"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    assert!(wait_until(Duration::from_secs(3), || env.tilt_pids() == [pid]));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "Error: context canceled\n");
+    assert!(env.tilt_pids().is_empty());
 }

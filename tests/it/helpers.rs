@@ -25,7 +25,7 @@ skills:
   - rust
   - postgres
 services:
-  postgres:
+  - name: postgres
     image: postgres:15
     port: 5432
 env:

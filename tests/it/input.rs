@@ -45,6 +45,9 @@ fn malformed_kilter_yaml_exits_4_with_position_and_is_untouched() {
         ("bad indentation", "name: shop\n  tiltfile: Tiltfile\nkind:\n image: x\n"),
         ("cluster: stopped", "name: shop\ncluster: stopped\n"),
         ("list for a map", "name: shop\nkind:\n  - image: x\n"),
+        ("services as a map", "name: shop\nservices:\n  postgres:\n    port: 5432\n"),
+        ("bad service port", "name: shop\nservices:\n  - name: api\n    port: 80000\n"),
+        ("unknown engine", "name: shop\ndatabase:\n  engine: oracle\n"),
     ];
     for (what, yaml) in cases {
         let dir = project(&env, "shop", Some(yaml), false);

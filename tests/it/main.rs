@@ -16,4 +16,7 @@ mod lifecycle;
 mod operate;
 mod output;
 mod real_docker;
+mod realworld;
+mod replay;
+mod structure;
 mod tilt;

@@ -223,12 +223,57 @@ impl Env {
         self.calls().into_iter().filter(|l| l.starts_with(&prefix) || l == tool).collect()
     }
 
-    /// `<state>/calls.jsonl`: {tool, argv, env (KUBECONFIG, KILTER_*), pid, pgid, ts_ms} per call.
-    pub fn call_records(&self) -> Vec<serde_json::Value> {
+    /// Every line of `<state>/calls.jsonl`, in order: call records and exit records.
+    fn call_log(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(self.state_dir().join("calls.jsonl"))
             .unwrap_or_default()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// `<state>/calls.jsonl` call records: {tool, argv, env (KUBECONFIG, KILTER_*), pid, pgid,
+    /// ts_ms} per call (the exit records are left out; see [`Env::call_exits`]).
+    pub fn call_records(&self) -> Vec<serde_json::Value> {
+        self.call_log().into_iter().filter(|r| r.get("tool").is_some()).collect()
+    }
+
+    /// Each call record with the exit code its call returned (None: still running, killed by a
+    /// signal, or replaced by the real docker client). A call's exit record is the next
+    /// `{"exit","pid"}` line of the same pid.
+    pub fn call_exits(&self) -> Vec<(serde_json::Value, Option<i64>)> {
+        let mut out: Vec<(serde_json::Value, Option<i64>)> = Vec::new();
+        let mut open: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+        for r in self.call_log() {
+            let pid = r["pid"].as_i64().unwrap_or(-1);
+            if r.get("tool").is_some() {
+                open.insert(pid, out.len());
+                out.push((r, None));
+            } else if let Some(i) = open.remove(&pid) {
+                out[i].1 = r["exit"].as_i64();
+            }
+        }
+        out
+    }
+
+    /// Calls a fake answered with "unexpected call" (exit 97), as `<tool> <args shell-quoted>`
+    /// (the shim-log form).
+    pub fn unexpected_calls(&self) -> Vec<String> {
+        self.call_exits()
+            .into_iter()
+            .filter(|(_, code)| *code == Some(97))
+            .map(|(r, _)| {
+                let tool = r["tool"].as_str().unwrap_or_default().to_string();
+                let argv: Vec<String> =
+                    serde_json::from_value(r["argv"].clone()).unwrap_or_default();
+                if argv.is_empty() {
+                    tool
+                } else {
+                    let joined = shlex::try_join(argv.iter().map(String::as_str))
+                        .unwrap_or_else(|_| argv.join(" "));
+                    format!("{tool} {joined}")
+                }
+            })
             .collect()
     }
 
@@ -305,4 +350,19 @@ pub fn pid_alive(pid: i32) -> bool {
 pub fn read(path: impl AsRef<Path>) -> String {
     let path = path.as_ref();
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// Report that (part of) a test could not run here and why. It is never a silent pass: the line
+/// goes to stderr and to `$KILTER_TEST_SKIP_LOG` (counted by scripts/test.sh), and under
+/// `CI=true` — where every tier this machine can run is required — it fails the test.
+pub fn skipped(what: &str, why: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(!ci, "{what} could not run ({why}), and CI=true requires it");
+    eprintln!("SKIPPED {what}: {why}");
+    if let Ok(log) = std::env::var("KILTER_TEST_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+            let _ = writeln!(f, "{what}: {why}");
+        }
+    }
 }

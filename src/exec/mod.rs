@@ -1,283 +1,51 @@
-//! The one place that spawns processes (STYLE.md 2.2).
+//! The one place that has effects on the world (STYLE.md 2.2, ARCHITECTURE.md "Invariants").
 //!
-//! [`Cmd`] describes a command (program, argv, env, cwd, stdin, redirections, what it is for and
-//! whether it mutates anything). Its `Display` is one copy-pasteable POSIX shell line. [`Runner`]
-//! echoes it through the [`Ui`], runs it with duct (or prints it, in `--dry-run`), appends it to
-//! the transcript with its exit code and duration, and turns failures into errors that show the
-//! exact line and the tail of stderr. Nothing is ever passed through a shell.
+//! [`Cmd`] describes a command (program, argv, env, cwd, stdin, what it is for and whether it
+//! mutates anything); its `Display` is one copy-pasteable POSIX shell line. [`Runner`] owns
+//! every effect kilter has — running a command, writing, renaming, chmod-ing and removing files,
+//! signalling a process group, taking a lock — and either performs it or, in `--dry-run`, prints
+//! it as a line of a runnable script on stdout. Each effect is echoed by verbosity and appended
+//! to the transcript (`commands.log`) in one place. Ops never ask whether this is a dry run.
+//!
+//! Every command runs under a deadline when the op set one (`up --timeout`), and probes can be
+//! given their own time limit: kilter kills a process that outlives it, because the tools do
+//! not bound themselves (kubectl retries for up to a minute against an API port that accepts
+//! and resets connections; `--request-timeout` does not bound that). Nothing is ever passed
+//! through a shell.
 #![allow(clippy::disallowed_methods)]
 
-use std::fmt;
+mod cmd;
+mod effects;
+mod poll;
+mod process;
+
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::error::{CommandFailed, CouldNotExecute, Interrupted};
-use crate::ui::Ui;
+pub use crate::interrupt::{check_interrupt, install_signal_handlers, interrupted, sleep};
+pub use cmd::{Cmd, Effect, Output, Redirect, Stdin, quote, tail, tail_lines};
+pub use effects::{Content, StagedWrite, Stopped};
+pub use poll::{Poll, PollEnd};
+pub use process::{
+    START_TIME_OF_LAST_JOB, group_alive, pid_alive, same_process, signal, start_time,
+};
 
-/// Whether a command only looks (runs even in `--dry-run`) or changes something.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Effect {
-    Query,
-    Mutate,
-}
+use crate::error::{Code, CommandFailed, CouldNotExecute, Exit, Interrupted};
+use crate::ui::{Echo, Ui};
 
-/// Where a command's stdin comes from. Stdin is always a file or nothing, so the logged line can
-/// be re-run as is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stdin {
-    Null,
-    Inherit,
-    File(Utf8PathBuf),
-}
-
-/// A command to run, with everything needed to render it as a shell line.
-#[derive(Debug, Clone)]
-pub struct Cmd {
-    /// What the user sees and would type (`kind`, or the override path from `KILTER_KIND`).
-    pub display: String,
-    /// The resolved executable.
-    pub path: Utf8PathBuf,
-    pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub cwd: Option<Utf8PathBuf>,
-    pub stdin: Stdin,
-    /// Indices into `args` whose values are secrets (rendered as `'***'`).
-    pub secret_args: Vec<usize>,
-    /// Env names whose values are secrets.
-    pub secret_env: Vec<String>,
-    pub effect: Effect,
-    /// What kilter is doing, e.g. "create kind cluster kilter-shop".
-    pub summary: String,
-}
-
-impl Cmd {
-    pub fn new(display: &str, path: &Utf8Path, summary: impl Into<String>) -> Cmd {
-        Cmd {
-            display: display.to_owned(),
-            path: path.to_owned(),
-            args: Vec::new(),
-            env: Vec::new(),
-            cwd: None,
-            stdin: Stdin::Null,
-            secret_args: Vec::new(),
-            secret_env: Vec::new(),
-            effect: Effect::Query,
-            summary: summary.into(),
-        }
-    }
-    pub fn arg(mut self, a: impl Into<String>) -> Cmd {
-        self.args.push(a.into());
-        self
-    }
-    pub fn args<I, S>(mut self, it: I) -> Cmd
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.args.extend(it.into_iter().map(Into::into));
-        self
-    }
-    pub fn secret_arg(mut self, a: impl Into<String>) -> Cmd {
-        self.secret_args.push(self.args.len());
-        self.args.push(a.into());
-        self
-    }
-    pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Cmd {
-        self.env.push((k.into(), v.into()));
-        self
-    }
-    pub fn envs(mut self, kv: &[(String, String)]) -> Cmd {
-        self.env.extend(kv.iter().cloned());
-        self
-    }
-    pub fn secret_env(mut self, k: impl Into<String>, v: impl Into<String>) -> Cmd {
-        let k = k.into();
-        self.secret_env.push(k.clone());
-        self.env.push((k, v.into()));
-        self
-    }
-    pub fn cwd(mut self, dir: impl Into<Utf8PathBuf>) -> Cmd {
-        self.cwd = Some(dir.into());
-        self
-    }
-    pub fn stdin(mut self, stdin: Stdin) -> Cmd {
-        self.stdin = stdin;
-        self
-    }
-    pub fn mutate(mut self) -> Cmd {
-        self.effect = Effect::Mutate;
-        self
-    }
-
-    /// The argv as the user would type it after the program name.
-    pub fn argv(&self) -> Vec<&str> {
-        self.args.iter().map(String::as_str).collect()
-    }
-
-    /// Render with an optional redirection of stdout (and stderr) appended.
-    pub fn render_with(&self, redirect: Option<&Redirect>) -> String {
-        let mut out = String::new();
-        if let Some(cwd) = &self.cwd {
-            out.push_str("cd ");
-            out.push_str(&quote(cwd.as_str()));
-            out.push_str(" && ");
-        }
-        for (k, v) in &self.env {
-            out.push_str(k);
-            out.push('=');
-            if self.secret_env.iter().any(|s| s == k) {
-                out.push_str("'***'");
-            } else {
-                out.push_str(&quote(v));
-            }
-            out.push(' ');
-        }
-        out.push_str(&quote(&self.display));
-        for (i, a) in self.args.iter().enumerate() {
-            out.push(' ');
-            if self.secret_args.contains(&i) {
-                out.push_str("'***'");
-            } else {
-                out.push_str(&quote(a));
-            }
-        }
-        if let Stdin::File(p) = &self.stdin {
-            out.push_str(" < ");
-            out.push_str(&quote(p.as_str()));
-        }
-        match redirect {
-            None => {}
-            Some(Redirect::StdoutTo(p)) => {
-                out.push_str(" > ");
-                out.push_str(&quote(p.as_str()));
-            }
-            Some(Redirect::AppendBothDetached(p)) => {
-                out.push_str(" >> ");
-                out.push_str(&quote(p.as_str()));
-                out.push_str(" 2>&1 &");
-            }
-        }
-        out
-    }
-
-    fn expression(&self) -> duct::Expression {
-        let mut e = duct::cmd(self.path.as_std_path(), &self.args).unchecked();
-        for (k, v) in &self.env {
-            e = e.env(k, v);
-        }
-        if let Some(cwd) = &self.cwd {
-            e = e.dir(cwd.as_std_path());
-        }
-        match &self.stdin {
-            Stdin::Null => e = e.stdin_null(),
-            Stdin::Inherit => {}
-            Stdin::File(p) => e = e.stdin_path(p.as_std_path()),
-        }
-        e
-    }
-}
-
-/// A redirection shown in the rendered line (and applied by the runner).
-#[derive(Debug, Clone)]
-pub enum Redirect {
-    /// `> path`: stdout streamed to a file.
-    StdoutTo(Utf8PathBuf),
-    /// `>> path 2>&1 &`: a detached background process logging to a file.
-    AppendBothDetached(Utf8PathBuf),
-}
-
-impl fmt::Display for Cmd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.render_with(None))
-    }
-}
-
-/// Quote one word for a POSIX shell (shlex ≥ 1.3). A NUL byte cannot be represented; it is shown
-/// as `\0` so the line stays readable (such an argument could not be passed to exec anyway).
-pub fn quote(word: &str) -> String {
-    match shlex::try_quote(word) {
-        Ok(q) => q.into_owned(),
-        Err(_) => shlex::try_quote(&word.replace('\0', "\\0"))
-            .map(|q| q.into_owned())
-            .unwrap_or_else(|_| "''".to_owned()),
-    }
-}
-
-/// The result of a command.
-#[derive(Debug, Clone, Default)]
-pub struct Output {
-    /// Exit code; `None` when killed by a signal.
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    pub duration: Duration,
-}
-
-impl Output {
-    pub fn success(&self) -> bool {
-        self.code == Some(0)
-    }
-    /// A synthetic successful output (dry-run mutations).
-    fn skipped() -> Output {
-        Output { code: Some(0), ..Output::default() }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Interrupts
-
-static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-
-fn flag() -> &'static Arc<AtomicBool> {
-    FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
-}
-
-/// Install SIGINT/SIGTERM handlers that only set a flag; every wait loop checks it.
-pub fn install_signal_handlers() {
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register(sig, Arc::clone(flag()));
-    }
-}
-
-/// True once Ctrl-C (SIGINT) or SIGTERM was received.
-pub fn interrupted() -> bool {
-    flag().load(Ordering::SeqCst)
-}
-
-/// Fail with [`Interrupted`] if a signal arrived.
-pub fn check_interrupt() -> Result<()> {
-    if interrupted() { Err(Interrupted.into()) } else { Ok(()) }
-}
-
-/// Sleep in small slices, returning early (with an error) on interrupt.
-pub fn sleep(d: Duration) -> Result<()> {
-    let end = Instant::now() + d;
-    loop {
-        check_interrupt()?;
-        let now = Instant::now();
-        if now >= end {
-            return Ok(());
-        }
-        std::thread::sleep((end - now).min(Duration::from_millis(20)));
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Runner
-
-/// How the runner treats commands.
+/// How the runner treats effects.
 #[derive(Debug)]
 pub enum Mode {
     Real,
-    /// Queries run; mutations are printed to stdout as a script.
+    /// Queries run; every other effect is printed to stdout as a script.
     DryRun,
-    /// Unit tests: canned outputs keyed by argv prefix; records every command.
+    /// Unit tests: canned outputs keyed by argv prefix; records every command and effect.
     Record(Mutex<Recording>),
 }
 
@@ -296,27 +64,52 @@ impl Recording {
             code: Some(code),
             stdout: stdout.into(),
             stderr: stderr.into(),
-            duration: Duration::ZERO,
+            ..Output::default()
         };
         self.answers.push((words, out));
     }
 }
 
-/// Runs commands. Shared by reference across threads (probes run concurrently).
+/// A deadline for every command this runner starts (set by `up --timeout`).
+#[derive(Debug, Clone)]
+struct Deadline {
+    at: Instant,
+    timeout: Duration,
+    what: String,
+}
+
+/// Runs commands and performs effects. Shared by reference across threads (probes run
+/// concurrently).
 pub struct Runner<'u> {
-    pub mode: Mode,
-    pub ui: &'u Ui,
+    mode: Mode,
+    ui: &'u Ui,
     transcript: Mutex<Option<Utf8PathBuf>>,
     script_started: AtomicBool,
+    /// Directories a dry-run script already creates (so it says so once).
+    planned_dirs: Mutex<Vec<Utf8PathBuf>>,
+    /// Files a dry-run script has written (true) or removed (false) so far: later effects see
+    /// the planned state, as the real run would see the performed one.
+    planned_files: Mutex<Vec<(Utf8PathBuf, bool)>>,
+    deadline: Mutex<Option<Deadline>>,
 }
 
 /// A detached child (Tilt) started by this run.
 #[derive(Debug)]
 pub struct Detached {
     pub pid: u32,
+    /// Its start time ([`start_time`]) read right after the spawn.
+    pub start: Option<String>,
     /// Kept so that kilter can reap the child while it watches it start (a zombie still answers
     /// `kill(pid, 0)`). Dropping it neither kills nor waits for the child.
     handle: duct::Handle,
+}
+
+/// What `spawn_detached` did.
+#[derive(Debug)]
+pub enum Spawned {
+    Started(Box<Detached>),
+    /// A dry run printed the command; `$!` is its pid in the script.
+    Planned,
 }
 
 /// What became of a detached child.
@@ -340,17 +133,42 @@ impl Detached {
     }
 }
 
+/// Options of one captured run.
+struct RunOpts<'a> {
+    redirect: Option<&'a Redirect>,
+    /// Kill the command at this instant and return it as timed out (a probe's own limit).
+    limit: Option<Instant>,
+}
+
 impl<'u> Runner<'u> {
     pub fn new(mode: Mode, ui: &'u Ui) -> Runner<'u> {
-        Runner { mode, ui, transcript: Mutex::new(None), script_started: AtomicBool::new(false) }
+        Runner {
+            mode,
+            ui,
+            transcript: Mutex::new(None),
+            script_started: AtomicBool::new(false),
+            planned_dirs: Mutex::new(Vec::new()),
+            planned_files: Mutex::new(Vec::new()),
+            deadline: Mutex::new(None),
+        }
     }
 
-    pub fn is_dry_run(&self) -> bool {
+    pub fn ui(&self) -> &'u Ui {
+        self.ui
+    }
+
+    /// Whether effects are printed instead of performed. Only the runner itself and the
+    /// wording of progress lines ("would …") look at this; ops never do.
+    pub(crate) fn planning(&self) -> bool {
         matches!(self.mode, Mode::DryRun)
     }
 
-    /// Where every command is appended (`<cache dir>/commands.log`).
+    /// Where every effect is appended (`<cache dir>/commands.log`). A dry run changes no file,
+    /// so it keeps no transcript.
     pub fn set_transcript(&self, path: Utf8PathBuf) {
+        if self.planning() {
+            return;
+        }
         if let Ok(mut t) = self.transcript.lock() {
             *t = Some(path);
         }
@@ -358,6 +176,51 @@ impl<'u> Runner<'u> {
 
     pub fn transcript_path(&self) -> Option<Utf8PathBuf> {
         self.transcript.lock().ok().and_then(|t| t.clone())
+    }
+
+    /// Kill every command still running `timeout` from now and fail with exit 5 (`what` names
+    /// the limit in the message, e.g. "--timeout 2m").
+    pub fn set_deadline(&self, timeout: Duration, what: &str) {
+        if let Ok(mut d) = self.deadline.lock() {
+            *d = Some(Deadline { at: Instant::now() + timeout, timeout, what: what.to_owned() });
+        }
+    }
+
+    pub fn clear_deadline(&self) {
+        if let Ok(mut d) = self.deadline.lock() {
+            *d = None;
+        }
+    }
+
+    fn current_deadline(&self) -> Option<Deadline> {
+        self.deadline.lock().ok().and_then(|d| d.clone())
+    }
+
+    /// Time left before the deadline (`None`: no deadline).
+    pub fn remaining(&self) -> Option<Duration> {
+        self.current_deadline().map(|d| d.at.saturating_duration_since(Instant::now()))
+    }
+
+    /// The error for a passed deadline.
+    fn deadline_error(&self, d: &Deadline, doing: &str) -> anyhow::Error {
+        Exit::new(
+            Code::Timeout,
+            format!(
+                "timed out after {} ({}) while {doing}",
+                crate::ui::fmt_duration(d.timeout),
+                d.what
+            ),
+        )
+        .hint("raise the timeout, or look at the node with `kilter status` and `docker logs`")
+        .into()
+    }
+
+    /// Fail with exit 5 if the deadline has passed.
+    pub fn check_deadline(&self, doing: &str) -> Result<()> {
+        match self.current_deadline() {
+            Some(d) if Instant::now() >= d.at => Err(self.deadline_error(&d, doing)),
+            _ => Ok(()),
+        }
     }
 
     /// The commands seen in `Mode::Record`.
@@ -376,59 +239,113 @@ impl<'u> Runner<'u> {
 
     /// Build the error for a failed command (callers may add a hint).
     pub fn failed(&self, cmd: &Cmd, out: &Output, hint: Option<String>) -> CommandFailed {
+        let (stderr_tail, cut) = tail_lines(&out.stderr, 20);
         CommandFailed {
-            summary: cmd.summary.clone(),
+            summary: cmd.summary().to_owned(),
             line: cmd.to_string(),
             code: out.code,
-            stderr_tail: tail(&out.stderr, 20),
+            stderr_tail,
+            stderr_cut: cut,
             hint,
         }
     }
 
     /// Run and return the output whatever the exit code. Errors only if the program could not
-    /// be started or the run was interrupted.
+    /// be started, the run was interrupted, or the deadline passed.
     pub fn run_unchecked(&self, cmd: &Cmd) -> Result<Output> {
-        self.run_captured(cmd, None, |e| e.stdout_capture())
+        self.run_captured(cmd, RunOpts { redirect: None, limit: None }, |e| e.stdout_capture())
+    }
+
+    /// Run `action` unless `check` (a query) succeeds — for a state that is not known in a dry
+    /// run (the script then tests it itself: `check >/dev/null 2>&1 || action`). `None`: the
+    /// check succeeded and nothing ran.
+    pub fn run_unless(&self, check: &Cmd, action: &Cmd) -> Result<Option<Output>> {
+        if self.planning() {
+            self.script(&format!("{check} >/dev/null 2>&1 || {action}"));
+            return Ok(Some(Output::planned()));
+        }
+        if self.run_unchecked(check)?.success() {
+            return Ok(None);
+        }
+        self.run(action).map(Some)
+    }
+
+    /// Like [`Runner::run_unchecked`], but the command is killed after `limit` and returned
+    /// with `timed_out` set (a probe that must not block a read-only command).
+    pub fn run_for(&self, cmd: &Cmd, limit: Duration) -> Result<Output> {
+        let opts = RunOpts { redirect: None, limit: Some(Instant::now() + limit) };
+        self.run_captured(cmd, opts, |e| e.stdout_capture())
     }
 
     /// Run with stdout streamed into `out_file` (shown as `> path`), stderr captured. Memory stays
     /// flat whatever the size. Returns the output (stdout empty).
     pub fn run_to_file(&self, cmd: &Cmd, out_path: &Utf8Path, out_file: File) -> Result<Output> {
         let redirect = Redirect::StdoutTo(out_path.to_owned());
-        self.run_captured(cmd, Some(&redirect), move |e| e.stdout_file(out_file))
+        let opts = RunOpts { redirect: Some(&redirect), limit: None };
+        self.run_captured(cmd, opts, move |e| e.stdout_file(out_file))
     }
 
-    /// Echo, spawn with stderr captured and stdout as `stdout` decides, wait interruptibly, log.
+    /// Echo, spawn with stderr captured and stdout as `stdout` decides, wait (interruptibly,
+    /// up to the limit and the deadline), log.
     fn run_captured(
         &self,
         cmd: &Cmd,
-        redirect: Option<&Redirect>,
+        opts: RunOpts<'_>,
         stdout: impl FnOnce(duct::Expression) -> duct::Expression,
     ) -> Result<Output> {
-        let line = cmd.render_with(redirect);
-        if let Some(out) = self.intercept(cmd, &line, redirect)? {
+        let line = cmd.render_with(opts.redirect);
+        if let Some(out) = self.intercept(cmd, &line)? {
             return Ok(out);
         }
         check_interrupt()?;
-        self.ui.echo(cmd.effect, &line);
+        let deadline = self.current_deadline();
+        if let Some(d) = &deadline
+            && Instant::now() >= d.at
+        {
+            return Err(self.deadline_error(d, &format!("about to {}", cmd.summary())));
+        }
+        let Some(expr) = cmd.expression() else {
+            return Ok(self.not_installed(cmd, &line));
+        };
+        self.echo(cmd.effect(), &line);
         let start = Instant::now();
-        let handle = stdout(cmd.expression())
+        let handle = stdout(expr)
             .stderr_capture()
             .start()
             .map_err(|e| CouldNotExecute { line: line.clone(), source: e })?;
-        let result = wait_interruptibly(&handle, &line);
+        let stop_at = [opts.limit, deadline.as_ref().map(|d| d.at)].into_iter().flatten().min();
+        let waited = wait_until(&handle, &line, stop_at);
         let duration = start.elapsed();
-        match result {
-            Ok(o) => {
+        match waited {
+            Ok(Waited::Exited(o)) => {
                 let out = Output {
                     code: o.status.code(),
                     stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
                     stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
                     duration,
+                    ..Output::default()
                 };
                 self.log(&line, &status_word(out.code), duration);
-                self.ui.child_output(cmd.effect, &out.stdout, &out.stderr);
+                self.ui.child_output(cmd.effect() == Effect::Mutate, &out.stdout, &out.stderr);
                 Ok(out)
+            }
+            Ok(Waited::Killed(o)) => {
+                self.log(&line, "timeout", duration);
+                let hit_deadline = deadline.as_ref().is_some_and(|d| Instant::now() >= d.at)
+                    && opts.limit.is_none_or(|l| deadline.as_ref().is_some_and(|d| d.at <= l));
+                if hit_deadline && let Some(d) = &deadline {
+                    return Err(
+                        self.deadline_error(d, &format!("waiting for `{line}` (it was killed)"))
+                    );
+                }
+                Ok(Output {
+                    code: None,
+                    stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+                    duration,
+                    timed_out: true,
+                    not_run: None,
+                })
             }
             Err(e) => {
                 self.log(&line, "interrupted", duration);
@@ -437,32 +354,47 @@ impl<'u> Runner<'u> {
         }
     }
 
+    /// A query whose program is not installed (dry run only): noted in the script.
+    fn not_installed(&self, cmd: &Cmd, line: &str) -> Output {
+        let why = format!("{} is not installed", cmd.display_name());
+        self.script(&format!("# not run ({why}): {line}"));
+        Output { not_run: Some(why), ..Output::default() }
+    }
+
     /// Run `cmd` with its stdout delivered to `sink` inside kilter, chunk by chunk, so memory stays
     /// flat whatever the size (snapshots compress and hash on the way to disk); stderr is captured.
-    /// `rest` is the shell text standing for what kilter does with the bytes; the line is shown as
-    /// `<cmd> | <rest>`. A sink error kills the child and is returned; so is Ctrl-C (the child is
-    /// killed, `Interrupted`). In `--dry-run` a `Mutate` command is only printed; in `Record` mode
-    /// the canned stdout goes to the sink.
+    /// The sink gets [`Chunk::Start`] just before the command really runs (never in a dry run:
+    /// that is where it opens its file), then the data. `rest` is the shell text standing for
+    /// what kilter does with the bytes; the line is shown as `<cmd> | <rest>`. A sink error kills
+    /// the child and is returned; so is Ctrl-C (the child is killed, `Interrupted`). In
+    /// `--dry-run` a `Mutate` command is only printed; in `Record` mode the canned stdout goes to
+    /// the sink.
     pub fn run_stdout_into(
         &self,
         cmd: &Cmd,
         rest: &str,
-        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        sink: &mut dyn FnMut(Chunk<'_>) -> std::io::Result<()>,
     ) -> Result<Output> {
         let line = format!("{} | {rest}", cmd.render_with(None));
-        if let Some(out) = self.intercept(cmd, &line, None)? {
+        if let Some(out) = self.intercept(cmd, &line)? {
             if matches!(self.mode, Mode::Record(_)) {
-                sink(out.stdout.as_bytes()).context("the snapshot sink failed")?;
+                sink(Chunk::Start)
+                    .and_then(|()| sink(Chunk::Data(out.stdout.as_bytes())))
+                    .with_context(|| format!("could not {}", cmd.summary()))?;
             }
             return Ok(Output { stdout: String::new(), ..out });
         }
         check_interrupt()?;
-        self.ui.echo(cmd.effect, &line);
+        sink(Chunk::Start).with_context(|| format!("could not {}", cmd.summary()))?;
+        self.echo(cmd.effect(), &line);
         let start = Instant::now();
         let (mut pipe_out, pipe_in) = std::io::pipe().context("could not create a pipe")?;
         grow_pipe(&pipe_out);
         let handle = {
-            let expression = cmd.expression().stdout_file(pipe_in).stderr_capture();
+            let Some(expression) = cmd.expression() else {
+                return Ok(self.not_installed(cmd, &line));
+            };
+            let expression = expression.stdout_file(pipe_in).stderr_capture();
             expression.start().map_err(|e| CouldNotExecute { line: line.clone(), source: e })?
             // `expression` (and kilter's copy of the write end) is dropped here, so the read
             // ends with EOF once the child has closed its stdout.
@@ -490,7 +422,9 @@ impl<'u> Runner<'u> {
         // A grandchild still writing gets EPIPE from here on.
         drop(pipe_out);
         let status = if copied.is_ok() && !was_interrupted {
-            wait_interruptibly(&handle, &line).map(|o| Some((o.status, o.stderr)))
+            wait_until(&handle, &line, None).map(|w| match w {
+                Waited::Exited(o) | Waited::Killed(o) => Some((o.status, o.stderr)),
+            })
         } else {
             // Killed: wait for the child itself, bounded (a grandchild may hold its stderr).
             let deadline = Instant::now() + Duration::from_secs(5);
@@ -519,20 +453,21 @@ impl<'u> Runner<'u> {
         }
         if let Err(e) = copied {
             self.log(&line, "failed", duration);
-            return Err(anyhow::Error::new(e).context(format!("could not {}", cmd.summary)));
+            return Err(anyhow::Error::new(e).context(format!("could not {}", cmd.summary())));
         }
         let Some((status, stderr)) = status else {
             self.log(&line, "failed", duration);
-            anyhow::bail!("could not {}: lost track of the child process", cmd.summary);
+            anyhow::bail!("could not {}: lost track of the child process", cmd.summary());
         };
         let out = Output {
             code: status.code(),
             stdout: String::new(),
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
             duration,
+            ..Output::default()
         };
         self.log(&line, &status_word(out.code), duration);
-        self.ui.child_output(cmd.effect, "", &out.stderr);
+        self.ui.child_output(cmd.effect() == Effect::Mutate, "", &out.stderr);
         Ok(out)
     }
 
@@ -548,28 +483,29 @@ impl<'u> Runner<'u> {
         source: &str,
         feed: &mut (dyn FnMut(&mut dyn Write) -> std::io::Result<()> + Send),
     ) -> Result<Output> {
-        let line = match &cmd.cwd {
+        let rendered = cmd.render_with(None);
+        let line = match cmd.working_dir() {
             Some(cwd) => {
-                let mut bare = cmd.clone();
-                bare.cwd = None;
-                format!("cd {} && {source} | {}", quote(cwd.as_str()), bare.render_with(None))
+                let cd = format!("cd {} && ", quote(cwd.as_str()));
+                let bare = rendered.strip_prefix(&cd).unwrap_or(&rendered);
+                format!("{cd}{source} | {bare}")
             }
-            None => format!("{source} | {}", cmd.render_with(None)),
+            None => format!("{source} | {rendered}"),
         };
-        if let Some(out) = self.intercept(cmd, &line, None)? {
+        if let Some(out) = self.intercept(cmd, &line)? {
             return Ok(out);
         }
         check_interrupt()?;
-        self.ui.echo(cmd.effect, &line);
+        self.echo(cmd.effect(), &line);
         let start = Instant::now();
         let (pipe_out, pipe_in) = std::io::pipe().context("could not create a pipe")?;
         grow_pipe(&pipe_in);
         let handle = {
             // `Stdin::Null` would win over the pipe (duct applies the innermost redirection).
-            let mut bare = cmd.clone();
-            bare.stdin = Stdin::Inherit;
-            let expression =
-                bare.expression().stdin_file(pipe_out).stdout_capture().stderr_capture();
+            let Some(expression) = cmd.clone().stdin(Stdin::Inherit).expression() else {
+                return Ok(self.not_installed(cmd, &line));
+            };
+            let expression = expression.stdin_file(pipe_out).stdout_capture().stderr_capture();
             expression.start().map_err(|e| CouldNotExecute { line: line.clone(), source: e })?
             // `expression` (and with it kilter's copy of the pipe's read end) is dropped here,
             // so a child that stops reading makes the feeder's writes fail instead of blocking.
@@ -585,7 +521,9 @@ impl<'u> Runner<'u> {
                 drop(pipe_in);
                 fed
             });
-            let waited = wait_interruptibly(handle, &line);
+            let waited = wait_until(handle, &line, None).map(|w| match w {
+                Waited::Exited(o) | Waited::Killed(o) => o,
+            });
             let fed = feeder.join().unwrap_or_else(|_| {
                 Err(std::io::Error::other("the thread feeding the command panicked"))
             });
@@ -603,16 +541,17 @@ impl<'u> Runner<'u> {
             && e.kind() != std::io::ErrorKind::BrokenPipe
         {
             self.log(&line, "failed", duration);
-            return Err(anyhow::Error::new(e).context(format!("could not {}", cmd.summary)));
+            return Err(anyhow::Error::new(e).context(format!("could not {}", cmd.summary())));
         }
         let out = Output {
             code: o.status.code(),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
             duration,
+            ..Output::default()
         };
         self.log(&line, &status_word(out.code), duration);
-        self.ui.child_output(cmd.effect, &out.stdout, &out.stderr);
+        self.ui.child_output(cmd.effect() == Effect::Mutate, &out.stdout, &out.stderr);
         Ok(out)
     }
 
@@ -621,16 +560,16 @@ impl<'u> Runner<'u> {
     /// the same signal from the terminal) is given a grace period, then killed.
     pub fn run_foreground(&self, cmd: &Cmd) -> Result<i32> {
         let line = cmd.to_string();
-        if let Some(out) = self.intercept(cmd, &line, None)? {
+        if let Some(out) = self.intercept(cmd, &line)? {
             return Ok(out.code.unwrap_or(0));
         }
         check_interrupt()?;
-        self.ui.echo(cmd.effect, &line);
+        let Some(expr) = cmd.expression() else {
+            return Ok(self.not_installed(cmd, &line).code.unwrap_or(0));
+        };
+        self.echo(cmd.effect(), &line);
         let start = Instant::now();
-        let handle = cmd
-            .expression()
-            .start()
-            .map_err(|e| CouldNotExecute { line: line.clone(), source: e })?;
+        let handle = expr.start().map_err(|e| CouldNotExecute { line: line.clone(), source: e })?;
         let mut grace_until: Option<Instant> = None;
         let status = loop {
             match handle.wait_timeout(Duration::from_millis(50)) {
@@ -658,22 +597,25 @@ impl<'u> Runner<'u> {
     }
 
     /// Start a detached process in its own process group, stdout and stderr appended to `log`.
-    /// It outlives kilter. Returns its pid (which is also its process group id).
-    pub fn spawn_detached(&self, cmd: &Cmd, log: &Utf8Path) -> Result<Option<Detached>> {
+    /// It outlives kilter. Its pid is also its process group id.
+    pub fn spawn_detached(&self, cmd: &Cmd, log: &Utf8Path) -> Result<Spawned> {
         let redirect = Redirect::AppendBothDetached(log.to_owned());
         let line = cmd.render_with(Some(&redirect));
-        if self.intercept(cmd, &line, Some(&redirect))?.is_some() {
-            return Ok(None);
+        if self.intercept(cmd, &line)?.is_some() {
+            return Ok(Spawned::Planned);
         }
         check_interrupt()?;
-        self.ui.echo(cmd.effect, &line);
+        let Some(expr) = cmd.expression() else {
+            self.not_installed(cmd, &line);
+            return Ok(Spawned::Planned);
+        };
+        self.echo(cmd.effect(), &line);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .with_context(|| format!("could not open {log}"))?;
-        let handle = cmd
-            .expression()
+        let handle = expr
             .stdin_null()
             // duct applies the outermost call first: join stderr into stdout, then send stdout
             // to the log (the other order would leak stderr to kilter's own stderr).
@@ -688,66 +630,73 @@ impl<'u> Runner<'u> {
             .start()
             .map_err(|e| CouldNotExecute { line: line.clone(), source: e })?;
         let pid = handle.pids().first().copied().unwrap_or(0);
+        let start = start_time(pid as i32);
         self.log(&line, &format!("spawned pid={pid}"), Duration::ZERO);
-        Ok(Some(Detached { pid, handle }))
+        Ok(Spawned::Started(Box::new(Detached { pid, start, handle })))
     }
 
-    /// Write a file kilter itself owns (e.g. the generated kind config). In `--dry-run` the write
-    /// is printed as a heredoc so the script stays runnable.
-    pub fn write_file(&self, path: &Utf8Path, contents: &str, mode: u32) -> Result<()> {
-        match &self.mode {
-            Mode::DryRun => {
-                let parent = path.parent().map(|p| p.as_str()).unwrap_or(".");
-                self.script(&format!(
-                    "mkdir -p {} && cat > {} <<'KILTER_EOF'\n{}{}KILTER_EOF",
-                    quote(parent),
-                    quote(path.as_str()),
-                    contents,
-                    if contents.ends_with('\n') { "" } else { "\n" }
-                ));
-                Ok(())
-            }
-            Mode::Record(r) => {
-                if let Ok(mut r) = r.lock() {
-                    r.seen.push(format!("write {path}"));
-                }
-                Ok(())
-            }
-            Mode::Real => crate::fsutil::write_private(path, contents.as_bytes(), mode),
+    /// In a dry run: whether `dir` exists or the script creates it earlier (and remember that
+    /// it will now). In a real run: whether it exists.
+    pub(crate) fn dir_planned(&self, dir: &Utf8Path) -> bool {
+        if dir.is_dir() {
+            return true;
+        }
+        if !self.planning() {
+            return false;
+        }
+        let Ok(mut planned) = self.planned_dirs.lock() else { return false };
+        if planned.iter().any(|d| d == dir || d.starts_with(dir)) {
+            return true;
+        }
+        planned.push(dir.to_owned());
+        false
+    }
+
+    /// Whether something is at `path` — in a dry run, after the effects planned so far.
+    pub(crate) fn exists(&self, path: &Utf8Path) -> bool {
+        if self.planning()
+            && let Ok(planned) = self.planned_files.lock()
+            && let Some((_, present)) = planned.iter().rev().find(|(p, _)| p == path)
+        {
+            return *present;
+        }
+        crate::fsutil::exists(path)
+    }
+
+    /// Remember a planned write (`true`) or removal (`false`) in a dry run.
+    pub(crate) fn plan_file(&self, path: &Utf8Path, present: bool) {
+        if self.planning()
+            && let Ok(mut planned) = self.planned_files.lock()
+        {
+            planned.push((path.to_owned(), present));
         }
     }
 
-    /// Print a line of the dry-run script (a comment for actions kilter does itself).
-    pub fn script(&self, line: &str) {
+    /// Print a line of the dry-run script (the header first).
+    pub(crate) fn script(&self, line: &str) {
         if !self.script_started.swap(true, Ordering::SeqCst) {
-            self.ui
-                .stdout("#!/bin/sh\n# kilter --dry-run: the commands kilter would run\nset -e\n");
+            self.ui.stdout(
+                "#!/bin/sh\n# kilter --dry-run: what kilter would do, as a script\nset -e\n",
+            );
         }
         self.ui.stdout(&format!("{line}\n"));
     }
 
-    /// A note in the dry-run script about something kilter does itself (no command).
-    pub fn script_comment(&self, text: &str) {
-        if self.is_dry_run() {
-            self.script(&format!("# {text}"));
-        }
-    }
-
-    fn intercept(&self, cmd: &Cmd, line: &str, _r: Option<&Redirect>) -> Result<Option<Output>> {
+    /// Dry run and Record mode: answer instead of running. `None`: run it for real.
+    fn intercept(&self, cmd: &Cmd, line: &str) -> Result<Option<Output>> {
         match &self.mode {
             Mode::Real => Ok(None),
             Mode::DryRun => {
-                if cmd.effect == Effect::Mutate {
+                if cmd.effect() != Effect::Query {
                     self.script(line);
-                    self.log(line, "dry-run", Duration::ZERO);
-                    Ok(Some(Output::skipped()))
+                    Ok(Some(Output::planned()))
                 } else {
                     Ok(None)
                 }
             }
             Mode::Record(r) => {
                 let mut r = r.lock().map_err(|e| anyhow::anyhow!("recording poisoned: {e}"))?;
-                let mut words: Vec<&str> = vec![cmd.display.as_str()];
+                let mut words: Vec<&str> = vec![cmd.display_name()];
                 words.extend(cmd.argv());
                 r.seen.push(words.join(" "));
                 let found = r
@@ -760,7 +709,7 @@ impl<'u> Runner<'u> {
                     .map(|(_, o)| o.clone());
                 match found {
                     Some(o) => Ok(Some(o)),
-                    None if cmd.effect == Effect::Mutate => Ok(Some(Output::skipped())),
+                    None if cmd.effect() != Effect::Query => Ok(Some(Output::planned())),
                     None => {
                         anyhow::bail!("Record mode: no canned answer for `{}`", words.join(" "))
                     }
@@ -769,6 +718,15 @@ impl<'u> Runner<'u> {
         }
     }
 
+    fn echo(&self, effect: Effect, line: &str) {
+        let level = match effect {
+            Effect::Mutate => Echo::Change,
+            Effect::Query | Effect::Wait => Echo::Probe,
+        };
+        self.ui.echo(level, line);
+    }
+
+    /// Append one entry to the transcript: UTC time, status, duration, the line.
     fn log(&self, line: &str, status: &str, duration: Duration) {
         let Some(path) = self.transcript_path() else { return };
         let entry = format!(
@@ -776,7 +734,7 @@ impl<'u> Runner<'u> {
             crate::time::rfc3339_now(),
             status,
             duration.as_secs_f64(),
-            line
+            line.replace('\n', "\\n")
         );
         if let Some(dir) = path.parent() {
             let _ = crate::fsutil::ensure_private_dir(dir);
@@ -788,25 +746,53 @@ impl<'u> Runner<'u> {
     }
 }
 
-fn wait_interruptibly(handle: &duct::Handle, line: &str) -> Result<std::process::Output> {
+enum Waited {
+    Exited(std::process::Output),
+    /// Killed at its time limit; whatever it had printed.
+    Killed(std::process::Output),
+}
+
+/// Wait for a child, killing it on Ctrl-C (error) or at `stop_at` (returned as killed).
+fn wait_until(handle: &duct::Handle, line: &str, stop_at: Option<Instant>) -> Result<Waited> {
     loop {
-        match handle.wait_timeout(Duration::from_millis(25)) {
-            Ok(Some(o)) => return Ok(o.clone()),
+        match handle.wait_timeout(Duration::from_millis(10)) {
+            Ok(Some(o)) => return Ok(Waited::Exited(o.clone())),
             Ok(None) => {}
             Err(e) => return Err(CouldNotExecute { line: line.to_owned(), source: e }.into()),
         }
         if interrupted() {
             let _ = handle.kill();
-            let _ = handle.wait();
             return Err(Interrupted.into());
         }
+        if stop_at.is_some_and(|t| Instant::now() >= t) {
+            let _ = handle.kill();
+            // A grandchild holding the pipes open must not block us: give the readers a moment.
+            let out = match handle.wait_timeout(Duration::from_secs(2)) {
+                Ok(Some(o)) => o.clone(),
+                _ => std::process::Output {
+                    status: Default::default(),
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                },
+            };
+            return Ok(Waited::Killed(out));
+        }
     }
+}
+
+/// What [`Runner::run_stdout_into`] hands its sink.
+#[derive(Debug)]
+pub enum Chunk<'a> {
+    /// The command is about to run for real (never in a dry run).
+    Start,
+    /// Bytes of its stdout.
+    Data(&'a [u8]),
 }
 
 /// Copy a child's stdout into `sink` until EOF (for [`Runner::run_stdout_into`]).
 fn copy_out(
     reader: &mut impl Read,
-    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    sink: &mut dyn FnMut(Chunk<'_>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -816,7 +802,7 @@ fn copy_out(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        sink(&buf[..n])?;
+        sink(Chunk::Data(&buf[..n]))?;
     }
 }
 
@@ -842,48 +828,6 @@ fn status_word(code: Option<i32>) -> String {
         Some(c) => format!("exit={c}"),
         None => "killed".to_owned(),
     }
-}
-
-/// The last `n` non-empty lines of `s`.
-pub fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
-    let start = lines.len().saturating_sub(n);
-    lines[start..].join("\n")
-}
-
-/// Send `sig` to a process (positive pid) or a process group (negative pid). Returns false if it
-/// does not exist.
-pub fn signal(pid: i32, sig: i32) -> bool {
-    // SAFETY: kill(2) has no memory-safety preconditions.
-    unsafe { libc::kill(pid, sig) == 0 }
-}
-
-/// Whether a process exists (and is not a zombie we could still see).
-pub fn pid_alive(pid: i32) -> bool {
-    if pid <= 0 {
-        return false;
-    }
-    if !signal(pid, 0) {
-        return false;
-    }
-    // A zombie still answers kill(0); on Linux look at /proc to tell.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        }
-        Err(_) => true,
-    }
-}
-
-/// The command line of a process (Linux), for recognising our own Tilt.
-pub fn pid_cmdline(pid: i32) -> Option<Vec<String>> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    Some(
-        raw.split(|b| *b == 0)
-            .filter(|s| !s.is_empty())
-            .map(|s| String::from_utf8_lossy(s).into_owned())
-            .collect(),
-    )
 }
 
 #[cfg(test)]

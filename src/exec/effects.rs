@@ -1,0 +1,400 @@
+//! The effects that are not commands: files kilter writes, renames, chmods and removes,
+//! signals to a process group, locks, and notes. Each is performed (and logged, and echoed with
+//! `-v`) or, in a dry run, printed as script lines that do the same thing.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use camino::Utf8Path;
+
+use super::{Mode, Runner, group_alive, quote, signal};
+use crate::fsutil::{self, Perm};
+use crate::lock::Lock;
+use crate::ui::Echo;
+
+/// The bytes of a file to write. Mostly literal text; a piece can also be a value that the
+/// dry-run script computes itself (the pid of the process it just started, `$!`).
+#[derive(Debug, Clone, Default)]
+pub struct Content {
+    pieces: Vec<Piece>,
+}
+
+#[derive(Debug, Clone)]
+enum Piece {
+    Lit(String),
+    /// `expr` in the script, `value` in a real run.
+    Shell {
+        expr: String,
+        value: String,
+    },
+}
+
+impl Content {
+    pub fn text(s: impl Into<String>) -> Content {
+        Content { pieces: vec![Piece::Lit(s.into())] }
+    }
+    pub fn lit(mut self, s: impl Into<String>) -> Content {
+        self.pieces.push(Piece::Lit(s.into()));
+        self
+    }
+    /// A piece the script computes with the shell expression `expr`.
+    pub fn shell(mut self, expr: impl Into<String>, value: impl Into<String>) -> Content {
+        self.pieces.push(Piece::Shell { expr: expr.into(), value: value.into() });
+        self
+    }
+    /// The bytes a real run writes.
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut s = String::new();
+        for p in &self.pieces {
+            match p {
+                Piece::Lit(t) => s.push_str(t),
+                Piece::Shell { value, .. } => s.push_str(value),
+            }
+        }
+        s.into_bytes()
+    }
+
+    /// Script lines writing this content with the shell redirection `redirect` (e.g. `> 'p'`),
+    /// inside `(umask 077 && …)` when `private`.
+    fn script(&self, redirect: &str, private: bool) -> String {
+        let (open, close) = if private { ("(umask 077 && ", ")") } else { ("", "") };
+        const EOF: &str = "KILTER_EOF";
+        let computed = self.pieces.iter().any(|p| matches!(p, Piece::Shell { .. }));
+        let text = String::from_utf8_lossy(&self.bytes()).into_owned();
+        if computed {
+            // An unquoted heredoc: literal parts escaped, computed parts expanded.
+            let mut body = String::new();
+            for p in &self.pieces {
+                match p {
+                    Piece::Lit(t) => {
+                        for c in t.chars() {
+                            if matches!(c, '$' | '`' | '\\') {
+                                body.push('\\');
+                            }
+                            body.push(c);
+                        }
+                    }
+                    Piece::Shell { expr, .. } => body.push_str(expr),
+                }
+            }
+            if !body.ends_with('\n') {
+                body.push('\n');
+            }
+            return format!("{open}cat {redirect}{close} <<{EOF}\n{body}{EOF}");
+        }
+        let heredoc_safe = text.ends_with('\n')
+            && !text.contains('\r')
+            && !text.contains('\0')
+            && !text.lines().any(|l| l == EOF);
+        if heredoc_safe {
+            format!("{open}cat {redirect}{close} <<'{EOF}'\n{text}{EOF}")
+        } else {
+            format!("{open}printf '%s' {} {redirect}{close}", quote(&text))
+        }
+    }
+}
+
+/// How stopping a process group went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Nothing of the group was alive.
+    NotRunning,
+    Terminated,
+    /// It outlived the grace period after SIGTERM and was killed.
+    Killed,
+    /// A dry run printed the signals.
+    Planned,
+}
+
+/// A write staged by [`Runner::stage_write`], committed by [`Runner::commit`].
+#[derive(Debug)]
+pub enum StagedWrite {
+    Real { staged: fsutil::Staged, line: String },
+    Planned { script: String },
+}
+
+impl Runner<'_> {
+    /// Perform (or print) a small effect given as its shell line.
+    fn effect(&self, line: &str, perform: impl FnOnce() -> Result<()>) -> Result<()> {
+        match &self.mode {
+            Mode::Real => {
+                self.ui.echo(Echo::Internal, line);
+                let started = Instant::now();
+                let res = perform();
+                self.log(line, if res.is_ok() { "ok" } else { "failed" }, started.elapsed());
+                res
+            }
+            Mode::DryRun => {
+                self.script(line);
+                Ok(())
+            }
+            Mode::Record(r) => {
+                if let Ok(mut r) = r.lock() {
+                    r.seen.push(line.to_owned());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The script lines (and the log line) of a file write.
+    fn write_lines(&self, path: &Utf8Path, content: &Content, perm: Perm) -> (String, String) {
+        let target = fsutil::write_target(path).unwrap_or_else(|_| path.to_owned());
+        let mut script = Vec::new();
+        let q = quote(target.as_str());
+        let size = content.bytes().len();
+        match perm {
+            Perm::Private(mode) => {
+                if let Some(dir) = target.parent() {
+                    if !self.dir_planned(dir) {
+                        script.push(format!("(umask 077 && mkdir -p {})", quote(dir.as_str())));
+                    } else if dir.is_dir() && fsutil::mode_of(dir).is_some_and(|m| m != 0o700) {
+                        script.push(format!("chmod 700 {}", quote(dir.as_str())));
+                    }
+                }
+                script.push(content.script(&format!("> {q}"), true));
+                if mode != 0o600 || fsutil::mode_of(&target).is_some_and(|m| m != mode) {
+                    script.push(format!("chmod {mode:o} {q}"));
+                }
+                (script.join("\n"), format!("write {q} ({size} bytes, mode {mode:04o})"))
+            }
+            Perm::Keep => {
+                script.push(content.script(&format!("> {q}"), false));
+                (script.join("\n"), format!("write {q} ({size} bytes, owner and mode kept)"))
+            }
+        }
+    }
+
+    /// Write a file atomically (see `fsutil`). Dry run: print it.
+    pub fn write_file(&self, path: &Utf8Path, content: &Content, perm: Perm) -> Result<()> {
+        let staged = self.stage_write(path, content, perm)?;
+        self.commit(staged)
+    }
+
+    /// Stage a write: in a real run the temporary file is written and fsynced now, so a file
+    /// that cannot be written fails here, before the caller changes anything else.
+    pub fn stage_write(
+        &self,
+        path: &Utf8Path,
+        content: &Content,
+        perm: Perm,
+    ) -> Result<StagedWrite> {
+        let (script, line) = self.write_lines(path, content, perm);
+        match &self.mode {
+            Mode::Real => {
+                let staged = fsutil::stage(path, &content.bytes(), perm)?;
+                Ok(StagedWrite::Real { staged, line })
+            }
+            _ => {
+                self.plan_file(path, true);
+                Ok(StagedWrite::Planned { script })
+            }
+        }
+    }
+
+    /// Put a staged write in place.
+    pub fn commit(&self, staged: StagedWrite) -> Result<()> {
+        match staged {
+            StagedWrite::Real { staged, line } => self.effect(&line, || staged.commit()),
+            StagedWrite::Planned { script } => self.effect(&script, || Ok(())),
+        }
+    }
+
+    /// `rm -f path` when something is there.
+    pub fn remove_file(&self, path: &Utf8Path) -> Result<bool> {
+        if !self.exists(path) {
+            return Ok(false);
+        }
+        self.plan_file(path, false);
+        self.effect(&format!("rm -f {}", quote(path.as_str())), || {
+            fsutil::remove_if_exists(path).map(|_| ())
+        })?;
+        Ok(true)
+    }
+
+    /// `rm -rf dir` when it is there.
+    pub fn remove_dir_all(&self, dir: &Utf8Path) -> Result<bool> {
+        if !self.exists(dir) {
+            return Ok(false);
+        }
+        self.plan_file(dir, false);
+        self.effect(&format!("rm -rf {}", quote(dir.as_str())), || {
+            std::fs::remove_dir_all(dir)
+                .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+                .map_err(|e| anyhow::Error::new(e).context(format!("could not remove {dir}")))
+        })?;
+        Ok(true)
+    }
+
+    /// `mv -f from to`.
+    pub fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> Result<()> {
+        self.plan_file(from, false);
+        self.plan_file(to, true);
+        self.effect(&format!("mv -f {} {}", quote(from.as_str()), quote(to.as_str())), || {
+            std::fs::rename(from, to)
+                .map_err(|e| anyhow::Error::new(e).context(format!("could not rename {from}")))?;
+            if let Some(dir) = to.parent() {
+                fsutil::fsync_dir(dir);
+            }
+            Ok(())
+        })
+    }
+
+    /// `chmod MODE path` when the file's mode differs.
+    pub fn chmod(&self, path: &Utf8Path, mode: u32) -> Result<()> {
+        match fsutil::mode_of(path) {
+            Some(m) if m != mode => self
+                .effect(&format!("chmod {mode:o} {}", quote(path.as_str())), || {
+                    fsutil::chmod(path, mode)
+                }),
+            _ => Ok(()),
+        }
+    }
+
+    /// A private directory (0700), created with its missing parents.
+    pub fn ensure_dir(&self, dir: &Utf8Path) -> Result<()> {
+        if dir.is_dir() && fsutil::mode_of(dir) == Some(0o700) {
+            return Ok(());
+        }
+        if !dir.is_dir() && self.dir_planned(dir) {
+            return Ok(());
+        }
+        let line = if dir.is_dir() {
+            format!("chmod 700 {}", quote(dir.as_str()))
+        } else {
+            format!("(umask 077 && mkdir -p {})", quote(dir.as_str()))
+        };
+        self.effect(&line, || fsutil::ensure_private_dir(dir))
+    }
+
+    /// SIGTERM a process group, wait up to `grace` for every process of it to exit, then
+    /// SIGKILL what is left.
+    pub fn stop_group(&self, pgid: i32, grace: Duration) -> Result<Stopped> {
+        // `kill -s SIG -- -PGID`: the form every POSIX shell's kill builtin takes (dash rejects
+        // `kill -TERM -- -PGID`).
+        let term = format!("kill -s TERM -- -{pgid}");
+        let kill = format!("kill -s KILL -- -{pgid}");
+        if self.planning() {
+            let tenths = grace.as_millis().div_ceil(100);
+            self.script(&format!(
+                "{term} 2>/dev/null || true\nkilter_i=0; while kill -s 0 -- -{pgid} 2>/dev/null && [ \"$kilter_i\" -lt {tenths} ]; do sleep 0.1; kilter_i=$((kilter_i + 1)); done\n{kill} 2>/dev/null || true"
+            ));
+            return Ok(Stopped::Planned);
+        }
+        if !group_alive(pgid) {
+            return Ok(Stopped::NotRunning);
+        }
+        self.effect(&term, || {
+            signal(-pgid, libc::SIGTERM);
+            Ok(())
+        })?;
+        let end = Instant::now() + grace;
+        while Instant::now() < end {
+            if !group_alive(pgid) {
+                return Ok(Stopped::Terminated);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.effect(&kill, || {
+            signal(-pgid, libc::SIGKILL);
+            Ok(())
+        })?;
+        let end = Instant::now() + Duration::from_secs(2);
+        while group_alive(pgid) && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(Stopped::Killed)
+    }
+
+    /// Take a lock (a dry run takes none: it changes nothing).
+    pub fn lock(
+        &self,
+        path: &Utf8Path,
+        what: &str,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<Option<Lock>> {
+        if !matches!(self.mode, Mode::Real) {
+            return Ok(None);
+        }
+        Ok(Some(crate::lock::acquire(path, what, command, self.ui, timeout)?))
+    }
+
+    /// A note in the dry-run script about what the real run would do at this point without a
+    /// command of its own (e.g. a question it asks). Nothing in a real run.
+    pub fn note(&self, text: &str) {
+        if self.planning() {
+            for l in text.lines() {
+                self.script(&format!("# {l}"));
+            }
+        }
+    }
+
+    /// A question the real run asks (confirmation): a dry run notes it instead of asking.
+    pub fn ask(&self, note: &str, ask: impl FnOnce() -> Result<()>) -> Result<()> {
+        if self.planning() {
+            self.note(note);
+            return Ok(());
+        }
+        ask()
+    }
+
+    /// In a dry run, a bounded loop that waits until `condition` (a shell command) succeeds,
+    /// failing with exit 5 after `timeout` — what a real run's wait does, runnable by hand.
+    pub(super) fn plan_wait(&self, what: &str, condition: &str, timeout: Duration) {
+        let secs = timeout.as_secs().max(1);
+        self.script(&format!(
+            "# wait up to {secs}s for {what}\nkilter_end=$(( $(date +%s) + {secs} ))\nuntil {condition}; do\n  if [ \"$(date +%s)\" -ge \"$kilter_end\" ]; then echo {} >&2; exit 5; fi\n  sleep 1\ndone",
+            quote(&format!("kilter: timed out after {secs}s waiting for {what}"))
+        ));
+    }
+
+    /// Public form of [`Runner::plan_wait`] for waits that are not command polls (Tilt's
+    /// startup line in its log). Does nothing in a real run.
+    pub fn plan_wait_for(&self, what: &str, condition: &str, timeout: Duration) {
+        if self.planning() {
+            self.plan_wait(what, condition, timeout);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_scripts_are_exact() {
+        let c = Content::text("a: 1\n");
+        assert_eq!(c.script("> p", false), "cat > p <<'KILTER_EOF'\na: 1\nKILTER_EOF");
+        let c = Content::text("no newline");
+        assert_eq!(c.script("> p", false), "printf '%s' 'no newline' > p");
+        let c = Content::text("{\"pid\": ").shell("$!", "42").lit(", \"x\": \"$HOME\"}\n");
+        assert_eq!(c.bytes(), b"{\"pid\": 42, \"x\": \"$HOME\"}\n");
+        assert_eq!(
+            c.script("> p", false),
+            "cat > p <<KILTER_EOF\n{\"pid\": $!, \"x\": \"\\$HOME\"}\nKILTER_EOF"
+        );
+    }
+
+    #[test]
+    fn script_writes_reproduce_the_bytes_through_a_real_shell() {
+        let dir = tempfile::tempdir().expect("tmp");
+        for (i, text) in
+            ["plain\n", "crlf\r\nend", "it's $x `y` \\ \n", "", "KILTER_EOF\n"].iter().enumerate()
+        {
+            let p = dir.path().join(format!("f{i}"));
+            let script = Content::text(*text)
+                .script(&format!("> {}", quote(&p.to_string_lossy())), i % 2 == 0);
+            #[allow(clippy::disallowed_methods)]
+            let st = std::process::Command::new("sh").arg("-c").arg(&script).status().expect("sh");
+            assert!(st.success(), "{script}");
+            assert_eq!(std::fs::read(&p).expect("read"), text.as_bytes(), "{script}");
+            if i % 2 == 0 {
+                assert_eq!(
+                    fsutil::mode_of(camino::Utf8Path::new(&p.to_string_lossy())),
+                    Some(0o600)
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The dry run is the real run, printed: from the same starting state, (a) run a verb for real,
+//! (b) run it with `--dry-run` and execute the printed script with `sh` against the same fakes.
+//! The resulting files (XDG dirs, kilter.yaml) and the fake tools' state must be equal, with only
+//! times, pids, container ids and certificate bytes normalised.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+
+use crate::helpers::*;
+use crate::support::Env;
+
+/// Everything a verb can change, normalised, as `key → value` lines.
+pub type State = BTreeMap<String, String>;
+
+fn normalise(root: &Path, text: &str) -> String {
+    let mut s = text.replace(&root.display().to_string(), "<root>");
+    for (pat, rep) in [
+        // RFC 3339 times, with or without fractions.
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", "<time>"),
+        (r#""pid": ?\d+"#, r#""pid": <pid>"#),
+        (r#""start": ?"\d+""#, r#""start": <start>"#),
+        (r#""unix": ?\d+"#, r#""unix": <unix>"#),
+        // the API port kind picks
+        (r"https://127\.0\.0\.1:\d+", "https://127.0.0.1:<api>"),
+        (r#""6443/tcp":\[\{"HostIp":"127\.0\.0\.1","HostPort":"\d+"\}\]"#, r#""6443/tcp":<api>"#),
+        // container ids, certificate data
+        (r"\b[0-9a-f]{64}\b", "<id>"),
+        (r"\b[0-9a-f]{12}\b", "<id12>"),
+        (r"(certificate-authority-data|client-certificate-data|client-key-data): \S+", "$1: <b64>"),
+    ] {
+        s = Regex::new(pat).unwrap().replace_all(&s, rep).into_owned();
+    }
+    s
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        out.push(p.clone());
+        if p.is_dir() && !p.is_symlink() {
+            walk(&p, out);
+        }
+    }
+}
+
+/// Files kilter manages plus kilter.yaml of each project dir; the fake tools' containers,
+/// in-cluster namespaces and live Tilts.
+pub fn state(env: &Env, projects: &[&Path]) -> State {
+    use std::os::unix::fs::PermissionsExt;
+    let root = env.root();
+    let mut st = State::new();
+    let mut paths = Vec::new();
+    for d in [
+        env.home().join(".cache/kilter"),
+        env.home().join(".local/share/kilter"),
+        env.state_home().join("kilter"),
+    ] {
+        walk(&d, &mut paths);
+    }
+    for p in projects {
+        paths.push(p.join("kilter.yaml"));
+    }
+    for p in paths {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        // The transcript and lock files record the run itself, not its effects; Tilt's log has
+        // its own times.
+        if name == "commands.log" || name == "lock" || name.ends_with(".lock") {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
+        let key = normalise(root, &p.display().to_string());
+        let mode = meta.permissions().mode() & 0o7777;
+        let value = if meta.is_dir() {
+            format!("dir {mode:o}")
+        } else if name == "tilt.log" {
+            format!("file {mode:o} (a log)")
+        } else {
+            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+            format!("file {mode:o}\n{}", normalise(root, &text))
+        };
+        st.insert(key, value);
+    }
+    let containers: serde_json::Value =
+        serde_json::from_str(&env.ctl(&["containers"])).unwrap_or_default();
+    if let Some(map) = containers["containers"].as_object() {
+        for (name, c) in map {
+            let i = &c["inspect"];
+            st.insert(
+                format!("container {name}"),
+                format!(
+                    "{} labels={} ports={}",
+                    i["State"]["Status"],
+                    i["Config"]["Labels"],
+                    normalise(root, &i["HostConfig"]["PortBindings"].to_string())
+                ),
+            );
+        }
+    }
+    let mut tilts: Vec<String> = env
+        .tilt_records()
+        .iter()
+        .map(|t| {
+            normalise(
+                root,
+                &format!(
+                    "port={} file={} context={} namespace={} cwd={} env={} kubeconfig={}",
+                    t["port"],
+                    t["file"],
+                    t["context"],
+                    t["namespace"],
+                    t["cwd"],
+                    t["kilter_env"],
+                    t["kubeconfig_env"]
+                ),
+            )
+        })
+        .collect();
+    tilts.sort();
+    st.insert("tilts".into(), tilts.join("\n"));
+    st
+}
+
+/// Run `args` for real in one environment and as a dry-run script in another, both prepared by
+/// `setup`; the end states must be equal. Returns the script (for further checks).
+pub fn assert_replay_equivalent(setup: impl Fn(&Env) -> PathBuf, args: &[&str]) -> String {
+    let real = Env::new();
+    let dir = setup(&real);
+    let out = real.kilter(&dir).args(args).output().unwrap();
+    assert!(out.status.success(), "real {args:?}: {}", stderr_of(&out));
+    let want = state(&real, &[&dir]);
+
+    let planned = Env::new();
+    let dir_b = setup(&planned);
+    let before = state(&planned, &[&dir_b]);
+    let mut dry: Vec<&str> = vec!["--dry-run"];
+    dry.extend(args);
+    let out = planned.kilter(&dir_b).args(&dry).output().unwrap();
+    assert!(out.status.success(), "dry run {args:?}: {}", stderr_of(&out));
+    let script = stdout_of(&out);
+    assert_eq!(state(&planned, &[&dir_b]), before, "the dry run itself changed something");
+    // The script needs a shell's utilities (cat, mkdir, grep, date, …) after the fakes.
+    let path = format!("{}:/usr/bin:/bin", planned.bin().display());
+    let ran = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&script)
+        .env_clear()
+        .envs(planned.vars())
+        .env("PATH", path)
+        .current_dir(&dir_b)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        ran.status.success(),
+        "the script failed ({:?}):\n{script}\nstderr:\n{}",
+        ran.status,
+        stderr_of(&ran)
+    );
+    let got = state(&planned, &[&dir_b]);
+    if got != want {
+        let mut diff = String::new();
+        for k in want.keys().chain(got.keys()).collect::<std::collections::BTreeSet<_>>() {
+            if want.get(k) != got.get(k) {
+                diff.push_str(&format!(
+                    "== {k}\n  real:   {:?}\n  script: {:?}\n",
+                    want.get(k),
+                    got.get(k)
+                ));
+            }
+        }
+        panic!(
+            "{args:?}: the script's end state differs from the real run's:\n{diff}\nscript:\n{script}"
+        );
+    }
+    script
+}
+
+fn fresh(env: &Env) -> PathBuf {
+    project(env, "shop", Some("name: shop\n# keep me\n"), true)
+}
+
+fn running(env: &Env) -> PathBuf {
+    let d = fresh(env);
+    env.kilter(&d).arg("up").assert().success();
+    d
+}
+
+fn stopped(env: &Env) -> PathBuf {
+    let d = running(env);
+    env.kilter(&d).arg("stop").assert().success();
+    d
+}
+
+#[test]
+fn up_on_a_fresh_project() {
+    let script = assert_replay_equivalent(fresh, &["up"]);
+    assert!(script.contains("kind create cluster"), "{script}");
+    assert!(script.contains("until ") && script.contains("/readyz"), "a bounded wait: {script}");
+}
+
+#[test]
+fn up_resuming_a_stopped_project() {
+    let script = assert_replay_equivalent(stopped, &["up"]);
+    assert!(script.contains("docker start kilter-shop-control-plane"), "{script}");
+}
+
+#[test]
+fn up_reusing_a_running_project() {
+    assert_replay_equivalent(running, &["up"]);
+}
+
+#[test]
+fn up_without_tilt() {
+    assert_replay_equivalent(fresh, &["up", "--no-tilt"]);
+}
+
+#[test]
+fn stop_a_running_project() {
+    let script = assert_replay_equivalent(running, &["stop"]);
+    assert!(script.contains("kill -s TERM -- -"), "{script}");
+}
+
+#[test]
+fn down_a_running_project() {
+    assert_replay_equivalent(running, &["down"]);
+}
+
+#[test]
+fn destroy_a_running_project() {
+    let script = assert_replay_equivalent(running, &["destroy", "--yes"]);
+    assert!(script.contains("kind delete cluster"), "{script}");
+}
+
+#[test]
+fn destroy_a_stopped_project() {
+    assert_replay_equivalent(stopped, &["destroy", "--yes"]);
+}
