@@ -62,7 +62,7 @@ pub enum Command {
     Doctor(JsonArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
-    /// Database snapshots that survive `destroy`: snapshot, list, restore, rm
+    /// Database snapshots that survive `destroy`: snapshot, list, restore, rm, prune, pin, shell
     Db(DbArgs),
 }
 
