@@ -15,6 +15,7 @@ pub mod ports;
 pub mod project;
 pub mod registry;
 pub mod services;
+pub mod snapshot;
 pub mod time;
 pub mod tools;
 pub mod ui;
