@@ -144,6 +144,7 @@ pub fn main(ctx: &Ctx) -> i32 {
             _ => &[],
         },
         "wait" => &["--for", "--all", "--timeout"],
+        "describe" => &[],
         _ => return ctx.unexpected(),
     };
     if p.flags.iter().any(|(f, _)| !GLOBAL.contains(f) && !allowed.contains(f)) {
@@ -157,6 +158,7 @@ pub fn main(ctx: &Ctx) -> i32 {
         "logs" => crate::workloads::logs(ctx, &p),
         "rollout" => crate::workloads::rollout(ctx, &p),
         "wait" => wait(ctx, &p),
+        "describe" => crate::describe::describe(ctx, &p),
         _ => ctx.unexpected(),
     }
 }
@@ -573,6 +575,11 @@ fn get(ctx: &Ctx, p: &args::Parsed) -> i32 {
         return raw(ctx, p, path);
     }
     let output = p.get("--output");
+    if output.is_none()
+        && matches!(p.pos.get(1).map(String::as_str), Some("events" | "event" | "ev"))
+    {
+        return crate::describe::get_events(ctx, p);
+    }
     if !matches!(output, Some("json" | "name")) || p.pos.len() < 2 {
         return ctx.unexpected();
     }
