@@ -42,6 +42,8 @@ pub enum Command {
     Up(UpArgs),
     /// Stop this project's Tilt only; the cluster and pods keep running
     Down(AdoptArgs),
+    /// One shot for a CI job: cluster, restore, `tilt ci`, artifacts on failure, destroy
+    Ci(CiArgs),
     /// Stop Tilt and the cluster's container (state kept on disk); resume with `kilter up`
     Stop(AdoptArgs),
     /// Delete the cluster (asks for confirmation); snapshots and the port slot are kept
@@ -146,6 +148,26 @@ pub struct UpArgs {
     /// Take over a cluster created from another directory with the same project name
     #[arg(long)]
     pub adopt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    /// Give up (exit 5) when the whole run has not finished by then (e.g. 30m, 1h); collecting
+    /// the artifacts and deleting the cluster afterwards get a few minutes of their own
+    #[arg(long, default_value = "30m", value_name = "D")]
+    pub timeout: String,
+    /// Where to collect the evidence of a failure (default: <cache dir>/artifacts)
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<Utf8PathBuf>,
+    /// Keep the cluster afterwards, whatever the outcome
+    #[arg(long, conflicts_with = "keep_on_failure")]
+    pub keep: bool,
+    /// Keep the cluster when the run fails (to look at it); delete it when it passes
+    #[arg(long)]
+    pub keep_on_failure: bool,
+    /// Restore this database snapshot once the cluster is up, before `tilt ci`
+    #[arg(long, value_name = "SNAPSHOT")]
+    pub restore: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,29 +1,21 @@
-//! `kilter up`: lock → identity → preflight and inspect → reuse / `docker start` / `kind create`
-//! → wait until healthy → kubeconfig → namespace → clear the flag → Tilt → summary.
+//! `kilter up`: bring the cluster up and healthy (`lifecycle::up`, shared with `kilter ci`),
+//! then Tilt — detached, in the foreground (`--attach`), or `tilt ci` (`--ci`) — and a summary.
 //!
 //! `--timeout` is a deadline for everything up to a started Tilt: the runner kills whatever
 //! still runs at that moment (a kubectl retrying against a resetting API port, a hung kind) and
 //! `up` exits 5.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::{Ctx, project_env, tilt_files};
 use crate::cli::{UpArgs, duration_flag};
-use crate::error::invalid;
-use crate::exec::{Content, Output, Poll, PollEnd};
-use crate::fsutil::Perm;
+use crate::lifecycle;
 use crate::ports::{self, Check as PortCheck, Ports, Registry};
-use crate::project::{
-    CreatingMarker, Project, check_identity, clear_stopped_flag, has_identity, write_identity,
-};
-use crate::tools::docker::{self, Container, Docker, NodeState};
-use crate::tools::kubeconfig::{self, Check};
-use crate::tools::kubectl::{self, ClusterView, Kubectl};
+use crate::project::Project;
+use crate::tools::Tool;
 use crate::tools::tilt::{self, TiltArgs};
-use crate::tools::{Tool, Tools};
 
 /// How long a detached Tilt may take to get past its port bind.
 const TILT_START_LIMIT: Duration = Duration::from_secs(60);
@@ -36,178 +28,19 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     let runner = ctx.runner;
     runner.set_deadline(timeout, &format!("--timeout {}", args.timeout));
     let project = ctx.project()?;
-    let _lock = ctx.lock(&project, "kilter up")?;
-    // Under the lock: a second directory's `up` waits, then sees this one's claim.
-    let claim = check_identity(&project, args.adopt, ui)?;
-
     let tiltfile = project.tiltfile();
     let want_tilt = !args.no_tilt && tiltfile.is_file();
-    let mut needed = vec![Tool::Docker, Tool::Kind, Tool::Kubectl];
-    if want_tilt {
-        needed.push(Tool::Tilt);
-    }
-    let tools = ctx.tools(&needed)?;
-    let docker = tools.docker()?;
-    let kind = tools.kind()?;
-
-    // Preflight and inspect are independent: run them together.
-    let inspect_cmd = docker.inspect_cmd(&project.node());
-    let (info, inspect) = std::thread::scope(|s| {
-        let info = s.spawn(|| runner.run_unchecked(&docker.info_cmd()));
-        let inspect = runner.run_unchecked(&inspect_cmd);
-        (info.join(), inspect)
-    });
-    let info = info.map_err(|_panic| anyhow::anyhow!("internal: preflight thread panicked"))??;
-    Docker::check_daemon(&info)?;
-    let mut container = docker::interpret_inspect(runner, &inspect_cmd, &inspect?)?;
-
-    // A node this project has no record of was not created by it: kind directly, another
-    // HOME (sudo), or a cache dir that was wiped. Use it only when asked to.
-    let had_identity = has_identity(&project);
-    if container.is_some() && !had_identity && !args.adopt {
-        return Err(invalid(format!(
-            "cluster {} exists, but project `{}` has no record of creating it ({} is missing)",
-            project.cluster(),
-            project.name,
-            project.paths.identity
-        ))
-        .hint("`kilter up --adopt` takes it over as this project's cluster; or give this project another `name:` in kilter.yaml")
-        .into());
-    }
-    if claim {
-        write_identity(runner, &project)?;
-    }
-
-    // A creation that was interrupted (Ctrl-C, a killed kind) may have left a half-made node.
-    // Only a node of this project's, created after the marker (and not long after: kind creates
-    // its node within minutes), is that half-made node.
-    if let Some(marker) = CreatingMarker::read(&project.paths.creating) {
-        if let Some(c) = &container {
-            let created = crate::time::parse_rfc3339(&c.created);
-            let ours = had_identity
-                && created.is_some_and(|t| (marker.unix..marker.unix + 3600).contains(&t));
-            if ours {
-                ui.warn(&format!(
-                    "the creation of {} at {} was interrupted; deleting the half-made cluster and creating it again",
-                    project.cluster(),
-                    marker.started_at
-                ));
-                runner.run(&kind.delete_cmd(&project.cluster(), &project.paths.kubeconfig))?;
-                container = None;
-            } else {
-                ui.note(&format!(
-                    "an interrupted creation of {} was recorded at {}, but the node there ({}) is not what it left; keeping it",
-                    project.cluster(),
-                    marker.started_at,
-                    c.created
-                ));
-            }
-        }
-        runner.remove_file(&project.paths.creating)?;
-    }
-
-    let ports = assign_ports(ctx, &project, &docker, container.as_ref())?;
-    let flag = project.flag_stopped();
-    let mut created = false;
-    let mut resumed = false;
-    let state = container.as_ref().map(Container::node_state).unwrap_or(NodeState::Absent);
-    match &state {
-        NodeState::Running => {
-            ui.info(&format!("Cluster {} is running; reusing it", project.cluster()));
-        }
-        NodeState::NotRunning(status) => {
-            let c = container.as_ref().context("internal: container missing")?;
-            if flag {
-                ui.info(&format!(
-                    "Resuming cluster {} (stopped by `kilter stop`)",
-                    project.cluster()
-                ));
-            } else {
-                let oom = if c.state.oom_killed { ", OOM-killed" } else { "" };
-                ui.note(&format!(
-                    "cluster {} is {status} (exit code {}{oom}) but was not stopped with `kilter stop`: a reboot, a Docker restart or an OOM kill. Resuming it instead of recreating it, so its data is kept.",
-                    project.cluster(),
-                    c.state.exit_code
-                ));
-            }
-            let cmd = if status == "paused" {
-                docker.unpause_cmd(&project.node())
-            } else {
-                docker.start_cmd(&project.node())
-            };
-            let out = runner.run_unchecked(&cmd)?;
-            if !out.success() {
-                let hint = if out.stderr.contains("port is already allocated") {
-                    "another process took one of the cluster's ports; free it, or `kilter destroy` and `kilter up` to recreate"
-                } else {
-                    "try `kilter destroy` then `kilter up` to recreate the cluster (snapshots are kept)"
-                };
-                return Err(runner.failed(&cmd, &out, Some(hint.into())).into());
-            }
-            resumed = true;
-        }
-        NodeState::Absent => {
-            if flag {
-                ui.warn(&format!(
-                    "kilter.yaml says cluster {} is stopped, but it no longer exists (deleted outside kilter?). Creating a new, empty cluster; restore data with `kilter db restore`.",
-                    project.cluster()
-                ));
-            }
-            create(ctx, &project, &tools, &ports, claim)?;
-            created = true;
-        }
-    }
-
-    // Kubeconfig: kind wrote it on create; otherwise make sure it is there and current.
-    if !created {
-        let api_port = container.as_ref().and_then(Container::api_port);
-        let needs_export = match kubeconfig::check(&project.paths.kubeconfig, &project.context()) {
-            Check::Missing | Check::NoContext => true,
-            Check::Server { port, contexts } => {
-                resumed || contexts != 1 || (api_port.is_some() && port != api_port)
-            }
-        };
-        if needs_export {
-            export_kubeconfig(ctx, &project, &tools)?;
-        }
-    }
-    runner.chmod(&project.paths.kubeconfig, 0o600)?;
-
-    let kubectl = Kubectl {
-        bin: tools.get(Tool::Kubectl)?,
-        kubeconfig: project.paths.kubeconfig.clone(),
-        context: project.context(),
+    let opts = lifecycle::up::Options {
+        adopt: args.adopt,
+        tilt: want_tilt,
+        timeout,
+        command: "kilter up",
     };
-    let view = wait_healthy(ctx, &kubectl, &project.namespace(), timeout)?;
-
-    // Namespace.
-    let ns = project.namespace();
-    let create_ns = kubectl.create_namespace_cmd(&ns);
-    match &view {
-        Some(v) if v.namespace_exists => {}
-        Some(_) => {
-            let out = runner.run_unchecked(&create_ns)?;
-            if !out.success() && !kubectl::already_exists(&out.stderr) {
-                return Err(runner.failed(&create_ns, &out, None).into());
-            }
-        }
-        // Not known (a dry run waits in its script): create it unless it is there.
-        None => {
-            runner.run_unless(&kubectl.get_namespace_cmd(&ns), &create_ns)?;
-        }
-    }
-
-    // The cluster is up: the flag is only intent, so failing to clear it is a warning.
-    match clear_stopped_flag(runner, &project) {
-        Ok(true) => ui.detail("removed cluster.stopped from kilter.yaml"),
-        Ok(false) => {}
-        Err(e) => ui.warn(&format!(
-            "the cluster is up, but `cluster.stopped: true` could not be removed from {}: {e:#}",
-            project.file_path
-        )),
-    }
+    let up = lifecycle::up::cluster(ctx, &project, &opts)?;
 
     let cluster_took = started.elapsed();
+    let lifecycle::up::Up { tools, ports, lock, .. } = up;
+    let ns = project.namespace();
     // Tilt.
     let env = project_env(&project, &ports);
     let targs = TiltArgs {
@@ -233,7 +66,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     if args.attach || args.ci {
         // Tilt in the foreground runs as long as the user wants: no deadline.
         runner.clear_deadline();
-        drop(_lock);
+        drop(lock);
         summary(ctx, &project, &ports, None, cluster_took);
         let cmd = if args.ci {
             tilt::ci_cmd(tilt_bin, &targs, &project.dir)
@@ -253,198 +86,6 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     runner.clear_deadline();
     summary(ctx, &project, &ports, pid, started.elapsed());
     Ok(0)
-}
-
-fn assign_ports(
-    ctx: &Ctx<'_>,
-    project: &Project,
-    docker: &Docker<'_>,
-    container: Option<&Container>,
-) -> Result<Ports> {
-    let known = container.and_then(Container::port_slot);
-    let path = ctx.dirs.port_registry();
-    let rebuild = || rebuild_registry(ctx, docker);
-    let (slot, rebuilt) =
-        ports::with_registry(&path, ctx.runner, rebuild, |reg| reg.assign(&project.name, known))?;
-    if rebuilt {
-        ctx.ui.detail(&format!(
-            "port registry {path} was missing; rebuilt it from the existing clusters"
-        ));
-    }
-    Ok(Ports::of(slot))
-}
-
-/// Recover slots from the kilter clusters that exist (one `docker ps`, one `docker inspect`).
-fn rebuild_registry(ctx: &Ctx<'_>, docker: &Docker<'_>) -> Result<BTreeMap<String, u16>> {
-    let out = ctx.runner.run(&docker.ps_kind_cmd())?;
-    let names: Vec<String> = docker::parse_ps(&out.stdout)?
-        .into_iter()
-        .filter(|e| e.label(docker::CLUSTER_LABEL).is_some_and(|c| c.starts_with("kilter-")))
-        .map(|e| e.names)
-        .collect();
-    let mut map = BTreeMap::new();
-    if names.is_empty() {
-        return Ok(map);
-    }
-    let cmd = docker
-        .bin
-        .cmd("read the port bindings of kilter clusters")
-        .args(["inspect", "--type", "container"])
-        .args(names.iter().cloned());
-    let out = ctx.runner.run_unchecked(&cmd)?;
-    let list: Vec<Container> = serde_json::from_str(out.stdout.trim()).unwrap_or_default();
-    for c in list {
-        let cluster = c.config.labels.as_ref().and_then(|l| l.get(docker::CLUSTER_LABEL)).cloned();
-        if let (Some(cluster), Some(slot)) = (cluster, c.port_slot())
-            && let Some(name) = cluster.strip_prefix("kilter-")
-        {
-            map.insert(name.to_owned(), slot);
-        }
-    }
-    Ok(map)
-}
-
-/// `kind create cluster`. `claimed` says this run wrote the identity record: kind failing with
-/// "already exists" made nothing, so that claim is taken back too.
-fn create(
-    ctx: &Ctx<'_>,
-    project: &Project,
-    tools: &Tools,
-    ports: &Ports,
-    claimed: bool,
-) -> Result<()> {
-    let runner = ctx.runner;
-    let kind = tools.kind()?;
-    let reg = Registry::load(&ctx.dirs.port_registry())?;
-    ports::check_free(ports, PortCheck::Block, reg.as_ref(), &project.name)?;
-    let config = crate::tools::kind::render_config(&project.cluster(), ports);
-    runner.write_file(&project.paths.kind_config, &Content::text(config), Perm::Private(0o600))?;
-    CreatingMarker::write(runner, &project.paths.creating)?;
-    let step = ctx.ui.step(
-        &format!("Creating cluster {}", project.cluster()),
-        &format!("create cluster {}", project.cluster()),
-    );
-    let cmd = kind.create_cmd(
-        &project.cluster(),
-        &project.paths.kubeconfig,
-        &project.paths.kind_config,
-        project.config.kind.image.as_deref(),
-    );
-    let out = runner.run_unchecked(&cmd)?;
-    if !out.success() {
-        drop(step);
-        if docker::daemon_unreachable(&out.stderr) {
-            return Err(docker::daemon_error(&out.stderr).into());
-        }
-        if crate::tools::kind::already_exists(&out.stderr) {
-            // kind made nothing: the node that is there is not ours to delete later, nor to use
-            // without --adopt.
-            runner.remove_file(&project.paths.creating)?;
-            if claimed {
-                runner.remove_file(&project.paths.identity)?;
-            }
-            return Err(runner
-                .failed(&cmd, &out, Some(format!(
-                    "a cluster named {} appeared meanwhile, made outside this project; `kilter up --adopt` uses it, `kind delete cluster --name {}` removes it",
-                    project.cluster(),
-                    project.cluster()
-                )))
-                .into());
-        }
-        // The `creating` marker stays: if kind was killed it left a half-made node behind, and
-        // the next `up` deletes it (it was created after the marker) and creates it again.
-        let failed = runner.failed(&cmd, &out, None);
-        let mut hint = format!("the kind config is {}", project.paths.kind_config);
-        if failed.stderr_cut {
-            hint.push_str("; `kilter up -v` shows kind's whole output");
-        }
-        return Err(runner.failed(&cmd, &out, Some(hint)).into());
-    }
-    step.done();
-    runner.remove_file(&project.paths.creating)?;
-    Ok(())
-}
-
-fn export_kubeconfig(ctx: &Ctx<'_>, project: &Project, tools: &Tools) -> Result<()> {
-    ctx.runner.ensure_dir(&project.paths.cache)?;
-    // Start from a clean file so it holds exactly our one context.
-    ctx.runner.remove_file(&project.paths.kubeconfig)?;
-    let cmd = tools.kind()?.export_kubeconfig_cmd(&project.cluster(), &project.paths.kubeconfig);
-    ctx.runner.run(&cmd).context("could not write the project kubeconfig")?;
-    Ok(())
-}
-
-/// Wait until `/readyz` answers `ok`, then until the node is Ready. `/readyz` is polled with
-/// overlapping probes (a new one every 250 ms, at most 4 at once, the oldest killed past 1 s):
-/// while the API port accepts and resets connections, one kubectl call takes seconds to fail,
-/// but the first probe started after the API serves answers at once. Nothing slower than
-/// `/readyz` runs before it said `ok`. `None`: a dry run printed the waits.
-fn wait_healthy(
-    ctx: &Ctx<'_>,
-    kubectl: &Kubectl<'_>,
-    namespace: &str,
-    timeout: Duration,
-) -> Result<Option<ClusterView>> {
-    let runner = ctx.runner;
-    let ui = ctx.ui;
-    let step =
-        ui.step("Waiting for the cluster to become healthy", "wait until the cluster is healthy");
-    let readyz = kubectl.readyz_cmd();
-    let ok = |o: &Output| o.success() && o.stdout.trim() == "ok";
-    let poll = Poll {
-        what: "the API server to answer /readyz",
-        probe: &readyz,
-        every: Duration::from_millis(250),
-        max_in_flight: 4,
-        max_age: Duration::from_secs(1),
-        timeout,
-        script_condition: None,
-    };
-    let seen = |o: &Output| ui.progress(&format!("Waiting for the API server: {}", o.reason()));
-    if let PollEnd::Planned = runner.poll(&poll, ok, seen)? {
-        let wait = kubectl.wait_node_ready_cmd(Duration::from_secs(5));
-        runner.poll(
-            &Poll {
-                what: "the node to become Ready",
-                probe: &wait,
-                script_condition: Some(format!("{wait} >/dev/null 2>&1")),
-                ..poll
-            },
-            |_| true,
-            |_| {},
-        )?;
-        step.done();
-        return Ok(None);
-    }
-    let nodes = kubectl.nodes_and_namespaces_cmd();
-    let view = std::cell::RefCell::new(None);
-    let node_ready = |o: &Output| {
-        let v =
-            o.success().then(|| kubectl::parse_cluster_view(&o.stdout, namespace).ok()).flatten();
-        let ready = v.as_ref().is_some_and(|v| v.nodes_ready > 0);
-        *view.borrow_mut() = v;
-        ready
-    };
-    let node_poll = Poll {
-        what: "the node to become Ready",
-        probe: &nodes,
-        every: Duration::from_millis(100),
-        max_in_flight: 2,
-        max_age: Duration::from_secs(2),
-        timeout,
-        script_condition: None,
-    };
-    runner.poll(&node_poll, node_ready, |o| {
-        let why = view
-            .borrow()
-            .as_ref()
-            .and_then(|v| v.not_ready_reason.clone())
-            .unwrap_or_else(|| o.reason());
-        ui.progress(&format!("Waiting for the node: {why}"));
-    })?;
-    let took = step.done();
-    ui.detail(&format!("healthy after {}", crate::ui::fmt_duration(took)));
-    Ok(view.into_inner())
 }
 
 fn summary(ctx: &Ctx<'_>, project: &Project, ports: &Ports, tilt_pid: Option<i32>, took: Duration) {
