@@ -259,6 +259,12 @@ impl Runner<'_> {
         })
     }
 
+    /// The command that just ran wrote `path` (kind writes the kubeconfig): later effects see the
+    /// file, in a dry run too, as the real run sees it.
+    pub fn written_by_command(&self, path: &Utf8Path) {
+        self.plan_file(path, true);
+    }
+
     /// `mv -f from to`.
     pub fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> Result<()> {
         self.plan_file(from, false);

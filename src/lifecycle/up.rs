@@ -331,6 +331,7 @@ fn create(
         return Err(runner.failed(&cmd, &out, Some(hint)).into());
     }
     step.done();
+    runner.written_by_command(&project.paths.kubeconfig);
     runner.remove_file(&project.paths.creating)?;
     Ok(())
 }
@@ -341,6 +342,7 @@ fn export_kubeconfig(ctx: &Ctx<'_>, project: &Project, tools: &Tools) -> Result<
     ctx.runner.remove_file(&project.paths.kubeconfig)?;
     let cmd = tools.kind()?.export_kubeconfig_cmd(&project.cluster(), &project.paths.kubeconfig);
     ctx.runner.run(&cmd).context("could not write the project kubeconfig")?;
+    ctx.runner.written_by_command(&project.paths.kubeconfig);
     Ok(())
 }
 

@@ -29,7 +29,7 @@ use crate::exec::{Cmd, Content, Output};
 use crate::github::{self, Actions, Phase, Status};
 use crate::lifecycle;
 use crate::ports::{self, Check as PortCheck, Registry};
-use crate::project::{Project, has_identity, stage_flag};
+use crate::project::{Project, check_identity, stage_flag};
 use crate::tools::kubectl::{self, Kubectl, PodRow};
 use crate::tools::tilt::{self, TiltArgs};
 use crate::tools::{Tool, kilter_self};
@@ -104,8 +104,9 @@ pub fn run(ctx: &Ctx<'_>, args: &CiArgs) -> Result<i32> {
     } else if keep {
         let why = if args.keep { "--keep" } else { "--keep-on-failure" };
         phases.skip("destroy", &format!("{why}: `kilter destroy --yes` deletes it"));
-    } else if !has_identity(&project) {
-        // Nothing this project created (or claimed) is there: never delete someone else's.
+    } else if !runner.exists(&project.paths.identity) {
+        // This project never claimed the cluster (a dry run sees the claim it planned): never
+        // delete someone else's.
         phases.skip("destroy", &format!("{} was not created by this project", project.cluster()));
     } else {
         runner.set_deadline(CLEANUP_LIMIT, "the deletion's time limit");
@@ -423,6 +424,8 @@ fn run_ok(ctx: &Ctx<'_>, cmd: &Cmd, into: Option<&Utf8PathBuf>) -> Result<bool> 
 /// Delete the cluster (the project lock again, kilter.yaml's flag staged first).
 fn destroy(ctx: &Ctx<'_>, project: &Project) -> Result<()> {
     let _lock = ctx.lock(project, "kilter ci")?;
+    // The cluster must still be this directory's.
+    check_identity(project, false, ctx.ui)?;
     let tools = ctx.tools(&[Tool::Docker, Tool::Kind])?;
     let kind = tools.kind()?;
     let flag = stage_flag(ctx.runner, project, false)?;

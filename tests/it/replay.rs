@@ -238,3 +238,16 @@ fn destroy_a_running_project() {
 fn destroy_a_stopped_project() {
     assert_replay_equivalent(stopped, &["destroy", "--yes"]);
 }
+
+#[test]
+fn ci_on_a_fresh_project() {
+    let script = assert_replay_equivalent(fresh, &["ci"]);
+    assert!(script.contains("kind create cluster"), "{script}");
+    assert!(script.contains(" tilt ci --port "), "{script}");
+    assert!(script.contains("kind delete cluster"), "{script}");
+}
+
+#[test]
+fn ci_keeping_a_running_project() {
+    assert_replay_equivalent(running, &["ci", "--keep"]);
+}
