@@ -25,15 +25,13 @@ pub struct Status {
     pub cluster: String,
     pub context: String,
     pub namespace: String,
-    /// running | stopped | absent
-    pub node: String,
+    pub node: Node,
     /// docker's own state word (running, exited, paused, …), absent when there is no node
     pub node_status: Option<String>,
     pub flag_stopped: bool,
     /// A sentence when the flag and reality disagree.
     pub drift: Option<String>,
-    /// ok | unreachable | unknown (node not running)
-    pub api: String,
+    pub api: Api,
     pub api_error: Option<String>,
     pub tilt: TiltStatus,
     pub pods: Option<Vec<PodRow>>,
@@ -41,6 +39,35 @@ pub struct Status {
     pub ports: PortsStatus,
     pub kubeconfig: KubeconfigStatus,
     pub snapshots: SnapshotStatus,
+}
+
+/// The node as `status` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Node {
+    Running,
+    Stopped,
+    Absent,
+}
+
+/// The API server as `status` found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    Ok,
+    Unreachable,
+    /// Not asked: the node is not running.
+    Unknown,
+}
+
+impl Api {
+    fn word(self) -> &'static str {
+        match self {
+            Api::Ok => "ok",
+            Api::Unreachable => "unreachable",
+            Api::Unknown => "unknown",
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -79,7 +106,9 @@ pub struct SnapshotStatus {
 pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
     let json = args.json;
     let limit = duration_flag("--probe-timeout", &args.probe_timeout)?;
-    let deadline = Instant::now() + limit;
+    // Probes end a little before the limit, so that the whole command (start-up, killing the
+    // probes, printing) answers within it.
+    let deadline = Instant::now() + limit.saturating_sub(Duration::from_millis(150));
     let left = || deadline.saturating_duration_since(Instant::now());
     let project = ctx.project()?;
     let tools = ctx.tools(&[Tool::Docker, Tool::Kubectl])?;
@@ -101,7 +130,7 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
     let state = container.as_ref().map(Container::node_state).unwrap_or(NodeState::Absent);
 
     let (mut api, mut api_error, mut pods, mut pods_error) =
-        ("unknown".to_owned(), None, None, None);
+        (Api::Unknown, None, None, None);
     if state == NodeState::Running && project.paths.kubeconfig.exists() {
         let kubectl = Kubectl {
             bin: tools.get(Tool::Kubectl)?,
@@ -118,9 +147,9 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
         });
         let ready = ready?;
         if ready.success() && ready.stdout.trim() == "ok" {
-            api = "ok".into();
+            api = Api::Ok;
         } else {
-            api = "unreachable".into();
+            api = Api::Unreachable;
             api_error = Some(probe_error(&ready, "the /readyz probe", limit));
         }
         let listed =
@@ -163,16 +192,16 @@ fn assemble(
     project: &Project,
     container: Option<&Container>,
     state: &NodeState,
-    api: String,
+    api: Api,
     api_error: Option<String>,
     pods: Option<Vec<PodRow>>,
     pods_error: Option<String>,
 ) -> Result<Status> {
     let flag = project.flag_stopped();
     let (node, node_status) = match state {
-        NodeState::Running => ("running", Some("running".to_owned())),
-        NodeState::NotRunning(s) => ("stopped", Some(s.clone())),
-        NodeState::Absent => ("absent", None),
+        NodeState::Running => (Node::Running, Some("running".to_owned())),
+        NodeState::NotRunning(s) => (Node::Stopped, Some(s.clone())),
+        NodeState::Absent => (Node::Absent, None),
     };
     let drift = match (flag, state) {
         (true, NodeState::Running) => Some(
@@ -234,11 +263,11 @@ fn render(s: &Status) -> String {
     line("project", format!("{} ({})", s.project, s.directory));
     line(
         "node",
-        match (&s.node_status, s.node.as_str()) {
-            (_, "absent") => {
+        match (&s.node_status, s.node) {
+            (_, Node::Absent) => {
                 format!("absent (no {}-control-plane; `kilter up` creates it)", s.cluster)
             }
-            (Some(st), "stopped") => format!("stopped ({st})"),
+            (Some(st), Node::Stopped) => format!("stopped ({st})"),
             _ => "running".into(),
         },
     );
@@ -247,9 +276,9 @@ fn render(s: &Status) -> String {
     }
     line(
         "api",
-        match (&s.api_error, s.api.as_str()) {
-            (_, "ok") => "ok".into(),
-            (Some(e), _) => format!("{} ({e})", s.api),
+        match (&s.api_error, s.api) {
+            (_, Api::Ok) => "ok".into(),
+            (Some(e), _) => format!("{} ({e})", s.api.word()),
             (None, _) => "- (node not running)".into(),
         },
     );

@@ -412,5 +412,77 @@ fn kind_failure_output_is_shown_whole() {
     let err = stderr_of(&out);
     assert!(!err.contains("full output"), "{err}");
     assert!(err.contains("ERROR: failed to create cluster"), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("Command Output:"))
+        .expect("kind's output");
+    assert!(
+        at > 0 && lines[at - 1].trim().is_empty(),
+        "the blank line before Command Output: {err}"
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// Item 1: the API port accepts and resets while the API server is down, and kubectl retries for
+/// seconds to a minute (the fake's docker-proxy mode, at the real timings). `up --timeout`
+/// is a deadline kilter enforces by killing its probes.
+#[test]
+fn up_timeout_holds_when_the_api_port_resets() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.kilter(&dir).arg("up").assert().success();
+    env.kilter(&dir).arg("stop").assert().success();
+    env.set_knob("api_proxy_ms", "never");
+    let t = Instant::now();
+    let out = env.kilter(&dir).args(["up", "--timeout", "8s"]).output().unwrap();
+    let took = t.elapsed();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr_of(&out));
+    assert!(took <= Duration::from_millis(9500), "returned after {took:?}");
+    let err = stderr_of(&out);
+    assert!(err.contains("/readyz"), "{err}");
+    // The wait is in the transcript as its first and last probe, not one line per poll.
+    let log = commands_log(&env, "shop");
+    let probes = log.lines().filter(|l| l.contains("get --raw /readyz")).count();
+    assert!((1..=3).contains(&probes), "{probes} readyz lines:\n{log}");
+}
+
+/// Item 1: `status` answers within its probe timeout and says which probe gave up.
+#[test]
+fn status_answers_in_time_when_the_api_port_resets() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.kilter(&dir).arg("up").assert().success();
+    env.kilter(&dir).arg("stop").assert().success();
+    env.set_knob("api_proxy_ms", "never");
+    env.tool("docker").args(["start", "kilter-shop-control-plane"]).output().unwrap();
+    let t = Instant::now();
+    let out = env.kilter(&dir).args(["status", "--json"]).output().unwrap();
+    let took = t.elapsed();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(took <= Duration::from_secs(4), "status took {took:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(doc["api"], "unreachable");
+    assert!(doc["api_error"].as_str().unwrap().contains("/readyz probe gave up"), "{doc}");
+    assert!(doc["pods_error"].as_str().unwrap().contains("pod listing gave up"), "{doc}");
+}
+
+/// Item 1: resume and create with an API that serves 6 s after the node starts return soon
+/// after it serves — not after kubectl's own 5 s retries of a probe started just before.
+#[test]
+fn resume_and_create_notice_the_api_soon_after_it_serves() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.set_knob("api_proxy_ms", "6000");
+    let t = Instant::now();
+    let out = env.kilter(&dir).args(["up", "--timeout", "30s"]).output().unwrap();
+    let create = t.elapsed();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    env.kilter(&dir).arg("stop").assert().success();
+    let t = Instant::now();
+    let out = env.kilter(&dir).args(["up", "--timeout", "30s"]).output().unwrap();
+    let resume = t.elapsed();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(create <= Duration::from_secs(7), "create took {create:?}");
+    assert!(resume <= Duration::from_secs(7), "resume took {resume:?}");
 }
