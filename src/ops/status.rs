@@ -129,8 +129,7 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
     let container = docker::interpret_inspect(ctx.runner, &inspect_cmd, &inspected)?;
     let state = container.as_ref().map(Container::node_state).unwrap_or(NodeState::Absent);
 
-    let (mut api, mut api_error, mut pods, mut pods_error) =
-        (Api::Unknown, None, None, None);
+    let (mut api, mut api_error, mut pods, mut pods_error) = (Api::Unknown, None, None, None);
     if state == NodeState::Running && project.paths.kubeconfig.exists() {
         let kubectl = Kubectl {
             bin: tools.get(Tool::Kubectl)?,
@@ -231,7 +230,7 @@ fn assemble(
         cluster: project.cluster(),
         context: project.context(),
         namespace: project.namespace(),
-        node: node.into(),
+        node,
         node_status,
         flag_stopped: flag,
         drift,
