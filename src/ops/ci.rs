@@ -24,7 +24,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::{Ctx, project_env, tilt_files};
 use crate::cli::{CiArgs, duration_flag};
-use crate::error::{Code, CommandFailed, Exit, code_of};
+use crate::error::{Code, CommandFailed, Exit, code_of, invalid};
 use crate::exec::{Cmd, Content, Output};
 use crate::github::{self, Actions, Phase, Status};
 use crate::lifecycle;
@@ -59,6 +59,9 @@ pub fn run(ctx: &Ctx<'_>, args: &CiArgs) -> Result<i32> {
     let actions = Actions::from_process();
     runner.set_deadline(timeout, &format!("--timeout {}", args.timeout));
     let project = ctx.project()?;
+    if let Some(name) = &args.restore {
+        check_snapshot(&project, name)?;
+    }
     let artifacts_dir =
         args.artifacts.clone().unwrap_or_else(|| project.paths.cache.join("artifacts"));
     let mut phases = Phases { ctx, actions: &actions, list: Vec::new() };
@@ -184,6 +187,8 @@ fn work(
     // Released before anything that may run kilter itself (`db restore`, a Tiltfile's
     // `local('kilter …')`); the deletion takes it again.
     drop(up.lock);
+    // Services declared in kilter.yaml become ready here, as a phase of their own, once kilter
+    // applies them.
 
     if let Some(name) = &args.restore {
         phases.run("restore", &format!("Restoring snapshot {name}"), || {
@@ -333,6 +338,22 @@ fn restore(ctx: &Ctx<'_>, actions: &Actions, project: &Project, name: &str) -> R
     let failed = runner.failed(&cmd, &out, None);
     Err(anyhow::Error::new(failed)
         .context(Exit::new(code, format!("could not restore snapshot {name}"))))
+}
+
+/// `--restore NAME` must name a snapshot that is there (its metadata, `NAME.json`): checked before
+/// anything is created. `kilter db restore` then verifies it in full.
+fn check_snapshot(project: &Project, name: &str) -> Result<()> {
+    let b = name.as_bytes();
+    let plain = !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+    if plain && project.paths.snapshots.join(format!("{name}.json")).is_file() {
+        return Ok(());
+    }
+    Err(invalid(format!("no snapshot named `{name}` in {}", project.paths.snapshots))
+        .hint("`kilter db list` shows the snapshots; `kilter db snapshot NAME` takes one")
+        .into())
 }
 
 /// Where the output of `kilter db restore` goes (shown live too); removed with the cluster.

@@ -267,16 +267,67 @@ fn a_bad_timeout_is_invalid_input() {
 }
 
 #[test]
-fn restore_of_a_missing_snapshot_fails_the_run_with_its_exit_code() {
+fn restore_of_a_missing_snapshot_is_refused_before_anything_is_created() {
     let env = Env::new();
     let dir = shop(&env, true);
     let out = env.kilter(&dir).args(["ci", "--restore", "nope"]).output().unwrap();
     let err = stderr_of(&out);
-    assert_eq!(code(&out), 4, "`kilter db restore`'s own exit code:\n{err}");
-    assert!(err.contains("could not restore snapshot nope"), "{err}");
+    assert_eq!(code(&out), 4, "{err}");
+    assert!(err.contains("no snapshot named `nope`"), "{err}");
+    assert!(env.calls().is_empty(), "nothing ran: {:?}", env.calls());
+    let out = env.kilter(&dir).args(["ci", "--restore", "../etc/passwd"]).output().unwrap();
+    assert_eq!(code(&out), 4, "{}", stderr_of(&out));
+}
+
+#[test]
+fn a_failed_restore_fails_the_run_with_its_exit_code() {
+    let env = Env::new();
+    let dir = shop(&env, true);
+    // Metadata that `kilter db restore` refuses (no data file, nothing to verify).
+    let snaps = env.data_dir("shop").join("snapshots");
+    std::fs::create_dir_all(&snaps).unwrap();
+    std::fs::write(snaps.join("broken.json"), "{\"not\": \"a snapshot\"}\n").unwrap();
+    let direct = env.kilter(&dir).args(["db", "restore", "broken"]).output().unwrap();
+    let want = code(&direct);
+    assert_ne!(want, 0, "{}", stderr_of(&direct));
+
+    let out = env.kilter(&dir).args(["ci", "--restore", "broken"]).output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), want, "`kilter db restore`'s own exit code:\n{err}");
+    assert!(err.contains("could not restore snapshot broken"), "{err}");
+    assert!(err.contains("db restore broken"), "the failing `$` line: {err}");
     assert!(env.calls_of("tilt").is_empty(), "tilt ci never ran");
-    assert!(err.contains("restore") && err.contains("failed"), "{err}");
+    assert!(env.cache_dir("shop").join("artifacts").join("restore.log").is_file(), "{err}");
     assert_destroyed(&env);
+}
+
+#[test]
+fn a_cluster_that_never_gets_healthy_times_out_and_is_still_cleaned_up() {
+    let env = Env::new();
+    let dir = shop(&env, true);
+    env.set_knob("node_ready_delay_ms", "600000");
+    let started = Instant::now();
+    let out = env.kilter(&dir).args(["ci", "--timeout", "3s"]).output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 5, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(err.contains("cluster") && err.contains("timed out"), "{err}");
+    assert!(env.calls_of("tilt").is_empty());
+    let art = env.cache_dir("shop").join("artifacts");
+    assert!(art.join("kind").join(NODE).join("inspect.json").is_file(), "{err}");
+    assert_destroyed(&env);
+}
+
+#[test]
+fn docker_down_touches_nothing_it_did_not_make() {
+    let env = Env::new();
+    let dir = shop(&env, true);
+    env.ctl(&["daemon", "down"]);
+    let out = env.kilter(&dir).arg("ci").output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 3, "environment not ready:\n{err}");
+    assert!(!env.calls().iter().any(|c| c.starts_with("kind delete")), "{:?}", env.calls());
+    assert!(err.contains("destroy: skipped"), "{err}");
 }
 
 #[test]
