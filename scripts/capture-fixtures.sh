@@ -4,7 +4,7 @@
 # What can be captured on a machine without kind or a Kubernetes API (this project's dev machines):
 # docker's own output for a kind-shaped node container (kind's labels, restart policy and published
 # ports, on the offline test image from scripts/build-test-image.sh), running and stopped.
-# kubectl/kind fixtures are written by hand from reference/TOOLS.md; fixtures/README.md says which.
+# kubectl/kind fixtures are written by hand from docs/real-tools.md; fixtures/README.md says which.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)

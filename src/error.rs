@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-/// kilter's exit codes (SPEC §5).
+/// kilter's exit codes (docs/exit-codes.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     Ok = 0,

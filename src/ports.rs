@@ -1,6 +1,7 @@
-//! The port registry (SPEC §3): each project owns a slot `i`, chosen once from a stable hash of
-//! its name (probing past taken slots), kept in `$XDG_STATE_HOME/kilter/ports.json` under its
-//! own lock. Slot `i` gives the Tilt port `10351 + i` and the NodePort block `30000 + 20*i ..+19`.
+//! The port registry (docs/files.md, "Port slots"): each project owns a slot `i`, chosen once
+//! from a stable hash of its name (probing past taken slots), kept in
+//! `$XDG_STATE_HOME/kilter/ports.json` under its own lock. Slot `i` gives the Tilt port
+//! `10351 + i` and the NodePort block `30000 + 20*i ..+19`.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
 //! The project model: its name, directory, kilter.yaml, and every path derived from the name
-//! (SPEC §1). Also the project-identity record that stops two directories sharing a cluster.
+//! (docs/files.md). Also the project-identity record that stops two directories sharing a cluster.
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};

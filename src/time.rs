@@ -37,7 +37,7 @@ pub fn rfc3339_now() -> String {
     rfc3339(now_secs())
 }
 
-/// `20261123-214001` (snapshot names, SPEC §6).
+/// `20261123-214001` (default snapshot names).
 pub fn compact(secs: i64) -> String {
     let (y, mo, d, h, mi, s) = parts(secs);
     format!("{y:04}{mo:02}{d:02}-{h:02}{mi:02}{s:02}")

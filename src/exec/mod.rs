@@ -1,4 +1,4 @@
-//! The one place that has effects on the world (STYLE.md 2.2, ARCHITECTURE.md "Invariants").
+//! The one place that has effects on the world (ARCHITECTURE.md "Invariants"; docs/dry-run.md).
 //!
 //! [`Cmd`] describes a command (program, argv, env, cwd, stdin, what it is for and whether it
 //! mutates anything); its `Display` is one copy-pasteable POSIX shell line. [`Runner`] owns

@@ -321,8 +321,13 @@ fn create(
                 )))
                 .into());
         }
-        // The `creating` marker stays: if kind was killed it left a half-made node behind, and
-        // the next `up` deletes it (it was created after the marker) and creates it again.
+        // kind removes its node when it fails: then nothing is half-made and the marker goes.
+        // It stays only when a node is left (kind was killed, or ran with --retain): the next
+        // `up` deletes that one (created after the marker) and creates it again.
+        let docker = tools.docker()?;
+        if docker.inspect(runner, &project.node())?.is_none() {
+            runner.remove_file(&project.paths.creating)?;
+        }
         let failed = runner.failed(&cmd, &out, None);
         let mut hint = format!("the kind config is {}", project.paths.kind_config);
         if failed.stderr_cut {

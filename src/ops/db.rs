@@ -1,4 +1,5 @@
-//! `kilter db snapshot|list|restore|rm` (SPEC §6) and the `pre-destroy-…` snapshot of `destroy`.
+//! `kilter db snapshot|list|restore|rm` (docs/commands.md, "kilter db") and the `pre-destroy-…`
+//! snapshot of `destroy`.
 //!
 //! A snapshot is two files in the project's snapshots dir (`$XDG_DATA_HOME/kilter/<name>/
 //! snapshots/`, 0700; files 0600): `<NAME>.dump`, pg_dump's custom format exactly as it came out
@@ -53,7 +54,7 @@ pub fn run(ctx: &Ctx<'_>, args: &DbArgs) -> Result<i32> {
 // ---------------------------------------------------------------------------------------------
 // Names, files, metadata
 
-/// SPEC §6: `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$` (so never `..`, `/` or a hidden file).
+/// `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$` (so never `..`, `/` or a hidden file).
 pub fn validate_name(name: &str) -> Result<(), Exit> {
     let b = name.as_bytes();
     let ok = !b.is_empty()
@@ -73,8 +74,8 @@ pub fn validate_name(name: &str) -> Result<(), Exit> {
     ))
 }
 
-/// The database settings with their defaults (SPEC §2); an absent `database:` section means the
-/// defaults too.
+/// The database settings with their defaults (docs/kilter-yaml.md, "database"); an absent
+/// `database:` section means the defaults too.
 pub fn database(project: &Project) -> (Database, String) {
     let db = project.config.database.clone().unwrap_or_default();
     let name = db.name.clone().unwrap_or_else(|| project.name.clone());

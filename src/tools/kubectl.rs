@@ -293,7 +293,7 @@ mod pod_tests {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Workloads, pods and `exec` (database snapshots, SPEC §6)
+// Workloads, pods and `exec` (database snapshots)
 
 /// Where `kubectl exec` runs: a pod of a namespace and, when kubectl's default would be wrong,
 /// a container.

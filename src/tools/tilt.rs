@@ -286,7 +286,7 @@ pub enum Startup {
     Silent,
     /// `Tilt started on …` is there, but nothing that proves the web listener was bound: tilt
     /// prints that line (and its version) *before* it binds the port, and exits 1 when the bind
-    /// fails (TOOLS.md D.1, "Port already in use").
+    /// fails (docs/real-tools.md, "tilt").
     Announced,
     /// A line that tilt only prints once it is past the bind: the Tiltfile being loaded (or
     /// missing), the initial build, or a resource log line.

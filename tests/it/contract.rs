@@ -310,7 +310,7 @@ fn fake_kubectl_answers_like_the_real_kubectl_without_a_server() {
 fn real_docker_and_the_fake_docker_agree() {
     let Some(real_env) = Env::real_docker() else { return };
     let fake_env = Env::new();
-    // Messages differ between docker clients (TOOLS.md, trap 25); the fake pins one. Compare
+    // Messages differ between docker clients (docs/real-tools.md); the fake pins one. Compare
     // stderr only with a client of that version; any client for the rest.
     let pinned = fake_env.ctl(&["knobs"]);
     let pinned = pinned

@@ -1,5 +1,6 @@
 //! Self-tests of the fake cluster's workloads (tests/fake/workloads.rs): `ctl workload|apply|log`
-//! and kubectl `get` / `exec` / `logs` / `rollout restart|status`, as TOOLS.md §C describes them.
+//! and kubectl `get` / `exec` / `logs` / `rollout restart|status`, as docs/real-tools.md
+//! ("kubectl") describes them.
 
 use std::io::Write as _;
 use std::path::PathBuf;

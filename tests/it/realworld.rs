@@ -486,3 +486,23 @@ fn resume_and_create_notice_the_api_soon_after_it_serves() {
     assert!(create <= Duration::from_secs(7), "create took {create:?}");
     assert!(resume <= Duration::from_secs(7), "resume took {resume:?}");
 }
+
+/// Item 2: a `kind create` that failed and cleaned up after itself leaves no marker, so a
+/// cluster made by hand afterwards is not taken for a half-made one and deleted.
+#[test]
+fn a_failed_create_that_left_nothing_leaves_no_marker() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.set_knob("create_fail", "true");
+    assert_eq!(env.kilter(&dir).arg("up").output().unwrap().status.code(), Some(1));
+    env.set_knob("create_fail", "false");
+    assert!(!env.cache_dir("shop").join("creating").exists());
+    let made =
+        env.tool("kind").args(["create", "cluster", "--name", "kilter-shop"]).output().unwrap();
+    assert!(made.status.success(), "{}", stderr_of(&made));
+    let id = node_id(&env, "shop").unwrap();
+    let mark = env.calls().len();
+    env.kilter(&dir).arg("up").output().unwrap();
+    assert!(calls_since(&env, mark).iter().all(|c| !c.starts_with("kind delete")));
+    assert_eq!(node_id(&env, "shop").as_deref(), Some(id.as_str()));
+}

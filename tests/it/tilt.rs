@@ -1,4 +1,4 @@
-//! Tilt handling: `--ci`, `--attach`, stale records (SPEC §4.1).
+//! Tilt handling: `--ci`, `--attach`, stale records (docs/commands.md, "kilter up", "kilter down").
 
 use std::time::Duration;
 
