@@ -1,4 +1,4 @@
-//! `kilter ci`: one shot for a CI job. Phases, each timed:
+//! `kilter ci` (docs/commands.md, "kilter ci"): one shot for a CI job. Phases, each timed:
 //!
 //! 1. **cluster** — create or reuse it until healthy (`lifecycle::up`, the code of `kilter up`);
 //! 2. **restore** — with `--restore NAME`, `kilter db restore NAME`;
