@@ -62,8 +62,13 @@ pub fn run(ctx: &Ctx<'_>, args: &CiArgs) -> Result<i32> {
     if let Some(name) = &args.restore {
         check_snapshot(&project, name)?;
     }
-    let artifacts_dir =
-        args.artifacts.clone().unwrap_or_else(|| project.paths.cache.join("artifacts"));
+    let artifacts_dir = match &args.artifacts {
+        Some(d) if d.is_relative() => Utf8PathBuf::try_from(std::env::current_dir()?)
+            .map(|cwd| cwd.join(d))
+            .unwrap_or_else(|_| d.clone()),
+        Some(d) => d.clone(),
+        None => project.paths.cache.join("artifacts"),
+    };
     let mut phases = Phases { ctx, actions: &actions, list: Vec::new() };
 
     let outcome = work(ctx, &actions, &project, args, timeout, &mut phases);

@@ -256,6 +256,29 @@ fn timeout_exits_5_with_the_evidence_and_no_cluster_left() {
 }
 
 #[test]
+fn a_tilt_that_outlives_the_deadline_is_stopped_with_its_process_group() {
+    let env = Env::new();
+    let dir = shop(&env, true);
+    // Tilt says nothing for a minute: kilter's deadline comes first and stops it.
+    env.set_knob("tilt_start_ms", "60000");
+    let started = Instant::now();
+    let out =
+        env.kilter(&dir).args(["ci", "--timeout", "3s", "--artifacts", "art"]).output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 5, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(err.contains("timed out after 3.0s (--timeout 3s)"), "{err}");
+    let tilt = env.call_records().into_iter().find(|r| r["tool"] == "tilt").expect("tilt ran");
+    let pid = tilt["pid"].as_i64().unwrap() as i32;
+    assert!(wait_dead(pid), "the stopped tilt is gone (pid {pid})");
+    let log = commands_log(&env, "shop");
+    assert!(log.lines().any(|l| l.contains("\ttimeout\t") && l.contains("tilt ci")), "{log}");
+    // A relative --artifacts is relative to where kilter ran.
+    assert!(dir.join("art").join("kind").join(NODE).is_dir(), "{err}");
+    assert_destroyed(&env);
+}
+
+#[test]
 fn a_bad_timeout_is_invalid_input() {
     let env = Env::new();
     let dir = shop(&env, true);
