@@ -42,12 +42,12 @@ pub enum Command {
     Up(UpArgs),
     /// Stop this project's Tilt only; the cluster and pods keep running
     Down(AdoptArgs),
-    /// One shot for a CI job: cluster, restore, `tilt ci`, artifacts on failure, destroy
-    Ci(CiArgs),
     /// Stop Tilt and the cluster's container (state kept on disk); resume with `kilter up`
     Stop(AdoptArgs),
     /// Delete the cluster (asks for confirmation); snapshots and the port slot are kept
     Destroy(DestroyArgs),
+    /// One shot for a CI job: cluster, restore, `tilt ci`, artifacts on failure, destroy
+    Ci(CiArgs),
     /// Node, API, Tilt, pods, ports, kubeconfig and snapshots of this project
     Status(StatusArgs),
     /// Every kilter cluster on this machine
