@@ -43,15 +43,17 @@ pub enum Command {
     /// Stop this project's Tilt only; the cluster and pods keep running
     Down(AdoptArgs),
     /// Stop Tilt and the cluster's container (state kept on disk); resume with `kilter up`
-    Stop(AdoptArgs),
+    Stop(StopArgs),
     /// Delete the cluster (asks for confirmation); snapshots and the port slot are kept
     Destroy(DestroyArgs),
     /// One shot for a CI job: cluster, restore, `tilt ci`, artifacts on failure, destroy
     Ci(CiArgs),
     /// Node, API, Tilt, pods, ports, kubeconfig and snapshots of this project
     Status(StatusArgs),
-    /// Every kilter cluster on this machine
+    /// Every kilter cluster on this machine, with its CPU and memory
     Ls(JsonArgs),
+    /// Find and remove what no project owns any more (asks first)
+    Gc(GcArgs),
     /// Shell exports for this project: eval "$(kilter env)"
     Env(JsonArgs),
     /// Logs of a Deployment or StatefulSet in the project namespace (all containers)
@@ -60,7 +62,7 @@ pub enum Command {
     Restart(RestartArgs),
     /// Run a command in a workload's pod (exit code of the remote command)
     Exec(ExecArgs),
-    /// Check tools, Docker, kilter.yaml, ports, kubeconfig, disk and inotify limits
+    /// Check tools, Docker, kilter.yaml, ports, kubeconfig, memory, disk and inotify limits
     Doctor(JsonArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
@@ -175,6 +177,26 @@ pub struct AdoptArgs {
     /// Act on a cluster created from another directory with the same project name
     #[arg(long)]
     pub adopt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Act on a cluster created from another directory with the same project name
+    #[arg(long, conflicts_with = "all")]
+    pub adopt: bool,
+    /// Stop every running kilter cluster on this machine (a few at a time)
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Do not ask for confirmation (required without a terminal)
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Also remove the snapshots of projects that are gone (they are only listed otherwise)
+    #[arg(long)]
+    pub snapshots: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Code, Exit, invalid};
@@ -52,6 +52,11 @@ pub struct Registry {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
     pub slot: u16,
+    /// The project directory that last used the slot (`kilter up` records it), so that `kilter
+    /// gc` can tell a project that is gone from one that was only destroyed. Absent in entries
+    /// written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<Utf8PathBuf>,
 }
 
 /// FNV-1a: stable across Rust versions and platforms (unlike `DefaultHasher`).
@@ -125,8 +130,27 @@ impl Registry {
                 })?
             }
         };
-        self.projects.insert(name.to_owned(), Entry { slot });
+        self.projects.insert(name.to_owned(), Entry { slot, dir: None });
         Ok(slot)
+    }
+
+    /// [`Registry::assign`], and record `dir` as the directory that uses the slot.
+    pub fn claim(&mut self, name: &str, known: Option<u16>, dir: &Utf8Path) -> Result<u16> {
+        let slot = self.assign(name, known)?;
+        if let Some(e) = self.projects.get_mut(name)
+            && e.dir.as_deref() != Some(dir)
+        {
+            e.dir = Some(dir.to_owned());
+        }
+        Ok(slot)
+    }
+
+    /// Forget the slots of `names` (`kilter gc`). Returns those that were there.
+    pub fn release(&mut self, names: &[&str]) -> Vec<(String, u16)> {
+        names
+            .iter()
+            .filter_map(|n| self.projects.remove(*n).map(|e| ((*n).to_owned(), e.slot)))
+            .collect()
     }
 }
 
@@ -147,7 +171,7 @@ pub fn with_registry<T>(
         None => {
             let mut r = Registry { version: 1, projects: BTreeMap::new() };
             for (name, slot) in rebuild()? {
-                r.projects.insert(name, Entry { slot });
+                r.projects.insert(name, Entry { slot, dir: None });
             }
             (r, false)
         }
@@ -250,10 +274,10 @@ mod tests {
     fn assign_probes_past_taken_slots_and_is_sticky() {
         let mut r = Registry::default();
         let a = r.assign("shop", None).expect("slot");
-        r.projects.insert("squatter".into(), Entry { slot: (a + 1) % SLOTS });
+        r.projects.insert("squatter".into(), Entry { slot: (a + 1) % SLOTS, dir: None });
         // a different name whose hash collides with `shop` gets the next free slot
         r.projects.remove("shop");
-        r.projects.insert("other".into(), Entry { slot: a });
+        r.projects.insert("other".into(), Entry { slot: a, dir: None });
         let b = r.assign("shop", None).expect("slot");
         assert_eq!(b, (a + 2) % SLOTS);
         assert_eq!(r.assign("shop", None).expect("slot"), b, "sticky");
@@ -264,15 +288,15 @@ mod tests {
         let mut r = Registry::default();
         assert_eq!(r.assign("shop", Some(7)).expect("slot"), 7);
         let mut r2 = Registry::default();
-        r2.projects.insert("x".into(), Entry { slot: 7 });
+        r2.projects.insert("x".into(), Entry { slot: 7, dir: None });
         assert_ne!(r2.assign("shop", Some(7)).expect("slot"), 7);
     }
 
     #[test]
     fn out_of_range_slots_are_refused_for_their_project_and_ignored_for_others() {
         let mut r = Registry::default();
-        r.projects.insert("big".into(), Entry { slot: 138 });
-        r.projects.insert("huge".into(), Entry { slot: 3000 });
+        r.projects.insert("big".into(), Entry { slot: 138, dir: None });
+        r.projects.insert("huge".into(), Entry { slot: 3000, dir: None });
         let err = r.assign("big", None).expect_err("138 is past the last slot (137)");
         assert_eq!(crate::error::code_of(&err), Code::Invalid);
         assert!(err.to_string().contains("32760-32779"), "{err}");
@@ -282,6 +306,27 @@ mod tests {
         let s = r.assign("shop", Some(138)).expect("slot");
         assert!(s < SLOTS);
         assert_eq!(r.assign("last", Some(137)).expect("slot"), 137);
+    }
+
+    #[test]
+    fn claim_records_the_directory_and_release_frees_the_slot() {
+        let mut r = Registry::default();
+        let s = r.claim("shop", None, Utf8Path::new("/src/shop")).expect("slot");
+        assert_eq!(r.projects["shop"].dir.as_deref(), Some(Utf8Path::new("/src/shop")));
+        // the same slot from another directory (--adopt): the directory moves with it
+        assert_eq!(r.claim("shop", None, Utf8Path::new("/src/shop2")).expect("slot"), s);
+        assert_eq!(r.projects["shop"].dir.as_deref(), Some(Utf8Path::new("/src/shop2")));
+        // old files without `dir` still load, and an entry without one is written without it
+        let old: Registry =
+            serde_json::from_str(r#"{"version":1,"projects":{"blog":{"slot":3}}}"#).expect("old");
+        assert_eq!(old.projects["blog"].dir, None);
+        assert_eq!(
+            serde_json::to_string(&old).expect("json"),
+            r#"{"version":1,"projects":{"blog":{"slot":3}}}"#
+        );
+        assert_eq!(r.release(&["shop", "nope"]), vec![("shop".to_owned(), s)]);
+        assert!(r.projects.is_empty());
+        assert_eq!(r.assign("other", Some(s)).expect("slot"), s, "a freed slot is reusable");
     }
 
     #[test]

@@ -111,6 +111,12 @@ impl Ui {
 
     #[cfg(test)]
     pub fn for_tests() -> Ui {
+        Ui::silent()
+    }
+
+    /// A Ui that prints nothing but requested output (e.g. to resolve other projects' files
+    /// without their notes and warnings).
+    pub fn silent() -> Ui {
         let env = UiEnv {
             stderr_tty: false,
             no_color: true,
@@ -362,6 +368,24 @@ pub fn fmt_duration(d: Duration) -> String {
     }
 }
 
+/// `0 B`, `512 B`, `3.4 KiB`, `650.0 MiB`, `1.2 GiB` (binary units, as docker prints memory).
+pub fn fmt_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = UNITS[0];
+    for u in &UNITS[1..] {
+        if v < 1024.0 {
+            break;
+        }
+        v /= 1024.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,5 +440,15 @@ mod tests {
         assert_eq!(fmt_duration(Duration::from_millis(850)), "850ms");
         assert_eq!(fmt_duration(Duration::from_millis(4200)), "4.2s");
         assert_eq!(fmt_duration(Duration::from_secs(65)), "1m05s");
+    }
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(fmt_bytes(0), "0 B");
+        assert_eq!(fmt_bytes(1023), "1023 B");
+        assert_eq!(fmt_bytes(3482), "3.4 KiB");
+        assert_eq!(fmt_bytes(650 * 1024 * 1024), "650.0 MiB");
+        assert_eq!(fmt_bytes(1288490189), "1.2 GiB");
+        assert_eq!(fmt_bytes(u64::MAX), "16384.0 PiB");
     }
 }

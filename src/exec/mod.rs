@@ -92,6 +92,8 @@ pub struct Runner<'u> {
     /// the planned state, as the real run would see the performed one.
     planned_files: Mutex<Vec<(Utf8PathBuf, bool)>>,
     deadline: Mutex<Option<Deadline>>,
+    /// Transcripts of worker threads that act for one project each ([`Runner::each`]).
+    thread_transcripts: Mutex<Vec<(std::thread::ThreadId, Utf8PathBuf)>>,
 }
 
 /// A detached child (Tilt) started by this run.
@@ -151,6 +153,7 @@ impl<'u> Runner<'u> {
             planned_dirs: Mutex::new(Vec::new()),
             planned_files: Mutex::new(Vec::new()),
             deadline: Mutex::new(None),
+            thread_transcripts: Mutex::new(Vec::new()),
         }
     }
 
@@ -176,7 +179,78 @@ impl<'u> Runner<'u> {
     }
 
     pub fn transcript_path(&self) -> Option<Utf8PathBuf> {
-        self.transcript.lock().ok().and_then(|t| t.clone())
+        let me = std::thread::current().id();
+        let own =
+            self.thread_transcripts.lock().ok().and_then(|list| {
+                list.iter().rev().find(|(id, _)| *id == me).map(|(_, p)| p.clone())
+            });
+        own.or_else(|| self.transcript.lock().ok().and_then(|t| t.clone()))
+    }
+
+    /// Run `f` with this thread's effects appended to `path` (a command that acts for several
+    /// projects logs each one's effects in that project's `commands.log`). A dry run keeps no
+    /// transcript.
+    pub fn with_transcript<R>(&self, path: Utf8PathBuf, f: impl FnOnce() -> R) -> R {
+        if self.planning() {
+            return f();
+        }
+        let me = std::thread::current().id();
+        if let Ok(mut list) = self.thread_transcripts.lock() {
+            list.push((me, path));
+        }
+        let out = f();
+        if let Ok(mut list) = self.thread_transcripts.lock()
+            && let Some(i) = list.iter().rposition(|(id, _)| *id == me)
+        {
+            list.remove(i);
+        }
+        out
+    }
+
+    /// `f` for every item, at most `limit` at a time, results in the items' order. A real run
+    /// works on several at once (slow effects such as `docker stop` overlap); a dry run, and
+    /// Record mode, take them one after the other, so the printed script reads item by item
+    /// and runs the same way. A worker that panics yields an error for its item.
+    pub fn each<T: Sync, R: Send>(
+        &self,
+        items: &[T],
+        limit: usize,
+        f: impl Fn(&T) -> Result<R> + Sync,
+    ) -> Vec<Result<R>> {
+        if !matches!(self.mode, Mode::Real) || items.len() <= 1 || limit <= 1 {
+            return items.iter().map(&f).collect();
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let slots: Vec<Mutex<Option<Result<R>>>> = items.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..limit.min(items.len()))
+                .map(|_| {
+                    s.spawn(|| {
+                        loop {
+                            let i = next.fetch_add(1, Ordering::SeqCst);
+                            let (Some(item), Some(slot)) = (items.get(i), slots.get(i)) else {
+                                break;
+                            };
+                            let r = f(item);
+                            if let Ok(mut slot) = slot.lock() {
+                                *slot = Some(r);
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for w in workers {
+                let _ = w.join();
+            }
+        });
+        slots
+            .into_iter()
+            .map(|m| {
+                m.into_inner().ok().flatten().unwrap_or_else(|| {
+                    Err(anyhow::anyhow!("internal: the worker thread for this item panicked"))
+                })
+            })
+            .collect()
     }
 
     /// Kill every command still running `timeout` from now and fail with exit 5 (`what` names

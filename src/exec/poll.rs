@@ -130,6 +130,10 @@ impl Runner<'_> {
                 }
                 if done(&out) {
                     kill_all(&mut running);
+                    if count == 1 {
+                        // One probe was enough: its line is the whole story.
+                        return Ok(PollEnd::Done(out));
+                    }
                     self.log(
                         &format!("{line}  # probe {count} of {count} (every {}ms, {killed} killed unanswered)", p.every.as_millis()),
                         &status,

@@ -205,3 +205,51 @@ fn poll_times_out_with_exit_5_and_the_last_answer() {
     assert_eq!(crate::error::code_of(&err), crate::error::Code::Timeout);
     assert!(err.to_string().contains("last answer: connection refused"), "{err}");
 }
+
+#[test]
+fn each_overlaps_items_in_a_real_run_and_keeps_their_order_and_transcripts() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = Utf8Path::from_path(dir.path()).expect("utf8").to_owned();
+    let items: Vec<usize> = (0..5).collect();
+    let t = Instant::now();
+    let out = r.each(&items, 3, |i| {
+        r.with_transcript(root.join(format!("{i}.log")), || {
+            r.run(&sh(&format!("sleep 0.4; echo {i}")))
+                .map(|o| o.stdout.trim().parse::<usize>().expect("number"))
+        })
+    });
+    let took = t.elapsed();
+    let got: Vec<usize> = out.into_iter().map(|r| r.expect("ok")).collect();
+    assert_eq!(got, items, "results in the items' order");
+    // 5 items of 0.4 s, 3 at a time: two rounds (~0.8 s), not five (2 s)
+    assert!(took < Duration::from_millis(1600), "{took:?}");
+    assert!(took >= Duration::from_millis(800), "never more than 3 at once: {took:?}");
+    for i in items {
+        let log = std::fs::read_to_string(root.join(format!("{i}.log"))).expect("own transcript");
+        assert!(log.contains(&format!("echo {i}")) && log.lines().count() == 1, "{log}");
+    }
+    assert_eq!(r.transcript_path(), None, "the thread transcripts are gone afterwards");
+}
+
+#[test]
+fn each_goes_one_by_one_when_recording_and_a_panic_is_an_error() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Record(Mutex::new(Recording::default())), &ui);
+    let order = Mutex::new(Vec::new());
+    let out = r.each(&[1, 2, 3], 3, |i| {
+        order.lock().expect("lock").push(*i);
+        Ok(*i)
+    });
+    assert_eq!(out.len(), 3);
+    assert_eq!(*order.lock().expect("lock"), vec![1, 2, 3]);
+    let real = Runner::new(Mode::Real, &ui);
+    let out = real.each(&[1, 2, 3], 2, |i| {
+        assert!(*i != 2, "boom");
+        Ok(*i)
+    });
+    assert_eq!(out[0].as_ref().ok(), Some(&1));
+    assert!(out[1].as_ref().is_err_and(|e| e.to_string().contains("panicked")));
+    assert_eq!(out[2].as_ref().ok(), Some(&3));
+}

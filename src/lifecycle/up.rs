@@ -234,8 +234,9 @@ fn assign_ports(
     let known = container.and_then(Container::port_slot);
     let path = ctx.dirs.port_registry();
     let rebuild = || rebuild_registry(ctx, docker);
-    let (slot, rebuilt) =
-        ports::with_registry(&path, ctx.runner, rebuild, |reg| reg.assign(&project.name, known))?;
+    let (slot, rebuilt) = ports::with_registry(&path, ctx.runner, rebuild, |reg| {
+        reg.claim(&project.name, known, &project.dir)
+    })?;
     if rebuilt {
         ctx.ui.detail(&format!(
             "port registry {path} was missing; rebuilt it from the existing clusters"

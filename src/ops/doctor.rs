@@ -135,18 +135,16 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
     let docker_bin = bins.iter().find(|(t, _)| *t == Tool::Docker).and_then(|(_, b)| b.clone());
     let mut daemon_ok = false;
     let mut root_dir: Option<String> = None;
+    let mut mem_total: Option<u64> = None;
     if let Some(b) = &docker_bin {
-        let out = ctx.runner.run_unchecked(&b.cmd("ask the Docker daemon about itself").args([
-            "info",
-            "--format",
-            "{{json .}}",
-        ]))?;
+        let out = ctx.runner.run_unchecked(&Docker { bin: b }.info_json_cmd())?;
         match Docker::check_daemon(&out) {
             Ok(text) => {
                 let info: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
                 let ver = info["ServerVersion"].as_str().unwrap_or("?").to_owned();
                 root_dir =
                     info["DockerRootDir"].as_str().map(str::to_owned).filter(|s| !s.is_empty());
+                mem_total = info["MemTotal"].as_u64().filter(|m| *m > 0);
                 if ver == "?" || ver.is_empty() {
                     checks.push(check(
                         "docker daemon",
@@ -194,6 +192,11 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
 
     if let Some(p) = &project {
         project_checks(ctx, p, docker_bin.as_ref().filter(|_| daemon_ok), &bins, &mut checks)?;
+    }
+
+    // Memory for one more cluster.
+    if let Some(b) = docker_bin.as_ref().filter(|_| daemon_ok) {
+        checks.push(memory_check(ctx, &Docker { bin: b }, mem_total, project.as_ref())?);
     }
 
     // Disk under Docker's data root.
@@ -358,6 +361,68 @@ fn project_checks(
     Ok(())
 }
 
+/// What a new cluster is assumed to need: about 1 GiB. An idle kind node (API server, etcd,
+/// controller manager, scheduler, kubelet, containerd, CoreDNS) holds somewhat less than that,
+/// and the project's own pods come on top; 1 GiB per running node is also what users report
+/// seeing in `docker stats`.
+pub const NEW_CLUSTER_BYTES: u64 = 1 << 30;
+
+/// Whether the running clusters plus the next `kilter up` here fit in what Docker has
+/// (`docker info` MemTotal: the host's memory, or Docker Desktop's VM). A warning, not a
+/// failure: the kernel swaps or OOM-kills before anything refuses to start.
+fn memory_check(
+    ctx: &Ctx<'_>,
+    docker: &Docker<'_>,
+    total: Option<u64>,
+    project: Option<&Project>,
+) -> Result<Check> {
+    let Some(total) = total else {
+        return Ok(check("memory", Level::Warn, "Docker did not say how much memory it has", None));
+    };
+    let nodes = docker.kilter_nodes(ctx.runner)?;
+    let running: Vec<&str> =
+        nodes.iter().filter(|n| n.running()).map(|n| n.node.as_str()).collect();
+    let used: u64 = match docker.usage(ctx.runner, &running, std::time::Duration::from_secs(15)) {
+        Ok(usage) => usage.iter().filter_map(|u| u.memory_bytes).sum(),
+        Err(e) => {
+            return Ok(check(
+                "memory",
+                Level::Warn,
+                format!("could not read the clusters' memory: {e}"),
+                Some("`kilter ls` shows what each cluster uses".into()),
+            ));
+        }
+    };
+    let ours = project.is_some_and(|p| running.contains(&p.node().as_str()));
+    Ok(memory_verdict(used, running.len(), total, !ours))
+}
+
+fn memory_verdict(used: u64, running: usize, total: u64, new_one: bool) -> Check {
+    let fmt = crate::ui::fmt_bytes;
+    let clusters = match running {
+        0 => "no kilter cluster runs".to_owned(),
+        1 => format!("1 running kilter cluster uses {}", fmt(used)),
+        n => format!("{n} running kilter clusters use {}", fmt(used)),
+    };
+    let need = used + if new_one { NEW_CLUSTER_BYTES } else { 0 };
+    let plus = if new_one {
+        format!("; a new cluster needs about {} more", fmt(NEW_CLUSTER_BYTES))
+    } else {
+        String::new()
+    };
+    let detail = format!("Docker has {}; {clusters}{plus}", fmt(total));
+    if need > total {
+        check(
+            "memory",
+            Level::Warn,
+            detail,
+            Some("`kilter stop --all` (or `kilter stop` in the projects you are not using; `kilter ls` shows what each uses), or give Docker more memory (Docker Desktop: Settings → Resources)".into()),
+        )
+    } else {
+        check("memory", Level::Ok, detail, None)
+    }
+}
+
 fn disk_check(root: Option<&str>) -> Check {
     let Some(root) = root else {
         return check(
@@ -481,6 +546,32 @@ mod tests {
             Some((1, 32, 2))
         );
         assert_eq!(parse_version("nothing here"), None);
+    }
+
+    #[test]
+    fn memory_for_one_more_cluster() {
+        const GIB: u64 = 1 << 30;
+        let c = memory_verdict(3 * GIB, 3, 8 * GIB, true);
+        assert_eq!(c.status, Level::Ok, "{}", c.detail);
+        assert_eq!(
+            c.detail,
+            "Docker has 8.0 GiB; 3 running kilter clusters use 3.0 GiB; a new cluster needs about 1.0 GiB more"
+        );
+        assert_eq!(memory_verdict(7 * GIB, 7, 8 * GIB, true).status, Level::Ok, "exactly fits");
+        let c = memory_verdict(7 * GIB + 1, 7, 8 * GIB, true);
+        assert_eq!(c.status, Level::Warn);
+        assert!(c.fix.as_deref().is_some_and(|f| f.contains("kilter stop --all")));
+        // this project's cluster already runs: nothing new to fit
+        let c = memory_verdict(7 * GIB + 1, 7, 8 * GIB, false);
+        assert_eq!(c.status, Level::Ok, "{}", c.detail);
+        assert!(!c.detail.contains("new cluster"));
+        let c = memory_verdict(0, 0, GIB / 2, true);
+        assert_eq!(c.status, Level::Warn);
+        assert!(
+            c.detail.starts_with("Docker has 512.0 MiB; no kilter cluster runs;"),
+            "{}",
+            c.detail
+        );
     }
 
     #[test]

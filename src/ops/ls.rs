@@ -1,4 +1,9 @@
-//! `kilter ls [--json]`: every kilter cluster on the machine from one `docker ps -a`.
+//! `kilter ls [--json]`: every kilter cluster on the machine from one `docker ps -a`, and the CPU
+//! and memory of the running ones from one `docker stats --no-stream` (none when nothing runs):
+//! at most two docker calls, whatever the number of projects. `ls` needs only docker: a port
+//! registry or project record it cannot read is a warning, never a failure.
+
+use std::time::Duration;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -6,8 +11,13 @@ use serde::Serialize;
 use super::Ctx;
 use crate::ports::{Ports, Registry};
 use crate::project::{Identity, Paths};
-use crate::tools::docker::{self, CLUSTER_LABEL};
+use crate::tools::docker::{KilterNode, Usage};
 use crate::tools::{Tool, Tools};
+use crate::ui::fmt_bytes;
+
+/// `docker stats --no-stream` takes a second or two (two CPU readings); past this, `ls` shows
+/// the clusters without figures rather than hang.
+const STATS_LIMIT: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Serialize)]
 pub struct Row {
@@ -18,44 +28,55 @@ pub struct Row {
     pub tilt_port: Option<u16>,
     pub port_base: Option<u16>,
     pub directory: Option<String>,
+    /// Percent of one CPU (`null` when not running or unknown).
+    pub cpu_percent: Option<f64>,
+    pub memory_bytes: Option<u64>,
+    pub memory_limit_bytes: Option<u64>,
+    pub memory_percent: Option<f64>,
+}
+
+/// Sums over the running clusters.
+#[derive(Debug, Serialize)]
+pub struct Totals {
+    pub running: usize,
+    pub cpu_percent: Option<f64>,
+    pub memory_bytes: Option<u64>,
+    /// What Docker can hand out (the containers' memory limit, i.e. the engine's memory).
+    pub memory_limit_bytes: Option<u64>,
 }
 
 pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
     let tools = Tools::discover(&[Tool::Docker])?;
     let docker = tools.docker()?;
-    let cmd = docker.ps_kind_cmd();
-    let out = ctx.runner.run_unchecked(&cmd)?;
-    if docker::daemon_unreachable(&out.stderr) {
-        return Err(docker::daemon_error(&out.stderr).into());
+    let nodes = docker.kilter_nodes(ctx.runner)?;
+
+    let reg = match Registry::load(&ctx.dirs.port_registry()) {
+        Ok(r) => r.unwrap_or_default(),
+        Err(e) => {
+            ctx.ui.warn(&format!("{e:#}; Tilt ports are not shown"));
+            Registry::default()
+        }
+    };
+
+    let running: Vec<&str> =
+        nodes.iter().filter(|n| n.running()).map(|n| n.node.as_str()).collect();
+    let (usage, usage_error) = match docker.usage(ctx.runner, &running, STATS_LIMIT) {
+        Ok(u) => (u, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    if let Some(e) = &usage_error {
+        ctx.ui.warn(&format!("CPU and memory are not shown: {e}"));
     }
-    if !out.success() {
-        return Err(ctx.runner.failed(&cmd, &out, None).into());
-    }
-    let reg = Registry::load(&ctx.dirs.port_registry())?.unwrap_or_default();
-    let mut rows: Vec<Row> = docker::parse_ps(&out.stdout)?
-        .into_iter()
-        .filter_map(|e| {
-            let cluster = e.label(CLUSTER_LABEL)?.to_owned();
-            let name = cluster.strip_prefix("kilter-")?.to_owned();
-            if e.names != format!("{cluster}-control-plane") {
-                return None;
-            }
-            let ports = reg.projects.get(&name).map(|en| Ports::of(en.slot));
-            let identity = Identity::read(&Paths::new(&ctx.dirs, &name).identity);
-            Some(Row {
-                project: name,
-                cluster,
-                state: e.state.clone(),
-                status: e.status.clone(),
-                tilt_port: ports.map(|p| p.tilt),
-                port_base: ports.map(|p| p.base),
-                directory: identity.map(|i| i.dir.to_string()),
-            })
-        })
-        .collect();
-    rows.sort_by(|a, b| a.project.cmp(&b.project));
+
+    let rows: Vec<Row> = nodes.iter().map(|n| row(ctx, n, &reg, &usage)).collect();
+    let totals = totals(&rows);
     if json {
-        let doc = serde_json::json!({ "schema_version": 1, "projects": rows });
+        let doc = serde_json::json!({
+            "schema_version": 1,
+            "projects": rows,
+            "totals": totals,
+            "usage_error": usage_error,
+        });
         ctx.ui.stdout(&(serde_json::to_string_pretty(&doc)? + "\n"));
         return Ok(0);
     }
@@ -63,16 +84,119 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
         ctx.ui.info("No kilter clusters on this machine (`kilter up` in a project creates one)");
         return Ok(0);
     }
-    let mut text = format!("{:<20} {:<9} {:<6} {}\n", "PROJECT", "STATE", "TILT", "DIRECTORY");
-    for r in &rows {
-        text.push_str(&format!(
-            "{:<20} {:<9} {:<6} {}\n",
-            r.project,
-            r.state,
-            r.tilt_port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-            r.directory.as_deref().unwrap_or("-")
+    ctx.ui.stdout(&table(&rows, &totals));
+    Ok(0)
+}
+
+fn row(ctx: &Ctx<'_>, n: &KilterNode, reg: &Registry, usage: &[Usage]) -> Row {
+    let ports = reg.projects.get(&n.project).filter(|e| e.slot < crate::ports::SLOTS);
+    let ports = ports.map(|e| Ports::of(e.slot));
+    let identity = Identity::read(&Paths::new(&ctx.dirs, &n.project).identity);
+    let u = usage.iter().find(|u| u.name == n.node).filter(|_| n.running());
+    Row {
+        project: n.project.clone(),
+        cluster: n.cluster.clone(),
+        state: n.state.clone(),
+        status: n.status.clone(),
+        tilt_port: ports.map(|p| p.tilt),
+        port_base: ports.map(|p| p.base),
+        directory: identity.map(|i| i.dir.to_string()),
+        cpu_percent: u.and_then(|u| u.cpu_percent),
+        memory_bytes: u.and_then(|u| u.memory_bytes),
+        memory_limit_bytes: u.and_then(|u| u.memory_limit_bytes),
+        memory_percent: u.and_then(|u| u.memory_percent),
+    }
+}
+
+fn totals(rows: &[Row]) -> Totals {
+    let running: Vec<&Row> = rows.iter().filter(|r| r.state == "running").collect();
+    let sum_f = |f: fn(&Row) -> Option<f64>| -> Option<f64> {
+        let v: Vec<f64> = running.iter().filter_map(|r| f(r)).collect();
+        (!v.is_empty()).then(|| (v.iter().sum::<f64>() * 100.0).round() / 100.0)
+    };
+    let mem: Vec<u64> = running.iter().filter_map(|r| r.memory_bytes).collect();
+    Totals {
+        running: running.len(),
+        cpu_percent: sum_f(|r| r.cpu_percent),
+        memory_bytes: (!mem.is_empty()).then(|| mem.iter().sum()),
+        memory_limit_bytes: running.iter().filter_map(|r| r.memory_limit_bytes).max(),
+    }
+}
+
+fn table(rows: &[Row], totals: &Totals) -> String {
+    let cpu = |c: Option<f64>| c.map(|c| format!("{c:.2}%")).unwrap_or_else(|| "-".into());
+    let mem = |m: Option<u64>| m.map(fmt_bytes).unwrap_or_else(|| "-".into());
+    let line = |a: &str, b: &str, c: &str, d: &str, e: &str, f: &str| {
+        format!("{a:<20} {b:<9} {c:>7} {d:>10} {e:<6} {f}").trim_end().to_owned() + "\n"
+    };
+    let mut text = line("PROJECT", "STATE", "CPU", "MEMORY", "TILT", "DIRECTORY");
+    for r in rows {
+        text.push_str(&line(
+            &r.project,
+            &r.state,
+            &cpu(r.cpu_percent),
+            &mem(r.memory_bytes),
+            &r.tilt_port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            r.directory.as_deref().unwrap_or("-"),
         ));
     }
-    ctx.ui.stdout(&text);
-    Ok(0)
+    if totals.running > 0 {
+        let of = totals
+            .memory_limit_bytes
+            .map(|l| format!("of {} that Docker has", fmt_bytes(l)))
+            .unwrap_or_default();
+        text.push_str(&line(
+            &format!("total ({} running)", totals.running),
+            "",
+            &cpu(totals.cpu_percent),
+            &mem(totals.memory_bytes),
+            "",
+            &of,
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(project: &str, state: &str, cpu: Option<f64>, mem: Option<u64>) -> Row {
+        Row {
+            project: project.into(),
+            cluster: format!("kilter-{project}"),
+            state: state.into(),
+            status: String::new(),
+            tilt_port: Some(10368),
+            port_base: Some(30340),
+            directory: Some(format!("/src/{project}")),
+            cpu_percent: cpu,
+            memory_bytes: mem,
+            memory_limit_bytes: mem.map(|_| 8 << 30),
+            memory_percent: None,
+        }
+    }
+
+    #[test]
+    fn totals_add_up_the_running_clusters_only() {
+        let rows = vec![
+            r("a", "running", Some(1.25), Some(600 << 20)),
+            r("b", "exited", None, None),
+            r("c", "running", Some(2.5), Some(400 << 20)),
+        ];
+        let t = totals(&rows);
+        assert_eq!(t.running, 2);
+        assert_eq!(t.cpu_percent, Some(3.75));
+        assert_eq!(t.memory_bytes, Some(1000 << 20));
+        assert_eq!(t.memory_limit_bytes, Some(8 << 30));
+        let text = table(&rows, &t);
+        assert!(text.contains("total (2 running)"), "{text}");
+        let total = text.lines().last().unwrap_or_default();
+        assert!(total.contains("3.75%") && total.contains("1000.0 MiB"), "{text}");
+        assert!(total.ends_with("of 8.0 GiB that Docker has"), "{text}");
+        assert!(text.lines().nth(2).is_some_and(|l| l.contains(" - ")), "{text}");
+        // unknown figures stay unknown rather than adding up to zero
+        let t = totals(&[r("a", "running", None, None)]);
+        assert_eq!((t.cpu_percent, t.memory_bytes), (None, None));
+    }
 }

@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod down;
 pub mod env;
 pub mod exec;
+pub mod gc;
 pub mod init;
 pub mod logs;
 pub mod ls;

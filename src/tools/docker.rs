@@ -225,6 +225,73 @@ impl Docker<'_> {
         self.bin.cmd(format!("unpause node container {name}")).args(["unpause", name]).mutate()
     }
 
+    /// Every kilter node container (any state) from one `docker ps -a`; exit 3 when the daemon
+    /// is down.
+    pub fn kilter_nodes(&self, runner: &Runner<'_>) -> Result<Vec<KilterNode>> {
+        let cmd = self.ps_kind_cmd();
+        let out = runner.run_unchecked(&cmd)?;
+        if daemon_unreachable(&out.stderr) {
+            return Err(daemon_error(&out.stderr).into());
+        }
+        if !out.success() {
+            return Err(runner.failed(&cmd, &out, None).into());
+        }
+        Ok(kilter_nodes(&parse_ps(&out.stdout)?))
+    }
+
+    /// CPU and memory of the named containers, one sample each (`--no-stream`; docker needs
+    /// two readings for the CPU figure, so this takes a second or two on a real engine).
+    /// Containers are named explicitly so that only kilter's nodes are sampled.
+    pub fn stats_cmd<S: AsRef<str>>(&self, names: &[S]) -> Cmd {
+        self.bin
+            .cmd("read CPU and memory use of the kilter nodes")
+            .args(["stats", "--no-stream", "--format", "{{json .}}"])
+            .args(names.iter().map(|n| n.as_ref().to_owned()))
+    }
+
+    /// CPU and memory of the named kilter nodes (see [`Docker::stats_cmd`]), killed after
+    /// `limit`. A node removed since it was listed fails docker's whole call — `No such
+    /// container: X` when it was gone before the call, a bare `EOF` when it went while being
+    /// sampled (measured with docker 20.10 and 28.2 clients) — so on such a failure the nodes
+    /// are listed again and the call made once more for those still running. `Err` says why
+    /// there are no figures.
+    pub fn usage(
+        &self,
+        runner: &Runner<'_>,
+        names: &[&str],
+        limit: std::time::Duration,
+    ) -> Result<Vec<Usage>, String> {
+        let mut names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        for attempt in 0..2 {
+            if names.is_empty() {
+                return Ok(Vec::new());
+            }
+            let cmd = self.stats_cmd(&names);
+            let out = runner.run_for(&cmd, limit).map_err(|e| format!("{e:#}"))?;
+            if out.success() {
+                return parse_stats(&out.stdout).map_err(|e| format!("{e:#}"));
+            }
+            if attempt > 0 || out.timed_out || !stats_lost_a_container(&out.stderr) {
+                return Err(format!("`{cmd}`: {}", out.reason()));
+            }
+            let still: Vec<String> = self
+                .kilter_nodes(runner)
+                .map_err(|e| format!("{e:#}"))?
+                .into_iter()
+                .filter(KilterNode::running)
+                .map(|n| n.node)
+                .collect();
+            names.retain(|n| still.contains(n));
+        }
+        Err("internal: no answer from docker stats".into())
+    }
+
+    /// The daemon's own facts: `MemTotal` (bytes the engine can hand out; inside Docker
+    /// Desktop's VM that is the VM's memory) and `NCPU`.
+    pub fn info_json_cmd(&self) -> Cmd {
+        self.bin.cmd("ask the Docker daemon about itself").args(["info", "--format", "{{json .}}"])
+    }
+
     /// Every kind cluster's containers, one `docker ps -a` call.
     pub fn ps_kind_cmd(&self) -> Cmd {
         self.bin.cmd("list kind node containers").args([
@@ -280,6 +347,140 @@ impl PsEntry {
             .split(',')
             .find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| v))
     }
+}
+
+/// A kilter node container seen by `docker ps`: the kind cluster label `kilter-<name>` on the
+/// container `kilter-<name>-control-plane` (other kind clusters are not kilter's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KilterNode {
+    pub project: String,
+    pub cluster: String,
+    pub node: String,
+    /// Docker's state word: `running`, `exited`, `paused`, `created`, …
+    pub state: String,
+    /// Docker's status text (`Up 2 hours`, `Exited (137) 3 minutes ago`).
+    pub status: String,
+}
+
+impl KilterNode {
+    pub fn running(&self) -> bool {
+        self.state == "running"
+    }
+}
+
+/// The kilter nodes among `docker ps` entries, sorted by project name.
+pub fn kilter_nodes(entries: &[PsEntry]) -> Vec<KilterNode> {
+    let mut nodes: Vec<KilterNode> = entries
+        .iter()
+        .filter_map(|e| {
+            let cluster = e.label(CLUSTER_LABEL)?;
+            let project = cluster.strip_prefix("kilter-")?;
+            (e.names == format!("{cluster}-control-plane")).then(|| KilterNode {
+                project: project.to_owned(),
+                cluster: cluster.to_owned(),
+                node: e.names.clone(),
+                state: e.state.clone(),
+                status: e.status.clone(),
+            })
+        })
+        .collect();
+    nodes.sort_by(|a, b| a.project.cmp(&b.project));
+    nodes
+}
+
+/// One container's usage from `docker stats --no-stream --format '{{json .}}'`. A figure docker
+/// could not read (`--`, e.g. a container that stopped while it was sampled) is `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Usage {
+    /// The container name (without docker's leading `/`).
+    pub name: String,
+    /// Percent of one CPU (a busy container on 4 CPUs can show up to 400%).
+    pub cpu_percent: Option<f64>,
+    pub memory_bytes: Option<u64>,
+    /// What the container may use: its limit, or the engine's memory when it has none.
+    pub memory_limit_bytes: Option<u64>,
+    pub memory_percent: Option<f64>,
+}
+
+/// The fields of a `docker stats` JSON line kilter reads (docker's statsContext: every value is
+/// a string).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StatsLine {
+    #[serde(default)]
+    container: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default, rename = "CPUPerc")]
+    cpu_perc: String,
+    #[serde(default)]
+    mem_usage: String,
+    #[serde(default)]
+    mem_perc: String,
+}
+
+/// Parse `docker stats --no-stream --format '{{json .}}'` output, one object per line.
+pub fn parse_stats(stdout: &str) -> Result<Vec<Usage>> {
+    stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let s: StatsLine = serde_json::from_str(l)
+                .map_err(|e| anyhow::anyhow!("could not parse `docker stats` line {l:?}: {e}"))?;
+            // `MemUsage` is "used / limit" on Linux and only "used" on Windows.
+            let (used, limit) = match s.mem_usage.split_once(" / ") {
+                Some((u, l)) => (parse_size(u), parse_size(l)),
+                None => (parse_size(&s.mem_usage), None),
+            };
+            let name = if s.name.is_empty() || s.name == "--" { s.container } else { s.name };
+            Ok(Usage {
+                name: name.trim_start_matches('/').to_owned(),
+                cpu_percent: parse_percent(&s.cpu_perc),
+                memory_bytes: used,
+                memory_limit_bytes: limit,
+                memory_percent: parse_percent(&s.mem_perc),
+            })
+        })
+        .collect()
+}
+
+/// Whether a failed `docker stats` failed because a named container went away: before the
+/// call (`Error response from daemon: No such container: X`) or while it was sampled (the
+/// CLI prints only `EOF`).
+pub fn stats_lost_a_container(stderr: &str) -> bool {
+    stderr.contains("No such container") || stderr.lines().any(|l| l.trim() == "EOF")
+}
+
+/// `2.50%` → 2.5; `--` (no data) → `None`.
+pub fn parse_percent(s: &str) -> Option<f64> {
+    let v: f64 = s.trim().strip_suffix('%')?.trim().parse().ok()?;
+    (v.is_finite() && v >= 0.0).then_some(v)
+}
+
+/// A size as docker prints it, back to bytes: binary units from go-units `BytesSize`
+/// (`650MiB`, `7.598GiB`, `1.5KiB`, `0B`) and decimal ones from `HumanSize` (`12.3MB`, `1kB`).
+/// Docker rounds to 4 significant digits, so the result is within 0.05% of the real figure.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == '+'))?;
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let factor: f64 = match unit.trim() {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024f64.powi(2),
+        "GiB" => 1024f64.powi(3),
+        "TiB" => 1024f64.powi(4),
+        "PiB" => 1024f64.powi(5),
+        "kB" | "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "TB" => 1e12,
+        "PB" => 1e15,
+        _ => return None,
+    };
+    let bytes = n * factor;
+    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then(|| bytes.round() as u64)
 }
 
 /// Parse NDJSON from `docker ps --format '{{json .}}'`.

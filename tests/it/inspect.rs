@@ -134,11 +134,15 @@ fn ls_with_no_clusters_and_with_a_foreign_kind_cluster() {
     let out = env.kilter(&dir).args(["ls", "--json"]).output().expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     let calls = calls_since(&env, mark);
-    assert_eq!(calls.len(), 1, "exactly one docker call: {calls:?}");
+    assert_eq!(calls.len(), 2, "one docker ps and one docker stats: {calls:?}");
     assert!(
         calls[0].starts_with("docker ps -a --filter")
             && calls[0].contains("label=io.x-k8s.kind.cluster"),
         "{calls:?}"
+    );
+    assert_eq!(
+        calls[1], "docker stats --no-stream --format '{{json .}}' kilter-shop-control-plane",
+        "only the running kilter node is sampled"
     );
     let v = json(&out);
     let rows = v["projects"].as_array().expect("array");

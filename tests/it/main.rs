@@ -14,6 +14,7 @@ mod helpers;
 mod input;
 mod inspect;
 mod lifecycle;
+mod many;
 mod operate;
 mod output;
 mod real_docker;

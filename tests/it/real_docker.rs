@@ -427,6 +427,86 @@ fn ls_and_status_json_match_docker_ps_and_inspect() {
     }
 }
 
+/// Bytes from one of docker's sizes (`1.5MiB`, `7.6GiB`, `512KiB`, `0B`), parsed here
+/// independently of kilter's parser.
+fn docker_size(s: &str) -> f64 {
+    let s = s.trim();
+    let units = [
+        ("KiB", 1024f64),
+        ("MiB", 1024f64.powi(2)),
+        ("GiB", 1024f64.powi(3)),
+        ("TiB", 1024f64.powi(4)),
+        ("B", 1.0),
+    ];
+    for (u, f) in units {
+        if let Some(n) = s.strip_suffix(u) {
+            return n.parse::<f64>().unwrap_or_else(|e| panic!("{s:?}: {e}")) * f;
+        }
+    }
+    panic!("unexpected size {s:?}")
+}
+
+/// (memory used, memory limit, CPU %) of a node from the real `docker stats --no-stream`.
+fn real_stats(env: &Env, node: &str) -> (f64, f64, f64) {
+    let out =
+        env.docker_ok(&["stats", "--no-stream", "--format", "{{.MemUsage}}|{{.CPUPerc}}", node]);
+    let (mem, cpu) = out.trim().split_once('|').unwrap_or_else(|| panic!("{out:?}"));
+    let (used, limit) = mem.split_once(" / ").unwrap_or_else(|| panic!("{mem:?}"));
+    let cpu: f64 = cpu.trim_end_matches('%').parse().unwrap_or_else(|e| panic!("{cpu:?}: {e}"));
+    (docker_size(used), docker_size(limit), cpu)
+}
+
+/// `kilter ls` shows docker's own figures: memory within a tolerance of the real `docker stats
+/// --no-stream` taken just before and just after (memory moves a little between samples), the
+/// same limit, a CPU figure in range, totals that add up, and none for a stopped cluster.
+#[test]
+fn ls_cpu_and_memory_match_real_docker_stats() {
+    let Some(env) = Env::real_docker() else { return };
+    let run = real_project(&env, "use");
+    let stp = real_project(&env, "idle");
+    kilter_ok(&env, &run, &["up"]);
+    kilter_ok(&env, &stp, &["up"]);
+    kilter_ok(&env, &stp, &["stop"]);
+    // Something to measure: a few MiB held in the node's tmpfs.
+    env.docker_ok(&["exec", &run.node, "sh", "-c", "head -c 8388608 /dev/zero > /tmp/ballast"]);
+
+    let before = real_stats(&env, &run.node);
+    let ls: Value =
+        serde_json::from_slice(&kilter_ok(&env, &run, &["ls", "--json"]).stdout).unwrap();
+    let after = real_stats(&env, &run.node);
+    let row = |p: &Proj| {
+        ls["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["project"] == p.name.as_str())
+            .unwrap_or_else(|| panic!("{} missing from {ls}", p.name))
+            .clone()
+    };
+    let r = row(&run);
+    let mem = r["memory_bytes"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no memory: {r}; usage_error: {}", ls["usage_error"]));
+    let (lo, hi) = (before.0.min(after.0), before.0.max(after.0));
+    let slack = (hi * 0.2).max(2.0 * 1024.0 * 1024.0);
+    assert!(
+        mem >= lo - slack && mem <= hi + slack,
+        "kilter {mem} B vs docker stats {} → {} B",
+        before.0,
+        after.0
+    );
+    assert!(mem >= 8.0 * 1024.0 * 1024.0 * 0.9, "the 8 MiB ballast counts: {mem}");
+    let limit = r["memory_limit_bytes"].as_f64().unwrap();
+    assert!((limit - before.1).abs() <= before.1 * 0.001, "limit {limit} vs {}", before.1);
+    let cpu = r["cpu_percent"].as_f64().unwrap();
+    let ncpu: f64 = env.docker_ok(&["info", "--format", "{{.NCPU}}"]).trim().parse().unwrap();
+    assert!((0.0..=100.0 * ncpu).contains(&cpu), "{cpu}% ({before:?} / {after:?})");
+    // Other tests' clusters may run on the same engine: the total is at least this one.
+    assert!(ls["totals"]["memory_bytes"].as_f64().is_some_and(|t| t >= mem), "{ls}");
+    let s = row(&stp);
+    assert!(s["memory_bytes"].is_null() && s["cpu_percent"].is_null(), "stopped: {s}");
+}
+
 /// The fake kind's real-Docker backend itself: real containers exactly as kind makes them,
 /// listing from `docker ps`, the "already exist" check, export needing a running node, delete.
 #[test]

@@ -126,21 +126,39 @@ pub fn state(env: &Env, projects: &[&Path]) -> State {
 /// Run `args` for real in one environment and as a dry-run script in another, both prepared by
 /// `setup`; the end states must be equal. Returns the script (for further checks).
 pub fn assert_replay_equivalent(setup: impl Fn(&Env) -> PathBuf, args: &[&str]) -> String {
+    assert_replay_equivalent_in(
+        |env| {
+            let dir = setup(env);
+            (dir.clone(), vec![dir])
+        },
+        args,
+    )
+}
+
+/// [`assert_replay_equivalent`] for commands that act on several projects (`stop --all`, `gc`):
+/// `setup` returns the directory kilter runs in and every project directory whose kilter.yaml
+/// belongs to the compared state (directories that no longer exist are fine).
+pub fn assert_replay_equivalent_in(
+    setup: impl Fn(&Env) -> (PathBuf, Vec<PathBuf>),
+    args: &[&str],
+) -> String {
     let real = Env::new();
-    let dir = setup(&real);
+    let (dir, projects) = setup(&real);
+    let refs: Vec<&Path> = projects.iter().map(PathBuf::as_path).collect();
     let out = real.kilter(&dir).args(args).output().unwrap();
     assert!(out.status.success(), "real {args:?}: {}", stderr_of(&out));
-    let want = state(&real, &[&dir]);
+    let want = state(&real, &refs);
 
     let planned = Env::new();
-    let dir_b = setup(&planned);
-    let before = state(&planned, &[&dir_b]);
+    let (dir_b, projects_b) = setup(&planned);
+    let refs_b: Vec<&Path> = projects_b.iter().map(PathBuf::as_path).collect();
+    let before = state(&planned, &refs_b);
     let mut dry: Vec<&str> = vec!["--dry-run"];
     dry.extend(args);
     let out = planned.kilter(&dir_b).args(&dry).output().unwrap();
     assert!(out.status.success(), "dry run {args:?}: {}", stderr_of(&out));
     let script = stdout_of(&out);
-    assert_eq!(state(&planned, &[&dir_b]), before, "the dry run itself changed something");
+    assert_eq!(state(&planned, &refs_b), before, "the dry run itself changed something");
     // The script needs a shell's utilities (cat, mkdir, grep, date, …) after the fakes.
     let path = format!("{}:/usr/bin:/bin", planned.bin().display());
     let ran = std::process::Command::new("/bin/sh")
@@ -159,7 +177,7 @@ pub fn assert_replay_equivalent(setup: impl Fn(&Env) -> PathBuf, args: &[&str]) 
         ran.status,
         stderr_of(&ran)
     );
-    let got = state(&planned, &[&dir_b]);
+    let got = state(&planned, &refs_b);
     if got != want {
         let mut diff = String::new();
         for k in want.keys().chain(got.keys()).collect::<std::collections::BTreeSet<_>>() {

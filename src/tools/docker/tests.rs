@@ -107,3 +107,103 @@ fn parses_captured_real_engine_output() {
         assert_eq!(rows[0].names, "kilter-capture-control-plane");
     }
 }
+
+#[test]
+fn stats_lines_in_dockers_json_shape() {
+    let rows =
+        parse_stats(include_str!("../../../fixtures/docker/stats-kilter.ndjson")).expect("parses");
+    assert_eq!(rows.len(), 3);
+    let shop = &rows[0];
+    assert_eq!(shop.name, "kilter-shop-control-plane");
+    assert_eq!(shop.cpu_percent, Some(12.34));
+    assert_eq!(shop.memory_bytes, Some(650 * 1024 * 1024));
+    // 7.598GiB, rounded by docker to 4 digits
+    assert_eq!(shop.memory_limit_bytes, Some(8_158_290_379));
+    assert_eq!(shop.memory_percent, Some(8.33));
+    // a stopped container named explicitly: zeros
+    assert_eq!(rows[1].memory_bytes, Some(0));
+    assert_eq!(rows[1].cpu_percent, Some(0.0));
+    // no data (`--`): unknown, and the name falls back to the argument
+    assert_eq!(rows[2].name, "kilter-api-control-plane");
+    assert_eq!((rows[2].cpu_percent, rows[2].memory_bytes), (None, None));
+    assert!(parse_stats("{\"CPUPerc\": 3}\n").is_err(), "not docker's shape");
+    assert!(parse_stats("").expect("empty").is_empty());
+}
+
+#[test]
+fn sizes_in_every_unit_docker_prints() {
+    for (text, bytes) in [
+        ("0B", Some(0)),
+        ("512B", Some(512)),
+        ("1.5KiB", Some(1536)),
+        ("650MiB", Some(681_574_400)),
+        ("8GiB", Some(8_589_934_592)),
+        ("1.234TiB", Some(1_356_797_348_676)),
+        ("12.3MB", Some(12_300_000)),
+        ("1kB", Some(1000)),
+        ("1e+03B", Some(1000)),
+        (" 2GB ", Some(2_000_000_000)),
+        ("--", None),
+        ("", None),
+        ("5 parsecs", None),
+        ("MiB", None),
+    ] {
+        assert_eq!(parse_size(text), bytes, "{text:?}");
+    }
+    assert_eq!(parse_percent("2.50%"), Some(2.5));
+    assert_eq!(parse_percent("250.00%"), Some(250.0));
+    for bad in ["--", "", "2.5", "NaN%", "-1%"] {
+        assert_eq!(parse_percent(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn kilter_nodes_leave_other_kind_clusters_out() {
+    let entries = parse_ps(include_str!("../../../fixtures/docker/ps-kind.ndjson")).expect("ps");
+    let nodes = kilter_nodes(&entries);
+    assert!(!nodes.is_empty());
+    assert!(nodes.iter().all(|n| n.cluster == format!("kilter-{}", n.project)));
+    assert!(nodes.iter().all(|n| n.node == format!("kilter-{}-control-plane", n.project)));
+    assert!(nodes.windows(2).all(|w| w[0].project <= w[1].project), "sorted");
+    let shop = nodes.iter().find(|n| n.project == "shop").expect("shop");
+    assert!(shop.running());
+}
+
+#[test]
+fn stats_command_names_the_nodes() {
+    let bin = crate::tools::Bin { display: "docker".into(), path: Some("/usr/bin/docker".into()) };
+    let d = Docker { bin: &bin };
+    assert_eq!(
+        d.stats_cmd(&["kilter-a-control-plane", "kilter-b-control-plane"]).to_string(),
+        "docker stats --no-stream --format '{{json .}}' kilter-a-control-plane kilter-b-control-plane"
+    );
+}
+
+#[test]
+fn stats_captured_from_a_real_engine() {
+    // docker 28.2.2 client, 20.10.24 daemon: a running node-image container holding an 8 MiB
+    // tmpfs ballast, and a created (never started) one named explicitly.
+    let rows = parse_stats(include_str!("../../../fixtures/docker/captured-stats.ndjson"))
+        .expect("parses");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].name, "kilter-capture-run");
+    assert_eq!(rows[0].cpu_percent, Some(0.12));
+    let used = rows[0].memory_bytes.expect("memory");
+    assert!((8 << 20..9 << 20).contains(&used), "{used}");
+    // 23.54GiB; the engine's MemTotal was 25275990016: docker's rounding, not ours
+    assert_eq!(rows[0].memory_limit_bytes, Some(25_275_882_537));
+    assert_eq!(rows[0].memory_percent, Some(0.04));
+    assert_eq!((rows[1].cpu_percent, rows[1].memory_bytes), (Some(0.0), Some(0)));
+}
+
+#[test]
+fn a_container_lost_while_sampled_is_recognised() {
+    // both measured on docker 20.10.24 (and the 28.2.2 client): removed before the call, and
+    // removed while `docker stats --no-stream` sampled it
+    assert!(stats_lost_a_container("Error response from daemon: No such container: kilter-x\n"));
+    assert!(stats_lost_a_container("EOF\n"));
+    assert!(!stats_lost_a_container(
+        "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"
+    ));
+    assert!(!stats_lost_a_container("error: unexpected EOF in template\n"));
+}

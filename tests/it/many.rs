@@ -1,0 +1,658 @@
+//! Many projects on one machine: `ls` with CPU and memory, `stop --all`, `gc`, and `doctor`'s
+//! memory check.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+use crate::replay::{assert_replay_equivalent_in, state};
+use crate::support::{Env, read, wait_until};
+
+const MIB: u64 = 1024 * 1024;
+const GIB: u64 = 1024 * MIB;
+
+fn json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout_of(out), stderr_of(out)))
+}
+
+fn up(env: &Env, name: &str) -> PathBuf {
+    let dir = project(env, name, Some(&format!("name: {name}\n")), true);
+    let out = env.kilter(&dir).arg("up").output().expect("runs");
+    assert!(out.status.success(), "up {name}: {}", stderr_of(&out));
+    dir
+}
+
+fn node(name: &str) -> String {
+    format!("kilter-{name}-control-plane")
+}
+
+fn registry(env: &Env) -> Value {
+    serde_json::from_str(&read(env.state_home().join("kilter/ports.json"))).expect("ports.json")
+}
+
+fn row<'a>(ls: &'a Value, project: &str) -> &'a Value {
+    ls["projects"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["project"] == project))
+        .unwrap_or_else(|| panic!("{project} not in {ls}"))
+}
+
+fn flagged(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("kilter.yaml")).is_ok_and(|t| t.contains("stopped: true"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// ls
+
+/// `ls` reads CPU and memory of the running clusters from one `docker stats` that names only
+/// them, adds them up, and makes no stats call when nothing runs.
+#[test]
+fn ls_shows_each_running_clusters_cpu_and_memory_and_the_totals() {
+    let env = Env::new();
+    let shop = up(&env, "shop");
+    up(&env, "api");
+    let blog = up(&env, "blog");
+    env.kilter(&blog).arg("stop").assert().success();
+    env.ctl(&["stats", &node("shop"), "--cpu", "12.5", "--mem", &(700 * MIB).to_string()]);
+
+    let mark = env.calls().len();
+    let out = env.kilter(&shop).args(["ls", "--json"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        calls_since(&env, mark),
+        vec![
+            "docker ps -a --filter 'label=io.x-k8s.kind.cluster' --format '{{json .}}'".to_owned(),
+            format!(
+                "docker stats --no-stream --format '{{{{json .}}}}' {} {}",
+                node("api"),
+                node("shop")
+            ),
+        ],
+        "two docker calls, the stopped node not sampled"
+    );
+    let v = json(&out);
+    assert_eq!(v["schema_version"], 1);
+    let s = row(&v, "shop");
+    assert_eq!(s["cpu_percent"], 12.5);
+    assert_eq!(s["memory_bytes"], 700 * MIB);
+    assert_eq!(s["memory_limit_bytes"], 8 * GIB, "the fake's mem_total");
+    assert_eq!(s["memory_percent"], 8.54);
+    let a = row(&v, "api");
+    assert_eq!(
+        (a["cpu_percent"].as_f64(), a["memory_bytes"].as_u64()),
+        (Some(2.5), Some(650 * MIB))
+    );
+    let b = row(&v, "blog");
+    assert!(b["cpu_percent"].is_null() && b["memory_bytes"].is_null(), "{b}");
+    assert_eq!(v["totals"]["running"], 2);
+    assert_eq!(v["totals"]["cpu_percent"], 15.0);
+    assert_eq!(v["totals"]["memory_bytes"], 1350 * MIB);
+    assert_eq!(v["totals"]["memory_limit_bytes"], 8 * GIB);
+    assert!(v["usage_error"].is_null());
+
+    let out = env.kilter(&shop).arg("ls").output().expect("runs");
+    let text = stdout_of(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "header, three projects, totals:\n{text}");
+    assert!(
+        lines[0].starts_with("PROJECT") && lines[0].contains("CPU") && lines[0].contains("MEMORY")
+    );
+    assert!(
+        lines[3].starts_with("shop")
+            && lines[3].contains("12.50%")
+            && lines[3].contains("700.0 MiB"),
+        "{text}"
+    );
+    assert!(lines[1].starts_with("api") && lines[1].contains("650.0 MiB"), "{text}");
+    assert!(lines[2].starts_with("blog") && lines[2].contains(" - "), "{text}");
+    assert!(
+        lines[4].starts_with("total (2 running)")
+            && lines[4].contains("15.00%")
+            && lines[4].contains("1.3 GiB")
+            && lines[4].ends_with("of 8.0 GiB that Docker has"),
+        "{text}"
+    );
+
+    // Nothing running: the one `docker ps`, no stats.
+    for d in ["shop", "api"] {
+        env.kilter(&env.project(d)).arg("stop").assert().success();
+    }
+    let mark = env.calls().len();
+    let out = env.kilter(&shop).args(["ls", "--json"]).output().expect("runs");
+    assert_eq!(calls_since(&env, mark).len(), 1, "{:?}", calls_since(&env, mark));
+    let v = json(&out);
+    assert_eq!(v["totals"]["running"], 0);
+    assert!(v["totals"]["memory_bytes"].is_null());
+}
+
+/// `ls` needs only docker: a corrupt port registry is a warning, the clusters are still shown.
+#[test]
+fn ls_shows_what_it_can_with_a_corrupt_port_registry() {
+    let env = Env::new();
+    let shop = up(&env, "shop");
+    let reg = env.state_home().join("kilter/ports.json");
+    std::fs::write(&reg, "{ not json").expect("corrupt");
+    let out = env.kilter(&shop).args(["ls", "--json"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("warning:") && err.contains("ports.json"), "{err}");
+    let v = json(&out);
+    let s = row(&v, "shop");
+    assert!(s["tilt_port"].is_null(), "{s}");
+    assert_eq!(s["state"], "running");
+    assert_eq!(s["memory_bytes"], 650 * MIB);
+    assert_eq!(read(&reg), "{ not json", "ls never rewrites the registry");
+    let out = env.kilter(&shop).arg("ls").output().expect("runs");
+    assert!(out.status.success());
+    assert!(stdout_of(&out).lines().nth(1).is_some_and(|l| l.starts_with("shop")));
+}
+
+/// A cluster removed between `docker ps` and `docker stats` fails docker's whole stats call;
+/// `ls` leaves it out and asks once more for the others, instead of showing no figures at all.
+#[test]
+fn ls_keeps_the_figures_when_a_cluster_vanishes_while_it_is_sampled() {
+    let env = Env::new();
+    let shop = up(&env, "shop");
+    up(&env, "blog");
+    env.set_knob("latency_ms", "700");
+    let ls = env
+        .kilter_std(&shop)
+        .args(["ls", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ls");
+    // the stats call is logged before it sleeps and reads the state: remove blog meanwhile
+    assert!(wait_until(Duration::from_secs(10), || {
+        env.calls().iter().any(|c| c.starts_with("docker stats"))
+    }));
+    let rm = env
+        .tool("docker")
+        .args(["rm", "-f", &node("blog")])
+        .env("KILTER_FAKE_LATENCY_MS", "0")
+        .output()
+        .expect("rm");
+    assert!(rm.status.success());
+    let out = ls.wait_with_output().expect("ls");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stats: Vec<String> =
+        env.calls().into_iter().filter(|c| c.starts_with("docker stats")).collect();
+    assert_eq!(
+        stats,
+        vec![
+            format!(
+                "docker stats --no-stream --format '{{{{json .}}}}' {} {}",
+                node("blog"),
+                node("shop")
+            ),
+            format!("docker stats --no-stream --format '{{{{json .}}}}' {}", node("shop")),
+        ]
+    );
+    let v = json(&out);
+    assert_eq!(row(&v, "shop")["memory_bytes"], 650 * MIB);
+    assert!(row(&v, "blog")["memory_bytes"].is_null());
+    assert!(v["usage_error"].is_null(), "{v}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// stop --all
+
+/// Three running projects, one of whose directories was deleted: every node stops, every Tilt
+/// stops, the two that still have their kilter.yaml get the flag (written by the same code as
+/// `kilter stop`, logged in their own commands.log), the deleted one gets a note and no
+/// directory back. They are stopped a few at a time, and a second run has nothing to do.
+#[test]
+fn stop_all_stops_every_running_cluster_and_flags_the_projects_that_still_exist() {
+    let env = Env::new();
+    let a = up(&env, "alpha");
+    let b = up(&env, "bravo");
+    let c = up(&env, "charlie");
+    let stopped_one = up(&env, "delta");
+    env.kilter(&stopped_one).arg("stop").assert().success();
+    let delta_yaml = read(stopped_one.join("kilter.yaml"));
+    assert_eq!(env.tilt_pids().len(), 3);
+    std::fs::remove_dir_all(&b).expect("delete bravo's directory");
+    let elsewhere = env.project("elsewhere");
+    // Every docker call now takes 300 ms: stopping three one after the other would need more
+    // than 1.8 s of calls; three at a time, their `docker stop`s start together.
+    env.set_knob("latency_ms", "300");
+
+    let mark = env.call_records().len();
+    let out = env.kilter(&elsewhere).args(["stop", "--all"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    for n in ["alpha", "bravo", "charlie", "delta"] {
+        assert_eq!(container_status(&env, &node(n)).as_deref(), Some("exited"), "{n}");
+    }
+    assert!(env.tilt_pids().is_empty(), "every Tilt stopped, also the deleted project's");
+    assert!(flagged(&a) && flagged(&c), "{}", read(a.join("kilter.yaml")));
+    assert_eq!(read(a.join("kilter.yaml")), "name: alpha\ncluster:\n  stopped: true\n");
+    assert!(!b.exists(), "nothing recreates the deleted directory");
+    assert_eq!(
+        read(stopped_one.join("kilter.yaml")),
+        delta_yaml,
+        "a stopped project is left alone"
+    );
+    assert!(
+        err.contains("stopped kilter-bravo only: its directory") && err.contains("is gone"),
+        "{err}"
+    );
+    assert!(err.contains("Stopped 3 clusters: alpha, bravo, charlie"), "{err}");
+    assert!(commands_log(&env, "alpha").contains("docker stop kilter-alpha-control-plane"));
+    assert!(commands_log(&env, "bravo").contains("docker stop kilter-bravo-control-plane"));
+    assert!(!commands_log(&env, "charlie").contains("alpha"), "each project's own transcript");
+
+    let stops: Vec<u64> = env.call_records()[mark..]
+        .iter()
+        .filter(|r| r["tool"] == "docker" && r["argv"][0] == "stop")
+        .map(|r| r["ts_ms"].as_u64().expect("ts"))
+        .collect();
+    assert_eq!(stops.len(), 3, "one docker stop per running node");
+    let spread = stops.iter().max().unwrap() - stops.iter().min().unwrap();
+    assert!(spread < 300, "the three stops overlap (started {spread} ms apart)");
+
+    env.set_knob("latency_ms", "0");
+    let mark = env.calls().len();
+    let out = env.kilter(&elsewhere).args(["stop", "--all"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("No kilter cluster is running"), "{}", stderr_of(&out));
+    assert_eq!(
+        calls_since(&env, mark).len(),
+        1,
+        "only the docker ps: {:?}",
+        calls_since(&env, mark)
+    );
+}
+
+/// `stop --all` while `up` of one project runs: it waits for that project's lock, then stops
+/// it with the flag. Racing them freely, the end state is always consistent: stopped with the
+/// flag, or running without it.
+#[test]
+fn stop_all_respects_a_concurrent_up() {
+    let env = Env::new();
+    let a = up(&env, "alpha");
+    let b = up(&env, "bravo");
+    let elsewhere = env.project("elsewhere");
+    env.set_knob("tilt_start_ms", "1500");
+    let upping = env
+        .kilter_std(&a)
+        .arg("up")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn up");
+    let up_pid = upping.id();
+    let (tilt_port, _) = ports_of("alpha");
+    let restarting = format!("tilt up --port {tilt_port}");
+    assert!(wait_until(Duration::from_secs(10), || {
+        env.calls().iter().filter(|c| c.starts_with(&restarting)).count() == 2
+    }));
+    let out = env.kilter(&elsewhere).args(["stop", "--all"]).output().expect("runs");
+    let up_out = upping.wait_with_output().expect("up");
+    assert!(up_out.status.success(), "{}", stderr_of(&up_out));
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "waiting for `kilter up` (pid {up_pid}) to finish with project `alpha`"
+        )),
+        "{err}"
+    );
+    for (n, d) in [("alpha", &a), ("bravo", &b)] {
+        assert_eq!(container_status(&env, &node(n)).as_deref(), Some("exited"), "{n}");
+        assert!(flagged(d), "{n}");
+    }
+    assert!(env.tilt_pids().is_empty(), "the Tilt that `up` started was stopped after it");
+
+    // Free race: whoever gets the lock first, the result is one of the two consistent states.
+    env.set_knob("tilt_start_ms", "0");
+    for round in 0..3 {
+        let upping = env.kilter_std(&a).arg("up").spawn().expect("spawn up");
+        std::thread::sleep(Duration::from_millis(20 * round));
+        let out = env.kilter(&elsewhere).args(["stop", "--all"]).output().expect("runs");
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert!(upping.wait_with_output().expect("up").status.success());
+        let running = container_status(&env, &node("alpha")).as_deref() == Some("running");
+        assert_eq!(
+            flagged(&a),
+            !running,
+            "round {round}: running={running} but kilter.yaml is {:?}",
+            read(a.join("kilter.yaml"))
+        );
+        if running {
+            env.kilter(&a).arg("stop").assert().success();
+        }
+    }
+}
+
+fn three_projects_one_deleted(env: &Env) -> (PathBuf, Vec<PathBuf>) {
+    let dirs: Vec<PathBuf> = ["alpha", "bravo", "charlie"].iter().map(|n| up(env, n)).collect();
+    std::fs::remove_dir_all(&dirs[1]).expect("rm");
+    (env.project("elsewhere"), dirs)
+}
+
+#[test]
+fn stop_all_dry_run_replays_to_the_same_state() {
+    let script = assert_replay_equivalent_in(three_projects_one_deleted, &["stop", "--all"]);
+    for n in ["alpha", "bravo", "charlie"] {
+        assert!(script.contains(&format!("docker stop {}", node(n))), "{script}");
+    }
+    let alpha = script.find("docker stop kilter-alpha").unwrap_or_default();
+    let bravo = script.find("docker stop kilter-bravo").unwrap_or_default();
+    assert!(alpha < bravo, "one project after the other, in order:\n{script}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// gc
+
+/// A pid that is not running (a child that has exited and been reaped).
+fn dead_pid() -> u32 {
+    let mut c = std::process::Command::new("/bin/true").spawn().expect("true");
+    let pid = c.id();
+    c.wait().expect("wait");
+    assert!(!crate::support::pid_alive(pid as i32));
+    pid
+}
+
+struct Zoo {
+    /// kilter runs here: its cache dir is kept although it has no cluster.
+    here: PathBuf,
+    keep: PathBuf,
+    renamed: PathBuf,
+    destroyed: PathBuf,
+    all: Vec<PathBuf>,
+}
+
+/// One of every kind of orphan, next to things that are owned.
+fn zoo(env: &Env, dead: u32) -> Zoo {
+    // owned, running, with snapshots and a leftover .partial
+    let keep = up(env, "keep");
+    let snaps = env.data_dir("keep").join("snapshots");
+    std::fs::create_dir_all(&snaps).expect("mkdir");
+    std::fs::write(snaps.join("base.dump"), b"PGDMP-keep").expect("w");
+    std::fs::write(snaps.join("half.dump.partial"), vec![0u8; 3000]).expect("w");
+    // the directory is gone: orphan cluster (running, its Tilt too), its snapshots
+    let gone = up(env, "gone");
+    let gone_snaps = env.data_dir("gone").join("snapshots");
+    std::fs::create_dir_all(&gone_snaps).expect("mkdir");
+    std::fs::write(gone_snaps.join("old.dump"), vec![7u8; 5000]).expect("w");
+    std::fs::remove_dir_all(&gone).expect("rm");
+    // the directory now holds another project: orphan cluster (stopped)
+    let renamed = up(env, "renamed");
+    env.kilter(&renamed).arg("stop").assert().success();
+    std::fs::write(renamed.join("kilter.yaml"), "name: fresh\n").expect("rename");
+    // destroyed, directory still there: its cache dir goes, its slot stays
+    let destroyed = up(env, "destroyed");
+    env.kilter(&destroyed).args(["destroy", "--yes"]).assert().success();
+    // destroyed, then its directory deleted: cache dir and slot go
+    let vanished = up(env, "vanished");
+    env.kilter(&vanished).args(["destroy", "--yes"]).assert().success();
+    std::fs::remove_dir_all(&vanished).expect("rm");
+    // the project kilter runs in: destroyed, so a cache dir without a cluster
+    let here = up(env, "here");
+    env.kilter(&here).args(["destroy", "--yes"]).assert().success();
+    // temporary files: a dead writer's and a live one's (this test process)
+    let state = env.state_home().join("kilter");
+    std::fs::write(state.join(format!(".ports.json.kilter-tmp.{dead}")), b"{}").expect("w");
+    std::fs::write(state.join(format!(".ports.json.kilter-tmp.{}", std::process::id())), b"{")
+        .expect("w");
+    std::fs::write(keep.join(format!(".kilter.yaml.kilter-tmp.{dead}")), b"name: keep\n")
+        .expect("w");
+    Zoo {
+        here: here.clone(),
+        keep: keep.clone(),
+        renamed: renamed.clone(),
+        destroyed: destroyed.clone(),
+        all: vec![keep, gone, renamed, destroyed, vanished, here],
+    }
+}
+
+#[test]
+fn gc_finds_every_kind_of_orphan_and_touches_nothing_owned() {
+    let env = Env::new();
+    let dead = dead_pid();
+    let z = zoo(&env, dead);
+    let refs: Vec<&Path> = z.all.iter().map(PathBuf::as_path).collect();
+    let keep_tilt = tilt_pid(&env, "keep").expect("keep's Tilt");
+    let before = state(&env, &refs);
+
+    // No terminal, no --yes: exit 4, everything listed, nothing touched.
+    let mark = env.calls().len();
+    let out = env.kilter(&z.here).arg("gc").output().expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("--yes"), "{err}");
+    for want in [
+        "cluster kilter-gone (running): its directory",
+        "cluster kilter-renamed (exited):",
+        "now holds project `fresh`",
+        "cache dir of `destroyed`",
+        "cache dir of `vanished`",
+        "port slot",
+        "of `vanished`",
+        "incomplete snapshot",
+        "half.dump.partial (2.9 KiB)",
+        &format!(".ports.json.kilter-tmp.{dead} (2 B): its writer (pid {dead}) is gone"),
+        &format!(".kilter.yaml.kilter-tmp.{dead}"),
+        "snapshots of `gone`",
+        "`kilter gc --snapshots` removes them",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    for never in [
+        "cache dir of `here`",
+        "cache dir of `keep`",
+        "base.dump",
+        &format!("kilter-tmp.{}", std::process::id()),
+    ] {
+        assert!(!err.contains(never), "{never:?} must not be listed:\n{err}");
+    }
+    assert!(
+        calls_since(&env, mark)
+            .iter()
+            .all(|c| c.starts_with("docker ps") || c.starts_with("docker inspect")),
+        "{:?}",
+        calls_since(&env, mark)
+    );
+    assert_eq!(state(&env, &refs), before, "nothing changed without confirmation");
+
+    let out = env.kilter(&z.here).args(["gc", "--yes"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    // orphans are gone
+    assert!(env.container(&node("gone")).is_none() && env.container(&node("renamed")).is_none());
+    for n in ["gone", "renamed", "destroyed", "vanished"] {
+        assert!(!env.cache_dir(n).exists(), "cache dir of {n}");
+    }
+    let reg = registry(&env);
+    let slots = reg["projects"].as_object().expect("projects");
+    for n in ["gone", "renamed", "vanished"] {
+        assert!(!slots.contains_key(n), "slot of {n} freed: {reg}");
+    }
+    assert!(!env.state_home().join(format!("kilter/.ports.json.kilter-tmp.{dead}")).exists());
+    assert!(!z.keep.join(format!(".kilter.yaml.kilter-tmp.{dead}")).exists());
+    assert!(!env.data_dir("keep").join("snapshots/half.dump.partial").exists());
+    // what is owned stays
+    assert_eq!(container_status(&env, &node("keep")).as_deref(), Some("running"));
+    assert!(crate::support::pid_alive(keep_tilt), "keep's Tilt still runs");
+    assert_eq!(
+        env.tilt_pids(),
+        vec![keep_tilt],
+        "gone's Tilt was stopped with its cluster, keep's was not"
+    );
+    for n in ["keep", "destroyed", "here"] {
+        assert!(slots.contains_key(n), "slot of {n} kept: {reg}");
+    }
+    assert_eq!(read(env.data_dir("keep").join("snapshots/base.dump")), "PGDMP-keep");
+    assert!(env.cache_dir("keep").join("kubeconfig").exists());
+    assert!(env.cache_dir("here").exists(), "the project kilter runs in keeps its cache dir");
+    assert!(
+        env.state_home()
+            .join(format!("kilter/.ports.json.kilter-tmp.{}", std::process::id()))
+            .exists(),
+        "a live writer's temporary file is kept"
+    );
+    assert_eq!(read(z.renamed.join("kilter.yaml")), "name: fresh\n");
+    assert!(z.destroyed.exists());
+    // snapshots of a vanished project are only listed...
+    assert!(env.data_dir("gone").join("snapshots/old.dump").exists());
+    // ...until --snapshots
+    let out = env.kilter(&z.here).args(["gc", "--yes", "--snapshots"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("snapshots of `gone`"), "{}", stderr_of(&out));
+    assert!(!env.data_dir("gone").exists());
+    assert_eq!(read(env.data_dir("keep").join("snapshots/base.dump")), "PGDMP-keep");
+
+    let out = env.kilter(&z.here).args(["gc"]).output().expect("runs");
+    assert!(out.status.success(), "nothing to confirm: {}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("Nothing to collect"), "{}", stderr_of(&out));
+}
+
+/// A slot freed by `gc` is taken by the next project that wants it.
+#[test]
+fn gc_frees_a_port_slot_that_is_then_reused() {
+    let env = Env::new();
+    let (_, base) = ports_of("old");
+    // a name whose preferred slot is the same as `old`'s
+    let twin = (0..10_000)
+        .map(|i| format!("p{i}"))
+        .find(|n| ports_of(n).1 == base)
+        .expect("a colliding name");
+    let old = up(&env, "old");
+    env.kilter(&old).args(["destroy", "--yes"]).assert().success();
+    std::fs::remove_dir_all(&old).expect("rm");
+    let slot_of = |env: &Env, n: &str| registry(env)["projects"][n]["slot"].as_u64();
+    let taken = slot_of(&env, "old").expect("old keeps its slot after destroy");
+
+    let elsewhere = env.project("elsewhere");
+    env.kilter(&elsewhere).args(["gc", "--yes"]).assert().success();
+    assert_eq!(slot_of(&env, "old"), None);
+    let twin_dir = up(&env, &twin);
+    assert_eq!(slot_of(&env, &twin), Some(taken), "the freed slot is reused");
+    let ls = json(&env.kilter(&twin_dir).args(["ls", "--json"]).output().expect("ls"));
+    assert_eq!(row(&ls, &twin)["port_base"], base);
+}
+
+/// On a terminal, `gc` asks for `yes`: anything else removes nothing (exit 4).
+#[test]
+fn gc_on_a_terminal_asks_for_yes() {
+    let script = Path::new("/usr/bin/script");
+    if !script.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "util-linux `script` is needed for the TTY test under CI"
+        );
+        eprintln!("SKIP: /usr/bin/script not found");
+        return;
+    }
+    let env = Env::new();
+    let gone = up(&env, "gone");
+    std::fs::remove_dir_all(&gone).expect("rm");
+    let here = env.project("elsewhere");
+    let kilter = env!("CARGO_BIN_EXE_kilter");
+    let run = |answer: &str| {
+        let mut cmd = std::process::Command::new(script);
+        cmd.args(["-qec", &format!("{kilter} gc"), "/dev/null"]).current_dir(&here).env_clear();
+        for (k, v) in env.vars() {
+            cmd.env(k, v);
+        }
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("script");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{answer}\n").as_bytes())
+            .expect("answer");
+        child.wait_with_output().expect("wait")
+    };
+    for wrong in ["y", "gone", ""] {
+        let out = run(wrong);
+        let shown = format!("{}{}", stdout_of(&out), stderr_of(&out));
+        assert_eq!(out.status.code(), Some(4), "{wrong:?}: {shown}");
+        assert!(shown.contains("Type `yes` to remove 1 item: "), "{shown}");
+        assert!(shown.contains("nothing was removed"), "{shown}");
+        assert!(env.container(&node("gone")).is_some(), "nothing removed after {wrong:?}");
+    }
+    let out = run("yes");
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout_of(&out), stderr_of(&out));
+    assert!(env.container(&node("gone")).is_none());
+}
+
+#[test]
+fn gc_dry_run_replays_to_the_same_state() {
+    let dead = dead_pid();
+    let script = assert_replay_equivalent_in(
+        |env| {
+            let z = zoo(env, dead);
+            (z.here, z.all)
+        },
+        &["gc", "--yes", "--snapshots"],
+    );
+    assert!(script.contains("kind delete cluster --name kilter-gone --kubeconfig"), "{script}");
+    assert!(script.contains("kind delete cluster --name kilter-renamed --kubeconfig"), "{script}");
+    assert!(script.contains("rm -rf "), "{script}");
+    assert!(script.contains("ports.json"), "the registry rewrite: {script}");
+    assert!(script.contains("half.dump.partial"), "{script}");
+}
+
+#[test]
+fn gc_with_the_docker_daemon_down_exits_3_and_removes_nothing() {
+    let env = Env::new();
+    let gone = up(&env, "gone");
+    std::fs::remove_dir_all(&gone).expect("rm");
+    env.ctl(&["daemon", "down"]);
+    let here = env.project("elsewhere");
+    let out = env.kilter(&here).args(["gc", "--yes"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert!(env.cache_dir("gone").exists());
+    env.ctl(&["daemon", "up"]);
+    let out = env.kilter(&here).args(["stop", "--all"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// doctor
+
+fn memory_check(env: &Env, dir: &Path) -> Value {
+    let out = env.kilter(dir).args(["doctor", "--json"]).output().expect("runs");
+    let v = json(&out);
+    v["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "memory"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no memory check in {v}"))
+}
+
+/// doctor warns when the running clusters plus a new one (1 GiB) exceed Docker's MemTotal.
+#[test]
+fn doctor_warns_when_a_new_cluster_would_not_fit_in_dockers_memory() {
+    let env = Env::new();
+    env.set_knob("mem_total", &(3 * GIB).to_string());
+    up(&env, "alpha");
+    up(&env, "bravo");
+    let newcomer = project(&env, "newcomer", Some("name: newcomer\n"), false);
+    // 2 × 650 MiB + 1 GiB fits in 3 GiB
+    let c = memory_check(&env, &newcomer);
+    assert_eq!(c["status"], "ok", "{c}");
+    assert_eq!(
+        c["detail"],
+        "Docker has 3.0 GiB; 2 running kilter clusters use 1.3 GiB; a new cluster needs about 1.0 GiB more"
+    );
+    env.ctl(&["stats", &node("bravo"), "--mem", &(1400 * MIB).to_string()]);
+    let c = memory_check(&env, &newcomer);
+    assert_eq!(c["status"], "warn", "650 MiB + 1400 MiB + 1 GiB > 3 GiB: {c}");
+    assert!(c["fix"].as_str().is_some_and(|f| f.contains("kilter stop --all")), "{c}");
+    // from a project whose cluster already runs, nothing new has to fit
+    let c = memory_check(&env, &env.project("alpha"));
+    assert_eq!(c["status"], "ok", "{c}");
+    // the text form shows it with its fix
+    let out = env.kilter(&newcomer).arg("doctor").output().expect("runs");
+    let text = stdout_of(&out);
+    assert!(text.contains("! memory") && text.contains("fix: `kilter stop --all`"), "{text}");
+}
