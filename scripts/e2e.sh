@@ -2,9 +2,12 @@
 # shellcheck disable=SC2317 # cleanup and the signal handlers run from traps
 # End-to-end journey of kilter with the sample project (fixtures/sample-project), asserting every step:
 #
-#   up (pods Ready) → insert a row → stop (node exited, flag in kilter.yaml) → up (row still there)
+#   up (its services postgres and redis from kilter.yaml ready, pods Ready; with real tools both
+#   answer on their NodePorts: pg_isready/psql with `kilter env`'s DATABASE_URL, a Redis PING over
+#   /dev/tcp) → insert a row → stop (node exited, flag in kilter.yaml) → up (row still there)
 #   → db snapshot → destroy --yes (node gone, snapshot kept, ~/.kube/config byte-identical)
-#   → up (row gone) → db restore (row back) → a second project alongside → destroy both.
+#   → up (row gone) → db restore (row back, also through the NodePort) → a second project alongside
+#   → destroy both.
 #
 # Usage: scripts/e2e.sh
 #
@@ -216,14 +219,45 @@ until_ok() {
     done
 }
 
+# The postgres service's database is named after the project.
 psql_in() {
+    local dir=$1 db
+    shift
+    db=$(basename "$dir")
+    if has_verb exec; then
+        kilter_in "$dir" -q exec postgres -- psql -U postgres -d "$db" -v ON_ERROR_STOP=1 -tAc "$*"
+    else
+        kctl "$db" exec postgres-0 -- psql -U postgres -d "$db" -v ON_ERROR_STOP=1 -tAc "$*"
+    fi
+}
+
+# `kilter env` in a subshell, then a command that uses its variables (DATABASE_URL, REDIS_URL).
+with_env() {
     local dir=$1
     shift
-    if has_verb exec; then
-        kilter_in "$dir" -q exec postgres -- psql -U postgres -d sample -v ON_ERROR_STOP=1 -tAc "$*"
-    else
-        kctl "$(basename "$dir")" exec postgres-0 -- psql -U postgres -d sample -v ON_ERROR_STOP=1 -tAc "$*"
-    fi
+    (
+        eval "$(kilter_in "$dir" env)"
+        "$@"
+    )
+}
+
+# From this machine, through the NodePort: pg_isready, then a query with DATABASE_URL.
+postgres_answers() {
+    local dir=$1
+    # shellcheck disable=SC2016 # expanded by the inner shell, after `kilter env`
+    with_env "$dir" bash -c 'pg_isready -d "$DATABASE_URL" -t 5 && psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -tAc "select 1" | grep -qx 1'
+}
+
+# A Redis PING over bash's /dev/tcp to REDIS_URL's host and port.
+redis_answers() {
+    local dir=$1
+    # shellcheck disable=SC2016 # expanded by the inner shell, after `kilter env`
+    with_env "$dir" bash -c '
+        hostport=${REDIS_URL#redis://}; hostport=${hostport%%/*}
+        exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || exit 1
+        printf "PING\r\n" >&3
+        IFS= read -r -t 5 reply <&3 || exit 1
+        [[ $reply == "+PONG"* ]]'
 }
 
 web_answers() { curl -fsS --max-time 5 "http://127.0.0.1:$1/" | grep -q 'hello from the kilter sample project'; }
@@ -233,20 +267,32 @@ wait_ready() {
     name=$(basename "$dir")
     [[ $(node_status "$name") == running ]] || fail "node $(node "$name") is $(node_status "$name"), not running"
     [[ $(kilter_in "$dir" status --json | jq -r .api) == ok ]] || fail "kilter status: API not ok"
+    [[ $(kilter_in "$dir" status --json | jq -r '[.services[] | select(.ready == true)] | length') == 2 ]] ||
+        fail "kilter status does not show postgres and redis ready"
+    [[ $(kilter_in "$dir" env --json | jq -r '.env.DATABASE_URL') == postgres://postgres:postgres@127.0.0.1:*/"$name" ]] ||
+        fail "kilter env has no host DATABASE_URL"
     if [[ $TOOLS == fake ]]; then
-        ok "node running, API ok (fake kubectl; pods are not modelled here)"
+        ok "node running, API ok, services postgres and redis ready (fake kubectl; nothing listens on the NodePorts here)"
         return 0
     fi
-    until_ok "$TIMEOUT" "Tilt to apply the manifests" kctl "$name" get statefulset/postgres deployment/web
-    kctl "$name" rollout status statefulset/postgres --timeout="${TIMEOUT}s" >/dev/null
+    # kilter applied the services and waited for them before it returned.
+    kctl "$name" rollout status statefulset/postgres --timeout=10s >/dev/null
+    kctl "$name" rollout status statefulset/redis --timeout=10s >/dev/null
+    until_ok "$TIMEOUT" "Tilt to apply the manifests" kctl "$name" get deployment/web
     kctl "$name" rollout status deployment/web --timeout="${TIMEOUT}s" >/dev/null
-    kctl "$name" wait --for=condition=Ready pod -l app=postgres --timeout="${TIMEOUT}s" >/dev/null
     kctl "$name" wait --for=condition=Ready pod -l app=web --timeout="${TIMEOUT}s" >/dev/null
     until_ok 120 "postgres to accept connections" psql_in "$dir" "SELECT 1"
+    until_ok 60 "postgres on its NodePort (pg_isready, psql \$DATABASE_URL)" postgres_answers "$dir"
+    until_ok 60 "redis on its NodePort (PING)" redis_answers "$dir"
+    # Tilt had the in-cluster DATABASE_URL and passed it to the app.
+    local app_url want_url
+    app_url=$(kctl "$name" get deployment/web -o jsonpath='{.spec.template.spec.containers[0].env[0].value}')
+    want_url="postgres://postgres:postgres@postgres.$name-dev.svc:5432/$name"
+    [[ $app_url == "$want_url" ]] || fail "the web app got DATABASE_URL=$app_url, expected $want_url"
     local base
     base=$(port_base "$dir")
     until_ok 120 "the web app on 127.0.0.1:$base" web_answers "$base"
-    ok "pods Ready, postgres answers, web app answers on the NodePort 127.0.0.1:$base"
+    ok "services ready, postgres and redis answer on their NodePorts, the app got the in-cluster DATABASE_URL, web app answers on 127.0.0.1:$base"
 }
 
 ROW=kilter-e2e-row
@@ -281,7 +327,7 @@ new_project() {
 # --- the journey -------------------------------------------------------------------------------------
 log "E2E_TOOLS=$TOOLS, kilter $("$KILTER" --version), projects $NAME_A and $NAME_B, work dir $WORK"
 if [[ $TOOLS == real ]]; then
-    for tool in kind kubectl tilt curl; do command -v "$tool" >/dev/null 2>&1 || fail "$tool is not on PATH"; done
+    for tool in kind kubectl tilt curl pg_isready psql; do command -v "$tool" >/dev/null 2>&1 || fail "$tool is not on PATH"; done
     log "$(kind version); kubectl $(kubectl version --client -o json | jq -r .clientVersion.gitVersion); tilt $(tilt version)"
 else
     docker image inspect "$KILTER_FAKE_NODE_IMAGE" >/dev/null 2>&1 || "$ROOT/scripts/build-test-image.sh"
@@ -350,7 +396,12 @@ if ((DB)); then
     step "db restore: the row is back"
     kilter_in "$DIR_A" db restore e2e
     has_row "$DIR_A" || fail "the row is not back after db restore"
-    ok "row restored from snapshot e2e"
+    if [[ $TOOLS == real ]]; then
+        # shellcheck disable=SC2016 # expanded by the inner shell, after `kilter env`
+        row=$(with_env "$DIR_A" bash -c 'psql "$DATABASE_URL" -tAc "select v from e2e"')
+        [[ $row == "$ROW" ]] || fail "the restored row does not come back through the NodePort: '$row'"
+    fi
+    ok "row restored from snapshot e2e (and read back through DATABASE_URL)"
 fi
 
 step "a second project alongside ($NAME_B)"

@@ -54,8 +54,8 @@ pub enum Command {
     Ls(JsonArgs),
     /// Find and remove what no project owns any more (asks first)
     Gc(GcArgs),
-    /// Shell exports for this project: eval "$(kilter env)"
-    Env(JsonArgs),
+    /// Shell exports for this project and its services: eval "$(kilter env)"
+    Env(EnvArgs),
     /// Logs of a Deployment or StatefulSet in the project namespace (all containers)
     Logs(LogsArgs),
     /// Rollout-restart one workload, or all of them, and wait for the rollout
@@ -68,6 +68,70 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Database snapshots that survive `destroy`: snapshot, list, restore, rm
     Db(DbArgs),
+    /// The services `services:` in kilter.yaml can name: images, ports, what they provide
+    Catalog(CatalogArgs),
+    /// Add catalog services to kilter.yaml; applied at once when the cluster runs
+    Add(AddArgs),
+    /// Remove services from kilter.yaml; deleted at once when the cluster runs (data kept)
+    Remove(RemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Machine-readable output (has a `schema_version`)
+    #[arg(long, conflicts_with = "dotenv")]
+    pub json: bool,
+    /// The services' variables with their host values, in `.env` syntax (e.g. `> .env`)
+    #[arg(long)]
+    pub dotenv: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CatalogArgs {
+    /// Machine-readable output (has a `schema_version`)
+    #[arg(long)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<CatalogCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Image, ports, environment, volume and provided variables of one catalog service
+    Show(CatalogShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogShowArgs {
+    /// A catalog service (`kilter catalog` lists them)
+    pub name: String,
+    /// Machine-readable output (has a `schema_version`)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Catalog services to add (e.g. postgres redis)
+    #[arg(required = true, num_args = 1..)]
+    pub names: Vec<String>,
+    /// Give up (exit 5) if the services are not ready by then (when the cluster runs)
+    #[arg(long, default_value = "120s", value_name = "D")]
+    pub timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// Services to remove from `services:`
+    #[arg(required = true, num_args = 1..)]
+    pub names: Vec<String>,
+    /// Also delete their data (the PersistentVolumeClaims kept otherwise)
+    #[arg(long)]
+    pub prune_data: bool,
+    /// Give up (exit 5) if deleting them takes longer (when the cluster runs)
+    #[arg(long, default_value = "120s", value_name = "D")]
+    pub timeout: String,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +214,9 @@ pub struct UpArgs {
     /// Take over a cluster created from another directory with the same project name
     #[arg(long)]
     pub adopt: bool,
+    /// Also delete the data (PersistentVolumeClaims) of services removed from kilter.yaml
+    #[arg(long)]
+    pub prune_data: bool,
 }
 
 #[derive(Debug, Args)]

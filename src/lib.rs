@@ -16,6 +16,7 @@ pub mod lock;
 pub mod ops;
 pub mod ports;
 pub mod project;
+pub mod services;
 pub mod time;
 pub mod tools;
 pub mod ui;
@@ -66,6 +67,9 @@ fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
     if let Command::Completions(a) = &cli.command {
         return ops::completions::run(ui, a.shell);
     }
+    if let Command::Catalog(a) = &cli.command {
+        return ops::catalog::run(ui, a);
+    }
     let start_dir = match &cli.global.project_dir {
         Some(d) => d.clone(),
         None => {
@@ -93,12 +97,15 @@ fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
         Command::Status(a) => ops::status::run(&ctx, a),
         Command::Ls(a) => ops::ls::run(&ctx, a.json),
         Command::Gc(a) => ops::gc::run(&ctx, a),
-        Command::Env(a) => ops::env::run(&ctx, a.json),
+        Command::Env(a) => ops::env::run(&ctx, a),
         Command::Logs(a) => ops::logs::run(&ctx, a),
         Command::Restart(a) => ops::restart::run(&ctx, a),
         Command::Exec(a) => ops::exec::run(&ctx, a),
         Command::Doctor(a) => ops::doctor::run(&ctx, a.json),
         Command::Completions(a) => ops::completions::run(ui, a.shell),
         Command::Db(a) => ops::db::run(&ctx, a),
+        Command::Catalog(a) => ops::catalog::run(ui, a),
+        Command::Add(a) => ops::add::run(&ctx, a),
+        Command::Remove(a) => ops::remove::run(&ctx, a),
     }
 }

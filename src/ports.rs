@@ -49,15 +49,22 @@ pub struct Registry {
     pub projects: BTreeMap<String, Entry>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Entry {
     pub slot: u16,
+    /// The NodePorts of the project's services (kilter.yaml `services:`), recorded here with
+    /// the slot: assigned once, under the registry's lock, kept across `destroy`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: NodePorts,
     /// The project directory that last used the slot (`kilter up` records it), so that `kilter
     /// gc` can tell a project that is gone from one that was only destroyed. Absent in entries
     /// written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<Utf8PathBuf>,
 }
+
+/// NodePorts of a project's services: service → port name → NodePort.
+pub type NodePorts = BTreeMap<String, BTreeMap<String, u16>>;
 
 /// FNV-1a: stable across Rust versions and platforms (unlike `DefaultHasher`).
 pub fn preferred_slot(name: &str) -> u16 {
@@ -130,7 +137,7 @@ impl Registry {
                 })?
             }
         };
-        self.projects.insert(name.to_owned(), Entry { slot, dir: None });
+        self.projects.insert(name.to_owned(), Entry { slot, ..Entry::default() });
         Ok(slot)
     }
 
@@ -154,6 +161,85 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Give every port of every service in `wanted` (service, its port names) a NodePort from
+    /// project `name`'s block (its slot must be assigned). A port recorded earlier keeps its
+    /// NodePort; a new one takes the highest free port of the block — the project's own
+    /// manifests count up from `KILTER_PORT_BASE`, kilter's services down from the top, so they
+    /// rarely meet. Services not in `wanted` give their ports back. Adding, removing or
+    /// reordering services therefore never moves another service's port. Returns the NodePorts
+    /// and the services that were recorded before (to find the removed ones).
+    pub fn assign_nodeports(
+        &mut self,
+        name: &str,
+        wanted: &[(String, Vec<String>)],
+    ) -> Result<(NodePorts, Vec<String>)> {
+        let entry = self
+            .projects
+            .get_mut(name)
+            .with_context(|| format!("internal: project `{name}` has no port slot"))?;
+        let block = Ports::of(entry.slot).block();
+        let before: Vec<String> = entry.services.keys().cloned().collect();
+        let mut next = NodePorts::new();
+        // Keep what is recorded (and still in the block), in `wanted` order.
+        for (service, ports) in wanted {
+            let recorded = entry.services.get(service);
+            let mut kept = BTreeMap::new();
+            for port in ports {
+                if let Some(&np) = recorded.and_then(|r| r.get(port))
+                    && block.contains(&np)
+                    && !next.values().chain([&kept]).any(|m| m.values().any(|&v| v == np))
+                {
+                    kept.insert(port.clone(), np);
+                }
+            }
+            next.insert(service.clone(), kept);
+        }
+        // Then the new ones, from the top of the block down.
+        for (service, ports) in wanted {
+            for port in ports {
+                if next.get(service).is_some_and(|m| m.contains_key(port)) {
+                    continue;
+                }
+                let taken: Vec<u16> = next.values().flat_map(|m| m.values().copied()).collect();
+                let Some(free) = block.clone().rev().find(|p| !taken.contains(p)) else {
+                    let holders: Vec<String> = next
+                        .iter()
+                        .filter(|(_, m)| !m.is_empty())
+                        .map(|(s, m)| {
+                            let ports: Vec<String> = m.values().map(u16::to_string).collect();
+                            format!("{s} ({})", ports.join(", "))
+                        })
+                        .collect();
+                    return Err(invalid(format!(
+                        "project `{name}`'s NodePort block {}-{} is full: no port left for service `{service}` (`{port}`); taken by {}",
+                        block.start(),
+                        block.end(),
+                        holders.join(", ")
+                    ))
+                    .hint("remove a service from `services:` in kilter.yaml")
+                    .into());
+                };
+                next.entry(service.clone()).or_default().insert(port.clone(), free);
+            }
+        }
+        entry.services = next.clone();
+        Ok((next, before))
+    }
+}
+
+/// A project's service NodePorts as `up` would assign them, without reserving anything (for
+/// `kilter env` and `status` before the first `up`).
+pub fn preview_nodeports(
+    path: &Utf8Path,
+    name: &str,
+    wanted: &[(String, Vec<String>)],
+) -> Result<NodePorts> {
+    let mut reg = Registry::load(path)?.unwrap_or_default();
+    reg.assign(name, None)?;
+    Ok(reg.assign_nodeports(name, wanted)?.0)
+}
+
 /// Read-modify-write the registry under its lock (through the runner: a dry run prints the
 /// write). `rebuild` is consulted (once) when the file is missing, to recover slots from the
 /// clusters that exist. Returns `f`'s result and whether the file was rebuilt.
@@ -171,7 +257,7 @@ pub fn with_registry<T>(
         None => {
             let mut r = Registry { version: 1, projects: BTreeMap::new() };
             for (name, slot) in rebuild()? {
-                r.projects.insert(name, Entry { slot, dir: None });
+                r.projects.insert(name, Entry { slot, ..Entry::default() });
             }
             (r, false)
         }
@@ -274,10 +360,10 @@ mod tests {
     fn assign_probes_past_taken_slots_and_is_sticky() {
         let mut r = Registry::default();
         let a = r.assign("shop", None).expect("slot");
-        r.projects.insert("squatter".into(), Entry { slot: (a + 1) % SLOTS, dir: None });
+        r.projects.insert("squatter".into(), Entry { slot: (a + 1) % SLOTS, ..Entry::default() });
         // a different name whose hash collides with `shop` gets the next free slot
         r.projects.remove("shop");
-        r.projects.insert("other".into(), Entry { slot: a, dir: None });
+        r.projects.insert("other".into(), Entry { slot: a, ..Entry::default() });
         let b = r.assign("shop", None).expect("slot");
         assert_eq!(b, (a + 2) % SLOTS);
         assert_eq!(r.assign("shop", None).expect("slot"), b, "sticky");
@@ -288,15 +374,15 @@ mod tests {
         let mut r = Registry::default();
         assert_eq!(r.assign("shop", Some(7)).expect("slot"), 7);
         let mut r2 = Registry::default();
-        r2.projects.insert("x".into(), Entry { slot: 7, dir: None });
+        r2.projects.insert("x".into(), Entry { slot: 7, ..Entry::default() });
         assert_ne!(r2.assign("shop", Some(7)).expect("slot"), 7);
     }
 
     #[test]
     fn out_of_range_slots_are_refused_for_their_project_and_ignored_for_others() {
         let mut r = Registry::default();
-        r.projects.insert("big".into(), Entry { slot: 138, dir: None });
-        r.projects.insert("huge".into(), Entry { slot: 3000, dir: None });
+        r.projects.insert("big".into(), Entry { slot: 138, ..Entry::default() });
+        r.projects.insert("huge".into(), Entry { slot: 3000, ..Entry::default() });
         let err = r.assign("big", None).expect_err("138 is past the last slot (137)");
         assert_eq!(crate::error::code_of(&err), Code::Invalid);
         assert!(err.to_string().contains("32760-32779"), "{err}");

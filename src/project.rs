@@ -67,6 +67,8 @@ pub struct Paths {
     pub lock: Utf8PathBuf,
     /// What `kilter stop` replaced in kilter.yaml, so `up` can put back the exact bytes.
     pub flag_undo: Utf8PathBuf,
+    /// The manifests rendered from kilter.yaml `services:` (what kilter last applied).
+    pub services: Utf8PathBuf,
     pub snapshots: Utf8PathBuf,
 }
 
@@ -83,6 +85,7 @@ impl Paths {
             identity: cache.join("project.json"),
             lock: cache.join("lock"),
             flag_undo: cache.join("flag-undo.json"),
+            services: cache.join("services.yaml"),
             snapshots: dirs.data.join(name).join("snapshots"),
             cache,
         }
@@ -118,7 +121,7 @@ impl Project {
             }
             None => (start.clone(), None),
         };
-        let config = file.as_ref().map(|f| f.config.clone()).unwrap_or_default();
+        let mut config = file.as_ref().map(|f| f.config.clone()).unwrap_or_default();
         let name = match &config.name {
             Some(n) => n.clone(),
             None => {
@@ -138,6 +141,10 @@ impl Project {
             }
         };
         config::validate_name(&name)?;
+        // No `database:` section: a PostgreSQL service under `services:` is the database.
+        if config.database.is_none() {
+            config.database = crate::services::default_database(&config.services, &name);
+        }
         let paths = Paths::new(dirs, &name);
         Ok(Project { file_path: dir.join(config::FILE_NAME), dir, file, config, paths, name })
     }

@@ -50,6 +50,7 @@ pub fn delete(
         &p.kind_config,
         &p.creating,
         &p.identity,
+        &p.services,
     ] {
         runner.remove_file(f)?;
     }

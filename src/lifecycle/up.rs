@@ -21,6 +21,7 @@ use crate::ports::{self, Check as PortCheck, Ports, Registry};
 use crate::project::{
     CreatingMarker, Project, check_identity, clear_stopped_flag, has_identity, write_identity,
 };
+use crate::services::{self, NodePorts, Service};
 use crate::tools::docker::{self, Container, Docker, NodeState};
 use crate::tools::kubeconfig::{self, Check};
 use crate::tools::kubectl::{self, ClusterView, Kubectl};
@@ -36,12 +37,18 @@ pub struct Options<'a> {
     pub timeout: Duration,
     /// The command holding the project lock, as its holder is shown to a waiting one.
     pub command: &'a str,
+    /// kilter.yaml's services (resolved by the caller before anything changed): their NodePorts
+    /// are recorded with the project's slot.
+    pub services: &'a [Service],
 }
 
 /// A cluster that is up and healthy, with what the caller needs to go on.
 pub struct Up {
     pub tools: Tools,
     pub ports: Ports,
+    /// The services' NodePorts, and the services recorded before this run.
+    pub nodeports: NodePorts,
+    pub had_services: Vec<String>,
     /// The project lock (none in a dry run). The caller drops it before a foreground Tilt.
     pub lock: Option<Lock>,
     /// Whether this run created the cluster (`kind create cluster`).
@@ -121,7 +128,8 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
         runner.remove_file(&project.paths.creating)?;
     }
 
-    let ports = assign_ports(ctx, project, &docker, container.as_ref())?;
+    let (ports, nodeports, had_services) =
+        assign_ports(ctx, project, &docker, container.as_ref(), opts.services)?;
     let flag = project.flag_stopped();
     let mut created = false;
     let mut resumed = false;
@@ -222,27 +230,34 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
         )),
     }
 
-    Ok(Up { tools, ports, lock, created })
+    Ok(Up { tools, ports, nodeports, had_services, lock, created })
 }
 
+/// The project's slot and its services' NodePorts (recorded together, under the registry's
+/// lock), and the services recorded before.
 fn assign_ports(
     ctx: &Ctx<'_>,
     project: &Project,
     docker: &Docker<'_>,
     container: Option<&Container>,
-) -> Result<Ports> {
+    service_list: &[Service],
+) -> Result<(Ports, NodePorts, Vec<String>)> {
     let known = container.and_then(Container::port_slot);
     let path = ctx.dirs.port_registry();
     let rebuild = || rebuild_registry(ctx, docker);
-    let (slot, rebuilt) = ports::with_registry(&path, ctx.runner, rebuild, |reg| {
-        reg.claim(&project.name, known, &project.dir)
-    })?;
+    let wanted = services::wanted_ports(service_list);
+    let ((slot, nodeports, had), rebuilt) =
+        ports::with_registry(&path, ctx.runner, rebuild, |reg| {
+            let slot = reg.claim(&project.name, known, &project.dir)?;
+            let (nodeports, had) = reg.assign_nodeports(&project.name, &wanted)?;
+            Ok((slot, nodeports, had))
+        })?;
     if rebuilt {
         ctx.ui.detail(&format!(
             "port registry {path} was missing; rebuilt it from the existing clusters"
         ));
     }
-    Ok(Ports::of(slot))
+    Ok((Ports::of(slot), nodeports, had))
 }
 
 /// Recover slots from the kilter clusters that exist (one `docker ps`, one `docker inspect`).

@@ -1,16 +1,18 @@
 //! `kilter ci` (docs/commands.md, "kilter ci"): one shot for a CI job. Phases, each timed:
 //!
 //! 1. **cluster** — create or reuse it until healthy (`lifecycle::up`, the code of `kilter up`);
-//! 2. **restore** — with `--restore NAME`, `kilter db restore NAME`;
-//! 3. **tilt ci** — in the foreground, its output shown live and appended to `tilt.log`; with no
+//! 2. **services** — kilter.yaml's services applied and ready (as `up` does them), when there are
+//!    any;
+//! 3. **restore** — with `--restore NAME`, `kilter db restore NAME`;
+//! 4. **tilt ci** — in the foreground, its output shown live and appended to `tilt.log`; with no
 //!    Tiltfile the cluster's health is the whole test;
-//! 4. **artifacts** — only after a failure: `kind export logs`, `tilt.log`, `commands.log`,
+//! 5. **artifacts** — only after a failure: `kind export logs`, `tilt.log`, `commands.log`,
 //!    `kilter status --json`, the namespace's events and `kubectl describe pods`, into
 //!    `--artifacts DIR`;
-//! 5. **destroy** — the cluster and its runtime files (`lifecycle::destroy`), unless `--keep`, or
+//! 6. **destroy** — the cluster and its runtime files (`lifecycle::destroy`), unless `--keep`, or
 //!    `--keep-on-failure` after a failure.
 //!
-//! The exit code is Tilt's; 5 when `--timeout` passed (it bounds phases 1–3; artifacts and the
+//! The exit code is Tilt's; 5 when `--timeout` passed (it bounds phases 1–4; artifacts and the
 //! deletion after it get [`CLEANUP_LIMIT`] each, so a timed-out run still leaves its evidence
 //! and no cluster behind); otherwise kilter's own. The phases and their times are printed at the
 //! end. On GitHub Actions (`GITHUB_ACTIONS=true`) each phase is a `::group::`, a failure is an
@@ -22,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::{Ctx, project_env, tilt_files};
+use super::{Ctx, deploy_services, project_env, services_of, tilt_files};
 use crate::cli::{CiArgs, duration_flag};
 use crate::error::{Code, CommandFailed, Exit, code_of, invalid};
 use crate::exec::{Cmd, Content, Output};
@@ -30,6 +32,7 @@ use crate::github::{self, Actions, Phase, Status};
 use crate::lifecycle;
 use crate::ports::{self, Check as PortCheck, Registry};
 use crate::project::{Project, check_identity, stage_flag};
+use crate::services::{self, Service, Wired};
 use crate::tools::kubectl::{self, Kubectl, PodRow};
 use crate::tools::tilt::{self, TiltArgs};
 use crate::tools::{Tool, kilter_self};
@@ -59,6 +62,8 @@ pub fn run(ctx: &Ctx<'_>, args: &CiArgs) -> Result<i32> {
     let actions = Actions::from_process();
     runner.set_deadline(timeout, &format!("--timeout {}", args.timeout));
     let project = ctx.project()?;
+    // kilter.yaml's services and the snapshot to restore are checked before anything changes.
+    let service_list = services_of(&project)?;
     if let Some(name) = &args.restore {
         check_snapshot(&project, name)?;
     }
@@ -71,7 +76,7 @@ pub fn run(ctx: &Ctx<'_>, args: &CiArgs) -> Result<i32> {
     };
     let mut phases = Phases { ctx, actions: &actions, list: Vec::new() };
 
-    let outcome = work(ctx, &actions, &project, args, timeout, &mut phases);
+    let outcome = work(ctx, &actions, &project, &service_list, args, timeout, &mut phases);
     runner.clear_deadline();
     let failed = !matches!(outcome, Ok(Verdict::Passed));
     let interrupted = outcome.as_ref().is_err_and(|e| code_of(e) == Code::Interrupted);
@@ -173,27 +178,61 @@ pub fn run(ctx: &Ctx<'_>, args: &CiArgs) -> Result<i32> {
     }
 }
 
-/// Phases 1–3, stopping at the first failure.
+/// Phases 1–4, stopping at the first failure.
 fn work(
     ctx: &Ctx<'_>,
     actions: &Actions,
     project: &Project,
+    service_list: &[Service],
     args: &CiArgs,
     timeout: Duration,
     phases: &mut Phases<'_, '_>,
 ) -> Result<Verdict> {
     let tiltfile = project.tiltfile();
     let want_tilt = tiltfile.is_file();
-    let opts =
-        lifecycle::up::Options { adopt: false, tilt: want_tilt, timeout, command: "kilter ci" };
+    let opts = lifecycle::up::Options {
+        adopt: false,
+        tilt: want_tilt,
+        timeout,
+        command: "kilter ci",
+        services: service_list,
+    };
     let up = phases.run("cluster", &format!("Cluster {}", project.cluster()), || {
         lifecycle::up::cluster(ctx, project, &opts).map(|up| (up, ok()))
     })?;
+
+    // kilter.yaml's services, applied and ready (those no longer listed deleted), as `up` does.
+    let kubectl = Kubectl {
+        bin: up.tools.get(Tool::Kubectl)?,
+        kubeconfig: project.paths.kubeconfig.clone(),
+        context: project.context(),
+    };
+    let deploy = || {
+        deploy_services(
+            ctx,
+            project,
+            &kubectl,
+            service_list,
+            &up.nodeports,
+            &up.had_services,
+            false,
+            timeout,
+        )
+    };
+    let wired = if service_list.is_empty() && up.had_services.is_empty() {
+        deploy()?
+    } else {
+        let names: Vec<&str> = service_list.iter().map(|s| s.name.as_str()).collect();
+        let title = if names.is_empty() {
+            "Services (deleting those removed from kilter.yaml)".to_owned()
+        } else {
+            format!("Services {}", names.join(", "))
+        };
+        phases.run("services", &title, || deploy().map(|w| (w, ok())))?
+    };
     // Released before anything that may run kilter itself (`db restore`, a Tiltfile's
     // `local('kilter …')`); the deletion takes it again.
     drop(up.lock);
-    // Services declared in kilter.yaml become ready here, as a phase of their own, once kilter
-    // applies them.
 
     if let Some(name) = &args.restore {
         phases.run("restore", &format!("Restoring snapshot {name}"), || {
@@ -209,7 +248,7 @@ fn work(
         return Ok(Verdict::Passed);
     }
     phases.run("tilt ci", "tilt ci", || {
-        let v = tilt_ci(ctx, actions, project, &up.tools, &up.ports, &tiltfile)?;
+        let v = tilt_ci(ctx, actions, project, &up.tools, &up.ports, &wired, &tiltfile)?;
         let status = match &v {
             Verdict::Passed => ok(),
             Verdict::TiltFailed { code, .. } => Status::Failed(format!("exit {code}")),
@@ -229,6 +268,7 @@ fn tilt_ci(
     project: &Project,
     tools: &crate::tools::Tools,
     ports: &ports::Ports,
+    wired: &[Wired],
     tiltfile: &Utf8Path,
 ) -> Result<Verdict> {
     let runner = ctx.runner;
@@ -242,7 +282,9 @@ fn tilt_ci(
     }
     let registry = Registry::load(&ctx.dirs.port_registry())?;
     ports::check_free(ports, PortCheck::Tilt, registry.as_ref(), &project.name)?;
-    let env = project_env(project, ports);
+    let mut env = project_env(project, ports);
+    // The services' variables as the app in the cluster reaches them.
+    env.extend(services::cluster_env(wired));
     let ns = project.namespace();
     let targs = TiltArgs {
         port: ports.tilt,

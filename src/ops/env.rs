@@ -1,19 +1,45 @@
-//! `kilter env [--json]`: shell-evaluable exports (bash/zsh) plus the Tilt URL as a comment.
+//! `kilter env [--json | --dotenv]`: shell-evaluable exports (bash/zsh) of the project and of
+//! its services as programs on this machine reach them (host values: `127.0.0.1:<NodePort>`),
+//! plus the Tilt URL and each service's addresses and credentials as comments.
+//!
+//! `--dotenv` prints only the services' variables, in `.env` syntax, to stdout: the user picks
+//! the file (`kilter env --dotenv > .env`), and kilter never overwrites a `.env` of theirs.
 
 use anyhow::Result;
 
-use super::{Ctx, project_env};
+use super::{Ctx, preview_nodeports, project_env, services_of};
+use crate::cli::EnvArgs;
 use crate::exec::quote;
+use crate::services::{self, Wired};
 
-pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
+pub fn run(ctx: &Ctx<'_>, args: &EnvArgs) -> Result<i32> {
     let project = ctx.project()?;
     let (ports, _) = crate::ports::preview(&ctx.dirs.port_registry(), &project.name)?;
-    let env = project_env(&project, &ports);
+    let list = services_of(&project)?;
+    let nodeports = preview_nodeports(ctx, &project, &list)?;
+    let wired = services::wire_all(&list, &project.name, &project.namespace(), &nodeports)?;
+    let host = services::host_env(&wired);
+    if args.dotenv {
+        let mut out = format!(
+            "# kilter env --dotenv: the services of project {} as this machine reaches them\n",
+            project.name
+        );
+        out.push_str(&services::dotenv(&host));
+        ctx.ui.stdout(&out);
+        return Ok(0);
+    }
+    let mut env = project_env(&project, &ports);
+    env.extend(host);
     let url = format!("http://localhost:{}/", ports.tilt);
-    if json {
+    if args.json {
         let map: serde_json::Map<String, serde_json::Value> =
             env.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
-        let doc = serde_json::json!({ "schema_version": 1, "env": map, "tilt_url": url });
+        let doc = serde_json::json!({
+            "schema_version": 1,
+            "env": map,
+            "tilt_url": url,
+            "services": wired,
+        });
         ctx.ui.stdout(&(serde_json::to_string_pretty(&doc)? + "\n"));
         return Ok(0);
     }
@@ -22,6 +48,33 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
         out.push_str(&format!("export {k}={}\n", quote(v)));
     }
     out.push_str(&format!("# Tilt UI: {url}\n"));
+    for w in &wired {
+        out.push_str(&comment(&service_comment(w)));
+    }
     ctx.ui.stdout(&out);
     Ok(0)
+}
+
+/// `postgres: 127.0.0.1:30359 (in the cluster postgres.shop-dev.svc:5432); user postgres, …`
+fn service_comment(w: &Wired) -> String {
+    let ports: Vec<String> = w
+        .ports
+        .iter()
+        .map(|p| {
+            let host = p.host.clone().unwrap_or_else(|| "no NodePort".to_owned());
+            let label = if w.ports.len() > 1 { format!("{} ", p.name) } else { String::new() };
+            format!("{label}{host} (in the cluster {})", p.cluster)
+        })
+        .collect();
+    let mut line = format!("{}: {}", w.name, ports.join(", "));
+    if !w.credentials.is_empty() {
+        let creds: Vec<String> = w.credentials.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        line.push_str(&format!("; {}", creds.join(", ")));
+    }
+    line
+}
+
+/// One `# …` line: line breaks would end the comment, so they become spaces.
+fn comment(text: &str) -> String {
+    format!("# {}\n", text.replace(['\n', '\r'], " "))
 }

@@ -28,6 +28,8 @@ pub struct Row {
     pub tilt_port: Option<u16>,
     pub port_base: Option<u16>,
     pub directory: Option<String>,
+    /// The project's services and their NodePorts, as the port registry records them.
+    pub services: crate::ports::NodePorts,
     /// Percent of one CPU (`null` when not running or unknown).
     pub cpu_percent: Option<f64>,
     pub memory_bytes: Option<u64>,
@@ -101,6 +103,7 @@ fn row(ctx: &Ctx<'_>, n: &KilterNode, reg: &Registry, usage: &[Usage]) -> Row {
         tilt_port: ports.map(|p| p.tilt),
         port_base: ports.map(|p| p.base),
         directory: identity.map(|i| i.dir.to_string()),
+        services: reg.projects.get(&n.project).map(|e| e.services.clone()).unwrap_or_default(),
         cpu_percent: u.and_then(|u| u.cpu_percent),
         memory_bytes: u.and_then(|u| u.memory_bytes),
         memory_limit_bytes: u.and_then(|u| u.memory_limit_bytes),
@@ -126,10 +129,18 @@ fn totals(rows: &[Row]) -> Totals {
 fn table(rows: &[Row], totals: &Totals) -> String {
     let cpu = |c: Option<f64>| c.map(|c| format!("{c:.2}%")).unwrap_or_else(|| "-".into());
     let mem = |m: Option<u64>| m.map(fmt_bytes).unwrap_or_else(|| "-".into());
-    let line = |a: &str, b: &str, c: &str, d: &str, e: &str, f: &str| {
-        format!("{a:<20} {b:<9} {c:>7} {d:>10} {e:<6} {f}").trim_end().to_owned() + "\n"
+    let services = |r: &Row| -> String {
+        if r.services.is_empty() {
+            "-".to_owned()
+        } else {
+            r.services.keys().cloned().collect::<Vec<_>>().join(",")
+        }
     };
-    let mut text = line("PROJECT", "STATE", "CPU", "MEMORY", "TILT", "DIRECTORY");
+    let sw = rows.iter().map(|r| services(r).len()).max().unwrap_or(0).max(8);
+    let line = |a: &str, b: &str, c: &str, d: &str, e: &str, s: &str, f: &str| {
+        format!("{a:<20} {b:<9} {c:>7} {d:>10} {e:<6} {s:<sw$} {f}").trim_end().to_owned() + "\n"
+    };
+    let mut text = line("PROJECT", "STATE", "CPU", "MEMORY", "TILT", "SERVICES", "DIRECTORY");
     for r in rows {
         text.push_str(&line(
             &r.project,
@@ -137,6 +148,7 @@ fn table(rows: &[Row], totals: &Totals) -> String {
             &cpu(r.cpu_percent),
             &mem(r.memory_bytes),
             &r.tilt_port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            &services(r),
             r.directory.as_deref().unwrap_or("-"),
         ));
     }
@@ -150,6 +162,7 @@ fn table(rows: &[Row], totals: &Totals) -> String {
             "",
             &cpu(totals.cpu_percent),
             &mem(totals.memory_bytes),
+            "",
             "",
             &of,
         ));
@@ -170,6 +183,7 @@ mod tests {
             tilt_port: Some(10368),
             port_base: Some(30340),
             directory: Some(format!("/src/{project}")),
+            services: Default::default(),
             cpu_percent: cpu,
             memory_bytes: mem,
             memory_limit_bytes: mem.map(|_| 8 << 30),

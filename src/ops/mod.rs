@@ -1,9 +1,11 @@
 //! One module per subcommand: orchestration only. Ops print through the `Ui`, have every effect
 //! through the `Runner` (which performs it, or prints it in a dry run: ops never ask which), and
 //! return `anyhow` errors with context. No op imports another op; what several share lives in
-//! `context` (re-exported here), in `lifecycle` (bringing a cluster up, deleting it) or in a
-//! domain module (`project`, `ports`, `tools::*`, …).
+//! `context` (re-exported here), in `lifecycle` (bringing a cluster up and its services, deleting
+//! it; the services helpers are re-exported here) or in a domain module (`project`, `ports`, `tools::*`, …).
 
+pub mod add;
+pub mod catalog;
 pub mod ci;
 pub mod completions;
 pub mod db;
@@ -16,6 +18,7 @@ pub mod gc;
 pub mod init;
 pub mod logs;
 pub mod ls;
+pub mod remove;
 pub mod restart;
 pub mod status;
 pub mod stop;
@@ -23,3 +26,7 @@ pub mod up;
 pub mod workload;
 
 pub use crate::context::{Ctx, project_env, tilt_files};
+pub use crate::lifecycle::services::{
+    assign_nodeports, deploy_services, preview_nodeports, running_cluster, service_lines,
+    services_of,
+};

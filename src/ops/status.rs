@@ -39,6 +39,23 @@ pub struct Status {
     pub ports: PortsStatus,
     pub kubeconfig: KubeconfigStatus,
     pub snapshots: SnapshotStatus,
+    /// kilter.yaml `services:`, with their addresses and readiness.
+    pub services: Vec<ServiceStatus>,
+    /// Why `services` is empty although kilter.yaml lists some (an invalid entry).
+    pub services_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServiceStatus {
+    pub name: String,
+    /// `statefulset/postgres`
+    pub workload: String,
+    pub image: String,
+    /// `null` when the pods could not be listed (node not running).
+    pub ready: Option<bool>,
+    /// `1/1 pods ready`, `ContainerCreating`, `not deployed`, …
+    pub state: Option<String>,
+    pub ports: Vec<crate::services::wiring::WiredPort>,
 }
 
 /// The node as `status` reports it.
@@ -130,6 +147,7 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
     let state = container.as_ref().map(Container::node_state).unwrap_or(NodeState::Absent);
 
     let (mut api, mut api_error, mut pods, mut pods_error) = (Api::Unknown, None, None, None);
+    let mut pods_json: Option<String> = None;
     if state == NodeState::Running && project.paths.kubeconfig.exists() {
         let kubectl = Kubectl {
             bin: tools.get(Tool::Kubectl)?,
@@ -155,6 +173,7 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
             listed.map_err(|_panic| anyhow::anyhow!("internal: probe thread panicked"))??;
         if listed.success() {
             pods = Some(kubectl::parse_pods(&listed.stdout, crate::time::now_secs())?);
+            pods_json = Some(listed.stdout.clone());
         } else {
             pods_error = Some(probe_error(&listed, "the pod listing", limit));
         }
@@ -163,8 +182,12 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
             Some(format!("no kubeconfig at {}; `kilter up` writes it", project.paths.kubeconfig));
     }
 
-    let status =
+    let mut status =
         assemble(ctx, &project, container.as_ref(), &state, api, api_error, pods, pods_error)?;
+    match service_status(ctx, &project, pods_json.as_deref()) {
+        Ok(list) => status.services = list,
+        Err(e) => status.services_error = Some(format!("{e:#}")),
+    }
     if json {
         ctx.ui.stdout(&(serde_json::to_string_pretty(&status)? + "\n"));
     } else {
@@ -253,7 +276,59 @@ fn assemble(
         },
         kubeconfig: KubeconfigStatus { path: kc.to_string(), exists: kc.exists(), mode },
         snapshots: SnapshotStatus { dir: project.paths.snapshots.to_string(), count, bytes },
+        services: Vec::new(),
+        services_error: None,
     })
+}
+
+/// The services of kilter.yaml with their NodePorts (as recorded, or as `up` would assign them)
+/// and, when the pods were listed, whether each one's pods are ready.
+fn service_status(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    pods_json: Option<&str>,
+) -> Result<Vec<ServiceStatus>> {
+    let list = super::services_of(project)?;
+    let nodeports = super::preview_nodeports(ctx, project, &list)?;
+    let wired = crate::services::wire_all(&list, &project.name, &project.namespace(), &nodeports)?;
+    let items: Option<Vec<serde_json::Value>> = pods_json
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+        .map(|v| v["items"].as_array().cloned().unwrap_or_default());
+    Ok(wired
+        .into_iter()
+        .map(|w| {
+            let (ready, state) = match &items {
+                None => (None, None),
+                Some(items) => {
+                    let ours: Vec<&serde_json::Value> = items
+                        .iter()
+                        .filter(|p| {
+                            p["metadata"]["labels"][crate::services::NAME_LABEL] == *w.name
+                                && p["metadata"]["labels"][crate::services::MANAGED_BY] == "kilter"
+                        })
+                        .collect();
+                    let ready = !ours.is_empty()
+                        && ours.iter().all(|p| {
+                            p["status"]["conditions"].as_array().is_some_and(|cs| {
+                                cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")
+                            })
+                        });
+                    let owned: Vec<serde_json::Value> = ours.into_iter().cloned().collect();
+                    let state = crate::services::deploy::pods_state(&owned, &w.name)
+                        .unwrap_or_else(|| "not deployed (`kilter up` applies it)".to_owned());
+                    (Some(ready), Some(if ready { "ready".to_owned() } else { state }))
+                }
+            };
+            ServiceStatus {
+                name: w.name.clone(),
+                workload: w.workload.clone(),
+                image: w.image.clone(),
+                ready,
+                state,
+                ports: w.ports,
+            }
+        })
+        .collect())
 }
 
 fn render(s: &Status) -> String {
@@ -311,6 +386,27 @@ fn render(s: &Status) -> String {
         "snapshots",
         format!("{} ({} bytes) in {}", s.snapshots.count, s.snapshots.bytes, s.snapshots.dir),
     );
+    let width = s.services.iter().map(|x| x.name.len()).max().unwrap_or(0);
+    for (i, svc) in s.services.iter().enumerate() {
+        let addrs: Vec<String> = svc
+            .ports
+            .iter()
+            .map(|p| {
+                let host = p.host.clone().unwrap_or_else(|| "-".to_owned());
+                format!("{host} → {}", p.cluster)
+            })
+            .collect();
+        o.push_str(&format!(
+            "{:<11} {:<width$}  {:<20}  {}\n",
+            if i == 0 { "services" } else { "" },
+            svc.name,
+            svc.state.as_deref().unwrap_or("-"),
+            addrs.join(", ")
+        ));
+    }
+    if let Some(e) = &s.services_error {
+        o.push_str(&format!("services    {e}\n"));
+    }
     match (&s.pods, &s.pods_error) {
         (Some(pods), _) if pods.is_empty() => {
             o.push_str(&format!("pods        none in {}\n", s.namespace))

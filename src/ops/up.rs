@@ -1,5 +1,6 @@
 //! `kilter up`: bring the cluster up and healthy (`lifecycle::up`, shared with `kilter ci`),
-//! then Tilt — detached, in the foreground (`--attach`), or `tilt ci` (`--ci`) — and a summary.
+//! then the services (apply, delete removed ones, wait until ready), then Tilt — detached, in the
+//! foreground (`--attach`), or `tilt ci` (`--ci`) — and a summary.
 //!
 //! `--timeout` is a deadline for everything up to a started Tilt: the runner kills whatever
 //! still runs at that moment (a kubectl retrying against a resetting API port, a hung kind) and
@@ -9,12 +10,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::{Ctx, project_env, tilt_files};
+use super::{Ctx, deploy_services, project_env, services_of, tilt_files};
 use crate::cli::{UpArgs, duration_flag};
 use crate::lifecycle;
 use crate::ports::{self, Check as PortCheck, Ports, Registry};
 use crate::project::Project;
+use crate::services::{self, Wired};
 use crate::tools::Tool;
+use crate::tools::kubectl::Kubectl;
 use crate::tools::tilt::{self, TiltArgs};
 
 /// How long a detached Tilt may take to get past its port bind.
@@ -28,6 +31,8 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     let runner = ctx.runner;
     runner.set_deadline(timeout, &format!("--timeout {}", args.timeout));
     let project = ctx.project()?;
+    // kilter.yaml's services are checked before anything changes.
+    let service_list = services_of(&project)?;
     let tiltfile = project.tiltfile();
     let want_tilt = !args.no_tilt && tiltfile.is_file();
     let opts = lifecycle::up::Options {
@@ -35,14 +40,34 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         tilt: want_tilt,
         timeout,
         command: "kilter up",
+        services: &service_list,
     };
     let up = lifecycle::up::cluster(ctx, &project, &opts)?;
+
+    // Services: the namespace exists; Tilt (whose app wants them) starts after.
+    let kubectl = Kubectl {
+        bin: up.tools.get(Tool::Kubectl)?,
+        kubeconfig: project.paths.kubeconfig.clone(),
+        context: project.context(),
+    };
+    let wired = deploy_services(
+        ctx,
+        &project,
+        &kubectl,
+        &service_list,
+        &up.nodeports,
+        &up.had_services,
+        args.prune_data,
+        timeout,
+    )?;
 
     let cluster_took = started.elapsed();
     let lifecycle::up::Up { tools, ports, lock, .. } = up;
     let ns = project.namespace();
     // Tilt.
-    let env = project_env(&project, &ports);
+    let mut env = project_env(&project, &ports);
+    // The services' variables as the app in the cluster reaches them.
+    env.extend(services::cluster_env(&wired));
     let targs = TiltArgs {
         port: ports.tilt,
         file: &tiltfile,
@@ -51,7 +76,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         env: &env,
     };
     if !want_tilt {
-        summary(ctx, &project, &ports, None, cluster_took);
+        summary(ctx, &project, &ports, &wired, None, cluster_took);
         if !args.no_tilt {
             ui.note(&format!("no Tiltfile at {tiltfile}; Tilt was skipped (the cluster is up)"));
         }
@@ -67,7 +92,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         // Tilt in the foreground runs as long as the user wants: no deadline.
         runner.clear_deadline();
         drop(lock);
-        summary(ctx, &project, &ports, None, cluster_took);
+        summary(ctx, &project, &ports, &wired, None, cluster_took);
         let cmd = if args.ci {
             tilt::ci_cmd(tilt_bin, &targs, &project.dir)
         } else {
@@ -84,11 +109,18 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     let cmd = tilt::up_cmd(tilt_bin, &targs).cwd(&project.dir);
     let pid = tilt::start(runner, &cmd, &tilt_files(&project), ports.tilt, &tiltfile, limit)?;
     runner.clear_deadline();
-    summary(ctx, &project, &ports, pid, started.elapsed());
+    summary(ctx, &project, &ports, &wired, pid, started.elapsed());
     Ok(0)
 }
 
-fn summary(ctx: &Ctx<'_>, project: &Project, ports: &Ports, tilt_pid: Option<i32>, took: Duration) {
+fn summary(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    ports: &Ports,
+    wired: &[Wired],
+    tilt_pid: Option<i32>,
+    took: Duration,
+) {
     let ui = ctx.ui;
     ui.success(
         &format!("{} is up ({})", project.name, crate::ui::fmt_duration(took)),
@@ -112,4 +144,13 @@ fn summary(ctx: &Ctx<'_>, project: &Project, ports: &Ports, tilt_pid: Option<i32
         ports.base,
         ports.base + ports::BLOCK - 1
     ));
+    for (i, line) in super::service_lines(wired).iter().enumerate() {
+        let label = if i == 0 { "services" } else { "" };
+        ui.info(&format!("  {label:<10}  {line}"));
+    }
+    if !wired.is_empty() {
+        ui.info(
+            "  env         eval \"$(kilter env)\" for DATABASE_URL and the others on this machine",
+        );
+    }
 }

@@ -76,6 +76,51 @@ impl Kubectl<'_> {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Services from kilter.yaml: server-side apply, delete by label, readiness
+
+impl Kubectl<'_> {
+    /// `apply --server-side --field-manager=kilter -f - < FILE`: the objects in FILE (each names
+    /// its namespace), owned by the field manager `kilter`.
+    pub fn apply_cmd(&self, summary: impl Into<String>, file: &camino::Utf8Path) -> Cmd {
+        self.cmd(summary, ["apply", "--server-side", "--field-manager=kilter", "-f", "-"])
+            .stdin(crate::exec::Stdin::File(file.to_owned()))
+            .mutate()
+    }
+
+    /// `delete TYPES -n NS -l SELECTOR`: every object of those types the selector matches
+    /// (`No resources found` when there is none, exit 0).
+    pub fn delete_selected_cmd(
+        &self,
+        summary: impl Into<String>,
+        types: &str,
+        ns: &str,
+        selector: &str,
+    ) -> Cmd {
+        self.cmd(summary, ["delete", types, "-n", ns, "-l", selector]).mutate()
+    }
+
+    /// `get TYPES -n NS -l SELECTOR -o json` (one `List` of every type).
+    pub fn get_selected_cmd(
+        &self,
+        summary: impl Into<String>,
+        types: &str,
+        ns: &str,
+        selector: &str,
+    ) -> Cmd {
+        self.cmd(summary, ["get", types, "-n", ns, "-l", selector, "-o", "json"])
+    }
+
+    /// `rollout status TYPE/NAME -n NS --timeout D` (a bounded wait).
+    pub fn rollout_status_cmd(&self, reference: &str, ns: &str, timeout: &str) -> Cmd {
+        self.cmd(
+            format!("wait for the rollout of {reference}"),
+            ["rollout", "status", reference, "-n", ns, "--timeout", timeout],
+        )
+        .wait()
+    }
+}
+
 /// A generic `List` from `kubectl get … -o json`.
 #[derive(Debug, Deserialize)]
 pub struct List {

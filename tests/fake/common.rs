@@ -53,6 +53,9 @@ pub const KNOBS: &[(&str, &str)] = &[
     ("pg_host", ""),
     ("pg_port", ""),
     ("exec_fail_after_bytes", "0"),
+    // pods of Deployments/StatefulSets created by `kubectl apply` are ContainerCreating for this
+    // long, then Running and ready (`never`: they never start)
+    ("apply_ready_ms", "0"),
     // `real`: node containers live in a real Docker engine (see backend.rs)
     ("docker", "fake"),
     ("real_docker", "/usr/bin/docker"),

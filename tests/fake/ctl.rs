@@ -154,6 +154,7 @@ fn validate(key: &str, value: &str) -> Result<(), String> {
         "daemon" => matches!(value, "up" | "down" | "down-old"),
         "cgroup" => matches!(value, "auto" | "v1" | "v2"),
         "api_proxy_ms" => value.is_empty() || value == "never" || value.parse::<u64>().is_ok(),
+        "apply_ready_ms" => value == "never" || value.parse::<u64>().is_ok(),
         "proxy_time_scale" => value.parse::<f64>().is_ok_and(|f| f.is_finite() && f >= 0.0),
         k if k.ends_with("_ms") || matches!(k, "mem_total" | "ncpu") => {
             value.parse::<u64>().is_ok()

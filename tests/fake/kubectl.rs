@@ -22,8 +22,7 @@ pub struct Resource {
     /// plural first, then singular and short names
     pub names: &'static [&'static str],
     pub kind: &'static str,
-    /// for objects created by future verbs (`apply`, `rollout restart`, …)
-    #[allow(dead_code)]
+    /// `apps/v1`, `v1`: `apply` matches objects by kind and apiVersion
     pub api_version: &'static str,
     pub namespaced: bool,
     /// how errors name it: `namespaces`, `deployments.apps`
@@ -58,6 +57,13 @@ pub const RESOURCES: &[Resource] = &[
         api_version: "v1",
         namespaced: true,
         err_name: "services",
+    },
+    Resource {
+        names: &["persistentvolumeclaims", "persistentvolumeclaim", "pvc"],
+        kind: "PersistentVolumeClaim",
+        api_version: "v1",
+        namespaced: true,
+        err_name: "persistentvolumeclaims",
     },
     Resource {
         names: &["deployments", "deployment", "deploy", "deployments.apps", "deployment.apps"],
@@ -116,11 +122,38 @@ fn spec() -> Vec<args::Flag> {
         val(&["--for"]),
         boolean(&["--all"]),
         boolean(&["--watch", "-w"]),
+        // delete
+        boolean(&["--wait"]),
+        boolean(&["--ignore-not-found"]),
+    ]
+}
+
+/// `apply`'s flags: there `-f` is `--filename` (for `logs` it is `--follow`).
+fn apply_spec() -> Vec<args::Flag> {
+    vec![
+        val(&["--kubeconfig"]),
+        val(&["--context"]),
+        val(&["--namespace", "-n"]),
+        val(&["--request-timeout"]),
+        val(&["--filename", "-f"]),
+        boolean(&["--server-side"]),
+        val(&["--field-manager"]),
+        boolean(&["--force-conflicts"]),
     ]
 }
 
 pub fn main(ctx: &Ctx) -> i32 {
-    let Ok(p) = args::parse(&ctx.args, &spec()) else { return ctx.unexpected() };
+    // `apply` parses with its own flags (`-f` is `--filename` there).
+    let applying = args::parse(&ctx.args, &apply_spec())
+        .ok()
+        .filter(|a| a.pos.first().is_some_and(|v| v == "apply"));
+    let p = match applying {
+        Some(a) => a,
+        None => match args::parse(&ctx.args, &spec()) {
+            Ok(p) if p.pos.first().is_none_or(|v| v != "apply") => p,
+            _ => return ctx.unexpected(),
+        },
+    };
     let verb = p.pos.first().map(String::as_str).unwrap_or("");
     if p.rest.is_some() && verb != "exec" {
         return ctx.unexpected();
@@ -145,6 +178,8 @@ pub fn main(ctx: &Ctx) -> i32 {
         },
         "wait" => &["--for", "--all", "--timeout"],
         "describe" => &[],
+        "apply" => &["--filename", "--server-side", "--field-manager", "--force-conflicts"],
+        "delete" => &["--selector", "--wait", "--ignore-not-found"],
         _ => return ctx.unexpected(),
     };
     if p.flags.iter().any(|(f, _)| !GLOBAL.contains(f) && !allowed.contains(f)) {
@@ -159,6 +194,8 @@ pub fn main(ctx: &Ctx) -> i32 {
         "rollout" => crate::workloads::rollout(ctx, &p),
         "wait" => wait(ctx, &p),
         "describe" => crate::describe::describe(ctx, &p),
+        "apply" => crate::apply::apply(ctx, &p),
+        "delete" => crate::apply::delete(ctx, &p),
         _ => ctx.unexpected(),
     }
 }
@@ -327,6 +364,28 @@ pub fn connect(ctx: &Ctx, p: &args::Parsed) -> Result<Conn, ConnError> {
     })
 }
 
+/// The server URL and the Go error of a failed connection (`None` for configuration errors,
+/// which fail before any request).
+pub fn conn_cause(e: &ConnError) -> Option<(String, String)> {
+    match e {
+        ConnError::Config(_) | ConnError::NoContext(_) => None,
+        ConnError::Refused { host, url } => {
+            let dial = if host.starts_with("localhost:") {
+                host.replacen("localhost", "[::1]", 1)
+            } else {
+                host.clone()
+            };
+            Some((url.clone(), format!("dial tcp {dial}: connect: connection refused")))
+        }
+        ConnError::X509 { url } => Some((
+            url.clone(),
+            "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+                .to_string(),
+        )),
+        ConnError::NotServing { url, .. } => Some((url.clone(), "EOF".to_string())),
+    }
+}
+
 /// Print a connection error. `discovery`: the command first fetches the API group list, which
 /// How many klog `memcache.go` lines kubectl 1.32 logs when API discovery fails, for a command
 /// whose first resource argument is `arg`: 4, plus one per type of a bare type list
@@ -485,13 +544,49 @@ fn node_object(c: &Container, ready_delay_ms: u64, cap: &Capacity) -> Value {
     })
 }
 
-/// `k=v,k2=v2` equality selectors.
+/// Label selectors as kubectl takes them: `k=v`, `k==v`, `k!=v`, `k in (a,b)`,
+/// `k notin (a,b)`, `k`, `!k`, joined by commas. `None`: a selector this fake cannot parse.
 pub fn selector_matches(sel: Option<&str>, obj: &Value) -> Option<bool> {
     let Some(sel) = sel else { return Some(true) };
     let labels = &obj["metadata"]["labels"];
-    for term in sel.split(',').filter(|t| !t.is_empty()) {
-        let (k, v) = term.split_once("==").or_else(|| term.split_once('='))?;
-        if k.contains('!') || labels[k].as_str() != Some(v) {
+    // Split on the commas outside `( … )`.
+    let mut terms = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in sel.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                terms.push(&sel[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    terms.push(&sel[start..]);
+    for term in terms.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        let set = |rest: &str| -> Option<Vec<String>> {
+            let inner = rest.trim().strip_prefix('(')?.strip_suffix(')')?;
+            Some(inner.split(',').map(|v| v.trim().to_string()).collect())
+        };
+        let ok = if let Some((k, rest)) = term.split_once(" notin ") {
+            let values = set(rest)?;
+            labels[k.trim()].as_str().is_none_or(|v| !values.iter().any(|x| x == v))
+        } else if let Some((k, rest)) = term.split_once(" in ") {
+            let values = set(rest)?;
+            labels[k.trim()].as_str().is_some_and(|v| values.iter().any(|x| x == v))
+        } else if let Some((k, v)) = term.split_once("!=") {
+            labels[k.trim()].as_str() != Some(v.trim())
+        } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+            labels[k.trim()].as_str() == Some(v.trim())
+        } else if let Some(k) = term.strip_prefix('!') {
+            labels[k.trim()].is_null()
+        } else if term.contains(['(', ')', ' ']) {
+            return None;
+        } else {
+            !labels[term].is_null()
+        };
+        if !ok {
             return Some(false);
         }
     }
@@ -617,6 +712,15 @@ fn get(ctx: &Ctx, p: &args::Parsed) -> i32 {
     let all_ns = p.has("--all-namespaces");
     let ns_scope = if all_ns { None } else { Some(conn.namespace.as_str()) };
     let _l = ctx.lock();
+    // Pods that became ready meanwhile (workloads created by `apply`).
+    let node = crate::workloads::Node::of(&conn.container);
+    let scope = match ns_scope {
+        Some(n) => vec![n.to_string()],
+        None => conn.store.namespaces(),
+    };
+    for n in &scope {
+        crate::workloads::settle(&conn.store, n, &node);
+    }
     let mut items: Vec<Value> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
     let single = wanted.len() == 1 && wanted[0].1.is_some();

@@ -34,6 +34,7 @@ macro_rules! errln {
     }};
 }
 
+mod apply;
 mod args;
 mod backend;
 mod common;

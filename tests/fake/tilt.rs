@@ -35,6 +35,9 @@ pub struct TiltRecord {
     pub kubeconfig_env: Option<String>,
     /// All `KILTER_*` variables in tilt's environment (fake plumbing excluded).
     pub kilter_env: std::collections::BTreeMap<String, String>,
+    /// Tilt's whole environment (what a Tiltfile's `os.getenv` sees), fake plumbing excluded.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
     /// KUBECONFIG set, the file exists and contains the context tilt will use.
     pub kubeconfig_ok: bool,
     /// The context tilt resolved (`--context`, else current-context).
@@ -166,6 +169,9 @@ fn up(ctx: &Ctx, rest: &[String], ci: bool) -> i32 {
             .filter(|(k, _)| {
                 k.starts_with("KILTER_") && !k.starts_with("KILTER_FAKE_") && k != "KILTER_SHIM_LOG"
             })
+            .collect(),
+        env: std::env::vars()
+            .filter(|(k, _)| !k.starts_with("KILTER_FAKE_") && k != "KILTER_SHIM_LOG")
             .collect(),
         kubeconfig_ok,
         resolved_context,

@@ -29,6 +29,11 @@ use crate::timefmt;
 
 const BEHAVIOUR: &str = "fake.kilter.dev/pods";
 const RESTARTS: &str = "fake.kilter.dev/restarts";
+/// On a workload created by `kubectl apply`: how long its new pods take to become ready
+/// (`never`: they stay ContainerCreating), from knob `apply_ready_ms` at apply time.
+pub const READY_AFTER: &str = "fake.kilter.dev/ready-after-ms";
+/// On such a pod: when it becomes Running and ready (epoch ms, or `never`).
+const READY_AT: &str = "fake.kilter.dev/ready-at";
 const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
 /// Deployment or StatefulSet.
@@ -50,7 +55,7 @@ impl Kind {
             _ => None,
         }
     }
-    fn from_object(o: &Value) -> Option<Kind> {
+    pub fn from_object(o: &Value) -> Option<Kind> {
         match o["kind"].as_str()? {
             "Deployment" => Some(Kind::Deployment),
             "StatefulSet" => Some(Kind::StatefulSet),
@@ -63,14 +68,14 @@ impl Kind {
             Kind::StatefulSet => "statefulsets",
         }
     }
-    fn kind(self) -> &'static str {
+    pub fn kind(self) -> &'static str {
         match self {
             Kind::Deployment => "Deployment",
             Kind::StatefulSet => "StatefulSet",
         }
     }
     /// `deployment.apps`, as kubectl names it in `…/NAME restarted`.
-    fn dotted(self) -> &'static str {
+    pub fn dotted(self) -> &'static str {
         match self {
             Kind::Deployment => "deployment.apps",
             Kind::StatefulSet => "statefulset.apps",
@@ -97,6 +102,9 @@ pub enum Behaviour {
     Running,
     Pending,
     Crash,
+    /// Scheduled, containers still being created (`ContainerCreating`); only for the pods of
+    /// applied workloads until their `ready-at` time.
+    Starting,
 }
 
 impl Behaviour {
@@ -105,6 +113,7 @@ impl Behaviour {
             Behaviour::Running => "Running",
             Behaviour::Pending => "Pending",
             Behaviour::Crash => "CrashLoopBackOff",
+            Behaviour::Starting => "Running",
         }
     }
     fn of(workload: &Value) -> Behaviour {
@@ -117,13 +126,13 @@ impl Behaviour {
 }
 
 /// The node the pods run on (the cluster's single node).
-struct Node {
+pub struct Node {
     name: String,
     ip: String,
 }
 
 impl Node {
-    fn of(c: &Container) -> Node {
+    pub fn of(c: &Container) -> Node {
         Node { name: c.name().to_string(), ip: c.meta.ip.clone() }
     }
 }
@@ -196,7 +205,19 @@ fn pod_object(
     extra_labels: &[(&str, String)],
     node: &Node,
 ) -> Value {
-    let behaviour = Behaviour::of(workload);
+    let mut behaviour = Behaviour::of(workload);
+    let now_ms = timefmt::now_ms();
+    let ready_at = match workload["metadata"]["annotations"][READY_AFTER].as_str() {
+        Some("never") => Some("never".to_string()),
+        Some(ms) => match ms.parse::<u64>() {
+            Ok(0) | Err(_) => None,
+            Ok(ms) => Some(now_ms.saturating_add(ms).to_string()),
+        },
+        None => None,
+    };
+    if ready_at.is_some() && behaviour == Behaviour::Running {
+        behaviour = Behaviour::Starting;
+    }
     let restarts: u64 = workload["metadata"]["annotations"][RESTARTS]
         .as_str()
         .and_then(|s| s.parse().ok())
@@ -207,14 +228,20 @@ fn pod_object(
     for (k, v) in extra_labels {
         labels.insert((*k).to_string(), json!(v));
     }
-    let now_ms = timefmt::now_ms();
-    let now = timefmt::rfc3339_secs(now_ms);
-    let earlier = timefmt::rfc3339_secs(now_ms.saturating_sub(40_000));
     let containers = containers_of(&template["spec"]);
     let uid = random_uid();
     let sa_volume = format!("kube-api-access-{}", suffix(5));
     let mut spec_containers = Vec::new();
-    for (cname, image) in &containers {
+    for (i, (cname, image)) in containers.iter().enumerate() {
+        let mut mounts: Vec<Value> = template["spec"]["containers"][i]["volumeMounts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        mounts.push(json!({
+            "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+            "name": sa_volume,
+            "readOnly": true
+        }));
         spec_containers.push(json!({
             "image": image,
             "imagePullPolicy": "IfNotPresent",
@@ -222,11 +249,7 @@ fn pod_object(
             "resources": {},
             "terminationMessagePath": "/dev/termination-log",
             "terminationMessagePolicy": "File",
-            "volumeMounts": [{
-                "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
-                "name": sa_volume,
-                "readOnly": true
-            }]
+            "volumeMounts": mounts
         }));
     }
     let mut spec = json!({
@@ -250,6 +273,62 @@ fn pod_object(
         spec["hostname"] = json!(name);
         spec["subdomain"] = json!(workload["spec"]["serviceName"].as_str().unwrap_or(owner.1));
     }
+    let status = pod_status(behaviour, &containers, &sa_volume, name, ns, &uid, node, restarts);
+    if let Some(v) = template["spec"]["volumes"].as_array() {
+        spec["volumes"] = json!(v);
+    }
+    if behaviour != Behaviour::Pending {
+        spec["nodeName"] = json!(node.name);
+    }
+    let generate = match owner.0 {
+        "ReplicaSet" => Some(format!("{}-", owner.1)),
+        _ => Some(format!("{}-", workload["metadata"]["name"].as_str().unwrap_or(""))),
+    };
+    let now = timefmt::rfc3339_secs(now_ms);
+    let mut pod = json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "creationTimestamp": now,
+            "generateName": generate,
+            "labels": labels,
+            "name": name,
+            "namespace": ns,
+            "ownerReferences": [{
+                "apiVersion": "apps/v1",
+                "blockOwnerDeletion": true,
+                "controller": true,
+                "kind": owner.0,
+                "name": owner.1,
+                "uid": owner.2
+            }],
+            "resourceVersion": store.next_rv(),
+            "uid": uid
+        },
+        "spec": spec,
+        "status": status
+    });
+    if let Some(at) = ready_at {
+        pod["metadata"]["annotations"] = json!({ READY_AT: at });
+    }
+    pod
+}
+
+/// A pod's `status` for how it behaves.
+#[allow(clippy::too_many_arguments)]
+fn pod_status(
+    behaviour: Behaviour,
+    containers: &[(String, String)],
+    sa_volume: &str,
+    name: &str,
+    ns: &str,
+    uid: &str,
+    node: &Node,
+    restarts: u64,
+) -> Value {
+    let now_ms = timefmt::now_ms();
+    let now = timefmt::rfc3339_secs(now_ms);
+    let earlier = timefmt::rfc3339_secs(now_ms.saturating_sub(40_000));
     let cond = |t: &str, s: bool, extra: Value| {
         let mut c = json!({"lastProbeTime": null, "lastTransitionTime": now, "status": if s { "True" } else { "False" }, "type": t});
         if let (Some(c), Some(e)) = (c.as_object_mut(), extra.as_object()) {
@@ -263,7 +342,7 @@ fn pod_object(
     let unready = json!({"message": format!("containers with unready status: [{}]", names.join(" ")), "reason": "ContainersNotReady"});
     let pod_ip =
         format!("10.244.0.{}", 2 + (u8::from_str_radix(&random_hex(1), 16).unwrap_or(7) % 250));
-    let status = match behaviour {
+    match behaviour {
         Behaviour::Pending => {
             json!({
                 "conditions": [cond("PodScheduled", false, json!({
@@ -272,6 +351,39 @@ fn pod_object(
                 }))],
                 "phase": "Pending",
                 "qosClass": "BestEffort"
+            })
+        }
+        Behaviour::Starting => {
+            // Scheduled; the kubelet is still pulling the image and creating the containers.
+            let statuses: Vec<Value> = containers
+                .iter()
+                .map(|(cname, image)| {
+                    json!({
+                        "image": image,
+                        "imageID": "",
+                        "lastState": {},
+                        "name": cname,
+                        "ready": false,
+                        "restartCount": 0,
+                        "started": false,
+                        "state": {"waiting": {"reason": "ContainerCreating"}}
+                    })
+                })
+                .collect();
+            json!({
+                "conditions": [
+                    cond("PodReadyToStartContainers", false, json!({})),
+                    cond("Initialized", true, json!({})),
+                    cond("Ready", false, unready.clone()),
+                    cond("ContainersReady", false, unready),
+                    cond("PodScheduled", true, json!({}))
+                ],
+                "containerStatuses": statuses,
+                "hostIP": node.ip,
+                "hostIPs": [{"ip": node.ip}],
+                "phase": "Pending",
+                "qosClass": "BestEffort",
+                "startTime": now
             })
         }
         Behaviour::Running | Behaviour::Crash => {
@@ -333,37 +445,7 @@ fn pod_object(
                 "startTime": now
             })
         }
-    };
-    if behaviour != Behaviour::Pending {
-        spec["nodeName"] = json!(node.name);
     }
-    let generate = match owner.0 {
-        "ReplicaSet" => Some(format!("{}-", owner.1)),
-        _ => Some(format!("{}-", workload["metadata"]["name"].as_str().unwrap_or(""))),
-    };
-    json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "creationTimestamp": now,
-            "generateName": generate,
-            "labels": labels,
-            "name": name,
-            "namespace": ns,
-            "ownerReferences": [{
-                "apiVersion": "apps/v1",
-                "blockOwnerDeletion": true,
-                "controller": true,
-                "kind": owner.0,
-                "name": owner.1,
-                "uid": owner.2
-            }],
-            "resourceVersion": store.next_rv(),
-            "uid": uid
-        },
-        "spec": spec,
-        "status": status
-    })
 }
 
 fn template(labels: &BTreeMap<String, String>, containers: &[(String, String)]) -> Value {
@@ -954,6 +1036,7 @@ fn pods_for(conn: &Conn, w: &Value) -> Vec<Value> {
 
 /// Resolve `POD`, `pod/POD` or `TYPE/NAME` to one pod, or the error line (exit 1).
 fn target_pod(conn: &Conn, target: &str, announce_several: bool) -> Result<Value, String> {
+    settle(&conn.store, &conn.namespace, &Node::of(&conn.container));
     let (t, name) = match target.split_once('/') {
         Some((t, n)) => (Some(t), n),
         None => (None, target),
@@ -1564,6 +1647,7 @@ fn status(ctx: &Ctx, p: &args::Parsed) -> i32 {
     loop {
         let w = {
             let _l = ctx.lock();
+            settle(&conn.store, &ns, &Node::of(&conn.container));
             let Some(mut w) = conn.store.list_namespaced(&ns, kind.resource()).get(name).cloned()
             else {
                 if last.is_empty() {
@@ -1643,4 +1727,261 @@ fn parse_rfc3339_ms(s: &str) -> Option<u64> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     u64::try_from((days * 86_400 + h * 3600 + mi * 60 + sec) * 1000).ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// `kubectl apply` of Deployments and StatefulSets, deletion, and the pods' own progress
+
+/// Store a Deployment or StatefulSet sent by `kubectl apply --server-side` (`applied` has its
+/// namespace set), as the API server and the controllers would: a new object gets the server's
+/// defaults and its pods; an existing one keeps its uid, creation time and annotations other
+/// managers set (e.g. `restartedAt` on its template), and a changed template bumps `generation`
+/// and replaces the pods. Immutable fields that differ give the API server's error.
+/// `ready_after`: knob `apply_ready_ms` (`never`, or milliseconds).
+pub fn apply_workload(
+    store: &ClusterStore,
+    ns: &str,
+    mut applied: Value,
+    node: &Node,
+    ready_after: &str,
+) -> Result<(), String> {
+    let Some(kind) = Kind::from_object(&applied) else {
+        return Err("error: not a workload".into());
+    };
+    let name = applied["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    // The API server's validation of what the controllers rely on.
+    let selector = labels_of(&applied);
+    let tmpl_labels = &applied["spec"]["template"]["metadata"]["labels"];
+    if selector.is_empty() {
+        return Err(format!(
+            "The {} \"{name}\" is invalid: spec.selector: Required value",
+            kind.kind()
+        ));
+    }
+    if selector.iter().any(|(k, v)| tmpl_labels[k].as_str() != Some(v.as_str())) {
+        return Err(format!(
+            "The {} \"{name}\" is invalid: spec.template.metadata.labels: Invalid value: {}: `selector` does not match template `labels`",
+            kind.kind(),
+            go_map(tmpl_labels)
+        ));
+    }
+    if kind == Kind::StatefulSet && applied["spec"]["serviceName"].is_null() {
+        // Optional since Kubernetes 1.29; kilter always sets it.
+        applied["spec"]["serviceName"] = json!("");
+    }
+    let existing = store.list_namespaced(ns, kind.resource()).get(&name).cloned();
+    let mut w = match existing {
+        None => {
+            let containers = containers_of(&applied["spec"]["template"]["spec"]);
+            let replicas = applied["spec"]["replicas"].as_u64().unwrap_or(1) as u32;
+            let mut w = workload_object(
+                store,
+                kind,
+                ns,
+                &name,
+                replicas,
+                &selector,
+                &containers,
+                Behaviour::Running,
+                0,
+            );
+            // The applied spec wins over the defaults workload_object chose.
+            for (k, v) in applied["spec"].as_object().cloned().unwrap_or_default() {
+                w["spec"][k.as_str()] = v;
+            }
+            if let Some(labels) = applied["metadata"]["labels"].as_object() {
+                w["metadata"]["labels"] = json!(labels);
+            }
+            if let Some(a) = applied["metadata"]["annotations"].as_object() {
+                for (k, v) in a {
+                    w["metadata"]["annotations"][k.as_str()] = v.clone();
+                }
+            }
+            w["metadata"]["annotations"][READY_AFTER] = json!(ready_after);
+            let lines = vec![format!("starting {name}"), format!("{name} is ready")];
+            store.put_namespaced(
+                ns,
+                "workloadlogs",
+                &format!("{}/{name}", kind.lower()),
+                json!(lines),
+            );
+            recreate_pods(store, ns, &mut w, node);
+            w
+        }
+        Some(mut w) => {
+            let immutable: &[&str] = match kind {
+                Kind::Deployment => &["selector"],
+                Kind::StatefulSet => {
+                    &["selector", "serviceName", "volumeClaimTemplates", "podManagementPolicy"]
+                }
+            };
+            for f in immutable {
+                let new = &applied["spec"][*f];
+                if !new.is_null() && *new != w["spec"][*f] {
+                    return Err(match kind {
+                        Kind::StatefulSet => format!(
+                            "The StatefulSet \"{name}\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+                        ),
+                        Kind::Deployment => format!(
+                            "The Deployment \"{name}\" is invalid: spec.selector: Invalid value: {}: field is immutable",
+                            go_map(&new["matchLabels"])
+                        ),
+                    });
+                }
+            }
+            // Template annotations other managers own (rollout restart) stay.
+            let mut template = applied["spec"]["template"].clone();
+            if let Some(a) = w["spec"]["template"]["metadata"]["annotations"].as_object() {
+                for (k, v) in a {
+                    if template["metadata"]["annotations"][k.as_str()].is_null() {
+                        template["metadata"]["annotations"][k.as_str()] = v.clone();
+                    }
+                }
+            }
+            let changed = template != w["spec"]["template"]
+                || applied["spec"]["replicas"] != w["spec"]["replicas"];
+            for (k, v) in applied["spec"].as_object().cloned().unwrap_or_default() {
+                w["spec"][k.as_str()] = v;
+            }
+            w["spec"]["template"] = template;
+            if let Some(labels) = applied["metadata"]["labels"].as_object() {
+                for (k, v) in labels {
+                    w["metadata"]["labels"][k.as_str()] = v.clone();
+                }
+            }
+            if changed {
+                let generation = w["metadata"]["generation"].as_u64().unwrap_or(1);
+                w["metadata"]["generation"] = json!(generation + 1);
+                w["metadata"]["annotations"][READY_AFTER] = json!(ready_after);
+                recreate_pods(store, ns, &mut w, node);
+            }
+            w["metadata"]["resourceVersion"] = json!(store.next_rv());
+            w
+        }
+    };
+    reconcile(store, ns, &mut w, true);
+    store.put_namespaced(ns, kind.resource(), &name, w);
+    bind_claims(store, ns);
+    Ok(())
+}
+
+/// `map[string]string{"k":"v"}`, as the API server prints a label map in errors.
+fn go_map(v: &Value) -> String {
+    let pairs: Vec<String> = v
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| format!("{k:?}:{:?}", v.as_str().unwrap_or(""))).collect())
+        .unwrap_or_default();
+    format!("map[string]string{{{}}}", pairs.join(", "))
+}
+
+/// Delete a workload with its ReplicaSets, pods and their logs (what the garbage collector does
+/// after `kubectl delete`, at once).
+pub fn delete_workload(store: &ClusterStore, ns: &str, kind: Kind, name: &str) {
+    for p in owned_pods(store, ns, kind, name) {
+        if let Some(pn) = p["metadata"]["name"].as_str() {
+            store.delete_namespaced(ns, "pods", pn);
+            store.delete_namespaced(ns, "podlogs", pn);
+        }
+    }
+    if kind == Kind::Deployment {
+        for rs in store.list_namespaced(ns, "replicasets").into_values() {
+            if owner_is(&rs, "Deployment", name)
+                && let Some(rn) = rs["metadata"]["name"].as_str()
+            {
+                store.delete_namespaced(ns, "replicasets", rn);
+            }
+        }
+    }
+    store.delete_namespaced(ns, "workloadlogs", &format!("{}/{name}", kind.lower()));
+    store.delete_namespaced(ns, kind.resource(), name);
+}
+
+/// What the kubelet does meanwhile: pods of applied workloads whose `ready-at` time has come
+/// start running and become ready (their workloads' status follows); claims that a pod mounts
+/// get bound. Called (under the state lock) before kubectl reads pods or workloads.
+pub fn settle(store: &ClusterStore, ns: &str, node: &Node) {
+    let now = timefmt::now_ms();
+    let mut owners: Vec<(Kind, String)> = Vec::new();
+    for (pname, mut pod) in store.list_namespaced(ns, "pods") {
+        let Some(at) = pod["metadata"]["annotations"][READY_AT].as_str() else { continue };
+        let due = at.parse::<u64>().is_ok_and(|at| now >= at);
+        if !due || pod["status"]["phase"] != "Pending" {
+            continue;
+        }
+        let containers = containers_of(&pod["spec"]);
+        let sa = pod["spec"]["containers"][0]["volumeMounts"]
+            .as_array()
+            .and_then(|ms| {
+                ms.iter()
+                    .find_map(|m| m["name"].as_str().filter(|n| n.starts_with("kube-api-access-")))
+            })
+            .unwrap_or("kube-api-access-xxxxx")
+            .to_string();
+        let uid = pod["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+        pod["status"] = pod_status(Behaviour::Running, &containers, &sa, &pname, ns, &uid, node, 0);
+        pod["metadata"]["resourceVersion"] = json!(store.next_rv());
+        // The workload's log lines start now.
+        let owner = pod["metadata"]["ownerReferences"][0].clone();
+        let owner_kind = owner["kind"].as_str().unwrap_or_default().to_string();
+        let owner_name = owner["name"].as_str().unwrap_or_default().to_string();
+        let workload = match owner_kind.as_str() {
+            "StatefulSet" => Some((Kind::StatefulSet, owner_name)),
+            "ReplicaSet" => store
+                .list_namespaced(ns, "replicasets")
+                .get(&owner_name)
+                .and_then(|rs| rs["metadata"]["ownerReferences"][0]["name"].as_str())
+                .map(|d| (Kind::Deployment, d.to_string())),
+            _ => None,
+        };
+        if let Some((kind, wname)) = &workload {
+            let lines = workload_logs(store, ns, *kind, wname);
+            let mut logs = pod_logs(store, ns);
+            let entry = logs.entry(pname.clone()).or_default();
+            for (c, _) in &containers {
+                entry.insert(c.clone(), lines.iter().map(|l| (now, l.clone())).collect());
+            }
+            save_pod_logs(store, ns, &logs);
+            if !owners.contains(&(*kind, wname.clone())) {
+                owners.push((*kind, wname.clone()));
+            }
+        }
+        store.put_namespaced(ns, "pods", &pname, pod);
+    }
+    for (kind, wname) in owners {
+        if let Some(mut w) = store.list_namespaced(ns, kind.resource()).get(&wname).cloned() {
+            reconcile(store, ns, &mut w, true);
+            store.put_namespaced(ns, kind.resource(), &wname, w);
+        }
+    }
+    bind_claims(store, ns);
+}
+
+/// Bind every Pending PersistentVolumeClaim that a pod mounts (kind's local-path provisioner
+/// binds on first use: `WaitForFirstConsumer`).
+fn bind_claims(store: &ClusterStore, ns: &str) {
+    let pods = store.list_namespaced(ns, "pods");
+    let used: Vec<String> = pods
+        .values()
+        .flat_map(|p| p["spec"]["volumes"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v["persistentVolumeClaim"]["claimName"].as_str().map(str::to_string))
+        .collect();
+    for (name, mut pvc) in store.list_namespaced(ns, "persistentvolumeclaims") {
+        if pvc["status"]["phase"] != "Pending" || !used.contains(&name) {
+            continue;
+        }
+        let uid = pvc["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+        let storage = pvc["spec"]["resources"]["requests"]["storage"].clone();
+        pvc["spec"]["volumeName"] = json!(format!("pvc-{uid}"));
+        pvc["metadata"]["annotations"]["pv.kubernetes.io/bind-completed"] = json!("yes");
+        pvc["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"] = json!("yes");
+        pvc["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] =
+            json!(pods.values().find_map(|p| p["spec"]["nodeName"].as_str()).unwrap_or_default());
+        pvc["status"] = json!({
+            "accessModes": pvc["spec"]["accessModes"],
+            "capacity": {"storage": storage},
+            "phase": "Bound"
+        });
+        pvc["metadata"]["resourceVersion"] = json!(store.next_rv());
+        store.put_namespaced(ns, "persistentvolumeclaims", &name, pvc);
+    }
 }

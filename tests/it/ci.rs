@@ -540,3 +540,37 @@ fn outside_github_actions_there_are_no_workflow_commands() {
     assert!(!stderr_of(&out).lines().any(|l| l.starts_with("::")), "{}", stderr_of(&out));
     assert!(!summary.exists(), "no step summary outside GitHub Actions");
 }
+
+#[test]
+fn services_are_ready_before_tilt_ci_and_tilt_gets_their_variables() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\nservices: [postgres, redis]\n"), true);
+    // tilt ci runs long enough for its record (with its environment) to be read.
+    env.set_knob("tilt_ci_ms", "3000");
+    let child =
+        env.kilter_std(&dir).arg("ci").stderr(std::process::Stdio::piped()).spawn().expect("spawn");
+    assert!(
+        crate::support::wait_until(Duration::from_secs(30), || !env.tilt_records().is_empty()),
+        "tilt ci started"
+    );
+    let rec = env.tilt_records().pop().unwrap();
+    assert_eq!(rec["mode"], "ci");
+    assert_eq!(
+        rec["env"]["DATABASE_URL"],
+        "postgres://postgres:postgres@postgres.shop-dev.svc:5432/shop"
+    );
+    assert_eq!(rec["env"]["REDIS_URL"], "redis://redis.shop-dev.svc:6379/0");
+    let out = child.wait_with_output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    let calls = env.calls();
+    let apply = calls.iter().position(|c| c.contains(" apply --server-side")).expect("applied");
+    let tilt = calls.iter().position(|c| c.starts_with("tilt ci")).expect("tilt ci");
+    assert!(apply < tilt, "services before tilt ci: {calls:#?}");
+    assert!(
+        Regex::new(r"(?m)^  services +\d+(\.\d)?(ms|s) +ok$").unwrap().is_match(&err),
+        "a phase of its own:\n{err}"
+    );
+    assert!(!env.cache_dir("shop").join("services.yaml").exists(), "removed with the cluster");
+    assert_destroyed(&env);
+}

@@ -133,6 +133,17 @@ fn run(mut cmd: Command) -> Run {
     }
 }
 
+/// `run` with stdin from a file.
+fn run_with(mut cmd: Command, stdin: &Path) -> Run {
+    let out: Output =
+        cmd.stdin(std::fs::File::open(stdin).expect("stdin file")).output().expect("runs");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 #[test]
 fn fake_kubectl_answers_like_the_real_kubectl_without_a_server() {
     let Some(real) = real_kubectl() else {
@@ -254,6 +265,37 @@ fn fake_kubectl_answers_like_the_real_kubectl_without_a_server() {
             false,
         ),
     ];
+    // the services of kilter.yaml: delete by label, the readiness probe
+    cases.push((
+        vec![
+            "--context",
+            ctx,
+            "delete",
+            "statefulsets,deployments,services",
+            "-n",
+            "contract-dev",
+            "-l",
+            "app.kubernetes.io/managed-by=kilter,app.kubernetes.io/name notin (postgres,redis)",
+        ],
+        &kc,
+        false,
+    ));
+    cases.push((
+        vec![
+            "--context",
+            ctx,
+            "get",
+            "statefulsets,deployments,pods",
+            "-n",
+            "contract-dev",
+            "-l",
+            "app.kubernetes.io/managed-by=kilter",
+            "-o",
+            "json",
+        ],
+        &kc,
+        false,
+    ));
     // a kubeconfig that lost the context, and one that is gone: kubectl words it per command
     for kubeconfig in [&kc, &missing] {
         let other = if kubeconfig == &kc { "kind-kilter-other" } else { ctx };
@@ -267,14 +309,45 @@ fn fake_kubectl_answers_like_the_real_kubectl_without_a_server() {
             &["rollout", "restart", "deployment/api"],
             &["logs", "deployment/api", "-n", "contract-dev"],
             &["exec", "-i", "pod/db-0", "-n", "contract-dev", "--", "true"],
+            &[
+                "delete",
+                "services",
+                "-n",
+                "contract-dev",
+                "-l",
+                "app.kubernetes.io/managed-by=kilter",
+            ],
         ] {
             let mut args = vec!["--context", other];
             args.extend_from_slice(tail);
             cases.push((args, kubeconfig, tail[0] == "version"));
         }
     }
+    // `up`'s server-side apply of the services, with the manifests on stdin (and with none).
+    let manifest = env.root().join("services.yaml");
+    std::fs::write(
+        &manifest,
+        "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: redis\n  namespace: contract-dev\nspec:\n  ports:\n    - port: 6379\n  type: NodePort\n",
+    )
+    .unwrap();
+    let empty = env.root().join("empty.yaml");
+    std::fs::write(&empty, "").unwrap();
+    let apply = |context| {
+        vec!["--context", context, "apply", "--server-side", "--field-manager=kilter", "-f", "-"]
+    };
+    let mut stdins: Vec<Option<&Path>> = vec![None; cases.len()];
+    for (context, kubeconfig, input) in [
+        (ctx, &kc, &manifest),
+        (ctx, &kc, &empty),
+        ("kind-kilter-other", &kc, &manifest),
+        ("kind-kilter-other", &kc, &empty),
+        (ctx, &missing, &manifest),
+    ] {
+        cases.push((apply(context), kubeconfig.as_path(), false));
+        stdins.push(Some(input.as_path()));
+    }
     let mut diffs = Vec::new();
-    for (args, kubeconfig, version_json) in &cases {
+    for ((args, kubeconfig, version_json), stdin) in cases.iter().zip(&stdins) {
         let mut r = Command::new(&real);
         r.args(args)
             .env_clear()
@@ -283,7 +356,10 @@ fn fake_kubectl_answers_like_the_real_kubectl_without_a_server() {
             .env("KUBECONFIG", kubeconfig);
         let mut f = env.tool("kubectl");
         f.args(args).env("KUBECONFIG", kubeconfig);
-        let (real_run, fake_run) = (run(r), run(f));
+        let (real_run, fake_run) = match stdin {
+            None => (run(r), run(f)),
+            Some(p) => (run_with(r, p), run_with(f, p)),
+        };
         let norm_out =
             |s: &str| if *version_json { normalise_version_json(s) } else { s.to_owned() };
         let pairs = [

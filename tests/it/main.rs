@@ -20,5 +20,6 @@ mod output;
 mod real_docker;
 mod realworld;
 mod replay;
+mod services;
 mod structure;
 mod tilt;

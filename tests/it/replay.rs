@@ -99,6 +99,41 @@ pub fn state(env: &Env, projects: &[&Path]) -> State {
             );
         }
     }
+    // kilter's services in the fake clusters: the objects as stored, minus what the API server
+    // makes up itself (uids, resource versions, times, cluster IPs, volume names, status).
+    for cluster in
+        std::fs::read_dir(env.state_dir().join("clusters")).into_iter().flatten().flatten()
+    {
+        for ns in std::fs::read_dir(cluster.path().join("ns")).into_iter().flatten().flatten() {
+            for resource in ["statefulsets", "deployments", "services", "persistentvolumeclaims"] {
+                let Ok(text) = std::fs::read_to_string(ns.path().join(format!("{resource}.json")))
+                else {
+                    continue;
+                };
+                let all: serde_json::Value = serde_json::from_str(&text).unwrap();
+                for (name, o) in all.as_object().cloned().unwrap_or_default() {
+                    let mut o = o.clone();
+                    if let Some(m) = o["metadata"].as_object_mut() {
+                        for k in ["uid", "resourceVersion", "creationTimestamp"] {
+                            m.remove(k);
+                        }
+                    }
+                    if let Some(spec) = o["spec"].as_object_mut() {
+                        for k in ["clusterIP", "clusterIPs", "volumeName"] {
+                            spec.remove(k);
+                        }
+                    }
+                    if let Some(obj) = o.as_object_mut() {
+                        obj.remove("status");
+                    }
+                    st.insert(
+                        format!("object {}/{resource}/{name}", ns.file_name().to_string_lossy()),
+                        normalise(root, &o.to_string()),
+                    );
+                }
+            }
+        }
+    }
     let mut tilts: Vec<String> = env
         .tilt_records()
         .iter()
@@ -106,14 +141,15 @@ pub fn state(env: &Env, projects: &[&Path]) -> State {
             normalise(
                 root,
                 &format!(
-                    "port={} file={} context={} namespace={} cwd={} env={} kubeconfig={}",
+                    "port={} file={} context={} namespace={} cwd={} env={} kubeconfig={} services={}",
                     t["port"],
                     t["file"],
                     t["context"],
                     t["namespace"],
                     t["cwd"],
                     t["kilter_env"],
-                    t["kubeconfig_env"]
+                    t["kubeconfig_env"],
+                    service_env(&t["env"])
                 ),
             )
         })
@@ -121,6 +157,34 @@ pub fn state(env: &Env, projects: &[&Path]) -> State {
     tilts.sort();
     st.insert("tilts".into(), tilts.join("\n"));
     st
+}
+
+/// The variables of Tilt's environment that neither the harness nor a shell put there (the
+/// services' `provides:` and anything else kilter adds).
+fn service_env(env: &serde_json::Value) -> String {
+    const FROM_HARNESS: &[&str] = &[
+        "PATH",
+        "HOME",
+        "XDG_CACHE_HOME",
+        "XDG_DATA_HOME",
+        "XDG_STATE_HOME",
+        "XDG_CONFIG_HOME",
+        "DOCKER_CONFIG",
+        "NO_COLOR",
+        "PWD",
+        "OLDPWD",
+        "SHLVL",
+        "_",
+        "KUBECONFIG",
+    ];
+    let kept: serde_json::Map<String, serde_json::Value> = env
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !FROM_HARNESS.contains(&k.as_str()) && !k.starts_with("KILTER_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    serde_json::Value::Object(kept).to_string()
 }
 
 /// Run `args` for real in one environment and as a dry-run script in another, both prepared by
@@ -268,4 +332,66 @@ fn ci_on_a_fresh_project() {
 #[test]
 fn ci_keeping_a_running_project() {
     assert_replay_equivalent(running, &["ci", "--keep"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services (kilter.yaml `services:`)
+
+fn fresh_with_services(env: &Env) -> PathBuf {
+    project(env, "shop", Some("name: shop\n# keep me\nservices: [postgres, redis]\n"), true)
+}
+
+fn running_with_three_services(env: &Env) -> PathBuf {
+    let d = project(env, "shop", Some("name: shop\nservices: [postgres, redis, mailpit]\n"), true);
+    env.kilter(&d).arg("up").assert().success();
+    d
+}
+
+#[test]
+fn up_with_services_on_a_fresh_project() {
+    let script = assert_replay_equivalent(fresh_with_services, &["up"]);
+    assert!(script.contains("apply --server-side '--field-manager=kilter' -f - < "), "{script}");
+    assert!(script.contains("services.yaml"), "{script}");
+    assert!(
+        script.contains("until ") && script.contains("rollout status statefulset/postgres"),
+        "the wait is a bounded loop: {script}"
+    );
+}
+
+#[test]
+fn up_deleting_a_removed_service() {
+    let script = assert_replay_equivalent(
+        |env| {
+            let d = running_with_three_services(env);
+            std::fs::write(d.join("kilter.yaml"), "name: shop\nservices: [postgres]\n").unwrap();
+            d
+        },
+        &["up", "--prune-data"],
+    );
+    assert!(script.contains("app.kubernetes.io/name notin (postgres)"), "{script}");
+}
+
+#[test]
+fn add_on_a_running_project() {
+    let script = assert_replay_equivalent(running, &["add", "postgres", "nats"]);
+    assert!(script.contains("kilter.yaml"), "{script}");
+}
+
+#[test]
+fn add_without_a_cluster() {
+    assert_replay_equivalent(fresh, &["add", "redis"]);
+}
+
+#[test]
+fn remove_on_a_running_project() {
+    let script = assert_replay_equivalent(running_with_three_services, &["remove", "redis"]);
+    assert!(script.contains("app.kubernetes.io/name in (redis)"), "{script}");
+}
+
+#[test]
+fn ci_with_services_on_a_fresh_project() {
+    let script = assert_replay_equivalent(fresh_with_services, &["ci"]);
+    assert!(script.contains("apply --server-side '--field-manager=kilter' -f - < "), "{script}");
+    assert!(script.contains(" tilt ci --port "), "{script}");
+    assert!(script.contains("kind delete cluster"), "{script}");
 }

@@ -1,0 +1,123 @@
+//! `kilter catalog [--json]` and `kilter catalog show NAME [--json]`: what one word under
+//! `services:` becomes. Needs neither a project nor a cluster.
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use crate::cli::{CatalogArgs, CatalogCommand};
+use crate::config::suggest;
+use crate::error::invalid;
+use crate::services::catalog::{self, CatalogEntry, ProbeSpec};
+use crate::ui::Ui;
+
+pub fn run(ui: &Ui, args: &CatalogArgs) -> Result<i32> {
+    match &args.command {
+        Some(CatalogCommand::Show(show)) => {
+            let Some(entry) = catalog::find(&show.name) else {
+                let error = invalid(format!("`{}` is not a catalog service", show.name));
+                return Err(match suggest(&show.name, &catalog::names()) {
+                    Some(close) => error.hint(format!("did you mean `{close}`?")),
+                    None => error.hint(format!("the catalog has {}", catalog::names().join(", "))),
+                }
+                .into());
+            };
+            if show.json {
+                let doc = json!({"schema_version": 1, "service": describe(entry)});
+                ui.stdout(&(serde_json::to_string_pretty(&doc)? + "\n"));
+            } else {
+                ui.stdout(&show_text(entry));
+            }
+        }
+        None if args.json => {
+            let all: Vec<Value> = catalog::CATALOG.iter().map(describe).collect();
+            let doc = json!({"schema_version": 1, "services": all});
+            ui.stdout(&(serde_json::to_string_pretty(&doc)? + "\n"));
+        }
+        None => ui.stdout(&list_text()),
+    }
+    Ok(0)
+}
+
+fn kind(e: &CatalogEntry) -> &'static str {
+    if e.volume.is_some() { "statefulset" } else { "deployment" }
+}
+
+fn describe(e: &CatalogEntry) -> Value {
+    let pairs = |list: &[(&str, &str)]| -> Value {
+        Value::Object(list.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect())
+    };
+    json!({
+        "name": e.name,
+        "description": e.description,
+        "image": e.image,
+        "kind": kind(e),
+        "ports": e.ports.iter().map(|p| json!({"name": p.name, "port": p.port, "what": p.what})).collect::<Vec<_>>(),
+        "env": pairs(e.env),
+        "provides": pairs(e.provides),
+        "credentials": pairs(e.credentials),
+        "args": e.args,
+        "volume": e.volume.map(|(path, size)| json!({"path": path, "size": size})),
+        "readiness": probe_text(e.probe),
+    })
+}
+
+fn probe_text(p: ProbeSpec) -> String {
+    match p {
+        ProbeSpec::Exec(argv) => format!("exec {}", argv.join(" ")),
+        ProbeSpec::Http { path, port } => format!("HTTP GET {path} on port {port}"),
+        ProbeSpec::Tcp { port } => format!("TCP connect to port {port}"),
+    }
+}
+
+fn list_text() -> String {
+    let mut out = format!("{:<10} {:<42} {:<22} {}\n", "NAME", "IMAGE", "PORTS", "PROVIDES");
+    for e in catalog::CATALOG {
+        let ports: Vec<String> = e.ports.iter().map(|p| format!("{}/{}", p.port, p.name)).collect();
+        let provides: Vec<&str> = e.provides.iter().map(|(k, _)| *k).collect();
+        out.push_str(&format!(
+            "{:<10} {:<42} {:<22} {}\n",
+            e.name,
+            e.image,
+            ports.join(","),
+            provides.join(",")
+        ));
+    }
+    out.push_str("\nAdd one with `kilter add NAME`; `kilter catalog show NAME` has the details.\n");
+    out
+}
+
+fn show_text(e: &CatalogEntry) -> String {
+    let mut out = format!("{} — {}\n", e.name, e.description);
+    let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<12} {v}\n"));
+    line("image", e.image.to_owned());
+    line(
+        "runs as",
+        match e.volume {
+            Some((path, size)) => format!(
+                "StatefulSet `{}` with a {size} PersistentVolumeClaim `{}-data` at {path}",
+                e.name, e.name
+            ),
+            None => format!("Deployment `{}` (no volume)", e.name),
+        },
+    );
+    for (i, p) in e.ports.iter().enumerate() {
+        let label = if i == 0 { "ports" } else { "" };
+        let first = if i == 0 { " — {{ .Port }}" } else { "" };
+        line(label, format!("{} {} ({}){first}", p.port, p.name, p.what));
+    }
+    for (i, (k, v)) in e.env.iter().enumerate() {
+        line(if i == 0 { "env" } else { "" }, format!("{k}={v}"));
+    }
+    if !e.args.is_empty() {
+        line("args", e.args.join(" "));
+    }
+    line("readiness", probe_text(e.probe));
+    for (i, (k, v)) in e.provides.iter().enumerate() {
+        line(if i == 0 { "provides" } else { "" }, format!("{k}={v}"));
+    }
+    out.push_str(&format!(
+        "\nIn kilter.yaml: `services: [{}]`, or override fields:\n  services:\n    - name: {}\n      image: {}\n      env:\n        KEY: value\n",
+        e.name, e.name, e.image
+    ));
+    out
+}

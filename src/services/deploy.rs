@@ -1,0 +1,378 @@
+//! Putting services into the cluster, through the runner: write the rendered manifests into the
+//! project's cache dir, `kubectl apply --server-side --field-manager=kilter -f - < file`, delete
+//! what kilter.yaml no longer lists (by label), and wait until every service is ready.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use camino::Utf8Path;
+use serde_json::Value;
+
+use super::render::{MANAGED_BY, NAME_LABEL};
+use super::{Service, Wired, WorkloadKind};
+use crate::error::{Code, Exit, code_of};
+use crate::exec::{Content, Output, Poll, PollEnd, Runner};
+use crate::fsutil::Perm;
+use crate::tools::kubectl::Kubectl;
+use crate::ui::Ui;
+
+/// Where services go.
+pub struct Target<'a> {
+    pub runner: &'a Runner<'a>,
+    pub ui: &'a Ui,
+    pub kubectl: &'a Kubectl<'a>,
+    pub namespace: &'a str,
+    /// `<cache dir>/services.yaml`
+    pub manifest: &'a Utf8Path,
+}
+
+/// `app.kubernetes.io/managed-by=kilter`
+pub fn managed_selector() -> String {
+    format!("{MANAGED_BY}=kilter")
+}
+
+/// Object types a service consists of (`with_data`: its PersistentVolumeClaim too).
+fn types(with_data: bool) -> &'static str {
+    if with_data {
+        "statefulsets,deployments,services,persistentvolumeclaims"
+    } else {
+        "statefulsets,deployments,services"
+    }
+}
+
+fn names_list(names: &[String]) -> String {
+    names.join(", ")
+}
+
+/// Write the manifests of `services` into the project's cache dir (0600: dev credentials are in
+/// it). No services: the file goes. Returns whether there is anything to apply.
+pub fn write_manifest(t: &Target<'_>, services: &[Service], wired: &[Wired]) -> Result<bool> {
+    let pairs: Vec<(&Service, &Wired)> = services.iter().zip(wired).collect();
+    let Some(text) = super::render::manifests(&pairs, t.namespace) else {
+        t.runner.remove_file(t.manifest)?;
+        return Ok(false);
+    };
+    t.runner.write_file(t.manifest, &Content::text(text), Perm::Private(0o600))?;
+    Ok(true)
+}
+
+/// Write the manifests and apply them. Nothing to apply: the manifest file goes.
+pub fn apply(t: &Target<'_>, services: &[Service], wired: &[Wired]) -> Result<()> {
+    if !write_manifest(t, services, wired)? {
+        return Ok(());
+    }
+    let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+    let step = t.ui.step(
+        &format!("Applying services {}", names_list(&names)),
+        &format!("apply services {}", names_list(&names)),
+    );
+    let cmd = t.kubectl.apply_cmd(format!("apply services {}", names_list(&names)), t.manifest);
+    let out = t.runner.run_unchecked(&cmd)?;
+    if !out.success() {
+        drop(step);
+        return Err(t.runner.failed(&cmd, &out, Some(apply_hint(&out.stderr, t.manifest))).into());
+    }
+    step.done();
+    Ok(())
+}
+
+fn apply_hint(stderr: &str, manifest: &Utf8Path) -> String {
+    if stderr.contains("provided port is already allocated") {
+        return format!(
+            "another Service in the cluster already uses that NodePort (one of your own manifests?). kilter gives its services the top of the project's block, counting down; let your manifests count up from KILTER_PORT_BASE. The manifests are in {manifest}"
+        );
+    }
+    if stderr.contains("conflict") {
+        return format!(
+            "another field manager changed a field kilter owns; kilter.yaml decides these objects. Reapply by hand with `--force-conflicts` ({manifest}), or delete the object and run `kilter up`"
+        );
+    }
+    if stderr.contains("Forbidden") && stderr.contains("StatefulSet") {
+        return "a StatefulSet's volume cannot change in place: `kilter remove` the service and add it again (its data is kept unless --prune-data)".to_owned();
+    }
+    format!("the manifests are in {manifest}")
+}
+
+/// `kubectl delete` of kilter's services matching `selector`; returns the `… deleted` lines.
+fn delete_selected(
+    t: &Target<'_>,
+    selector: &str,
+    prune_data: bool,
+    what: &str,
+) -> Result<Vec<String>> {
+    let cmd = t.kubectl.delete_selected_cmd(what, types(prune_data), t.namespace, selector);
+    let out = t.runner.run(&cmd)?;
+    Ok(out.stdout.lines().filter(|l| l.ends_with(" deleted")).map(str::to_owned).collect())
+}
+
+/// Delete every service of kilter's that `keep` does not name (a service removed from
+/// kilter.yaml). Its PersistentVolumeClaim stays unless `prune_data`.
+pub fn delete_except(t: &Target<'_>, keep: &[String], prune_data: bool) -> Result<Vec<String>> {
+    let selector = if keep.is_empty() {
+        managed_selector()
+    } else {
+        format!("{},{NAME_LABEL} notin ({})", managed_selector(), keep.join(","))
+    };
+    let deleted =
+        delete_selected(t, &selector, prune_data, "delete services removed from kilter.yaml")?;
+    report_deleted(t.ui, &deleted, prune_data);
+    Ok(deleted)
+}
+
+/// Delete the services `names` (`kilter remove`).
+pub fn delete_named(t: &Target<'_>, names: &[String], prune_data: bool) -> Result<Vec<String>> {
+    let selector = format!("{},{NAME_LABEL} in ({})", managed_selector(), names.join(","));
+    let deleted = delete_selected(
+        t,
+        &selector,
+        prune_data,
+        &format!("delete services {}", names_list(names)),
+    )?;
+    report_deleted(t.ui, &deleted, prune_data);
+    Ok(deleted)
+}
+
+fn report_deleted(ui: &Ui, deleted: &[String], prune_data: bool) {
+    // `statefulset.apps "redis" deleted`: a service that had a data volume.
+    let with_data: Vec<&str> = deleted
+        .iter()
+        .filter_map(|l| l.strip_prefix("statefulset.apps \""))
+        .filter_map(|l| l.split('"').next())
+        .collect();
+    let services: BTreeSet<&str> = deleted
+        .iter()
+        .filter(|l| l.starts_with("statefulset.apps ") || l.starts_with("deployment.apps "))
+        .filter_map(|l| l.split('"').nth(1))
+        .collect();
+    if !services.is_empty() {
+        let list: Vec<&str> = services.into_iter().collect();
+        ui.info(&format!("Removed service {}", list.join(", ")));
+    }
+    if !prune_data && !with_data.is_empty() {
+        let claims: Vec<String> = with_data.iter().map(|s| format!("{s}-data")).collect();
+        ui.note(&format!(
+            "the data of {} is kept in PersistentVolumeClaim {} (adding the service again reuses it; `--prune-data` deletes it)",
+            with_data.join(", "),
+            claims.join(", ")
+        ));
+    }
+}
+
+/// Whether one service is ready, and if not, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    pub name: String,
+    pub ready: bool,
+    /// `2/2 ready`, `ContainerCreating`, `ImagePullBackOff: Back-off pulling image …`, …
+    pub detail: String,
+}
+
+/// Read `kubectl get statefulsets,deployments,pods -l app.kubernetes.io/managed-by=kilter -o
+/// json`: each service is ready when its workload has seen its latest spec and every replica is
+/// updated and ready (and, for a StatefulSet, its current revision is the update revision).
+pub fn readiness(stdout: &str, services: &[(String, WorkloadKind)]) -> Result<Vec<Readiness>> {
+    let v: Value = serde_json::from_str(stdout)
+        .map_err(|e| anyhow::anyhow!("could not parse `kubectl get` output: {e}"))?;
+    let items = v["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut out = Vec::with_capacity(services.len());
+    for (name, kind) in services {
+        let kind_word = match kind {
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::Deployment => "Deployment",
+        };
+        let workload =
+            items.iter().find(|o| o["kind"] == kind_word && o["metadata"]["name"] == **name);
+        let Some(w) = workload else {
+            out.push(Readiness {
+                name: name.clone(),
+                ready: false,
+                detail: "not created yet".to_owned(),
+            });
+            continue;
+        };
+        let n = |v: &Value| v.as_u64().unwrap_or(0);
+        let replicas = w["spec"]["replicas"].as_u64().unwrap_or(1);
+        let st = &w["status"];
+        let seen =
+            n(&st["observedGeneration"]) >= w["metadata"]["generation"].as_u64().unwrap_or(1);
+        let updated = n(&st["updatedReplicas"]) >= replicas;
+        let ready_n = n(&st["readyReplicas"]);
+        let no_old = n(&st["replicas"]) <= replicas;
+        let revision_done = match (st["currentRevision"].as_str(), st["updateRevision"].as_str()) {
+            (Some(c), Some(u)) => c == u,
+            _ => true,
+        };
+        let ready = seen && updated && ready_n >= replicas && no_old && revision_done;
+        let detail = if ready {
+            format!("{ready_n}/{replicas} ready")
+        } else {
+            pods_state(items, name).unwrap_or_else(|| format!("{ready_n}/{replicas} ready"))
+        };
+        out.push(Readiness { name: name.clone(), ready, detail });
+    }
+    Ok(out)
+}
+
+/// Why the pods of service `name` are not ready (the first waiting reason, an unschedulable
+/// pod's message, or `N/M ready`); `None` when it has no pods.
+pub fn pods_state(items: &[Value], name: &str) -> Option<String> {
+    let pods: Vec<&Value> = items
+        .iter()
+        .filter(|o| o["kind"] == "Pod" && o["metadata"]["labels"][NAME_LABEL] == *name)
+        .collect();
+    if pods.is_empty() {
+        return None;
+    }
+    for p in &pods {
+        for s in p["status"]["containerStatuses"].as_array().map(Vec::as_slice).unwrap_or_default()
+        {
+            if let Some(reason) = s["state"]["waiting"]["reason"].as_str() {
+                return Some(match s["state"]["waiting"]["message"].as_str() {
+                    Some(m) if reason != "ContainerCreating" => format!("{reason}: {m}"),
+                    _ => reason.to_owned(),
+                });
+            }
+        }
+        if p["status"]["phase"] == "Pending"
+            && let Some(c) = p["status"]["conditions"].as_array().and_then(|cs| {
+                cs.iter().find(|c| c["type"] == "PodScheduled" && c["status"] == "False")
+            })
+        {
+            return Some(format!(
+                "Pending: {}",
+                c["message"].as_str().or(c["reason"].as_str()).unwrap_or("not scheduled")
+            ));
+        }
+    }
+    let ready = pods
+        .iter()
+        .filter(|p| {
+            p["status"]["conditions"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        })
+        .count();
+    Some(format!("{ready}/{} pods ready", pods.len()))
+}
+
+/// Wait until every service is ready, showing each one as it gets there. Past `timeout` (or the
+/// runner's deadline): exit 5 naming the services that are not ready and why. A dry run prints
+/// the wait as a bounded loop over `kubectl rollout status`.
+pub fn wait_ready(t: &Target<'_>, services: &[Service], timeout: Duration) -> Result<()> {
+    if services.is_empty() {
+        return Ok(());
+    }
+    let ui = t.ui;
+    let started = Instant::now();
+    let wanted: Vec<(String, WorkloadKind)> =
+        services.iter().map(|s| (s.name.clone(), s.kind())).collect();
+    let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+    let step = ui.step(
+        &format!("Waiting for services {} to be ready", names_list(&names)),
+        &format!("wait until services {} are ready", names_list(&names)),
+    );
+    let probe = t.kubectl.get_selected_cmd(
+        "read the state of kilter's services",
+        "statefulsets,deployments,pods",
+        t.namespace,
+        &managed_selector(),
+    );
+    // The dry-run script waits with `kubectl rollout status` of each workload.
+    let script_condition = services
+        .iter()
+        .map(|s| {
+            format!(
+                "{} >/dev/null 2>&1",
+                t.kubectl.rollout_status_cmd(&s.reference(), t.namespace, "10s")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" && ");
+    let last: RefCell<Vec<Readiness>> = RefCell::new(Vec::new());
+    let shown: RefCell<BTreeSet<String>> = RefCell::new(BTreeSet::new());
+    let show_new = |states: &[Readiness]| {
+        let mut shown = shown.borrow_mut();
+        for r in states.iter().filter(|r| r.ready) {
+            if shown.insert(r.name.clone()) {
+                ui.info(&format!(
+                    "  {} ready ({})",
+                    r.name,
+                    crate::ui::fmt_duration(started.elapsed())
+                ));
+            }
+        }
+    };
+    let poll = Poll {
+        what: "the services to be ready",
+        probe: &probe,
+        every: Duration::from_millis(500),
+        max_in_flight: 2,
+        max_age: Duration::from_secs(5),
+        timeout: t.runner.remaining().map_or(timeout, |r| r.min(timeout)),
+        script_condition: Some(script_condition),
+    };
+    let judge = |o: &Output| -> Option<Vec<Readiness>> {
+        if !o.success() {
+            return None;
+        }
+        readiness(&o.stdout, &wanted).ok()
+    };
+    let done = |o: &Output| {
+        let Some(states) = judge(o) else { return false };
+        let all = states.iter().all(|r| r.ready);
+        show_new(&states);
+        *last.borrow_mut() = states;
+        all
+    };
+    let seen = |o: &Output| match judge(o) {
+        Some(states) => {
+            let waiting: Vec<String> = states
+                .iter()
+                .filter(|r| !r.ready)
+                .map(|r| format!("{} ({})", r.name, r.detail))
+                .collect();
+            ui.progress(&format!("Waiting for services: {}", waiting.join(", ")));
+        }
+        None => ui.progress(&format!("Waiting for services: {}", o.reason())),
+    };
+    match t.runner.poll(&poll, done, seen) {
+        Ok(PollEnd::Done(_)) => {
+            let took = step.done();
+            ui.detail(&format!("services ready after {}", crate::ui::fmt_duration(took)));
+            Ok(())
+        }
+        Ok(PollEnd::Planned) => {
+            step.done();
+            Ok(())
+        }
+        Err(e) if code_of(&e) == Code::Timeout => {
+            drop(step);
+            let states = last.borrow();
+            let not_ready: Vec<String> = if states.is_empty() {
+                names.iter().map(|n| format!("{n} (no answer from the cluster)")).collect()
+            } else {
+                states
+                    .iter()
+                    .filter(|r| !r.ready)
+                    .map(|r| format!("{} ({})", r.name, r.detail))
+                    .collect()
+            };
+            Err(Exit::new(
+                Code::Timeout,
+                format!(
+                    "services not ready after {}: {}",
+                    crate::ui::fmt_duration(started.elapsed()),
+                    not_ready.join(", ")
+                ),
+            )
+            .hint(format!(
+                "see why with `kilter status` and `kilter logs <service>`; `kubectl describe pod -n {}` shows the events (image pulls take a while the first time: raise --timeout)",
+                t.namespace
+            ))
+            .into())
+        }
+        Err(e) => Err(e),
+    }
+}
