@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
-# Snapshot benchmark (issue #4): `kilter db snapshot` against a direct
-# `kubectl exec … -- pg_dump -Fc > file` of the same >= 500 MB database, through the same fake
-# kubectl (tests/fake), whose `exec` runs the real pg_dump against a throwaway PostgreSQL server on
-# a unix socket. Also kilter's own peak RSS during the snapshot (VmHWM of the kilter process, read
-# from /proc every 20 ms; children such as kubectl and pg_dump are not counted).
+# Snapshot benchmark: `kilter db snapshot` and `kilter db restore` against the direct commands a person
+# would type, `kubectl exec … -- pg_dump -Fc > file` and `kubectl exec -i … -- pg_restore … < file`, on two
+# databases of one throwaway PostgreSQL server (unix socket), through the same fake kubectl (tests/fake),
+# whose `exec` runs the real pg_dump/pg_restore against it:
+#
+#   random    BENCH_RANDOM_MB (default 231) MB of random bytes (1 KiB bytea rows): incompressible
+#   pgbench   `pgbench -i -s BENCH_PGBENCH_SCALE` (default 40, ~600 MB): realistic, compressible
+#
+# Reports wall times (median of BENCH_ROUNDS alternating rounds, default 3), file sizes, and kilter's own
+# peak RSS (VmHWM of the kilter process, read from /proc every 10 ms; kubectl and pg_dump not counted).
 #
 #   scripts/bench-snapshot.sh
-#   BENCH_DB_MB=512 BENCH_ROUNDS=3 scripts/bench-snapshot.sh
+#   BENCH_ROUNDS=5 BENCH_ONLY=pgbench scripts/bench-snapshot.sh
 #
-# Targets: direct time / kilter time >= 0.90; peak RSS <= 30 MB.
-# Needs: cargo, PostgreSQL 13+ server programs (Debian: `postgresql`; KILTER_PG_BINDIR overrides the
-# lookup), runuser (util-linux) when run as root, ~3 GB free in /tmp. Takes a few minutes. Not run in CI.
+# Targets: random: snapshot >= 3x faster than direct -Fc, restore >= 1.2x; pgbench: snapshot and restore
+# >= 1.0x direct, file <= 0.5x of -Fc's; peak RSS <= 64 MB. Exit 1 when one is missed.
+# Needs: cargo, PostgreSQL 13+ server programs and pgbench (Debian: `postgresql`, `postgresql-contrib` on
+# old releases; KILTER_PG_BINDIR overrides the lookup), runuser (util-linux) when run as root, ~4 GB free
+# in /tmp. Takes several minutes. Not run in CI.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-db_mb=${BENCH_DB_MB:-512}
+random_mb=${BENCH_RANDOM_MB:-231}
+scale=${BENCH_PGBENCH_SCALE:-40}
 rounds=${BENCH_ROUNDS:-3}
+only=${BENCH_ONLY:-}
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 die() {
   echo "bench-snapshot: $*" >&2
@@ -23,7 +33,7 @@ die() {
 }
 
 # --- PostgreSQL programs ----------------------------------------------------------------------------
-programs=(initdb pg_ctl postgres pg_dump pg_restore psql)
+programs=(initdb pg_ctl postgres pg_dump pg_restore psql pgbench)
 has_all() {
   local p
   for p in "${programs[@]}"; do [[ -x $1/$p ]] || return 1; done
@@ -36,7 +46,7 @@ if [[ -z $pg ]]; then
 fi
 if [[ -z $pg ]] && command -v pg_config >/dev/null; then pg=$(pg_config --bindir); fi
 if [[ -z $pg ]] || ! has_all "$pg"; then
-  die "PostgreSQL server programs not found (apt-get install postgresql, or set KILTER_PG_BINDIR)"
+  die "PostgreSQL server programs and pgbench not found (apt-get install postgresql, or set KILTER_PG_BINDIR)"
 fi
 
 pg_user=""
@@ -66,7 +76,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# --- the server ---------------------------------------------------------------------------------------
+# --- the server and the two databases -----------------------------------------------------------------
 echo "==> PostgreSQL from $pg${pg_user:+ (as $pg_user)}"
 mkdir -p "$work/data" "$work/run"
 if [[ -n $pg_user ]]; then chown "$pg_user" "$work/data" "$work/run"; fi
@@ -74,30 +84,41 @@ as_pg "$pg/initdb" -D "$work/data" -U postgres --auth=trust -E UTF8 --locale=C -
 as_pg "$pg/pg_ctl" -D "$work/data" -o "-k $work/run -c listen_addresses= -F -c max_wal_size=4GB" \
   -w -l "$work/run/server.log" start >/dev/null
 psql_() { "$pg/psql" -h "$work/run" -U postgres -X -q -tA -v ON_ERROR_STOP=1 "$@"; }
-psql_ -d postgres -c 'CREATE DATABASE bench'
+secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }'; }
 
-echo "==> filling a ${db_mb} MB table with random bytes (1 KiB per row)"
-rows=$((db_mb * 1024))
-t0=$EPOCHREALTIME
-if psql_ -d bench -c 'CREATE EXTENSION pgcrypto' 2>/dev/null; then
-  payload='gen_random_bytes(1024)'
-else
-  payload="(SELECT decode(string_agg(md5(random()::text || g::text || i::text), ''), 'hex') FROM generate_series(1, 64) i)"
+dbs=()
+if [[ -z $only || $only == random ]]; then
+  dbs+=(random)
+  echo "==> database random: ${random_mb} MB of random bytes (1 KiB per row)"
+  t0=$EPOCHREALTIME
+  psql_ -d postgres -c 'CREATE DATABASE random'
+  if psql_ -d random -c 'CREATE EXTENSION pgcrypto' 2>/dev/null; then
+    payload='gen_random_bytes(1024)'
+  else
+    payload="(SELECT decode(string_agg(md5(random()::text || g::text || i::text), ''), 'hex') FROM generate_series(1, 64) i)"
+  fi
+  psql_ -d random -c "CREATE TABLE blobs (id bigint PRIMARY KEY, payload bytea NOT NULL)"
+  psql_ -d random -c "INSERT INTO blobs SELECT g, $payload FROM generate_series(1, $((random_mb * 1024))) g"
+  echo "    done in $(secs_since "$t0") s"
 fi
-psql_ -d bench -c "CREATE TABLE blobs (id bigint PRIMARY KEY, payload bytea NOT NULL)"
-psql_ -d bench -c "INSERT INTO blobs SELECT g, $payload FROM generate_series(1, $rows) g"
-psql_ -d bench -c 'CHECKPOINT'
-db_bytes=$(psql_ -d bench -c "SELECT pg_database_size('bench')")
-echo "    $((db_bytes / 1048576)) MiB in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s"
+if [[ -z $only || $only == pgbench ]]; then
+  dbs+=(pgbench)
+  echo "==> database pgbench: pgbench -i -s $scale"
+  t0=$EPOCHREALTIME
+  psql_ -d postgres -c 'CREATE DATABASE pgbench'
+  "$pg/pgbench" -h "$work/run" -U postgres -i -q -s "$scale" pgbench >/dev/null 2>&1
+  echo "    done in $(secs_since "$t0") s"
+fi
+psql_ -d postgres -c 'CHECKPOINT'
 
 # --- the fake cluster -----------------------------------------------------------------------------------
-mkdir -p "$work/bin" "$work/home" "$work/state" "$work/proj"
+mkdir -p "$work/bin" "$work/home" "$work/state" "$work/proj" "$work/files"
 for t in docker kind kubectl tilt; do ln -s "$fake" "$work/bin/$t"; done
 export PATH="$work/bin:$PATH" HOME="$work/home" XDG_CACHE_HOME="$work/home/.cache" XDG_DATA_HOME="$work/home/.local/share" \
   XDG_STATE_HOME="$work/home/.local/state" KILTER_FAKE_STATE="$work/state" NO_COLOR=1 KILTER_PROGRESS=never
 unset KUBECONFIG CI || true
 export KILTER_FAKE_CREATE_MS=0
-printf 'name: bench\ndatabase:\n  service: postgres\n  user: postgres\n' >"$work/proj/kilter.yaml"
+printf 'name: bench\n' >"$work/proj/kilter.yaml"
 cd "$work/proj"
 "$kilter" -q up --no-tilt
 "$fake" ctl workload bench-dev postgres --kind statefulset --image postgres:15 >/dev/null
@@ -106,78 +127,92 @@ cd "$work/proj"
 "$fake" ctl set pg_port 5432
 kc="$XDG_CACHE_HOME/kilter/bench/kubeconfig"
 snapdir="$XDG_DATA_HOME/kilter/bench/snapshots"
+exec_=(kubectl --context kind-kilter-bench exec)
 
 # --- measurements -----------------------------------------------------------------------------------------
-direct_cmd=(kubectl --context kind-kilter-bench exec postgres-0 -n bench-dev -- pg_dump -Fc -U postgres bench)
-direct_times=()
-kilter_times=()
-peaks=()
-dump_bytes=0
-
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+max() { printf '%s\n' "$@" | sort -g | tail -n1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 
-run_direct() {
-  local t0 t1
+# Run kilter with "$@", set $took (s) and $hwm (KiB, kilter's own peak RSS).
+kilter_timed() {
+  local t0 pid v
+  hwm=0
   t0=$EPOCHREALTIME
-  KUBECONFIG="$kc" "${direct_cmd[@]}" >"$work/direct.dump"
-  t1=$EPOCHREALTIME
-  dump_bytes=$(stat -c %s "$work/direct.dump")
-  rm -f "$work/direct.dump"
-  direct_times+=("$(elapsed "$t0" "$t1")")
-}
-
-run_kilter() {
-  local name=$1 t0 t1 pid hwm=0 v
-  t0=$EPOCHREALTIME
-  "$kilter" -q db snapshot "$name" &
+  "$kilter" -q "$@" &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
     v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
     if [[ -n $v ]] && ((v > hwm)); then hwm=$v; fi
-    sleep 0.02
+    sleep 0.01
   done
-  wait "$pid" || die "kilter db snapshot $name failed"
-  t1=$EPOCHREALTIME
-  [[ -f $snapdir/$name.dump && -f $snapdir/$name.json ]] || die "snapshot $name is missing"
-  "$kilter" -q db rm "$name"
-  kilter_times+=("$(elapsed "$t0" "$t1")")
-  peaks+=("$hwm")
+  wait "$pid" || die "kilter $* failed"
+  took=$(elapsed "$t0" "$EPOCHREALTIME")
 }
 
-echo "==> warm-up (one direct dump)"
-run_direct
-direct_times=()
-for i in $(seq "$rounds"); do
-  echo "==> round $i of $rounds"
-  if ((i % 2)); then
-    run_direct
-    run_kilter "bench-$i"
-  else
-    run_kilter "bench-$i"
-    run_direct
+rows=()
+fail=0
+for db in "${dbs[@]}"; do
+  printf 'name: bench\ndatabase:\n  service: postgres\n  user: postgres\n  name: %s\n' "$db" >kilter.yaml
+  db_bytes=$(psql_ -d postgres -c "SELECT pg_database_size('$db')")
+  direct_snap=() direct_rest=() kilter_snap=() kilter_rest=() inner_rest=() peaks=()
+  direct_file="$work/files/$db.dump"
+  run_direct() {
+    local t0
+    t0=$EPOCHREALTIME
+    KUBECONFIG="$kc" "${exec_[@]}" postgres-0 -n bench-dev -- pg_dump -Fc -U postgres "$db" >"$direct_file"
+    direct_snap+=("$(elapsed "$t0" "$EPOCHREALTIME")")
+    t0=$EPOCHREALTIME
+    KUBECONFIG="$kc" "${exec_[@]}" -i postgres-0 -n bench-dev -- pg_restore --clean --if-exists --no-owner \
+      -U postgres -d "$db" <"$direct_file"
+    direct_rest+=("$(elapsed "$t0" "$EPOCHREALTIME")")
+    direct_bytes=$(stat -c %s "$direct_file")
+  }
+  run_kilter() {
+    kilter_timed db snapshot "$1" --force
+    kilter_snap+=("$took")
+    peaks+=("$hwm")
+    kilter_bytes=$(du -cb "$snapdir/$1".dump* | tail -n1 | cut -f1)
+    kilter_timed db restore "$1"
+    kilter_rest+=("$took")
+    peaks+=("$hwm")
+    # How long the `zstd -dc … | kubectl exec -i … pg_restore` pipeline itself took (commands.log).
+    inner_rest+=("$(awk -F'\t' '/pg_restore/ { d = $3 } END { sub(/s$/, "", d); print d }' "$XDG_CACHE_HOME/kilter/bench/commands.log")")
+    "$kilter" -q db rm "$1"
+  }
+  echo "==> $db: $(mib "$db_bytes") MiB; warm-up"
+  run_direct
+  direct_snap=() direct_rest=()
+  for i in $(seq "$rounds"); do
+    if ((i % 2)); then run_direct && run_kilter "b$i"; else run_kilter "b$i" && run_direct; fi
+    echo "    round $i: snapshot direct ${direct_snap[-1]} s, kilter ${kilter_snap[-1]} s;" \
+      "restore direct ${direct_rest[-1]} s, kilter ${kilter_rest[-1]} s (its pipeline ${inner_rest[-1]} s); peak RSS $((${peaks[-1]} > ${peaks[-2]} ? ${peaks[-1]} : ${peaks[-2]})) KiB"
+  done
+  ds=$(median "${direct_snap[@]}") ks=$(median "${kilter_snap[@]}")
+  dr=$(median "${direct_rest[@]}") kr=$(median "${kilter_rest[@]}")
+  peak=$(max "${peaks[@]}")
+  rs=$(ratio "$ds" "$ks") rr=$(ratio "$dr" "$kr") rf=$(ratio "$kilter_bytes" "$direct_bytes")
+  if [[ $db == random ]]; then snap_t=3.0 rest_t=1.2 size_t=""; else snap_t=1.0 rest_t=1.0 size_t=0.5; fi
+  rows+=("| $db: snapshot of $(mib "$db_bytes") MiB | $ks s | $ds s | $rs | ≥ $snap_t |")
+  rows+=("| $db: restore | $kr s | $dr s | $rr | ≥ $rest_t |")
+  rows+=("| $db: file size | $(mib "$kilter_bytes") MiB | $(mib "$direct_bytes") MiB | $rf (kilter/direct) | ${size_t:+≤ $size_t} |")
+  rows+=("| $db: kilter's peak RSS (snapshot, restore) | $(mib $((peak * 1024))) MiB | – | – | ≤ 64 MB |")
+  awk -v r="$rs" -v t="$snap_t" 'BEGIN { exit !(r >= t) }' || { echo "bench-snapshot: $db snapshot ratio $rs < $snap_t" >&2; fail=1; }
+  awk -v r="$rr" -v t="$rest_t" 'BEGIN { exit !(r >= t) }' || { echo "bench-snapshot: $db restore ratio $rr < $rest_t" >&2; fail=1; }
+  if [[ -n $size_t ]]; then
+    awk -v r="$rf" -v t="$size_t" 'BEGIN { exit !(r <= t) }' || { echo "bench-snapshot: $db file ratio $rf > $size_t" >&2; fail=1; }
   fi
-  echo "    direct ${direct_times[-1]} s, kilter ${kilter_times[-1]} s, kilter peak RSS ${peaks[-1]} KiB"
+  awk -v p="$peak" 'BEGIN { exit !(p * 1024 <= 64 * 1000 * 1000) }' || { echo "bench-snapshot: $db peak RSS $peak KiB > 64 MB" >&2; fail=1; }
+  rm -f "$direct_file"
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-max() { printf '%s\n' "$@" | sort -g | tail -n1; }
-t_d=$(median "${direct_times[@]}")
-t_k=$(median "${kilter_times[@]}")
-peak=$(max "${peaks[@]}")
-ratio=$(awk -v d="$t_d" -v k="$t_k" 'BEGIN { printf "%.2f", d / k }')
-peak_mb=$(awk -v p="$peak" 'BEGIN { printf "%.1f", p / 1024 }')
-dump_mb=$((dump_bytes / 1048576))
-
 echo
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); $("$pg/postgres" --version)"
-echo "database: $((db_bytes / 1048576)) MiB (pg_database_size); pg_dump -Fc output: $dump_mb MiB; median of $rounds rounds"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); $("$pg/postgres" --version); load average at the start: $load0"
+echo "median of $rounds alternating rounds; ratio = direct/kilter for times"
 echo
-echo "| measurement | kilter | direct | ratio (direct/kilter) | target |"
+echo "| measurement | kilter | direct | ratio | target |"
 echo "|---|---|---|---|---|"
-echo "| snapshot of a $((db_bytes / 1048576)) MiB database ($dump_mb MiB dump) | ${t_k} s | ${t_d} s | $ratio | ≥ 0.90 |"
-echo "| kilter peak RSS during the snapshot (VmHWM) | $peak_mb MiB | - | - | ≤ 30 MB |"
-
-fail=0
-awk -v r="$ratio" 'BEGIN { exit !(r >= 0.90) }' || { echo "bench-snapshot: ratio $ratio is below 0.90" >&2; fail=1; }
-awk -v p="$peak" 'BEGIN { exit !(p <= 30 * 1000) }' || { echo "bench-snapshot: peak RSS $peak_mb MiB is above 30 MB" >&2; fail=1; }
+printf '%s\n' "${rows[@]}"
 exit "$fail"

@@ -6,7 +6,7 @@
 # throwaway HOME; nothing touches ~/.kube or a real cluster.
 #
 #   scripts/bench.sh                 # 1-5
-#   BENCH_SNAPSHOT=1 scripts/bench.sh  # also 6 (fills a >= 500 MB PostgreSQL database; slow)
+#   BENCH_SNAPSHOT=1 scripts/bench.sh  # also 6 (random-bytes and pgbench PostgreSQL databases; slow)
 #
 # Needs: hyperfine (Debian package), python3.
 set -euo pipefail

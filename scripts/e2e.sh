@@ -370,7 +370,7 @@ ok "same node resumed, flag removed, row kept"
 if ((DB)); then
     step "db snapshot"
     kilter_in "$DIR_A" db snapshot e2e
-    [[ -s $(snapshots_of "$NAME_A")/e2e.dump ]] || fail "no snapshot file $(snapshots_of "$NAME_A")/e2e.dump"
+    [[ -s $(snapshots_of "$NAME_A")/e2e.dump.zst ]] || fail "no snapshot file $(snapshots_of "$NAME_A")/e2e.dump.zst"
     ok "snapshot e2e written"
 fi
 
@@ -379,7 +379,7 @@ kilter_in "$DIR_A" destroy "${DESTROY_ARGS[@]}"
 [[ $(node_status "$NAME_A") == absent ]] || fail "the node still exists after destroy"
 [[ -z $(docker ps -aq --filter "label=io.x-k8s.kind.cluster=kilter-$NAME_A") ]] || fail "containers of the cluster remain"
 if ((DB)); then
-    [[ -s $(snapshots_of "$NAME_A")/e2e.dump ]] || fail "destroy removed the snapshot"
+    [[ -s $(snapshots_of "$NAME_A")/e2e.dump.zst ]] || fail "destroy removed the snapshot"
 fi
 [[ $(sha256sum <"$HOME/.kube/config") == "$KUBE_SHA" ]] || fail "$HOME/.kube/config changed"
 kept=""

@@ -66,7 +66,7 @@ pub enum Command {
     Doctor(JsonArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
-    /// Database snapshots that survive `destroy`: snapshot, list, restore, rm
+    /// Database snapshots that survive `destroy`: snapshot, list, restore, rm, prune, pin, shell
     Db(DbArgs),
     /// The services `services:` in kilter.yaml can name: images, ports, what they provide
     Catalog(CatalogArgs),
@@ -287,14 +287,39 @@ pub struct DbArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
-    /// Dump the database (pg_dump -Fc) into a snapshot file outside the cluster
+    /// Dump the database (pg_dump -Fc -Z0, mysqldump or mariadb-dump) into a zstd-compressed snapshot outside the cluster
     Snapshot(SnapshotArgs),
     /// List snapshots, newest first
     List(JsonArgs),
-    /// Verify a snapshot's checksum, then restore it (pg_restore --clean --if-exists --no-owner)
+    /// Verify a snapshot's checksums, then restore it (pg_restore --clean --if-exists --no-owner, mysql or mariadb)
     Restore(RestoreArgs),
-    /// Delete one snapshot
+    /// Delete one snapshot (also an incomplete one)
     Rm(RmArgs),
+    /// Delete old snapshots, keeping the newest N and every pinned one
+    Prune(PruneArgs),
+    /// Keep a snapshot from `kilter db prune`
+    Pin(RmArgs),
+    /// Let `kilter db prune` remove a pinned snapshot again
+    Unpin(RmArgs),
+    /// Open the database client (psql, mysql or mariadb) in the database pod
+    Shell(ShellArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Keep this many of the newest unpinned snapshots (at least 1: the newest is never removed)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), required = true)]
+    pub keep: u32,
+    /// Only remove snapshots older than this (e.g. 30d, 12h, 2w)
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub older_than: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// Extra arguments for the client (after `--`), e.g. `-- -c 'select 1'`
+    #[arg(last = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -305,6 +330,9 @@ pub struct SnapshotArgs {
     /// Replace an existing snapshot of that name (only once the new dump is complete)
     #[arg(long)]
     pub force: bool,
+    /// Further databases of the same server to put into the snapshot (comma-separated)
+    #[arg(long, value_name = "DB,…", value_delimiter = ',')]
+    pub include: Vec<String>,
     #[command(subcommand)]
     pub command: Option<SnapshotCommand>,
 }
@@ -325,6 +353,22 @@ pub struct RestoreArgs {
 pub struct RmArgs {
     /// Snapshot to delete
     pub name: String,
+}
+
+/// An age for `db prune --older-than`: `30d`, `2w`, or anything [`parse_duration`] reads.
+pub fn parse_age(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    for (unit, secs) in [('d', 86_400u64), ('w', 7 * 86_400)] {
+        if let Some(n) = t.strip_suffix(unit) {
+            return n
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| n.checked_mul(secs))
+                .map(std::time::Duration::from_secs)
+                .ok_or_else(|| format!("invalid age `{s}` (try 30d, 2w or 12h)"));
+        }
+    }
+    parse_duration(t).map_err(|e| format!("{e}; days and weeks work too (30d, 2w)"))
 }
 
 /// Longest duration kilter accepts (a week): anything longer is surely a typo, and it keeps
@@ -409,6 +453,12 @@ mod tests {
         assert!(parse_duration("10x").is_err());
         assert!(parse_duration("10m5").is_err());
         assert!(parse_duration("").is_err());
+        assert_eq!(parse_age("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_age("2w"), Ok(Duration::from_secs(14 * 86_400)));
+        assert_eq!(parse_age("12h"), Ok(Duration::from_secs(12 * 3600)));
+        for bad in ["d", "-1d", "1.5d", "99999999999999999999d", "x", ""] {
+            assert!(parse_age(bad).is_err(), "{bad}");
+        }
         for bad in ["-1s", "inf", "NaN", "99999999999999999999h", "8d", "169h", "1e9s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }

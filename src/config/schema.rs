@@ -330,6 +330,7 @@ impl<'a> Walker<'a> {
 
     fn database(&mut self, value: &'a Node) -> Result<Database, Exit> {
         let mut db = Database::default();
+        let (mut service, mut user) = (None, None);
         let expected = "`engine`, `service`, `user` and `name` (all optional)";
         for (key, v) in self.section("database", value, expected, DATABASE_KEYS)? {
             let text = self.string(&format!("database.{key}"), v)?;
@@ -339,11 +340,18 @@ impl<'a> Walker<'a> {
                         db.engine = self.engine(v, &engine)?;
                     }
                 }
-                "service" => db.service = text.unwrap_or(db.service),
-                "user" => db.user = text.unwrap_or(db.user),
+                "service" => service = text,
+                "user" => user = text,
                 _ => db.name = text,
             }
         }
+        // MySQL and MariaDB default to a workload named after the engine and the `root` user.
+        if db.engine != Engine::Postgres {
+            db.service = db.engine.as_str().to_owned();
+            db.user = "root".to_owned();
+        }
+        db.service = service.unwrap_or(db.service);
+        db.user = user.unwrap_or(db.user);
         Ok(db)
     }
 

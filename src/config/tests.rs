@@ -1542,6 +1542,16 @@ fn registry_and_engine() {
         assert_eq!(db.engine, engine, "{text:?}");
     }
     assert_eq!(Engine::Mariadb.to_string(), "mariadb");
+    // MySQL/MariaDB: service and user default to the engine's name and root.
+    for (text, service, user) in [
+        ("database:\n  engine: mariadb\n", "mariadb", "root"),
+        ("database:\n  engine: mysql\n  user: app\n", "mysql", "app"),
+        ("database:\n  service: db\n  engine: mysql\n", "db", "root"),
+        ("database:\n  engine: postgres\n", "postgres", "postgres"),
+    ] {
+        let db = parse_ok(text).0.database.expect("a database section");
+        assert_eq!((db.service.as_str(), db.user.as_str()), (service, user), "{text:?}");
+    }
     let cases: &[(&str, &str, Option<&str>)] = &[
         (
             "registry: no\n",

@@ -112,6 +112,113 @@ fn record_mode_answers_by_prefix_and_records() {
     assert_eq!(r.recorded(), vec!["kubectl get --raw /readyz", "kubectl get pods"]);
 }
 
+fn sh_mut(script: &str) -> Cmd {
+    Cmd::new("sh", Some(Utf8Path::new("/bin/sh")), "run a test script")
+        .args(["-c", script])
+        .mutate()
+}
+
+#[test]
+fn stdout_streams_into_kilter_in_chunks() {
+    let ui = Ui::for_tests();
+    let runner = Runner::new(Mode::Real, &ui);
+    let mut got = 0usize;
+    let mut calls = 0usize;
+    let out = runner
+        .run_stdout_into(
+            &sh_mut("head -c 3000000 /dev/zero; echo oops >&2"),
+            "zstd > f",
+            &mut |c| {
+                if let Chunk::Data(b) = c {
+                    got += b.len();
+                    calls += 1;
+                    assert!(b.iter().all(|&x| x == 0));
+                }
+                Ok(())
+            },
+        )
+        .expect("runs");
+    assert_eq!((out.code, got), (Some(0), 3_000_000));
+    assert!(calls > 1, "streamed, not collected: {calls} call(s)");
+    assert_eq!(out.stderr, "oops\n");
+    let out =
+        runner.run_stdout_into(&sh_mut("echo x; exit 3"), "cat", &mut |_| Ok(())).expect("runs");
+    assert_eq!(out.code, Some(3));
+}
+
+#[test]
+fn a_failing_sink_kills_the_child_and_is_the_error() {
+    let ui = Ui::for_tests();
+    let runner = Runner::new(Mode::Real, &ui);
+    let start = Instant::now();
+    let mut seen = 0usize;
+    let err = runner
+        .run_stdout_into(&sh_mut("exec yes"), "zstd > f", &mut |c| {
+            seen += if let Chunk::Data(b) = c { b.len() } else { 0 };
+            if seen > 1 << 20 { Err(std::io::Error::other("disk full")) } else { Ok(()) }
+        })
+        .expect_err("the sink failed");
+    assert!(format!("{err:#}").contains("disk full"), "{err:#}");
+    assert!(start.elapsed() < Duration::from_secs(5), "`yes` was killed");
+}
+
+#[test]
+fn stdin_is_fed_from_kilter() {
+    let ui = Ui::for_tests();
+    let runner = Runner::new(Mode::Real, &ui);
+    let out = runner
+        .run_stdin_from(&sh_mut("wc -c"), "zstd -dc f", &mut |w| {
+            for _ in 0..50 {
+                w.write_all(&[b'x'; 100_000])?;
+            }
+            Ok(())
+        })
+        .expect("runs");
+    assert_eq!((out.code, out.stdout.trim()), (Some(0), "5000000"));
+    // A child that stops reading early is not kilter's error: its exit code tells.
+    let out = runner
+        .run_stdin_from(&sh_mut("head -c 10 >/dev/null; exit 4"), "src", &mut |w| loop {
+            w.write_all(&[b'y'; 65536])?;
+        })
+        .expect("runs");
+    assert_eq!(out.code, Some(4));
+}
+
+#[test]
+fn a_failing_feed_kills_the_child_before_it_sees_the_end_of_its_input() {
+    let ui = Ui::for_tests();
+    let runner = Runner::new(Mode::Real, &ui);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let marker = tmp.path().join("finished");
+    let script = format!("cat >/dev/null && touch '{}'", marker.display());
+    let err = runner
+        .run_stdin_from(&sh_mut(&script), "zstd -dc f", &mut |w| {
+            w.write_all(b"half of it")?;
+            std::thread::sleep(Duration::from_millis(100));
+            Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "f does not decompress"))
+        })
+        .expect_err("the feed failed");
+    assert!(format!("{err:#}").contains("does not decompress"), "{err:#}");
+    assert!(!marker.exists(), "the child never saw a clean end of input");
+}
+
+#[test]
+fn streaming_lines_render_as_pipelines_and_dry_run_runs_nothing() {
+    let ui = Ui::for_tests();
+    let runner = Runner::new(Mode::DryRun, &ui);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let marker = tmp.path().join("ran");
+    let c = sh_mut(&format!("touch '{}'", marker.display()));
+    runner.run_stdout_into(&c, "zstd -q > 'a b'", &mut |_| panic!("no data")).expect("printed");
+    runner
+        .run_stdin_from(&c.clone().cwd("/p"), "zstd -dc x", &mut |_| panic!("no feed"))
+        .expect("printed");
+    assert!(!marker.exists());
+    let runner = Runner::new(Mode::Record(Mutex::new(Recording::default())), &ui);
+    runner.run_stdout_into(&c, "cat", &mut |_| Ok(())).expect("recorded");
+    assert_eq!(runner.recorded().len(), 1);
+}
+
 #[test]
 fn tail_keeps_inner_blank_lines_and_says_when_it_cut() {
     let kind = "ERROR: failed to create cluster: failed to get docker info: exit status 1\n\nCommand Output: Cannot connect\n";

@@ -49,7 +49,7 @@ pub fn run(ctx: &Ctx<'_>, args: &DestroyArgs) -> Result<i32> {
     }
     lifecycle::destroy::delete(ctx, &project, &kind, flag)?;
 
-    let (count, bytes) = snapshot_stats(&project);
+    let (count, bytes) = crate::snapshot::stats(&project.paths.snapshots);
     ui.success(
         &format!("Destroyed cluster {}", project.cluster()),
         &format!("destroy cluster {}", project.cluster()),
@@ -87,12 +87,4 @@ fn confirm(ui: &crate::ui::Ui, project: &Project) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// (count, total bytes) of `.dump` files in the snapshots dir.
-pub fn snapshot_stats(project: &Project) -> (usize, u64) {
-    let Ok(rd) = std::fs::read_dir(&project.paths.snapshots) else { return (0, 0) };
-    rd.flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".dump"))
-        .fold((0, 0), |(n, b), e| (n + 1, b + e.metadata().map(|m| m.len()).unwrap_or(0)))
 }

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use super::Ctx;
 use crate::cli::{StatusArgs, duration_flag};
 use crate::error::{Code, Exit};
-use crate::ops::destroy::snapshot_stats;
 use crate::project::Project;
 use crate::tools::Tool;
 use crate::tools::docker::{self, Container, NodeState};
@@ -245,7 +244,7 @@ fn assemble(
         use std::os::unix::fs::PermissionsExt;
         format!("{:04o}", m.permissions().mode() & 0o777)
     });
-    let (count, bytes) = snapshot_stats(project);
+    let (count, bytes) = crate::snapshot::stats(&project.paths.snapshots);
     Ok(Status {
         schema_version: 1,
         project: project.name.clone(),

@@ -51,6 +51,7 @@ pub const KNOBS: &[(&str, &str)] = &[
     // `kubectl exec` (workloads.rs): where programs are found, and where PostgreSQL clients connect
     ("exec_path", ""),
     ("pg_host", ""),
+    ("mysql_socket", ""),
     ("pg_port", ""),
     ("exec_fail_after_bytes", "0"),
     // pods of Deployments/StatefulSets created by `kubectl apply` are ContainerCreating for this

@@ -1148,8 +1148,8 @@ fn not_attachable(p: &Value, container: &str, logs: bool) -> Option<String> {
 // kubectl exec
 
 /// `kubectl exec [-i] [-t] [-q] [-c C] POD|TYPE/NAME -n NS -- cmd…`: runs `cmd` on the host, with
-/// the program looked up in knob `exec_path` (a PATH-like list) and `PGHOST`/`PGPORT` from knobs
-/// `pg_host`/`pg_port`.
+/// the program looked up in knob `exec_path` (a PATH-like list), `PGHOST`/`PGPORT` from knobs
+/// `pg_host`/`pg_port` and the MySQL/MariaDB socket from knob `mysql_socket`.
 #[allow(clippy::disallowed_methods)] // the fake runs the "remote" command itself
 pub fn exec(ctx: &Ctx, p: &args::Parsed) -> i32 {
     let Some(target) = p.pos.get(1) else {
@@ -1229,6 +1229,15 @@ pub fn exec(ctx: &Ctx, p: &args::Parsed) -> i32 {
         if !v.is_empty() {
             c.env(var, v);
         }
+    }
+    // MySQL/MariaDB clients: option files beat MYSQL_UNIX_PORT (Debian's /etc/mysql names
+    // /run/mysqld), so the socket also goes into the pod user's ~/.my.cnf, read last.
+    let socket = ctx.knob("mysql_socket");
+    if !socket.is_empty() {
+        let home = ctx.state.join("pod-home");
+        let _ = std::fs::create_dir_all(&home);
+        let _ = std::fs::write(home.join(".my.cnf"), format!("[client]\nsocket={socket}\n"));
+        c.env("MYSQL_UNIX_PORT", socket);
     }
     c.stdin(if p.has("--stdin") { Stdio::inherit() } else { Stdio::null() });
     let fail_after = ctx.knob_u64("exec_fail_after_bytes");

@@ -132,12 +132,15 @@ fn no_op_imports_another_op() {
                 bad.push(format!("ops::{me} uses crate::ops::{other}"));
             }
         }
-        for line in s.text.lines().filter(|l| l.trim_start().starts_with("use super::")) {
-            for other in &ops {
-                if other != me
-                    && line.contains(other.as_str())
-                    && line.contains(&format!("{other}::"))
-                {
+        // `use super::{Ctx, other}` and `use crate::ops::{…}` lists
+        for line in s.text.lines().map(str::trim_start) {
+            let list =
+                line.strip_prefix("use super::").or_else(|| line.strip_prefix("use crate::ops::"));
+            let list =
+                list.map(|r| r.trim_end_matches(';').trim_start_matches('{').trim_end_matches('}'));
+            for item in list.into_iter().flat_map(|l| l.split(',')) {
+                let name = item.trim().split("::").next().unwrap_or("").trim();
+                if ops.contains(name) && name != me {
                     bad.push(format!("ops::{me}: {}", line.trim()));
                 }
             }

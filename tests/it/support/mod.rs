@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+pub mod mariadb;
 pub mod pg;
 mod real;
 pub use real::RealDocker;
