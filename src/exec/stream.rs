@@ -91,42 +91,12 @@ impl Runner<'_> {
         let pgid = handle.pids().first().map(|p| *p as i32).unwrap_or(0);
         let stop_at = deadline.as_ref().map(|d| d.at);
 
-        let (tail, waited) = std::thread::scope(|s| {
-            let reader = s.spawn(move || {
-                let mut tail: Vec<String> = Vec::new();
-                let mut partial: Vec<u8> = Vec::new();
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let n = match pipe_out.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => n,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        Err(_) => break,
-                    };
-                    let _ = file.write_all(&buf[..n]);
-                    partial.extend_from_slice(&buf[..n]);
-                    while let Some(i) = partial.iter().position(|b| *b == b'\n') {
-                        let rest = partial.split_off(i + 1);
-                        let text = String::from_utf8_lossy(&partial);
-                        let text = text.trim_end_matches(['\n', '\r']);
-                        on_line(text);
-                        push_tail(&mut tail, text);
-                        partial = rest;
-                    }
-                }
-                if !partial.is_empty() {
-                    let text = String::from_utf8_lossy(&partial).into_owned();
-                    on_line(&text);
-                    push_tail(&mut tail, &text);
-                }
-                let _ = file.flush();
-                tail.join("\n")
-            });
-            let waited = wait_group(&handle, pgid, stop_at);
-            // The group is gone or killed; its output ends with it.
-            let tail = reader.join().unwrap_or_default();
-            (tail, waited)
-        });
+        // One loop reads the output as it comes and watches the child: the pipe does not block,
+        // so a grandchild that keeps it open after the child exited cannot hang kilter.
+        set_nonblocking(&pipe_out);
+        let mut lines = Lines { file: &mut file, partial: Vec::new(), tail: Vec::new(), on_line };
+        let waited = watch(&handle, pgid, stop_at, &mut pipe_out, &mut lines);
+        let tail = lines.finish();
         let duration = start.elapsed();
         match waited {
             Ended::Exited(code) => {
@@ -146,13 +116,6 @@ impl Runner<'_> {
     }
 }
 
-fn push_tail(tail: &mut Vec<String>, line: &str) {
-    tail.push(line.to_owned());
-    if tail.len() > TAIL_LINES {
-        tail.remove(0);
-    }
-}
-
 enum Ended {
     /// Its exit code (`None`: killed by a signal).
     Exited(Option<i32>),
@@ -160,45 +123,143 @@ enum Ended {
     Deadline,
 }
 
-/// Wait for the child; on Ctrl-C or at `stop_at`, SIGINT its group, then SIGKILL it after
-/// [`GRACE`].
-fn wait_group(handle: &duct::Handle, pgid: i32, stop_at: Option<Instant>) -> Ended {
-    let mut stopping: Option<(Instant, Ended)> = None;
+/// How long the output may go on after the child exited (a grandchild holding the pipe).
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// The output of a streamed command, split into lines as it comes: every byte appended to the
+/// log, each line handed on and the last ones kept.
+struct Lines<'a> {
+    file: &'a mut File,
+    partial: Vec<u8>,
+    tail: Vec<String>,
+    on_line: &'a (dyn Fn(&str) + Sync),
+}
+
+impl Lines<'_> {
+    fn feed(&mut self, bytes: &[u8]) {
+        let _ = self.file.write_all(bytes);
+        self.partial.extend_from_slice(bytes);
+        while let Some(i) = self.partial.iter().position(|b| *b == b'\n') {
+            let rest = self.partial.split_off(i + 1);
+            let text = String::from_utf8_lossy(&self.partial).into_owned();
+            self.line(text.trim_end_matches(['\n', '\r']));
+            self.partial = rest;
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        (self.on_line)(text);
+        self.tail.push(text.to_owned());
+        if self.tail.len() > TAIL_LINES {
+            self.tail.remove(0);
+        }
+    }
+
+    /// The unterminated last line, then the tail.
+    fn finish(mut self) -> String {
+        if !self.partial.is_empty() {
+            let text = String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned();
+            self.line(&text);
+        }
+        let _ = self.file.flush();
+        self.tail.join("\n")
+    }
+}
+
+fn set_nonblocking(pipe: &std::io::PipeReader) {
+    use std::os::fd::AsRawFd;
+    let fd = pipe.as_raw_fd();
+    // SAFETY: fcntl on a file descriptor this process owns; no memory is involved.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+    }
+}
+
+/// Read what the pipe has now. `true` at end of file.
+fn drain(pipe: &mut std::io::PipeReader, lines: &mut Lines<'_>) -> (bool, bool) {
+    let mut buf = [0u8; 64 * 1024];
+    let mut got = false;
     loop {
-        match handle.wait_timeout(Duration::from_millis(20)) {
-            Ok(Some(o)) => {
-                if let Some((_, why)) = stopping {
-                    // Make sure nothing of the group outlives it.
-                    signal(-pgid, libc::SIGKILL);
-                    return why;
-                }
-                return Ended::Exited(o.status.code());
+        match pipe.read(&mut buf) {
+            Ok(0) => return (true, got),
+            Ok(n) => {
+                lines.feed(&buf[..n]);
+                got = true;
             }
-            Ok(None) => {}
-            Err(_) => {
-                let _ = handle.kill();
-                return stopping.map(|(_, why)| why).unwrap_or(Ended::Exited(None));
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return (false, got),
+            Err(_) => return (true, got),
+        }
+    }
+}
+
+/// Read the output and wait for the child; on Ctrl-C or at `stop_at`, SIGINT its group, then
+/// SIGKILL it after [`GRACE`]. Once the child has exited the output is read to its end, for at
+/// most [`DRAIN`].
+fn watch(
+    handle: &duct::Handle,
+    pgid: i32,
+    stop_at: Option<Instant>,
+    pipe: &mut std::io::PipeReader,
+    lines: &mut Lines<'_>,
+) -> Ended {
+    let mut stopping: Option<(Instant, Ended)> = None;
+    let mut ended: Option<(Instant, Ended)> = None;
+    loop {
+        let (eof, got) = drain(pipe, lines);
+        if let Some((at, _)) = &ended
+            && (eof || at.elapsed() >= DRAIN)
+        {
+            return ended.map(|(_, why)| why).unwrap_or(Ended::Exited(None));
+        }
+        if ended.is_none() {
+            match handle.try_wait() {
+                Ok(Some(o)) => {
+                    let why = match stopping.take() {
+                        Some((_, why)) => {
+                            // Make sure nothing of the group outlives it.
+                            signal(-pgid, libc::SIGKILL);
+                            why
+                        }
+                        None => Ended::Exited(o.status.code()),
+                    };
+                    ended = Some((Instant::now(), why));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(_) => {
+                    let _ = handle.kill();
+                    let why = stopping.take().map(|(_, why)| why).unwrap_or(Ended::Exited(None));
+                    ended = Some((Instant::now(), why));
+                    continue;
+                }
+            }
+            match &stopping {
+                None => {
+                    let why = if interrupted() {
+                        Some(Ended::Interrupted)
+                    } else if stop_at.is_some_and(|t| Instant::now() >= t) {
+                        Some(Ended::Deadline)
+                    } else {
+                        None
+                    };
+                    if let Some(why) = why {
+                        signal(-pgid, libc::SIGINT);
+                        stopping = Some((Instant::now() + GRACE, why));
+                    }
+                }
+                Some((until, _)) if Instant::now() >= *until => {
+                    signal(-pgid, libc::SIGKILL);
+                    let _ = handle.kill();
+                }
+                Some(_) => {}
             }
         }
-        match &stopping {
-            None => {
-                let why = if interrupted() {
-                    Some(Ended::Interrupted)
-                } else if stop_at.is_some_and(|t| Instant::now() >= t) {
-                    Some(Ended::Deadline)
-                } else {
-                    None
-                };
-                if let Some(why) = why {
-                    signal(-pgid, libc::SIGINT);
-                    stopping = Some((Instant::now() + GRACE, why));
-                }
-            }
-            Some((until, _)) if Instant::now() >= *until => {
-                signal(-pgid, libc::SIGKILL);
-                let _ = handle.kill();
-            }
-            Some(_) => {}
+        if !got {
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
