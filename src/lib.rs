@@ -5,10 +5,13 @@
 
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod error;
 pub mod exec;
 pub mod fsutil;
+pub mod github;
 pub mod interrupt;
+pub mod lifecycle;
 pub mod lock;
 pub mod ops;
 pub mod ports;
@@ -90,6 +93,7 @@ fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
         Command::Init(a) => ops::init::run(&ctx, a.name.as_deref()),
         Command::Up(a) => ops::up::run(&ctx, a),
         Command::Down(a) => ops::down::run(&ctx, a.adopt),
+        Command::Ci(a) => ops::ci::run(&ctx, a),
         Command::Stop(a) => ops::stop::run(&ctx, a),
         Command::Destroy(a) => ops::destroy::run(&ctx, a),
         Command::Status(a) => ops::status::run(&ctx, a),

@@ -179,6 +179,21 @@ impl Ui {
         }
     }
 
+    /// A line of a child's output passed through as it comes (`tilt ci` under `kilter ci`).
+    pub fn passthrough(&self, line: &str) {
+        if self.shows(Verbosity::Normal) {
+            self.eprint(line);
+        }
+    }
+
+    /// A GitHub Actions workflow command (`::group::…`, `::error …`), unpainted on stderr (the
+    /// runner reads both streams). `essential` ones (errors) are shown even with `-q`.
+    pub fn workflow_command(&self, line: &str, essential: bool) {
+        if essential || self.shows(Verbosity::Normal) {
+            self.eprint(line);
+        }
+    }
+
     /// A normal progress/status message.
     pub fn info(&self, msg: &str) {
         if self.shows(Verbosity::Normal) {

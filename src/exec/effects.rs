@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use camino::Utf8Path;
 
 use super::{Mode, Runner, group_alive, quote, signal};
@@ -224,6 +224,45 @@ impl Runner<'_> {
                 .map_err(|e| anyhow::Error::new(e).context(format!("could not remove {dir}")))
         })?;
         Ok(true)
+    }
+
+    /// `cp from to` (an artifact: a copy of a log), when `from` is there. Returns whether it was.
+    pub fn copy_file(&self, from: &Utf8Path, to: &Utf8Path) -> Result<bool> {
+        if !self.exists(from) {
+            return Ok(false);
+        }
+        self.plan_file(to, true);
+        self.effect(&format!("cp {} {}", quote(from.as_str()), quote(to.as_str())), || {
+            std::fs::copy(from, to)
+                .map(|_| ())
+                .map_err(|e| anyhow::Error::new(e).context(format!("could not copy {from}")))
+        })?;
+        Ok(true)
+    }
+
+    /// Append to a file, creating it (e.g. `$GITHUB_STEP_SUMMARY`): `cat >> path`.
+    pub fn append_file(&self, path: &Utf8Path, content: &Content) -> Result<()> {
+        let script = content.script(&format!(">> {}", quote(path.as_str())), false);
+        let line = format!("append {} bytes to {}", content.bytes().len(), quote(path.as_str()));
+        let planned = !matches!(self.mode, Mode::Real);
+        if planned {
+            self.plan_file(path, true);
+        }
+        self.effect(if planned { &script } else { &line }, || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("could not open {path}"))?;
+            f.write_all(&content.bytes()).with_context(|| format!("could not write {path}"))
+        })
+    }
+
+    /// The command that just ran wrote `path` (kind writes the kubeconfig): later effects see the
+    /// file, in a dry run too, as the real run sees it.
+    pub fn written_by_command(&self, path: &Utf8Path) {
+        self.plan_file(path, true);
     }
 
     /// `mv -f from to`.

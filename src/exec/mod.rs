@@ -18,6 +18,7 @@ mod cmd;
 mod effects;
 mod poll;
 mod process;
+mod stream;
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};

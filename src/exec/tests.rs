@@ -360,3 +360,39 @@ fn each_goes_one_by_one_when_recording_and_a_panic_is_an_error() {
     assert!(out[1].as_ref().is_err_and(|e| e.to_string().contains("panicked")));
     assert_eq!(out[2].as_ref().ok(), Some(&3));
 }
+
+#[test]
+fn streamed_output_reaches_the_caller_and_the_log_and_a_grandchild_cannot_hang_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = Utf8PathBuf::from_path_buf(dir.path().join("out.log")).expect("utf8");
+    let ui = Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let seen = Mutex::new(Vec::new());
+    // The background sleep inherits the output pipe and outlives sh.
+    let cmd = sh("echo one; printf 'a\\rb\\n' >&2; (sleep 5 &); printf 'last'; exit 3").mutate();
+    let started = Instant::now();
+    let out = r
+        .run_streamed(&cmd, &log, &|l| seen.lock().expect("lock").push(l.to_owned()))
+        .expect("runs");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert_eq!(out.code, Some(3));
+    assert_eq!(*seen.lock().expect("lock"), ["one", "a\rb", "last"]);
+    assert_eq!(out.stderr, "one\na\rb\nlast", "the tail keeps a carriage return inside a line");
+    assert_eq!(std::fs::read_to_string(&log).expect("log"), "one\na\rb\nlast");
+}
+
+#[test]
+fn a_streamed_command_past_the_deadline_is_stopped_with_its_group() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = Utf8PathBuf::from_path_buf(dir.path().join("out.log")).expect("utf8");
+    let ui = Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    r.set_deadline(Duration::from_millis(300), "--timeout 300ms");
+    let started = Instant::now();
+    let err = r
+        .run_streamed(&sh("echo start; sleep 30").mutate(), &log, &|_| {})
+        .expect_err("the deadline passes");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert_eq!(crate::error::code_of(&err), crate::error::Code::Timeout, "{err:#}");
+    assert_eq!(std::fs::read_to_string(&log).expect("log"), "start\n");
+}

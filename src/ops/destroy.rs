@@ -1,17 +1,19 @@
-//! `kilter destroy`: confirm, check the Docker daemon, snapshot the database, `down`,
-//! `kind delete cluster`, remove the kubeconfig, runtime files and the flag. Keeps snapshots and
-//! the port slot. Nothing is touched before the confirmation and the daemon check.
+//! `kilter destroy`: confirm, check the Docker daemon, snapshot the database, then delete the
+//! cluster (`lifecycle::destroy`: `down`, `kind delete cluster`, the kubeconfig, runtime files and
+//! the flag). Keeps snapshots and the port slot. Nothing is touched before the confirmation and
+//! the daemon check.
 
 use std::io::IsTerminal;
 
 use anyhow::Result;
 
-use super::{Ctx, tilt_files};
+use super::Ctx;
 use crate::cli::DestroyArgs;
 use crate::error::{Code, Exit, invalid};
-use crate::project::{Project, check_identity, commit_flag, stage_flag};
-use crate::tools::docker::{self, Docker, NodeState};
-use crate::tools::{Tool, tilt};
+use crate::lifecycle;
+use crate::project::{Project, check_identity, stage_flag};
+use crate::tools::Tool;
+use crate::tools::docker::{Docker, NodeState};
 
 pub fn run(ctx: &Ctx<'_>, args: &DestroyArgs) -> Result<i32> {
     let ui = ctx.ui;
@@ -45,45 +47,7 @@ pub fn run(ctx: &Ctx<'_>, args: &DestroyArgs) -> Result<i32> {
             ));
         }
     }
-    if let Some(pid) = tilt::stop(runner, &tilt_files(&project))? {
-        ui.info(&format!("Stopped Tilt (pid {pid})"));
-    }
-    let step = ui.step(
-        &format!("Deleting cluster {}", project.cluster()),
-        &format!("delete cluster {}", project.cluster()),
-    );
-    let cmd = kind.delete_cmd(&project.cluster(), &project.paths.kubeconfig);
-    let out = runner.run_unchecked(&cmd)?;
-    if !out.success() {
-        drop(step);
-        if docker::daemon_unreachable(&out.stderr) {
-            return Err(docker::daemon_error(&out.stderr).into());
-        }
-        return Err(runner.failed(&cmd, &out, None).into());
-    }
-    step.done();
-
-    let p = &project.paths;
-    for f in [
-        &p.kubeconfig,
-        &p.kubeconfig.with_extension("lock"),
-        &p.tilt_json,
-        &p.tilt_log,
-        &p.kind_config,
-        &p.creating,
-        &p.identity,
-        &p.services,
-    ] {
-        runner.remove_file(f)?;
-    }
-    // This cluster's copies of its registry wiring; the shared registry itself stays.
-    runner.remove_dir_all(&p.cache.join("registry"))?;
-    match flag {
-        Some(flag) => commit_flag(runner, &project, flag)?,
-        None => {
-            runner.remove_file(&p.flag_undo)?;
-        }
-    }
+    lifecycle::destroy::delete(ctx, &project, &kind, flag)?;
 
     let (count, bytes) = crate::snapshot::stats(&project.paths.snapshots);
     ui.success(
@@ -91,9 +55,12 @@ pub fn run(ctx: &Ctx<'_>, args: &DestroyArgs) -> Result<i32> {
         &format!("destroy cluster {}", project.cluster()),
     );
     if count > 0 {
-        ui.info(&format!("Snapshots are kept: {count} in {} ({bytes} bytes)", p.snapshots));
+        ui.info(&format!(
+            "Snapshots are kept: {count} in {} ({bytes} bytes)",
+            project.paths.snapshots
+        ));
     } else {
-        ui.info(&format!("Snapshots are kept in {} (none yet)", p.snapshots));
+        ui.info(&format!("Snapshots are kept in {} (none yet)", project.paths.snapshots));
     }
     Ok(0)
 }

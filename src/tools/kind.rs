@@ -58,6 +58,17 @@ impl Kind<'_> {
     }
 }
 
+impl Kind<'_> {
+    /// `kind export logs DIR --name C`: the node's journal, kubelet and containerd logs, pod
+    /// logs and `docker inspect` into DIR (it prints DIR on stdout). Writes files: a change.
+    pub fn export_logs_cmd(&self, cluster: &str, dir: &Utf8Path) -> Cmd {
+        self.bin
+            .cmd(format!("export the logs of {cluster}"))
+            .args(["export", "logs", dir.as_str(), "--name", cluster])
+            .mutate()
+    }
+}
+
 /// The kind config kilter generates: one control-plane node publishing the project's NodePort
 /// block on 127.0.0.1 (hostPort = containerPort = NodePort).
 pub fn render_config(cluster: &str, ports: &Ports) -> String {

@@ -65,6 +65,21 @@ impl Kubectl<'_> {
         )
     }
 
+    /// `kubectl get pods -n NS -o json`
+    pub fn pods_json_cmd(&self, ns: &str) -> Cmd {
+        self.cmd("list pods", ["get", "pods", "-n", ns, "-o", "json"])
+    }
+
+    /// `kubectl get events -n NS`: the namespace's events as kubectl's table.
+    pub fn events_cmd(&self, ns: &str) -> Cmd {
+        self.cmd(format!("list the events of {ns}"), ["get", "events", "-n", ns])
+    }
+
+    /// `kubectl describe pods -n NS`: every pod's spec, state and events, as text.
+    pub fn describe_pods_cmd(&self, ns: &str) -> Cmd {
+        self.cmd(format!("describe the pods of {ns}"), ["describe", "pods", "-n", ns])
+    }
+
     pub fn create_namespace_cmd(&self, ns: &str) -> Cmd {
         self.cmd(format!("create namespace {ns}"), ["create", "namespace", ns]).mutate()
     }

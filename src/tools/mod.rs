@@ -73,6 +73,24 @@ impl Bin {
     }
 }
 
+/// kilter itself (to record `kilter status --json` as a CI artifact): shown as `kilter` when
+/// that name on PATH is this very executable, else by its path.
+pub fn kilter_self() -> Bin {
+    let path = std::env::current_exe().ok().and_then(|p| Utf8PathBuf::from_path_buf(p).ok());
+    let same = |p: &Utf8Path| {
+        which::which("kilter")
+            .ok()
+            .and_then(|w| std::fs::canonicalize(w).ok())
+            .zip(std::fs::canonicalize(p).ok())
+            .is_some_and(|(a, b)| a == b)
+    };
+    let display = match &path {
+        Some(p) if !same(p) => p.to_string(),
+        _ => "kilter".to_owned(),
+    };
+    Bin { display, path }
+}
+
 /// The tools this command needs, resolved once.
 #[derive(Debug, Clone, Default)]
 pub struct Tools {

@@ -32,6 +32,7 @@ pub const KNOBS: &[(&str, &str)] = &[
     ("tilt_fail_start", "false"),
     ("tilt_ci_fail", "false"),
     ("tilt_ci_ms", "0"),
+    ("tilt_ci_error", ""),
     ("tilt_start_ms", "0"),
     ("tilt_bind_ms", "0"),
     // Versions the client tools report (`docker --version`, `kind version`, `kubectl version`,

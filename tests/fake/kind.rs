@@ -109,6 +109,11 @@ fn cluster_containers(ctx: &Ctx, name: &str) -> Result<(Vec<String>, Containers)
     Ok((nodes, cs))
 }
 
+/// [`cluster_containers`] for `kind export logs` (logs.rs): kind's error printed, exit 1.
+pub fn cluster_containers_pub(ctx: &Ctx, name: &str) -> Result<(Vec<String>, Containers), i32> {
+    cluster_containers(ctx, name).map_err(|e| e.print())
+}
+
 pub fn main(ctx: &Ctx) -> i32 {
     let a: Vec<&str> = ctx.args.iter().map(String::as_str).collect();
     let res = match a.as_slice() {
@@ -120,6 +125,7 @@ pub fn main(ctx: &Ctx) -> i32 {
         ["create", "cluster", ..] => create_cluster(ctx, &ctx.args[2..]),
         ["delete", "cluster", ..] => delete_cluster(ctx, &ctx.args[2..]),
         ["export", "kubeconfig", ..] => export_kubeconfig(ctx, &ctx.args[2..]),
+        ["export", "logs", ..] => return crate::logs::export_logs(ctx, &ctx.args[2..]),
         ["get", "clusters"] => get_clusters(ctx),
         ["get", "nodes", ..] => get_nodes(ctx, &ctx.args[2..]),
         ["get", "kubeconfig", ..] => get_kubeconfig(ctx, &ctx.args[2..]),

@@ -184,6 +184,7 @@ pub fn main(ctx: &Ctx) -> i32 {
             _ => &[],
         },
         "wait" => &["--for", "--all", "--timeout"],
+        "describe" => &[],
         "apply" => &["--filename", "--server-side", "--field-manager", "--force-conflicts"],
         "delete" => &["--selector", "--wait", "--ignore-not-found"],
         _ => return ctx.unexpected(),
@@ -199,6 +200,7 @@ pub fn main(ctx: &Ctx) -> i32 {
         "logs" => crate::workloads::logs(ctx, &p),
         "rollout" => crate::workloads::rollout(ctx, &p),
         "wait" => wait(ctx, &p),
+        "describe" => crate::describe::describe(ctx, &p),
         "apply" => crate::apply::apply(ctx, &p),
         "delete" => crate::apply::delete(ctx, &p),
         _ => ctx.unexpected(),
@@ -675,6 +677,11 @@ fn get(ctx: &Ctx, p: &args::Parsed) -> i32 {
         return raw(ctx, p, path);
     }
     let output = p.get("--output");
+    if output.is_none()
+        && matches!(p.pos.get(1).map(String::as_str), Some("events" | "event" | "ev"))
+    {
+        return crate::describe::get_events(ctx, p);
+    }
     if !matches!(output, Some("json" | "name")) || p.pos.len() < 2 {
         return ctx.unexpected();
     }

@@ -246,7 +246,8 @@ fn up(ctx: &Ctx, rest: &[String], ci: bool) -> i32 {
 
 /// How `tilt ci` ends after its startup lines: it runs `tilt_ci_ms`, unless its `--timeout`
 /// passes first (`Error: Timeout after D: …`, as tilt's session status words it); then it fails
-/// (`tilt_ci_fail`: the workloads never became healthy, reported as a timeout too) or succeeds.
+/// (`tilt_ci_fail`: the workloads never became healthy, reported as a timeout too, or the
+/// failure text of knob `tilt_ci_error`) or succeeds.
 /// SIGTERM/SIGINT meanwhile cancel the run: `Error: context canceled`, exit 1.
 fn ci_verdict(ctx: &Ctx, timeout_ms: u64, set: &libc::sigset_t) -> i32 {
     let run_ms = ctx.knob_u64("tilt_ci_ms");
@@ -258,8 +259,16 @@ fn ci_verdict(ctx: &Ctx, timeout_ms: u64, set: &libc::sigset_t) -> i32 {
     }
     let waiting = "1 resources waiting (api:runtime waiting-for-pod)";
     let limit = timefmt::go_duration(if timeout_ms > 0 { timeout_ms } else { 30 * 60_000 });
-    if timed_out || ctx.knob_bool("tilt_ci_fail") {
+    if timed_out {
         errln!("Error: Timeout after {limit}: {waiting}");
+        return 1;
+    }
+    if ctx.knob_bool("tilt_ci_fail") {
+        // The session's error: a build or runtime failure's own text when one is set.
+        match ctx.knob("tilt_ci_error") {
+            e if e.is_empty() => errln!("Error: Timeout after {limit}: {waiting}"),
+            e => errln!("Error: {e}"),
+        }
         return 1;
     }
     say("SUCCESS. All workloads are healthy.");

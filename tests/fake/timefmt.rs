@@ -169,6 +169,59 @@ pub fn go_duration(ms: u64) -> String {
     }
 }
 
+/// Go's `time.RFC1123Z` in UTC, as `kubectl describe` prints times:
+/// `Tue, 01 Dec 2026 04:47:43 +0000`.
+pub fn rfc1123z(ms: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let (y, m, d) = civil_from_days(days);
+    let rem = secs % 86_400;
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} +0000",
+        DAYS[(days.rem_euclid(7)) as usize],
+        MONTHS[(m as usize).saturating_sub(1) % 12],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// apimachinery's `duration.HumanDuration` (kubectl's AGE and LAST SEEN columns): `45s`,
+/// `3m20s`, `25m`, `4h5m`, `10h`, `3d4h`, `12d`, `2y`.
+pub fn kube_human_duration(ms: u64) -> String {
+    let seconds = ms / 1000;
+    if seconds < 60 * 2 {
+        return format!("{seconds}s");
+    }
+    let minutes = seconds / 60;
+    if minutes < 10 {
+        let s = seconds % 60;
+        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
+    }
+    if minutes < 60 * 3 {
+        return format!("{minutes}m");
+    }
+    let hours = minutes / 60;
+    if hours < 8 {
+        let m = minutes % 60;
+        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    if hours < 24 * 8 {
+        let h = hours % 24;
+        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    }
+    format!("{}y", hours / 24 / 365)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +239,13 @@ mod tests {
         assert_eq!(go_duration(3_600_000 + 90_050), "1h1m30.05s");
         assert_eq!(parse_go_duration("1m30s"), Some(90_000));
         assert_eq!(human_duration(125_000), "2 minutes");
+        assert_eq!(rfc1123z(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(rfc1123z(1_796_100_463_000), "Tue, 01 Dec 2026 04:47:43 +0000");
+        assert_eq!(kube_human_duration(45_000), "45s");
+        assert_eq!(kube_human_duration(119_000), "119s");
+        assert_eq!(kube_human_duration(200_000), "3m20s");
+        assert_eq!(kube_human_duration(1_500_000), "25m");
+        assert_eq!(kube_human_duration(4 * 3_600_000 + 300_000), "4h5m");
+        assert_eq!(kube_human_duration(3 * 86_400_000 + 4 * 3_600_000), "3d4h");
     }
 }

@@ -772,9 +772,9 @@ fn reconcile(store: &ClusterStore, ns: &str, workload: &mut Value, observed: boo
 // ---------------------------------------------------------------------------------------------
 // Logs storage
 
-type PodLogs = BTreeMap<String, BTreeMap<String, Vec<(u64, String)>>>;
+pub type PodLogs = BTreeMap<String, BTreeMap<String, Vec<(u64, String)>>>;
 
-fn pod_logs(store: &ClusterStore, ns: &str) -> PodLogs {
+pub fn pod_logs(store: &ClusterStore, ns: &str) -> PodLogs {
     let v = store.list_namespaced(ns, "podlogs");
     serde_json::from_value(Value::Object(v.into_iter().collect())).unwrap_or_default()
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod ci;
 mod concurrency;
 mod contract;
 mod db;

@@ -321,6 +321,19 @@ fn destroy_a_stopped_project() {
     assert_replay_equivalent(stopped, &["destroy", "--yes"]);
 }
 
+#[test]
+fn ci_on_a_fresh_project() {
+    let script = assert_replay_equivalent(fresh, &["ci"]);
+    assert!(script.contains("kind create cluster"), "{script}");
+    assert!(script.contains(" tilt ci --port "), "{script}");
+    assert!(script.contains("kind delete cluster"), "{script}");
+}
+
+#[test]
+fn ci_keeping_a_running_project() {
+    assert_replay_equivalent(running, &["ci", "--keep"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Services (kilter.yaml `services:`)
 
@@ -373,4 +386,12 @@ fn add_without_a_cluster() {
 fn remove_on_a_running_project() {
     let script = assert_replay_equivalent(running_with_three_services, &["remove", "redis"]);
     assert!(script.contains("app.kubernetes.io/name in (redis)"), "{script}");
+}
+
+#[test]
+fn ci_with_services_on_a_fresh_project() {
+    let script = assert_replay_equivalent(fresh_with_services, &["ci"]);
+    assert!(script.contains("apply --server-side '--field-manager=kilter' -f - < "), "{script}");
+    assert!(script.contains(" tilt ci --port "), "{script}");
+    assert!(script.contains("kind delete cluster"), "{script}");
 }

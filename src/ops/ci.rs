@@ -1,0 +1,625 @@
+//! `kilter ci` (docs/commands.md, "kilter ci"): one shot for a CI job. Phases, each timed:
+//!
+//! 1. **cluster** — create or reuse it until healthy (`lifecycle::up`, the code of `kilter up`);
+//! 2. **services** — kilter.yaml's services applied and ready (as `up` does them), when there are
+//!    any;
+//! 3. **restore** — with `--restore NAME`, `kilter db restore NAME`;
+//! 4. **tilt ci** — in the foreground, its output shown live and appended to `tilt.log`; with no
+//!    Tiltfile the cluster's health is the whole test;
+//! 5. **artifacts** — only after a failure: `kind export logs`, `tilt.log`, `commands.log`,
+//!    `kilter status --json`, the namespace's events and `kubectl describe pods`, into
+//!    `--artifacts DIR`;
+//! 6. **destroy** — the cluster and its runtime files (`lifecycle::destroy`), unless `--keep`, or
+//!    `--keep-on-failure` after a failure.
+//!
+//! The exit code is Tilt's; 5 when `--timeout` passed (it bounds phases 1–4; artifacts and the
+//! deletion after it get [`CLEANUP_LIMIT`] each, so a timed-out run still leaves its evidence
+//! and no cluster behind); otherwise kilter's own. The phases and their times are printed at the
+//! end. On GitHub Actions (`GITHUB_ACTIONS=true`) each phase is a `::group::`, a failure is an
+//! `::error` annotation with the failing `$` line, and a Markdown summary goes to
+//! `$GITHUB_STEP_SUMMARY`.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::{Ctx, deploy_services, project_env, services_of, tilt_files};
+use crate::cli::{CiArgs, duration_flag};
+use crate::error::{Code, CommandFailed, Exit, code_of, invalid};
+use crate::exec::{Cmd, Content, Output};
+use crate::github::{self, Actions, Phase, Status};
+use crate::lifecycle;
+use crate::ports::{self, Check as PortCheck, Registry};
+use crate::project::{Project, check_identity, stage_flag};
+use crate::services::{self, Service, Wired};
+use crate::tools::kubectl::{self, Kubectl, PodRow};
+use crate::tools::tilt::{self, TiltArgs};
+use crate::tools::{Tool, kilter_self};
+
+/// How long collecting the artifacts, and then deleting the cluster, may each take after the
+/// run itself ended (also after `--timeout` passed).
+pub const CLEANUP_LIMIT: Duration = Duration::from_secs(180);
+
+/// How long the pod listing for the report may take.
+const POD_PROBE_LIMIT: Duration = Duration::from_secs(10);
+
+/// How the work phases ended, short of a kilter error.
+enum Verdict {
+    Passed,
+    /// `tilt ci` failed: its exit code, and the command with its output tail for the report.
+    TiltFailed {
+        code: i32,
+        failure: CommandFailed,
+    },
+}
+
+pub fn run(ctx: &Ctx<'_>, args: &CiArgs) -> Result<i32> {
+    let started = Instant::now();
+    let timeout = duration_flag("--timeout", &args.timeout)?;
+    let ui = ctx.ui;
+    let runner = ctx.runner;
+    let actions = Actions::from_process();
+    runner.set_deadline(timeout, &format!("--timeout {}", args.timeout));
+    let project = ctx.project()?;
+    // kilter.yaml's services and the snapshot to restore are checked before anything changes.
+    let service_list = services_of(&project)?;
+    if let Some(name) = &args.restore {
+        check_snapshot(&project, name)?;
+    }
+    let artifacts_dir = match &args.artifacts {
+        Some(d) if d.is_relative() => Utf8PathBuf::try_from(std::env::current_dir()?)
+            .map(|cwd| cwd.join(d))
+            .unwrap_or_else(|_| d.clone()),
+        Some(d) => d.clone(),
+        None => project.paths.cache.join("artifacts"),
+    };
+    let mut phases = Phases { ctx, actions: &actions, list: Vec::new() };
+
+    let outcome = work(ctx, &actions, &project, &service_list, args, timeout, &mut phases);
+    runner.clear_deadline();
+    let failed = !matches!(outcome, Ok(Verdict::Passed));
+    let interrupted = outcome.as_ref().is_err_and(|e| code_of(e) == Code::Interrupted);
+    let failure_text = match &outcome {
+        Ok(Verdict::Passed) => None,
+        Ok(Verdict::TiltFailed { failure, .. }) => Some(command_text(failure)),
+        Err(e) => Some(error_text(e)),
+    };
+    if let (true, Some(text)) = (actions.enabled, &failure_text) {
+        let title = match &outcome {
+            Ok(Verdict::TiltFailed { code, .. }) => {
+                format!("kilter ci: tilt ci failed (exit {code})")
+            }
+            _ => format!("kilter ci: {}", failed_phase_title(&phases.list)),
+        };
+        ui.workflow_command(&github::error(&title, text), true);
+    }
+
+    // What is in the namespace, for the report: before anything is deleted.
+    let pods = if interrupted { Err("interrupted".to_owned()) } else { list_pods(ctx, &project) };
+
+    let mut artifacts = None;
+    if failed && !interrupted {
+        runner.set_deadline(CLEANUP_LIMIT, "the artifacts' time limit");
+        let collected = phases.run("artifacts", "Collecting artifacts", || {
+            let entries = collect(ctx, &project, &artifacts_dir)?;
+            let detail = format!("{} in {artifacts_dir}", entries.len());
+            Ok((entries, Status::Ok(Some(detail))))
+        });
+        runner.clear_deadline();
+        artifacts = Some((artifacts_dir.clone(), collected.unwrap_or_default()));
+    }
+
+    let keep = args.keep || (failed && args.keep_on_failure);
+    let mut destroy_error = None;
+    if interrupted {
+        phases.skip("destroy", "interrupted; `kilter up` recovers, `kilter destroy` deletes");
+    } else if keep {
+        let why = if args.keep { "--keep" } else { "--keep-on-failure" };
+        phases.skip("destroy", &format!("{why}: `kilter destroy --yes` deletes it"));
+    } else if !runner.exists(&project.paths.identity) {
+        // This project never claimed the cluster (a dry run sees the claim it planned): never
+        // delete someone else's.
+        phases.skip("destroy", &format!("{} was not created by this project", project.cluster()));
+    } else {
+        runner.set_deadline(CLEANUP_LIMIT, "the deletion's time limit");
+        let title = format!("Deleting cluster {}", project.cluster());
+        if let Err(e) =
+            phases.run("destroy", &title, || destroy(ctx, &project).map(|()| ((), ok())))
+        {
+            destroy_error = Some(e);
+        }
+        runner.clear_deadline();
+    }
+
+    let total = started.elapsed();
+    print_phases(ctx, &phases.list, total, !failed);
+    if let Some(path) = &actions.step_summary {
+        let report = github::Report {
+            project: &project.name,
+            namespace: &project.namespace(),
+            ok: !failed && destroy_error.is_none(),
+            phases: &phases.list,
+            total,
+            pods,
+            artifacts,
+            failure: failure_text.clone(),
+        };
+        let md = github::summary_markdown(&report);
+        if let Err(e) = runner.append_file(path, &Content::text(md)) {
+            ui.warn(&format!("could not write the step summary: {e:#}"));
+        }
+    }
+
+    match outcome {
+        Ok(Verdict::Passed) => match destroy_error {
+            Some(e) => Err(e),
+            None => {
+                ui.success(
+                    &format!("kilter ci passed ({})", crate::ui::fmt_duration(total)),
+                    "run kilter ci",
+                );
+                Ok(0)
+            }
+        },
+        Ok(Verdict::TiltFailed { code, failure }) => {
+            if let Some(e) = destroy_error {
+                ui.warn(&format!("the cluster could not be deleted: {e:#}"));
+            }
+            ui.error(&anyhow::Error::new(failure));
+            Ok(code)
+        }
+        Err(e) => {
+            if let Some(d) = destroy_error {
+                ui.warn(&format!("the cluster could not be deleted: {d:#}"));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Phases 1–4, stopping at the first failure.
+fn work(
+    ctx: &Ctx<'_>,
+    actions: &Actions,
+    project: &Project,
+    service_list: &[Service],
+    args: &CiArgs,
+    timeout: Duration,
+    phases: &mut Phases<'_, '_>,
+) -> Result<Verdict> {
+    let tiltfile = project.tiltfile();
+    let want_tilt = tiltfile.is_file();
+    let opts = lifecycle::up::Options {
+        adopt: false,
+        tilt: want_tilt,
+        timeout,
+        command: "kilter ci",
+        services: service_list,
+    };
+    let up = phases.run("cluster", &format!("Cluster {}", project.cluster()), || {
+        lifecycle::up::cluster(ctx, project, &opts).map(|up| (up, ok()))
+    })?;
+
+    // kilter.yaml's services, applied and ready (those no longer listed deleted), as `up` does.
+    let kubectl = Kubectl {
+        bin: up.tools.get(Tool::Kubectl)?,
+        kubeconfig: project.paths.kubeconfig.clone(),
+        context: project.context(),
+    };
+    let deploy = || {
+        deploy_services(
+            ctx,
+            project,
+            &kubectl,
+            service_list,
+            &up.nodeports,
+            &up.had_services,
+            false,
+            timeout,
+        )
+    };
+    let wired = if service_list.is_empty() && up.had_services.is_empty() {
+        deploy()?
+    } else {
+        let names: Vec<&str> = service_list.iter().map(|s| s.name.as_str()).collect();
+        let title = if names.is_empty() {
+            "Services (deleting those removed from kilter.yaml)".to_owned()
+        } else {
+            format!("Services {}", names.join(", "))
+        };
+        phases.run("services", &title, || deploy().map(|w| (w, ok())))?
+    };
+    // Released before anything that may run kilter itself (`db restore`, a Tiltfile's
+    // `local('kilter …')`); the deletion takes it again.
+    drop(up.lock);
+
+    if let Some(name) = &args.restore {
+        phases.run("restore", &format!("Restoring snapshot {name}"), || {
+            restore(ctx, actions, project, name).map(|()| ((), ok()))
+        })?;
+    }
+
+    if !want_tilt {
+        phases.skip(
+            "tilt ci",
+            &format!("no Tiltfile at {tiltfile}: the cluster's health is the test"),
+        );
+        return Ok(Verdict::Passed);
+    }
+    phases.run("tilt ci", "tilt ci", || {
+        let v = tilt_ci(ctx, actions, project, &up.tools, &up.ports, &wired, &tiltfile)?;
+        let status = match &v {
+            Verdict::Passed => ok(),
+            Verdict::TiltFailed { code, .. } => Status::Failed(format!("exit {code}")),
+        };
+        Ok((v, status))
+    })
+}
+
+fn ok() -> Status {
+    Status::Ok(None)
+}
+
+/// `tilt ci` in the foreground: its output shown live and appended to `tilt.log`.
+fn tilt_ci(
+    ctx: &Ctx<'_>,
+    actions: &Actions,
+    project: &Project,
+    tools: &crate::tools::Tools,
+    ports: &ports::Ports,
+    wired: &[Wired],
+    tiltfile: &Utf8Path,
+) -> Result<Verdict> {
+    let runner = ctx.runner;
+    let ui = ctx.ui;
+    let bin = tools.get(Tool::Tilt)?;
+    // A detached `tilt up` of this project holds the port `tilt ci` needs.
+    if let Some(pid) = tilt::stop(runner, &tilt_files(project))? {
+        ui.info(&format!(
+            "Stopped this project's detached Tilt (pid {pid}): `tilt ci` needs its port"
+        ));
+    }
+    let registry = Registry::load(&ctx.dirs.port_registry())?;
+    ports::check_free(ports, PortCheck::Tilt, registry.as_ref(), &project.name)?;
+    let mut env = project_env(project, ports);
+    // The services' variables as the app in the cluster reaches them.
+    env.extend(services::cluster_env(wired));
+    let ns = project.namespace();
+    let targs = TiltArgs {
+        port: ports.tilt,
+        file: tiltfile,
+        context: &project.context(),
+        namespace: &ns,
+        env: &env,
+    };
+    // Tilt's own `--timeout` ends a little before kilter's deadline, so that its verdict (which
+    // resources were still waiting, and on what) is in the log.
+    let budget = runner.remaining().unwrap_or(Duration::from_secs(30 * 60));
+    let tilt_timeout = tilt_timeout(budget);
+    let cmd = tilt::ci_cmd(bin, &targs, &project.dir)
+        .args(["--timeout".to_owned(), go_duration(tilt_timeout)]);
+    runner.ensure_dir(&project.paths.cache)?;
+    let out = passthrough(ctx, actions, &cmd, &project.paths.tilt_log)?;
+    if out.success() {
+        return Ok(Verdict::Passed);
+    }
+    let code = out.code.unwrap_or(1);
+    if out.duration >= tilt_timeout {
+        let (tail, _) = crate::exec::tail_lines(&out.stderr, 1);
+        return Err(Exit::new(
+            Code::Timeout,
+            format!(
+                "timed out: `tilt ci` had not seen every workload healthy within its {} ({})",
+                go_duration(tilt_timeout),
+                if tail.is_empty() { "no verdict printed" } else { tail.trim() }
+            ),
+        )
+        .hint(format!(
+            "raise --timeout; what Tilt printed is in {} (and in the artifacts)",
+            project.paths.tilt_log
+        ))
+        .into());
+    }
+    let failure = runner.failed(
+        &cmd,
+        &out,
+        Some("Tilt's whole output is in tilt.log (and in the artifacts)".into()),
+    );
+    Ok(Verdict::TiltFailed { code, failure })
+}
+
+/// Run a command whose output is shown live and appended to `log`. On GitHub Actions its output
+/// is fenced with `::stop-commands::`, so that none of its lines is taken for a workflow command.
+fn passthrough(ctx: &Ctx<'_>, actions: &Actions, cmd: &Cmd, log: &Utf8Path) -> Result<Output> {
+    let ui = ctx.ui;
+    let token = actions.enabled.then(github::new_token);
+    if let Some(t) = &token {
+        ui.workflow_command(&github::stop_commands(t), false);
+    }
+    let out = ctx.runner.run_streamed(cmd, log, &|l| ui.passthrough(l));
+    if let Some(t) = &token {
+        ui.workflow_command(&github::resume_commands(t), false);
+    }
+    out
+}
+
+/// Tilt's share of the remaining time: all but a tenth of it, at most 5 s less (whole seconds
+/// from 10 s up, as Go prints and reads durations).
+fn tilt_timeout(budget: Duration) -> Duration {
+    let margin = (budget / 10).min(Duration::from_secs(5));
+    let t = budget.saturating_sub(margin).max(Duration::from_millis(100));
+    if t >= Duration::from_secs(10) { Duration::from_secs(t.as_secs()) } else { t }
+}
+
+/// A duration as Go's `time.ParseDuration` reads it: seconds from 10 s up, else milliseconds.
+fn go_duration(d: Duration) -> String {
+    if d >= Duration::from_secs(10) {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// `kilter db restore NAME`, run as the user would run it (the same code, the same checks: the
+/// checksum is verified before the database is touched). Its exit code is kept.
+fn restore(ctx: &Ctx<'_>, actions: &Actions, project: &Project, name: &str) -> Result<()> {
+    let runner = ctx.runner;
+    let cmd = kilter_self()
+        .cmd(format!("restore snapshot {name}"))
+        .args(["-C", project.dir.as_str(), "db", "restore", name])
+        .mutate();
+    runner.ensure_dir(&project.paths.cache)?;
+    let log = restore_log(project);
+    let out = passthrough(ctx, actions, &cmd, &log)?;
+    if out.success() {
+        return Ok(());
+    }
+    let code = match out.code {
+        Some(3) => Code::Environment,
+        Some(4) => Code::Invalid,
+        Some(5) => Code::Timeout,
+        Some(130) => Code::Interrupted,
+        _ => Code::Failed,
+    };
+    let failed = runner.failed(&cmd, &out, None);
+    Err(anyhow::Error::new(failed)
+        .context(Exit::new(code, format!("could not restore snapshot {name}"))))
+}
+
+/// `--restore NAME` must name a snapshot that is there (its metadata, `NAME.json`): checked before
+/// anything is created. `kilter db restore` then verifies it in full.
+fn check_snapshot(project: &Project, name: &str) -> Result<()> {
+    let b = name.as_bytes();
+    let plain = !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+    if plain && project.paths.snapshots.join(format!("{name}.json")).is_file() {
+        return Ok(());
+    }
+    Err(invalid(format!("no snapshot named `{name}` in {}", project.paths.snapshots))
+        .hint("`kilter db list` shows the snapshots; `kilter db snapshot NAME` takes one")
+        .into())
+}
+
+/// Where the output of `kilter db restore` goes (shown live too); removed with the cluster.
+fn restore_log(project: &Project) -> Utf8PathBuf {
+    project.paths.cache.join("restore.log")
+}
+
+/// The pods of the namespace, for the report.
+fn list_pods(ctx: &Ctx<'_>, project: &Project) -> Result<Vec<PodRow>, String> {
+    if !project.paths.kubeconfig.exists() {
+        return Err(format!("no cluster (no kubeconfig at {})", project.paths.kubeconfig));
+    }
+    let tools = ctx.tools(&[Tool::Kubectl]).map_err(|e| format!("{e:#}"))?;
+    let bin = tools.get(Tool::Kubectl).map_err(|e| format!("{e:#}"))?;
+    let kubectl =
+        Kubectl { bin, kubeconfig: project.paths.kubeconfig.clone(), context: project.context() };
+    let out = ctx
+        .runner
+        .run_for(&kubectl.pods_json_cmd(&project.namespace()), POD_PROBE_LIMIT)
+        .map_err(|e| format!("{e:#}"))?;
+    if !out.success() {
+        return Err(out.reason());
+    }
+    kubectl::parse_pods(&out.stdout, crate::time::now_secs()).map_err(|e| format!("{e:#}"))
+}
+
+/// Collect the evidence into `dir`; each item that cannot be had is a warning. Returns the
+/// entries written.
+fn collect(ctx: &Ctx<'_>, project: &Project, dir: &Utf8Path) -> Result<Vec<String>> {
+    let runner = ctx.runner;
+    let ui = ctx.ui;
+    runner.ensure_dir(dir)?;
+    let mut entries = Vec::new();
+    let mut item = |name: &str, res: Result<bool>| match res {
+        Ok(true) => entries.push(name.to_owned()),
+        Ok(false) => {}
+        Err(e) => ui.warn(&format!("could not collect {name}: {e:#}")),
+    };
+    let tools = ctx.tools(&[Tool::Docker, Tool::Kind, Tool::Kubectl]);
+    let ns = project.namespace();
+    match &tools {
+        Ok(tools) => {
+            let kind = tools.kind()?;
+            let cmd = kind.export_logs_cmd(&project.cluster(), &dir.join("kind"));
+            item("kind/", run_ok(ctx, &cmd, None));
+            if project.paths.kubeconfig.exists() {
+                let kubectl = Kubectl {
+                    bin: tools.get(Tool::Kubectl)?,
+                    kubeconfig: project.paths.kubeconfig.clone(),
+                    context: project.context(),
+                };
+                item(
+                    "events.txt",
+                    run_ok(ctx, &kubectl.events_cmd(&ns), Some(&dir.join("events.txt"))),
+                );
+                item(
+                    "pods.txt",
+                    run_ok(ctx, &kubectl.describe_pods_cmd(&ns), Some(&dir.join("pods.txt"))),
+                );
+            } else {
+                ui.note("no kubeconfig, so no events or pod descriptions");
+            }
+        }
+        Err(e) => ui.warn(&format!("could not collect the cluster's logs: {e:#}")),
+    }
+    let status = kilter_self().cmd("record kilter status --json").args([
+        "-C",
+        project.dir.as_str(),
+        "status",
+        "--json",
+    ]);
+    item("status.json", run_ok(ctx, &status, Some(&dir.join("status.json"))));
+    item("tilt.log", runner.copy_file(&project.paths.tilt_log, &dir.join("tilt.log")));
+    item("restore.log", runner.copy_file(&restore_log(project), &dir.join("restore.log")));
+    // Last, so that it holds every command above.
+    item("commands.log", runner.copy_file(&project.paths.transcript, &dir.join("commands.log")));
+    Ok(entries)
+}
+
+/// Run an artifact command (stdout into `into` when given); a failure is an error.
+fn run_ok(ctx: &Ctx<'_>, cmd: &Cmd, into: Option<&Utf8PathBuf>) -> Result<bool> {
+    let out: Output = match into {
+        Some(p) => ctx.runner.run_into(cmd, p)?,
+        None => ctx.runner.run_unchecked(cmd)?,
+    };
+    if out.success() { Ok(true) } else { Err(ctx.runner.failed(cmd, &out, None).into()) }
+}
+
+/// Delete the cluster (the project lock again, kilter.yaml's flag staged first).
+fn destroy(ctx: &Ctx<'_>, project: &Project) -> Result<()> {
+    let _lock = ctx.lock(project, "kilter ci")?;
+    // The cluster must still be this directory's.
+    check_identity(project, false, ctx.ui)?;
+    let tools = ctx.tools(&[Tool::Docker, Tool::Kind])?;
+    let kind = tools.kind()?;
+    let flag = stage_flag(ctx.runner, project, false)?;
+    lifecycle::destroy::delete(ctx, project, &kind, flag)
+}
+
+/// The phases run so far; prints each as it starts (a `::group::` on GitHub Actions).
+struct Phases<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    actions: &'c Actions,
+    list: Vec<Phase>,
+}
+
+impl Phases<'_, '_> {
+    /// Run one phase; `f` returns its value and how it went.
+    fn run<T>(
+        &mut self,
+        name: &str,
+        title: &str,
+        f: impl FnOnce() -> Result<(T, Status)>,
+    ) -> Result<T> {
+        let ui = self.ctx.ui;
+        if self.actions.enabled {
+            ui.workflow_command(&github::group(title), false);
+        } else {
+            ui.info(&format!("── {title}"));
+        }
+        let start = Instant::now();
+        let res = f();
+        let took = start.elapsed();
+        if self.actions.enabled {
+            ui.workflow_command(github::END_GROUP, false);
+        }
+        let status = match &res {
+            Ok((_, s)) => s.clone(),
+            Err(e) => Status::Failed(short_reason(e)),
+        };
+        self.list.push(Phase { name: name.to_owned(), status, took });
+        res.map(|(v, _)| v)
+    }
+
+    fn skip(&mut self, name: &str, why: &str) {
+        self.ctx.ui.info(&format!("── {name}: skipped ({why})"));
+        self.list.push(Phase {
+            name: name.to_owned(),
+            status: Status::Skipped(why.to_owned()),
+            took: Duration::ZERO,
+        });
+    }
+}
+
+/// A few words for the phase table.
+fn short_reason(e: &anyhow::Error) -> String {
+    match code_of(e) {
+        Code::Timeout => return "timed out".to_owned(),
+        Code::Interrupted => return "interrupted".to_owned(),
+        _ => {}
+    }
+    let text = e.to_string();
+    if text.chars().count() > 100 {
+        format!("{}…", text.chars().take(99).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// "cluster failed" for the annotation title.
+fn failed_phase_title(list: &[Phase]) -> String {
+    match list.iter().rev().find(|p| matches!(p.status, Status::Failed(_))) {
+        Some(p) => format!("{} failed", p.name),
+        None => "failed".to_owned(),
+    }
+}
+
+/// A failed command as the annotation and the summary show it: the `$` line, then its output.
+fn command_text(f: &CommandFailed) -> String {
+    let mut s = format!("{f}\n$ {}", f.line);
+    if !f.stderr_tail.is_empty() {
+        s.push('\n');
+        s.push_str(&f.stderr_tail);
+    }
+    s
+}
+
+/// An error as plain text: the message, its causes, the failed command and its stderr tail.
+fn error_text(e: &anyhow::Error) -> String {
+    crate::error::render(e)
+        .into_iter()
+        .map(|(part, text)| match part {
+            crate::error::Part::Help => format!("help: {text}"),
+            _ => text,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The closing table: each phase, its result and time.
+fn print_phases(ctx: &Ctx<'_>, list: &[Phase], total: Duration, passed: bool) {
+    let ui = ctx.ui;
+    let w = list.iter().map(|p| p.name.len()).max().unwrap_or(5).max(5);
+    ui.info(&format!("kilter ci {}:", if passed { "passed" } else { "failed" }));
+    for p in list {
+        let (took, result) = match &p.status {
+            Status::Ok(None) => (crate::ui::fmt_duration(p.took), "ok".to_owned()),
+            Status::Ok(Some(d)) => (crate::ui::fmt_duration(p.took), format!("ok ({d})")),
+            Status::Failed(why) => (crate::ui::fmt_duration(p.took), format!("failed: {why}")),
+            Status::Skipped(why) => ("-".to_owned(), format!("skipped: {why}")),
+        };
+        ui.info(&format!("  {:<w$}  {took:>7}  {result}", p.name));
+    }
+    ui.info(&format!("  {:<w$}  {:>7}", "total", crate::ui::fmt_duration(total)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tilt_gets_most_of_the_budget_and_go_reads_it() {
+        assert_eq!(tilt_timeout(Duration::from_secs(1800)), Duration::from_secs(1795));
+        assert_eq!(tilt_timeout(Duration::from_millis(1_799_750)), Duration::from_secs(1794));
+        assert_eq!(tilt_timeout(Duration::from_secs(10)), Duration::from_secs(9));
+        assert_eq!(tilt_timeout(Duration::from_secs(20)), Duration::from_secs(18));
+        assert_eq!(tilt_timeout(Duration::ZERO), Duration::from_millis(100));
+        assert_eq!(go_duration(Duration::from_secs(1795)), "1795s");
+        assert_eq!(go_duration(Duration::from_millis(2700)), "2700ms");
+        assert_eq!(go_duration(Duration::from_millis(10_400)), "10s");
+    }
+}
