@@ -731,9 +731,14 @@ impl<'u> Runner<'u> {
     pub(crate) fn exists(&self, path: &Utf8Path) -> bool {
         if self.planning()
             && let Ok(planned) = self.planned_files.lock()
-            && let Some((_, present)) = planned.iter().rev().find(|(p, _)| p == path)
         {
-            return *present;
+            if let Some((_, present)) = planned.iter().rev().find(|(p, _)| p == path) {
+                return *present;
+            }
+            // A directory that holds a file the script writes (`rm -rf` of it must be printed).
+            if planned.iter().any(|(p, present)| *present && p.starts_with(path) && p != path) {
+                return true;
+            }
         }
         crate::fsutil::exists(path)
     }
