@@ -5,4 +5,6 @@
 
 pub mod destroy;
 pub mod services;
+pub mod snapshot;
 pub mod up;
+pub mod workload;

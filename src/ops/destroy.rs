@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx<'_>, args: &DestroyArgs) -> Result<i32> {
     // A configured database is dumped first; a failure stops here (nothing deleted).
     if project.config.database.is_some() && !args.no_snapshot {
         if running {
-            super::db::pre_destroy(ctx, &project)?;
+            crate::lifecycle::snapshot::pre_destroy(ctx, &project)?;
         } else {
             ui.warn(&format!(
                 "cluster {} is not running, so no pre-destroy database snapshot is taken",

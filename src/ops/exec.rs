@@ -5,9 +5,10 @@ use std::io::IsTerminal;
 
 use anyhow::Result;
 
-use super::{Ctx, workload};
+use super::Ctx;
 use crate::cli::ExecArgs;
 use crate::exec::Stdin;
+use crate::lifecycle::workload;
 use crate::tools::{Tool, Tools};
 
 pub fn run(ctx: &Ctx<'_>, args: &ExecArgs) -> Result<i32> {

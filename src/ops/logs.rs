@@ -2,9 +2,10 @@
 
 use anyhow::Result;
 
-use super::{Ctx, workload};
+use super::Ctx;
 use crate::cli::LogsArgs;
 use crate::exec::Stdin;
+use crate::lifecycle::workload;
 use crate::tools::{Tool, Tools};
 
 pub fn run(ctx: &Ctx<'_>, args: &LogsArgs) -> Result<i32> {

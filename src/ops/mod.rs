@@ -24,7 +24,6 @@ pub mod restart;
 pub mod status;
 pub mod stop;
 pub mod up;
-pub mod workload;
 
 pub use crate::context::{Ctx, project_env, tilt_files};
 pub use crate::lifecycle::services::{

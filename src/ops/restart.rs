@@ -2,8 +2,9 @@
 
 use anyhow::{Context, Result};
 
-use super::{Ctx, workload};
+use super::Ctx;
 use crate::cli::{RestartArgs, duration_flag};
+use crate::lifecycle::workload;
 use crate::tools::Tool;
 
 pub fn run(ctx: &Ctx<'_>, args: &RestartArgs) -> Result<i32> {

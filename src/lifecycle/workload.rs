@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::Ctx;
+use crate::context::Ctx;
 use crate::error::invalid;
 use crate::project::Project;
 use crate::tools::kubectl::Kubectl;
