@@ -62,8 +62,13 @@ fn build_fake(profile_dir: &Path) {
     let mut cmd = std::process::Command::new(env!("CARGO"));
     cmd.args(["build", "--quiet", "--example", "fake-tool", "--manifest-path"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
+    // The same profile as this test binary: target/debug is the dev profile; any other directory is
+    // named after its profile (release, or the `mutants` profile of scripts/mutants.sh).
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => {}
+        Some(profile) => {
+            cmd.args(["--profile", profile]);
+        }
     }
     // same target dir as this test binary: <target>/<profile>/
     if let Some(target) = profile_dir.parent() {
