@@ -82,6 +82,9 @@ pub struct Env {
     dir: tempfile::TempDir,
     /// Set by [`Env::real_docker`]: `docker` is the real client (support/real.rs).
     real: Option<RealDocker>,
+    /// Set by [`Env::expect_unexpected`]: this test provokes "unexpected call" (exit 97) on
+    /// purpose, so dropping the Env does not fail it.
+    allow_unexpected: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Env {
@@ -99,7 +102,8 @@ impl Env {
     /// Like `new`, but without some tools in `bin/` (to test "tool missing").
     pub fn without(tools: &[&str]) -> Env {
         let dir = tempfile::Builder::new().prefix("kilter-it-").tempdir().unwrap();
-        let env = Env { dir, real: None };
+        let env =
+            Env { dir, real: None, allow_unexpected: std::sync::atomic::AtomicBool::new(false) };
         for d in [env.bin(), env.home(), env.root().join("work"), env.state_dir()] {
             std::fs::create_dir_all(d).unwrap();
         }
@@ -277,6 +281,12 @@ impl Env {
             .collect()
     }
 
+    /// Opt out of the check at drop that no fake answered "unexpected call" (exit 97): for the
+    /// fake self-tests and the tests that make such a call on purpose. Say why at the call site.
+    pub fn expect_unexpected(&self) {
+        self.allow_unexpected.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The `docker inspect` object of a container, read from the fake state (not logged).
     pub fn container(&self, name: &str) -> Option<serde_json::Value> {
         let out = std::process::Command::new(fake_tool())
@@ -301,6 +311,16 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
+        // A fake's "unexpected call" (exit 97) fails the test, even on a path kilter treats as
+        // best-effort: either the fake lacks a call the real tool supports or kilter is wrong.
+        // Checked first (the checks below don't call the fakes); not while already panicking.
+        let unexpected = if self.allow_unexpected.load(std::sync::atomic::Ordering::Relaxed)
+            || std::thread::panicking()
+        {
+            Vec::new()
+        } else {
+            self.unexpected_calls()
+        };
         // Real-Docker Envs: remove the real node containers they made (also after a panic).
         self.real_cleanup();
         // Don't leave detached fake tilts behind.
@@ -317,6 +337,13 @@ impl Drop for Env {
                 unsafe { libc::kill(pid, libc::SIGKILL) };
             }
         }
+        assert!(
+            unexpected.is_empty(),
+            "a fake answered \"unexpected call\" (exit 97) to {} call(s) (see tests/fake/README.md; \
+             `Env::expect_unexpected` if the test does it on purpose):\n  {}",
+            unexpected.len(),
+            unexpected.join("\n  ")
+        );
     }
 }
 
