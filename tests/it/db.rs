@@ -922,14 +922,11 @@ fn shell_runs_the_client_in_the_pod_with_a_tty_only_on_a_terminal() {
         .unwrap();
     assert_eq!(code(&out), 1, "{}", stderr_of(&out));
 
-    let script = std::path::Path::new("/usr/bin/script");
-    if !script.exists() {
-        assert!(std::env::var_os("CI").is_none(), "util-linux `script` is needed under CI");
-        eprintln!(
-            "SKIPPED the TTY half of shell_runs_the_client_in_the_pod…: /usr/bin/script not found"
-        );
+    let Some(script) = crate::support::script_or_skip(
+        "db::shell_runs_the_client_in_the_pod_with_a_tty_only_on_a_terminal (the TTY half)",
+    ) else {
         return;
-    }
+    };
     let mark = db.env.calls().len();
     let kilter = env!("CARGO_BIN_EXE_kilter");
     let mut cmd = std::process::Command::new(script);

@@ -539,15 +539,9 @@ fn gc_frees_a_port_slot_that_is_then_reused() {
 /// On a terminal, `gc` asks for `yes`: anything else removes nothing (exit 4).
 #[test]
 fn gc_on_a_terminal_asks_for_yes() {
-    let script = Path::new("/usr/bin/script");
-    if !script.exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "util-linux `script` is needed for the TTY test under CI"
-        );
-        eprintln!("SKIP: /usr/bin/script not found");
+    let Some(script) = crate::support::script_or_skip("many::gc_on_a_terminal_asks_for_yes") else {
         return;
-    }
+    };
     let env = Env::new();
     let gone = up(&env, "gone");
     std::fs::remove_dir_all(&gone).expect("rm");

@@ -383,13 +383,31 @@ pub fn read(path: impl AsRef<Path>) -> String {
 /// goes to stderr and to `$KILTER_TEST_SKIP_LOG` (counted by scripts/test.sh), and under
 /// `CI=true` — where every tier this machine can run is required — it fails the test.
 pub fn skipped(what: &str, why: &str) {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(!ci, "{what} could not run ({why}), and CI=true requires it");
-    eprintln!("SKIPPED {what}: {why}");
+    // The log line first, so that scripts/test.sh lists it under CI too (where the test fails).
     if let Ok(log) = std::env::var("KILTER_TEST_SKIP_LOG") {
         use std::io::Write;
         if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
             let _ = writeln!(f, "{what}: {why}");
         }
     }
+    assert!(!truthy("CI"), "{what} could not run ({why}), and CI=true requires it");
+    eprintln!("SKIPPED {what}: {why}");
+}
+
+/// util-linux `script` (runs kilter under a pseudo-terminal), or `None` after reporting `what`
+/// as skipped (see [`skipped`]).
+pub fn script_or_skip(what: &str) -> Option<&'static Path> {
+    let script = Path::new("/usr/bin/script");
+    if script.exists() {
+        Some(script)
+    } else {
+        skipped(what, "util-linux `script` (/usr/bin/script) is not installed");
+        None
+    }
+}
+
+/// The environment variable is set to 1, true or yes (any case).
+pub fn truthy(var: &str) -> bool {
+    std::env::var(var)
+        .is_ok_and(|s| matches!(s.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
 }
