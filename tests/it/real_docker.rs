@@ -94,7 +94,7 @@ fn nodeport_block(env: &Env, p: &Proj) -> Vec<u16> {
             assert_eq!(c, &format!("{h}/tcp"), "hostPort = containerPort = NodePort");
         }
     }
-    let (_, base) = ports_of(&p.name);
+    let (_, base) = crate::support::preferred_ports(&p.name);
     assert_eq!(block, (base..base + 20).collect::<Vec<_>>(), "{}: {ports:?}", p.name);
     block
 }
@@ -406,7 +406,7 @@ fn ls_and_status_json_match_docker_ps_and_inspect() {
             "{row} vs docker ps {ps_status:?}"
         );
         assert_eq!(row["cluster"], format!("kilter-{}", p.name));
-        let (tilt, base) = ports_of(&p.name);
+        let (tilt, base) = crate::support::preferred_ports(&p.name);
         assert_eq!(
             (row["tilt_port"].as_u64(), row["port_base"].as_u64()),
             (Some(tilt.into()), Some(base.into()))
@@ -535,7 +535,7 @@ fn fake_kind_creates_and_deletes_real_containers_like_kind() {
     let Some(env) = Env::real_docker() else { return };
     let name = format!("kilter-{}", env.unique_name("kind"));
     let node = format!("{name}-control-plane");
-    let (_, base) = ports_of(name.trim_start_matches("kilter-"));
+    let (_, base) = crate::support::preferred_ports(name.trim_start_matches("kilter-"));
     let cfg = env.root().join("kind.yaml");
     std::fs::write(
         &cfg,
@@ -620,4 +620,14 @@ fn fake_kind_creates_and_deletes_real_containers_like_kind() {
     assert_eq!(env.inspect(&node), None);
     let out = kind(&["get", "clusters"]);
     assert!(!stdout_of(&out).lines().any(|l| l == name));
+}
+
+/// The tier's second implementation of the slot hash against literal slots, worked out by hand
+/// from docs/files.md "Port slots" (docs/files.md's own example: `shop` has slot 17). Needs no
+/// Docker, so it is not ignored.
+#[test]
+fn the_tiers_slot_hash_gives_the_documented_slots() {
+    let slots: Vec<u16> =
+        ["shop", "alpha", "old", "p32", "doc-port", "p55"].map(crate::support::slot_of).to_vec();
+    assert_eq!(slots, [17, 3, 126, 126, 87, 137]);
 }

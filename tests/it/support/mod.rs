@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 pub mod mariadb;
 pub mod pg;
 mod real;
-pub use real::RealDocker;
+pub use real::{RealDocker, preferred_ports, slot_of};
 
 /// Names of the fake tools.
 pub const TOOLS: &[&str] = &["docker", "kind", "kubectl", "tilt"];

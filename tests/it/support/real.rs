@@ -49,7 +49,10 @@ fn bare(bin: &Path, args: &[&str]) -> std::io::Result<Output> {
         .output()
 }
 
-/// FNV-1a slot of a project name (src/ports.rs `preferred_slot`).
+/// The preferred port slot of a project name: 64-bit FNV-1a modulo 138, a second implementation
+/// written from docs/files.md "Port slots" (the tier's names are random, so its expected ports
+/// cannot be literals; `real_docker::the_tiers_slot_hash_gives_the_documented_slots` holds this
+/// to literal values).
 pub fn slot_of(name: &str) -> u16 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in name.bytes() {
@@ -57,6 +60,13 @@ pub fn slot_of(name: &str) -> u16 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     (h % 138) as u16
+}
+
+/// (Tilt port, first NodePort) of the preferred slot: what a project named by
+/// [`Env::unique_name`] gets (its slot is free in its Env).
+pub fn preferred_ports(name: &str) -> (u16, u16) {
+    let slot = slot_of(name);
+    (10351 + slot, 30000 + 20 * slot)
 }
 
 fn random_hex(n: usize) -> String {
