@@ -207,8 +207,10 @@ ensure_docker() {
 }
 
 docker_rc=0
+docker_why="no Docker daemon"
 if [[ $skip_list == *",docker,"* ]]; then
     skip docker "KILTER_TEST_SKIP"
+    docker_why="the docker stage was skipped (KILTER_TEST_SKIP)"
     docker_rc=3
 else
     # Probe first so that "not available" is a skip, not a failure, outside CI.
@@ -249,9 +251,9 @@ if ((docker_ok)); then
         skip real-docker "$real_docker_why"
     fi
 else
-    real_docker_why="no Docker daemon"
-    skip image "no Docker daemon"
-    skip real-docker "no Docker daemon"
+    real_docker_why=$docker_why
+    skip image "$docker_why"
+    skip real-docker "$docker_why"
 fi
 
 # --- the end-to-end script with fake kind/kubectl/tilt and the real engine -----------------------------
