@@ -7,18 +7,25 @@
 #   clippy       cargo clippy --all-targets --locked -- -D warnings
 #   lint         scripts/lint.sh (shellcheck, actionlint)
 #   build        cargo build --all-targets --locked (also builds the fake tools example)
-#   test         cargo test --all-targets --locked --no-fail-fast (unit + fake-tool integration tests)
+#   test         cargo test --all-targets --locked --no-fail-fast (unit + fake-tool integration tests; the
+#                real-Docker tier's tests are #[ignore]d there and run in the real-docker stage)
 #   docker       a Docker daemon for the real-Docker tier; with CI=true one is started when none answers
 #                (scripts/dockerd.sh start), and failing to get one is a failure, not a skip
 #   image        scripts/build-test-image.sh (kilter-test-node:latest, offline, reused when unchanged)
 #   registry-image  scripts/build-registry-image.sh (kilter-test-registry:latest from Debian's
 #                docker-registry, installed with apt when missing; the real-Docker registry tests)
-#   real-docker  KILTER_REAL_DOCKER=1 cargo test --locked --test it real_docker -- --test-threads=2
+#   real-docker  KILTER_REAL_DOCKER=1 cargo test --locked --test it real_docker -- --include-ignored
+#                --test-threads=2
 #   real-docker-client2  the same through a second docker client of another version, when PATH has one
 #   e2e          E2E_TOOLS=fake scripts/e2e.sh (when the script exists)
 #
 # Every stage runs even if an earlier, independent one failed; the stages that need a build or a daemon
 # are skipped when those failed. The exit code is non-zero if any stage failed.
+#
+# Skipped tests: a test that cannot run here says so through the harness (tests/it/support/mod.rs
+# `skipped`), which appends "what: why" to $KILTER_TEST_SKIP_LOG (a temp file this script exports to every
+# stage). The closing summary counts and lists them, with the real-Docker tier when its stage did not run.
+# Under CI=true a skip fails the test itself and, should any line reach the log, the run.
 #
 # Env: CI=true                  real-Docker tier required (start dockerd if needed; no daemon = failure)
 #      KILTER_REAL_DOCKER=1     same requirement without CI
@@ -46,6 +53,12 @@ export KILTER_TEST_IMAGE=${KILTER_TEST_IMAGE:-kilter-test-node:latest}
 
 # Output of every cargo test run, to add up the test counts for the closing line.
 test_log=$(mktemp "${TMPDIR:-/tmp}/kilter-test-log.XXXXXX")
+# One "what: why" line per test (or part of one) that could not run (tests/it/support/mod.rs `skipped`).
+KILTER_TEST_SKIP_LOG=$(mktemp "${TMPDIR:-/tmp}/kilter-test-skips.XXXXXX")
+export KILTER_TEST_SKIP_LOG
+# Whether the real-docker stage ran the tier's tests (#[ignore]d in the test stage), or why not.
+real_docker_ran=0
+real_docker_why="the real-docker stage did not run"
 started_dockerd=0
 results=()
 failed=0
@@ -58,7 +71,7 @@ cleanup() {
         echo "==> stopping the dockerd this run started"
         "$ROOT/scripts/dockerd.sh" stop || true
     fi
-    rm -f "$test_log"
+    rm -f "$test_log" "$KILTER_TEST_SKIP_LOG"
     exit "$rc"
 }
 # Each stage runs as a background job in its own process group (job control on), and the script waits for
@@ -129,7 +142,7 @@ skip() {
 cargo_test() { "$@" 2>&1 | tee -a "$test_log"; }
 
 summary() {
-    local passed failedn ignored
+    local passed failedn ignored skips=()
     read -r passed failedn ignored < <(
         awk '/^test result:/ {
                 for (i = 1; i <= NF; i++) {
@@ -143,8 +156,22 @@ summary() {
     echo "==================== scripts/test.sh summary ===================="
     printf '%s\n' "${results[@]}"
     echo "total: $(elapsed "$start_all") s"
+    mapfile -t skips <"$KILTER_TEST_SKIP_LOG"
+    # The test stage's ignored tests are the real-Docker tier: they count once the real-docker stage ran
+    # them, and are skipped otherwise.
+    if ((!real_docker_ran && ignored > 0)); then
+        skips+=("the real-Docker tier (${ignored} tests, #[ignore]d in the test stage): ${real_docker_why}")
+    fi
+    if ((${#skips[@]})); then
+        echo "skipped:"
+        printf '  %s\n' "${skips[@]}"
+    fi
     # The closing line, counted over every `cargo test` run above.
-    echo "tests: ${passed} passed, ${failedn} failed, ${ignored} skipped"
+    echo "tests: ${passed} passed, ${failedn} failed, ${#skips[@]} skipped"
+    if ((ci)) && [[ -s $KILTER_TEST_SKIP_LOG ]]; then
+        echo "error: CI=true and tests were skipped (listed above); every test must run here" >&2
+        failed=1
+    fi
 }
 
 # --- static checks -------------------------------------------------------------------------------------
@@ -180,8 +207,10 @@ ensure_docker() {
 }
 
 docker_rc=0
+docker_why="no Docker daemon"
 if [[ $skip_list == *",docker,"* ]]; then
     skip docker "KILTER_TEST_SKIP"
+    docker_why="the docker stage was skipped (KILTER_TEST_SKIP)"
     docker_rc=3
 else
     # Probe first so that "not available" is a skip, not a failure, outside CI.
@@ -204,8 +233,9 @@ if ((docker_ok)); then
     if stage image scripts/build-test-image.sh; then image_ok=1; fi
     if ! stage registry-image scripts/build-registry-image.sh; then image_ok=0; fi
     if ((built && image_ok)); then
+        real_docker_ran=1
         KILTER_REAL_DOCKER=1 stage real-docker \
-            cargo_test cargo test --locked --test it real_docker -- --test-threads=2 || true
+            cargo_test cargo test --locked --test it real_docker -- --include-ignored --test-threads=2 || true
         # A second docker client of another version on PATH (this machine kind has docker 28.2.2 in
         # /usr/local/bin next to Debian's 20.10): run the tier through it too, since messages and exit
         # codes differ between clients.
@@ -214,14 +244,16 @@ if ((docker_ok)); then
         if [[ -n $other_client && $other_client != "$default_client" && -x $default_client ]] &&
             [[ $("$other_client" --version 2>/dev/null) != $("$default_client" --version 2>/dev/null) ]]; then
             KILTER_REAL_DOCKER=1 KILTER_FAKE_REAL_DOCKER=$other_client stage real-docker-client2 \
-                cargo_test cargo test --locked --test it real_docker -- --test-threads=2 || true
+                cargo_test cargo test --locked --test it real_docker -- --include-ignored --test-threads=2 || true
         fi
     else
-        skip real-docker "the build or the test image failed"
+        real_docker_why="the build or the test image failed"
+        skip real-docker "$real_docker_why"
     fi
 else
-    skip image "no Docker daemon"
-    skip real-docker "no Docker daemon"
+    real_docker_why=$docker_why
+    skip image "$docker_why"
+    skip real-docker "$docker_why"
 fi
 
 # --- the end-to-end script with fake kind/kubectl/tilt and the real engine -----------------------------

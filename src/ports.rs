@@ -354,22 +354,27 @@ mod tests {
 
     #[test]
     fn hash_is_stable() {
-        // Pinned values: changing the hash would move every user's ports.
+        // Pinned values (64-bit FNV-1a mod 138, worked out by hand): changing the hash would move
+        // every user's ports.
         assert_eq!(preferred_slot("shop"), 17);
         assert_eq!(preferred_slot("blog"), 101);
+        assert_eq!(preferred_slot("p55"), 137);
+        assert_eq!(preferred_slot(""), 59);
     }
 
     #[test]
     fn assign_probes_past_taken_slots_and_is_sticky() {
         let mut r = Registry::default();
-        let a = r.assign("shop", None).expect("slot");
-        r.projects.insert("squatter".into(), Entry { slot: (a + 1) % SLOTS, ..Entry::default() });
-        // a different name whose hash collides with `shop` gets the next free slot
+        assert_eq!(r.assign("shop", None).expect("slot"), 17);
+        r.projects.insert("squatter".into(), Entry { slot: 18, ..Entry::default() });
+        // with its preferred slot 17 and the next one taken, `shop` probes on to 19
         r.projects.remove("shop");
-        r.projects.insert("other".into(), Entry { slot: a, ..Entry::default() });
-        let b = r.assign("shop", None).expect("slot");
-        assert_eq!(b, (a + 2) % SLOTS);
-        assert_eq!(r.assign("shop", None).expect("slot"), b, "sticky");
+        r.projects.insert("other".into(), Entry { slot: 17, ..Entry::default() });
+        assert_eq!(r.assign("shop", None).expect("slot"), 19);
+        assert_eq!(r.assign("shop", None).expect("slot"), 19, "sticky");
+        // `p55` prefers the last slot (137); taken, it wraps around to 0
+        r.projects.insert("last".into(), Entry { slot: 137, ..Entry::default() });
+        assert_eq!(r.assign("p55", None).expect("slot"), 0);
     }
 
     #[test]

@@ -689,6 +689,8 @@ fn assert_only_flag_changed(before: &str, after: &str, flag: bool) {
 fn round_trip_files_without_cluster() {
     let documented_with = format!("{DOCUMENTED}cluster:\n  stopped: true\n");
     let crlf = "name: shop\r\n# port\r\nport: 8080\r\n";
+    let spec_without_cluster = &SPEC_EXAMPLE[..SPEC_EXAMPLE.find("cluster:").unwrap_or(0)];
+    let spec_with_flag = format!("{spec_without_cluster}cluster:\n  stopped: true\n");
     let cases: &[(&str, &str, &str)] = &[
         ("empty file", "", "cluster:\n  stopped: true\n"),
         ("only a newline", "\n", "\ncluster:\n  stopped: true\n"),
@@ -702,11 +704,7 @@ fn round_trip_files_without_cluster() {
         ),
         ("trailing blank lines", "name: a\n\n\n", "name: a\n\n\ncluster:\n  stopped: true\n"),
         ("documented", DOCUMENTED, &documented_with),
-        (
-            "spec example without cluster",
-            &SPEC_EXAMPLE[..SPEC_EXAMPLE.find("cluster:").unwrap_or(0)],
-            "",
-        ),
+        ("spec example without cluster", spec_without_cluster, &spec_with_flag),
         ("crlf", crlf, "name: shop\r\n# port\r\nport: 8080\r\ncluster:\r\n  stopped: true\r\n"),
         (
             "crlf, no trailing newline",
@@ -775,9 +773,7 @@ fn round_trip_files_without_cluster() {
     ];
     for (label, before, expected) in cases {
         let after = with(before);
-        if !expected.is_empty() {
-            assert_eq!(&after, expected, "{label}");
-        }
+        assert_eq!(&after, expected, "{label}");
         assert_only_flag_changed(before, &after, true);
         assert_eq!(&without(&after), before, "{label}: without(with(x)) == x");
         assert_eq!(with(&without(&after)), after, "{label}: with(without(y)) == y");

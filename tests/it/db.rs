@@ -101,10 +101,15 @@ fn unzstd(p: &Path) -> Vec<u8> {
     zstd::stream::decode_all(std::fs::File::open(p).unwrap()).unwrap()
 }
 
+/// The sha256 of a file as the real coreutils `sha256sum` computes it (independent of kilter's
+/// own hashing).
 fn sha256_hex(p: &Path) -> String {
-    use sha2::Digest;
-    let bytes = std::fs::read(p).unwrap();
-    sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+    let out = std::process::Command::new("sha256sum").arg(p).output().expect("sha256sum runs");
+    assert!(out.status.success(), "sha256sum {}", p.display());
+    let line = String::from_utf8(out.stdout).unwrap();
+    let hex = line.split_whitespace().next().unwrap_or_default().to_owned();
+    assert_eq!(hex.len(), 64, "{line}");
+    hex
 }
 
 /// Scenario 1: rows → snapshot → change and delete rows → restore → exactly the original rows.
@@ -922,14 +927,11 @@ fn shell_runs_the_client_in_the_pod_with_a_tty_only_on_a_terminal() {
         .unwrap();
     assert_eq!(code(&out), 1, "{}", stderr_of(&out));
 
-    let script = std::path::Path::new("/usr/bin/script");
-    if !script.exists() {
-        assert!(std::env::var_os("CI").is_none(), "util-linux `script` is needed under CI");
-        eprintln!(
-            "SKIPPED the TTY half of shell_runs_the_client_in_the_pod…: /usr/bin/script not found"
-        );
+    let Some(script) = crate::support::script_or_skip(
+        "db::shell_runs_the_client_in_the_pod_with_a_tty_only_on_a_terminal (the TTY half)",
+    ) else {
         return;
-    }
+    };
     let mark = db.env.calls().len();
     let kilter = env!("CARGO_BIN_EXE_kilter");
     let mut cmd = std::process::Command::new(script);

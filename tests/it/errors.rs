@@ -50,6 +50,33 @@ fn docker_daemon_down_exits_3_with_a_hint() {
     }
 }
 
+/// `-q` hides progress, never errors: a runtime error (not only a usage error) still prints its
+/// message and hint, with the same exit code.
+#[test]
+fn runtime_errors_still_show_with_q() {
+    // docker missing: exit 3, and the same message and hint as without -q
+    let env = Env::without(&["docker"]);
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    let loud = env.kilter(&dir).arg("up").output().expect("runs");
+    let quiet = env.kilter(&dir).args(["-q", "up"]).output().expect("runs");
+    assert_eq!((loud.status.code(), quiet.status.code()), (Some(3), Some(3)));
+    let err = stderr_of(&quiet);
+    assert!(err.starts_with("error: a required tool was not found on PATH: docker\n"), "{err}");
+    assert!(err.contains("https://docs.docker.com/engine/install/"), "{err}");
+    assert_eq!(err, stderr_of(&loud));
+
+    // the daemon down: exit 3 with the client's message and the hint, and no progress lines
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.ctl(&["daemon", "down"]);
+    let out = env.kilter(&dir).args(["-q", "up"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.starts_with("error: "), "only the error, no progress: {err}");
+    assert!(err.contains("Cannot connect to the Docker daemon"), "{err}");
+    assert!(err.contains("help:") && err.contains("docker info"), "{err}");
+}
+
 /// 13. Health never comes: exit 5 saying what it waited for and the last answer.
 #[test]
 fn health_timeout_exits_5_with_what_it_waited_for() {

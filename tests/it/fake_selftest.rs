@@ -578,6 +578,8 @@ fn daemon_down_variants() {
 #[test]
 fn unexpected_calls_exit_97_and_are_logged() {
     let env = Env::new();
+    // Every call below is unexpected on purpose.
+    env.expect_unexpected();
     for (tool, args) in [
         ("docker", &["run", "alpine"][..]),
         ("docker", &["ps", "--bogus"][..]),
@@ -1020,6 +1022,8 @@ fn proxy_probe_is_killable_and_holds_no_state_lock() {
 #[test]
 fn docker_stats_rows_like_docker_28() {
     let env = Env::new();
+    // Checks on purpose that the calls the fake does not model (streaming, the table) exit 97.
+    env.expect_unexpected();
     create(&env);
     let id = env.container(NODE).unwrap()["Id"].as_str().unwrap()[..12].to_string();
     let stats = |args: &[&str]| run(env.tool("docker").args(["stats", "--no-stream"]).args(args));
@@ -1078,6 +1082,8 @@ fn docker_stats_rows_like_docker_28() {
 #[test]
 fn docker_info_reports_memory_and_cpus() {
     let env = Env::new();
+    // Checks on purpose that a template field the fake does not know exits 97.
+    env.expect_unexpected();
     let info = |t: &str| run(env.tool("docker").args(["info", "--format", t]));
     assert_eq!(info("{{.MemTotal}}"), (0, "8589934592\n".into(), String::new()));
     assert_eq!(info("{{.NCPU}}").1, "4\n");

@@ -40,12 +40,11 @@ impl Reg {
             .output()
             .unwrap();
         if !have.status.success() {
-            let required = ["CI", "KILTER_REQUIRE_REAL_TOOLS"].iter().any(|v| {
-                std::env::var(v).is_ok_and(|x| matches!(x.as_str(), "1" | "true" | "yes"))
-            });
+            let required = crate::support::truthy("KILTER_REQUIRE_REAL_TOOLS");
             assert!(!required, "image {image} is missing: run scripts/build-registry-image.sh");
-            eprintln!(
-                "\n*** SKIPPED real registry test: image {image} is missing (scripts/build-registry-image.sh)\n"
+            crate::support::skipped(
+                std::thread::current().name().unwrap_or("a real registry test"),
+                &format!("image {image} is missing (scripts/build-registry-image.sh)"),
             );
             return None;
         }
@@ -183,6 +182,7 @@ fn network_of(env: &Env, name: &str) -> bool {
 }
 
 #[test]
+#[ignore = "real-Docker tier: KILTER_REAL_DOCKER=1 and --include-ignored"]
 fn real_registry_up_creates_it_a_second_project_reuses_it_and_pushed_images_land_in_it() {
     let Some(mut reg) = Reg::new("push") else { return };
     // Offline, a cache whose upstream cannot be reached exits (and docker restarts it): point
@@ -264,6 +264,7 @@ fn real_registry_up_creates_it_a_second_project_reuses_it_and_pushed_images_land
 }
 
 #[test]
+#[ignore = "real-Docker tier: KILTER_REAL_DOCKER=1 and --include-ignored"]
 fn real_registry_a_pull_through_cache_serves_an_image_also_after_its_upstream_stopped() {
     let Some(mut reg) = Reg::new("cache") else { return };
     let upstream = format!("{}-upstream", reg.prefix);
@@ -371,6 +372,7 @@ fn real_registry_a_pull_through_cache_serves_an_image_also_after_its_upstream_st
 }
 
 #[test]
+#[ignore = "real-Docker tier: KILTER_REAL_DOCKER=1 and --include-ignored"]
 fn real_registry_a_busy_port_moves_it_to_the_next_one() {
     let Some(reg) = Reg::new("port") else { return };
     let holder =
@@ -389,6 +391,7 @@ fn real_registry_a_busy_port_moves_it_to_the_next_one() {
 }
 
 #[test]
+#[ignore = "real-Docker tier: KILTER_REAL_DOCKER=1 and --include-ignored"]
 fn real_registry_false_creates_nothing() {
     let Some(reg) = Reg::new("off") else { return };
     let (name, dir) = reg.project("n", "registry: false\n");
@@ -409,18 +412,16 @@ fn real_registry_false_creates_nothing() {
 /// reaches the registry, `docker.io` the pull-through cache. Unprivileged, so content is fetched
 /// (`ctr content fetch`), not unpacked into a snapshot (that needs mounts).
 #[test]
+#[ignore = "real-Docker tier: KILTER_REAL_DOCKER=1 and --include-ignored"]
 fn real_registry_containerd_pulls_through_the_hosts_toml_wiring() {
     let bins = ["/usr/bin/containerd", "/usr/bin/ctr"];
     if let Some(missing) = bins.iter().find(|b| !std::path::Path::new(b).exists()) {
-        let required = ["CI", "KILTER_REQUIRE_REAL_TOOLS"]
-            .iter()
-            .any(|v| std::env::var(v).is_ok_and(|x| matches!(x.as_str(), "1" | "true" | "yes")));
-        if Env::real_docker().is_some() {
-            assert!(!required, "{missing} is missing: apt-get install containerd");
-            eprintln!(
-                "\n*** SKIPPED containerd pull test: {missing} is missing (apt-get install containerd)\n"
-            );
-        }
+        let required = crate::support::truthy("KILTER_REQUIRE_REAL_TOOLS");
+        assert!(!required, "{missing} is missing: apt-get install containerd");
+        crate::support::skipped(
+            "real_docker_registry::real_registry_containerd_pulls_through_the_hosts_toml_wiring",
+            &format!("{missing} is missing (apt-get install containerd)"),
+        );
         return;
     }
     let Some(mut reg) = Reg::new("ctrd") else { return };

@@ -12,8 +12,8 @@
 //! - `mariadb-install-db` runs once into `$CARGO_TARGET_TMPDIR/mariadb-template-…`; each server
 //!   copies it (`cp -a`) and starts with `--no-defaults`, so no system option file applies. As
 //!   root the server runs with `--user=root` (it refuses root otherwise).
-//! - Missing MariaDB: [`Maria::start_or_skip`] panics under `CI=true` (or `KILTER_REQUIRE_MARIADB=1`)
-//!   and otherwise skips the test with a loud message.
+//! - Missing MariaDB: [`Maria::start_or_skip`] reports the test as skipped through
+//!   [`super::skipped`] (which fails it under `CI=true`); `KILTER_REQUIRE_MARIADB=1` also fails it.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods, dead_code, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
@@ -102,28 +102,22 @@ fn template(bin: &Path) -> Result<PathBuf, String> {
 }
 
 fn required() -> bool {
-    let on = |v: &str| {
-        std::env::var(v)
-            .is_ok_and(|s| matches!(s.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
-    };
-    on("CI") || on("KILTER_REQUIRE_MARIADB")
+    super::truthy("KILTER_REQUIRE_MARIADB")
 }
 
 impl Maria {
-    /// Start a server. Under `CI=true` (or `KILTER_REQUIRE_MARIADB=1`) failure panics; otherwise
-    /// the test is skipped with a loud message on stderr (returns `None`).
+    /// Start a server. When that fails the test is reported as skipped ([`super::skipped`]:
+    /// a failure under `CI=true`) and `None` returned; under `KILTER_REQUIRE_MARIADB=1` it panics.
     pub fn start_or_skip(test: &str) -> Option<Maria> {
         match Maria::start() {
             Ok(m) => Some(m),
             Err(e) if required() => {
-                panic!(
-                    "{test}: MariaDB is required here (CI=true or KILTER_REQUIRE_MARIADB=1): {e}"
-                )
+                panic!("{test}: MariaDB is required here (KILTER_REQUIRE_MARIADB=1): {e}")
             }
             Err(e) => {
-                eprintln!(
-                    "\n*** SKIPPED {test}: MariaDB is not usable here: {e}\n*** (CI=true makes this a failure)\n"
-                );
+                // The test's own name (libtest names the thread after it), else the caller's.
+                let what = std::thread::current().name().unwrap_or(test).to_owned();
+                super::skipped(&what, &format!("MariaDB is not usable here: {e}"));
                 None
             }
         }

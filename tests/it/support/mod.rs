@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 pub mod mariadb;
 pub mod pg;
 mod real;
-pub use real::RealDocker;
+pub use real::{RealDocker, preferred_ports, slot_of};
 
 /// Names of the fake tools.
 pub const TOOLS: &[&str] = &["docker", "kind", "kubectl", "tilt"];
@@ -87,6 +87,9 @@ pub struct Env {
     dir: tempfile::TempDir,
     /// Set by [`Env::real_docker`]: `docker` is the real client (support/real.rs).
     real: Option<RealDocker>,
+    /// Set by [`Env::expect_unexpected`]: this test provokes "unexpected call" (exit 97) on
+    /// purpose, so dropping the Env does not fail it.
+    allow_unexpected: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Env {
@@ -104,7 +107,8 @@ impl Env {
     /// Like `new`, but without some tools in `bin/` (to test "tool missing").
     pub fn without(tools: &[&str]) -> Env {
         let dir = tempfile::Builder::new().prefix("kilter-it-").tempdir().unwrap();
-        let env = Env { dir, real: None };
+        let env =
+            Env { dir, real: None, allow_unexpected: std::sync::atomic::AtomicBool::new(false) };
         for d in [env.bin(), env.home(), env.root().join("work"), env.state_dir()] {
             std::fs::create_dir_all(d).unwrap();
         }
@@ -282,6 +286,12 @@ impl Env {
             .collect()
     }
 
+    /// Opt out of the check at drop that no fake answered "unexpected call" (exit 97): for the
+    /// fake self-tests and the tests that make such a call on purpose. Say why at the call site.
+    pub fn expect_unexpected(&self) {
+        self.allow_unexpected.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The `docker inspect` object of a container, read from the fake state (not logged).
     pub fn container(&self, name: &str) -> Option<serde_json::Value> {
         let out = std::process::Command::new(fake_tool())
@@ -306,6 +316,16 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
+        // A fake's "unexpected call" (exit 97) fails the test, even on a path kilter treats as
+        // best-effort: either the fake lacks a call the real tool supports or kilter is wrong.
+        // Checked first (the checks below don't call the fakes); not while already panicking.
+        let unexpected = if self.allow_unexpected.load(std::sync::atomic::Ordering::Relaxed)
+            || std::thread::panicking()
+        {
+            Vec::new()
+        } else {
+            self.unexpected_calls()
+        };
         // Real-Docker Envs: remove the real node containers they made (also after a panic).
         self.real_cleanup();
         // Don't leave detached fake tilts behind.
@@ -322,6 +342,13 @@ impl Drop for Env {
                 unsafe { libc::kill(pid, libc::SIGKILL) };
             }
         }
+        assert!(
+            unexpected.is_empty(),
+            "a fake answered \"unexpected call\" (exit 97) to {} call(s) (see tests/fake/README.md; \
+             `Env::expect_unexpected` if the test does it on purpose):\n  {}",
+            unexpected.len(),
+            unexpected.join("\n  ")
+        );
     }
 }
 
@@ -361,13 +388,31 @@ pub fn read(path: impl AsRef<Path>) -> String {
 /// goes to stderr and to `$KILTER_TEST_SKIP_LOG` (counted by scripts/test.sh), and under
 /// `CI=true` — where every tier this machine can run is required — it fails the test.
 pub fn skipped(what: &str, why: &str) {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(!ci, "{what} could not run ({why}), and CI=true requires it");
-    eprintln!("SKIPPED {what}: {why}");
+    // The log line first, so that scripts/test.sh lists it under CI too (where the test fails).
     if let Ok(log) = std::env::var("KILTER_TEST_SKIP_LOG") {
         use std::io::Write;
         if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
             let _ = writeln!(f, "{what}: {why}");
         }
     }
+    assert!(!truthy("CI"), "{what} could not run ({why}), and CI=true requires it");
+    eprintln!("SKIPPED {what}: {why}");
+}
+
+/// util-linux `script` (runs kilter under a pseudo-terminal), or `None` after reporting `what`
+/// as skipped (see [`skipped`]).
+pub fn script_or_skip(what: &str) -> Option<&'static Path> {
+    let script = Path::new("/usr/bin/script");
+    if script.exists() {
+        Some(script)
+    } else {
+        skipped(what, "util-linux `script` (/usr/bin/script) is not installed");
+        None
+    }
+}
+
+/// The environment variable is set to 1, true or yes (any case).
+pub fn truthy(var: &str) -> bool {
+    std::env::var(var)
+        .is_ok_and(|s| matches!(s.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
 }

@@ -12,8 +12,8 @@
 //!   missing. The temp dirs are made traversable for it.
 //! - `initdb` runs once per bin dir into `$CARGO_TARGET_TMPDIR/pg-template-…`; each server copies
 //!   that template (`cp -a`, ~0.1 s) and starts with fsync off.
-//! - Missing PostgreSQL: [`Pg::start_or_skip`] panics under `CI=true` (or
-//!   `KILTER_REQUIRE_PG=1`) and otherwise skips the test with a loud message.
+//! - Missing PostgreSQL: [`Pg::start_or_skip`] reports the test as skipped through
+//!   [`super::skipped`] (which fails it under `CI=true`); `KILTER_REQUIRE_PG=1` also fails it.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods, dead_code, unreachable_pub)]
 
 use std::os::unix::fs::PermissionsExt;
@@ -198,26 +198,22 @@ fn template(bin: &Path, user: &Option<User>) -> Result<PathBuf, String> {
 }
 
 fn required() -> bool {
-    let on = |v: &str| {
-        std::env::var(v)
-            .is_ok_and(|s| matches!(s.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
-    };
-    on("CI") || on("KILTER_REQUIRE_PG")
+    super::truthy("KILTER_REQUIRE_PG")
 }
 
 impl Pg {
-    /// Start a server. Under `CI=true` (or `KILTER_REQUIRE_PG=1`) failure panics; otherwise the
-    /// test is skipped with a loud message on stderr (returns `None`).
+    /// Start a server. When that fails the test is reported as skipped ([`super::skipped`]:
+    /// a failure under `CI=true`) and `None` returned; under `KILTER_REQUIRE_PG=1` it panics.
     pub fn start_or_skip(test: &str) -> Option<Pg> {
         match Pg::start() {
             Ok(pg) => Some(pg),
             Err(e) if required() => {
-                panic!("{test}: PostgreSQL is required here (CI=true or KILTER_REQUIRE_PG=1): {e}")
+                panic!("{test}: PostgreSQL is required here (KILTER_REQUIRE_PG=1): {e}")
             }
             Err(e) => {
-                eprintln!(
-                    "\n*** SKIPPED {test}: PostgreSQL is not usable here: {e}\n*** (CI=true makes this a failure)\n"
-                );
+                // The test's own name (libtest names the thread after it), else the caller's.
+                let what = std::thread::current().name().unwrap_or(test).to_owned();
+                super::skipped(&what, &format!("PostgreSQL is not usable here: {e}"));
                 None
             }
         }
