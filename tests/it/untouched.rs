@@ -190,7 +190,7 @@ fn describe(e: &Entry) -> String {
 
 /// `kilter --dry-run ARGS` in `dir`: asserts that nothing of [`State`] changed under this one
 /// verb, and returns its output.
-fn dry(env: &Env, dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn dry(env: &Env, dir: &Path, args: &[&str]) -> Output {
     let before = State::take(env);
     let out = env.kilter(dir).arg("--dry-run").args(args).output().unwrap();
     let after = State::take(env);
