@@ -19,6 +19,10 @@
 #                            (`cargo build --example fake-tool`) in their real-Docker backend, i.e. the
 #                            REAL Docker engine with the offline kilter-test-node image; there the
 #                            "row" is a file inside the node container and pod checks are skipped;
+#                            the `kilter db` steps run against a throwaway PostgreSQL on this machine
+#                            (the fake kubectl's exec runs the real pg_dump/psql against it; the e2e
+#                            empties its database when the cluster is destroyed, as a new cluster's
+#                            postgres pod starts empty);
 #                            the registry is the offline kilter-test-registry image
 #                            (scripts/build-registry-image.sh) under its own name prefix, and the e2e
 #                            pushes an image itself in place of Tilt.
@@ -27,7 +31,9 @@
 #      E2E_TIMEOUT           seconds to wait for pods and the web app (default 600)
 #      E2E_KEEP_ON_FAILURE=1 on failure keep the clusters and the temp dir for inspection
 #      E2E_ARTIFACTS_DIR     copy each project's commands.log, tilt.log, tilt.json and status there
-#      E2E_FAKE_DB=1         also run the `kilter db` steps with E2E_TOOLS=fake (needs fake pg_dump support)
+#      E2E_FAKE_DB=0         skip the `kilter db` steps with E2E_TOOLS=fake (they need PostgreSQL's server
+#                            and client programs: /usr/lib/postgresql/*/bin or `pg_config --bindir`;
+#                            without them the steps print SKIPPED, and under CI=true the run fails)
 #
 # Everything runs under an isolated HOME/XDG tree in a temp dir; the clusters are always deleted at the
 # end (unless E2E_KEEP_ON_FAILURE=1 and a step failed).
@@ -126,10 +132,17 @@ PROJECTS=()
 
 has_verb() { "$KILTER" --help | grep -Eq "^  $1 "; }
 DB=0
-if has_verb db && { [[ $TOOLS == real ]] || is_true "${E2E_FAKE_DB:-}"; }; then DB=1; fi
-# Without the db steps, destroy skips its automatic pre-destroy snapshot too.
+DB_SKIPPED=""
+if ! has_verb db; then
+    DB_SKIPPED="kilter has no db command yet"
+elif [[ $TOOLS == real ]]; then
+    DB=1
+elif [[ ${E2E_FAKE_DB:-1} == 0 ]]; then
+    DB_SKIPPED="E2E_FAKE_DB=0"
+else
+    DB=1 # the throwaway PostgreSQL starts below (start_fake_pg)
+fi
 DESTROY_ARGS=(--yes)
-if ((DB == 0)); then DESTROY_ARGS+=(--no-snapshot); fi
 
 # --- cleanup -----------------------------------------------------------------------------------------
 collect_artifacts() {
@@ -189,6 +202,7 @@ cleanup() {
         local pid
         for pid in $("$FAKE" ctl tilt-pids 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
     fi
+    stop_fake_pg
     rm -rf "$WORK"
     if ((rc == 0)); then
         printf '\ne2e: PASSED (E2E_TOOLS=%s) in %d s\n' "$TOOLS" $((SECONDS - T0)) >&2
@@ -317,20 +331,114 @@ wait_ready() {
 ROW=kilter-e2e-row
 insert_row() {
     local dir=$1
-    if [[ $TOOLS == real ]]; then
+    if [[ $TOOLS == real ]] || ((DB)); then
         psql_in "$dir" "CREATE TABLE IF NOT EXISTS e2e (v text); INSERT INTO e2e VALUES ('$ROW');" >/dev/null
-    else
+    fi
+    if [[ $TOOLS == fake ]]; then
         docker exec "$(node "$(basename "$dir")")" sh -c "echo $ROW > /var/kilter-e2e-row"
     fi
 }
-has_row() {
+# db_row_state DIR: "present" or "absent" (no table e2e, or no row in it) in the project's database.
+# An error (kilter exec, kubectl, psql) fails the step: it never reads as "absent".
+db_row_state() {
+    local dir=$1 tables n
+    tables=$(psql_in "$dir" "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = 'e2e'") ||
+        fail "could not ask the database of $(basename "$dir") whether table e2e exists"
+    case $tables in
+        0)
+            echo absent
+            return 0
+            ;;
+        1) ;;
+        *) fail "unexpected answer counting table e2e: '$tables'" ;;
+    esac
+    n=$(psql_in "$dir" "SELECT count(*) FROM e2e WHERE v = '$ROW'") || fail "could not read table e2e"
+    [[ $n =~ ^[0-9]+$ ]] || fail "unexpected answer counting the row: '$n'"
+    if ((n > 0)); then echo present; else echo absent; fi
+}
+# node_row_state DIR: the same for the row file in the node container (E2E_TOOLS=fake). An error of
+# `docker exec` (no node, node not running) fails the step.
+node_row_state() {
     local dir=$1 out
-    if [[ $TOOLS == real ]]; then
-        out=$(psql_in "$dir" "SELECT v FROM e2e" 2>/dev/null) || return 1
-    else
-        out=$(docker exec "$(node "$(basename "$dir")")" cat /var/kilter-e2e-row 2>/dev/null) || return 1
+    out=$(docker exec "$(node "$(basename "$dir")")" sh -c \
+        'if [ -e /var/kilter-e2e-row ]; then cat /var/kilter-e2e-row; else echo "<no file>"; fi') ||
+        fail "could not read the row file in node $(node "$(basename "$dir")")"
+    case $out in
+        "$ROW") echo present ;;
+        "<no file>") echo absent ;;
+        *) fail "unexpected content of the row file: '$out'" ;;
+    esac
+}
+# row_state DIR: the row that lives as long as the cluster's data (real: the database; fake: the node).
+row_state() {
+    if [[ $TOOLS == real ]]; then db_row_state "$1"; else node_row_state "$1"; fi
+}
+# expect_row DIR present|absent WHAT [db]: assert the row's state; a failed read fails too.
+expect_row() {
+    local dir=$1 want=$2 what=$3 got
+    if [[ ${4:-} == db ]]; then got=$(db_row_state "$dir"); else got=$(row_state "$dir"); fi
+    [[ $got == "$want" ]] || fail "$what: the row is $got, expected $want"
+}
+
+# --- E2E_TOOLS=fake: a throwaway PostgreSQL on this machine for the db steps -------------------------
+# The fake kubectl's `exec` runs the real client programs against it (knobs exec_path, pg_host and
+# pg_port through KILTER_FAKE_*; tests/fake/README.md). It stands in for the server in the postgres
+# pod, whose database is named after the project.
+PG_ROOT=""
+PG_BIN=""
+PG_AS=()
+pg_bindir() {
+    local d p ok
+    for d in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r) $(pg_config --bindir 2>/dev/null); do
+        ok=1
+        for p in initdb pg_ctl postgres pg_dump pg_restore psql; do [[ -x $d/$p ]] || ok=0; done
+        if ((ok)); then
+            echo "$d"
+            return 0
+        fi
+    done
+    return 1
+}
+# start_fake_pg: prints why on stderr and returns 1 when it cannot.
+start_fake_pg() {
+    PG_BIN=$(pg_bindir) || {
+        echo "PostgreSQL's programs (initdb, pg_ctl, postgres, pg_dump, pg_restore, psql) are not in /usr/lib/postgresql/*/bin or \`pg_config --bindir\`" >&2
+        return 1
+    }
+    # The server refuses to run as root.
+    if [[ $(id -u) == 0 ]]; then
+        if id postgres >/dev/null 2>&1; then PG_AS=(runuser -u postgres --); else PG_AS=(runuser -u nobody --); fi
     fi
-    [[ $out == *"$ROW"* ]]
+    PG_ROOT=$(mktemp -d /tmp/kilter-e2e-pg.XXXXXX) # short: the socket path has a length limit
+    chmod 755 "$PG_ROOT"
+    mkdir "$PG_ROOT/data" "$PG_ROOT/run"
+    if ((${#PG_AS[@]})); then chown "${PG_AS[2]}" "$PG_ROOT/data" "$PG_ROOT/run"; fi
+    "${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_ROOT/data" -U postgres --auth=trust -E UTF8 --locale=C --no-sync \
+        >"$PG_ROOT/initdb.log" 2>&1 || {
+        cat "$PG_ROOT/initdb.log" >&2
+        return 1
+    }
+    "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_ROOT/data" -o "-k $PG_ROOT/run -c listen_addresses= -F" -w -t 30 \
+        -l "$PG_ROOT/run/server.log" start >/dev/null 2>&1 || {
+        cat "$PG_ROOT/run/server.log" >&2
+        return 1
+    }
+    export KILTER_FAKE_EXEC_PATH=$PG_BIN KILTER_FAKE_PG_HOST=$PG_ROOT/run KILTER_FAKE_PG_PORT=5432
+}
+stop_fake_pg() {
+    [[ -n $PG_ROOT ]] || return 0
+    "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_ROOT/data" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$PG_ROOT"
+    PG_ROOT=""
+}
+# fake_pg_sql DB SQL: psql on the throwaway server itself (not through kilter).
+fake_pg_sql() {
+    "$PG_BIN/psql" -h "$PG_ROOT/run" -U postgres -d "$1" -X -q -tA -v ON_ERROR_STOP=1 -c "$2"
+}
+# A new cluster's postgres pod starts with an empty database: so does the throwaway server's.
+fake_pg_fresh_db() {
+    fake_pg_sql postgres "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null
+    fake_pg_sql postgres "CREATE DATABASE \"$1\"" >/dev/null
 }
 
 new_project() {
@@ -358,7 +466,22 @@ else
     log "fake kind/kubectl/tilt, real docker $REAL_DOCKER, node image $KILTER_FAKE_NODE_IMAGE"
 fi
 docker info >/dev/null 2>&1 || fail "no Docker daemon answers"
-((DB)) || log "the db snapshot/restore steps are skipped ($(if has_verb db; then echo "E2E_TOOLS=fake; set E2E_FAKE_DB=1 to run them"; else echo "kilter has no db command yet"; fi))"
+if [[ $TOOLS == fake ]] && ((DB)); then
+    if start_fake_pg 2>"$WORK/pg.err"; then
+        fake_pg_fresh_db "$NAME_A"
+        fake_pg_fresh_db "$NAME_B"
+        log "db steps: throwaway PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') at $PG_ROOT/run"
+    else
+        DB=0
+        DB_SKIPPED="no usable PostgreSQL: $(cat "$WORK/pg.err")"
+        if is_true "${CI:-}"; then fail "the db steps need PostgreSQL under CI=true: $DB_SKIPPED"; fi
+    fi
+fi
+# Without the db steps, destroy skips its automatic pre-destroy snapshot too.
+if ((DB == 0)); then
+    DESTROY_ARGS+=(--no-snapshot)
+    printf 'e2e: SKIPPED the db snapshot/restore steps: %s\n' "$DB_SKIPPED" >&2
+fi
 
 printf 'dummy kubeconfig: kilter must never touch this file\n' >"$HOME/.kube/config"
 KUBE_SHA=$(sha256sum <"$HOME/.kube/config")
@@ -388,10 +511,12 @@ fi
 
 step "insert a row"
 insert_row "$DIR_A"
-has_row "$DIR_A" || fail "the row is not there right after inserting it"
+expect_row "$DIR_A" present "right after inserting it"
+if [[ $TOOLS == fake ]] && ((DB)); then expect_row "$DIR_A" present "in the database" db; fi
 ok "row inserted"
 
 step "stop: node exited, flag in kilter.yaml"
+cp -p "$DIR_A/kilter.yaml" "$WORK/kilter.yaml.before-stop"
 kilter_in "$DIR_A" stop
 st=$(node_status "$NAME_A")
 [[ $st == exited ]] || fail "node is $st after stop, expected exited"
@@ -404,10 +529,11 @@ step "up again: the row is still there"
 id_before=$(docker inspect -f '{{.Id}}' "$(node "$NAME_A")")
 kilter_in "$DIR_A" up --timeout 300s
 [[ $(docker inspect -f '{{.Id}}' "$(node "$NAME_A")") == "$id_before" ]] || fail "the node was recreated, not resumed"
-! grep -q 'stopped:' "$DIR_A/kilter.yaml" || fail "up did not remove the flag"
+cmp "$WORK/kilter.yaml.before-stop" "$DIR_A/kilter.yaml" ||
+    fail "kilter.yaml is not byte-identical to what it was before stop: $(diff "$WORK/kilter.yaml.before-stop" "$DIR_A/kilter.yaml" || true)"
 wait_ready "$DIR_A"
-has_row "$DIR_A" || fail "the row is gone after stop/up"
-ok "same node resumed, flag removed, row kept"
+expect_row "$DIR_A" present "after stop/up"
+ok "same node resumed, kilter.yaml byte-identical to before stop, row kept"
 
 if ((DB)); then
     step "db snapshot"
@@ -426,18 +552,20 @@ fi
 [[ $(sha256sum <"$HOME/.kube/config") == "$KUBE_SHA" ]] || fail "$HOME/.kube/config changed"
 kept=""
 if ((DB)); then kept=", snapshot kept"; fi
+if [[ $TOOLS == fake ]] && ((DB)); then fake_pg_fresh_db "$NAME_A"; fi
 ok "node gone$kept, ~/.kube/config byte-identical"
 
 step "up after destroy: the row is gone"
 kilter_in "$DIR_A" up --timeout 300s
 wait_ready "$DIR_A"
-! has_row "$DIR_A" || fail "the row survived destroy"
+expect_row "$DIR_A" absent "after destroy and up"
+if [[ $TOOLS == fake ]] && ((DB)); then expect_row "$DIR_A" absent "in the fresh database" db; fi
 ok "fresh cluster, no row"
 
 if ((DB)); then
     step "db restore: the row is back"
     kilter_in "$DIR_A" db restore e2e
-    has_row "$DIR_A" || fail "the row is not back after db restore"
+    expect_row "$DIR_A" present "after db restore" db
     if [[ $TOOLS == real ]]; then
         # shellcheck disable=SC2016 # expanded by the inner shell, after `kilter env`
         row=$(with_env "$DIR_A" bash -c 'psql "$DATABASE_URL" -tAc "select v from e2e"')
@@ -453,6 +581,16 @@ wait_ready "$DIR_B"
 [[ $(node_status "$NAME_A") == running ]] || fail "$NAME_A is not running any more"
 ports_a=$(docker port "$(node "$NAME_A")" | awk -F: '{print $NF}' | sort -n)
 ports_b=$(docker port "$(node "$NAME_B")" | awk -F: '{print $NF}' | sort -n)
+# Each node publishes its project's 20 NodePorts (from `kilter status`), and nothing is shared.
+for name in "$NAME_A" "$NAME_B"; do
+    if [[ $name == "$NAME_A" ]]; then published=$ports_a dir=$DIR_A; else published=$ports_b dir=$DIR_B; fi
+    [[ -n $published ]] || fail "docker port shows no published ports for $(node "$name")"
+    base=$(port_base "$dir")
+    [[ $base =~ ^[0-9]+$ ]] || fail "kilter status shows no NodePort base for $name: '$base'"
+    for ((p = base; p < base + 20; p++)); do
+        grep -qx "$p" <<<"$published" || fail "$(node "$name") does not publish NodePort $p: $(tr '\n' ' ' <<<"$published")"
+    done
+done
 [[ -z $(comm -12 <(echo "$ports_a") <(echo "$ports_b")) ]] || fail "the two projects publish the same host ports"
 ls_json=$("$KILTER" ls --json)
 for name in "$NAME_A" "$NAME_B"; do

@@ -1,8 +1,9 @@
 //! Test-only fake `docker`, `kind`, `kubectl` and `tilt` for kilter's integration tests.
 //!
 //! One binary that dispatches on the basename of `argv[0]`; the tests symlink it under the four
-//! tool names into a temporary `bin/` that is the only entry on PATH. Under any other name it is
-//! the control CLI (`fake-tool ctl …`). All fakes share one state directory
+//! tool names into a temporary `bin/` that is the only entry on PATH. As `fake-tilt-child` it is
+//! the child a fake `tilt up` starts; under any other name it is the control CLI
+//! (`fake-tool ctl …`). All fakes share one state directory
 //! (`$KILTER_FAKE_STATE`); see `README.md` next to this file for the layout, the knobs and every
 //! supported call. The behaviour mirrors the real tools (docker 28.2.2, kind v0.32.0,
 //! kubectl v1.32.2, tilt v0.37.6).
@@ -65,6 +66,7 @@ fn main() -> ExitCode {
         .unwrap_or_default();
     let code = match name.as_str() {
         "docker" | "kind" | "kubectl" | "tilt" => common::run_tool(&name, args),
+        tilt::CHILD_NAME => tilt::child_main(),
         _ => ctl::main(&args),
     };
     let _ = std::io::stdout().flush();

@@ -44,6 +44,10 @@ pub struct TiltRecord {
     pub resolved_context: Option<String>,
     pub started_ms: u64,
     pub mode: String,
+    /// `tilt up`'s child (see [`child_main`]): it stays in tilt's process group and outlives a
+    /// tilt that alone is signalled. None for `tilt ci`.
+    #[serde(default)]
+    pub child_pid: Option<i32>,
 }
 
 pub fn tilt_dir(state: &Path) -> PathBuf {
@@ -153,7 +157,7 @@ fn up(ctx: &Ctx, rest: &[String], ci: bool) -> i32 {
         check_kube(kubeconfig_env.as_deref(), p.get("--context"));
     // SAFETY: getpgid(0) has no preconditions.
     let pgid = unsafe { libc::getpgid(0) };
-    let me = TiltRecord {
+    let mut me = TiltRecord {
         pid: std::process::id() as i32,
         pgid,
         port,
@@ -177,6 +181,7 @@ fn up(ctx: &Ctx, rest: &[String], ci: bool) -> i32 {
         resolved_context,
         started_ms: timefmt::now_ms(),
         mode: if ci { "ci".into() } else { "up".into() },
+        child_pid: None,
     };
     let record_path = tilt_dir(&ctx.state).join(format!("{}.json", me.pid));
 
@@ -189,6 +194,9 @@ fn up(ctx: &Ctx, rest: &[String], ci: bool) -> i32 {
         let clash =
             port != 0 && live_records(&ctx.state).iter().any(|r| r.port == port && r.pid != me.pid);
         if !clash && !ctx.knob_bool("tilt_fail_start") {
+            if !ci {
+                me.child_pid = spawn_child();
+            }
             write_json(&record_path, &me);
         }
         clash
@@ -241,6 +249,47 @@ fn up(ctx: &Ctx, rest: &[String], ci: bool) -> i32 {
     // SAFETY: `set` is an initialised sigset blocked in this thread; `sig` is a valid out pointer.
     unsafe { libc::sigwait(&set, &mut sig) };
     let _ = fs::remove_file(&record_path);
+    0
+}
+
+/// Start `tilt up`'s child, as real Tilt runs a Tiltfile's `local_resource` / `serve_cmd`
+/// commands and builds: the fake binary again under the name `fake-tilt-child`, in tilt's own
+/// process group. Tilt does not stop it when it exits, so only a signal to the whole group ends
+/// both (that is what kilter sends; a signal to tilt's pid alone leaves the child running).
+#[allow(clippy::disallowed_methods)] // the fake starts its own child process
+fn spawn_child() -> Option<i32> {
+    use std::os::unix::process::CommandExt as _;
+    let exe = std::env::current_exe().ok()?;
+    let child = std::process::Command::new(exe)
+        .arg0(CHILD_NAME)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    Some(child.id() as i32)
+}
+
+/// `argv[0]` of the child `tilt up` starts.
+pub const CHILD_NAME: &str = "fake-tilt-child";
+
+/// The child `tilt up` starts: it sleeps until a signal ends it (SIGTERM, SIGINT or SIGKILL, with
+/// their default actions: what tilt blocks or ignores is reset here), until the fake state
+/// directory is gone (the test that made it has finished), or after 10 minutes at most.
+pub fn child_main() -> i32 {
+    // SAFETY: plain libc signal-disposition and mask calls on a zeroed, then initialised, set.
+    unsafe {
+        libc::signal(libc::SIGTERM, libc::SIG_DFL);
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+    let Some(state) = std::env::var_os("KILTER_FAKE_STATE").map(PathBuf::from) else { return 97 };
+    let end = std::time::Instant::now() + Duration::from_secs(600);
+    while state.is_dir() && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     0
 }
 

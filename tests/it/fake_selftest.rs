@@ -782,6 +782,7 @@ fn tilt_ignore_term_needs_sigkill_and_ci_modes() {
     let mut t = spawn_tilt(&env, &dir, "10352", "tilt.log");
     let pid = t.id() as i32;
     assert!(wait_until(Duration::from_secs(3), || env.tilt_pids() == [pid]));
+    let child = env.tilt_records()[0]["child_pid"].as_i64().expect("tilt up starts a child") as i32;
     // SAFETY: signalling our own child.
     unsafe { libc::kill(pid, libc::SIGTERM) };
     std::thread::sleep(Duration::from_millis(200));
@@ -790,6 +791,11 @@ fn tilt_ignore_term_needs_sigkill_and_ci_modes() {
     t.wait().unwrap();
     assert!(!pid_alive(pid));
     assert!(env.tilt_pids().is_empty(), "stale record ignored");
+    // Tilt's child outlives a tilt killed alone; it does not inherit tilt's ignored SIGTERM.
+    assert!(pid_alive(child), "the child outlives tilt");
+    // SAFETY: plain kill(2) on the child the fake tilt recorded in this environment.
+    unsafe { libc::kill(child, libc::SIGTERM) };
+    assert!(wait_until(Duration::from_secs(3), || !pid_alive(child)), "SIGTERM ends the child");
 
     let (code, stdout, _) =
         run(env.tool("tilt").args(["ci", "--file", "Tiltfile"]).current_dir(&dir));

@@ -25,3 +25,4 @@ mod replay;
 mod services;
 mod structure;
 mod tilt;
+mod untouched;

@@ -1,6 +1,6 @@
 //! Tilt handling: `--ci`, `--attach`, stale records (docs/commands.md, "kilter up", "kilter down").
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::helpers::*;
 use crate::support::{Env, pid_alive, wait_until};
@@ -57,8 +57,13 @@ fn a_stale_tilt_record_is_cleaned_up_never_signalled() {
     env.kilter(&dir).arg("down").assert().success();
     assert!(wait_dead(real));
 
-    // A live process that is not Tilt now has the recorded pid (pid reuse).
-    let mut bystander = std::process::Command::new("/bin/sleep").arg("30").spawn().expect("sleep");
+    // A live process that is not Tilt now has the recorded pid (pid reuse). It leads a process
+    // group of its own, as our Tilt did, so a kill(-pid) would reach it (in the test's own group
+    // it could not tell whether kilter signalled it).
+    let mut bystander = std::process::Command::new("/bin/sleep");
+    std::os::unix::process::CommandExt::process_group(&mut bystander, 0);
+    let mut bystander = bystander.arg("30").spawn().expect("sleep");
+    assert_eq!(pgrp(bystander.id() as i32), Some(bystander.id() as i32));
     let rec = serde_json::json!({"pid": bystander.id(), "port": ports_of("shop").0, "started_at": "2026-01-01T00:00:00Z", "tiltfile": "Tiltfile"});
     std::fs::write(env.cache_dir("shop").join("tilt.json"), rec.to_string()).expect("write");
     let out = env.kilter(&dir).arg("down").output().expect("runs");
@@ -67,4 +72,74 @@ fn a_stale_tilt_record_is_cleaned_up_never_signalled() {
     assert!(!env.cache_dir("shop").join("tilt.json").exists(), "the stale record is removed");
     let _ = bystander.kill();
     let _ = bystander.wait();
+}
+
+/// The process group of a live process (`/proc/<pid>/stat`, field 5).
+fn pgrp(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// The live fake Tilt and the child it started in its process group.
+fn tilt_and_child(env: &Env) -> (i32, i32) {
+    let recs = env.tilt_records();
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    let tilt = recs[0]["pid"].as_i64().expect("pid") as i32;
+    let child = recs[0]["child_pid"].as_i64().expect("tilt up started a child") as i32;
+    assert!(pid_alive(child), "the child runs");
+    assert_eq!(pgrp(tilt), Some(tilt), "Tilt leads its own process group");
+    assert_eq!(pgrp(child), Some(tilt), "the child is in Tilt's process group");
+    (tilt, child)
+}
+
+/// `down`, `stop` and `destroy` stop Tilt's whole process group: what Tilt started (its
+/// local resources and builds; here the fake's child, which Tilt leaves running) goes with it,
+/// at SIGTERM, without waiting out the grace period (docs/commands.md, "kilter down").
+#[test]
+fn down_stop_and_destroy_stop_tilt_and_what_it_started() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    for verb in [&["down"][..], &["stop"], &["destroy", "--yes"]] {
+        env.kilter(&dir).arg("up").assert().success();
+        let (tilt, child) = tilt_and_child(&env);
+        let started = Instant::now();
+        let out = env.kilter(&dir).args(verb).output().expect("runs");
+        let took = started.elapsed();
+        assert!(out.status.success(), "{verb:?}: {}", stderr_of(&out));
+        assert!(wait_dead(tilt), "{verb:?}: Tilt still runs");
+        assert!(wait_dead(child), "{verb:?}: the child in Tilt's process group still runs");
+        assert!(
+            !stderr_of(&out).contains("did not stop within"),
+            "{verb:?}: SIGTERM to the group was enough: {}",
+            stderr_of(&out)
+        );
+        assert!(took < Duration::from_secs(5), "{verb:?} took {took:?}: no grace period waited");
+    }
+}
+
+/// A Tilt that ignores SIGTERM: kilter waits the documented 10 s grace period, then SIGKILLs the
+/// whole group, and says so (docs/commands.md, "kilter down").
+#[test]
+fn a_tilt_that_ignores_sigterm_is_killed_with_its_group_after_the_grace_period() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    env.set_knob("tilt_ignore_term", "true");
+    env.kilter(&dir).arg("up").assert().success();
+    let (tilt, child) = tilt_and_child(&env);
+    let started = Instant::now();
+    let out = env.kilter(&dir).arg("down").output().expect("runs");
+    let took = started.elapsed();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(!pid_alive(tilt), "Tilt was killed before kilter returned");
+    assert!(!pid_alive(child), "its child too");
+    assert!(
+        stderr_of(&out).contains(&format!("Tilt (pid {tilt}) did not stop within 10s of SIGTERM")),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(
+        took >= Duration::from_secs(10) && took < Duration::from_secs(14),
+        "the grace period is 10 s: down took {took:?}"
+    );
+    assert!(!env.cache_dir("shop").join("tilt.json").exists(), "the record is removed");
 }
