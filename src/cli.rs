@@ -328,9 +328,9 @@ pub enum DbCommand {
     /// Delete old snapshots, keeping the newest N and every pinned one
     Prune(PruneArgs),
     /// Keep a snapshot from `kilter db prune`
-    Pin(RmArgs),
+    Pin(PinArgs),
     /// Let `kilter db prune` remove a pinned snapshot again
-    Unpin(RmArgs),
+    Unpin(PinArgs),
     /// Open the database client (psql, mysql or mariadb) in the database pod
     Shell(ShellArgs),
 }
@@ -382,6 +382,12 @@ pub struct RestoreArgs {
 #[derive(Debug, Args)]
 pub struct RmArgs {
     /// Snapshot to delete
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// Snapshot to pin or unpin
     pub name: String,
 }
 

@@ -201,6 +201,16 @@ impl Ui {
         }
     }
 
+    /// A plain progress line about something done (`Stopped Tilt (pid 42)`); a dry run says
+    /// `would: <would>` instead.
+    pub fn did(&self, msg: &str, would: &str) {
+        if self.planning {
+            self.success(msg, would);
+        } else {
+            self.info(msg);
+        }
+    }
+
     /// Extra detail for `-v`.
     pub fn detail(&self, msg: &str) {
         if self.shows(Verbosity::Verbose) {

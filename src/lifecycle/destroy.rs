@@ -22,7 +22,7 @@ pub fn delete(
     let ui = ctx.ui;
     let runner = ctx.runner;
     if let Some(pid) = tilt::stop(runner, &tilt_files(project))? {
-        ui.info(&format!("Stopped Tilt (pid {pid})"));
+        ui.did(&format!("Stopped Tilt (pid {pid})"), "stop Tilt");
     }
     let step = ui.step(
         &format!("Deleting cluster {}", project.cluster()),

@@ -543,7 +543,10 @@ fn remove_cluster(ctx: &Ctx<'_>, kind: &crate::tools::kind::Kind<'_>, o: &Orphan
     }
     let files = TiltFiles { record: &paths.tilt_json, log: &paths.tilt_log };
     if let Some(pid) = tilt::stop(runner, &files)? {
-        ui.info(&format!("Stopped Tilt of project `{name}` (pid {pid})"));
+        ui.did(
+            &format!("Stopped Tilt of project `{name}` (pid {pid})"),
+            &format!("stop Tilt of project `{name}`"),
+        );
     }
     let cmd = kind.delete_cmd(&o.node.cluster, &paths.kubeconfig);
     let out = runner.run_unchecked(&cmd)?;
@@ -574,7 +577,10 @@ fn remove_cache(ctx: &Ctx<'_>, docker: &Docker<'_>, name: &str) -> Result<()> {
     }
     let files = TiltFiles { record: &paths.tilt_json, log: &paths.tilt_log };
     if let Some(pid) = tilt::stop(runner, &files)? {
-        ctx.ui.info(&format!("Stopped Tilt of project `{name}` (pid {pid})"));
+        ctx.ui.did(
+            &format!("Stopped Tilt of project `{name}` (pid {pid})"),
+            &format!("stop Tilt of project `{name}`"),
+        );
     }
     runner.remove_dir_all(&paths.cache)?;
     Ok(())

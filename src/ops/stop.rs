@@ -81,7 +81,10 @@ fn stop_locked(
         _ => stage_flag(runner, project, true)?,
     };
     if let Some(pid) = tilt::stop(runner, &tilt_files(project))? {
-        ui.info(&format!("Stopped Tilt of project `{}` (pid {pid})", project.name));
+        ui.did(
+            &format!("Stopped Tilt of project `{}` (pid {pid})", project.name),
+            &format!("stop Tilt of project `{}`", project.name),
+        );
     }
     let outcome = match state {
         NodeState::Absent => return Ok(Outcome::Absent),
@@ -262,7 +265,10 @@ fn stop_target(ctx: &Ctx<'_>, docker: &Docker<'_>, t: &Target) -> Result<Outcome
             };
             let files = TiltFiles { record: &paths.tilt_json, log: &paths.tilt_log };
             if let Some(pid) = tilt::stop(runner, &files)? {
-                ui.info(&format!("Stopped Tilt of project `{}` (pid {pid})", node.project));
+                ui.did(
+                    &format!("Stopped Tilt of project `{}` (pid {pid})", node.project),
+                    &format!("stop Tilt of project `{}`", node.project),
+                );
             }
             let state = docker
                 .inspect(runner, &node.node)?

@@ -278,15 +278,9 @@ fn two_projects_are_isolated() {
 /// the right one proceeds. Runs kilter under a pseudo-terminal with util-linux `script`.
 #[test]
 fn destroy_on_a_terminal_asks_for_the_project_name() {
-    let script = std::path::Path::new("/usr/bin/script");
-    if !script.exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "util-linux `script` is needed for the TTY test under CI"
-        );
-        eprintln!("SKIP: /usr/bin/script not found");
+    let Some(script) = crate::support::script_or_skip("destroy's terminal confirmation") else {
         return;
-    }
+    };
     let env = Env::new();
     let dir = project(&env, "shop", Some("name: shop\n"), false);
     env.kilter(&dir).arg("up").assert().success();
