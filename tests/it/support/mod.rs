@@ -403,7 +403,12 @@ pub fn skipped(what: &str, why: &str) {
 /// as skipped (see [`skipped`]).
 pub fn script_or_skip(what: &str) -> Option<&'static Path> {
     let script = Path::new("/usr/bin/script");
-    if script.exists() {
+    // util-linux's `script -qec CMD FILE`; BSD's script (macOS) takes other flags.
+    let util_linux = std::process::Command::new(script)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("util-linux"));
+    if util_linux {
         Some(script)
     } else {
         skipped(what, "util-linux `script` (/usr/bin/script) is not installed");

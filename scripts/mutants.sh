@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Mutation testing (docs/testing.md): break the product code one small way at a time (cargo-mutants) and
+# check that some test fails. From the repository root:
+#
+#   scripts/mutants.sh                    every group below, one after the other (hours on 2 cores)
+#   scripts/mutants.sh ports lock         only these groups
+#   scripts/mutants.sh --diff [BASE]      only the lines changed since BASE (default origin/main, else main),
+#                                         each changed file tested with its group's tests
+#   scripts/mutants.sh --list             the groups, their files and how many mutants each has
+#
+# A group is a set of files and the tests that guard them: running the whole suite for every mutant
+# (about 2 minutes) would take days for ~1,900 mutants, so each group runs only the unit tests of its
+# modules and the integration-test modules that exercise them. A mutant those tests miss may still be
+# caught elsewhere; scripts/mutants.sh --full GROUP reruns a group against the whole suite.
+#
+# Results: target/mutants-out/<group>/mutants.out/{caught,missed,timeout,unviable}.txt, and one line per group
+# at the end: caught / (caught + missed + timeout) of the viable mutants. Survivors that are equivalent or
+# not worth a test are listed in docs/testing.md.
+#
+# Env: MUTANTS_JOBS=2          parallel builds (cargo-mutants -j)
+#      MUTANTS_TEST_THREADS=6  threads per test binary (the tests mostly wait on fake tools, not the CPU)
+#      MUTANTS_TIMEOUT=240     seconds before a mutant's test run counts as a timeout (a hang it caused)
+# Needs cargo-mutants (`cargo install cargo-mutants --locked`; 27.x is known to work).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# group | files (cargo-mutants --file globs, space-separated) | test name filters (unit and `it` tests)
+GROUPS_TABLE='
+ports     | src/ports.rs                                     | ports:: many:: lifecycle:: errors:: inspect::
+lock      | src/lock.rs                                      | lock:: concurrency::
+config    | src/config/*.rs                                  | config:: input::
+exec      | src/exec/*.rs                                    | exec:: replay:: output:: realworld:: concurrency:: untouched::
+tools     | src/tools/*.rs src/tools/**/*.rs                 | tools:: lifecycle:: realworld:: contract:: inspect:: tilt:: registry::
+lifecycle | src/ops/up.rs src/ops/stop.rs src/ops/down.rs src/ops/destroy.rs src/lifecycle/up.rs src/lifecycle/destroy.rs src/lifecycle/services.rs src/lifecycle/workload.rs | lifecycle:: realworld:: tilt:: output:: untouched:: concurrency:: services:: errors::
+db        | src/ops/db.rs src/lifecycle/snapshot.rs          | snapshot:: db::
+status    | src/ops/status.rs                                | status inspect:: realworld::
+'
+
+groups() { sed -n 's/^\([a-z]*\) *|.*/\1/p' <<<"$GROUPS_TABLE"; }
+field() { # field GROUP N
+    awk -F'|' -v g="$1" -v n="$2" '{k=$1; gsub(/ /,"",k)} k==g {v=$n; gsub(/^ +| +$/,"",v); print v}' \
+        <<<"$GROUPS_TABLE"
+}
+
+command -v cargo-mutants >/dev/null 2>&1 || {
+    echo "mutants.sh: cargo-mutants is not installed: cargo install cargo-mutants --locked" >&2
+    exit 2
+}
+
+jobs=${MUTANTS_JOBS:-2}
+threads=${MUTANTS_TEST_THREADS:-6}
+timeout=${MUTANTS_TIMEOUT:-240}
+full=0
+diff_base=""
+selected=()
+while (($#)); do
+    case $1 in
+        --list)
+            for g in $(groups); do
+                files=$(field "$g" 2)
+                args=()
+                for f in $files; do args+=(-f "$f"); done
+                printf '%-10s %5s mutants  %s\n' "$g" "$(cargo mutants --list "${args[@]}" | wc -l)" "$files"
+            done
+            exit 0
+            ;;
+        --full) full=1 ;;
+        --diff)
+            if [[ ${2:-} != "" && ${2:0:1} != - ]]; then
+                diff_base=$2
+                shift
+            else
+                diff_base=$(git rev-parse -q --verify origin/main >/dev/null && echo origin/main || echo main)
+            fi
+            ;;
+        -h | --help)
+            sed -n '2,24p' "$0"
+            exit 0
+            ;;
+        -*)
+            echo "mutants.sh: unknown option $1 (see --help)" >&2
+            exit 2
+            ;;
+        *)
+            [[ -n $(field "$1" 2) ]] || {
+                echo "mutants.sh: no group $1 (groups: $(groups | tr '\n' ' '))" >&2
+                exit 2
+            }
+            selected+=("$1")
+            ;;
+    esac
+    shift
+done
+((${#selected[@]})) || mapfile -t selected < <(groups)
+
+diff_file=""
+if [[ -n $diff_base ]]; then
+    diff_file=$(mktemp "${TMPDIR:-/tmp}/kilter-mutants-diff.XXXXXX")
+    trap 'rm -f "$diff_file"' EXIT
+    git diff "$diff_base" -- src >"$diff_file"
+    if [[ ! -s $diff_file ]]; then
+        echo "mutants.sh: no changes under src/ since $diff_base"
+        exit 0
+    fi
+fi
+
+summary=()
+status=0
+for g in "${selected[@]}"; do
+    args=(--no-shuffle -j "$jobs" --timeout "$timeout" --baseline skip -o "target/mutants-out/$g")
+    for f in $(field "$g" 2); do args+=(-f "$f"); done
+    [[ -n $diff_file ]] && args+=(--in-diff "$diff_file")
+    if ((full)); then
+        test_args=(-- -- --test-threads "$threads")
+    else
+        read -ra filters <<<"$(field "$g" 3)"
+        test_args=(-- --lib --test it -- --test-threads "$threads" "${filters[@]}")
+    fi
+    mkdir -p "target/mutants-out/$g"
+    echo "==> mutants: $g ($(field "$g" 2))"
+    rc=0
+    cargo mutants "${args[@]}" "${test_args[@]}" || rc=$?
+    # cargo-mutants: 0 all caught, 2 some missed, 3 some timed out, 4 the baseline failed, 1 usage
+    case $rc in 0 | 2 | 3) ;; *) status=1 ;; esac
+    out="target/mutants-out/$g/mutants.out"
+    count() { [[ -f $out/$1.txt ]] && grep -c . "$out/$1.txt" || echo 0; }
+    c=$(count caught) m=$(count missed) t=$(count timeout) u=$(count unviable)
+    viable=$((c + m + t))
+    pct=$(awk -v c="$c" -v t="$t" -v v="$viable" 'BEGIN { if (v) printf "%.1f", 100 * (c + t) / v; else print "-" }')
+    summary+=("$(printf '%-10s caught %4d  timeout %3d  missed %4d  unviable %4d  caught %s%%' "$g" "$c" "$t" "$m" "$u" "$pct")")
+done
+
+echo
+echo "==================== mutants summary ===================="
+printf '%s\n' "${summary[@]}"
+echo "(a timeout counts as caught: the mutant made a test hang past ${timeout}s; missed: listed in target/mutants-out/<group>/mutants.out/missed.txt)"
+exit "$status"
