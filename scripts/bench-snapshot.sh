@@ -69,6 +69,10 @@ work=$(mktemp -d /tmp/kilter-bench-snap.XXXXXX)
 chmod 755 "$work"
 # shellcheck disable=SC2317 # invoked through the EXIT trap
 cleanup() {
+  # BENCH_LOG=FILE keeps kilter's commands.log (each command with its duration) for a closer look.
+  if [[ -n ${BENCH_LOG:-} && -n ${XDG_CACHE_HOME:-} && -f $XDG_CACHE_HOME/kilter/bench/commands.log ]]; then
+    cp "$XDG_CACHE_HOME/kilter/bench/commands.log" "$BENCH_LOG" || true
+  fi
   if [[ -f $work/data/postmaster.pid ]]; then
     as_pg "$pg/pg_ctl" -D "$work/data" -m immediate -w stop >/dev/null 2>&1 || true
   fi

@@ -4,7 +4,7 @@
 //!
 //! For each database (the configured one, then each `--include`), the dump (`pg_dump -Fc -Z0`,
 //! `mysqldump`/`mariadb-dump`) streams out of `kubectl exec` into kilter, which compresses it with
-//! multi-threaded zstd and hashes it on the way into `<file>.partial` (kilter never holds a dump
+//! zstd (level 1, one thread) and hashes it on the way into `<file>.partial` (kilter never holds a dump
 //! in memory). Each file is fsynced and checked. Only when every dump succeeded are the files
 //! renamed into place and `NAME.json` written, last. Any failure or Ctrl-C removes the `.partial`
 //! files; an existing snapshot of the same name is only replaced (`--force`) once the new one is

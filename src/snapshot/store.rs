@@ -3,7 +3,7 @@
 //! a running dump creates) go through the runner, which performs them or, in `--dry-run`, prints
 //! the shell line that would.
 //!
-//! Also the streaming halves of a snapshot: [`Writer`] compresses (zstd, multi-threaded) and
+//! Also the streaming halves of a snapshot: [`Writer`] compresses (zstd level 1, one thread) and
 //! hashes a dump on its way into its `.partial` file; [`feed`] decompresses a file into the
 //! restore program's stdin. Memory stays flat whatever the size.
 
@@ -154,17 +154,12 @@ pub struct Writer {
     tail: Vec<u8>,
 }
 
-/// Bytes per zstd job (what each worker compresses at a time).
-const JOB_SIZE: u32 = 2 << 20;
-
-/// zstd worker threads: one per core, at most 8.
-pub fn zstd_workers() -> u32 {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8) as u32
-}
-
-/// How kilter's own compression reads as a shell command, e.g. `zstd -q -T2 -3 -B2MiB`.
+/// How kilter's own compression reads as a shell command, e.g. `zstd -q -1 --single-thread`.
+/// One thread: measured on two cores, the dump, the database server and kubectl need the other
+/// core, and a second zstd worker made both the snapshot and the restore slower (README,
+/// "Performance").
 pub fn zstd_shell(level: i32) -> String {
-    format!("zstd -q -T{} -{level} -B{}MiB", zstd_workers(), JOB_SIZE >> 20)
+    format!("zstd -q -{level} --single-thread")
 }
 
 impl Writer {
@@ -179,11 +174,6 @@ impl Writer {
             Compression::Zstd { level } => {
                 let mut enc = zstd::stream::write::Encoder::new(out, level)?;
                 enc.include_checksum(true)?;
-                enc.multithread(zstd_workers())?;
-                // zstd's default job size grows with the level's window (8 MiB at level 3,
-                // ~70 MiB of buffers with two workers); 2 MiB keeps memory flat at any level,
-                // and measured as fast on two cores.
-                enc.set_parameter(zstd::stream::raw::CParameter::JobSize(JOB_SIZE))?;
                 Inner::Zstd(enc)
             }
         };

@@ -90,10 +90,9 @@ const SEED: &str = "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, 
 INSERT INTO items VALUES (1, 'apple', 'crisp', 1.50), (2, 'brötchen ü', NULL, 2.00), (3, 'quote''s', 'tab\there', 0);
 INSERT INTO items SELECT g, md5(g::text), repeat(md5(g::text), 4), g / 7.0 FROM generate_series(10, 2000) g;";
 
-/// How kilter renders its own compression: one zstd worker per core, at most 8.
+/// How kilter renders its own compression (docs/dry-run.md).
 fn zstd_shell() -> String {
-    let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-    format!("zstd -q -T{n} -1 -B2MiB")
+    "zstd -q -1 --single-thread".to_owned()
 }
 
 /// The decompressed contents of a `.zst` file.
