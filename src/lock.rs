@@ -23,8 +23,13 @@ pub struct Lock {
 /// How long to wait for a busy lock: `KILTER_LOCK_TIMEOUT` seconds (a whole or decimal number
 /// ≥ 0), default 300. Anything else (`-1`, `inf`, `NaN`, `5m`) is invalid input (exit 4).
 pub fn default_timeout() -> Result<Duration> {
-    match std::env::var("KILTER_LOCK_TIMEOUT") {
-        Ok(v) if !v.trim().is_empty() => parse_seconds(v.trim()).ok_or_else(|| {
+    timeout_from(std::env::var("KILTER_LOCK_TIMEOUT").ok())
+}
+
+/// [`default_timeout`] from the variable's value (unset and blank mean the default).
+fn timeout_from(value: Option<String>) -> Result<Duration> {
+    match value {
+        Some(v) if !v.trim().is_empty() => parse_seconds(v.trim()).ok_or_else(|| {
             crate::error::invalid(format!("KILTER_LOCK_TIMEOUT={v} is not a number of seconds"))
                 .hint(
                     "use a number of seconds such as 30 or 2.5, or unset it for the default (300)",
@@ -121,8 +126,30 @@ fn holder(file: &mut File) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_seconds;
+    use super::{holder, parse_seconds, timeout_from};
+    use std::io::Write;
     use std::time::Duration;
+
+    #[test]
+    fn unset_or_blank_lock_timeout_is_the_default_and_garbage_is_refused() {
+        assert_eq!(timeout_from(None).unwrap(), Duration::from_secs(300));
+        assert_eq!(timeout_from(Some("  ".into())).unwrap(), Duration::from_secs(300));
+        assert_eq!(timeout_from(Some(" 7 ".into())).unwrap(), Duration::from_secs(7));
+        let err = timeout_from(Some("5m".into())).unwrap_err();
+        assert_eq!(crate::error::code_of(&err), crate::error::Code::Invalid, "{err:#}");
+    }
+
+    #[test]
+    fn the_holder_is_named_from_what_its_record_holds() {
+        let name = |record: &str| {
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(record.as_bytes()).unwrap();
+            holder(&mut f)
+        };
+        assert_eq!(name("pid=42 command=kilter up --no-tilt\n"), "`kilter up --no-tilt` (pid 42)");
+        assert_eq!(name("pid=42\n"), "another kilter (pid 42)");
+        assert_eq!(name(""), "another kilter command");
+    }
 
     #[test]
     fn lock_timeouts_parse_or_are_refused() {
