@@ -132,18 +132,18 @@ mod tests {
 
     #[test]
     fn unset_or_blank_lock_timeout_is_the_default_and_garbage_is_refused() {
-        assert_eq!(timeout_from(None).unwrap(), Duration::from_secs(300));
-        assert_eq!(timeout_from(Some("  ".into())).unwrap(), Duration::from_secs(300));
-        assert_eq!(timeout_from(Some(" 7 ".into())).unwrap(), Duration::from_secs(7));
-        let err = timeout_from(Some("5m".into())).unwrap_err();
+        assert_eq!(timeout_from(None).expect("default"), Duration::from_secs(300));
+        assert_eq!(timeout_from(Some("  ".into())).expect("blank"), Duration::from_secs(300));
+        assert_eq!(timeout_from(Some(" 7 ".into())).expect("7"), Duration::from_secs(7));
+        let err = timeout_from(Some("5m".into())).expect_err("5m");
         assert_eq!(crate::error::code_of(&err), crate::error::Code::Invalid, "{err:#}");
     }
 
     #[test]
     fn the_holder_is_named_from_what_its_record_holds() {
         let name = |record: &str| {
-            let mut f = tempfile::tempfile().unwrap();
-            f.write_all(record.as_bytes()).unwrap();
+            let mut f = tempfile::tempfile().expect("temp file");
+            f.write_all(record.as_bytes()).expect("write");
             holder(&mut f)
         };
         assert_eq!(name("pid=42 command=kilter up --no-tilt\n"), "`kilter up --no-tilt` (pid 42)");
