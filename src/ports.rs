@@ -353,6 +353,99 @@ mod tests {
     }
 
     #[test]
+    fn nodeports_map_to_their_slot_up_to_the_last_block() {
+        // The last slot's block is 32740-32759; 32760 and up belong to no slot.
+        assert_eq!(Ports::slot_of_nodeport(30000), Some(0));
+        assert_eq!(Ports::slot_of_nodeport(32745), Some(137));
+        assert_eq!(Ports::slot_of_nodeport(32759), Some(137));
+        assert_eq!(Ports::slot_of_nodeport(32760), None);
+    }
+
+    #[test]
+    fn an_unreadable_registry_is_an_error_not_an_empty_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = Utf8Path::from_path(dir.path()).expect("utf-8");
+        assert!(Registry::load(&path.join("missing.json")).expect("missing").is_none());
+        // A directory where the file should be: reading fails, and that is not "no registry".
+        assert!(Registry::load(path).is_err());
+    }
+
+    #[test]
+    fn an_out_of_range_entry_owns_no_slot() {
+        let mut r = Registry::default();
+        r.projects.insert("big".into(), Entry { slot: SLOTS, ..Entry::default() });
+        r.projects.insert("shop".into(), Entry { slot: 17, ..Entry::default() });
+        assert_eq!(r.owner_of_slot(SLOTS), None);
+        assert_eq!(r.owner_of_slot(17), Some("shop"));
+    }
+
+    fn wanted(list: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+        list.iter()
+            .map(|(s, ports)| ((*s).to_owned(), ports.iter().map(|p| (*p).to_owned()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn nodeports_come_from_the_top_of_the_block_and_never_move() {
+        let mut r = Registry::default();
+        r.projects.insert("shop".into(), Entry { slot: 17, ..Entry::default() }); // 30340-30359
+        let (np, before) = r
+            .assign_nodeports("shop", &wanted(&[("postgres", &["pg"]), ("redis", &["redis"])]))
+            .expect("assign");
+        assert_eq!(np["postgres"]["pg"], 30359);
+        assert_eq!(np["redis"]["redis"], 30358);
+        assert!(before.is_empty(), "{before:?}");
+        // Reordered, with a new service in front: the recorded ports stay.
+        let (np, before) = r
+            .assign_nodeports(
+                "shop",
+                &wanted(&[
+                    ("mailpit", &["smtp", "http"]),
+                    ("redis", &["redis"]),
+                    ("postgres", &["pg"]),
+                ]),
+            )
+            .expect("assign");
+        assert_eq!(before, ["postgres", "redis"]);
+        assert_eq!((np["postgres"]["pg"], np["redis"]["redis"]), (30359, 30358));
+        assert_eq!((np["mailpit"]["http"], np["mailpit"]["smtp"]), (30356, 30357));
+        // A service left out gives its port back; the next new one takes it.
+        let (np, _) = r
+            .assign_nodeports("shop", &wanted(&[("redis", &["redis"]), ("nats", &["nats"])]))
+            .expect("assign");
+        assert_eq!((np["redis"]["redis"], np["nats"]["nats"]), (30358, 30359));
+        assert_eq!(np.len(), 2);
+    }
+
+    #[test]
+    fn a_recorded_nodeport_outside_the_block_or_recorded_twice_is_reassigned() {
+        let mut r = Registry::default();
+        let mut services = NodePorts::new();
+        services.insert("a".into(), BTreeMap::from([("p".to_owned(), 30345)]));
+        services.insert("b".into(), BTreeMap::from([("p".to_owned(), 30345)])); // a duplicate
+        services.insert("c".into(), BTreeMap::from([("p".to_owned(), 31000)])); // another block
+        r.projects.insert("shop".into(), Entry { slot: 17, services, ..Entry::default() });
+        let (np, _) = r
+            .assign_nodeports("shop", &wanted(&[("a", &["p"]), ("b", &["p"]), ("c", &["p"])]))
+            .expect("assign");
+        assert_eq!(np["a"]["p"], 30345, "the first holder keeps it");
+        assert_eq!(np["b"]["p"], 30359);
+        assert_eq!(np["c"]["p"], 30358);
+    }
+
+    #[test]
+    fn a_full_block_names_the_holders() {
+        let mut r = Registry::default();
+        r.projects.insert("shop".into(), Entry { slot: 17, ..Entry::default() });
+        let ports: Vec<String> = (0..21).map(|i| format!("p{i}")).collect();
+        let err = r
+            .assign_nodeports("shop", &[("big".to_owned(), ports)])
+            .expect_err("21 ports do not fit in 20");
+        assert_eq!(crate::error::code_of(&err), Code::Invalid);
+        assert!(err.to_string().contains("30340-30359 is full"), "{err}");
+    }
+
+    #[test]
     fn hash_is_stable() {
         // Pinned values (64-bit FNV-1a mod 138, worked out by hand): changing the hash would move
         // every user's ports.
