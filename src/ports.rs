@@ -434,6 +434,16 @@ mod tests {
     }
 
     #[test]
+    fn previews_reserve_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = Utf8Path::from_path(dir.path()).expect("utf-8").join("ports.json");
+        let np = preview_nodeports(&path, "shop", &wanted(&[("postgres", &["pg"])])).expect("np");
+        assert_eq!(np["postgres"]["pg"], 30359);
+        assert_eq!(preview(&path, "shop").expect("preview"), (Ports::of(17), false));
+        assert!(!path.exists(), "a preview writes nothing");
+    }
+
+    #[test]
     fn a_full_block_names_the_holders() {
         let mut r = Registry::default();
         r.projects.insert("shop".into(), Entry { slot: 17, ..Entry::default() });

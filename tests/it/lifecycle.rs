@@ -240,6 +240,27 @@ fn destroy_requires_yes_without_a_tty_and_keeps_snapshots() {
     assert!(reg.contains("\"shop\""), "{reg}");
 }
 
+/// A lost `ports.json` is rebuilt from the clusters that run: a project keeps the slot it has,
+/// even when that is not its preferred one.
+#[test]
+fn a_lost_port_registry_is_rebuilt_from_the_running_clusters() {
+    let env = Env::new();
+    let reg_path = env.state_home().join("kilter/ports.json");
+    std::fs::create_dir_all(reg_path.parent().unwrap()).unwrap();
+    // `shop` prefers slot 17 (docs/files.md); another project holds it, so `shop` gets 18.
+    std::fs::write(&reg_path, r#"{"version":1,"projects":{"other":{"slot":17}}}"#).unwrap();
+    let shop = project(&env, "shop", Some("name: shop\n"), false);
+    env.kilter(&shop).args(["up", "--no-tilt"]).assert().success();
+    let slot_of = || -> serde_json::Value {
+        let reg: serde_json::Value = serde_json::from_str(&read(&reg_path)).expect("json");
+        reg["projects"]["shop"]["slot"].clone()
+    };
+    assert_eq!(slot_of(), 18);
+    std::fs::remove_file(&reg_path).unwrap();
+    env.kilter(&shop).args(["up", "--no-tilt"]).assert().success();
+    assert_eq!(slot_of(), 18, "rebuilt from the running cluster's port mappings");
+}
+
 /// 9. Two projects side by side.
 #[test]
 fn two_projects_are_isolated() {
