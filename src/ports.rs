@@ -275,11 +275,6 @@ pub fn with_registry<T>(
     Ok((out, !existed))
 }
 
-/// Read-only view (no lock needed for a snapshot read).
-pub fn lookup(path: &Utf8Path, name: &str) -> Result<Option<Ports>> {
-    Ok(Registry::load(path)?.and_then(|r| r.projects.get(name).map(|e| Ports::of(e.slot))))
-}
-
 /// A project's ports without reserving anything: its registry slot, or the slot it would get.
 /// Returns whether the slot is already reserved.
 pub fn preview(path: &Utf8Path, name: &str) -> Result<(Ports, bool)> {

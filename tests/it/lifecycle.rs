@@ -250,15 +250,26 @@ fn a_lost_port_registry_is_rebuilt_from_the_running_clusters() {
     // `shop` prefers slot 17 (docs/files.md); another project holds it, so `shop` gets 18.
     std::fs::write(&reg_path, r#"{"version":1,"projects":{"other":{"slot":17}}}"#).unwrap();
     let shop = project(&env, "shop", Some("name: shop\n"), false);
-    env.kilter(&shop).args(["up", "--no-tilt"]).assert().success();
+    let up = || env.kilter(&shop).args(["-v", "up", "--no-tilt"]).output().expect("runs");
+    let rebuilt = "was missing; rebuilt it from the existing clusters";
+    let out = up();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(!stderr_of(&out).contains(rebuilt), "{}", stderr_of(&out));
     let slot_of = || -> serde_json::Value {
         let reg: serde_json::Value = serde_json::from_str(&read(&reg_path)).expect("json");
         reg["projects"]["shop"]["slot"].clone()
     };
     assert_eq!(slot_of(), 18);
     std::fs::remove_file(&reg_path).unwrap();
-    env.kilter(&shop).args(["up", "--no-tilt"]).assert().success();
+    let out = up();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains(rebuilt), "{}", stderr_of(&out));
     assert_eq!(slot_of(), 18, "rebuilt from the running cluster's port mappings");
+    // Nothing changed: the file is not rewritten (the atomic writer would give it a new inode).
+    let inode = || std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&reg_path).unwrap());
+    let before = inode();
+    assert!(up().status.success());
+    assert_eq!(inode(), before, "an unchanged registry is left alone");
 }
 
 /// 9. Two projects side by side.
