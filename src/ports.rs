@@ -429,6 +429,25 @@ mod tests {
     }
 
     #[test]
+    fn a_busy_tilt_port_names_the_kilter_project_that_owns_its_slot() {
+        // Some slot whose Tilt port (10351 + slot) this test can hold.
+        let (slot, _held) = (0..SLOTS)
+            .find_map(|s| {
+                std::net::TcpListener::bind(("127.0.0.1", TILT_BASE + s)).ok().map(|l| (s, l))
+            })
+            .expect("one of the 138 Tilt ports is free");
+        let mut r = Registry::default();
+        r.projects.insert("blog".into(), Entry { slot, ..Entry::default() });
+        let ports = Ports::of(slot);
+        let err = check_free(&ports, Check::Tilt, Some(&r), "shop").expect_err("busy");
+        let want = format!("port {} is held by kilter project `blog`", TILT_BASE + slot);
+        assert!(err.to_string().contains(&want), "{err}");
+        // Its own slot is not "another project".
+        let err = check_free(&ports, Check::Tilt, Some(&r), "blog").expect_err("busy");
+        assert!(err.to_string().contains("in use by another program"), "{err}");
+    }
+
+    #[test]
     fn previews_reserve_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = Utf8Path::from_path(dir.path()).expect("utf-8").join("ports.json");
