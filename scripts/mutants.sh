@@ -124,7 +124,7 @@ for g in "${selected[@]}"; do
     # cargo-mutants: 0 all caught, 2 some missed, 3 some timed out, 4 the baseline failed, 1 usage
     case $rc in 0 | 2 | 3) ;; *) status=1 ;; esac
     out="target/mutants-out/$g/mutants.out"
-    count() { [[ -f $out/$1.txt ]] && grep -c . "$out/$1.txt" || echo 0; }
+    count() { if [[ -s $out/$1.txt ]]; then grep -c . "$out/$1.txt"; else echo 0; fi; }
     c=$(count caught) m=$(count missed) t=$(count timeout) u=$(count unviable)
     viable=$((c + m + t))
     pct=$(awk -v c="$c" -v t="$t" -v v="$viable" 'BEGIN { if (v) printf "%.1f", 100 * (c + t) / v; else print "-" }')
