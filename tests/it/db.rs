@@ -1167,3 +1167,85 @@ fn mysql_engine_uses_mysqldump_and_mysql() {
         .unwrap();
     assert_eq!(stdout_of(&out), "42\n", "{}", stderr_of(&out));
 }
+
+/// Every file under `dir`: relative path → (mode, bytes).
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, (u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let meta = e.metadata().unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        out.insert(name, (meta.permissions().mode() & 0o7777, std::fs::read(e.path()).unwrap()));
+    }
+    out
+}
+
+/// Put the snapshot directory back to `want` exactly.
+fn put_back(dir: &Path, want: &std::collections::BTreeMap<String, (u32, Vec<u8>)>) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::remove_dir_all(dir).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, (mode, bytes)) in want {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode)).unwrap();
+    }
+}
+
+/// `db rm`, `db pin`, `db unpin` and `db prune`: the `--dry-run` script, run by `sh`, leaves the
+/// snapshot directory exactly as the real command does (docs/dry-run.md).
+#[test]
+fn snapshot_store_verbs_replay_to_the_same_files() {
+    let Some(db) = setup("replay", YAML) else { return };
+    db.sql("CREATE TABLE t (x int)");
+    for (i, n) in ["s1", "s2", "s3", "s4"].iter().enumerate() {
+        db.ok(&["db", "snapshot", n]);
+        set_created(&db, n, &format!("2026-0{}-01T00:00:00Z", i + 1));
+    }
+    db.ok(&["db", "pin", "s1"]);
+    // A leftover of an interrupted snapshot, which `db rm` also removes.
+    std::fs::write(db.snapshots().join("s9.dump.zst.partial"), b"half").unwrap();
+    let dir = db.snapshots();
+    for args in [
+        &["db", "rm", "s3"][..],
+        &["db", "rm", "s9"],
+        &["db", "pin", "s2"],
+        &["db", "unpin", "s1"],
+        &["db", "prune", "--keep", "1"],
+    ] {
+        let start = tree(&dir);
+        let mut dry = vec!["--dry-run"];
+        dry.extend(args);
+        let script = stdout_of(&db.ok(&dry));
+        assert_eq!(tree(&dir), start, "{args:?}: the dry run itself changed something");
+        let ran = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&script)
+            .env_clear()
+            .envs(db.env.vars())
+            .env("PATH", format!("{}:/usr/bin:/bin", db.env.bin().display()))
+            .current_dir(&db.dir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            ran.status.success(),
+            "{args:?}: the script failed:\n{script}\n{}",
+            stderr_of(&ran)
+        );
+        let replayed = tree(&dir);
+        put_back(&dir, &start);
+        db.ok(args);
+        let real = tree(&dir);
+        assert!(replayed != start, "{args:?} changed nothing, so the comparison proves nothing");
+        assert_eq!(
+            replayed.keys().collect::<Vec<_>>(),
+            real.keys().collect::<Vec<_>>(),
+            "{args:?}:\n{script}"
+        );
+        assert!(
+            replayed == real,
+            "{args:?}: the script's files differ from the real run's:\n{script}"
+        );
+    }
+}
