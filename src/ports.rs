@@ -463,10 +463,17 @@ mod tests {
         r.projects.insert("shop".into(), Entry { slot: 17, ..Entry::default() });
         let ports: Vec<String> = (0..21).map(|i| format!("p{i}")).collect();
         let err = r
-            .assign_nodeports("shop", &[("big".to_owned(), ports)])
+            .assign_nodeports("shop", &[("none".to_owned(), vec![]), ("big".to_owned(), ports)])
             .expect_err("21 ports do not fit in 20");
         assert_eq!(crate::error::code_of(&err), Code::Invalid);
-        assert!(err.to_string().contains("30340-30359 is full"), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("30340-30359 is full: no port left for service `big` (`p20`)"),
+            "{msg}"
+        );
+        // The holders are the services that have ports, each with its ports in port-name order.
+        assert!(msg.contains("taken by big (30359, 30358, 30349, "), "{msg}");
+        assert!(!msg.contains("none ("), "{msg}");
     }
 
     #[test]
