@@ -812,3 +812,33 @@ fn the_fake_api_server_refuses_what_the_real_one_refuses() {
         &objects(&env, "statefulsets")["redis"]["spec"]["template"]["metadata"]["annotations"];
     assert!(tmpl["kubectl.kubernetes.io/restartedAt"].is_string(), "{tmpl}");
 }
+
+/// `add` on a running project applies at once and prints one line per service: a one-port
+/// service without its port's name, a two-port one with each name. Without the project's
+/// kubeconfig kilter does not reach for the cluster; it only edits kilter.yaml.
+#[test]
+fn add_prints_each_services_ports_and_needs_the_kubeconfig_to_apply() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\nservices: [postgres]\n"), false);
+    ok(&env, &dir, &["up", "--no-tilt"]);
+    // slot 17: 30340-30359, kilter's services from the top down (docs/files.md); the names are
+    // padded to the longest service name (postgres).
+    let err = stderr_of(&ok(&env, &dir, &["add", "redis"]));
+    assert!(err.contains("  redis     127.0.0.1:30358 → redis.shop-dev.svc:6379\n"), "{err}");
+    let err = stderr_of(&ok(&env, &dir, &["add", "mailpit"]));
+    assert!(
+        err.contains(
+            "  mailpit   smtp 127.0.0.1:30357 → mailpit.shop-dev.svc:1025, http 127.0.0.1:30356 → mailpit.shop-dev.svc:8025\n"
+        ),
+        "{err}"
+    );
+
+    std::fs::remove_file(kubeconfig(&env, "shop")).unwrap();
+    let applies = |env: &Env| env.calls().iter().filter(|c| c.contains(" apply ")).count();
+    let before = applies(&env);
+    let out = ok(&env, &dir, &["add", "nats"]);
+    let err = stderr_of(&out);
+    assert!(err.contains("is not running; `kilter up` starts the services"), "{err}");
+    assert_eq!(applies(&env), before, "no apply without the kubeconfig");
+    assert!(read(dir.join("kilter.yaml")).contains("nats"));
+}
