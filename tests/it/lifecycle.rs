@@ -272,6 +272,53 @@ fn a_lost_port_registry_is_rebuilt_from_the_running_clusters() {
     assert_eq!(inode(), before, "an unchanged registry is left alone");
 }
 
+/// `up` on a running project leaves a current kubeconfig alone, and exports it again with `kind
+/// export kubeconfig` when it is missing, points at another port (a recreated cluster), holds more
+/// than one context (someone merged into it), or the cluster was just resumed.
+#[test]
+fn up_exports_the_kubeconfig_again_only_when_it_is_stale() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    let exports =
+        |env: &Env| env.calls().iter().filter(|c| c.starts_with("kind export kubeconfig")).count();
+    let up = |env: &Env| env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    up(&env);
+    let kc = kubeconfig(&env, "shop");
+    let good = read(&kc);
+    let port = good
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: https://127.0.0.1:"))
+        .expect("server line")
+        .to_owned();
+    up(&env);
+    assert_eq!(exports(&env), 0, "a current kubeconfig is left alone");
+
+    let cases: [(&str, String); 3] = [
+        ("missing", String::new()),
+        ("another port", good.replace(&format!("127.0.0.1:{port}"), "127.0.0.1:1")),
+        (
+            "two contexts",
+            good.replace(
+                "contexts:\n",
+                "contexts:\n- context:\n    cluster: other\n    user: other\n  name: other\n",
+            ),
+        ),
+    ];
+    for (n, (what, text)) in cases.iter().enumerate() {
+        if text.is_empty() {
+            std::fs::remove_file(&kc).unwrap();
+        } else {
+            std::fs::write(&kc, text).unwrap();
+        }
+        up(&env);
+        assert_eq!(exports(&env), n + 1, "{what}: exported again");
+        assert_eq!(read(&kc), good, "{what}: the kubeconfig is current again");
+    }
+    env.kilter(&dir).arg("stop").assert().success();
+    up(&env);
+    assert_eq!(exports(&env), 4, "resumed: exported again (the API port may have moved)");
+}
+
 /// 9. Two projects side by side.
 #[test]
 fn two_projects_are_isolated() {

@@ -62,6 +62,17 @@ fn a_node_older_than_the_creating_marker_is_kept() {
     assert!(stderr_of(&out).contains("keeping it"), "{}", stderr_of(&out));
     assert_eq!(node_id(&env, "shop").as_deref(), Some(id.as_str()));
     assert!(!marker.exists());
+    // Nor is a node created more than an hour after the marker (kind makes its node within
+    // minutes): the marker is stale, not this node's.
+    std::fs::write(
+        &marker,
+        format!("{{\"started_at\":\"long ago\",\"unix\":{}}}\n", now.as_secs() - 2 * 3600),
+    )
+    .unwrap();
+    let out = env.kilter(&dir).arg("up").output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("keeping it"), "{}", stderr_of(&out));
+    assert_eq!(node_id(&env, "shop").as_deref(), Some(id.as_str()));
     // Whereas a node created just after the marker is a half-made cluster of ours: recreated.
     std::fs::write(
         &marker,
