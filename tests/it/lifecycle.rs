@@ -319,6 +319,34 @@ fn up_exports_the_kubeconfig_again_only_when_it_is_stale() {
     assert_eq!(exports(&env), 4, "resumed: exported again (the API port may have moved)");
 }
 
+/// `up` creates the project namespace only when the health check saw it missing: not again on
+/// a running project, and again when it was deleted.
+#[test]
+fn up_creates_the_namespace_only_when_it_is_missing() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    let creates =
+        |env: &Env| env.calls().iter().filter(|c| c.ends_with("create namespace shop-dev")).count();
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    assert_eq!(creates(&env), 1);
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    assert_eq!(creates(&env), 1, "not again on a running project");
+    // Delete it behind kilter's back, in the fake cluster's store.
+    let id = env.container("kilter-shop-control-plane").expect("node")["Id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let ns_file = env.state_dir().join("clusters").join(id).join("namespaces.json");
+    let mut ns: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&read(&ns_file)).expect("json");
+    assert!(ns.remove("shop-dev").is_some(), "{ns:?}");
+    std::fs::write(&ns_file, serde_json::to_string(&ns).unwrap()).unwrap();
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    assert_eq!(creates(&env), 2, "created again");
+    let ns: serde_json::Value = serde_json::from_str(&read(&ns_file)).expect("json");
+    assert!(ns.get("shop-dev").is_some(), "{ns}");
+}
+
 /// 9. Two projects side by side.
 #[test]
 fn two_projects_are_isolated() {
