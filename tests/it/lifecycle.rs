@@ -260,11 +260,16 @@ fn a_lost_port_registry_is_rebuilt_from_the_running_clusters() {
         reg["projects"]["shop"]["slot"].clone()
     };
     assert_eq!(slot_of(), 18);
+    // Another running project: the rebuild must find its slot too (`blog` prefers 101).
+    let blog = project(&env, "blog", Some("name: blog\n"), false);
+    env.kilter(&blog).args(["up", "--no-tilt"]).assert().success();
     std::fs::remove_file(&reg_path).unwrap();
     let out = up();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains(rebuilt), "{}", stderr_of(&out));
     assert_eq!(slot_of(), 18, "rebuilt from the running cluster's port mappings");
+    let reg: serde_json::Value = serde_json::from_str(&read(&reg_path)).expect("json");
+    assert_eq!(reg["projects"]["blog"]["slot"], 101, "{reg}");
     // Nothing changed: the file is not rewritten (the atomic writer would give it a new inode).
     let inode = || std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&reg_path).unwrap());
     let before = inode();
