@@ -7,6 +7,9 @@
 #   scripts/mutants.sh --diff [BASE]      only the lines changed since BASE (default origin/main, else main),
 #                                         each changed file tested with its group's tests
 #   scripts/mutants.sh --list             the groups, their files and how many mutants each has
+#   scripts/mutants.sh --full --iterate lifecycle
+#                                         rerun only the mutants the last run of a group missed, against
+#                                         the whole suite (cargo-mutants --iterate)
 #
 # A group is a set of files and the tests that guard them: running the whole suite for every mutant
 # (about 2 minutes) would take days for ~1,900 mutants, so each group runs only the unit tests of its
@@ -32,7 +35,7 @@ lock      | src/lock.rs                                      | lock:: concurrenc
 config    | src/config/*.rs                                  | config:: input::
 exec      | src/exec/*.rs                                    | exec:: replay:: output:: realworld:: concurrency:: untouched::
 tools     | src/tools/*.rs src/tools/**/*.rs                 | tools:: lifecycle:: realworld:: contract:: inspect:: tilt:: registry::
-lifecycle | src/ops/up.rs src/ops/stop.rs src/ops/down.rs src/ops/destroy.rs src/lifecycle/up.rs src/lifecycle/destroy.rs src/lifecycle/services.rs src/lifecycle/workload.rs | lifecycle:: realworld:: tilt:: output:: untouched:: concurrency:: services:: errors::
+lifecycle | src/ops/up.rs src/ops/stop.rs src/ops/down.rs src/ops/destroy.rs src/lifecycle/up.rs src/lifecycle/destroy.rs src/lifecycle/services.rs src/lifecycle/workload.rs | lifecycle:: realworld:: tilt:: output:: untouched:: concurrency:: services:: errors:: registry::
 db        | src/ops/db.rs src/lifecycle/snapshot.rs          | snapshot:: db::
 status    | src/ops/status.rs                                | status inspect:: realworld::
 '
@@ -52,6 +55,7 @@ jobs=${MUTANTS_JOBS:-2}
 threads=${MUTANTS_TEST_THREADS:-6}
 timeout=${MUTANTS_TIMEOUT:-240}
 full=0
+iterate=0
 diff_base=""
 selected=()
 while (($#)); do
@@ -66,6 +70,7 @@ while (($#)); do
             exit 0
             ;;
         --full) full=1 ;;
+        --iterate) iterate=1 ;;
         --diff)
             if [[ ${2:-} != "" && ${2:0:1} != - ]]; then
                 diff_base=$2
@@ -75,7 +80,7 @@ while (($#)); do
             fi
             ;;
         -h | --help)
-            sed -n '2,24p' "$0"
+            sed -n '2,27p' "$0"
             exit 0
             ;;
         -*)
@@ -111,6 +116,7 @@ for g in "${selected[@]}"; do
     args=(--no-shuffle -j "$jobs" --timeout "$timeout" --baseline skip -o "target/mutants-out/$g")
     for f in $(field "$g" 2); do args+=(-f "$f"); done
     [[ -n $diff_file ]] && args+=(--in-diff "$diff_file")
+    ((iterate)) && args+=(--iterate)
     if ((full)); then
         test_args=(-- -- --test-threads "$threads")
     else
