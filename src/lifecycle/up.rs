@@ -502,12 +502,7 @@ fn wait_healthy(
     if let PollEnd::Planned = runner.poll(&poll, ok, seen)? {
         let wait = kubectl.wait_node_ready_cmd(Duration::from_secs(5));
         runner.poll(
-            &Poll {
-                what: "the node to become Ready",
-                probe: &wait,
-                script_condition: Some(format!("{wait} >/dev/null 2>&1")),
-                ..poll
-            },
+            &Poll { what: "the node to become Ready", probe: &wait, ..poll },
             |_| true,
             |_| {},
         )?;

@@ -20,6 +20,28 @@ fn dry_run_prints_a_script_and_runs_only_queries() {
     );
     assert!(script.contains("create namespace shop-dev"), "{script}");
     assert!(script.contains("tilt up --port") && script.contains("2>&1 &"), "{script}");
+    // The health wait: two bounded loops, the API's /readyz and then the node's Ready condition.
+    let kubectl = "KUBECONFIG=";
+    for (what, probe) in [
+        (
+            "the API server to answer /readyz",
+            "kubectl --context kind-kilter-shop get --raw /readyz",
+        ),
+        (
+            "the node to become Ready",
+            "kubectl --context kind-kilter-shop wait '--for=condition=Ready' node --all '--timeout=5s'",
+        ),
+    ] {
+        let head = format!("# wait up to 120s for {what}\n");
+        let at = script.find(&head).unwrap_or_else(|| panic!("no wait for {what}:\n{script}"));
+        let rest = &script[at + head.len()..];
+        let until = rest.lines().nth(1).unwrap_or_default();
+        assert!(
+            until.starts_with(&format!("until {kubectl}"))
+                && until.ends_with(&format!("{probe} >/dev/null 2>&1; do")),
+            "{what}: {until}"
+        );
+    }
     for call in env.calls() {
         assert!(
             call.starts_with("docker info")
