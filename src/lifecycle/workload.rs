@@ -81,3 +81,25 @@ pub fn find(ctx: &Ctx<'_>, kubectl: &Kubectl<'_>, ns: &str, service: &str) -> Re
     ))
     .into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Workload, listing};
+
+    #[test]
+    fn the_listing_names_each_workload_sorted_or_says_there_is_none() {
+        let w = |kind: &str, name: &str| Workload {
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            selector: None,
+        };
+        assert_eq!(
+            listing(&[w("StatefulSet", "postgres"), w("Deployment", "api")], "shop-dev"),
+            "services in shop-dev: api (deployment), postgres (statefulset)"
+        );
+        assert_eq!(
+            listing(&[], "shop-dev"),
+            "there are no Deployments or StatefulSets in shop-dev yet (is Tilt still deploying? see `kilter status`)"
+        );
+    }
+}
