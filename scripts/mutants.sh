@@ -23,6 +23,8 @@
 # Env: MUTANTS_JOBS=2          parallel builds (cargo-mutants -j)
 #      MUTANTS_TEST_THREADS=6  threads per test binary (the tests mostly wait on fake tools, not the CPU)
 #      MUTANTS_TIMEOUT=240     seconds before a mutant's test run counts as a timeout (a hang it caused)
+#      MUTANTS_SHARD=K/N       only every N-th mutant, starting at K (cargo-mutants --shard, round-robin):
+#                              a sample of a large group, for an estimate when the whole would not fit
 # Needs cargo-mutants (`cargo install cargo-mutants --locked`; 27.x is known to work).
 set -euo pipefail
 
@@ -35,7 +37,7 @@ lock      | src/lock.rs                                      | lock:: concurrenc
 config    | src/config/*.rs                                  | config:: input::
 exec      | src/exec/*.rs                                    | exec:: replay:: output:: realworld:: concurrency:: untouched::
 tools     | src/tools/*.rs src/tools/**/*.rs                 | tools:: lifecycle:: realworld:: contract:: inspect:: tilt:: registry::
-lifecycle | src/ops/up.rs src/ops/stop.rs src/ops/down.rs src/ops/destroy.rs src/lifecycle/up.rs src/lifecycle/destroy.rs src/lifecycle/services.rs src/lifecycle/workload.rs | lifecycle:: realworld:: tilt:: output:: untouched:: concurrency:: services:: errors:: registry::
+lifecycle | src/ops/up.rs src/ops/stop.rs src/ops/down.rs src/ops/destroy.rs src/lifecycle/up.rs src/lifecycle/destroy.rs src/lifecycle/services.rs src/lifecycle/workload.rs | lifecycle:: realworld:: tilt:: output:: untouched:: concurrency:: services:: errors:: registry:: many:: operate::
 db        | src/ops/db.rs src/lifecycle/snapshot.rs          | snapshot:: db::
 status    | src/ops/status.rs                                | status inspect:: realworld::
 '
@@ -117,6 +119,7 @@ for g in "${selected[@]}"; do
     for f in $(field "$g" 2); do args+=(-f "$f"); done
     [[ -n $diff_file ]] && args+=(--in-diff "$diff_file")
     ((iterate)) && args+=(--iterate)
+    [[ -n ${MUTANTS_SHARD:-} ]] && args+=(--shard "$MUTANTS_SHARD" --sharding round-robin)
     if ((full)); then
         test_args=(-- -- --test-threads "$threads")
     else
