@@ -233,7 +233,9 @@ fn destroy_takes_a_pre_destroy_snapshot_that_restores_after_up() {
     let delete = calls.iter().position(|c| c.starts_with("kind delete cluster")).expect("deleted");
     assert!(dump < delete, "the snapshot comes first: {calls:#?}");
     let stderr = stderr_of(&out);
-    assert!(stderr.contains(&db.snapshots().display().to_string()), "says where: {stderr}");
+    let size = std::fs::metadata(db.snapshots().join(&files[0])).unwrap().len();
+    let kept = format!("Snapshots are kept: 1 in {} ({size} bytes)", db.snapshots().display());
+    assert!(stderr.contains(&kept), "says where and how many: {stderr}");
     assert!(db.env.container("kilter-shop-control-plane").is_none());
 
     // A new cluster with a fresh, empty database.
