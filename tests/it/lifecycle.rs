@@ -430,3 +430,17 @@ fn destroy_on_a_terminal_asks_for_the_project_name() {
     assert_eq!(out.status.code(), Some(0), "{}{}", stdout_of(&out), stderr_of(&out));
     assert!(env.container("kilter-shop-control-plane").is_none());
 }
+
+/// `stop` with no cluster has nothing to flag: it never even prepares an edit of kilter.yaml, so
+/// a file kilter could not edit (an alias on `cluster:`) is no obstacle and stays as it is.
+#[test]
+fn stop_without_a_cluster_leaves_kilter_yaml_alone() {
+    let env = Env::new();
+    let yaml = "base: &c\n  stopped: false\nname: shop\ncluster: *c\n";
+    let dir = project(&env, "shop", Some(yaml), false);
+    let out = env.kilter(&dir).arg("stop").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(read(dir.join("kilter.yaml")), yaml);
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(left, ["kilter.yaml"], "no staged file left behind");
+}
