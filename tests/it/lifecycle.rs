@@ -254,6 +254,9 @@ fn a_lost_port_registry_is_rebuilt_from_the_running_clusters() {
     let out = up();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(!stderr_of(&out).contains(rebuilt), "{}", stderr_of(&out));
+    // No services: the summary has no services or env lines.
+    assert!(!stderr_of(&out).contains("  env  "), "{}", stderr_of(&out));
+    assert!(!stderr_of(&out).contains("  services  "), "{}", stderr_of(&out));
     let slot_of = || -> serde_json::Value {
         let reg: serde_json::Value = serde_json::from_str(&read(&reg_path)).expect("json");
         reg["projects"]["shop"]["slot"].clone()

@@ -819,8 +819,17 @@ fn the_fake_api_server_refuses_what_the_real_one_refuses() {
 #[test]
 fn add_prints_each_services_ports_and_needs_the_kubeconfig_to_apply() {
     let env = Env::new();
-    let dir = project(&env, "shop", Some("name: shop\nservices: [postgres]\n"), false);
-    ok(&env, &dir, &["up", "--no-tilt"]);
+    let dir = project(&env, "shop", Some("name: shop\nservices: [postgres, mailpit]\n"), false);
+    // `up`'s summary: the first service line carries the label, the next ones are indented.
+    let err = stderr_of(&ok(&env, &dir, &["up", "--no-tilt"]));
+    assert!(
+        err.contains(
+            "\n  services    postgres  127.0.0.1:30359 → postgres.shop-dev.svc:5432\n              mailpit   smtp 127.0.0.1:30358"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("\n  env         eval \"$(kilter env)\""), "{err}");
+    ok(&env, &dir, &["remove", "mailpit"]);
     // slot 17: 30340-30359, kilter's services from the top down (docs/files.md); the names are
     // padded to the longest service name (postgres).
     let err = stderr_of(&ok(&env, &dir, &["add", "redis"]));
