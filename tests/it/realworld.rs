@@ -476,6 +476,11 @@ fn status_answers_in_time_when_the_api_port_resets() {
     assert_eq!(doc["api"], "unreachable");
     assert!(doc["api_error"].as_str().unwrap().contains("/readyz probe gave up"), "{doc}");
     assert!(doc["pods_error"].as_str().unwrap().contains("pod listing gave up"), "{doc}");
+    // The text form says the same on its `api` line.
+    let out = env.kilter(&dir).arg("status").output().unwrap();
+    let text = stdout_of(&out);
+    let api = text.lines().find(|l| l.trim_start().starts_with("api ")).unwrap_or_default();
+    assert!(api.contains("unreachable (") && api.contains("/readyz probe gave up"), "{text}");
 }
 
 /// Item 1: resume and create with an API that serves 6 s after the node starts return soon
