@@ -470,3 +470,21 @@ fn doctor_reports_free_disk_under_dockers_data_root() {
     assert_eq!(c["status"], "warn", "{c}");
     assert!(c["detail"].as_str().is_some_and(|d| d.contains("/nonexistent/docker")), "{c}");
 }
+
+/// A running node whose kubeconfig is gone: `status` does not guess, it says what is missing and
+/// how to get it back (and asks the API nothing).
+#[test]
+fn status_of_a_running_node_without_its_kubeconfig_says_so() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    let kc = kubeconfig(&env, "shop");
+    std::fs::remove_file(&kc).unwrap();
+    let mark = env.calls().len();
+    let out = env.kilter(&dir).args(["status", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let want = format!("no kubeconfig at {}; `kilter up` writes it", kc.display());
+    assert_eq!(doc["api_error"], want.as_str(), "{doc}");
+    assert!(calls_since(&env, mark).iter().all(|c| !c.starts_with("kubectl")), "no kubectl call");
+}
