@@ -488,3 +488,49 @@ fn status_of_a_running_node_without_its_kubeconfig_says_so() {
     assert_eq!(doc["api_error"], want.as_str(), "{doc}");
     assert!(calls_since(&env, mark).iter().all(|c| !c.starts_with("kubectl")), "no kubectl call");
 }
+
+/// The text form of `status`, line by line: a running project with Tilt and a ready service,
+/// then the same project stopped, then a running one with no pods.
+#[test]
+fn status_text_shows_each_part_of_the_project() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\nservices: [postgres]\n"), true);
+    env.kilter(&dir).arg("up").env("KILTER_REGISTRY", "off").assert().success();
+    let status = |env: &Env, dir: &std::path::Path| {
+        let out = env.kilter(dir).arg("status").env("KILTER_REGISTRY", "off").output().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        stdout_of(&out)
+    };
+    let text = status(&env, &dir);
+    let pid = tilt_pid(&env, "shop").expect("tilt runs");
+    // slot 17 (docs/files.md): Tilt 10368, NodePorts 30340-30359, postgres on the top one.
+    for want in [
+        "node        running\n".to_owned(),
+        "api         ok\n".to_owned(),
+        format!("tilt        running, pid {pid}, http://localhost:10368/\n"),
+        "ports       tilt 10368, NodePorts 30340-30359 on 127.0.0.1, API ".to_owned(),
+        "registry    not used (registry: false in kilter.yaml, or KILTER_REGISTRY=off)\n".to_owned(),
+        "services    postgres  ready                 127.0.0.1:30359 → postgres.shop-dev.svc:5432\n"
+            .to_owned(),
+        "pods in shop-dev:\n".to_owned(),
+        "  postgres-0  1/1    Running             0 ".to_owned(),
+    ] {
+        assert!(text.contains(&want), "missing {want:?} in:\n{text}");
+    }
+
+    env.kilter(&dir).arg("stop").assert().success();
+    let text = status(&env, &dir);
+    for want in [
+        "node        stopped (exited)\n",
+        "api         - (node not running)\n",
+        "tilt        not running\n",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+
+    let blog = project(&env, "blog", Some("name: blog\n"), false);
+    env.kilter(&blog).args(["up", "--no-tilt"]).env("KILTER_REGISTRY", "off").assert().success();
+    let text = status(&env, &blog);
+    assert!(text.contains("pods        none in blog-dev\n"), "{text}");
+    assert!(!text.contains("services "), "{text}");
+}
