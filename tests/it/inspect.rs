@@ -534,3 +534,44 @@ fn status_text_shows_each_part_of_the_project() {
     assert!(text.contains("pods        none in blog-dev\n"), "{text}");
     assert!(!text.contains("services "), "{text}");
 }
+
+/// `status` decides each service's state from its own pods only: pods that carry the service's
+/// name and kilter's managed-by label, all Ready. A crashing pod is not ready; a pod of the same
+/// name that kilter does not manage (someone else's) is not the service's.
+#[test]
+fn status_reads_each_services_state_from_its_own_pods() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\nservices: [postgres]\n"), false);
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    // Listed after the `up`, so kilter has not applied them.
+    std::fs::write(dir.join("kilter.yaml"), "name: shop\nservices: [postgres, redis, mailpit]\n")
+        .unwrap();
+    let (name, managed) =
+        ("--label=app.kubernetes.io/name", "--label=app.kubernetes.io/managed-by=kilter");
+    env.ctl(&[
+        "workload",
+        "shop-dev",
+        "redis",
+        "--kind",
+        "statefulset",
+        "--crash",
+        &format!("{name}=redis"),
+        managed,
+    ]);
+    env.ctl(&["workload", "shop-dev", "mailpit", &format!("{name}=mailpit")]);
+    let out = env.kilter(&dir).args(["status", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let svc = |n: &str| {
+        doc["services"].as_array().unwrap().iter().find(|s| s["name"] == n).cloned().unwrap()
+    };
+    assert_eq!(
+        (svc("postgres")["ready"].clone(), svc("postgres")["state"].clone()),
+        (true.into(), "ready".into())
+    );
+    assert_eq!(svc("redis")["ready"], false, "{doc}");
+    let redis = svc("redis")["state"].as_str().unwrap_or_default().to_owned();
+    assert!(redis.contains("CrashLoopBackOff"), "its own crashing pod: {doc}");
+    assert_eq!(svc("mailpit")["ready"], false, "{doc}");
+    assert_eq!(svc("mailpit")["state"], "not deployed (`kilter up` applies it)", "{doc}");
+}
