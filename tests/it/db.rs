@@ -293,12 +293,18 @@ fn a_failed_dump_leaves_nothing_and_keeps_the_older_snapshot_byte_identical() {
 
     db.sql("UPDATE items SET qty = qty + 1");
     db.env.set_knob("exec_fail_after_bytes", "8192");
-    for args in [&["db", "snapshot", "nightly", "--force"][..], &["db", "snapshot", "other"]] {
+    for (args, kept) in [
+        (
+            &["db", "snapshot", "nightly", "--force"][..],
+            "the existing snapshot `nightly` is unchanged",
+        ),
+        (&["db", "snapshot", "other"], "no snapshot `other` was written"),
+    ] {
         let out = db.kilter(args);
         assert_eq!(code(&out), 1, "{args:?}: {}", stderr_of(&out));
         let stderr = stderr_of(&out);
         assert!(stderr.contains("pg_dump: error"), "pg_dump's stderr is shown: {stderr}");
-        assert!(stderr.contains("the partial dump was removed"), "{stderr}");
+        assert!(stderr.contains(&format!("the partial dump was removed; {kept}")), "{stderr}");
     }
     assert_eq!(db.files(), ["nightly.dump.zst", "nightly.json"], "no .partial, no `other`");
     assert_eq!(std::fs::read(db.dump("nightly")).unwrap(), old_dump, "old dump untouched");
