@@ -204,6 +204,10 @@ fn snapshot_then_restore_brings_back_exactly_the_original_rows() {
         "kilter decompresses into pg_restore:\n{stderr}"
     );
     assert!(stderr.contains("Restored `before`"), "{stderr}");
+    // Into the database it came from: no warning, and no "does it exist" check for it.
+    assert!(!stderr.contains("was taken from database"), "{stderr}");
+    let execs: Vec<&String> = calls.iter().filter(|c| c.contains(" exec ")).collect();
+    assert_eq!(execs.len(), 2, "pg_restore and the `select 1` only: {execs:#?}");
     let log = commands_log(&db.env, "shop");
     assert!(log.contains("pg_restore --clean --if-exists --no-owner"), "{log}");
 }
