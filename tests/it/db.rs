@@ -875,7 +875,18 @@ fn prune_keeps_pinned_and_newest_snapshots() {
     assert_eq!(db.files(), files);
 
     // Only those older than the cut-off: s2 (2026-02) and s3 (2026-03) are both old.
-    db.ok(&["db", "prune", "--keep", "1", "--older-than", "30d"]);
+    let freed: u64 =
+        ["s2", "s3"].iter().map(|n| std::fs::metadata(db.dump(n)).unwrap().len()).sum();
+    let out = db.ok(&["db", "prune", "--keep", "1", "--older-than", "30d"]);
+    let stderr = stderr_of(&out);
+    if freed < 1024 {
+        assert!(stderr.contains(&format!("Pruned 2 snapshot(s), {freed} B freed")), "{stderr}");
+    } else {
+        assert!(
+            stderr.contains("Pruned 2 snapshot(s), ") && stderr.contains(" KiB freed"),
+            "{stderr}"
+        );
+    }
     let names: Vec<String> =
         db.files().iter().filter_map(|f| f.strip_suffix(".json").map(str::to_string)).collect();
     assert_eq!(names, ["s1", "s4", "s5"], "s4 is the newest unpinned, kept by --keep 1");
