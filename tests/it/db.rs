@@ -416,9 +416,16 @@ fn names_force_default_name_list_rm_and_newest() {
     let out = db.kilter(&["db", "snapshot", &default]);
     assert_eq!(code(&out), 4, "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("already exists") && stderr_of(&out).contains("--force"));
+    let meta: Value = serde_json::from_str(&read(db.meta(&default))).unwrap();
+    let taken = format!("already exists (taken {}, ", meta["created_at"].as_str().unwrap());
+    assert!(stderr_of(&out).contains(&taken), "{}", stderr_of(&out));
     assert_eq!(sha256_hex(&db.dump(&default)), sha);
     db.sql("UPDATE items SET qty = 7");
+    // A metadata temp file left by a kill between its write and its rename goes with --force.
+    let tmp = db.snapshots().join(format!(".{default}.json.tmp"));
+    std::fs::write(&tmp, b"{half").unwrap();
     db.ok(&["db", "snapshot", &default, "--force"]);
+    assert!(!tmp.exists(), "the stale metadata temp file is removed");
     assert_ne!(sha256_hex(&db.dump(&default)), sha, "replaced");
     let meta: Value = serde_json::from_str(&read(db.meta(&default))).unwrap();
     assert_eq!(meta["sha256"].as_str().unwrap(), sha256_hex(&db.dump(&default)));
