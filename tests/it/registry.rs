@@ -191,7 +191,8 @@ fn up_on_a_running_project_probes_once_and_repairs_only_what_is_missing() {
 
     // All in place: one inspect (node + shared), one `cat` of every hosts.toml, nothing changed.
     let mark = env.calls().len();
-    kilter_ok(&env, &dir, port, &["up"]);
+    let out = kilter_ok(&env, &dir, port, &["-v", "up"]);
+    assert!(!stderr_of(&out).contains("repairing"), "{}", stderr_of(&out));
     let calls = calls_since(&env, mark);
     let docker: Vec<&String> = calls.iter().filter(|c| c.starts_with("docker ")).collect();
     assert_eq!(docker.len(), 3, "info, inspect, cat: {docker:#?}");
@@ -242,7 +243,12 @@ fn up_on_a_running_project_probes_once_and_repairs_only_what_is_missing() {
     );
 
     let mark = env.calls().len();
-    kilter_ok(&env, &dir, port, &["up"]);
+    let out = kilter_ok(&env, &dir, port, &["-v", "up"]);
+    assert!(
+        stderr_of(&out).contains("repairing 1 containerd registry file(s) in the node"),
+        "{}",
+        stderr_of(&out)
+    );
     let calls = calls_since(&env, mark);
     assert!(calls.contains(&"docker start kilter-registry".to_owned()), "{calls:#?}");
     let cps: Vec<&String> = calls.iter().filter(|c| c.contains(" cp /dev/stdin ")).collect();
