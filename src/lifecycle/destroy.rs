@@ -9,7 +9,6 @@ use crate::context::{Ctx, tilt_files};
 use crate::project::{Project, StagedFlag, commit_flag};
 use crate::tools::docker;
 use crate::tools::kind::Kind;
-use crate::tools::tilt;
 
 /// Delete the cluster and the project's runtime files. `flag` is the kilter.yaml edit the caller
 /// staged (clearing `cluster.stopped`) before anything was deleted.
@@ -21,9 +20,7 @@ pub fn delete(
 ) -> Result<()> {
     let ui = ctx.ui;
     let runner = ctx.runner;
-    if let Some(pid) = tilt::stop(runner, &tilt_files(project))? {
-        ui.did(&format!("Stopped Tilt (pid {pid})"), "stop Tilt");
-    }
+    super::stop_tilt(ctx, &tilt_files(project), None)?;
     let step = ui.step(
         &format!("Deleting cluster {}", project.cluster()),
         &format!("delete cluster {}", project.cluster()),

@@ -32,7 +32,7 @@ use crate::ports::{Ports, Registry};
 use crate::project::{Owner, Paths, Project, owner_of};
 use crate::tools::Tool;
 use crate::tools::docker::{self, Docker, KilterNode};
-use crate::tools::tilt::{self, TiltFiles};
+use crate::tools::tilt::TiltFiles;
 use crate::ui::{Ui, fmt_bytes};
 
 /// What has to be typed at the prompt. `destroy` asks for the project name because it acts on
@@ -542,12 +542,7 @@ fn remove_cluster(ctx: &Ctx<'_>, kind: &crate::tools::kind::Kind<'_>, o: &Orphan
         return Ok(false);
     }
     let files = TiltFiles { record: &paths.tilt_json, log: &paths.tilt_log };
-    if let Some(pid) = tilt::stop(runner, &files)? {
-        ui.did(
-            &format!("Stopped Tilt of project `{name}` (pid {pid})"),
-            &format!("stop Tilt of project `{name}`"),
-        );
-    }
+    crate::lifecycle::stop_tilt(ctx, &files, Some(name))?;
     let cmd = kind.delete_cmd(&o.node.cluster, &paths.kubeconfig);
     let out = runner.run_unchecked(&cmd)?;
     if !out.success() {
@@ -576,12 +571,7 @@ fn remove_cache(ctx: &Ctx<'_>, docker: &Docker<'_>, name: &str) -> Result<()> {
         return Ok(());
     }
     let files = TiltFiles { record: &paths.tilt_json, log: &paths.tilt_log };
-    if let Some(pid) = tilt::stop(runner, &files)? {
-        ctx.ui.did(
-            &format!("Stopped Tilt of project `{name}` (pid {pid})"),
-            &format!("stop Tilt of project `{name}`"),
-        );
-    }
+    crate::lifecycle::stop_tilt(ctx, &files, Some(name))?;
     runner.remove_dir_all(&paths.cache)?;
     Ok(())
 }

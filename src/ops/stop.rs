@@ -17,7 +17,7 @@ use crate::error::{Code, Exit, code_of};
 use crate::project::{Identity, Paths, Project, check_identity, commit_flag, stage_flag};
 use crate::tools::Tool;
 use crate::tools::docker::{Docker, KilterNode, NodeState};
-use crate::tools::tilt::{self, TiltFiles};
+use crate::tools::tilt::TiltFiles;
 
 /// How many clusters `stop --all` stops at once: `docker stop` of a kind node waits for its
 /// systemd to shut down (seconds each), and a few in parallel keep the disk and daemon calm.
@@ -80,12 +80,7 @@ fn stop_locked(
         NodeState::Absent => None,
         _ => stage_flag(runner, project, true)?,
     };
-    if let Some(pid) = tilt::stop(runner, &tilt_files(project))? {
-        ui.did(
-            &format!("Stopped Tilt of project `{}` (pid {pid})", project.name),
-            &format!("stop Tilt of project `{}`", project.name),
-        );
-    }
+    crate::lifecycle::stop_tilt(ctx, &tilt_files(project), Some(&project.name))?;
     let outcome = match state {
         NodeState::Absent => return Ok(Outcome::Absent),
         NodeState::Running => {
@@ -264,12 +259,7 @@ fn stop_target(ctx: &Ctx<'_>, docker: &Docker<'_>, t: &Target) -> Result<Outcome
                 None
             };
             let files = TiltFiles { record: &paths.tilt_json, log: &paths.tilt_log };
-            if let Some(pid) = tilt::stop(runner, &files)? {
-                ui.did(
-                    &format!("Stopped Tilt of project `{}` (pid {pid})", node.project),
-                    &format!("stop Tilt of project `{}`", node.project),
-                );
-            }
+            crate::lifecycle::stop_tilt(ctx, &files, Some(&node.project))?;
             let state = docker
                 .inspect(runner, &node.node)?
                 .map(|c| c.node_state())
