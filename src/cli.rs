@@ -247,6 +247,10 @@ pub struct UpArgs {
     /// Also delete the data (PersistentVolumeClaims) of services removed from kilter.yaml
     #[arg(long)]
     pub prune_data: bool,
+    /// Keep Tilt running when its Tiltfile does not load or it cannot reach the cluster (a
+    /// warning instead of exit 1)
+    #[arg(long, conflicts_with_all = ["no_tilt", "attach", "ci"])]
+    pub keep_going: bool,
 }
 
 #[derive(Debug, Args)]

@@ -301,7 +301,22 @@ pub fn port_busy(port: u16) -> bool {
 
 /// Check that the Tilt port (optional) and the service block are free; name the owner of any
 /// busy port (another kilter project, or "another program").
-pub fn check_free(ports: &Ports, which: Check, reg: Option<&Registry>, me: &str) -> Result<()> {
+/// This project's own Tilt, as its `tilt.json` names it, for [`check_free`].
+#[derive(Debug, Clone, Copy)]
+pub struct OwnTilt {
+    pub pid: i32,
+    /// The run stops it before it needs the port (a dry run only plans that, so the Tilt still
+    /// holds the port while the plan is made).
+    pub stopped_first: bool,
+}
+
+pub fn check_free(
+    ports: &Ports,
+    which: Check,
+    reg: Option<&Registry>,
+    me: &str,
+    own: Option<OwnTilt>,
+) -> Result<()> {
     let mut busy: Vec<String> = Vec::new();
     let candidates: Vec<u16> = match which {
         Check::Tilt => vec![ports.tilt],
@@ -309,6 +324,13 @@ pub fn check_free(ports: &Ports, which: Check, reg: Option<&Registry>, me: &str)
     };
     for p in candidates {
         if !port_busy(p) {
+            continue;
+        }
+        if let Some(o) = own.filter(|o| p == ports.tilt && crate::exec::pid_alive(o.pid)) {
+            if o.stopped_first {
+                continue;
+            }
+            busy.push(format!("port {p} is held by this project's Tilt (pid {})", o.pid));
             continue;
         }
         let slot = if p == ports.tilt { Some(p - TILT_BASE) } else { Ports::slot_of_nodeport(p) };
@@ -439,11 +461,11 @@ mod tests {
         let mut r = Registry::default();
         r.projects.insert("blog".into(), Entry { slot, ..Entry::default() });
         let ports = Ports::of(slot);
-        let err = check_free(&ports, Check::Tilt, Some(&r), "shop").expect_err("busy");
+        let err = check_free(&ports, Check::Tilt, Some(&r), "shop", None).expect_err("busy");
         let want = format!("port {} is held by kilter project `blog`", TILT_BASE + slot);
         assert!(err.to_string().contains(&want), "{err}");
         // Its own slot is not "another project".
-        let err = check_free(&ports, Check::Tilt, Some(&r), "blog").expect_err("busy");
+        let err = check_free(&ports, Check::Tilt, Some(&r), "blog", None).expect_err("busy");
         assert!(err.to_string().contains("in use by another program"), "{err}");
     }
 
@@ -556,7 +578,7 @@ mod tests {
         assert!(!port_busy(port), "free again once the listener is gone");
         let l = std::net::TcpListener::bind(("127.0.0.1", port)).expect("rebind");
         let ports = Ports { slot: 0, tilt: port, base: 30000 };
-        let err = check_free(&ports, Check::Tilt, None, "shop").expect_err("busy");
+        let err = check_free(&ports, Check::Tilt, None, "shop", None).expect_err("busy");
         assert!(
             err.to_string().contains(&format!("port {port} is in use by another program")),
             "{err}"

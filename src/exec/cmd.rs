@@ -139,10 +139,16 @@ impl Cmd {
     /// Render with an optional redirection of stdout (and stderr) appended.
     pub fn render_with(&self, redirect: Option<&Redirect>) -> String {
         let mut out = String::new();
+        let detached = matches!(redirect, Some(Redirect::AppendBothDetached(_)));
         if let Some(cwd) = &self.cwd {
             out.push_str("cd ");
             out.push_str(&quote(cwd.as_str()));
             out.push_str(" && ");
+        }
+        if detached {
+            // Only the command goes to the background (`cd D && cmd &` would put the whole list
+            // in a subshell, and `$!` would name that subshell instead of the command).
+            out.push_str("{ ");
         }
         for (k, v) in &self.env {
             out.push_str(k);
@@ -154,9 +160,10 @@ impl Cmd {
             }
             out.push(' ');
         }
-        if matches!(redirect, Some(Redirect::AppendBothDetached(_))) && cfg!(target_os = "linux") {
-            // The shell equivalent of starting it in a process group of its own (what kilter
-            // does), so that stopping the group later reaches all of it.
+        if detached && cfg!(target_os = "linux") {
+            // A session, and so a process group, of its own (what kilter does), so that
+            // stopping the group later reaches all of it. A background job of a script does not
+            // lead a group, so `setsid` does not fork: `$!` is the command's own pid.
             out.push_str("setsid ");
         }
         out.push_str(&quote(&self.display));
@@ -181,7 +188,7 @@ impl Cmd {
             Some(Redirect::AppendBothDetached(p)) => {
                 out.push_str(" >> ");
                 out.push_str(&quote(p.as_str()));
-                out.push_str(" 2>&1 &");
+                out.push_str(" 2>&1 & }");
             }
         }
         out
@@ -213,7 +220,8 @@ impl Cmd {
 pub enum Redirect {
     /// `> path`: stdout streamed to a file.
     StdoutTo(Utf8PathBuf),
-    /// `>> path 2>&1 &`: a detached background process logging to a file.
+    /// `{ setsid … >> path 2>&1 & }`: a detached background process in a session of its own,
+    /// logging to a file.
     AppendBothDetached(Utf8PathBuf),
 }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use camino::Utf8Path;
 
+use super::process::{descendant_groups, members, table};
 use super::{Mode, Runner, group_alive, quote, signal};
 use crate::fsutil::{self, Perm};
 use crate::lock::Lock;
@@ -306,41 +307,105 @@ impl Runner<'_> {
         self.effect(&line, || fsutil::ensure_private_dir(dir))
     }
 
-    /// SIGTERM a process group, wait up to `grace` for every process of it to exit, then
-    /// SIGKILL what is left.
+    /// Stop a process group and every process group its descendants run in: SIGTERM to all of
+    /// them, wait up to `grace` for every process to exit, then SIGKILL what is left. The
+    /// descendants' groups are found before anything is signalled (a program such as Tilt runs
+    /// each command in a group of its own, and once it is gone their parent links no longer lead
+    /// to it), and looked for again while the leader still runs. Whatever survives SIGKILL is
+    /// named in a warning.
     pub fn stop_group(&self, pgid: i32, grace: Duration) -> Result<Stopped> {
-        // `kill -s SIG -- -PGID`: the form every POSIX shell's kill builtin takes (dash rejects
-        // `kill -TERM -- -PGID`).
-        let term = format!("kill -s TERM -- -{pgid}");
-        let kill = format!("kill -s KILL -- -{pgid}");
+        let mut groups = vec![pgid];
+        groups.extend(descendant_groups(&table(), pgid));
+        // `kill -s SIG -- -PGID …`: the form every POSIX shell's kill builtin takes (dash
+        // rejects `kill -TERM -- -PGID`).
+        let targets = |gs: &[i32]| gs.iter().map(|g| format!("-{g}")).collect::<Vec<_>>().join(" ");
         if self.planning() {
             let tenths = grace.as_millis().div_ceil(100);
+            let any_alive = groups
+                .iter()
+                .map(|g| format!("kill -s 0 -- -{g}"))
+                .collect::<Vec<_>>()
+                .join(" || ");
+            let all = targets(&groups);
             self.script(&format!(
-                "{term} 2>/dev/null || true\nkilter_i=0; while kill -s 0 -- -{pgid} 2>/dev/null && [ \"$kilter_i\" -lt {tenths} ]; do sleep 0.1; kilter_i=$((kilter_i + 1)); done\n{kill} 2>/dev/null || true"
+                "kill -s TERM -- {all} 2>/dev/null || true\nkilter_i=0; while {{ {any_alive}; }} 2>/dev/null && [ \"$kilter_i\" -lt {tenths} ]; do sleep 0.1; kilter_i=$((kilter_i + 1)); done\nkill -s KILL -- {all} 2>/dev/null || true"
             ));
             return Ok(Stopped::Planned);
         }
-        if !group_alive(pgid) {
+        self.end_groups(Some(pgid), groups, grace)
+    }
+
+    /// End process groups that a command kilter ran left behind (`tilt ci`'s commands, in
+    /// groups of their own, which it gives up stopping after ~2 s): SIGTERM to those still
+    /// alive, then SIGKILL after `grace`; survivors are named. Nothing in a dry run (there is
+    /// nothing it ran).
+    pub fn end_leftover_groups(&self, groups: Vec<i32>, grace: Duration) -> Result<Stopped> {
+        if self.planning() {
+            return Ok(Stopped::Planned);
+        }
+        self.end_groups(None, groups, grace)
+    }
+
+    /// SIGTERM `groups`, wait up to `grace`, SIGKILL what is left; while `leader` (one of the
+    /// groups) runs, groups its descendants start meanwhile are added.
+    fn end_groups(
+        &self,
+        leader: Option<i32>,
+        mut groups: Vec<i32>,
+        grace: Duration,
+    ) -> Result<Stopped> {
+        let targets = |gs: &[i32]| gs.iter().map(|g| format!("-{g}")).collect::<Vec<_>>().join(" ");
+        groups.retain(|g| group_alive(*g));
+        if groups.is_empty() {
             return Ok(Stopped::NotRunning);
         }
-        self.effect(&term, || {
-            signal(-pgid, libc::SIGTERM);
-            Ok(())
-        })?;
+        let term = |gs: &[i32]| -> Result<()> {
+            self.effect(&format!("kill -s TERM -- {}", targets(gs)), || {
+                for g in gs {
+                    signal(-g, libc::SIGTERM);
+                }
+                Ok(())
+            })
+        };
+        term(&groups)?;
         let end = Instant::now() + grace;
         while Instant::now() < end {
-            if !group_alive(pgid) {
+            // The leader may still start commands while it shuts down: their groups too.
+            if let Some(pgid) = leader.filter(|g| group_alive(*g)) {
+                let new: Vec<i32> = descendant_groups(&table(), pgid)
+                    .into_iter()
+                    .filter(|g| !groups.contains(g))
+                    .collect();
+                if !new.is_empty() {
+                    term(&new)?;
+                    groups.extend(new);
+                }
+            }
+            if !groups.iter().any(|g| group_alive(*g)) {
                 return Ok(Stopped::Terminated);
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        self.effect(&kill, || {
-            signal(-pgid, libc::SIGKILL);
+        let alive: Vec<i32> = groups.iter().copied().filter(|g| group_alive(*g)).collect();
+        self.effect(&format!("kill -s KILL -- {}", targets(&alive)), || {
+            for g in &alive {
+                signal(-g, libc::SIGKILL);
+            }
             Ok(())
         })?;
         let end = Instant::now() + Duration::from_secs(2);
-        while group_alive(pgid) && Instant::now() < end {
+        while alive.iter().any(|g| group_alive(*g)) && Instant::now() < end {
             std::thread::sleep(Duration::from_millis(10));
+        }
+        let left = members(&alive);
+        if !left.is_empty() {
+            let names: Vec<String> =
+                left.iter().map(|p| format!("pid {} ({})", p.pid, p.cmd)).collect();
+            self.ui.warn(&format!(
+                "{} process(es) survived SIGKILL and still run: {}",
+                left.len(),
+                names.join(", ")
+            ));
         }
         Ok(Stopped::Killed)
     }
@@ -386,6 +451,14 @@ impl Runner<'_> {
             "# wait up to {secs}s for {what}\nkilter_end=$(( $(date +%s) + {secs} ))\nuntil {condition}; do\n  if [ \"$(date +%s)\" -ge \"$kilter_end\" ]; then echo {} >&2; exit 5; fi\n  sleep 1\ndone",
             quote(&format!("kilter: timed out after {secs}s waiting for {what}"))
         ));
+    }
+
+    /// A line of shell that only the dry-run script runs, to compute what a later planned
+    /// step needs (e.g. where a log ends before a process is started). Nothing in a real run.
+    pub fn plan_line(&self, line: &str) {
+        if self.planning() {
+            self.script(line);
+        }
     }
 
     /// Public form of [`Runner::plan_wait`] for waits that are not command polls (Tilt's

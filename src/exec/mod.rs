@@ -34,7 +34,8 @@ pub use cmd::{Cmd, Effect, Output, Redirect, Stdin, quote, tail, tail_lines};
 pub use effects::{Content, StagedWrite, Stopped};
 pub use poll::{Poll, PollEnd};
 pub use process::{
-    START_TIME_OF_LAST_JOB, group_alive, pid_alive, same_process, signal, start_time,
+    Proc, START_TIME_OF_LAST_JOB, cmdline, descendant_groups, group_alive, leads_group, members,
+    pid_alive, same_process, signal, start_time, table,
 };
 
 use crate::error::{Code, CommandFailed, CouldNotExecute, Exit, Interrupted};
@@ -646,7 +647,14 @@ impl<'u> Runner<'u> {
         let start = Instant::now();
         let handle = expr.start().map_err(|e| CouldNotExecute { line: line.clone(), source: e })?;
         let mut grace_until: Option<Instant> = None;
+        let root = handle.pids().first().map(|p| *p as i32).unwrap_or(0);
+        let mut groups = Vec::new();
+        let mut scanned: Option<Instant> = None;
         let status = loop {
+            if scanned.is_none_or(|t| t.elapsed() >= stream::SCAN) {
+                scanned = Some(Instant::now());
+                stream::track_groups(root, &mut groups);
+            }
             match handle.wait_timeout(Duration::from_millis(50)) {
                 Ok(Some(o)) => break o.status,
                 Ok(None) => {}
@@ -668,11 +676,14 @@ impl<'u> Runner<'u> {
         };
         let code = exit_code(&status);
         self.log(&line, &status_word(Some(code)), start.elapsed());
+        // What it started in groups of their own and left running (`tilt ci`/`tilt up` give up
+        // stopping their commands after ~2 s).
+        self.end_leftover_groups(groups, Duration::from_secs(3))?;
         Ok(code)
     }
 
-    /// Start a detached process in its own process group, stdout and stderr appended to `log`.
-    /// It outlives kilter. Its pid is also its process group id.
+    /// Start a detached process in a session (and so a process group) of its own, stdout and
+    /// stderr appended to `log`. It outlives kilter. Its pid is also its process group id.
     pub fn spawn_detached(&self, cmd: &Cmd, log: &Utf8Path) -> Result<Spawned> {
         let redirect = Redirect::AppendBothDetached(log.to_owned());
         let line = cmd.render_with(Some(&redirect));
@@ -698,7 +709,17 @@ impl<'u> Runner<'u> {
             .stdout_file(file)
             .before_spawn(|c| {
                 use std::os::unix::process::CommandExt;
-                c.process_group(0);
+                // A session of its own, as `setsid` in the logged line says: its own process
+                // group, and no controlling terminal whose hangup could reach it.
+                // SAFETY: setsid(2) is async-signal-safe and touches no memory of the parent.
+                unsafe {
+                    c.pre_exec(|| {
+                        if libc::setsid() == -1 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
                 Ok(())
             })
             .unchecked()

@@ -76,6 +76,95 @@ pub fn same_process(pid: i32, recorded_start: Option<&str>) -> bool {
     }
 }
 
+/// One line of the process table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proc {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    /// The command line (NUL-separated words joined with spaces; the name in brackets for a
+    /// process without one).
+    pub cmd: String,
+}
+
+/// Every live (non-zombie) process, read from `/proc` (empty where there is none).
+pub fn table() -> Vec<Proc> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut out = Vec::new();
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Some(f) = proc_stat_fields(pid) else { continue };
+        if f.first().is_none_or(|s| s == "Z" || s == "X") {
+            continue;
+        }
+        let num = |i: usize| f.get(i).and_then(|v| v.parse::<i32>().ok()).unwrap_or(0);
+        out.push(Proc { pid, ppid: num(1), pgid: num(2), cmd: cmdline(pid) });
+    }
+    out
+}
+
+/// A process's command line, for messages.
+pub fn cmdline(pid: i32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let words: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|w| !w.is_empty())
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    if words.is_empty() {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        return format!("[{}]", comm.trim());
+    }
+    words.join(" ")
+}
+
+/// The process group of a live process (`None` when it is gone).
+pub(super) fn pgid_of(pid: i32) -> Option<i32> {
+    proc_stat_fields(pid).and_then(|f| f.get(2).and_then(|g| g.parse().ok()))
+}
+
+/// Whether `pid` leads its process group (its pgid is its pid).
+pub fn leads_group(pid: i32) -> bool {
+    pgid_of(pid) == Some(pid)
+}
+
+/// The process groups that `root`'s descendants run in, apart from `root`'s own group: the
+/// groups a program such as Tilt starts its commands in (each `local_resource` runs in a group,
+/// and a session, of its own) and that a signal to `root`'s group does not reach. Found from
+/// the parent links of `procs`; kilter's own group and PID 1's are never among them.
+pub fn descendant_groups(procs: &[Proc], root: i32) -> Vec<i32> {
+    let own = pgid_of(std::process::id() as i32);
+    let root_group = procs.iter().find(|p| p.pid == root).map(|p| p.pgid);
+    let mut family = vec![root];
+    let mut groups: Vec<i32> = Vec::new();
+    let mut i = 0;
+    while i < family.len() {
+        let parent = family[i];
+        for p in procs.iter().filter(|p| p.ppid == parent && p.pid != parent) {
+            if !family.contains(&p.pid) {
+                family.push(p.pid);
+                if Some(p.pgid) != root_group
+                    && Some(p.pgid) != own
+                    && p.pgid > 1
+                    && !groups.contains(&p.pgid)
+                {
+                    groups.push(p.pgid);
+                }
+            }
+        }
+        i += 1;
+    }
+    groups.sort_unstable();
+    groups
+}
+
+/// The live processes of the given groups (what is left after a stop), for messages.
+pub fn members(groups: &[i32]) -> Vec<Proc> {
+    table().into_iter().filter(|p| groups.contains(&p.pgid)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +178,56 @@ mod tests {
         assert!(same_process(me, Some(&t)));
         assert!(!same_process(me, Some("1")), "another start time is another process");
         assert!(!pid_alive(0) && !pid_alive(-5));
+    }
+
+    fn p(pid: i32, ppid: i32, pgid: i32) -> Proc {
+        Proc { pid, ppid, pgid, cmd: format!("p{pid}") }
+    }
+
+    #[test]
+    fn descendant_groups_follow_parent_links_and_skip_the_roots_own_group() {
+        // 100 leads its group; 101 runs in it; 200 and 300 lead groups of their own under it; 201
+        // is a grandchild in 200's group; 400 is unrelated; 500 is 300's child in 100's group.
+        let procs = [
+            p(100, 1, 100),
+            p(101, 100, 100),
+            p(200, 100, 200),
+            p(201, 200, 200),
+            p(300, 101, 300),
+            p(500, 300, 100),
+            p(400, 1, 400),
+        ];
+        assert_eq!(descendant_groups(&procs, 100), vec![200, 300]);
+        assert_eq!(descendant_groups(&procs, 200), Vec::<i32>::new(), "201 is in 200's own group");
+        assert_eq!(descendant_groups(&procs, 999), Vec::<i32>::new(), "an unknown root has none");
+        // Never PID 1's group, never kilter's own.
+        let me = std::process::id() as i32;
+        let own = pgid_of(me).expect("own group");
+        let procs = [p(100, 1, 100), p(101, 100, 1), p(102, 100, own), p(103, 100, 103)];
+        assert_eq!(descendant_groups(&procs, 100), vec![103]);
+    }
+
+    #[test]
+    fn the_table_shows_a_child_in_a_group_of_its_own_under_its_parent() {
+        use std::os::unix::process::CommandExt as _;
+        #[allow(clippy::disallowed_methods)]
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .expect("sleep");
+        let pid = child.id() as i32;
+        let me = std::process::id() as i32;
+        let procs = table();
+        let row = procs.iter().find(|p| p.pid == pid).expect("listed");
+        assert_eq!((row.ppid, row.pgid), (me, pid));
+        assert!(row.cmd.starts_with("/bin/sleep 30"), "{}", row.cmd);
+        assert!(leads_group(pid));
+        assert!(descendant_groups(&procs, me).contains(&pid));
+        assert_eq!(members(&[pid]).len(), 1);
+        signal(pid, libc::SIGKILL);
+        let _ = child.wait();
+        assert!(members(&[pid]).is_empty());
     }
 
     #[test]

@@ -95,9 +95,12 @@ impl Runner<'_> {
         // so a grandchild that keeps it open after the child exited cannot hang kilter.
         set_nonblocking(&pipe_out);
         let mut lines = Lines { file: &mut file, partial: Vec::new(), tail: Vec::new(), on_line };
-        let waited = watch(&handle, pgid, stop_at, &mut pipe_out, &mut lines);
+        let mut groups = Vec::new();
+        let waited = watch(&handle, pgid, stop_at, &mut pipe_out, &mut lines, &mut groups);
         let tail = lines.finish();
         let duration = start.elapsed();
+        // What it started in groups of their own and did not stop (Tilt gives up after ~2 s).
+        self.end_leftover_groups(groups, GRACE)?;
         match waited {
             Ended::Exited(code) => {
                 self.log(&line, &status_word(code), duration);
@@ -121,6 +124,18 @@ enum Ended {
     Exited(Option<i32>),
     Interrupted,
     Deadline,
+}
+
+/// How often the descendants' process groups are looked for.
+pub(super) const SCAN: Duration = Duration::from_millis(250);
+
+/// Add the process groups `pgid`'s descendants run in now to `groups`.
+pub(super) fn track_groups(pgid: i32, groups: &mut Vec<i32>) {
+    for g in super::process::descendant_groups(&super::process::table(), pgid) {
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
 }
 
 /// How long the output may go on after the child exited (a grandchild holding the pipe).
@@ -205,10 +220,18 @@ fn watch(
     stop_at: Option<Instant>,
     pipe: &mut std::io::PipeReader,
     lines: &mut Lines<'_>,
+    groups: &mut Vec<i32>,
 ) -> Ended {
     let mut stopping: Option<(Instant, Ended)> = None;
     let mut ended: Option<(Instant, Ended)> = None;
+    let mut scanned: Option<Instant> = None;
     loop {
+        // The process groups the child's descendants run in, looked for while it runs: once it
+        // is gone, their parent links no longer lead to it.
+        if ended.is_none() && scanned.is_none_or(|t| t.elapsed() >= SCAN) {
+            scanned = Some(Instant::now());
+            track_groups(pgid, groups);
+        }
         let (eof, got) = drain(pipe, lines);
         if let Some((at, _)) = &ended
             && (eof || at.elapsed() >= DRAIN)
@@ -247,6 +270,7 @@ fn watch(
                         None
                     };
                     if let Some(why) = why {
+                        track_groups(pgid, groups);
                         signal(-pgid, libc::SIGINT);
                         stopping = Some((Instant::now() + GRACE, why));
                     }

@@ -81,10 +81,16 @@ fn redirections_render_as_shell() {
     assert_eq!(
         t.render_with(Some(&Redirect::AppendBothDetached("/c/tilt.log".into()))),
         if cfg!(target_os = "linux") {
-            "setsid tilt up --port 10351 >> /c/tilt.log 2>&1 &"
+            "{ setsid tilt up --port 10351 >> /c/tilt.log 2>&1 & }"
         } else {
-            "tilt up --port 10351 >> /c/tilt.log 2>&1 &"
+            "{ tilt up --port 10351 >> /c/tilt.log 2>&1 & }"
         }
+    );
+    let t = t.cwd("/p");
+    assert!(
+        t.render_with(Some(&Redirect::AppendBothDetached("/c/tilt.log".into())))
+            .starts_with("cd /p && { "),
+        "only the command goes to the background, so `$!` is its pid"
     );
 }
 

@@ -23,3 +23,16 @@ pub fn stop_tilt(ctx: &Ctx<'_>, files: &TiltFiles<'_>, project: Option<&str>) ->
     }
     Ok(())
 }
+
+/// Stop this project's detached Tilt if it runs (before `up` starts another, or `ci` needs its
+/// port), and say which Tilt the port check must not count as "another program": the one just
+/// stopped, which a dry run only plans to stop.
+pub fn own_tilt(
+    runner: &crate::exec::Runner<'_>,
+    project: &crate::project::Project,
+) -> Result<Option<crate::ports::OwnTilt>> {
+    let files = crate::context::tilt_files(project);
+    let recorded = tilt::TiltRecord::read(files.record).map(|r| r.pid);
+    let stopped = tilt::stop(runner, &files)?;
+    Ok(recorded.map(|pid| crate::ports::OwnTilt { pid, stopped_first: stopped == Some(pid) }))
+}

@@ -406,7 +406,7 @@ fn create(
     let runner = ctx.runner;
     let kind = tools.kind()?;
     let reg = Registry::load(&ctx.dirs.port_registry())?;
-    ports::check_free(ports, PortCheck::Block, reg.as_ref(), &project.name)?;
+    ports::check_free(ports, PortCheck::Block, reg.as_ref(), &project.name, None)?;
     let config = crate::tools::kind::render_config_with(&project.cluster(), ports, use_registry);
     runner.write_file(&project.paths.kind_config, &Content::text(config), Perm::Private(0o600))?;
     CreatingMarker::write(runner, &project.paths.creating)?;

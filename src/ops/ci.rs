@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::{Ctx, deploy_services, project_env, services_of, tilt_files};
+use super::{Ctx, deploy_services, project_env, services_of};
 use crate::cli::{CiArgs, duration_flag};
 use crate::error::{Code, CommandFailed, Exit, code_of, invalid};
 use crate::exec::{Cmd, Content, Output};
@@ -67,13 +67,7 @@ pub fn run(ctx: &Ctx<'_>, args: &CiArgs) -> Result<i32> {
     if let Some(name) = &args.restore {
         check_snapshot(&project, name)?;
     }
-    let artifacts_dir = match &args.artifacts {
-        Some(d) if d.is_relative() => Utf8PathBuf::try_from(std::env::current_dir()?)
-            .map(|cwd| cwd.join(d))
-            .unwrap_or_else(|_| d.clone()),
-        Some(d) => d.clone(),
-        None => project.paths.cache.join("artifacts"),
-    };
+    let artifacts_dir = artifacts_dir(args, &project)?;
     let mut phases = Phases { ctx, actions: &actions, list: Vec::new() };
 
     let outcome = work(ctx, &actions, &project, &service_list, args, timeout, &mut phases);
@@ -178,6 +172,17 @@ pub fn run(ctx: &Ctx<'_>, args: &CiArgs) -> Result<i32> {
     }
 }
 
+/// Where the evidence of a failure goes (`--artifacts`, relative to the working directory).
+fn artifacts_dir(args: &CiArgs, project: &Project) -> Result<Utf8PathBuf> {
+    Ok(match &args.artifacts {
+        Some(d) if d.is_relative() => Utf8PathBuf::try_from(std::env::current_dir()?)
+            .map(|cwd| cwd.join(d))
+            .unwrap_or_else(|_| d.clone()),
+        Some(d) => d.clone(),
+        None => project.paths.cache.join("artifacts"),
+    })
+}
+
 /// Phases 1–4, stopping at the first failure.
 fn work(
     ctx: &Ctx<'_>,
@@ -248,7 +253,8 @@ fn work(
         return Ok(Verdict::Passed);
     }
     phases.run("tilt ci", "tilt ci", || {
-        let v = tilt_ci(ctx, actions, project, &up.tools, &up.ports, &wired, &tiltfile)?;
+        let artifacts = artifacts_dir(args, project)?;
+        let v = tilt_ci(ctx, actions, project, &up.tools, &up.ports, &wired, &artifacts)?;
         let status = match &v {
             Verdict::Passed => ok(),
             Verdict::TiltFailed { code, .. } => Status::Failed(format!("exit {code}")),
@@ -269,19 +275,29 @@ fn tilt_ci(
     tools: &crate::tools::Tools,
     ports: &ports::Ports,
     wired: &[Wired],
-    tiltfile: &Utf8Path,
+    artifacts: &Utf8Path,
 ) -> Result<Verdict> {
     let runner = ctx.runner;
+    let tiltfile = &project.tiltfile();
     let ui = ctx.ui;
     let bin = tools.get(Tool::Tilt)?;
     // A detached `tilt up` of this project holds the port `tilt ci` needs.
-    if let Some(pid) = tilt::stop(runner, &tilt_files(project))? {
+    let own = crate::lifecycle::own_tilt(runner, project)?;
+    if let Some(o) = own.filter(|o| o.stopped_first) {
         ui.info(&format!(
-            "Stopped this project's detached Tilt (pid {pid}): `tilt ci` needs its port"
+            "Stopped this project's detached Tilt (pid {}): `tilt ci` needs its port",
+            o.pid
+        ));
+    }
+    for var in tilt::overridden_env() {
+        ui.note(&format!(
+            "{var} from your environment is ignored: `tilt ci` serves on {}:{}",
+            tilt::HOST,
+            ports.tilt
         ));
     }
     let registry = Registry::load(&ctx.dirs.port_registry())?;
-    ports::check_free(ports, PortCheck::Tilt, registry.as_ref(), &project.name)?;
+    ports::check_free(ports, PortCheck::Tilt, registry.as_ref(), &project.name, own)?;
     let mut env = project_env(project, ports);
     // The services' variables as the app in the cluster reaches them.
     env.extend(services::cluster_env(wired));
@@ -315,16 +331,14 @@ fn tilt_ci(
                 if tail.is_empty() { "no verdict printed" } else { tail.trim() }
             ),
         )
-        .hint(format!(
-            "raise --timeout; what Tilt printed is in {} (and in the artifacts)",
-            project.paths.tilt_log
-        ))
+        // tilt.log itself goes with the cluster's runtime files: point at its copy.
+        .hint(format!("raise --timeout; what Tilt printed is in {}", artifacts.join("tilt.log")))
         .into());
     }
     let failure = runner.failed(
         &cmd,
         &out,
-        Some("Tilt's whole output is in tilt.log (and in the artifacts)".into()),
+        Some(format!("Tilt's whole output is in {}", artifacts.join("tilt.log"))),
     );
     Ok(Verdict::TiltFailed { code, failure })
 }

@@ -105,6 +105,11 @@ pub struct TiltStatus {
     pub pid: Option<i32>,
     pub url: Option<String>,
     pub log: String,
+    /// Tilt's resources as its API lists them (`tilt get uiresources`), when it runs and
+    /// answered: the Tiltfile itself first, with update and runtime status and the last error.
+    pub resources: Option<Vec<crate::tools::tilt::Resource>>,
+    /// Why `resources` is missing although Tilt runs.
+    pub resources_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -212,6 +217,28 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
 
     let mut status =
         assemble(ctx, &project, container.as_ref(), &state, api, api_error, pods, pods_error)?;
+    if let Some(port) =
+        status.tilt.pid.and(TiltRecord::read(&project.paths.tilt_json)).map(|r| r.port)
+    {
+        // Tilt is only looked for when one runs (status needs no Tilt otherwise).
+        let tilt = crate::tools::Tools::discover(&[Tool::Tilt]);
+        let got = tilt.map_err(anyhow::Error::from).and_then(|t| {
+            let bin = t.get(Tool::Tilt)?;
+            let cmd = crate::tools::tilt::get_cmd(bin, port, &["uiresources"]);
+            let out = ctx.runner.run_for(&cmd, left())?;
+            if out.timed_out {
+                anyhow::bail!("Tilt's API did not answer within {}", crate::ui::fmt_duration(limit))
+            }
+            if !out.success() {
+                anyhow::bail!("{}", kubectl::last_line(&out.stderr))
+            }
+            crate::tools::tilt::parse_resources(&out.stdout)
+        });
+        match got {
+            Ok(r) => status.tilt.resources = Some(r),
+            Err(e) => status.tilt.resources_error = Some(format!("{e:#}")),
+        }
+    }
     if use_registry {
         let rows = crate::registry::rows(&settings, &shared);
         let port = rows
@@ -305,6 +332,8 @@ fn assemble(
             pid: rec.as_ref().map(|r| r.pid),
             url: rec.as_ref().map(|r| format!("http://localhost:{}/", r.port)),
             log: project.paths.tilt_log.to_string(),
+            resources: None,
+            resources_error: None,
         },
         pods,
         pods_error,
@@ -410,6 +439,13 @@ fn render(s: &Status) -> String {
             _ => "not running".into(),
         },
     );
+    for r in s.tilt.resources.iter().flatten() {
+        let err = r.last_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+        line("", format!("{} update {}, runtime {}{err}", r.name, r.update, r.runtime));
+    }
+    if let Some(e) = &s.tilt.resources_error {
+        line("", format!("resources unknown ({e})"));
+    }
     line(
         "ports",
         format!(

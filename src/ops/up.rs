@@ -83,11 +83,19 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         return Ok(0);
     }
     let tilt_bin = tools.get(Tool::Tilt)?;
-    if tilt::stop(runner, &tilt_files(&project))?.is_some() {
+    for var in tilt::overridden_env() {
+        ui.note(&format!(
+            "{var} from your environment is ignored: this project's Tilt serves on {}:{}",
+            tilt::HOST,
+            ports.tilt
+        ));
+    }
+    let own = lifecycle::own_tilt(runner, &project)?;
+    if own.is_some_and(|o| o.stopped_first) {
         ui.info("Restarting Tilt (a restart forces a full rebuild)");
     }
     let registry = Registry::load(&ctx.dirs.port_registry())?;
-    ports::check_free(&ports, PortCheck::Tilt, registry.as_ref(), &project.name)?;
+    ports::check_free(&ports, PortCheck::Tilt, registry.as_ref(), &project.name, own)?;
     if args.attach || args.ci {
         // Tilt in the foreground runs as long as the user wants: no deadline.
         runner.clear_deadline();
@@ -107,7 +115,17 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     runner.ensure_dir(&project.paths.cache)?;
     let limit = runner.remaining().map_or(TILT_START_LIMIT, |r| r.min(TILT_START_LIMIT));
     let cmd = tilt::up_cmd(tilt_bin, &targs).cwd(&project.dir);
-    let pid = tilt::start(runner, &cmd, &tilt_files(&project), ports.tilt, &tiltfile, limit)?;
+    let files = tilt_files(&project);
+    let how = tilt::Start {
+        bin: tilt_bin,
+        cmd: &cmd,
+        files: &files,
+        port: ports.tilt,
+        tiltfile: &tiltfile,
+        limit,
+        keep_going: args.keep_going,
+    };
+    let pid = tilt::start(runner, &how)?;
     runner.clear_deadline();
     summary(ctx, &project, &ports, &wired, pid, started.elapsed(), up.registry_port);
     Ok(0)

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::Bin;
 use crate::error::{Code, Exit};
 use crate::exec::{
-    ChildState, Cmd, Content, Runner, START_TIME_OF_LAST_JOB, Spawned, Stopped, pid_alive,
-    same_process,
+    ChildState, Cmd, Content, Runner, START_TIME_OF_LAST_JOB, Spawned, Stopped, cmdline,
+    leads_group, pid_alive, same_process,
 };
 use crate::fsutil::Perm;
 
@@ -24,6 +24,165 @@ pub struct TiltArgs<'a> {
     pub namespace: &'a str,
     /// `KUBECONFIG` and the `KILTER_*` variables.
     pub env: &'a [(String, String)],
+}
+
+/// Where every Tilt kilter starts serves its UI and API.
+pub const HOST: &str = "127.0.0.1";
+
+/// The variables of the user's shell that would change Tilt's port or host, and are overridden
+/// by kilter's flags (`up` and `ci` say so).
+pub fn overridden_env() -> Vec<String> {
+    ["TILT_PORT", "TILT_HOST"]
+        .into_iter()
+        .filter_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()).map(|v| format!("{k}={v}")))
+        .collect()
+}
+
+/// `tilt get <what> -o json --port P --host 127.0.0.1`: ask a running Tilt's API.
+pub fn get_cmd(bin: &Bin, port: u16, what: &[&str]) -> Cmd {
+    bin.cmd(format!("ask Tilt for its {}", what.join(" ")))
+        .arg("get")
+        .args(what.iter().copied())
+        .args(["-o", "json", "--port", &port.to_string(), "--host", HOST])
+}
+
+/// What Tilt's session says of the Tiltfile: still loading, loaded, or failed with Tilt's
+/// message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionState {
+    pub loaded: bool,
+    pub error: Option<String>,
+}
+
+/// Parse `tilt get session Tiltfile -o json` (docs/real-tools.md, "tilt get").
+pub fn parse_session(json: &str) -> Result<SessionState> {
+    let v: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| anyhow::anyhow!("tilt get session printed no JSON ({e})"))?;
+    let mut st = SessionState { loaded: false, error: None };
+    let targets = v["status"]["targets"].as_array().cloned().unwrap_or_default();
+    if let Some(term) = targets
+        .iter()
+        .find(|t| t["name"] == "tiltfile:update")
+        .and_then(|t| t["state"].get("terminated"))
+    {
+        st.loaded = true;
+        st.error = term["error"].as_str().filter(|e| !e.is_empty()).map(str::to_owned);
+    }
+    Ok(st)
+}
+
+/// The clusters Tilt connects to (`tilt get clusters -o json`; none for a Tiltfile without
+/// Kubernetes resources): their connection errors, and whether one has neither connected nor
+/// failed yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clusters {
+    pub errors: Vec<String>,
+    pub connecting: bool,
+}
+
+pub fn parse_clusters(json: &str) -> Result<Clusters> {
+    let v: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| anyhow::anyhow!("tilt get clusters printed no JSON ({e})"))?;
+    let mut c = Clusters { errors: Vec::new(), connecting: false };
+    for item in v["items"].as_array().into_iter().flatten() {
+        let st = &item["status"];
+        match st["error"].as_str().filter(|e| !e.is_empty()) {
+            Some(e) => c.errors.push(e.to_owned()),
+            None if st.get("connectedAt").is_none() => c.connecting = true,
+            None => {}
+        }
+    }
+    Ok(c)
+}
+
+/// One of Tilt's resources as `tilt get uiresources -o json` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resource {
+    pub name: String,
+    /// `ok`, `error`, `pending`, `in_progress`, `not_applicable`, `none`.
+    pub update: String,
+    /// `ok`, `error`, `pending`, `not_applicable`, `unknown`.
+    pub runtime: String,
+    /// The last build's error, first line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// Parse `tilt get uiresources -o json`, in Tilt's order.
+pub fn parse_resources(json: &str) -> Result<Vec<Resource>> {
+    let v: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| anyhow::anyhow!("tilt get uiresources printed no JSON ({e})"))?;
+    let mut items: Vec<(i64, Resource)> = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|it| {
+            let st = &it["status"];
+            let word = |k: &str| st[k].as_str().unwrap_or("unknown").to_owned();
+            let last_error = st["buildHistory"]
+                .as_array()
+                .and_then(|h| h.first())
+                .and_then(|b| b["error"].as_str())
+                .filter(|e| !e.is_empty())
+                .and_then(|e| e.lines().next())
+                .map(str::to_owned);
+            (
+                st["order"].as_i64().unwrap_or(i64::MAX),
+                Resource {
+                    name: it["metadata"]["name"].as_str().unwrap_or("?").to_owned(),
+                    update: word("updateStatus"),
+                    runtime: word("runtimeStatus"),
+                    last_error,
+                },
+            )
+        })
+        .collect();
+    items.sort_by_key(|(order, _)| *order);
+    Ok(items.into_iter().map(|(_, r)| r).collect())
+}
+
+/// Log lines that are Tilt's noise, not errors (`Reconciler error … already exists`: Tilt's
+/// own controllers racing each other at startup).
+pub fn is_noise(line: &str) -> bool {
+    line.contains("Reconciler error") && line.contains("already exists")
+}
+
+/// Tilt's verdict once it is past its bind: ask its API until the Tiltfile has loaded (and,
+/// when a resource waits for the cluster, until the cluster connected or failed). Returns
+/// Tilt's errors (empty: all is well). Gives up waiting, without an error, after `limit`.
+pub fn verdict(runner: &Runner<'_>, bin: &Bin, port: u16, limit: Duration) -> Result<Vec<String>> {
+    let end = Instant::now() + limit;
+    let probe = Duration::from_secs(5);
+    loop {
+        let out = runner.run_for(&get_cmd(bin, port, &["session", "Tiltfile"]), probe)?;
+        if out.success() {
+            let st = parse_session(&out.stdout)?;
+            if let Some(e) = st.error {
+                return Ok(vec![e]);
+            }
+            if st.loaded {
+                // Kubernetes resources: a Cluster object that connects or fails (asynchronously).
+                let out = runner.run_for(&get_cmd(bin, port, &["clusters"]), probe)?;
+                if out.success() {
+                    let c = parse_clusters(&out.stdout)?;
+                    if !c.errors.is_empty() {
+                        return Ok(c.errors);
+                    }
+                    if !c.connecting {
+                        return Ok(Vec::new());
+                    }
+                }
+            }
+        }
+        if Instant::now() >= end {
+            runner.ui().warn(&format!(
+                "Tilt had not finished loading its Tiltfile and connecting to the cluster after {}; see `kilter status`",
+                crate::ui::fmt_duration(limit)
+            ));
+            return Ok(Vec::new());
+        }
+        crate::exec::sleep(Duration::from_millis(250))?;
+    }
 }
 
 pub fn up_cmd(bin: &Bin, a: &TiltArgs<'_>) -> Cmd {
@@ -42,6 +201,10 @@ fn tilt_cmd(bin: &Bin, a: &TiltArgs<'_>, verb: &str, summary: &str) -> Cmd {
             verb,
             "--port",
             &a.port.to_string(),
+            // The flags win over TILT_PORT/TILT_HOST from the user's shell: the port kilter
+            // chose, and the UI on the loopback only.
+            "--host",
+            HOST,
             "--file",
             a.file.as_str(),
             "--context",
@@ -71,21 +234,33 @@ impl TiltRecord {
         serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
     }
 
-    /// The recorded process still runs and is the one we started: same pid and start time (a
-    /// wrapper script that starts tilt without `exec` is recognised too; a zombie is gone).
-    /// A record without a start time falls back to the command line (`tilt … up … <port>`).
+    /// The recorded process still runs, is the one we started, and leads its process group.
     pub fn is_live(&self) -> bool {
-        if self.start.is_some() {
-            return same_process(self.pid, self.start.as_deref());
-        }
-        if !pid_alive(self.pid) {
-            return false;
-        }
-        match pid_cmdline(self.pid) {
-            Some(argv) => {
-                argv.iter().any(|a| a == "up") && argv.iter().any(|a| a == &self.port.to_string())
-            }
-            None => true,
+        self.check() == Liveness::Running
+    }
+
+    /// What the recorded pid is now: the Tilt kilter started (same pid and start time, and it
+    /// leads its process group, as kilter starts it), gone (or another process under a
+    /// recycled pid), or a live process of that start time that leads no group (a record
+    /// written by something that did not start Tilt in a group of its own: signalling its group
+    /// would reach others, and its own pid alone would miss Tilt's commands). A zombie is gone.
+    /// A record without a start time falls back to the command line (`tilt … up … <port>`).
+    pub fn check(&self) -> Liveness {
+        let ours = if self.start.is_some() {
+            same_process(self.pid, self.start.as_deref())
+        } else {
+            pid_alive(self.pid)
+                && pid_cmdline(self.pid).is_none_or(|argv| {
+                    argv.iter().any(|a| a == "up")
+                        && argv.iter().any(|a| a == &self.port.to_string())
+                })
+        };
+        if !ours {
+            Liveness::Gone
+        } else if leads_group(self.pid) {
+            Liveness::Running
+        } else {
+            Liveness::NotLeader
         }
     }
 
@@ -128,29 +303,71 @@ fn pid_cmdline(pid: i32) -> Option<Vec<String>> {
     )
 }
 
+/// What a `tilt.json` record names now ([`TiltRecord::check`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    Running,
+    Gone,
+    NotLeader,
+}
+
+/// How [`start`] starts a project's Tilt.
+#[derive(Clone, Copy)]
+pub struct Start<'a> {
+    pub bin: &'a Bin,
+    /// `tilt up …` ([`up_cmd`]).
+    pub cmd: &'a Cmd,
+    pub files: &'a TiltFiles<'a>,
+    pub port: u16,
+    pub tiltfile: &'a Utf8Path,
+    /// How long it may take to get past its port bind and load its Tiltfile.
+    pub limit: Duration,
+    /// A Tiltfile or cluster error leaves Tilt running, with a warning.
+    pub keep_going: bool,
+}
+
 /// Where a project's Tilt keeps its runtime files.
 pub struct TiltFiles<'a> {
     pub record: &'a Utf8Path,
     pub log: &'a Utf8Path,
 }
 
-/// Stop this project's detached Tilt if it runs: SIGTERM to its process group, up to 10 s, then
-/// SIGKILL. A stale record (process gone, or another process under that pid) is removed, never
-/// signalled. Returns the pid that was stopped.
+/// Stop this project's detached Tilt if it runs: SIGTERM to its process group and to every
+/// group its commands run in, up to 10 s, then SIGKILL. A stale record (process gone, or
+/// another process under that pid) is removed, never signalled. A record whose process runs
+/// but leads no process group is neither signalled nor removed: kilter says what it found.
+/// Returns the pid that was stopped.
 pub fn stop(runner: &Runner<'_>, files: &TiltFiles<'_>) -> Result<Option<i32>> {
     let Some(rec) = TiltRecord::read(files.record) else { return Ok(None) };
-    if !rec.is_live() {
-        runner.ui().detail(&format!(
-            "Tilt record was stale (pid {} is gone or is another process); cleaned up",
-            rec.pid
-        ));
-        runner.remove_file(files.record)?;
-        return Ok(None);
+    match rec.check() {
+        Liveness::Running => {}
+        Liveness::Gone => {
+            runner.ui().detail(&format!(
+                "Tilt record was stale (pid {} is gone or is another process); cleaned up",
+                rec.pid
+            ));
+            runner.remove_file(files.record)?;
+            return Ok(None);
+        }
+        Liveness::NotLeader => {
+            runner.ui().warn(&format!(
+                "{} names pid {} ({}), which runs but does not lead a process group, so it is not \
+                 a Tilt kilter started: it was left running and the record kept; stop it yourself \
+                 (`kill {}`) and remove {}",
+                files.record,
+                rec.pid,
+                cmdline(rec.pid),
+                rec.pid,
+                files.record
+            ));
+            return Ok(None);
+        }
     }
     if runner.stop_group(rec.pid, Duration::from_secs(10))? == Stopped::Killed {
-        runner
-            .ui()
-            .warn(&format!("Tilt (pid {}) did not stop within 10s of SIGTERM; killed it", rec.pid));
+        runner.ui().warn(&format!(
+            "Tilt (pid {}) or one of its commands did not stop within 10s of SIGTERM; killed them",
+            rec.pid
+        ));
     }
     runner.remove_file(files.record)?;
     Ok(Some(rec.pid))
@@ -160,25 +377,23 @@ pub fn stop(runner: &Runner<'_>, files: &TiltFiles<'_>) -> Result<Option<i32>> {
 /// log shows it got past binding its port, and record it. A Tilt that exits while starting is
 /// reported with its log; one whose record cannot be written is stopped again (an untracked
 /// Tilt would hold the port). Returns its pid (`None` in a dry run).
-pub fn start(
-    runner: &Runner<'_>,
-    cmd: &Cmd,
-    files: &TiltFiles<'_>,
-    port: u16,
-    tiltfile: &Utf8Path,
-    limit: Duration,
-) -> Result<Option<i32>> {
+pub fn start(runner: &Runner<'_>, how: &Start<'_>) -> Result<Option<i32>> {
+    let Start { bin, cmd, files, port, tiltfile, limit, keep_going } = *how;
     let log = files.log;
     let offset = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
     let step = runner.ui().step("Starting Tilt", "start Tilt");
+    // The script reads only what this start writes to the log, as the real run does.
+    let log_q = crate::exec::quote(log.as_str());
+    runner.plan_line(&format!(
+        "kilter_log_from=$(($( (wc -c < {log_q}) 2>/dev/null || echo 0) + 1))"
+    ));
     let child = match runner.spawn_detached(cmd, log)? {
         Spawned::Started(child) => child,
         Spawned::Planned => {
             runner.plan_wait_for(
                 "Tilt to get past binding its port",
                 &format!(
-                    "grep -q -e 'Initial Build' -e 'Loading Tiltfile' -e 'No Tiltfile found' {}",
-                    crate::exec::quote(log.as_str())
+                    "tail -c +\"$kilter_log_from\" {log_q} | sed -n '/Tilt started/,$p' | grep -q -e 'Initial Build' -e 'Loading Tiltfile' -e 'No Tiltfile found'"
                 ),
                 limit,
             );
@@ -260,7 +475,40 @@ pub fn start(
             files.record
         )));
     }
-    Ok(Some(pid))
+    // Tilt's verdict: a Tiltfile that does not load, or a cluster it cannot reach, is an error
+    // (Tilt itself keeps running and only logs it).
+    let step = runner.ui().step("Loading the Tiltfile", "load the Tiltfile");
+    let errors = verdict(runner, bin, port, deadline.saturating_duration_since(Instant::now()))?;
+    if errors.is_empty() {
+        step.done();
+        return Ok(Some(pid));
+    }
+    drop(step);
+    let lines: Vec<String> = read_from(log, offset)
+        .lines()
+        .filter(|l| l.starts_with("ERROR:") && !is_noise(l))
+        .map(str::to_owned)
+        .collect();
+    let shown = if lines.is_empty() { errors.join("\n") } else { lines.join("\n") };
+    let what = if errors.iter().any(|e| e.contains("connecting to your Kubernetes cluster")) {
+        "Tilt cannot reach the cluster"
+    } else {
+        "Tilt could not load the Tiltfile"
+    };
+    if keep_going {
+        runner.ui().warn(&format!(
+            "{what} (kept running: --keep-going):\n{}\n  Tilt's log: {log}",
+            indent(&shown)
+        ));
+        return Ok(Some(pid));
+    }
+    runner.stop_group(pid, Duration::from_secs(5))?;
+    runner.remove_file(files.record)?;
+    Err(Exit::new(Code::Failed, format!("{what}:\n{}", indent(&shown)))
+        .hint(format!(
+            "Tilt was stopped; the cluster is up. Fix it and run `kilter up` again, or `kilter up --keep-going` to keep Tilt running anyway. Tilt's whole log: {log}"
+        ))
+        .into())
 }
 
 fn read_from(path: &Utf8Path, offset: u64) -> String {
@@ -307,6 +555,103 @@ pub fn startup(log: &str) -> Startup {
             || l.contains(" │ ")
     };
     if lines.any(past_bind) { Startup::Running } else { Startup::Announced }
+}
+
+#[cfg(test)]
+mod api_tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        let path = format!("{}/fixtures/tilt/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn the_session_says_whether_the_tiltfile_loaded_and_with_what_error() {
+        let ok = parse_session(&fixture("session-ok.json")).expect("parses");
+        assert_eq!(ok, SessionState { loaded: true, error: None });
+        let bad = parse_session(&fixture("session-tiltfile-error.json")).expect("parses");
+        assert!(bad.loaded);
+        assert_eq!(
+            bad.error.as_deref(),
+            Some("/home/me/src/p2/Tiltfile:3:1: got end of file, want ')'")
+        );
+        let waiting = parse_session(&fixture("session-waiting-for-cluster.json")).expect("parses");
+        assert_eq!(waiting, SessionState { loaded: true, error: None });
+        // Before the Tiltfile has loaded its target is active, not terminated.
+        let loading = r#"{"status":{"targets":[{"name":"tiltfile:update","state":{"active":{"startTime":"x"}}}]}}"#;
+        assert!(!parse_session(loading).expect("parses").loaded);
+        assert!(parse_session("Error: No tilt apiserver found").is_err());
+    }
+
+    #[test]
+    fn clusters_say_whether_they_failed_connected_or_are_still_connecting() {
+        let c = parse_clusters(&fixture("clusters-error.json")).expect("parses");
+        assert_eq!(c.errors.len(), 1);
+        assert!(!c.connecting);
+        assert!(
+            c.errors[0].starts_with(
+                "Tilt encountered an error connecting to your Kubernetes cluster:\n\tGet \"https://127.0.0.1:1/version"
+            ),
+            "{c:?}"
+        );
+        let none = parse_clusters(&fixture("clusters-none.json")).expect("parses");
+        assert_eq!(none, Clusters { errors: Vec::new(), connecting: false });
+        let fresh = r#"{"items":[{"kind":"Cluster","status":{}}]}"#;
+        assert!(parse_clusters(fresh).expect("parses").connecting);
+        let up = r#"{"items":[{"kind":"Cluster","status":{"connectedAt":"2026-12-04T14:26:53.000000Z","arch":"amd64"}}]}"#;
+        assert_eq!(
+            parse_clusters(up).expect("parses"),
+            Clusters { errors: Vec::new(), connecting: false }
+        );
+    }
+
+    #[test]
+    fn resources_are_listed_in_tilts_order_with_their_statuses_and_last_error() {
+        let local = parse_resources(&fixture("uiresources-local.json")).expect("parses");
+        let names: Vec<&str> = local.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["(Tiltfile)", "hello", "fork"]);
+        assert_eq!((local[1].update.as_str(), local[1].runtime.as_str()), ("ok", "ok"));
+        assert_eq!((local[2].update.as_str(), local[2].runtime.as_str()), ("not_applicable", "ok"));
+        assert!(local.iter().all(|r| r.last_error.is_none()));
+        let bad = parse_resources(&fixture("uiresources-tiltfile-error.json")).expect("parses");
+        assert_eq!(bad[0].name, "(Tiltfile)");
+        assert_eq!(bad[0].update, "error");
+        assert_eq!(
+            bad[0].last_error.as_deref(),
+            Some("/home/me/src/p2/Tiltfile:3:1: got end of file, want ')'")
+        );
+        let cluster = parse_resources(&fixture("uiresources-cluster-error.json")).expect("parses");
+        let unc = cluster.iter().find(|r| r.name == "uncategorized").expect("listed");
+        assert_eq!((unc.update.as_str(), unc.runtime.as_str()), ("pending", "pending"));
+    }
+
+    #[test]
+    fn reconciler_races_are_noise_and_real_errors_are_not() {
+        assert!(is_noise(
+            r#"ERROR: [] "msg"="Reconciler error" "error"="Failed to update API server: create uiresources/uncategorized: uiresources.tilt.dev \"uncategorized\" already exists""#
+        ));
+        assert!(!is_noise("ERROR: Cluster status error: Tilt encountered an error connecting"));
+    }
+
+    #[test]
+    fn every_tilt_command_names_the_port_and_the_loopback() {
+        let bin = Bin { display: "tilt".into(), path: Some("/bin/tilt".into()) };
+        let c = get_cmd(&bin, 10351, &["session", "Tiltfile"]);
+        assert_eq!(
+            c.to_string(),
+            "tilt get session Tiltfile -o json --port 10351 --host 127.0.0.1"
+        );
+        let args = TiltArgs {
+            port: 10351,
+            file: Utf8Path::new("/p/Tiltfile"),
+            context: "kind-kilter-p",
+            namespace: "p-dev",
+            env: &[],
+        };
+        let up = up_cmd(&bin, &args).to_string();
+        assert!(up.starts_with("tilt up --port 10351 --host 127.0.0.1 --file /p/Tiltfile"), "{up}");
+    }
 }
 
 #[cfg(test)]

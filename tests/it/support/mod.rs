@@ -18,9 +18,12 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub mod mariadb;
+mod netns;
 pub mod pg;
 mod real;
+pub mod real_tilt;
 pub use real::{RealDocker, preferred_ports, slot_of};
+pub use real_tilt::Leftover;
 
 /// Names of the fake tools.
 pub const TOOLS: &[&str] = &["docker", "kind", "kubectl", "tilt"];
@@ -90,6 +93,13 @@ pub struct Env {
     /// Set by [`Env::expect_unexpected`]: this test provokes "unexpected call" (exit 97) on
     /// purpose, so dropping the Env does not fail it.
     allow_unexpected: std::sync::atomic::AtomicBool,
+    /// The network namespace every process of this Env runs in (support/netns.rs); `None` for
+    /// the real-Docker tier (published ports live in the host's namespace) and where none can
+    /// be made.
+    net: Option<netns::NetNs>,
+    /// PATH also holds the system's directories after the fakes (the real Tilt runs its
+    /// commands with `sh`).
+    system_path: bool,
 }
 
 impl Default for Env {
@@ -107,8 +117,13 @@ impl Env {
     /// Like `new`, but without some tools in `bin/` (to test "tool missing").
     pub fn without(tools: &[&str]) -> Env {
         let dir = tempfile::Builder::new().prefix("kilter-it-").tempdir().unwrap();
-        let env =
-            Env { dir, real: None, allow_unexpected: std::sync::atomic::AtomicBool::new(false) };
+        let env = Env {
+            dir,
+            real: None,
+            allow_unexpected: std::sync::atomic::AtomicBool::new(false),
+            net: own_netns(),
+            system_path: false,
+        };
         for d in [env.bin(), env.home(), env.root().join("work"), env.state_dir()] {
             std::fs::create_dir_all(d).unwrap();
         }
@@ -159,7 +174,14 @@ impl Env {
     pub fn vars(&self) -> Vec<(&'static str, OsString)> {
         let home = self.home();
         let mut vars = vec![
-            ("PATH", self.bin().into()),
+            (
+                "PATH",
+                if self.system_path {
+                    format!("{}:/usr/local/bin:/usr/bin:/bin", self.bin().display()).into()
+                } else {
+                    self.bin().into()
+                },
+            ),
             ("HOME", home.clone().into()),
             ("XDG_CACHE_HOME", home.join(".cache").into()),
             ("XDG_DATA_HOME", home.join(".local").join("share").into()),
@@ -176,15 +198,14 @@ impl Env {
 
     /// kilter in `cwd` with the isolated environment (no KUBECONFIG, no CI).
     pub fn kilter(&self, cwd: &Path) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("kilter");
-        cmd.env_clear().envs(self.vars()).current_dir(cwd);
-        cmd
+        assert_cmd::Command::from_std(self.kilter_std(cwd))
     }
 
     /// The same as [`Env::kilter`] as a plain `std::process::Command` (for `spawn`).
     pub fn kilter_std(&self, cwd: &Path) -> std::process::Command {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("kilter"));
         cmd.env_clear().envs(self.vars()).current_dir(cwd);
+        self.enter_net(&mut cmd);
         cmd
     }
 
@@ -192,7 +213,29 @@ impl Env {
     pub fn tool(&self, tool: &str) -> std::process::Command {
         let mut cmd = std::process::Command::new(self.bin().join(tool));
         cmd.env_clear().envs(self.vars()).current_dir(self.root());
+        self.enter_net(&mut cmd);
         cmd
+    }
+
+    /// Make `cmd` run in this Env's network namespace (when it has one).
+    pub fn enter_net(&self, cmd: &mut std::process::Command) {
+        if let Some(n) = &self.net {
+            n.enter(cmd);
+        }
+    }
+
+    /// Run `f` where this Env's processes see 127.0.0.1 (e.g. to hold one of its ports).
+    pub fn in_net<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.net {
+            Some(n) => n.run(f),
+            None => f(),
+        }
+    }
+
+    /// Bind 127.0.0.1:`port` where this Env's processes see it: "another program holds it".
+    pub fn hold_port(&self, port: u16) -> std::net::TcpListener {
+        self.in_net(|| std::net::TcpListener::bind(("127.0.0.1", port)))
+            .unwrap_or_else(|e| panic!("bind 127.0.0.1:{port} in the test's network: {e}"))
     }
 
     /// `fake-tool ctl …`; panics on failure. Returns stdout.
@@ -328,6 +371,8 @@ impl Drop for Env {
         };
         // Real-Docker Envs: remove the real node containers they made (also after a panic).
         self.real_cleanup();
+        // Nothing this Env started outlives it (real Tilt's commands run in groups of their own).
+        self.kill_leftovers();
         // Don't leave detached fake tilts behind.
         if let Ok(out) = std::process::Command::new(fake_tool())
             .args(["ctl", "tilt-pids"])
@@ -350,6 +395,25 @@ impl Drop for Env {
             unexpected.join("\n  ")
         );
     }
+}
+
+/// A network namespace for a new Env, unless `KILTER_TEST_HOST_NET=1` asks for the host's or
+/// none can be made here (not root): then a note, once.
+fn own_netns() -> Option<netns::NetNs> {
+    if truthy("KILTER_TEST_HOST_NET") {
+        return None;
+    }
+    let ns = netns::NetNs::new();
+    if ns.is_none() {
+        static NOTE: std::sync::Once = std::sync::Once::new();
+        NOTE.call_once(|| {
+            eprintln!(
+                "note: no network namespace could be made (needs root): tests share the host's \
+                 ports, so tests that bind the same Tilt port may collide when run in parallel"
+            );
+        });
+    }
+    ns
 }
 
 /// Poll `f` every 10 ms until it returns true or `timeout` passes.

@@ -158,6 +158,8 @@ impl Env {
         let mut env = Env::without(&["docker"]);
         std::os::unix::fs::symlink(&bin, env.bin().join("docker")).unwrap();
         env.real = Some(RealDocker { bin, image, slots: Mutex::new(Vec::new()) });
+        // Published ports live in the host's network namespace: the tier runs there.
+        env.net = None;
         Some(env)
     }
 
