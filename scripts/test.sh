@@ -17,6 +17,10 @@
 #   real-docker  KILTER_REAL_DOCKER=1 cargo test --locked --test it real_docker -- --include-ignored
 #                --test-threads=2
 #   real-docker-client2  the same through a second docker client of another version, when PATH has one
+#   real-tools   scripts/real-tools.sh: the real Tilt and kind from ../shared/real-tools into
+#                target/real-tools/ (sha256 checked); missing is a failure under CI=true
+#   real-tilt    cargo test --locked --test it real_tilt -- --include-ignored: kilter's verbs with the
+#                real Tilt v0.37.6 and the fake docker/kind/kubectl
 #   e2e          E2E_TOOLS=fake scripts/e2e.sh (when the script exists)
 #
 # Every stage runs even if an earlier, independent one failed; the stages that need a build or a daemon
@@ -59,6 +63,9 @@ export KILTER_TEST_SKIP_LOG
 # Whether the real-docker stage ran the tier's tests (#[ignore]d in the test stage), or why not.
 real_docker_ran=0
 real_docker_why="the real-docker stage did not run"
+# The same for the real-Tilt tier.
+real_tilt_ran=0
+real_tilt_why="the real-tilt stage did not run"
 started_dockerd=0
 results=()
 failed=0
@@ -157,10 +164,13 @@ summary() {
     printf '%s\n' "${results[@]}"
     echo "total: $(elapsed "$start_all") s"
     mapfile -t skips <"$KILTER_TEST_SKIP_LOG"
-    # The test stage's ignored tests are the real-Docker tier: they count once the real-docker stage ran
-    # them, and are skipped otherwise.
+    # The test stage's ignored tests are the real-tool tiers: they count once their stage ran them, and
+    # are skipped otherwise.
     if ((!real_docker_ran && ignored > 0)); then
-        skips+=("the real-Docker tier (${ignored} tests, #[ignore]d in the test stage): ${real_docker_why}")
+        skips+=("the real-Docker tier (#[ignore]d in the test stage): ${real_docker_why}")
+    fi
+    if ((!real_tilt_ran && ignored > 0)); then
+        skips+=("the real-Tilt tier (#[ignore]d in the test stage): ${real_tilt_why}")
     fi
     if ((${#skips[@]})); then
         echo "skipped:"
@@ -186,6 +196,38 @@ if ((built)); then
     stage test cargo_test cargo test --all-targets --locked --no-fail-fast || true
 else
     skip test "the build failed"
+fi
+
+# --- the real Tilt (and kind) from ../shared/real-tools ---------------------------------------------------
+real_tools_ok=0
+real_tools() {
+    local rc=0
+    scripts/real-tools.sh || rc=$?
+    if ((rc == 3 && !ci)); then
+        echo "(not a failure outside CI: the real-tools tiers are skipped)"
+        return 3
+    fi
+    return "$rc"
+}
+real_tools_rc=0
+failed_before=$failed
+stage real-tools real_tools || real_tools_rc=$?
+if ((real_tools_rc == 0)); then
+    real_tools_ok=1
+elif ((real_tools_rc == 3 && !ci)); then
+    # A missing ../shared/real-tools outside CI was recorded as a failure by `stage`; make it a skip.
+    unset 'results[${#results[@]}-1]'
+    failed=$failed_before
+    real_tilt_why="../shared/real-tools is missing (scripts/real-tools.sh)"
+    skip real-tools "$real_tilt_why"
+fi
+if ((built && real_tools_ok)); then
+    real_tilt_ran=1
+    KILTER_REAL_TILT=$ROOT/target/real-tools/tilt stage real-tilt \
+        cargo_test cargo test --locked --test it real_tilt -- --include-ignored --test-threads=2 || true
+else
+    [[ $real_tilt_why == "the real-tilt stage did not run" ]] && real_tilt_why="the build or scripts/real-tools.sh failed"
+    skip real-tilt "$real_tilt_why"
 fi
 
 # --- real Docker engine --------------------------------------------------------------------------------
