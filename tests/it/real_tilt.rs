@@ -140,6 +140,11 @@ fn real_tilt_up_again_stop_up_destroy_leave_one_tilt_or_none() {
     assert_eq!(tilts.len(), 1, "one Tilt: {tilts:?}");
     let sleeps = env.leftovers().into_iter().filter(|p| p.cmd == "sleep 301").count();
     assert_eq!(sleeps, 1, "the first Tilt's commands did not survive the restart");
+    // `kilter restart` rolls the cluster's workloads and leaves Tilt alone.
+    let out = run(&env, &dir, &["restart"]);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", stderr_of(&out));
+    assert_eq!(tilt_pid(&env, "shop"), Some(second));
+    assert!(pid_alive(second), "restart leaves Tilt running");
 
     ok(&env, &dir, &["stop"]);
     assert_clean(&env, "kilter stop");
@@ -347,4 +352,54 @@ fn real_tilt_two_projects_at_once_and_stop_all() {
     assert_clean(&env, "kilter stop --all");
     let alpha_port = ports_of("alpha").0;
     assert!(env.in_net(|| std::net::TcpStream::connect(("127.0.0.1", alpha_port)).is_err()));
+}
+
+#[test]
+#[ignore = "real-Tilt tier: scripts/test.sh, or cargo test --test it real_tilt -- --include-ignored"]
+fn real_tilt_up_attach_ctrl_c_ends_tilt_and_its_commands() {
+    let Some((env, dir)) = setup(STUBBORN) else { return };
+    let child = env
+        .kilter_std(&dir)
+        .args(["up", "--attach"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for_process(&env, "while true; do sleep 1; done");
+    wait_for_process(&env, "sleep 301");
+    // What a terminal's Ctrl-C does to kilter (kilter passes it on to Tilt).
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.code().is_some(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("keeps running"), "{}", stderr_of(&out));
+    assert_clean(&env, "Ctrl-C on kilter up --attach");
+}
+
+#[test]
+#[ignore = "real-Tilt tier: scripts/test.sh, or cargo test --test it real_tilt -- --include-ignored"]
+fn real_tilt_ci_dry_run_plans_around_the_dev_tilt_and_ci_stops_it_first() {
+    let Some((env, dir)) = setup("local_resource('unit', cmd='echo ok')\n") else { return };
+    ok(&env, &dir, &["up"]);
+    let dev = tilt_pid(&env, "shop").expect("tilt.json");
+    let plan = run(&env, &dir, &["--dry-run", "ci"]);
+    assert!(plan.status.success(), "{}", stderr_of(&plan));
+    assert!(pid_alive(dev), "a dry run stops nothing");
+    let out = run(&env, &dir, &["ci"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains(&format!("Stopped this project's detached Tilt (pid {dev})")));
+    assert_clean(&env, "kilter ci after kilter up");
+}
+
+#[test]
+#[ignore = "real-Tilt tier: scripts/test.sh, or cargo test --test it real_tilt -- --include-ignored"]
+fn real_tilt_gc_of_a_project_whose_directory_is_gone_ends_its_tilt() {
+    let Some((env, dir)) = setup(STUBBORN) else { return };
+    ok(&env, &dir, &["up"]);
+    wait_for_process(&env, "sleep 301");
+    std::fs::remove_dir_all(&dir).expect("remove the project directory");
+    let elsewhere = env.project("elsewhere");
+    let out = ok(&env, &elsewhere, &["gc", "--yes"]);
+    assert!(stderr_of(&out).contains("Stopped Tilt"), "{}", stderr_of(&out));
+    assert_clean(&env, "kilter gc");
 }
