@@ -54,10 +54,25 @@ pub struct SessionState {
     pub error: Option<String>,
 }
 
+/// The JSON document in a `tilt get -o json` answer: from the first line that starts it, up to
+/// its end (a wrapper script around tilt may print lines of its own before or after it).
+fn json_of(out: &str, what: &str) -> Result<serde_json::Value> {
+    let start = out
+        .match_indices('{')
+        .map(|(i, _)| i)
+        .find(|&i| i == 0 || out.as_bytes()[i - 1] == b'\n')
+        .ok_or_else(|| anyhow::anyhow!("tilt get {what} printed no JSON"))?;
+    serde_json::Deserializer::from_str(&out[start..])
+        .into_iter::<serde_json::Value>()
+        .next()
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("tilt get {what} printed no JSON ({e})"))?
+        .ok_or_else(|| anyhow::anyhow!("tilt get {what} printed no JSON"))
+}
+
 /// Parse `tilt get session Tiltfile -o json` (docs/real-tools.md, "tilt get").
 pub fn parse_session(json: &str) -> Result<SessionState> {
-    let v: serde_json::Value = serde_json::from_str(json)
-        .map_err(|e| anyhow::anyhow!("tilt get session printed no JSON ({e})"))?;
+    let v = json_of(json, "session")?;
     let mut st = SessionState { loaded: false, error: None };
     let targets = v["status"]["targets"].as_array().cloned().unwrap_or_default();
     if let Some(term) = targets
@@ -81,8 +96,7 @@ pub struct Clusters {
 }
 
 pub fn parse_clusters(json: &str) -> Result<Clusters> {
-    let v: serde_json::Value = serde_json::from_str(json)
-        .map_err(|e| anyhow::anyhow!("tilt get clusters printed no JSON ({e})"))?;
+    let v = json_of(json, "clusters")?;
     let mut c = Clusters { errors: Vec::new(), connecting: false };
     for item in v["items"].as_array().into_iter().flatten() {
         let st = &item["status"];
@@ -110,8 +124,7 @@ pub struct Resource {
 
 /// Parse `tilt get uiresources -o json`, in Tilt's order.
 pub fn parse_resources(json: &str) -> Result<Vec<Resource>> {
-    let v: serde_json::Value = serde_json::from_str(json)
-        .map_err(|e| anyhow::anyhow!("tilt get uiresources printed no JSON ({e})"))?;
+    let v = json_of(json, "uiresources")?;
     let mut items: Vec<(i64, Resource)> = v["items"]
         .as_array()
         .into_iter()
@@ -547,7 +560,9 @@ pub fn startup(log: &str) -> Startup {
         return Startup::Silent;
     }
     let past_bind = |l: &str| {
+        // Tilt ≥ 0.37 prints "ERROR: No Tiltfile found at paths '…'" (docs/real-tools.md).
         let l = l.trim_start();
+        let l = l.strip_prefix("ERROR: ").unwrap_or(l);
         l.starts_with("Loading Tiltfile")
             || l.starts_with("Successfully loaded Tiltfile")
             || l.starts_with("No Tiltfile found")
@@ -582,6 +597,9 @@ mod api_tests {
         let loading = r#"{"status":{"targets":[{"name":"tiltfile:update","state":{"active":{"startTime":"x"}}}]}}"#;
         assert!(!parse_session(loading).expect("parses").loaded);
         assert!(parse_session("Error: No tilt apiserver found").is_err());
+        // A wrapper script's own lines around the document are passed over.
+        let wrapped = format!("wrapper starting\n{}\nwrapper done\n", fixture("session-ok.json"));
+        assert_eq!(parse_session(&wrapped).expect("parses"), ok);
     }
 
     #[test]
@@ -670,6 +688,7 @@ mod startup_tests {
         for next in [
             "Successfully loaded Tiltfile (12ms)",
             "No Tiltfile found at paths 'Tiltfile'. Check out https://docs.tilt.dev/tutorial.html",
+            "ERROR: No Tiltfile found at paths '/p/Tiltfile'. Check out https://docs.tilt.dev/tutorial.html",
             "Loading Tiltfile at: /p/Tiltfile",
             "          api │ listening on :8080",
         ] {

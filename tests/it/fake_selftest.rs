@@ -723,20 +723,130 @@ fn spawn_tilt(env: &Env, dir: &Path, port: &str, log: &str) -> std::process::Chi
         .unwrap()
 }
 
+/// `tilt up --port P --file Tiltfile` in `dir` with extra variables (knobs as
+/// `KILTER_FAKE_<KNOB>`), stdout to `<root>/<log>`, in a process group of its own.
+fn spawn_up(
+    env: &Env,
+    dir: &Path,
+    port: &str,
+    log: &str,
+    vars: &[(&str, &str)],
+) -> std::process::Child {
+    use std::os::unix::process::CommandExt as _;
+    env.tool("tilt")
+        .args(["up", "--port", port, "--file", "Tiltfile"])
+        .envs(vars.iter().copied())
+        .current_dir(dir)
+        .stdout(std::fs::File::create(env.root().join(log)).unwrap())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap()
+}
+
+/// `tilt get WHAT -o json --port P --host 127.0.0.1` as kilter calls it: (exit code, stdout,
+/// stderr).
+fn tilt_get(env: &Env, what: &[&str], port: &str) -> (i32, String, String) {
+    run(env.tool("tilt").arg("get").args(what).args([
+        "-o",
+        "json",
+        "--port",
+        port,
+        "--host",
+        "127.0.0.1",
+    ]))
+}
+
+/// `tilt get …` that must succeed, parsed.
+fn get_json(env: &Env, what: &[&str], port: &str) -> Value {
+    let (code, stdout, stderr) = tilt_get(env, what, port);
+    assert_eq!(code, 0, "tilt get {what:?}: {stderr}");
+    assert!(stdout.ends_with("}\n"), "{stdout}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+/// (ppid, process group, session) of a live process, from `/proc/<pid>/stat`.
+fn proc_ids(pid: i32) -> Option<(i32, i32, i32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let f: Vec<i32> =
+        stat.rsplit_once(')')?.1.split_whitespace().skip(1).take(3).flat_map(str::parse).collect();
+    (f.len() == 3).then(|| (f[0], f[1], f[2]))
+}
+
+fn signal(pid: i32, sig: libc::c_int) {
+    // SAFETY: plain kill(2) on a process (or, negative, a group) this test started.
+    unsafe { libc::kill(pid, sig) };
+}
+
+/// Something accepts connections on 127.0.0.1:`port` where the Env's processes run.
+fn listens(env: &Env, port: u16) -> bool {
+    env.in_net(|| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
+}
+
+/// The live fake tilt's record once `f` holds for it.
+fn record_when(env: &Env, f: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    let ok = wait_until(Duration::from_secs(5), || {
+        last = env.tilt_records().pop().unwrap_or(Value::Null);
+        f(&last)
+    });
+    assert!(ok, "{last}");
+    last
+}
+
+/// The names of a List's items, or of a Session's targets.
+fn names(v: &Value, key: &str) -> Vec<String> {
+    v[key].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_owned()).collect()
+}
+
+fn item_names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A Tiltfile that declares Kubernetes resources (so Tilt connects to the cluster).
+const K8S_TILTFILE: &str = "k8s_yaml('app.yaml')\n";
+
+/// The Cluster's error, and the log's `ERROR: Cluster status error: …`, for a connection that
+/// failed for `reason`.
+fn cluster_error(reason: &str) -> String {
+    format!(
+        "Tilt encountered an error connecting to your Kubernetes cluster:\n\t{reason}\nYou will need to restart Tilt after resolving the issue."
+    )
+}
+
+const NO_KUBE_CONFIG: &str = "Loading Kubernetes config: invalid configuration: no configuration has been provided, try setting KUBERNETES_MASTER environment variable";
+
+/// A kubeconfig whose only context, `prod`, is not a kind cluster.
+fn prod_kubeconfig(env: &Env) -> PathBuf {
+    let p = env.root().join("prod-kubeconfig");
+    std::fs::write(
+        &p,
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:1\n  name: prod\ncontexts:\n- context:\n    cluster: prod\n    user: prod\n  name: prod\ncurrent-context: prod\nusers:\n- name: prod\n  user:\n    token: x\n",
+    )
+    .unwrap();
+    p
+}
+
 #[test]
 fn tilt_up_runs_until_sigterm_and_detects_port_clashes() {
     let env = Env::new();
     create(&env);
     let dir = env.project("shop");
-    std::fs::write(dir.join("Tiltfile"), "print('hi')\n").unwrap();
+    std::fs::write(dir.join("Tiltfile"), format!("print('hi')\n{K8S_TILTFILE}")).unwrap();
     let mut first = spawn_tilt(&env, &dir, "10351", "tilt1.log");
     let pid = first.id() as i32;
     assert!(wait_until(Duration::from_secs(3), || read(env.root().join("tilt1.log"))
         .contains("Successfully loaded Tiltfile")));
+    // a Tiltfile's print() output comes before the verdict
     assert_eq!(
         read(env.root().join("tilt1.log")),
         format!(
-            "Tilt started on http://localhost:10351/\nv0.37.6, built 2026-08-08\n\nInitial Build\nLoading Tiltfile at: {}\nSuccessfully loaded Tiltfile (12ms)\n",
+            "Tilt started on http://localhost:10351/\nv0.37.6, built 2026-08-08\n\nInitial Build\nLoading Tiltfile at: {}\nhi\nSuccessfully loaded Tiltfile (12ms)\n",
             dir.join("Tiltfile").display()
         )
     );
@@ -747,30 +857,78 @@ fn tilt_up_runs_until_sigterm_and_detects_port_clashes() {
     assert_eq!(rec["kubeconfig_env"], kubeconfig_path(&env).display().to_string());
     assert_eq!(rec["kubeconfig_ok"], true);
     assert_eq!(rec["kilter_env"]["KILTER_PROJECT"], "shop");
-    let session: Value = serde_json::from_str(&ok(env
-        .tool("tilt")
-        .args(["get", "session", "Tiltfile", "-o", "json", "--port", "10351"])))
-    .unwrap();
+    assert_eq!(rec["listening"], true);
+    // a real listener on 127.0.0.1:P, with a minimal HTTP answer
+    assert!(listens(&env, 10351));
+    let answer = env.in_net(|| {
+        use std::io::{Read as _, Write as _};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", 10351)).unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut got = String::new();
+        s.read_to_string(&mut got).unwrap();
+        got
+    });
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    let session = get_json(&env, &["session", "Tiltfile"], "10351");
     assert_eq!(session["status"]["pid"], pid);
+    // the kind context checks out: a Cluster without error
+    let clusters = get_json(&env, &["clusters"], "10351");
+    assert_eq!(item_names(&clusters), ["default"]);
+    let c = &clusters["items"][0];
+    assert_eq!(c["kind"], "Cluster");
+    assert!(c["status"].get("error").is_none(), "{c}");
+    assert_eq!(c["status"]["connection"]["kubernetes"]["context"], "kind-kilter-shop");
+    assert_eq!(c["status"]["connection"]["kubernetes"]["namespace"], "shop-dev");
+    assert_eq!(c["spec"]["connection"]["kubernetes"]["context"], "kind-kilter-shop");
 
-    // a second tilt on the same port fails like real tilt
+    // a second tilt on the same port fails at its real bind, like real tilt
+    let clash = "Error: Tilt cannot start because you already have another process on port 10351\nIf you want to run multiple Tilt instances simultaneously,\nuse the --port flag or TILT_PORT env variable to set a custom port\nOriginal error: listen tcp 127.0.0.1:10351: bind: address already in use\n";
     let second = spawn_tilt(&env, &dir, "10351", "tilt2.log").wait_with_output().unwrap();
     assert_eq!(second.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&second.stderr).starts_with(
-        "Error: Tilt cannot start because you already have another process on port 10351\n"
-    ));
-    assert!(
-        read(env.root().join("tilt2.log")).starts_with("Tilt started on http://localhost:10351/\n")
+    assert_eq!(String::from_utf8_lossy(&second.stderr), clash);
+    assert_eq!(
+        read(env.root().join("tilt2.log")),
+        "Tilt started on http://localhost:10351/\nv0.37.6, built 2026-08-08\n"
     );
+    assert_eq!(env.tilt_pids(), [pid], "the failed tilt left no record");
 
-    // SIGTERM → exit 0, record gone, port free again
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
+    // SIGTERM → exit 0, record gone, port closed and free again
+    signal(pid, libc::SIGTERM);
     assert_eq!(first.wait().unwrap().code(), Some(0));
     assert!(env.tilt_pids().is_empty());
-    let (code, _, stderr) =
-        run(env.tool("tilt").args(["get", "session", "Tiltfile", "-o", "json", "--port", "10351"]));
+    assert!(!listens(&env, 10351), "the listener closed with tilt");
+    let (code, _, stderr) = tilt_get(&env, &["session", "Tiltfile"], "10351");
     assert_eq!((code, stderr.as_str()), (1, "Error: No tilt apiserver found: tilt-10351\n"));
+
+    // a port another program holds: the same error (no fake record involved)
+    let held = env.hold_port(10353);
+    let out = spawn_tilt(&env, &dir, "10353", "tilt3.log").wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), clash.replace("10351", "10353"));
+    drop(held);
+    // an address this host does not have: Go's bare listen error
+    let (code, stdout, stderr) = run(env.tool("tilt").current_dir(&dir).args([
+        "up",
+        "--port",
+        "10354",
+        "--host",
+        "10.255.255.1",
+    ]));
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (
+            1,
+            "Tilt started on http://10.255.255.1:10354/\nv0.37.6, built 2026-08-08\n",
+            "Error: listen tcp 10.255.255.1:10354: bind: cannot assign requested address\n"
+        )
+    );
+    // `tilt_fail_start` forces the port-in-use failure
+    env.set_knob("tilt_fail_start", "true");
+    let out = spawn_tilt(&env, &dir, "10351", "tilt4.log").wait_with_output().unwrap();
+    assert_eq!(
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned()),
+        (Some(1), clash.to_owned())
+    );
 }
 
 #[test]
@@ -781,20 +939,33 @@ fn tilt_ignore_term_needs_sigkill_and_ci_modes() {
     env.set_knob("tilt_ignore_term", "true");
     let mut t = spawn_tilt(&env, &dir, "10352", "tilt.log");
     let pid = t.id() as i32;
-    assert!(wait_until(Duration::from_secs(3), || env.tilt_pids() == [pid]));
-    let child = env.tilt_records()[0]["child_pid"].as_i64().expect("tilt up starts a child") as i32;
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let rec = record_when(&env, |r| r["child_pid"].is_i64());
+    assert_eq!(rec["pid"], pid);
+    let child = rec["child_pid"].as_i64().unwrap() as i32;
+    let api = rec["apiserver_port"].as_u64().expect("an API server port") as u16;
+    // the child runs in a session and process group of its own, its parent is tilt
+    assert_eq!(proc_ids(child), Some((pid, child, child)));
+    signal(pid, libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(200));
     assert!(pid_alive(pid), "SIGTERM ignored");
     t.kill().unwrap();
     t.wait().unwrap();
     assert!(!pid_alive(pid));
     assert!(env.tilt_pids().is_empty(), "stale record ignored");
+    // A SIGKILLed tilt leaves its API server entry behind: `tilt get` finds it, and is refused.
+    let (code, _, stderr) = tilt_get(&env, &["session", "Tiltfile"], "10352");
+    assert_eq!(
+        (code, stderr),
+        (
+            1,
+            format!(
+                "The connection to the server 127.0.0.1:{api} was refused - did you specify the right host or port?\n"
+            )
+        )
+    );
     // Tilt's child outlives a tilt killed alone; it does not inherit tilt's ignored SIGTERM.
     assert!(pid_alive(child), "the child outlives tilt");
-    // SAFETY: plain kill(2) on the child the fake tilt recorded in this environment.
-    unsafe { libc::kill(child, libc::SIGTERM) };
+    signal(child, libc::SIGTERM);
     assert!(wait_until(Duration::from_secs(3), || !pid_alive(child)), "SIGTERM ends the child");
 
     let (code, stdout, _) =
@@ -810,6 +981,419 @@ fn tilt_ignore_term_needs_sigkill_and_ci_modes() {
     );
     let (code, _, stderr) = run(env.tool("tilt").args(["up", "-p", "1"]));
     assert_eq!((code, stderr.as_str()), (1, "Error: unknown shorthand flag: 'p' in -p\n"));
+}
+
+/// At SIGTERM tilt SIGTERMs its child's process group (a grandchild in it goes too) and waits
+/// up to 2 s for the child; a child that ignores SIGTERM outlives tilt, which then exits 1.
+#[test]
+fn tilt_stops_its_childs_group_at_sigterm_and_gives_up_after_2s() {
+    let env = Env::new();
+    let dir = env.project("shop");
+    std::fs::write(dir.join("Tiltfile"), "local_resource('fake', serve_cmd='sleep 1000')\n")
+        .unwrap();
+    let fork = ("KILTER_FAKE_TILT_CHILD_FORK", "1");
+    let mut t = spawn_up(&env, &dir, "10355", "up1.log", &[fork]);
+    let tilt = t.id() as i32;
+    let rec = record_when(&env, |r| r["grandchild_pid"].is_i64());
+    let (child, grand) =
+        (rec["child_pid"].as_i64().unwrap() as i32, rec["grandchild_pid"].as_i64().unwrap() as i32);
+    assert_eq!(proc_ids(child), Some((tilt, child, child)), "child: own session and group");
+    assert_eq!(proc_ids(grand), Some((child, child, child)), "grandchild: in the child's group");
+    let started = std::time::Instant::now();
+    signal(tilt, libc::SIGTERM);
+    assert_eq!(t.wait().unwrap().code(), Some(0));
+    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    assert!(wait_until(Duration::from_secs(3), || !pid_alive(child) && !pid_alive(grand)));
+
+    // a child that ignores SIGTERM (`trap "" TERM`), and so does its grandchild
+    let mut t = spawn_up(
+        &env,
+        &dir,
+        "10356",
+        "up2.log",
+        &[fork, ("KILTER_FAKE_TILT_CHILD_IGNORE_TERM", "true")],
+    );
+    let tilt = t.id() as i32;
+    let rec = record_when(&env, |r| r["grandchild_pid"].is_i64());
+    let (child, grand) =
+        (rec["child_pid"].as_i64().unwrap() as i32, rec["grandchild_pid"].as_i64().unwrap() as i32);
+    let started = std::time::Instant::now();
+    signal(tilt, libc::SIGTERM);
+    assert_eq!(t.wait().unwrap().code(), Some(1), "tilt gives up on its child: exit 1");
+    let took = started.elapsed();
+    assert!((Duration::from_millis(1900)..Duration::from_secs(4)).contains(&took), "{took:?}");
+    assert!(pid_alive(child) && pid_alive(grand), "both outlive tilt");
+    assert_eq!(proc_ids(child).map(|p| p.1), Some(child));
+    assert_eq!(proc_ids(grand).map(|p| p.1), Some(child));
+    signal(-child, libc::SIGKILL);
+    assert!(wait_until(Duration::from_secs(3), || !pid_alive(child) && !pid_alive(grand)));
+}
+
+#[test]
+fn tilt_get_reports_session_uiresources_and_clusters() {
+    let env = Env::new();
+    let dir = env.project("shop");
+    std::fs::write(dir.join("Tiltfile"), "local_resource('fake', serve_cmd='sleep 1000')\n")
+        .unwrap();
+    // a local-only Tiltfile with a slow load, and no kubeconfig at all
+    let mut t = spawn_up(&env, &dir, "10357", "up.log", &[("KILTER_FAKE_TILT_LOAD_MS", "1500")]);
+    let tilt = t.id() as i32;
+    assert!(wait_until(Duration::from_secs(5), || tilt_get(&env, &["session"], "10357").0 == 0));
+    let session = get_json(&env, &["session", "Tiltfile"], "10357");
+    assert_eq!(names(&session["status"], "targets"), ["tiltfile:update"]);
+    let loading = &session["status"]["targets"][0]["state"];
+    assert_eq!(loading["active"]["ready"], false, "{session}");
+    let ui = get_json(&env, &["uiresources"], "10357");
+    assert_eq!(item_names(&ui), ["(Tiltfile)"]);
+    assert_eq!(ui["items"][0]["status"]["updateStatus"], "in_progress");
+    assert!(wait_until(Duration::from_secs(5), || read(env.root().join("up.log"))
+        .contains("Successfully loaded Tiltfile (1.5s)\n")));
+    let rec = record_when(&env, |r| r["child_pid"].is_i64());
+    let child = rec["child_pid"].as_i64().unwrap();
+
+    let session = get_json(&env, &["session", "Tiltfile"], "10357");
+    assert_eq!(session["kind"], "Session");
+    assert_eq!(session["metadata"]["name"], "Tiltfile");
+    assert_eq!(session["spec"]["tiltfilePath"], dir.join("Tiltfile").display().to_string());
+    assert_eq!(
+        names(&session["status"], "targets"),
+        ["fake:serve", "fake:update", "tiltfile:update"]
+    );
+    let targets = &session["status"]["targets"];
+    assert_eq!(targets[0]["state"]["active"]["ready"], true);
+    assert_eq!(targets[0]["type"], "server");
+    let done = &targets[2]["state"]["terminated"];
+    assert!(done["finishTime"].is_string() && done.get("error").is_none(), "{done}");
+    let ui = get_json(&env, &["uiresources"], "10357");
+    assert_eq!(ui["kind"], "List");
+    assert_eq!(item_names(&ui), ["(Tiltfile)", "fake"]);
+    let (tf, fake) = (&ui["items"][0]["status"], &ui["items"][1]["status"]);
+    assert_eq!((&tf["updateStatus"], &tf["runtimeStatus"]), (&json("ok"), &json("not_applicable")));
+    assert!(tf["buildHistory"][0].get("error").is_none());
+    assert_eq!((&fake["updateStatus"], &fake["runtimeStatus"]), (&json("ok"), &json("ok")));
+    assert_eq!(fake["localResourceInfo"]["pid"], child);
+    // a local-only Tiltfile: no Cluster object, and no kube context complaint
+    assert_eq!(get_json(&env, &["clusters"], "10357")["items"], serde_json::json!([]));
+    assert!(!read(env.root().join("up.log")).contains("ERROR"));
+    // the child dies: its serve target fails
+    signal(child as i32, libc::SIGKILL);
+    assert!(wait_until(Duration::from_secs(3), || !pid_alive(child as i32)));
+    let ui = get_json(&env, &["uiresources"], "10357");
+    assert_eq!(ui["items"][1]["status"]["runtimeStatus"], "error");
+    let serve = &get_json(&env, &["session", "Tiltfile"], "10357")["status"]["targets"][0];
+    assert_eq!(
+        serve["state"]["terminated"]["error"],
+        format!("Process {child} exited with non-zero status")
+    );
+    signal(tilt, libc::SIGTERM);
+    assert_eq!(t.wait().unwrap().code(), Some(0));
+
+    // Kubernetes resources without a kubeconfig: a cluster error, and tilt keeps running
+    std::fs::write(dir.join("Tiltfile"), K8S_TILTFILE).unwrap();
+    let mut t = spawn_up(&env, &dir, "10358", "up2.log", &[]);
+    let rec = record_when(&env, |r| r["child_pid"].is_i64());
+    assert_eq!(
+        read(env.root().join("up2.log")),
+        format!(
+            "Tilt started on http://localhost:10358/\nv0.37.6, built 2026-08-08\n\nInitial Build\nLoading Tiltfile at: {}\nSuccessfully loaded Tiltfile (12ms)\nERROR: Cluster status error: {}\n",
+            dir.join("Tiltfile").display(),
+            cluster_error(NO_KUBE_CONFIG)
+        )
+    );
+    let clusters = get_json(&env, &["clusters"], "10358");
+    assert_eq!(item_names(&clusters), ["default"]);
+    assert_eq!(
+        clusters["items"][0]["status"],
+        serde_json::json!({"error": cluster_error(NO_KUBE_CONFIG)})
+    );
+    let ui = get_json(&env, &["uiresources"], "10358");
+    assert_eq!(ui["items"][1]["status"]["runtimeStatus"], "ok", "local resources still run");
+    assert!(pid_alive(rec["child_pid"].as_i64().unwrap() as i32));
+    signal(t.id() as i32, libc::SIGTERM);
+    assert_eq!(t.wait().unwrap().code(), Some(0));
+    assert!(env.settle_leftovers(3).is_empty(), "{:?}", env.leftovers());
+
+    // only these calls (kilter's); anything else is an unexpected call
+    env.expect_unexpected();
+    let (code, _, stderr) = tilt_get(&env, &["pods"], "10358");
+    assert_eq!(
+        (code, stderr.as_str()),
+        (97, "unexpected call: tilt get pods -o json --port 10358 --host 127.0.0.1\n")
+    );
+}
+
+fn json(s: &str) -> Value {
+    Value::String(s.to_owned())
+}
+
+#[test]
+fn tilt_tiltfile_errors_keep_tilt_up_and_fail_ci() {
+    let env = Env::new();
+    let dir = env.project("shop");
+    let tiltfile = dir.join("Tiltfile");
+    std::fs::write(&tiltfile, "print(\"x\")\n# fail(\"not this one\")\nfail(\"boom\")\n").unwrap();
+    let head =
+        "Tilt started on http://localhost:10359/\nv0.37.6, built 2026-08-08\n\nInitial Build\n"
+            .to_owned();
+    let traceback = format!(
+        "Traceback (most recent call last):\n  {}:3:5: in <toplevel>\nError in fail: boom",
+        tiltfile.display()
+    );
+    let mut t = spawn_up(&env, &dir, "10359", "up.log", &[]);
+    assert!(wait_until(Duration::from_secs(3), || read(env.root().join("up.log")).contains("boom")));
+    assert_eq!(
+        read(env.root().join("up.log")),
+        format!("{head}Loading Tiltfile at: {}\nx\nERROR: {traceback}\n", tiltfile.display())
+    );
+    // tilt stays up and serves; no resource runs
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(pid_alive(t.id() as i32));
+    assert!(listens(&env, 10359));
+    let rec = &env.tilt_records()[0];
+    assert_eq!(rec["child_pid"], Value::Null, "no resource starts after a Tiltfile error");
+    let session = get_json(&env, &["session", "Tiltfile"], "10359");
+    assert_eq!(names(&session["status"], "targets"), ["tiltfile:update"]);
+    assert_eq!(session["status"]["targets"][0]["state"]["terminated"]["error"], traceback);
+    let ui = get_json(&env, &["uiresources"], "10359");
+    assert_eq!(item_names(&ui), ["(Tiltfile)"]);
+    assert_eq!(ui["items"][0]["status"]["updateStatus"], "error");
+    assert_eq!(ui["items"][0]["status"]["buildHistory"][0]["error"], traceback);
+    assert_eq!(get_json(&env, &["clusters"], "10359")["items"], serde_json::json!([]));
+    signal(t.id() as i32, libc::SIGTERM);
+    assert_eq!(t.wait().unwrap().code(), Some(0));
+
+    let ci = |kubeconfig: Option<&Path>, extra: &[&str]| {
+        let mut c = env.tool("tilt");
+        c.args(["ci", "--port", "10359", "--file", "Tiltfile"]).args(extra).current_dir(&dir);
+        if let Some(k) = kubeconfig {
+            c.env("KUBECONFIG", k);
+        }
+        run(&mut c)
+    };
+    let loading = format!("{head}Loading Tiltfile at: {}\n", tiltfile.display());
+    // tilt ci: the same log on stdout, then `Error: <it>` on stderr, exit 1
+    assert_eq!(
+        ci(None, &[]),
+        (1, format!("{loading}x\nERROR: {traceback}\n"), format!("Error: {traceback}\n"))
+    );
+    // no Tiltfile: tilt says so with its absolute path, and never says "Loading"
+    std::fs::remove_file(&tiltfile).unwrap();
+    let missing = format!(
+        "No Tiltfile found at paths '{}'. Check out https://docs.tilt.dev/tutorial.html",
+        tiltfile.display()
+    );
+    assert_eq!(
+        ci(None, &[]),
+        (1, format!("{head}ERROR: {missing}\n"), format!("Error: {missing}\n"))
+    );
+    // Kubernetes resources and no usable cluster: the cluster error, then `cluster connection
+    // failed`; the local resources that did start are stopped
+    std::fs::write(&tiltfile, K8S_TILTFILE).unwrap();
+    let loaded = format!("{loading}Successfully loaded Tiltfile (12ms)\n");
+    assert_eq!(
+        ci(None, &[]),
+        (
+            1,
+            format!("{loaded}ERROR: Cluster status error: {}\n", cluster_error(NO_KUBE_CONFIG)),
+            "Error: cluster connection failed\n".to_owned()
+        )
+    );
+    assert!(env.settle_leftovers(3).is_empty(), "{:?}", env.leftovers());
+    let prod = prod_kubeconfig(&env);
+    let reason = "Loading Kubernetes config: invalid configuration: [context was not found for specified context: kind-missing, cluster has no server defined]";
+    assert_eq!(
+        ci(Some(&prod), &["--context", "kind-missing"]),
+        (
+            1,
+            format!("{loaded}ERROR: Cluster status error: {}\n", cluster_error(reason)),
+            "Error: cluster connection failed\n".to_owned()
+        )
+    );
+    // a context that is not kind's: Tilt refuses the Tiltfile
+    let stop = "Stop! prod might be production.\nIf you're sure you want to deploy there, add:\n\tallow_k8s_contexts('prod')\nto your Tiltfile. Otherwise, switch k8s contexts and restart Tilt.";
+    assert_eq!(
+        ci(Some(&prod), &[]),
+        (1, format!("{loading}ERROR: {stop}\n"), format!("Error: {stop}\n"))
+    );
+    // a local-only Tiltfile never looks at the kube context
+    std::fs::write(&tiltfile, "local_resource('fake', serve_cmd='sleep 1000')\n").unwrap();
+    assert_eq!(
+        ci(Some(&prod), &[]),
+        (0, format!("{loaded}SUCCESS. All workloads are healthy.\n"), String::new())
+    );
+    assert!(env.settle_leftovers(3).is_empty(), "ci stopped its child: {:?}", env.leftovers());
+}
+
+/// Drop the fields that differ between two runs (times, pids, uids, versions) and put the
+/// project directory's path in a neutral form.
+fn neutral(text: &str, env: &Env) -> Value {
+    let mut v: Value =
+        serde_json::from_str(&text.replace(&env.root().display().to_string(), "<root>")).unwrap();
+    fn strip(v: &mut Value) {
+        const VOLATILE: &[&str] = &[
+            "uid",
+            "creationTimestamp",
+            "resourceVersion",
+            "startTime",
+            "finishTime",
+            "lastTransitionTime",
+            "pid",
+            "connectedAt",
+            "lastDeployTime",
+            "lastReadyTime",
+        ];
+        match v {
+            Value::Object(m) => {
+                m.retain(|k, _| !VOLATILE.contains(&k.as_str()));
+                m.values_mut().for_each(strip);
+            }
+            Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    v
+}
+
+/// A tilt log in a neutral form: the Env's root, the port, the build date and load time
+/// replaced; real Tilt's occasional controller-race lines and its resources' log lines dropped.
+fn neutral_log(text: &str, env: &Env) -> String {
+    text.replace(&env.root().display().to_string(), "<root>")
+        .lines()
+        .filter(|l| !l.starts_with("ERROR: [] \"msg\"=\"Reconciler error\"") && !l.contains(" │ "))
+        .map(|l| {
+            if l.starts_with("v0.37.6, built ") {
+                "v0.37.6, built <date>".to_owned()
+            } else if l.starts_with("Successfully loaded Tiltfile (") {
+                "Successfully loaded Tiltfile (<t>)".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect()
+}
+
+/// The fake tilt next to the real Tilt v0.37.6 (when it is there): the same Tiltfiles give the
+/// same log lines, errors and exit codes under `tilt ci`, and the same `tilt get` objects
+/// under `tilt up` (apart from times, pids and uids).
+#[test]
+fn fake_tilt_answers_like_the_real_tilt() {
+    let Some(real) = Env::real_tilt() else { return };
+    let fake = Env::new();
+    let local = "local_resource('fake', cmd='true', serve_cmd='sleep 1000')\n";
+    let cases: &[(&str, Option<&str>, bool, &[&str])] = &[
+        ("tiltfile error", Some("print('x')\nfail(\"boom\")\n"), false, &[]),
+        ("no Tiltfile", None, false, &[]),
+        ("no kubeconfig", Some(K8S_TILTFILE), false, &[]),
+        ("missing context", Some(K8S_TILTFILE), true, &["--context", "kind-missing"]),
+        ("production context", Some(K8S_TILTFILE), true, &[]),
+        ("local only", Some(local), true, &[]),
+    ];
+    for (what, tiltfile, prod, extra) in cases {
+        let mut got = Vec::new();
+        for env in [&real, &fake] {
+            let dir = env.project("shop");
+            // real Tilt reads the file k8s_yaml names (the fake does not)
+            std::fs::write(
+                dir.join("app.yaml"),
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n",
+            )
+            .unwrap();
+            let _ = std::fs::remove_file(dir.join("Tiltfile"));
+            if let Some(t) = tiltfile {
+                std::fs::write(dir.join("Tiltfile"), t).unwrap();
+            }
+            let mut c = env.tool("tilt");
+            c.args(["ci", "--port", "10360", "--file", "Tiltfile"]).args(*extra).current_dir(&dir);
+            if *prod {
+                c.env("KUBECONFIG", prod_kubeconfig(env));
+            }
+            let (code, stdout, stderr) = run(&mut c);
+            got.push((code, neutral_log(&stdout, env), neutral_log(&stderr, env)));
+        }
+        assert_eq!(got[0], got[1], "{what}: real (left) and fake (right) differ");
+    }
+    assert!(real.settle_leftovers(5).is_empty(), "{:?}", real.leftovers());
+
+    // a port another program holds
+    let mut got = Vec::new();
+    for env in [&real, &fake] {
+        let _held = env.hold_port(10362);
+        let (code, stdout, stderr) =
+            run(env.tool("tilt").args(["ci", "--port", "10362"]).current_dir(env.root()));
+        got.push((code, neutral_log(&stdout, env), stderr));
+    }
+    assert_eq!(got[0], got[1], "port in use: real (left) and fake (right) differ");
+
+    // `tilt up` and kilter's `tilt get` calls, with a running local resource and with a
+    // Tiltfile error
+    for (what, tiltfile, wait_for) in [
+        ("local resource", local, "fake:serve"),
+        ("tiltfile error", "fail(\"boom\")\n", "tiltfile:update"),
+    ] {
+        let mut got = Vec::new();
+        for env in [&real, &fake] {
+            let dir = env.project("shop");
+            std::fs::write(dir.join("Tiltfile"), tiltfile).unwrap();
+            let mut t = spawn_up(env, &dir, "10361", "cmp.log", &[]);
+            let settled = |s: &Value| {
+                s["status"]["targets"].as_array().is_some_and(|ts| {
+                    ts.iter().any(|t| {
+                        t["name"] == wait_for
+                            && (t["state"]["active"]["ready"] == true
+                                || t["state"]["terminated"].is_object())
+                    })
+                })
+            };
+            assert!(
+                wait_until(Duration::from_secs(20), || {
+                    let (code, out, _) = tilt_get(env, &["session", "Tiltfile"], "10361");
+                    let (ui_code, ui, _) = tilt_get(env, &["uiresources"], "10361");
+                    // The UIResources follow the session a moment later, and their Ready
+                    // condition up to a second after their runtime status.
+                    let ui_settled = |v: &Value| {
+                        v["items"].as_array().is_some_and(|items| {
+                            items.iter().all(|i| {
+                                let st = &i["status"];
+                                let done = |k: &str| {
+                                    matches!(st[k].as_str(), Some("ok" | "not_applicable"))
+                                };
+                                st["updateStatus"] == "error"
+                                    || (done("updateStatus")
+                                        && done("runtimeStatus")
+                                        && st["conditions"].as_array().is_some_and(|cs| {
+                                            cs.iter().all(|c| c["status"] == "True")
+                                        }))
+                            })
+                        })
+                    };
+                    code == 0
+                        && ui_code == 0
+                        && serde_json::from_str(&out).is_ok_and(|s| settled(&s))
+                        && serde_json::from_str(&ui).is_ok_and(|v| ui_settled(&v))
+                }),
+                "{what}: {}",
+                read(env.root().join("cmp.log"))
+            );
+            let mut one = Vec::new();
+            for w in [&["session", "Tiltfile"][..], &["uiresources"], &["clusters"]] {
+                let (code, out, err) = tilt_get(env, w, "10361");
+                assert_eq!(code, 0, "{what}: {err}");
+                one.push(neutral(&out, env));
+            }
+            one.push(Value::String(neutral_log(&read(env.root().join("cmp.log")), env)));
+            signal(t.id() as i32, libc::SIGTERM);
+            one.push(serde_json::json!(t.wait().unwrap().code()));
+            got.push(one);
+            assert!(env.settle_leftovers(5).is_empty(), "{what}: {:?}", env.leftovers());
+        }
+        for (i, name) in
+            ["session", "uiresources", "clusters", "log", "exit code"].iter().enumerate()
+        {
+            assert_eq!(got[0][i], got[1][i], "{what}, {name}: real (left) and fake (right) differ");
+        }
+    }
 }
 
 #[test]

@@ -80,7 +80,8 @@ fn pgrp(pid: i32) -> Option<i32> {
     stat.rsplit_once(')')?.1.split_whitespace().nth(2)?.parse().ok()
 }
 
-/// The live fake Tilt and the child it started in its process group.
+/// The live fake Tilt and the child it started in a process group (and session) of its own, as
+/// real Tilt runs each `local_resource` (docs/real-tools.md, "tilt").
 fn tilt_and_child(env: &Env) -> (i32, i32) {
     let recs = env.tilt_records();
     assert_eq!(recs.len(), 1, "{recs:?}");
@@ -88,13 +89,13 @@ fn tilt_and_child(env: &Env) -> (i32, i32) {
     let child = recs[0]["child_pid"].as_i64().expect("tilt up started a child") as i32;
     assert!(pid_alive(child), "the child runs");
     assert_eq!(pgrp(tilt), Some(tilt), "Tilt leads its own process group");
-    assert_eq!(pgrp(child), Some(tilt), "the child is in Tilt's process group");
+    assert_eq!(pgrp(child), Some(child), "the child leads a process group of its own");
     (tilt, child)
 }
 
-/// `down`, `stop` and `destroy` stop Tilt's whole process group: what Tilt started (its
-/// local resources and builds; here the fake's child, which Tilt leaves running) goes with it,
-/// at SIGTERM, without waiting out the grace period (docs/commands.md, "kilter down").
+/// `down`, `stop` and `destroy` stop Tilt and the process groups of what it started (its local
+/// resources and builds; here the fake's child, in a group of its own), at SIGTERM, without
+/// waiting out the grace period (docs/commands.md, "kilter down").
 #[test]
 fn down_stop_and_destroy_stop_tilt_and_what_it_started() {
     let env = Env::new();
@@ -107,7 +108,7 @@ fn down_stop_and_destroy_stop_tilt_and_what_it_started() {
         let took = started.elapsed();
         assert!(out.status.success(), "{verb:?}: {}", stderr_of(&out));
         assert!(wait_dead(tilt), "{verb:?}: Tilt still runs");
-        assert!(wait_dead(child), "{verb:?}: the child in Tilt's process group still runs");
+        assert!(wait_dead(child), "{verb:?}: the child in its own process group still runs");
         assert!(
             !stderr_of(&out).contains("did not stop within"),
             "{verb:?}: SIGTERM to the group was enough: {}",
@@ -115,6 +116,36 @@ fn down_stop_and_destroy_stop_tilt_and_what_it_started() {
         );
         assert!(took < Duration::from_secs(5), "{verb:?} took {took:?}: no grace period waited");
     }
+}
+
+/// A command of Tilt's that ignores SIGTERM outlives Tilt (which gives up on it after ~2 s):
+/// kilter found its group before signalling, waits the 10 s grace period, then SIGKILLs it and
+/// says so (docs/commands.md, "kilter down").
+#[test]
+fn a_command_of_tilts_that_ignores_sigterm_is_killed_after_the_grace_period() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    env.set_knob("tilt_child_ignore_term", "true");
+    env.kilter(&dir).arg("up").assert().success();
+    let (tilt, child) = tilt_and_child(&env);
+    let started = Instant::now();
+    let out = env.kilter(&dir).arg("down").output().expect("runs");
+    let took = started.elapsed();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(!pid_alive(tilt), "Tilt stopped");
+    assert!(!pid_alive(child), "its command in a group of its own was killed");
+    assert!(
+        stderr_of(&out).contains(&format!(
+            "Tilt (pid {tilt}) or one of its commands did not stop within 10s of SIGTERM"
+        )),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(stderr_of(&out).contains(&format!("Stopped Tilt (pid {tilt})")), "{}", stderr_of(&out));
+    assert!(
+        took >= Duration::from_secs(10) && took < Duration::from_secs(14),
+        "the grace period is 10 s: down took {took:?}"
+    );
 }
 
 /// A Tilt that ignores SIGTERM: kilter waits the documented 10 s grace period, then SIGKILLs the
@@ -133,7 +164,9 @@ fn a_tilt_that_ignores_sigterm_is_killed_with_its_group_after_the_grace_period()
     assert!(!pid_alive(tilt), "Tilt was killed before kilter returned");
     assert!(!pid_alive(child), "its child too");
     assert!(
-        stderr_of(&out).contains(&format!("Tilt (pid {tilt}) did not stop within 10s of SIGTERM")),
+        stderr_of(&out).contains(&format!(
+            "Tilt (pid {tilt}) or one of its commands did not stop within 10s of SIGTERM"
+        )),
         "{}",
         stderr_of(&out)
     );

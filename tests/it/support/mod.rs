@@ -400,10 +400,14 @@ impl Drop for Env {
 /// A network namespace for a new Env, unless `KILTER_TEST_HOST_NET=1` asks for the host's or
 /// none can be made here (not root): then a note, once.
 fn own_netns() -> Option<netns::NetNs> {
+    netns::enter_host();
     if truthy("KILTER_TEST_HOST_NET") {
         return None;
     }
     let ns = netns::NetNs::new();
+    if let Some(n) = &ns {
+        n.enter_this_thread();
+    }
     if ns.is_none() {
         static NOTE: std::sync::Once = std::sync::Once::new();
         NOTE.call_once(|| {

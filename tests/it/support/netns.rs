@@ -3,9 +3,12 @@
 //! does) are the test's alone: two tests, two suites, or a real Tilt on the same machine cannot
 //! hold each other's ports.
 //!
-//! A holder process (`/bin/sleep`) is started in a new namespace with its loopback up; every
-//! process the Env starts joins it (`setns` before exec), and [`NetNs::run`] runs a closure on
-//! a thread that joined it (a listener bound there stays there). Creating a namespace needs
+//! A holder process (`/bin/sleep`) is started in a new namespace with its loopback up. The test's
+//! own thread joins it when the Env is made (libtest runs each test on a thread of its own, and a
+//! thread's namespace is what the processes and threads it starts inherit), so everything the test
+//! starts or binds — kilter, the fakes, a dry-run script run by `sh`, a listener that holds a port
+//! — is in it; the Env's own commands also join it explicitly (`setns` before exec), which keeps
+//! them there in a test with several Envs. Creating a namespace needs
 //! CAP_SYS_ADMIN (root, as in CI); elsewhere [`NetNs::new`] gives `None` and the Env uses the
 //! host's network, with a note on stderr.
 #![allow(clippy::disallowed_methods)]
@@ -90,6 +93,13 @@ impl NetNs {
         }
     }
 
+    /// Move the calling thread (and what it starts from now on) into this namespace.
+    pub fn enter_this_thread(&self) {
+        // SAFETY: setns(2) on an fd this process holds open; it moves only the calling thread.
+        let rc = unsafe { libc::setns(self.ns.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+    }
+
     /// Run `f` on a thread inside this namespace (e.g. to bind a port there).
     pub fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         let fd = self.ns.as_raw_fd();
@@ -110,5 +120,18 @@ impl Drop for NetNs {
     fn drop(&mut self) {
         let _ = self.holder.kill();
         let _ = self.holder.wait();
+    }
+}
+
+/// Move the calling thread back into the network namespace the test process started in (for an
+/// Env that uses the host's network after another Env moved this thread).
+pub fn enter_host() {
+    static HOST: std::sync::OnceLock<Option<File>> = std::sync::OnceLock::new();
+    // The main thread never moves (libtest runs tests on threads of their own, and a
+    // single-threaded run keeps its main thread in whatever namespace it is given, which this
+    // records before any Env moved it: the first Env of the run calls this first).
+    if let Some(ns) = HOST.get_or_init(|| File::open("/proc/self/ns/net").ok()) {
+        // SAFETY: setns(2) on an fd this process holds open; it moves only the calling thread.
+        unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
     }
 }

@@ -160,6 +160,7 @@ impl Env {
         env.real = Some(RealDocker { bin, image, slots: Mutex::new(Vec::new()) });
         // Published ports live in the host's network namespace: the tier runs there.
         env.net = None;
+        super::netns::enter_host();
         Some(env)
     }
 
