@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 pub mod mariadb;
 pub mod pg;
 mod real;
+mod real_kind;
 pub use real::{RealDocker, preferred_ports, slot_of};
 
 /// Names of the fake tools.
