@@ -670,7 +670,7 @@ fn cluster_kubeconfig(ctx: &Ctx, name: &str, internal: bool) -> Result<Value, Ki
         let output = if c.inspect.state.running {
             "cat: /etc/kubernetes/admin.conf: No such file or directory".to_string()
         } else {
-            format!("Error response from daemon: container {} is not running", c.inspect.id)
+            not_running(ctx, c)
         };
         return Err(KindError::cmd(
             format!(
@@ -690,6 +690,23 @@ fn cluster_kubeconfig(ctx: &Ctx, name: &str, internal: bool) -> Result<Value, Ki
         }
     };
     Ok(kubeconfig::kind_config(name, &server, &c.inspect.id))
+}
+
+/// What the daemon says to a `docker exec` into a stopped node. The real engine's own words in
+/// the real-Docker backend (Docker 20.10 says `Container <id> is not running`), else docker 28's.
+pub fn not_running(ctx: &Ctx, c: &Container) -> String {
+    if let Backend::Real(real) = Backend::of(ctx)
+        && let Err(e) = real.run(&[
+            "exec".to_string(),
+            c.name().to_string(),
+            "cat".to_string(),
+            "/kind/version".to_string(),
+        ])
+        && e.output.contains("is not running")
+    {
+        return e.output;
+    }
+    format!("Error response from daemon: container {} is not running", c.inspect.id)
 }
 
 fn export(ctx: &Ctx, name: &str, explicit: Option<&str>, internal: bool) -> Result<(), KindError> {

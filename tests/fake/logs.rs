@@ -70,8 +70,7 @@ pub fn export_logs(ctx: &Ctx, rest: &[String]) -> i32 {
             node_logs(ctx, c, &dir.join(node));
         } else {
             // Every `docker exec` into a stopped node fails; kind writes what it said.
-            let said =
-                format!("Error response from daemon: container {} is not running\n", c.inspect.id);
+            let said = format!("{}\n", crate::kind::not_running(ctx, c));
             for (file, command) in NODE_COMMANDS {
                 write(&format!("{node}/{file}"), &said);
                 errors.push(format!(
