@@ -394,3 +394,315 @@ fn real_kind_up_with_the_registry_stop_resume_and_destroy() {
     // The shared registry stays for the other projects.
     assert_eq!(status(&env, &reg.name()).as_deref(), Some("running"));
 }
+
+/// `ci --keep-on-failure` with a Tiltfile that fails: the real `tilt ci` fails, kilter collects
+/// `kind export logs` of the real kind (which reads the node's journal and /var/log with
+/// `docker exec`), keeps the cluster, and leaves no process behind; `destroy` then removes it.
+#[test]
+#[ignore = "real-kind tier: KILTER_REAL_KIND=1 and --include-ignored"]
+fn real_kind_ci_keep_on_failure_collects_kinds_logs_and_keeps_the_cluster() {
+    let Some(env) = Env::real_kind() else { return };
+    let tiltfile = "local_resource('check', cmd='echo checking-now; exit 3')\n";
+    let p = real_project(&env, "cikeep", tiltfile, "");
+    let artifacts = env.root().join("artifacts");
+    let out = kilter(
+        &env,
+        &p,
+        &[],
+        &["ci", "--keep-on-failure", "--timeout", "4m", "--artifacts", artifacts.to_str().unwrap()],
+    );
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "tilt ci's exit code:\n{err}");
+    assert!(err.contains("kind create cluster --name"), "{err}");
+    assert!(err.contains("tilt ci"), "{err}");
+    assert!(err.contains("kind export logs"), "{err}");
+    assert!(!err.contains("kind delete cluster"), "kept after the failure:\n{err}");
+
+    // What the real kind exported: its version, docker info, and the node's files read with
+    // `docker exec` (the stub's journal holds the kubeadm init kind ran).
+    let kind_dir = artifacts.join("kind");
+    let version = read(kind_dir.join("kind-version.txt"));
+    assert!(version.starts_with("kind v0.32.0 "), "{version}");
+    assert!(read(kind_dir.join("docker-info.txt")).contains("Server Version:"));
+    let node_dir = kind_dir.join(&p.node);
+    let inspect: Value = serde_json::from_str(&read(node_dir.join("inspect.json"))).unwrap();
+    assert_eq!(inspect[0]["Name"], format!("/{}", p.node));
+    assert_eq!(read(node_dir.join("kubernetes-version.txt")).trim(), "v1.36.1");
+    let journal = read(node_dir.join("journal.log"));
+    assert!(journal.contains("kubeadm init --config=/kind/kubeadm.conf"), "{journal}");
+    assert!(read(node_dir.join("serial.log")).contains("stub kind node entrypoint"));
+    assert!(node_dir.join("stub-journal.log").is_file(), "the node's /var/log is copied");
+    for f in ["tilt.log", "events.txt", "pods.txt", "status.json", "commands.log"] {
+        assert!(artifacts.join(f).is_file(), "artifact {f}");
+    }
+    assert!(read(artifacts.join("tilt.log")).contains("checking-now"));
+
+    // Kept: the node runs and answers; nothing of Tilt is left.
+    assert_eq!(status(&env, &p.node).as_deref(), Some("running"));
+    assert_eq!(status_json(&env, &p, &[])["api"], "ok");
+    env.assert_no_leftover_processes(Duration::from_secs(10));
+
+    kilter_ok(&env, &p, &[], &["destroy", "--yes"]);
+    assert_eq!(cluster_containers(&env, &p.cluster), Vec::<String>::new());
+    env.assert_no_leftover_processes(Duration::from_secs(10));
+}
+
+/// A passing `ci`: the real kind creates the cluster, the real `tilt ci` passes, kilter deletes
+/// the cluster with the real kind; no container and no process is left.
+#[test]
+#[ignore = "real-kind tier: KILTER_REAL_KIND=1 and --include-ignored"]
+fn real_kind_ci_that_passes_deletes_its_cluster() {
+    let Some(env) = Env::real_kind() else { return };
+    let p = real_project(&env, "cipass", "local_resource('check', cmd='echo all-good')\n", "");
+    let out = kilter_ok(&env, &p, &[], &["ci", "--timeout", "4m"]);
+    let err = stderr_of(&out);
+    assert!(err.contains("kind create cluster --name"), "{err}");
+    assert!(err.contains("kind delete cluster --name"), "{err}");
+    assert!(!err.contains("kind export logs"), "no artifacts after a pass:\n{err}");
+    assert_eq!(cluster_containers(&env, &p.cluster), Vec::<String>::new());
+    env.assert_no_leftover_processes(Duration::from_secs(10));
+}
+
+// --- the real kind's output, as kilter parses it, against the fake kind's -----------------------
+
+/// One call's exit code, stdout and stderr, normalised for comparison.
+#[derive(Debug, PartialEq)]
+struct Said {
+    step: &'static str,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// The endings of `kind create cluster` (kind picks one at random).
+const SALUTATIONS: &[&str] = &[
+    "Have a nice day! 👋",
+    "Thanks for using kind! 😊",
+    "Not sure what to do next? 😅  Check out https://kind.sigs.k8s.io/docs/user/quick-start/",
+    "Have a question, bug, or feature request? Let us know! https://kind.sigs.k8s.io/#community 🙂",
+];
+
+/// Replace what differs between two runs of the same kind: names, ids, ports, paths, the
+/// salutation, the Go version of the build, and the order of the concurrent `export logs` errors.
+fn normalise(text: &str, cluster: &str, root: &Path, id: &str) -> String {
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let mut l = line.replace(&root.display().to_string(), "<ROOT>").replace(cluster, "<C>");
+        if !id.is_empty() {
+            l = l.replace(id, "<ID>");
+        }
+        if SALUTATIONS.contains(&l.as_str()) {
+            l = "<SALUTATION>".into();
+        }
+        if let Some(rest) = l.strip_prefix("kind v0.32.0 go") {
+            l = format!("kind v0.32.0 go<GO>{}", &rest[rest.find(' ').unwrap_or(rest.len())..]);
+        }
+        if let Some(list) = l.strip_prefix("ERROR: [").and_then(|r| r.strip_suffix(']')) {
+            let mut items: Vec<&str> = list.split(", command \"").collect();
+            let first = items.remove(0);
+            let mut items: Vec<String> = items.iter().map(|i| format!("command \"{i}")).collect();
+            items.push(first.to_owned());
+            items.sort();
+            l = format!("ERROR: [{}]", items.join(", "));
+        }
+        lines.push(l);
+    }
+    lines.join("\n")
+}
+
+/// Run kind (`bin`: the real one or the fake) through the calls kilter makes and a few more,
+/// on cluster `cluster`; every answer normalised. Leaves nothing behind.
+fn kind_transcript(env: &Env, bin: &Path, cluster: &str) -> Vec<Said> {
+    let work = env.root().join(format!("t-{cluster}"));
+    std::fs::create_dir_all(&work).unwrap();
+    let config = work.join("kind-config.yaml");
+    // hostPort 0: kind picks a free host port itself.
+    let base = 31000;
+    std::fs::write(
+        &config,
+        format!(
+            "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nname: {cluster}\nnodes:\n- role: control-plane\n  extraPortMappings:\n  - containerPort: {base}\n    hostPort: 0\n    listenAddress: \"127.0.0.1\"\n    protocol: TCP\n{}",
+            "containerdConfigPatches:\n- |-\n  [plugins.\"io.containerd.grpc.v1.cri\".registry]\n    config_path = \"/etc/containerd/certs.d\"\n"
+        ),
+    )
+    .unwrap();
+    let node = format!("{cluster}-control-plane");
+    let kc = |n: &str| work.join(format!("kubeconfig{n}"));
+    let image = env.real().kind.as_ref().unwrap().image.clone();
+    let mut out = Vec::new();
+    let mut run = |step: &'static str, args: Vec<String>, id: &str| {
+        let o = std::process::Command::new(bin)
+            .args(&args)
+            .env_clear()
+            .envs(env.vars())
+            .current_dir(&work)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        out.push(Said {
+            step,
+            code: o.status.code(),
+            stdout: normalise(&String::from_utf8_lossy(&o.stdout), cluster, env.root(), id),
+            stderr: normalise(&String::from_utf8_lossy(&o.stderr), cluster, env.root(), id),
+        });
+    };
+    let s = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let p = |p: &PathBuf| p.display().to_string();
+    let create = s(&[
+        "create",
+        "cluster",
+        "--name",
+        cluster,
+        "--kubeconfig",
+        &p(&kc("")),
+        "--config",
+        &p(&config),
+        "--image",
+        &image,
+    ]);
+    run("create", create.clone(), "");
+    let id = env.inspect(&node).map(|c| c["Id"].as_str().unwrap().to_owned()).unwrap_or_default();
+    run("create again", create, &id);
+    run("get nodes", s(&["get", "nodes", "--name", cluster]), &id);
+    run(
+        "export kubeconfig",
+        s(&["export", "kubeconfig", "--name", cluster, "--kubeconfig", &p(&kc("2"))]),
+        &id,
+    );
+    run("export logs", s(&["export", "logs", &p(&work.join("logs1")), "--name", cluster]), &id);
+    env.docker_ok(&["stop", &node]);
+    run(
+        "export kubeconfig, stopped",
+        s(&["export", "kubeconfig", "--name", cluster, "--kubeconfig", &p(&kc("3"))]),
+        &id,
+    );
+    run(
+        "export logs, stopped",
+        s(&["export", "logs", &p(&work.join("logs2")), "--name", cluster]),
+        &id,
+    );
+    env.docker_ok(&["start", &node]);
+    run("delete", s(&["delete", "cluster", "--name", cluster, "--kubeconfig", &p(&kc(""))]), &id);
+    run(
+        "delete again",
+        s(&["delete", "cluster", "--name", cluster, "--kubeconfig", &p(&kc(""))]),
+        &id,
+    );
+    run(
+        "export logs, no cluster",
+        s(&["export", "logs", &p(&work.join("logs3")), "--name", cluster]),
+        &id,
+    );
+    run(
+        "export kubeconfig, no cluster",
+        s(&["export", "kubeconfig", "--name", cluster, "--kubeconfig", &p(&kc("4"))]),
+        &id,
+    );
+    run("get nodes, no cluster", s(&["get", "nodes", "--name", cluster]), &id);
+    run("version", s(&["version"]), &id);
+    out
+}
+
+/// The files `kind export logs` wrote for a running node, relative to its directory.
+fn exported(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                files.push(e.path().strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The real kind and the fake kind (real-Docker backend) answer the same calls the same way:
+/// exit codes, stdout, stderr (normalised), the kubeconfig they write and what `export logs`
+/// writes. kilter's parsers read the real kind's answers as they should.
+#[test]
+#[ignore = "real-kind tier: KILTER_REAL_KIND=1 and --include-ignored"]
+fn real_kind_answers_as_the_fake_kind_does_and_kilter_parses_it() {
+    let Some(env) = Env::real_kind() else { return };
+    let real_cluster = format!("kilter-{}", env.unique_name("kr"));
+    let fake_cluster = format!("kilter-{}", env.unique_name("kf"));
+    let fake_bin = env.root().join("fake-kind").join("kind");
+    std::fs::create_dir_all(fake_bin.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(crate::support::fake_tool(), &fake_bin).unwrap();
+
+    let real = kind_transcript(&env, &env.bin().join("kind"), &real_cluster);
+    let fake = kind_transcript(&env, &fake_bin, &fake_cluster);
+    let mut differences = Vec::new();
+    for (r, f) in real.iter().zip(&fake) {
+        if r != f {
+            differences.push(format!("real: {r:#?}\nfake: {f:#?}"));
+        }
+    }
+    assert!(differences.is_empty(), "the fake kind differs:\n{}", differences.join("\n"));
+    for cluster in [&real_cluster, &fake_cluster] {
+        assert_eq!(cluster_containers(&env, cluster), Vec::<String>::new(), "{cluster}");
+    }
+
+    // Both wrote a kubeconfig of the same shape; after `delete` both left the same empty one.
+    let shape = |cluster: &str| {
+        let text = read(env.root().join(format!("t-{cluster}")).join("kubeconfig2"));
+        let mut v: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let c = &mut v["clusters"][0]["cluster"];
+        assert!(c["server"].as_str().unwrap().starts_with("https://127.0.0.1:"), "{text}");
+        c["server"] = "<SERVER>".into();
+        c["certificate-authority-data"] = "<CA>".into();
+        v["users"][0]["user"]["client-certificate-data"] = "<CERT>".into();
+        v["users"][0]["user"]["client-key-data"] = "<KEY>".into();
+        normalise(&serde_yaml::to_string(&v).unwrap(), cluster, env.root(), "")
+    };
+    assert_eq!(shape(&real_cluster), shape(&fake_cluster));
+    let emptied = |cluster: &str| read(env.root().join(format!("t-{cluster}")).join("kubeconfig"));
+    assert_eq!(emptied(&real_cluster), "apiVersion: v1\nkind: Config\npreferences: {}\n");
+    assert_eq!(emptied(&real_cluster), emptied(&fake_cluster));
+
+    // `export logs` of a running node: the files kind itself writes are there in both (the rest
+    // is the node's own /var/log, which differs between the stub image and the fake's model).
+    for cluster in [&real_cluster, &fake_cluster] {
+        let files = exported(&env.root().join(format!("t-{cluster}")).join("logs1"));
+        let node = format!("{cluster}-control-plane");
+        for f in ["kind-version.txt", "docker-info.txt"].into_iter().map(str::to_owned).chain(
+            [
+                "inspect.json",
+                "serial.log",
+                "journal.log",
+                "kubelet.log",
+                "containerd.log",
+                "images.log",
+                "kubernetes-version.txt",
+            ]
+            .iter()
+            .map(|f| format!("{node}/{f}")),
+        ) {
+            assert!(files.contains(&f), "{cluster}: {f} in {files:?}");
+        }
+    }
+
+    // kilter's parsers on the real kind's answers.
+    let create_again = &real[1];
+    assert_eq!(create_again.code, Some(1));
+    assert!(kilter::tools::kind::already_exists(&create_again.stderr), "{create_again:?}");
+    assert!(!kilter::tools::kind::already_exists(&real[0].stderr));
+    let dir = env.root().join(format!("t-{real_cluster}"));
+    let context = format!("kind-{real_cluster}");
+    let written = read(dir.join("kubeconfig2"));
+    assert!(
+        matches!(
+            kilter::tools::kubeconfig::check_text(&written, &context),
+            kilter::tools::kubeconfig::Check::Server { port: Some(_), contexts: 1 }
+        ),
+        "{written}"
+    );
+    let emptied = read(dir.join("kubeconfig"));
+    assert!(matches!(
+        kilter::tools::kubeconfig::check_text(&emptied, &context),
+        kilter::tools::kubeconfig::Check::NoContext
+    ));
+}
