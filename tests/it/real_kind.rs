@@ -417,6 +417,7 @@ fn real_kind_ci_keep_on_failure_collects_kinds_logs_and_keeps_the_cluster() {
     assert!(err.contains("tilt ci"), "{err}");
     assert!(err.contains("kind export logs"), "{err}");
     assert!(!err.contains("kind delete cluster"), "kept after the failure:\n{err}");
+    assert!(!err.contains("could not collect"), "every artifact was collected:\n{err}");
 
     // What the real kind exported: its version, docker info, and the node's files read with
     // `docker exec` (the stub's journal holds the kubeadm init kind ran).
@@ -497,6 +498,14 @@ fn normalise(text: &str, cluster: &str, root: &Path, id: &str) -> String {
         if let Some(rest) = l.strip_prefix("kind v0.32.0 go") {
             l = format!("kind v0.32.0 go<GO>{}", &rest[rest.find(' ').unwrap_or(rest.len())..]);
         }
+        // The flags of kind's `docker run` differ on purpose (tests/fake/README.md), and docker
+        // names the endpoint and the container by new ids.
+        if let Some(at) = l.find("command \"docker run ")
+            && let Some(end) = l[at..].find("\" failed with error")
+        {
+            l = format!("{}command \"docker run <ARGS>{}", &l[..at], &l[at + end..]);
+        }
+        l = hex_ids(&l);
         if let Some(list) = l.strip_prefix("ERROR: [").and_then(|r| r.strip_suffix(']')) {
             let mut items: Vec<&str> = list.split(", command \"").collect();
             let first = items.remove(0);
@@ -508,6 +517,23 @@ fn normalise(text: &str, cluster: &str, root: &Path, id: &str) -> String {
         lines.push(l);
     }
     lines.join("\n")
+}
+
+/// Every run of 64 hex digits (a container or endpoint id) as `<HEX>`.
+fn hex_ids(line: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    for ch in line.chars().chain(std::iter::once(' ')) {
+        if ch.is_ascii_hexdigit() && ch.is_ascii_lowercase() || ch.is_ascii_digit() {
+            run.push(ch);
+            continue;
+        }
+        out.push_str(if run.len() == 64 { "<HEX>" } else { &run });
+        run.clear();
+        out.push(ch);
+    }
+    out.pop();
+    out
 }
 
 /// Run kind (`bin`: the real one or the fake) through the calls kilter makes and a few more,
@@ -548,6 +574,30 @@ fn kind_transcript(env: &Env, bin: &Path, cluster: &str) -> Vec<Said> {
     };
     let s = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     let p = |p: &PathBuf| p.display().to_string();
+    // A host port of the config that a process of the host holds: docker fails at the start.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let held_port = held.local_addr().unwrap().port();
+    let taken = work.join("kind-config-taken.yaml");
+    std::fs::write(&taken, read(&config).replace("hostPort: 0", &format!("hostPort: {held_port}")))
+        .unwrap();
+    run(
+        "create, a port taken",
+        s(&[
+            "create",
+            "cluster",
+            "--name",
+            cluster,
+            "--kubeconfig",
+            &p(&kc("")),
+            "--config",
+            &p(&taken),
+            "--image",
+            &image,
+        ]),
+        "",
+    );
+    drop(held);
+    assert!(env.inspect(&node).is_none(), "{bin:?} removed the node it could not start");
     let create = s(&[
         "create",
         "cluster",
@@ -600,6 +650,9 @@ fn kind_transcript(env: &Env, bin: &Path, cluster: &str) -> Vec<Said> {
     );
     run("get nodes, no cluster", s(&["get", "nodes", "--name", cluster]), &id);
     run("version", s(&["version"]), &id);
+    for said in &mut out {
+        said.stderr = said.stderr.replace(&format!("127.0.0.1:{held_port}:"), "127.0.0.1:<PORT>:");
+    }
     out
 }
 
@@ -686,10 +739,12 @@ fn real_kind_answers_as_the_fake_kind_does_and_kilter_parses_it() {
     }
 
     // kilter's parsers on the real kind's answers.
-    let create_again = &real[1];
+    let create_again = &real[2];
     assert_eq!(create_again.code, Some(1));
     assert!(kilter::tools::kind::already_exists(&create_again.stderr), "{create_again:?}");
+    assert!(!kilter::tools::kind::already_exists(&real[1].stderr));
     assert!(!kilter::tools::kind::already_exists(&real[0].stderr));
+    assert_eq!(real[0].code, Some(1), "{:?}", real[0]);
     let dir = env.root().join(format!("t-{real_cluster}"));
     let context = format!("kind-{real_cluster}");
     let written = read(dir.join("kubeconfig2"));
