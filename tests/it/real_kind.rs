@@ -761,3 +761,43 @@ fn real_kind_answers_as_the_fake_kind_does_and_kilter_parses_it() {
         kilter::tools::kubeconfig::Check::NoContext
     ));
 }
+
+/// A cluster the real kind made outside kilter, under the project's cluster name: `up` refuses it
+/// (exit 4), `up --adopt` takes it over (kind exports its kubeconfig), `destroy` deletes it.
+#[test]
+#[ignore = "real-kind tier: KILTER_REAL_KIND=1 and --include-ignored"]
+fn real_kind_a_cluster_made_outside_kilter_is_refused_then_adopted() {
+    let Some(env) = Env::real_kind() else { return };
+    let p = real_project(&env, "adopt", TILTFILE, "");
+    let outside = env.root().join("outside-kubeconfig");
+    let made = std::process::Command::new(env.bin().join("kind"))
+        .args(["create", "cluster", "--name", &p.cluster, "--kubeconfig"])
+        .arg(&outside)
+        .args(["--image", &env.real().image])
+        .env_clear()
+        .envs(env.vars())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let id = env.inspect(&p.node).expect("kind made the node")["Id"].clone();
+
+    let out = kilter(&env, &p, &[], &["up"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("has no record of creating it"), "{}", stderr_of(&out));
+    assert_eq!(env.inspect(&p.node).expect("left alone")["Id"], id);
+    env.assert_no_leftover_processes(Duration::from_secs(5));
+
+    let out = kilter_ok(&env, &p, &[], &["up", "--adopt"]);
+    let err = stderr_of(&out);
+    assert!(err.contains("is running; reusing it"), "{err}");
+    assert!(err.contains("kind export kubeconfig --name"), "{err}");
+    assert!(!err.contains("kind create cluster"), "{err}");
+    assert_eq!(env.inspect(&p.node).expect("adopted")["Id"], id);
+    let api = api_port(&env.inspect(&p.node).unwrap());
+    assert_kubeconfig_from_kind(&env, &p, api);
+    assert_eq!(status_json(&env, &p, &[])["api"], "ok");
+
+    kilter_ok(&env, &p, &[], &["destroy", "--yes"]);
+    assert_eq!(cluster_containers(&env, &p.cluster), Vec::<String>::new());
+    env.assert_no_leftover_processes(Duration::from_secs(10));
+}
