@@ -7,7 +7,8 @@
 //! `bin/` holds `docker` = the real-tools docker shim (this engine cannot grant `--privileged`,
 //! which kind asks for; the shim rewrites it and passes everything else to the real client
 //! `REAL_DOCKER`, logging each call to `DOCKER_SHIM_LOG`), `kind` and `tilt` = the real binaries
-//! unpacked into `target/real-tools/` by scripts/unpack-real-tools.sh, `kubectl` = the fake.
+//! unpacked into `target/real-tools/` (`KILTER_REAL_TOOLS_BIN`) by scripts/unpack-real-tools.sh,
+//! `kubectl` = the fake.
 //! PATH also has /usr/bin:/bin after `bin/`: Tilt runs its local resources with `sh -c`.
 //! The node image is the stub one of scripts/build-kind-node-image.sh.
 //!
@@ -30,9 +31,11 @@ use std::time::Duration;
 use super::real::bare;
 use super::{Env, RealDocker, truthy};
 
-/// The stub node image (scripts/build-kind-node-image.sh): its tag is the version kind reads
-/// from the node's /kind/version.
-pub const NODE_IMAGE: &str = "kilter-kind-node:v1.36.1";
+/// The stub node image (scripts/build-kind-node-image.sh; `KILTER_KIND_NODE_IMAGE` there and
+/// here): its tag is the version kind reads from the node's /kind/version.
+fn node_image() -> String {
+    std::env::var("KILTER_KIND_NODE_IMAGE").unwrap_or_else(|_| "kilter-kind-node:v1.36.1".into())
+}
 
 /// The real tools of one real-kind Env.
 pub struct RealKind {
@@ -156,13 +159,13 @@ impl Env {
             kind: real_tools_bin().join("kind"),
             tilt: real_tools_bin().join("tilt"),
             shim,
-            image: NODE_IMAGE.to_owned(),
+            image: node_image(),
         };
         let mut env = Env::without(&["docker", "kind", "tilt"]);
         for (name, target) in [("docker", &kind.shim), ("kind", &kind.kind), ("tilt", &kind.tilt)] {
             std::os::unix::fs::symlink(target, env.bin().join(name)).unwrap();
         }
-        env.real = Some(RealDocker::new(bin, NODE_IMAGE.to_owned(), Some(kind)));
+        env.real = Some(RealDocker::new(bin, node_image(), Some(kind)));
         Some(env)
     }
 
