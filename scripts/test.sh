@@ -17,10 +17,13 @@
 #   real-docker  KILTER_REAL_DOCKER=1 cargo test --locked --test it real_docker -- --include-ignored
 #                --test-threads=2
 #   real-docker-client2  the same through a second docker client of another version, when PATH has one
-#   real-tools   scripts/real-tools.sh: the real Tilt and kind from ../shared/real-tools into
+#   real-tools   scripts/unpack-real-tools.sh: the real Tilt and kind from ../shared/real-tools into
 #                target/real-tools/ (sha256 checked); missing is a failure under CI=true
 #   real-tilt    cargo test --locked --test it real_tilt -- --include-ignored: kilter's verbs with the
 #                real Tilt v0.37.6 and the fake docker/kind/kubectl
+#   real-kind    KILTER_REAL_KIND=1 cargo test --locked --test it real_kind -- --include-ignored: the real
+#                kind v0.32.0 and Tilt on the Docker engine (the real-tools docker shim, a stub node
+#                image built by scripts/build-kind-node-image.sh), the fake kubectl
 #   e2e          E2E_TOOLS=fake scripts/e2e.sh (when the script exists)
 #
 # Every stage runs even if an earlier, independent one failed; the stages that need a build or a daemon
@@ -63,9 +66,11 @@ export KILTER_TEST_SKIP_LOG
 # Whether the real-docker stage ran the tier's tests (#[ignore]d in the test stage), or why not.
 real_docker_ran=0
 real_docker_why="the real-docker stage did not run"
-# The same for the real-Tilt tier.
+# The same for the real-Tilt and real-kind tiers.
 real_tilt_ran=0
 real_tilt_why="the real-tilt stage did not run"
+real_kind_ran=0
+real_kind_why="the real-kind stage did not run"
 started_dockerd=0
 results=()
 failed=0
@@ -172,6 +177,9 @@ summary() {
     if ((!real_tilt_ran && ignored > 0)); then
         skips+=("the real-Tilt tier (#[ignore]d in the test stage): ${real_tilt_why}")
     fi
+    if ((!real_kind_ran && ignored > 0)); then
+        skips+=("the real-kind tier (#[ignore]d in the test stage): ${real_kind_why}")
+    fi
     if ((${#skips[@]})); then
         echo "skipped:"
         printf '  %s\n' "${skips[@]}"
@@ -202,7 +210,7 @@ fi
 real_tools_ok=0
 real_tools() {
     local rc=0
-    scripts/real-tools.sh || rc=$?
+    scripts/unpack-real-tools.sh || rc=$?
     if ((rc == 3 && !ci)); then
         echo "(not a failure outside CI: the real-tools tiers are skipped)"
         return 3
@@ -218,7 +226,7 @@ elif ((real_tools_rc == 3 && !ci)); then
     # A missing ../shared/real-tools outside CI was recorded as a failure by `stage`; make it a skip.
     unset 'results[${#results[@]}-1]'
     failed=$failed_before
-    real_tilt_why="../shared/real-tools is missing (scripts/real-tools.sh)"
+    real_tilt_why="../shared/real-tools is missing (scripts/unpack-real-tools.sh)"
     skip real-tools "$real_tilt_why"
 fi
 if ((built && real_tools_ok)); then
@@ -226,7 +234,7 @@ if ((built && real_tools_ok)); then
     KILTER_REAL_TILT=$ROOT/target/real-tools/tilt stage real-tilt \
         cargo_test cargo test --locked --test it real_tilt -- --include-ignored --test-threads=2 || true
 else
-    [[ $real_tilt_why == "the real-tilt stage did not run" ]] && real_tilt_why="the build or scripts/real-tools.sh failed"
+    [[ $real_tilt_why == "the real-tilt stage did not run" ]] && real_tilt_why="the build or scripts/unpack-real-tools.sh failed"
     skip real-tilt "$real_tilt_why"
 fi
 
@@ -296,6 +304,16 @@ else
     real_docker_why=$docker_why
     skip image "$docker_why"
     skip real-docker "$docker_why"
+fi
+
+# --- the real kind and Tilt on the real engine (the docker shim, a stub node image) ------------------------
+if ((built && docker_ok && real_tools_ok)); then
+    real_kind_ran=1
+    KILTER_REAL_KIND=1 KILTER_REQUIRE_REAL_TOOLS=$ci stage real-kind \
+        cargo_test cargo test --locked --test it real_kind -- --include-ignored --test-threads=1 || true
+else
+    real_kind_why="needs the build, a Docker daemon and the real tools"
+    skip real-kind "$real_kind_why"
 fi
 
 # --- the end-to-end script with fake kind/kubectl/tilt and the real engine -----------------------------

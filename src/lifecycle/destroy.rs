@@ -25,6 +25,7 @@ pub fn delete(
         &format!("Deleting cluster {}", project.cluster()),
         &format!("delete cluster {}", project.cluster()),
     );
+    runner.remove_file(&crate::tools::kind::kubeconfig_lock(&project.paths.kubeconfig))?;
     let cmd = kind.delete_cmd(&project.cluster(), &project.paths.kubeconfig);
     let out = runner.run_unchecked(&cmd)?;
     if !out.success() {
@@ -39,7 +40,7 @@ pub fn delete(
     let p = &project.paths;
     for f in [
         &p.kubeconfig,
-        &p.kubeconfig.with_extension("lock"),
+        &crate::tools::kind::kubeconfig_lock(&p.kubeconfig),
         &p.tilt_json,
         &p.tilt_log,
         // `kilter ci --restore` keeps the output of its restore here.

@@ -409,6 +409,7 @@ fn create(
     ports::check_free(ports, PortCheck::Block, reg.as_ref(), &project.name, None)?;
     let config = crate::tools::kind::render_config_with(&project.cluster(), ports, use_registry);
     runner.write_file(&project.paths.kind_config, &Content::text(config), Perm::Private(0o600))?;
+    runner.remove_file(&crate::tools::kind::kubeconfig_lock(&project.paths.kubeconfig))?;
     CreatingMarker::write(runner, &project.paths.creating)?;
     let step = ctx.ui.step(
         &format!("Creating cluster {}", project.cluster()),
@@ -463,8 +464,9 @@ fn create(
 
 fn export_kubeconfig(ctx: &Ctx<'_>, project: &Project, tools: &Tools) -> Result<()> {
     ctx.runner.ensure_dir(&project.paths.cache)?;
-    // Start from a clean file so it holds exactly our one context.
+    // Start from a clean file so it holds exactly our one context (and no stale lock of kind's).
     ctx.runner.remove_file(&project.paths.kubeconfig)?;
+    ctx.runner.remove_file(&crate::tools::kind::kubeconfig_lock(&project.paths.kubeconfig))?;
     let cmd = tools.kind()?.export_kubeconfig_cmd(&project.cluster(), &project.paths.kubeconfig);
     ctx.runner.run(&cmd).context("could not write the project kubeconfig")?;
     ctx.runner.written_by_command(&project.paths.kubeconfig);

@@ -98,6 +98,15 @@ pub fn render_config_with(cluster: &str, ports: &Ports, registry: bool) -> Strin
     s
 }
 
+/// The lock file kind creates (exclusively) next to the kubeconfig it writes, `K.lock`. A kind
+/// killed while writing leaves it, and every later write of K fails with `failed to lock config
+/// file: … file exists` — `kind delete cluster` too, after deleting the node (docs/real-tools.md,
+/// "kind v0.32.0 as run here"). Under the project lock no kind of this project is writing, so
+/// kilter removes a lock file it finds before it runs kind.
+pub fn kubeconfig_lock(kubeconfig: &Utf8Path) -> camino::Utf8PathBuf {
+    camino::Utf8PathBuf::from(format!("{kubeconfig}.lock"))
+}
+
 /// The "node(s) already exist" error of `kind create cluster`.
 pub fn already_exists(stderr: &str) -> bool {
     stderr.contains("already exist for a cluster with the name")

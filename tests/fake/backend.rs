@@ -249,6 +249,17 @@ impl RealDocker {
         self.run(&args).map(drop)
     }
 
+    /// Whether kubeadm init ran in a node the REAL kind made: its admin kubeconfig exists in the
+    /// node (`docker exec NODE cat /etc/kubernetes/admin.conf`, the file kind itself reads after
+    /// "Starting control-plane"). A node left by a kind killed before that has none.
+    pub fn kubeadm_done(&self, node: &str) -> bool {
+        self.command(&strings(&["exec", node, "cat", "/etc/kubernetes/admin.conf"]))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
     /// `docker inspect` of the named containers (missing ones are skipped).
     pub fn inspect(&self, names: &[String]) -> Vec<Value> {
         if names.is_empty() {
@@ -349,6 +360,27 @@ pub fn to_container(state: &Path, v: &Value) -> Option<Container> {
     c.meta.finished_ms = parse_rfc3339_ms(&c.inspect.state.finished_at).unwrap_or(0);
     c.meta.provisioned = ClusterStore::for_container(state, &id).exists();
     Some(c)
+}
+
+/// A running node that the REAL kind made (it lacks the fake kind's [`STATE_LABEL`]) and that no
+/// kubectl has seen provisioned yet: provisioned once kubeadm init ran in it
+/// ([`RealDocker::kubeadm_done`]); its in-cluster store is created then. A node of the fake kind
+/// is provisioned only by the fake kind itself.
+pub fn provision_real_kind_node(state: &Path, c: &mut Container) {
+    if c.meta.provisioned
+        || !c.inspect.state.running
+        || c.inspect.config.labels.contains_key(STATE_LABEL)
+    {
+        return;
+    }
+    let Backend::Real(real) = Backend::at(state) else { return };
+    if real.kubeadm_done(c.name()) {
+        let store = ClusterStore::for_container(state, &c.inspect.id);
+        if !store.exists() {
+            store.init();
+        }
+        c.meta.provisioned = true;
+    }
 }
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).

@@ -455,15 +455,21 @@ fn create_cluster(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
             ));
         }
         let mut bindings: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
+        let api_port = free_port(&cs);
         bindings.insert(
             "6443/tcp".into(),
-            vec![PortBinding {
-                host_ip: "127.0.0.1".into(),
-                host_port: free_port(&cs).to_string(),
-            }],
+            vec![PortBinding { host_ip: "127.0.0.1".into(), host_port: api_port.to_string() }],
         );
+        // kind's --publish flags: the extra mappings in config order, the API port last
+        let mut publish = Vec::new();
         for m in &cfg.port_mappings {
             let host_port = if m.host_port == 0 { free_port(&cs) } else { m.host_port };
+            publish.push(format!(
+                "{}:{host_port}:{}/{}",
+                m.listen_address,
+                m.container_port,
+                m.protocol.to_ascii_uppercase()
+            ));
             bindings
                 .entry(format!("{}/{}", m.container_port, m.protocol.to_ascii_lowercase()))
                 .or_default()
@@ -472,6 +478,7 @@ fn create_cluster(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
                     host_port: host_port.to_string(),
                 });
         }
+        publish.push(format!("127.0.0.1:{api_port}:6443/TCP"));
         // docker run fails if a running container already publishes one of the host ports
         let used = cs.used_host_ports();
         let clash = bindings.values().flatten().find(|b| {
@@ -482,15 +489,37 @@ fn create_cluster(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
         });
         if let Some(b) = clash {
             status.end(false);
-            let out = format!(
-                "docker: Error response from daemon: driver failed programming external connectivity on endpoint {node} ({}): Bind for {}:{} failed: port is already allocated.",
+            // `docker run` created the container (and printed its Id) before its start failed;
+            // kind deletes it unless --retain, which leaves it `created`.
+            let mut c =
+                Container::new_kind_node(&node, &name, &image, bindings.clone(), String::new());
+            let error = format!(
+                "driver failed programming external connectivity on endpoint {node} ({}): Bind for {}:{} failed: port is already allocated",
                 crate::common::random_hex(32),
                 b.host_ip,
                 b.host_port
             );
+            let out = format!("{}\ndocker: Error response from daemon: {error}.", c.inspect.id);
+            if p.has("--retain") {
+                // as docker leaves it (measured on Docker 20.10): created, exit code 128, the error
+                let st = &mut c.inspect.state;
+                st.status = "created".into();
+                st.running = false;
+                st.pid = 0;
+                st.exit_code = 128;
+                st.error = error;
+                st.started_at = crate::state::ZERO_TIME.into();
+                c.inspect.network_settings.ports.clear();
+                c.meta.started_ms = 0;
+                cs.containers.insert(node.clone(), c);
+                cs.save(&ctx.state);
+            } else {
+                errln!("Deleted nodes: [\"{node}\"]");
+            }
             return fail(KindError::cmd(
                 format!(
-                    "command \"docker run --name {node} --hostname {node} --label io.x-k8s.kind.role=control-plane … {image}\" failed with error: exit status 125"
+                    "command \"{}\" failed with error: exit status 125",
+                    kind_docker_run(&node, &name, &publish, &image)
                 ),
                 out,
             ));
@@ -598,6 +627,19 @@ fn create_cluster(ctx: &Ctx, rest: &[String]) -> Result<i32, KindError> {
     Ok(0)
 }
 
+/// The `docker run` of a control-plane node as the real kind v0.32.0 runs it (and names it in
+/// its error when the run fails).
+fn kind_docker_run(node: &str, cluster: &str, publish: &[String], image: &str) -> String {
+    let mut s = format!(
+        "docker run --name {node} --hostname {node} --label io.x-k8s.kind.role=control-plane --privileged --security-opt seccomp=unconfined --security-opt apparmor=unconfined --tmpfs /tmp --tmpfs /run --volume /var --volume /lib/modules:/lib/modules:ro -e KIND_EXPERIMENTAL_CONTAINERD_SNAPSHOTTER --detach --tty --label io.x-k8s.kind.cluster={cluster} --net kind --restart=on-failure:1 --init=false --cgroupns=private"
+    );
+    for p in publish {
+        s.push_str(&format!(" --publish={p}"));
+    }
+    s.push_str(&format!(" -e KUBECONFIG=/etc/kubernetes/admin.conf {image}"));
+    s
+}
+
 /// kind's `delete.Cluster`: kubeconfig entries first, then the nodes.
 fn delete_cluster_nodes(ctx: &Ctx, name: &str, explicit: Option<&str>) -> Result<(), KindError> {
     let nodes = list_nodes(ctx, name).map_err(|e| e.wrap("error listing nodes"))?;
@@ -670,7 +712,7 @@ fn cluster_kubeconfig(ctx: &Ctx, name: &str, internal: bool) -> Result<Value, Ki
         let output = if c.inspect.state.running {
             "cat: /etc/kubernetes/admin.conf: No such file or directory".to_string()
         } else {
-            format!("Error response from daemon: container {} is not running", c.inspect.id)
+            not_running(ctx, c)
         };
         return Err(KindError::cmd(
             format!(
@@ -690,6 +732,23 @@ fn cluster_kubeconfig(ctx: &Ctx, name: &str, internal: bool) -> Result<Value, Ki
         }
     };
     Ok(kubeconfig::kind_config(name, &server, &c.inspect.id))
+}
+
+/// What the daemon says to a `docker exec` into a stopped node. The real engine's own words in
+/// the real-Docker backend (Docker 20.10 says `Container <id> is not running`), else docker 28's.
+pub fn not_running(ctx: &Ctx, c: &Container) -> String {
+    if let Backend::Real(real) = Backend::of(ctx)
+        && let Err(e) = real.run(&[
+            "exec".to_string(),
+            c.name().to_string(),
+            "cat".to_string(),
+            "/kind/version".to_string(),
+        ])
+        && e.output.contains("is not running")
+    {
+        return e.output;
+    }
+    format!("Error response from daemon: container {} is not running", c.inspect.id)
 }
 
 fn export(ctx: &Ctx, name: &str, explicit: Option<&str>, internal: bool) -> Result<(), KindError> {

@@ -345,6 +345,10 @@ pub fn connect(ctx: &Ctx, p: &args::Parsed) -> Result<Conn, ConnError> {
                     == Some(port.to_string().as_str())
         })
         .ok_or_else(refused)?;
+    // A node of the real kind (the real-kind tier): provisioned when kubeadm init ran in it.
+    let mut c = c.clone();
+    crate::backend::provision_real_kind_node(&ctx.state, &mut c);
+    let c = &c;
     let started = c.meta.started_ms;
     let now = timefmt::now_ms();
     if now < started.saturating_add(ctx.knob_u64("ready_delay_ms")) {

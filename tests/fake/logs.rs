@@ -70,14 +70,21 @@ pub fn export_logs(ctx: &Ctx, rest: &[String]) -> i32 {
             node_logs(ctx, c, &dir.join(node));
         } else {
             // Every `docker exec` into a stopped node fails; kind writes what it said.
-            let said =
-                format!("Error response from daemon: container {} is not running\n", c.inspect.id);
+            let said = format!("{}\n", crate::kind::not_running(ctx, c));
             for (file, command) in NODE_COMMANDS {
                 write(&format!("{node}/{file}"), &said);
                 errors.push(format!(
                     "command \"docker exec --privileged {node} {command}\" failed with error: exit status 1"
                 ));
             }
+            // The copy of the node's /var/log fails too (it writes no file of its own). kind runs
+            // all six at once and lists their errors in the order they failed, which varies.
+            errors.insert(
+                2,
+                format!(
+                    "command \"docker exec --privileged {node} {VAR_LOG_TAR}\" failed with error: exit status 1"
+                ),
+            );
         }
         // `docker logs` works whatever the node's state.
         write(&format!("{node}/serial.log"), SERIAL);
@@ -97,6 +104,10 @@ pub fn export_logs(ctx: &Ctx, rest: &[String]) -> i32 {
 
 /// The node container's own output (`docker logs`): kind's entrypoint, then systemd.
 const SERIAL: &str = "INFO: ensuring we can execute mount/umount even with userns-remap\nINFO: remounting /sys read-only\nINFO: making mounts shared\nINFO: detected cgroup v2\nINFO: starting init\nsystemd 252.38-1~deb12u1 running in system mode\nDetected virtualization docker.\nWelcome to Debian GNU/Linux 12 (bookworm)!\n";
+
+/// How kind copies the node's `/var/log` out (`docker exec <node> …`, untarred on the host).
+const VAR_LOG_TAR: &str =
+    "sh -c 'tar --hard-dereference -C /var/log/ -chf - . || (r=$?; [ $r -eq 1 ] || exit $r)'";
 
 /// The node files kind fills from `docker exec <node> …`.
 const NODE_COMMANDS: &[(&str, &str)] = &[

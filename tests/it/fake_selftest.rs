@@ -380,7 +380,28 @@ fn namespaces_survive_stop_start_but_not_delete_and_recreate() {
         stderr.contains("Bind for 127.0.0.1:30000 failed: port is already allocated"),
         "{stderr}"
     );
+    // As the real kind v0.32.0: docker created the container, printed its Id, failed to start
+    // it; kind deleted it, then reported the whole `docker run`.
+    assert!(
+        stderr.contains(" ✗ Preparing nodes 📦 \nDeleted nodes: [\"kilter-third-control-plane\"]\nERROR: failed to create cluster: command \"docker run --name kilter-third-control-plane --hostname kilter-third-control-plane --label io.x-k8s.kind.role=control-plane --privileged "),
+        "{stderr}"
+    );
+    let id_line = stderr.split("Command Output: ").nth(1).and_then(|o| o.lines().next());
+    assert!(
+        id_line.is_some_and(|l| l.len() == 64 && l.chars().all(|c| c.is_ascii_hexdigit())),
+        "{stderr}"
+    );
     assert!(env.container("kilter-third-control-plane").is_none());
+    // With --retain the created container stays, never started.
+    let (code, _, stderr) = run(env
+        .tool("kind")
+        .args(["create", "cluster", "--retain", "--name", "kilter-third", "--config"])
+        .arg(kind_config(&env)));
+    assert_eq!(code, 1);
+    assert!(!stderr.contains("Deleted nodes"), "{stderr}");
+    let left = env.container("kilter-third-control-plane").expect("retained");
+    assert_eq!(left["State"]["Status"], "created");
+    ok(env.tool("docker").args(["rm", "kilter-third-control-plane"]));
     let (code, stdout, stderr) = run(env
         .tool("kind")
         .args(["delete", "cluster", "--name", "kilter-shop", "--kubeconfig"])

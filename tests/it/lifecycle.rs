@@ -447,3 +447,29 @@ fn stop_without_a_cluster_leaves_kilter_yaml_alone() {
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(left, ["kilter.yaml"], "no staged file left behind");
 }
+
+/// A kind killed while it wrote the kubeconfig leaves `kubeconfig.lock`; kind then refuses every
+/// write of that file (the real kind v0.32.0: `failed to lock config file: … file exists`, also
+/// from `kind delete`, after deleting the node). Under the project lock the lock file is stale:
+/// `up` (resume, kind export kubeconfig) and `destroy` remove it and go through.
+#[test]
+fn a_stale_kubeconfig_lock_of_a_killed_kind_does_not_block_up_or_destroy() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    let ok = |args: &[&str]| {
+        let out = env.kilter(&dir).args(args).output().expect("runs");
+        assert!(out.status.success(), "{args:?}:\n{}", stderr_of(&out));
+        out
+    };
+    ok(&["up"]);
+    ok(&["stop"]);
+    let lock = env.cache_dir("shop").join("kubeconfig.lock");
+    std::fs::write(&lock, "").unwrap();
+    let out = ok(&["up"]);
+    assert!(stderr_of(&out).contains("kind export kubeconfig"), "{}", stderr_of(&out));
+    assert!(!lock.exists());
+    std::fs::write(&lock, "").unwrap();
+    ok(&["destroy", "--yes"]);
+    assert!(!lock.exists());
+    assert!(env.container("kilter-shop-control-plane").is_none());
+}

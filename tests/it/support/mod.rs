@@ -21,6 +21,7 @@ pub mod mariadb;
 mod netns;
 pub mod pg;
 mod real;
+mod real_kind;
 pub mod real_tilt;
 pub use real::{RealDocker, preferred_ports, slot_of};
 pub use real_tilt::Leftover;

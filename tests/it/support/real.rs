@@ -31,6 +31,27 @@ pub struct RealDocker {
     pub image: String,
     /// Port slots handed out by this Env (released on drop).
     slots: Mutex<Vec<u16>>,
+    /// Project names handed out by this Env: the clusters `kilter-<name>` are removed on drop
+    /// (the real kind's nodes carry no state label).
+    names: Mutex<Vec<String>>,
+    /// The real kind, Tilt and docker shim of the real-kind tier (support/real_kind.rs).
+    pub kind: Option<super::real_kind::RealKind>,
+}
+
+impl RealDocker {
+    pub(super) fn new(
+        bin: PathBuf,
+        image: String,
+        kind: Option<super::real_kind::RealKind>,
+    ) -> Self {
+        RealDocker {
+            bin,
+            image,
+            slots: Mutex::new(Vec::new()),
+            names: Mutex::new(Vec::new()),
+            kind,
+        }
+    }
 }
 
 /// Slots reserved by the Envs alive in this test process.
@@ -39,7 +60,7 @@ static RESERVED: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
 use super::truthy;
 
 /// Run the real client with a minimal environment (no DOCKER_HOST: the default socket).
-fn bare(bin: &Path, args: &[&str]) -> std::io::Result<Output> {
+pub(super) fn bare(bin: &Path, args: &[&str]) -> std::io::Result<Output> {
     Command::new(bin)
         .args(args)
         .env_clear()
@@ -157,7 +178,7 @@ impl Env {
 
         let mut env = Env::without(&["docker"]);
         std::os::unix::fs::symlink(&bin, env.bin().join("docker")).unwrap();
-        env.real = Some(RealDocker { bin, image, slots: Mutex::new(Vec::new()) });
+        env.real = Some(RealDocker::new(bin, image, None));
         // Published ports live in the host's network namespace: the tier runs there.
         env.net = None;
         super::netns::enter_host();
@@ -172,23 +193,31 @@ impl Env {
     pub(super) fn real_vars(&self) -> Vec<(&'static str, std::ffi::OsString)> {
         match &self.real {
             None => Vec::new(),
-            Some(r) => vec![
-                ("KILTER_FAKE_DOCKER", "real".into()),
-                ("KILTER_FAKE_REAL_DOCKER", r.bin.clone().into()),
-                ("KILTER_FAKE_NODE_IMAGE", r.image.clone().into()),
-                // The shared registry is one set of machine-wide containers: tests that want it
-                // turn it on with their own name prefix and port (real_docker_registry.rs).
-                ("KILTER_REGISTRY", "off".into()),
-            ],
+            Some(r) => {
+                let mut v = vec![
+                    ("KILTER_FAKE_DOCKER", "real".into()),
+                    ("KILTER_FAKE_REAL_DOCKER", r.bin.clone().into()),
+                    ("KILTER_FAKE_NODE_IMAGE", r.image.clone().into()),
+                    // The shared registry is one set of machine-wide containers: tests that want
+                    // it turn it on with their own name prefix and port (real_docker_registry.rs).
+                    ("KILTER_REGISTRY", "off".into()),
+                ];
+                if let Some(k) = &r.kind {
+                    v.extend(k.vars(self, &r.bin));
+                }
+                v
+            }
         }
     }
 
-    /// A project name unique to this run (`rd<hex>-<tag>`) whose port slot no other live Env of
+    /// A project name unique to this run (`rd<hex>-<tag>`; `rk<hex>-<tag>` in the real-kind tier)
+    /// whose port slot no other live Env of
     /// this process holds and whose NodePort block is free on 127.0.0.1.
     pub fn unique_name(&self, tag: &str) -> String {
         let real = self.real();
         for _ in 0..500 {
-            let name = format!("rd{}-{tag}", random_hex(3));
+            let prefix = if real.kind.is_some() { "rk" } else { "rd" };
+            let name = format!("{prefix}{}-{tag}", random_hex(3));
             let slot = slot_of(&name);
             let mut reserved = RESERVED.lock().unwrap();
             if reserved.contains(&slot) {
@@ -203,6 +232,7 @@ impl Env {
             }
             reserved.insert(slot);
             real.slots.lock().unwrap().push(slot);
+            real.names.lock().unwrap().push(name.clone());
             return name;
         }
         panic!("no free port slot for a real-Docker test project");
@@ -236,11 +266,20 @@ impl Env {
         v.pop()
     }
 
-    /// Remove every real container this Env's fake kind created (label = its state dir).
+    /// Remove every real container this Env's fake kind created (label = its state dir), and the
+    /// nodes of the clusters named after its projects (whichever kind made them); in the real-kind
+    /// tier, first kill the processes left of its Tilts.
     pub(super) fn real_cleanup(&self) {
         let Some(r) = &self.real else { return };
-        let filter = format!("label={STATE_LABEL}={}", self.state_dir().display());
-        if let Ok(out) = bare(&r.bin, &["ps", "-aq", "--filter", &filter]) {
+        if r.kind.is_some() {
+            super::real_kind::kill_leftovers(self);
+        }
+        let names = r.names.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let filters =
+            std::iter::once(format!("label={STATE_LABEL}={}", self.state_dir().display()))
+                .chain(names.iter().map(|n| format!("label=io.x-k8s.kind.cluster=kilter-{n}")));
+        for filter in filters {
+            let Ok(out) = bare(&r.bin, &["ps", "-aq", "--filter", &filter]) else { continue };
             let ids: Vec<String> =
                 String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
             if !ids.is_empty() {

@@ -27,7 +27,7 @@ pub fn real_tilt_or_skip(what: &str) -> Option<PathBuf> {
         skipped(
             what,
             &format!(
-                "the real Tilt is not at {} (unpack ../shared/real-tools/tilt-v0.37.6-linux-amd64.zst there: scripts/real-tools.sh)",
+                "the real Tilt is not at {} (unpack ../shared/real-tools/tilt-v0.37.6-linux-amd64.zst there: scripts/unpack-real-tools.sh)",
                 path.display()
             ),
         );
