@@ -59,7 +59,7 @@ fn a_passing_run_creates_runs_tilt_ci_and_deletes_the_cluster() {
     assert_eq!(tilt.len(), 1, "{tilt:?}");
     let (tilt_port, _) = ports_of("shop");
     let want = format!(
-        "tilt ci --port {tilt_port} --file {} --context kind-kilter-shop --namespace shop-dev --timeout ",
+        "tilt ci --port {tilt_port} --host 127.0.0.1 --file {} --context kind-kilter-shop --namespace shop-dev --timeout ",
         dir.join("Tiltfile").display()
     );
     assert!(tilt[0].starts_with(&want), "{}\n{want}", tilt[0]);
@@ -423,7 +423,7 @@ fn github_actions_groups_annotation_and_step_summary() {
     let commands: Vec<&str> = err.lines().filter(|l| l.starts_with("::")).collect();
     let kc = kubeconfig(&env, "shop").display().to_string();
     let line = format!(
-        "cd {} && KUBECONFIG={kc} KILTER_PROJECT=shop KILTER_NAMESPACE=shop-dev KILTER_TILT_PORT=<port> KILTER_PORT_BASE=<base> tilt ci --port <port> --file {}/Tiltfile --context kind-kilter-shop --namespace shop-dev --timeout <t>",
+        "cd {} && KUBECONFIG={kc} KILTER_PROJECT=shop KILTER_NAMESPACE=shop-dev KILTER_TILT_PORT=<port> KILTER_PORT_BASE=<base> tilt ci --port <port> --host 127.0.0.1 --file {}/Tiltfile --context kind-kilter-shop --namespace shop-dev --timeout <t>",
         dir.display(),
         dir.display()
     );
@@ -438,7 +438,7 @@ fn github_actions_groups_annotation_and_step_summary() {
         .collect();
     // The annotation: the failed command, its `$` line and the tail of Tilt's output, on one line.
     let tilt_out = [
-        "Tilt started on http://localhost:<port>/".to_owned(),
+        "Tilt started on http://127.0.0.1:<port>/".to_owned(),
         "v0.37.6, built 2026-08-08".to_owned(),
         String::new(),
         "Initial Build".to_owned(),

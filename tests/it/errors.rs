@@ -133,7 +133,7 @@ fn tilt_that_fails_to_start_shows_its_log() {
         assert!(
             err.contains("Tilt did not start: it exited with status 1")
                 && err.contains("already have another process on port")
-                && err.contains("Tilt started on http://localhost:"),
+                && err.contains("Tilt started on http://127.0.0.1:"),
             "bind_ms={bind_ms}: {err}"
         );
         assert!(!env.cache_dir("shop").join("tilt.json").exists(), "no tilt.json for a dead Tilt");
