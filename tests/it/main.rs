@@ -26,4 +26,5 @@ mod replay;
 mod services;
 mod structure;
 mod tilt;
+mod uncovered;
 mod untouched;
