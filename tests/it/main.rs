@@ -27,4 +27,5 @@ mod replay;
 mod services;
 mod structure;
 mod tilt;
+mod uncovered;
 mod untouched;
