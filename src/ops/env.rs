@@ -24,7 +24,7 @@ pub fn run(ctx: &Ctx<'_>, args: &EnvArgs) -> Result<i32> {
             "# kilter env --dotenv: the services of project {} as this machine reaches them\n",
             project.name
         );
-        out.push_str(&services::dotenv(&host));
+        out.push_str(&services::dotenv(&host)?);
         ctx.ui.stdout(&out);
         return Ok(0);
     }
