@@ -288,6 +288,10 @@ pub struct StopArgs {
 
 #[derive(Debug, Args)]
 pub struct GcArgs {
+    /// Collect only these projects (or clusters `kilter-<name>`), also when a directory still
+    /// claims them; a project whose directory still resolves to it is refused (`kilter destroy`)
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
     /// Do not ask for confirmation (required without a terminal)
     #[arg(short, long)]
     pub yes: bool,

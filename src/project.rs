@@ -416,9 +416,13 @@ pub enum Owner {
 }
 
 impl Owner {
-    /// The project no longer exists anywhere kilter knows of.
+    /// The project no longer exists anywhere kilter knows of: the directory recorded for it is
+    /// gone (not merely its kilter.yaml), or nothing but its snapshots is left. A directory that
+    /// is still there keeps its claim even when it now resolves to another name: its kilter.yaml
+    /// may be missing for a moment (a `git checkout`, an editor's save), so only the user, by
+    /// naming the project (`kilter gc NAME`), gives such a claim up.
     pub fn vanished(&self) -> bool {
-        matches!(self, Owner::Gone(_) | Owner::Other { .. } | Owner::Forgotten)
+        matches!(self, Owner::Gone(_) | Owner::Forgotten)
     }
 
     /// Why the project counts as vanished (or what is known about its owner).
@@ -426,7 +430,9 @@ impl Owner {
         match self {
             Owner::Here(d) => format!("owned by {d}"),
             Owner::Gone(d) => format!("its directory {d} is gone"),
-            Owner::Other { dir, name } => format!("{dir} now holds project `{name}`"),
+            Owner::Other { dir, name } => format!(
+                "its directory {dir} is still there but now resolves to project `{name}` (its kilter.yaml changed or is missing)"
+            ),
             Owner::Unreadable { dir, error } => {
                 format!("the kilter.yaml of {dir} cannot be read ({error})")
             }
@@ -494,7 +500,17 @@ mod tests {
         std::fs::write(shop.join("kilter.yaml"), "name: shop2\n").expect("w");
         let o = owner_of(&d, "shop", None);
         assert_eq!(o, Owner::Other { dir: shop.clone(), name: "shop2".into() });
-        assert!(o.vanished() && o.describe().contains("now holds project `shop2`"));
+        assert!(!o.vanished(), "a live directory keeps its claim");
+        assert!(o.describe().contains("now resolves to project `shop2`"));
+        // kilter.yaml missing for a moment: the directory's name (`shop` here) decides, and a
+        // directory named otherwise still keeps its claim.
+        let other_named = root.join("src/my-shop");
+        std::fs::create_dir_all(&other_named).expect("mkdir");
+        record(&d, "shop", &other_named);
+        let o = owner_of(&d, "shop", None);
+        assert_eq!(o, Owner::Other { dir: other_named.clone(), name: "my-shop".into() });
+        assert!(!o.vanished());
+        record(&d, "shop", &shop);
 
         std::fs::write(shop.join("kilter.yaml"), "name: [unclosed\n").expect("w");
         let o = owner_of(&d, "shop", None);
