@@ -267,6 +267,10 @@ pub struct CiArgs {
     /// Restore this database snapshot once the cluster is up, before `tilt ci`
     #[arg(long, value_name = "SNAPSHOT")]
     pub restore: Option<String>,
+    /// Run on a throwaway cluster of its own: refuse (exit 4) when the project's cluster exists
+    /// already, instead of reusing (and keeping) it
+    #[arg(long)]
+    pub fresh: bool,
 }
 
 #[derive(Debug, Args)]

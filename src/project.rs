@@ -222,6 +222,19 @@ fn absolute(p: &Utf8Path) -> Result<Utf8PathBuf> {
 pub struct Identity {
     pub version: u32,
     pub dir: Utf8PathBuf,
+    /// When this directory claimed the name.
+    pub created_at: String,
+    /// Who created the cluster and when (`kind create` succeeded): absent for a cluster adopted,
+    /// or recorded by an older kilter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Creation>,
+}
+
+/// Which kilter command created the cluster, and when.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Creation {
+    /// `up` or `ci`.
+    pub created_by: String,
     pub created_at: String,
 }
 
@@ -270,8 +283,29 @@ pub fn has_identity(project: &Project) -> bool {
 
 /// Record this directory as the owner of the project name.
 pub fn write_identity(runner: &Runner<'_>, project: &Project) -> Result<()> {
-    let id =
-        Identity { version: 1, dir: project.dir.clone(), created_at: crate::time::rfc3339_now() };
+    let id = Identity {
+        version: 1,
+        dir: project.dir.clone(),
+        created_at: crate::time::rfc3339_now(),
+        cluster: None,
+    };
+    let text = serde_json::to_string_pretty(&id)? + "\n";
+    runner.write_file(&project.paths.identity, &Content::text(text), Perm::Private(0o600))
+}
+
+/// Record in the identity that command `by` (`up`, `ci`) has just created the cluster.
+pub fn record_creation(runner: &Runner<'_>, project: &Project, by: &str) -> Result<()> {
+    let now = crate::time::rfc3339_now();
+    let claimed = Identity::read(&project.paths.identity)
+        .filter(|i| i.dir == project.dir)
+        .map(|i| i.created_at)
+        .unwrap_or_else(|| now.clone());
+    let id = Identity {
+        version: 1,
+        dir: project.dir.clone(),
+        created_at: claimed,
+        cluster: Some(Creation { created_by: by.to_owned(), created_at: now }),
+    };
     let text = serde_json::to_string_pretty(&id)? + "\n";
     runner.write_file(&project.paths.identity, &Content::text(text), Perm::Private(0o600))
 }
@@ -479,7 +513,8 @@ mod tests {
     fn record(d: &Dirs, name: &str, dir: &Utf8Path) {
         let paths = Paths::new(d, name);
         std::fs::create_dir_all(&paths.cache).expect("mkdir");
-        let id = Identity { version: 1, dir: dir.to_owned(), created_at: "t".into() };
+        let id =
+            Identity { version: 1, dir: dir.to_owned(), created_at: "t".into(), cluster: None };
         std::fs::write(&paths.identity, serde_json::to_string(&id).expect("json")).expect("w");
     }
 
