@@ -240,7 +240,7 @@ fn keep_on_failure_keeps_the_failed_cluster_running() {
     assert_destroyed(&env);
 }
 
-/// The case: `kilter up` made the cluster; `kilter ci` in the same directory runs on it
+/// `kilter up` made the cluster; `kilter ci` in the same directory runs on it
 /// and keeps it (and says so). A cluster an earlier `ci --keep` made is not this run's either.
 #[test]
 fn ci_keeps_a_cluster_it_did_not_create_in_this_run() {

@@ -527,7 +527,7 @@ fn gc_finds_every_kind_of_orphan_and_touches_nothing_owned() {
     assert_eq!(read(z.renamed.join("kilter.yaml")), "name: fresh\n");
 }
 
-/// The case: a live project whose directory name differs from its `name:`, while its
+/// A live project whose directory name differs from its `name:`, while its
 /// kilter.yaml is missing for a moment (a `git checkout`, an editor's save).
 #[test]
 fn gc_keeps_a_cluster_whose_directory_is_there_while_its_kilter_yaml_is_missing() {

@@ -498,7 +498,7 @@ fn real_registry_containerd_pulls_through_the_hosts_toml_wiring() {
     fetch(&format!("localhost:{}/library/kilter-probe:1", reg.port));
 }
 
-/// The case on a real engine: `docker create --name <kilter's registry name> …` (no
+/// On a real engine: `docker create --name <kilter's registry name> …` (no
 /// kilter label). `registry start|stop|rm` refuse with exit 1 and leave it exactly as it was;
 /// `up` goes on without the registry. Then a same-named volume of the user's: never mounted.
 #[test]
