@@ -271,6 +271,10 @@ pub struct CiArgs {
     /// Restore this database snapshot once the cluster is up, before `tilt ci`
     #[arg(long, value_name = "SNAPSHOT")]
     pub restore: Option<String>,
+    /// Run on a throwaway cluster of its own: refuse (exit 4) when the project's cluster exists
+    /// already, instead of reusing (and keeping) it
+    #[arg(long)]
+    pub fresh: bool,
 }
 
 #[derive(Debug, Args)]
@@ -292,6 +296,10 @@ pub struct StopArgs {
 
 #[derive(Debug, Args)]
 pub struct GcArgs {
+    /// Collect only these projects (or clusters `kilter-<name>`), also when a directory still
+    /// claims them; a project whose directory still resolves to it is refused (`kilter destroy`)
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
     /// Do not ask for confirmation (required without a terminal)
     #[arg(short, long)]
     pub yes: bool,

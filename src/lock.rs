@@ -47,13 +47,16 @@ fn parse_seconds(s: &str) -> Option<Duration> {
         .then(|| Duration::from_secs_f64(secs))
 }
 
-/// Take the lock at `path`, waiting up to `timeout` and saying who holds it.
+/// Take the lock at `path`, waiting up to `timeout` and saying who holds it. `alive` tells
+/// whether the pid a lock file records still runs (the runner's liveness check: a zombie is
+/// gone).
 pub fn acquire(
     path: &Utf8Path,
     what: &str,
     command: &str,
     ui: &Ui,
     timeout: Duration,
+    alive: fn(i32) -> bool,
 ) -> Result<Lock> {
     if let Some(dir) = path.parent() {
         crate::fsutil::ensure_private_dir(dir)?;
@@ -71,7 +74,7 @@ pub fn acquire(
         match file.try_lock() {
             Ok(()) => break,
             Err(TryLockError::WouldBlock) => {
-                let holder = holder(&mut file);
+                let holder = holder(&mut file, alive);
                 if !announced {
                     ui.info(&format!("waiting for {holder} to finish with {what} …"));
                     announced = true;
@@ -103,7 +106,7 @@ pub fn acquire(
 }
 
 /// "kilter up (pid 1234)" from the holder's record.
-fn holder(file: &mut File) -> String {
+fn holder(file: &mut File, alive: fn(i32) -> bool) -> String {
     let mut text = String::new();
     let _ = file.rewind();
     let _ = file.read_to_string(&mut text);
@@ -117,9 +120,19 @@ fn holder(file: &mut File) -> String {
     if let Some(idx) = text.find("command=") {
         command = Some(text[idx + 8..].trim().to_owned());
     }
+    // The record is the last kilter's that took the lock: it holds it only while that pid runs.
+    // Otherwise a process it left behind (one that inherited the lock) or another program holds
+    // it, and the record must not be taken for the holder.
+    let alive = pid.as_deref().and_then(|p| p.parse::<i32>().ok()).is_some_and(alive);
     match (command, pid) {
-        (Some(c), Some(p)) => format!("`{c}` (pid {p})"),
-        (None, Some(p)) => format!("another kilter (pid {p})"),
+        (Some(c), Some(p)) if alive => format!("`{c}` (pid {p})"),
+        (None, Some(p)) if alive => format!("another kilter (pid {p})"),
+        (Some(c), Some(p)) => format!(
+            "another process (the lock file's record, `{c}` pid {p}, is stale: that pid has exited)"
+        ),
+        (None, Some(p)) => format!(
+            "another process (the lock file's record, pid {p}, is stale: that pid has exited)"
+        ),
         _ => "another kilter command".to_owned(),
     }
 }
@@ -144,11 +157,30 @@ mod tests {
         let name = |record: &str| {
             let mut f = tempfile::tempfile().expect("temp file");
             f.write_all(record.as_bytes()).expect("write");
-            holder(&mut f)
+            // The kernel answers for pids: this test's own runs, one above any pid_max does not.
+            holder(&mut f, |pid| pid == std::process::id() as i32)
         };
-        assert_eq!(name("pid=42 command=kilter up --no-tilt\n"), "`kilter up --no-tilt` (pid 42)");
-        assert_eq!(name("pid=42\n"), "another kilter (pid 42)");
+        let me = std::process::id();
+        assert_eq!(
+            name(&format!("pid={me} command=kilter up --no-tilt\n")),
+            format!("`kilter up --no-tilt` (pid {me})")
+        );
+        assert_eq!(name(&format!("pid={me}\n")), format!("another kilter (pid {me})"));
         assert_eq!(name(""), "another kilter command");
+        // A pid above any pid_max (2^22 on Linux) never runs: the record is stale.
+        let dead = 2_147_483_000;
+        assert_eq!(
+            name(&format!("pid={dead} command=kilter up\n")),
+            format!(
+                "another process (the lock file's record, `kilter up` pid {dead}, is stale: that pid has exited)"
+            )
+        );
+        assert_eq!(
+            name(&format!("pid={dead}\n")),
+            format!(
+                "another process (the lock file's record, pid {dead}, is stale: that pid has exited)"
+            )
+        );
     }
 
     #[test]

@@ -222,6 +222,19 @@ fn absolute(p: &Utf8Path) -> Result<Utf8PathBuf> {
 pub struct Identity {
     pub version: u32,
     pub dir: Utf8PathBuf,
+    /// When this directory claimed the name.
+    pub created_at: String,
+    /// Who created the cluster and when (`kind create` succeeded): absent for a cluster adopted,
+    /// or recorded by an older kilter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Creation>,
+}
+
+/// Which kilter command created the cluster, and when.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Creation {
+    /// `up` or `ci`.
+    pub created_by: String,
     pub created_at: String,
 }
 
@@ -270,8 +283,29 @@ pub fn has_identity(project: &Project) -> bool {
 
 /// Record this directory as the owner of the project name.
 pub fn write_identity(runner: &Runner<'_>, project: &Project) -> Result<()> {
-    let id =
-        Identity { version: 1, dir: project.dir.clone(), created_at: crate::time::rfc3339_now() };
+    let id = Identity {
+        version: 1,
+        dir: project.dir.clone(),
+        created_at: crate::time::rfc3339_now(),
+        cluster: None,
+    };
+    let text = serde_json::to_string_pretty(&id)? + "\n";
+    runner.write_file(&project.paths.identity, &Content::text(text), Perm::Private(0o600))
+}
+
+/// Record in the identity that command `by` (`up`, `ci`) has just created the cluster.
+pub fn record_creation(runner: &Runner<'_>, project: &Project, by: &str) -> Result<()> {
+    let now = crate::time::rfc3339_now();
+    let claimed = Identity::read(&project.paths.identity)
+        .filter(|i| i.dir == project.dir)
+        .map(|i| i.created_at)
+        .unwrap_or_else(|| now.clone());
+    let id = Identity {
+        version: 1,
+        dir: project.dir.clone(),
+        created_at: claimed,
+        cluster: Some(Creation { created_by: by.to_owned(), created_at: now }),
+    };
     let text = serde_json::to_string_pretty(&id)? + "\n";
     runner.write_file(&project.paths.identity, &Content::text(text), Perm::Private(0o600))
 }
@@ -416,9 +450,13 @@ pub enum Owner {
 }
 
 impl Owner {
-    /// The project no longer exists anywhere kilter knows of.
+    /// The project no longer exists anywhere kilter knows of: the directory recorded for it is
+    /// gone (not merely its kilter.yaml), or nothing but its snapshots is left. A directory that
+    /// is still there keeps its claim even when it now resolves to another name: its kilter.yaml
+    /// may be missing for a moment (a `git checkout`, an editor's save), so only the user, by
+    /// naming the project (`kilter gc NAME`), gives such a claim up.
     pub fn vanished(&self) -> bool {
-        matches!(self, Owner::Gone(_) | Owner::Other { .. } | Owner::Forgotten)
+        matches!(self, Owner::Gone(_) | Owner::Forgotten)
     }
 
     /// Why the project counts as vanished (or what is known about its owner).
@@ -426,7 +464,9 @@ impl Owner {
         match self {
             Owner::Here(d) => format!("owned by {d}"),
             Owner::Gone(d) => format!("its directory {d} is gone"),
-            Owner::Other { dir, name } => format!("{dir} now holds project `{name}`"),
+            Owner::Other { dir, name } => format!(
+                "its directory {dir} is still there but now resolves to project `{name}` (its kilter.yaml changed or is missing)"
+            ),
             Owner::Unreadable { dir, error } => {
                 format!("the kilter.yaml of {dir} cannot be read ({error})")
             }
@@ -473,7 +513,8 @@ mod tests {
     fn record(d: &Dirs, name: &str, dir: &Utf8Path) {
         let paths = Paths::new(d, name);
         std::fs::create_dir_all(&paths.cache).expect("mkdir");
-        let id = Identity { version: 1, dir: dir.to_owned(), created_at: "t".into() };
+        let id =
+            Identity { version: 1, dir: dir.to_owned(), created_at: "t".into(), cluster: None };
         std::fs::write(&paths.identity, serde_json::to_string(&id).expect("json")).expect("w");
     }
 
@@ -494,7 +535,17 @@ mod tests {
         std::fs::write(shop.join("kilter.yaml"), "name: shop2\n").expect("w");
         let o = owner_of(&d, "shop", None);
         assert_eq!(o, Owner::Other { dir: shop.clone(), name: "shop2".into() });
-        assert!(o.vanished() && o.describe().contains("now holds project `shop2`"));
+        assert!(!o.vanished(), "a live directory keeps its claim");
+        assert!(o.describe().contains("now resolves to project `shop2`"));
+        // kilter.yaml missing for a moment: the directory's name (`shop` here) decides, and a
+        // directory named otherwise still keeps its claim.
+        let other_named = root.join("src/my-shop");
+        std::fs::create_dir_all(&other_named).expect("mkdir");
+        record(&d, "shop", &other_named);
+        let o = owner_of(&d, "shop", None);
+        assert_eq!(o, Owner::Other { dir: other_named.clone(), name: "my-shop".into() });
+        assert!(!o.vanished());
+        record(&d, "shop", &shop);
 
         std::fs::write(shop.join("kilter.yaml"), "name: [unclosed\n").expect("w");
         let o = owner_of(&d, "shop", None);

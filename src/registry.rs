@@ -268,6 +268,43 @@ pub fn hosts_to_write(files: &[HostsFile], probe: &Output) -> Vec<usize> {
     if probe.stdout == present { missing } else { (0..files.len()).collect() }
 }
 
+/// The role a shared name stands for: `registry` for the registry, `cache` for a cache.
+fn role_of(settings: &Settings, name: &str) -> &'static str {
+    if name == settings.registry_name() { "registry" } else { "cache" }
+}
+
+/// Whether a shared container is kilter's: it carries [`SHARED_LABEL`] with the role its name
+/// stands for. A same-named container without it is someone else's and is never started,
+/// connected, stopped or removed.
+pub fn is_kilters(settings: &Settings, c: &Container) -> bool {
+    c.label(SHARED_LABEL) == Some(role_of(settings, c.short_name()))
+}
+
+/// What stops kilter at a same-named container or volume it did not create (exit 1).
+pub fn in_the_way(kind: &str, names: &[String]) -> Exit {
+    let list = names.join(", ");
+    let (them, it) = if names.len() == 1 { ("it", "it is") } else { ("them", "they are") };
+    let first = names.first().map(String::as_str).unwrap_or("NAME");
+    let hint = if kind == "container" {
+        format!(
+            "kilter leaves {them} alone: rename {them} out of the way (`docker rename {first} {first}-old`) or remove {them} if {it} not needed; or give kilter's shared containers other names with KILTER_REGISTRY_PREFIX (`KILTER_REGISTRY=off` runs without the local registry)"
+        )
+    } else {
+        format!(
+            "kilter leaves {them} alone: docker volumes cannot be renamed, so copy what you need and `docker volume rm {first}`; or give kilter's volumes other names with KILTER_REGISTRY_PREFIX (`KILTER_REGISTRY=off` runs without the local registry)"
+        )
+    };
+    Exit::new(
+        Code::Failed,
+        format!(
+            "docker {kind}{} {list} {} in the way: kilter did not create {them} (no `{SHARED_LABEL}` label)",
+            if names.len() == 1 { "" } else { "s" },
+            if names.len() == 1 { "is" } else { "are" }
+        ),
+    )
+    .hint(hint)
+}
+
 /// The shared containers as `docker inspect` showed them.
 #[derive(Debug, Clone, Default)]
 pub struct Seen {
@@ -280,6 +317,21 @@ impl Seen {
     }
     pub fn get(&self, name: &str) -> Option<&Container> {
         self.containers.iter().find(|c| c.short_name() == name)
+    }
+
+    /// The shared names held by containers kilter did not create, in [`Settings::names`] order.
+    pub fn foreign(&self, settings: &Settings) -> Vec<String> {
+        settings
+            .names()
+            .into_iter()
+            .filter(|n| self.get(n).is_some_and(|c| !is_kilters(settings, c)))
+            .collect()
+    }
+
+    /// Refuse (exit 1) when a shared name is held by a container kilter did not create.
+    pub fn check(&self, settings: &Settings) -> Result<(), Exit> {
+        let foreign = self.foreign(settings);
+        if foreign.is_empty() { Ok(()) } else { Err(in_the_way("container", &foreign)) }
     }
 }
 
@@ -337,6 +389,7 @@ impl Machine<'_, '_> {
     /// The registry's port: the one it is published on, else the recorded one, else the
     /// preferred one — moved past busy ports (and saying so) when kilter will create it.
     pub fn plan_port(&self, seen: &Seen) -> Result<u16> {
+        seen.check(self.settings)?;
         if let Some(p) =
             seen.get(&self.settings.registry_name()).and_then(|c| c.configured_port(CONTAINER_PORT))
         {
@@ -444,6 +497,7 @@ impl Machine<'_, '_> {
     /// created, kilter takes the machine-wide lock and looks again. `planned` is
     /// [`Machine::plan_port`]'s answer, already recorded by the caller. Returns the port.
     pub fn ensure(&self, seen: &Seen, kind_net: bool, planned: u16) -> Result<u16> {
+        seen.check(self.settings)?;
         let names = self.settings.names();
         let all_up = names.iter().all(|n| seen.get(n).is_some_and(up));
         let all_connected = !kind_net
@@ -469,7 +523,22 @@ impl Machine<'_, '_> {
         } else {
             seen
         };
+        seen.check(self.settings)?;
         let reg_name = self.settings.registry_name();
+        // Volumes of the containers about to be created: one of that name that kilter did not
+        // create would be mounted (and written to) by the new container.
+        let mut creating: Vec<String> = Vec::new();
+        if seen.get(&reg_name).is_none() {
+            creating.push(reg_name.clone());
+        }
+        creating.extend(
+            self.settings
+                .upstreams
+                .iter()
+                .map(|u| self.settings.cache_name(u))
+                .filter(|n| seen.get(n).is_none()),
+        );
+        self.check_volumes(&creating)?;
         // The registry first (published on the default bridge, as in kind's recipe, then
         // connected to kind), so that caches starting next can already reach it by name.
         let port = match seen.get(&reg_name) {
@@ -534,6 +603,29 @@ impl Machine<'_, '_> {
         Ok(port)
     }
 
+    /// Refuse (exit 1) when one of `names` is a docker volume kilter did not create.
+    fn check_volumes(&self, names: &[String]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let cmd = self.docker.volume_inspect_cmd(names);
+        let out = self.runner.run_unchecked(&cmd)?;
+        if crate::tools::docker::daemon_unreachable(&out.stderr) {
+            return Err(crate::tools::docker::daemon_error(&out.stderr).into());
+        }
+        let only_missing = out
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .all(|l| l.to_ascii_lowercase().contains("no such volume"));
+        if !out.success() && !only_missing {
+            return Err(self.runner.failed(&cmd, &out, None).into());
+        }
+        let found = foreign_volumes(&out.stdout)
+            .map_err(|e| anyhow::anyhow!("could not read `{cmd}`: {e}"))?;
+        if found.is_empty() { Ok(()) } else { Err(in_the_way("volume", &found).into()) }
+    }
+
     /// `docker start A B …` of stopped shared containers.
     fn start(&self, names: &[String], port: u16) -> Result<()> {
         let cmd = self.docker.start_many_cmd(names);
@@ -560,6 +652,20 @@ impl Machine<'_, '_> {
         }
         Err(self.runner.failed(&cmd, &out, None).into())
     }
+}
+
+/// The volumes in `docker volume inspect` output (a JSON array; empty output when every name
+/// was missing) that do not carry [`SHARED_LABEL`].
+pub fn foreign_volumes(stdout: &str) -> Result<Vec<String>, serde_json::Error> {
+    if stdout.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let vols: Vec<serde_json::Value> = serde_json::from_str(stdout)?;
+    Ok(vols
+        .iter()
+        .filter(|v| v["Labels"].get(SHARED_LABEL).is_none())
+        .filter_map(|v| v["Name"].as_str().map(str::to_owned))
+        .collect())
 }
 
 /// Running, or restarting under its restart policy (a cache whose upstream cannot be reached
@@ -673,6 +779,9 @@ pub struct SharedRow {
     pub address: Option<String>,
     pub on_kind_network: bool,
     pub volume: String,
+    /// Whether the container is kilter's (carries its label); true when absent. A same-named
+    /// container of someone else's is shown, never touched.
+    pub kilters: bool,
 }
 
 /// One row per shared container, in [`Settings::names`] order.
@@ -691,6 +800,7 @@ pub fn rows(settings: &Settings, seen: &Seen) -> Vec<SharedRow> {
             .map(|p| format!("127.0.0.1:{p}")),
         on_kind_network: c.is_some_and(|c| c.on_network(KIND_NETWORK)),
         volume: reg,
+        kilters: c.is_none_or(|c| is_kilters(settings, c)),
     });
     for u in &settings.upstreams {
         let name = settings.cache_name(u);
@@ -704,6 +814,7 @@ pub fn rows(settings: &Settings, seen: &Seen) -> Vec<SharedRow> {
             address: None,
             on_kind_network: c.is_some_and(|c| c.on_network(KIND_NETWORK)),
             volume: name,
+            kilters: c.is_none_or(|c| is_kilters(settings, c)),
         });
     }
     out
@@ -715,6 +826,7 @@ pub fn summary(rows: &[SharedRow]) -> String {
     let caches = &rows[1..];
     let running = caches.iter().filter(|r| r.state == "running").count();
     let reg_text = match (&reg.address, reg.state.as_str()) {
+        _ if !reg.kilters => format!("{} is not kilter's (in the way)", reg.name),
         (_, "absent") => "absent".to_owned(),
         (Some(a), s) => format!("{s} on {a}"),
         (None, s) => s.to_owned(),

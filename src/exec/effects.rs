@@ -421,7 +421,7 @@ impl Runner<'_> {
         if !matches!(self.mode, Mode::Real) {
             return Ok(None);
         }
-        Ok(Some(crate::lock::acquire(path, what, command, self.ui, timeout)?))
+        Ok(Some(crate::lock::acquire(path, what, command, self.ui, timeout, super::pid_alive)?))
     }
 
     /// A note in the dry-run script about what the real run would do at this point without a

@@ -8,6 +8,7 @@
 //! hung kind) and the caller exits 5.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -19,7 +20,8 @@ use crate::fsutil::Perm;
 use crate::lock::Lock;
 use crate::ports::{self, Check as PortCheck, Ports, Registry};
 use crate::project::{
-    CreatingMarker, Project, check_identity, clear_stopped_flag, has_identity, write_identity,
+    CreatingMarker, Project, check_identity, clear_stopped_flag, has_identity, record_creation,
+    write_identity,
 };
 use crate::registry::{self, Machine, Seen, Settings};
 use crate::services::{self, NodePorts, Service};
@@ -41,6 +43,12 @@ pub struct Options<'a> {
     /// kilter.yaml's services (resolved by the caller before anything changed): their NodePorts
     /// are recorded with the project's slot.
     pub services: &'a [Service],
+    /// Refuse (exit 4) when the cluster exists already, instead of reusing it (`ci --fresh`).
+    pub fresh: bool,
+    /// Set once `kind create` has made the cluster in this run (also when a later step fails).
+    pub created: Option<&'a AtomicBool>,
+    /// Who creates it, as recorded in the identity: `up` or `ci`.
+    pub by: &'a str,
 }
 
 /// A cluster that is up and healthy, with what the caller needs to go on.
@@ -115,6 +123,11 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
         ))
         .hint("`kilter up --adopt` takes it over as this project's cluster; or give this project another `name:` in kilter.yaml")
         .into());
+    }
+    if opts.fresh
+        && let Some(c) = &container
+    {
+        return Err(fresh_refusal(project, c).into());
     }
     if claim {
         write_identity(runner, project)?;
@@ -207,6 +220,10 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
                 ));
             }
             create(ctx, project, &tools, &ports, claim, use_registry)?;
+            if let Some(flag) = opts.created {
+                flag.store(true, Ordering::SeqCst);
+            }
+            record_creation(runner, project, opts.by)?;
             created = true;
         }
     }
@@ -311,6 +328,23 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
     }
 
     Ok(Up { tools, ports, nodeports, had_services, lock, created, registry_port: wiring })
+}
+
+/// `ci --fresh` where the project's cluster exists: refused (exit 4), saying who made it.
+pub fn fresh_refusal(project: &Project, c: &Container) -> crate::error::Exit {
+    let made = crate::project::Identity::read(&project.paths.identity)
+        .filter(|i| i.dir == project.dir)
+        .and_then(|i| i.cluster)
+        .map(|c| format!(", created by `kilter {}` at {}", c.created_by, c.created_at))
+        .unwrap_or_default();
+    invalid(format!(
+        "--fresh wants a throwaway cluster of its own, but cluster {} exists ({}{made})",
+        project.cluster(),
+        c.state.status
+    ))
+    .hint(
+        "without --fresh, `kilter ci` runs on it and keeps it; `kilter destroy` deletes it first (its database is snapshotted), or run CI in a directory with another `name:`",
+    )
 }
 
 /// The local registry speeds Tilt up but the cluster works without it: a failure to set it up

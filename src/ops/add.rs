@@ -59,6 +59,18 @@ pub fn run(ctx: &Ctx<'_>, args: &AddArgs) -> Result<i32> {
     let mut updated = project.clone();
     updated.config.services = config.services;
     let list = services_of(&updated)?;
+    // Everything else is checked before kilter.yaml changes, so that a failure below leaves it
+    // as it was: the port registry (readable, a slot in range, room in the block for the new
+    // NodePorts), the tools, and whether the cluster runs (then the registry must exist).
+    super::preview_nodeports(ctx, &updated, &list)?;
+    let tools = ctx.tools(&[Tool::Docker, Tool::Kubectl])?;
+    let running = running_cluster(ctx, &updated, &tools)?;
+    let ports_path = ctx.dirs.port_registry();
+    if running.is_some() && crate::ports::Registry::load(&ports_path)?.is_none() {
+        return Err(invalid(format!("the port registry {ports_path} is missing"))
+            .hint("`kilter up` rebuilds it from the clusters that exist; nothing was changed")
+            .into());
+    }
     if new_text != text {
         ctx.runner.write_file(path, &Content::text(new_text), Perm::Keep)?;
         ui.success(
@@ -67,8 +79,7 @@ pub fn run(ctx: &Ctx<'_>, args: &AddArgs) -> Result<i32> {
         );
     }
 
-    let tools = ctx.tools(&[Tool::Docker, Tool::Kubectl])?;
-    let Some(kubectl) = running_cluster(ctx, &updated, &tools)? else {
+    let Some(kubectl) = running else {
         ui.info(&format!(
             "Cluster {} is not running; `kilter up` starts the services",
             project.cluster()

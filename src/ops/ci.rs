@@ -19,6 +19,7 @@
 //! `::error` annotation with the failing `$` line, and a Markdown summary goes to
 //! `$GITHUB_STEP_SUMMARY`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -31,7 +32,7 @@ use crate::exec::{Cmd, Content, Output};
 use crate::github::{self, Actions, Phase, Status};
 use crate::lifecycle;
 use crate::ports::{self, Check as PortCheck, Registry};
-use crate::project::{Project, check_identity, stage_flag};
+use crate::project::{Identity, Project, check_identity, stage_flag};
 use crate::services::{self, Service, Wired};
 use crate::tools::kubectl::{self, Kubectl, PodRow};
 use crate::tools::tilt::{self, TiltArgs};
@@ -67,10 +68,21 @@ pub fn run(ctx: &Ctx<'_>, args: &CiArgs) -> Result<i32> {
     if let Some(name) = &args.restore {
         check_snapshot(&project, name)?;
     }
+    // `--fresh` refuses a cluster that exists before any phase starts (and again under the
+    // project lock in the cluster phase).
+    if args.fresh {
+        let tools = ctx.tools(&[Tool::Docker])?;
+        if let Some(c) = tools.docker()?.inspect(runner, &project.node())? {
+            return Err(lifecycle::up::fresh_refusal(&project, &c).into());
+        }
+    }
     let artifacts_dir = artifacts_dir(args, &project)?;
     let mut phases = Phases { ctx, actions: &actions, list: Vec::new() };
 
-    let outcome = work(ctx, &actions, &project, &service_list, args, timeout, &mut phases);
+    // Set by the cluster phase once `kind create` made the cluster in this run: only such a
+    // cluster is deleted at the end (a reused one, e.g. `kilter up`'s, is kept).
+    let created = AtomicBool::new(false);
+    let outcome = work(ctx, &project, &service_list, args, timeout, &mut phases, &created);
     runner.clear_deadline();
     let failed = !matches!(outcome, Ok(Verdict::Passed));
     let interrupted = outcome.as_ref().is_err_and(|e| code_of(e) == Code::Interrupted);
@@ -111,6 +123,17 @@ pub fn run(ctx: &Ctx<'_>, args: &CiArgs) -> Result<i32> {
     } else if keep {
         let why = if args.keep { "--keep" } else { "--keep-on-failure" };
         phases.skip("destroy", &format!("{why}: `kilter destroy --yes` deletes it"));
+    } else if !created.load(Ordering::SeqCst) {
+        let made = Identity::read(&project.paths.identity)
+            .filter(|i| i.dir == project.dir)
+            .and_then(|i| i.cluster)
+            .map(|c| format!(", created by `kilter {}` at {}", c.created_by, c.created_at))
+            .unwrap_or_default();
+        let why = format!(
+            "this run did not create {}{made}: it is kept; `kilter ci --fresh` insists on a throwaway cluster of its own",
+            project.cluster()
+        );
+        phases.skip("destroy", &why);
     } else if !runner.exists(&project.paths.identity) {
         // This project never claimed the cluster (a dry run sees the claim it planned): never
         // delete someone else's.
@@ -186,13 +209,14 @@ fn artifacts_dir(args: &CiArgs, project: &Project) -> Result<Utf8PathBuf> {
 /// Phases 1–4, stopping at the first failure.
 fn work(
     ctx: &Ctx<'_>,
-    actions: &Actions,
     project: &Project,
     service_list: &[Service],
     args: &CiArgs,
     timeout: Duration,
     phases: &mut Phases<'_, '_>,
+    created: &AtomicBool,
 ) -> Result<Verdict> {
+    let actions = phases.actions;
     let tiltfile = project.tiltfile();
     let want_tilt = tiltfile.is_file();
     let opts = lifecycle::up::Options {
@@ -201,6 +225,9 @@ fn work(
         timeout,
         command: "kilter ci",
         services: service_list,
+        fresh: args.fresh,
+        created: Some(created),
+        by: "ci",
     };
     let up = phases.run("cluster", &format!("Cluster {}", project.cluster()), || {
         lifecycle::up::cluster(ctx, project, &opts).map(|up| (up, ok()))

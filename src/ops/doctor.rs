@@ -414,7 +414,11 @@ fn registry_checks(
         .collect();
     let missing: Vec<&str> =
         rows.iter().filter(|r| r.state == "absent").map(|r| r.name.as_str()).collect();
-    out.push(if absent {
+    let foreign = seen.foreign(&settings);
+    out.push(if !foreign.is_empty() {
+        let e = registry::in_the_way("container", &foreign);
+        check("registry", Level::Warn, format!("{} ({line})", e.message), e.hint)
+    } else if absent {
         check("registry", Level::Ok, "not created yet (the next `kilter up` creates it)", None)
     } else if !down.is_empty() || !missing.is_empty() {
         let mut what = Vec::new();
@@ -435,6 +439,7 @@ fn registry_checks(
     });
     let port = seen
         .get(&settings.registry_name())
+        .filter(|c| registry::is_kilters(&settings, c))
         .and_then(|c| c.configured_port(registry::CONTAINER_PORT));
     // The wiring of this project's running node.
     if let (NodeState::Running, Some(port)) = (state, port) {

@@ -11,6 +11,8 @@ use super::{Ctx, preview_nodeports, project_env, services_of};
 use crate::cli::EnvArgs;
 use crate::exec::quote;
 use crate::services::{self, Wired};
+use crate::tools::Tool;
+use crate::tools::docker::NodeState;
 
 pub fn run(ctx: &Ctx<'_>, args: &EnvArgs) -> Result<i32> {
     let project = ctx.project()?;
@@ -19,12 +21,13 @@ pub fn run(ctx: &Ctx<'_>, args: &EnvArgs) -> Result<i32> {
     let nodeports = preview_nodeports(ctx, &project, &list)?;
     let wired = services::wire_all(&list, &project.name, &project.namespace(), &nodeports)?;
     let host = services::host_env(&wired);
+    say_cluster_state(ctx, &project);
     if args.dotenv {
         let mut out = format!(
             "# kilter env --dotenv: the services of project {} as this machine reaches them\n",
             project.name
         );
-        out.push_str(&services::dotenv(&host));
+        out.push_str(&services::dotenv(&host)?);
         ctx.ui.stdout(&out);
         return Ok(0);
     }
@@ -53,6 +56,27 @@ pub fn run(ctx: &Ctx<'_>, args: &EnvArgs) -> Result<i32> {
     }
     ctx.ui.stdout(&out);
     Ok(0)
+}
+
+/// When the cluster is not running, nothing answers on these addresses: say so on stderr (the
+/// output stays the same, and so does the exit code). One `docker inspect`; when Docker cannot
+/// tell, that is said instead.
+fn say_cluster_state(ctx: &Ctx<'_>, project: &crate::project::Project) {
+    let state = ctx
+        .tools(&[Tool::Docker])
+        .and_then(|t| t.docker().and_then(|d| d.inspect(ctx.runner, &project.node())));
+    let cluster = project.cluster();
+    match state {
+        Ok(Some(c)) if c.node_state() == NodeState::Running => {}
+        Ok(Some(c)) => ctx.ui.note(&format!(
+            "cluster {cluster} is {} (not running): nothing answers on these addresses until `kilter up` starts it",
+            c.state.status
+        )),
+        Ok(None) => ctx.ui.note(&format!(
+            "cluster {cluster} does not exist: these are the addresses `kilter up` will give it"
+        )),
+        Err(e) => ctx.ui.note(&format!("could not tell whether cluster {cluster} runs: {e:#}")),
+    }
 }
 
 /// `postgres: 127.0.0.1:30359 (in the cluster postgres.shop-dev.svc:5432); user postgres, …`

@@ -46,6 +46,8 @@ const CONFIRM_WORD: &str = "yes";
 struct Orphan {
     node: KilterNode,
     owner: Owner,
+    /// Named on the command line: collected whatever directory still claims it.
+    named: bool,
     cache_bytes: u64,
     slot: Option<u16>,
 }
@@ -66,6 +68,10 @@ struct Plan {
     snapshots: Vec<(String, Utf8PathBuf, usize, u64, Owner)>,
     /// What was found but is kept, and why.
     kept: Vec<String>,
+    /// Named projects `gc` must not collect (a directory still resolves to them), and why.
+    refused: Vec<String>,
+    /// Named projects of which nothing is known.
+    unknown: Vec<String>,
 }
 
 impl Plan {
@@ -103,7 +109,25 @@ pub fn run(ctx: &Ctx<'_>, args: &GcArgs) -> Result<i32> {
             None
         }
     };
-    let plan = survey(ctx, &nodes, registry.as_ref(), here.as_ref(), args.snapshots);
+    let named = named_projects(&args.names, &nodes)?;
+    let only = (!named.is_empty()).then_some(&named);
+    let plan = survey(ctx, &nodes, registry.as_ref(), here.as_ref(), args.snapshots, only);
+    if !plan.unknown.is_empty() {
+        return Err(invalid(format!(
+            "kilter knows nothing of {}: no cluster, cache dir, port slot or snapshots",
+            plan.unknown.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        ))
+        .hint("`kilter ls` lists the projects kilter knows")
+        .into());
+    }
+    if !plan.refused.is_empty() {
+        return Err(invalid(format!(
+            "refusing to collect what a project directory still claims:\n  {}",
+            plan.refused.join("\n  ")
+        ))
+        .hint("`kilter -C DIR destroy` deletes a project's cluster (after a snapshot of its database); nothing was removed")
+        .into());
+    }
     show(ui, &plan, args.snapshots);
     let count = plan.removals(args.snapshots);
     if count == 0 {
@@ -148,6 +172,71 @@ fn items(n: usize) -> String {
     if n == 1 { "1 item".to_owned() } else { format!("{n} items") }
 }
 
+/// The project names the user named: `NAME` or the cluster `kilter-NAME` (when such a cluster
+/// exists and no project `kilter-NAME` does).
+fn named_projects(args: &[String], nodes: &[KilterNode]) -> Result<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    for a in args {
+        let by_cluster = nodes.iter().find(|n| n.cluster == *a && n.project != *a);
+        let name = match by_cluster {
+            Some(n) if !nodes.iter().any(|m| m.project == *a) => n.project.clone(),
+            _ => a.clone(),
+        };
+        crate::config::validate_name(&name)?;
+        out.insert(name);
+    }
+    Ok(out)
+}
+
+/// The files and directories kilter keeps in a project's cache dir (docs/files.md).
+const CACHE_ENTRIES: [&str; 15] = [
+    "kubeconfig",
+    "kubeconfig.lock",
+    "commands.log",
+    "tilt.log",
+    "tilt.json",
+    "kind-config.yaml",
+    "creating",
+    "project.json",
+    "lock",
+    "flag-undo.json",
+    "services.yaml",
+    "registry",
+    "artifacts",
+    "restore.log",
+    "local-registry-hosting.yaml",
+];
+
+/// What a directory under the cache root holds: whether any of it is kilter's, and the
+/// entries that are not (sorted).
+fn cache_contents(dir: &Utf8Path) -> (bool, Vec<String>) {
+    let Ok(rd) = dir.read_dir_utf8() else { return (false, Vec::new()) };
+    let mut kilters = false;
+    let mut foreign = Vec::new();
+    for e in rd.flatten() {
+        let n = e.file_name();
+        if CACHE_ENTRIES.contains(&n) || temp_pid(n).is_some() {
+            kilters = true;
+        } else {
+            foreign.push(n.to_owned());
+        }
+    }
+    foreign.sort();
+    (kilters, foreign)
+}
+
+/// Why a cache dir may not be removed as a whole, if it may not.
+fn cache_dir_keeps(dir: &Utf8Path) -> Option<String> {
+    match cache_contents(dir) {
+        (false, _) => Some(format!("{dir} holds no kilter files; kilter leaves it alone")),
+        (true, foreign) if !foreign.is_empty() => Some(format!(
+            "{dir} also holds files kilter did not write ({}); kilter leaves it alone",
+            foreign.join(", ")
+        )),
+        _ => None,
+    }
+}
+
 /// Valid project names among the subdirectories of `dir`.
 fn names_in(dir: &Utf8Path) -> Vec<String> {
     let Ok(rd) = dir.read_dir_utf8() else { return Vec::new() };
@@ -181,17 +270,23 @@ fn survey(
     registry: Option<&Registry>,
     here: Option<&Project>,
     with_snapshots: bool,
+    only: Option<&BTreeSet<String>>,
 ) -> Plan {
     let dirs = &ctx.dirs;
     let here_name = here.map(|p| p.name.as_str());
-    let cache_names = names_in(&dirs.cache);
-    let data_names = names_in(&dirs.data);
+    let wanted = |n: &str| only.is_none_or(|o| o.contains(n));
+    let named = |n: &str| only.is_some_and(|o| o.contains(n));
+    let cache_names: Vec<String> =
+        names_in(&dirs.cache).into_iter().filter(|n| wanted(n)).collect();
+    let data_names: Vec<String> = names_in(&dirs.data).into_iter().filter(|n| wanted(n)).collect();
+    let nodes: Vec<KilterNode> = nodes.iter().filter(|n| wanted(&n.project)).cloned().collect();
+    let nodes = nodes.as_slice();
     let mut names: BTreeSet<String> = BTreeSet::new();
     names.extend(nodes.iter().map(|n| n.project.clone()));
     names.extend(cache_names.iter().cloned());
     names.extend(data_names.iter().cloned());
     if let Some(r) = registry {
-        names.extend(r.projects.keys().cloned());
+        names.extend(r.projects.keys().filter(|n| wanted(n)).cloned());
     }
     let entry = |n: &str| registry.and_then(|r| r.projects.get(n));
     let owners: BTreeMap<String, Owner> = names
@@ -207,24 +302,40 @@ fn survey(
     let owner = |n: &str| owners.get(n).cloned().unwrap_or(Owner::Unknown);
     let node_of = |n: &str| nodes.iter().find(|x| x.project == n);
     let mut plan = Plan::default();
+    if let Some(o) = only {
+        plan.unknown = o.iter().filter(|n| !names.contains(*n)).cloned().collect();
+        for n in o.iter().filter(|n| names.contains(*n)) {
+            if let Owner::Here(d) = owner(n) {
+                plan.refused.push(format!("project `{n}`: {d} still resolves to it"));
+            }
+        }
+    }
+    // Named on the command line, or no directory claims it any more.
+    let collectable = |n: &str| named(n) || owner(n).vanished();
 
     for n in nodes {
         let o = owner(&n.project);
-        if o.vanished() {
+        if collectable(&n.project) {
             let paths = Paths::new(dirs, &n.project);
             plan.clusters.push(Orphan {
                 node: n.clone(),
                 owner: o,
+                named: named(&n.project),
                 cache_bytes: size_of(&paths.cache),
                 slot: entry(&n.project).map(|e| e.slot),
             });
-        } else if matches!(o, Owner::Unknown | Owner::Unreadable { .. }) {
+        } else if matches!(o, Owner::Unknown | Owner::Unreadable { .. } | Owner::Other { .. }) {
+            let claim = if matches!(o, Owner::Other { .. }) {
+                "`kilter up` there claims it again once its kilter.yaml names it"
+            } else {
+                "`kilter up --adopt` in its directory claims it"
+            };
             plan.kept.push(format!(
-                "cluster {} ({}): {}; `kilter up --adopt` in its directory claims it, `kind delete cluster --name {}` removes it",
+                "cluster {} ({}): {}; {claim}, `kilter gc {}` removes it",
                 n.cluster,
                 n.state,
                 o.describe(),
-                n.cluster
+                n.project
             ));
         }
     }
@@ -235,17 +346,22 @@ fn survey(
         if Some(n.as_str()) == here_name || node_of(n).is_some() {
             continue;
         }
-        plan.caches.push((n.clone(), size_of(&dirs.cache.join(n))));
+        let dir = dirs.cache.join(n);
+        if let Some(why) = cache_dir_keeps(&dir) {
+            plan.kept.push(why);
+            continue;
+        }
+        plan.caches.push((n.clone(), size_of(&dir)));
         gone_caches.insert(n);
     }
     if let Some(r) = registry {
         let mut unknown = Vec::new();
         for (n, e) in &r.projects {
-            if Some(n.as_str()) == here_name || node_of(n).is_some() {
+            if Some(n.as_str()) == here_name || node_of(n).is_some() || !wanted(n) {
                 continue;
             }
             match owner(n) {
-                o if o.vanished() => plan.slots.push((n.clone(), e.slot, o)),
+                o if collectable(n) => plan.slots.push((n.clone(), e.slot, o)),
                 Owner::Unknown => unknown.push(n.as_str()),
                 _ => {}
             }
@@ -268,7 +384,7 @@ fn survey(
             && node_of(n).is_none()
             && !cache_names.contains(n);
         let o = if forgotten { Owner::Forgotten } else { owner(n) };
-        if !o.vanished() || Some(n.as_str()) == here_name {
+        if !(o.vanished() || named(n)) || Some(n.as_str()) == here_name {
             continue;
         }
         let dir = dirs.data.join(n);
@@ -290,7 +406,11 @@ fn survey(
             }
         }
     }
-    // Temporary files of atomic writes whose writer is gone.
+    // Temporary files of atomic writes whose writer is gone (not when only named projects are
+    // collected).
+    if only.is_some() {
+        return plan;
+    }
     let mut scan: BTreeSet<Utf8PathBuf> = BTreeSet::new();
     scan.insert(dirs.state.clone());
     for n in &cache_names {
@@ -357,11 +477,15 @@ fn show(ui: &Ui, plan: &Plan, with_snapshots: bool) {
                 format!(", port slot {s} (Tilt {}, NodePorts {}-{})", p.tilt, p.base, p.base + 19)
             })
             .unwrap_or_default();
+        let why = if o.named && !o.owner.vanished() {
+            format!("named on the command line ({})", o.owner.describe())
+        } else {
+            o.owner.describe()
+        };
         lines.push(format!(
-            "cluster {} ({}): {}; with its cache dir ({}){slot}",
+            "cluster {} ({}): {why}; with its cache dir ({}){slot}",
             o.node.cluster,
             o.node.state,
-            o.owner.describe(),
             fmt_bytes(o.cache_bytes)
         ));
     }
@@ -537,7 +661,7 @@ fn remove_cluster(ctx: &Ctx<'_>, kind: &crate::tools::kind::Kind<'_>, o: &Orphan
         .flatten()
         .and_then(|r| r.projects.get(name).and_then(|e| e.dir.clone()));
     let owner = owner_of(&ctx.dirs, name, recorded.as_deref());
-    if !owner.vanished() {
+    if !(owner.vanished() || o.named && !matches!(owner, Owner::Here(_))) {
         ui.note(&format!("kept cluster {}: {}", o.node.cluster, owner.describe()));
         return Ok(false);
     }
@@ -551,7 +675,12 @@ fn remove_cluster(ctx: &Ctx<'_>, kind: &crate::tools::kind::Kind<'_>, o: &Orphan
         }
         return Err(runner.failed(&cmd, &out, None).into());
     }
-    runner.remove_dir_all(&paths.cache)?;
+    match cache_dir_keeps(&paths.cache) {
+        Some(why) if paths.cache.is_dir() => ui.note(&format!("kept its cache dir: {why}")),
+        _ => {
+            runner.remove_dir_all(&paths.cache)?;
+        }
+    }
     ui.success(
         &format!("Deleted cluster {}", o.node.cluster),
         &format!("delete {}", o.node.cluster),
@@ -568,6 +697,10 @@ fn remove_cache(ctx: &Ctx<'_>, docker: &Docker<'_>, name: &str) -> Result<()> {
     let node = format!("kilter-{name}-control-plane");
     if docker.inspect(runner, &node)?.is_some() {
         ctx.ui.note(&format!("kept the cache dir of `{name}`: its cluster exists now"));
+        return Ok(());
+    }
+    if let Some(why) = cache_dir_keeps(&paths.cache) {
+        ctx.ui.note(&format!("kept the cache dir of `{name}`: {why}"));
         return Ok(());
     }
     let files = TiltFiles { record: &paths.tilt_json, log: &paths.tilt_log };

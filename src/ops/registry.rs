@@ -92,10 +92,11 @@ fn status(ctx: &Ctx<'_>, m: &Machine<'_, '_>, json: bool) -> Result<i32> {
     for r in &doc.containers {
         let s = &r.shared;
         let addr = s.address.clone().or_else(|| s.upstream.clone()).unwrap_or_default();
+        let state = if s.kilters { s.state.clone() } else { format!("{} (not kilter's)", s.state) };
         text.push_str(&format!(
             "{:<32} {:<9} {:<16} {:<5} {}{}\n",
             s.name,
-            s.state,
+            state,
             addr,
             if s.on_kind_network { "yes" } else { "no" },
             s.volume,
@@ -134,6 +135,9 @@ fn existing(m: &Machine<'_, '_>, seen: &Seen) -> Vec<String> {
 
 fn stop(ctx: &Ctx<'_>, m: &Machine<'_, '_>) -> Result<i32> {
     let seen = m.inspect()?;
+    // A same-named container kilter did not create is not stopped: nothing is, and kilter
+    // says what is in the way.
+    seen.check(m.settings)?;
     let running: Vec<String> = m
         .settings
         .names()
@@ -168,6 +172,7 @@ fn rm(ctx: &Ctx<'_>, m: &Machine<'_, '_>, args: &RegistryRmArgs) -> Result<i32> 
             })?;
     }
     let (seen, volumes) = look(m)?;
+    seen.check(m.settings)?;
     let names = existing(m, &seen);
     if !names.is_empty() {
         ctx.runner.run(&m.docker.rm_force_cmd(&names))?;

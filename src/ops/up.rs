@@ -41,6 +41,9 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         timeout,
         command: "kilter up",
         services: &service_list,
+        fresh: false,
+        created: None,
+        by: "up",
     };
     let up = lifecycle::up::cluster(ctx, &project, &opts)?;
 

@@ -136,3 +136,37 @@ fn summary_line() {
     assert_eq!(r.len(), 5);
     assert_eq!(summary(&r), "absent, 0/4 caches running");
 }
+
+#[test]
+fn only_containers_and_volumes_with_kilters_label_are_kilters() {
+    let s = settings(&[]).expect("settings");
+    let c = |name: &str, labels: &str| -> Container {
+        serde_json::from_str(&format!(
+            r#"{{"Id":"x","Name":"/{name}","State":{{"Status":"running","Running":true}},"Config":{{"Labels":{labels}}}}}"#
+        ))
+        .expect("container")
+    };
+    let mine = c("kilter-registry", r#"{"io.kilter.shared":"registry"}"#);
+    let theirs = c("kilter-cache-quay.io", "null");
+    let wrong_role = c("kilter-cache-ghcr.io", r#"{"io.kilter.shared":"registry"}"#);
+    assert!(is_kilters(&s, &mine));
+    assert!(!is_kilters(&s, &theirs));
+    assert!(!is_kilters(&s, &wrong_role));
+    let seen = Seen::new(vec![mine, theirs, wrong_role]);
+    assert_eq!(seen.foreign(&s), vec!["kilter-cache-ghcr.io", "kilter-cache-quay.io"]);
+    let e = seen.check(&s).expect_err("in the way");
+    assert_eq!(e.code, Code::Failed);
+    assert!(
+        e.message.starts_with(
+            "docker containers kilter-cache-ghcr.io, kilter-cache-quay.io are in the way"
+        ),
+        "{}",
+        e.message
+    );
+    assert!(Seen::default().check(&s).is_ok());
+
+    let vols = r#"[{"Name":"kilter-registry","Labels":null},{"Name":"kilter-cache-ghcr.io","Labels":{"io.kilter.shared":"cache"}}]"#;
+    assert_eq!(foreign_volumes(vols).expect("json"), vec!["kilter-registry"]);
+    assert_eq!(foreign_volumes("").expect("none found"), Vec::<String>::new());
+    assert!(foreign_volumes("[").is_err());
+}

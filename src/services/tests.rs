@@ -219,21 +219,46 @@ fn host_values_point_at_the_node_port() {
 }
 
 #[test]
-fn dotenv_quotes_only_what_needs_it() {
+fn dotenv_quotes_only_what_needs_it_and_refuses_what_no_quoting_keeps_literal() {
     let vars: Vec<(String, String)> = [
         ("A", "postgres://u:p@127.0.0.1:30359/shop"),
-        ("B", "two words $HOME"),
+        ("B", "two words $HOME $(x) `y` # z"),
         ("C", ""),
         ("D", "it's"),
-        ("E", "line\nbreak \"q\" \\"),
+        ("E", "line\nbreak \"q\" \\ it's"),
+        ("F", "a\\b ${ $"),
+        ("G", "C:\\\\share"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
-    assert_eq!(
-        dotenv(&vars),
-        "A=postgres://u:p@127.0.0.1:30359/shop\nB='two words $HOME'\nC=''\nD=\"it's\"\nE=\"line\\nbreak \\\"q\\\" \\\\\"\n"
-    );
+    let want = [
+        "A=postgres://u:p@127.0.0.1:30359/shop",
+        r#"B='two words $HOME $(x) `y` # z'"#,
+        "C=''",
+        r#"D="it's""#,
+        "E=\"line\nbreak \\\"q\\\" \\\\ it's\"",
+        r"F='a\b ${ $'",
+        r#"G="C:\\\\share""#,
+    ];
+    assert_eq!(dotenv(&vars).expect("writable"), want.map(|l| format!("{l}\n")).concat());
+    for (v, why) in [
+        ("${HOME}", "python-dotenv expands"),
+        ("'${X:-d}'", "python-dotenv expands"),
+        ("it's $(touch x)", "both a `'` and a `$`"),
+        ("it's `x`", "both a `'` and a `$`"),
+        ("a\\\\b $x", "both a `\\\\`"),
+        ("$x end\\", "a final `\\`"),
+        ("end\\", "a final `\\`"),
+        ("cr\r", "carriage return"),
+    ] {
+        let e = dotenv(&[("K".to_owned(), v.to_owned())]).expect_err(v);
+        assert_eq!(e.code, Code::Invalid);
+        assert!(e.message.starts_with("cannot write K in .env syntax"), "{}", e.message);
+        assert!(e.message.contains(why), "{v:?}: {}", e.message);
+    }
+    // `${` without a closing brace, or `${a:b}`, is not a python-dotenv variable.
+    assert_eq!(wiring::dotenv_value("${a:b} ${open").as_deref(), Ok("'${a:b} ${open'"));
 }
 
 #[test]

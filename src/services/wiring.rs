@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::error::{Exit, invalid};
+
 use super::template::{self, Vars};
 use super::{Service, WorkloadKind};
 
@@ -180,28 +182,82 @@ fn replace_address(text: &str, addr: &str, with: &str, bare: bool) -> String {
     out
 }
 
-/// `.env` lines (`NAME=value`) of the host values. A value of only safe characters is written
-/// bare; any other in single quotes, which dotenv readers (docker compose, python-dotenv, node's
-/// dotenv) and `set -a; . ./.env` all take literally — no `$` expansion, no escapes. A value
-/// holding a `'` or a line break cannot be single-quoted: it is double-quoted with `\\`, `\"`
-/// and `\n` escapes.
-pub fn dotenv(vars: &[(String, String)]) -> String {
+/// `.env` lines (`NAME=value`) of the host values, written so that every common reader —
+/// `set -a; . ./.env` in sh and bash, docker compose's env files, python-dotenv — takes each value
+/// literally: nothing is executed or expanded (docs/commands.md "kilter env"). The readers agree
+/// on only part of the quoting rules, so each value gets the first form that is exact for all:
+/// - bare, when it is made of `A-Z a-z 0-9 _ - . / : @ % + ,` only;
+/// - in single quotes, when it holds no `'` and no `\\` (python-dotenv turns `\\` into `\`
+///   inside single quotes, docker compose does not);
+/// - in double quotes with `\\` and `\"` escapes and line breaks as they are, when it holds no
+///   `$` and no backtick (sh needs `\$` there, which python-dotenv keeps as two characters).
+///
+/// A value none of them can carry is refused (exit 4): one with `${…}` (python-dotenv expands it
+/// in every quoting, with no escape), one with a carriage return (python-dotenv reads it as a
+/// line break), one ending in `\` (both python-dotenv and docker compose take it as escaping the
+/// closing quote), and one with both a `'` (or `\\`) and a `$` or backtick.
+pub fn dotenv(vars: &[(String, String)]) -> Result<String, Exit> {
     let mut out = String::new();
     for (k, v) in vars {
-        let safe = !v.is_empty()
-            && v.chars().all(|c| c.is_ascii_alphanumeric() || "_-./:@%+,".contains(c));
-        if safe {
-            out.push_str(&format!("{k}={v}\n"));
-        } else if !v.contains(['\'', '\n', '\r']) {
-            out.push_str(&format!("{k}='{v}'\n"));
-        } else {
-            let escaped = v
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n")
-                .replace('\r', "\\r");
-            out.push_str(&format!("{k}=\"{escaped}\"\n"));
-        }
+        out.push_str(&format!("{k}={}\n", dotenv_value(v).map_err(|why| unwritable(k, why))?));
     }
-    out
+    Ok(out)
+}
+
+fn unwritable(key: &str, why: &str) -> Exit {
+    invalid(format!(
+        "cannot write {key} in .env syntax that every reader takes literally: its value holds {why}"
+    ))
+    .hint(format!(
+        "change {key} under `provides:` in kilter.yaml, or read the value from `kilter env --json` or `kilter env`"
+    ))
+}
+
+/// Whether python-dotenv would expand part of `v`: `${NAME}` or `${NAME:-default}` (its
+/// `_posix_variable`), in any quoting.
+fn python_dotenv_expands(v: &str) -> bool {
+    let mut rest = v;
+    while let Some(i) = rest.find("${") {
+        let after = &rest[i + 2..];
+        if let Some(end) = after.find('}') {
+            let inner = &after[..end];
+            let name_end = inner.find(':').unwrap_or(inner.len());
+            if name_end == inner.len() || inner[name_end..].starts_with(":-") {
+                return true;
+            }
+        }
+        rest = after;
+    }
+    false
+}
+
+/// One value in its `.env` form, or why no form is read literally by every reader.
+pub fn dotenv_value(v: &str) -> Result<String, &'static str> {
+    let bare =
+        !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "_-./:@%+,".contains(c));
+    if bare {
+        return Ok(v.to_owned());
+    }
+    if v.contains('\r') {
+        return Err("a carriage return, which python-dotenv reads as a line break");
+    }
+    if v.ends_with('\\') {
+        return Err(
+            "a final `\\`, which python-dotenv and docker compose take as escaping the closing quote",
+        );
+    }
+    if python_dotenv_expands(v) {
+        return Err("`${…}`, which python-dotenv expands in any quoting");
+    }
+    if !v.contains('\'') && !v.contains("\\\\") {
+        return Ok(format!("'{v}'"));
+    }
+    if !v.contains(['$', '`']) {
+        return Ok(format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")));
+    }
+    Err(if v.contains('\'') {
+        "both a `'` and a `$` or backtick: no quoting keeps both literal for sh, docker compose and python-dotenv"
+    } else {
+        "both a `\\\\` and a `$` or backtick: no quoting keeps both literal for sh, docker compose and python-dotenv"
+    })
 }

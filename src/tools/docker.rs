@@ -97,6 +97,11 @@ pub struct ContainerConfig {
 }
 
 impl Container {
+    /// The value of label `key` (`Config.Labels`).
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.config.labels.as_ref().and_then(|l| l.get(key)).map(String::as_str)
+    }
+
     /// The name without docker's leading `/`.
     pub fn short_name(&self) -> &str {
         self.name.trim_start_matches('/')
@@ -305,6 +310,13 @@ impl Docker<'_> {
             c = c.args(["--label".to_owned(), format!("{k}={v}")]);
         }
         c.arg(name).mutate()
+    }
+    /// `docker volume inspect A B …` (a missing one is reported on stderr, exit 1)
+    pub fn volume_inspect_cmd(&self, names: &[String]) -> Cmd {
+        self.bin
+            .cmd(format!("inspect volumes {}", names.join(", ")))
+            .args(["volume", "inspect"])
+            .args(names.iter().cloned())
     }
     /// `docker volume rm A B …`
     pub fn volume_rm_cmd(&self, names: &[String]) -> Cmd {

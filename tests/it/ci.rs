@@ -122,8 +122,23 @@ fn running_with_a_crashing_api(env: &Env) -> PathBuf {
     dir
 }
 
+/// A dev cluster `kilter ci` reused is still there, running, with its kubeconfig, and `ci` said
+/// why it kept it.
+fn assert_kept_reused(env: &Env, err: &str) {
+    assert_eq!(container_status(env, NODE).as_deref(), Some("running"), "{err}");
+    assert!(kubeconfig(env, "shop").exists());
+    assert!(!env.calls().iter().any(|c| c.starts_with("kind delete")), "{:?}", env.calls());
+    assert!(
+        err.contains(
+            "destroy: skipped (this run did not create kilter-shop, created by `kilter up` at "
+        ),
+        "{err}"
+    );
+    assert!(err.contains("it is kept; `kilter ci --fresh`"), "{err}");
+}
+
 #[test]
-fn a_failing_tilt_ci_collects_complete_artifacts_then_deletes_the_cluster() {
+fn a_failing_tilt_ci_collects_complete_artifacts_and_keeps_the_dev_cluster_it_reused() {
     let env = Env::new();
     let dir = running_with_a_crashing_api(&env);
     let art = env.root().join("artifacts");
@@ -195,8 +210,8 @@ fn a_failing_tilt_ci_collects_complete_artifacts_then_deletes_the_cluster() {
     );
     assert!(described.contains("    Restart Count:  4\n"), "{described}");
 
-    // The evidence is kept; the cluster is not.
-    assert_destroyed(&env);
+    // The evidence is kept, and so is the dev cluster `kilter up` made: this run did not create it.
+    assert_kept_reused(&env, &err);
     assert!(env.unexpected_calls().is_empty(), "{:?}", env.unexpected_calls());
 }
 
@@ -216,11 +231,83 @@ fn keep_on_failure_keeps_the_failed_cluster_running() {
     assert!(art.join("kind").join(NODE).join("inspect.json").is_file(), "{err}");
     assert!(art.join("tilt.log").is_file());
 
-    // A passing run with --keep-on-failure deletes it.
+    // A passing run with --keep-on-failure deletes a cluster it created itself.
     env.set_knob("tilt_ci_fail", "0");
+    let out = env.kilter(&dir).args(["destroy", "--yes"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr_of(&out));
     let out = env.kilter(&dir).args(["ci", "--keep-on-failure"]).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr_of(&out));
     assert_destroyed(&env);
+}
+
+/// `kilter up` made the cluster; `kilter ci` in the same directory runs on it
+/// and keeps it (and says so). A cluster an earlier `ci --keep` made is not this run's either.
+#[test]
+fn ci_keeps_a_cluster_it_did_not_create_in_this_run() {
+    let env = Env::new();
+    let dir = shop(&env, true);
+    let out = env.kilter(&dir).args(["up", "--no-tilt"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let id: serde_json::Value =
+        serde_json::from_str(&read(env.cache_dir("shop").join("project.json"))).unwrap();
+    assert_eq!(id["cluster"]["created_by"], "up", "{id}");
+    let out = env.kilter(&dir).arg("ci").output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert_kept_reused(&env, &err);
+    assert_eq!(env.calls_of("tilt").iter().filter(|c| c.starts_with("tilt ci")).count(), 1);
+
+    // `ci --keep` creates one; the next `ci` reuses it and keeps it too.
+    env.kilter(&dir).args(["destroy", "--yes"]).assert().success();
+    env.kilter(&dir).args(["ci", "--keep"]).assert().success();
+    let out = env.kilter(&dir).arg("ci").output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(err.contains("created by `kilter ci` at "), "{err}");
+    assert_eq!(container_status(&env, NODE).as_deref(), Some("running"));
+}
+
+#[test]
+fn fresh_refuses_an_existing_cluster_and_otherwise_makes_and_deletes_its_own() {
+    let env = Env::new();
+    let dir = shop(&env, true);
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    env.kilter(&dir).arg("stop").assert().success();
+    let before = read(env.cache_dir("shop").join("project.json"));
+    let mark = env.calls().len();
+    let out = env.kilter(&dir).args(["ci", "--fresh"]).output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 4, "{err}");
+    assert!(
+        err.contains("--fresh wants a throwaway cluster of its own, but cluster kilter-shop exists (exited, created by `kilter up` at "),
+        "{err}"
+    );
+    assert!(err.contains("`kilter destroy` deletes it first"), "{err}");
+    let calls = calls_since(&env, mark);
+    assert!(
+        !calls.iter().any(|c| c.starts_with("docker start")
+            || c.starts_with("kind ")
+            || c.starts_with("tilt ")),
+        "nothing started, created or deleted: {calls:#?}"
+    );
+    assert_eq!(container_status(&env, NODE).as_deref(), Some("exited"));
+    assert_eq!(read(env.cache_dir("shop").join("project.json")), before);
+
+    env.kilter(&dir).args(["destroy", "--yes"]).assert().success();
+    let out = env.kilter(&dir).args(["ci", "--fresh"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr_of(&out));
+    assert_destroyed(&env);
+}
+
+#[test]
+fn fresh_refusal_dry_run_prints_nothing_to_run() {
+    let env = Env::new();
+    let dir = shop(&env, true);
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    let out = env.kilter(&dir).args(["--dry-run", "ci", "--fresh"]).output().unwrap();
+    assert_eq!(code(&out), 4, "{}", stderr_of(&out));
+    let script = stdout_of(&out);
+    assert!(!script.contains("kind ") && !script.contains("tilt ci"), "{script}");
 }
 
 #[test]
@@ -385,7 +472,11 @@ fn restore_brings_a_snapshot_back_before_tilt_ci() {
     let tilt = calls.iter().position(|c| c.starts_with("tilt ci")).expect("tilt ci ran");
     assert!(restore < tilt, "restored before tilt ci: {calls:#?}");
     assert!(err.contains("Restored `seed`"), "the restore's output is shown: {err}");
-    assert_destroyed(&env);
+    // The dev cluster `kilter up` made, with its database, is kept: this run did not create it.
+    assert_kept_reused(&env, &err);
+    assert_eq!(pg.psql("shop", "SELECT count(*) FROM t").trim(), "3", "the data is still there");
+    let out = env.kilter(&dir).args(["db", "snapshot", "after-ci"]).output().unwrap();
+    assert!(out.status.success(), "the database still answers: {}", stderr_of(&out));
 }
 
 /// Durations and the temp dir vary from run to run.
@@ -467,14 +558,14 @@ fn github_actions_groups_annotation_and_step_summary() {
             want_error,
             "::group::Collecting artifacts".to_owned(),
             "::endgroup::".to_owned(),
-            "::group::Deleting cluster kilter-shop".to_owned(),
-            "::endgroup::".to_owned(),
+            // The dev cluster it reused is kept: no deletion group.
         ],
         "{err}"
     );
 
     // The step summary is appended (the earlier step's text stays), golden after normalising.
     let md = normalise(&env, &read(&summary));
+    let md = Regex::new(r"at \d{4}-\d\d-\d\dT[0-9:.]+Z").unwrap().replace_all(&md, "at <time>");
     let (pod, age) = {
         let re =
             Regex::new(r"\| (api-[a-z0-9]+-[a-z0-9]+) \| 0/1 \| CrashLoopBackOff \| 4 \| (\S+) \|")
@@ -491,7 +582,7 @@ fn github_actions_groups_annotation_and_step_summary() {
 | cluster | ✅ ok | <t> |
 | tilt ci | ❌ exit 1 | <t> |
 | artifacts | ✅ 6 in <root>/art | <t> |
-| destroy | ✅ ok | <t> |
+| destroy | ➖ skipped: this run did not create kilter-shop, created by `kilter up` at <time>: it is kept; `kilter ci --fresh` insists on a throwaway cluster of its own | – |
 | **total** | | **<t>** |
 
 **Pods in `shop-dev`**

@@ -49,6 +49,36 @@ fn lock_wait_is_bounded() {
     assert!(a.wait().expect("wait").success());
 }
 
+/// A lock held by something other than the kilter its record names (a process that inherited
+/// it, another program): the waiter does not name the record's pid, which has exited, as the
+/// holder.
+#[test]
+fn a_stale_lock_record_is_not_named_as_the_holder() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    let mut c = std::process::Command::new("/bin/true").spawn().expect("true");
+    let dead = c.id();
+    c.wait().expect("wait");
+    let path = env.cache_dir("shop").join("lock");
+    std::fs::write(&path, format!("pid={dead} command=kilter up\n")).expect("record");
+    let held = std::fs::OpenOptions::new().read(true).write(true).open(&path).expect("open");
+    held.lock().expect("lock");
+    let out =
+        env.kilter_std(&dir).arg("up").env("KILTER_LOCK_TIMEOUT", "0.3").output().expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains(&format!("`kilter up` (pid {dead})")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "waiting for another process (the lock file's record, `kilter up` pid {dead}, is stale: that pid has exited)"
+        )),
+        "{err}"
+    );
+    drop(held);
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+}
+
 /// 17. SIGINT during the health wait: exit 130, lock released, next `up` succeeds.
 #[test]
 fn sigint_during_health_wait_exits_130_and_next_up_recovers() {

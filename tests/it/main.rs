@@ -7,6 +7,7 @@ mod ci;
 mod concurrency;
 mod contract;
 mod db;
+mod dotenv;
 mod errors;
 mod fake_selftest;
 mod fake_workloads;

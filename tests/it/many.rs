@@ -380,7 +380,7 @@ fn zoo(env: &Env, dead: u32) -> Zoo {
     std::fs::create_dir_all(&gone_snaps).expect("mkdir");
     std::fs::write(gone_snaps.join("old.dump"), vec![7u8; 5000]).expect("w");
     std::fs::remove_dir_all(&gone).expect("rm");
-    // the directory now holds another project: orphan cluster (stopped)
+    // the directory now resolves to another project: its claim stands (kept unless named)
     let renamed = up(env, "renamed");
     env.kilter(&renamed).arg("stop").assert().success();
     std::fs::write(renamed.join("kilter.yaml"), "name: fresh\n").expect("rename");
@@ -427,8 +427,9 @@ fn gc_finds_every_kind_of_orphan_and_touches_nothing_owned() {
     assert!(err.contains("--yes"), "{err}");
     for want in [
         "cluster kilter-gone (running): its directory",
-        "cluster kilter-renamed (exited):",
-        "now holds project `fresh`",
+        "cluster kilter-renamed (exited): its directory",
+        "now resolves to project `fresh`",
+        "`kilter gc renamed` removes it",
         "cache dir of `destroyed`",
         "cache dir of `vanished`",
         "port slot",
@@ -463,15 +464,19 @@ fn gc_finds_every_kind_of_orphan_and_touches_nothing_owned() {
     let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
     // orphans are gone
-    assert!(env.container(&node("gone")).is_none() && env.container(&node("renamed")).is_none());
-    for n in ["gone", "renamed", "destroyed", "vanished"] {
+    assert!(env.container(&node("gone")).is_none());
+    for n in ["gone", "destroyed", "vanished"] {
         assert!(!env.cache_dir(n).exists(), "cache dir of {n}");
     }
     let reg = registry(&env);
     let slots = reg["projects"].as_object().expect("projects");
-    for n in ["gone", "renamed", "vanished"] {
+    for n in ["gone", "vanished"] {
         assert!(!slots.contains_key(n), "slot of {n} freed: {reg}");
     }
+    // a directory that still exists keeps its claim, whatever it resolves to now
+    assert_eq!(container_status(&env, &node("renamed")).as_deref(), Some("exited"));
+    assert!(env.cache_dir("renamed").join("project.json").exists());
+    assert!(slots.contains_key("renamed"), "{reg}");
     assert!(!env.state_home().join(format!("kilter/.ports.json.kilter-tmp.{dead}")).exists());
     assert!(!z.keep.join(format!(".kilter.yaml.kilter-tmp.{dead}")).exists());
     assert!(!env.data_dir("keep").join("snapshots/half.dump.partial").exists());
@@ -509,6 +514,90 @@ fn gc_finds_every_kind_of_orphan_and_touches_nothing_owned() {
     let out = env.kilter(&z.here).args(["gc"]).output().expect("runs");
     assert!(out.status.success(), "nothing to confirm: {}", stderr_of(&out));
     assert!(stderr_of(&out).contains("Nothing to collect"), "{}", stderr_of(&out));
+
+    // Naming it gives the claim up: only that project is collected.
+    let out = env.kilter(&z.here).args(["gc", "--yes", "renamed"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("cluster kilter-renamed (exited): named on the command line"), "{err}");
+    assert!(env.container(&node("renamed")).is_none());
+    assert!(!env.cache_dir("renamed").exists());
+    assert!(!registry(&env)["projects"].as_object().unwrap().contains_key("renamed"));
+    assert_eq!(container_status(&env, &node("keep")).as_deref(), Some("running"));
+    assert_eq!(read(z.renamed.join("kilter.yaml")), "name: fresh\n");
+}
+
+/// A live project whose directory name differs from its `name:`, while its
+/// kilter.yaml is missing for a moment (a `git checkout`, an editor's save).
+#[test]
+fn gc_keeps_a_cluster_whose_directory_is_there_while_its_kilter_yaml_is_missing() {
+    let env = Env::new();
+    let dir = project(&env, "my-shop", Some("name: shop\n"), false);
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    let aside = env.root().join("kilter.yaml.aside");
+    std::fs::rename(dir.join("kilter.yaml"), &aside).expect("mv");
+    let elsewhere = env.project("elsewhere");
+    let out = env.kilter(&elsewhere).args(["gc", "--yes"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Kept:"), "{err}");
+    assert!(err.contains("now resolves to project `my-shop`"), "{err}");
+    assert_eq!(container_status(&env, &node("shop")).as_deref(), Some("running"));
+    assert!(env.cache_dir("shop").join("kubeconfig").exists());
+    assert!(registry(&env)["projects"].as_object().unwrap().contains_key("shop"));
+    std::fs::rename(&aside, dir.join("kilter.yaml")).expect("mv back");
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    // The directory itself gone: collected.
+    std::fs::remove_dir_all(&dir).expect("rm");
+    let out = env.kilter(&elsewhere).args(["gc", "--yes"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(env.container(&node("shop")).is_none());
+}
+
+/// Directories under the cache root that hold no kilter files (or also hold files kilter did
+/// not write) are never removed.
+#[test]
+fn gc_never_removes_a_cache_root_dir_that_is_not_all_kilters() {
+    let env = Env::new();
+    let cache = env.cache_dir("notes");
+    std::fs::create_dir_all(&cache).expect("mkdir");
+    std::fs::write(cache.join("todo.txt"), "mine").expect("w");
+    let mixed = up(&env, "mixed");
+    env.kilter(&mixed).args(["destroy", "--yes"]).assert().success();
+    std::fs::write(env.cache_dir("mixed").join("notes.md"), "mine too").expect("w");
+    let plain = up(&env, "plain");
+    env.kilter(&plain).args(["destroy", "--yes"]).assert().success();
+    let elsewhere = env.project("elsewhere");
+    let out = env.kilter(&elsewhere).args(["gc", "--yes"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(read(cache.join("todo.txt")), "mine");
+    assert!(err.contains("holds no kilter files; kilter leaves it alone"), "{err}");
+    assert_eq!(read(env.cache_dir("mixed").join("notes.md")), "mine too");
+    assert!(err.contains("also holds files kilter did not write (notes.md)"), "{err}");
+    assert!(!env.cache_dir("plain").exists(), "a cache dir of kilter's own files goes");
+}
+
+#[test]
+fn gc_refuses_a_named_project_a_directory_still_resolves_to_and_an_unknown_name() {
+    let env = Env::new();
+    let keep = up(&env, "keep");
+    let elsewhere = env.project("elsewhere");
+    let out = env.kilter(&elsewhere).args(["gc", "--yes", "keep"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("refusing to collect what a project directory still claims"), "{err}");
+    assert!(err.contains(&format!("project `keep`: {}", keep.display())), "{err}");
+    assert!(err.contains("kilter -C DIR destroy"), "{err}");
+    assert_eq!(container_status(&env, &node("keep")).as_deref(), Some("running"));
+    let out = env.kilter(&elsewhere).args(["gc", "--yes", "nope"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("kilter knows nothing of `nope`"), "{}", stderr_of(&out));
+    // The cluster's name works as well as the project's.
+    std::fs::write(keep.join("kilter.yaml"), "name: other\n").expect("w");
+    let out = env.kilter(&elsewhere).args(["gc", "--yes", "kilter-keep"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(env.container(&node("keep")).is_none());
 }
 
 /// A slot freed by `gc` is taken by the next project that wants it.
@@ -627,10 +716,24 @@ fn gc_dry_run_replays_to_the_same_state() {
         &["gc", "--yes", "--snapshots"],
     );
     assert!(script.contains("kind delete cluster --name kilter-gone --kubeconfig"), "{script}");
-    assert!(script.contains("kind delete cluster --name kilter-renamed --kubeconfig"), "{script}");
+    assert!(!script.contains("kilter-renamed"), "a live directory's claim stands: {script}");
     assert!(script.contains("rm -rf "), "{script}");
     assert!(script.contains("ports.json"), "the registry rewrite: {script}");
     assert!(script.contains("half.dump.partial"), "{script}");
+}
+
+#[test]
+fn gc_of_a_named_project_dry_run_replays_to_the_same_state() {
+    let dead = dead_pid();
+    let script = assert_replay_equivalent_in(
+        |env| {
+            let z = zoo(env, dead);
+            (z.here, z.all)
+        },
+        &["gc", "--yes", "renamed"],
+    );
+    assert!(script.contains("kind delete cluster --name kilter-renamed --kubeconfig"), "{script}");
+    assert!(!script.contains("kilter-gone"), "only the named project: {script}");
 }
 
 #[test]

@@ -497,3 +497,47 @@ fn real_registry_containerd_pulls_through_the_hosts_toml_wiring() {
     // localhost:<port> inside the node is nothing; hosts.toml sends it to the registry by name.
     fetch(&format!("localhost:{}/library/kilter-probe:1", reg.port));
 }
+
+/// On a real engine: `docker create --name <kilter's registry name> …` (no
+/// kilter label). `registry start|stop|rm` refuse with exit 1 and leave it exactly as it was;
+/// `up` goes on without the registry. Then a same-named volume of the user's: never mounted.
+#[test]
+#[ignore = "real-Docker tier: KILTER_REAL_DOCKER=1 and --include-ignored"]
+fn real_registry_a_same_named_container_or_volume_of_the_users_is_never_touched() {
+    let Some(reg) = Reg::new("theirs") else { return };
+    let env = &reg.env;
+    let name = reg.registry();
+    let id = env.docker_ok(&["create", "--name", &name, &registry_image()]).trim().to_owned();
+    let (_, dir) = reg.project("a", "");
+    for verb in [&["registry", "start"][..], &["registry", "stop"], &["registry", "rm", "--yes"]] {
+        let out = reg.kilter(&dir, verb);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{verb:?}: {err}");
+        assert!(err.contains(&format!("docker container {name} is in the way")), "{err}");
+    }
+    let out = reg.kilter_ok(&dir, &["up", "--no-tilt"]);
+    let err = stderr_of(&out);
+    assert!(err.contains("warning: the local registry could not be set up"), "{err}");
+    assert!(err.contains(&format!("{name} is in the way")), "{err}");
+    let c = env.inspect(&name).expect("the user's container is still there");
+    assert_eq!(c["Id"].as_str(), Some(id.as_str()), "the same container");
+    assert_eq!(c["State"]["Status"], "created", "never started");
+    assert!(c["NetworkSettings"]["Networks"].get("kind").is_none(), "never connected to kind");
+    assert!(c["Config"]["Labels"].get("io.kilter.shared").is_none());
+    for u in CACHES {
+        assert!(env.inspect(&reg.cache(u)).is_none(), "nothing created next to it");
+    }
+
+    // A volume of the user's with the registry's name: `registry start` refuses to mount it.
+    env.docker_ok(&["rm", &name]);
+    env.docker_ok(&["volume", "create", &name]);
+    let out = reg.kilter(&dir, &["registry", "start"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("docker volume {name} is in the way")), "{err}");
+    assert!(env.inspect(&name).is_none(), "no container made on the user's volume");
+    let (containers, _) = reg.leftovers();
+    assert!(containers.is_empty(), "{containers:?}");
+    let labels = env.docker_ok(&["volume", "inspect", "--format", "{{json .Labels}}", &name]);
+    assert!(!labels.contains("io.kilter"), "the volume is untouched: {labels}");
+}

@@ -509,3 +509,134 @@ fn the_dry_run_script_replays_to_the_same_registry_state() {
     let (_dry_env, dry) = run(true);
     assert_eq!(real, dry);
 }
+
+/// `docker run -d --name NAME busybox:1.36` through the fake docker: a container of the user's,
+/// without kilter's label.
+fn users_container(env: &Env, name: &str) {
+    let out = env
+        .tool("docker")
+        .args(["run", "-d", "--name", name, "busybox:1.36"])
+        .output()
+        .expect("docker");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn mutations_of(calls: &[String], name: &str) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|c| {
+            c.split(' ').any(|w| w == name)
+                && [
+                    "docker start",
+                    "docker stop",
+                    "docker rm",
+                    "docker network connect",
+                    "docker run",
+                ]
+                .iter()
+                .any(|p| c.starts_with(p))
+        })
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_same_named_container_kilter_did_not_create_is_never_started_connected_stopped_or_removed() {
+    let env = Env::new();
+    let port = free_port();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    users_container(&env, "kilter-registry");
+    env.tool("docker").args(["stop", "kilter-registry"]).output().expect("docker");
+    let id = env.container("kilter-registry").expect("the user's")["Id"].clone();
+    let mark = env.calls().len();
+
+    for verb in [&["registry", "start"][..], &["registry", "stop"], &["registry", "rm", "--yes"]] {
+        let out = env
+            .kilter(&dir)
+            .env("KILTER_REGISTRY_PORT", port.to_string())
+            .args(verb)
+            .output()
+            .expect("runs");
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{verb:?}: {err}");
+        assert!(
+            err.contains("docker container kilter-registry is in the way: kilter did not create it (no `io.kilter.shared` label)"),
+            "{verb:?}: {err}"
+        );
+        assert!(err.contains("docker rename kilter-registry kilter-registry-old"), "{err}");
+    }
+    // `up` goes on without the registry, with a warning, and leaves the container alone.
+    let out = kilter_ok(&env, &dir, port, &["up"]);
+    let err = stderr_of(&out);
+    assert!(err.contains("warning: the local registry could not be set up"), "{err}");
+    assert!(err.contains("kilter-registry is in the way"), "{err}");
+    let calls = calls_since(&env, mark);
+    assert_eq!(mutations_of(&calls, "kilter-registry"), Vec::<String>::new(), "{calls:#?}");
+    assert!(!calls.iter().any(|c| c.starts_with("docker run")), "nothing created: {calls:#?}");
+    let c = env.container("kilter-registry").expect("still there");
+    assert_eq!(c["Id"], id);
+    assert_eq!(c["State"]["Status"], "exited");
+    assert!(!on_kind(&c));
+    assert!(
+        node_file(
+            &env,
+            "kilter-shop-control-plane",
+            &format!("/etc/containerd/certs.d/localhost:{port}/hosts.toml")
+        )
+        .is_none(),
+        "the node is not pointed at it"
+    );
+    assert!(configmap(&env, "shop").is_none());
+    // `registry status` and `doctor` say what is in the way.
+    let st = kilter_ok(&env, &dir, port, &["registry", "status"]);
+    assert!(stdout_of(&st).contains("exited (not kilter's)"), "{}", stdout_of(&st));
+    let st = kilter_ok(&env, &dir, port, &["registry", "status", "--json"]);
+    let st: Value = serde_json::from_slice(&st.stdout).expect("json");
+    assert_eq!(st["containers"][0]["kilters"], false);
+    assert_eq!(st["containers"][1]["kilters"], true, "an absent cache counts as kilter's");
+}
+
+#[test]
+fn a_running_container_of_the_users_is_not_connected_by_up_and_a_cache_name_counts_too() {
+    let env = Env::new();
+    let port = free_port();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    users_container(&env, "kilter-cache-quay.io");
+    let mark = env.calls().len();
+    let out = kilter_ok(&env, &dir, port, &["up"]);
+    assert!(stderr_of(&out).contains("kilter-cache-quay.io is in the way"), "{}", stderr_of(&out));
+    let calls = calls_since(&env, mark);
+    assert_eq!(mutations_of(&calls, "kilter-cache-quay.io"), Vec::<String>::new(), "{calls:#?}");
+    assert!(!calls.iter().any(|c| c.starts_with("docker run")), "{calls:#?}");
+    let c = env.container("kilter-cache-quay.io").expect("still there");
+    assert_eq!(c["State"]["Status"], "running");
+    assert!(!on_kind(&c), "not connected to kind");
+}
+
+#[test]
+fn a_volume_kilter_did_not_create_is_never_mounted() {
+    let env = Env::new();
+    let port = free_port();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    let out =
+        env.tool("docker").args(["volume", "create", "kilter-registry"]).output().expect("docker");
+    assert!(out.status.success());
+    let mark = env.calls().len();
+    let out = env
+        .kilter(&dir)
+        .env("KILTER_REGISTRY_PORT", port.to_string())
+        .args(["registry", "start"])
+        .output()
+        .expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("docker volume kilter-registry is in the way"), "{err}");
+    assert!(err.contains("docker volume rm kilter-registry"), "{err}");
+    let calls = calls_since(&env, mark);
+    assert!(
+        !calls.iter().any(|c| c.starts_with("docker run") || c.starts_with("docker volume create")),
+        "nothing created: {calls:#?}"
+    );
+    assert!(env.container("kilter-registry").is_none());
+    assert!(volumes(&env).is_empty(), "the user's volume has no label and gets none");
+}

@@ -334,6 +334,60 @@ fn ci_keeping_a_running_project() {
     assert_replay_equivalent(running, &["ci", "--keep"]);
 }
 
+/// `ci` where `kilter up` made the cluster: the run reuses it and keeps it, in the script too.
+#[test]
+fn ci_reusing_a_dev_cluster_keeps_it() {
+    let script = assert_replay_equivalent(running, &["ci"]);
+    assert!(script.contains(" tilt ci --port "), "{script}");
+    assert!(!script.contains("kind delete cluster"), "{script}");
+}
+
+/// A container of the user's named like the shared registry: `up` goes on without the registry,
+/// and neither the real run nor the script touches it.
+#[test]
+fn up_beside_a_users_container_named_like_the_registry() {
+    let setup = |env: &Env| {
+        let d = fresh(env);
+        let out = env
+            .tool("docker")
+            .args(["run", "-d", "--name", "kilter-registry", "busybox:1.36"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        d
+    };
+    let script = assert_replay_equivalent(setup, &["up", "--no-tilt"]);
+    for l in script.lines().filter(|l| l.contains("kilter-registry")) {
+        assert!(!l.starts_with("docker "), "the user's container is touched: {l}\n{script}");
+    }
+    assert!(!script.contains("docker run"), "nothing shared is created: {script}");
+}
+
+/// The refusals of `registry start|stop|rm` print no command that would change anything.
+#[test]
+fn registry_refusals_print_nothing_to_run() {
+    let env = Env::new();
+    let dir = fresh(&env);
+    let out = env
+        .tool("docker")
+        .args(["run", "-d", "--name", "kilter-cache-ghcr.io", "busybox:1.36"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    for verb in [&["registry", "start"][..], &["registry", "stop"], &["registry", "rm", "--yes"]] {
+        let mut args = vec!["--dry-run"];
+        args.extend(verb);
+        let out = env.kilter(&dir).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{verb:?}: {}", stderr_of(&out));
+        let script = stdout_of(&out);
+        assert!(
+            !script.lines().any(|l| l.starts_with("docker ")),
+            "{verb:?} would run something: {script}"
+        );
+    }
+    assert_eq!(container_status(&env, "kilter-cache-ghcr.io").as_deref(), Some("running"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Services (kilter.yaml `services:`)
 

@@ -360,7 +360,11 @@ fn parse_dotenv(text: &str) -> Vec<(String, String)> {
 #[test]
 fn dotenv_has_the_host_values_and_reads_back_the_same() {
     let env = Env::new();
-    let dir = project(&env, "shop", Some(TRICKY), false);
+    // A note with a `'` and a `$` cannot be written literally for every reader (it is refused:
+    // tests/it/dotenv.rs); without the `'` it is single-quoted.
+    let yaml = TRICKY.replace("it's ", "its ");
+    assert_ne!(yaml, TRICKY);
+    let dir = project(&env, "shop", Some(&yaml), false);
     let want = host_values(&env, &dir);
     let text = stdout_of(&ok(&env, &dir, &["env", "--dotenv"]));
     let got = parse_dotenv(&text);
@@ -850,4 +854,69 @@ fn add_prints_each_services_ports_and_needs_the_kubeconfig_to_apply() {
     assert!(err.contains("is not running; `kilter up` starts the services"), "{err}");
     assert_eq!(applies(&env), before, "no apply without the kubeconfig");
     assert!(read(dir.join("kilter.yaml")).contains("nats"));
+}
+
+/// `add` checks the port registry (and everything else) before kilter.yaml changes: a corrupt
+/// `ports.json` with the cluster running is exit 4 with kilter.yaml untouched and no "Added".
+#[test]
+fn add_validates_everything_before_it_writes_or_says_added() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\nservices: [postgres]\n"), false);
+    ok(&env, &dir, &["up", "--no-tilt"]);
+    let before = std::fs::read(dir.join("kilter.yaml")).unwrap();
+    let ports = env.state_home().join("kilter/ports.json");
+    std::fs::write(&ports, "{\"version\": 1, \"projects\": ").unwrap();
+    let out = env.kilter(&dir).args(["add", "redis"]).output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(!err.contains("Added"), "{err}");
+    assert!(err.contains("ports.json"), "{err}");
+    assert_eq!(std::fs::read(dir.join("kilter.yaml")).unwrap(), before, "kilter.yaml untouched");
+    // The port registry gone while the cluster runs: also refused before writing.
+    std::fs::remove_file(&ports).unwrap();
+    let out = env.kilter(&dir).args(["add", "redis"]).output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(!err.contains("Added") && err.contains("is missing"), "{err}");
+    assert_eq!(std::fs::read(dir.join("kilter.yaml")).unwrap(), before);
+}
+
+/// `env` on a cluster that is absent or stopped says so on stderr; the exports stay the same and
+/// the exit code is 0.
+#[test]
+fn env_says_when_the_cluster_is_absent_or_stopped() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\nservices: [postgres]\n"), false);
+    let absent = ok(&env, &dir, &["env"]);
+    assert!(
+        stderr_of(&absent).contains(
+            "note: cluster kilter-shop does not exist: these are the addresses `kilter up` will give it"
+        ),
+        "{}",
+        stderr_of(&absent)
+    );
+    ok(&env, &dir, &["up", "--no-tilt"]);
+    let running = ok(&env, &dir, &["env"]);
+    assert_eq!(stderr_of(&running), "", "nothing to say while it runs");
+    ok(&env, &dir, &["stop"]);
+    for args in [&["env"][..], &["env", "--json"], &["env", "--dotenv"]] {
+        let out = ok(&env, &dir, args);
+        assert!(
+            stderr_of(&out).contains("note: cluster kilter-shop is exited (not running): nothing answers on these addresses until `kilter up` starts it"),
+            "{args:?}: {}",
+            stderr_of(&out)
+        );
+    }
+    let stopped = ok(&env, &dir, &["env"]);
+    assert_eq!(stdout_of(&stopped), stdout_of(&running), "the exports are the same");
+    assert_eq!(stdout_of(&absent), stdout_of(&running));
+    // Docker down: it says it cannot tell, and still prints the exports.
+    env.ctl(&["daemon", "down"]);
+    let out = ok(&env, &dir, &["env"]);
+    assert!(
+        stderr_of(&out).contains("could not tell whether cluster kilter-shop runs"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(stdout_of(&out), stdout_of(&running));
 }
