@@ -118,61 +118,82 @@ fn down_stop_and_destroy_stop_tilt_and_what_it_started() {
     }
 }
 
-/// A command of Tilt's that ignores SIGTERM outlives Tilt (which gives up on it after ~2 s):
-/// kilter found its group before signalling, waits the 10 s grace period, then SIGKILLs it and
-/// says so (docs/commands.md, "kilter down").
-#[test]
-fn a_command_of_tilts_that_ignores_sigterm_is_killed_after_the_grace_period() {
+/// `down` with a fake knob that makes something ignore SIGTERM: kilter waits the documented 10 s
+/// grace period, then SIGKILLs Tilt's group and its commands' groups, says so, and reports the
+/// stop; the record is gone afterwards.
+fn down_after_the_grace_period(knob: &str) {
     let env = Env::new();
     let dir = project(&env, "shop", Some("name: shop\n"), true);
-    env.set_knob("tilt_child_ignore_term", "true");
+    env.set_knob(knob, "true");
     env.kilter(&dir).arg("up").assert().success();
     let (tilt, child) = tilt_and_child(&env);
     let started = Instant::now();
     let out = env.kilter(&dir).arg("down").output().expect("runs");
     let took = started.elapsed();
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    assert!(!pid_alive(tilt), "Tilt stopped");
-    assert!(!pid_alive(child), "its command in a group of its own was killed");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{knob}: {err}");
+    assert!(!pid_alive(tilt), "{knob}: Tilt was stopped before kilter returned");
+    assert!(!pid_alive(child), "{knob}: its command, in a group of its own, too");
     assert!(
-        stderr_of(&out).contains(&format!(
+        err.contains(&format!(
             "Tilt (pid {tilt}) or one of its commands did not stop within 10s of SIGTERM"
         )),
-        "{}",
-        stderr_of(&out)
+        "{knob}: {err}"
     );
-    assert!(stderr_of(&out).contains(&format!("Stopped Tilt (pid {tilt})")), "{}", stderr_of(&out));
+    assert!(err.contains(&format!("Stopped Tilt (pid {tilt})")), "{knob}: {err}");
     assert!(
         took >= Duration::from_secs(10) && took < Duration::from_secs(14),
-        "the grace period is 10 s: down took {took:?}"
+        "{knob}: the grace period is 10 s: down took {took:?}"
     );
+    assert!(!env.cache_dir("shop").join("tilt.json").exists(), "{knob}: the record is removed");
 }
 
-/// A Tilt that ignores SIGTERM: kilter waits the documented 10 s grace period, then SIGKILLs the
-/// whole group, and says so (docs/commands.md, "kilter down").
+/// A command of Tilt's that ignores SIGTERM outlives Tilt (which gives up on it after ~2 s):
+/// kilter found its group before signalling (docs/commands.md, "kilter down").
+#[test]
+fn a_command_of_tilts_that_ignores_sigterm_is_killed_after_the_grace_period() {
+    down_after_the_grace_period("tilt_child_ignore_term");
+}
+
+/// A Tilt that ignores SIGTERM itself (docs/commands.md, "kilter down").
 #[test]
 fn a_tilt_that_ignores_sigterm_is_killed_with_its_group_after_the_grace_period() {
+    down_after_the_grace_period("tilt_ignore_term");
+}
+
+/// A `tilt.json` whose pid runs, with the recorded start time, but leads no process group (what a
+/// dry-run script run by bash used to record: the subshell around Tilt) is not a Tilt kilter
+/// started: `down` says what it found, signals nothing, keeps the record, and never says "Stopped
+/// Tilt" (docs/commands.md, "kilter down").
+#[test]
+fn a_recorded_pid_that_leads_no_group_is_neither_stopped_nor_forgotten() {
     let env = Env::new();
     let dir = project(&env, "shop", Some("name: shop\n"), true);
-    env.set_knob("tilt_ignore_term", "true");
     env.kilter(&dir).arg("up").assert().success();
-    let (tilt, child) = tilt_and_child(&env);
-    let started = Instant::now();
+    env.kilter(&dir).arg("down").assert().success();
+    // In the test's own process group: alive, but not a group leader.
+    let mut other = std::process::Command::new("/bin/sleep").arg("30").spawn().expect("sleep");
+    let pid = other.id() as i32;
+    assert_ne!(pgrp(pid), Some(pid));
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let start = stat.rsplit_once(')').expect("stat").1.split_whitespace().nth(19).expect("start");
+    let rec = serde_json::json!({"pid": pid, "start": start, "port": ports_of("shop").0,
+        "started_at": "2026-01-01T00:00:00Z", "tiltfile": "Tiltfile"});
+    let record = env.cache_dir("shop").join("tilt.json");
+    std::fs::write(&record, rec.to_string()).expect("write");
     let out = env.kilter(&dir).arg("down").output().expect("runs");
-    let took = started.elapsed();
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    assert!(!pid_alive(tilt), "Tilt was killed before kilter returned");
-    assert!(!pid_alive(child), "its child too");
-    assert!(
-        stderr_of(&out).contains(&format!(
-            "Tilt (pid {tilt}) or one of its commands did not stop within 10s of SIGTERM"
-        )),
-        "{}",
-        stderr_of(&out)
-    );
-    assert!(
-        took >= Duration::from_secs(10) && took < Duration::from_secs(14),
-        "the grace period is 10 s: down took {took:?}"
-    );
-    assert!(!env.cache_dir("shop").join("tilt.json").exists(), "the record is removed");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("Stopped Tilt"), "nothing was stopped: {err}");
+    assert!(err.contains("does not lead a process group"), "{err}");
+    assert!(err.contains(&format!("pid {pid} (/bin/sleep 30)")), "what it found: {err}");
+    assert!(pid_alive(pid), "it was not signalled");
+    assert!(record.exists(), "the record is kept, not deleted as if Tilt had stopped");
+    let status: serde_json::Value = serde_json::from_slice(
+        &env.kilter(&dir).args(["status", "--json"]).output().unwrap().stdout,
+    )
+    .expect("json");
+    assert_eq!(status["tilt"]["running"], false, "status does not call it kilter's Tilt");
+    let _ = other.kill();
+    let _ = other.wait();
 }
