@@ -74,21 +74,26 @@ pub fn running_cluster<'t>(
     }))
 }
 
+/// What [`deploy_services`] puts into a running cluster.
+pub struct Deploy<'a> {
+    pub kubectl: &'a Kubectl<'a>,
+    /// kilter.yaml's services.
+    pub services: &'a [Service],
+    pub nodeports: &'a NodePorts,
+    /// The services this project had deployed before (the port registry's record).
+    pub had: &'a [String],
+    /// Also delete the data (PersistentVolumeClaims) of services no longer listed.
+    pub prune_data: bool,
+    /// How long every service may take to become ready (exit 5 past it).
+    pub timeout: Duration,
+}
+
 /// Put the project's services into its running cluster: write and apply their manifests,
 /// delete the services of kilter's that kilter.yaml no longer lists (when it lists any, listed
 /// some before (`had`), or `prune_data` asks to delete left-over data), and wait until every
 /// one is ready (exit 5 past `timeout`).
-#[allow(clippy::too_many_arguments)]
-pub fn deploy_services(
-    ctx: &Ctx<'_>,
-    project: &Project,
-    kubectl: &Kubectl<'_>,
-    list: &[Service],
-    nodeports: &NodePorts,
-    had: &[String],
-    prune_data: bool,
-    timeout: Duration,
-) -> Result<Vec<Wired>> {
+pub fn deploy_services(ctx: &Ctx<'_>, project: &Project, d: &Deploy<'_>) -> Result<Vec<Wired>> {
+    let Deploy { kubectl, services: list, nodeports, had, prune_data, timeout } = *d;
     let ns = project.namespace();
     let wired = services::wire_all(list, &project.name, &ns, nodeports)?;
     let target = Target {

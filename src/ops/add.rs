@@ -4,7 +4,9 @@
 
 use anyhow::Result;
 
-use super::{Ctx, assign_nodeports, deploy_services, running_cluster, service_lines, services_of};
+use super::{
+    Ctx, Deploy, assign_nodeports, deploy_services, running_cluster, service_lines, services_of,
+};
 use crate::cli::{AddArgs, duration_flag};
 use crate::config::{self, suggest};
 use crate::error::invalid;
@@ -87,7 +89,15 @@ pub fn run(ctx: &Ctx<'_>, args: &AddArgs) -> Result<i32> {
         return Ok(0);
     };
     let (nodeports, had) = assign_nodeports(ctx, &updated, &list)?;
-    let wired = deploy_services(ctx, &updated, &kubectl, &list, &nodeports, &had, false, timeout)?;
+    let deploy = Deploy {
+        kubectl: &kubectl,
+        services: &list,
+        nodeports: &nodeports,
+        had: &had,
+        prune_data: false,
+        timeout,
+    };
+    let wired = deploy_services(ctx, &updated, &deploy)?;
     for line in service_lines(&wired) {
         if added.iter().any(|a| line.starts_with(&format!("{a} "))) {
             ui.info(&format!("  {line}"));

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::{Ctx, deploy_services, project_env, services_of};
+use super::{Ctx, Deploy, deploy_services, project_env, services_of};
 use crate::cli::{CiArgs, duration_flag};
 use crate::error::{Code, CommandFailed, Exit, code_of, invalid};
 use crate::exec::{Cmd, Content, Output};
@@ -239,18 +239,15 @@ fn work(
         kubeconfig: project.paths.kubeconfig.clone(),
         context: project.context(),
     };
-    let deploy = || {
-        deploy_services(
-            ctx,
-            project,
-            &kubectl,
-            service_list,
-            &up.nodeports,
-            &up.had_services,
-            false,
-            timeout,
-        )
+    let what = Deploy {
+        kubectl: &kubectl,
+        services: service_list,
+        nodeports: &up.nodeports,
+        had: &up.had_services,
+        prune_data: false,
+        timeout,
     };
+    let deploy = || deploy_services(ctx, project, &what);
     let wired = if service_list.is_empty() && up.had_services.is_empty() {
         deploy()?
     } else {

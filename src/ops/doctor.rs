@@ -625,7 +625,7 @@ fn ports_check(p: &Project, ports: Ports, state: &NodeState) -> Check {
                 "Tilt {} and NodePorts {}-{} are {}",
                 ports.tilt,
                 ports.base,
-                ports.base + ports::BLOCK - 1,
+                ports.block().end(),
                 if ours_running { "owned by this project" } else { "free" }
             ),
             None,

@@ -52,20 +52,61 @@ struct Orphan {
     slot: Option<u16>,
 }
 
+/// A project's cache dir with no cluster.
+#[derive(Debug)]
+struct CacheDir {
+    project: String,
+    bytes: u64,
+}
+
+/// A port slot whose project is gone.
+#[derive(Debug)]
+struct Slot {
+    project: String,
+    slot: u16,
+    owner: Owner,
+}
+
+/// A `.partial` file a snapshot left.
+#[derive(Debug)]
+struct Partial {
+    project: String,
+    file: Utf8PathBuf,
+    bytes: u64,
+}
+
+/// A temporary file (`.<name>.kilter-tmp.<pid>…`) whose writer is gone.
+#[derive(Debug)]
+struct Temp {
+    file: Utf8PathBuf,
+    bytes: u64,
+    pid: i32,
+}
+
+/// The snapshots of a vanished project.
+#[derive(Debug)]
+struct Snapshots {
+    project: String,
+    dir: Utf8PathBuf,
+    files: usize,
+    bytes: u64,
+    owner: Owner,
+}
+
 /// Everything `gc` found.
 #[derive(Debug, Default)]
 struct Plan {
     clusters: Vec<Orphan>,
-    /// (project, bytes)
-    caches: Vec<(String, u64)>,
-    /// (project, slot, owner)
-    slots: Vec<(String, u16, Owner)>,
-    /// (project, file, bytes)
-    partials: Vec<(String, Utf8PathBuf, u64)>,
-    /// (file, bytes, pid)
-    temps: Vec<(Utf8PathBuf, u64, i32)>,
-    /// Snapshots of vanished projects: (project, data dir, files, bytes, owner).
-    snapshots: Vec<(String, Utf8PathBuf, usize, u64, Owner)>,
+    /// Cache dirs of projects without a cluster.
+    caches: Vec<CacheDir>,
+    /// Port slots of vanished projects.
+    slots: Vec<Slot>,
+    /// `.partial` snapshot files.
+    partials: Vec<Partial>,
+    /// Temporary files whose writer is gone.
+    temps: Vec<Temp>,
+    /// Snapshots of vanished projects.
+    snapshots: Vec<Snapshots>,
     /// What was found but is kept, and why.
     kept: Vec<String>,
     /// Named projects `gc` must not collect (a directory still resolves to them), and why.
@@ -86,10 +127,10 @@ impl Plan {
 
     fn bytes(&self, with_snapshots: bool) -> u64 {
         self.clusters.iter().map(|o| o.cache_bytes).sum::<u64>()
-            + self.caches.iter().map(|c| c.1).sum::<u64>()
-            + self.partials.iter().map(|p| p.2).sum::<u64>()
-            + self.temps.iter().map(|t| t.1).sum::<u64>()
-            + if with_snapshots { self.snapshots.iter().map(|s| s.3).sum::<u64>() } else { 0 }
+            + self.caches.iter().map(|c| c.bytes).sum::<u64>()
+            + self.partials.iter().map(|p| p.bytes).sum::<u64>()
+            + self.temps.iter().map(|t| t.bytes).sum::<u64>()
+            + if with_snapshots { self.snapshots.iter().map(|s| s.bytes).sum::<u64>() } else { 0 }
     }
 }
 
@@ -351,7 +392,7 @@ fn survey(
             plan.kept.push(why);
             continue;
         }
-        plan.caches.push((n.clone(), size_of(&dir)));
+        plan.caches.push(CacheDir { project: n.clone(), bytes: size_of(&dir) });
         gone_caches.insert(n);
     }
     if let Some(r) = registry {
@@ -361,7 +402,9 @@ fn survey(
                 continue;
             }
             match owner(n) {
-                o if collectable(n) => plan.slots.push((n.clone(), e.slot, o)),
+                o if collectable(n) => {
+                    plan.slots.push(Slot { project: n.clone(), slot: e.slot, owner: o })
+                }
                 Owner::Unknown => unknown.push(n.as_str()),
                 _ => {}
             }
@@ -389,7 +432,13 @@ fn survey(
         }
         let dir = dirs.data.join(n);
         let files = walk_files(&dir).len();
-        plan.snapshots.push((n.clone(), dir.clone(), files, size_of(&dir), o));
+        plan.snapshots.push(Snapshots {
+            project: n.clone(),
+            dir: dir.clone(),
+            files,
+            bytes: size_of(&dir),
+            owner: o,
+        });
         if with_snapshots {
             gone_data.insert(n);
         }
@@ -402,7 +451,7 @@ fn survey(
         for f in files_in(&snaps) {
             if f.as_str().ends_with(".partial") {
                 let bytes = size_of(&f);
-                plan.partials.push((n.clone(), f, bytes));
+                plan.partials.push(Partial { project: n.clone(), file: f, bytes });
             }
         }
     }
@@ -434,7 +483,7 @@ fn survey(
                 && !crate::exec::pid_alive(pid)
             {
                 let bytes = size_of(&f);
-                plan.temps.push((f, bytes, pid));
+                plan.temps.push(Temp { file: f, bytes, pid });
             }
         }
     }
@@ -467,6 +516,12 @@ fn walk_files(dir: &Utf8Path) -> Vec<Utf8PathBuf> {
     out
 }
 
+/// A slot's NodePort block as `first-last`.
+fn range(p: &Ports) -> String {
+    let b = p.block();
+    format!("{}-{}", b.start(), b.end())
+}
+
 fn show(ui: &Ui, plan: &Plan, with_snapshots: bool) {
     let mut lines: Vec<String> = Vec::new();
     for o in &plan.clusters {
@@ -474,7 +529,7 @@ fn show(ui: &Ui, plan: &Plan, with_snapshots: bool) {
             .slot
             .map(|s| {
                 let p = Ports::of(s);
-                format!(", port slot {s} (Tilt {}, NodePorts {}-{})", p.tilt, p.base, p.base + 19)
+                format!(", port slot {s} (Tilt {}, NodePorts {})", p.tilt, range(&p))
             })
             .unwrap_or_default();
         let why = if o.named && !o.owner.vanished() {
@@ -489,30 +544,29 @@ fn show(ui: &Ui, plan: &Plan, with_snapshots: bool) {
             fmt_bytes(o.cache_bytes)
         ));
     }
-    for (n, bytes) in &plan.caches {
+    for CacheDir { project: n, bytes } in &plan.caches {
         lines.push(format!("cache dir of `{n}` ({}): no cluster kilter-{n}", fmt_bytes(*bytes)));
     }
-    for (n, slot, owner) in &plan.slots {
+    for Slot { project: n, slot, owner } in &plan.slots {
         let p = Ports::of(*slot);
         lines.push(format!(
-            "port slot {slot} of `{n}` (Tilt {}, NodePorts {}-{}): {}",
+            "port slot {slot} of `{n}` (Tilt {}, NodePorts {}): {}",
             p.tilt,
-            p.base,
-            p.base + 19,
+            range(&p),
             owner.describe()
         ));
     }
-    for (_, f, bytes) in &plan.partials {
-        lines.push(format!("incomplete snapshot {f} ({})", fmt_bytes(*bytes)));
+    for Partial { file, bytes, .. } in &plan.partials {
+        lines.push(format!("incomplete snapshot {file} ({})", fmt_bytes(*bytes)));
     }
-    for (f, bytes, pid) in &plan.temps {
+    for Temp { file, bytes, pid } in &plan.temps {
         lines.push(format!(
-            "temporary file {f} ({}): its writer (pid {pid}) is gone",
+            "temporary file {file} ({}): its writer (pid {pid}) is gone",
             fmt_bytes(*bytes)
         ));
     }
     let mut kept = plan.kept.clone();
-    for (n, dir, files, bytes, owner) in &plan.snapshots {
+    for Snapshots { project: n, dir, files, bytes, owner } in &plan.snapshots {
         let what = format!(
             "snapshots of `{n}` in {dir} ({files} file{}, {}): {}",
             if *files == 1 { "" } else { "s" },
@@ -606,11 +660,11 @@ fn collect(
             note(format!("cluster {}", o.node.cluster), r.map(|_| ()))?;
         }
     }
-    for (n, _) in &plan.caches {
+    for CacheDir { project: n, .. } in &plan.caches {
         let r = remove_cache(ctx, docker, n);
         note(format!("cache dir of `{n}`"), r)?;
     }
-    released.extend(plan.slots.iter().map(|(n, _, _)| n.as_str()));
+    released.extend(plan.slots.iter().map(|s| s.project.as_str()));
     if registry_ok && !released.is_empty() {
         let path = ctx.dirs.port_registry();
         let r = crate::ports::with_registry(
@@ -621,14 +675,14 @@ fn collect(
         );
         note(format!("port slots in {path}"), r.map(|_| ()))?;
     }
-    for (n, f, _) in &plan.partials {
+    for Partial { project: n, file: f, .. } in &plan.partials {
         let r = (|| {
             let _lock = lock_if_cached(ctx, &Paths::new(&ctx.dirs, n), n)?;
             runner.remove_file(f).map(|_| ())
         })();
         note(format!("{f}"), r)?;
     }
-    for (f, _, pid) in &plan.temps {
+    for Temp { file: f, pid, .. } in &plan.temps {
         // A temporary file belongs to the process whose pid it carries; it is only ever
         // touched again by that process, so a dead pid makes it garbage.
         let r =
@@ -636,7 +690,7 @@ fn collect(
         note(format!("{f}"), r)?;
     }
     if with_snapshots {
-        for (n, dir, _, _, _) in &plan.snapshots {
+        for Snapshots { project: n, dir, .. } in &plan.snapshots {
             let r = (|| {
                 let _lock = lock_if_cached(ctx, &Paths::new(&ctx.dirs, n), n)?;
                 runner.remove_dir_all(dir).map(|_| ())

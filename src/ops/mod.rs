@@ -27,6 +27,6 @@ pub mod up;
 
 pub use crate::context::{Ctx, project_env, tilt_files};
 pub use crate::lifecycle::services::{
-    assign_nodeports, deploy_services, preview_nodeports, running_cluster, service_lines,
+    Deploy, assign_nodeports, deploy_services, preview_nodeports, running_cluster, service_lines,
     services_of,
 };

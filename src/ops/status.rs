@@ -341,7 +341,7 @@ fn assemble(
             assigned,
             tilt: ports.tilt,
             nodeport_first: ports.base,
-            nodeport_last: ports.base + crate::ports::BLOCK - 1,
+            nodeport_last: *ports.block().end(),
             api_server: container.and_then(Container::api_port),
         },
         kubeconfig: KubeconfigStatus { path: kc.to_string(), exists: kc.exists(), mode },

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::{Ctx, deploy_services, project_env, services_of, tilt_files};
+use super::{Ctx, Deploy, deploy_services, project_env, services_of, tilt_files};
 use crate::cli::{UpArgs, duration_flag};
 use crate::lifecycle;
 use crate::ports::{self, Check as PortCheck, Ports, Registry};
@@ -53,16 +53,15 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         kubeconfig: project.paths.kubeconfig.clone(),
         context: project.context(),
     };
-    let wired = deploy_services(
-        ctx,
-        &project,
-        &kubectl,
-        &service_list,
-        &up.nodeports,
-        &up.had_services,
-        args.prune_data,
+    let deploy = Deploy {
+        kubectl: &kubectl,
+        services: &service_list,
+        nodeports: &up.nodeports,
+        had: &up.had_services,
+        prune_data: args.prune_data,
         timeout,
-    )?;
+    };
+    let wired = deploy_services(ctx, &project, &deploy)?;
 
     let cluster_took = started.elapsed();
     let lifecycle::up::Up { tools, ports, lock, .. } = up;
@@ -164,7 +163,7 @@ fn summary(
     ui.info(&format!(
         "  ports       {}-{} on 127.0.0.1 (NodePorts)",
         ports.base,
-        ports.base + ports::BLOCK - 1
+        ports.block().end()
     ));
     for (i, line) in super::service_lines(wired).iter().enumerate() {
         let label = if i == 0 { "services" } else { "" };
