@@ -148,7 +148,7 @@ pub struct AddArgs {
     pub names: Vec<String>,
     /// Give up (exit 5) if the services are not ready by then (when the cluster runs)
     #[arg(long, default_value = "120s", value_name = "D")]
-    pub timeout: String,
+    pub timeout: DurationArg,
 }
 
 #[derive(Debug, Args)]
@@ -161,7 +161,7 @@ pub struct RemoveArgs {
     pub prune_data: bool,
     /// Give up (exit 5) if deleting them takes longer (when the cluster runs)
     #[arg(long, default_value = "120s", value_name = "D")]
-    pub timeout: String,
+    pub timeout: DurationArg,
 }
 
 #[derive(Debug, Args)]
@@ -178,7 +178,7 @@ pub struct StatusArgs {
     pub json: bool,
     /// Give up on a probe (docker, the API, pods) after this long and say which one did
     #[arg(long, default_value = "3s", value_name = "D")]
-    pub probe_timeout: String,
+    pub probe_timeout: DurationArg,
 }
 
 #[derive(Debug, Args)]
@@ -202,7 +202,7 @@ pub struct RestartArgs {
     pub service: Option<String>,
     /// How long to wait for each rollout (e.g. 120s, 2m)
     #[arg(long, default_value = "120s", value_name = "D")]
-    pub timeout: String,
+    pub timeout: DurationArg,
 }
 
 #[derive(Debug, Args)]
@@ -231,7 +231,7 @@ pub struct InitArgs {
 pub struct UpArgs {
     /// Give up (exit 5) if the cluster is not up and healthy by then (e.g. 120s, 2m)
     #[arg(long, default_value = "120s", value_name = "D")]
-    pub timeout: String,
+    pub timeout: DurationArg,
     /// Bring the cluster up without starting Tilt
     #[arg(long, conflicts_with_all = ["attach", "ci"])]
     pub no_tilt: bool,
@@ -258,7 +258,7 @@ pub struct CiArgs {
     /// Give up (exit 5) when the whole run has not finished by then (e.g. 30m, 1h); collecting
     /// the artifacts and deleting the cluster afterwards get a few minutes of their own
     #[arg(long, default_value = "30m", value_name = "D")]
-    pub timeout: String,
+    pub timeout: DurationArg,
     /// Where to collect the evidence of a failure (default: <cache dir>/artifacts)
     #[arg(long, value_name = "DIR")]
     pub artifacts: Option<Utf8PathBuf>,
@@ -423,12 +423,57 @@ pub fn parse_age(s: &str) -> Result<std::time::Duration, String> {
 /// `Instant` arithmetic far from overflowing.
 pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
-/// A duration flag, e.g. `--timeout`: exit 4 with the rule when it does not parse.
-pub fn duration_flag(flag: &str, value: &str) -> Result<std::time::Duration, crate::error::Exit> {
-    parse_duration(value).map_err(|why| {
-        crate::error::invalid(format!("{flag} {value}: {why}"))
-            .hint("durations look like 90s, 2m, 1m30s, 500ms or 1h (at most 7 days)")
-    })
+/// A duration flag (`--timeout`, `--probe-timeout`), parsed once when the command line is:
+/// [`Command::check_flags`] turns a value that does not parse into exit 4 with the rule before
+/// any op runs, so an op only ever sees a valid one. Shown as the user typed it.
+#[derive(Debug, Clone)]
+pub struct DurationArg {
+    text: String,
+    parsed: Result<std::time::Duration, String>,
+}
+
+impl std::str::FromStr for DurationArg {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(DurationArg { text: s.to_owned(), parsed: parse_duration(s) })
+    }
+}
+
+impl std::fmt::Display for DurationArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl DurationArg {
+    /// The duration (checked before dispatch; zero for a value that was not).
+    pub fn get(&self) -> std::time::Duration {
+        self.parsed.clone().unwrap_or_default()
+    }
+
+    /// Exit 4 with the rule when the value does not parse.
+    fn check(&self, flag: &str) -> Result<(), crate::error::Exit> {
+        self.parsed.as_ref().map(|_| ()).map_err(|why| {
+            crate::error::invalid(format!("{flag} {}: {why}", self.text))
+                .hint("durations look like 90s, 2m, 1m30s, 500ms or 1h (at most 7 days)")
+        })
+    }
+}
+
+impl Command {
+    /// Every duration flag of the command parses (exit 4 otherwise), checked once before
+    /// dispatch.
+    pub fn check_flags(&self) -> Result<(), crate::error::Exit> {
+        match self {
+            Command::Up(a) => a.timeout.check("--timeout"),
+            Command::Ci(a) => a.timeout.check("--timeout"),
+            Command::Add(a) => a.timeout.check("--timeout"),
+            Command::Remove(a) => a.timeout.check("--timeout"),
+            Command::Restart(a) => a.timeout.check("--timeout"),
+            Command::Status(a) => a.probe_timeout.check("--probe-timeout"),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// `120s`, `2m`, `1m30s`, `500ms`, `1h`, or a bare number of seconds; at most [`MAX_DURATION`].

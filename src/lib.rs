@@ -65,6 +65,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 }
 
 fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
+    cli.command.check_flags()?;
     // Needs neither a project nor HOME.
     if let Command::Completions(a) = &cli.command {
         return ops::completions::run(ui, a.shell);

@@ -7,7 +7,7 @@ use anyhow::Result;
 use super::{
     Ctx, Deploy, assign_nodeports, deploy_services, running_cluster, service_lines, services_of,
 };
-use crate::cli::{AddArgs, duration_flag};
+use crate::cli::AddArgs;
 use crate::config::{self, suggest};
 use crate::error::invalid;
 use crate::exec::Content;
@@ -17,7 +17,7 @@ use crate::tools::Tool;
 use crate::tools::tilt::TiltRecord;
 
 pub fn run(ctx: &Ctx<'_>, args: &AddArgs) -> Result<i32> {
-    let timeout = duration_flag("--timeout", &args.timeout)?;
+    let timeout = args.timeout.get();
     ctx.runner.set_deadline(timeout, &format!("--timeout {}", args.timeout));
     let ui = ctx.ui;
     let project = ctx.project()?;

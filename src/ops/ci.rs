@@ -26,7 +26,7 @@ use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::{Ctx, Deploy, deploy_services, project_env, services_of};
-use crate::cli::{CiArgs, duration_flag};
+use crate::cli::CiArgs;
 use crate::error::{Code, CommandFailed, Exit, code_of, invalid};
 use crate::exec::{Cmd, Content, Output};
 use crate::github::{self, Actions, Phase, Status};
@@ -57,7 +57,7 @@ enum Verdict {
 
 pub fn run(ctx: &Ctx<'_>, args: &CiArgs) -> Result<i32> {
     let started = Instant::now();
-    let timeout = duration_flag("--timeout", &args.timeout)?;
+    let timeout = args.timeout.get();
     let ui = ctx.ui;
     let runner = ctx.runner;
     let actions = Actions::from_process();

@@ -6,7 +6,7 @@
 use anyhow::Result;
 
 use super::{Ctx, assign_nodeports, running_cluster, services_of};
-use crate::cli::{RemoveArgs, duration_flag};
+use crate::cli::RemoveArgs;
 use crate::config;
 use crate::exec::Content;
 use crate::fsutil::Perm;
@@ -15,7 +15,7 @@ use crate::services::{self};
 use crate::tools::Tool;
 
 pub fn run(ctx: &Ctx<'_>, args: &RemoveArgs) -> Result<i32> {
-    let timeout = duration_flag("--timeout", &args.timeout)?;
+    let timeout = args.timeout.get();
     ctx.runner.set_deadline(timeout, &format!("--timeout {}", args.timeout));
     let ui = ctx.ui;
     let project = ctx.project()?;

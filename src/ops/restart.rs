@@ -3,12 +3,12 @@
 use anyhow::{Context, Result};
 
 use super::Ctx;
-use crate::cli::{RestartArgs, duration_flag};
+use crate::cli::RestartArgs;
 use crate::lifecycle::workload;
 use crate::tools::Tool;
 
 pub fn run(ctx: &Ctx<'_>, args: &RestartArgs) -> Result<i32> {
-    let timeout = duration_flag("--timeout", &args.timeout)?;
+    let timeout = args.timeout.get();
     let project = ctx.project()?;
     let _lock = ctx.lock(&project, "kilter restart")?;
     let tools = ctx.tools(&[Tool::Docker, Tool::Kubectl])?;

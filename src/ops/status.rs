@@ -8,7 +8,7 @@ use serde::Serialize;
 use std::time::{Duration, Instant};
 
 use super::Ctx;
-use crate::cli::{StatusArgs, duration_flag};
+use crate::cli::StatusArgs;
 use crate::error::{Code, Exit};
 use crate::project::Project;
 use crate::tools::Tool;
@@ -139,7 +139,7 @@ pub struct SnapshotStatus {
 /// can accept and reset connections while kubectl retries for a minute.
 pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
     let json = args.json;
-    let limit = duration_flag("--probe-timeout", &args.probe_timeout)?;
+    let limit = args.probe_timeout.get();
     // Probes end a little before the limit, so that the whole command (start-up, killing the
     // probes, printing) answers within it.
     let deadline = Instant::now() + limit.saturating_sub(Duration::from_millis(150));

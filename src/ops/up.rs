@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use super::{Ctx, Deploy, deploy_services, project_env, services_of, tilt_files};
-use crate::cli::{UpArgs, duration_flag};
+use crate::cli::UpArgs;
 use crate::lifecycle;
 use crate::ports::{self, Check as PortCheck, Ports, Registry};
 use crate::project::Project;
@@ -26,7 +26,7 @@ const TILT_START_LIMIT: Duration = Duration::from_secs(60);
 /// Returns the process exit code (`--ci`/`--attach` pass Tilt's through).
 pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     let started = Instant::now();
-    let timeout = duration_flag("--timeout", &args.timeout)?;
+    let timeout = args.timeout.get();
     let ui = ctx.ui;
     let runner = ctx.runner;
     runner.set_deadline(timeout, &format!("--timeout {}", args.timeout));
