@@ -113,6 +113,7 @@ fn put(dir: &Utf8Path, file: &str, db: &str, body: &[u8]) -> DbFile {
         size: written.size,
         sha256: written.sha256,
         raw_size: Some(written.raw_size),
+        raw_sha256: Some(written.raw_sha256),
     }
 }
 
