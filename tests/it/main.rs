@@ -23,6 +23,7 @@ mod realworld;
 mod registry;
 mod replay;
 mod services;
+mod stream;
 mod structure;
 mod tilt;
 mod untouched;
