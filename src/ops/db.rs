@@ -273,6 +273,9 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
     let again = format!(
         "the database may be partly restored; fix the cause and run `kilter db restore {name}` again"
     );
+    runner.note(
+        "the pod stages each stream and checks its size and sha256 before the restore program reads it; kilter requires its `kilter-stream: restored` line",
+    );
     let mut targets = Vec::new();
     for (i, f) in meta.databases.iter().enumerate() {
         let target = if i == 0 { db_name.clone() } else { f.name.clone() };
