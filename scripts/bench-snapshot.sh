@@ -126,7 +126,8 @@ printf 'name: bench\n' >"$work/proj/kilter.yaml"
 cd "$work/proj"
 "$kilter" -q up --no-tilt
 "$fake" ctl workload bench-dev postgres --kind statefulset --image postgres:15 >/dev/null
-"$fake" ctl set exec_path "$pg"
+# The pg programs, then the shell and coreutils of kilter's stream checks in the pod.
+"$fake" ctl set exec_path "$pg:/usr/bin:/bin"
 "$fake" ctl set pg_host "$work/run"
 "$fake" ctl set pg_port 5432
 kc="$XDG_CACHE_HOME/kilter/bench/kubeconfig"
