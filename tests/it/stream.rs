@@ -297,3 +297,35 @@ fn mariadb_cut_streams_in_both_directions() {
     p.ok(&["db", "restore", "base"]);
     assert!(state().starts_with("400\t1\tBBBB"), "{}", state());
 }
+
+/// A snapshot taken before kilter recorded `raw_sha256` restores: the size and sha256 the pod
+/// checks are computed from the file. A wrong expectation reaches no database.
+#[test]
+fn a_snapshot_without_raw_sha256_restores_and_a_wrong_one_restores_nothing() {
+    let Some(pg) = Pg::start_or_skip("a_snapshot_without_raw_sha256") else { return };
+    let p = Proj::new("name: shop\n", "postgres", "postgres:15");
+    pg.wire(&p.env);
+    pg.create_db("shop");
+    pg.psql("shop", PG_SEED);
+    p.ok(&["db", "snapshot", "base"]);
+    let meta_path = p.snapshots().join("base.json");
+    let mut meta = p.meta("base");
+    let recorded = meta["databases"][0]["raw_sha256"].as_str().expect("recorded").to_owned();
+    assert_eq!(recorded.len(), 64);
+    let count = || pg.psql("shop", "SELECT count(*) FROM a").trim().to_owned();
+
+    meta["databases"][0].as_object_mut().unwrap().remove("raw_sha256");
+    std::fs::write(&meta_path, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+    pg.psql("shop", "DELETE FROM a WHERE id > 10");
+    p.ok(&["db", "restore", "base"]);
+    assert_eq!(count(), "400", "restored with the computed sha256");
+
+    meta["databases"][0]["raw_sha256"] = Value::from("0".repeat(64));
+    std::fs::write(&meta_path, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+    pg.psql("shop", "DELETE FROM a WHERE id > 10");
+    let out = p.kilter(&["db", "restore", "base"]);
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains(&format!("with sha256 {recorded}, not {}", "0".repeat(64))), "{err}");
+    assert_eq!(count(), "10", "nothing restored");
+}
