@@ -420,6 +420,14 @@ fn arrived_whole(
 ) -> Result<(), Exit> {
     let received = written.raw_size;
     match sent {
+        // Every byte may have arrived, but of a dump that failed (a `kubectl exec` that exits 0
+        // for a failed command).
+        Some(engine::Sent::Report { rc, tee, .. }) if *rc != 0 || *tee != 0 => Err(Exit::new(
+            Code::Failed,
+            format!(
+                "the dump of database {dbname} failed in the pod (exit {rc}, tee exit {tee}) although `kubectl exec` exited 0; nothing was kept"
+            ),
+        )),
         Some(engine::Sent::Report { bytes, .. }) if *bytes != received => Err(Exit::new(
             Code::Failed,
             format!(
@@ -505,5 +513,49 @@ fn join_hint(old: Option<String>, extra: &str) -> String {
     match old {
         Some(h) => format!("{h}; {extra}"),
         None => extra.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(bytes: &[u8]) -> store::Written {
+        use sha2::Digest as _;
+        let sha: String = sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+        store::Written {
+            size: 0,
+            sha256: String::new(),
+            raw_size: bytes.len() as u64,
+            raw_sha256: sha,
+            head: Vec::new(),
+            tail: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_dump_is_whole_only_with_the_pods_report_of_the_same_bytes_and_success() {
+        let w = written(b"PGDMP...");
+        let report = |rc, tee, bytes, sha: &str| engine::Sent::Report {
+            rc,
+            tee,
+            bytes,
+            sha256: sha.to_owned(),
+        };
+        let sha = w.raw_sha256.clone();
+        assert!(arrived_whole("shop", Some(&report(0, 0, 8, &sha)), &w).is_ok());
+        let err = |sent: Option<&engine::Sent>| {
+            arrived_whole("shop", sent, &w).expect_err("refused").to_string()
+        };
+        assert!(
+            err(Some(&report(0, 0, 9, &sha))).contains("cut short: expected 9 bytes, received 8"),
+            "{}",
+            err(Some(&report(0, 0, 9, &sha)))
+        );
+        assert!(err(Some(&report(0, 0, 8, &"0".repeat(64)))).contains("arrived altered"));
+        assert!(err(Some(&report(1, 0, 8, &sha))).contains("failed in the pod (exit 1"));
+        assert!(err(Some(&report(0, 141, 8, &sha))).contains("tee exit 141"));
+        assert!(err(None).contains("without the pod's report"));
+        assert!(err(Some(&engine::Sent::Missing("tee".into()))).contains("no `tee`"));
     }
 }
