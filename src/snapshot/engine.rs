@@ -189,13 +189,14 @@ impl Engine {
 pub const DUMP_SCRIPT: &str = r#"for p in mktemp mkfifo tee wc sha256sum; do command -v "$p" >/dev/null 2>&1 || { echo "kilter-stream: missing $p" >&2; exit 127; }; done; d=$(mktemp -d) || exit 70; trap 'rm -rf "$d"' EXIT; mkfifo "$d/n" "$d/s" || exit 70; wc -c <"$d/n" >"$d/count" & sha256sum <"$d/s" >"$d/sum" & { "$@"; echo "$?" >"$d/rc"; } | tee "$d/n" "$d/s"; t=$?; wait; rc=1; read -r rc <"$d/rc"; n=; read -r n <"$d/count"; s=; read -r s _ <"$d/sum"; echo "kilter-stream: rc=$rc tee=$t bytes=$n sha256=$s" >&2; [ "$rc" = 0 ] || exit "$rc"; exit "$t""#;
 
 /// The POSIX `sh` script around a restore in the pod: stdin is staged into a file in a
-/// `mktemp -d` directory first, and the restore program (`"$@"` after the expected byte count
+/// `mktemp -d` directory first (`tee` hashes it on the way; a file `tee` could not write in full
+/// fails the size check), and the restore program (`"$@"` after the expected byte count
 /// and sha256) reads it only when its size and sha256 are exactly what kilter sent; otherwise
 /// nothing touches the database (exit 65). Either way the last stderr line says what arrived:
 /// `kilter-stream: received bytes=<N> sha256=<hex>`, then `kilter-stream: restored` once the
 /// program exited 0 (kilter requires that line too: a `kubectl exec` that exits 0 for a failed
 /// command cannot pass for a restore). The pod needs room for one uncompressed dump.
-pub const RESTORE_SCRIPT: &str = r#"for p in mktemp cat wc sha256sum; do command -v "$p" >/dev/null 2>&1 || { echo "kilter-stream: missing $p" >&2; exit 127; }; done; d=$(mktemp -d) || exit 70; trap 'rm -rf "$d"' EXIT; cat >"$d/in" || exit 74; n=$(wc -c <"$d/in"); n=$((n + 0)); s=$(sha256sum <"$d/in"); s=${s%% *}; echo "kilter-stream: received bytes=$n sha256=$s" >&2; [ "$n" = "$1" ] && [ "$s" = "$2" ] || exit 65; shift 2; "$@" <"$d/in" || exit "$?"; echo "kilter-stream: restored" >&2"#;
+pub const RESTORE_SCRIPT: &str = r#"for p in mktemp tee wc sha256sum; do command -v "$p" >/dev/null 2>&1 || { echo "kilter-stream: missing $p" >&2; exit 127; }; done; d=$(mktemp -d) || exit 70; trap 'rm -rf "$d"' EXIT; s=$(tee "$d/in" | sha256sum) || exit 74; s=${s%% *}; n=$(wc -c <"$d/in"); n=$((n + 0)); echo "kilter-stream: received bytes=$n sha256=$s" >&2; [ "$n" = "$1" ] && [ "$s" = "$2" ] || exit 65; shift 2; "$@" <"$d/in" || exit "$?"; echo "kilter-stream: restored" >&2"#;
 
 /// `sh -c DUMP_SCRIPT kilter-dump <dump argv…>`.
 pub fn checked_dump_argv(dump: Vec<String>) -> Vec<String> {
