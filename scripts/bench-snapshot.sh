@@ -12,6 +12,10 @@
 #
 #   scripts/bench-snapshot.sh
 #   BENCH_ROUNDS=5 BENCH_ONLY=pgbench scripts/bench-snapshot.sh
+#   BENCH_MBPS="30 100 300 0" scripts/bench-snapshot.sh   # through a channel of N MB/s (0: unlimited)
+#
+# BENCH_MBPS (default 0) sets the fake kubectl's throughput limit (knob exec_mbps, both directions)
+# for kilter and the direct commands alike; each speed gets its own rows.
 #
 # Targets: random: snapshot >= 3x faster than direct -Fc, restore >= 1.2x; pgbench: snapshot and restore
 # >= 1.0x direct, file <= 0.5x of -Fc's; peak RSS <= 64 MB. Exit 1 when one is missed.
@@ -25,6 +29,7 @@ random_mb=${BENCH_RANDOM_MB:-231}
 scale=${BENCH_PGBENCH_SCALE:-40}
 rounds=${BENCH_ROUNDS:-3}
 only=${BENCH_ONLY:-}
+read -r -a speeds <<<"${BENCH_MBPS:-0}"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 die() {
@@ -126,7 +131,8 @@ printf 'name: bench\n' >"$work/proj/kilter.yaml"
 cd "$work/proj"
 "$kilter" -q up --no-tilt
 "$fake" ctl workload bench-dev postgres --kind statefulset --image postgres:15 >/dev/null
-"$fake" ctl set exec_path "$pg"
+# The pg programs, then the shell and coreutils of kilter's stream checks in the pod.
+"$fake" ctl set exec_path "$pg:/usr/bin:/bin"
 "$fake" ctl set pg_host "$work/run"
 "$fake" ctl set pg_port 5432
 kc="$XDG_CACHE_HOME/kilter/bench/kubeconfig"
@@ -158,6 +164,9 @@ kilter_timed() {
 
 rows=()
 fail=0
+for mbps in "${speeds[@]}"; do
+"$fake" ctl set exec_mbps "$mbps"
+if [[ $mbps == 0 ]]; then at=""; else at=" at $mbps MB/s"; fi
 for db in "${dbs[@]}"; do
   printf 'name: bench\ndatabase:\n  service: postgres\n  user: postgres\n  name: %s\n' "$db" >kilter.yaml
   db_bytes=$(psql_ -d postgres -c "SELECT pg_database_size('$db')")
@@ -186,7 +195,7 @@ for db in "${dbs[@]}"; do
     inner_rest+=("$(awk -F'\t' '/pg_restore/ { d = $3 } END { sub(/s$/, "", d); print d }' "$XDG_CACHE_HOME/kilter/bench/commands.log")")
     "$kilter" -q db rm "$1"
   }
-  echo "==> $db: $(mib "$db_bytes") MiB; warm-up"
+  echo "==> $db$at: $(mib "$db_bytes") MiB; warm-up"
   run_direct
   direct_snap=() direct_rest=()
   for i in $(seq "$rounds"); do
@@ -199,10 +208,10 @@ for db in "${dbs[@]}"; do
   peak=$(max "${peaks[@]}")
   rs=$(ratio "$ds" "$ks") rr=$(ratio "$dr" "$kr") rf=$(ratio "$kilter_bytes" "$direct_bytes")
   if [[ $db == random ]]; then snap_t=3.0 rest_t=1.2 size_t=""; else snap_t=1.0 rest_t=1.0 size_t=0.5; fi
-  rows+=("| $db: snapshot of $(mib "$db_bytes") MiB | $ks s | $ds s | $rs | ≥ $snap_t |")
-  rows+=("| $db: restore | $kr s | $dr s | $rr | ≥ $rest_t |")
-  rows+=("| $db: file size | $(mib "$kilter_bytes") MiB | $(mib "$direct_bytes") MiB | $rf (kilter/direct) | ${size_t:+≤ $size_t} |")
-  rows+=("| $db: kilter's peak RSS (snapshot, restore) | $(mib $((peak * 1024))) MiB | – | – | ≤ 64 MB |")
+  rows+=("| $db$at: snapshot of $(mib "$db_bytes") MiB | $ks s | $ds s | $rs | ≥ $snap_t |")
+  rows+=("| $db$at: restore | $kr s | $dr s | $rr | ≥ $rest_t |")
+  rows+=("| $db$at: file size | $(mib "$kilter_bytes") MiB | $(mib "$direct_bytes") MiB | $rf (kilter/direct) | ${size_t:+≤ $size_t} |")
+  rows+=("| $db$at: kilter's peak RSS (snapshot, restore) | $(mib $((peak * 1024))) MiB | – | – | ≤ 64 MB |")
   awk -v r="$rs" -v t="$snap_t" 'BEGIN { exit !(r >= t) }' || { echo "bench-snapshot: $db snapshot ratio $rs < $snap_t" >&2; fail=1; }
   awk -v r="$rr" -v t="$rest_t" 'BEGIN { exit !(r >= t) }' || { echo "bench-snapshot: $db restore ratio $rr < $rest_t" >&2; fail=1; }
   if [[ -n $size_t ]]; then
@@ -210,6 +219,7 @@ for db in "${dbs[@]}"; do
   fi
   awk -v p="$peak" 'BEGIN { exit !(p * 1024 <= 64 * 1000 * 1000) }' || { echo "bench-snapshot: $db peak RSS $peak KiB > 64 MB" >&2; fail=1; }
   rm -f "$direct_file"
+done
 done
 
 echo

@@ -421,7 +421,8 @@ start_fake_pg() {
         cat "$PG_ROOT/run/server.log" >&2
         return 1
     }
-    export KILTER_FAKE_EXEC_PATH=$PG_BIN KILTER_FAKE_PG_HOST=$PG_ROOT/run KILTER_FAKE_PG_PORT=5432
+    # The pg programs, then the shell and coreutils of kilter's stream checks in the pod.
+    export KILTER_FAKE_EXEC_PATH=$PG_BIN:/usr/bin:/bin KILTER_FAKE_PG_HOST=$PG_ROOT/run KILTER_FAKE_PG_PORT=5432
 }
 stop_fake_pg() {
     [[ -n $PG_ROOT ]] || return 0

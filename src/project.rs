@@ -345,8 +345,9 @@ struct FlagUndo {
 #[derive(Debug)]
 pub struct StagedFlag {
     write: StagedWrite,
-    /// What setting the flag replaced (`None` when clearing it).
-    undo: Option<Undo>,
+    /// The record of what setting the flag replaced, staged beside `flag-undo.json` too
+    /// (`None` when clearing the flag: the record goes).
+    undo: Option<StagedWrite>,
     created: bool,
 }
 
@@ -389,11 +390,20 @@ pub fn stage_flag(
     }
     let created = text.is_none();
     let text = text.unwrap_or_default();
-    let (new, undo) = if stopped {
-        let e = config::set_stopped(path, &text)?;
-        (e.text, Some(e.undo))
-    } else {
-        (config::clear_stopped(path, &text, read_undo(project).as_ref())?, None)
+    // The file as loaded (still the same bytes) is not parsed again.
+    let loaded = project.file.as_ref().filter(|f| f.path == *path && f.text == text);
+    let undo_record = if stopped { None } else { read_undo(project) };
+    let (new, undo) = match (stopped, loaded) {
+        (true, Some(file)) => {
+            let e = config::set_stopped_in(file)?;
+            (e.text, Some(e.undo))
+        }
+        (true, None) => {
+            let e = config::set_stopped(path, &text)?;
+            (e.text, Some(e.undo))
+        }
+        (false, Some(file)) => (config::clear_stopped_in(file, undo_record.as_ref())?, None),
+        (false, None) => (config::clear_stopped(path, &text, undo_record.as_ref())?, None),
     };
     if new == text {
         return Ok(None);
@@ -403,18 +413,32 @@ pub fn stage_flag(
     let write = runner
         .stage_write(path, &Content::text(new), Perm::Keep)
         .with_context(|| format!("cannot {what} {path}"))?;
-    Ok(Some(StagedFlag { write, undo, created }))
-}
-
-/// Put a staged flag edit in place; remember what setting it replaced (or forget it).
-pub fn commit_flag(runner: &Runner<'_>, project: &Project, flag: StagedFlag) -> Result<()> {
-    runner.commit(flag.write)?;
-    match flag.undo {
+    // The undo record is staged as well, so that a cache dir that is full or read-only fails
+    // here, before `stop` stops anything, and not after the node is down.
+    let undo = match undo {
         Some(undo) => {
             let rec = FlagUndo { file: project.file_path.clone(), undo };
             let text = serde_json::to_string_pretty(&rec)? + "\n";
-            runner.write_file(&project.paths.flag_undo, &Content::text(text), Perm::Private(0o600))
+            let record = &project.paths.flag_undo;
+            Some(
+                runner
+                    .stage_write(record, &Content::text(text), Perm::Private(0o600))
+                    .with_context(|| {
+                        format!("cannot record in {record} what `cluster.stopped` replaces")
+                    })?,
+            )
         }
+        None => None,
+    };
+    Ok(Some(StagedFlag { write, undo, created }))
+}
+
+/// Put a staged flag edit in place; remember what setting it replaced (or forget it). Both
+/// files were written when staged: what is left are two renames (and a removal).
+pub fn commit_flag(runner: &Runner<'_>, project: &Project, flag: StagedFlag) -> Result<()> {
+    runner.commit(flag.write)?;
+    match flag.undo {
+        Some(undo) => runner.commit(undo),
         None => runner.remove_file(&project.paths.flag_undo).map(|_| ()),
     }
 }

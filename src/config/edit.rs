@@ -10,7 +10,7 @@ use camino::Utf8Path;
 use serde::{Deserialize, Serialize};
 
 use super::span::{Kind, Node, Tree, scalar_text};
-use super::{Parsed, parse_full, suggest, validate_service_name};
+use super::{Parsed, ProjectFile, parse_full, suggest, validate_service_name};
 use crate::error::{Exit, invalid};
 
 const FLAG_HINT: &str =
@@ -94,14 +94,22 @@ impl Undo {
 /// same YAML tree plus the flag. Already set: the text comes back unchanged (with an undo
 /// that changes nothing).
 pub fn set_stopped(path: &Utf8Path, text: &str) -> Result<Edited, Exit> {
-    let old = parse_full(path, text)?;
+    set_stopped_on(path, text, &parse_full(path, text)?)
+}
+
+/// [`set_stopped`] on the file as it was loaded (its tree already parsed).
+pub fn set_stopped_in(file: &ProjectFile) -> Result<Edited, Exit> {
+    set_stopped_on(&file.path, &file.text, &file.parsed)
+}
+
+fn set_stopped_on(path: &Utf8Path, text: &str, old: &Parsed) -> Result<Edited, Exit> {
     if old.config.cluster.stopped {
         return Ok(Edited { text: text.to_owned(), undo: Undo::between(text, text) });
     }
     let (bom, body) = split_bom(text);
     let candidates = set_flag(&Src::new(body), &old.tree)
         .map_err(|r| r.exit(path, "cluster.stopped", FLAG_HINT))?;
-    let new_text = first_verified(candidates, bom, |new| verify_flag(path, &old, new, true))?;
+    let new_text = first_verified(candidates, bom, |new| verify_flag(path, old, new, true))?;
     Ok(Edited { undo: Undo::between(text, &new_text), text: new_text })
 }
 
@@ -111,19 +119,32 @@ pub fn set_stopped(path: &Utf8Path, text: &str) -> Result<Edited, Exit> {
 /// (and a `cluster:` key left with nothing under it: no other key, comment, anchor or tag).
 /// No flag set (absent, `false` or null): the text comes back unchanged.
 pub fn clear_stopped(path: &Utf8Path, text: &str, undo: Option<&Undo>) -> Result<String, Exit> {
-    let current = parse_full(path, text)?;
+    clear_stopped_on(path, text, &parse_full(path, text)?, undo)
+}
+
+/// [`clear_stopped`] on the file as it was loaded (its tree already parsed).
+pub fn clear_stopped_in(file: &ProjectFile, undo: Option<&Undo>) -> Result<String, Exit> {
+    clear_stopped_on(&file.path, &file.text, &file.parsed, undo)
+}
+
+fn clear_stopped_on(
+    path: &Utf8Path,
+    text: &str,
+    current: &Parsed,
+    undo: Option<&Undo>,
+) -> Result<String, Exit> {
     if !current.config.cluster.stopped {
         return Ok(text.to_owned());
     }
     if let Some(restored) = undo.and_then(|u| u.apply(text))
-        && verify_flag(path, &current, &restored, false).is_ok()
+        && verify_flag(path, current, &restored, false).is_ok()
     {
         return Ok(restored);
     }
     let (bom, body) = split_bom(text);
     let candidate = clear_flag(&Src::new(body), &current.tree)
         .map_err(|r| r.exit(path, "cluster.stopped", FLAG_HINT))?;
-    first_verified(vec![candidate], bom, |new| verify_flag(path, &current, new, false))
+    first_verified(vec![candidate], bom, |new| verify_flag(path, current, new, false))
 }
 
 /// Append `names` to `services:` (creating the key if it is absent, null or empty), each as a

@@ -47,6 +47,8 @@
 //! [`remove_services`] removes an item (a bare name, or a mapping by its `name`) with its
 //! lines, or with its comma in a `[…]` list.
 
+use std::sync::Arc;
+
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::error::{Exit, invalid};
@@ -59,7 +61,10 @@ mod starter;
 #[cfg(test)]
 mod tests;
 
-pub use edit::{Edited, Undo, add_services, clear_stopped, remove_services, set_stopped};
+pub use edit::{
+    Edited, Undo, add_services, clear_stopped, clear_stopped_in, remove_services, set_stopped,
+    set_stopped_in,
+};
 pub use schema::{
     At, ClusterSection, Config, Database, Engine, KindSection, MAX_NAME_LEN, ServiceEntry, Var,
     Volume, normalize_name, suggest, validate_name,
@@ -83,6 +88,9 @@ pub struct ProjectFile {
     pub config: Config,
     /// Non-fatal problems (unknown keys), each a ready-to-print line.
     pub warnings: Vec<String>,
+    /// The tree `text` parsed into, so that an edit of the file as loaded (the flag `stop` and
+    /// `up` write) does not parse it again.
+    pub(crate) parsed: Arc<Parsed>,
 }
 
 /// An invalid-config error (exit 4) at `file:line:column`.
@@ -130,8 +138,9 @@ pub fn load(path: &Utf8Path) -> Result<ProjectFile, Exit> {
                 .hint("save kilter.yaml as UTF-8"));
         }
     };
-    let (config, warnings) = parse(path, &text)?;
-    Ok(ProjectFile { path: path.to_owned(), text, config, warnings })
+    let parsed = parse_full(path, &text)?;
+    let (config, warnings) = (parsed.config.clone(), parsed.warnings.clone());
+    Ok(ProjectFile { path: path.to_owned(), text, config, warnings, parsed: Arc::new(parsed) })
 }
 
 /// Parse the text of a project file. `path` is only used in messages. Returns the
@@ -142,7 +151,8 @@ pub fn parse(path: &Utf8Path, text: &str) -> Result<(Config, Vec<String>), Exit>
 }
 
 /// The tree and what it means.
-struct Parsed {
+#[derive(Debug)]
+pub(crate) struct Parsed {
     tree: span::Tree,
     config: Config,
     warnings: Vec<String>,

@@ -2,6 +2,7 @@
 //! builds it, with a `file:line:column` error for a wrong type and a warning (with "did you
 //! mean") for an unknown key.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -409,19 +410,23 @@ impl<'a> Walker<'a> {
                 .hint("list each service as an item: a catalog name or a mapping, e.g.\n  services:\n    - redis\n    - name: api\n      image: ghcr.io/acme/api:dev"));
         };
         let mut services: Vec<ServiceEntry> = Vec::with_capacity(items.len());
+        // Each name and the line of its first item: duplicates without a quadratic search.
+        let mut seen: HashMap<String, usize> = HashMap::with_capacity(items.len());
         for (index, item) in items.iter().enumerate() {
             let service = self.service(&format!("services[{index}]"), item)?;
-            if let Some(first) = services.iter().find(|s| s.name.value == service.name.value) {
+            super::span::charge(1);
+            if let Some(line) = seen.get(&service.name.value) {
                 return Err(error_at(
                     self.path,
                     service.name.at,
                     format_args!(
-                        "services[{index}]: duplicate service `{}` (first listed on line {})",
-                        service.name.value, first.at.line
+                        "services[{index}]: duplicate service `{}` (first listed on line {line})",
+                        service.name.value
                     ),
                 )
                 .hint("list each service once"));
             }
+            seen.insert(service.name.value.clone(), service.at.line);
             services.push(service);
         }
         Ok(services)

@@ -241,11 +241,33 @@ impl Tree {
 }
 
 /// Why a text is not a YAML document kilter can read.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Problem {
     pub(crate) pos: Pos,
     pub(crate) message: String,
     pub(crate) hint: Option<&'static str>,
+}
+
+/// Work done by kilter's own code around the parser, in units of characters looked at or keys
+/// compared: counted in tests (`cost()`), so that a test can show that it grows linearly with
+/// the size of the file. Free in a build that is not a test.
+#[inline]
+pub(crate) fn charge(units: usize) {
+    #[cfg(test)]
+    COST.with(|c| c.set(c.get() + units as u64));
+    #[cfg(not(test))]
+    let _ = units;
+}
+
+#[cfg(test)]
+thread_local! {
+    static COST: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The work [`charge`]d on this thread so far.
+#[cfg(test)]
+pub(crate) fn cost() -> u64 {
+    COST.with(std::cell::Cell::get)
 }
 
 /// Deeper than any settings file; stops a hostile `[[[[…` from exhausting the stack.
@@ -253,17 +275,98 @@ const MAX_DEPTH: usize = 64;
 
 /// Parse one YAML document (`text` without its byte-order mark).
 pub(crate) fn parse(text: &str) -> Result<Tree, Problem> {
+    match build(text, text) {
+        Err(Failed::TabAfterColon(problem)) => parse_spaced(text, problem),
+        Err(Failed::Problem(problem)) => Err(problem),
+        Ok(tree) => Ok(tree),
+    }
+}
+
+/// What saphyr-parser says when a tab (and no space) separates a `:` from a value starting
+/// with a letter, digit, `_` or `-`, as in `name:\tshop`: valid YAML (a tab is separation
+/// whitespace there) that libyaml and the YAML 1.2 grammar accept.
+const TAB_AFTER_COLON: &str = "':' must be followed by a valid YAML whitespace";
+
+enum Failed {
+    Problem(Problem),
+    /// [`TAB_AFTER_COLON`], at this position.
+    TabAfterColon(Problem),
+}
+
+impl From<Problem> for Failed {
+    fn from(problem: Problem) -> Self {
+        Failed::Problem(problem)
+    }
+}
+
+/// `text` with a tab after a `:`: the parser reads a copy in which the blanks right after each
+/// `:` are spaces (the same number of bytes, so every span and position is the same), and the
+/// tree is built from the original. Those tabs are separation whitespace, which no node holds;
+/// any that turn out to be inside a quoted or block scalar (where a tab is content) are put
+/// back and the copy read again. Two linear passes at most.
+fn parse_spaced(text: &str, problem: Problem) -> Result<Tree, Problem> {
+    let tabs = tabs_after_colons(text);
+    let mut spaced = text.as_bytes().to_vec();
+    for &t in &tabs {
+        spaced[t] = b' ';
+    }
+    for _ in 0..2 {
+        // Only ASCII tabs were swapped for ASCII spaces: still UTF-8.
+        let Ok(copy) = String::from_utf8(spaced.clone()) else { return Err(problem) };
+        let tree = match build(text, &copy) {
+            Ok(tree) => tree,
+            Err(Failed::Problem(p) | Failed::TabAfterColon(p)) => return Err(p),
+        };
+        let spans = tree.scalar_spans();
+        let inside = |t: usize| {
+            let i = spans.partition_point(|&(start, _)| start <= t);
+            i > 0 && t < spans[i - 1].1
+        };
+        let content: Vec<usize> =
+            tabs.iter().copied().filter(|&t| spaced[t] == b' ' && inside(t)).collect();
+        if content.is_empty() {
+            return Ok(tree);
+        }
+        for t in content {
+            spaced[t] = b'\t';
+        }
+    }
+    Err(problem)
+}
+
+/// Byte offsets of the tabs in the blanks right after each `:` (when there is a tab).
+fn tabs_after_colons(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let mut tabs = Vec::new();
+    for (i, _) in text.match_indices(':') {
+        let blanks = bytes[i + 1..].iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+        charge(1 + blanks);
+        tabs.extend((i + 1..i + 1 + blanks).filter(|&j| bytes[j] == b'\t'));
+    }
+    tabs
+}
+
+/// Build the tree of `text` from the events of parsing `copy` (the same text, or one with
+/// the same length in bytes and characters).
+fn build(text: &str, copy: &str) -> Result<Tree, Failed> {
     let mut builder = Builder::new(text);
-    let mut parser = Parser::new_from_str(text);
+    let mut parser = Parser::new_from_str(copy);
     let mut documents = 0;
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|err| builder.scan_problem(&err))?;
+        let (event, span) = next.map_err(|err| {
+            let problem = builder.scan_problem(&err);
+            if err.info() == TAB_AFTER_COLON {
+                Failed::TabAfterColon(problem)
+            } else {
+                Failed::Problem(problem)
+            }
+        })?;
         match event {
             Event::StreamEnd => break,
             Event::DocumentStart(_) => {
                 documents += 1;
                 if documents > 1 {
-                    return Err(Problem {
+                    return Err(Failed::Problem(Problem {
                         pos: builder.pos_at(builder.byte(span.start.index())),
                         message:
                             "a second YAML document starts here; kilter.yaml must hold exactly one"
@@ -271,7 +374,7 @@ pub(crate) fn parse(text: &str) -> Result<Tree, Problem> {
                         hint: Some(
                             "remove this `---` line and everything after it, or merge the documents",
                         ),
-                    });
+                    }));
                 }
             }
             Event::DocumentEnd if !span.is_empty() => {
@@ -283,6 +386,30 @@ pub(crate) fn parse(text: &str) -> Result<Tree, Problem> {
     Ok(builder.tree)
 }
 
+impl Tree {
+    /// The byte ranges of every scalar (keys and values), in order: what a tab inside is
+    /// content of.
+    fn scalar_spans(&self) -> Vec<(usize, usize)> {
+        fn walk(node: &Node, spans: &mut Vec<(usize, usize)>) {
+            match &node.kind {
+                Kind::Scalar { .. } => spans.push((node.start, node.end)),
+                Kind::Seq { items, .. } => items.iter().for_each(|n| walk(n, spans)),
+                Kind::Map { entries, .. } => entries.iter().for_each(|(k, v)| {
+                    walk(k, spans);
+                    walk(v, spans);
+                }),
+                Kind::Alias(_) => {}
+            }
+        }
+        let mut spans = Vec::new();
+        if let Some(root) = &self.root {
+            walk(root, &mut spans);
+        }
+        spans.sort_unstable();
+        spans
+    }
+}
+
 /// A collection being read.
 struct Frame {
     start: usize,
@@ -291,11 +418,34 @@ struct Frame {
     flow: bool,
     map: bool,
     children: Vec<Node>,
+    /// The hash of each key so far (as it resolves) and where the first key with that hash
+    /// is in `children`: a duplicate is found without comparing each key with every other.
+    keys: HashMap<u64, usize>,
+}
+
+/// The hash of a key as it resolves, for [`Frame::keys`] (two keys are the same key when
+/// their scalars are equal); `None` for collections and aliases, which are never duplicates.
+fn key_hash(node: &Node) -> Option<u64> {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    thread_local! {
+        static STATE: std::hash::RandomState = std::hash::RandomState::new();
+    }
+    let scalar = node.scalar()?;
+    let mut h = STATE.with(|s| s.build_hasher());
+    match scalar {
+        Scalar::Null => 0u8.hash(&mut h),
+        Scalar::Bool(b) => (1u8, b).hash(&mut h),
+        Scalar::Number(n) => (2u8, n).hash(&mut h),
+        Scalar::Str(s) => (3u8, s).hash(&mut h),
+        Scalar::Tagged(t) => (4u8, t).hash(&mut h),
+    }
+    Some(h.finish())
 }
 
 struct Builder<'a> {
     text: &'a str,
-    /// Byte offset of each character index (the parser counts characters).
+    /// Byte offset of each character index (the parser counts characters); empty for an
+    /// ASCII text, where both are the same.
     bytes: Vec<usize>,
     /// Byte offset where each line starts (`\n`, `\r\n` and a lone `\r` end a line, as in YAML).
     lines: Vec<usize>,
@@ -305,7 +455,12 @@ struct Builder<'a> {
 
 impl<'a> Builder<'a> {
     fn new(text: &'a str) -> Self {
-        let bytes = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+        charge(text.len());
+        let bytes = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices().map(|(i, _)| i).chain([text.len()]).collect()
+        };
         let raw = text.as_bytes();
         let mut lines = vec![0];
         for (i, &b) in raw.iter().enumerate() {
@@ -318,13 +473,27 @@ impl<'a> Builder<'a> {
     }
 
     fn byte(&self, char_index: usize) -> usize {
+        if self.bytes.is_empty() {
+            return char_index.min(self.text.len());
+        }
         self.bytes.get(char_index).copied().unwrap_or(self.text.len())
     }
 
+    /// The character index of byte offset `byte` (a character boundary).
+    fn char_index(&self, byte: usize) -> usize {
+        if self.bytes.is_empty() {
+            return byte;
+        }
+        self.bytes.partition_point(|&b| b < byte)
+    }
+
+    /// Line and column of a byte offset, by binary search in the line and character indexes
+    /// built once: no lookup rescans the text (a file of one long line stays linear).
     fn pos_at(&self, byte: usize) -> Pos {
+        charge(1);
         let line = self.lines.partition_point(|&start| start <= byte);
         let start = self.lines[line - 1];
-        let col = self.text.get(start..byte).map_or(1, |s| s.chars().count() + 1);
+        let col = self.char_index(byte) - self.char_index(start) + 1;
         Pos { line, col }
     }
 
@@ -359,6 +528,7 @@ impl<'a> Builder<'a> {
     }
 
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), Problem> {
+        charge(1);
         let start = self.byte(span.start.index());
         let end = self.byte(span.end.index());
         let map = matches!(event, Event::MappingStart(..));
@@ -412,7 +582,15 @@ impl<'a> Builder<'a> {
                 } else {
                     self.dash_before(start)
                 };
-                self.stack.push(Frame { start, anchor, tag, flow, map, children: Vec::new() });
+                self.stack.push(Frame {
+                    start,
+                    anchor,
+                    tag,
+                    flow,
+                    map,
+                    children: Vec::new(),
+                    keys: HashMap::new(),
+                });
                 Ok(())
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -464,7 +642,8 @@ impl<'a> Builder<'a> {
             self.tree.root = Some(node);
             return Ok(());
         };
-        if parent.map && parent.children.len() % 2 == 1 {
+        let is_key = parent.map && parent.children.len() % 2 == 0;
+        if parent.map && !is_key {
             let key = &parent.children[parent.children.len() - 1];
             if node.is_null() && node.start == node.end && node.text() == Some("") {
                 // An empty value sits right after its key's `:`.
@@ -475,7 +654,7 @@ impl<'a> Builder<'a> {
                     node.pos = self.pos_at(node.start);
                 }
             }
-        } else if parent.map {
+        } else if is_key {
             self.check_duplicate(&node)?;
         }
         if let Some(parent) = self.stack.last_mut() {
@@ -484,11 +663,28 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn check_duplicate(&self, key: &Node) -> Result<(), Problem> {
-        let Some(parent) = self.stack.last() else { return Ok(()) };
-        let Some(first) = parent.children.iter().step_by(2).find(|k| k.same_key(key)) else {
+    /// A key of the mapping on top of the stack: an error if the mapping already has it,
+    /// otherwise it is remembered (it goes into `children` at index `children.len()`).
+    fn check_duplicate(&mut self, key: &Node) -> Result<(), Problem> {
+        let Some(parent) = self.stack.last_mut() else { return Ok(()) };
+        charge(1);
+        let Some(hash) = key_hash(key) else { return Ok(()) };
+        let index = parent.children.len();
+        let Some(&first) = parent.keys.get(&hash) else {
+            parent.keys.insert(hash, index);
             return Ok(());
         };
+        let same = |k: &Node| k.scalar() == key.scalar();
+        let first = if same(&parent.children[first]) {
+            first
+        } else {
+            // Two different keys with one hash (rare): look for an equal one the slow way.
+            match parent.children.iter().step_by(2).position(same) {
+                Some(i) => 2 * i,
+                None => return Ok(()),
+            }
+        };
+        let first_line = parent.children[first].pos.line;
         let mut path: Vec<String> = Vec::new();
         for frame in &self.stack[..self.stack.len() - 1] {
             match (frame.map, frame.children.last()) {
@@ -503,20 +699,10 @@ impl<'a> Builder<'a> {
             message: format!(
                 "duplicate key `{}` (first defined on line {})",
                 path.join(".").replace(".[", "["),
-                first.pos.line
+                first_line
             ),
             hint: Some("remove one of the two entries"),
         })
-    }
-}
-
-impl Node {
-    /// Two keys are the same key when they resolve to the same value.
-    fn same_key(&self, other: &Node) -> bool {
-        match (self.scalar(), other.scalar()) {
-            (Some(a), Some(b)) => a == b,
-            _ => false,
-        }
     }
 }
 

@@ -2167,3 +2167,159 @@ fn every_prefix_of_odd_yaml_is_handled_without_panic() {
     }
     assert!(outcomes[1] > 100 && outcomes[0] > 100, "{outcomes:?}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Cost: linear in the size of the file
+// ---------------------------------------------------------------------------------------
+
+/// Files of one shape, `n` units big.
+fn shaped(shape: &str, n: usize) -> String {
+    let mut text = String::from("name: shop\n");
+    let lines = |f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<String>();
+    match shape {
+        "a long mapping" => {
+            text += "env:\n";
+            text += &lines(&|i| format!("  KEY_{i}: value {i}\n"));
+        }
+        "many top-level keys" => text += &lines(&|i| format!("custom_{i}: {i}\n")),
+        "a long list" => {
+            text += "dev:\n";
+            text += &lines(&|i| format!("  - item {i} with some words\n"));
+        }
+        "many services" => {
+            text += "services:\n";
+            text += &lines(&|i| format!("  - name: svc-{i}\n    image: img:{i}\n"));
+        }
+        "a flow list on one line" => {
+            let items: Vec<String> = (0..n).map(|i| format!("item{i}")).collect();
+            text += &format!("dev: [{}]\n", items.join(", "));
+        }
+        "a flow mapping on one line" => {
+            let items: Vec<String> = (0..n).map(|i| format!("K{i}: \"v {i}\"")).collect();
+            text += &format!("env: {{{}}}\n", items.join(", "));
+        }
+        "quoted scalars" => text += &lines(&|i| format!("q_{i}: \"a \\\"quoted\\\" {i}\"\n")),
+        "comments" => text += &lines(&|i| format!("# comment {i}: with some words\n")),
+        "tabs after colons" => text += &lines(&|i| format!("key_{i}:\tvalue {i}\n")),
+        "a block scalar" => {
+            text += "description: |\n";
+            text += &lines(&|i| format!("  line {i} of a literal block\n"));
+        }
+        "nested mappings" => {
+            text += "dev:\n";
+            text += &lines(&|i| format!("  k{i}:\n    a: 1\n    b: [x, y]\n"));
+        }
+        other => unreachable!("{other}"),
+    }
+    text
+}
+
+const SHAPES: &[&str] = &[
+    "a long mapping",
+    "many top-level keys",
+    "a long list",
+    "many services",
+    "a flow list on one line",
+    "a flow mapping on one line",
+    "quoted scalars",
+    "comments",
+    "tabs after colons",
+    "a block scalar",
+    "nested mappings",
+];
+
+/// The work `f` charges (see `span::charge`).
+fn cost_of(f: impl FnOnce()) -> u64 {
+    let before = span::cost();
+    f();
+    span::cost() - before
+}
+
+/// Reading kilter.yaml (and each edit `stop`/`up` make) costs time linear in its size: four
+/// times the file is at most ~four times the work, whatever its shape. The work is counted
+/// (characters looked at, keys compared), not timed, so a loaded machine cannot fail it; a
+/// line:column lookup that rescanned the file, or a duplicate-key check that compared each key
+/// with every other, makes the ratio grow with `n` instead.
+#[test]
+fn parsing_and_editing_cost_grows_linearly_with_the_file() {
+    let n = 400;
+    let mut failures = Vec::new();
+    let mut check = |what: &str, shape: &str, a: u64, b: u64| {
+        assert!(a > 0, "{shape}: nothing was counted");
+        if b > 5 * a {
+            let ratio = b as f64 / a as f64;
+            failures
+                .push(format!("{shape}: {what} 4× the file cost {ratio:.1}× the work ({a} → {b})"));
+        }
+    };
+    for shape in SHAPES {
+        let (small, big) = (shaped(shape, n), shaped(shape, 4 * n));
+        assert!(big.len() > 3 * small.len(), "{shape}");
+        let parse_cost = |text: &str| {
+            cost_of(|| {
+                parse_ok(text);
+            })
+        };
+        check("parsing", shape, parse_cost(&small), parse_cost(&big));
+
+        let edit_cost = |text: &str| {
+            cost_of(|| {
+                let set = set_stopped(path(), text).expect("set_stopped");
+                let back =
+                    clear_stopped(path(), &set.text, Some(&set.undo)).expect("clear_stopped");
+                assert_eq!(back, text, "{shape}: stop/up keeps every byte");
+            })
+        };
+        check("stop/up editing", shape, edit_cost(&small), edit_cost(&big));
+    }
+    assert!(failures.is_empty(), "not linear:\n{}", failures.join("\n"));
+}
+
+/// A tab after a key's `:` is separation whitespace (YAML 1.2 `s-separate-in-line`), as libyaml
+/// reads it; the parser kilter uses refuses `name:\tshop`, so kilter reads such a file with
+/// those tabs as spaces (the same bytes count, so positions stay right) and keeps the file's
+/// own bytes in every edit.
+#[test]
+fn a_tab_after_a_keys_colon_is_whitespace_and_kept_through_stop_and_up() {
+    for (text, name, image) in [
+        ("name:\tshop\n", "shop", None),
+        ("name:\t\tshop  # c\n", "shop", None),
+        ("name: \tshop\n", "shop", None),
+        (
+            "name:\tshop\nkind:\n  image:\tkindest/node:v1.31.0\n",
+            "shop",
+            Some("kindest/node:v1.31.0"),
+        ),
+        ("{name:\tshop, kind: {image:\t-x}}\n", "shop", Some("-x")),
+        ("name:\t'shop'\r\n", "shop", None),
+    ] {
+        let (config, _) = parse_ok(text);
+        assert_eq!(config.name.as_deref(), Some(name), "{text:?}");
+        assert_eq!(config.kind.image.as_deref(), image, "{text:?}");
+        let set = set_stopped(path(), text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        let tabs = |t: &str| t.matches('\t').count();
+        assert_eq!(tabs(&set.text), tabs(text), "{text:?} → {:?}", set.text);
+        let head = text.split([',', '\n']).next().unwrap_or_default();
+        assert!(set.text.starts_with(head), "{text:?} → {:?}", set.text);
+        assert!(parse_ok(&set.text).0.cluster.stopped, "{text:?}");
+        assert_eq!(clear_stopped(path(), &set.text, Some(&set.undo)).expect("undo"), text);
+        assert_eq!(clear_stopped(path(), &set.text, None).expect("clear"), text);
+    }
+    // Tabs that are content stay content: in quoted and block scalars, after a `:` too.
+    let text =
+        "name:\tshop\ndescription: \"a:\\tb c:\tdone\"\nnote: |\n  key:\tvalue\ntilt: 'x:\ty'\n";
+    let tree = span::parse(text).map_err(|p| p.message).expect("parses");
+    let root = tree.root.as_ref().expect("a root");
+    let value = |key: &str| root.get(key).map(|(_, v)| v).expect(key);
+    assert_eq!(value("description").text(), Some("a:\tb c:\tdone"));
+    assert_eq!(value("note").text(), Some("key:\tvalue\n"));
+    assert_eq!(value("tilt").text(), Some("x:\ty"));
+    assert_eq!(value("name").pos, Pos { line: 1, col: 7 });
+    // A real error elsewhere is still reported where it is.
+    let err = parse_err("name:\tshop\nkind: [\n");
+    assert!(err.to_string().contains("/p/kilter.yaml:"), "{err}");
+    assert!(!err.to_string().contains("valid YAML whitespace"), "{err}");
+    // Tabs as indentation stay an error.
+    let err = parse_err("name: shop\nkind:\n\timage: x\n");
+    assert!(err.to_string().contains("tab character in indentation"), "{err}");
+}

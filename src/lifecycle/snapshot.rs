@@ -22,7 +22,7 @@ use crate::exec::{Chunk, Cmd, quote};
 use crate::lifecycle::workload;
 use crate::project::Project;
 use crate::snapshot::SCHEMA_VERSION;
-use crate::snapshot::engine::Engine;
+use crate::snapshot::engine::{self, Engine};
 use crate::snapshot::store::{self, PartialGuard, Writer};
 use crate::snapshot::{
     self, Compression, DbFile, Entry, Meta, State, data_file_name, fmt_bytes, meta_path,
@@ -218,7 +218,7 @@ pub fn take(
             .exec(
                 format!("dump database {dbname} from pod {}", t.exec.pod),
                 false,
-                &engine.dump_argv(&db.user, dbname),
+                &engine::checked_dump_argv(engine.dump_argv(&db.user, dbname)),
             )
             .mutate();
         let rest = match compression {
@@ -274,9 +274,22 @@ pub fn take(
                 )));
             }
         };
+        let sent = engine::parse_sent(&out.stderr);
+        let out = crate::exec::Output { stderr: engine::program_stderr(&out.stderr), ..out };
         if !out.success() {
             drop(step);
             let prog = engine.dump_argv("", "")[0].clone();
+            if let Some(engine::Sent::Missing(p)) = &sent {
+                return Err(Exit::new(
+                    Code::Failed,
+                    format!(
+                        "the pod {} has no `{p}`, which kilter needs to check that every byte of the dump arrives; nothing was kept",
+                        t.exec.pod
+                    ),
+                )
+                .hint(kept(old.as_ref(), name))
+                .into());
+            }
             let kept = format!("the partial dump was removed; {}", kept(old.as_ref(), name));
             let hint = if out.code == Some(137) {
                 format!("{prog} was killed (out of memory?); {kept}")
@@ -292,6 +305,15 @@ pub fn take(
         };
         let written =
             writer.finish().with_context(|| format!("could not finish writing {partial}"))?;
+        if let Err(e) = arrived_whole(dbname, sent.as_ref(), &written) {
+            drop(step);
+            return Err(e
+                .hint(format!(
+                    "`kubectl exec` can end a stream early and still exit 0; {}; try again",
+                    kept(old.as_ref(), name)
+                ))
+                .into());
+        }
         if !engine.looks_whole(&written.head, &written.tail) {
             drop(step);
             let want = match engine {
@@ -323,6 +345,7 @@ pub fn take(
             size: written.size,
             sha256: written.sha256,
             raw_size: Some(written.raw_size),
+            raw_sha256: Some(written.raw_sha256),
         });
     }
 
@@ -334,7 +357,7 @@ pub fn take(
     if files.len() < dbs.len() {
         // A dry run: the dumps were printed, not taken.
         runner.note(&format!(
-            "kilter checks each dump, records its size and sha256 and writes {} last",
+            "kilter keeps each dump only if its size and sha256 are what the pod reports it sent (the last `kilter-stream:` line on stderr), records them and writes {} last",
             meta_path(dir, name)
         ));
         return Ok(None);
@@ -387,6 +410,53 @@ pub fn take(
         &format!("take snapshot `{name}`"),
     );
     Ok(Some(Taken { meta }))
+}
+
+/// Whether every byte the pod's dump script reports it sent has arrived, unchanged.
+fn arrived_whole(
+    dbname: &str,
+    sent: Option<&engine::Sent>,
+    written: &store::Written,
+) -> Result<(), Exit> {
+    let received = written.raw_size;
+    match sent {
+        // Every byte may have arrived, but of a dump that failed (a `kubectl exec` that exits 0
+        // for a failed command).
+        Some(engine::Sent::Report { rc, tee, .. }) if *rc != 0 || *tee != 0 => Err(Exit::new(
+            Code::Failed,
+            format!(
+                "the dump of database {dbname} failed in the pod (exit {rc}, tee exit {tee}) although `kubectl exec` exited 0; nothing was kept"
+            ),
+        )),
+        Some(engine::Sent::Report { bytes, .. }) if *bytes != received => Err(Exit::new(
+            Code::Failed,
+            format!(
+                "the dump of database {dbname} was cut short: expected {bytes} bytes, received {received}; nothing was kept"
+            ),
+        )),
+        Some(engine::Sent::Report { sha256, .. }) if *sha256 != written.raw_sha256 => {
+            Err(Exit::new(
+                Code::Failed,
+                format!(
+                    "the dump of database {dbname} arrived altered: {received} bytes as expected, but their sha256 is {}, not {sha256}; nothing was kept",
+                    written.raw_sha256
+                ),
+            ))
+        }
+        Some(engine::Sent::Report { .. }) => Ok(()),
+        Some(engine::Sent::Missing(p)) => Err(Exit::new(
+            Code::Failed,
+            format!(
+                "the pod has no `{p}` to count and hash the dump of database {dbname}; nothing was kept"
+            ),
+        )),
+        None => Err(Exit::new(
+            Code::Failed,
+            format!(
+                "the dump of database {dbname} ended without the pod's report of how many bytes it sent (received {received}); nothing was kept"
+            ),
+        )),
+    }
 }
 
 fn kept(old: Option<&Entry>, name: &str) -> String {
@@ -443,5 +513,49 @@ fn join_hint(old: Option<String>, extra: &str) -> String {
     match old {
         Some(h) => format!("{h}; {extra}"),
         None => extra.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(bytes: &[u8]) -> store::Written {
+        use sha2::Digest as _;
+        let sha: String = sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+        store::Written {
+            size: 0,
+            sha256: String::new(),
+            raw_size: bytes.len() as u64,
+            raw_sha256: sha,
+            head: Vec::new(),
+            tail: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_dump_is_whole_only_with_the_pods_report_of_the_same_bytes_and_success() {
+        let w = written(b"PGDMP...");
+        let report = |rc, tee, bytes, sha: &str| engine::Sent::Report {
+            rc,
+            tee,
+            bytes,
+            sha256: sha.to_owned(),
+        };
+        let sha = w.raw_sha256.clone();
+        assert!(arrived_whole("shop", Some(&report(0, 0, 8, &sha)), &w).is_ok());
+        let err = |sent: Option<&engine::Sent>| {
+            arrived_whole("shop", sent, &w).expect_err("refused").to_string()
+        };
+        assert!(
+            err(Some(&report(0, 0, 9, &sha))).contains("cut short: expected 9 bytes, received 8"),
+            "{}",
+            err(Some(&report(0, 0, 9, &sha)))
+        );
+        assert!(err(Some(&report(0, 0, 8, &"0".repeat(64)))).contains("arrived altered"));
+        assert!(err(Some(&report(1, 0, 8, &sha))).contains("failed in the pod (exit 1"));
+        assert!(err(Some(&report(0, 141, 8, &sha))).contains("tee exit 141"));
+        assert!(err(None).contains("without the pod's report"));
+        assert!(err(Some(&engine::Sent::Missing("tee".into()))).contains("no `tee`"));
     }
 }

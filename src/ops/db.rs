@@ -16,10 +16,10 @@ use serde::Serialize;
 use super::Ctx;
 use crate::cli::{DbArgs, DbCommand, PruneArgs, ShellArgs, SnapshotCommand};
 use crate::error::{Code, Exit, invalid};
-use crate::exec::{Stdin, quote};
+use crate::exec::{Output, Stdin, quote};
 use crate::lifecycle::snapshot::{Target, database, locate, take};
 use crate::project::Project;
-use crate::snapshot::engine::Engine;
+use crate::snapshot::engine::{self, Engine};
 use crate::snapshot::store::{self};
 use crate::snapshot::{self, Compression, Entry, Meta, State, fmt_bytes, meta_path};
 use crate::tools::{Tool, Tools};
@@ -234,12 +234,25 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
     let tools = Tools::discover(&[Tool::Docker, Tool::Kubectl])?;
     // The checksums are verified while the read-only probes find the pod; nothing touches a
     // database before both are done, and a failed verification is the error that counts.
+    // Also the size and sha256 of what each restore sends (decompressed), which the pod checks
+    // before the restore program reads a byte: recorded since kilter checks dumps, computed
+    // here for older snapshots.
     let (checked, located) = std::thread::scope(|s| {
-        let check = s.spawn(|| snapshot::verify(dir, &meta));
+        let check = s.spawn(|| {
+            snapshot::verify(dir, &meta)?;
+            meta.databases
+                .iter()
+                .map(|f| match (f.raw_size, &f.raw_sha256) {
+                    (Some(n), Some(sha)) => Ok((n, sha.clone())),
+                    _ => store::raw_digest(&dir.join(&f.file), f.compression),
+                })
+                .collect::<Result<Vec<(u64, String)>>>()
+        });
         let located = locate(ctx, &project, &tools, &db);
         (check.join(), located)
     });
-    checked.unwrap_or_else(|_| Err(anyhow::anyhow!("the verification of `{name}` panicked")))?;
+    let raw = checked
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the verification of `{name}` panicked")))?;
     ui.detail(&format!(
         "sha256 of {} verified",
         meta.databases.iter().map(|d| d.file.as_str()).collect::<Vec<_>>().join(", ")
@@ -260,6 +273,9 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
     let again = format!(
         "the database may be partly restored; fix the cause and run `kilter db restore {name}` again"
     );
+    runner.note(
+        "the pod stages each stream and checks its size and sha256 before the restore program reads it; kilter requires its `kilter-stream: restored` line",
+    );
     let mut targets = Vec::new();
     for (i, f) in meta.databases.iter().enumerate() {
         let target = if i == 0 { db_name.clone() } else { f.name.clone() };
@@ -271,24 +287,26 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
             .exec(
                 format!("restore snapshot {name} into database {target}"),
                 true,
-                &engine.restore_argv(&db.user, &target),
+                &engine::staged_restore_argv(
+                    raw[i].0,
+                    &raw[i].1,
+                    engine.restore_argv(&db.user, &target),
+                ),
             )
             .mutate();
         // v1 and uncompressed files go straight from the file into the pod.
-        let restore_cmd = match f.compression {
-            Compression::None => restore_cmd.stdin(Stdin::File(path.clone())),
-            Compression::Zstd { .. } => restore_cmd,
+        // Fed by kilter (decompressed on the way, or as is for a v1 file); `ran` says that the
+        // command really ran (a dry run only prints it).
+        let source = match f.compression {
+            Compression::None => format!("cat {}", quote(path.as_str())),
+            Compression::Zstd { .. } => format!("zstd -dc {}", quote(path.as_str())),
         };
-        let out = match f.compression {
-            Compression::None => runner.run_unchecked(&restore_cmd),
-            Compression::Zstd { .. } => {
-                let source = format!("zstd -dc {}", quote(path.as_str()));
-                let compression = f.compression;
-                let p = path.clone();
-                runner
-                    .run_stdin_from(&restore_cmd, &source, &mut |w| store::feed(&p, compression, w))
-            }
-        };
+        let compression = f.compression;
+        let mut ran = false;
+        let out = runner.run_stdin_from(&restore_cmd, &source, &mut |w| {
+            ran = true;
+            store::feed(&path, compression, w)
+        });
         let out = match out {
             Ok(o) => o,
             Err(e) => {
@@ -296,7 +314,36 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
                 return Err(e.context(again.clone()));
             }
         };
-        if !out.success() {
+        let (received, restored) = engine::parse_received(&out.stderr);
+        let (bytes, sha) = &raw[i];
+        let whole = received.as_ref().is_some_and(|(n, s)| n == bytes && s == sha);
+        if ran && !whole && (received.is_some() || out.success()) {
+            drop(step);
+            let got = match &received {
+                Some((n, _)) if n != bytes => format!("received {n}"),
+                Some((_, s)) => format!("received {bytes} with sha256 {s}, not {sha}"),
+                None => "the pod did not report what it received".to_owned(),
+            };
+            let untouched = if i == 0 {
+                "nothing was restored; the database is as it was".to_owned()
+            } else {
+                format!(
+                    "database {target} is as it was (databases before it in the snapshot were restored)"
+                )
+            };
+            return Err(Exit::new(
+                Code::Failed,
+                format!(
+                    "the restore stream of database {target} was cut short: expected {bytes} bytes, {got}; {untouched}"
+                ),
+            )
+            .hint(format!(
+                "`kubectl exec` can end a stream early and still exit 0; run `kilter db restore {name}` again"
+            ))
+            .into());
+        }
+        let out = Output { stderr: engine::program_stderr(&out.stderr), ..out };
+        if !out.success() || (ran && !restored) {
             drop(step);
             return Err(runner.failed(&restore_cmd, &out, Some(again)).into());
         }

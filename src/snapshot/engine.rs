@@ -177,3 +177,108 @@ impl Engine {
         }
     }
 }
+
+/// The POSIX `sh` script around a dump in the pod: it runs the dump program (`"$@"`) into `tee`,
+/// which hands the same bytes to `wc -c` and `sha256sum` through two fifos, and reports on
+/// stderr, last, `kilter-stream: rc=<dump's exit> tee=<tee's exit> bytes=<N> sha256=<hex>`.
+/// kilter keeps the dump only when what it received has exactly that size and sha256 (real
+/// `kubectl exec` can end a stream early and still exit 0). Portable: no `pipefail` (dash and
+/// busybox have none; the dump's exit status goes through a file), only coreutils/busybox
+/// programs, and a missing one is named before anything runs. The fifos live in a `mktemp -d`
+/// directory that the script removes.
+pub const DUMP_SCRIPT: &str = r#"for p in mktemp mkfifo tee wc sha256sum; do command -v "$p" >/dev/null 2>&1 || { echo "kilter-stream: missing $p" >&2; exit 127; }; done; d=$(mktemp -d) || exit 70; trap 'rm -rf "$d"' EXIT; mkfifo "$d/n" "$d/s" || exit 70; wc -c <"$d/n" >"$d/count" & sha256sum <"$d/s" >"$d/sum" & { "$@"; echo "$?" >"$d/rc"; } | tee "$d/n" "$d/s"; t=$?; wait; rc=1; read -r rc <"$d/rc"; n=; read -r n <"$d/count"; s=; read -r s _ <"$d/sum"; echo "kilter-stream: rc=$rc tee=$t bytes=$n sha256=$s" >&2; [ "$rc" = 0 ] || exit "$rc"; exit "$t""#;
+
+/// The POSIX `sh` script around a restore in the pod: stdin is staged into a file in a
+/// `mktemp -d` directory first (`tee` hashes it on the way; a file `tee` could not write in full
+/// fails the size check), and the restore program (`"$@"` after the expected byte count
+/// and sha256) reads it only when its size and sha256 are exactly what kilter sent; otherwise
+/// nothing touches the database (exit 65). Either way the last stderr line says what arrived:
+/// `kilter-stream: received bytes=<N> sha256=<hex>`, then `kilter-stream: restored` once the
+/// program exited 0 (kilter requires that line too: a `kubectl exec` that exits 0 for a failed
+/// command cannot pass for a restore). The pod needs room for one uncompressed dump.
+pub const RESTORE_SCRIPT: &str = r#"for p in mktemp tee wc sha256sum; do command -v "$p" >/dev/null 2>&1 || { echo "kilter-stream: missing $p" >&2; exit 127; }; done; d=$(mktemp -d) || exit 70; trap 'rm -rf "$d"' EXIT; s=$(tee "$d/in" | sha256sum) || exit 74; s=${s%% *}; n=$(wc -c <"$d/in"); n=$((n + 0)); echo "kilter-stream: received bytes=$n sha256=$s" >&2; [ "$n" = "$1" ] && [ "$s" = "$2" ] || exit 65; shift 2; "$@" <"$d/in" || exit "$?"; echo "kilter-stream: restored" >&2"#;
+
+/// `sh -c DUMP_SCRIPT kilter-dump <dump argv…>`.
+pub fn checked_dump_argv(dump: Vec<String>) -> Vec<String> {
+    let mut argv =
+        vec!["sh".to_owned(), "-c".to_owned(), DUMP_SCRIPT.to_owned(), "kilter-dump".to_owned()];
+    argv.extend(dump);
+    argv
+}
+
+/// `sh -c RESTORE_SCRIPT kilter-restore <bytes> <sha256> <restore argv…>`.
+pub fn staged_restore_argv(bytes: u64, sha256: &str, restore: Vec<String>) -> Vec<String> {
+    let mut argv = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        RESTORE_SCRIPT.to_owned(),
+        "kilter-restore".to_owned(),
+        bytes.to_string(),
+        sha256.to_owned(),
+    ];
+    argv.extend(restore);
+    argv
+}
+
+/// What the pod's dump script reported (the last `kilter-stream:` line of its stderr).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// The dump program's and tee's exit codes, the byte count and sha256 of what tee read.
+    Report { rc: i32, tee: i32, bytes: u64, sha256: String },
+    /// A program the script needs is not in the pod.
+    Missing(String),
+}
+
+/// The last `kilter-stream:` line of `stderr`, parsed; `None` when there is none (the report
+/// never arrived) or it is garbled.
+pub fn parse_sent(stderr: &str) -> Option<Sent> {
+    let line = stderr.lines().rev().find_map(|l| l.trim_end().strip_prefix("kilter-stream: "))?;
+    if let Some(program) = line.strip_prefix("missing ") {
+        return Some(Sent::Missing(program.trim().to_owned()));
+    }
+    let mut rc = None;
+    let mut tee = None;
+    let mut bytes = None;
+    let mut sha256 = None;
+    for field in line.split_whitespace() {
+        match field.split_once('=') {
+            Some(("rc", v)) => rc = v.parse().ok(),
+            Some(("tee", v)) => tee = v.parse().ok(),
+            Some(("bytes", v)) => bytes = v.parse().ok(),
+            Some(("sha256", v)) if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                sha256 = Some(v.to_ascii_lowercase());
+            }
+            _ => {}
+        }
+    }
+    Some(Sent::Report { rc: rc?, tee: tee?, bytes: bytes?, sha256: sha256? })
+}
+
+/// What the pod's restore script reported: the size and sha256 it received (`None` when the
+/// report never arrived), and whether it says the restore program finished (exit 0).
+pub fn parse_received(stderr: &str) -> (Option<(u64, String)>, bool) {
+    let mut received = None;
+    let mut restored = false;
+    for line in stderr.lines().filter_map(|l| l.trim_end().strip_prefix("kilter-stream: ")) {
+        if line == "restored" {
+            restored = true;
+        } else if let Some(rest) = line.strip_prefix("received ") {
+            let mut bytes = None;
+            let mut sha = None;
+            for field in rest.split_whitespace() {
+                match field.split_once('=') {
+                    Some(("bytes", v)) => bytes = v.parse().ok(),
+                    Some(("sha256", v)) => sha = Some(v.to_owned()),
+                    _ => {}
+                }
+            }
+            received = bytes.zip(sha);
+        }
+    }
+    (received, restored)
+}
+
+/// `stderr` without the scripts' `kilter-stream:` lines (what the database program said).
+pub fn program_stderr(stderr: &str) -> String {
+    stderr.lines().filter(|l| !l.starts_with("kilter-stream: ")).map(|l| format!("{l}\n")).collect()
+}

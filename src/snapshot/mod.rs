@@ -123,6 +123,10 @@ pub struct DbFile {
     /// Bytes the database program wrote (before compression); unknown for v1 snapshots.
     #[serde(default)]
     pub raw_size: Option<u64>,
+    /// The sha256 of those bytes, as the pod reported and kilter checked it; unknown for
+    /// snapshots older than that check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_sha256: Option<String>,
 }
 
 /// `NAME.json`.
@@ -179,6 +183,7 @@ impl Meta {
                     size: meta.size,
                     sha256: meta.sha256.clone(),
                     raw_size: Some(meta.size),
+                    raw_sha256: Some(meta.sha256.clone()),
                 }];
             }
             SCHEMA_VERSION => {

@@ -137,8 +137,9 @@ pub struct Written {
     /// Bytes on disk and their sha256.
     pub size: u64,
     pub sha256: String,
-    /// Bytes the database program wrote.
+    /// Bytes the database program wrote, and their sha256 (what the pod reports it sent).
     pub raw_size: u64,
+    pub raw_sha256: String,
     /// The first and last bytes of the raw stream (to check that the dump looks whole).
     pub head: Vec<u8>,
     pub tail: Vec<u8>,
@@ -150,6 +151,7 @@ const EDGE: usize = 128;
 pub struct Writer {
     inner: Inner,
     raw: u64,
+    raw_hasher: Sha256,
     head: Vec<u8>,
     tail: Vec<u8>,
 }
@@ -177,7 +179,7 @@ impl Writer {
                 Inner::Zstd(enc)
             }
         };
-        Ok(Writer { inner, raw: 0, head: Vec::new(), tail: Vec::new() })
+        Ok(Writer { inner, raw: 0, raw_hasher: Sha256::new(), head: Vec::new(), tail: Vec::new() })
     }
 
     /// Bytes received so far (before compression).
@@ -199,6 +201,7 @@ impl Writer {
             self.tail.drain(..excess);
         }
         self.raw += data.len() as u64;
+        self.raw_hasher.update(data);
         match &mut self.inner {
             Inner::Plain(w) => w.write_all(data),
             Inner::Zstd(w) => w.write_all(data),
@@ -218,10 +221,19 @@ impl Writer {
             size: bytes,
             sha256: hex(&hasher.finalize()),
             raw_size: self.raw,
+            raw_sha256: hex(&self.raw_hasher.finalize()),
             head: self.head,
             tail: self.tail,
         })
     }
+}
+
+/// Size and sha256 of the decompressed contents of `path` (what a restore sends), for a
+/// snapshot that did not record them.
+pub fn raw_digest(path: &Utf8Path, compression: Compression) -> Result<(u64, String)> {
+    let mut out = Hashing { inner: io::sink(), hasher: Sha256::new(), bytes: 0 };
+    feed(path, compression, &mut out).with_context(|| format!("could not read {path}"))?;
+    Ok((out.bytes, hex(&out.hasher.finalize())))
 }
 
 /// Stream the (decompressed) contents of `path` into `out`.

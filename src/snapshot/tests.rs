@@ -113,6 +113,7 @@ fn put(dir: &Utf8Path, file: &str, db: &str, body: &[u8]) -> DbFile {
         size: written.size,
         sha256: written.sha256,
         raw_size: Some(written.raw_size),
+        raw_sha256: Some(written.raw_sha256),
     }
 }
 
@@ -354,4 +355,44 @@ fn engines_build_the_documented_commands() {
     assert!(!pg.looks_whole(b"pg_dump: error", b""));
     assert!(ma.looks_whole(b"", b"UNLOCK TABLES;\n-- Dump completed on 2026-11-23 21:40:01\n"));
     assert!(!ma.looks_whole(b"", b"INSERT INTO `t` VALUES (1),"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pod's stream reports
+
+use super::engine::{Sent, parse_received, parse_sent, program_stderr};
+
+const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+#[test]
+fn the_dump_report_is_the_last_kilter_stream_line() {
+    let stderr = format!(
+        "pg_dump: warning: x\nkilter-stream: rc=0 tee=0 bytes=1 sha256=00\nkilter-stream: rc=0 tee=0 bytes=123 sha256={SHA}\n"
+    );
+    assert_eq!(
+        parse_sent(&stderr),
+        Some(Sent::Report { rc: 0, tee: 0, bytes: 123, sha256: SHA.to_owned() })
+    );
+    assert_eq!(program_stderr(&stderr), "pg_dump: warning: x\n");
+    assert_eq!(parse_sent("kilter-stream: missing tee\n"), Some(Sent::Missing("tee".to_owned())));
+    // Missing, cut or garbled reports are no report.
+    for bad in [
+        String::new(),
+        "pg_dump: error\n".to_owned(),
+        "kilter-stream: rc=0 tee=0 bytes=12".to_owned(),
+        format!("kilter-stream: rc=0 tee=0 bytes= sha256={SHA}"),
+        "kilter-stream: rc=0 tee=0 bytes=5 sha256=xyz".to_owned(),
+        format!("kilter-stream: rc=0 tee=0 bytes=5 sha256={}", &SHA[..63]),
+    ] {
+        assert_eq!(parse_sent(&bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn the_restore_report_says_what_arrived_and_whether_it_was_restored() {
+    let ok = format!("kilter-stream: received bytes=42 sha256={SHA}\nkilter-stream: restored\n");
+    assert_eq!(parse_received(&ok), (Some((42, SHA.to_owned())), true));
+    let cut = format!("kilter-stream: received bytes=7 sha256={SHA}\n");
+    assert_eq!(parse_received(&cut), (Some((7, SHA.to_owned())), false));
+    assert_eq!(parse_received("ERROR: relation\n"), (None, false));
 }

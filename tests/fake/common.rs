@@ -57,6 +57,11 @@ pub const KNOBS: &[(&str, &str)] = &[
     ("mysql_socket", ""),
     ("pg_port", ""),
     ("exec_fail_after_bytes", "0"),
+    // `kubectl exec` streams: cut the remote's stdout / the remote's stdin after N bytes or N %
+    // (`1234`, `60%`; empty: never) and exit 0; and a throughput limit in MB/s (0: none)
+    ("exec_cut_stdout", ""),
+    ("exec_cut_stdin", ""),
+    ("exec_mbps", "0"),
     // pods of Deployments/StatefulSets created by `kubectl apply` are ContainerCreating for this
     // long, then Running and ready (`never`: they never start)
     ("apply_ready_ms", "0"),

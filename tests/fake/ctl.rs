@@ -155,7 +155,12 @@ fn validate(key: &str, value: &str) -> Result<(), String> {
         "cgroup" => matches!(value, "auto" | "v1" | "v2"),
         "api_proxy_ms" => value.is_empty() || value == "never" || value.parse::<u64>().is_ok(),
         "apply_ready_ms" => value == "never" || value.parse::<u64>().is_ok(),
-        "proxy_time_scale" => value.parse::<f64>().is_ok_and(|f| f.is_finite() && f >= 0.0),
+        "proxy_time_scale" | "exec_mbps" => {
+            value.parse::<f64>().is_ok_and(|f| f.is_finite() && f >= 0.0)
+        }
+        "exec_cut_stdout" | "exec_cut_stdin" => {
+            value.is_empty() || workloads::Cut::parse(value).is_some()
+        }
         k if k.ends_with("_ms") || matches!(k, "mem_total" | "ncpu") => {
             value.parse::<u64>().is_ok()
         }

@@ -1205,6 +1205,14 @@ pub fn exec(ctx: &Ctx, p: &args::Parsed) -> i32 {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // What a failing stream names: the program under a `sh -c SCRIPT NAME PROG…` wrapper.
+    let streamed = match cmd.get(..2) {
+        Some([sh, c]) if sh == "sh" && c == "-c" => cmd.get(4).map(|p| {
+            Path::new(p).file_name().map_or_else(|| p.clone(), |n| n.to_string_lossy().into_owned())
+        }),
+        _ => None,
+    }
+    .unwrap_or_else(|| program.clone());
     let exec_path = ctx.knob("exec_path");
     let found = std::env::split_paths(&exec_path)
         .filter(|d| !d.as_os_str().is_empty())
@@ -1239,9 +1247,20 @@ pub fn exec(ctx: &Ctx, p: &args::Parsed) -> i32 {
         let _ = std::fs::write(home.join(".my.cnf"), format!("[client]\nsocket={socket}\n"));
         c.env("MYSQL_UNIX_PORT", socket);
     }
-    c.stdin(if p.has("--stdin") { Stdio::inherit() } else { Stdio::null() });
     let fail_after = ctx.knob_u64("exec_fail_after_bytes");
-    c.stdout(if fail_after > 0 { Stdio::piped() } else { Stdio::inherit() });
+    let cut_out = Cut::parse(&ctx.knob("exec_cut_stdout"));
+    let cut_in = Cut::parse(&ctx.knob("exec_cut_stdin"));
+    let rate = Some(ctx.knob_f64("exec_mbps", 0.0)).filter(|r| *r > 0.0).map(|r| r * 1e6);
+    let pipe_in = p.has("--stdin") && (cut_in.is_some() || rate.is_some());
+    let pipe_out = fail_after == 0 && (cut_out.is_some() || rate.is_some());
+    c.stdin(if pipe_in {
+        Stdio::piped()
+    } else if p.has("--stdin") {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    });
+    c.stdout(if fail_after > 0 || pipe_out { Stdio::piped() } else { Stdio::inherit() });
     c.stderr(Stdio::inherit());
     // The remote process dies with the connection: kill it if this kubectl dies.
     // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no memory.
@@ -1259,6 +1278,25 @@ pub fn exec(ctx: &Ctx, p: &args::Parsed) -> i32 {
             return 1;
         }
     };
+    // stdin (kilter → the remote program), in a thread of its own: cut and/or throttled.
+    let feeder = match (pipe_in, child.stdin.take()) {
+        (true, Some(to)) => {
+            let spool = ctx.state.join(format!("exec-stdin-{}", std::process::id()));
+            Some(std::thread::spawn(move || {
+                let cut = pass(std::io::stdin().lock(), to, cut_in, rate, &spool);
+                let _ = std::fs::remove_file(&spool);
+                cut
+            }))
+        }
+        _ => None,
+    };
+    // stdout (the remote program → kilter): cut and/or throttled.
+    let mut cut = false;
+    if pipe_out && let Some(out) = child.stdout.take() {
+        let spool = ctx.state.join(format!("exec-stdout-{}", std::process::id()));
+        cut = pass(out, std::io::stdout().lock(), cut_out, rate, &spool);
+        let _ = std::fs::remove_file(&spool);
+    }
     if fail_after > 0
         && let Some(mut out) = child.stdout.take()
     {
@@ -1278,10 +1316,10 @@ pub fn exec(ctx: &Ctx, p: &args::Parsed) -> i32 {
                 let _ = child.kill();
                 let _ = child.wait();
                 errln!(
-                    "{program}: error: Dumping the contents of table failed: PQgetResult() failed."
+                    "{streamed}: error: Dumping the contents of table failed: PQgetResult() failed."
                 );
                 errln!(
-                    "{program}: detail: Error message from server: server closed the connection unexpectedly"
+                    "{streamed}: detail: Error message from server: server closed the connection unexpectedly"
                 );
                 errln!("command terminated with exit code 1");
                 return 1;
@@ -1296,10 +1334,115 @@ pub fn exec(ctx: &Ctx, p: &args::Parsed) -> i32 {
         }
         Err(_) => 1,
     };
+    if let Some(f) = feeder {
+        cut |= f.join().unwrap_or(false);
+    }
+    if cut {
+        // kubernetes/kubernetes#124571 and #73056: the stream ended early, and kubectl exits 0
+        // whatever became of the remote command.
+        return 0;
+    }
     if code != 0 {
         errln!("command terminated with exit code {code}");
     }
     code
+}
+
+/// Where knob `exec_cut_stdout` / `exec_cut_stdin` cuts a stream.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cut {
+    Bytes(u64),
+    /// A share of the whole stream, in percent (0 to 100).
+    Percent(f64),
+}
+
+impl Cut {
+    pub fn parse(s: &str) -> Option<Cut> {
+        let s = s.trim();
+        match s.strip_suffix('%') {
+            Some(p) => p
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|p| p.is_finite() && (0.0..=100.0).contains(p))
+                .map(Cut::Percent),
+            None => s.parse::<u64>().ok().map(Cut::Bytes),
+        }
+    }
+}
+
+/// Copy `from` into `to`, at most `rate` bytes per second, and only up to `cut`: past it `to`
+/// is closed (a pipe's reader sees the end of the stream) and the rest of `from` is read and
+/// dropped, so the remote program runs on to its end. A cut in percent needs the stream's size:
+/// the whole stream is spooled into `spool` first. Returns whether the stream was cut (bytes
+/// came past the cut point).
+fn pass(
+    mut from: impl std::io::Read,
+    to: impl std::io::Write,
+    cut: Option<Cut>,
+    rate: Option<f64>,
+    spool: &Path,
+) -> bool {
+    match cut {
+        Some(Cut::Percent(p)) => {
+            let Ok(total) =
+                std::fs::File::create(spool).and_then(|mut f| std::io::copy(&mut from, &mut f))
+            else {
+                return false;
+            };
+            let limit = ((total as f64) * p / 100.0).floor() as u64;
+            match std::fs::File::open(spool) {
+                Ok(f) => copy_limited(f, to, limit, rate) || limit < total,
+                Err(_) => false,
+            }
+        }
+        Some(Cut::Bytes(n)) => copy_limited(from, to, n, rate),
+        None => copy_limited(from, to, u64::MAX, rate),
+    }
+}
+
+/// [`pass`] after the cut point is known: `limit` bytes at most. Returns whether any byte came
+/// past it.
+fn copy_limited(
+    mut from: impl std::io::Read,
+    to: impl std::io::Write,
+    limit: u64,
+    rate: Option<f64>,
+) -> bool {
+    let started = Instant::now();
+    let mut to = Some(to);
+    let mut sent = 0u64;
+    let mut beyond = false;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let take = (n as u64).min(limit - sent) as usize;
+        beyond |= take < n;
+        if let Some(w) = to.as_mut() {
+            if w.write_all(&buf[..take]).is_err() {
+                to = None;
+            }
+            sent += take as u64;
+            if let Some(r) = rate {
+                let due = Duration::from_secs_f64(sent as f64 / r);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+            }
+            if sent >= limit
+                && let Some(mut w) = to.take()
+            {
+                let _ = w.flush();
+            }
+        }
+    }
+    if let Some(mut w) = to {
+        let _ = w.flush();
+    }
+    beyond
 }
 
 fn is_executable(p: &Path) -> bool {

@@ -495,3 +495,60 @@ fn rollout_restart_and_status() {
         (1, "Error from server (NotFound): statefulsets.apps \"nope\" not found\n")
     );
 }
+
+/// Knobs `exec_cut_stdout` / `exec_cut_stdin`: the stream ends at N bytes or N % and kubectl
+/// exits 0 whatever the remote command did (its stderr still arrives); a cut point past the end
+/// changes nothing. Knob `exec_mbps` limits the throughput (both directions).
+#[test]
+fn exec_cuts_streams_with_exit_0_and_limits_throughput() {
+    let env = cluster();
+    env.ctl(&["workload", "shop-dev", "postgres", "--kind", "statefulset"]);
+    env.set_knob("exec_path", "/usr/bin:/bin");
+    let dump = [
+        "exec",
+        "postgres-0",
+        "-n",
+        "shop-dev",
+        "--",
+        "sh",
+        "-c",
+        "head -c 10000 /dev/zero; echo done >&2; exit 3",
+    ];
+    for (cut, want) in [("1234", 1234), ("25%", 2500), ("0", 0), ("100%", 10000)] {
+        env.set_knob("exec_cut_stdout", cut);
+        let (code, out, err) = run(&mut kubectl(&env, &dump));
+        assert_eq!(out.len(), want, "cut {cut}");
+        assert!(err.starts_with("done\n"), "the remote ran to its end: {err}");
+        if want < 10000 {
+            assert_eq!((code, err.as_str()), (0, "done\n"), "cut {cut}: exit 0");
+        } else {
+            assert_eq!(code, 3, "nothing cut: the remote's exit code");
+        }
+    }
+    env.set_knob("exec_cut_stdout", "");
+
+    // stdin: the remote sees the end of its input at the cut.
+    let count = ["exec", "-i", "postgres-0", "-n", "shop-dev", "--", "sh", "-c", "wc -c; exit 4"];
+    for (cut, want, code_want) in
+        [("100", "100\n", 0), ("50%", "5000\n", 0), ("20000", "10000\n", 4)]
+    {
+        env.set_knob("exec_cut_stdin", cut);
+        let mut child =
+            kubectl(&env, &count).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(&[7u8; 10000]).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim_start(), want, "cut {cut}");
+        assert_eq!(out.status.code(), Some(code_want), "cut {cut}");
+    }
+    env.set_knob("exec_cut_stdin", "");
+
+    // 2 MB at 10 MB/s takes at least 0.2 s (and the bytes all arrive).
+    env.set_knob("exec_mbps", "10");
+    let started = std::time::Instant::now();
+    let (code, out, _) = run(&mut kubectl(
+        &env,
+        &["exec", "postgres-0", "-n", "shop-dev", "--", "head", "-c", "2000000", "/dev/zero"],
+    ));
+    assert_eq!((code, out.len()), (0, 2_000_000));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(190), "{:?}", started.elapsed());
+}

@@ -162,6 +162,24 @@ fn stop_then_up_resumes_and_keeps_kilter_yaml_byte_identical() {
     assert_eq!(read(dir.join("kilter.yaml")), DOCUMENTED_YAML, "byte-identical after stop + up");
 }
 
+/// A tab after a key's colon is YAML separation whitespace: `up` reads `name:\tshop`, and
+/// `stop` + `up` keep every byte of the file, the tabs included.
+#[test]
+fn a_tab_after_a_colon_is_read_and_kept_byte_for_byte_through_stop_and_up() {
+    let env = Env::new();
+    let yaml = "name:\tshop\t# the project\nregistry:\t\ttrue\nenv:\n  GREETING:\thello\n";
+    let dir = project(&env, "shop", Some(yaml), false);
+    let out = env.kilter(&dir).arg("up").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(env.calls().iter().any(|c| c.starts_with("kind create cluster --name kilter-shop")));
+    let out = env.kilter(&dir).arg("stop").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(read(dir.join("kilter.yaml")), format!("{yaml}cluster:\n  stopped: true\n"));
+    let out = env.kilter(&dir).arg("up").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(read(dir.join("kilter.yaml")), yaml, "byte-identical after stop + up");
+}
+
 /// `stop` without kilter.yaml creates a minimal one.
 #[test]
 fn stop_without_kilter_yaml_creates_a_minimal_one() {
@@ -479,4 +497,101 @@ fn a_stale_kubeconfig_lock_of_a_killed_kind_does_not_block_up_or_destroy() {
     ok(&["destroy", "--yes"]);
     assert!(!lock.exists());
     assert!(env.container("kilter-shop-control-plane").is_none());
+}
+
+/// A directory nothing more can be written into, for as long as it lives: as root (who ignores
+/// permission bits), a tiny tmpfs mounted over it with its contents copied in and then filled
+/// up (ENOSPC, a full disk); otherwise mode 0500 (EACCES).
+struct Unwritable {
+    dir: std::path::PathBuf,
+    mounted: bool,
+}
+
+impl Unwritable {
+    /// `None` (reported as skipped) when root cannot mount a tmpfs here.
+    fn new(dir: &std::path::Path) -> Option<Unwritable> {
+        use std::os::unix::fs::PermissionsExt as _;
+        use std::process::Command;
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+            return Some(Unwritable { dir: dir.to_owned(), mounted: false });
+        }
+        let saved = tempfile::tempdir().unwrap();
+        let copy = |from: &std::path::Path, to: &std::path::Path| {
+            let st =
+                Command::new("cp").arg("-a").arg(format!("{}/.", from.display())).arg(to).status();
+            assert!(st.is_ok_and(|s| s.success()), "cp -a");
+        };
+        copy(dir, saved.path());
+        let mount = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs"])
+            .arg(dir)
+            .output();
+        if !mount.as_ref().is_ok_and(|o| o.status.success()) {
+            crate::support::skipped(
+                "a full cache dir",
+                &format!("cannot mount a tmpfs as root: {mount:?}"),
+            );
+            return None;
+        }
+        let full = Unwritable { dir: dir.to_owned(), mounted: true };
+        copy(saved.path(), dir);
+        // Fill it: write until the filesystem says it is full.
+        let mut f = std::fs::File::create(dir.join("filler")).unwrap();
+        let block = vec![0u8; 4096];
+        while std::io::Write::write_all(&mut f, &block).is_ok() {}
+        let _ = f.sync_all();
+        assert!(std::fs::write(dir.join("probe"), b"x").is_err(), "the tmpfs is full");
+        Some(full)
+    }
+}
+
+impl Drop for Unwritable {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt as _;
+        if self.mounted {
+            let _ = std::process::Command::new("umount").arg("-l").arg(&self.dir).status();
+        } else {
+            let _ = std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700));
+        }
+    }
+}
+
+/// `stop` writes `flag-undo.json` into the cache dir: with that dir full (or not writable),
+/// `stop` fails *before* it stops anything. The node runs on, kilter.yaml is unchanged, no
+/// record is left half-written, and once there is room again `stop` works.
+#[test]
+fn stop_with_a_full_cache_dir_fails_before_it_stops_anything() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.kilter(&dir).arg("up").assert().success();
+    let cache = env.cache_dir("shop");
+    let mark = env.calls().len();
+    let out = {
+        let Some(_full) = Unwritable::new(&cache) else { return };
+        let out = env.kilter(&dir).arg("stop").output().expect("runs");
+        assert!(!cache.join("flag-undo.json").exists(), "no undo record");
+        out
+    };
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("flag-undo.json"), "names the file it cannot write:\n{err}");
+    let calls = calls_since(&env, mark);
+    assert!(!calls.iter().any(|c| c.starts_with("docker stop")), "nothing stopped: {calls:#?}");
+    assert_eq!(container_status(&env, "kilter-shop-control-plane").as_deref(), Some("running"));
+    assert_eq!(read(dir.join("kilter.yaml")), "name: shop\n", "kilter.yaml unchanged");
+    let stray: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("kilter-tmp"))
+        .collect();
+    assert!(stray.is_empty(), "no staged file left beside kilter.yaml: {stray:?}");
+
+    // With room again, the same `stop` goes through.
+    let out = env.kilter(&dir).arg("stop").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(container_status(&env, "kilter-shop-control-plane").as_deref(), Some("exited"));
+    assert!(cache.join("flag-undo.json").exists());
 }

@@ -26,6 +26,7 @@ mod realworld;
 mod registry;
 mod replay;
 mod services;
+mod stream;
 mod structure;
 mod tilt;
 mod uncovered;

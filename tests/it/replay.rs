@@ -449,3 +449,78 @@ fn ci_with_services_on_a_fresh_project() {
     assert!(script.contains(" tilt ci --port "), "{script}");
     assert!(script.contains("kind delete cluster"), "{script}");
 }
+
+/// Run a dry run's script with `sh`, as the replays above do; returns its output.
+fn run_script(env: &Env, dir: &Path, script: &str) -> std::process::Output {
+    let path = format!("{}:/usr/bin:/bin", env.bin().display());
+    std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(script)
+        .env_clear()
+        .envs(env.vars())
+        .env("PATH", path)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The new dry-run lines of `db snapshot` and `db restore` (a real PostgreSQL behind the fake
+/// `kubectl exec`): the printed dump line, run by `sh`, is the checked stream (the pod's
+/// `kilter-stream:` report matches the file it wrote), and the printed restore line, staged and
+/// verified in the pod, restores exactly what the real `db restore` does.
+#[test]
+fn db_snapshot_and_restore_dry_run_lines_replay() {
+    let Some(pg) = crate::support::pg::Pg::start_or_skip("db_dry_run_lines_replay") else { return };
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\ndatabase:\n  service: postgres\n"), false);
+    env.kilter(&dir).arg("up").assert().success();
+    env.ctl(&[
+        "workload",
+        "shop-dev",
+        "postgres",
+        "--kind",
+        "statefulset",
+        "--image",
+        "postgres:15",
+    ]);
+    pg.wire(&env);
+    pg.create_db("shop");
+    pg.psql("shop", "CREATE TABLE t (x int, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 3000) g");
+    let rows = || pg.psql("shop", "SELECT count(*), md5(string_agg(v, ',' ORDER BY x)) FROM t");
+    let original = rows();
+    env.kilter(&dir).args(["db", "snapshot", "base"]).assert().success();
+    let snaps = env.data_dir("shop").join("snapshots");
+
+    // The dump line: the file the script writes holds what the pod says it sent.
+    let out = env.kilter(&dir).args(["--dry-run", "db", "snapshot", "plan"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let script = stdout_of(&out);
+    assert!(script.contains(" kilter-dump pg_dump -Fc -Z0 -U postgres shop | zstd "), "{script}");
+    assert!(script.contains("# kilter keeps each dump only if its size and sha256"), "{script}");
+    let ran = run_script(&env, &dir, &script);
+    assert!(ran.status.success(), "{}", stderr_of(&ran));
+    let report = stderr_of(&ran);
+    let line =
+        report.lines().find(|l| l.starts_with("kilter-stream: rc=0 tee=0 bytes=")).expect(&report);
+    let raw = zstd::stream::decode_all(std::fs::File::open(snaps.join("plan.dump.zst")).unwrap())
+        .unwrap();
+    assert!(line.contains(&format!(" bytes={} ", raw.len())), "{line}");
+    use sha2::Digest as _;
+    let hex: String = sha2::Sha256::digest(&raw).iter().map(|b| format!("{b:02x}")).collect();
+    assert!(line.ends_with(&format!("sha256={hex}")), "{line} vs {hex}");
+
+    // The restore line, against the real restore.
+    pg.psql("shop", "DELETE FROM t WHERE x > 100");
+    env.kilter(&dir).args(["db", "restore", "base"]).assert().success();
+    assert_eq!(rows(), original, "the real restore");
+    pg.psql("shop", "DELETE FROM t WHERE x > 100");
+    let out = env.kilter(&dir).args(["--dry-run", "db", "restore", "base"]).output().unwrap();
+    let script = stdout_of(&out);
+    assert!(script.contains(" kilter-restore "), "{script}");
+    assert_ne!(rows(), original, "the dry run itself restored nothing");
+    let ran = run_script(&env, &dir, &script);
+    assert!(ran.status.success(), "{}", stderr_of(&ran));
+    assert!(stderr_of(&ran).contains("kilter-stream: restored"), "{}", stderr_of(&ran));
+    assert_eq!(rows(), original, "the script restores what the real run does");
+}

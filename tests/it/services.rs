@@ -610,8 +610,8 @@ fn a_postgres_service_alone_is_enough_for_snapshot_and_restore() {
     assert_eq!(pg.psql("shop", "SELECT v FROM t").trim(), "kept by the snapshot");
     // It went through the service's StatefulSet, with the catalog's user and the project's db.
     assert!(
-        env.calls().iter().any(|c| c.contains("exec postgres-0 -n shop-dev -- pg_dump")
-            && c.contains("-U postgres shop")),
+        env.calls().iter().any(|c| c.contains("exec postgres-0 -n shop-dev -- sh -c ")
+            && c.ends_with(" kilter-dump pg_dump -Fc -Z0 -U postgres shop")),
         "{:?}",
         env.calls()
     );

@@ -209,7 +209,9 @@ impl Maria {
 
     /// Point the fake kubectl's `exec` at this server.
     pub fn wire(&self, env: &Env) {
-        env.set_knob("exec_path", &self.bin.to_string_lossy());
+        // The bin dir first, then the shell and coreutils kilter's stream checks run.
+        let path = format!("{}:{}", self.bin.display(), super::pod_tools().display());
+        env.set_knob("exec_path", &path);
         env.set_knob("mysql_socket", &self.sock().to_string_lossy());
     }
 }

@@ -490,3 +490,26 @@ pub fn truthy(var: &str) -> bool {
     std::env::var(var)
         .is_ok_and(|s| matches!(s.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
 }
+
+/// A directory standing for a database pod's image beside its database programs: the POSIX
+/// shell and the coreutils that kilter's stream checks run in the pod (`sh`, `mktemp`, `mkfifo`,
+/// `tee`, `wc`, `sha256sum`, `cat`, `rm`), as symlinks, and nothing else (no pager for an
+/// interactive client to start).
+pub fn pod_tools() -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pod-tools");
+    for tool in ["sh", "mktemp", "mkfifo", "tee", "wc", "sha256sum", "cat", "rm"] {
+        let link = dir.join(tool);
+        if link.exists() {
+            continue;
+        }
+        let _ = std::fs::create_dir_all(&dir);
+        let target = ["/usr/bin", "/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(tool))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("{tool} is not installed in /usr/bin or /bin"));
+        // Another test may have made it meanwhile.
+        let _ = std::os::unix::fs::symlink(target, &link);
+    }
+    dir
+}

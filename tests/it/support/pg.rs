@@ -300,7 +300,9 @@ impl Pg {
     /// Point the fake kubectl's `exec` at this server: programs from its bin dir, `PGHOST` =
     /// the socket dir, `PGPORT` = 5432.
     pub fn wire(&self, env: &Env) {
-        env.set_knob("exec_path", &self.bin.to_string_lossy());
+        // The bin dir first, then the shell and coreutils kilter's stream checks run.
+        let path = format!("{}:{}", self.bin.display(), super::pod_tools().display());
+        env.set_knob("exec_path", &path);
         env.set_knob("pg_host", &self.socket_dir().to_string_lossy());
         env.set_knob("pg_port", "5432");
     }

@@ -1,0 +1,331 @@
+//! Every byte across `kubectl exec` (docs/real-tools.md, "kubectl exec streams"): the fake
+//! kubectl cuts a stream short and exits 0 (knobs `exec_cut_stdout`, `exec_cut_stdin`), as the
+//! real one can, against a REAL PostgreSQL and MariaDB. No cut dump is ever kept as a snapshot,
+//! no cut restore stream reaches the restore program, and `destroy` never deletes a cluster
+//! after its pre-destroy snapshot was cut.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+use crate::support::Env;
+use crate::support::mariadb::Maria;
+use crate::support::pg::Pg;
+
+/// A project `shop` with its database workload, wired to a real server.
+struct Proj {
+    env: Env,
+    dir: PathBuf,
+}
+
+impl Proj {
+    fn new(yaml: &str, workload: &str, image: &str) -> Proj {
+        let env = Env::new();
+        let dir = project(&env, "shop", Some(yaml), false);
+        let out = env.kilter(&dir).arg("up").output().unwrap();
+        assert!(out.status.success(), "up: {}", stderr_of(&out));
+        env.ctl(&["workload", "shop-dev", workload, "--kind", "statefulset", "--image", image]);
+        Proj { env, dir }
+    }
+    fn kilter(&self, args: &[&str]) -> std::process::Output {
+        self.env.kilter(&self.dir).args(args).output().unwrap()
+    }
+    fn ok(&self, args: &[&str]) -> std::process::Output {
+        let out = self.kilter(args);
+        assert!(out.status.success(), "kilter {args:?}: {}", stderr_of(&out));
+        out
+    }
+    fn snapshots(&self) -> PathBuf {
+        self.env.data_dir("shop").join("snapshots")
+    }
+    /// Every file in the snapshots dir with its bytes.
+    fn contents(&self) -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(self.snapshots())
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| {
+                        let bytes = std::fs::read(e.path()).unwrap();
+                        (e.file_name().to_string_lossy().into_owned(), bytes)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+    fn meta(&self, name: &str) -> Value {
+        let text = std::fs::read_to_string(self.snapshots().join(format!("{name}.json"))).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+    /// The uncompressed bytes of a snapshot's first file.
+    fn raw(&self, name: &str) -> Vec<u8> {
+        let file = self.meta(name)["databases"][0]["file"].as_str().unwrap().to_owned();
+        zstd::stream::decode_all(std::fs::File::open(self.snapshots().join(file)).unwrap()).unwrap()
+    }
+}
+
+fn code(out: &std::process::Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// Two tables whose rows are easy to find in a dump: `a` (rows of `A`s), then `b` (`B`s).
+const PG_SEED: &str =
+    "CREATE TABLE a (id int PRIMARY KEY, v text); CREATE TABLE b (id int PRIMARY KEY, v text);
+INSERT INTO a SELECT g, repeat('A', 200) FROM generate_series(1, 400) g;
+INSERT INTO b SELECT g, repeat('B', 200) FROM generate_series(1, 400) g;";
+
+/// The byte offset in a `pg_dump -Fc -Z0` archive where table `b`'s data block starts, right
+/// after table `a`'s: each row is a chunk (a 5-byte length, then the row), a block starts with
+/// one byte (1) and the table's 5-byte dump id, and `a`'s block ends with a zero-length chunk.
+fn pg_between_tables(raw: &[u8]) -> usize {
+    let first_b = raw.windows(8).position(|w| w == b"1\tBBBBBB").expect("b's first row");
+    let at = first_b - 5 - 5 - 1;
+    assert_eq!(raw[at], 1, "a data block starts at {at}");
+    assert_eq!(&raw[at - 5..at], &[0, 0, 0, 0, 0], "after the end of a's block");
+    assert!(raw[..at].windows(8).any(|w| w == b"\tAAAAAAA"), "a's rows come before");
+    at
+}
+
+/// `exec_cut_stdout` values: a share of the dump, or bytes before its end.
+fn cuts(raw_len: usize, between: usize) -> Vec<String> {
+    vec![
+        "30%".to_owned(),
+        "60%".to_owned(),
+        "97%".to_owned(),
+        between.to_string(),
+        (raw_len - 1).to_string(),
+        "0".to_owned(),
+    ]
+}
+
+/// A PostgreSQL dump cut at 30, 60 or 97 %, exactly between two tables' data, one byte short,
+/// or at 0, while `kubectl exec` exits 0: `db snapshot` fails with "expected N bytes, received
+/// M", keeps nothing, and leaves the snapshot `--force` would replace byte for byte as it was.
+#[test]
+fn a_postgres_dump_cut_short_is_never_kept() {
+    let Some(pg) = Pg::start_or_skip("a_postgres_dump_cut_short") else { return };
+    let p = Proj::new("name: shop\n", "postgres", "postgres:15");
+    pg.wire(&p.env);
+    pg.create_db("shop");
+    pg.psql("shop", PG_SEED);
+    p.ok(&["db", "snapshot", "nightly"]);
+    let raw = p.raw("nightly");
+    let before = p.contents();
+    let between = pg_between_tables(&raw);
+    assert_eq!(p.meta("nightly")["databases"][0]["raw_size"], raw.len() as u64);
+
+    for cut in cuts(raw.len(), between) {
+        p.env.set_knob("exec_cut_stdout", &cut);
+        for args in [&["db", "snapshot", "nightly", "--force"][..], &["db", "snapshot", "other"]] {
+            let out = p.kilter(args);
+            let err = stderr_of(&out);
+            assert_eq!(code(&out), 1, "cut {cut}, {args:?}: {err}");
+            assert!(
+                err.contains("the dump of database shop was cut short: expected ")
+                    && err.contains(" bytes, received "),
+                "cut {cut}: {err}"
+            );
+            if let Ok(n) = cut.parse::<usize>() {
+                assert!(err.contains(&format!("received {n}; nothing was kept")), "{err}");
+            }
+            let kept = if args.len() == 4 {
+                "the existing snapshot `nightly` is unchanged"
+            } else {
+                "no snapshot `other` was written"
+            };
+            assert!(err.contains(kept), "cut {cut}: {err}");
+            assert!(err.contains("kubectl exec"), "says why: {err}");
+            assert_eq!(p.contents(), before, "cut {cut}, {args:?}: nothing changed on disk");
+        }
+    }
+    // The same stream whole (the cut point past its end) is kept.
+    p.env.set_knob("exec_cut_stdout", &(raw.len() + 10).to_string());
+    p.ok(&["db", "snapshot", "nightly", "--force"]);
+    assert_eq!(p.raw("nightly").len(), raw.len());
+}
+
+/// `--include` with several databases: the second dump is cut (the first is whole): the
+/// snapshot fails and nothing of it is kept, the first database's dump included.
+#[test]
+fn a_cut_in_the_second_of_several_databases_keeps_nothing() {
+    let Some(pg) = Pg::start_or_skip("a_cut_in_the_second_database") else { return };
+    let p = Proj::new("name: shop\n", "postgres", "postgres:15");
+    pg.wire(&p.env);
+    pg.create_db("shop");
+    pg.psql("shop", "CREATE TABLE t (x int); INSERT INTO t VALUES (1)");
+    pg.create_db("audit");
+    pg.psql("audit", PG_SEED);
+    p.ok(&["db", "snapshot", "both", "--include", "audit"]);
+    let meta = p.meta("both");
+    let small = meta["databases"][0]["raw_size"].as_u64().unwrap();
+    let big = meta["databases"][1]["raw_size"].as_u64().unwrap();
+    assert!(small < big / 4, "{small} {big}");
+    let before = p.contents();
+    // Past the end of shop's dump, inside audit's.
+    let cut = (small + big) / 2;
+    p.env.set_knob("exec_cut_stdout", &cut.to_string());
+    for args in [
+        &["db", "snapshot", "both", "--force", "--include", "audit"][..],
+        &["db", "snapshot", "other", "--include", "audit"],
+    ] {
+        let out = p.kilter(args);
+        let err = stderr_of(&out);
+        assert_eq!(code(&out), 1, "{err}");
+        assert!(
+            err.contains(&format!(
+                "the dump of database audit was cut short: expected {big} bytes, received {cut}"
+            )),
+            "{err}"
+        );
+        assert_eq!(p.contents(), before, "{args:?}: nothing kept, `both` byte-identical");
+    }
+}
+
+/// `destroy` whose pre-destroy snapshot is cut: exit 1, names `--no-snapshot`, deletes nothing.
+#[test]
+fn destroy_refuses_when_its_pre_destroy_snapshot_is_cut() {
+    let Some(pg) = Pg::start_or_skip("destroy_refuses_when_cut") else { return };
+    let p = Proj::new("name: shop\ndatabase:\n  service: postgres\n", "postgres", "postgres:15");
+    pg.wire(&p.env);
+    pg.create_db("shop");
+    pg.psql("shop", PG_SEED);
+    p.env.set_knob("exec_cut_stdout", "60%");
+    let out = p.kilter(&["destroy", "--yes"]);
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("was cut short: expected "), "{err}");
+    assert!(err.contains("--no-snapshot"), "names the way out: {err}");
+    assert!(err.contains("was not destroyed"), "{err}");
+    assert!(!p.env.calls().iter().any(|c| c.starts_with("kind delete")), "nothing deleted");
+    assert_eq!(container_status(&p.env, "kilter-shop-control-plane").as_deref(), Some("running"));
+    assert!(p.contents().is_empty(), "no pre-destroy snapshot recorded: {:?}", p.contents());
+    // With the stream whole, destroy goes through.
+    p.env.set_knob("exec_cut_stdout", "");
+    p.ok(&["destroy", "--yes"]);
+    assert_eq!(p.contents().len(), 2, "the pre-destroy snapshot and its metadata");
+}
+
+/// A restore stream cut at 30 or 60 %, between two tables or one byte short, while `kubectl
+/// exec` exits 0: the pod never hands it to pg_restore, the database stays as it was, and
+/// `db restore` fails saying how many bytes were expected and arrived.
+#[test]
+fn a_postgres_restore_stream_cut_short_leaves_the_database_as_it_was() {
+    let Some(pg) = Pg::start_or_skip("a_postgres_restore_cut_short") else { return };
+    let p = Proj::new("name: shop\n", "postgres", "postgres:15");
+    pg.wire(&p.env);
+    pg.create_db("shop");
+    pg.psql("shop", PG_SEED);
+    p.ok(&["db", "snapshot", "base"]);
+    let raw = p.raw("base");
+    let between = pg_between_tables(&raw);
+    let state = || {
+        pg.psql(
+            "shop",
+            "SELECT (SELECT count(*) FROM a), (SELECT string_agg(DISTINCT v, ',') FROM b)",
+        )
+    };
+    let original = state();
+    pg.psql("shop", "DELETE FROM a WHERE id > 10; UPDATE b SET v = 'changed'");
+    let changed = state();
+    assert_ne!(changed, original);
+    for cut in ["30%", "60%", &between.to_string(), &(raw.len() - 1).to_string()] {
+        p.env.set_knob("exec_cut_stdin", cut);
+        let out = p.kilter(&["db", "restore", "base"]);
+        let err = stderr_of(&out);
+        assert_eq!(code(&out), 1, "cut {cut}: {err}");
+        assert!(
+            err.contains(&format!(
+                "the restore stream of database shop was cut short: expected {} bytes, received ",
+                raw.len()
+            )),
+            "cut {cut}: {err}"
+        );
+        assert!(err.contains("nothing was restored; the database is as it was"), "{err}");
+        assert_eq!(state(), changed, "cut {cut}: the database is untouched");
+    }
+    p.env.set_knob("exec_cut_stdin", "");
+    p.ok(&["db", "restore", "base"]);
+    assert_eq!(state(), original, "the whole stream restores");
+}
+
+const MY_SEED: &str =
+    "CREATE TABLE a (id int PRIMARY KEY, v text); CREATE TABLE b (id int PRIMARY KEY, v text);
+INSERT INTO a SELECT seq, repeat('A', 200) FROM seq_1_to_400;
+INSERT INTO b SELECT seq, repeat('B', 200) FROM seq_1_to_400;";
+
+/// MariaDB: a dump cut anywhere (between two tables too: a prefix that is valid SQL) is never
+/// kept; a restore stream cut between two tables (which `mariadb` would apply half of, exit 0)
+/// never reaches `mariadb`.
+#[test]
+fn mariadb_cut_streams_in_both_directions() {
+    let Some(maria) = Maria::start_or_skip("mariadb_cut_streams") else { return };
+    let p = Proj::new("name: shop\ndatabase:\n  engine: mariadb\n", "mariadb", "mariadb:11.4");
+    maria.wire(&p.env);
+    maria.create_db("shop");
+    maria.sql("shop", MY_SEED);
+    p.ok(&["db", "snapshot", "base"]);
+    let raw = p.raw("base");
+    let text = String::from_utf8_lossy(&raw);
+    let between = text.find("--\n-- Table structure for table `b`").expect("b's part");
+    assert!(text[..between].contains("INSERT INTO `a` VALUES"), "a's data comes before");
+    let before = p.contents();
+    for cut in cuts(raw.len(), between) {
+        p.env.set_knob("exec_cut_stdout", &cut);
+        let out = p.kilter(&["db", "snapshot", "base", "--force"]);
+        let err = stderr_of(&out);
+        assert_eq!(code(&out), 1, "cut {cut}: {err}");
+        assert!(err.contains("was cut short: expected "), "cut {cut}: {err}");
+        assert_eq!(p.contents(), before, "cut {cut}: `base` byte-identical");
+    }
+    p.env.set_knob("exec_cut_stdout", "");
+
+    maria.sql("shop", "DELETE FROM a WHERE id > 10; UPDATE b SET v = 'changed'");
+    let state = || {
+        maria.sql("shop", "SELECT (SELECT count(*) FROM a), (SELECT count(DISTINCT v) FROM b), (SELECT min(v) FROM b)")
+    };
+    let changed = state();
+    for cut in [between.to_string(), "50%".to_owned(), (raw.len() - 1).to_string()] {
+        p.env.set_knob("exec_cut_stdin", &cut);
+        let out = p.kilter(&["db", "restore", "base"]);
+        let err = stderr_of(&out);
+        assert_eq!(code(&out), 1, "cut {cut}: {err}");
+        assert!(err.contains("was cut short: expected "), "cut {cut}: {err}");
+        assert_eq!(state(), changed, "cut {cut}: nothing applied");
+    }
+    p.env.set_knob("exec_cut_stdin", "");
+    p.ok(&["db", "restore", "base"]);
+    assert!(state().starts_with("400\t1\tBBBB"), "{}", state());
+}
+
+/// A snapshot taken before kilter recorded `raw_sha256` restores: the size and sha256 the pod
+/// checks are computed from the file. A wrong expectation reaches no database.
+#[test]
+fn a_snapshot_without_raw_sha256_restores_and_a_wrong_one_restores_nothing() {
+    let Some(pg) = Pg::start_or_skip("a_snapshot_without_raw_sha256") else { return };
+    let p = Proj::new("name: shop\n", "postgres", "postgres:15");
+    pg.wire(&p.env);
+    pg.create_db("shop");
+    pg.psql("shop", PG_SEED);
+    p.ok(&["db", "snapshot", "base"]);
+    let meta_path = p.snapshots().join("base.json");
+    let mut meta = p.meta("base");
+    let recorded = meta["databases"][0]["raw_sha256"].as_str().expect("recorded").to_owned();
+    assert_eq!(recorded.len(), 64);
+    let count = || pg.psql("shop", "SELECT count(*) FROM a").trim().to_owned();
+
+    meta["databases"][0].as_object_mut().unwrap().remove("raw_sha256");
+    std::fs::write(&meta_path, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+    pg.psql("shop", "DELETE FROM a WHERE id > 10");
+    p.ok(&["db", "restore", "base"]);
+    assert_eq!(count(), "400", "restored with the computed sha256");
+
+    meta["databases"][0]["raw_sha256"] = Value::from("0".repeat(64));
+    std::fs::write(&meta_path, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+    pg.psql("shop", "DELETE FROM a WHERE id > 10");
+    let out = p.kilter(&["db", "restore", "base"]);
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains(&format!("with sha256 {recorded}, not {}", "0".repeat(64))), "{err}");
+    assert_eq!(count(), "10", "nothing restored");
+}
