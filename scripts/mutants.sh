@@ -33,12 +33,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # group | files (cargo-mutants --file globs, space-separated) | test name filters (unit and `it` tests)
 GROUPS_TABLE='
 ports     | src/ports.rs                                     | ports:: many:: lifecycle:: errors:: inspect::
-lock      | src/lock.rs                                      | lock:: concurrency::
+lock      | src/lock.rs                                      | lock:: concurrency:: uncovered::
 config    | src/config/*.rs                                  | config:: input::
 exec      | src/exec/*.rs                                    | exec:: replay:: output:: realworld:: concurrency:: untouched::
-tools     | src/tools/*.rs src/tools/**/*.rs                 | tools:: lifecycle:: realworld:: contract:: inspect:: tilt:: registry::
-lifecycle | src/ops/up.rs src/ops/stop.rs src/ops/down.rs src/ops/destroy.rs src/lifecycle/up.rs src/lifecycle/destroy.rs src/lifecycle/services.rs src/lifecycle/workload.rs | lifecycle:: realworld:: tilt:: output:: untouched:: concurrency:: services:: errors:: registry:: many:: operate::
-db        | src/ops/db.rs src/lifecycle/snapshot.rs          | snapshot:: db::
+tools     | src/tools/*.rs src/tools/**/*.rs                 | tools:: lifecycle:: realworld:: contract:: inspect:: tilt:: registry:: uncovered::
+lifecycle | src/ops/up.rs src/ops/stop.rs src/ops/down.rs src/ops/destroy.rs src/lifecycle/up.rs src/lifecycle/destroy.rs src/lifecycle/services.rs src/lifecycle/workload.rs | lifecycle:: realworld:: tilt:: output:: untouched:: concurrency:: services:: errors:: registry:: many:: operate:: uncovered::
+db        | src/ops/db.rs src/lifecycle/snapshot.rs          | snapshot:: db:: stream:: uncovered::
 status    | src/ops/status.rs                                | status inspect:: realworld::
 '
 
