@@ -10,8 +10,8 @@ use crate::context::Ctx;
 use crate::project::Project;
 use crate::services::deploy::{self, Target};
 use crate::services::{self, NodePorts, Service, Wired};
+use crate::tools::Tools;
 use crate::tools::kubectl::Kubectl;
-use crate::tools::{Tool, Tools};
 
 /// The project's services (kilter.yaml `services:`), checked: a problem is exit 4 at its
 /// `file:line:column`.
@@ -67,11 +67,7 @@ pub fn running_cluster<'t>(
     if !running || !project.paths.kubeconfig.exists() {
         return Ok(None);
     }
-    Ok(Some(Kubectl {
-        bin: tools.get(Tool::Kubectl)?,
-        kubeconfig: project.paths.kubeconfig.clone(),
-        context: project.context(),
-    }))
+    Ok(Some(tools.kubectl(project)?))
 }
 
 /// What [`deploy_services`] puts into a running cluster.

@@ -243,11 +243,7 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
     }
     runner.chmod(&project.paths.kubeconfig, 0o600)?;
 
-    let kubectl = Kubectl {
-        bin: tools.get(Tool::Kubectl)?,
-        kubeconfig: project.paths.kubeconfig.clone(),
-        context: project.context(),
-    };
+    let kubectl = tools.kubectl(project)?;
     // The shared registry and caches, then the node's hosts.toml files. A node that was
     // running or resumed is probed (one `cat` of every file) while the API comes up.
     let wiring = match planned {

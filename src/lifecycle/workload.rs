@@ -5,8 +5,8 @@ use anyhow::Result;
 use crate::context::Ctx;
 use crate::error::invalid;
 use crate::project::Project;
+use crate::tools::Tools;
 use crate::tools::kubectl::Kubectl;
-use crate::tools::{Tool, Tools};
 
 pub use crate::tools::kubectl::Workload;
 
@@ -54,11 +54,7 @@ pub fn kubectl<'t>(ctx: &Ctx<'_>, project: &Project, tools: &'t Tools) -> Result
         .hint("`kilter up` writes it again")
         .into());
     }
-    Ok(Kubectl {
-        bin: tools.get(Tool::Kubectl)?,
-        kubeconfig: project.paths.kubeconfig.clone(),
-        context: project.context(),
-    })
+    tools.kubectl(project)
 }
 
 /// Every Deployment and StatefulSet of the namespace (one `kubectl get`).

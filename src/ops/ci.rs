@@ -234,11 +234,7 @@ fn work(
     })?;
 
     // kilter.yaml's services, applied and ready (those no longer listed deleted), as `up` does.
-    let kubectl = Kubectl {
-        bin: up.tools.get(Tool::Kubectl)?,
-        kubeconfig: project.paths.kubeconfig.clone(),
-        context: project.context(),
-    };
+    let kubectl = up.tools.kubectl(project)?;
     let what = Deploy {
         kubectl: &kubectl,
         services: service_list,
@@ -453,8 +449,7 @@ fn list_pods(ctx: &Ctx<'_>, project: &Project) -> Result<Vec<PodRow>, String> {
     }
     let tools = ctx.tools(&[Tool::Kubectl]).map_err(|e| format!("{e:#}"))?;
     let bin = tools.get(Tool::Kubectl).map_err(|e| format!("{e:#}"))?;
-    let kubectl =
-        Kubectl { bin, kubeconfig: project.paths.kubeconfig.clone(), context: project.context() };
+    let kubectl = Kubectl::of(bin, project);
     let out = ctx
         .runner
         .run_for(&kubectl.pods_json_cmd(&project.namespace()), POD_PROBE_LIMIT)
@@ -485,11 +480,7 @@ fn collect(ctx: &Ctx<'_>, project: &Project, dir: &Utf8Path) -> Result<Vec<Strin
             let cmd = kind.export_logs_cmd(&project.cluster(), &dir.join("kind"));
             item("kind/", run_ok(ctx, &cmd, None));
             if project.paths.kubeconfig.exists() {
-                let kubectl = Kubectl {
-                    bin: tools.get(Tool::Kubectl)?,
-                    kubeconfig: project.paths.kubeconfig.clone(),
-                    context: project.context(),
-                };
+                let kubectl = tools.kubectl(project)?;
                 item(
                     "events.txt",
                     run_ok(ctx, &kubectl.events_cmd(&ns), Some(&dir.join("events.txt"))),

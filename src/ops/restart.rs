@@ -23,12 +23,7 @@ pub fn run(ctx: &Ctx<'_>, args: &RestartArgs) -> Result<i32> {
         return Ok(0);
     }
     for w in &targets {
-        let cmd = kubectl
-            .cmd(
-                format!("restart {}", w.reference()),
-                ["rollout", "restart", &w.reference(), "-n", &ns],
-            )
-            .mutate();
+        let cmd = kubectl.rollout_restart_cmd(&w.reference(), &ns);
         ctx.runner.run(&cmd).with_context(|| format!("could not restart {}", w.reference()))?;
     }
     let timeout = format!("{}s", timeout.as_secs().max(1));
@@ -37,12 +32,7 @@ pub fn run(ctx: &Ctx<'_>, args: &RestartArgs) -> Result<i32> {
             &format!("Waiting for {} to roll out", w.reference()),
             &format!("wait for {} to roll out", w.reference()),
         );
-        let cmd = kubectl
-            .cmd(
-                format!("wait for the rollout of {}", w.reference()),
-                ["rollout", "status", &w.reference(), "-n", &ns, "--timeout", &timeout],
-            )
-            .wait();
+        let cmd = kubectl.rollout_status_cmd(&w.reference(), &ns, &timeout);
         ctx.runner
             .run(&cmd)
             .with_context(|| format!("{} did not finish rolling out", w.reference()))?;

@@ -13,7 +13,7 @@ use crate::error::{Code, Exit};
 use crate::project::Project;
 use crate::tools::Tool;
 use crate::tools::docker::{self, Container, NodeState};
-use crate::tools::kubectl::{self, Kubectl, PodRow};
+use crate::tools::kubectl::{self, PodRow};
 use crate::tools::tilt::TiltRecord;
 
 #[derive(Debug, Serialize)]
@@ -182,13 +182,9 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
     let (mut api, mut api_error, mut pods, mut pods_error) = (Api::Unknown, None, None, None);
     let mut pods_json: Option<String> = None;
     if state == NodeState::Running && project.paths.kubeconfig.exists() {
-        let kubectl = Kubectl {
-            bin: tools.get(Tool::Kubectl)?,
-            kubeconfig: project.paths.kubeconfig.clone(),
-            context: project.context(),
-        };
+        let kubectl = tools.kubectl(&project)?;
         let ns = project.namespace();
-        let pods_cmd = kubectl.cmd("list pods", ["get", "pods", "-n", ns.as_str(), "-o", "json"]);
+        let pods_cmd = kubectl.pods_json_cmd(&ns);
         let readyz = kubectl.readyz_cmd();
         let budget = left();
         let (ready, listed) = std::thread::scope(|s| {

@@ -17,7 +17,6 @@ use crate::ports::{self, Check as PortCheck, Ports, Registry};
 use crate::project::Project;
 use crate::services::{self, Wired};
 use crate::tools::Tool;
-use crate::tools::kubectl::Kubectl;
 use crate::tools::tilt::{self, TiltArgs};
 
 /// How long a detached Tilt may take to get past its port bind.
@@ -48,11 +47,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     let up = lifecycle::up::cluster(ctx, &project, &opts)?;
 
     // Services: the namespace exists; Tilt (whose app wants them) starts after.
-    let kubectl = Kubectl {
-        bin: up.tools.get(Tool::Kubectl)?,
-        kubeconfig: project.paths.kubeconfig.clone(),
-        context: project.context(),
-    };
+    let kubectl = up.tools.kubectl(&project)?;
     let deploy = Deploy {
         kubectl: &kubectl,
         services: &service_list,

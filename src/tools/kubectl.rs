@@ -14,7 +14,12 @@ pub struct Kubectl<'a> {
     pub context: String,
 }
 
-impl Kubectl<'_> {
+impl<'a> Kubectl<'a> {
+    /// kubectl for a project's cluster (its kubeconfig, kind's `kind-kilter-<name>` context).
+    pub fn of(bin: &'a Bin, project: &crate::project::Project) -> Kubectl<'a> {
+        Kubectl { bin, kubeconfig: project.paths.kubeconfig.clone(), context: project.context() }
+    }
+
     /// `KUBECONFIG=… kubectl --context C <args>`
     pub fn cmd<I, S>(&self, summary: impl Into<String>, args: I) -> Cmd
     where
@@ -118,6 +123,12 @@ impl Kubectl<'_> {
         selector: &str,
     ) -> Cmd {
         self.cmd(summary, ["get", types, "-n", ns, "-l", selector, "-o", "json"])
+    }
+
+    /// `rollout restart TYPE/NAME -n NS`.
+    pub fn rollout_restart_cmd(&self, reference: &str, ns: &str) -> Cmd {
+        self.cmd(format!("restart {reference}"), ["rollout", "restart", reference, "-n", ns])
+            .mutate()
     }
 
     /// `rollout status TYPE/NAME -n NS --timeout D` (a bounded wait).
