@@ -352,7 +352,26 @@ pub fn recorded_port(ports_path: &Utf8Path) -> Result<Option<u16>> {
     Ok(PortRegistry::load(ports_path)?.and_then(|r| r.registry_port))
 }
 
-impl Machine<'_, '_> {
+impl<'a, 'r> Machine<'a, 'r> {
+    /// The machine's shared containers as this kilter reaches them: the port registry and the
+    /// `registry.lock` next to it in the state dir.
+    pub fn new(
+        runner: &'a Runner<'r>,
+        ui: &'a Ui,
+        docker: &'a Docker<'a>,
+        settings: &'a Settings,
+        dirs: &crate::project::Dirs,
+    ) -> Self {
+        Machine {
+            runner,
+            ui,
+            docker,
+            settings,
+            ports_path: dirs.port_registry(),
+            lock_path: dirs.state.join("registry.lock"),
+        }
+    }
+
     /// Record the port in the port registry (when it differs from what is recorded).
     pub fn record_port(&self, port: u16) -> Result<()> {
         if recorded_port(&self.ports_path)? == Some(port) {

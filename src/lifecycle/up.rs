@@ -162,14 +162,7 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
     }
 
     // The registry's port is recorded in the same port-registry write as the project's slot.
-    let machine = Machine {
-        runner,
-        ui,
-        docker: &docker,
-        settings: &settings,
-        ports_path: ctx.dirs.port_registry(),
-        lock_path: ctx.dirs.state.join("registry.lock"),
-    };
+    let machine = Machine::new(runner, ui, &docker, &settings, &ctx.dirs);
     let planned = if use_registry { soft(ui, machine.plan_port(&shared))? } else { None };
     let (ports, nodeports, had_services) =
         assign_ports(ctx, project, &docker, container.as_ref(), opts.services, planned)?;

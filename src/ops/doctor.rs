@@ -394,14 +394,7 @@ fn registry_checks(
         return Ok(vec![check("registry", Level::Ok, format!("not used ({why})"), None)]);
     }
     let docker = Docker { bin: docker_bin };
-    let m = Machine {
-        runner: ctx.runner,
-        ui: ctx.ui,
-        docker: &docker,
-        settings: &settings,
-        ports_path: ctx.dirs.port_registry(),
-        lock_path: ctx.dirs.state.join("registry.lock"),
-    };
+    let m = Machine::new(ctx.runner, ctx.ui, &docker, &settings, &ctx.dirs);
     let seen = m.inspect()?;
     let rows = registry::rows(&settings, &seen);
     let line = registry::summary(&rows);

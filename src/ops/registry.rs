@@ -18,14 +18,7 @@ pub fn run(ctx: &Ctx<'_>, args: &RegistryArgs) -> Result<i32> {
     let settings = Settings::from_env()?;
     let tools = ctx.tools(&[Tool::Docker])?;
     let docker = tools.docker()?;
-    let machine = Machine {
-        runner: ctx.runner,
-        ui: ctx.ui,
-        docker: &docker,
-        settings: &settings,
-        ports_path: ctx.dirs.port_registry(),
-        lock_path: ctx.dirs.state.join("registry.lock"),
-    };
+    let machine = Machine::new(ctx.runner, ctx.ui, &docker, &settings, &ctx.dirs);
     match &args.command {
         RegistryCommand::Status(a) => status(ctx, &machine, a.json),
         RegistryCommand::Start => start(ctx, &machine),
