@@ -121,14 +121,8 @@ impl Cmd {
     pub fn summary(&self) -> &str {
         &self.summary
     }
-    pub fn env_vars(&self) -> &[(String, String)] {
-        &self.env
-    }
     pub fn working_dir(&self) -> Option<&Utf8Path> {
         self.cwd.as_deref()
-    }
-    pub fn stdin_source(&self) -> &Stdin {
-        &self.stdin
     }
 
     /// The argv as the user would type it after the program name.

@@ -20,7 +20,7 @@ mod poll;
 mod process;
 mod stream;
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -291,14 +291,6 @@ impl<'u> Runner<'u> {
         .into()
     }
 
-    /// Fail with exit 5 if the deadline has passed.
-    pub fn check_deadline(&self, doing: &str) -> Result<()> {
-        match self.current_deadline() {
-            Some(d) if Instant::now() >= d.at => Err(self.deadline_error(&d, doing)),
-            _ => Ok(()),
-        }
-    }
-
     /// The commands seen in `Mode::Record`.
     pub fn recorded(&self) -> Vec<String> {
         match &self.mode {
@@ -351,14 +343,6 @@ impl<'u> Runner<'u> {
     pub fn run_for(&self, cmd: &Cmd, limit: Duration) -> Result<Output> {
         let opts = RunOpts { redirect: None, limit: Some(Instant::now() + limit) };
         self.run_captured(cmd, opts, |e| e.stdout_capture())
-    }
-
-    /// Run with stdout streamed into `out_file` (shown as `> path`), stderr captured. Memory stays
-    /// flat whatever the size. Returns the output (stdout empty).
-    pub fn run_to_file(&self, cmd: &Cmd, out_path: &Utf8Path, out_file: File) -> Result<Output> {
-        let redirect = Redirect::StdoutTo(out_path.to_owned());
-        let opts = RunOpts { redirect: Some(&redirect), limit: None };
-        self.run_captured(cmd, opts, move |e| e.stdout_file(out_file))
     }
 
     /// Echo, spawn with stderr captured and stdout as `stdout` decides, wait (interruptibly,
