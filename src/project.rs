@@ -106,6 +106,27 @@ pub struct Project {
 }
 
 impl Project {
+    /// kubectl for this project's cluster: its kubeconfig and kind's `kind-kilter-<name>`
+    /// context on every call (the one way an op gets a kubectl).
+    pub fn kubectl<'t>(
+        &self,
+        tools: &'t crate::tools::Tools,
+    ) -> anyhow::Result<crate::tools::kubectl::Kubectl<'t>> {
+        Ok(self.kubectl_with(tools.get(crate::tools::Tool::Kubectl)?))
+    }
+
+    /// The same with a kubectl found already.
+    pub fn kubectl_with<'b>(
+        &self,
+        bin: &'b crate::tools::Bin,
+    ) -> crate::tools::kubectl::Kubectl<'b> {
+        crate::tools::kubectl::Kubectl {
+            bin,
+            kubeconfig: self.paths.kubeconfig.clone(),
+            context: self.context(),
+        }
+    }
+
     /// Find kilter.yaml from `start` upwards, load it, and work out the name.
     pub fn resolve(start: &Utf8Path, dirs: &Dirs, ui: &Ui) -> Result<Project> {
         let start = absolute(start)?;

@@ -67,7 +67,7 @@ pub fn running_cluster<'t>(
     if !running || !project.paths.kubeconfig.exists() {
         return Ok(None);
     }
-    Ok(Some(tools.kubectl(project)?))
+    Ok(Some(project.kubectl(tools)?))
 }
 
 /// What [`deploy_services`] puts into a running cluster.

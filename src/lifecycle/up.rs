@@ -236,7 +236,7 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
     }
     runner.chmod(&project.paths.kubeconfig, 0o600)?;
 
-    let kubectl = tools.kubectl(project)?;
+    let kubectl = project.kubectl(&tools)?;
     // The shared registry and caches, then the node's hosts.toml files. A node that was
     // running or resumed is probed (one `cat` of every file) while the API comes up.
     let wiring = match planned {

@@ -54,7 +54,7 @@ pub fn kubectl<'t>(ctx: &Ctx<'_>, project: &Project, tools: &'t Tools) -> Result
         .hint("`kilter up` writes it again")
         .into());
     }
-    tools.kubectl(project)
+    project.kubectl(tools)
 }
 
 /// Every Deployment and StatefulSet of the namespace (one `kubectl get`).

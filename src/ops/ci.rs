@@ -34,7 +34,7 @@ use crate::lifecycle;
 use crate::ports::{self, Check as PortCheck, Registry};
 use crate::project::{Identity, Project, check_identity, stage_flag};
 use crate::services::{self, Service, Wired};
-use crate::tools::kubectl::{self, Kubectl, PodRow};
+use crate::tools::kubectl::{self, PodRow};
 use crate::tools::tilt::{self, TiltArgs};
 use crate::tools::{Tool, kilter_self};
 
@@ -234,7 +234,7 @@ fn work(
     })?;
 
     // kilter.yaml's services, applied and ready (those no longer listed deleted), as `up` does.
-    let kubectl = up.tools.kubectl(project)?;
+    let kubectl = project.kubectl(&up.tools)?;
     let what = Deploy {
         kubectl: &kubectl,
         services: service_list,
@@ -449,7 +449,7 @@ fn list_pods(ctx: &Ctx<'_>, project: &Project) -> Result<Vec<PodRow>, String> {
     }
     let tools = ctx.tools(&[Tool::Kubectl]).map_err(|e| format!("{e:#}"))?;
     let bin = tools.get(Tool::Kubectl).map_err(|e| format!("{e:#}"))?;
-    let kubectl = Kubectl::of(bin, project);
+    let kubectl = project.kubectl_with(bin);
     let out = ctx
         .runner
         .run_for(&kubectl.pods_json_cmd(&project.namespace()), POD_PROBE_LIMIT)
@@ -480,7 +480,7 @@ fn collect(ctx: &Ctx<'_>, project: &Project, dir: &Utf8Path) -> Result<Vec<Strin
             let cmd = kind.export_logs_cmd(&project.cluster(), &dir.join("kind"));
             item("kind/", run_ok(ctx, &cmd, None));
             if project.paths.kubeconfig.exists() {
-                let kubectl = tools.kubectl(project)?;
+                let kubectl = project.kubectl(tools)?;
                 item(
                     "events.txt",
                     run_ok(ctx, &kubectl.events_cmd(&ns), Some(&dir.join("events.txt"))),

@@ -451,7 +451,7 @@ fn registry_checks(
         if let Some((_, Some(kb))) = bins.iter().find(|(t, _)| *t == Tool::Kubectl)
             && p.paths.kubeconfig.exists()
         {
-            let kubectl = crate::tools::kubectl::Kubectl::of(kb, p);
+            let kubectl = p.kubectl_with(kb);
             let out = ctx
                 .runner
                 .run_for(&registry::hosting_get_cmd(&kubectl), std::time::Duration::from_secs(5))?;

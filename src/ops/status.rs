@@ -182,7 +182,7 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
     let (mut api, mut api_error, mut pods, mut pods_error) = (Api::Unknown, None, None, None);
     let mut pods_json: Option<String> = None;
     if state == NodeState::Running && project.paths.kubeconfig.exists() {
-        let kubectl = tools.kubectl(&project)?;
+        let kubectl = project.kubectl(&tools)?;
         let ns = project.namespace();
         let pods_cmd = kubectl.pods_json_cmd(&ns);
         let readyz = kubectl.readyz_cmd();

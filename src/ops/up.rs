@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     let up = lifecycle::up::cluster(ctx, &project, &opts)?;
 
     // Services: the namespace exists; Tilt (whose app wants them) starts after.
-    let kubectl = up.tools.kubectl(&project)?;
+    let kubectl = project.kubectl(&up.tools)?;
     let deploy = Deploy {
         kubectl: &kubectl,
         services: &service_list,

@@ -14,12 +14,7 @@ pub struct Kubectl<'a> {
     pub context: String,
 }
 
-impl<'a> Kubectl<'a> {
-    /// kubectl for a project's cluster (its kubeconfig, kind's `kind-kilter-<name>` context).
-    pub fn of(bin: &'a Bin, project: &crate::project::Project) -> Kubectl<'a> {
-        Kubectl { bin, kubeconfig: project.paths.kubeconfig.clone(), context: project.context() }
-    }
-
+impl Kubectl<'_> {
     /// `KUBECONFIG=… kubectl --context C <args>`
     pub fn cmd<I, S>(&self, summary: impl Into<String>, args: I) -> Cmd
     where

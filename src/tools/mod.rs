@@ -193,13 +193,6 @@ impl Tools {
     pub fn kind(&self) -> anyhow::Result<kind::Kind<'_>> {
         Ok(kind::Kind { bin: self.get(Tool::Kind)? })
     }
-    /// kubectl for a project's cluster: its kubeconfig and kind's context, on every call.
-    pub fn kubectl(
-        &self,
-        project: &crate::project::Project,
-    ) -> anyhow::Result<kubectl::Kubectl<'_>> {
-        Ok(kubectl::Kubectl::of(self.get(Tool::Kubectl)?, project))
-    }
     pub fn has(&self, t: Tool) -> bool {
         self.get(t).is_ok_and(|b| b.path.is_some())
     }
