@@ -447,17 +447,7 @@ fn restore_brings_a_snapshot_back_before_tilt_ci() {
     let dir = project(&env, "shop", Some("name: shop\ndatabase:\n  service: postgres\n"), true);
     let out = env.kilter(&dir).args(["up", "--no-tilt"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
-    env.ctl(&[
-        "workload",
-        "shop-dev",
-        "postgres",
-        "--kind",
-        "statefulset",
-        "--image",
-        "postgres:15",
-    ]);
-    pg.wire(&env);
-    pg.create_db("shop");
+    pg.serve_postgres_workload(&env, "shop-dev", "shop");
     pg.psql("shop", "CREATE TABLE t (x int); INSERT INTO t VALUES (1), (2), (3);");
     let out = env.kilter(&dir).args(["db", "snapshot", "seed"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));

@@ -475,17 +475,7 @@ fn db_snapshot_and_restore_dry_run_lines_replay() {
     let env = Env::new();
     let dir = project(&env, "shop", Some("name: shop\ndatabase:\n  service: postgres\n"), false);
     env.kilter(&dir).arg("up").assert().success();
-    env.ctl(&[
-        "workload",
-        "shop-dev",
-        "postgres",
-        "--kind",
-        "statefulset",
-        "--image",
-        "postgres:15",
-    ]);
-    pg.wire(&env);
-    pg.create_db("shop");
+    pg.serve_postgres_workload(&env, "shop-dev", "shop");
     pg.psql("shop", "CREATE TABLE t (x int, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 3000) g");
     let rows = || pg.psql("shop", "SELECT count(*), md5(string_agg(v, ',' ORDER BY x)) FROM t");
     let original = rows();

@@ -360,17 +360,7 @@ fn snapshot_force_keeps_the_pin_of_the_snapshot_it_replaces() {
         false,
     );
     up(&env, &dir);
-    env.ctl(&[
-        "workload",
-        "shop-dev",
-        "postgres",
-        "--kind",
-        "statefulset",
-        "--image",
-        "postgres:15",
-    ]);
-    pg.wire(&env);
-    pg.create_db("shop");
+    pg.serve_postgres_workload(&env, "shop-dev", "shop");
     let ok = |args: &[&str]| {
         let out = env.kilter(&dir).args(args).output().expect("runs");
         assert!(out.status.success(), "kilter {args:?}: {}", stderr_of(&out));

@@ -306,6 +306,14 @@ impl Pg {
         env.set_knob("pg_host", &self.socket_dir().to_string_lossy());
         env.set_knob("pg_port", "5432");
     }
+
+    /// The project's `postgres` StatefulSet (image postgres:15) in namespace `ns`, served by this
+    /// server ([`Pg::wire`]), with its database `db` created.
+    pub fn serve_postgres_workload(&self, env: &Env, ns: &str, db: &str) {
+        env.ctl(&["workload", ns, "postgres", "--kind", "statefulset", "--image", "postgres:15"]);
+        self.wire(env);
+        self.create_db(db);
+    }
 }
 
 impl Drop for Pg {

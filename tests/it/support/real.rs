@@ -125,6 +125,27 @@ fn sweep_orphans(bin: &Path) {
     }
 }
 
+/// The real docker client (`KILTER_FAKE_REAL_DOCKER`, default /usr/bin/docker) with a daemon
+/// that answers, or why not (the real-Docker and real-kind tiers).
+pub(super) fn docker_client() -> Result<PathBuf, String> {
+    let bin = PathBuf::from(
+        std::env::var_os("KILTER_FAKE_REAL_DOCKER").unwrap_or_else(|| "/usr/bin/docker".into()),
+    );
+    if !bin.is_file() {
+        return Err(format!("no docker client at {}", bin.display()));
+    }
+    match bare(&bin, &["info", "--format", "{{.ServerVersion}}"]) {
+        Ok(o) if o.status.success() && !String::from_utf8_lossy(&o.stdout).trim().is_empty() => {
+            Ok(bin)
+        }
+        Ok(o) => Err(format!(
+            "no Docker daemon answers ({}); start one with scripts/dockerd.sh start",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!("{} does not run: {e}", bin.display())),
+    }
+}
+
 impl Env {
     /// An environment whose `docker` is the real client (see the module docs), or None (after
     /// a loud skip message) when the real-Docker tier is not enabled or not available.
@@ -147,25 +168,12 @@ impl Env {
             assert!(!required, "real-Docker tier required (KILTER_REQUIRE_REAL_TOOLS) but {why}");
             skip(&why)
         };
-        let bin = PathBuf::from(
-            std::env::var_os("KILTER_FAKE_REAL_DOCKER").unwrap_or_else(|| "/usr/bin/docker".into()),
-        );
+        let bin = match docker_client() {
+            Ok(bin) => bin,
+            Err(why) => return missing(why),
+        };
         let image = std::env::var("KILTER_FAKE_NODE_IMAGE")
             .unwrap_or_else(|_| "kilter-test-node:latest".into());
-        if !bin.is_file() {
-            return missing(format!("no docker client at {}", bin.display()));
-        }
-        match bare(&bin, &["info", "--format", "{{.ServerVersion}}"]) {
-            Ok(o)
-                if o.status.success() && !String::from_utf8_lossy(&o.stdout).trim().is_empty() => {}
-            Ok(o) => {
-                return missing(format!(
-                    "no Docker daemon answers ({}); start one with scripts/dockerd.sh start",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                ));
-            }
-            Err(e) => return missing(format!("{} does not run: {e}", bin.display())),
-        }
         if !bare(&bin, &["image", "inspect", "--format", "{{.Id}}", &image])
             .is_ok_and(|o| o.status.success())
         {

@@ -28,7 +28,6 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use super::real::bare;
 use super::{Env, RealDocker, truthy};
 
 /// The stub node image (scripts/build-kind-node-image.sh; `KILTER_KIND_NODE_IMAGE` there and
@@ -133,23 +132,10 @@ impl Env {
         if let Err(e) = script_once(&UNPACKED, "unpack-real-tools.sh") {
             return missing(e);
         }
-        let bin = PathBuf::from(
-            std::env::var_os("KILTER_FAKE_REAL_DOCKER").unwrap_or_else(|| "/usr/bin/docker".into()),
-        );
-        if !bin.is_file() {
-            return missing(format!("no docker client at {}", bin.display()));
-        }
-        match bare(&bin, &["info", "--format", "{{.ServerVersion}}"]) {
-            Ok(o)
-                if o.status.success() && !String::from_utf8_lossy(&o.stdout).trim().is_empty() => {}
-            Ok(o) => {
-                return missing(format!(
-                    "no Docker daemon answers ({}); start one with scripts/dockerd.sh start",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                ));
-            }
-            Err(e) => return missing(format!("{} does not run: {e}", bin.display())),
-        }
+        let bin = match super::real::docker_client() {
+            Ok(bin) => bin,
+            Err(why) => return missing(why),
+        };
         static IMAGE: OnceLock<Result<(), String>> = OnceLock::new();
         if let Err(e) = script_once(&IMAGE, "build-kind-node-image.sh") {
             return missing(e);
