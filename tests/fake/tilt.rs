@@ -291,7 +291,12 @@ fn up(ctx: &Ctx, rest: &[String], ci: bool) -> i32 {
     }
     me.listening = true;
 
-    // past the bind: the Tiltfile's initial build
+    // past the bind: Tilt's Docker client (a real socket, as the real Tilt dials), then the
+    // Tiltfile's initial build
+    if let Some(why) = docker_unreachable() {
+        say("[Docker Prune] Docker API version too low for Tilt to run Docker Prune:");
+        say(&format!("\t{why}"));
+    }
     say("");
     say("Initial Build");
     me.load_started_ms = Some(timefmt::now_ms());
@@ -386,6 +391,19 @@ fn up(ctx: &Ctx, rest: &[String], ci: bool) -> i32 {
 }
 
 /// Go's text for a bind error's errno (`address already in use`, `permission denied`, …).
+/// Why the real Tilt's Docker client cannot reach the engine (`DOCKER_HOST`, else
+/// `/var/run/docker.sock`), in Go's words; `None` when the socket answers.
+fn docker_unreachable() -> Option<String> {
+    let host = std::env::var("DOCKER_HOST").unwrap_or_default();
+    let host = if host.is_empty() { "unix:///var/run/docker.sock".to_owned() } else { host };
+    let path = host.strip_prefix("unix://")?;
+    let e = std::os::unix::net::UnixStream::connect(path).err()?;
+    Some(format!(
+        "failed to connect to the docker API at {host}; check if the path is correct and if the daemon is running: dial unix {path}: connect: {}",
+        go_errno(&e)
+    ))
+}
+
 fn go_errno(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(libc::EADDRINUSE) => "address already in use".into(),
