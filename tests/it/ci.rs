@@ -521,11 +521,16 @@ fn github_actions_groups_annotation_and_step_summary() {
     let tilt_out = [
         "Tilt started on http://127.0.0.1:<port>/".to_owned(),
         "v0.37.6, built 2026-08-08".to_owned(),
+    ]
+    .into_iter()
+    .chain(env.tilt_docker_prune_lines())
+    .chain([
         String::new(),
         "Initial Build".to_owned(),
         format!("Loading Tiltfile at: {}/Tiltfile", dir.display()),
         "Successfully loaded Tiltfile (<t>)".to_owned(),
-    ]
+    ])
+    .collect::<Vec<_>>()
     .join("%0A");
     let want_error = normalise(
         &env,
