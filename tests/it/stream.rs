@@ -383,6 +383,23 @@ fn the_transfer_follows_the_pods_tools_and_each_one_round_trips() {
             && r[0].contains(" zstd pg_restore "),
         "the file as it is, decompressed in the pod: {r:#?}"
     );
+    // A cut zstd stream, either way, is caught as any other.
+    let before = p.contents();
+    p.env.set_knob("exec_cut_stdout", "50%");
+    let out = p.kilter(&["db", "snapshot", "z", "--force"]);
+    assert_eq!(code(&out), 1, "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("was cut short: expected "), "{}", stderr_of(&out));
+    assert_eq!(p.contents(), before, "z byte-identical, nothing else kept");
+    p.env.set_knob("exec_cut_stdout", "");
+    pg.psql("shop", "DELETE FROM b");
+    p.env.set_knob("exec_cut_stdin", "50%");
+    let out = p.kilter(&["db", "restore", "z"]);
+    assert_eq!(code(&out), 1, "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("was cut short: expected "), "{}", stderr_of(&out));
+    assert_eq!(count(), "0", "nothing restored");
+    p.env.set_knob("exec_cut_stdin", "");
+    p.ok(&["db", "restore", "z"]);
+    assert_eq!(count(), "400");
 
     pg.wire_without_zstd(&p.env);
     let mark = p.env.calls().len();
