@@ -277,9 +277,14 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
     let again = format!(
         "the database may be partly restored; fix the cause and run `kilter db restore {name}` again"
     );
-    runner.note(
-        "the pod stages each stream and checks its size and sha256 before the restore program reads it; kilter requires its `kilter-stream: restored` line",
-    );
+    runner.note(match engine {
+        Engine::Postgres => {
+            "the pod restores each stream as it arrives in one transaction (pg_restore -f - into psql) and commits only once its size and sha256 are the expected ones; kilter requires its `kilter-stream: restored` line"
+        }
+        Engine::Mysql | Engine::Mariadb => {
+            "the pod stages each stream and checks its size and sha256 before the restore program reads it; kilter requires its `kilter-stream: restored` line"
+        }
+    });
     let mut targets = Vec::new();
     for (i, f) in meta.databases.iter().enumerate() {
         let target = if i == 0 { db_name.clone() } else { f.name.clone() };
@@ -299,12 +304,17 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
             .exec(
                 format!("restore snapshot {name} into database {target}"),
                 true,
-                &engine::staged_restore_argv(
-                    bytes,
-                    &sha,
-                    decompressor,
-                    engine.restore_argv(&db.user, &target),
-                ),
+                &match engine {
+                    Engine::Postgres => {
+                        engine::pg_restore_argv(bytes, &sha, decompressor, &db.user, &target)
+                    }
+                    Engine::Mysql | Engine::Mariadb => engine::staged_restore_argv(
+                        bytes,
+                        &sha,
+                        decompressor,
+                        engine.restore_argv(&db.user, &target),
+                    ),
+                },
             )
             .mutate();
         // Fed by kilter; `ran` says that the command really ran (a dry run only prints it).

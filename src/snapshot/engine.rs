@@ -5,7 +5,7 @@
 //! | version | `psql -tAc 'show server_version'` | `mysql -N -B -e 'select version()'` | `mariadb …` |
 //! | probe | `pg_dump --version`, `command -v zstd` | `mysqldump --version`, `command -v zstd` | `mariadb-dump …` |
 //! | dump | `pg_dump -Fc -Z zstd:1` (16+), else `-Z0 \| zstd -1` (pod has zstd), else `-Z 1` | `mysqldump --single-transaction --routines --triggers --events` (`\| zstd -1` when the pod has zstd) | `mariadb-dump …` |
-//! | restore | `pg_restore --clean --if-exists --no-owner` | `mysql` (the dump drops and recreates each table) | `mariadb` |
+//! | restore | `pg_restore --clean --if-exists --no-owner -f -` into `psql` in one transaction | `mysql` (the dump drops and recreates each table) | `mariadb` |
 //! | answers? | `psql -tAc 'select 1'` | `mysql -N -B -e 'select 1'` | `mariadb …` |
 //! | shell | `psql` | `mysql` | `mariadb` |
 //!
@@ -305,6 +305,49 @@ pub const DUMP_SCRIPT: &str = r#"c=$1; shift; [ "$c" = none ] && c=; for p in mk
 /// `kubectl exec` that exits 0 for a failed command cannot pass for a restore). The pod needs
 /// room for the stream as it was sent.
 pub const RESTORE_SCRIPT: &str = r#"c=$3; [ "$c" = none ] && c=; for p in mktemp tee wc sha256sum $c; do command -v "$p" >/dev/null 2>&1 || { echo "kilter-stream: missing $p" >&2; exit 127; }; done; d=$(mktemp -d) || exit 70; trap 'rm -rf "$d"' EXIT; s=$(tee "$d/in" | sha256sum) || exit 74; s=${s%% *}; n=$(wc -c <"$d/in"); n=$((n + 0)); echo "kilter-stream: received bytes=$n sha256=$s" >&2; [ "$n" = "$1" ] && [ "$s" = "$2" ] || exit 65; shift 3; if [ -n "$c" ]; then { "$c" -q -d -c "$d/in" || echo "$?" >"$d/zrc"; } | "$@"; r=$?; [ "$r" = 0 ] || exit "$r"; [ -s "$d/zrc" ] && { echo "kilter-stream: $c could not decompress the staged stream" >&2; exit 74; }; else "$@" <"$d/in" || exit "$?"; fi; echo "kilter-stream: restored" >&2"#;
+
+/// The POSIX `sh` script around a PostgreSQL restore in the pod: the stream is restored as it
+/// arrives, in ONE transaction that commits only once every byte has arrived. `tee` hands the
+/// stream to `wc -c` and `sha256sum` (fifos) and to the decompressor (`zstd` or `none`, the third
+/// argument), `pg_restore … -f -` (the six words after it) turns the archive into SQL, and
+/// `psql -v ON_ERROR_STOP=1 …` (the rest) applies it after a `BEGIN;`. The script writes `COMMIT;`
+/// only when the byte count and sha256 are exactly the expected ones (the first two arguments)
+/// and pg_restore and the decompressor exited 0; otherwise psql reaches the end of its input
+/// inside the transaction and PostgreSQL rolls everything back: a cut stream leaves the
+/// database as it was, as with the staged restore of MySQL/MariaDB, but without waiting for the
+/// whole stream first and without room for it in the pod. Reports as [`RESTORE_SCRIPT`] does.
+pub const PG_RESTORE_SCRIPT: &str = r#"c=$3; [ "$c" = none ] && c=; for p in mktemp mkfifo tee wc sha256sum "$4" "${10}" $c; do command -v "$p" >/dev/null 2>&1 || { echo "kilter-stream: missing $p" >&2; exit 127; }; done; d=$(mktemp -d) || exit 70; trap 'rm -rf "$d"' EXIT; mkfifo "$d/n" "$d/s" || exit 70; n=$1; h=$2; shift 3; { echo 'BEGIN;'; wc -c <"$d/n" >"$d/count" & sha256sum <"$d/s" >"$d/sum" & if [ -n "$c" ]; then tee "$d/n" "$d/s" | { "$c" -q -d -c; echo "$?" >"$d/zrc"; } | { "$1" "$2" "$3" "$4" "$5" "$6"; echo "$?" >"$d/prc"; }; else tee "$d/n" "$d/s" | { "$1" "$2" "$3" "$4" "$5" "$6"; echo "$?" >"$d/prc"; }; fi; wait; r=; read -r r <"$d/count"; s=; read -r s _ <"$d/sum"; p=1; read -r p <"$d/prc"; z=0; if [ -n "$c" ]; then z=1; read -r z <"$d/zrc"; fi; if [ "$((r + 0))" = "$n" ] && [ "$s" = "$h" ] && [ "$p" = 0 ] && [ "$z" = 0 ]; then echo 'COMMIT;'; : >"$d/ok"; fi; } | { shift 6; "$@"; echo "$?" >"$d/arc"; }; a=1; read -r a <"$d/arc"; r=; read -r r <"$d/count"; s=; read -r s _ <"$d/sum"; r=$((r + 0)); if [ "$a" != 0 ] && [ ! -f "$d/ok" ] && [ "$r" != "$n" ]; then echo "kilter-stream: $7 exited $a before the end of the stream" >&2; exit "$a"; fi; echo "kilter-stream: received bytes=$r sha256=$s" >&2; [ "$r" = "$n" ] && [ "$s" = "$h" ] || exit 65; [ "$a" = 0 ] || exit "$a"; [ -f "$d/ok" ] || { p=1; read -r p <"$d/prc"; [ "$p" = 0 ] && p=74; exit "$p"; }; echo "kilter-stream: restored" >&2"#;
+
+/// `sh -c PG_RESTORE_SCRIPT kilter-restore <bytes> <sha256> <decompressor> pg_restore --clean
+/// --if-exists --no-owner -f - psql -X -q -v ON_ERROR_STOP=1 -U <user> -d <db>`.
+pub fn pg_restore_argv(
+    bytes: u64,
+    sha256: &str,
+    decompressor: &str,
+    user: &str,
+    db: &str,
+) -> Vec<String> {
+    let mut argv: Vec<String> = vec![
+        "sh".into(),
+        "-c".into(),
+        PG_RESTORE_SCRIPT.into(),
+        "kilter-restore".into(),
+        bytes.to_string(),
+        sha256.into(),
+        decompressor.into(),
+    ];
+    argv.extend(
+        ["pg_restore", "--clean", "--if-exists", "--no-owner", "-f", "-"]
+            .iter()
+            .map(|s| (*s).to_owned()),
+    );
+    argv.extend(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", db]
+            .iter()
+            .map(|s| (*s).to_owned()),
+    );
+    argv
+}
 
 /// `sh -c DUMP_SCRIPT kilter-dump <compressor> <dump argv…>`.
 pub fn checked_dump_argv(transfer: Transfer, dump: Vec<String>) -> Vec<String> {

@@ -211,7 +211,7 @@ fn snapshot_then_restore_brings_back_exactly_the_original_rows() {
     let restore = calls
         .iter()
         .position(|c| {
-            c == "kubectl --context kind-kilter-shop exec -i postgres-0 -n shop-dev -- pg_restore --clean --if-exists --no-owner -U postgres -d shop"
+            c == "kubectl --context kind-kilter-shop exec -i postgres-0 -n shop-dev -- pg_restore --clean --if-exists --no-owner -f - psql -X -q -v 'ON_ERROR_STOP=1' -U postgres -d shop"
         })
         .unwrap_or_else(|| panic!("pg_restore call: {calls:#?}"));
     assert_eq!(
@@ -562,7 +562,7 @@ fn dry_run_prints_the_dump_restore_and_rm_commands() {
     let script = plain(&stdout_of(&out));
     assert!(
         script.contains(&format!(
-            "cat {} | KUBECONFIG={} kubectl --context kind-kilter-shop exec -i postgres-0 -n shop-dev -- pg_restore --clean --if-exists --no-owner -U postgres -d shop\n",
+            "cat {} | KUBECONFIG={} kubectl --context kind-kilter-shop exec -i postgres-0 -n shop-dev -- pg_restore --clean --if-exists --no-owner -f - psql -X -q -v 'ON_ERROR_STOP=1' -U postgres -d shop\n",
             db.dump("base").display(),
             kubeconfig(&db.env, "shop").display()
         )),
@@ -701,7 +701,7 @@ fn a_v1_dump_still_restores() {
     let stderr = plain(&stderr_of(&out));
     assert!(
         stderr.contains(&format!("$ cat {} | KUBECONFIG=", dump.display()))
-            && stderr.contains("pg_restore --clean --if-exists --no-owner -U postgres -d shop\n"),
+            && stderr.contains("pg_restore --clean --if-exists --no-owner -f - psql -X -q -v 'ON_ERROR_STOP=1' -U postgres -d shop\n"),
         "a v1 dump goes to pg_restore as it is: {stderr}"
     );
 
