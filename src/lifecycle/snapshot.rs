@@ -56,9 +56,15 @@ pub struct Target<'t> {
 }
 
 impl Target<'_> {
+    /// `kubectl exec` of `argv` in the database pod: a query.
     pub fn exec(&self, summary: String, stdin: bool, argv: &[String]) -> Cmd {
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         self.kubectl.exec_cmd(summary, &self.exec, stdin, &argv)
+    }
+    /// `kubectl exec` of `argv` in the database pod that changes something (or streams a dump).
+    pub fn exec_mutating(&self, summary: String, stdin: bool, argv: &[String]) -> Cmd {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        self.kubectl.exec_mutating_cmd(summary, &self.exec, stdin, &argv)
     }
 }
 
@@ -214,13 +220,11 @@ pub fn take(
         let file = data_file_name(name, inc.as_deref(), engine.ext(), compression);
         let dest = dir.join(&file);
         let partial = partial_path(&dest);
-        let dump_cmd = t
-            .exec(
-                format!("dump database {dbname} from pod {}", t.exec.pod),
-                false,
-                &engine::checked_dump_argv(engine.dump_argv(&db.user, dbname)),
-            )
-            .mutate();
+        let dump_cmd = t.exec_mutating(
+            format!("dump database {dbname} from pod {}", t.exec.pod),
+            false,
+            &engine::checked_dump_argv(engine.dump_argv(&db.user, dbname)),
+        );
         let rest = match compression {
             Compression::Zstd { level } => {
                 format!("{} > {}", store::zstd_shell(level), quote(partial.as_str()))

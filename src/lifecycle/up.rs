@@ -196,7 +196,7 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
             };
             let out = runner.run_unchecked(&cmd)?;
             if !out.success() {
-                let hint = if out.stderr.contains("port is already allocated") {
+                let hint = if docker::port_allocated(&out.stderr) {
                     "another process took one of the cluster's ports; free it, or `kilter destroy` and `kilter up` to recreate"
                 } else {
                     "try `kilter destroy` then `kilter up` to recreate the cluster (snapshots are kept)"
@@ -397,14 +397,11 @@ fn rebuild_registry(ctx: &Ctx<'_>, docker: &Docker<'_>) -> Result<BTreeMap<Strin
     if names.is_empty() {
         return Ok(map);
     }
-    let cmd = docker
-        .bin
-        .cmd("read the port bindings of kilter clusters")
-        .args(["inspect", "--type", "container"])
-        .args(names.iter().cloned());
+    let cmd = docker.port_bindings_cmd(&names);
     let out = ctx.runner.run_unchecked(&cmd)?;
-    let list: Vec<Container> = serde_json::from_str(out.stdout.trim()).unwrap_or_default();
-    for c in list {
+    // A node removed since `docker ps` is simply absent; a reply that is not docker's JSON is
+    // an error (it used to read as "no clusters").
+    for c in docker::interpret_inspect_many(ctx.runner, &cmd, &out)? {
         let cluster = c.config.labels.as_ref().and_then(|l| l.get(docker::CLUSTER_LABEL)).cloned();
         if let (Some(cluster), Some(slot)) = (cluster, c.port_slot())
             && let Some(name) = cluster.strip_prefix("kilter-")
@@ -513,7 +510,7 @@ fn wait_healthy(
     let step =
         ui.step("Waiting for the cluster to become healthy", "wait until the cluster is healthy");
     let readyz = kubectl.readyz_cmd();
-    let ok = |o: &Output| o.success() && o.stdout.trim() == "ok";
+    let ok = |o: &Output| kubectl::readyz_ok(o);
     let poll = Poll {
         what: "the API server to answer /readyz",
         probe: &readyz,

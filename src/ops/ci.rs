@@ -333,8 +333,7 @@ fn tilt_ci(
     // resources were still waiting, and on what) is in the log.
     let budget = runner.remaining().unwrap_or(Duration::from_secs(30 * 60));
     let tilt_timeout = tilt_timeout(budget);
-    let cmd = tilt::ci_cmd(bin, &targs, &project.dir)
-        .args(["--timeout".to_owned(), go_duration(tilt_timeout)]);
+    let cmd = tilt::ci_cmd(bin, &targs, &project.dir, Some(tilt_timeout));
     runner.ensure_dir(&project.paths.cache)?;
     let out = passthrough(ctx, actions, &cmd, &project.paths.tilt_log)?;
     if out.success() {
@@ -347,7 +346,7 @@ fn tilt_ci(
             Code::Timeout,
             format!(
                 "timed out: `tilt ci` had not seen every workload healthy within its {} ({})",
-                go_duration(tilt_timeout),
+                tilt::go_duration(tilt_timeout),
                 if tail.is_empty() { "no verdict printed" } else { tail.trim() }
             ),
         )
@@ -386,23 +385,11 @@ fn tilt_timeout(budget: Duration) -> Duration {
     if t >= Duration::from_secs(10) { Duration::from_secs(t.as_secs()) } else { t }
 }
 
-/// A duration as Go's `time.ParseDuration` reads it: seconds from 10 s up, else milliseconds.
-fn go_duration(d: Duration) -> String {
-    if d >= Duration::from_secs(10) {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
-    }
-}
-
 /// `kilter db restore NAME`, run as the user would run it (the same code, the same checks: the
 /// checksum is verified before the database is touched). Its exit code is kept.
 fn restore(ctx: &Ctx<'_>, actions: &Actions, project: &Project, name: &str) -> Result<()> {
     let runner = ctx.runner;
-    let cmd = kilter_self()
-        .cmd(format!("restore snapshot {name}"))
-        .args(["-C", project.dir.as_str(), "db", "restore", name])
-        .mutate();
+    let cmd = kilter_self().restore_cmd(&project.dir, name);
     runner.ensure_dir(&project.paths.cache)?;
     let log = restore_log(project);
     let out = passthrough(ctx, actions, &cmd, &log)?;
@@ -495,12 +482,7 @@ fn collect(ctx: &Ctx<'_>, project: &Project, dir: &Utf8Path) -> Result<Vec<Strin
         }
         Err(e) => ui.warn(&format!("could not collect the cluster's logs: {e:#}")),
     }
-    let status = kilter_self().cmd("record kilter status --json").args([
-        "-C",
-        project.dir.as_str(),
-        "status",
-        "--json",
-    ]);
+    let status = kilter_self().status_json_cmd(&project.dir);
     item("status.json", run_ok(ctx, &status, Some(&dir.join("status.json"))));
     item("tilt.log", runner.copy_file(&project.paths.tilt_log, &dir.join("tilt.log")));
     item("restore.log", runner.copy_file(&restore_log(project), &dir.join("restore.log")));
@@ -647,8 +629,5 @@ mod tests {
         assert_eq!(tilt_timeout(Duration::from_secs(10)), Duration::from_secs(9));
         assert_eq!(tilt_timeout(Duration::from_secs(20)), Duration::from_secs(18));
         assert_eq!(tilt_timeout(Duration::ZERO), Duration::from_millis(100));
-        assert_eq!(go_duration(Duration::from_secs(1795)), "1795s");
-        assert_eq!(go_duration(Duration::from_millis(2700)), "2700ms");
-        assert_eq!(go_duration(Duration::from_millis(10_400)), "10s");
     }
 }

@@ -99,9 +99,9 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         drop(lock);
         summary(ctx, &project, &ports, &wired, None, cluster_took, up.registry_port);
         let cmd = if args.ci {
-            tilt::ci_cmd(tilt_bin, &targs, &project.dir)
+            tilt::ci_cmd(tilt_bin, &targs, &project.dir, None)
         } else {
-            tilt::up_cmd(tilt_bin, &targs).cwd(&project.dir)
+            tilt::up_cmd(tilt_bin, &targs, &project.dir)
         };
         let code = runner.run_foreground(&cmd)?;
         if args.attach {
@@ -111,7 +111,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     }
     runner.ensure_dir(&project.paths.cache)?;
     let limit = runner.remaining().map_or(TILT_START_LIMIT, |r| r.min(TILT_START_LIMIT));
-    let cmd = tilt::up_cmd(tilt_bin, &targs).cwd(&project.dir);
+    let cmd = tilt::up_cmd(tilt_bin, &targs, &project.dir);
     let files = tilt_files(&project);
     let how = tilt::Start {
         bin: tilt_bin,
