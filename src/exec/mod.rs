@@ -137,6 +137,16 @@ impl Detached {
     }
 }
 
+/// How a run goes on after [`Runner::prepare`].
+enum Begin {
+    /// Not run: a dry run printed it, or Record mode answered it.
+    Answered(Output),
+    /// Not run: the program is not installed (a dry run noted it in the script).
+    NotInstalled(Output),
+    /// Run it: the expression to start, the deadline in force, and when it started.
+    Run { expr: duct::Expression, deadline: Option<Deadline>, start: Instant },
+}
+
 /// Options of one captured run.
 struct RunOpts<'a> {
     redirect: Option<&'a Redirect>,
@@ -345,8 +355,39 @@ impl<'u> Runner<'u> {
         self.run_captured(cmd, opts, |e| e.stdout_capture())
     }
 
-    /// Echo, spawn with stderr captured and stdout as `stdout` decides, wait (interruptibly,
-    /// up to the limit and the deadline), log.
+    /// The start every run variant shares, in this order: a dry run prints a change (and Record
+    /// mode answers) instead of running it; Ctrl-C stops here; a passed deadline fails (exit 5)
+    /// when `bounded`; a program that is not installed (dry run only) is noted in the script;
+    /// the line is echoed by verbosity.
+    fn prepare(&self, cmd: &Cmd, line: &str, bounded: bool) -> Result<Begin> {
+        if let Some(out) = self.intercept(cmd, line)? {
+            return Ok(Begin::Answered(out));
+        }
+        check_interrupt()?;
+        let deadline = self.current_deadline();
+        if bounded
+            && let Some(d) = &deadline
+            && Instant::now() >= d.at
+        {
+            return Err(self.deadline_error(d, &format!("about to {}", cmd.summary())));
+        }
+        let Some(expr) = cmd.expression() else {
+            return Ok(Begin::NotInstalled(self.not_installed(cmd, line)));
+        };
+        self.echo(cmd.effect(), line);
+        Ok(Begin::Run { expr, deadline, start: Instant::now() })
+    }
+
+    /// The end every captured run shares once the command exited: the transcript entry
+    /// (`exit=N`), what it printed shown by verbosity, and its output.
+    fn finish(&self, cmd: &Cmd, line: &str, out: Output) -> Output {
+        self.log(line, &status_word(out.code), out.duration);
+        self.ui.child_output(cmd.effect() == Effect::Mutate, &out.stdout, &out.stderr);
+        out
+    }
+
+    /// Spawn with stderr captured and stdout as `stdout` decides, wait (interruptibly, up to
+    /// the limit and the deadline).
     fn run_captured(
         &self,
         cmd: &Cmd,
@@ -354,21 +395,10 @@ impl<'u> Runner<'u> {
         stdout: impl FnOnce(duct::Expression) -> duct::Expression,
     ) -> Result<Output> {
         let line = cmd.render_with(opts.redirect);
-        if let Some(out) = self.intercept(cmd, &line)? {
-            return Ok(out);
-        }
-        check_interrupt()?;
-        let deadline = self.current_deadline();
-        if let Some(d) = &deadline
-            && Instant::now() >= d.at
-        {
-            return Err(self.deadline_error(d, &format!("about to {}", cmd.summary())));
-        }
-        let Some(expr) = cmd.expression() else {
-            return Ok(self.not_installed(cmd, &line));
+        let (expr, deadline, start) = match self.prepare(cmd, &line, true)? {
+            Begin::Answered(out) | Begin::NotInstalled(out) => return Ok(out),
+            Begin::Run { expr, deadline, start } => (expr, deadline, start),
         };
-        self.echo(cmd.effect(), &line);
-        let start = Instant::now();
         let handle = stdout(expr)
             .stderr_capture()
             .start()
@@ -377,18 +407,7 @@ impl<'u> Runner<'u> {
         let waited = wait_until(&handle, &line, stop_at);
         let duration = start.elapsed();
         match waited {
-            Ok(Waited::Exited(o)) => {
-                let out = Output {
-                    code: o.status.code(),
-                    stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-                    stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-                    duration,
-                    ..Output::default()
-                };
-                self.log(&line, &status_word(out.code), duration);
-                self.ui.child_output(cmd.effect() == Effect::Mutate, &out.stdout, &out.stderr);
-                Ok(out)
-            }
+            Ok(Waited::Exited(o)) => Ok(self.finish(cmd, &line, Output::of(&o, duration))),
             Ok(Waited::Killed(o)) => {
                 self.log(&line, "timeout", duration);
                 let hit_deadline = deadline.as_ref().is_some_and(|d| Instant::now() >= d.at)
@@ -398,14 +417,7 @@ impl<'u> Runner<'u> {
                         self.deadline_error(d, &format!("waiting for `{line}` (it was killed)"))
                     );
                 }
-                Ok(Output {
-                    code: None,
-                    stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-                    stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-                    duration,
-                    timed_out: true,
-                    not_run: None,
-                })
+                Ok(Output { code: None, timed_out: true, ..Output::of(&o, duration) })
             }
             Err(e) => {
                 self.log(&line, "interrupted", duration);
@@ -436,24 +448,22 @@ impl<'u> Runner<'u> {
         sink: &mut dyn FnMut(Chunk<'_>) -> std::io::Result<()>,
     ) -> Result<Output> {
         let line = format!("{} | {rest}", cmd.render_with(None));
-        if let Some(out) = self.intercept(cmd, &line)? {
-            if matches!(self.mode, Mode::Record(_)) {
-                sink(Chunk::Start)
-                    .and_then(|()| sink(Chunk::Data(out.stdout.as_bytes())))
-                    .with_context(|| format!("could not {}", cmd.summary()))?;
+        let (expression, start) = match self.prepare(cmd, &line, false)? {
+            Begin::Answered(out) => {
+                if matches!(self.mode, Mode::Record(_)) {
+                    sink(Chunk::Start)
+                        .and_then(|()| sink(Chunk::Data(out.stdout.as_bytes())))
+                        .with_context(|| format!("could not {}", cmd.summary()))?;
+                }
+                return Ok(Output { stdout: String::new(), ..out });
             }
-            return Ok(Output { stdout: String::new(), ..out });
-        }
-        check_interrupt()?;
+            Begin::NotInstalled(out) => return Ok(out),
+            Begin::Run { expr, start, .. } => (expr, start),
+        };
         sink(Chunk::Start).with_context(|| format!("could not {}", cmd.summary()))?;
-        self.echo(cmd.effect(), &line);
-        let start = Instant::now();
         let (mut pipe_out, pipe_in) = std::io::pipe().context("could not create a pipe")?;
         grow_pipe(&pipe_out);
         let handle = {
-            let Some(expression) = cmd.expression() else {
-                return Ok(self.not_installed(cmd, &line));
-            };
             let expression = expression.stdout_file(pipe_in).stderr_capture();
             expression.start().map_err(|e| CouldNotExecute { line: line.clone(), source: e })?
             // `expression` (and kilter's copy of the write end) is dropped here, so the read
@@ -526,9 +536,7 @@ impl<'u> Runner<'u> {
             duration,
             ..Output::default()
         };
-        self.log(&line, &status_word(out.code), duration);
-        self.ui.child_output(cmd.effect() == Effect::Mutate, "", &out.stderr);
-        Ok(out)
+        Ok(self.finish(cmd, &line, out))
     }
 
     /// Run `cmd` with its stdin fed by `feed` inside kilter (snapshots decompress on the way into
@@ -552,19 +560,15 @@ impl<'u> Runner<'u> {
             }
             None => format!("{source} | {rendered}"),
         };
-        if let Some(out) = self.intercept(cmd, &line)? {
-            return Ok(out);
-        }
-        check_interrupt()?;
-        self.echo(cmd.effect(), &line);
-        let start = Instant::now();
+        // `Stdin::Null` would win over the pipe (duct applies the innermost redirection).
+        let fed_cmd = cmd.clone().stdin(Stdin::Inherit);
+        let (expression, start) = match self.prepare(&fed_cmd, &line, false)? {
+            Begin::Answered(out) | Begin::NotInstalled(out) => return Ok(out),
+            Begin::Run { expr, start, .. } => (expr, start),
+        };
         let (pipe_out, pipe_in) = std::io::pipe().context("could not create a pipe")?;
         grow_pipe(&pipe_in);
         let handle = {
-            // `Stdin::Null` would win over the pipe (duct applies the innermost redirection).
-            let Some(expression) = cmd.clone().stdin(Stdin::Inherit).expression() else {
-                return Ok(self.not_installed(cmd, &line));
-            };
             let expression = expression.stdin_file(pipe_out).stdout_capture().stderr_capture();
             expression.start().map_err(|e| CouldNotExecute { line: line.clone(), source: e })?
             // `expression` (and with it kilter's copy of the pipe's read end) is dropped here,
@@ -603,16 +607,7 @@ impl<'u> Runner<'u> {
             self.log(&line, "failed", duration);
             return Err(anyhow::Error::new(e).context(format!("could not {}", cmd.summary())));
         }
-        let out = Output {
-            code: o.status.code(),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-            duration,
-            ..Output::default()
-        };
-        self.log(&line, &status_word(out.code), duration);
-        self.ui.child_output(cmd.effect() == Effect::Mutate, &out.stdout, &out.stderr);
-        Ok(out)
+        Ok(self.finish(cmd, &line, Output::of(&o, duration)))
     }
 
     /// Run in the foreground with the terminal's stdio (Tilt `--attach`, `tilt ci`, `kubectl exec`,
@@ -620,15 +615,10 @@ impl<'u> Runner<'u> {
     /// the same signal from the terminal) is given a grace period, then killed.
     pub fn run_foreground(&self, cmd: &Cmd) -> Result<i32> {
         let line = cmd.to_string();
-        if let Some(out) = self.intercept(cmd, &line)? {
-            return Ok(out.code.unwrap_or(0));
-        }
-        check_interrupt()?;
-        let Some(expr) = cmd.expression() else {
-            return Ok(self.not_installed(cmd, &line).code.unwrap_or(0));
+        let (expr, start) = match self.prepare(cmd, &line, false)? {
+            Begin::Answered(out) | Begin::NotInstalled(out) => return Ok(out.code.unwrap_or(0)),
+            Begin::Run { expr, start, .. } => (expr, start),
         };
-        self.echo(cmd.effect(), &line);
-        let start = Instant::now();
         let handle = expr.start().map_err(|e| CouldNotExecute { line: line.clone(), source: e })?;
         let mut grace_until: Option<Instant> = None;
         let root = handle.pids().first().map(|p| *p as i32).unwrap_or(0);
@@ -671,15 +661,10 @@ impl<'u> Runner<'u> {
     pub fn spawn_detached(&self, cmd: &Cmd, log: &Utf8Path) -> Result<Spawned> {
         let redirect = Redirect::AppendBothDetached(log.to_owned());
         let line = cmd.render_with(Some(&redirect));
-        if self.intercept(cmd, &line)?.is_some() {
-            return Ok(Spawned::Planned);
-        }
-        check_interrupt()?;
-        let Some(expr) = cmd.expression() else {
-            self.not_installed(cmd, &line);
-            return Ok(Spawned::Planned);
+        let expr = match self.prepare(cmd, &line, false)? {
+            Begin::Answered(_) | Begin::NotInstalled(_) => return Ok(Spawned::Planned),
+            Begin::Run { expr, .. } => expr,
         };
-        self.echo(cmd.effect(), &line);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
