@@ -14,7 +14,7 @@ use super::{Service, Wired, WorkloadKind};
 use crate::error::{Code, Exit, code_of};
 use crate::exec::{Content, Output, Poll, PollEnd, Runner};
 use crate::fsutil::Perm;
-use crate::tools::kubectl::{self, Kubectl, Readiness};
+use crate::tools::kubectl::{self, Deleted, Kubectl, Readiness};
 use crate::ui::Ui;
 
 /// Where services go.
@@ -94,21 +94,21 @@ fn apply_hint(stderr: &str, manifest: &Utf8Path) -> String {
     format!("the manifests are in {manifest}")
 }
 
-/// `kubectl delete` of kilter's services matching `selector`; returns the `… deleted` lines.
+/// `kubectl delete` of kilter's services matching `selector`; returns what it deleted.
 fn delete_selected(
     t: &Target<'_>,
     selector: &str,
     prune_data: bool,
     what: &str,
-) -> Result<Vec<String>> {
+) -> Result<Vec<Deleted>> {
     let cmd = t.kubectl.delete_selected_cmd(what, types(prune_data), t.namespace, selector);
     let out = t.runner.run(&cmd)?;
-    Ok(kubectl::deleted_lines(&out.stdout))
+    Ok(kubectl::parse_deleted(&out.stdout))
 }
 
 /// Delete every service of kilter's that `keep` does not name (a service removed from
 /// kilter.yaml). Its PersistentVolumeClaim stays unless `prune_data`.
-pub fn delete_except(t: &Target<'_>, keep: &[String], prune_data: bool) -> Result<Vec<String>> {
+pub fn delete_except(t: &Target<'_>, keep: &[String], prune_data: bool) -> Result<Vec<Deleted>> {
     let selector = if keep.is_empty() {
         managed_selector()
     } else {
@@ -121,7 +121,7 @@ pub fn delete_except(t: &Target<'_>, keep: &[String], prune_data: bool) -> Resul
 }
 
 /// Delete the services `names` (`kilter remove`).
-pub fn delete_named(t: &Target<'_>, names: &[String], prune_data: bool) -> Result<Vec<String>> {
+pub fn delete_named(t: &Target<'_>, names: &[String], prune_data: bool) -> Result<Vec<Deleted>> {
     let selector = format!("{},{NAME_LABEL} in ({})", managed_selector(), names.join(","));
     let deleted = delete_selected(
         t,
@@ -133,17 +133,17 @@ pub fn delete_named(t: &Target<'_>, names: &[String], prune_data: bool) -> Resul
     Ok(deleted)
 }
 
-fn report_deleted(ui: &Ui, deleted: &[String], prune_data: bool) {
-    // `statefulset.apps "redis" deleted`: a service that had a data volume.
+fn report_deleted(ui: &Ui, deleted: &[Deleted], prune_data: bool) {
+    // A StatefulSet: a service that had a data volume.
     let with_data: Vec<&str> = deleted
         .iter()
-        .filter_map(|l| l.strip_prefix("statefulset.apps \""))
-        .filter_map(|l| l.split('"').next())
+        .filter(|d| d.resource == "statefulset.apps")
+        .map(|d| d.name.as_str())
         .collect();
     let services: BTreeSet<&str> = deleted
         .iter()
-        .filter(|l| l.starts_with("statefulset.apps ") || l.starts_with("deployment.apps "))
-        .filter_map(|l| l.split('"').nth(1))
+        .filter(|d| matches!(d.resource.as_str(), "statefulset.apps" | "deployment.apps"))
+        .map(|d| d.name.as_str())
         .collect();
     if !services.is_empty() {
         let list: Vec<&str> = services.into_iter().collect();

@@ -9,7 +9,7 @@ use crate::exec::{Cmd, Output, Stdin};
 
 mod services;
 pub use services::{
-    MANAGED_BY, NAME_LABEL, PodList, Readiness, ServicePods, deleted_lines, readiness,
+    Deleted, MANAGED_BY, NAME_LABEL, PodList, Readiness, ServicePods, parse_deleted, readiness,
 };
 
 /// kubectl bound to one project's kubeconfig and context.

@@ -142,9 +142,25 @@ impl PodList {
     }
 }
 
-/// The `… deleted` lines of `kubectl delete` (`statefulset.apps "redis" deleted`).
-pub fn deleted_lines(stdout: &str) -> Vec<String> {
-    stdout.lines().filter(|l| l.ends_with(" deleted")).map(str::to_owned).collect()
+/// One object `kubectl delete` reports deleted: `statefulset.apps "redis" deleted`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    /// `statefulset.apps`, `service`, `persistentvolumeclaim`, …
+    pub resource: String,
+    pub name: String,
+}
+
+/// The `… deleted` lines of `kubectl delete` (`No resources found` and the rest are not).
+pub fn parse_deleted(stdout: &str) -> Vec<Deleted> {
+    stdout
+        .lines()
+        .filter(|l| l.ends_with(" deleted"))
+        .filter_map(|l| {
+            let (resource, rest) = l.split_once(" \"")?;
+            let name = rest.split('"').next()?;
+            Some(Deleted { resource: resource.to_owned(), name: name.to_owned() })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -230,12 +246,16 @@ mod tests {
     }
 
     #[test]
-    fn deleted_lines_only() {
+    fn what_kubectl_delete_deleted() {
         let out =
             "statefulset.apps \"redis\" deleted\nservice \"redis\" deleted\nNo resources found\n";
         assert_eq!(
-            deleted_lines(out),
-            vec!["statefulset.apps \"redis\" deleted", "service \"redis\" deleted"]
+            parse_deleted(out),
+            vec![
+                Deleted { resource: "statefulset.apps".into(), name: "redis".into() },
+                Deleted { resource: "service".into(), name: "redis".into() },
+            ]
         );
+        assert!(parse_deleted("No resources found\n").is_empty());
     }
 }
