@@ -60,9 +60,15 @@ pub struct Target<'t> {
 }
 
 impl Target<'_> {
+    /// `kubectl exec` of `argv` in the database pod: a query.
     pub fn exec(&self, summary: String, stdin: bool, argv: &[String]) -> Cmd {
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         self.kubectl.exec_cmd(summary, &self.exec, stdin, &argv)
+    }
+    /// `kubectl exec` of `argv` in the database pod that changes something (or streams a dump).
+    pub fn exec_mutating(&self, summary: String, stdin: bool, argv: &[String]) -> Cmd {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        self.kubectl.exec_mutating_cmd(summary, &self.exec, stdin, &argv)
     }
 }
 
@@ -226,16 +232,11 @@ pub fn take(
             let file = data_file_name(name, inc.as_deref(), engine.ext(), compression);
             let dest = dir.join(&file);
             let partial = partial_path(&dest);
-            let dump_cmd = t
-                .exec(
-                    format!("dump database {dbname} from pod {}", t.exec.pod),
-                    false,
-                    &engine::checked_dump_argv(
-                        transfer,
-                        engine.dump_argv(&db.user, dbname, transfer),
-                    ),
-                )
-                .mutate();
+            let dump_cmd = t.exec_mutating(
+                format!("dump database {dbname} from pod {}", t.exec.pod),
+                false,
+                &engine::checked_dump_argv(transfer, engine.dump_argv(&db.user, dbname, transfer)),
+            );
             let rest = match store_as {
                 Store::Compress(level) => {
                     format!("{} > {}", store::zstd_shell(level), quote(partial.as_str()))
@@ -294,7 +295,7 @@ pub fn take(
                 drop(step);
                 // A PostgreSQL 16+ built without zstd refuses `-Z zstd:1` before it writes a byte.
                 let refused = writer.as_ref().is_some_and(|w| w.received() == 0)
-                    && out.stderr.contains("does not support compression");
+                    && engine::refused_compression(&out.stderr);
                 if let Some(next) = transfer.fallback(&pod).filter(|_| refused) {
                     ui.detail(&format!(
                         "{} refused {}; dumping with {} instead",

@@ -441,6 +441,13 @@ pub fn parse_received(stderr: &str) -> (Option<(u64, String)>, bool) {
     (received, restored)
 }
 
+/// Whether the dump program refused the compression it was asked for (a PostgreSQL 16+ built
+/// without zstd: `pg_dump: error: invalid compression specification: this build does not
+/// support compression with zstd`).
+pub fn refused_compression(stderr: &str) -> bool {
+    stderr.contains("does not support compression")
+}
+
 /// `stderr` without the scripts' `kilter-stream:` lines (what the database program said).
 pub fn program_stderr(stderr: &str) -> String {
     stderr.lines().filter(|l| !l.starts_with("kilter-stream: ")).map(|l| format!("{l}\n")).collect()
