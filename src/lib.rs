@@ -19,6 +19,7 @@ pub mod project;
 pub mod registry;
 pub mod services;
 pub mod snapshot;
+pub mod table;
 pub mod time;
 pub mod tools;
 pub mod ui;

@@ -36,6 +36,7 @@ use crate::ports;
 use crate::project::{Identity, Project, check_identity, stage_flag};
 use crate::services::{Service, Wired};
 use crate::snapshot;
+use crate::table::{Column, Table, Width};
 use crate::tools::kubectl::{self, PodRow};
 use crate::tools::tilt;
 use crate::tools::{Tool, kilter_self};
@@ -579,23 +580,77 @@ fn error_text(e: &anyhow::Error) -> String {
 /// The closing table: each phase, its result and time.
 fn print_phases(ctx: &Ctx<'_>, list: &[Phase], total: Duration, passed: bool) {
     let ui = ctx.ui;
-    let w = list.iter().map(|p| p.name.len()).max().unwrap_or(5).max(5);
     ui.info(&format!("kilter ci {}:", if passed { "passed" } else { "failed" }));
-    for p in list {
-        let (took, result) = match &p.status {
-            Status::Ok(None) => (crate::ui::fmt_duration(p.took), "ok".to_owned()),
-            Status::Ok(Some(d)) => (crate::ui::fmt_duration(p.took), format!("ok ({d})")),
-            Status::Failed(why) => (crate::ui::fmt_duration(p.took), format!("failed: {why}")),
-            Status::Skipped(why) => ("-".to_owned(), format!("skipped: {why}")),
-        };
-        ui.info(&format!("  {:<w$}  {took:>7}  {result}", p.name));
+    for line in phase_lines(list, total) {
+        ui.info(&line);
     }
-    ui.info(&format!("  {:<w$}  {:>7}", "total", crate::ui::fmt_duration(total)));
+}
+
+/// The lines of the closing table, the total last.
+fn phase_lines(list: &[Phase], total: Duration) -> Vec<String> {
+    let table = Table::new(vec![
+        Column::left("  ", Width::Fit(5)),
+        Column::right("  ", Width::AtLeast(7)),
+        Column::left("  ", Width::AtLeast(0)),
+    ]);
+    let mut rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|p| {
+            let (took, result) = match &p.status {
+                Status::Ok(None) => (crate::ui::fmt_duration(p.took), "ok".to_owned()),
+                Status::Ok(Some(d)) => (crate::ui::fmt_duration(p.took), format!("ok ({d})")),
+                Status::Failed(why) => (crate::ui::fmt_duration(p.took), format!("failed: {why}")),
+                Status::Skipped(why) => ("-".to_owned(), format!("skipped: {why}")),
+            };
+            vec![p.name.clone(), took, result]
+        })
+        .collect();
+    rows.push(vec!["total".to_owned(), crate::ui::fmt_duration(total)]);
+    table.render_lines(&rows)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The closing table is exactly what these `format!` lines print.
+    #[test]
+    fn the_phase_table_keeps_its_layout() {
+        let phase = |name: &str, status: Status, ms: u64| Phase {
+            name: name.into(),
+            status,
+            took: Duration::from_millis(ms),
+        };
+        let list = vec![
+            phase("cluster", Status::Ok(None), 67),
+            phase("services", Status::Ok(Some("2 ready".into())), 1500),
+            phase("tilt ci", Status::Failed("exit 1".into()), 42),
+            phase("destroy", Status::Skipped("--keep".into()), 0),
+        ];
+        let fmt = crate::ui::fmt_duration;
+        let w = 8; // the longest name, at least 5
+        let want = vec![
+            format!("  {:<w$}  {:>7}  {}", "cluster", fmt(Duration::from_millis(67)), "ok"),
+            format!(
+                "  {:<w$}  {:>7}  {}",
+                "services",
+                fmt(Duration::from_millis(1500)),
+                "ok (2 ready)"
+            ),
+            format!(
+                "  {:<w$}  {:>7}  {}",
+                "tilt ci",
+                fmt(Duration::from_millis(42)),
+                "failed: exit 1"
+            ),
+            format!("  {:<w$}  {:>7}  {}", "destroy", "-", "skipped: --keep"),
+            format!("  {:<w$}  {:>7}", "total", fmt(Duration::from_secs(2))),
+        ];
+        assert_eq!(phase_lines(&list, Duration::from_secs(2)), want);
+        // a short list: the name column is still 5 wide
+        let short = phase_lines(&[phase("x", Status::Ok(None), 1)], Duration::from_millis(1));
+        assert_eq!(short[0], format!("  {:<5}  {:>7}  ok", "x", fmt(Duration::from_millis(1))));
+    }
 
     #[test]
     fn tilt_gets_most_of_the_budget_and_go_reads_it() {

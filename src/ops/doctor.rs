@@ -521,22 +521,18 @@ fn disk_check(root: Option<&str>) -> Check {
             None,
         );
     };
-    let Ok(c) = std::ffi::CString::new(root) else {
+    if root.contains('\0') {
         return check("disk", Level::Warn, "bad path", None);
-    };
-    // SAFETY: statvfs writes into the zeroed struct we pass; the path is a valid C string.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+    }
+    let Ok(st) = rustix::fs::statvfs(root) else {
         return check(
             "disk",
             Level::Warn,
             format!("cannot read free space of {root} (Docker runs in a VM?)"),
             None,
         );
-    }
-    #[allow(clippy::unnecessary_cast)] // the field types differ between Linux and macOS
-    let free = st.f_bavail as u64 * st.f_frsize as u64;
-    disk_verdict(free, root)
+    };
+    disk_verdict(st.f_bavail.saturating_mul(st.f_frsize), root)
 }
 
 /// Below 2 GiB a new node image or a snapshot will not fit (✗); below 10 GiB, a warning.

@@ -11,6 +11,7 @@ use super::Ctx;
 use crate::cli::StatusArgs;
 use crate::error::{Code, Exit};
 use crate::project::Project;
+use crate::table::{Column, Table, Width};
 use crate::tools::Tool;
 use crate::tools::docker::{self, Container, NodeState};
 use crate::tools::kubectl::{self, PodRow};
@@ -457,24 +458,34 @@ fn render(s: &Status) -> String {
         "snapshots",
         format!("{} ({} bytes) in {}", s.snapshots.count, s.snapshots.bytes, s.snapshots.dir),
     );
-    let width = s.services.iter().map(|x| x.name.len()).max().unwrap_or(0);
-    for (i, svc) in s.services.iter().enumerate() {
-        let addrs: Vec<String> = svc
-            .ports
-            .iter()
-            .map(|p| {
-                let host = p.host.clone().unwrap_or_else(|| "-".to_owned());
-                format!("{host} → {}", p.cluster)
-            })
-            .collect();
-        o.push_str(&format!(
-            "{:<11} {:<width$}  {:<20}  {}\n",
-            if i == 0 { "services" } else { "" },
-            svc.name,
-            svc.state.as_deref().unwrap_or("-"),
-            addrs.join(", ")
-        ));
-    }
+    let services = Table::new(vec![
+        Column::left("", Width::AtLeast(11)),
+        Column::left(" ", Width::Fit(0)),
+        Column::left("  ", Width::AtLeast(20)),
+        Column::left("  ", Width::AtLeast(0)),
+    ]);
+    let rows: Vec<Vec<String>> = s
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, svc)| {
+            let addrs: Vec<String> = svc
+                .ports
+                .iter()
+                .map(|p| {
+                    let host = p.host.clone().unwrap_or_else(|| "-".to_owned());
+                    format!("{host} → {}", p.cluster)
+                })
+                .collect();
+            vec![
+                if i == 0 { "services" } else { "" }.to_owned(),
+                svc.name.clone(),
+                svc.state.clone().unwrap_or_else(|| "-".to_owned()),
+                addrs.join(", "),
+            ]
+        })
+        .collect();
+    o.push_str(&services.render(&rows));
     if let Some(e) = &s.services_error {
         o.push_str(&format!("services    {e}\n"));
     }
@@ -484,17 +495,25 @@ fn render(s: &Status) -> String {
         }
         (Some(pods), _) => {
             o.push_str(&format!("pods in {}:\n", s.namespace));
-            let w = pods.iter().map(|p| p.name.len()).max().unwrap_or(4).max(4);
-            o.push_str(&format!(
-                "  {:<w$}  {:<5}  {:<18}  {:<8}  AGE\n",
-                "NAME", "READY", "STATUS", "RESTARTS"
-            ));
-            for p in pods {
-                o.push_str(&format!(
-                    "  {:<w$}  {:<5}  {:<18}  {:<8}  {}\n",
-                    p.name, p.ready, p.status, p.restarts, p.age
-                ));
-            }
+            let table = Table::new(vec![
+                Column::left("  ", Width::Fit(4)),
+                Column::left("  ", Width::AtLeast(5)),
+                Column::left("  ", Width::AtLeast(18)),
+                Column::left("  ", Width::AtLeast(8)),
+                Column::left("  ", Width::AtLeast(0)),
+            ]);
+            let mut rows: Vec<Vec<String>> =
+                vec![["NAME", "READY", "STATUS", "RESTARTS", "AGE"].map(String::from).to_vec()];
+            rows.extend(pods.iter().map(|p| {
+                vec![
+                    p.name.clone(),
+                    p.ready.clone(),
+                    p.status.clone(),
+                    p.restarts.to_string(),
+                    p.age.clone(),
+                ]
+            }));
+            o.push_str(&table.render(&rows));
         }
         (None, Some(e)) => o.push_str(&format!("pods        could not list: {e}\n")),
         (None, None) => {}

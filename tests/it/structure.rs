@@ -197,6 +197,10 @@ fn tool_layer_violations(src: &Src) -> Vec<(usize, &'static str, String)> {
         r"Cmd::new\(|\.cmd\(|\.(arg|args|env|envs|secret_arg|secret_env|cwd|stdin)\(|\.(mutate|wait)\(\)",
     )
     .unwrap();
+    // A tool handle made by hand instead of by its constructor (`Docker::new`,
+    // `Project::kubectl`, `Tools::kind`); a declaration of a type of the same name is not one.
+    let handle = Regex::new(r"\b(Kubectl|Docker|Kind|Bin|KilterSelf)\s*\{").unwrap();
+    let declaration = Regex::new(r"\b(enum|struct|impl|trait)\b").unwrap();
     let json = Regex::new(r"serde_json::(from_str|from_slice|from_reader|from_value)\b").unwrap();
     let text = Regex::new(
         r"\.std(out|err)(\.trim\(\))?\s*(==|!=|\.(lines|split\w*|rsplit\w*|contains|parse|find|starts_with|ends_with|strip_\w+|matches)\b)",
@@ -209,6 +213,9 @@ fn tool_layer_violations(src: &Src) -> Vec<(usize, &'static str, String)> {
         let code = line.split("//").next().unwrap_or("");
         if build.is_match(code) {
             out.push((i + 1, "builds a command", line.trim().to_owned()));
+        }
+        if handle.is_match(code) && !declaration.is_match(code) {
+            out.push((i + 1, "makes a tool handle by hand", line.trim().to_owned()));
         }
         if json.is_match(code) && !own_records {
             out.push((i + 1, "parses JSON", line.trim().to_owned()));
@@ -223,8 +230,9 @@ fn tool_layer_violations(src: &Src) -> Vec<(usize, &'static str, String)> {
 /// The only way from kilter to a tool is `src/tools/`: its typed builders make every command
 /// (`Bin::cmd`, the raw constructor, is private to it) and its parsers read every output.
 /// Outside it (and `src/exec/`, which defines `Cmd` and runs it) no code creates a `Cmd`, adds
-/// arguments, environment, a directory, stdin or an effect class to one, parses JSON that a tool
-/// printed, or picks at a tool's stdout/stderr text; it hands the output whole to a parser.
+/// arguments, environment, a directory, stdin or an effect class to one, makes a tool handle
+/// without its constructor, parses JSON that a tool printed, or picks at a tool's stdout/stderr
+/// text; it hands the output whole to a parser.
 #[test]
 fn only_the_tool_layer_builds_commands_and_reads_their_output() {
     let mut bad = Vec::new();
@@ -261,6 +269,8 @@ fn the_tool_layer_rule_catches_each_way_around_it() {
         "let c = kubectl.readyz_cmd().args([\"-v\", \"9\"]);",
         "let c = up_cmd(b, &a).cwd(&dir);",
         "let c = k.exec_cmd(s, &t, false, &argv).mutate();",
+        "let d = Docker { bin: b };",
+        "let k = crate::tools::kubectl::Kubectl { bin, kubeconfig, context };",
         "let v: Value = serde_json::from_str(&out.stdout)?;",
         "if out.stdout.trim() == \"ok\" {}",
         "for l in out.stderr.lines() {}",
@@ -273,6 +283,8 @@ fn the_tool_layer_rule_catches_each_way_around_it() {
         "let rows = kubectl::parse_pods(&out.stdout, now)?;",
         "// a comment may say .stdout.lines()",
         "let reason = out.reason();",
+        "let d = Docker::new(b);",
+        "pub(crate) enum Kind {",
     ] {
         assert!(tool_layer_violations(&file("ops/x.rs", fine)).is_empty(), "flagged: {fine}");
     }
