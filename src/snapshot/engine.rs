@@ -441,6 +441,11 @@ pub fn parse_received(stderr: &str) -> (Option<(u64, String)>, bool) {
     (received, restored)
 }
 
+/// Whether a query's single value (`select 1`, the existence checks) is `1`.
+pub fn answers_one(stdout: &str) -> bool {
+    stdout.trim() == "1"
+}
+
 /// Whether the dump program refused the compression it was asked for (a PostgreSQL 16+ built
 /// without zstd: `pg_dump: error: invalid compression specification: this build does not
 /// support compression with zstd`).

@@ -29,7 +29,7 @@ impl Kubectl<'_> {
     /// `KUBECONFIG=… kubectl --context C <args>`. The typed builders below use it; outside
     /// `tools` only `kilter db shell` still does (`tests/it/structure.rs` names it), until it
     /// moves to [`Kubectl::exec_interactive_cmd`].
-    pub fn cmd<I, S>(&self, summary: impl Into<String>, args: I) -> Cmd
+    pub(in crate::tools) fn cmd<I, S>(&self, summary: impl Into<String>, args: I) -> Cmd
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,

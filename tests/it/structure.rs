@@ -178,11 +178,7 @@ fn no_op_asks_whether_this_is_a_dry_run() {
 
 /// Files outside `src/tools/` that may still build a tool's command themselves, by name, each
 /// with the reason. Nothing else may.
-const TOOL_LAYER_EXCEPTIONS: &[(&str, &str)] = &[(
-    "ops/db.rs",
-    "`kilter db shell` passes the user's arguments through to the database shell in the pod \
-     (a pass-through verb); `Kubectl::exec_interactive_cmd` is its builder once it moves",
-)];
+const TOOL_LAYER_EXCEPTIONS: &[(&str, &str)] = &[];
 
 /// The modules that read and write kilter's own JSON records (`ports.json`, the identity and
 /// flag-undo records, snapshot metadata): they may parse JSON, no tool output reaches them.
