@@ -441,6 +441,11 @@ pub fn parse_received(stderr: &str) -> (Option<(u64, String)>, bool) {
     (received, restored)
 }
 
+/// The server version a version query printed.
+pub fn server_version(stdout: &str) -> String {
+    stdout.trim().to_owned()
+}
+
 /// Whether a query's single value (`select 1`, the existence checks) is `1`.
 pub fn answers_one(stdout: &str) -> bool {
     stdout.trim() == "1"
