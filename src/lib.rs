@@ -3,6 +3,7 @@
 //! Flow: `cli` (raw flags) → `project`/`config` (validated model) → `ops::*` (one per command)
 //! → `tools::*` (typed argv builders and parsers) → `exec::Runner` (the only place that spawns).
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod context;
