@@ -112,5 +112,7 @@ fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
         Command::Catalog(a) => ops::catalog::run(ui, a),
         Command::Add(a) => ops::add::run(&ctx, a),
         Command::Remove(a) => ops::remove::run(&ctx, a),
+        Command::Render => ops::render::run(&ctx),
+        Command::Eject => ops::eject::run(&ctx),
     }
 }

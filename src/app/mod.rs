@@ -85,8 +85,8 @@ impl Files for DirFiles<'_> {
     }
 }
 
-/// The app of `dir`: kilter.yaml's fields first, detection for the rest. `Ok(None)`: kilter.yaml
-/// says nothing about an app and no stack is recognised. A file detection must read but cannot
+/// The app of `dir`: kilter.yaml's fields first, detection for the rest. `Ok(None)`: no stack is
+/// recognised and kilter.yaml has no `dev:` (the command is the one thing kilter cannot guess). A file detection must read but cannot
 /// (a `package.json` that is not JSON) is exit 4, unless kilter.yaml declares `dev:` (then it is
 /// a note).
 pub fn resolve(
@@ -101,7 +101,7 @@ pub fn resolve(
             return Err(invalid(format!("{dir}/{}: {}", p.at, p.message)).hint(p.hint));
         }
     };
-    if detected.is_none() && !declared.is_declared() {
+    if detected.is_none() && declared.dev.is_none() {
         return Ok(None);
     }
     let mut notes: Vec<String> = problem
@@ -122,12 +122,9 @@ pub fn resolve(
             value: DevCommand::Shell(d.dev.value.clone()),
             origin: Origin::Detected(d.dev.why.clone()),
         },
-        (None, None) => {
-            return Err(invalid(format!(
-                "{dir}/kilter.yaml describes an app but not how to start it, and kilter found no package.json, pyproject.toml, requirements.txt or go.mod to tell"
-            ))
-            .hint("add `dev:` with the command that starts the app, e.g. `dev: node server.js`"));
-        }
+        // Fields such as `env:` or `port:` without a command (they were the wider ecosystem's
+        // before kilter read them): no app; the note of `up` says how to declare one.
+        (None, None) => return Ok(None),
     };
     let port = match (&declared.port, &detected) {
         (Some(p), _) => Field { value: p.value, origin: declared_at(p.at) },
@@ -280,4 +277,43 @@ fn is_current(dir: &Utf8Path, files: &[render::File]) -> bool {
     let mut flat_unique = flat.clone();
     flat_unique.dedup();
     same && present == flat_unique
+}
+
+/// The lines `kilter init` adds to the starter kilter.yaml: what detection found, commented
+/// out (detection keeps deciding until the user uncomments a line), or how to declare the app.
+pub fn starter_comments(detected: Option<&Detected>) -> String {
+    let yaml = crate::config::scalar_text;
+    match detected {
+        Some(d) => format!(
+            "\
+# The app: kilter renders its Tiltfile, Dockerfile and manifests when the project
+# has no Tiltfile. Detected: {} ({}). Uncomment a line to change what kilter guessed.
+# image: {}
+# dev: {}
+# port: {}
+# health: /healthz      # an HTTP path for the readiness probe
+# env:
+#   LOG_LEVEL: debug
+# sync: [.]             # paths that live-update into the container
+",
+            d.stack,
+            d.framework,
+            yaml(&d.image.value),
+            yaml(&d.dev.value),
+            d.port.value
+        ),
+        None => "\
+# The app: kilter renders its Tiltfile, Dockerfile and manifests when the project
+# has no Tiltfile. No package.json, pyproject.toml, requirements.txt or go.mod was
+# found here: declare the command that starts the app and the port it listens on.
+# image: node:22-alpine
+# dev: node server.js
+# port: 3000
+# health: /healthz
+# env:
+#   LOG_LEVEL: debug
+# sync: [.]
+"
+        .to_owned(),
+    }
 }

@@ -32,7 +32,7 @@ pub enum Layout {
 pub fn file_names(layout: &Layout) -> [&'static str; 3] {
     match layout {
         Layout::Cache(_) => ["Tiltfile", "Dockerfile", "app.yaml"],
-        Layout::Eject => ["Tiltfile", "Dockerfile.dev", "k8s/app.yaml"],
+        Layout::Eject => ["Tiltfile", "Dockerfile.dev", "app.k8s.yaml"],
     }
 }
 
@@ -77,7 +77,17 @@ pub fn render(app: &App, input: &Input<'_>) -> Vec<File> {
     ]
 }
 
-const HEADER: &str = "Rendered by kilter from kilter.yaml and the project's files; kilter rewrites it.\n`kilter eject` writes a copy into the project for you to own.";
+/// The first lines of each file: who wrote it and whose it is.
+fn header(layout: &Layout) -> &'static str {
+    match layout {
+        Layout::Cache(_) => {
+            "Rendered by kilter from kilter.yaml and the project's files; kilter rewrites it.\n`kilter eject` writes a copy into the project for you to own."
+        }
+        Layout::Eject => {
+            "Written by `kilter eject` from kilter.yaml and the project's files.\nIt is yours now: kilter runs this Tiltfile and never rewrites it."
+        }
+    }
+}
 
 fn comment(prefix: &str, text: &str) -> String {
     text.lines().map(|l| format!("{prefix} {l}\n")).collect()
@@ -86,7 +96,7 @@ fn comment(prefix: &str, text: &str) -> String {
 /// The dev image: the manifests and lockfile first and the install, then the source, so that a
 /// source change does not reinstall.
 pub fn dockerfile(app: &App, input: &Input<'_>) -> String {
-    let mut out = comment("#", HEADER);
+    let mut out = comment("#", header(&input.layout));
     out.push_str(&format!("# The app of project {}: {}.\n", input.project, app.stack));
     out.push_str(&format!("FROM {}\n", app.image.value));
     out.push_str(&format!("WORKDIR {WORKDIR}\n"));
@@ -207,7 +217,7 @@ pub fn manifests(app: &App, input: &Input<'_>) -> String {
             }],
         },
     });
-    let mut out = comment("#", HEADER);
+    let mut out = comment("#", header(&input.layout));
     out.push_str(&crate::services::to_yaml(&deployment));
     out.push_str("---\n");
     out.push_str(&crate::services::to_yaml(&service));
@@ -271,7 +281,7 @@ fn synced(app: &App, path: &str) -> bool {
 /// The Tiltfile: the image with live update, the manifests, and the app's resource with its link.
 pub fn tiltfile(app: &App, input: &Input<'_>) -> String {
     let [_, dockerfile, manifest] = file_names(&input.layout);
-    let mut out = comment("#", HEADER);
+    let mut out = comment("#", header(&input.layout));
     out.push_str(&format!("# The app of project {}: {}.\n\n", input.project, app.stack));
     out.push_str("docker_build(\n");
     out.push_str(&format!("    {},\n", star(&image_name(input.project))));

@@ -303,12 +303,12 @@ fn a_broken_package_json_is_exit_4_unless_dev_is_declared() {
         config::parse(Utf8Path::new("kilter.yaml"), "dev: node server.js\n").expect("parses");
     let app = resolve(&cfg.app, &dir, &DirFiles(&dir)).expect("resolves").expect("declared");
     assert!(app.notes.iter().any(|n| n.contains("not valid JSON")), "{:?}", app.notes);
-    // Fields without a command, and nothing to detect it from: exit 4 that says what to add.
+    // Fields without a command, and nothing to detect it from: no app (`up` says how to
+    // declare one).
     let empty = fixtures().join("empty");
-    let (cfg, _) = config::parse(Utf8Path::new("kilter.yaml"), "port: 8000\n").expect("parses");
-    let err = resolve(&cfg.app, &empty, &DirFiles(&empty)).expect_err("an error");
-    assert_eq!(err.code, crate::error::Code::Invalid);
-    assert!(err.to_string().contains("describes an app but not how to start it"), "{err}");
+    let (cfg, _) =
+        config::parse(Utf8Path::new("kilter.yaml"), "port: 8000\nenv: {A: b}\n").expect("parses");
+    assert_eq!(resolve(&cfg.app, &empty, &DirFiles(&empty)).expect("resolves"), None);
 }
 
 // ---------------------------------------------------------------------------------------

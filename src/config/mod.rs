@@ -70,6 +70,7 @@ pub use schema::{
     MAX_NAME_LEN, ServiceEntry, Var, Volume, normalize_name, suggest, validate_name,
 };
 pub use span::Pos;
+pub(crate) use span::scalar_text;
 pub use starter::starter;
 
 pub(crate) use schema::validate_service_name;

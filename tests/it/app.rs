@@ -1,0 +1,489 @@
+//! The app from kilter.yaml and detection (docs/commands.md, "The app"): `up` renders a Tiltfile
+//! when the project has none, a user's Tiltfile wins, `env` prints `APP_URL`, `render` and
+//! `eject`, their dry runs replayed; the rendered manifests against the Kubernetes schemas; and
+//! (`real_tilt_*`, `#[ignore]`d: scripts/test.sh's real-Tilt stage) the real Tilt's
+//! `tilt alpha tiltfile-result` on what kilter renders for every fixture of `fixtures/apps/`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+use crate::replay::assert_replay_equivalent;
+use crate::support::{Env, real_tilt_or_skip, skipped};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/apps")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read fixture").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// The fixture `name` as project `shop` (its kilter.yaml, if any, gets `name: shop` first).
+fn app_project(env: &Env, name: &str) -> PathBuf {
+    let dir = env.project("shop");
+    copy_dir(&fixtures().join(name), &dir);
+    let yaml = dir.join("kilter.yaml");
+    let old = std::fs::read_to_string(&yaml).unwrap_or_default();
+    let kept: String =
+        old.lines().filter(|l| !l.starts_with("name:")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&yaml, format!("name: shop\n{kept}")).expect("kilter.yaml");
+    dir
+}
+
+fn run(env: &Env, dir: &Path, args: &[&str]) -> std::process::Output {
+    env.kilter(dir).args(args).timeout(Duration::from_secs(60)).output().expect("kilter runs")
+}
+
+fn ok(env: &Env, dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = run(env, dir, args);
+    assert!(out.status.success(), "kilter {args:?}: {}\n{}", stderr_of(&out), stdout_of(&out));
+    out
+}
+
+fn render_dir(env: &Env) -> PathBuf {
+    env.cache_dir("shop").join("render")
+}
+
+#[test]
+fn up_without_a_tiltfile_renders_the_app_and_runs_tilt_on_the_render() {
+    let env = Env::new();
+    let dir = app_project(&env, "node-plain");
+    let out = ok(&env, &dir, &["up", "-v"]);
+    let err = stderr_of(&out);
+    let tiltfile = render_dir(&env).join("Tiltfile");
+    let tilt = env.calls_of("tilt");
+    let file_arg = format!("--file {}", tiltfile.display());
+    assert!(tilt.iter().any(|c| c.starts_with("tilt up") && c.contains(&file_arg)), "{tilt:?}");
+    for file in ["Tiltfile", "Dockerfile", "app.yaml"] {
+        assert!(render_dir(&env).join(file).is_file(), "{file} rendered");
+    }
+    let (_, base) = ports_of("shop");
+    assert!(
+        err.contains(&format!("tiltfile    {} (rendered by kilter)", tiltfile.display())),
+        "{err}"
+    );
+    assert!(err.contains(&format!("app         http://127.0.0.1:{base} (Node (plain")), "{err}");
+    // `-v` shows each guess and why.
+    assert!(
+        err.contains(
+            "dev       npm run dev (detected: the `dev` script of package.json (node server.js))"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("port      3000 (detected: plain default)"), "{err}");
+    // `env` prints the app's URL: the first port of the block.
+    let out = ok(&env, &dir, &["env"]);
+    assert!(
+        stdout_of(&out).contains(&format!("export APP_URL=http://127.0.0.1:{base}\n")),
+        "{}",
+        stdout_of(&out)
+    );
+    // A second `up` renders the same bytes and rewrites nothing.
+    let stamp = |p: &Path| std::fs::metadata(p).expect("stat").modified().expect("mtime");
+    let before = stamp(&tiltfile);
+    std::thread::sleep(Duration::from_millis(20));
+    ok(&env, &dir, &["up"]);
+    assert_eq!(stamp(&tiltfile), before, "an unchanged render was rewritten");
+}
+
+#[test]
+fn a_users_tiltfile_wins_and_nothing_is_rendered() {
+    let env = Env::new();
+    let dir = app_project(&env, "node-plain");
+    std::fs::write(dir.join("Tiltfile"), "k8s_yaml('app.yaml')\n").expect("Tiltfile");
+    let out = ok(&env, &dir, &["up"]);
+    let tilt = env.calls_of("tilt");
+    let file_arg = format!("--file {}", dir.join("Tiltfile").display());
+    assert!(tilt.iter().any(|c| c.contains(&file_arg)), "{tilt:?}");
+    assert!(!render_dir(&env).exists());
+    assert!(stderr_of(&out).contains("(yours)"), "{}", stderr_of(&out));
+    assert!(!stdout_of(&ok(&env, &dir, &["env"])).contains("APP_URL"));
+    let out = ok(&env, &dir, &["render"]);
+    assert!(stderr_of(&out).contains("is yours and runs under Tilt; kilter renders nothing"));
+    assert_eq!(stdout_of(&out), "");
+}
+
+#[test]
+fn no_app_and_no_tiltfile_brings_up_the_cluster_and_says_how_to_declare_the_app() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    let out = ok(&env, &dir, &["up"]);
+    assert!(env.calls_of("tilt").is_empty(), "{:?}", env.calls_of("tilt"));
+    let err = stderr_of(&out);
+    assert!(err.contains("no Tiltfile and no app found"), "{err}");
+    assert!(err.contains("`dev:`"), "{err}");
+    assert_eq!(container_status(&env, "kilter-shop-control-plane").as_deref(), Some("running"));
+}
+
+#[test]
+fn a_broken_package_json_is_exit_4_before_anything_changes() {
+    let env = Env::new();
+    let dir = app_project(&env, "node-bad-json");
+    let out = run(&env, &dir, &["up"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("package.json:3:39: package.json is not valid JSON"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(env.calls_of("kind").is_empty(), "{:?}", env.calls_of("kind"));
+    assert!(!render_dir(&env).exists());
+    // A bad port in kilter.yaml: exit 4 at its line and column.
+    std::fs::write(dir.join("kilter.yaml"), "name: shop\nport: 99999\n").expect("yaml");
+    let out = run(&env, &dir, &["render"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        stderr_of(&out).contains("kilter.yaml:2:7: port: expected a port number from 1 to 65535"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn render_prints_the_files_and_eject_writes_them_once() {
+    let env = Env::new();
+    let dir = app_project(&env, "node-health");
+    let out = ok(&env, &dir, &["render"]);
+    let stdout = stdout_of(&out);
+    let dockerfile =
+        std::fs::read_to_string(render_dir(&env).join("Dockerfile")).expect("rendered");
+    assert!(stdout.contains(&dockerfile), "{stdout}");
+    assert!(stdout.contains(&format!("# ==> {} <==", render_dir(&env).join("app.yaml").display())));
+    assert!(stderr_of(&out).contains("health    /healthz (kilter.yaml:"), "{}", stderr_of(&out));
+    ok(&env, &dir, &["eject"]);
+    for file in ["Tiltfile", "Dockerfile.dev", "app.k8s.yaml"] {
+        let text = std::fs::read_to_string(dir.join(file)).expect("ejected");
+        assert!(text.contains("Written by `kilter eject`"), "{file}: {text}");
+    }
+    let tiltfile = std::fs::read_to_string(dir.join("Tiltfile")).expect("Tiltfile");
+    assert!(tiltfile.contains("context=\".\""), "{tiltfile}");
+    // The ejected Tiltfile is the user's now.
+    let out = run(&env, &dir, &["eject"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(stderr_of(&out).contains("already has its Tiltfile"), "{}", stderr_of(&out));
+    // One file in the way: refused, nothing written.
+    let env = Env::new();
+    let dir = app_project(&env, "node-health");
+    std::fs::write(dir.join("Dockerfile.dev"), "FROM mine\n").expect("theirs");
+    let out = run(&env, &dir, &["eject"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(stderr_of(&out).contains("never overwrites"), "{}", stderr_of(&out));
+    assert!(!dir.join("Tiltfile").exists());
+    assert_eq!(std::fs::read_to_string(dir.join("Dockerfile.dev")).expect("kept"), "FROM mine\n");
+}
+
+#[test]
+fn init_writes_the_detected_fields_as_comments() {
+    let env = Env::new();
+    let dir = env.project("web");
+    copy_dir(&fixtures().join("node-vite-yarn"), &dir);
+    ok(&env, &dir, &["init"]);
+    let text = std::fs::read_to_string(dir.join("kilter.yaml")).expect("written");
+    for line in
+        ["# dev: \"yarn run dev --host 0.0.0.0\"", "# port: 4000", "# image: \"node:22-alpine\""]
+    {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    // Commented out: the file declares nothing, detection still decides.
+    let out = ok(&env, &dir, &["render"]);
+    assert!(stderr_of(&out).contains("port      4000 (detected:"), "{}", stderr_of(&out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dry runs are the real runs, printed
+
+#[test]
+fn up_of_an_app_without_a_tiltfile_replays() {
+    assert_replay_equivalent(|env| app_project(env, "node-plain"), &["up"]);
+}
+
+#[test]
+fn render_replays() {
+    let script = assert_replay_equivalent(|env| app_project(env, "python-fastapi"), &["render"]);
+    assert!(script.contains("render.new"), "{script}");
+}
+
+#[test]
+fn eject_replays() {
+    let script = assert_replay_equivalent(|env| app_project(env, "go"), &["eject"]);
+    assert!(script.contains("Dockerfile.dev"), "{script}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rendered manifests against the Kubernetes schemas (PyPI `kubernetes-validate`)
+
+#[test]
+fn rendered_app_manifests_validate_against_the_kubernetes_schemas() {
+    let ok_bin = std::process::Command::new("kubernetes-validate")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok_bin {
+        skipped(
+            "validating the app manifests",
+            "kubernetes-validate is not installed (`pip install kubernetes-validate`; .ci/run installs it)",
+        );
+        return;
+    }
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/app");
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&golden).expect("goldens").flatten() {
+        for name in ["app.yaml", "app.k8s.yaml"] {
+            let p = entry.path().join(name);
+            if p.is_file() {
+                files.push(p);
+            }
+        }
+    }
+    // The monorepo fixture's golden files are one level deeper.
+    files.push(golden.join("monorepo/apps/web/app.yaml"));
+    files.sort();
+    assert!(files.len() >= 13, "{files:?}");
+    let out = std::process::Command::new("kubernetes-validate")
+        .args(["--strict", "-k", "1.36.0"])
+        .args(&files)
+        .output()
+        .expect("runs");
+    let report = format!("{}{}", stdout_of(&out), stderr_of(&out));
+    assert!(out.status.success(), "schema validation failed:\n{report}");
+    let passed = report.lines().filter(|l| l.contains("passed for resource")).count();
+    assert_eq!(passed, files.len() * 2, "{report}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real Tilt reads what kilter renders
+
+/// What kilter meant for a fixture: the sync pairs (project-relative, container), the run
+/// steps (command, project-relative triggers), and whether the restart step ends them.
+struct Meant {
+    fixture: &'static str,
+    syncs: &'static [(&'static str, &'static str)],
+    run: Option<(&'static str, &'static [&'static str])>,
+    restart: bool,
+}
+
+const MEANT: &[Meant] = &[
+    Meant {
+        fixture: "node-plain",
+        syncs: &[(".", "/app")],
+        run: Some(("npm install", &["package.json"])),
+        restart: true,
+    },
+    Meant {
+        fixture: "node-health",
+        syncs: &[(".", "/app")],
+        run: Some(("npm install", &["package.json"])),
+        restart: true,
+    },
+    Meant {
+        fixture: "node-next-pnpm",
+        syncs: &[(".", "/app")],
+        run: Some(("pnpm install --frozen-lockfile", &["package.json", "pnpm-lock.yaml"])),
+        restart: false,
+    },
+    Meant {
+        fixture: "node-vite-yarn",
+        syncs: &[(".", "/app")],
+        run: Some(("yarn install --frozen-lockfile", &["package.json", "yarn.lock"])),
+        restart: false,
+    },
+    Meant {
+        fixture: "node-astro-bun",
+        syncs: &[(".", "/app")],
+        run: Some(("bun install --frozen-lockfile", &["package.json", "bun.lock"])),
+        restart: false,
+    },
+    Meant {
+        fixture: "node-nuxt-npm",
+        syncs: &[(".", "/app")],
+        run: Some(("npm ci", &["package.json", "package-lock.json"])),
+        restart: false,
+    },
+    Meant {
+        fixture: "node-remix-npm",
+        syncs: &[(".", "/app")],
+        run: Some(("npm ci", &["package.json", "package-lock.json"])),
+        restart: false,
+    },
+    Meant {
+        fixture: "monorepo/apps/web",
+        syncs: &[(".", "/app")],
+        run: Some(("npm install", &["package.json"])),
+        restart: false,
+    },
+    Meant {
+        fixture: "python-fastapi",
+        syncs: &[(".", "/app")],
+        run: Some(("pip install --no-cache-dir -r requirements.txt", &["requirements.txt"])),
+        restart: false,
+    },
+    Meant {
+        fixture: "python-django",
+        syncs: &[(".", "/app")],
+        run: Some(("pip install --no-cache-dir -r requirements.txt", &["requirements.txt"])),
+        restart: false,
+    },
+    Meant {
+        fixture: "go",
+        syncs: &[(".", "/app")],
+        run: Some(("go mod download", &["go.mod"])),
+        restart: true,
+    },
+    Meant {
+        fixture: "declared",
+        syncs: &[("app", "/app/app"), ("config.ru", "/app/config.ru")],
+        run: None,
+        restart: true,
+    },
+];
+
+fn tiltfile_result(tilt: &Path, env: &Env, tiltfile: &Path) -> Value {
+    let out = std::process::Command::new(tilt)
+        .args(["alpha", "tiltfile-result", "-f"])
+        .arg(tiltfile)
+        .env_clear()
+        .env("HOME", env.home())
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .current_dir(tiltfile.parent().expect("dir"))
+        .output()
+        .expect("real tilt runs");
+    assert!(out.status.success(), "tiltfile-result: {}\n{}", stderr_of(&out), stdout_of(&out));
+    serde_json::from_slice(&out.stdout).expect("tiltfile-result prints JSON")
+}
+
+fn strs(v: &Value) -> Vec<String> {
+    v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
+}
+
+#[test]
+#[ignore = "real-Tilt tier: scripts/test.sh, or cargo test --test it real_tilt -- --include-ignored"]
+fn real_tilt_reads_the_image_syncs_runs_and_links_kilter_renders_for_every_fixture() {
+    let Some(tilt) = real_tilt_or_skip("real_tilt_reads_the_image_syncs_runs_and_links") else {
+        return;
+    };
+    for meant in MEANT {
+        let env = Env::new();
+        let dir = app_project(&env, meant.fixture);
+        ok(&env, &dir, &["render"]);
+        let render = render_dir(&env);
+        let result = tiltfile_result(&tilt, &env, &render.join("Tiltfile"));
+        let what = meant.fixture;
+        assert_eq!(result["Error"], Value::Null, "{what}: {result}");
+        let manifests = result["Manifests"].as_array().expect("manifests");
+        assert_eq!(manifests.len(), 1, "{what}: one resource, the app");
+        let m = &manifests[0];
+        assert_eq!(m["Name"], "app", "{what}");
+        assert_eq!(m["Labels"], serde_json::json!({"app": "app"}), "{what}");
+        // The image: built from the project with kilter's Dockerfile, named as in the manifests.
+        let images = m["ImageTargets"].as_array().expect("images");
+        assert_eq!(images.len(), 1, "{what}");
+        let image = &images[0];
+        assert_eq!(image["selector"], "shop-app", "{what}");
+        let build = &image["BuildDetails"];
+        assert_eq!(build["context"].as_str(), dir.to_str(), "{what}");
+        let dockerfile = std::fs::read_to_string(render.join("Dockerfile")).expect("Dockerfile");
+        assert_eq!(build["dockerfileContents"].as_str(), Some(dockerfile.as_str()), "{what}");
+        // Syncs: Tilt stores them relative to the Tiltfile's directory.
+        let lu = &image["LiveUpdateSpec"];
+        let base = PathBuf::from(lu["basePath"].as_str().expect("basePath"));
+        let syncs: Vec<(PathBuf, String)> = lu["syncs"]
+            .as_array()
+            .expect("syncs")
+            .iter()
+            .map(|s| {
+                let local = base.join(s["localPath"].as_str().expect("local"));
+                (normalise(&local), s["containerPath"].as_str().expect("container").to_owned())
+            })
+            .collect();
+        let want: Vec<(PathBuf, String)> =
+            meant.syncs.iter().map(|(l, c)| (normalise(&dir.join(l)), (*c).to_owned())).collect();
+        assert_eq!(syncs, want, "{what}");
+        // Run steps: the install on its manifests, then (for what does not reload) the restart.
+        let execs = lu["execs"].as_array().cloned().unwrap_or_default();
+        let mut want_execs = Vec::new();
+        if let Some((install, triggers)) = meant.run {
+            let triggers: Vec<String> =
+                triggers.iter().map(|t| dir.join(t).display().to_string()).collect();
+            want_execs.push((
+                vec!["sh".to_owned(), "-c".to_owned(), format!("cd /app && {install}")],
+                triggers,
+            ));
+        }
+        if meant.restart {
+            let restart = "kill -TERM -\"$(cat /tmp/kilter-dev.pid)\" 2>/dev/null || true";
+            want_execs.push((vec!["sh".to_owned(), "-c".to_owned(), restart.to_owned()], vec![]));
+        }
+        let got_execs: Vec<(Vec<String>, Vec<String>)> =
+            execs.iter().map(|e| (strs(&e["args"]), strs(&e["triggerPaths"]))).collect();
+        assert_eq!(got_execs, want_execs, "{what}");
+        // No port forward (the NodePort is the app's address), and the link to it.
+        let deploy = &m["DeployTarget"];
+        assert!(
+            deploy
+                .get("PortForwards")
+                .is_none_or(|p| p.is_null() || p.as_array().is_some_and(|a| a.is_empty())),
+            "{what}: {deploy}"
+        );
+        let links = deploy["Links"].as_array().expect("links");
+        assert_eq!(links.len(), 1, "{what}");
+        let (_, port) = ports_of("shop");
+        assert_eq!(links[0]["URL"]["Host"], format!("127.0.0.1:{port}"), "{what}");
+        assert_eq!(links[0]["Name"], "app", "{what}");
+        // The manifests Tilt deploys are kilter's, with the image Tilt builds.
+        let yaml = deploy["yaml"].as_str().expect("yaml");
+        assert!(yaml.contains("image: shop-app"), "{what}: {yaml}");
+        assert!(yaml.contains(&format!("nodePort: {port}")), "{what}: {yaml}");
+        assert_eq!(strs(&deploy["imageMaps"]), ["shop-app"], "{what}");
+    }
+}
+
+/// `a/b/../c` → `a/c`, `a/./b` → `a/b` (Tilt writes sync paths relative to the Tiltfile).
+fn normalise(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[test]
+#[ignore = "real-Tilt tier: scripts/test.sh, or cargo test --test it real_tilt -- --include-ignored"]
+fn real_tilt_reads_an_ejected_tiltfile_and_a_project_path_with_spaces_and_unicode() {
+    let Some(tilt) = real_tilt_or_skip("real_tilt_reads_an_ejected_tiltfile") else { return };
+    // Ejected: the same image, syncs and link, with paths relative to the project.
+    let env = Env::new();
+    let dir = app_project(&env, "node-next-pnpm");
+    ok(&env, &dir, &["eject"]);
+    let result = tiltfile_result(&tilt, &env, &dir.join("Tiltfile"));
+    let image = &result["Manifests"][0]["ImageTargets"][0];
+    assert_eq!(image["selector"], "shop-app");
+    assert_eq!(image["BuildDetails"]["context"].as_str(), dir.to_str());
+    assert_eq!(image["LiveUpdateSpec"]["syncs"][0]["containerPath"], "/app");
+    // A Dockerfile- and Starlark-hostile project directory.
+    let env = Env::new();
+    let odd = env.project("my \"odd\" app ü");
+    copy_dir(&fixtures().join("node-plain"), &odd);
+    std::fs::write(odd.join("kilter.yaml"), "name: shop\n").expect("yaml");
+    ok(&env, &odd, &["render"]);
+    let result = tiltfile_result(&tilt, &env, &render_dir(&env).join("Tiltfile"));
+    let image = &result["Manifests"][0]["ImageTargets"][0];
+    assert_eq!(image["BuildDetails"]["context"].as_str(), odd.to_str(), "{result}");
+    let base = PathBuf::from(image["LiveUpdateSpec"]["basePath"].as_str().expect("base"));
+    let local = image["LiveUpdateSpec"]["syncs"][0]["localPath"].as_str().expect("local");
+    assert_eq!(normalise(&base.join(local)), odd);
+}
