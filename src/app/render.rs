@@ -18,6 +18,9 @@ pub const APP_NAME: &str = "app";
 pub const WORKDIR: &str = "/app";
 /// The file the restart loop records the dev command's process group in.
 const PID_FILE: &str = "/tmp/kilter-dev.pid";
+/// Written by the restart step before it ends the dev command: the loop starts it again only
+/// then (a command that exits by itself ends the container, so the pod shows the crash).
+const RESTART_FILE: &str = "/tmp/kilter-dev.restart";
 
 /// Where the rendered files go, which decides how the Tiltfile names paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +126,8 @@ fn json_words(words: &[String]) -> String {
 }
 
 /// The container's command: the dev command, or (when it does not reload by itself) a loop that
-/// runs it in a process group of its own and starts it again when live update ends that group.
+/// runs it in a process group of its own and starts it again when live update's restart step
+/// ends that group. A dev command that exits by itself ends the container with its exit code.
 fn command(app: &App) -> Vec<String> {
     let line = match &app.dev.value {
         DevCommand::Shell(s) => s.clone(),
@@ -134,7 +138,7 @@ fn command(app: &App) -> Vec<String> {
         return vec!["sh".into(), "-c".into(), line];
     }
     let script = format!(
-        "trap 'kill -TERM -\"$(cat {PID_FILE})\" 2>/dev/null; exit 0' TERM INT; while :; do setsid sh -c {} & echo $! > {PID_FILE}; wait $!; sleep 0.5; done",
+        "trap 'kill -TERM -\"$(cat {PID_FILE})\" 2>/dev/null; exit 0' TERM INT; while :; do rm -f {RESTART_FILE}; setsid sh -c {} & echo $! > {PID_FILE}; wait $!; code=$?; [ -e {RESTART_FILE} ] || exit $code; done",
         quote(&line)
     );
     vec!["sh".into(), "-c".into(), script]
@@ -142,7 +146,7 @@ fn command(app: &App) -> Vec<String> {
 
 /// The live-update step that ends the dev command's process group (the loop starts it again).
 pub fn restart_step() -> String {
-    format!("kill -TERM -\"$(cat {PID_FILE})\" 2>/dev/null || true")
+    format!("touch {RESTART_FILE} && kill -TERM -\"$(cat {PID_FILE})\" 2>/dev/null || true")
 }
 
 /// The container's environment: `PORT` and `HOST`, the services' in-cluster variables, then

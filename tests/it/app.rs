@@ -419,7 +419,7 @@ fn real_tilt_reads_the_image_syncs_runs_and_links_kilter_renders_for_every_fixtu
             ));
         }
         if meant.restart {
-            let restart = "kill -TERM -\"$(cat /tmp/kilter-dev.pid)\" 2>/dev/null || true";
+            let restart = "touch /tmp/kilter-dev.restart && kill -TERM -\"$(cat /tmp/kilter-dev.pid)\" 2>/dev/null || true";
             want_execs.push((vec!["sh".to_owned(), "-c".to_owned(), restart.to_owned()], vec![]));
         }
         let got_execs: Vec<(Vec<String>, Vec<String>)> =
@@ -486,4 +486,68 @@ fn real_tilt_reads_an_ejected_tiltfile_and_a_project_path_with_spaces_and_unicod
     let base = PathBuf::from(image["LiveUpdateSpec"]["basePath"].as_str().expect("base"));
     let local = image["LiveUpdateSpec"]["syncs"][0]["localPath"].as_str().expect("local");
     assert_eq!(normalise(&base.join(local)), odd);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The restart loop of a dev command that does not reload by itself, run by a real `sh`
+
+/// The container command of the render for `dev`, and the restart step of its Tiltfile, with
+/// its files (`/tmp/kilter-dev.*` in the container) moved into `tmp`.
+fn restart_loop(env: &Env, dev: &str, tmp: &Path) -> (Vec<String>, String) {
+    let dir = env.project("shop");
+    std::fs::write(dir.join("kilter.yaml"), format!("name: shop\ndev: {dev:?}\nport: 8080\n"))
+        .expect("yaml");
+    ok(env, &dir, &["render"]);
+    let dockerfile =
+        std::fs::read_to_string(render_dir(env).join("Dockerfile")).expect("Dockerfile");
+    let cmd = dockerfile.lines().find_map(|l| l.strip_prefix("CMD ")).expect("CMD");
+    let here = format!("{}/kilter-dev.", tmp.display());
+    let argv: Vec<String> = serde_json::from_str::<Vec<String>>(cmd)
+        .expect("a JSON array")
+        .into_iter()
+        .map(|a| a.replace("/tmp/kilter-dev.", &here))
+        .collect();
+    let tiltfile = std::fs::read_to_string(render_dir(env).join("Tiltfile")).expect("Tiltfile");
+    let line = tiltfile.lines().find(|l| l.contains("kill -TERM")).expect("restart step");
+    let step: String =
+        serde_json::from_str(line.trim().trim_start_matches("run(").trim_end_matches("),"))
+            .expect("a string literal");
+    (argv, step.replace("/tmp/kilter-dev.", &here))
+}
+
+#[test]
+fn the_restart_loop_restarts_on_live_update_and_ends_with_a_command_that_exits() {
+    let env = Env::new();
+    let tmp = env.root().join("container-tmp");
+    std::fs::create_dir_all(&tmp).expect("tmp");
+    let log = tmp.join("starts");
+    let (argv, step) =
+        restart_loop(&env, &format!("echo started >> {}; exec sleep 30", log.display()), &tmp);
+    assert_eq!(argv[..2], ["sh", "-c"]);
+    let mut container = std::process::Command::new("sh").args(&argv[1..]).spawn().expect("sh");
+    let starts = || std::fs::read_to_string(&log).unwrap_or_default().lines().count();
+    assert!(crate::support::wait_until(Duration::from_secs(10), || starts() == 1), "started once");
+    // Live update's restart step: the loop starts the command again.
+    let status = std::process::Command::new("sh").args(["-c", &step]).status().expect("step");
+    assert!(status.success());
+    assert!(crate::support::wait_until(Duration::from_secs(10), || starts() == 2), "restarted");
+    assert!(container.try_wait().expect("wait").is_none(), "the loop still runs");
+    // TERM (the pod's deletion) ends the loop and the command's group.
+    let pid = std::fs::read_to_string(tmp.join("kilter-dev.pid"))
+        .expect("pid")
+        .trim()
+        .parse::<i32>()
+        .expect("pid");
+    // SAFETY: kill(2) on the shell this test started.
+    unsafe { libc::kill(container.id() as i32, libc::SIGTERM) };
+    let status = container.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+    assert!(wait_dead(pid), "the dev command's group ended with the loop");
+
+    // A command that exits by itself ends the container with its code (the pod shows the crash).
+    let env = Env::new();
+    let (argv, _) = restart_loop(&env, "echo bye; exit 3", &tmp);
+    let out = std::process::Command::new("sh").args(&argv[1..]).output().expect("sh");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "bye\n");
 }
