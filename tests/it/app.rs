@@ -551,3 +551,50 @@ fn the_restart_loop_restarts_on_live_update_and_ends_with_a_command_that_exits()
     assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
     assert_eq!(stdout_of(&out), "bye\n");
 }
+
+#[test]
+fn status_says_which_tiltfile_runs_and_what_kilter_guessed() {
+    let env = Env::new();
+    let dir = app_project(&env, "node-health");
+    ok(&env, &dir, &["up"]);
+    let out = ok(&env, &dir, &["status"]);
+    let text = stdout_of(&out);
+    let tiltfile = render_dir(&env).join("Tiltfile");
+    assert!(
+        text.contains(&format!(
+            "tiltfile    {} (rendered by kilter for the app)",
+            tiltfile.display()
+        )),
+        "{text}"
+    );
+    let (_, base) = ports_of("shop");
+    assert!(
+        text.contains(&format!(
+            "app         http://127.0.0.1:{base} Node (plain, npm (no lockfile))"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("port 3000 (detected: plain default)"), "{text}");
+    assert!(text.contains("health /healthz (kilter.yaml:2:9)"), "{text}");
+    let json: Value =
+        serde_json::from_str(&stdout_of(&ok(&env, &dir, &["status", "--json"]))).expect("json");
+    assert_eq!(json["tilt"]["tiltfile_source"], "rendered");
+    assert_eq!(json["tilt"]["tiltfile"].as_str(), tiltfile.to_str());
+    assert_eq!(
+        json["app"]["port"],
+        serde_json::json!({"value": 3000, "from": "detected: plain default"})
+    );
+    assert_eq!(json["app"]["dev"]["value"], "npm run dev");
+    assert_eq!(json["app_error"], Value::Null);
+    // The user's Tiltfile.
+    std::fs::write(dir.join("Tiltfile"), "local_resource('x', cmd='true')\n").expect("Tiltfile");
+    let json: Value =
+        serde_json::from_str(&stdout_of(&ok(&env, &dir, &["status", "--json"]))).expect("json");
+    assert_eq!(json["tilt"]["tiltfile_source"], "yours");
+    assert_eq!(json["app"], Value::Null);
+    // A package.json that is not JSON does not fail `status`: it says why the app is unknown.
+    std::fs::remove_file(dir.join("Tiltfile")).expect("rm");
+    std::fs::write(dir.join("package.json"), "{").expect("broken");
+    let out = ok(&env, &dir, &["status"]);
+    assert!(stdout_of(&out).contains("app         unknown ("), "{}", stdout_of(&out));
+}
