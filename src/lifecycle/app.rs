@@ -72,12 +72,23 @@ pub fn files(
         .hint("rename the service in kilter.yaml (`services:`)")
         .into());
     }
+    let node_port = app_node_port(ports);
+    if let Some(taken) =
+        wired.iter().find(|w| w.ports.iter().any(|p| p.node_port == Some(node_port)))
+    {
+        return Err(crate::error::invalid(format!(
+            "the service `{}` has NodePort {node_port}, the first port of the block, which is the app's: the project's 20 NodePorts are all taken",
+            taken.name
+        ))
+        .hint("remove a service (`kilter remove NAME`) to free a port for the app")
+        .into());
+    }
     let env = crate::services::cluster_env(wired);
     let input = Input {
         project: &project.name,
         namespace: &project.namespace(),
         dir: &project.dir,
-        node_port: app_node_port(ports),
+        node_port,
         service_env: &env,
         layout,
     };

@@ -598,3 +598,23 @@ fn status_says_which_tiltfile_runs_and_what_kilter_guessed() {
     let out = ok(&env, &dir, &["status"]);
     assert!(stdout_of(&out).contains("app         unknown ("), "{}", stdout_of(&out));
 }
+
+#[test]
+fn ci_runs_tilt_ci_on_the_rendered_tiltfile() {
+    let env = Env::new();
+    let dir = app_project(&env, "go");
+    let out = ok(&env, &dir, &["ci"]);
+    let tilt = env.calls_of("tilt");
+    let file_arg = format!("--file {}", render_dir(&env).join("Tiltfile").display());
+    assert!(
+        tilt.iter().any(|c| c.starts_with("tilt ci") && c.contains(&file_arg)),
+        "{tilt:?}\n{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn ci_of_an_app_without_a_tiltfile_replays() {
+    let script = assert_replay_equivalent(|env| app_project(env, "node-next-pnpm"), &["ci"]);
+    assert!(script.contains(" tilt ci --port "), "{script}");
+}
