@@ -618,3 +618,32 @@ fn ci_of_an_app_without_a_tiltfile_replays() {
     let script = assert_replay_equivalent(|env| app_project(env, "node-next-pnpm"), &["ci"]);
     assert!(script.contains(" tilt ci --port "), "{script}");
 }
+
+#[test]
+#[ignore = "real-Tilt tier: scripts/test.sh, or cargo test --test it real_tilt -- --include-ignored"]
+fn real_tilt_up_loads_the_rendered_tiltfile_and_stops_only_at_the_unreachable_cluster() {
+    // The real Tilt with the fake docker/kind/kubectl: the rendered Tiltfile loads (no Tiltfile
+    // error), and Tilt then fails where any Kubernetes Tiltfile fails here, at the cluster nothing
+    // serves. Nothing it started is left behind.
+    let Some(env) = Env::real_tilt() else { return };
+    let dir = app_project(&env, "python-flask");
+    let out = run(&env, &dir, &["up"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Tilt cannot reach the cluster"), "{err}");
+    assert!(
+        !err.contains("Tiltfile error") && !err.contains("Traceback"),
+        "the rendered Tiltfile loads: {err}"
+    );
+    let log = std::fs::read_to_string(env.cache_dir("shop").join("tilt.log")).expect("tilt.log");
+    assert!(
+        log.contains(&format!(
+            "Loading Tiltfile at: {}",
+            render_dir(&env).join("Tiltfile").display()
+        )),
+        "{log}"
+    );
+    assert!(log.contains("Successfully loaded Tiltfile"), "{log}");
+    let left = env.settle_leftovers(3);
+    assert!(left.is_empty(), "left running: {left:?}");
+}
