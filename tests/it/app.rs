@@ -621,29 +621,25 @@ fn ci_of_an_app_without_a_tiltfile_replays() {
 
 #[test]
 #[ignore = "real-Tilt tier: scripts/test.sh, or cargo test --test it real_tilt -- --include-ignored"]
-fn real_tilt_up_loads_the_rendered_tiltfile_and_stops_only_at_the_unreachable_cluster() {
-    // The real Tilt with the fake docker/kind/kubectl: the rendered Tiltfile loads (no Tiltfile
-    // error), and Tilt then fails where any Kubernetes Tiltfile fails here, at the cluster nothing
-    // serves. Nothing it started is left behind.
+fn real_tilt_up_loads_the_rendered_tiltfile_and_stops_only_where_nothing_serves() {
+    // The real Tilt with the fake docker/kind/kubectl: the rendered Tiltfile loads (no Starlark
+    // error), and Tilt then fails where any Tiltfile with an image and Kubernetes resources fails
+    // here: at the cluster (or the Docker engine) nothing serves. Nothing it started is left.
     let Some(env) = Env::real_tilt() else { return };
     let dir = app_project(&env, "python-flask");
     let out = run(&env, &dir, &["up"]);
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("Tilt cannot reach the cluster"), "{err}");
-    assert!(
-        !err.contains("Tiltfile error") && !err.contains("Traceback"),
-        "the rendered Tiltfile loads: {err}"
-    );
+    assert!(!err.contains("Traceback"), "the rendered Tiltfile loads: {err}");
     let log = std::fs::read_to_string(env.cache_dir("shop").join("tilt.log")).expect("tilt.log");
-    assert!(
-        log.contains(&format!(
-            "Loading Tiltfile at: {}",
-            render_dir(&env).join("Tiltfile").display()
-        )),
-        "{log}"
-    );
+    let tiltfile = render_dir(&env).join("Tiltfile");
+    assert!(log.contains(&format!("Loading Tiltfile at: {}", tiltfile.display())), "{log}");
     assert!(log.contains("Successfully loaded Tiltfile"), "{log}");
+    assert!(
+        err.contains("connecting to your Kubernetes cluster")
+            || err.contains("Failed to connect to Docker"),
+        "{err}"
+    );
     let left = env.settle_leftovers(3);
     assert!(left.is_empty(), "left running: {left:?}");
 }
