@@ -77,8 +77,11 @@ pub struct DirFiles<'a>(pub &'a Utf8Path);
 
 impl Files for DirFiles<'_> {
     fn read(&self, path: &str) -> Option<Vec<u8>> {
+        let inside = Utf8Path::new(path)
+            .components()
+            .all(|c| matches!(c, camino::Utf8Component::Normal(_) | camino::Utf8Component::CurDir));
         let full: Utf8PathBuf = self.0.join(path);
-        if !full.starts_with(self.0) || !full.is_file() {
+        if !inside || !full.is_file() {
             return None;
         }
         std::fs::read(&full).ok()

@@ -218,6 +218,14 @@ fn node_rules_without_a_file_system() {
     assert_eq!((d.dev.value.as_str(), d.port.value), ("npm run start", 8088));
     let main = mem(&[("package.json", r#"{"main": "src/app.js"}"#), ("src/app.js", "")]);
     assert_eq!(found(&main).dev.value, "node src/app.js");
+    // `main` outside the project is not followed.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = Utf8Path::from_path(tmp.path()).expect("utf8");
+    std::fs::create_dir(root.join("p")).expect("mkdir");
+    std::fs::write(root.join("p/package.json"), r#"{"main": "../outside.js"}"#).expect("write");
+    std::fs::write(root.join("outside.js"), "").expect("write");
+    let p = detect(&DirFiles(&root.join("p"))).expect_err("no entry point inside");
+    assert!(p.message.contains("no `dev` or `start` script"), "{p:?}");
     let server = mem(&[("package.json", "{}"), ("server.js", "")]);
     assert_eq!(found(&server).dev.value, "node server.js");
     let nothing = mem(&[("package.json", r#"{"name": "lib"}"#)]);

@@ -304,10 +304,7 @@ impl<'a> Walker<'a> {
                 Some(Scalar::Str("cluster")) => config.cluster = self.cluster(value)?,
                 Some(Scalar::Str("registry")) => config.registry = self.registry(value)?,
                 Some(Scalar::Str("services")) => config.services = self.services(value)?,
-                Some(Scalar::Str("image")) => {
-                    config.app.image =
-                        self.string("image", value)?.map(|v| At { value: v, at: value.pos });
-                }
+                Some(Scalar::Str("image")) => config.app.image = self.image(value)?,
                 Some(Scalar::Str("dev")) => config.app.dev = self.dev(value)?,
                 Some(Scalar::Str("port")) => config.app.port = self.port("port", value)?,
                 Some(Scalar::Str("health")) => config.app.health = self.health(value)?,
@@ -349,6 +346,17 @@ impl<'a> Walker<'a> {
             }
             _ => Err(self.type_error("dev", value, expected)),
         }
+    }
+
+    /// `image:` — an image reference: one word (it becomes the Dockerfile's `FROM`).
+    fn image(&self, value: &Node) -> Result<Option<At<String>>, Exit> {
+        let Some(image) = self.string("image", value)? else { return Ok(None) };
+        if image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(self
+                .error(value, format_args!("image: {image:?} is not an image reference (it contains spaces or line breaks)"))
+                .hint("e.g. `image: node:22-alpine`"));
+        }
+        Ok(Some(At { value: image, at: value.pos }))
     }
 
     /// `health:` — an HTTP path: starts with `/`, no spaces or control characters.

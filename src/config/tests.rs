@@ -2434,6 +2434,10 @@ fn a_wrong_app_field_is_an_error_at_its_line_and_column() {
         ("image: 3\n", "/p/kilter.yaml:1:8: image: expected a string, found the number 3"),
         ("image: \"\"\n", "/p/kilter.yaml:1:8: image: must not be empty"),
         (
+            "image: \"node:22\\nRUN rm -rf /\"\n",
+            "/p/kilter.yaml:1:8: image: \"node:22\\nRUN rm -rf /\" is not an image reference",
+        ),
+        (
             "dev: {command: run}\n",
             "/p/kilter.yaml:1:6: dev: expected a command line (e.g. `npm run dev`) or a list of arguments, found a mapping",
         ),

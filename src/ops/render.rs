@@ -30,6 +30,10 @@ pub fn run(ctx: &Ctx<'_>) -> Result<i32> {
         }
         Choice::Rendered(app) => app,
     };
+    // The render directory is this project's: under its lock (an `up` may be rendering), and not
+    // when another directory owns the project name (its Tilt may be running on that render).
+    let _lock = ctx.lock(&project, "kilter render")?;
+    crate::project::check_identity(&project, false, ctx.ui)?;
     let (ports, _) = crate::ports::preview(&ctx.dirs.port_registry(), &project.name)?;
     let list = services_of(&project)?;
     let nodeports = preview_nodeports(ctx, &project, &list)?;

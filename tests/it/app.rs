@@ -643,3 +643,19 @@ fn real_tilt_up_loads_the_rendered_tiltfile_and_stops_only_where_nothing_serves(
     let left = env.settle_leftovers(3);
     assert!(left.is_empty(), "left running: {left:?}");
 }
+
+#[test]
+fn render_never_replaces_the_render_of_another_directory_with_the_same_name() {
+    let env = Env::new();
+    let dir = app_project(&env, "node-plain");
+    ok(&env, &dir, &["up"]);
+    let before = std::fs::read_to_string(render_dir(&env).join("Tiltfile")).expect("rendered");
+    // Another checkout with the same project name.
+    let other = env.project("elsewhere/shop");
+    copy_dir(&fixtures().join("go"), &other);
+    std::fs::write(other.join("kilter.yaml"), "name: shop\n").expect("yaml");
+    let out = run(&env, &other, &["render"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("is already used by"), "{}", stderr_of(&out));
+    assert_eq!(std::fs::read_to_string(render_dir(&env).join("Tiltfile")).expect("kept"), before);
+}
