@@ -40,6 +40,25 @@ pub fn choose(project: &Project) -> Result<Choice> {
     })
 }
 
+/// The app's name is taken by a service of kilter.yaml: exit 4 (checked before `up` changes
+/// anything, and again when rendering).
+pub fn check_service_names(choice: &Choice, services: &[crate::services::Service]) -> Result<()> {
+    if let Choice::Rendered(_) = choice
+        && let Some(clash) = services.iter().find(|s| s.name == render::APP_NAME)
+    {
+        return Err(app_name_taken(&clash.name));
+    }
+    Ok(())
+}
+
+fn app_name_taken(name: &str) -> anyhow::Error {
+    crate::error::invalid(format!(
+        "a service is named `{name}`, which is the name of the app kilter renders"
+    ))
+    .hint("rename the service in kilter.yaml (`services:`)")
+    .into()
+}
+
 /// `<cache>/render`: where the rendered files go.
 pub fn render_dir(project: &Project) -> Utf8PathBuf {
     project.paths.cache.join("render")
@@ -65,12 +84,7 @@ pub fn files(
     layout: Layout,
 ) -> Result<Vec<render::File>> {
     if let Some(clash) = wired.iter().find(|w| w.name == render::APP_NAME) {
-        return Err(crate::error::invalid(format!(
-            "a service is named `{}`, which is the name of the app kilter renders",
-            clash.name
-        ))
-        .hint("rename the service in kilter.yaml (`services:`)")
-        .into());
+        return Err(app_name_taken(&clash.name));
     }
     let node_port = app_node_port(ports);
     if let Some(taken) =

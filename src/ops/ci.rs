@@ -225,6 +225,7 @@ fn work(
         Choice::Rendered(_) => (crate::lifecycle::app::rendered_tiltfile(project), true),
         Choice::Nothing => (project.tiltfile(), false),
     };
+    crate::lifecycle::app::check_service_names(&choice, service_list)?;
     let opts = lifecycle::up::Options {
         adopt: false,
         tilt: want_tilt,

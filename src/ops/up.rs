@@ -45,6 +45,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         Choice::Nothing => (project.tiltfile(), false),
     };
     let want_tilt = !args.no_tilt && have_tiltfile;
+    lifecycle::app::check_service_names(&choice, &service_list)?;
     let opts = lifecycle::up::Options {
         adopt: args.adopt,
         tilt: want_tilt,

@@ -659,3 +659,22 @@ fn render_never_replaces_the_render_of_another_directory_with_the_same_name() {
     assert!(stderr_of(&out).contains("is already used by"), "{}", stderr_of(&out));
     assert_eq!(std::fs::read_to_string(render_dir(&env).join("Tiltfile")).expect("kept"), before);
 }
+
+#[test]
+fn a_service_named_app_is_exit_4_naming_it() {
+    let env = Env::new();
+    let dir = app_project(&env, "node-plain");
+    std::fs::write(
+        dir.join("kilter.yaml"),
+        "name: shop\nservices:\n  - name: app\n    image: nginx:1.27\n    port: 80\n",
+    )
+    .expect("yaml");
+    let out = run(&env, &dir, &["render"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("a service is named `app`"), "{}", stderr_of(&out));
+    assert!(!render_dir(&env).exists());
+    // `up` says so before it changes anything.
+    let out = run(&env, &dir, &["up"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert!(env.calls_of("kind").is_empty(), "{:?}", env.calls_of("kind"));
+}
