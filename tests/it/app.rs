@@ -346,6 +346,9 @@ const MEANT: &[Meant] = &[
     },
 ];
 
+/// The fixtures with `health:` and the path of their readiness probe (the others have none).
+const HEALTH: &[(&str, &str)] = &[("node-health", "/healthz"), ("declared", "/up")];
+
 fn tiltfile_result(tilt: &Path, env: &Env, tiltfile: &Path) -> Value {
     let out = std::process::Command::new(tilt)
         .args(["alpha", "tiltfile-result", "-f"])
@@ -443,6 +446,14 @@ fn real_tilt_reads_the_image_syncs_runs_and_links_kilter_renders_for_every_fixtu
         assert!(yaml.contains("image: shop-app"), "{what}: {yaml}");
         assert!(yaml.contains(&format!("nodePort: {port}")), "{what}: {yaml}");
         assert_eq!(strs(&deploy["imageMaps"]), ["shop-app"], "{what}");
+        // The readiness probe on `health`, only where it is set.
+        match HEALTH.iter().find(|(f, _)| *f == what) {
+            Some((_, path)) => assert!(
+                yaml.contains(&format!("readinessProbe:\n          failureThreshold: 3\n          httpGet:\n            path: {path}\n            port: http")),
+                "{what}: {yaml}"
+            ),
+            None => assert!(!yaml.contains("readinessProbe"), "{what}: {yaml}"),
+        }
     }
 }
 
