@@ -689,3 +689,38 @@ fn a_service_named_app_is_exit_4_naming_it() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
     assert!(env.calls_of("kind").is_empty(), "{:?}", env.calls_of("kind"));
 }
+
+#[test]
+fn doctor_says_which_tiltfile_runs_and_fails_on_an_unreadable_package_json() {
+    let env = Env::new();
+    let dir = app_project(&env, "node-vite-yarn");
+    let check = |env: &Env, dir: &Path| -> (Option<i32>, Value) {
+        let out = run(env, dir, &["doctor", "--json"]);
+        let doc: Value = serde_json::from_str(&stdout_of(&out)).expect("json");
+        let app = doc["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["name"] == "app")
+            .cloned()
+            .expect("an app check");
+        (out.status.code(), app)
+    };
+    let (_, app) = check(&env, &dir);
+    assert_eq!(app["status"], "ok", "{app}");
+    assert!(
+        app["detail"].as_str().expect("detail").starts_with("Node (Vite, yarn (yarn.lock))"),
+        "{app}"
+    );
+    std::fs::write(dir.join("package.json"), "{\"scripts\": ").expect("broken");
+    let (code, app) = check(&env, &dir);
+    assert_eq!(code, Some(1));
+    assert_eq!(app["status"], "fail", "{app}");
+    assert!(
+        app["detail"].as_str().expect("detail").contains("package.json is not valid JSON"),
+        "{app}"
+    );
+    std::fs::remove_file(dir.join("package.json")).expect("rm");
+    let (_, app) = check(&env, &dir);
+    assert_eq!(app["status"], "warn", "{app}");
+}
