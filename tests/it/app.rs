@@ -724,3 +724,50 @@ fn doctor_says_which_tiltfile_runs_and_fails_on_an_unreadable_package_json() {
     let (_, app) = check(&env, &dir);
     assert_eq!(app["status"], "warn", "{app}");
 }
+
+/// `docker rm -f` of a container when the test ends, also after a panic.
+struct Removed<'a>(&'a Env, String);
+
+impl Drop for Removed<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.docker().args(["rm", "-f", &self.1]).output();
+    }
+}
+
+#[test]
+#[ignore = "real-Docker tier: KILTER_REAL_DOCKER=1 cargo test --test it real_docker -- --include-ignored"]
+fn real_docker_the_restart_loop_runs_as_pid_1_of_a_busybox_container() {
+    // Alpine's shell, `setsid` and `kill` are BusyBox's, as in the test node image: the rendered
+    // loop as the container's PID 1, live update's restart step through `docker exec`, and the
+    // pod's deletion (SIGTERM to PID 1).
+    let Some(env) = Env::real_docker() else { return };
+    let image = std::env::var("KILTER_FAKE_NODE_IMAGE")
+        .unwrap_or_else(|_| "kilter-test-node:latest".into());
+    let name = format!("kilter-{}-loop", env.unique_name("loop"));
+    let (argv, step) =
+        restart_loop(&env, "echo started >> /tmp/starts; exec sleep 300", Path::new("/tmp"));
+    let starts = |env: &Env| -> usize {
+        let out =
+            env.docker().args(["exec", &name, "cat", "/tmp/starts"]).output().expect("docker exec");
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let mut run_args: Vec<&str> = vec!["run", "-d", "--name", &name, "--entrypoint", "sh", &image];
+    run_args.extend(argv[1..].iter().map(String::as_str));
+    env.docker_ok(&run_args);
+    let _gone = Removed(&env, name.clone());
+    assert!(
+        crate::support::wait_until(Duration::from_secs(10), || starts(&env) == 1),
+        "started once"
+    );
+    let out = env.docker().args(["exec", &name, "sh", "-c", &step]).output().expect("exec");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(crate::support::wait_until(Duration::from_secs(10), || starts(&env) == 2), "restarted");
+    let started = std::time::Instant::now();
+    env.docker_ok(&["stop", "-t", "10", &name]);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "PID 1 ended on SIGTERM, not at docker's KILL"
+    );
+    let code = env.docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", &name]);
+    assert_eq!(code.trim(), "0");
+}
