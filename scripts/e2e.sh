@@ -33,6 +33,8 @@
 #      KILTER_BIN            the kilter binary (default: cargo build, then target/debug/kilter)
 #      E2E_NAME              project name (default e2e-<random>); the second project is <name>-b
 #      E2E_TIMEOUT           seconds to wait for pods and the web app (default 600)
+#      E2E_TPUT_MB           MB of table data for the snapshot/restore throughput step (default 32); the
+#                            figures go to the job summary ($GITHUB_STEP_SUMMARY) when it is set
 #      E2E_KEEP_ON_FAILURE=1 on failure keep the clusters and the temp dir for inspection
 #      E2E_ARTIFACTS_DIR     copy each project's commands.log, tilt.log, tilt.json and status there
 #      E2E_FAKE_DB=0         skip the `kilter db` steps with E2E_TOOLS=fake (they need PostgreSQL's server
@@ -236,6 +238,16 @@ node_status() {
 }
 kubeconfig_of() { printf '%s/kilter/%s/kubeconfig' "$XDG_CACHE_HOME" "$1"; }
 snapshots_of() { printf '%s/kilter/%s/snapshots' "$XDG_DATA_HOME" "$1"; }
+# snapshot_file PROJECT NAME: the first database's file of snapshot NAME, whichever way the pod sent
+# it (`NAME.dump`: pg_dump compressed its own archive; `NAME.dump.zst`: zstd), or nothing.
+snapshot_file() {
+    local f
+    for f in "$(snapshots_of "$1")/$2.dump" "$(snapshots_of "$1")/$2.dump.zst"; do
+        if [[ -s $f ]]; then printf '%s' "$f" && return 0; fi
+    done
+}
+# mb_per_s BYTES SECONDS
+mb_per_s() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / 1000000 / (s > 0 ? s : 0.001) }'; }
 port_base() { kilter_in "$1" status --json | jq -r '.ports.nodeport_first'; }
 
 kctl() {
@@ -548,8 +560,8 @@ ok "same node resumed, kilter.yaml byte-identical to before stop, row kept"
 if ((DB)); then
     step "db snapshot"
     kilter_in "$DIR_A" db snapshot e2e
-    [[ -s $(snapshots_of "$NAME_A")/e2e.dump.zst ]] || fail "no snapshot file $(snapshots_of "$NAME_A")/e2e.dump.zst"
-    ok "snapshot e2e written"
+    [[ -n $(snapshot_file "$NAME_A" e2e) ]] || fail "no snapshot file e2e.dump or e2e.dump.zst in $(snapshots_of "$NAME_A")"
+    ok "snapshot e2e written ($(basename "$(snapshot_file "$NAME_A" e2e)"))"
 fi
 
 step "destroy --yes: node gone, snapshots kept, ~/.kube/config untouched"
@@ -557,7 +569,7 @@ kilter_in "$DIR_A" destroy "${DESTROY_ARGS[@]}"
 [[ $(node_status "$NAME_A") == absent ]] || fail "the node still exists after destroy"
 [[ -z $(docker ps -aq --filter "label=io.x-k8s.kind.cluster=kilter-$NAME_A") ]] || fail "containers of the cluster remain"
 if ((DB)); then
-    [[ -s $(snapshots_of "$NAME_A")/e2e.dump.zst ]] || fail "destroy removed the snapshot"
+    [[ -n $(snapshot_file "$NAME_A" e2e) ]] || fail "destroy removed the snapshot"
 fi
 [[ $(sha256sum <"$HOME/.kube/config") == "$KUBE_SHA" ]] || fail "$HOME/.kube/config changed"
 kept=""
@@ -582,6 +594,30 @@ if ((DB)); then
         [[ $row == "$ROW" ]] || fail "the restored row does not come back through the NodePort: '$row'"
     fi
     ok "row restored from snapshot e2e (and read back through DATABASE_URL)"
+
+    # The real channel's throughput (README "Performance" models it with the fake kubectl's
+    # exec_mbps): a database of known size, snapshotted and restored through `kubectl exec`.
+    step "throughput of a snapshot and a restore (${E2E_TPUT_MB:-32} MB of table data)"
+    psql_in "$DIR_A" "CREATE TABLE tput AS SELECT g AS id, repeat(md5(g::text || random()::text), 31) AS v FROM generate_series(1, ${E2E_TPUT_MB:-32} * 1000) g" >/dev/null
+    db_bytes=$(psql_in "$DIR_A" "SELECT pg_database_size(current_database())")
+    t0=$EPOCHREALTIME
+    kilter_in "$DIR_A" -q db snapshot tput
+    snap_s=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+    file=$(snapshot_file "$NAME_A" tput)
+    [[ -n $file ]] || fail "no snapshot file tput.dump or tput.dump.zst"
+    file_bytes=$(stat -c %s "$file")
+    psql_in "$DIR_A" "DELETE FROM tput WHERE id > 10" >/dev/null
+    t0=$EPOCHREALTIME
+    kilter_in "$DIR_A" -q db restore tput
+    rest_s=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+    [[ $(psql_in "$DIR_A" "SELECT count(*) FROM tput") == $((${E2E_TPUT_MB:-32} * 1000)) ]] || fail "the restore did not bring tput's rows back"
+    psql_in "$DIR_A" "DROP TABLE tput" >/dev/null
+    kilter_in "$DIR_A" -q db rm tput
+    summary="snapshot of a ${db_bytes}-byte database in ${snap_s} s ($(mb_per_s "$db_bytes" "$snap_s") MB/s of database, file $(basename "$file") ${file_bytes} bytes); restore in ${rest_s} s ($(mb_per_s "$db_bytes" "$rest_s") MB/s) [E2E_TOOLS=$TOOLS]"
+    if [[ -n ${GITHUB_STEP_SUMMARY:-} ]]; then
+        printf '### kilter db snapshot/restore throughput\n\n%s\n' "$summary" >>"$GITHUB_STEP_SUMMARY"
+    fi
+    ok "$summary"
 fi
 
 step "a second project alongside ($NAME_B)"

@@ -9,6 +9,7 @@ use crate::context::Ctx;
 use crate::tools::tilt::{self, TiltFiles};
 
 pub mod app;
+pub mod bring_up;
 pub mod destroy;
 pub mod services;
 pub mod snapshot;

@@ -2,17 +2,20 @@
 //! `pre-destroy-…` snapshot) share, and finding the database pod that `db restore` and `db shell`
 //! also use. The store (files, metadata, verification) is `crate::snapshot`.
 //!
-//! For each database (the configured one, then each `--include`), the dump (`pg_dump -Fc -Z0`,
-//! `mysqldump`/`mariadb-dump`) streams out of `kubectl exec` into kilter, which compresses it with
-//! zstd (level 1, one thread) and hashes it on the way into `<file>.partial` (kilter never holds a dump
-//! in memory). Each file is fsynced and checked. Only when every dump succeeded are the files
+//! First kilter asks the pod what it can do (`pg_dump --version`, `command -v zstd`) and picks
+//! the transfer ([`engine::Transfer`]): the pod compresses the dump whenever it can do so cheaply
+//! (`pg_dump -Z zstd:1` on PostgreSQL 16+, `zstd -1` in the pod, else pg_dump's gzip level 1;
+//! MySQL/MariaDB without zstd in the pod send plain SQL, which kilter compresses with zstd -1).
+//! For each database (the configured one, then each `--include`), the dump streams out of
+//! `kubectl exec` into `<file>.partial`, counted and hashed on the way (kilter never holds a dump
+//! in memory) and compared with the pod's own count and sha256 of what it sent. Each file is fsynced and checked. Only when every dump succeeded are the files
 //! renamed into place and `NAME.json` written, last. Any failure or Ctrl-C removes the `.partial`
 //! files; an existing snapshot of the same name is only replaced (`--force`) once the new one is
 //! complete.
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use camino::Utf8Path;
 
 use crate::config::Database;
@@ -22,11 +25,12 @@ use crate::exec::{Chunk, Cmd, quote};
 use crate::lifecycle::workload;
 use crate::project::Project;
 use crate::snapshot::SCHEMA_VERSION;
+use crate::snapshot::engine::Transfer;
 use crate::snapshot::engine::{self, Engine};
-use crate::snapshot::store::{self, PartialGuard, Writer};
+use crate::snapshot::store::{self, PartialGuard, Store, Writer};
 use crate::snapshot::{
-    self, Compression, DbFile, Entry, Meta, State, data_file_name, fmt_bytes, meta_path,
-    meta_tmp_path, partial_path,
+    self, DbFile, Entry, Meta, State, data_file_name, fmt_bytes, meta_path, meta_tmp_path,
+    partial_path,
 };
 use crate::tools::kubectl::{self, ExecTarget, Kubectl, PodPick};
 use crate::tools::{Tool, Tools};
@@ -56,9 +60,15 @@ pub struct Target<'t> {
 }
 
 impl Target<'_> {
+    /// `kubectl exec` of `argv` in the database pod: a query.
     pub fn exec(&self, summary: String, stdin: bool, argv: &[String]) -> Cmd {
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         self.kubectl.exec_cmd(summary, &self.exec, stdin, &argv)
+    }
+    /// `kubectl exec` of `argv` in the database pod that changes something (or streams a dump).
+    pub fn exec_mutating(&self, summary: String, stdin: bool, argv: &[String]) -> Cmd {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        self.kubectl.exec_mutating_cmd(summary, &self.exec, stdin, &argv)
     }
 }
 
@@ -188,7 +198,7 @@ pub fn take(
     }
     let server_version = out.stdout.trim().to_owned();
     let created_at = crate::time::rfc3339_now();
-    let compression = Compression::Zstd { level: ZSTD_LEVEL };
+    let pod = probe(ctx, &t, engine)?;
 
     store::ensure_dir(runner, dir)?;
     // Leftovers of an interrupted snapshot of this name go first.
@@ -210,77 +220,98 @@ pub fn take(
     let mut files: Vec<DbFile> = Vec::new();
     let mut renames = Vec::new();
     let total_start = Instant::now();
+    let mut transfer = Transfer::choose(engine, &pod);
     for (dbname, inc) in &dbs {
-        let file = data_file_name(name, inc.as_deref(), engine.ext(), compression);
-        let dest = dir.join(&file);
-        let partial = partial_path(&dest);
-        let dump_cmd = t
-            .exec(
+        loop {
+            let compression = transfer.stored();
+            let store_as = match transfer {
+                Transfer::Raw => Store::Compress(ZSTD_LEVEL),
+                Transfer::PodZstd => Store::AsIsZstd,
+                Transfer::ArchiveZstd | Transfer::ArchiveGzip => Store::AsIs,
+            };
+            let file = data_file_name(name, inc.as_deref(), engine.ext(), compression);
+            let dest = dir.join(&file);
+            let partial = partial_path(&dest);
+            let dump_cmd = t.exec_mutating(
                 format!("dump database {dbname} from pod {}", t.exec.pod),
                 false,
-                &engine::checked_dump_argv(engine.dump_argv(&db.user, dbname)),
-            )
-            .mutate();
-        let rest = match compression {
-            Compression::Zstd { level } => {
-                format!("{} > {}", store::zstd_shell(level), quote(partial.as_str()))
-            }
-            Compression::None => format!("cat > {}", quote(partial.as_str())),
-        };
-        renames.push((partial.clone(), dest.clone()));
-        let what = format!(
-            "Dumping database {dbname} from {} (pod {})",
-            t.workload.reference(),
-            t.exec.pod
-        );
-        let step = ui.step(&what, &format!("dump database {dbname} into {partial}"));
-        let started = Instant::now();
-        let mut last = Instant::now();
-        let progress = ui.progress_enabled();
-        // Opened only when the dump really runs (the runner says `Start`; a dry run never does).
-        let mut writer: Option<Writer> = None;
-        let out = runner.run_stdout_into(&dump_cmd, &rest, &mut |chunk| match chunk {
-            Chunk::Start => {
-                let handle = store::create_partial(&partial).map_err(std::io::Error::other)?;
-                guard.paths.push(partial.clone());
-                writer = Some(Writer::new(handle, compression)?);
-                Ok(())
-            }
-            Chunk::Data(data) => {
-                let w = writer
-                    .as_mut()
-                    .ok_or_else(|| std::io::Error::other("dump data before its start"))?;
-                w.write(data)?;
-                if progress && last.elapsed() >= Duration::from_millis(250) {
-                    last = Instant::now();
-                    let n = w.raw_bytes();
-                    let rate = n as f64 / started.elapsed().as_secs_f64().max(0.001);
-                    ui.progress(&format!(
-                        "{what}: {} ({}/s)",
-                        fmt_bytes(n),
-                        fmt_bytes(rate as u64)
-                    ));
+                &engine::checked_dump_argv(transfer, engine.dump_argv(&db.user, dbname, transfer)),
+            );
+            let rest = match store_as {
+                Store::Compress(level) => {
+                    format!("{} > {}", store::zstd_shell(level), quote(partial.as_str()))
                 }
-                Ok(())
-            }
-        });
-        let out = match out {
-            Ok(o) => o,
-            Err(e) => {
+                Store::AsIs | Store::AsIsZstd => format!("cat > {}", quote(partial.as_str())),
+            };
+            let what = format!(
+                "Dumping database {dbname} from {} (pod {})",
+                t.workload.reference(),
+                t.exec.pod
+            );
+            let step = ui.step(&what, &format!("dump database {dbname} into {partial}"));
+            let started = Instant::now();
+            let mut last = Instant::now();
+            let progress = ui.progress_enabled();
+            // Opened only when the dump really runs (the runner says `Start`; a dry run never does).
+            let mut writer: Option<Writer> = None;
+            let out = runner.run_stdout_into(&dump_cmd, &rest, &mut |chunk| match chunk {
+                Chunk::Start => {
+                    let handle = store::create_partial(&partial).map_err(std::io::Error::other)?;
+                    guard.paths.push(partial.clone());
+                    writer = Some(Writer::new(handle, store_as)?);
+                    Ok(())
+                }
+                Chunk::Data(data) => {
+                    let w = writer
+                        .as_mut()
+                        .ok_or_else(|| std::io::Error::other("dump data before its start"))?;
+                    w.write(data)?;
+                    if progress && last.elapsed() >= Duration::from_millis(250) {
+                        last = Instant::now();
+                        let n = w.received();
+                        let rate = n as f64 / started.elapsed().as_secs_f64().max(0.001);
+                        ui.progress(&format!(
+                            "{what}: {} ({}/s)",
+                            fmt_bytes(n),
+                            fmt_bytes(rate as u64)
+                        ));
+                    }
+                    Ok(())
+                }
+            });
+            let out = match out {
+                Ok(o) => o,
+                Err(e) => {
+                    drop(step);
+                    return Err(e.context(format!(
+                        "the partial snapshot was removed; {}",
+                        kept(old.as_ref(), name)
+                    )));
+                }
+            };
+            let sent = engine::parse_sent(&out.stderr);
+            let out = crate::exec::Output { stderr: engine::program_stderr(&out.stderr), ..out };
+            if !out.success() {
                 drop(step);
-                return Err(e.context(format!(
-                    "the partial snapshot was removed; {}",
-                    kept(old.as_ref(), name)
-                )));
-            }
-        };
-        let sent = engine::parse_sent(&out.stderr);
-        let out = crate::exec::Output { stderr: engine::program_stderr(&out.stderr), ..out };
-        if !out.success() {
-            drop(step);
-            let prog = engine.dump_argv("", "")[0].clone();
-            if let Some(engine::Sent::Missing(p)) = &sent {
-                return Err(Exit::new(
+                // A PostgreSQL 16+ built without zstd refuses `-Z zstd:1` before it writes a byte.
+                let refused = writer.as_ref().is_some_and(|w| w.received() == 0)
+                    && engine::refused_compression(&out.stderr);
+                if let Some(next) = transfer.fallback(&pod).filter(|_| refused) {
+                    ui.detail(&format!(
+                        "{} refused {}; dumping with {} instead",
+                        engine.dump_program(),
+                        compression.label(),
+                        next.stored().label()
+                    ));
+                    drop(writer);
+                    store::remove(runner, std::slice::from_ref(&partial))?;
+                    guard.paths.retain(|p| *p != partial);
+                    transfer = next;
+                    continue;
+                }
+                let prog = engine.dump_program();
+                if let Some(engine::Sent::Missing(p)) = &sent {
+                    return Err(Exit::new(
                     Code::Failed,
                     format!(
                         "the pod {} has no `{p}`, which kilter needs to check that every byte of the dump arrives; nothing was kept",
@@ -289,38 +320,60 @@ pub fn take(
                 )
                 .hint(kept(old.as_ref(), name))
                 .into());
+                }
+                let kept = format!("the partial dump was removed; {}", kept(old.as_ref(), name));
+                let hint = if out.code == Some(137) {
+                    format!("{prog} was killed (out of memory?); {kept}")
+                } else {
+                    kept
+                };
+                return Err(runner.failed(&dump_cmd, &out, Some(hint)).into());
             }
-            let kept = format!("the partial dump was removed; {}", kept(old.as_ref(), name));
-            let hint = if out.code == Some(137) {
-                format!("{prog} was killed (out of memory?); {kept}")
-            } else {
-                kept
+            renames.push((partial.clone(), dest.clone()));
+            let Some(writer) = writer else {
+                // Nothing ran (a dry run): there is nothing to check or record.
+                drop(step);
+                break;
             };
-            return Err(runner.failed(&dump_cmd, &out, Some(hint)).into());
-        }
-        let Some(writer) = writer else {
-            // Nothing ran (a dry run): there is nothing to check or record.
-            drop(step);
-            continue;
-        };
-        let written =
-            writer.finish().with_context(|| format!("could not finish writing {partial}"))?;
-        if let Err(e) = arrived_whole(dbname, sent.as_ref(), &written) {
-            drop(step);
-            return Err(e
-                .hint(format!(
-                    "`kubectl exec` can end a stream early and still exit 0; {}; try again",
-                    kept(old.as_ref(), name)
-                ))
+            let received = writer.received();
+            let written = writer.finish();
+            let written = match written {
+                Ok(w) => w,
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    drop(step);
+                    return Err(Exit::new(
+                    Code::Failed,
+                    format!(
+                        "the dump of database {dbname} arrived ({} bytes) but does not decompress: {e}; nothing was kept",
+                        received
+                    ),
+                )
+                .hint(kept(old.as_ref(), name))
                 .into());
-        }
-        if !engine.looks_whole(&written.head, &written.tail) {
-            drop(step);
-            let want = match engine {
-                Engine::Postgres => "a custom-format archive",
-                Engine::Mysql | Engine::Mariadb => "a complete dump (no `-- Dump completed` line)",
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("could not finish writing {partial}")));
+                }
             };
-            return Err(Exit::new(
+            if let Err(e) = arrived_whole(dbname, sent.as_ref(), &written) {
+                drop(step);
+                return Err(e
+                    .hint(format!(
+                        "`kubectl exec` can end a stream early and still exit 0; {}; try again",
+                        kept(old.as_ref(), name)
+                    ))
+                    .into());
+            }
+            if !engine.looks_whole(&written.head, &written.tail) {
+                drop(step);
+                let want = match engine {
+                    Engine::Postgres => "a custom-format archive",
+                    Engine::Mysql | Engine::Mariadb => {
+                        "a complete dump (no `-- Dump completed` line)"
+                    }
+                };
+                return Err(Exit::new(
                 Code::Failed,
                 format!(
                     "the dump of database {dbname} exited 0 but is not {want} ({} bytes); nothing was kept",
@@ -329,24 +382,26 @@ pub fn take(
             )
             .hint("run the command from commands.log by hand to see what the pod's dump program writes")
             .into());
+            }
+            step.done();
+            ui.detail(&format!(
+                "{dbname}: {} dumped, {} on disk ({})",
+                fmt_bytes(written.raw_size),
+                fmt_bytes(written.size),
+                compression.label()
+            ));
+            files.push(DbFile {
+                name: dbname.clone(),
+                file,
+                format: engine.format().to_owned(),
+                compression,
+                size: written.size,
+                sha256: written.sha256,
+                raw_size: Some(written.raw_size),
+                raw_sha256: Some(written.raw_sha256),
+            });
+            break;
         }
-        step.done();
-        ui.detail(&format!(
-            "{dbname}: {} dumped, {} on disk ({})",
-            fmt_bytes(written.raw_size),
-            fmt_bytes(written.size),
-            compression.label()
-        ));
-        files.push(DbFile {
-            name: dbname.clone(),
-            file,
-            format: engine.format().to_owned(),
-            compression,
-            size: written.size,
-            sha256: written.sha256,
-            raw_size: Some(written.raw_size),
-            raw_sha256: Some(written.raw_sha256),
-        });
     }
 
     // Commit: every file into place, then the metadata last.
@@ -377,7 +432,7 @@ pub fn take(
         size: files.iter().map(|f| f.size).sum(),
         sha256: first.sha256.clone(),
         kilter_version: env!("CARGO_PKG_VERSION").to_owned(),
-        compression,
+        compression: first.compression,
         databases: files,
         // A replaced snapshot keeps its pin.
         pinned: old.as_ref().is_some_and(|e| e.pinned),
@@ -402,7 +457,7 @@ pub fn take(
             "Snapshot `{name}`: {} dumped → {} ({}) in {} ({}/s) → {}",
             fmt_bytes(raw),
             fmt_bytes(meta.size),
-            compression.label(),
+            meta.compression.label(),
             crate::ui::fmt_duration(took),
             fmt_bytes((raw as f64 / took.as_secs_f64().max(0.001)) as u64),
             dir.join(&meta.databases[0].file)
@@ -412,13 +467,27 @@ pub fn take(
     Ok(Some(Taken { meta }))
 }
 
+/// What the database pod can do for a transfer (its dump program's version, `zstd`).
+pub fn probe(ctx: &Ctx<'_>, t: &Target<'_>, engine: Engine) -> Result<engine::PodTools> {
+    let cmd = t.exec(
+        format!("ask pod {} which compression it can do", t.exec.pod),
+        false,
+        &engine.probe_argv(),
+    );
+    let out = ctx.runner.run_unchecked(&cmd)?;
+    if !out.success() {
+        return Err(ctx.runner.failed(&cmd, &out, None).into());
+    }
+    Ok(engine::parse_probe(&out.stdout))
+}
+
 /// Whether every byte the pod's dump script reports it sent has arrived, unchanged.
 fn arrived_whole(
     dbname: &str,
     sent: Option<&engine::Sent>,
     written: &store::Written,
 ) -> Result<(), Exit> {
-    let received = written.raw_size;
+    let received = written.wire_size;
     match sent {
         // Every byte may have arrived, but of a dump that failed (a `kubectl exec` that exits 0
         // for a failed command).
@@ -434,12 +503,12 @@ fn arrived_whole(
                 "the dump of database {dbname} was cut short: expected {bytes} bytes, received {received}; nothing was kept"
             ),
         )),
-        Some(engine::Sent::Report { sha256, .. }) if *sha256 != written.raw_sha256 => {
+        Some(engine::Sent::Report { sha256, .. }) if *sha256 != written.wire_sha256 => {
             Err(Exit::new(
                 Code::Failed,
                 format!(
                     "the dump of database {dbname} arrived altered: {received} bytes as expected, but their sha256 is {}, not {sha256}; nothing was kept",
-                    written.raw_sha256
+                    written.wire_sha256
                 ),
             ))
         }
@@ -526,6 +595,8 @@ mod tests {
         store::Written {
             size: 0,
             sha256: String::new(),
+            wire_size: bytes.len() as u64,
+            wire_sha256: sha.clone(),
             raw_size: bytes.len() as u64,
             raw_sha256: sha,
             head: Vec::new(),

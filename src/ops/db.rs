@@ -258,6 +258,10 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
         meta.databases.iter().map(|d| d.file.as_str()).collect::<Vec<_>>().join(", ")
     ));
     let t = located?;
+    // A zstd file goes into the pod as it is when the pod can decompress it (a fraction of the
+    // bytes through the slow channel); else kilter decompresses it on the way.
+    let pod_zstd = meta.databases.iter().any(|f| matches!(f.compression, Compression::Zstd { .. }))
+        && crate::lifecycle::snapshot::probe(ctx, &t, engine)?.zstd;
     let all_dbs = std::iter::once(db_name.as_str())
         .chain(meta.databases.iter().skip(1).map(|d| d.name.as_str()))
         .collect::<Vec<_>>()
@@ -273,9 +277,14 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
     let again = format!(
         "the database may be partly restored; fix the cause and run `kilter db restore {name}` again"
     );
-    runner.note(
-        "the pod stages each stream and checks its size and sha256 before the restore program reads it; kilter requires its `kilter-stream: restored` line",
-    );
+    runner.note(match engine {
+        Engine::Postgres => {
+            "the pod restores each stream as it arrives in one transaction (pg_restore -f - into psql) and commits only once its size and sha256 are the expected ones; kilter requires its `kilter-stream: restored` line"
+        }
+        Engine::Mysql | Engine::Mariadb => {
+            "the pod stages each stream and checks its size and sha256 before the restore program reads it; kilter requires its `kilter-stream: restored` line"
+        }
+    });
     let mut targets = Vec::new();
     for (i, f) in meta.databases.iter().enumerate() {
         let target = if i == 0 { db_name.clone() } else { f.name.clone() };
@@ -283,29 +292,42 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
             ensure_database(ctx, &t, engine, &db.user, &db_name, &target)?;
         }
         let path = dir.join(&f.file);
+        // What goes through `kubectl exec`: the file as it is (the restore program's own input,
+        // or a zstd frame the pod decompresses), or its decompressed contents.
+        let as_is = f.compression.is_program_input() || pod_zstd;
+        let (bytes, sha, decompressor) = if as_is && !f.compression.is_program_input() {
+            (f.size, f.sha256.clone(), "zstd")
+        } else {
+            (raw[i].0, raw[i].1.clone(), "none")
+        };
         let restore_cmd = t
             .exec(
                 format!("restore snapshot {name} into database {target}"),
                 true,
-                &engine::staged_restore_argv(
-                    raw[i].0,
-                    &raw[i].1,
-                    engine.restore_argv(&db.user, &target),
-                ),
+                &match engine {
+                    Engine::Postgres => {
+                        engine::pg_restore_argv(bytes, &sha, decompressor, &db.user, &target)
+                    }
+                    Engine::Mysql | Engine::Mariadb => engine::staged_restore_argv(
+                        bytes,
+                        &sha,
+                        decompressor,
+                        engine.restore_argv(&db.user, &target),
+                    ),
+                },
             )
             .mutate();
-        // v1 and uncompressed files go straight from the file into the pod.
-        // Fed by kilter (decompressed on the way, or as is for a v1 file); `ran` says that the
-        // command really ran (a dry run only prints it).
-        let source = match f.compression {
-            Compression::None => format!("cat {}", quote(path.as_str())),
-            Compression::Zstd { .. } => format!("zstd -dc {}", quote(path.as_str())),
+        // Fed by kilter; `ran` says that the command really ran (a dry run only prints it).
+        let source = if as_is {
+            format!("cat {}", quote(path.as_str()))
+        } else {
+            format!("zstd -dc {}", quote(path.as_str()))
         };
         let compression = f.compression;
         let mut ran = false;
         let out = runner.run_stdin_from(&restore_cmd, &source, &mut |w| {
             ran = true;
-            store::feed(&path, compression, w)
+            if as_is { store::copy_into(&path, w) } else { store::feed(&path, compression, w) }
         });
         let out = match out {
             Ok(o) => o,
@@ -315,7 +337,7 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
             }
         };
         let (received, restored) = engine::parse_received(&out.stderr);
-        let (bytes, sha) = &raw[i];
+        let (bytes, sha) = (&bytes, &sha);
         let whole = received.as_ref().is_some_and(|(n, s)| n == bytes && s == sha);
         if ran && !whole && (received.is_some() || out.success()) {
             drop(step);

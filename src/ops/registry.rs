@@ -57,8 +57,7 @@ fn look(m: &Machine<'_, '_>) -> Result<(Seen, Vec<String>)> {
     if docker::daemon_unreachable(&vols.stderr) {
         return Err(docker::daemon_error(&vols.stderr).into());
     }
-    let names = vols.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned);
-    Ok((seen, names.collect()))
+    Ok((seen, docker::parse_names(&vols.stdout)))
 }
 
 fn status(ctx: &Ctx<'_>, m: &Machine<'_, '_>, json: bool) -> Result<i32> {

@@ -211,7 +211,7 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
     let state = container.as_ref().map(Container::node_state).unwrap_or(NodeState::Absent);
 
     let (mut api, mut api_error, mut pods, mut pods_error) = (Api::Unknown, None, None, None);
-    let mut pods_json: Option<String> = None;
+    let mut pod_list: Option<kubectl::PodList> = None;
     if state == NodeState::Running && project.paths.kubeconfig.exists() {
         let kubectl = project.kubectl(&tools)?;
         let ns = project.namespace();
@@ -223,7 +223,7 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
             (ctx.runner.run_for(&readyz, budget), listed.join())
         });
         let ready = ready?;
-        if ready.success() && ready.stdout.trim() == "ok" {
+        if kubectl::readyz_ok(&ready) {
             api = Api::Ok;
         } else {
             api = Api::Unreachable;
@@ -233,7 +233,7 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
             listed.map_err(|_panic| anyhow::anyhow!("internal: probe thread panicked"))??;
         if listed.success() {
             pods = Some(kubectl::parse_pods(&listed.stdout, crate::time::now_secs())?);
-            pods_json = Some(listed.stdout.clone());
+            pod_list = Some(kubectl::PodList::parse(&listed.stdout)?);
         } else {
             pods_error = Some(probe_error(&listed, "the pod listing", limit));
         }
@@ -279,7 +279,7 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
             containers: rows,
         };
     }
-    match service_status(ctx, &project, pods_json.as_deref()) {
+    match service_status(ctx, &project, pod_list.as_ref()) {
         Ok(list) => status.services = list,
         Err(e) => status.services_error = Some(format!("{e:#}")),
     }
@@ -404,37 +404,22 @@ fn assemble(
 fn service_status(
     ctx: &Ctx<'_>,
     project: &Project,
-    pods_json: Option<&str>,
+    pods: Option<&kubectl::PodList>,
 ) -> Result<Vec<ServiceStatus>> {
     let list = super::services_of(project)?;
     let nodeports = super::preview_nodeports(ctx, project, &list)?;
     let wired = crate::services::wire_all(&list, &project.name, &project.namespace(), &nodeports)?;
-    let items: Option<Vec<serde_json::Value>> = pods_json
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
-        .map(|v| v["items"].as_array().cloned().unwrap_or_default());
     Ok(wired
         .into_iter()
         .map(|w| {
-            let (ready, state) = match &items {
+            let (ready, state) = match pods {
                 None => (None, None),
-                Some(items) => {
-                    let ours: Vec<&serde_json::Value> = items
-                        .iter()
-                        .filter(|p| {
-                            p["metadata"]["labels"][crate::services::NAME_LABEL] == *w.name
-                                && p["metadata"]["labels"][crate::services::MANAGED_BY] == "kilter"
-                        })
-                        .collect();
-                    let ready = !ours.is_empty()
-                        && ours.iter().all(|p| {
-                            p["status"]["conditions"].as_array().is_some_and(|cs| {
-                                cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")
-                            })
-                        });
-                    let owned: Vec<serde_json::Value> = ours.into_iter().cloned().collect();
-                    let state = crate::services::deploy::pods_state(&owned, &w.name)
+                Some(pods) => {
+                    let ours = pods.service(&w.name);
+                    let state = ours
+                        .state
                         .unwrap_or_else(|| "not deployed (`kilter up` applies it)".to_owned());
-                    (Some(ready), Some(if ready { "ready".to_owned() } else { state }))
+                    (Some(ours.ready), Some(if ours.ready { "ready".to_owned() } else { state }))
                 }
             };
             ServiceStatus {

@@ -10,15 +10,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::{Ctx, Deploy, deploy_services, project_env, services_of, tilt_files};
+use super::{Ctx, services_of, tilt_files};
 use crate::cli::UpArgs;
 use crate::lifecycle;
 use crate::lifecycle::app::Choice;
-use crate::ports::{self, Check as PortCheck, Ports, Registry};
+use crate::lifecycle::bring_up::{BroughtUp, InOrder, bring_up, prepare_tilt};
+use crate::ports::Ports;
 use crate::project::Project;
-use crate::services::{self, Wired};
+use crate::services::Wired;
 use crate::tools::Tool;
-use crate::tools::tilt::{self, TiltArgs};
+use crate::tools::tilt;
 
 /// How long a detached Tilt may take to get past its port bind.
 const TILT_START_LIMIT: Duration = Duration::from_secs(60);
@@ -56,38 +57,14 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         created: None,
         by: "up",
     };
-    let up = lifecycle::up::cluster(ctx, &project, &opts)?;
-
-    // Services: the namespace exists; Tilt (whose app wants them) starts after.
-    let kubectl = project.kubectl(&up.tools)?;
-    let deploy = Deploy {
-        kubectl: &kubectl,
-        services: &service_list,
-        nodeports: &up.nodeports,
-        had: &up.had_services,
-        prune_data: args.prune_data,
-        timeout,
-    };
-    let wired = deploy_services(ctx, &project, &deploy)?;
+    let BroughtUp { up, wired } = bring_up(ctx, &project, &opts, args.prune_data, &mut InOrder)?;
 
     let cluster_took = started.elapsed();
     let lifecycle::up::Up { tools, ports, lock, .. } = up;
-    let ns = project.namespace();
     if let Choice::Rendered(app) = &choice {
         lifecycle::app::render_into_cache(ctx, &project, app, &ports, &wired)?;
     }
     let shown = Shown { choice: &choice, tiltfile: &tiltfile };
-    // Tilt.
-    let mut env = project_env(&project, &ports);
-    // The services' variables as the app in the cluster reaches them.
-    env.extend(services::cluster_env(&wired));
-    let targs = TiltArgs {
-        port: ports.tilt,
-        file: &tiltfile,
-        context: &project.context(),
-        namespace: &ns,
-        env: &env,
-    };
     if !want_tilt {
         summary(ctx, &project, &ports, &wired, None, cluster_took, up.registry_port, &shown);
         match &choice {
@@ -100,28 +77,19 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         return Ok(0);
     }
     let tilt_bin = tools.get(Tool::Tilt)?;
-    for var in tilt::overridden_env() {
-        ui.note(&format!(
-            "{var} from your environment is ignored: this project's Tilt serves on {}:{}",
-            tilt::HOST,
-            ports.tilt
-        ));
-    }
-    let own = lifecycle::own_tilt(runner, &project)?;
-    if own.is_some_and(|o| o.stopped_first) {
+    let plan = prepare_tilt(ctx, &project, &ports, &wired, "this project's Tilt", |_| {
         ui.info("Restarting Tilt (a restart forces a full rebuild)");
-    }
-    let registry = Registry::load(&ctx.dirs.port_registry())?;
-    ports::check_free(&ports, PortCheck::Tilt, registry.as_ref(), &project.name, own)?;
+    })?;
+    let targs = plan.tilt_args(&tiltfile);
     if args.attach || args.ci {
         // Tilt in the foreground runs as long as the user wants: no deadline.
         runner.clear_deadline();
         drop(lock);
         summary(ctx, &project, &ports, &wired, None, cluster_took, up.registry_port, &shown);
         let cmd = if args.ci {
-            tilt::ci_cmd(tilt_bin, &targs, &project.dir)
+            tilt::ci_cmd(tilt_bin, &targs, &project.dir, None)
         } else {
-            tilt::up_cmd(tilt_bin, &targs).cwd(&project.dir)
+            tilt::up_cmd(tilt_bin, &targs, &project.dir)
         };
         let code = runner.run_foreground(&cmd)?;
         if args.attach {
@@ -131,7 +99,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     }
     runner.ensure_dir(&project.paths.cache)?;
     let limit = runner.remaining().map_or(TILT_START_LIMIT, |r| r.min(TILT_START_LIMIT));
-    let cmd = tilt::up_cmd(tilt_bin, &targs).cwd(&project.dir);
+    let cmd = tilt::up_cmd(tilt_bin, &targs, &project.dir);
     let files = tilt_files(&project);
     let how = tilt::Start {
         bin: tilt_bin,

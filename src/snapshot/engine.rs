@@ -3,8 +3,9 @@
 //! | | PostgreSQL | MySQL | MariaDB |
 //! |---|---|---|---|
 //! | version | `psql -tAc 'show server_version'` | `mysql -N -B -e 'select version()'` | `mariadb …` |
-//! | dump | `pg_dump -Fc -Z0` (kilter compresses) | `mysqldump --single-transaction --routines --triggers --events` | `mariadb-dump …` |
-//! | restore | `pg_restore --clean --if-exists --no-owner` | `mysql` (the dump drops and recreates each table) | `mariadb` |
+//! | probe | `pg_dump --version`, `command -v zstd` | `mysqldump --version`, `command -v zstd` | `mariadb-dump …` |
+//! | dump | `pg_dump -Fc -Z zstd:1` (16+), else `-Z0 \| zstd -1` (pod has zstd), else `-Z 1` | `mysqldump --single-transaction --routines --triggers --events` (`\| zstd -1` when the pod has zstd) | `mariadb-dump …` |
+//! | restore | `pg_restore --clean --if-exists --no-owner -f -` into `psql` in one transaction | `mysql` (the dump drops and recreates each table) | `mariadb` |
 //! | answers? | `psql -tAc 'select 1'` | `mysql -N -B -e 'select 1'` | `mariadb …` |
 //! | shell | `psql` | `mysql` | `mariadb` |
 //!
@@ -12,6 +13,8 @@
 //! engine picks the program names. The client logs in as `database.user` the way the pod allows
 //! it without a password prompt (the MariaDB image's `root` over the unix socket; otherwise a
 //! `~/.my.cnf` or `~/.pgpass` in the container).
+
+use super::Compression;
 
 /// A database engine kilter can snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,13 +91,39 @@ impl Engine {
         self.query(user, db, "select 1")
     }
 
-    /// The dump, written to stdout.
-    pub fn dump_argv(self, user: &str, db: &str) -> Vec<String> {
+    /// The dump program (`pg_dump`, `mysqldump`, `mariadb-dump`).
+    pub fn dump_program(self) -> &'static str {
+        match self {
+            Engine::Postgres => "pg_dump",
+            Engine::Mysql => "mysqldump",
+            Engine::Mariadb => "mariadb-dump",
+        }
+    }
+
+    /// `sh -c PROBE_SCRIPT kilter-probe <dump program>`: what the pod can do for a transfer
+    /// (read with [`parse_probe`]).
+    pub fn probe_argv(self) -> Vec<String> {
+        ["sh", "-c", PROBE_SCRIPT, "kilter-probe", self.dump_program()]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    }
+
+    /// The dump, written to stdout, for `transfer` (PostgreSQL compresses its own archive or
+    /// not; SQL dumps are always plain, a compressor in the pod comes from the script).
+    pub fn dump_argv(self, user: &str, db: &str, transfer: Transfer) -> Vec<String> {
         let v = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         match self {
-            Engine::Postgres => v(&["pg_dump", "-Fc", "-Z0", "-U", user, db]),
+            Engine::Postgres => {
+                let z = match transfer {
+                    Transfer::ArchiveZstd => "zstd:1",
+                    Transfer::ArchiveGzip => "1",
+                    Transfer::PodZstd | Transfer::Raw => "0",
+                };
+                v(&["pg_dump", "-Fc", "-Z", z, "-U", user, db])
+            }
             Engine::Mysql | Engine::Mariadb => v(&[
-                if self == Engine::Mysql { "mysqldump" } else { "mariadb-dump" },
+                self.dump_program(),
                 "--single-transaction",
                 "--routines",
                 "--triggers",
@@ -178,36 +207,169 @@ impl Engine {
     }
 }
 
-/// The POSIX `sh` script around a dump in the pod: it runs the dump program (`"$@"`) into `tee`,
-/// which hands the same bytes to `wc -c` and `sha256sum` through two fifos, and reports on
-/// stderr, last, `kilter-stream: rc=<dump's exit> tee=<tee's exit> bytes=<N> sha256=<hex>`.
-/// kilter keeps the dump only when what it received has exactly that size and sha256 (real
-/// `kubectl exec` can end a stream early and still exit 0). Portable: no `pipefail` (dash and
-/// busybox have none; the dump's exit status goes through a file), only coreutils/busybox
-/// programs, and a missing one is named before anything runs. The fifos live in a `mktemp -d`
-/// directory that the script removes.
-pub const DUMP_SCRIPT: &str = r#"for p in mktemp mkfifo tee wc sha256sum; do command -v "$p" >/dev/null 2>&1 || { echo "kilter-stream: missing $p" >&2; exit 127; }; done; d=$(mktemp -d) || exit 70; trap 'rm -rf "$d"' EXIT; mkfifo "$d/n" "$d/s" || exit 70; wc -c <"$d/n" >"$d/count" & sha256sum <"$d/s" >"$d/sum" & { "$@"; echo "$?" >"$d/rc"; } | tee "$d/n" "$d/s"; t=$?; wait; rc=1; read -r rc <"$d/rc"; n=; read -r n <"$d/count"; s=; read -r s _ <"$d/sum"; echo "kilter-stream: rc=$rc tee=$t bytes=$n sha256=$s" >&2; [ "$rc" = 0 ] || exit "$rc"; exit "$t""#;
+/// What the pod can do for a transfer, from [`Engine::probe_argv`]: the dump program's major
+/// version and whether the pod has `zstd`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodTools {
+    pub dump_major: Option<u32>,
+    pub zstd: bool,
+}
+
+/// `"$1" --version` and whether `zstd` is on the pod's PATH (one `kilter-probe: zstd` line).
+/// Never fails: what it cannot find it leaves out.
+pub const PROBE_SCRIPT: &str = r#""$1" --version 2>/dev/null || true; if command -v zstd >/dev/null 2>&1; then echo "kilter-probe: zstd"; fi"#;
+
+/// The probe's output, read: `pg_dump (PostgreSQL) 17.5 (Debian …)` gives 17.
+pub fn parse_probe(stdout: &str) -> PodTools {
+    let dump_major = stdout.lines().find(|l| !l.starts_with("kilter-probe:")).and_then(|l| {
+        l.split_whitespace()
+            .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))
+            .and_then(|w| w.split(['.', '-', ',']).next()?.parse().ok())
+    });
+    let zstd = stdout.lines().any(|l| l.trim_end() == "kilter-probe: zstd");
+    PodTools { dump_major, zstd }
+}
+
+/// How a dump leaves the pod and is stored. Chosen by measurement (README, "Performance"): the
+/// channel of `kubectl exec` is slow, so the pod compresses whenever it can do so cheaply, and
+/// kilter stores exactly the bytes that arrived (checked against the pod's count and sha256).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transfer {
+    /// `pg_dump -Z zstd:1` (PostgreSQL 16+): the archive compresses itself.
+    ArchiveZstd,
+    /// `pg_dump -Z 1` (gzip level 1, any PostgreSQL) when the pod has no `zstd`.
+    ArchiveGzip,
+    /// The dump through `zstd -1` in the pod: a standard zstd frame.
+    PodZstd,
+    /// Uncompressed; kilter compresses on the host (zstd -1). MySQL/MariaDB pods without `zstd`.
+    Raw,
+}
+
+impl Transfer {
+    /// The transfer for `engine` in a pod that can do `pod`.
+    pub fn choose(engine: Engine, pod: &PodTools) -> Transfer {
+        match engine {
+            Engine::Postgres if pod.dump_major.is_some_and(|m| m >= 16) => Transfer::ArchiveZstd,
+            _ if pod.zstd => Transfer::PodZstd,
+            Engine::Postgres => Transfer::ArchiveGzip,
+            Engine::Mysql | Engine::Mariadb => Transfer::Raw,
+        }
+    }
+
+    /// The next one to try when the pod's dump program refuses this one (a PostgreSQL 16+
+    /// built without zstd says so before it writes a byte).
+    pub fn fallback(self, pod: &PodTools) -> Option<Transfer> {
+        match self {
+            Transfer::ArchiveZstd if pod.zstd => Some(Transfer::PodZstd),
+            Transfer::ArchiveZstd => Some(Transfer::ArchiveGzip),
+            _ => None,
+        }
+    }
+
+    /// How the file that stores it is compressed.
+    pub fn stored(self) -> Compression {
+        match self {
+            Transfer::ArchiveZstd => Compression::PgZstd { level: 1 },
+            Transfer::ArchiveGzip => Compression::PgGzip { level: 1 },
+            Transfer::PodZstd | Transfer::Raw => Compression::Zstd { level: 1 },
+        }
+    }
+
+    /// The compressor the pod's script runs after the dump program.
+    fn pod_compressor(self) -> &'static str {
+        match self {
+            Transfer::PodZstd => "zstd",
+            _ => "none",
+        }
+    }
+}
+
+/// The POSIX `sh` script around a dump in the pod: it runs the dump program (`"$@"` after the
+/// compressor, `zstd` or `none`) into the compressor and then `tee`, which hands the same bytes
+/// to `wc -c` and `sha256sum` through two fifos, and reports on stderr, last, `kilter-stream:
+/// rc=<exit> tee=<tee's exit> bytes=<N> sha256=<hex>` (the exit is the dump's, or the
+/// compressor's when the dump succeeded). kilter keeps the dump only when what it received has
+/// exactly that size and sha256 (real `kubectl exec` can end a stream early and still exit 0).
+/// Portable: no `pipefail` (dash and busybox have none; exit statuses go through files), only
+/// coreutils/busybox programs, and a missing one is named before anything runs. The fifos live
+/// in a `mktemp -d` directory that the script removes.
+pub const DUMP_SCRIPT: &str = r#"c=$1; shift; [ "$c" = none ] && c=; for p in mktemp mkfifo tee wc sha256sum $c; do command -v "$p" >/dev/null 2>&1 || { echo "kilter-stream: missing $p" >&2; exit 127; }; done; d=$(mktemp -d) || exit 70; trap 'rm -rf "$d"' EXIT; mkfifo "$d/n" "$d/s" || exit 70; wc -c <"$d/n" >"$d/count" & sha256sum <"$d/s" >"$d/sum" & if [ -n "$c" ]; then { "$@"; echo "$?" >"$d/rc"; } | { "$c" -q -1 -c; echo "$?" >"$d/zrc"; } | tee "$d/n" "$d/s"; else { "$@"; echo "$?" >"$d/rc"; } | tee "$d/n" "$d/s"; fi; t=$?; wait; rc=1; read -r rc <"$d/rc"; if [ -n "$c" ] && [ "$rc" = 0 ]; then rc=1; read -r rc <"$d/zrc"; fi; n=; read -r n <"$d/count"; s=; read -r s _ <"$d/sum"; echo "kilter-stream: rc=$rc tee=$t bytes=$n sha256=$s" >&2; [ "$rc" = 0 ] || exit "$rc"; exit "$t""#;
 
 /// The POSIX `sh` script around a restore in the pod: stdin is staged into a file in a
 /// `mktemp -d` directory first (`tee` hashes it on the way; a file `tee` could not write in full
-/// fails the size check), and the restore program (`"$@"` after the expected byte count
-/// and sha256) reads it only when its size and sha256 are exactly what kilter sent; otherwise
-/// nothing touches the database (exit 65). Either way the last stderr line says what arrived:
-/// `kilter-stream: received bytes=<N> sha256=<hex>`, then `kilter-stream: restored` once the
-/// program exited 0 (kilter requires that line too: a `kubectl exec` that exits 0 for a failed
-/// command cannot pass for a restore). The pod needs room for one uncompressed dump.
-pub const RESTORE_SCRIPT: &str = r#"for p in mktemp tee wc sha256sum; do command -v "$p" >/dev/null 2>&1 || { echo "kilter-stream: missing $p" >&2; exit 127; }; done; d=$(mktemp -d) || exit 70; trap 'rm -rf "$d"' EXIT; s=$(tee "$d/in" | sha256sum) || exit 74; s=${s%% *}; n=$(wc -c <"$d/in"); n=$((n + 0)); echo "kilter-stream: received bytes=$n sha256=$s" >&2; [ "$n" = "$1" ] && [ "$s" = "$2" ] || exit 65; shift 2; "$@" <"$d/in" || exit "$?"; echo "kilter-stream: restored" >&2"#;
+/// fails the size check), and the restore program (`"$@"` after the expected byte count, sha256
+/// and decompressor, `zstd` or `none`) reads it only when its size and sha256 are exactly what
+/// kilter sent; otherwise nothing touches the database (exit 65). Either way the last stderr
+/// line says what arrived: `kilter-stream: received bytes=<N> sha256=<hex>`, then
+/// `kilter-stream: restored` once the program exited 0 (kilter requires that line too: a
+/// `kubectl exec` that exits 0 for a failed command cannot pass for a restore). The pod needs
+/// room for the stream as it was sent.
+pub const RESTORE_SCRIPT: &str = r#"c=$3; [ "$c" = none ] && c=; for p in mktemp tee wc sha256sum $c; do command -v "$p" >/dev/null 2>&1 || { echo "kilter-stream: missing $p" >&2; exit 127; }; done; d=$(mktemp -d) || exit 70; trap 'rm -rf "$d"' EXIT; s=$(tee "$d/in" | sha256sum) || exit 74; s=${s%% *}; n=$(wc -c <"$d/in"); n=$((n + 0)); echo "kilter-stream: received bytes=$n sha256=$s" >&2; [ "$n" = "$1" ] && [ "$s" = "$2" ] || exit 65; shift 3; if [ -n "$c" ]; then { "$c" -q -d -c "$d/in" || echo "$?" >"$d/zrc"; } | "$@"; r=$?; [ "$r" = 0 ] || exit "$r"; [ -s "$d/zrc" ] && { echo "kilter-stream: $c could not decompress the staged stream" >&2; exit 74; }; else "$@" <"$d/in" || exit "$?"; fi; echo "kilter-stream: restored" >&2"#;
 
-/// `sh -c DUMP_SCRIPT kilter-dump <dump argv…>`.
-pub fn checked_dump_argv(dump: Vec<String>) -> Vec<String> {
-    let mut argv =
-        vec!["sh".to_owned(), "-c".to_owned(), DUMP_SCRIPT.to_owned(), "kilter-dump".to_owned()];
+/// The POSIX `sh` script around a PostgreSQL restore in the pod: the stream is restored as it
+/// arrives, in ONE transaction that commits only once every byte has arrived. `tee` hands the
+/// stream to `wc -c` and `sha256sum` (fifos) and to the decompressor (`zstd` or `none`, the third
+/// argument), `pg_restore … -f -` (the six words after it) turns the archive into SQL, and
+/// `psql -v ON_ERROR_STOP=1 …` (the rest) applies it after a `BEGIN;`. The script writes `COMMIT;`
+/// only when the byte count and sha256 are exactly the expected ones (the first two arguments)
+/// and pg_restore and the decompressor exited 0; otherwise psql reaches the end of its input
+/// inside the transaction and PostgreSQL rolls everything back: a cut stream leaves the
+/// database as it was, as with the staged restore of MySQL/MariaDB, but without waiting for the
+/// whole stream first and without room for it in the pod. Reports as [`RESTORE_SCRIPT`] does.
+pub const PG_RESTORE_SCRIPT: &str = r#"c=$3; [ "$c" = none ] && c=; for p in mktemp mkfifo tee wc sha256sum "$4" "${10}" $c; do command -v "$p" >/dev/null 2>&1 || { echo "kilter-stream: missing $p" >&2; exit 127; }; done; d=$(mktemp -d) || exit 70; trap 'rm -rf "$d"' EXIT; mkfifo "$d/n" "$d/s" || exit 70; n=$1; h=$2; shift 3; { echo 'BEGIN;'; wc -c <"$d/n" >"$d/count" & sha256sum <"$d/s" >"$d/sum" & if [ -n "$c" ]; then tee "$d/n" "$d/s" | { "$c" -q -d -c; echo "$?" >"$d/zrc"; } | { "$1" "$2" "$3" "$4" "$5" "$6"; echo "$?" >"$d/prc"; }; else tee "$d/n" "$d/s" | { "$1" "$2" "$3" "$4" "$5" "$6"; echo "$?" >"$d/prc"; }; fi; wait; r=; read -r r <"$d/count"; s=; read -r s _ <"$d/sum"; p=1; read -r p <"$d/prc"; z=0; if [ -n "$c" ]; then z=1; read -r z <"$d/zrc"; fi; if [ "$((r + 0))" = "$n" ] && [ "$s" = "$h" ] && [ "$p" = 0 ] && [ "$z" = 0 ]; then echo 'COMMIT;'; : >"$d/ok"; fi; } | { shift 6; "$@" >/dev/null; echo "$?" >"$d/arc"; }; a=1; read -r a <"$d/arc"; r=; read -r r <"$d/count"; s=; read -r s _ <"$d/sum"; r=$((r + 0)); if [ "$a" != 0 ] && [ ! -f "$d/ok" ] && [ "$r" != "$n" ]; then echo "kilter-stream: $7 exited $a before the end of the stream" >&2; exit "$a"; fi; echo "kilter-stream: received bytes=$r sha256=$s" >&2; [ "$r" = "$n" ] && [ "$s" = "$h" ] || exit 65; [ "$a" = 0 ] || exit "$a"; [ -f "$d/ok" ] || { p=1; read -r p <"$d/prc"; [ "$p" = 0 ] && p=74; exit "$p"; }; echo "kilter-stream: restored" >&2"#;
+
+/// `sh -c PG_RESTORE_SCRIPT kilter-restore <bytes> <sha256> <decompressor> pg_restore --clean
+/// --if-exists --no-owner -f - psql -X -q -v ON_ERROR_STOP=1 -U <user> -d <db>`.
+pub fn pg_restore_argv(
+    bytes: u64,
+    sha256: &str,
+    decompressor: &str,
+    user: &str,
+    db: &str,
+) -> Vec<String> {
+    let mut argv: Vec<String> = vec![
+        "sh".into(),
+        "-c".into(),
+        PG_RESTORE_SCRIPT.into(),
+        "kilter-restore".into(),
+        bytes.to_string(),
+        sha256.into(),
+        decompressor.into(),
+    ];
+    argv.extend(
+        ["pg_restore", "--clean", "--if-exists", "--no-owner", "-f", "-"]
+            .iter()
+            .map(|s| (*s).to_owned()),
+    );
+    argv.extend(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", db]
+            .iter()
+            .map(|s| (*s).to_owned()),
+    );
+    argv
+}
+
+/// `sh -c DUMP_SCRIPT kilter-dump <compressor> <dump argv…>`.
+pub fn checked_dump_argv(transfer: Transfer, dump: Vec<String>) -> Vec<String> {
+    let mut argv = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        DUMP_SCRIPT.to_owned(),
+        "kilter-dump".to_owned(),
+        transfer.pod_compressor().to_owned(),
+    ];
     argv.extend(dump);
     argv
 }
 
-/// `sh -c RESTORE_SCRIPT kilter-restore <bytes> <sha256> <restore argv…>`.
-pub fn staged_restore_argv(bytes: u64, sha256: &str, restore: Vec<String>) -> Vec<String> {
+/// `sh -c RESTORE_SCRIPT kilter-restore <bytes> <sha256> <decompressor> <restore argv…>`
+/// (`decompressor`: `zstd` when the pod decompresses what kilter sends, else `none`).
+pub fn staged_restore_argv(
+    bytes: u64,
+    sha256: &str,
+    decompressor: &str,
+    restore: Vec<String>,
+) -> Vec<String> {
     let mut argv = vec![
         "sh".to_owned(),
         "-c".to_owned(),
@@ -215,6 +377,7 @@ pub fn staged_restore_argv(bytes: u64, sha256: &str, restore: Vec<String>) -> Ve
         "kilter-restore".to_owned(),
         bytes.to_string(),
         sha256.to_owned(),
+        decompressor.to_owned(),
     ];
     argv.extend(restore);
     argv
@@ -276,6 +439,13 @@ pub fn parse_received(stderr: &str) -> (Option<(u64, String)>, bool) {
         }
     }
     (received, restored)
+}
+
+/// Whether the dump program refused the compression it was asked for (a PostgreSQL 16+ built
+/// without zstd: `pg_dump: error: invalid compression specification: this build does not
+/// support compression with zstd`).
+pub fn refused_compression(stderr: &str) -> bool {
+    stderr.contains("does not support compression")
 }
 
 /// `stderr` without the scripts' `kilter-stream:` lines (what the database program said).

@@ -80,6 +80,12 @@ pub enum Compression {
     None,
     /// zstd at `level` (a standard zstd frame with a content checksum).
     Zstd { level: i32 },
+    /// pg_dump's own zstd inside its archive (`-Z zstd:LEVEL`), stored as pg_dump wrote it.
+    #[serde(rename = "pg_dump-zstd")]
+    PgZstd { level: i32 },
+    /// pg_dump's own gzip inside its archive (`-Z LEVEL`), stored as pg_dump wrote it.
+    #[serde(rename = "pg_dump-gzip")]
+    PgGzip { level: i32 },
 }
 
 impl Compression {
@@ -88,11 +94,20 @@ impl Compression {
         match self {
             Compression::None => "none".to_owned(),
             Compression::Zstd { level } => format!("zstd -{level}"),
+            Compression::PgZstd { level } => format!("pg_dump zstd:{level}"),
+            Compression::PgGzip { level } => format!("pg_dump gzip:{level}"),
         }
     }
+
+    /// Whether the file is exactly the stream the restore program reads (kilter sends it
+    /// as it is): uncompressed, or compressed inside pg_dump's archive.
+    pub fn is_program_input(&self) -> bool {
+        !matches!(self, Compression::Zstd { .. })
+    }
+
     fn suffix(&self) -> &'static str {
         match self {
-            Compression::None => "",
+            Compression::None | Compression::PgZstd { .. } | Compression::PgGzip { .. } => "",
             Compression::Zstd { .. } => ".zst",
         }
     }

@@ -126,9 +126,22 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
+/// What a [`Writer`] does with the stream that arrives from the pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// Compress it with zstd at this level (it arrives uncompressed).
+    Compress(i32),
+    /// Store it as it arrives (it is what the restore program reads).
+    AsIs,
+    /// Store it as it arrives (a zstd frame) and decompress a copy to check what it holds.
+    AsIsZstd,
+}
+
 enum Inner {
     Plain(Hashing<BufWriter<File>>),
     Zstd(zstd::stream::write::Encoder<'static, Hashing<BufWriter<File>>>),
+    /// The file as it arrives, and a decoder that feeds the raw tap.
+    Decoded(Hashing<BufWriter<File>>, Box<zstd::stream::write::Decoder<'static, Tap>>),
 }
 
 /// What a [`Writer`] wrote.
@@ -137,7 +150,10 @@ pub struct Written {
     /// Bytes on disk and their sha256.
     pub size: u64,
     pub sha256: String,
-    /// Bytes the database program wrote, and their sha256 (what the pod reports it sent).
+    /// Bytes that arrived from the pod, and their sha256 (what the pod reports it sent).
+    pub wire_size: u64,
+    pub wire_sha256: String,
+    /// Bytes the database program wrote, and their sha256.
     pub raw_size: u64,
     pub raw_sha256: String,
     /// The first and last bytes of the raw stream (to check that the dump looks whole).
@@ -147,47 +163,17 @@ pub struct Written {
 
 const EDGE: usize = 128;
 
-/// Compresses (or not) and hashes a dump into its `.partial` file.
-pub struct Writer {
-    inner: Inner,
-    raw: u64,
-    raw_hasher: Sha256,
+/// Counts and hashes the database program's own bytes and keeps their first and last ones.
+#[derive(Default)]
+struct Tap {
+    bytes: u64,
+    hasher: Sha256,
     head: Vec<u8>,
     tail: Vec<u8>,
 }
 
-/// How kilter's own compression reads as a shell command, e.g. `zstd -q -1 --single-thread`.
-/// One thread: measured on two cores, the dump, the database server and kubectl need the other
-/// core, and a second zstd worker made both the snapshot and the restore slower (README,
-/// "Performance").
-pub fn zstd_shell(level: i32) -> String {
-    format!("zstd -q -{level} --single-thread")
-}
-
-impl Writer {
-    pub fn new(file: File, compression: Compression) -> io::Result<Writer> {
-        let out = Hashing {
-            inner: BufWriter::with_capacity(1 << 20, file),
-            hasher: Sha256::new(),
-            bytes: 0,
-        };
-        let inner = match compression {
-            Compression::None => Inner::Plain(out),
-            Compression::Zstd { level } => {
-                let mut enc = zstd::stream::write::Encoder::new(out, level)?;
-                enc.include_checksum(true)?;
-                Inner::Zstd(enc)
-            }
-        };
-        Ok(Writer { inner, raw: 0, raw_hasher: Sha256::new(), head: Vec::new(), tail: Vec::new() })
-    }
-
-    /// Bytes received so far (before compression).
-    pub fn raw_bytes(&self) -> u64 {
-        self.raw
-    }
-
-    pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
+impl Write for Tap {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.head.len() < EDGE {
             let take = data.len().min(EDGE - self.head.len());
             self.head.extend_from_slice(&data[..take]);
@@ -200,19 +186,108 @@ impl Writer {
             let excess = self.tail.len().saturating_sub(EDGE);
             self.tail.drain(..excess);
         }
-        self.raw += data.len() as u64;
-        self.raw_hasher.update(data);
+        self.bytes += data.len() as u64;
+        self.hasher.update(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Stores (compressing or not) and hashes a dump into its `.partial` file.
+pub struct Writer {
+    inner: Inner,
+    /// The raw stream when it is what arrives (not for [`Store::AsIsZstd`]).
+    tap: Tap,
+    wire: u64,
+    wire_hasher: Sha256,
+    /// The stream stopped decompressing ([`Store::AsIsZstd`]).
+    undecodable: bool,
+}
+
+/// How kilter's own compression reads as a shell command, e.g. `zstd -q -1 --single-thread`.
+/// One thread: measured on two cores, the dump, the database server and kubectl need the other
+/// core, and a second zstd worker made both the snapshot and the restore slower (README,
+/// "Performance").
+pub fn zstd_shell(level: i32) -> String {
+    format!("zstd -q -{level} --single-thread")
+}
+
+impl Writer {
+    pub fn new(file: File, store: Store) -> io::Result<Writer> {
+        let out = Hashing {
+            inner: BufWriter::with_capacity(1 << 20, file),
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        let inner = match store {
+            Store::AsIs => Inner::Plain(out),
+            Store::Compress(level) => {
+                let mut enc = zstd::stream::write::Encoder::new(out, level)?;
+                enc.include_checksum(true)?;
+                Inner::Zstd(enc)
+            }
+            Store::AsIsZstd => {
+                Inner::Decoded(out, Box::new(zstd::stream::write::Decoder::new(Tap::default())?))
+            }
+        };
+        Ok(Writer {
+            inner,
+            tap: Tap::default(),
+            wire: 0,
+            wire_hasher: Sha256::new(),
+            undecodable: false,
+        })
+    }
+
+    /// Bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.wire
+    }
+
+    pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.wire += data.len() as u64;
+        self.wire_hasher.update(data);
         match &mut self.inner {
-            Inner::Plain(w) => w.write_all(data),
-            Inner::Zstd(w) => w.write_all(data),
+            Inner::Plain(w) => {
+                self.tap.write_all(data)?;
+                w.write_all(data)
+            }
+            Inner::Zstd(w) => {
+                self.tap.write_all(data)?;
+                w.write_all(data)
+            }
+            Inner::Decoded(w, dec) => {
+                w.write_all(data)?;
+                // A stream that does not decompress is reported by `finish`, after the pod's
+                // report was compared (a cut stream is "cut short", not "corrupt").
+                if !self.undecodable && dec.write_all(data).is_err() {
+                    self.undecodable = true;
+                }
+                Ok(())
+            }
         }
     }
 
     /// Finish the stream, flush and fsync the file.
     pub fn finish(self) -> io::Result<Written> {
-        let hashing = match self.inner {
-            Inner::Plain(w) => w,
-            Inner::Zstd(w) => w.finish()?,
+        let (hashing, tap) = match self.inner {
+            Inner::Plain(w) => (w, self.tap),
+            Inner::Zstd(w) => (w.finish()?, self.tap),
+            Inner::Decoded(w, dec) => {
+                let bad = |why: String| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("the pod's zstd stream does not decompress ({why})"),
+                    )
+                };
+                if self.undecodable {
+                    return Err(bad("not zstd data".to_owned()));
+                }
+                let tap = dec.finish().map_err(|e| bad(e.to_string()))?;
+                (w, tap)
+            }
         };
         let Hashing { inner, hasher, bytes } = hashing;
         let file = inner.into_inner().map_err(|e| e.into_error())?;
@@ -220,10 +295,12 @@ impl Writer {
         Ok(Written {
             size: bytes,
             sha256: hex(&hasher.finalize()),
-            raw_size: self.raw,
-            raw_sha256: hex(&self.raw_hasher.finalize()),
-            head: self.head,
-            tail: self.tail,
+            wire_size: self.wire,
+            wire_sha256: hex(&self.wire_hasher.finalize()),
+            raw_size: tap.bytes,
+            raw_sha256: hex(&tap.hasher.finalize()),
+            head: tap.head,
+            tail: tap.tail,
         })
     }
 }
@@ -236,13 +313,19 @@ pub fn raw_digest(path: &Utf8Path, compression: Compression) -> Result<(u64, Str
     Ok((out.bytes, hex(&out.hasher.finalize())))
 }
 
+/// Stream `path` into `out` as it is on disk.
+pub fn copy_into(path: &Utf8Path, out: &mut dyn Write) -> io::Result<()> {
+    let mut r = io::BufReader::with_capacity(1 << 20, File::open(path)?);
+    io::copy(&mut r, out).map(|_| ())
+}
+
 /// Stream the (decompressed) contents of `path` into `out`.
 pub fn feed(path: &Utf8Path, compression: Compression, out: &mut dyn Write) -> io::Result<()> {
     let file = File::open(path)?;
     match compression {
-        Compression::None => {
-            let mut r = io::BufReader::with_capacity(1 << 20, file);
-            io::copy(&mut r, out).map(|_| ())
+        Compression::None | Compression::PgZstd { .. } | Compression::PgGzip { .. } => {
+            drop(file);
+            copy_into(path, out)
         }
         Compression::Zstd { .. } => {
             let mut dec = zstd::stream::read::Decoder::new(file)?;

@@ -1,4 +1,4 @@
-use super::store::{Writer, digest, feed};
+use super::store::{Store, Writer, digest, feed};
 use super::*;
 
 fn tmp() -> (tempfile::TempDir, Utf8PathBuf) {
@@ -102,7 +102,7 @@ fn meta_v2(name: &str, files: Vec<DbFile>) -> Meta {
 /// Write `body` compressed as `file` and return its record.
 fn put(dir: &Utf8Path, file: &str, db: &str, body: &[u8]) -> DbFile {
     let f = store::create_partial(&dir.join(file)).expect("create");
-    let mut w = Writer::new(f, Compression::Zstd { level: 3 }).expect("writer");
+    let mut w = Writer::new(f, Store::Compress(3)).expect("writer");
     w.write(body).expect("write");
     let written = w.finish().expect("finish");
     DbFile {
@@ -131,13 +131,12 @@ fn the_writer_compresses_hashes_and_keeps_the_edges_and_feed_gives_the_bytes_bac
     }
     body[..5].copy_from_slice(b"PGDMP");
     let path = dir.join("s.dump.zst");
-    let mut w =
-        Writer::new(store::create_partial(&path).expect("create"), Compression::Zstd { level: 3 })
-            .expect("writer");
+    let mut w = Writer::new(store::create_partial(&path).expect("create"), Store::Compress(3))
+        .expect("writer");
     for chunk in body.chunks(77_777) {
         w.write(chunk).expect("write");
     }
-    assert_eq!(w.raw_bytes(), body.len() as u64);
+    assert_eq!(w.received(), body.len() as u64);
     let written = w.finish().expect("finish");
     assert_eq!(written.raw_size, body.len() as u64);
     assert!(written.head.starts_with(b"PGDMP"));
@@ -163,7 +162,7 @@ fn the_writer_compresses_hashes_and_keeps_the_edges_and_feed_gives_the_bytes_bac
     // Stored as-is.
     let plain = dir.join("p.dump");
     let mut w =
-        Writer::new(store::create_partial(&plain).expect("c"), Compression::None).expect("writer");
+        Writer::new(store::create_partial(&plain).expect("c"), Store::AsIs).expect("writer");
     w.write(b"abc").expect("write");
     let written = w.finish().expect("finish");
     assert_eq!(
@@ -171,6 +170,70 @@ fn the_writer_compresses_hashes_and_keeps_the_edges_and_feed_gives_the_bytes_bac
         (3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     );
     assert_eq!(written.tail, b"abc");
+    assert_eq!((written.wire_size, written.raw_size), (3, 3));
+    assert_eq!(written.wire_sha256, written.sha256);
+
+    // A zstd frame from the pod: stored as it arrived, its contents checked and hashed.
+    let framed = zstd::stream::encode_all(&body[..], 1).expect("encode");
+    let pod = dir.join("z.dump.zst");
+    let mut w = Writer::new(store::create_partial(&pod).expect("c"), Store::AsIsZstd).expect("w");
+    for chunk in framed.chunks(1000) {
+        w.write(chunk).expect("write");
+    }
+    let written = w.finish().expect("finish");
+    assert!(std::fs::read(&pod).expect("read") == framed, "stored as it arrived");
+    assert_eq!((written.wire_size, written.size), (framed.len() as u64, framed.len() as u64));
+    assert_eq!(written.raw_size, body.len() as u64);
+    let raw_sha: String = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    assert_eq!(written.raw_sha256, raw_sha);
+    assert!(written.head.starts_with(b"PGDMP"));
+    // A frame cut short, or bytes that are no zstd at all, do not pass.
+    for bad in [&framed[..framed.len() - 7], &b"PGDMP not zstd"[..]] {
+        let mut w =
+            Writer::new(store::create_partial(&pod).expect("c"), Store::AsIsZstd).expect("w");
+        w.write(bad).expect("write");
+        let e = w.finish().expect_err("undecodable");
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{e}");
+    }
+}
+
+#[test]
+fn the_probe_is_read_and_the_transfer_follows_what_the_pod_can_do() {
+    use engine::{Engine, PodTools, Transfer, parse_probe};
+    assert_eq!(
+        parse_probe("pg_dump (PostgreSQL) 17.5 (Debian 17.5-1.pgdg120+1)\nkilter-probe: zstd\n"),
+        PodTools { dump_major: Some(17), zstd: true }
+    );
+    assert_eq!(
+        parse_probe("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n"),
+        PodTools { dump_major: Some(15), zstd: false }
+    );
+    assert_eq!(
+        parse_probe(
+            "mariadb-dump from 11.4.2-MariaDB, client 10.19 for debian-linux-gnu (x86_64)\n"
+        ),
+        PodTools { dump_major: Some(11), zstd: false }
+    );
+    assert_eq!(parse_probe(""), PodTools::default());
+    assert_eq!(parse_probe("kilter-probe: zstd\n"), PodTools { dump_major: None, zstd: true });
+    let pod = |m: Option<u32>, z: bool| PodTools { dump_major: m, zstd: z };
+    let pg = Engine::Postgres;
+    assert_eq!(Transfer::choose(pg, &pod(Some(17), false)), Transfer::ArchiveZstd);
+    assert_eq!(Transfer::choose(pg, &pod(Some(16), true)), Transfer::ArchiveZstd);
+    assert_eq!(Transfer::choose(pg, &pod(Some(15), true)), Transfer::PodZstd);
+    assert_eq!(Transfer::choose(pg, &pod(Some(15), false)), Transfer::ArchiveGzip);
+    assert_eq!(Transfer::choose(pg, &pod(None, false)), Transfer::ArchiveGzip);
+    assert_eq!(Transfer::choose(Engine::Mysql, &pod(Some(8), true)), Transfer::PodZstd);
+    assert_eq!(Transfer::choose(Engine::Mariadb, &pod(Some(11), false)), Transfer::Raw);
+    assert_eq!(Transfer::ArchiveZstd.fallback(&pod(Some(16), true)), Some(Transfer::PodZstd));
+    assert_eq!(Transfer::ArchiveZstd.fallback(&pod(Some(16), false)), Some(Transfer::ArchiveGzip));
+    assert_eq!(Transfer::ArchiveGzip.fallback(&pod(Some(16), false)), None);
+    assert_eq!(Transfer::ArchiveZstd.stored().label(), "pg_dump zstd:1");
+    assert!(Transfer::ArchiveGzip.stored().is_program_input());
+    assert!(!Transfer::PodZstd.stored().is_program_input());
 }
 
 #[test]
@@ -334,19 +397,23 @@ fn prune_keeps_the_newest_the_pinned_and_the_incomplete() {
 fn engines_build_the_documented_commands() {
     let s = |v: Vec<String>| v.join(" ");
     let pg = engine::Engine::Postgres;
-    assert_eq!(s(pg.dump_argv("u", "d")), "pg_dump -Fc -Z0 -U u d");
+    use engine::Transfer;
+    assert_eq!(s(pg.dump_argv("u", "d", Transfer::Raw)), "pg_dump -Fc -Z 0 -U u d");
+    assert_eq!(s(pg.dump_argv("u", "d", Transfer::PodZstd)), "pg_dump -Fc -Z 0 -U u d");
+    assert_eq!(s(pg.dump_argv("u", "d", Transfer::ArchiveZstd)), "pg_dump -Fc -Z zstd:1 -U u d");
+    assert_eq!(s(pg.dump_argv("u", "d", Transfer::ArchiveGzip)), "pg_dump -Fc -Z 1 -U u d");
     assert_eq!(s(pg.restore_argv("u", "d")), "pg_restore --clean --if-exists --no-owner -U u -d d");
     assert_eq!(s(pg.check_argv("u", "d")), "psql -U u -d d -tAc select 1");
     assert_eq!(s(pg.shell_argv("u", "d", &["-c".into(), "x".into()])), "psql -U u -d d -c x");
     let my = engine::Engine::Mysql;
     assert_eq!(
-        s(my.dump_argv("root", "app")),
+        s(my.dump_argv("root", "app", Transfer::PodZstd)),
         "mysqldump --single-transaction --routines --triggers --events -u root app"
     );
     assert_eq!(s(my.restore_argv("root", "app")), "mysql -u root app");
     let ma = engine::Engine::Mariadb;
     assert_eq!(
-        s(ma.dump_argv("root", "app")),
+        s(ma.dump_argv("root", "app", Transfer::Raw)),
         "mariadb-dump --single-transaction --routines --triggers --events -u root app"
     );
     assert_eq!(s(ma.version_argv("root", "app")), "mariadb -u root -N -B -e select version() app");

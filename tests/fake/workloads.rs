@@ -1205,9 +1205,19 @@ pub fn exec(ctx: &Ctx, p: &args::Parsed) -> i32 {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    // What a failing stream names: the program under a `sh -c SCRIPT NAME PROG…` wrapper.
+    // What a failing stream names: the program under a `sh -c SCRIPT NAME ARGS… PROG…` wrapper
+    // (kilter's dump script takes the compressor first, its restore script the byte count,
+    // sha256 and decompressor).
     let streamed = match cmd.get(..2) {
-        Some([sh, c]) if sh == "sh" && c == "-c" => cmd.get(4).map(|p| {
+        Some([sh, c]) if sh == "sh" && c == "-c" => {
+            let at = match cmd.get(3).map(String::as_str) {
+                Some("kilter-dump") => 5,
+                Some("kilter-restore") => 7,
+                _ => 4,
+            };
+            cmd.get(at)
+        }
+        .map(|p| {
             Path::new(p).file_name().map_or_else(|| p.clone(), |n| n.to_string_lossy().into_owned())
         }),
         _ => None,

@@ -386,7 +386,12 @@ fn restore_of_a_missing_snapshot_is_refused_before_anything_is_created() {
     assert!(err.contains("no snapshot named `nope`"), "{err}");
     assert!(env.calls().is_empty(), "nothing ran: {:?}", env.calls());
     let out = env.kilter(&dir).args(["ci", "--restore", "../etc/passwd"]).output().unwrap();
-    assert_eq!(code(&out), 4, "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 4, "{err}");
+    // the rule `kilter db restore` applies, in its words
+    assert!(err.contains("invalid snapshot name \"../etc/passwd\""), "{err}");
+    assert!(err.contains("a snapshot name is 1–64 characters"), "{err}");
+    assert!(env.calls().is_empty(), "nothing ran: {:?}", env.calls());
 }
 
 #[test]
@@ -521,11 +526,16 @@ fn github_actions_groups_annotation_and_step_summary() {
     let tilt_out = [
         "Tilt started on http://127.0.0.1:<port>/".to_owned(),
         "v0.37.6, built 2026-08-08".to_owned(),
+    ]
+    .into_iter()
+    .chain(env.tilt_docker_prune_lines())
+    .chain([
         String::new(),
         "Initial Build".to_owned(),
         format!("Loading Tiltfile at: {}/Tiltfile", dir.display()),
         "Successfully loaded Tiltfile (<t>)".to_owned(),
-    ]
+    ])
+    .collect::<Vec<_>>()
     .join("%0A");
     let want_error = normalise(
         &env,

@@ -94,12 +94,22 @@ INSERT INTO items SELECT g, md5(g::text), repeat(md5(g::text), 4), g / 7.0 FROM 
 /// database programs taken out: `sh -c '<script>' kilter-dump PROG…` and `sh -c '<script>'
 /// kilter-restore BYTES SHA256 PROG…` become `PROG…`, what the pod's program is asked to do.
 fn plain(text: &str) -> String {
-    let re = regex::Regex::new(r"sh -c .*? kilter-(dump|restore [0-9]+ [0-9a-f]{64}) ").unwrap();
+    let re = regex::Regex::new(
+        r"sh -c .*? kilter-(dump (none|zstd)|restore [0-9]+ [0-9a-f]{64} (none|zstd)) ",
+    )
+    .unwrap();
     re.replace_all(text, "").into_owned()
 }
 
 fn plain_all(calls: &[String]) -> Vec<String> {
     calls.iter().map(|c| plain(c)).collect()
+}
+
+/// kilter's question to the database pod before a dump or the restore of a zstd file.
+fn probe_call(ns: &str, pod: &str, program: &str) -> String {
+    format!(
+        "kubectl --context kind-kilter-{ns} exec {pod} -n {ns}-dev -- sh -c '\"$1\" --version 2>/dev/null || true; if command -v zstd >/dev/null 2>&1; then echo \"kilter-probe: zstd\"; fi' kilter-probe {program}"
+    )
 }
 
 /// How kilter renders its own compression (docs/dry-run.md).
@@ -140,21 +150,24 @@ fn snapshot_then_restore_brings_back_exactly_the_original_rows() {
         "kubectl --context kind-kilter-shop get 'deployment,statefulset' -n shop-dev -o json",
         "kubectl --context kind-kilter-shop get pods -n shop-dev -l 'app=postgres' -o json",
         "kubectl --context kind-kilter-shop exec postgres-0 -n shop-dev -- psql -U postgres -d shop -tAc 'show server_version'",
-        "kubectl --context kind-kilter-shop exec postgres-0 -n shop-dev -- pg_dump -Fc -Z0 -U postgres shop",
+        &probe_call("shop", "postgres-0", "pg_dump"),
+        "kubectl --context kind-kilter-shop exec postgres-0 -n shop-dev -- pg_dump -Fc -Z 0 -U postgres shop",
     ];
-    assert!(calls[4].contains(" -- sh -c 'for p in mktemp mkfifo tee wc sha256sum;"), "{calls:#?}");
-    assert!(calls[4].ends_with(" kilter-dump pg_dump -Fc -Z0 -U postgres shop"), "{calls:#?}");
+    assert!(calls[5].contains(" -- sh -c 'c=$1; shift; "), "{calls:#?}");
+    assert!(
+        calls[5].ends_with(" kilter-dump zstd pg_dump -Fc -Z 0 -U postgres shop"),
+        "{calls:#?}"
+    );
     assert_eq!(plain_all(&calls), want, "the exact calls, under kilter's stream check");
     let partial = db.snapshots().join("before.dump.zst.partial");
     let stderr = plain(&stderr_of(&out));
     assert!(
         stderr.contains(&format!(
-            "$ KUBECONFIG={} kubectl --context kind-kilter-shop exec postgres-0 -n shop-dev -- pg_dump -Fc -Z0 -U postgres shop | {} > {}",
+            "$ KUBECONFIG={} kubectl --context kind-kilter-shop exec postgres-0 -n shop-dev -- pg_dump -Fc -Z 0 -U postgres shop | cat > {}",
             kubeconfig(&db.env, "shop").display(),
-            zstd_shell(),
             partial.display()
         )),
-        "the dump is echoed with its compression and redirection:\n{stderr}"
+        "the dump is echoed with its redirection (the pod compresses):\n{stderr}"
     );
     assert_eq!(db.files(), ["before.dump.zst", "before.json"]);
     assert_eq!(mode(&db.snapshots()), 0o700);
@@ -198,7 +211,7 @@ fn snapshot_then_restore_brings_back_exactly_the_original_rows() {
     let restore = calls
         .iter()
         .position(|c| {
-            c == "kubectl --context kind-kilter-shop exec -i postgres-0 -n shop-dev -- pg_restore --clean --if-exists --no-owner -U postgres -d shop"
+            c == "kubectl --context kind-kilter-shop exec -i postgres-0 -n shop-dev -- pg_restore --clean --if-exists --no-owner -f - psql -X -q -v 'ON_ERROR_STOP=1' -U postgres -d shop"
         })
         .unwrap_or_else(|| panic!("pg_restore call: {calls:#?}"));
     assert_eq!(
@@ -211,17 +224,17 @@ fn snapshot_then_restore_brings_back_exactly_the_original_rows() {
     let stderr = stderr_of(&out);
     assert!(
         stderr.contains(&format!(
-            "$ zstd -dc {} | KUBECONFIG={} kubectl --context kind-kilter-shop exec -i postgres-0",
+            "$ cat {} | KUBECONFIG={} kubectl --context kind-kilter-shop exec -i postgres-0",
             db.dump("before").display(),
             kubeconfig(&db.env, "shop").display()
         )),
-        "kilter decompresses into pg_restore:\n{stderr}"
+        "kilter sends the zstd file as it is; the pod decompresses it:\n{stderr}"
     );
     assert!(stderr.contains("Restored `before`"), "{stderr}");
     // Into the database it came from: no warning, and no "does it exist" check for it.
     assert!(!stderr.contains("was taken from database"), "{stderr}");
     let execs: Vec<&String> = calls.iter().filter(|c| c.contains(" exec ")).collect();
-    assert_eq!(execs.len(), 2, "pg_restore and the `select 1` only: {execs:#?}");
+    assert_eq!(execs.len(), 3, "the probe, pg_restore and the `select 1` only: {execs:#?}");
     let log = commands_log(&db.env, "shop");
     assert!(log.contains("pg_restore --clean --if-exists --no-owner"), "{log}");
 }
@@ -247,8 +260,10 @@ fn destroy_takes_a_pre_destroy_snapshot_that_restores_after_up() {
     );
     assert_eq!(files[1], format!("{name}.json"));
     let calls = db.env.calls();
-    let dump =
-        calls.iter().position(|c| c.contains(" kilter-dump pg_dump -Fc -Z0")).expect("pg_dump ran");
+    let dump = calls
+        .iter()
+        .position(|c| c.contains(" kilter-dump zstd pg_dump -Fc -Z 0"))
+        .expect("pg_dump ran");
     let delete = calls.iter().position(|c| c.starts_with("kind delete cluster")).expect("deleted");
     assert!(dump < delete, "the snapshot comes first: {calls:#?}");
     let stderr = stderr_of(&out);
@@ -530,8 +545,7 @@ fn dry_run_prints_the_dump_restore_and_rm_commands() {
     let partial = db.snapshots().join("plan.dump.zst.partial");
     assert!(
         script.contains(&format!(
-            "exec postgres-0 -n shop-dev -- pg_dump -Fc -Z0 -U postgres shop | {} > {}",
-            zstd_shell(),
+            "exec postgres-0 -n shop-dev -- pg_dump -Fc -Z 0 -U postgres shop | cat > {}",
             partial.display()
         )),
         "{script}"
@@ -540,7 +554,7 @@ fn dry_run_prints_the_dump_restore_and_rm_commands() {
         script.contains(&format!("mv -f {} {}", partial.display(), db.dump("plan").display())),
         "{script}"
     );
-    assert!(!calls_since(&db.env, mark).iter().any(|c| c.contains("pg_dump")), "not run");
+    assert!(!calls_since(&db.env, mark).iter().any(|c| c.contains("kilter-dump")), "not run");
     assert_eq!(db.files(), files);
 
     db.sql("DELETE FROM items");
@@ -548,7 +562,7 @@ fn dry_run_prints_the_dump_restore_and_rm_commands() {
     let script = plain(&stdout_of(&out));
     assert!(
         script.contains(&format!(
-            "zstd -dc {} | KUBECONFIG={} kubectl --context kind-kilter-shop exec -i postgres-0 -n shop-dev -- pg_restore --clean --if-exists --no-owner -U postgres -d shop\n",
+            "cat {} | KUBECONFIG={} kubectl --context kind-kilter-shop exec -i postgres-0 -n shop-dev -- pg_restore --clean --if-exists --no-owner -f - psql -X -q -v 'ON_ERROR_STOP=1' -U postgres -d shop\n",
             db.dump("base").display(),
             kubeconfig(&db.env, "shop").display()
         )),
@@ -635,8 +649,8 @@ fn a_deployment_with_custom_labels_and_a_sidecar() {
             .any(|c| c.ends_with("get pods -n shop-dev -l 'app.kubernetes.io/name=db' -o json")),
         "{calls:#?}"
     );
-    let dump = plain(calls.iter().find(|c| c.contains("pg_dump")).expect("dumped"));
-    assert!(dump.contains(" -c postgres -- pg_dump -Fc -Z0 -U postgres app"), "{dump}");
+    let dump = plain(calls.iter().find(|c| c.contains("kilter-dump")).expect("dumped"));
+    assert!(dump.contains(" -c postgres -- pg_dump -Fc -Z 0 -U postgres app"), "{dump}");
     db.pg.psql("app", "DELETE FROM t");
     db.ok(&["db", "restore", "d1"]);
     assert_eq!(
@@ -687,7 +701,7 @@ fn a_v1_dump_still_restores() {
     let stderr = plain(&stderr_of(&out));
     assert!(
         stderr.contains(&format!("$ cat {} | KUBECONFIG=", dump.display()))
-            && stderr.contains("pg_restore --clean --if-exists --no-owner -U postgres -d shop\n"),
+            && stderr.contains("pg_restore --clean --if-exists --no-owner -f - psql -X -q -v 'ON_ERROR_STOP=1' -U postgres -d shop\n"),
         "a v1 dump goes to pg_restore as it is: {stderr}"
     );
 
@@ -727,9 +741,9 @@ fn include_snapshots_further_databases_all_or_nothing() {
     let mark = db.env.calls().len();
     db.ok(&["db", "snapshot", "multi", "--include", "auth,analytics,shop"]);
     let dumps: Vec<String> =
-        calls_since(&db.env, mark).into_iter().filter(|c| c.contains("pg_dump")).collect();
+        calls_since(&db.env, mark).into_iter().filter(|c| c.contains("kilter-dump")).collect();
     assert_eq!(dumps.len(), 3, "the configured database is dumped once: {dumps:#?}");
-    assert!(dumps[1].ends_with("pg_dump -Fc -Z0 -U postgres auth"), "{dumps:#?}");
+    assert!(dumps[1].ends_with("pg_dump -Fc -Z 0 -U postgres auth"), "{dumps:#?}");
     assert_eq!(
         db.files(),
         ["multi.dump.zst", "multi.json", "multi@analytics.dump.zst", "multi@auth.dump.zst"]
@@ -1082,17 +1096,18 @@ fn mariadb_round_trip_with_rows_routines_triggers_and_events() {
     let out = my.ok(&["db", "snapshot", "m1"]);
     let calls = calls_since(&my.env, mark);
     let calls = plain_all(&calls);
-    let tail: Vec<&str> = calls.iter().rev().take(2).rev().map(String::as_str).collect();
+    let tail: Vec<&str> = calls.iter().rev().take(3).rev().map(String::as_str).collect();
     assert_eq!(
         tail,
         [
             "kubectl --context kind-kilter-shop exec mariadb-0 -n shop-dev -- mariadb -u root -N -B -e 'select version()' shop",
+            &probe_call("shop", "mariadb-0", "mariadb-dump"),
             "kubectl --context kind-kilter-shop exec mariadb-0 -n shop-dev -- mariadb-dump --single-transaction --routines --triggers --events -u root shop",
         ],
         "{calls:#?}"
     );
     let stderr = stderr_of(&out);
-    assert!(stderr.contains(&format!("-u root shop | {} > ", zstd_shell())), "{stderr}");
+    assert!(stderr.contains("-u root shop | cat > "), "the pod compresses: {stderr}");
     assert_eq!(my.files(), ["m1.json", "m1.sql.zst"]);
     let meta: Value = serde_json::from_str(&read(my.snapshots().join("m1.json"))).unwrap();
     assert_eq!(meta["engine"], "mariadb");
@@ -1129,7 +1144,7 @@ fn mariadb_round_trip_with_rows_routines_triggers_and_events() {
         "success only once the server answers"
     );
     assert!(
-        stderr_of(&out).contains(&format!("$ zstd -dc {} | KUBECONFIG=", file.display())),
+        stderr_of(&out).contains(&format!("$ cat {} | KUBECONFIG=", file.display())),
         "{}",
         stderr_of(&out)
     );
@@ -1292,4 +1307,36 @@ fn snapshot_store_verbs_replay_to_the_same_files() {
             "{args:?}: the script's files differ from the real run's:\n{script}"
         );
     }
+}
+
+/// A MariaDB pod without zstd (the official image): the dump comes plain and kilter compresses
+/// it on the host (`.sql.zst`); the restore decompresses it on the way into the pod.
+#[test]
+fn mariadb_without_zstd_in_the_pod_sends_plain_sql_that_kilter_compresses() {
+    let Some(my) = setup_my("mariadb_without_zstd", "mariadb") else { return };
+    my.maria.wire_without_zstd(&my.env);
+    my.sql(MY_SEED);
+    let original = my.state();
+    let mark = my.env.calls().len();
+    let out = my.ok(&["db", "snapshot", "p"]);
+    let calls = calls_since(&my.env, mark);
+    let dump = calls.iter().find(|c| c.contains(" kilter-dump ")).expect("dumped");
+    assert!(dump.contains(" kilter-dump none mariadb-dump "), "{dump}");
+    assert!(
+        stderr_of(&out).contains(&format!("-u root shop | {} > ", zstd_shell())),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(my.files(), ["p.json", "p.sql.zst"]);
+    let sql = String::from_utf8(unzstd(&my.snapshots().join("p.sql.zst"))).unwrap();
+    assert!(sql.trim_end().lines().last().unwrap().starts_with("-- Dump completed"), "whole");
+    my.maria.recreate_db("shop");
+    let out = my.ok(&["db", "restore", "p"]);
+    assert!(
+        stderr_of(&out)
+            .contains(&format!("$ zstd -dc {} | ", my.snapshots().join("p.sql.zst").display())),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(my.state(), original);
 }

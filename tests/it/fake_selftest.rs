@@ -867,7 +867,8 @@ fn tilt_up_runs_until_sigterm_and_detects_port_clashes() {
     assert_eq!(
         read(env.root().join("tilt1.log")),
         format!(
-            "Tilt started on http://localhost:10351/\nv0.37.6, built 2026-08-08\n\nInitial Build\nLoading Tiltfile at: {}\nhi\nSuccessfully loaded Tiltfile (12ms)\n",
+            "Tilt started on http://localhost:10351/\nv0.37.6, built 2026-08-08\n{}\n\nInitial Build\nLoading Tiltfile at: {}\nhi\nSuccessfully loaded Tiltfile (12ms)\n",
+            env.tilt_docker_prune_lines().join("\n"),
             dir.join("Tiltfile").display()
         )
     );
@@ -1116,7 +1117,8 @@ fn tilt_get_reports_session_uiresources_and_clusters() {
     assert_eq!(
         read(env.root().join("up2.log")),
         format!(
-            "Tilt started on http://localhost:10358/\nv0.37.6, built 2026-08-08\n\nInitial Build\nLoading Tiltfile at: {}\nSuccessfully loaded Tiltfile (12ms)\nERROR: Cluster status error: {}\n",
+            "Tilt started on http://localhost:10358/\nv0.37.6, built 2026-08-08\n{}\n\nInitial Build\nLoading Tiltfile at: {}\nSuccessfully loaded Tiltfile (12ms)\nERROR: Cluster status error: {}\n",
+            env.tilt_docker_prune_lines().join("\n"),
             dir.join("Tiltfile").display(),
             cluster_error(NO_KUBE_CONFIG)
         )
@@ -1153,9 +1155,10 @@ fn tilt_tiltfile_errors_keep_tilt_up_and_fail_ci() {
     let dir = env.project("shop");
     let tiltfile = dir.join("Tiltfile");
     std::fs::write(&tiltfile, "print(\"x\")\n# fail(\"not this one\")\nfail(\"boom\")\n").unwrap();
-    let head =
-        "Tilt started on http://localhost:10359/\nv0.37.6, built 2026-08-08\n\nInitial Build\n"
-            .to_owned();
+    let head = format!(
+        "Tilt started on http://localhost:10359/\nv0.37.6, built 2026-08-08\n{}\n\nInitial Build\n",
+        env.tilt_docker_prune_lines().join("\n")
+    );
     let traceback = format!(
         "Traceback (most recent call last):\n  {}:3:5: in <toplevel>\nError in fail: boom",
         tiltfile.display()
@@ -1273,6 +1276,10 @@ fn neutral(text: &str, env: &Env) -> Value {
         }
     }
     strip(&mut v);
+    // The real Tilt lists the objects of a kind in no fixed order (seen both ways round).
+    if let Some(items) = v.get_mut("items").and_then(Value::as_array_mut) {
+        items.sort_by_key(|i| i["metadata"]["name"].as_str().unwrap_or_default().to_owned());
+    }
     v
 }
 

@@ -611,7 +611,7 @@ fn a_postgres_service_alone_is_enough_for_snapshot_and_restore() {
     // It went through the service's StatefulSet, with the catalog's user and the project's db.
     assert!(
         env.calls().iter().any(|c| c.contains("exec postgres-0 -n shop-dev -- sh -c ")
-            && c.ends_with(" kilter-dump pg_dump -Fc -Z0 -U postgres shop")),
+            && c.ends_with(" kilter-dump zstd pg_dump -Fc -Z 0 -U postgres shop")),
         "{:?}",
         env.calls()
     );

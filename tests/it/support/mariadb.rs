@@ -209,8 +209,27 @@ impl Maria {
 
     /// Point the fake kubectl's `exec` at this server.
     pub fn wire(&self, env: &Env) {
+        self.wire_to(env, &self.bin, &super::pod_tools());
+    }
+
+    /// [`Maria::wire`] for a pod without `zstd`, as the official mariadb images are.
+    pub fn wire_without_zstd(&self, env: &Env) {
+        // Only the server's client programs from its bin dir (which may be /usr/bin, zstd
+        // and all).
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mariadb-clients");
+        for p in ["mariadb", "mariadb-dump", "mysql", "mysqldump"] {
+            let (from, to) = (self.bin.join(p), dir.join(p));
+            if from.exists() && !to.exists() {
+                let _ = std::fs::create_dir_all(&dir);
+                let _ = std::os::unix::fs::symlink(&from, &to);
+            }
+        }
+        self.wire_to(env, &dir, &super::pod_tools_without_zstd());
+    }
+
+    fn wire_to(&self, env: &Env, bin: &Path, tools: &Path) {
         // The bin dir first, then the shell and coreutils kilter's stream checks run.
-        let path = format!("{}:{}", self.bin.display(), super::pod_tools().display());
+        let path = format!("{}:{}", bin.display(), tools.display());
         env.set_knob("exec_path", &path);
         env.set_knob("mysql_socket", &self.sock().to_string_lossy());
     }

@@ -193,8 +193,31 @@ impl Env {
             ("KILTER_FAKE_STATE", self.state_dir().into()),
             ("KILTER_SHIM_LOG", self.shim_log().into()),
         ];
+        if self.real.is_none() {
+            // The fake docker has no daemon socket, and the machine's own engine may or may not
+            // run: a Tilt (the fake, or the real one of the real-Tilt tier) always finds none,
+            // and says so the same way on every machine.
+            vars.push(("DOCKER_HOST", format!("unix://{}", self.docker_sock().display()).into()));
+        }
         vars.extend(self.real_vars());
         vars
+    }
+
+    /// Where `DOCKER_HOST` points in a fake-Docker Env: a socket that never exists.
+    pub fn docker_sock(&self) -> PathBuf {
+        self.root().join("no-docker.sock")
+    }
+
+    /// The two lines a Tilt prints after its version when `DOCKER_HOST` answers nothing.
+    pub fn tilt_docker_prune_lines(&self) -> [String; 2] {
+        let sock = self.docker_sock();
+        [
+            "[Docker Prune] Docker API version too low for Tilt to run Docker Prune:".to_owned(),
+            format!(
+                "\tfailed to connect to the docker API at unix://{0}; check if the path is correct and if the daemon is running: dial unix {0}: connect: no such file or directory",
+                sock.display()
+            ),
+        ]
     }
 
     /// kilter in `cwd` with the isolated environment (no KUBECONFIG, no CI).
@@ -493,11 +516,21 @@ pub fn truthy(var: &str) -> bool {
 
 /// A directory standing for a database pod's image beside its database programs: the POSIX
 /// shell and the coreutils that kilter's stream checks run in the pod (`sh`, `mktemp`, `mkfifo`,
-/// `tee`, `wc`, `sha256sum`, `cat`, `rm`), as symlinks, and nothing else (no pager for an
-/// interactive client to start).
+/// `tee`, `wc`, `sha256sum`, `cat`, `rm`) and `zstd`, as symlinks, and nothing else (no pager
+/// for an interactive client to start).
 pub fn pod_tools() -> std::path::PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pod-tools");
-    for tool in ["sh", "mktemp", "mkfifo", "tee", "wc", "sha256sum", "cat", "rm"] {
+    pod_tools_in("pod-tools", &["zstd"])
+}
+
+/// [`pod_tools`] without `zstd`, as in the official postgres and mariadb images.
+pub fn pod_tools_without_zstd() -> std::path::PathBuf {
+    pod_tools_in("pod-tools-no-zstd", &[])
+}
+
+fn pod_tools_in(name: &str, extra: &[&str]) -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let base = ["sh", "mktemp", "mkfifo", "tee", "wc", "sha256sum", "cat", "rm"];
+    for tool in base.iter().chain(extra) {
         let link = dir.join(tool);
         if link.exists() {
             continue;

@@ -300,8 +300,17 @@ impl Pg {
     /// Point the fake kubectl's `exec` at this server: programs from its bin dir, `PGHOST` =
     /// the socket dir, `PGPORT` = 5432.
     pub fn wire(&self, env: &Env) {
+        self.wire_to(env, &super::pod_tools());
+    }
+
+    /// [`Pg::wire`] for a pod without `zstd`, as the official postgres images are.
+    pub fn wire_without_zstd(&self, env: &Env) {
+        self.wire_to(env, &super::pod_tools_without_zstd());
+    }
+
+    fn wire_to(&self, env: &Env, tools: &std::path::Path) {
         // The bin dir first, then the shell and coreutils kilter's stream checks run.
-        let path = format!("{}:{}", self.bin.display(), super::pod_tools().display());
+        let path = format!("{}:{}", self.bin.display(), tools.display());
         env.set_knob("exec_path", &path);
         env.set_knob("pg_host", &self.socket_dir().to_string_lossy());
         env.set_knob("pg_port", "5432");
