@@ -64,9 +64,14 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     if let Choice::Rendered(app) = &choice {
         lifecycle::app::render_into_cache(ctx, &project, app, &ports, &wired)?;
     }
-    let shown = Shown { choice: &choice, tiltfile: &tiltfile };
+    let shown = Shown {
+        choice: &choice,
+        tiltfile: &tiltfile,
+        wired: &wired,
+        registry_port: up.registry_port,
+    };
     if !want_tilt {
-        summary(ctx, &project, &ports, &wired, None, cluster_took, up.registry_port, &shown);
+        summary(ctx, &project, &ports, None, cluster_took, &shown);
         match &choice {
             _ if args.no_tilt => {}
             Choice::Nothing => ui.note(lifecycle::app::NO_APP_NOTE),
@@ -85,7 +90,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         // Tilt in the foreground runs as long as the user wants: no deadline.
         runner.clear_deadline();
         drop(lock);
-        summary(ctx, &project, &ports, &wired, None, cluster_took, up.registry_port, &shown);
+        summary(ctx, &project, &ports, None, cluster_took, &shown);
         let cmd = if args.ci {
             tilt::ci_cmd(tilt_bin, &targs, &project.dir, None)
         } else {
@@ -112,28 +117,29 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     };
     let pid = tilt::start(runner, &how)?;
     runner.clear_deadline();
-    summary(ctx, &project, &ports, &wired, pid, started.elapsed(), up.registry_port, &shown);
+    summary(ctx, &project, &ports, pid, started.elapsed(), &shown);
     Ok(0)
 }
 
-/// Which Tiltfile the summary names.
+/// What the summary shows besides the cluster and Tilt: which Tiltfile runs, the services, the
+/// registry.
 struct Shown<'a> {
     choice: &'a Choice,
     tiltfile: &'a camino::Utf8Path,
+    wired: &'a [Wired],
+    registry_port: Option<u16>,
 }
 
-#[allow(clippy::too_many_arguments)]
 fn summary(
     ctx: &Ctx<'_>,
     project: &Project,
     ports: &Ports,
-    wired: &[Wired],
     tilt_pid: Option<i32>,
     took: Duration,
-    registry_port: Option<u16>,
     shown: &Shown<'_>,
 ) {
     let ui = ctx.ui;
+    let (wired, registry_port) = (shown.wired, shown.registry_port);
     ui.success(
         &format!("{} is up ({})", project.name, crate::ui::fmt_duration(took)),
         &format!("bring {} up", project.name),
