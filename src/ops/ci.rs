@@ -31,6 +31,7 @@ use crate::error::{Code, CommandFailed, Exit, code_of, invalid};
 use crate::exec::{Cmd, Content, Output};
 use crate::github::{self, Actions, Phase, Status};
 use crate::lifecycle;
+use crate::lifecycle::app::Choice;
 use crate::lifecycle::bring_up::{BroughtUp, Step, Steps, bring_up, prepare_tilt};
 use crate::ports;
 use crate::project::{Identity, Project, check_identity, stage_flag};
@@ -220,8 +221,14 @@ fn work(
     created: &AtomicBool,
 ) -> Result<Verdict> {
     let actions = phases.actions;
-    let tiltfile = project.tiltfile();
-    let want_tilt = tiltfile.is_file();
+    // The user's Tiltfile, or the one kilter renders for the app (as `up` does).
+    let choice = crate::lifecycle::app::choose(project)?;
+    let (tiltfile, want_tilt) = match &choice {
+        Choice::User { path, exists } => (path.clone(), *exists),
+        Choice::Rendered(_) => (crate::lifecycle::app::rendered_tiltfile(project), true),
+        Choice::Nothing => (project.tiltfile(), false),
+    };
+    crate::lifecycle::app::check_service_names(&choice, service_list)?;
     let opts = lifecycle::up::Options {
         adopt: false,
         tilt: want_tilt,
@@ -251,9 +258,14 @@ fn work(
         );
         return Ok(Verdict::Passed);
     }
+    if let Choice::Rendered(app) = &choice {
+        crate::lifecycle::app::render_into_cache(ctx, project, app, &up.ports, &wired)?;
+    }
     phases.run("tilt ci", "tilt ci", || {
         let artifacts = artifacts_dir(args, project)?;
-        let v = tilt_ci(ctx, actions, project, &up.tools, &up.ports, &wired, &artifacts)?;
+        let run =
+            TiltRun { tools: &up.tools, ports: &up.ports, wired: &wired, tiltfile: &tiltfile };
+        let v = tilt_ci(ctx, actions, project, &run, &artifacts)?;
         let status = match &v {
             Verdict::Passed => ok(),
             Verdict::TiltFailed { code, .. } => Status::Failed(format!("exit {code}")),
@@ -264,6 +276,14 @@ fn work(
 
 fn ok() -> Status {
     Status::Ok(None)
+}
+
+/// What `tilt ci` runs with.
+struct TiltRun<'a> {
+    tools: &'a crate::tools::Tools,
+    ports: &'a ports::Ports,
+    wired: &'a [Wired],
+    tiltfile: &'a Utf8Path,
 }
 
 /// The bring-up steps as timed phases: `cluster`, and `services` when there are any to apply
@@ -294,13 +314,11 @@ fn tilt_ci(
     ctx: &Ctx<'_>,
     actions: &Actions,
     project: &Project,
-    tools: &crate::tools::Tools,
-    ports: &ports::Ports,
-    wired: &[Wired],
+    run: &TiltRun<'_>,
     artifacts: &Utf8Path,
 ) -> Result<Verdict> {
+    let TiltRun { tools, ports, wired, tiltfile } = *run;
     let runner = ctx.runner;
-    let tiltfile = &project.tiltfile();
     let ui = ctx.ui;
     let bin = tools.get(Tool::Tilt)?;
     // A detached `tilt up` of this project holds the port `tilt ci` needs.

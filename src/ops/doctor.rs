@@ -167,6 +167,7 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
     };
 
     if let Some(p) = &project {
+        checks.push(app_check(p));
         project_checks(ctx, p, docker_bin.as_ref().filter(|_| daemon_ok), &bins, &mut checks)?;
     }
 
@@ -614,6 +615,41 @@ fn inotify_checks() -> Vec<Check> {
         });
     }
     out
+}
+
+/// Which Tiltfile `up` runs, and whether the app's files can be read (a `package.json` that is
+/// not JSON fails `up` with exit 4).
+fn app_check(project: &crate::project::Project) -> Check {
+    use crate::lifecycle::app::{self, Choice};
+    match app::choose(project) {
+        Ok(Choice::User { path, exists: true }) => {
+            check("app", Level::Ok, format!("your Tiltfile {path} runs under Tilt"), None)
+        }
+        Ok(Choice::User { path, exists: false }) => check(
+            "app",
+            Level::Warn,
+            format!("kilter.yaml names the Tiltfile {path}, which does not exist: Tilt is skipped"),
+            Some("create it, or remove `tiltfile:` to let kilter render one for the app".into()),
+        ),
+        Ok(Choice::Rendered(a)) => check(
+            "app",
+            Level::Ok,
+            format!("{}: kilter renders its Tiltfile (`kilter render` shows it)", a.stack),
+            None,
+        ),
+        Ok(Choice::Nothing) => check(
+            "app",
+            Level::Warn,
+            "no Tiltfile and no app found: `up` brings up the cluster and services only",
+            Some("declare the app in kilter.yaml (`dev:`, `port:`) or add a Tiltfile".into()),
+        ),
+        Err(e) => check(
+            "app",
+            Level::Fail,
+            format!("{e:#}"),
+            Some("fix the file at the position shown, or declare `dev:` in kilter.yaml".into()),
+        ),
+    }
 }
 
 #[cfg(test)]

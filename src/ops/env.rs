@@ -10,6 +10,8 @@ use anyhow::Result;
 use super::{Ctx, preview_nodeports, project_env, services_of};
 use crate::cli::EnvArgs;
 use crate::exec::quote;
+use crate::lifecycle;
+use crate::lifecycle::app::Choice;
 use crate::services::{self, Wired};
 use crate::tools::Tool;
 use crate::tools::docker::NodeState;
@@ -32,6 +34,10 @@ pub fn run(ctx: &Ctx<'_>, args: &EnvArgs) -> Result<i32> {
         return Ok(0);
     }
     let mut env = project_env(&project, &ports);
+    // The app kilter renders answers on the first port of the block.
+    if let Choice::Rendered(_) = lifecycle::app::choose(&project)? {
+        env.push(("APP_URL".to_owned(), lifecycle::app::app_url(&ports)));
+    }
     env.extend(host);
     let url = format!("http://localhost:{}/", ports.tilt);
     if args.json {

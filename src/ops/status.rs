@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::Ctx;
 use crate::cli::StatusArgs;
 use crate::error::{Code, Exit};
+use crate::lifecycle::app::Choice;
 use crate::project::Project;
 use crate::table::{Column, Table, Width};
 use crate::tools::Tool;
@@ -45,6 +46,11 @@ pub struct Status {
     pub services: Vec<ServiceStatus>,
     /// Why `services` is empty although kilter.yaml lists some (an invalid entry).
     pub services_error: Option<String>,
+    /// The app kilter renders a Tiltfile for; null with a Tiltfile of the user's, or no app.
+    pub app: Option<AppStatus>,
+    /// Why `app` is null although the project has files kilter reads (a `package.json` that
+    /// is not JSON).
+    pub app_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -111,6 +117,31 @@ pub struct TiltStatus {
     pub resources: Option<Vec<crate::tools::tilt::Resource>>,
     /// Why `resources` is missing although Tilt runs.
     pub resources_error: Option<String>,
+    /// The Tiltfile `up` runs: the user's, or the one kilter renders for the app; null when
+    /// there is neither.
+    pub tiltfile: Option<String>,
+    /// `yours`, `rendered` or `none`.
+    pub tiltfile_source: &'static str,
+}
+
+/// The app kilter renders a Tiltfile for: each value with where it comes from.
+#[derive(Debug, Serialize)]
+pub struct AppStatus {
+    /// e.g. `Node (Vite, npm (package-lock.json))`, or `declared in kilter.yaml`.
+    pub stack: String,
+    pub url: String,
+    pub image: Valued<String>,
+    pub dev: Valued<String>,
+    pub port: Valued<u16>,
+    pub health: Option<Valued<String>>,
+    pub sync: Valued<Vec<String>>,
+}
+
+/// A value and its origin (`kilter.yaml:L:C`, `detected: …`, `default`).
+#[derive(Debug, Serialize)]
+pub struct Valued<T> {
+    pub value: T,
+    pub from: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -305,6 +336,17 @@ fn assemble(
     };
     let rec = TiltRecord::read(&project.paths.tilt_json).filter(TiltRecord::is_live);
     let (ports, assigned) = crate::ports::preview(&ctx.dirs.port_registry(), &project.name)?;
+    let (tiltfile, tiltfile_source, app, app_error) = match crate::lifecycle::app::choose(project) {
+        Ok(Choice::User { path, exists: true }) => (Some(path.to_string()), "yours", None, None),
+        Ok(Choice::User { .. } | Choice::Nothing) => (None, "none", None, None),
+        Ok(Choice::Rendered(app)) => (
+            Some(crate::lifecycle::app::rendered_tiltfile(project).to_string()),
+            "rendered",
+            Some(app_status(&app, &ports)),
+            None,
+        ),
+        Err(e) => (None, "none", None, Some(format!("{e:#}"))),
+    };
     let kc = &project.paths.kubeconfig;
     let mode = std::fs::metadata(kc).ok().map(|m| {
         use std::os::unix::fs::PermissionsExt;
@@ -331,6 +373,8 @@ fn assemble(
             log: project.paths.tilt_log.to_string(),
             resources: None,
             resources_error: None,
+            tiltfile,
+            tiltfile_source,
         },
         pods,
         pods_error,
@@ -351,6 +395,8 @@ fn assemble(
         },
         services: Vec::new(),
         services_error: None,
+        app,
+        app_error,
     })
 }
 
@@ -387,6 +433,21 @@ fn service_status(
             }
         })
         .collect())
+}
+
+fn app_status(app: &crate::app::App, ports: &crate::ports::Ports) -> AppStatus {
+    fn valued<T: Clone>(f: &crate::app::Field<T>) -> Valued<T> {
+        Valued { value: f.value.clone(), from: f.origin.to_string() }
+    }
+    AppStatus {
+        stack: app.stack.clone(),
+        url: crate::lifecycle::app::app_url(ports),
+        image: valued(&app.image),
+        dev: Valued { value: app.dev_line(), from: app.dev.origin.to_string() },
+        port: valued(&app.port),
+        health: app.health.as_ref().map(valued),
+        sync: valued(&app.sync),
+    }
 }
 
 fn render(s: &Status) -> String {
@@ -427,6 +488,27 @@ fn render(s: &Status) -> String {
     }
     if let Some(e) = &s.tilt.resources_error {
         line("", format!("resources unknown ({e})"));
+    }
+    line(
+        "tiltfile",
+        match (&s.tilt.tiltfile, s.tilt.tiltfile_source) {
+            (Some(path), "rendered") => format!("{path} (rendered by kilter for the app)"),
+            (Some(path), _) => format!("{path} (yours)"),
+            (None, _) => "none (no Tiltfile and no app: `dev:` in kilter.yaml declares one)".into(),
+        },
+    );
+    if let Some(app) = &s.app {
+        line("app", format!("{} {}", app.url, app.stack));
+        line("", format!("image {} ({})", app.image.value, app.image.from));
+        line("", format!("dev {} ({})", app.dev.value, app.dev.from));
+        line("", format!("port {} ({})", app.port.value, app.port.from));
+        if let Some(h) = &app.health {
+            line("", format!("health {} ({})", h.value, h.from));
+        }
+        line("", format!("sync {} ({})", app.sync.value.join(", "), app.sync.from));
+    }
+    if let Some(e) = &s.app_error {
+        line("app", format!("unknown ({})", e.lines().next().unwrap_or_default()));
     }
     line(
         "ports",

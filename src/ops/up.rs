@@ -13,6 +13,7 @@ use anyhow::Result;
 use super::{Ctx, services_of, tilt_files};
 use crate::cli::UpArgs;
 use crate::lifecycle;
+use crate::lifecycle::app::Choice;
 use crate::lifecycle::bring_up::{BroughtUp, InOrder, bring_up, prepare_tilt};
 use crate::ports::Ports;
 use crate::project::Project;
@@ -33,8 +34,19 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     let project = ctx.project()?;
     // kilter.yaml's services are checked before anything changes.
     let service_list = services_of(&project)?;
-    let tiltfile = project.tiltfile();
-    let want_tilt = !args.no_tilt && tiltfile.is_file();
+    // Which Tiltfile runs: the user's, or the one kilter renders for the app (checked before
+    // anything changes: a broken package.json is exit 4 here).
+    let choice = lifecycle::app::choose(&project)?;
+    let (tiltfile, have_tiltfile) = match &choice {
+        Choice::User { path, exists } => (path.clone(), *exists),
+        Choice::Rendered(app) => {
+            lifecycle::app::describe(ctx, app, true);
+            (lifecycle::app::rendered_tiltfile(&project), true)
+        }
+        Choice::Nothing => (project.tiltfile(), false),
+    };
+    let want_tilt = !args.no_tilt && have_tiltfile;
+    lifecycle::app::check_service_names(&choice, &service_list)?;
     let opts = lifecycle::up::Options {
         adopt: args.adopt,
         tilt: want_tilt,
@@ -49,10 +61,23 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
 
     let cluster_took = started.elapsed();
     let lifecycle::up::Up { tools, ports, lock, .. } = up;
+    if let Choice::Rendered(app) = &choice {
+        lifecycle::app::render_into_cache(ctx, &project, app, &ports, &wired)?;
+    }
+    let shown = Shown {
+        choice: &choice,
+        tiltfile: &tiltfile,
+        wired: &wired,
+        registry_port: up.registry_port,
+    };
     if !want_tilt {
-        summary(ctx, &project, &ports, &wired, None, cluster_took, up.registry_port);
-        if !args.no_tilt {
-            ui.note(&format!("no Tiltfile at {tiltfile}; Tilt was skipped (the cluster is up)"));
+        summary(ctx, &project, &ports, None, cluster_took, &shown);
+        match &choice {
+            _ if args.no_tilt => {}
+            Choice::Nothing => ui.note(lifecycle::app::NO_APP_NOTE),
+            _ => {
+                ui.note(&format!("no Tiltfile at {tiltfile}; Tilt was skipped (the cluster is up)"))
+            }
         }
         return Ok(0);
     }
@@ -65,7 +90,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         // Tilt in the foreground runs as long as the user wants: no deadline.
         runner.clear_deadline();
         drop(lock);
-        summary(ctx, &project, &ports, &wired, None, cluster_took, up.registry_port);
+        summary(ctx, &project, &ports, None, cluster_took, &shown);
         let cmd = if args.ci {
             tilt::ci_cmd(tilt_bin, &targs, &project.dir, None)
         } else {
@@ -92,20 +117,29 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     };
     let pid = tilt::start(runner, &how)?;
     runner.clear_deadline();
-    summary(ctx, &project, &ports, &wired, pid, started.elapsed(), up.registry_port);
+    summary(ctx, &project, &ports, pid, started.elapsed(), &shown);
     Ok(0)
+}
+
+/// What the summary shows besides the cluster and Tilt: which Tiltfile runs, the services, the
+/// registry.
+struct Shown<'a> {
+    choice: &'a Choice,
+    tiltfile: &'a camino::Utf8Path,
+    wired: &'a [Wired],
+    registry_port: Option<u16>,
 }
 
 fn summary(
     ctx: &Ctx<'_>,
     project: &Project,
     ports: &Ports,
-    wired: &[Wired],
     tilt_pid: Option<i32>,
     took: Duration,
-    registry_port: Option<u16>,
+    shown: &Shown<'_>,
 ) {
     let ui = ctx.ui;
+    let (wired, registry_port) = (shown.wired, shown.registry_port);
     ui.success(
         &format!("{} is up ({})", project.name, crate::ui::fmt_duration(took)),
         &format!("bring {} up", project.name),
@@ -122,6 +156,21 @@ fn summary(
             ports.tilt, project.paths.tilt_log
         )),
         None => ui.info(&format!("  tilt        not running (port {} reserved)", ports.tilt)),
+    }
+    match shown.choice {
+        Choice::User { exists: true, .. } => {
+            ui.info(&format!("  tiltfile    {} (yours)", shown.tiltfile));
+        }
+        Choice::Rendered(app) => {
+            ui.info(&format!("  tiltfile    {} (rendered by kilter)", shown.tiltfile));
+            ui.info(&format!(
+                "  app         {} ({}, port {})",
+                lifecycle::app::app_url(ports),
+                app.stack,
+                app.port.value
+            ));
+        }
+        _ => {}
     }
     ui.info(&format!(
         "  ports       {}-{} on 127.0.0.1 (NodePorts)",

@@ -181,9 +181,10 @@ fn no_op_asks_whether_this_is_a_dry_run() {
 const TOOL_LAYER_EXCEPTIONS: &[(&str, &str)] = &[];
 
 /// The modules that read and write kilter's own JSON records (`ports.json`, the identity and
-/// flag-undo records, snapshot metadata): they may parse JSON, no tool output reaches them.
-/// Unit-test files (`tests.rs`) may too: they read fixtures and round-trip records.
-const OWN_RECORDS: &[&str] = &["ports.rs", "project.rs", "snapshot/"];
+/// flag-undo records, snapshot metadata), and the app detection, which reads the project's own
+/// `package.json`: they may parse JSON, no tool output reaches them. Unit-test files
+/// (`tests.rs`) may too: they read fixtures and round-trip records.
+const OWN_RECORDS: &[&str] = &["ports.rs", "project.rs", "snapshot/", "app/detect.rs"];
 
 /// What the tool-layer rule finds in one file: `(line number, what, line)` for every way of
 /// building a command or reading a tool's output by hand.
