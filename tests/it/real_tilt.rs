@@ -68,10 +68,11 @@ fn assert_clean(env: &Env, after: &str) {
     );
 }
 
-/// Wait until a process of this Env whose command line contains `needle` runs.
+/// Wait until a process of this Env whose command line contains `needle` runs (a real Tilt
+/// on a loaded two-core machine took more than 20 s to start a local resource once).
 fn wait_for_process(env: &Env, needle: &str) -> Leftover {
     let mut found = None;
-    let seen = crate::support::wait_until(Duration::from_secs(20), || {
+    let seen = crate::support::wait_until(Duration::from_secs(60), || {
         found = env.leftovers().into_iter().find(|p| p.cmd.contains(needle));
         found.is_some()
     });
