@@ -17,6 +17,7 @@ pub mod ops;
 pub mod ports;
 pub mod project;
 pub mod registry;
+pub mod router;
 pub mod services;
 pub mod snapshot;
 pub mod time;

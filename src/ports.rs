@@ -50,6 +50,9 @@ pub struct Registry {
     /// The port of the machine's shared local registry (`src/registry.rs`), once chosen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_port: Option<u16>,
+    /// The host port of the machine's shared router (`src/router.rs`), once chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -258,7 +261,7 @@ pub fn with_registry<T>(
     let (mut reg, existed) = match Registry::load(path)? {
         Some(r) => (r, true),
         None => {
-            let mut r = Registry { version: 1, projects: BTreeMap::new(), registry_port: None };
+            let mut r = Registry { version: 1, projects: BTreeMap::new(), ..Registry::default() };
             for (name, slot) in rebuild()? {
                 r.projects.insert(name, Entry { slot, ..Entry::default() });
             }

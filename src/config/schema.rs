@@ -29,6 +29,8 @@ pub struct Config {
     pub cluster: ClusterSection,
     /// `registry:` — use the machine's shared local registry (default); `false` opts out.
     pub registry: bool,
+    /// `router:` — names through the machine's shared router (default); `false` opts out.
+    pub router: bool,
     /// `services:` — in file order; empty when absent, null or `[]`.
     pub services: Vec<ServiceEntry>,
 }
@@ -42,6 +44,7 @@ impl Default for Config {
             database: None,
             cluster: ClusterSection::default(),
             registry: true,
+            router: true,
             services: Vec::new(),
         }
     }
@@ -157,7 +160,7 @@ pub enum Volume {
 
 /// Keys kilter itself reads.
 pub(crate) const KNOWN_KEYS: &[&str] =
-    &["name", "tiltfile", "kind", "database", "cluster", "registry", "services"];
+    &["name", "tiltfile", "kind", "database", "cluster", "registry", "router", "services"];
 
 /// Keys of the wider kilter ecosystem: accepted silently, preserved, never interpreted.
 pub(crate) const ECOSYSTEM_KEYS: &[&str] = &[
@@ -247,6 +250,7 @@ impl<'a> Walker<'a> {
                 Some(Scalar::Str("database")) => config.database = Some(self.database(value)?),
                 Some(Scalar::Str("cluster")) => config.cluster = self.cluster(value)?,
                 Some(Scalar::Str("registry")) => config.registry = self.registry(value)?,
+                Some(Scalar::Str("router")) => config.router = self.router(value)?,
                 Some(Scalar::Str("services")) => config.services = self.services(value)?,
                 Some(Scalar::Str(k)) if ECOSYSTEM_KEYS.contains(&k) => {}
                 _ => self.unknown_key(&[], key, &top_candidates),
@@ -395,6 +399,16 @@ impl<'a> Walker<'a> {
             Some(Scalar::Bool(b)) => Ok(b),
             _ => Err(self.type_error("registry", value, "true or false").hint(
                 "`registry: false` keeps this project off the machine's shared local registry",
+            )),
+        }
+    }
+
+    fn router(&self, value: &Node) -> Result<bool, Exit> {
+        match self.tree.deref(value).scalar() {
+            Some(Scalar::Null) => Ok(true),
+            Some(Scalar::Bool(b)) => Ok(b),
+            _ => Err(self.type_error("router", value, "true or false").hint(
+                "`router: false` gives this project no names on the machine's shared router",
             )),
         }
     }

@@ -85,6 +85,7 @@ fn the_spec_example_parses() {
             }),
             cluster: ClusterSection { stopped: true },
             registry: true,
+            router: true,
             services: vec![],
         }
     );
@@ -1527,6 +1528,8 @@ fn registry_and_engine() {
         ("registry: False  # off\n", false),
     ] {
         assert_eq!(parse_ok(text).0.registry, registry, "{text:?}");
+        let routed = text.replace("registry", "router");
+        assert_eq!(parse_ok(&routed).0.router, registry, "{routed:?}");
     }
     for (text, engine) in [
         ("database:\n  engine: postgres\n", Engine::Postgres),

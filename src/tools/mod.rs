@@ -1,6 +1,7 @@
 //! The external tools: discovery (PATH or `KILTER_<TOOL>` override, all missing ones reported
 //! together) and one typed module per tool with pure argv builders and pure parsers.
 
+pub mod caddy;
 pub mod docker;
 pub mod kind;
 pub mod kubeconfig;
