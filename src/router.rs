@@ -199,6 +199,59 @@ pub fn records(
         .collect()
 }
 
+/// What the running command changes in one project's records, applied over what is on disk:
+/// the routes are the run's end state even where the run's own writes are only printed (a dry
+/// run's port registry and node are as they were).
+#[derive(Debug, Clone, Copy)]
+pub enum Change<'a> {
+    /// `up`: the project runs from `dir`, with these services' NodePorts.
+    Up { name: &'a str, dir: &'a Utf8Path, services: &'a NodePorts },
+    /// `stop` (`Stopped`) or `destroy` (`Absent`).
+    State { name: &'a str, state: NodeState },
+}
+
+/// `records` with `change` applied.
+pub fn apply(
+    mut records: Vec<ProjectRecord>,
+    change: Option<Change<'_>>,
+    app_port: &dyn Fn(&str, &ports::Entry) -> Option<u16>,
+) -> Vec<ProjectRecord> {
+    match change {
+        None => {}
+        Some(Change::Up { name, dir, services }) => {
+            let entry = ports::Entry {
+                services: services.clone(),
+                dir: Some(dir.to_owned()),
+                ..ports::Entry::default()
+            };
+            let rec = ProjectRecord {
+                name: name.to_owned(),
+                dir: Some(dir.to_owned()),
+                state: NodeState::Running,
+                node: format!("kilter-{name}-control-plane"),
+                web: web_services(services),
+                app: app_port(name, &entry),
+            };
+            match records.iter_mut().find(|r| r.name == name) {
+                Some(r) => *r = rec,
+                None => records.push(rec),
+            }
+        }
+        Some(Change::State { name, state }) => {
+            if let Some(r) = records.iter_mut().find(|r| r.name == name) {
+                r.state = state;
+            }
+        }
+    }
+    records
+}
+
+/// For [`records`]: no project's records hold an app port (projects whose app is routed pass
+/// their own lookup).
+pub fn without_app(_project: &str, _entry: &ports::Entry) -> Option<u16> {
+    None
+}
+
 /// What answers at a name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -342,7 +395,7 @@ pub fn down_page(project: &str, dir: Option<&Utf8Path>, state: NodeState) -> Str
     page(&format!("kilter project {project} {what}"), &[run])
 }
 
-fn no_such_page(project: &str, names: &[String], port: u16) -> String {
+fn no_such_page(project: &str, names: &[String]) -> String {
     let mut lines = vec![format!(
         "Project <code>{}</code> runs, but nothing answers at this name.",
         html(project)
@@ -353,13 +406,7 @@ fn no_such_page(project: &str, names: &[String], port: u16) -> String {
                 .to_owned(),
         );
     } else {
-        let list: Vec<String> = names
-            .iter()
-            .map(|h| {
-                let u = html(&url(h, port));
-                format!("<a href=\"{u}\">{u}</a>")
-            })
-            .collect();
+        let list: Vec<String> = names.iter().map(|h| format!("<code>{}</code>", html(h))).collect();
         lines.push(format!("Its names: {}", list.join(", ")));
     }
     page("No such name", &lines)
@@ -375,9 +422,10 @@ fn static_response(status: u16, body: String) -> Value {
 }
 
 /// Caddy's JSON configuration for `routes`: one HTTP server on the container's port 80, no
-/// automatic HTTPS, the routes in order, and a last 404 for any other name. `port` is the host
-/// port (for the links in the pages). Deterministic: the same routes give the same bytes.
-pub fn render(routes: &[Route], port: u16) -> String {
+/// automatic HTTPS, the routes in order, and a last 404 for any other name. Deterministic: the
+/// same routes give the same bytes (and none depends on the host port, so the file is written
+/// once, before the router is created).
+pub fn render(routes: &[Route]) -> String {
     let mut list: Vec<Value> = routes
         .iter()
         .map(|r| {
@@ -389,7 +437,7 @@ pub fn render(routes: &[Route], port: u16) -> String {
                     static_response(503, down_page(project, dir.as_deref(), *state))
                 }
                 Target::NoSuchName { project, names } => {
-                    static_response(404, no_such_page(project, names, port))
+                    static_response(404, no_such_page(project, names))
                 }
             };
             json!({"match": [{"host": r.hosts}], "handle": [handle], "terminal": true})
@@ -566,6 +614,7 @@ impl<'a, 'r> Machine<'a, 'r> {
     pub fn sync(
         &self,
         create: bool,
+        change: Option<Change<'_>>,
         app_port: &dyn Fn(&str, &ports::Entry) -> Option<u16>,
     ) -> Result<Synced> {
         let timeout = crate::lock::default_timeout()?;
@@ -577,9 +626,8 @@ impl<'a, 'r> Machine<'a, 'r> {
             None if create => Some(self.plan_port()?),
             None => None,
         };
-        let routes = routes(&self.records(app_port)?);
-        let port_for_pages = port.or(recorded_port(&self.ports_path)?).unwrap_or(PREFERRED_PORT);
-        let text = render(&routes, port_for_pages);
+        let routes = routes(&apply(self.records(app_port)?, change, app_port));
+        let text = render(&routes);
         let changed = self.written() != text;
         if changed {
             self.write_config(&text)?;
@@ -587,7 +635,8 @@ impl<'a, 'r> Machine<'a, 'r> {
         match container {
             None if create => {
                 let planned = port.unwrap_or(self.settings.preferred_port);
-                done.port = Some(self.create(planned)?);
+                let got = self.create(planned)?;
+                done.port = Some(got);
                 done.created = true;
             }
             None => {}

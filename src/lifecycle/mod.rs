@@ -9,6 +9,7 @@ use crate::context::Ctx;
 use crate::tools::tilt::{self, TiltFiles};
 
 pub mod destroy;
+pub mod router;
 pub mod services;
 pub mod snapshot;
 pub mod up;

@@ -21,6 +21,7 @@ pub mod ls;
 pub mod registry;
 pub mod remove;
 pub mod restart;
+pub mod router;
 pub mod status;
 pub mod stop;
 pub mod up;

@@ -44,6 +44,8 @@ pub struct Status {
     pub services: Vec<ServiceStatus>,
     /// Why `services` is empty although kilter.yaml lists some (an invalid entry).
     pub services_error: Option<String>,
+    /// The names the shared router gives the project (`MAILPIT_WEB_URL` → its URL).
+    pub urls: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -248,6 +250,7 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
             containers: rows,
         };
     }
+    status.urls = crate::lifecycle::router::urls(ctx, &project)?.into_iter().collect();
     match service_status(ctx, &project, pods_json.as_deref()) {
         Ok(list) => status.services = list,
         Err(e) => status.services_error = Some(format!("{e:#}")),
@@ -342,6 +345,7 @@ fn assemble(
         },
         kubeconfig: KubeconfigStatus { path: kc.to_string(), exists: kc.exists(), mode },
         snapshots: SnapshotStatus { dir: project.paths.snapshots.to_string(), count, bytes },
+        urls: Default::default(),
         registry: RegistryStatus {
             enabled: false,
             host: None,
@@ -468,6 +472,9 @@ fn render(s: &Status) -> String {
             _ => "not used (registry: false in kilter.yaml, or KILTER_REGISTRY=off)".into(),
         },
     );
+    if !s.urls.is_empty() {
+        line("names", s.urls.values().cloned().collect::<Vec<_>>().join(", "));
+    }
     line(
         "snapshots",
         format!("{} ({} bytes) in {}", s.snapshots.count, s.snapshots.bytes, s.snapshots.dir),

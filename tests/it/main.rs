@@ -25,6 +25,7 @@ mod real_tilt;
 mod realworld;
 mod registry;
 mod replay;
+mod router;
 mod services;
 mod stream;
 mod structure;
