@@ -69,6 +69,10 @@ fn sync(ctx: &Ctx<'_>, settings: &Settings, change: Option<Change<'_>>) -> Resul
         }
         _ => false,
     };
+    // Nothing to route here, and no router was ever made (none recorded its port): no call.
+    if !wants && router::recorded_port(&machine.ports_path)?.is_none() {
+        return Ok(());
+    }
     if !wants && machine.inspect_ours()?.is_none() {
         return Ok(());
     }

@@ -20,6 +20,7 @@ mod operate;
 mod output;
 mod real_docker;
 mod real_docker_registry;
+mod real_docker_router;
 mod real_kind;
 mod real_tilt;
 mod realworld;
