@@ -170,6 +170,20 @@ pub fn web_services(services: &NodePorts) -> Vec<(String, u16)> {
         .collect()
 }
 
+/// Every project's URLs on the router (`ls`): project → URLs, for the projects that have names,
+/// once a router port is recorded.
+pub fn machine_urls(
+    reg: &PortRegistry,
+    nodes: &[KilterNode],
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let Some(port) = reg.router_port else { return Default::default() };
+    records(Some(reg), nodes, &without_app)
+        .iter()
+        .map(|r| (r.name.clone(), names_of(r).into_iter().map(|(_, h)| url(&h, port)).collect()))
+        .filter(|(_, v): &(String, Vec<String>)| !v.is_empty())
+        .collect()
+}
+
 /// Every project the port registry knows, with the state of its node. `app_port` gives a
 /// project's app NodePort (by name and port-registry entry) when it has an app.
 pub fn records(

@@ -179,6 +179,14 @@ fn two_projects_then_stop_and_destroy_answer_503_with_the_directory() {
             .is_some_and(|a| a.starts_with("kilter-shop-control-plane:"))
     );
 
+    // ls shows every project's names.
+    let ls = stdout_of(&kilter_ok(&env, &shop, &["ls"]));
+    assert!(ls.contains("names of blog: http://minio.blog.localhost\n"), "{ls}");
+    assert!(ls.contains("names of shop: http://mailpit.shop.localhost\n"), "{ls}");
+    let doc: Value =
+        serde_json::from_slice(&kilter_ok(&env, &shop, &["ls", "--json"]).stdout).expect("json");
+    assert_eq!(doc["urls"]["blog"], serde_json::json!(["http://minio.blog.localhost"]));
+
     kilter_ok(&env, &shop, &["stop"]);
     let log = std::fs::read_to_string(env.shim_log()).unwrap_or_default();
     assert!(log.contains("caddy reload --config /etc/kilter-router/caddy.json"), "{log}");
