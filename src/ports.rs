@@ -258,7 +258,12 @@ pub fn with_registry<T>(
     let lock_path = path.with_extension("lock");
     let _lock =
         runner.lock(&lock_path, "the port registry", "kilter", crate::lock::default_timeout()?)?;
-    let (mut reg, existed) = match Registry::load(path)? {
+    // A dry run builds on what its script has already written there.
+    let loaded = match runner.planned_text(path) {
+        Some(text) => Some(serde_json::from_str::<Registry>(&text)?),
+        None => Registry::load(path)?,
+    };
+    let (mut reg, existed) = match loaded {
         Some(r) => (r, true),
         None => {
             let mut r = Registry { version: 1, projects: BTreeMap::new(), ..Registry::default() };

@@ -357,3 +357,38 @@ fn dry_run_prints_the_configuration_file_and_the_container() {
     assert!(env.container("kilter-router").is_none(), "a dry run creates nothing");
     assert!(!env.home().join(".cache/kilter/.router/caddy.json").exists());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The dry run reaches the real run's end state (tests/it/replay.rs's harness): the routes are
+// the run's own end state, not the records on disk before it.
+
+fn fresh_with_mailpit(env: &Env) -> std::path::PathBuf {
+    project(env, "shop", Some("name: shop\nservices: [mailpit]\n"), false)
+}
+
+fn running_with_mailpit(env: &Env) -> std::path::PathBuf {
+    let d = fresh_with_mailpit(env);
+    env.kilter(&d).arg("up").assert().success();
+    d
+}
+
+#[test]
+fn replay_up_creating_the_router() {
+    let script = crate::replay::assert_replay_equivalent(fresh_with_mailpit, &["up"]);
+    assert!(script.contains("caddy run --config /etc/kilter-router/caddy.json"), "{script}");
+}
+
+#[test]
+fn replay_stop_and_destroy_reload_the_routes() {
+    let script = crate::replay::assert_replay_equivalent(running_with_mailpit, &["stop"]);
+    assert!(script.contains("exec kilter-router caddy reload"), "{script}");
+    assert!(
+        script.contains("kilter project shop is stopped"),
+        "the file the script writes: {script}"
+    );
+    let script = crate::replay::assert_replay_equivalent(
+        running_with_mailpit,
+        &["destroy", "--yes", "--no-snapshot"],
+    );
+    assert!(script.contains("kilter project shop has no cluster"), "{script}");
+}
