@@ -392,3 +392,84 @@ fn replay_stop_and_destroy_reload_the_routes() {
     );
     assert!(script.contains("kilter project shop has no cluster"), "{script}");
 }
+
+#[test]
+fn gc_of_a_project_whose_directory_is_gone_forgets_its_names() {
+    let env = Env::new();
+    let shop = project(&env, "shop", Some(SHOP), false);
+    let blog = project(&env, "blog", Some(BLOG), false);
+    kilter_ok(&env, &shop, &["up"]);
+    kilter_ok(&env, &blog, &["up"]);
+    kilter_ok(&env, &shop, &["destroy", "--yes", "--no-snapshot"]);
+    assert!(
+        answer(&routes(&served(&env)), "shop.localhost").is_some_and(|a| a.starts_with("503 "))
+    );
+    std::fs::remove_dir_all(&shop).expect("rm the project");
+    kilter_ok(&env, &blog, &["gc", "--yes"]);
+    let r = routes(&served(&env));
+    assert_eq!(
+        answer(&r, "shop.localhost"),
+        None,
+        "forgotten: the machine-wide 404 answers: {r:?}"
+    );
+    assert!(
+        answer(&r, "minio.blog.localhost")
+            .is_some_and(|a| a.starts_with("kilter-blog-control-plane:"))
+    );
+}
+
+#[test]
+fn doctor_says_whether_localhost_names_resolve_here() {
+    use std::net::ToSocketAddrs as _;
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    let out = kilter(&env, &dir, &["doctor"]);
+    let text = stdout_of(&out);
+    let line = text.lines().find(|l| l.contains(" names ")).unwrap_or_else(|| panic!("{text}"));
+    // The same question kilter asks (getaddrinfo), here.
+    let loopback = ("shop.localhost", 80)
+        .to_socket_addrs()
+        .is_ok_and(|a| a.collect::<Vec<_>>().iter().all(|a| a.ip().is_loopback()));
+    if loopback {
+        assert!(line.starts_with("✓") && line.contains("shop.localhost resolves to"), "{line}");
+    } else {
+        assert!(
+            line.starts_with("!") && line.contains("does not resolve to the loopback"),
+            "{line}"
+        );
+        assert!(text.contains("fix: let the system resolver answer *.localhost"), "{text}");
+    }
+    let off = env.kilter(&dir).env("KILTER_ROUTER", "off").arg("doctor").output().expect("runs");
+    assert!(!stdout_of(&off).lines().any(|l| l.contains(" names ")), "{}", stdout_of(&off));
+}
+
+#[test]
+fn rendered_configurations_are_valid_for_the_real_caddy() {
+    let caddy = std::path::Path::new("/usr/bin/caddy");
+    if !caddy.exists() {
+        crate::support::skipped(
+            "router::rendered_configurations_are_valid_for_the_real_caddy",
+            "/usr/bin/caddy is missing (apt-get install caddy)",
+        );
+        return;
+    }
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/router");
+    let mut n = 0;
+    for f in std::fs::read_dir(&golden).expect("golden dir").flatten() {
+        let out = std::process::Command::new(caddy)
+            .args(["validate", "--config"])
+            .arg(f.path())
+            .env("HOME", std::env::temp_dir())
+            .output()
+            .expect("caddy runs");
+        assert!(
+            out.status.success()
+                && String::from_utf8_lossy(&out.stdout).contains("Valid configuration"),
+            "{}: {}",
+            f.path().display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        n += 1;
+    }
+    assert!(n >= 2, "the golden configurations are there");
+}
