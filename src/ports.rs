@@ -67,6 +67,10 @@ pub struct Entry {
     /// written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<Utf8PathBuf>,
+    /// The web UI ports that kilter.yaml sets with a service's `http:` (service → port name; ""
+    /// for `http: false`), so that the shared router names them for every project.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub web: BTreeMap<String, String>,
 }
 
 /// NodePorts of a project's services: service → port name → NodePort.

@@ -158,14 +158,45 @@ pub struct ProjectRecord {
     pub app: Option<u16>,
 }
 
-/// The services of a port-registry entry that have a web UI (the catalog says which port),
-/// with that port's NodePort.
-pub fn web_services(services: &NodePorts) -> Vec<(String, u16)> {
+/// The services of a port-registry entry that have a web UI, with that port's NodePort: the
+/// port kilter.yaml's `http:` recorded (`web`; "" for none), else the catalog's web UI port.
+pub fn web_services(services: &NodePorts, web: &BTreeMap<String, String>) -> Vec<(String, u16)> {
     services
         .iter()
         .filter_map(|(service, ports)| {
-            let port = crate::services::catalog::web_port(service)?;
+            let port = match web.get(service) {
+                Some(p) if p.is_empty() => return None,
+                Some(p) => p.as_str(),
+                None => crate::services::catalog::web_port(service)?,
+            };
             ports.get(port).map(|np| (service.clone(), *np))
+        })
+        .collect()
+}
+
+/// What kilter.yaml's `http:` says of a project's services (for [`ports::Entry::web`]): each
+/// service with `http: true` → the catalog's web UI port when it has one, else its first port;
+/// `http: false` → "".
+pub fn web_overrides(
+    entries: &[crate::config::ServiceEntry],
+    services: &[crate::services::Service],
+) -> BTreeMap<String, String> {
+    entries
+        .iter()
+        .filter_map(|e| {
+            let on = e.http?;
+            let port = if on {
+                let service = services.iter().find(|s| s.name == e.name.value)?;
+                let catalog = crate::services::catalog::web_port(&service.name)
+                    .filter(|w| service.ports.iter().any(|p| p.name == *w));
+                match catalog {
+                    Some(w) => w.to_owned(),
+                    None => service.ports.first()?.name.clone(),
+                }
+            } else {
+                String::new()
+            };
+            Some((e.name.value.clone(), port))
         })
         .collect()
 }
@@ -206,7 +237,7 @@ pub fn records(
                 dir: entry.dir.clone(),
                 state,
                 node,
-                web: web_services(&entry.services),
+                web: web_services(&entry.services, &entry.web),
                 app: app_port(name, entry),
             }
         })
@@ -218,8 +249,13 @@ pub fn records(
 /// run's port registry and node are as they were).
 #[derive(Debug, Clone, Copy)]
 pub enum Change<'a> {
-    /// `up`: the project runs from `dir`, with these services' NodePorts.
-    Up { name: &'a str, dir: &'a Utf8Path, services: &'a NodePorts },
+    /// `up`: the project runs from `dir`, with these services' NodePorts and `http:` ports.
+    Up {
+        name: &'a str,
+        dir: &'a Utf8Path,
+        services: &'a NodePorts,
+        web: &'a BTreeMap<String, String>,
+    },
     /// `stop` (`Stopped`) or `destroy` (`Absent`).
     State { name: &'a str, state: NodeState },
 }
@@ -232,10 +268,11 @@ pub fn apply(
 ) -> Vec<ProjectRecord> {
     match change {
         None => {}
-        Some(Change::Up { name, dir, services }) => {
+        Some(Change::Up { name, dir, services, web }) => {
             let entry = ports::Entry {
                 services: services.clone(),
                 dir: Some(dir.to_owned()),
+                web: web.clone(),
                 ..ports::Entry::default()
             };
             let rec = ProjectRecord {
@@ -243,7 +280,7 @@ pub fn apply(
                 dir: Some(dir.to_owned()),
                 state: NodeState::Running,
                 node: format!("kilter-{name}-control-plane"),
-                web: web_services(services),
+                web: web_services(services, web),
                 app: app_port(name, &entry),
             };
             match records.iter_mut().find(|r| r.name == name) {

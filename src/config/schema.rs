@@ -139,6 +139,9 @@ pub struct ServiceEntry {
     /// `provides:` in file order (`DATABASE_URL: postgres://…`).
     pub provides: Vec<Var>,
     pub volume: Option<At<Volume>>,
+    /// `http:` — whether the service's first port is a web UI the shared router names
+    /// (`<service>.<project>.localhost`); unset: the catalog says.
+    pub http: Option<bool>,
 }
 
 /// A `NAME: value` entry of `env:` or `provides:`; `at` is the name's position.
@@ -186,7 +189,7 @@ pub(crate) const ECOSYSTEM_KEYS: &[&str] = &[
 const KIND_KEYS: &[&str] = &["image"];
 const DATABASE_KEYS: &[&str] = &["engine", "service", "user", "name"];
 const CLUSTER_KEYS: &[&str] = &["stopped"];
-const SERVICE_KEYS: &[&str] = &["name", "image", "port", "env", "provides", "volume"];
+const SERVICE_KEYS: &[&str] = &["name", "image", "port", "env", "provides", "volume", "http"];
 const VOLUME_KEYS: &[&str] = &["path", "size"];
 
 /// Check the tree against the schema; returns the settings and the warnings (unknown keys).
@@ -460,6 +463,7 @@ impl<'a> Walker<'a> {
                 env: Vec::new(),
                 provides: Vec::new(),
                 volume: None,
+                http: None,
             });
         }
         let Some(entries) = node.entries() else {
@@ -478,6 +482,7 @@ impl<'a> Walker<'a> {
             env: Vec::new(),
             provides: Vec::new(),
             volume: None,
+            http: None,
         };
         let mut named = false;
         for (key, value) in entries {
@@ -502,6 +507,17 @@ impl<'a> Walker<'a> {
                 "port" => service.port = self.port(&sub, value)?,
                 "env" => service.env = self.vars(&sub, value, false)?,
                 "provides" => service.provides = self.vars(&sub, value, true)?,
+                "http" => {
+                    service.http = match self.tree.deref(value).scalar() {
+                        Some(Scalar::Null) => None,
+                        Some(Scalar::Bool(b)) => Some(b),
+                        _ => {
+                            return Err(self.type_error(&sub, value, "true or false").hint(
+                                "`http: true` gives the service's first port a name on the shared router",
+                            ));
+                        }
+                    }
+                }
                 _ => service.volume = self.volume(&sub, value)?,
             }
         }

@@ -38,8 +38,37 @@ pub fn after_up(ctx: &Ctx<'_>, project: &Project, services: &NodePorts) -> Resul
     if !router::enabled_for(project, &settings) {
         return Ok(());
     }
-    let change = Change::Up { name: &project.name, dir: &project.dir, services };
-    soft(ctx, sync(ctx, &settings, Some(change)))
+    let web =
+        router::web_overrides(&project.config.services, &super::services::services_of(project)?);
+    let change = Change::Up { name: &project.name, dir: &project.dir, services, web: &web };
+    soft(
+        ctx,
+        record_web(ctx, &project.name, &web).and_then(|()| sync(ctx, &settings, Some(change))),
+    )
+}
+
+/// Record kilter.yaml's `http:` choices in the project's port-registry entry (a write only when
+/// they changed), so that every later regeneration names the same ports.
+fn record_web(
+    ctx: &Ctx<'_>,
+    name: &str,
+    web: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    let path = ctx.dirs.port_registry();
+    crate::ports::with_registry(
+        &path,
+        ctx.runner,
+        || Ok(std::collections::BTreeMap::new()),
+        |reg| {
+            if let Some(e) = reg.projects.get_mut(name)
+                && e.web != *web
+            {
+                e.web = web.clone();
+            }
+            Ok(())
+        },
+    )?;
+    Ok(())
 }
 
 /// After `stop` (`Stopped`), `destroy` (`Absent`) of `project`, or `gc` (`None`: the records
@@ -58,13 +87,14 @@ fn sync(ctx: &Ctx<'_>, settings: &Settings, change: Option<Change<'_>>) -> Resul
     let docker = tools.docker()?;
     let machine = Machine::new(ctx.runner, ctx.ui, &docker, settings, &ctx.dirs);
     let wants = match change {
-        Some(Change::Up { name, dir, services }) => {
+        Some(Change::Up { name, dir, services, web }) => {
             let entry = crate::ports::Entry {
                 services: services.clone(),
                 dir: Some(dir.to_owned()),
+                web: web.clone(),
                 ..Default::default()
             };
-            !router::web_services(services).is_empty()
+            !router::web_services(services, web).is_empty()
                 || router::without_app(name, &entry).is_some()
         }
         _ => false,
@@ -102,7 +132,7 @@ pub fn urls(ctx: &Ctx<'_>, project: &Project) -> Result<Vec<(String, String)>> {
         dir: entry.dir.clone(),
         state: NodeState::Running,
         node: project.node(),
-        web: router::web_services(&entry.services),
+        web: router::web_services(&entry.services, &entry.web),
         app: router::without_app(&project.name, entry),
     };
     Ok(router::names_of(&record)

@@ -44,6 +44,7 @@ fn entry(slot: u16, dir: &str, services: &[(&str, &[(&str, u16)])]) -> ports::En
                 ((*s).to_owned(), ps.iter().map(|(n, p)| ((*n).to_owned(), *p)).collect())
             })
             .collect(),
+        ..ports::Entry::default()
     }
 }
 
@@ -253,4 +254,40 @@ fn localhost_names_resolve_to_loopback_or_say_what_they_resolve_to() {
     // `localhost` itself is in every hosts file; a name that cannot resolve is an error text.
     assert!(localhost_resolves("localhost").is_ok());
     assert!(localhost_resolves("no-such-name.invalid").is_err());
+}
+
+#[test]
+fn http_in_kilter_yaml_names_an_inline_port_or_takes_the_catalogs_away() {
+    let services: NodePorts = [
+        ("api".to_owned(), BTreeMap::from([("api".to_owned(), 30010)])),
+        ("mailpit".to_owned(), BTreeMap::from([("http".to_owned(), 30011)])),
+        ("minio".to_owned(), BTreeMap::from([("console".to_owned(), 30012)])),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(
+        web_services(&services, &BTreeMap::new()),
+        [("mailpit".to_owned(), 30011), ("minio".to_owned(), 30012)],
+        "the catalog alone"
+    );
+    let web =
+        BTreeMap::from([("api".to_owned(), "api".to_owned()), ("minio".to_owned(), String::new())]);
+    assert_eq!(
+        web_services(&services, &web),
+        [("api".to_owned(), 30010), ("mailpit".to_owned(), 30011)],
+        "api by http: true, minio off by http: false"
+    );
+    let yaml = "services:\n  - name: api\n    image: ghcr.io/me/api:1\n    port: 8080\n    http: true\n  - name: minio\n    http: false\n  - name: mailpit\n    http: true\n  - redis\n";
+    let (config, _) = crate::config::parse(Utf8Path::new("kilter.yaml"), yaml).expect("valid");
+    let resolved =
+        crate::services::resolve(Utf8Path::new("kilter.yaml"), &config.services).expect("resolves");
+    let over = web_overrides(&config.services, &resolved);
+    assert_eq!(over.get("minio").map(String::as_str), Some(""));
+    assert_eq!(over.get("api"), resolved[0].ports.first().map(|p| &p.name));
+    assert_eq!(
+        over.get("mailpit").map(String::as_str),
+        Some("http"),
+        "the catalog's web port, not smtp"
+    );
+    assert!(!over.contains_key("redis"));
 }

@@ -473,3 +473,21 @@ fn rendered_configurations_are_valid_for_the_real_caddy() {
     }
     assert!(n >= 2, "the golden configurations are there");
 }
+
+#[test]
+fn http_true_names_an_inline_service_and_http_false_takes_a_catalog_name_away() {
+    let env = Env::new();
+    let yaml = "name: shop\nservices:\n  - name: api\n    image: ghcr.io/me/api:1\n    port: 8080\n    http: true\n  - name: mailpit\n    http: false\n";
+    let dir = project(&env, "shop", Some(yaml), false);
+    kilter_ok(&env, &dir, &["up"]);
+    let r = routes(&served(&env));
+    let np = nodeport(&env, "shop", "api", "main");
+    assert_eq!(
+        answer(&r, "api.shop.localhost"),
+        Some(format!("kilter-shop-control-plane:{np}").as_str())
+    );
+    assert!(answer(&r, "mailpit.shop.localhost").is_some_and(|a| a.starts_with("404 ")), "{r:?}");
+    let env_out = stdout_of(&kilter_ok(&env, &dir, &["env"]));
+    assert!(env_out.contains("export API_WEB_URL=http://api.shop.localhost\n"), "{env_out}");
+    assert!(!env_out.contains("MAILPIT_WEB_URL"), "{env_out}");
+}
