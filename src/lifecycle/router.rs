@@ -35,8 +35,17 @@ fn soft(ctx: &Ctx<'_>, res: Result<()>) -> Result<()> {
 /// nothing to route, only a router that exists is reloaded.
 pub fn after_up(ctx: &Ctx<'_>, project: &Project, services: &NodePorts) -> Result<()> {
     let settings = Settings::from_env()?;
-    if !router::enabled_for(project, &settings) {
+    if !settings.machine_on {
         return Ok(());
+    }
+    if !router::enabled_for(project, &settings) {
+        // `router: false`: no service of this project gets a name, whichever project's command
+        // regenerates the routes next (and an existing router forgets them now).
+        let none = services.keys().map(|s| (s.clone(), String::new())).collect();
+        return soft(
+            ctx,
+            record_web(ctx, &project.name, &none).and_then(|()| sync(ctx, &settings, None)),
+        );
     }
     let web =
         router::web_overrides(&project.config.services, &super::services::services_of(project)?);

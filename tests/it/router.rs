@@ -299,6 +299,15 @@ fn the_switches_turn_it_off() {
         project(&env, "blog", Some("name: blog\nrouter: false\nservices:\n  - minio\n"), false);
     kilter_ok(&env, &other, &["up"]);
     assert!(env.container("kilter-router").is_none());
+    // Another project's router does not name a `router: false` project's services either.
+    let third = project(&env, "news", Some("name: news\nservices:\n  - mailpit\n"), false);
+    kilter_ok(&env, &third, &["up"]);
+    let r = routes(&served(&env));
+    assert!(
+        answer(&r, "mailpit.news.localhost").is_some_and(|a| a.starts_with("kilter-news-")),
+        "{r:?}"
+    );
+    assert!(answer(&r, "minio.blog.localhost").is_some_and(|a| a.starts_with("404 ")), "{r:?}");
     let bad = env.kilter(&dir).env("KILTER_ROUTER", "maybe").arg("env").output().expect("runs");
     assert_eq!(bad.status.code(), Some(4), "{}", stderr_of(&bad));
 }
