@@ -7,7 +7,11 @@
 #   /dev/tcp) → insert a row → stop (node exited, flag in kilter.yaml) → up (row still there)
 #   → db snapshot → destroy --yes (node gone, snapshot kept, ~/.kube/config byte-identical)
 #   → up (row gone) → db restore (row back, also through the NodePort) → a second project alongside
-#   → destroy both (the shared registry stays) → `kilter registry rm --volumes`. The local registry
+#   → destroy both (the shared registry stays) → an app without a Tiltfile (fixtures/apps/node-plain:
+#   package.json + server.js): `up` renders its Tiltfile and Tilt runs it, it answers on `kilter env`'s
+#   APP_URL, an edit of server.js is live in <= 3 s without a rebuild (measured, in the GitHub step
+#   summary), a package.json change reinstalls and is live, `down` leaves its pod, `stop`/`up` bring it
+#   back → `kilter registry rm --volumes`. The local registry
 #   is checked after the first up: created, wired into the node, Tilt pushed the sample's
 #   docker_build image to it; the second project's pods pulled public images (postgres, redis from
 #   docker.io) through the docker.io pull-through cache.
@@ -128,8 +132,10 @@ mkdir -p "$HOME/.kube" "$WORK/projects"
 
 NAME_A=${E2E_NAME:-e2e-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')}
 NAME_B=$NAME_A-b
+NAME_C=$NAME_A-app
 DIR_A=$WORK/projects/$NAME_A
 DIR_B=$WORK/projects/$NAME_B
+DIR_C=$WORK/projects/$NAME_C
 PROJECTS=()
 
 has_verb() { "$KILTER" --help | grep -Eq "^  $1 "; }
@@ -149,7 +155,7 @@ collect_artifacts() {
     [[ -n ${E2E_ARTIFACTS_DIR:-} ]] || return 0
     mkdir -p "$E2E_ARTIFACTS_DIR"
     local name dir
-    for name in "$NAME_A" "$NAME_B"; do
+    for name in "$NAME_A" "$NAME_B" "$NAME_C"; do
         dir=$XDG_CACHE_HOME/kilter/$name
         [[ -d $dir ]] || continue
         mkdir -p "$E2E_ARTIFACTS_DIR/$name"
@@ -195,6 +201,7 @@ cleanup() {
     done
     remove_cluster "$NAME_A"
     remove_cluster "$NAME_B"
+    remove_cluster "$NAME_C"
     if [[ $TOOLS == fake || -n ${E2E_REGISTRY_RM:-} ]]; then
         "$KILTER" -q -C "$WORK" registry rm --yes --volumes >/dev/null 2>&1 || true
     fi
@@ -656,6 +663,89 @@ for name in "$NAME_A" "$NAME_B"; do
 done
 [[ $(sha256sum <"$HOME/.kube/config") == "$KUBE_SHA" ]] || fail "$HOME/.kube/config changed"
 ok "no cluster left, ~/.kube/config byte-identical"
+
+step "an app without a Tiltfile ($NAME_C): kilter renders its Tiltfile and Tilt runs it"
+# fixtures/apps/node-plain: package.json (a `dev` script, no dependencies) and server.js, no
+# Tiltfile. kilter detects it, renders a Dockerfile, the Deployment + NodePort Service and a
+# Tiltfile into the cache, and runs Tilt on that.
+cp -R "$ROOT/fixtures/apps/node-plain" "$DIR_C"
+printf 'name: %s\n' "$NAME_C" >"$DIR_C/kilter.yaml"
+[[ $(node_status "$NAME_C") == absent ]] || fail "a cluster kilter-$NAME_C already exists; pick another E2E_NAME"
+PROJECTS+=("$DIR_C")
+kilter_in "$DIR_C" up --timeout 300s
+render_dir=$XDG_CACHE_HOME/kilter/$NAME_C/render
+for f in Tiltfile Dockerfile app.yaml; do [[ -f $render_dir/$f ]] || fail "kilter up rendered no $f into $render_dir"; done
+[[ $(jq -r .tiltfile "$XDG_CACHE_HOME/kilter/$NAME_C/tilt.json") == "$render_dir/Tiltfile" ]] ||
+    fail "Tilt does not run the rendered Tiltfile: $(cat "$XDG_CACHE_HOME/kilter/$NAME_C/tilt.json")"
+st=$(kilter_in "$DIR_C" status --json)
+[[ $(jq -r .tilt.tiltfile_source <<<"$st") == rendered ]] || fail "kilter status does not say the rendered Tiltfile runs"
+APP_URL=$(kilter_in "$DIR_C" env --json | jq -r .env.APP_URL)
+[[ $APP_URL == "http://127.0.0.1:$(port_base "$DIR_C")" ]] || fail "kilter env prints APP_URL=$APP_URL, not the block's first port"
+app_says() { curl -fsS --max-time 2 "$APP_URL/" 2>/dev/null | grep -qF "$1"; }
+# until_live SECONDS TEXT: poll every 0.1 s (until_ok's 2 s would blur the measurement).
+until_live() {
+    local end=$((SECONDS + $1))
+    until app_says "$2"; do
+        ((SECONDS < end)) || fail "timed out after $1 s waiting for $APP_URL to say '$2'"
+        sleep 0.1
+    done
+}
+app_pod() { kctl "$NAME_C" get pods -l app.kubernetes.io/name=app -o jsonpath='{.items[0].metadata.name}'; }
+if [[ $TOOLS == fake ]]; then
+    ok "rendered, Tilt runs $render_dir/Tiltfile, APP_URL=$APP_URL (fake tilt builds nothing: no HTTP checks)"
+else
+    until_ok "$TIMEOUT" "the app on $APP_URL" app_says "hello from kilter (v1.0.0)"
+    ok "the app answers on $APP_URL"
+
+    step "an edit of server.js is live without a rebuild"
+    pod=$(app_pod)
+    t0=$(date +%s%N)
+    sed -i.bak 's/hello from kilter/hello again from kilter/' "$DIR_C/server.js" && rm -f "$DIR_C/server.js.bak"
+    until_live 60 "hello again from kilter (v1.0.0)"
+    live_ms=$((($(date +%s%N) - t0) / 1000000))
+    [[ $(app_pod) == "$pod" ]] || fail "the edit replaced the pod ($pod → $(app_pod)): that was a rebuild, not a live update"
+    ok "live in ${live_ms} ms, same pod $pod (sync + restart, no rebuild)"
+    if [[ -n ${GITHUB_STEP_SUMMARY:-} ]]; then
+        # shellcheck disable=SC2016 # Markdown code spans, not expansions
+        printf '### kilter: live update of a Node app without a Tiltfile\n\n| change | live after |\n|---|---|\n| `server.js` edited | %d ms |\n' "$live_ms" >>"$GITHUB_STEP_SUMMARY"
+    fi
+    ((live_ms <= 3000)) || fail "the edit took ${live_ms} ms to be live (more than 3 s)"
+
+    step "a change of package.json reinstalls and is live"
+    # The image's own `RUN npm install` is in tilt.log already: count the installs from here on.
+    installs=$(grep -c 'npm install' "$XDG_CACHE_HOME/kilter/$NAME_C/tilt.log" || true)
+    t0=$(date +%s%N)
+    sed -i.bak 's/"version": "1.0.0"/"version": "1.0.1"/' "$DIR_C/package.json" && rm -f "$DIR_C/package.json.bak"
+    until_live 120 "hello again from kilter (v1.0.1)"
+    pkg_ms=$((($(date +%s%N) - t0) / 1000000))
+    (($(grep -c 'npm install' "$XDG_CACHE_HOME/kilter/$NAME_C/tilt.log" || true) > installs)) ||
+        fail "tilt.log shows no npm install after the package.json change"
+    [[ $(app_pod) == "$pod" ]] || fail "the package.json change replaced the pod: a rebuild, not the install step"
+    ok "reinstalled and live in ${pkg_ms} ms"
+    if [[ -n ${GITHUB_STEP_SUMMARY:-} ]]; then
+        # shellcheck disable=SC2016 # Markdown code spans, not expansions
+        printf '| `package.json` changed (npm install, restart) | %d ms |\n\n' "$pkg_ms" >>"$GITHUB_STEP_SUMMARY"
+    fi
+fi
+
+step "down stops the app's Tilt and leaves its pod; stop and up bring it back"
+kilter_in "$DIR_C" down
+[[ ! -f $XDG_CACHE_HOME/kilter/$NAME_C/tilt.json ]] || fail "kilter down left tilt.json"
+[[ $(node_status "$NAME_C") == running ]] || fail "kilter down stopped the cluster"
+if [[ $TOOLS == real ]]; then
+    [[ -n $(app_pod) ]] || fail "kilter down removed the app's pod"
+    app_says "hello again from kilter" || fail "the app stopped answering after kilter down"
+fi
+kilter_in "$DIR_C" stop
+[[ $(node_status "$NAME_C") == exited ]] || fail "kilter stop left the node $(node_status "$NAME_C")"
+kilter_in "$DIR_C" up --timeout 300s
+[[ $(jq -r .tiltfile "$XDG_CACHE_HOME/kilter/$NAME_C/tilt.json") == "$render_dir/Tiltfile" ]] || fail "Tilt does not run the rendered Tiltfile after up"
+if [[ $TOOLS == real ]]; then
+    until_ok "$TIMEOUT" "the app on $APP_URL after stop and up" app_says "hello again from kilter (v1.0.1)"
+fi
+kilter_in "$DIR_C" destroy "${DESTROY_ARGS[@]}"
+[[ $(node_status "$NAME_C") == absent ]] || fail "kilter-$NAME_C still exists"
+ok "down kept the pod, stop/up brought the app back, destroyed"
 
 step "the shared registry outlives the projects; registry rm --volumes removes it"
 [[ $(docker inspect -f '{{.State.Status}}' "$REG_PREFIX-registry") == running ]] || fail "destroy touched the shared registry"

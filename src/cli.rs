@@ -78,6 +78,10 @@ pub enum Command {
     Add(AddArgs),
     /// Remove services from kilter.yaml; deleted at once when the cluster runs (data kept)
     Remove(RemoveArgs),
+    /// Render the app's Tiltfile, Dockerfile and manifests into the cache and print them
+    Render,
+    /// Write the rendered Tiltfile, Dockerfile and manifests into the project (never overwrites)
+    Eject,
 }
 
 #[derive(Debug, Args)]

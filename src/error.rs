@@ -17,6 +17,22 @@ pub enum Code {
     Interrupted = 130,
 }
 
+impl Code {
+    /// The code a kilter process exited with (`None`: killed by a signal, which is a failure);
+    /// an exit status that is none of kilter's codes is a failure too.
+    pub fn of_exit(status: Option<i32>) -> Code {
+        match status {
+            Some(0) => Code::Ok,
+            Some(2) => Code::Usage,
+            Some(3) => Code::Environment,
+            Some(4) => Code::Invalid,
+            Some(5) => Code::Timeout,
+            Some(130) => Code::Interrupted,
+            _ => Code::Failed,
+        }
+    }
+}
+
 /// An error that decides the exit code itself, with an optional hint.
 #[derive(Debug)]
 pub struct Exit {
@@ -181,4 +197,26 @@ pub enum Part {
     Plain,
     Command,
     Help,
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::Code;
+
+    #[test]
+    fn a_child_kilters_exit_status_is_its_code() {
+        for c in [
+            Code::Ok,
+            Code::Failed,
+            Code::Usage,
+            Code::Environment,
+            Code::Invalid,
+            Code::Timeout,
+            Code::Interrupted,
+        ] {
+            assert_eq!(Code::of_exit(Some(c as i32)), c);
+        }
+        assert_eq!(Code::of_exit(Some(137)), Code::Failed);
+        assert_eq!(Code::of_exit(None), Code::Failed, "killed by a signal");
+    }
 }

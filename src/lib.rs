@@ -3,6 +3,7 @@
 //! Flow: `cli` (raw flags) → `project`/`config` (validated model) → `ops::*` (one per command)
 //! → `tools::*` (typed argv builders and parsers) → `exec::Runner` (the only place that spawns).
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod context;
@@ -20,6 +21,7 @@ pub mod registry;
 pub mod router;
 pub mod services;
 pub mod snapshot;
+pub mod table;
 pub mod time;
 pub mod tools;
 pub mod ui;
@@ -113,5 +115,7 @@ fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
         Command::Catalog(a) => ops::catalog::run(ui, a),
         Command::Add(a) => ops::add::run(&ctx, a),
         Command::Remove(a) => ops::remove::run(&ctx, a),
+        Command::Render => ops::render::run(&ctx),
+        Command::Eject => ops::eject::run(&ctx),
     }
 }

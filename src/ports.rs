@@ -71,6 +71,10 @@ pub struct Entry {
     /// for `http: false`), so that the shared router names them for every project.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub web: BTreeMap<String, String>,
+    /// The NodePort of the app kilter renders for the project (the first of its block), so that
+    /// the shared router names it `<project>.localhost`; absent without a rendered app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<u16>,
 }
 
 /// NodePorts of a project's services: service → port name → NodePort.

@@ -120,11 +120,7 @@ impl Project {
         &self,
         bin: &'b crate::tools::Bin,
     ) -> crate::tools::kubectl::Kubectl<'b> {
-        crate::tools::kubectl::Kubectl {
-            bin,
-            kubeconfig: self.paths.kubeconfig.clone(),
-            context: self.context(),
-        }
+        crate::tools::kubectl::Kubectl::new(bin, self.paths.kubeconfig.clone(), self.context())
     }
 
     /// Find kilter.yaml from `start` upwards, load it, and work out the name.

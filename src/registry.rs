@@ -22,7 +22,7 @@ use crate::exec::{Content, Output, Runner};
 use crate::fsutil::Perm;
 use crate::ports::{self, Registry as PortRegistry};
 use crate::project::Project;
-use crate::tools::docker::{Container, Docker, RunSpec};
+use crate::tools::docker::{self, Container, Docker, RunSpec};
 use crate::tools::kubectl::Kubectl;
 use crate::ui::Ui;
 
@@ -39,8 +39,7 @@ pub const SHARED_LABEL: &str = "io.kilter.shared";
 pub const UPSTREAM_LABEL: &str = "io.kilter.upstream";
 /// Where containerd looks for per-registry `hosts.toml` files in a node.
 pub const CERTS_DIR: &str = "/etc/containerd/certs.d";
-pub use crate::tools::kubectl::{HOSTING_KEY, HOSTING_NAME};
-pub const HOSTING_NAMESPACE: &str = "kube-public";
+pub use crate::tools::kubectl::{HOSTING_KEY, HOSTING_NAME, HOSTING_NAMESPACE};
 pub const HELP_URL: &str = "https://kind.sigs.k8s.io/docs/user/local-registry/";
 /// How far past a busy port kilter looks for a free one.
 const PORT_SPAN: u16 = 100;
@@ -247,16 +246,13 @@ pub fn hosting_local_path(cache: &Utf8Path) -> Utf8PathBuf {
 /// Which hosts files need writing after `docker exec NODE cat <every node_path>`: the ones cat
 /// could not read, and all of them when the others do not read back exactly.
 pub fn hosts_to_write(files: &[HostsFile], probe: &Output) -> Vec<usize> {
-    if probe.success() {
+    let paths: Vec<String> = files.iter().map(HostsFile::node_path).collect();
+    let read = docker::parse_cat(probe, &paths);
+    if read.complete {
         let all: String = files.iter().map(|f| f.content.as_str()).collect();
-        return if probe.stdout == all { Vec::new() } else { (0..files.len()).collect() };
+        return if read.text == all { Vec::new() } else { (0..files.len()).collect() };
     }
-    let missing: Vec<usize> = (0..files.len())
-        .filter(|&i| {
-            let path = files[i].node_path();
-            probe.stderr.lines().any(|l| l.contains(&path) && l.contains("No such file"))
-        })
-        .collect();
+    let missing = read.missing;
     if missing.is_empty() {
         // The exec itself failed (or something else went wrong): write everything.
         return (0..files.len()).collect();
@@ -265,7 +261,7 @@ pub fn hosts_to_write(files: &[HostsFile], probe: &Output) -> Vec<usize> {
         .filter(|i| !missing.contains(i))
         .map(|i| files[i].content.as_str())
         .collect();
-    if probe.stdout == present { missing } else { (0..files.len()).collect() }
+    if read.text == present { missing } else { (0..files.len()).collect() }
 }
 
 /// The role a shared name stands for: `registry` for the registry, `cache` for a cache.
@@ -461,9 +457,7 @@ impl<'a, 'r> Machine<'a, 'r> {
             if out.success() {
                 return Ok(port);
             }
-            if out.stderr.contains("port is already allocated")
-                || out.stderr.contains("address already in use")
-            {
+            if docker::publish_failed(&out.stderr) {
                 // docker created the container before it failed to publish the port.
                 self.runner.run(&self.docker.rm_force_cmd(std::slice::from_ref(&name)))?;
                 self.ui.note(&format!("port {port} was taken meanwhile; trying the next one"));
@@ -629,19 +623,7 @@ impl<'a, 'r> Machine<'a, 'r> {
         }
         let cmd = self.docker.volume_inspect_cmd(names);
         let out = self.runner.run_unchecked(&cmd)?;
-        if crate::tools::docker::daemon_unreachable(&out.stderr) {
-            return Err(crate::tools::docker::daemon_error(&out.stderr).into());
-        }
-        let only_missing = out
-            .stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .all(|l| l.to_ascii_lowercase().contains("no such volume"));
-        if !out.success() && !only_missing {
-            return Err(self.runner.failed(&cmd, &out, None).into());
-        }
-        let found = foreign_volumes(&out.stdout)
-            .map_err(|e| anyhow::anyhow!("could not read `{cmd}`: {e}"))?;
+        let found = foreign_volumes(&docker::interpret_volume_inspect(self.runner, &cmd, &out)?);
         if found.is_empty() { Ok(()) } else { Err(in_the_way("volume", &found).into()) }
     }
 
@@ -652,7 +634,7 @@ impl<'a, 'r> Machine<'a, 'r> {
         if out.success() {
             return Ok(());
         }
-        let hint = if out.stderr.contains("port is already allocated") {
+        let hint = if docker::port_allocated(&out.stderr) {
             format!(
                 "another program took the registry's port {port}; free it, or `kilter registry rm` and `kilter up` to publish it on a free port"
             )
@@ -666,25 +648,16 @@ impl<'a, 'r> Machine<'a, 'r> {
     fn connect(&self, name: &str) -> Result<()> {
         let cmd = self.docker.network_connect_cmd(KIND_NETWORK, name);
         let out = self.runner.run_unchecked(&cmd)?;
-        if out.success() || out.stderr.contains("already exists in network") {
+        if out.success() || docker::already_on_network(&out.stderr) {
             return Ok(());
         }
         Err(self.runner.failed(&cmd, &out, None).into())
     }
 }
 
-/// The volumes in `docker volume inspect` output (a JSON array; empty output when every name
-/// was missing) that do not carry [`SHARED_LABEL`].
-pub fn foreign_volumes(stdout: &str) -> Result<Vec<String>, serde_json::Error> {
-    if stdout.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    let vols: Vec<serde_json::Value> = serde_json::from_str(stdout)?;
-    Ok(vols
-        .iter()
-        .filter(|v| v["Labels"].get(SHARED_LABEL).is_none())
-        .filter_map(|v| v["Name"].as_str().map(str::to_owned))
-        .collect())
+/// The volumes of `docker volume inspect` that do not carry [`SHARED_LABEL`].
+pub fn foreign_volumes(vols: &[docker::Volume]) -> Vec<String> {
+    vols.iter().filter(|v| v.label(SHARED_LABEL).is_none()).map(|v| v.name.clone()).collect()
 }
 
 /// Running, or restarting under its restart policy (a cache whose upstream cannot be reached
@@ -694,12 +667,9 @@ fn up(c: &Container) -> bool {
 }
 
 fn run_hint(out: &Output, image: &str) -> String {
-    if out.stderr.contains("is already in use by container") {
+    if docker::name_in_use(&out.stderr) {
         "a container of that name exists: `kilter registry status` shows it, `kilter registry rm` removes it".into()
-    } else if out.stderr.contains("pull access denied")
-        || out.stderr.contains("manifest unknown")
-        || out.stderr.contains("Unable to find image")
-    {
+    } else if docker::image_unavailable(&out.stderr) {
         format!(
             "docker could not get the image {image}; set KILTER_REGISTRY_IMAGE to one you have, or `KILTER_REGISTRY=off`"
         )
@@ -758,29 +728,8 @@ pub fn apply_hosting(
 ) -> Result<()> {
     let path = hosting_local_path(cache);
     runner.write_file(&path, &Content::text(hosting_manifest(port)), Perm::Private(0o600))?;
-    let cmd = kubectl
-        .cmd(
-            format!(
-                "tell Tilt about the local registry (ConfigMap {HOSTING_NAMESPACE}/{HOSTING_NAME})"
-            ),
-            ["apply", "--server-side", "--field-manager=kilter", "-f", path.as_str()],
-        )
-        .mutate();
-    runner.run(&cmd)?;
+    runner.run(&kubectl.hosting_apply_cmd(&path))?;
     Ok(())
-}
-
-/// `kubectl get configmap -n kube-public local-registry-hosting -o json`
-pub fn hosting_get_cmd(kubectl: &Kubectl<'_>) -> crate::exec::Cmd {
-    kubectl.cmd(
-        "read the local-registry-hosting ConfigMap",
-        ["get", "configmap", "-n", HOSTING_NAMESPACE, HOSTING_NAME, "-o", "json"],
-    )
-}
-
-/// The `localRegistryHosting.v1` value of a ConfigMap object (JSON).
-pub fn hosting_value_of(obj: &serde_json::Value) -> Option<String> {
-    obj["data"][HOSTING_KEY].as_str().map(str::to_owned)
 }
 
 /// What `status`, `ls`, `doctor` and `registry status` show of one shared container.

@@ -23,7 +23,7 @@ use crate::fsutil::Perm;
 use crate::ports::{self, NodePorts, Registry as PortRegistry};
 use crate::project::{Dirs, Project};
 use crate::tools::caddy;
-use crate::tools::docker::{Container, Docker, KilterNode};
+use crate::tools::docker::{self, Container, Docker, KilterNode};
 use crate::ui::Ui;
 
 pub const DEFAULT_IMAGE: &str = "caddy:2";
@@ -208,7 +208,7 @@ pub fn machine_urls(
     nodes: &[KilterNode],
 ) -> std::collections::BTreeMap<String, Vec<String>> {
     let Some(port) = reg.router_port else { return Default::default() };
-    records(Some(reg), nodes, &without_app)
+    records(Some(reg), nodes, &recorded_app)
         .iter()
         .map(|r| (r.name.clone(), names_of(r).into_iter().map(|(_, h)| url(&h, port)).collect()))
         .filter(|(_, v): &(String, Vec<String>)| !v.is_empty())
@@ -255,6 +255,8 @@ pub enum Change<'a> {
         dir: &'a Utf8Path,
         services: &'a NodePorts,
         web: &'a BTreeMap<String, String>,
+        /// The app's NodePort when kilter renders the app.
+        app: Option<u16>,
     },
     /// `stop` (`Stopped`) or `destroy` (`Absent`).
     State { name: &'a str, state: NodeState },
@@ -268,11 +270,12 @@ pub fn apply(
 ) -> Vec<ProjectRecord> {
     match change {
         None => {}
-        Some(Change::Up { name, dir, services, web }) => {
+        Some(Change::Up { name, dir, services, web, app }) => {
             let entry = ports::Entry {
                 services: services.clone(),
                 dir: Some(dir.to_owned()),
                 web: web.clone(),
+                app,
                 ..ports::Entry::default()
             };
             let rec = ProjectRecord {
@@ -297,10 +300,10 @@ pub fn apply(
     records
 }
 
-/// For [`records`]: no project's records hold an app port (projects whose app is routed pass
-/// their own lookup).
-pub fn without_app(_project: &str, _entry: &ports::Entry) -> Option<u16> {
-    None
+/// For [`records`]: the app port a project's port-registry entry records (`up` records it when
+/// kilter renders the project's app).
+pub fn recorded_app(_project: &str, entry: &ports::Entry) -> Option<u16> {
+    entry.app
 }
 
 /// What answers at a name.
@@ -699,7 +702,7 @@ impl<'a, 'r> Machine<'a, 'r> {
                 if !c.on_network(KIND_NETWORK) {
                     let cmd = self.docker.network_connect_cmd(KIND_NETWORK, &self.settings.name);
                     let out = self.runner.run_unchecked(&cmd)?;
-                    if !out.success() && !out.stderr.contains("already exists in network") {
+                    if !out.success() && !docker::already_on_network(&out.stderr) {
                         return Err(self.runner.failed(&cmd, &out, None).into());
                     }
                 }
@@ -793,9 +796,7 @@ impl<'a, 'r> Machine<'a, 'r> {
                 }
                 return Ok(port);
             }
-            let taken = out.stderr.contains("port is already allocated")
-                || out.stderr.contains("address already in use")
-                || out.stderr.contains("permission denied");
+            let taken = caddy::publish_refused(&out.stderr);
             if !taken {
                 return Err(self
                     .runner
@@ -813,16 +814,13 @@ impl<'a, 'r> Machine<'a, 'r> {
 }
 
 fn run_hint(stderr: &str, image: &str) -> String {
-    if stderr.contains("is already in use by container") {
+    if docker::name_in_use(stderr) {
         "a container of that name exists: `kilter router status` shows it".into()
-    } else if stderr.contains("pull access denied")
-        || stderr.contains("manifest unknown")
-        || stderr.contains("Unable to find image")
-    {
+    } else if docker::image_unavailable(stderr) {
         format!(
             "docker could not get the image {image}; set KILTER_ROUTER_IMAGE to one you have, or `KILTER_ROUTER=off`"
         )
-    } else if stderr.contains("network kind not found") {
+    } else if caddy::network_missing(stderr) {
         "the router joins kind's `kind` network, which the first cluster creates: `kilter up` a project first".into()
     } else {
         "`KILTER_ROUTER=off` (or `router: false` in kilter.yaml) runs without the router".into()

@@ -278,6 +278,20 @@ impl Ui {
         }
     }
 
+    /// Requested output of a verb that also has effects (`kilter render` prints the files it
+    /// writes): on stdout, and in a dry run as comment lines of the script, which stays runnable.
+    pub fn report(&self, text: &str) {
+        if self.planning {
+            let commented: String = text
+                .lines()
+                .map(|l| if l.is_empty() { "#\n".to_owned() } else { format!("# {l}\n") })
+                .collect();
+            self.stdout(&commented);
+        } else {
+            self.stdout(text);
+        }
+    }
+
     /// Start a step: a spinner with elapsed time on a terminal, a plain `==> msg` line otherwise.
     /// A dry run prints `would: <would>` once and nothing when it ends.
     pub fn step(&self, msg: &str, would: &str) -> Step<'_> {

@@ -66,10 +66,11 @@ pub use edit::{
     set_stopped_in,
 };
 pub use schema::{
-    At, ClusterSection, Config, Database, Engine, KindSection, MAX_NAME_LEN, ServiceEntry, Var,
-    Volume, normalize_name, suggest, validate_name,
+    AppSection, At, ClusterSection, Config, Database, DevCommand, Engine, KindSection,
+    MAX_NAME_LEN, ServiceEntry, Var, Volume, normalize_name, suggest, validate_name,
 };
 pub use span::Pos;
+pub(crate) use span::scalar_text;
 pub use starter::starter;
 
 pub(crate) use schema::validate_service_name;

@@ -33,6 +33,64 @@ pub struct Config {
     pub router: bool,
     /// `services:` — in file order; empty when absent, null or `[]`.
     pub services: Vec<ServiceEntry>,
+    /// The app itself (`image`, `dev`, `port`, `health`, `env`, `sync`): what kilter renders a
+    /// Tiltfile for when the project has none (docs/kilter-yaml.md).
+    pub app: AppSection,
+}
+
+/// The app's own fields, all optional; what is missing is detected from the project's files.
+/// Two sections are equal when they say the same: the positions (where each value is written)
+/// are not compared, so an edit that moves lines keeps the config equal.
+#[derive(Debug, Clone, Default)]
+pub struct AppSection {
+    /// `image:` — the base image of the dev container (e.g. `node:22-alpine`).
+    pub image: Option<At<String>>,
+    /// `dev:` — the command that starts the app in development.
+    pub dev: Option<At<DevCommand>>,
+    /// `port:` — the port the app listens on inside its container.
+    pub port: Option<At<u16>>,
+    /// `health:` — an HTTP path (starting with `/`) for the readiness probe.
+    pub health: Option<At<String>>,
+    /// `env:` — the app container's variables, in file order.
+    pub env: Vec<Var>,
+    /// `sync:` — project-relative paths that live-update into the container.
+    pub sync: Option<At<Vec<String>>>,
+}
+
+impl PartialEq for AppSection {
+    fn eq(&self, other: &Self) -> bool {
+        fn value<T>(at: &Option<At<T>>) -> Option<&T> {
+            at.as_ref().map(|a| &a.value)
+        }
+        let vars = |vars: &[Var]| -> Vec<(String, String)> {
+            vars.iter().map(|v| (v.name.clone(), v.value.clone())).collect()
+        };
+        value(&self.image) == value(&other.image)
+            && value(&self.dev) == value(&other.dev)
+            && value(&self.port) == value(&other.port)
+            && value(&self.health) == value(&other.health)
+            && vars(&self.env) == vars(&other.env)
+            && value(&self.sync) == value(&other.sync)
+    }
+}
+
+impl AppSection {
+    /// Whether kilter.yaml says anything about the app.
+    pub fn is_declared(&self) -> bool {
+        self.image.is_some()
+            || self.dev.is_some()
+            || self.port.is_some()
+            || self.health.is_some()
+            || !self.env.is_empty()
+            || self.sync.is_some()
+    }
+}
+
+/// `dev:` as written: one shell command line, or a list of arguments (no shell).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DevCommand {
+    Shell(String),
+    Argv(Vec<String>),
 }
 
 impl Default for Config {
@@ -46,6 +104,7 @@ impl Default for Config {
             registry: true,
             router: true,
             services: Vec::new(),
+            app: AppSection::default(),
         }
     }
 }
@@ -162,17 +221,14 @@ pub enum Volume {
 }
 
 /// Keys kilter itself reads.
-pub(crate) const KNOWN_KEYS: &[&str] =
-    &["name", "tiltfile", "kind", "database", "cluster", "registry", "router", "services"];
+pub(crate) const KNOWN_KEYS: &[&str] = &[
+    "name", "tiltfile", "kind", "database", "cluster", "registry", "router", "services", "image",
+    "dev", "port", "health", "env", "sync",
+];
 
 /// Keys of the wider kilter ecosystem: accepted silently, preserved, never interpreted.
 pub(crate) const ECOSYSTEM_KEYS: &[&str] = &[
-    "port",
-    "health",
-    "image",
-    "dev",
     "skills",
-    "env",
     "public",
     "manifest",
     "description",
@@ -255,11 +311,120 @@ impl<'a> Walker<'a> {
                 Some(Scalar::Str("registry")) => config.registry = self.registry(value)?,
                 Some(Scalar::Str("router")) => config.router = self.router(value)?,
                 Some(Scalar::Str("services")) => config.services = self.services(value)?,
+                Some(Scalar::Str("image")) => config.app.image = self.image(value)?,
+                Some(Scalar::Str("dev")) => config.app.dev = self.dev(value)?,
+                Some(Scalar::Str("port")) => config.app.port = self.port("port", value)?,
+                Some(Scalar::Str("health")) => config.app.health = self.health(value)?,
+                Some(Scalar::Str("env")) => config.app.env = self.vars("env", value, false)?,
+                Some(Scalar::Str("sync")) => config.app.sync = self.sync(value)?,
                 Some(Scalar::Str(k)) if ECOSYSTEM_KEYS.contains(&k) => {}
                 _ => self.unknown_key(&[], key, &top_candidates),
             }
         }
         Ok(config)
+    }
+
+    /// `dev:` — a command line (run by `sh -c`) or a non-empty list of arguments.
+    fn dev(&self, value: &Node) -> Result<Option<At<DevCommand>>, Exit> {
+        let node = self.tree.deref(value);
+        let at = value.pos;
+        let expected = "a command line (e.g. `npm run dev`) or a list of arguments";
+        if let Some(items) = node.items() {
+            let mut argv = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                match self.tree.deref(item).scalar() {
+                    Some(Scalar::Str(s)) => argv.push(s.to_owned()),
+                    Some(Scalar::Number(_) | Scalar::Bool(_)) => {
+                        argv.push(self.tree.deref(item).text().unwrap_or_default().to_owned());
+                    }
+                    _ => return Err(self.type_error(&format!("dev[{i}]"), item, "a string")),
+                }
+            }
+            if argv.is_empty() {
+                return Err(self
+                    .error(value, "dev: the list of arguments is empty")
+                    .hint("remove the `dev` line to use the detected command"));
+            }
+            return Ok(Some(At { value: DevCommand::Argv(argv), at }));
+        }
+        match node.scalar() {
+            Some(Scalar::Str(_) | Scalar::Null) => {
+                Ok(self.string("dev", value)?.map(|s| At { value: DevCommand::Shell(s), at }))
+            }
+            _ => Err(self.type_error("dev", value, expected)),
+        }
+    }
+
+    /// `image:` — an image reference: one word (it becomes the Dockerfile's `FROM`).
+    fn image(&self, value: &Node) -> Result<Option<At<String>>, Exit> {
+        let Some(image) = self.string("image", value)? else { return Ok(None) };
+        if image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(self
+                .error(value, format_args!("image: {image:?} is not an image reference (it contains spaces or line breaks)"))
+                .hint("e.g. `image: node:22-alpine`"));
+        }
+        Ok(Some(At { value: image, at: value.pos }))
+    }
+
+    /// `health:` — an HTTP path: starts with `/`, no spaces or control characters.
+    fn health(&self, value: &Node) -> Result<Option<At<String>>, Exit> {
+        let node = self.tree.deref(value);
+        if node.scalar().is_none() {
+            return Err(self
+                .type_error("health", value, "an HTTP path such as `/healthz`")
+                .hint("write the path the readiness probe asks, e.g. `health: /healthz`"));
+        }
+        let Some(path) = self.string("health", value)? else { return Ok(None) };
+        if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(self
+                .error(
+                    value,
+                    format_args!(
+                        "health: expected an HTTP path starting with `/` (e.g. `/healthz`), found {path:?}"
+                    ),
+                )
+                .hint("the readiness probe asks GET <path> on the app's port; write only the path"));
+        }
+        Ok(Some(At { value: path, at: value.pos }))
+    }
+
+    /// `sync:` — a path or a list of paths inside the project directory.
+    fn sync(&self, value: &Node) -> Result<Option<At<Vec<String>>>, Exit> {
+        let node = self.tree.deref(value);
+        let at = value.pos;
+        if node.is_null() {
+            return Ok(None);
+        }
+        let expected = "a list of paths inside the project (e.g. `[src, public]`)";
+        let one = |field: &str, item: &Node| -> Result<String, Exit> {
+            let Some(path) = self.string(field, item)? else {
+                return Err(self.type_error(field, item, "a path"));
+            };
+            let escapes = path.starts_with('/')
+                || camino::Utf8Path::new(&path)
+                    .components()
+                    .any(|c| matches!(c, camino::Utf8Component::ParentDir));
+            if escapes {
+                return Err(self
+                    .error(
+                        item,
+                        format_args!("{field}: {path:?} is not inside the project directory"),
+                    )
+                    .hint("sync paths are relative to the directory of kilter.yaml, e.g. `src`"));
+            }
+            Ok(path)
+        };
+        if let Some(items) = node.items() {
+            let mut paths = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                paths.push(one(&format!("sync[{i}]"), item)?);
+            }
+            return Ok(Some(At { value: paths, at }));
+        }
+        match node.scalar() {
+            Some(Scalar::Str(_)) => Ok(Some(At { value: vec![one("sync", value)?], at })),
+            _ => Err(self.type_error("sync", value, expected)),
+        }
     }
 
     fn check_name(&self, at: &Node, name: &str) -> Result<(), Exit> {

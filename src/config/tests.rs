@@ -87,6 +87,7 @@ fn the_spec_example_parses() {
             registry: true,
             router: true,
             services: vec![],
+            app: AppSection::default(),
         }
     );
 }
@@ -94,8 +95,9 @@ fn the_spec_example_parses() {
 /// A realistic, heavily documented kilter.yaml using the wider ecosystem's fields.
 const DOCUMENTED: &str = r#"# kilter.yaml for the shop service
 #
-# Fields beyond `name`, `tiltfile`, `kind`, `database` and `cluster` belong to
-# other tools of the kilter ecosystem; kilter keeps them as they are.
+# `image`, `dev`, `port`, `health`, `env` and `sync` describe the app; fields
+# such as `skills` or `build` belong to other tools of the kilter ecosystem and
+# kilter keeps them as they are.
 
 name: shop
 description: |
@@ -104,15 +106,12 @@ description: |
   Owned by the storefront team.
 version: 3
 port: 8080                  # HTTP port inside the pod
-health:
-  path: /healthz
-  interval: 5s
-image: ghcr.io/acme/shop:dev
-dev:
-  command: ["cargo", "watch", "-x", "run"]
-  sync:
-    - src: ./src
-      dest: /app/src
+health: /healthz            # readiness probe path
+image: rust:1.83
+dev: ["cargo", "watch", "-x", "run"]
+sync:
+  - src
+  - Cargo.toml
 skills: [rust, postgres]
 services:
   - name: postgres
@@ -148,10 +147,16 @@ database:
 fn ecosystem_keys_are_accepted_silently_and_not_interpreted() {
     let (mut config, warnings) = parse_ok(DOCUMENTED);
     assert!(warnings.is_empty(), "{warnings:?}");
-    // `services:` is kilter's own now (see the services tests below).
+    // `services:` is kilter's own now (see the services tests below), and so are the app's
+    // fields (see the app tests).
     let names: Vec<&str> = config.services.iter().map(|s| s.name.value.as_str()).collect();
     assert_eq!(names, ["postgres", "redis"]);
     config.services.clear();
+    assert_eq!(config.app.port.as_ref().map(|p| p.value), Some(8080));
+    assert_eq!(config.app.health.as_ref().map(|h| h.value.as_str()), Some("/healthz"));
+    let env: Vec<&str> = config.app.env.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(env, ["RUST_LOG", "DATABASE_URL"]);
+    config.app = AppSection::default();
     assert_eq!(
         config,
         Config {
@@ -2198,7 +2203,7 @@ fn shaped(shape: &str, n: usize) -> String {
         }
         "many top-level keys" => text += &lines(&|i| format!("custom_{i}: {i}\n")),
         "a long list" => {
-            text += "dev:\n";
+            text += "hooks:\n";
             text += &lines(&|i| format!("  - item {i} with some words\n"));
         }
         "many services" => {
@@ -2207,7 +2212,7 @@ fn shaped(shape: &str, n: usize) -> String {
         }
         "a flow list on one line" => {
             let items: Vec<String> = (0..n).map(|i| format!("item{i}")).collect();
-            text += &format!("dev: [{}]\n", items.join(", "));
+            text += &format!("hooks: [{}]\n", items.join(", "));
         }
         "a flow mapping on one line" => {
             let items: Vec<String> = (0..n).map(|i| format!("K{i}: \"v {i}\"")).collect();
@@ -2221,7 +2226,7 @@ fn shaped(shape: &str, n: usize) -> String {
             text += &lines(&|i| format!("  line {i} of a literal block\n"));
         }
         "nested mappings" => {
-            text += "dev:\n";
+            text += "hooks:\n";
             text += &lines(&|i| format!("  k{i}:\n    a: 1\n    b: [x, y]\n"));
         }
         other => unreachable!("{other}"),
@@ -2337,4 +2342,176 @@ fn a_tab_after_a_keys_colon_is_whitespace_and_kept_through_stop_and_up() {
     // Tabs as indentation stay an error.
     let err = parse_err("name: shop\nkind:\n\timage: x\n");
     assert!(err.to_string().contains("tab character in indentation"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The app's fields
+// ---------------------------------------------------------------------------------------
+
+const APP: &str = "\
+name: shop
+image: node:22-alpine   # base of the dev image
+dev: npm run dev -- --port 4000
+port: 4000
+health: /healthz
+env:
+  LOG_LEVEL: debug
+  WORKERS: 2
+  EMPTY:
+sync: [src, public]
+";
+
+#[test]
+fn the_app_fields_parse_with_their_positions() {
+    let (config, warnings) = parse_ok(APP);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let app = &config.app;
+    assert!(app.is_declared());
+    let image = app.image.as_ref().expect("image");
+    assert_eq!((image.value.as_str(), image.at), ("node:22-alpine", Pos { line: 2, col: 8 }));
+    let dev = app.dev.as_ref().expect("dev");
+    assert_eq!(dev.value, DevCommand::Shell("npm run dev -- --port 4000".into()));
+    assert_eq!(dev.at, Pos { line: 3, col: 6 });
+    assert_eq!(app.port.as_ref().map(|p| (p.value, p.at)), Some((4000, Pos { line: 4, col: 7 })));
+    assert_eq!(app.health.as_ref().map(|h| h.value.as_str()), Some("/healthz"));
+    let env: Vec<(&str, &str)> =
+        app.env.iter().map(|v| (v.name.as_str(), v.value.as_str())).collect();
+    assert_eq!(env, [("LOG_LEVEL", "debug"), ("WORKERS", "2"), ("EMPTY", "")]);
+    assert_eq!(
+        app.sync.as_ref().map(|s| s.value.clone()),
+        Some(vec!["src".into(), "public".into()])
+    );
+    // Every field is optional; a file without them declares no app.
+    let (config, _) = parse_ok("name: shop\n");
+    assert!(!config.app.is_declared());
+    // `dev` as a list of arguments; `sync` as one path; null values are "not set".
+    let (config, _) = parse_ok("dev: [python, -m, flask, run, --port, 5000]\nsync: app\nport: ~\n");
+    assert_eq!(
+        config.app.dev.map(|d| d.value),
+        Some(DevCommand::Argv(
+            ["python", "-m", "flask", "run", "--port", "5000"].map(String::from).to_vec()
+        ))
+    );
+    assert_eq!(config.app.sync.map(|s| s.value), Some(vec!["app".to_owned()]));
+    assert_eq!(config.app.port, None);
+    // Port spellings the other `port:` fields accept.
+    for (text, port) in [("port: 0x1f90\n", 8080), ("port: +80\n", 80), ("port: 65535\n", 65535)] {
+        assert_eq!(parse_ok(text).0.app.port.map(|p| p.value), Some(port), "{text:?}");
+    }
+}
+
+#[test]
+fn a_wrong_app_field_is_an_error_at_its_line_and_column() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "name: shop\nport: http\n",
+            "/p/kilter.yaml:2:7: port: expected a port number from 1 to 65535, found the string \"http\"",
+        ),
+        (
+            "port: 70000\n",
+            "/p/kilter.yaml:1:7: port: expected a port number from 1 to 65535, found the number 70000",
+        ),
+        (
+            "port: 0\n",
+            "/p/kilter.yaml:1:7: port: expected a port number from 1 to 65535, found the number 0",
+        ),
+        (
+            "port: -1\n",
+            "/p/kilter.yaml:1:7: port: expected a port number from 1 to 65535, found the number -1",
+        ),
+        ("port: 80.5\n", "/p/kilter.yaml:1:7: port: expected a port number from 1 to 65535"),
+        (
+            "health: healthz\n",
+            "/p/kilter.yaml:1:9: health: expected an HTTP path starting with `/` (e.g. `/healthz`), found \"healthz\"",
+        ),
+        (
+            "health: http://localhost/healthz\n",
+            "/p/kilter.yaml:1:9: health: expected an HTTP path starting with `/`",
+        ),
+        ("health: /a b\n", "/p/kilter.yaml:1:9: health: expected an HTTP path"),
+        (
+            "\nhealth:\n  path: /healthz\n",
+            "/p/kilter.yaml:3:3: health: expected an HTTP path such as `/healthz`, found a mapping",
+        ),
+        ("health: 200\n", "/p/kilter.yaml:1:9: health: expected a string, found the number 200"),
+        (
+            "env: [A, B]\n",
+            "/p/kilter.yaml:1:6: env: expected a mapping of `NAME: value`, found a list",
+        ),
+        (
+            "name: x\nenv: LOG=debug\n",
+            "/p/kilter.yaml:2:6: env: expected a mapping of `NAME: value`, found the string \"LOG=debug\"",
+        ),
+        (
+            "env:\n  A: [1, 2]\n",
+            "/p/kilter.yaml:2:6: env.A: expected a single value (string, number or boolean), found a list",
+        ),
+        ("image: 3\n", "/p/kilter.yaml:1:8: image: expected a string, found the number 3"),
+        ("image: \"\"\n", "/p/kilter.yaml:1:8: image: must not be empty"),
+        (
+            "image: \"node:22\\nRUN rm -rf /\"\n",
+            "/p/kilter.yaml:1:8: image: \"node:22\\nRUN rm -rf /\" is not an image reference",
+        ),
+        (
+            "dev: {command: run}\n",
+            "/p/kilter.yaml:1:6: dev: expected a command line (e.g. `npm run dev`) or a list of arguments, found a mapping",
+        ),
+        ("dev: []\n", "/p/kilter.yaml:1:6: dev: the list of arguments is empty"),
+        ("dev: [npm, [run]]\n", "/p/kilter.yaml:1:12: dev[1]: expected a string, found a list"),
+        (
+            "sync: [../shared]\n",
+            "/p/kilter.yaml:1:8: sync[0]: \"../shared\" is not inside the project",
+        ),
+        ("sync: /etc\n", "/p/kilter.yaml:1:7: sync: \"/etc\" is not inside the project directory"),
+        (
+            "sync: {src: .}\n",
+            "/p/kilter.yaml:1:7: sync: expected a list of paths inside the project",
+        ),
+        ("sync: [src, 3]\n", "/p/kilter.yaml:1:13: sync[1]: expected a string, found the number 3"),
+    ];
+    for (text, message) in cases {
+        let err = parse_err(text);
+        assert_eq!(err.code, Code::Invalid, "{text:?}");
+        assert!(err.to_string().starts_with(message), "{text:?}:\n  got  {err}\n  want {message}");
+    }
+}
+
+/// Every edit kilter makes keeps the app's fields byte for byte, in every style.
+#[test]
+fn edits_keep_the_app_fields_byte_for_byte() {
+    let flow = "{name: shop, port: 3000, env: {A: \"1\"}, sync: [src], dev: [node, server.js]}\n";
+    let commented = "\
+# the app
+image: python:3.12-slim      # base
+dev: >-
+  uvicorn main:app
+  --reload --host 0.0.0.0
+port: 8000 # uvicorn
+health: \"/health?full=1\"
+env:
+  # quoted, numbers, booleans
+  A: 'x y'
+  B: 0x10
+  C: yes
+sync:
+- app
+- pyproject.toml
+";
+    for text in [APP, flow, commented, &APP.replace('\n', "\r\n")] {
+        let before = parse_ok(text).0.app;
+        let set = set_stopped(path(), text).expect("set").text;
+        assert!(set.contains(text.trim_end_matches(['\n', '\r', '}'])), "{text:?} → {set:?}");
+        assert_eq!(parse_ok(&set).0.app, before, "{set:?}");
+        assert_eq!(without(&set), text);
+        let added = add(text, &["redis"]);
+        assert_eq!(parse_ok(&added).0.app, before, "{added:?}");
+        assert_eq!(parse_ok(&remove(&added, &["redis"])).0.app, before);
+        // The bytes of each app field survive the edit unchanged.
+        for key in ["image:", "dev:", "port:", "health:", "env:", "sync:"] {
+            if let Some(at) = text.find(key) {
+                let line = &text[at..text[at..].find([',', '\n']).map_or(text.len(), |e| at + e)];
+                assert!(added.contains(line), "{key} of {text:?} changed: {added:?}");
+            }
+        }
+    }
 }

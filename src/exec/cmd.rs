@@ -251,6 +251,16 @@ pub struct Output {
 }
 
 impl Output {
+    /// What a finished process left: its exit code and its captured output (lossy UTF-8).
+    pub(super) fn of(o: &std::process::Output, duration: Duration) -> Output {
+        Output {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            duration,
+            ..Output::default()
+        }
+    }
     pub fn success(&self) -> bool {
         self.code == Some(0)
     }

@@ -16,27 +16,31 @@
 
 mod cmd;
 mod effects;
+mod pipe;
 mod poll;
 mod process;
+mod spawn;
 mod stream;
 
 use std::fs::OpenOptions;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
 pub use crate::interrupt::{check_interrupt, install_signal_handlers, interrupted, sleep};
 pub use cmd::{Cmd, Effect, Output, Redirect, Stdin, quote, tail, tail_lines};
 pub use effects::{Content, StagedWrite, Stopped};
+pub use pipe::Chunk;
 pub use poll::{Poll, PollEnd};
 pub use process::{
     Proc, START_TIME_OF_LAST_JOB, cmdline, descendant_groups, group_alive, leads_group, members,
     pid_alive, same_process, signal, start_time, table,
 };
+pub use spawn::{ChildState, Detached, Spawned};
 
 use crate::error::{Code, CommandFailed, CouldNotExecute, Exit, Interrupted};
 use crate::ui::{Echo, Ui};
@@ -99,44 +103,14 @@ pub struct Runner<'u> {
     thread_transcripts: Mutex<Vec<(std::thread::ThreadId, Utf8PathBuf)>>,
 }
 
-/// A detached child (Tilt) started by this run.
-#[derive(Debug)]
-pub struct Detached {
-    pub pid: u32,
-    /// Its start time ([`start_time`]) read right after the spawn.
-    pub start: Option<String>,
-    /// Kept so that kilter can reap the child while it watches it start (a zombie still answers
-    /// `kill(pid, 0)`). Dropping it neither kills nor waits for the child.
-    handle: duct::Handle,
-}
-
-/// What `spawn_detached` did.
-#[derive(Debug)]
-pub enum Spawned {
-    Started(Box<Detached>),
-    /// A dry run printed the command; `$!` is its pid in the script.
-    Planned,
-}
-
-/// What became of a detached child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChildState {
-    Running,
-    /// Exited, with its exit code (`None`: killed by a signal, or the code is unknown).
-    Exited(Option<i32>),
-}
-
-impl Detached {
-    /// Whether the child still runs; reaps it once it has exited.
-    pub fn state(&self) -> ChildState {
-        match self.handle.try_wait() {
-            Ok(Some(out)) => ChildState::Exited(out.status.code()),
-            Ok(None) => ChildState::Running,
-            // The handle cannot tell: ask the kernel.
-            Err(_) if pid_alive(self.pid as i32) => ChildState::Running,
-            Err(_) => ChildState::Exited(None),
-        }
-    }
+/// How a run goes on after [`Runner::prepare`].
+enum Begin {
+    /// Not run: a dry run printed it, or Record mode answered it.
+    Answered(Output),
+    /// Not run: the program is not installed (a dry run noted it in the script).
+    NotInstalled(Output),
+    /// Run it: the expression to start, the deadline in force, and when it started.
+    Run { expr: duct::Expression, deadline: Option<Deadline>, start: Instant },
 }
 
 /// Options of one captured run.
@@ -348,8 +322,39 @@ impl<'u> Runner<'u> {
         self.run_captured(cmd, opts, |e| e.stdout_capture())
     }
 
-    /// Echo, spawn with stderr captured and stdout as `stdout` decides, wait (interruptibly,
-    /// up to the limit and the deadline), log.
+    /// The start every run variant shares, in this order: a dry run prints a change (and Record
+    /// mode answers) instead of running it; Ctrl-C stops here; a passed deadline fails (exit 5)
+    /// when `bounded`; a program that is not installed (dry run only) is noted in the script;
+    /// the line is echoed by verbosity.
+    fn prepare(&self, cmd: &Cmd, line: &str, bounded: bool) -> Result<Begin> {
+        if let Some(out) = self.intercept(cmd, line)? {
+            return Ok(Begin::Answered(out));
+        }
+        check_interrupt()?;
+        let deadline = self.current_deadline();
+        if bounded
+            && let Some(d) = &deadline
+            && Instant::now() >= d.at
+        {
+            return Err(self.deadline_error(d, &format!("about to {}", cmd.summary())));
+        }
+        let Some(expr) = cmd.expression() else {
+            return Ok(Begin::NotInstalled(self.not_installed(cmd, line)));
+        };
+        self.echo(cmd.effect(), line);
+        Ok(Begin::Run { expr, deadline, start: Instant::now() })
+    }
+
+    /// The end every captured run shares once the command exited: the transcript entry
+    /// (`exit=N`), what it printed shown by verbosity, and its output.
+    fn finish(&self, cmd: &Cmd, line: &str, out: Output) -> Output {
+        self.log(line, &status_word(out.code), out.duration);
+        self.ui.child_output(cmd.effect() == Effect::Mutate, &out.stdout, &out.stderr);
+        out
+    }
+
+    /// Spawn with stderr captured and stdout as `stdout` decides, wait (interruptibly, up to
+    /// the limit and the deadline).
     fn run_captured(
         &self,
         cmd: &Cmd,
@@ -357,21 +362,10 @@ impl<'u> Runner<'u> {
         stdout: impl FnOnce(duct::Expression) -> duct::Expression,
     ) -> Result<Output> {
         let line = cmd.render_with(opts.redirect);
-        if let Some(out) = self.intercept(cmd, &line)? {
-            return Ok(out);
-        }
-        check_interrupt()?;
-        let deadline = self.current_deadline();
-        if let Some(d) = &deadline
-            && Instant::now() >= d.at
-        {
-            return Err(self.deadline_error(d, &format!("about to {}", cmd.summary())));
-        }
-        let Some(expr) = cmd.expression() else {
-            return Ok(self.not_installed(cmd, &line));
+        let (expr, deadline, start) = match self.prepare(cmd, &line, true)? {
+            Begin::Answered(out) | Begin::NotInstalled(out) => return Ok(out),
+            Begin::Run { expr, deadline, start } => (expr, deadline, start),
         };
-        self.echo(cmd.effect(), &line);
-        let start = Instant::now();
         let handle = stdout(expr)
             .stderr_capture()
             .start()
@@ -380,18 +374,7 @@ impl<'u> Runner<'u> {
         let waited = wait_until(&handle, &line, stop_at);
         let duration = start.elapsed();
         match waited {
-            Ok(Waited::Exited(o)) => {
-                let out = Output {
-                    code: o.status.code(),
-                    stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-                    stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-                    duration,
-                    ..Output::default()
-                };
-                self.log(&line, &status_word(out.code), duration);
-                self.ui.child_output(cmd.effect() == Effect::Mutate, &out.stdout, &out.stderr);
-                Ok(out)
-            }
+            Ok(Waited::Exited(o)) => Ok(self.finish(cmd, &line, Output::of(&o, duration))),
             Ok(Waited::Killed(o)) => {
                 self.log(&line, "timeout", duration);
                 let hit_deadline = deadline.as_ref().is_some_and(|d| Instant::now() >= d.at)
@@ -401,14 +384,7 @@ impl<'u> Runner<'u> {
                         self.deadline_error(d, &format!("waiting for `{line}` (it was killed)"))
                     );
                 }
-                Ok(Output {
-                    code: None,
-                    stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-                    stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-                    duration,
-                    timed_out: true,
-                    not_run: None,
-                })
+                Ok(Output { code: None, timed_out: true, ..Output::of(&o, duration) })
             }
             Err(e) => {
                 self.log(&line, "interrupted", duration);
@@ -422,300 +398,6 @@ impl<'u> Runner<'u> {
         let why = format!("{} is not installed", cmd.display_name());
         self.script(&format!("# not run ({why}): {line}"));
         Output { not_run: Some(why), ..Output::default() }
-    }
-
-    /// Run `cmd` with its stdout delivered to `sink` inside kilter, chunk by chunk, so memory stays
-    /// flat whatever the size (snapshots compress and hash on the way to disk); stderr is captured.
-    /// The sink gets [`Chunk::Start`] just before the command really runs (never in a dry run:
-    /// that is where it opens its file), then the data. `rest` is the shell text standing for
-    /// what kilter does with the bytes; the line is shown as `<cmd> | <rest>`. A sink error kills
-    /// the child and is returned; so is Ctrl-C (the child is killed, `Interrupted`). In
-    /// `--dry-run` a `Mutate` command is only printed; in `Record` mode the canned stdout goes to
-    /// the sink.
-    pub fn run_stdout_into(
-        &self,
-        cmd: &Cmd,
-        rest: &str,
-        sink: &mut dyn FnMut(Chunk<'_>) -> std::io::Result<()>,
-    ) -> Result<Output> {
-        let line = format!("{} | {rest}", cmd.render_with(None));
-        if let Some(out) = self.intercept(cmd, &line)? {
-            if matches!(self.mode, Mode::Record(_)) {
-                sink(Chunk::Start)
-                    .and_then(|()| sink(Chunk::Data(out.stdout.as_bytes())))
-                    .with_context(|| format!("could not {}", cmd.summary()))?;
-            }
-            return Ok(Output { stdout: String::new(), ..out });
-        }
-        check_interrupt()?;
-        sink(Chunk::Start).with_context(|| format!("could not {}", cmd.summary()))?;
-        self.echo(cmd.effect(), &line);
-        let start = Instant::now();
-        let (mut pipe_out, pipe_in) = std::io::pipe().context("could not create a pipe")?;
-        grow_pipe(&pipe_out);
-        let handle = {
-            let Some(expression) = cmd.expression() else {
-                return Ok(self.not_installed(cmd, &line));
-            };
-            let expression = expression.stdout_file(pipe_in).stderr_capture();
-            expression.start().map_err(|e| CouldNotExecute { line: line.clone(), source: e })?
-            // `expression` (and kilter's copy of the write end) is dropped here, so the read
-            // ends with EOF once the child has closed its stdout.
-        };
-        let done = AtomicBool::new(false);
-        let (copied, was_interrupted) = std::thread::scope(|s| {
-            // Reads block; this watcher kills the child on Ctrl-C, which ends the read with EOF.
-            let watcher = s.spawn(|| {
-                while !done.load(Ordering::SeqCst) {
-                    if interrupted() {
-                        let _ = handle.kill();
-                        return true;
-                    }
-                    std::thread::sleep(Duration::from_millis(25));
-                }
-                false
-            });
-            let copied = copy_out(&mut pipe_out, sink);
-            if copied.is_err() {
-                let _ = handle.kill();
-            }
-            done.store(true, Ordering::SeqCst);
-            (copied, watcher.join().unwrap_or(false))
-        });
-        // A grandchild still writing gets EPIPE from here on.
-        drop(pipe_out);
-        let status = if copied.is_ok() && !was_interrupted {
-            wait_until(&handle, &line, None).map(|w| match w {
-                Waited::Exited(o) | Waited::Killed(o) => Some((o.status, o.stderr)),
-            })
-        } else {
-            // Killed: wait for the child itself, bounded (a grandchild may hold its stderr).
-            let deadline = Instant::now() + Duration::from_secs(5);
-            Ok(loop {
-                match handle.try_wait() {
-                    Ok(Some(o)) => break Some((o.status, o.stderr.clone())),
-                    Ok(None) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(10))
-                    }
-                    _ => break None,
-                }
-            })
-        };
-        let duration = start.elapsed();
-        let status = match status {
-            Ok(s) => s,
-            Err(e) => {
-                let interrupted = e.downcast_ref::<Interrupted>().is_some();
-                self.log(&line, if interrupted { "interrupted" } else { "failed" }, duration);
-                return Err(e);
-            }
-        };
-        if was_interrupted || interrupted() {
-            self.log(&line, "interrupted", duration);
-            return Err(Interrupted.into());
-        }
-        if let Err(e) = copied {
-            self.log(&line, "failed", duration);
-            return Err(anyhow::Error::new(e).context(format!("could not {}", cmd.summary())));
-        }
-        let Some((status, stderr)) = status else {
-            self.log(&line, "failed", duration);
-            anyhow::bail!("could not {}: lost track of the child process", cmd.summary());
-        };
-        let out = Output {
-            code: status.code(),
-            stdout: String::new(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-            duration,
-            ..Output::default()
-        };
-        self.log(&line, &status_word(out.code), duration);
-        self.ui.child_output(cmd.effect() == Effect::Mutate, "", &out.stderr);
-        Ok(out)
-    }
-
-    /// Run `cmd` with its stdin fed by `feed` inside kilter (snapshots decompress on the way into
-    /// the restore program); stdout and stderr are captured. `source` is the shell text standing
-    /// for what kilter feeds; the line is shown as `<source> | <cmd>`. When `feed` fails (other
-    /// than the child closing its stdin), the child is killed before its stdin is closed, so it
-    /// never mistakes a short input for the whole, and the error is returned. Ctrl-C kills the
-    /// child (`Interrupted`). In `--dry-run` a `Mutate` command is only printed.
-    pub fn run_stdin_from(
-        &self,
-        cmd: &Cmd,
-        source: &str,
-        feed: &mut (dyn FnMut(&mut dyn Write) -> std::io::Result<()> + Send),
-    ) -> Result<Output> {
-        let rendered = cmd.render_with(None);
-        let line = match cmd.working_dir() {
-            Some(cwd) => {
-                let cd = format!("cd {} && ", quote(cwd.as_str()));
-                let bare = rendered.strip_prefix(&cd).unwrap_or(&rendered);
-                format!("{cd}{source} | {bare}")
-            }
-            None => format!("{source} | {rendered}"),
-        };
-        if let Some(out) = self.intercept(cmd, &line)? {
-            return Ok(out);
-        }
-        check_interrupt()?;
-        self.echo(cmd.effect(), &line);
-        let start = Instant::now();
-        let (pipe_out, pipe_in) = std::io::pipe().context("could not create a pipe")?;
-        grow_pipe(&pipe_in);
-        let handle = {
-            // `Stdin::Null` would win over the pipe (duct applies the innermost redirection).
-            let Some(expression) = cmd.clone().stdin(Stdin::Inherit).expression() else {
-                return Ok(self.not_installed(cmd, &line));
-            };
-            let expression = expression.stdin_file(pipe_out).stdout_capture().stderr_capture();
-            expression.start().map_err(|e| CouldNotExecute { line: line.clone(), source: e })?
-            // `expression` (and with it kilter's copy of the pipe's read end) is dropped here,
-            // so a child that stops reading makes the feeder's writes fail instead of blocking.
-        };
-        let (waited, fed) = std::thread::scope(|s| {
-            let handle = &handle;
-            let feeder = s.spawn(move || {
-                let mut pipe_in = pipe_in;
-                let fed = feed(&mut pipe_in).and_then(|()| pipe_in.flush());
-                if fed.as_ref().is_err_and(|e| e.kind() != std::io::ErrorKind::BrokenPipe) {
-                    let _ = handle.kill();
-                }
-                drop(pipe_in);
-                fed
-            });
-            let waited = wait_until(handle, &line, None).map(|w| match w {
-                Waited::Exited(o) | Waited::Killed(o) => o,
-            });
-            let fed = feeder.join().unwrap_or_else(|_| {
-                Err(std::io::Error::other("the thread feeding the command panicked"))
-            });
-            (waited, fed)
-        });
-        let duration = start.elapsed();
-        let o = match waited {
-            Ok(o) => o,
-            Err(e) => {
-                self.log(&line, "interrupted", duration);
-                return Err(e);
-            }
-        };
-        if let Err(e) = fed
-            && e.kind() != std::io::ErrorKind::BrokenPipe
-        {
-            self.log(&line, "failed", duration);
-            return Err(anyhow::Error::new(e).context(format!("could not {}", cmd.summary())));
-        }
-        let out = Output {
-            code: o.status.code(),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-            duration,
-            ..Output::default()
-        };
-        self.log(&line, &status_word(out.code), duration);
-        self.ui.child_output(cmd.effect() == Effect::Mutate, &out.stdout, &out.stderr);
-        Ok(out)
-    }
-
-    /// Run in the foreground with the terminal's stdio (Tilt `--attach`, `tilt ci`, `kubectl exec`,
-    /// `logs -f`). Returns the exit code (128+signal when killed). On Ctrl-C the child (which got
-    /// the same signal from the terminal) is given a grace period, then killed.
-    pub fn run_foreground(&self, cmd: &Cmd) -> Result<i32> {
-        let line = cmd.to_string();
-        if let Some(out) = self.intercept(cmd, &line)? {
-            return Ok(out.code.unwrap_or(0));
-        }
-        check_interrupt()?;
-        let Some(expr) = cmd.expression() else {
-            return Ok(self.not_installed(cmd, &line).code.unwrap_or(0));
-        };
-        self.echo(cmd.effect(), &line);
-        let start = Instant::now();
-        let handle = expr.start().map_err(|e| CouldNotExecute { line: line.clone(), source: e })?;
-        let mut grace_until: Option<Instant> = None;
-        let root = handle.pids().first().map(|p| *p as i32).unwrap_or(0);
-        let mut groups = Vec::new();
-        let mut scanned: Option<Instant> = None;
-        let status = loop {
-            if scanned.is_none_or(|t| t.elapsed() >= stream::SCAN) {
-                scanned = Some(Instant::now());
-                stream::track_groups(root, &mut groups);
-            }
-            match handle.wait_timeout(Duration::from_millis(50)) {
-                Ok(Some(o)) => break o.status,
-                Ok(None) => {}
-                Err(e) => {
-                    return Err(CouldNotExecute { line, source: e }.into());
-                }
-            }
-            if interrupted() {
-                let until = *grace_until.get_or_insert_with(|| {
-                    for pid in handle.pids() {
-                        signal(pid as i32, libc::SIGINT);
-                    }
-                    Instant::now() + Duration::from_secs(3)
-                });
-                if Instant::now() >= until {
-                    let _ = handle.kill();
-                }
-            }
-        };
-        let code = exit_code(&status);
-        self.log(&line, &status_word(Some(code)), start.elapsed());
-        // What it started in groups of their own and left running (`tilt ci`/`tilt up` give up
-        // stopping their commands after ~2 s).
-        self.end_leftover_groups(groups, Duration::from_secs(3))?;
-        Ok(code)
-    }
-
-    /// Start a detached process in a session (and so a process group) of its own, stdout and
-    /// stderr appended to `log`. It outlives kilter. Its pid is also its process group id.
-    pub fn spawn_detached(&self, cmd: &Cmd, log: &Utf8Path) -> Result<Spawned> {
-        let redirect = Redirect::AppendBothDetached(log.to_owned());
-        let line = cmd.render_with(Some(&redirect));
-        if self.intercept(cmd, &line)?.is_some() {
-            return Ok(Spawned::Planned);
-        }
-        check_interrupt()?;
-        let Some(expr) = cmd.expression() else {
-            self.not_installed(cmd, &line);
-            return Ok(Spawned::Planned);
-        };
-        self.echo(cmd.effect(), &line);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .with_context(|| format!("could not open {log}"))?;
-        let handle = expr
-            .stdin_null()
-            // duct applies the outermost call first: join stderr into stdout, then send stdout
-            // to the log (the other order would leak stderr to kilter's own stderr).
-            .stderr_to_stdout()
-            .stdout_file(file)
-            .before_spawn(|c| {
-                use std::os::unix::process::CommandExt;
-                // A session of its own, as `setsid` in the logged line says: its own process
-                // group, and no controlling terminal whose hangup could reach it.
-                // SAFETY: setsid(2) is async-signal-safe and touches no memory of the parent.
-                unsafe {
-                    c.pre_exec(|| {
-                        if libc::setsid() == -1 {
-                            return Err(std::io::Error::last_os_error());
-                        }
-                        Ok(())
-                    });
-                }
-                Ok(())
-            })
-            .unchecked()
-            .start()
-            .map_err(|e| CouldNotExecute { line: line.clone(), source: e })?;
-        let pid = handle.pids().first().copied().unwrap_or(0);
-        let start = start_time(pid as i32);
-        self.log(&line, &format!("spawned pid={pid}"), Duration::ZERO);
-        Ok(Spawned::Started(Box::new(Detached { pid, start, handle })))
     }
 
     /// In a dry run: whether `dir` exists or the script creates it earlier (and remember that
@@ -888,49 +570,6 @@ fn wait_until(handle: &duct::Handle, line: &str, stop_at: Option<Instant>) -> Re
             return Ok(Waited::Killed(out));
         }
     }
-}
-
-/// What [`Runner::run_stdout_into`] hands its sink.
-#[derive(Debug)]
-pub enum Chunk<'a> {
-    /// The command is about to run for real (never in a dry run).
-    Start,
-    /// Bytes of its stdout.
-    Data(&'a [u8]),
-}
-
-/// Copy a child's stdout into `sink` until EOF (for [`Runner::run_stdout_into`]).
-fn copy_out(
-    reader: &mut impl Read,
-    sink: &mut dyn FnMut(Chunk<'_>) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        sink(Chunk::Data(&buf[..n]))?;
-    }
-}
-
-/// A 1 MiB pipe instead of Linux's default 64 KiB, so a dump and kilter (or kilter and a
-/// restore) stall less on each other when the CPU is busy. Best effort.
-fn grow_pipe(end: &impl std::os::fd::AsRawFd) {
-    #[cfg(target_os = "linux")]
-    // SAFETY: fcntl(F_SETPIPE_SZ) on a pipe descriptor we own; no memory is passed.
-    unsafe {
-        libc::fcntl(end.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = end;
-}
-
-fn exit_code(status: &std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
 fn status_word(code: Option<i32>) -> String {

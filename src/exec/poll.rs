@@ -116,13 +116,7 @@ impl Runner<'_> {
                 let r = running.remove(i);
                 count += 1;
                 killed_in_row = 0;
-                let out = Output {
-                    code: o.status.code(),
-                    stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-                    stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-                    duration: r.started.elapsed(),
-                    ..Output::default()
-                };
+                let out = Output::of(&o, r.started.elapsed());
                 let status = super::status_word(out.code);
                 if !logged_first {
                     self.log(&line, &status, out.duration);

@@ -11,10 +11,9 @@ use anyhow::{Context, Result};
 use camino::Utf8Path;
 
 use super::{
-    Cmd, CouldNotExecute, Interrupted, Mode, Output, Redirect, RunOpts, Runner, interrupted, quote,
-    signal, status_word,
+    Begin, Cmd, CouldNotExecute, Interrupted, Mode, Output, Redirect, RunOpts, Runner, interrupted,
+    quote, signal, status_word,
 };
-use crate::interrupt::check_interrupt;
 
 /// How many lines of a streamed command's output are kept for its error report.
 const TAIL_LINES: usize = 40;
@@ -54,28 +53,20 @@ impl Runner<'_> {
         on_line: &(dyn Fn(&str) + Sync),
     ) -> Result<Output> {
         let line = format!("{} >> {} 2>&1", cmd.render_with(None), quote(log.as_str()));
-        if let Some(out) = self.intercept(cmd, &line)? {
-            self.plan_file(log, true);
-            return Ok(out);
-        }
-        check_interrupt()?;
-        let deadline = self.current_deadline();
-        if let Some(d) = &deadline
-            && Instant::now() >= d.at
-        {
-            return Err(self.deadline_error(d, &format!("about to {}", cmd.summary())));
-        }
-        let Some(expr) = cmd.expression() else {
-            return Ok(self.not_installed(cmd, &line));
+        let (expr, deadline, start) = match self.prepare(cmd, &line, true)? {
+            Begin::Answered(out) => {
+                self.plan_file(log, true);
+                return Ok(out);
+            }
+            Begin::NotInstalled(out) => return Ok(out),
+            Begin::Run { expr, deadline, start } => (expr, deadline, start),
         };
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .with_context(|| format!("could not open {log}"))?;
-        self.echo(cmd.effect(), &line);
         let (mut pipe_out, pipe_in) = std::io::pipe().context("could not create a pipe")?;
-        let start = Instant::now();
         let handle = expr
             .stderr_to_stdout()
             .stdout_file(pipe_in)

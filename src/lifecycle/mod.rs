@@ -8,6 +8,8 @@ use anyhow::Result;
 use crate::context::Ctx;
 use crate::tools::tilt::{self, TiltFiles};
 
+pub mod app;
+pub mod bring_up;
 pub mod destroy;
 pub mod router;
 pub mod services;

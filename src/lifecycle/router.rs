@@ -44,24 +44,34 @@ pub fn after_up(ctx: &Ctx<'_>, project: &Project, services: &NodePorts) -> Resul
         let none = services.keys().map(|s| (s.clone(), String::new())).collect();
         return soft(
             ctx,
-            record_web(ctx, &project.name, &none).and_then(|()| sync(ctx, &settings, None)),
+            record(ctx, &project.name, &none, None).and_then(|()| sync(ctx, &settings, None)),
         );
     }
     let web =
         router::web_overrides(&project.config.services, &super::services::services_of(project)?);
-    let change = Change::Up { name: &project.name, dir: &project.dir, services, web: &web };
+    // The app kilter renders answers on the first NodePort of the block.
+    let app = match super::app::choose(project)? {
+        super::app::Choice::Rendered(_) => {
+            let (ports, _) = crate::ports::preview(&ctx.dirs.port_registry(), &project.name)?;
+            Some(super::app::app_node_port(&ports))
+        }
+        _ => None,
+    };
+    let change = Change::Up { name: &project.name, dir: &project.dir, services, web: &web, app };
     soft(
         ctx,
-        record_web(ctx, &project.name, &web).and_then(|()| sync(ctx, &settings, Some(change))),
+        record(ctx, &project.name, &web, app).and_then(|()| sync(ctx, &settings, Some(change))),
     )
 }
 
-/// Record kilter.yaml's `http:` choices in the project's port-registry entry (a write only when
-/// they changed), so that every later regeneration names the same ports.
-fn record_web(
+/// Record kilter.yaml's `http:` choices and the rendered app's NodePort in the project's
+/// port-registry entry (a write only when they changed), so that every later regeneration names
+/// the same ports.
+fn record(
     ctx: &Ctx<'_>,
     name: &str,
     web: &std::collections::BTreeMap<String, String>,
+    app: Option<u16>,
 ) -> Result<()> {
     let path = ctx.dirs.port_registry();
     crate::ports::with_registry(
@@ -70,9 +80,10 @@ fn record_web(
         || Ok(std::collections::BTreeMap::new()),
         |reg| {
             if let Some(e) = reg.projects.get_mut(name)
-                && e.web != *web
+                && (e.web != *web || e.app != app)
             {
                 e.web = web.clone();
+                e.app = app;
             }
             Ok(())
         },
@@ -96,15 +107,8 @@ fn sync(ctx: &Ctx<'_>, settings: &Settings, change: Option<Change<'_>>) -> Resul
     let docker = tools.docker()?;
     let machine = Machine::new(ctx.runner, ctx.ui, &docker, settings, &ctx.dirs);
     let wants = match change {
-        Some(Change::Up { name, dir, services, web }) => {
-            let entry = crate::ports::Entry {
-                services: services.clone(),
-                dir: Some(dir.to_owned()),
-                web: web.clone(),
-                ..Default::default()
-            };
-            !router::web_services(services, web).is_empty()
-                || router::without_app(name, &entry).is_some()
+        Some(Change::Up { services, web, app, .. }) => {
+            !router::web_services(services, web).is_empty() || app.is_some()
         }
         _ => false,
     };
@@ -115,7 +119,7 @@ fn sync(ctx: &Ctx<'_>, settings: &Settings, change: Option<Change<'_>>) -> Resul
     if !wants && machine.inspect_ours()?.is_none() {
         return Ok(());
     }
-    let done = machine.sync(wants, change, &router::without_app)?;
+    let done = machine.sync(wants, change, &router::recorded_app)?;
     if done.reloaded {
         ctx.ui.detail(&format!("Reloaded the routes of {}", settings.name));
     }
@@ -142,7 +146,7 @@ pub fn urls(ctx: &Ctx<'_>, project: &Project) -> Result<Vec<(String, String)>> {
         state: NodeState::Running,
         node: project.node(),
         web: router::web_services(&entry.services, &entry.web),
-        app: router::without_app(&project.name, entry),
+        app: router::recorded_app(&project.name, entry),
     };
     Ok(router::names_of(&record)
         .into_iter()

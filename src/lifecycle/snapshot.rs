@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::config::Database;
 use crate::context::Ctx;
@@ -60,9 +60,15 @@ pub struct Target<'t> {
 }
 
 impl Target<'_> {
+    /// `kubectl exec` of `argv` in the database pod: a query.
     pub fn exec(&self, summary: String, stdin: bool, argv: &[String]) -> Cmd {
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         self.kubectl.exec_cmd(summary, &self.exec, stdin, &argv)
+    }
+    /// `kubectl exec` of `argv` in the database pod that changes something (or streams a dump).
+    pub fn exec_mutating(&self, summary: String, stdin: bool, argv: &[String]) -> Cmd {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        self.kubectl.exec_mutating_cmd(summary, &self.exec, stdin, &argv)
     }
 }
 
@@ -146,271 +152,39 @@ pub fn take(
     force: bool,
     include: &[String],
 ) -> Result<Option<Taken>> {
-    let ui = ctx.ui;
-    let runner = ctx.runner;
     let dir = &project.paths.snapshots;
     let old = existing(dir, name)?;
-    if let Some(e) = old.as_ref().filter(|e| e.state != State::Incomplete)
-        && !force
-    {
-        let when = match (&e.created_at, e.has_metadata) {
-            (Some(t), true) => format!(" (taken {t}, {})", fmt_bytes(e.size)),
-            _ => String::new(),
-        };
-        return Err(invalid(format!("snapshot `{name}` already exists{when}"))
-            .hint("pass --force to replace it (the old one is kept until the new dump is complete), or choose another name")
-            .into());
-    }
+    refuse_existing(old.as_ref(), name, force)?;
     let (db, db_name) = database(project);
     let engine = Engine::from_config(db.engine.as_str());
-    let mut dbs: Vec<(String, Option<String>)> = vec![(db_name.clone(), None)];
-    for inc in include {
-        if !dbs.iter().any(|(d, _)| d == inc) {
-            dbs.push((inc.clone(), Some(inc.clone())));
-        }
-    }
+    let dbs = databases_to_dump(&db_name, include);
     let t = locate(ctx, project, tools, &db)?;
-
-    // The server version, asked before the dump (it also proves the database answers).
-    let version_cmd = t.exec(
-        format!("ask database {db_name} for its server version"),
-        false,
-        &engine.version_argv(&db.user, &db_name),
-    );
-    let out = runner.run_unchecked(&version_cmd)?;
-    if !out.success() {
-        return Err(runner
-            .failed(
-                &version_cmd,
-                &out,
-                Some(format!(
-                    "check `database.user` ({}) and `database.name` ({db_name}) in kilter.yaml",
-                    db.user
-                )),
-            )
-            .into());
-    }
-    let server_version = out.stdout.trim().to_owned();
+    let server_version = server_version(ctx, &t, engine, &db, &db_name)?;
     let created_at = crate::time::rfc3339_now();
     let pod = probe(ctx, &t, engine)?;
+    clear_leftovers(ctx, dir, name, old.as_ref())?;
 
-    store::ensure_dir(runner, dir)?;
-    // Leftovers of an interrupted snapshot of this name go first.
-    if let Some(e) = &old {
-        let stale: Vec<_> = if e.state == State::Incomplete {
-            e.files.clone()
-        } else {
-            e.files.iter().filter(|f| f.as_str().ends_with(".partial")).cloned().collect()
-        };
-        let mut stale = stale;
-        let tmp = meta_tmp_path(dir, name);
-        if tmp.exists() && !stale.contains(&tmp) {
-            stale.push(tmp);
-        }
-        store::remove(runner, &stale)?;
-    }
-
+    let taking = Taking { ctx, t: &t, engine, user: &db.user, name, dir, old: old.as_ref() };
     let mut guard = PartialGuard { paths: Vec::new() };
     let mut files: Vec<DbFile> = Vec::new();
     let mut renames = Vec::new();
     let total_start = Instant::now();
     let mut transfer = Transfer::choose(engine, &pod);
     for (dbname, inc) in &dbs {
-        loop {
-            let compression = transfer.stored();
-            let store_as = match transfer {
-                Transfer::Raw => Store::Compress(ZSTD_LEVEL),
-                Transfer::PodZstd => Store::AsIsZstd,
-                Transfer::ArchiveZstd | Transfer::ArchiveGzip => Store::AsIs,
-            };
-            let file = data_file_name(name, inc.as_deref(), engine.ext(), compression);
-            let dest = dir.join(&file);
-            let partial = partial_path(&dest);
-            let dump_cmd = t
-                .exec(
-                    format!("dump database {dbname} from pod {}", t.exec.pod),
-                    false,
-                    &engine::checked_dump_argv(
-                        transfer,
-                        engine.dump_argv(&db.user, dbname, transfer),
-                    ),
-                )
-                .mutate();
-            let rest = match store_as {
-                Store::Compress(level) => {
-                    format!("{} > {}", store::zstd_shell(level), quote(partial.as_str()))
-                }
-                Store::AsIs | Store::AsIsZstd => format!("cat > {}", quote(partial.as_str())),
-            };
-            let what = format!(
-                "Dumping database {dbname} from {} (pod {})",
-                t.workload.reference(),
-                t.exec.pod
-            );
-            let step = ui.step(&what, &format!("dump database {dbname} into {partial}"));
-            let started = Instant::now();
-            let mut last = Instant::now();
-            let progress = ui.progress_enabled();
-            // Opened only when the dump really runs (the runner says `Start`; a dry run never does).
-            let mut writer: Option<Writer> = None;
-            let out = runner.run_stdout_into(&dump_cmd, &rest, &mut |chunk| match chunk {
-                Chunk::Start => {
-                    let handle = store::create_partial(&partial).map_err(std::io::Error::other)?;
-                    guard.paths.push(partial.clone());
-                    writer = Some(Writer::new(handle, store_as)?);
-                    Ok(())
-                }
-                Chunk::Data(data) => {
-                    let w = writer
-                        .as_mut()
-                        .ok_or_else(|| std::io::Error::other("dump data before its start"))?;
-                    w.write(data)?;
-                    if progress && last.elapsed() >= Duration::from_millis(250) {
-                        last = Instant::now();
-                        let n = w.received();
-                        let rate = n as f64 / started.elapsed().as_secs_f64().max(0.001);
-                        ui.progress(&format!(
-                            "{what}: {} ({}/s)",
-                            fmt_bytes(n),
-                            fmt_bytes(rate as u64)
-                        ));
-                    }
-                    Ok(())
-                }
-            });
-            let out = match out {
-                Ok(o) => o,
-                Err(e) => {
-                    drop(step);
-                    return Err(e.context(format!(
-                        "the partial snapshot was removed; {}",
-                        kept(old.as_ref(), name)
-                    )));
-                }
-            };
-            let sent = engine::parse_sent(&out.stderr);
-            let out = crate::exec::Output { stderr: engine::program_stderr(&out.stderr), ..out };
-            if !out.success() {
-                drop(step);
-                // A PostgreSQL 16+ built without zstd refuses `-Z zstd:1` before it writes a byte.
-                let refused = writer.as_ref().is_some_and(|w| w.received() == 0)
-                    && out.stderr.contains("does not support compression");
-                if let Some(next) = transfer.fallback(&pod).filter(|_| refused) {
-                    ui.detail(&format!(
-                        "{} refused {}; dumping with {} instead",
-                        engine.dump_program(),
-                        compression.label(),
-                        next.stored().label()
-                    ));
-                    drop(writer);
-                    store::remove(runner, std::slice::from_ref(&partial))?;
-                    guard.paths.retain(|p| *p != partial);
-                    transfer = next;
-                    continue;
-                }
-                let prog = engine.dump_program();
-                if let Some(engine::Sent::Missing(p)) = &sent {
-                    return Err(Exit::new(
-                    Code::Failed,
-                    format!(
-                        "the pod {} has no `{p}`, which kilter needs to check that every byte of the dump arrives; nothing was kept",
-                        t.exec.pod
-                    ),
-                )
-                .hint(kept(old.as_ref(), name))
-                .into());
-                }
-                let kept = format!("the partial dump was removed; {}", kept(old.as_ref(), name));
-                let hint = if out.code == Some(137) {
-                    format!("{prog} was killed (out of memory?); {kept}")
-                } else {
-                    kept
-                };
-                return Err(runner.failed(&dump_cmd, &out, Some(hint)).into());
-            }
-            renames.push((partial.clone(), dest.clone()));
-            let Some(writer) = writer else {
-                // Nothing ran (a dry run): there is nothing to check or record.
-                drop(step);
-                break;
-            };
-            let received = writer.received();
-            let written = writer.finish();
-            let written = match written {
-                Ok(w) => w,
-                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                    drop(step);
-                    return Err(Exit::new(
-                    Code::Failed,
-                    format!(
-                        "the dump of database {dbname} arrived ({} bytes) but does not decompress: {e}; nothing was kept",
-                        received
-                    ),
-                )
-                .hint(kept(old.as_ref(), name))
-                .into());
-                }
-                Err(e) => {
-                    return Err(anyhow::Error::new(e)
-                        .context(format!("could not finish writing {partial}")));
-                }
-            };
-            if let Err(e) = arrived_whole(dbname, sent.as_ref(), &written) {
-                drop(step);
-                return Err(e
-                    .hint(format!(
-                        "`kubectl exec` can end a stream early and still exit 0; {}; try again",
-                        kept(old.as_ref(), name)
-                    ))
-                    .into());
-            }
-            if !engine.looks_whole(&written.head, &written.tail) {
-                drop(step);
-                let want = match engine {
-                    Engine::Postgres => "a custom-format archive",
-                    Engine::Mysql | Engine::Mariadb => {
-                        "a complete dump (no `-- Dump completed` line)"
-                    }
-                };
-                return Err(Exit::new(
-                Code::Failed,
-                format!(
-                    "the dump of database {dbname} exited 0 but is not {want} ({} bytes); nothing was kept",
-                    written.raw_size
-                ),
-            )
-            .hint("run the command from commands.log by hand to see what the pod's dump program writes")
-            .into());
-            }
-            step.done();
-            ui.detail(&format!(
-                "{dbname}: {} dumped, {} on disk ({})",
-                fmt_bytes(written.raw_size),
-                fmt_bytes(written.size),
-                compression.label()
-            ));
-            files.push(DbFile {
-                name: dbname.clone(),
-                file,
-                format: engine.format().to_owned(),
-                compression,
-                size: written.size,
-                sha256: written.sha256,
-                raw_size: Some(written.raw_size),
-                raw_sha256: Some(written.raw_sha256),
-            });
-            break;
-        }
+        let (dumped, rename) =
+            taking.dump(dbname, inc.as_deref(), &mut transfer, &pod, &mut guard)?;
+        renames.push(rename);
+        files.extend(dumped);
     }
 
     // Commit: every file into place, then the metadata last.
     for (from, to) in &renames {
-        store::rename(runner, from, to)?;
+        store::rename(ctx.runner, from, to)?;
     }
     guard.disarm();
     if files.len() < dbs.len() {
         // A dry run: the dumps were printed, not taken.
-        runner.note(&format!(
+        ctx.runner.note(&format!(
             "kilter keeps each dump only if its size and sha256 are what the pod reports it sent (the last `kilter-stream:` line on stderr), records them and writes {} last",
             meta_path(dir, name)
         ));
@@ -436,22 +210,108 @@ pub fn take(
         // A replaced snapshot keeps its pin.
         pinned: old.as_ref().is_some_and(|e| e.pinned),
     };
-    store::write_meta(runner, dir, &meta)?;
-    // Files of the replaced snapshot that the new one does not have.
-    if let Some(e) = &old {
+    store::write_meta(ctx.runner, dir, &meta)?;
+    remove_replaced(ctx, dir, &meta, old.as_ref())?;
+    report(ctx, dir, &meta, total_start.elapsed());
+    Ok(Some(Taken { meta }))
+}
+
+/// An existing snapshot of this name needs `--force` (leftovers of an interrupted one do not).
+fn refuse_existing(old: Option<&Entry>, name: &str, force: bool) -> Result<()> {
+    if let Some(e) = old.filter(|e| e.state != State::Incomplete)
+        && !force
+    {
+        let when = match (&e.created_at, e.has_metadata) {
+            (Some(t), true) => format!(" (taken {t}, {})", fmt_bytes(e.size)),
+            _ => String::new(),
+        };
+        return Err(invalid(format!("snapshot `{name}` already exists{when}"))
+            .hint("pass --force to replace it (the old one is kept until the new dump is complete), or choose another name")
+            .into());
+    }
+    Ok(())
+}
+
+/// The configured database, then each `--include`d one, once each (`None`: the first).
+fn databases_to_dump(db_name: &str, include: &[String]) -> Vec<(String, Option<String>)> {
+    let mut dbs: Vec<(String, Option<String>)> = vec![(db_name.to_owned(), None)];
+    for inc in include {
+        if !dbs.iter().any(|(d, _)| d == inc) {
+            dbs.push((inc.clone(), Some(inc.clone())));
+        }
+    }
+    dbs
+}
+
+/// The server version, asked before the dump (it also proves the database answers).
+fn server_version(
+    ctx: &Ctx<'_>,
+    t: &Target<'_>,
+    engine: Engine,
+    db: &Database,
+    db_name: &str,
+) -> Result<String> {
+    let version_cmd = t.exec(
+        format!("ask database {db_name} for its server version"),
+        false,
+        &engine.version_argv(&db.user, db_name),
+    );
+    let out = ctx.runner.run_unchecked(&version_cmd)?;
+    if !out.success() {
+        return Err(ctx
+            .runner
+            .failed(
+                &version_cmd,
+                &out,
+                Some(format!(
+                    "check `database.user` ({}) and `database.name` ({db_name}) in kilter.yaml",
+                    db.user
+                )),
+            )
+            .into());
+    }
+    Ok(engine::server_version(&out.stdout))
+}
+
+/// The snapshots dir, and the leftovers of an interrupted snapshot of this name removed first.
+fn clear_leftovers(ctx: &Ctx<'_>, dir: &Utf8Path, name: &str, old: Option<&Entry>) -> Result<()> {
+    store::ensure_dir(ctx.runner, dir)?;
+    if let Some(e) = old {
+        let mut stale: Vec<_> = if e.state == State::Incomplete {
+            e.files.clone()
+        } else {
+            e.files.iter().filter(|f| f.as_str().ends_with(".partial")).cloned().collect()
+        };
+        let tmp = meta_tmp_path(dir, name);
+        if tmp.exists() && !stale.contains(&tmp) {
+            stale.push(tmp);
+        }
+        store::remove(ctx.runner, &stale)?;
+    }
+    Ok(())
+}
+
+/// Files of the replaced snapshot that the new one does not have.
+fn remove_replaced(ctx: &Ctx<'_>, dir: &Utf8Path, meta: &Meta, old: Option<&Entry>) -> Result<()> {
+    if let Some(e) = old {
         let keep: Vec<_> = meta.databases.iter().map(|d| dir.join(&d.file)).collect();
-        let meta_file = meta_path(dir, name);
+        let meta_file = meta_path(dir, &meta.name);
         let stale: Vec<_> = e
             .files
             .iter()
             .filter(|f| !keep.contains(f) && **f != meta_file && f.exists())
             .cloned()
             .collect();
-        store::remove(runner, &stale)?;
+        store::remove(ctx.runner, &stale)?;
     }
-    let took = total_start.elapsed();
+    Ok(())
+}
+
+/// The closing line: what was dumped, what is on disk, how fast.
+fn report(ctx: &Ctx<'_>, dir: &Utf8Path, meta: &Meta, took: Duration) {
     let raw: u64 = meta.databases.iter().filter_map(|d| d.raw_size).sum();
-    ui.success(
+    let name = &meta.name;
+    ctx.ui.success(
         &format!(
             "Snapshot `{name}`: {} dumped → {} ({}) in {} ({}/s) → {}",
             fmt_bytes(raw),
@@ -463,7 +323,229 @@ pub fn take(
         ),
         &format!("take snapshot `{name}`"),
     );
-    Ok(Some(Taken { meta }))
+}
+
+/// What one snapshot's dumps share.
+struct Taking<'a> {
+    ctx: &'a Ctx<'a>,
+    t: &'a Target<'a>,
+    engine: Engine,
+    user: &'a str,
+    name: &'a str,
+    dir: &'a Utf8Path,
+    old: Option<&'a Entry>,
+}
+
+/// One try of one dump.
+enum Attempt {
+    /// The dump program refused the transfer before it wrote a byte: try this one instead.
+    Refused(Transfer),
+    /// A dry run: printed, not run.
+    Planned,
+    /// Every byte arrived and was checked.
+    Done(DbFile),
+}
+
+impl Taking<'_> {
+    /// Dump database `dbname` into its `.partial` file (the transfer falls back while the pod
+    /// refuses it). Returns its record (none in a dry run) and the rename that commits it.
+    fn dump(
+        &self,
+        dbname: &str,
+        inc: Option<&str>,
+        transfer: &mut Transfer,
+        pod: &engine::PodTools,
+        guard: &mut PartialGuard,
+    ) -> Result<(Option<DbFile>, (Utf8PathBuf, Utf8PathBuf))> {
+        loop {
+            let file = data_file_name(self.name, inc, self.engine.ext(), transfer.stored());
+            let dest = self.dir.join(&file);
+            let partial = partial_path(&dest);
+            match self.attempt(dbname, &file, &partial, *transfer, pod, guard)? {
+                Attempt::Refused(next) => *transfer = next,
+                Attempt::Planned => return Ok((None, (partial, dest))),
+                Attempt::Done(f) => return Ok((Some(f), (partial, dest))),
+            }
+        }
+    }
+
+    fn attempt(
+        &self,
+        dbname: &str,
+        file: &str,
+        partial: &Utf8Path,
+        transfer: Transfer,
+        pod: &engine::PodTools,
+        guard: &mut PartialGuard,
+    ) -> Result<Attempt> {
+        let (ui, runner, t, engine) = (self.ctx.ui, self.ctx.runner, self.t, self.engine);
+        let compression = transfer.stored();
+        let store_as = match transfer {
+            Transfer::Raw => Store::Compress(ZSTD_LEVEL),
+            Transfer::PodZstd => Store::AsIsZstd,
+            Transfer::ArchiveZstd | Transfer::ArchiveGzip => Store::AsIs,
+        };
+        let dump_cmd = t.exec_mutating(
+            format!("dump database {dbname} from pod {}", t.exec.pod),
+            false,
+            &engine::checked_dump_argv(transfer, engine.dump_argv(self.user, dbname, transfer)),
+        );
+        let rest = match store_as {
+            Store::Compress(level) => {
+                format!("{} > {}", store::zstd_shell(level), quote(partial.as_str()))
+            }
+            Store::AsIs | Store::AsIsZstd => format!("cat > {}", quote(partial.as_str())),
+        };
+        let what = format!(
+            "Dumping database {dbname} from {} (pod {})",
+            t.workload.reference(),
+            t.exec.pod
+        );
+        let step = ui.step(&what, &format!("dump database {dbname} into {partial}"));
+        let started = Instant::now();
+        let mut last = Instant::now();
+        let progress = ui.progress_enabled();
+        // Opened only when the dump really runs (the runner says `Start`; a dry run never does).
+        let mut writer: Option<Writer> = None;
+        let out = runner.run_stdout_into(&dump_cmd, &rest, &mut |chunk| match chunk {
+            Chunk::Start => {
+                let handle = store::create_partial(partial).map_err(std::io::Error::other)?;
+                guard.paths.push(partial.to_owned());
+                writer = Some(Writer::new(handle, store_as)?);
+                Ok(())
+            }
+            Chunk::Data(data) => {
+                let w = writer
+                    .as_mut()
+                    .ok_or_else(|| std::io::Error::other("dump data before its start"))?;
+                w.write(data)?;
+                if progress && last.elapsed() >= Duration::from_millis(250) {
+                    last = Instant::now();
+                    let n = w.received();
+                    let rate = n as f64 / started.elapsed().as_secs_f64().max(0.001);
+                    ui.progress(&format!(
+                        "{what}: {} ({}/s)",
+                        fmt_bytes(n),
+                        fmt_bytes(rate as u64)
+                    ));
+                }
+                Ok(())
+            }
+        });
+        let kept = || kept(self.old, self.name);
+        let out = match out {
+            Ok(o) => o,
+            Err(e) => {
+                drop(step);
+                return Err(e.context(format!("the partial snapshot was removed; {}", kept())));
+            }
+        };
+        let sent = engine::parse_sent(&out.stderr);
+        let out = crate::exec::Output { stderr: engine::program_stderr(&out.stderr), ..out };
+        if !out.success() {
+            drop(step);
+            // A PostgreSQL 16+ built without zstd refuses `-Z zstd:1` before it writes a byte.
+            let refused = writer.as_ref().is_some_and(|w| w.received() == 0)
+                && engine::refused_compression(&out.stderr);
+            if let Some(next) = transfer.fallback(pod).filter(|_| refused) {
+                ui.detail(&format!(
+                    "{} refused {}; dumping with {} instead",
+                    engine.dump_program(),
+                    compression.label(),
+                    next.stored().label()
+                ));
+                drop(writer);
+                store::remove(runner, &[partial.to_owned()])?;
+                guard.paths.retain(|p| p != partial);
+                return Ok(Attempt::Refused(next));
+            }
+            if let Some(engine::Sent::Missing(p)) = &sent {
+                return Err(Exit::new(
+                    Code::Failed,
+                    format!(
+                        "the pod {} has no `{p}`, which kilter needs to check that every byte of the dump arrives; nothing was kept",
+                        t.exec.pod
+                    ),
+                )
+                .hint(kept())
+                .into());
+            }
+            let kept = format!("the partial dump was removed; {}", kept());
+            let hint = if out.code == Some(137) {
+                format!("{} was killed (out of memory?); {kept}", engine.dump_program())
+            } else {
+                kept
+            };
+            return Err(runner.failed(&dump_cmd, &out, Some(hint)).into());
+        }
+        let Some(writer) = writer else {
+            // Nothing ran (a dry run): there is nothing to check or record.
+            drop(step);
+            return Ok(Attempt::Planned);
+        };
+        let received = writer.received();
+        let written = match writer.finish() {
+            Ok(w) => w,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                drop(step);
+                return Err(Exit::new(
+                    Code::Failed,
+                    format!(
+                        "the dump of database {dbname} arrived ({received} bytes) but does not decompress: {e}; nothing was kept"
+                    ),
+                )
+                .hint(kept())
+                .into());
+            }
+            Err(e) => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("could not finish writing {partial}"))
+                );
+            }
+        };
+        if let Err(e) = arrived_whole(dbname, sent.as_ref(), &written) {
+            drop(step);
+            return Err(e
+                .hint(format!(
+                    "`kubectl exec` can end a stream early and still exit 0; {}; try again",
+                    kept()
+                ))
+                .into());
+        }
+        if !engine.looks_whole(&written.head, &written.tail) {
+            drop(step);
+            let want = match engine {
+                Engine::Postgres => "a custom-format archive",
+                Engine::Mysql | Engine::Mariadb => "a complete dump (no `-- Dump completed` line)",
+            };
+            return Err(Exit::new(
+                Code::Failed,
+                format!(
+                    "the dump of database {dbname} exited 0 but is not {want} ({} bytes); nothing was kept",
+                    written.raw_size
+                ),
+            )
+            .hint("run the command from commands.log by hand to see what the pod's dump program writes")
+            .into());
+        }
+        step.done();
+        ui.detail(&format!(
+            "{dbname}: {} dumped, {} on disk ({})",
+            fmt_bytes(written.raw_size),
+            fmt_bytes(written.size),
+            compression.label()
+        ));
+        Ok(Attempt::Done(DbFile {
+            name: dbname.to_owned(),
+            file: file.to_owned(),
+            format: engine.format().to_owned(),
+            compression,
+            size: written.size,
+            sha256: written.sha256,
+            raw_size: Some(written.raw_size),
+            raw_sha256: Some(written.raw_sha256),
+        }))
+    }
 }
 
 /// What the database pod can do for a transfer (its dump program's version, `zstd`).

@@ -67,26 +67,62 @@ pub struct Up {
 }
 
 /// Bring the project's cluster up and healthy, with its kubeconfig and namespace, and clear
-/// `cluster.stopped`.
+/// `cluster.stopped`. Each step is a function below, in this order.
 pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<Up> {
-    let ui = ctx.ui;
     let runner = ctx.runner;
     let lock = ctx.lock(project, opts.command)?;
     // Under the lock: a second directory's `up` waits, then sees this one's claim.
-    let claim = check_identity(project, opts.adopt, ui)?;
+    let claim = check_identity(project, opts.adopt, ctx.ui)?;
+    let tools = ctx.tools(&needed_tools(opts))?;
+    let docker = tools.docker()?;
+    let settings = Settings::from_env()?;
+    let use_registry = registry::enabled_for(project, &settings)?;
 
+    let (container, shared) = inspect(ctx, project, &docker, &settings, use_registry)?;
+    let had_identity = check_ownership(project, container.as_ref(), opts)?;
+    if claim {
+        write_identity(runner, project)?;
+    }
+    let container = recover_interrupted_creation(ctx, project, &tools, container, had_identity)?;
+
+    // The registry's port is recorded in the same port-registry write as the project's slot.
+    let machine = Machine::new(runner, ctx.ui, &docker, &settings, &ctx.dirs);
+    let planned = if use_registry { soft(ctx.ui, machine.plan_port(&shared))? } else { None };
+    let (ports, nodeports, had_services) =
+        assign_ports(ctx, project, &docker, container.as_ref(), opts.services, planned)?;
+    let node = Node { tools: &tools, container: container.as_ref(), ports: &ports, claim };
+    let started = start_node(ctx, project, &node, use_registry, opts)?;
+    refresh_kubeconfig(ctx, project, &node, started)?;
+
+    let kubectl = project.kubectl(&tools)?;
+    let wire = Wire { machine: &machine, shared: &shared, settings: &settings, planned };
+    let (view, wiring) = wait_and_wire(ctx, project, &kubectl, &wire, started, opts, use_registry)?;
+    ensure_namespace(ctx, project, &kubectl, view.as_ref())?;
+    clear_flag(ctx, project);
+
+    let created = started == Started::Created;
+    Ok(Up { tools, ports, nodeports, had_services, lock, created, registry_port: wiring })
+}
+
+/// docker, kind and kubectl; Tilt too when the caller will start one.
+fn needed_tools(opts: &Options<'_>) -> Vec<Tool> {
     let mut needed = vec![Tool::Docker, Tool::Kind, Tool::Kubectl];
     if opts.tilt {
         needed.push(Tool::Tilt);
     }
-    let tools = ctx.tools(&needed)?;
-    let docker = tools.docker()?;
-    let kind = tools.kind()?;
-    let settings = Settings::from_env()?;
-    let use_registry = registry::enabled_for(project, &settings)?;
+    needed
+}
 
-    // Preflight and inspect are independent: run them together. With the local registry, the
-    // one inspect also looks at the shared containers.
+/// The preflight (`docker info`) and the inspect of the node (with the local registry, of the
+/// shared containers too), run together: the node, and the shared containers seen.
+fn inspect(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    docker: &Docker<'_>,
+    settings: &Settings,
+    use_registry: bool,
+) -> Result<(Option<Container>, Seen)> {
+    let runner = ctx.runner;
     let inspect_cmd = if use_registry {
         let mut names = vec![project.node()];
         names.extend(settings.names());
@@ -102,17 +138,24 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
     let info = info.map_err(|_panic| anyhow::anyhow!("internal: preflight thread panicked"))??;
     Docker::check_daemon(&info)?;
     let inspect = inspect?;
-    let (mut container, shared) = if use_registry {
+    Ok(if use_registry {
         let all = docker::interpret_inspect_many(runner, &inspect_cmd, &inspect)?;
         let (node, rest): (Vec<Container>, Vec<Container>) =
             all.into_iter().partition(|c| c.short_name() == project.node());
         (node.into_iter().next(), Seen::new(rest))
     } else {
         (docker::interpret_inspect(runner, &inspect_cmd, &inspect)?, Seen::default())
-    };
+    })
+}
 
-    // A node this project has no record of was not created by it: kind directly, another
-    // HOME (sudo), or a cache dir that was wiped. Use it only when asked to.
+/// A node this project has no record of was not created by it: kind directly, another HOME
+/// (sudo), or a cache dir that was wiped. Use it only when asked to (`--adopt`); `ci --fresh`
+/// refuses any. Returns whether the project had its identity record.
+fn check_ownership(
+    project: &Project,
+    container: Option<&Container>,
+    opts: &Options<'_>,
+) -> Result<bool> {
     let had_identity = has_identity(project);
     if container.is_some() && !had_identity && !opts.adopt {
         return Err(invalid(format!(
@@ -125,57 +168,93 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
         .into());
     }
     if opts.fresh
-        && let Some(c) = &container
+        && let Some(c) = container
     {
         return Err(fresh_refusal(project, c).into());
     }
-    if claim {
-        write_identity(runner, project)?;
-    }
+    Ok(had_identity)
+}
 
-    // A creation that was interrupted (Ctrl-C, a killed kind) may have left a half-made node.
-    // Only a node of this project's, created after the marker (and not long after: kind creates
-    // its node within minutes), is that half-made node.
-    if let Some(marker) = CreatingMarker::read(&project.paths.creating) {
-        if let Some(c) = &container {
-            let created = crate::time::parse_rfc3339(&c.created);
-            let ours = had_identity
-                && created.is_some_and(|t| (marker.unix..marker.unix + 3600).contains(&t));
-            if ours {
-                ui.warn(&format!(
-                    "the creation of {} at {} was interrupted; deleting the half-made cluster and creating it again",
-                    project.cluster(),
-                    marker.started_at
-                ));
-                runner.run(&kind.delete_cmd(&project.cluster(), &project.paths.kubeconfig))?;
-                container = None;
-            } else {
-                ui.note(&format!(
-                    "an interrupted creation of {} was recorded at {}, but the node there ({}) is not what it left; keeping it",
-                    project.cluster(),
-                    marker.started_at,
-                    c.created
-                ));
-            }
+/// A creation that was interrupted (Ctrl-C, a killed kind) may have left a half-made node.
+/// Only a node of this project's, created after the marker (and not long after: kind creates
+/// its node within minutes), is that half-made node: it is deleted (`None` then).
+fn recover_interrupted_creation(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    tools: &Tools,
+    container: Option<Container>,
+    had_identity: bool,
+) -> Result<Option<Container>> {
+    let (ui, runner) = (ctx.ui, ctx.runner);
+    let Some(marker) = CreatingMarker::read(&project.paths.creating) else {
+        return Ok(container);
+    };
+    let mut container = container;
+    if let Some(c) = &container {
+        let created = crate::time::parse_rfc3339(&c.created);
+        let ours =
+            had_identity && created.is_some_and(|t| (marker.unix..marker.unix + 3600).contains(&t));
+        if ours {
+            ui.warn(&format!(
+                "the creation of {} at {} was interrupted; deleting the half-made cluster and creating it again",
+                project.cluster(),
+                marker.started_at
+            ));
+            let kind = tools.kind()?;
+            runner.run(&kind.delete_cmd(&project.cluster(), &project.paths.kubeconfig))?;
+            container = None;
+        } else {
+            ui.note(&format!(
+                "an interrupted creation of {} was recorded at {}, but the node there ({}) is not what it left; keeping it",
+                project.cluster(),
+                marker.started_at,
+                c.created
+            ));
         }
-        runner.remove_file(&project.paths.creating)?;
     }
+    runner.remove_file(&project.paths.creating)?;
+    Ok(container)
+}
 
-    // The registry's port is recorded in the same port-registry write as the project's slot.
-    let machine = Machine::new(runner, ui, &docker, &settings, &ctx.dirs);
-    let planned = if use_registry { soft(ui, machine.plan_port(&shared))? } else { None };
-    let (ports, nodeports, had_services) =
-        assign_ports(ctx, project, &docker, container.as_ref(), opts.services, planned)?;
+/// The project's node as the steps after the port assignment see it.
+struct Node<'a> {
+    tools: &'a Tools,
+    container: Option<&'a Container>,
+    ports: &'a Ports,
+    /// This run wrote the identity record (kind failing with "already exists" takes it back).
+    claim: bool,
+}
+
+/// How the node came to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Started {
+    /// It was running: reused.
+    Reused,
+    /// It was stopped (or paused): `docker start` (or `unpause`).
+    Resumed,
+    /// There was none: `kind create cluster`.
+    Created,
+}
+
+/// Reuse the running node, resume a stopped one (saying whether `kilter stop` stopped it), or
+/// create the cluster.
+fn start_node(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    node: &Node<'_>,
+    use_registry: bool,
+    opts: &Options<'_>,
+) -> Result<Started> {
+    let (ui, runner) = (ctx.ui, ctx.runner);
     let flag = project.flag_stopped();
-    let mut created = false;
-    let mut resumed = false;
-    let state = container.as_ref().map(Container::node_state).unwrap_or(NodeState::Absent);
+    let state = node.container.map(Container::node_state).unwrap_or(NodeState::Absent);
     match &state {
         NodeState::Running => {
             ui.info(&format!("Cluster {} is running; reusing it", project.cluster()));
+            Ok(Started::Reused)
         }
         NodeState::NotRunning(status) => {
-            let c = container.as_ref().context("internal: container missing")?;
+            let c = node.container.context("internal: container missing")?;
             if flag {
                 ui.info(&format!(
                     "Resuming cluster {} (stopped by `kilter stop`)",
@@ -189,6 +268,7 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
                     c.state.exit_code
                 ));
             }
+            let docker = node.tools.docker()?;
             let cmd = if status == "paused" {
                 docker.unpause_cmd(&project.node())
             } else {
@@ -196,14 +276,14 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
             };
             let out = runner.run_unchecked(&cmd)?;
             if !out.success() {
-                let hint = if out.stderr.contains("port is already allocated") {
+                let hint = if docker::port_allocated(&out.stderr) {
                     "another process took one of the cluster's ports; free it, or `kilter destroy` and `kilter up` to recreate"
                 } else {
                     "try `kilter destroy` then `kilter up` to recreate the cluster (snapshots are kept)"
                 };
                 return Err(runner.failed(&cmd, &out, Some(hint.into())).into());
             }
-            resumed = true;
+            Ok(Started::Resumed)
         }
         NodeState::Absent => {
             if flag {
@@ -212,43 +292,76 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
                     project.cluster()
                 ));
             }
-            create(ctx, project, &tools, &ports, claim, use_registry)?;
+            create(ctx, project, node.tools, node.ports, node.claim, use_registry)?;
             if let Some(flag) = opts.created {
                 flag.store(true, Ordering::SeqCst);
             }
             record_creation(runner, project, opts.by)?;
-            created = true;
+            Ok(Started::Created)
         }
     }
+}
 
-    // Kubeconfig: kind wrote it on create; otherwise make sure it is there and current.
-    if !created {
-        let api_port = container.as_ref().and_then(Container::api_port);
+/// Kubeconfig: kind wrote it on create; otherwise make sure it is there and current. Always
+/// mode 0600.
+fn refresh_kubeconfig(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    node: &Node<'_>,
+    started: Started,
+) -> Result<()> {
+    if started != Started::Created {
+        let api_port = node.container.and_then(Container::api_port);
         let needs_export = match kubeconfig::check(&project.paths.kubeconfig, &project.context()) {
             Check::Missing | Check::NoContext => true,
             Check::Server { port, contexts } => {
-                resumed || contexts != 1 || (api_port.is_some() && port != api_port)
+                started == Started::Resumed
+                    || contexts != 1
+                    || (api_port.is_some() && port != api_port)
             }
         };
         if needs_export {
-            export_kubeconfig(ctx, project, &tools)?;
+            export_kubeconfig(ctx, project, node.tools)?;
         }
     }
-    runner.chmod(&project.paths.kubeconfig, 0o600)?;
+    ctx.runner.chmod(&project.paths.kubeconfig, 0o600)
+}
 
-    let kubectl = project.kubectl(&tools)?;
-    // The shared registry and caches, then the node's hosts.toml files. A node that was
-    // running or resumed is probed (one `cat` of every file) while the API comes up.
-    let wiring = match planned {
-        Some(port) => soft(ui, machine.ensure(&shared, true, port))?,
+/// The shared registry and caches as [`wait_and_wire`] wires the node to them.
+struct Wire<'a, 'm> {
+    machine: &'a Machine<'m, 'm>,
+    shared: &'a Seen,
+    settings: &'a Settings,
+    /// The registry's port, when it is to be used.
+    planned: Option<u16>,
+}
+
+/// Wait until the cluster is healthy; meanwhile make sure the shared registry and caches run
+/// and probe the node's `hosts.toml` files (one `cat` of every file, when the node was running
+/// or resumed); then write the missing ones and the `local-registry-hosting` ConfigMap. Returns
+/// what the health wait saw (`None` in a dry run) and the registry port the cluster is wired to.
+fn wait_and_wire(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    kubectl: &Kubectl<'_>,
+    wire: &Wire<'_, '_>,
+    started: Started,
+    opts: &Options<'_>,
+    use_registry: bool,
+) -> Result<(Option<ClusterView>, Option<u16>)> {
+    let (ui, runner) = (ctx.ui, ctx.runner);
+    let created = started == Started::Created;
+    let docker = wire.machine.docker;
+    let wiring = match wire.planned {
+        Some(port) => soft(ui, wire.machine.ensure(wire.shared, true, port))?,
         None => None,
     };
-    let files = wiring.map(|port| registry::hosts_files(&settings, port)).unwrap_or_default();
+    let files = wiring.map(|port| registry::hosts_files(wire.settings, port)).unwrap_or_default();
     let probe = (!files.is_empty() && !created)
-        .then(|| registry::hosts_probe_cmd(&docker, &project.node(), &files));
+        .then(|| registry::hosts_probe_cmd(docker, &project.node(), &files));
     let (view, probed) = std::thread::scope(|s| {
         let probed = probe.as_ref().map(|p| s.spawn(|| runner.run_unchecked(p)));
-        let view = wait_healthy(ctx, &kubectl, &project.namespace(), opts.timeout, use_registry);
+        let view = wait_healthy(ctx, kubectl, &project.namespace(), opts.timeout, use_registry);
         (view, probed.map(|h| h.join()))
     });
     let view = view?;
@@ -276,23 +389,33 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
             (|| -> Result<()> {
                 registry::write_hosts(
                     runner,
-                    &docker,
+                    docker,
                     &project.node(),
                     &project.paths.cache,
                     &write,
                 )?;
                 if !hosting_ok {
-                    registry::apply_hosting(runner, &kubectl, &project.paths.cache, port)?;
+                    registry::apply_hosting(runner, kubectl, &project.paths.cache, port)?;
                 }
                 Ok(())
             })(),
         )?;
     }
+    Ok((view, wiring))
+}
 
-    // Namespace.
+/// The project's namespace: created when the health wait did not see it; in a dry run (which
+/// does not know) the script creates it unless it is there.
+fn ensure_namespace(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    kubectl: &Kubectl<'_>,
+    view: Option<&ClusterView>,
+) -> Result<()> {
+    let runner = ctx.runner;
     let ns = project.namespace();
     let create_ns = kubectl.create_namespace_cmd(&ns);
-    match &view {
+    match view {
         Some(v) if v.namespace_exists => {}
         Some(_) => {
             let out = runner.run_unchecked(&create_ns)?;
@@ -300,23 +423,23 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
                 return Err(runner.failed(&create_ns, &out, None).into());
             }
         }
-        // Not known (a dry run waits in its script): create it unless it is there.
         None => {
             runner.run_unless(&kubectl.get_namespace_cmd(&ns), &create_ns)?;
         }
     }
+    Ok(())
+}
 
-    // The cluster is up: the flag is only intent, so failing to clear it is a warning.
-    match clear_stopped_flag(runner, project) {
-        Ok(true) => ui.detail("removed cluster.stopped from kilter.yaml"),
+/// The cluster is up: the flag is only intent, so failing to clear it is a warning.
+fn clear_flag(ctx: &Ctx<'_>, project: &Project) {
+    match clear_stopped_flag(ctx.runner, project) {
+        Ok(true) => ctx.ui.detail("removed cluster.stopped from kilter.yaml"),
         Ok(false) => {}
-        Err(e) => ui.warn(&format!(
+        Err(e) => ctx.ui.warn(&format!(
             "the cluster is up, but `cluster.stopped: true` could not be removed from {}: {e:#}",
             project.file_path
         )),
     }
-
-    Ok(Up { tools, ports, nodeports, had_services, lock, created, registry_port: wiring })
 }
 
 /// `ci --fresh` where the project's cluster exists: refused (exit 4), saying who made it.
@@ -397,14 +520,11 @@ fn rebuild_registry(ctx: &Ctx<'_>, docker: &Docker<'_>) -> Result<BTreeMap<Strin
     if names.is_empty() {
         return Ok(map);
     }
-    let cmd = docker
-        .bin
-        .cmd("read the port bindings of kilter clusters")
-        .args(["inspect", "--type", "container"])
-        .args(names.iter().cloned());
+    let cmd = docker.port_bindings_cmd(&names);
     let out = ctx.runner.run_unchecked(&cmd)?;
-    let list: Vec<Container> = serde_json::from_str(out.stdout.trim()).unwrap_or_default();
-    for c in list {
+    // A node removed since `docker ps` is simply absent; a reply that is not docker's JSON is
+    // an error (it used to read as "no clusters").
+    for c in docker::interpret_inspect_many(ctx.runner, &cmd, &out)? {
         let cluster = c.config.labels.as_ref().and_then(|l| l.get(docker::CLUSTER_LABEL)).cloned();
         if let (Some(cluster), Some(slot)) = (cluster, c.port_slot())
             && let Some(name) = cluster.strip_prefix("kilter-")
@@ -513,7 +633,7 @@ fn wait_healthy(
     let step =
         ui.step("Waiting for the cluster to become healthy", "wait until the cluster is healthy");
     let readyz = kubectl.readyz_cmd();
-    let ok = |o: &Output| o.success() && o.stdout.trim() == "ok";
+    let ok = |o: &Output| kubectl::readyz_ok(o);
     let poll = Poll {
         what: "the API server to answer /readyz",
         probe: &readyz,

@@ -8,6 +8,7 @@ use crate::cli::{CatalogArgs, CatalogCommand};
 use crate::config::suggest;
 use crate::error::invalid;
 use crate::services::catalog::{self, CatalogEntry, ProbeSpec};
+use crate::table::{Column, Table, Width};
 use crate::ui::Ui;
 
 pub fn run(ui: &Ui, args: &CatalogArgs) -> Result<i32> {
@@ -70,18 +71,20 @@ fn probe_text(p: ProbeSpec) -> String {
 }
 
 fn list_text() -> String {
-    let mut out = format!("{:<10} {:<42} {:<22} {}\n", "NAME", "IMAGE", "PORTS", "PROVIDES");
+    let table = Table::new(vec![
+        Column::left("", Width::AtLeast(10)),
+        Column::left(" ", Width::AtLeast(42)),
+        Column::left(" ", Width::AtLeast(22)),
+        Column::left(" ", Width::AtLeast(0)),
+    ]);
+    let mut rows: Vec<Vec<String>> =
+        vec![["NAME", "IMAGE", "PORTS", "PROVIDES"].map(String::from).to_vec()];
     for e in catalog::CATALOG {
         let ports: Vec<String> = e.ports.iter().map(|p| format!("{}/{}", p.port, p.name)).collect();
         let provides: Vec<&str> = e.provides.iter().map(|(k, _)| *k).collect();
-        out.push_str(&format!(
-            "{:<10} {:<42} {:<22} {}\n",
-            e.name,
-            e.image,
-            ports.join(","),
-            provides.join(",")
-        ));
+        rows.push(vec![e.name.to_owned(), e.image.to_owned(), ports.join(","), provides.join(",")]);
     }
+    let mut out = table.render(&rows);
     out.push_str("\nAdd one with `kilter add NAME`; `kilter catalog show NAME` has the details.\n");
     out
 }
@@ -120,4 +123,30 @@ fn show_text(e: &CatalogEntry) -> String {
         e.name, e.name, e.image
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The list is exactly what these `format!` lines print (its layout since it was added).
+    #[test]
+    fn the_list_keeps_its_layout() {
+        let mut want = format!("{:<10} {:<42} {:<22} {}\n", "NAME", "IMAGE", "PORTS", "PROVIDES");
+        for e in catalog::CATALOG {
+            let ports: Vec<String> =
+                e.ports.iter().map(|p| format!("{}/{}", p.port, p.name)).collect();
+            let provides: Vec<&str> = e.provides.iter().map(|(k, _)| *k).collect();
+            want.push_str(&format!(
+                "{:<10} {:<42} {:<22} {}\n",
+                e.name,
+                e.image,
+                ports.join(","),
+                provides.join(",")
+            ));
+        }
+        let got = list_text();
+        assert!(got.starts_with(&want), "{got}");
+        assert!(got.lines().nth(1).is_some_and(|l| l.starts_with("postgres   ")), "{got}");
+    }
 }

@@ -25,17 +25,21 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::{Ctx, Deploy, deploy_services, project_env, services_of};
+use super::{Ctx, services_of};
 use crate::cli::CiArgs;
 use crate::error::{Code, CommandFailed, Exit, code_of, invalid};
 use crate::exec::{Cmd, Content, Output};
 use crate::github::{self, Actions, Phase, Status};
 use crate::lifecycle;
-use crate::ports::{self, Check as PortCheck, Registry};
+use crate::lifecycle::app::Choice;
+use crate::lifecycle::bring_up::{BroughtUp, Step, Steps, bring_up, prepare_tilt};
+use crate::ports;
 use crate::project::{Identity, Project, check_identity, stage_flag};
-use crate::services::{self, Service, Wired};
+use crate::services::{Service, Wired};
+use crate::snapshot;
+use crate::table::{Column, Table, Width};
 use crate::tools::kubectl::{self, PodRow};
-use crate::tools::tilt::{self, TiltArgs};
+use crate::tools::tilt;
 use crate::tools::{Tool, kilter_self};
 
 /// How long collecting the artifacts, and then deleting the cluster, may each take after the
@@ -217,8 +221,14 @@ fn work(
     created: &AtomicBool,
 ) -> Result<Verdict> {
     let actions = phases.actions;
-    let tiltfile = project.tiltfile();
-    let want_tilt = tiltfile.is_file();
+    // The user's Tiltfile, or the one kilter renders for the app (as `up` does).
+    let choice = crate::lifecycle::app::choose(project)?;
+    let (tiltfile, want_tilt) = match &choice {
+        Choice::User { path, exists } => (path.clone(), *exists),
+        Choice::Rendered(_) => (crate::lifecycle::app::rendered_tiltfile(project), true),
+        Choice::Nothing => (project.tiltfile(), false),
+    };
+    crate::lifecycle::app::check_service_names(&choice, service_list)?;
     let opts = lifecycle::up::Options {
         adopt: false,
         tilt: want_tilt,
@@ -229,32 +239,8 @@ fn work(
         created: Some(created),
         by: "ci",
     };
-    let up = phases.run("cluster", &format!("Cluster {}", project.cluster()), || {
-        lifecycle::up::cluster(ctx, project, &opts).map(|up| (up, ok()))
-    })?;
-
-    // kilter.yaml's services, applied and ready (those no longer listed deleted), as `up` does.
-    let kubectl = project.kubectl(&up.tools)?;
-    let what = Deploy {
-        kubectl: &kubectl,
-        services: service_list,
-        nodeports: &up.nodeports,
-        had: &up.had_services,
-        prune_data: false,
-        timeout,
-    };
-    let deploy = || deploy_services(ctx, project, &what);
-    let wired = if service_list.is_empty() && up.had_services.is_empty() {
-        deploy()?
-    } else {
-        let names: Vec<&str> = service_list.iter().map(|s| s.name.as_str()).collect();
-        let title = if names.is_empty() {
-            "Services (deleting those removed from kilter.yaml)".to_owned()
-        } else {
-            format!("Services {}", names.join(", "))
-        };
-        phases.run("services", &title, || deploy().map(|w| (w, ok())))?
-    };
+    // The cluster, then kilter.yaml's services, as `up` brings them up: each a phase.
+    let BroughtUp { up, wired } = bring_up(ctx, project, &opts, false, phases)?;
     // Released before anything that may run kilter itself (`db restore`, a Tiltfile's
     // `local('kilter …')`); the deletion takes it again.
     drop(up.lock);
@@ -272,9 +258,14 @@ fn work(
         );
         return Ok(Verdict::Passed);
     }
+    if let Choice::Rendered(app) = &choice {
+        crate::lifecycle::app::render_into_cache(ctx, project, app, &up.ports, &wired)?;
+    }
     phases.run("tilt ci", "tilt ci", || {
         let artifacts = artifacts_dir(args, project)?;
-        let v = tilt_ci(ctx, actions, project, &up.tools, &up.ports, &wired, &artifacts)?;
+        let run =
+            TiltRun { tools: &up.tools, ports: &up.ports, wired: &wired, tiltfile: &tiltfile };
+        let v = tilt_ci(ctx, actions, project, &run, &artifacts)?;
         let status = match &v {
             Verdict::Passed => ok(),
             Verdict::TiltFailed { code, .. } => Status::Failed(format!("exit {code}")),
@@ -287,54 +278,62 @@ fn ok() -> Status {
     Status::Ok(None)
 }
 
+/// What `tilt ci` runs with.
+struct TiltRun<'a> {
+    tools: &'a crate::tools::Tools,
+    ports: &'a ports::Ports,
+    wired: &'a [Wired],
+    tiltfile: &'a Utf8Path,
+}
+
+/// The bring-up steps as timed phases: `cluster`, and `services` when there are any to apply
+/// or delete (otherwise the step changes nothing and is not shown).
+impl Steps for Phases<'_, '_> {
+    fn run<T>(&mut self, step: &Step<'_>, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        match step {
+            Step::Cluster { cluster } => {
+                Phases::run(self, "cluster", &format!("Cluster {cluster}"), || {
+                    f().map(|v| (v, ok()))
+                })
+            }
+            Step::Services { changes_nothing: true, .. } => f(),
+            Step::Services { names, .. } => {
+                let title = if names.is_empty() {
+                    "Services (deleting those removed from kilter.yaml)".to_owned()
+                } else {
+                    format!("Services {}", names.join(", "))
+                };
+                Phases::run(self, "services", &title, || f().map(|v| (v, ok())))
+            }
+        }
+    }
+}
+
 /// `tilt ci` in the foreground: its output shown live and appended to `tilt.log`.
 fn tilt_ci(
     ctx: &Ctx<'_>,
     actions: &Actions,
     project: &Project,
-    tools: &crate::tools::Tools,
-    ports: &ports::Ports,
-    wired: &[Wired],
+    run: &TiltRun<'_>,
     artifacts: &Utf8Path,
 ) -> Result<Verdict> {
+    let TiltRun { tools, ports, wired, tiltfile } = *run;
     let runner = ctx.runner;
-    let tiltfile = &project.tiltfile();
     let ui = ctx.ui;
     let bin = tools.get(Tool::Tilt)?;
     // A detached `tilt up` of this project holds the port `tilt ci` needs.
-    let own = crate::lifecycle::own_tilt(runner, project)?;
-    if let Some(o) = own.filter(|o| o.stopped_first) {
+    let plan = prepare_tilt(ctx, project, ports, wired, "`tilt ci`", |o| {
         ui.info(&format!(
             "Stopped this project's detached Tilt (pid {}): `tilt ci` needs its port",
             o.pid
         ));
-    }
-    for var in tilt::overridden_env() {
-        ui.note(&format!(
-            "{var} from your environment is ignored: `tilt ci` serves on {}:{}",
-            tilt::HOST,
-            ports.tilt
-        ));
-    }
-    let registry = Registry::load(&ctx.dirs.port_registry())?;
-    ports::check_free(ports, PortCheck::Tilt, registry.as_ref(), &project.name, own)?;
-    let mut env = project_env(project, ports);
-    // The services' variables as the app in the cluster reaches them.
-    env.extend(services::cluster_env(wired));
-    let ns = project.namespace();
-    let targs = TiltArgs {
-        port: ports.tilt,
-        file: tiltfile,
-        context: &project.context(),
-        namespace: &ns,
-        env: &env,
-    };
+    })?;
+    let targs = plan.tilt_args(tiltfile);
     // Tilt's own `--timeout` ends a little before kilter's deadline, so that its verdict (which
     // resources were still waiting, and on what) is in the log.
     let budget = runner.remaining().unwrap_or(Duration::from_secs(30 * 60));
     let tilt_timeout = tilt_timeout(budget);
-    let cmd = tilt::ci_cmd(bin, &targs, &project.dir)
-        .args(["--timeout".to_owned(), go_duration(tilt_timeout)]);
+    let cmd = tilt::ci_cmd(bin, &targs, &project.dir, Some(tilt_timeout));
     runner.ensure_dir(&project.paths.cache)?;
     let out = passthrough(ctx, actions, &cmd, &project.paths.tilt_log)?;
     if out.success() {
@@ -347,7 +346,7 @@ fn tilt_ci(
             Code::Timeout,
             format!(
                 "timed out: `tilt ci` had not seen every workload healthy within its {} ({})",
-                go_duration(tilt_timeout),
+                tilt::go_duration(tilt_timeout),
                 if tail.is_empty() { "no verdict printed" } else { tail.trim() }
             ),
         )
@@ -386,35 +385,21 @@ fn tilt_timeout(budget: Duration) -> Duration {
     if t >= Duration::from_secs(10) { Duration::from_secs(t.as_secs()) } else { t }
 }
 
-/// A duration as Go's `time.ParseDuration` reads it: seconds from 10 s up, else milliseconds.
-fn go_duration(d: Duration) -> String {
-    if d >= Duration::from_secs(10) {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
-    }
-}
-
 /// `kilter db restore NAME`, run as the user would run it (the same code, the same checks: the
 /// checksum is verified before the database is touched). Its exit code is kept.
 fn restore(ctx: &Ctx<'_>, actions: &Actions, project: &Project, name: &str) -> Result<()> {
     let runner = ctx.runner;
-    let cmd = kilter_self()
-        .cmd(format!("restore snapshot {name}"))
-        .args(["-C", project.dir.as_str(), "db", "restore", name])
-        .mutate();
+    let cmd = kilter_self().restore_cmd(&project.dir, name);
     runner.ensure_dir(&project.paths.cache)?;
     let log = restore_log(project);
     let out = passthrough(ctx, actions, &cmd, &log)?;
     if out.success() {
         return Ok(());
     }
-    let code = match out.code {
-        Some(3) => Code::Environment,
-        Some(4) => Code::Invalid,
-        Some(5) => Code::Timeout,
-        Some(130) => Code::Interrupted,
-        _ => Code::Failed,
+    // kilter's own exit code, kept; a usage error would be this code's own bug: a failure.
+    let code = match Code::of_exit(out.code) {
+        Code::Ok | Code::Usage => Code::Failed,
+        c => c,
     };
     let failed = runner.failed(&cmd, &out, None);
     Err(anyhow::Error::new(failed)
@@ -424,12 +409,8 @@ fn restore(ctx: &Ctx<'_>, actions: &Actions, project: &Project, name: &str) -> R
 /// `--restore NAME` must name a snapshot that is there (its metadata, `NAME.json`): checked before
 /// anything is created. `kilter db restore` then verifies it in full.
 fn check_snapshot(project: &Project, name: &str) -> Result<()> {
-    let b = name.as_bytes();
-    let plain = !b.is_empty()
-        && b.len() <= 64
-        && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
-    if plain && project.paths.snapshots.join(format!("{name}.json")).is_file() {
+    snapshot::validate_name(name)?;
+    if snapshot::meta_path(&project.paths.snapshots, name).is_file() {
         return Ok(());
     }
     Err(invalid(format!("no snapshot named `{name}` in {}", project.paths.snapshots))
@@ -495,12 +476,7 @@ fn collect(ctx: &Ctx<'_>, project: &Project, dir: &Utf8Path) -> Result<Vec<Strin
         }
         Err(e) => ui.warn(&format!("could not collect the cluster's logs: {e:#}")),
     }
-    let status = kilter_self().cmd("record kilter status --json").args([
-        "-C",
-        project.dir.as_str(),
-        "status",
-        "--json",
-    ]);
+    let status = kilter_self().status_json_cmd(&project.dir);
     item("status.json", run_ok(ctx, &status, Some(&dir.join("status.json"))));
     item("tilt.log", runner.copy_file(&project.paths.tilt_log, &dir.join("tilt.log")));
     item("restore.log", runner.copy_file(&restore_log(project), &dir.join("restore.log")));
@@ -622,23 +598,77 @@ fn error_text(e: &anyhow::Error) -> String {
 /// The closing table: each phase, its result and time.
 fn print_phases(ctx: &Ctx<'_>, list: &[Phase], total: Duration, passed: bool) {
     let ui = ctx.ui;
-    let w = list.iter().map(|p| p.name.len()).max().unwrap_or(5).max(5);
     ui.info(&format!("kilter ci {}:", if passed { "passed" } else { "failed" }));
-    for p in list {
-        let (took, result) = match &p.status {
-            Status::Ok(None) => (crate::ui::fmt_duration(p.took), "ok".to_owned()),
-            Status::Ok(Some(d)) => (crate::ui::fmt_duration(p.took), format!("ok ({d})")),
-            Status::Failed(why) => (crate::ui::fmt_duration(p.took), format!("failed: {why}")),
-            Status::Skipped(why) => ("-".to_owned(), format!("skipped: {why}")),
-        };
-        ui.info(&format!("  {:<w$}  {took:>7}  {result}", p.name));
+    for line in phase_lines(list, total) {
+        ui.info(&line);
     }
-    ui.info(&format!("  {:<w$}  {:>7}", "total", crate::ui::fmt_duration(total)));
+}
+
+/// The lines of the closing table, the total last.
+fn phase_lines(list: &[Phase], total: Duration) -> Vec<String> {
+    let table = Table::new(vec![
+        Column::left("  ", Width::Fit(5)),
+        Column::right("  ", Width::AtLeast(7)),
+        Column::left("  ", Width::AtLeast(0)),
+    ]);
+    let mut rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|p| {
+            let (took, result) = match &p.status {
+                Status::Ok(None) => (crate::ui::fmt_duration(p.took), "ok".to_owned()),
+                Status::Ok(Some(d)) => (crate::ui::fmt_duration(p.took), format!("ok ({d})")),
+                Status::Failed(why) => (crate::ui::fmt_duration(p.took), format!("failed: {why}")),
+                Status::Skipped(why) => ("-".to_owned(), format!("skipped: {why}")),
+            };
+            vec![p.name.clone(), took, result]
+        })
+        .collect();
+    rows.push(vec!["total".to_owned(), crate::ui::fmt_duration(total)]);
+    table.render_lines(&rows)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The closing table is exactly what these `format!` lines print.
+    #[test]
+    fn the_phase_table_keeps_its_layout() {
+        let phase = |name: &str, status: Status, ms: u64| Phase {
+            name: name.into(),
+            status,
+            took: Duration::from_millis(ms),
+        };
+        let list = vec![
+            phase("cluster", Status::Ok(None), 67),
+            phase("services", Status::Ok(Some("2 ready".into())), 1500),
+            phase("tilt ci", Status::Failed("exit 1".into()), 42),
+            phase("destroy", Status::Skipped("--keep".into()), 0),
+        ];
+        let fmt = crate::ui::fmt_duration;
+        let w = 8; // the longest name, at least 5
+        let want = vec![
+            format!("  {:<w$}  {:>7}  {}", "cluster", fmt(Duration::from_millis(67)), "ok"),
+            format!(
+                "  {:<w$}  {:>7}  {}",
+                "services",
+                fmt(Duration::from_millis(1500)),
+                "ok (2 ready)"
+            ),
+            format!(
+                "  {:<w$}  {:>7}  {}",
+                "tilt ci",
+                fmt(Duration::from_millis(42)),
+                "failed: exit 1"
+            ),
+            format!("  {:<w$}  {:>7}  {}", "destroy", "-", "skipped: --keep"),
+            format!("  {:<w$}  {:>7}", "total", fmt(Duration::from_secs(2))),
+        ];
+        assert_eq!(phase_lines(&list, Duration::from_secs(2)), want);
+        // a short list: the name column is still 5 wide
+        let short = phase_lines(&[phase("x", Status::Ok(None), 1)], Duration::from_millis(1));
+        assert_eq!(short[0], format!("  {:<5}  {:>7}  ok", "x", fmt(Duration::from_millis(1))));
+    }
 
     #[test]
     fn tilt_gets_most_of_the_budget_and_go_reads_it() {
@@ -647,8 +677,5 @@ mod tests {
         assert_eq!(tilt_timeout(Duration::from_secs(10)), Duration::from_secs(9));
         assert_eq!(tilt_timeout(Duration::from_secs(20)), Duration::from_secs(18));
         assert_eq!(tilt_timeout(Duration::ZERO), Duration::from_millis(100));
-        assert_eq!(go_duration(Duration::from_secs(1795)), "1795s");
-        assert_eq!(go_duration(Duration::from_millis(2700)), "2700ms");
-        assert_eq!(go_duration(Duration::from_millis(10_400)), "10s");
     }
 }

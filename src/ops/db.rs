@@ -16,12 +16,13 @@ use serde::Serialize;
 use super::Ctx;
 use crate::cli::{DbArgs, DbCommand, PruneArgs, ShellArgs, SnapshotCommand};
 use crate::error::{Code, Exit, invalid};
-use crate::exec::{Output, Stdin, quote};
+use crate::exec::{Output, quote};
 use crate::lifecycle::snapshot::{Target, database, locate, take};
 use crate::project::Project;
 use crate::snapshot::engine::{self, Engine};
 use crate::snapshot::store::{self};
 use crate::snapshot::{self, Compression, Entry, Meta, State, fmt_bytes, meta_path};
+use crate::table::{Column, Table, Width};
 use crate::tools::{Tool, Tools};
 
 pub use crate::snapshot::{SCHEMA_VERSION, validate_name};
@@ -93,34 +94,27 @@ fn list(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
         return Ok(0);
     }
     let rows: Vec<[String; 6]> = all.iter().map(row).collect();
-    let header = ["NAME", "CREATED", "SIZE", "COMPRESSION", "DATABASE", "NOTE"];
-    let mut widths = header.map(str::len);
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut text = String::new();
-    for r in std::iter::once(header.map(str::to_owned)).chain(rows) {
-        let line = format!(
-            "{:<w0$}  {:<w1$}  {:>w2$}  {:<w3$}  {:<w4$}  {}",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3],
-            w4 = widths[4],
-        );
-        text.push_str(line.trim_end());
-        text.push('\n');
-    }
+    let text = list_text(rows);
     ctx.ui.stdout(&text);
     Ok(0)
+}
+
+/// The `db list` table: a header, then one row per snapshot (SIZE right-aligned, the other
+/// columns fitted, trailing blanks cut).
+fn list_text(rows: Vec<[String; 6]>) -> String {
+    let header = ["NAME", "CREATED", "SIZE", "COMPRESSION", "DATABASE", "NOTE"];
+    let table = Table::new(vec![
+        Column::left("", Width::Fit(0)),
+        Column::left("  ", Width::Fit(0)),
+        Column::right("  ", Width::Fit(0)),
+        Column::left("  ", Width::Fit(0)),
+        Column::left("  ", Width::Fit(0)),
+        Column::left("  ", Width::AtLeast(0)),
+    ])
+    .trim_end();
+    let cells: Vec<Vec<String>> =
+        std::iter::once(header.map(str::to_owned)).chain(rows).map(Vec::from).collect();
+    table.render(&cells)
 }
 
 fn row(e: &Entry) -> [String; 6] {
@@ -300,23 +294,21 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
         } else {
             (raw[i].0, raw[i].1.clone(), "none")
         };
-        let restore_cmd = t
-            .exec(
-                format!("restore snapshot {name} into database {target}"),
-                true,
-                &match engine {
-                    Engine::Postgres => {
-                        engine::pg_restore_argv(bytes, &sha, decompressor, &db.user, &target)
-                    }
-                    Engine::Mysql | Engine::Mariadb => engine::staged_restore_argv(
-                        bytes,
-                        &sha,
-                        decompressor,
-                        engine.restore_argv(&db.user, &target),
-                    ),
-                },
-            )
-            .mutate();
+        let restore_cmd = t.exec_mutating(
+            format!("restore snapshot {name} into database {target}"),
+            true,
+            &match engine {
+                Engine::Postgres => {
+                    engine::pg_restore_argv(bytes, &sha, decompressor, &db.user, &target)
+                }
+                Engine::Mysql | Engine::Mariadb => engine::staged_restore_argv(
+                    bytes,
+                    &sha,
+                    decompressor,
+                    engine.restore_argv(&db.user, &target),
+                ),
+            },
+        );
         // Fed by kilter; `ran` says that the command really ran (a dry run only prints it).
         let source = if as_is {
             format!("cat {}", quote(path.as_str()))
@@ -378,7 +370,7 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
             &engine.check_argv(&db.user, target),
         );
         let out = runner.run_unchecked(&check)?;
-        if !out.success() || out.stdout.trim() != "1" {
+        if !out.success() || !engine::answers_one(&out.stdout) {
             drop(step);
             return Err(runner
                 .failed(
@@ -417,11 +409,11 @@ fn ensure_database(
         &engine.exists_argv(user, via, db),
     );
     let out = ctx.runner.run(&probe)?;
-    if out.stdout.trim() == "1" {
+    if engine::answers_one(&out.stdout) {
         return Ok(());
     }
     let create =
-        t.exec(format!("create database {db}"), false, &engine.create_argv(user, via, db)).mutate();
+        t.exec_mutating(format!("create database {db}"), false, &engine.create_argv(user, via, db));
     ctx.runner.run(&create)?;
     Ok(())
 }
@@ -530,20 +522,58 @@ fn shell(ctx: &Ctx<'_>, args: &ShellArgs) -> Result<i32> {
     let (db, db_name) = database(&project);
     let engine = Engine::from_config(db.engine.as_str());
     let t = locate(ctx, &project, &tools, &db)?;
-    let mut a: Vec<String> = vec!["exec".into(), "-i".into()];
-    if std::io::stdin().is_terminal() {
-        a.push("-t".into());
-    }
-    a.extend([t.exec.pod.clone(), "-n".into(), t.exec.namespace.clone()]);
-    if let Some(c) = &t.exec.container {
-        a.extend(["-c".into(), c.clone()]);
-    }
-    a.push("--".into());
-    a.extend(engine.shell_argv(&db.user, &db_name, &args.args));
-    let cmd = t
-        .kubectl
-        .cmd(format!("open a database shell in pod {}", t.exec.pod), a)
-        .stdin(Stdin::Inherit)
-        .mutate();
+    let cmd = t.kubectl.exec_interactive_cmd(
+        format!("open a database shell in pod {}", t.exec.pod),
+        &t.exec,
+        std::io::stdin().is_terminal(),
+        &engine.shell_argv(&db.user, &db_name, &args.args),
+    );
     ctx.runner.run_foreground(&cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The table reads exactly as the `format!` line it replaced.
+    #[test]
+    fn the_list_table_is_the_format_it_replaced() {
+        let r = |a: [&str; 6]| a.map(str::to_owned);
+        let rows = vec![
+            r(["nightly", "2026-12-04T17:00:00Z", "1.2 MiB", "zstd -1", "shop", ""]),
+            r([
+                "b",
+                "-",
+                "10 B",
+                "pg_dump gzip:1",
+                "shop,auth",
+                "pinned, + a leftover .partial file",
+            ]),
+        ];
+        let header = ["NAME", "CREATED", "SIZE", "COMPRESSION", "DATABASE", "NOTE"];
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let mut want = String::new();
+        for c in std::iter::once(header.map(str::to_owned)).chain(rows.clone()) {
+            let line = format!(
+                "{:<w0$}  {:<w1$}  {:>w2$}  {:<w3$}  {:<w4$}  {}",
+                c[0],
+                c[1],
+                c[2],
+                c[3],
+                c[4],
+                c[5],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2],
+                w3 = widths[3],
+                w4 = widths[4],
+            );
+            want.push_str(line.trim_end());
+            want.push('\n');
+        }
+        assert_eq!(super::list_text(rows), want);
+    }
 }

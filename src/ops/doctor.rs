@@ -7,9 +7,9 @@ use super::Ctx;
 use crate::exec::Output;
 use crate::ports::{self, Ports, Registry};
 use crate::project::Project;
-use crate::tools::docker::{Container, Docker, NodeState};
-use crate::tools::kubeconfig;
-use crate::tools::{Bin, Tool, locate};
+use crate::tools::docker::{Container, Docker, DockerInfo, NodeState};
+use crate::tools::version::{self, KubectlVersion};
+use crate::tools::{Bin, Tool, kubeconfig, kubectl, locate};
 
 /// Versions the README says were tested (older ones get a warning).
 pub const TESTED: [(Tool, (u64, u64, u64)); 4] = [
@@ -39,34 +39,6 @@ fn check(name: &str, status: Level, detail: impl Into<String>, fix: Option<Strin
     Check { name: name.into(), status, detail: detail.into(), fix }
 }
 
-/// `1.2.3` anywhere in a string (leading `v` allowed).
-pub fn parse_version(s: &str) -> Option<(u64, u64, u64)> {
-    find_version(s).map(|(v, _)| v)
-}
-
-/// The first version in `s`, with the word as the tool wrote it (without a leading `v`).
-fn find_version(s: &str) -> Option<((u64, u64, u64), &str)> {
-    for word in s.split(|c: char| c.is_whitespace() || c == ',' || c == '"') {
-        let w = word.trim_start_matches('v');
-        let mut it = w.split(['.', '-', '+']);
-        let (Some(a), Some(b)) = (it.next(), it.next()) else { continue };
-        let (Ok(a), Ok(b)) = (a.parse(), b.parse()) else { continue };
-        let c = it.next().and_then(|c| c.parse().ok()).unwrap_or(0);
-        return Some(((a, b, c), w));
-    }
-    None
-}
-
-fn version_cmd(t: Tool, bin: &Bin) -> crate::exec::Cmd {
-    let c = bin.cmd(format!("read the {} version", t.name()));
-    match t {
-        Tool::Docker => c.arg("--version"),
-        Tool::Kind => c.arg("version"),
-        Tool::Kubectl => c.args(["version", "--client", "-o", "json"]),
-        Tool::Tilt => c.arg("version"),
-    }
-}
-
 pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
     let mut checks: Vec<Check> = Vec::new();
     let bins: Vec<(Tool, Option<Bin>)> = Tool::ALL.iter().map(|&t| (t, locate(t).ok())).collect();
@@ -78,8 +50,9 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
             .map(|(t, b)| {
                 (
                     *t,
-                    b.as_ref()
-                        .map(|b| s.spawn(move || ctx.runner.run_unchecked(&version_cmd(*t, b)))),
+                    b.as_ref().map(|b| {
+                        s.spawn(move || ctx.runner.run_unchecked(&version::version_cmd(*t, b)))
+                    }),
                 )
             })
             .collect();
@@ -112,18 +85,21 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
             )),
             Some(Ok(o)) => {
                 let min = TESTED.iter().find(|(x, _)| x == t).map(|(_, v)| *v).unwrap_or((0, 0, 0));
-                match find_version(&o.stdout) {
-                    Some((v, text)) if v < min => checks.push(check(
+                match version::parse_tool_version(&o.stdout) {
+                    Ok(v) if v.number < min => checks.push(check(
                         name,
                         Level::Warn,
-                        format!("{text} is older than the tested {}.{}.{}", min.0, min.1, min.2),
+                        format!(
+                            "{} is older than the tested {}.{}.{}",
+                            v.text, min.0, min.1, min.2
+                        ),
                         Some(format!("upgrade {name}: {}", t.install_hint())),
                     )),
-                    Some((_, text)) => checks.push(check(name, Level::Ok, text, None)),
-                    None => checks.push(check(
+                    Ok(v) => checks.push(check(name, Level::Ok, v.text, None)),
+                    Err(text) => checks.push(check(
                         name,
                         Level::Warn,
-                        format!("unrecognised version output: {}", o.stdout.trim()),
+                        format!("unrecognised version output: {text}"),
                         None,
                     )),
                 }
@@ -137,29 +113,29 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
     let mut root_dir: Option<String> = None;
     let mut mem_total: Option<u64> = None;
     if let Some(b) = &docker_bin {
-        let out = ctx.runner.run_unchecked(&Docker { bin: b }.info_json_cmd())?;
+        let out = ctx.runner.run_unchecked(&Docker::new(b).info_json_cmd())?;
         match Docker::check_daemon(&out) {
             Ok(text) => {
-                let info: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                let ver = info["ServerVersion"].as_str().unwrap_or("?").to_owned();
-                root_dir =
-                    info["DockerRootDir"].as_str().map(str::to_owned).filter(|s| !s.is_empty());
-                mem_total = info["MemTotal"].as_u64().filter(|m| *m > 0);
-                if ver == "?" || ver.is_empty() {
-                    checks.push(check(
+                // Not docker's JSON reads as no server information: the check fails and says so.
+                let info = DockerInfo::parse(&text).ok();
+                root_dir = info.as_ref().and_then(|i| i.root_dir()).map(str::to_owned);
+                mem_total = info.as_ref().and_then(DockerInfo::memory);
+                match info.as_ref().and_then(DockerInfo::server) {
+                    None => checks.push(check(
                         "docker daemon",
                         Level::Fail,
                         "no server information (daemon unreachable?)",
                         Some("check `docker info`".into()),
-                    ));
-                } else {
-                    daemon_ok = true;
-                    checks.push(check(
-                        "docker daemon",
-                        Level::Ok,
-                        format!("reachable (server {ver})"),
-                        None,
-                    ));
+                    )),
+                    Some(ver) => {
+                        daemon_ok = true;
+                        checks.push(check(
+                            "docker daemon",
+                            Level::Ok,
+                            format!("reachable (server {ver})"),
+                            None,
+                        ));
+                    }
                 }
             }
             Err(e) => {
@@ -191,12 +167,13 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
     };
 
     if let Some(p) = &project {
+        checks.push(app_check(p));
         project_checks(ctx, p, docker_bin.as_ref().filter(|_| daemon_ok), &bins, &mut checks)?;
     }
 
     // Memory for one more cluster.
     if let Some(b) = docker_bin.as_ref().filter(|_| daemon_ok) {
-        checks.push(memory_check(ctx, &Docker { bin: b }, mem_total, project.as_ref())?);
+        checks.push(memory_check(ctx, &Docker::new(b), mem_total, project.as_ref())?);
     }
 
     // The router's names: `*.localhost` on this machine's resolver.
@@ -277,7 +254,7 @@ fn project_checks(
     checks: &mut Vec<Check>,
 ) -> Result<()> {
     let container: Option<Container> = match docker {
-        Some(b) => Docker { bin: b }.inspect(ctx.runner, &p.node()).unwrap_or(None),
+        Some(b) => Docker::new(b).inspect(ctx.runner, &p.node()).unwrap_or(None),
         None => None,
     };
     let state = container.as_ref().map(Container::node_state).unwrap_or(NodeState::Absent);
@@ -371,17 +348,11 @@ fn project_checks(
         && kc.exists()
         && let Some((_, Some(b))) = bins.iter().find(|(t, _)| *t == Tool::Kubectl)
     {
-        let cmd = b
-            .cmd("read the client and server versions")
-            .env("KUBECONFIG", kc.as_str())
-            .args(["--context", &p.context(), "version", "-o", "json"]);
-        let out = ctx.runner.run_unchecked(&cmd)?;
-        // stdout holds the client part even when the server does not answer (exit 1 then).
-        let v = serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap_or_default();
-        let minor = |k: &str| {
-            v[k]["minor"].as_str().and_then(|m| m.trim_end_matches('+').parse::<i64>().ok())
-        };
-        checks.push(match (minor("clientVersion"), minor("serverVersion")) {
+        let out = ctx.runner.run_unchecked(&p.kubectl_with(b).version_cmd())?;
+        // stdout holds the client part even when the server does not answer (exit 1 then);
+        // an answer that is not kubectl's JSON reads as neither version (the check warns).
+        let v = KubectlVersion::parse(&out.stdout).unwrap_or_default();
+        checks.push(match (v.client_minor(), v.server_minor()) {
             (Some(c), Some(s)) if (c - s).abs() > 1 => check(
                 "version skew",
                 Level::Warn,
@@ -394,10 +365,7 @@ fn project_checks(
             _ => check(
                 "version skew",
                 Level::Warn,
-                format!(
-                    "could not read the server version: {}",
-                    crate::tools::kubectl::last_line(&out.stderr)
-                ),
+                format!("could not read the server version: {}", kubectl::last_line(&out.stderr)),
                 Some("`kilter status` shows whether the API answers".into()),
             ),
         });
@@ -433,7 +401,7 @@ fn registry_checks(
         };
         return Ok(vec![check("registry", Level::Ok, format!("not used ({why})"), None)]);
     }
-    let docker = Docker { bin: docker_bin };
+    let docker = Docker::new(docker_bin);
     let m = Machine::new(ctx.runner, ctx.ui, &docker, &settings, &ctx.dirs);
     let seen = m.inspect()?;
     let rows = registry::rows(&settings, &seen);
@@ -494,10 +462,8 @@ fn registry_checks(
             let kubectl = p.kubectl_with(kb);
             let out = ctx
                 .runner
-                .run_for(&registry::hosting_get_cmd(&kubectl), std::time::Duration::from_secs(5))?;
-            let value = serde_json::from_str::<serde_json::Value>(&out.stdout)
-                .ok()
-                .and_then(|v| registry::hosting_value_of(&v));
+                .run_for(&kubectl.hosting_get_cmd(), std::time::Duration::from_secs(5))?;
+            let value = kubectl::parse_hosting_value(&out.stdout);
             if value.as_deref() != Some(registry::hosting_value(port).as_str()) {
                 problems.push(format!(
                     "the {}/{} ConfigMap does not point at localhost:{port}",
@@ -596,22 +562,18 @@ fn disk_check(root: Option<&str>) -> Check {
             None,
         );
     };
-    let Ok(c) = std::ffi::CString::new(root) else {
+    if root.contains('\0') {
         return check("disk", Level::Warn, "bad path", None);
-    };
-    // SAFETY: statvfs writes into the zeroed struct we pass; the path is a valid C string.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+    }
+    let Ok(st) = rustix::fs::statvfs(root) else {
         return check(
             "disk",
             Level::Warn,
             format!("cannot read free space of {root} (Docker runs in a VM?)"),
             None,
         );
-    }
-    #[allow(clippy::unnecessary_cast)] // the field types differ between Linux and macOS
-    let free = st.f_bavail as u64 * st.f_frsize as u64;
-    disk_verdict(free, root)
+    };
+    disk_verdict(st.f_bavail.saturating_mul(st.f_frsize), root)
 }
 
 /// Below 2 GiB a new node image or a snapshot will not fit (✗); below 10 GiB, a warning.
@@ -695,22 +657,44 @@ fn inotify_checks() -> Vec<Check> {
     out
 }
 
+/// Which Tiltfile `up` runs, and whether the app's files can be read (a `package.json` that is
+/// not JSON fails `up` with exit 4).
+fn app_check(project: &crate::project::Project) -> Check {
+    use crate::lifecycle::app::{self, Choice};
+    match app::choose(project) {
+        Ok(Choice::User { path, exists: true }) => {
+            check("app", Level::Ok, format!("your Tiltfile {path} runs under Tilt"), None)
+        }
+        Ok(Choice::User { path, exists: false }) => check(
+            "app",
+            Level::Warn,
+            format!("kilter.yaml names the Tiltfile {path}, which does not exist: Tilt is skipped"),
+            Some("create it, or remove `tiltfile:` to let kilter render one for the app".into()),
+        ),
+        Ok(Choice::Rendered(a)) => check(
+            "app",
+            Level::Ok,
+            format!("{}: kilter renders its Tiltfile (`kilter render` shows it)", a.stack),
+            None,
+        ),
+        Ok(Choice::Nothing) => check(
+            "app",
+            Level::Warn,
+            "no Tiltfile and no app found: `up` brings up the cluster and services only",
+            Some("declare the app in kilter.yaml (`dev:`, `port:`) or add a Tiltfile".into()),
+        ),
+        Err(e) => check(
+            "app",
+            Level::Fail,
+            format!("{e:#}"),
+            Some("fix the file at the position shown, or declare `dev:` in kilter.yaml".into()),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions_from_every_tool_format() {
-        assert_eq!(parse_version("kind v0.32.0 go1.24.6 linux/amd64"), Some((0, 32, 0)));
-        assert_eq!(parse_version("v0.37.6, built 2026-08-08"), Some((0, 37, 6)));
-        assert_eq!(parse_version("28.2.2"), Some((28, 2, 2)));
-        assert_eq!(parse_version("20.10.24+dfsg1"), Some((20, 10, 24)));
-        assert_eq!(
-            parse_version("{\n  \"clientVersion\": {\n    \"gitVersion\": \"v1.32.2\""),
-            Some((1, 32, 2))
-        );
-        assert_eq!(parse_version("nothing here"), None);
-    }
 
     #[test]
     fn memory_for_one_more_cluster() {

@@ -10,6 +10,8 @@ use anyhow::Result;
 use super::{Ctx, preview_nodeports, project_env, services_of};
 use crate::cli::EnvArgs;
 use crate::exec::quote;
+use crate::lifecycle;
+use crate::lifecycle::app::Choice;
 use crate::services::{self, Wired};
 use crate::tools::Tool;
 use crate::tools::docker::NodeState;
@@ -21,8 +23,10 @@ pub fn run(ctx: &Ctx<'_>, args: &EnvArgs) -> Result<i32> {
     let nodeports = preview_nodeports(ctx, &project, &list)?;
     let wired = services::wire_all(&list, &project.name, &project.namespace(), &nodeports)?;
     let mut host = services::host_env(&wired);
-    // `<SERVICE>_WEB_URL`: the names the shared router gives them.
-    host.extend(crate::lifecycle::router::urls(ctx, &project)?);
+    // `<SERVICE>_WEB_URL`: the names the shared router gives them (`APP_URL` stays the app's
+    // NodePort address, printed below).
+    let named = crate::lifecycle::router::urls(ctx, &project)?;
+    host.extend(named.into_iter().filter(|(k, _)| k != "APP_URL"));
     say_cluster_state(ctx, &project);
     if args.dotenv {
         let mut out = format!(
@@ -34,6 +38,10 @@ pub fn run(ctx: &Ctx<'_>, args: &EnvArgs) -> Result<i32> {
         return Ok(0);
     }
     let mut env = project_env(&project, &ports);
+    // The app kilter renders answers on the first port of the block.
+    if let Choice::Rendered(_) = lifecycle::app::choose(&project)? {
+        env.push(("APP_URL".to_owned(), lifecycle::app::app_url(&ports)));
+    }
     env.extend(host);
     let url = format!("http://localhost:{}/", ports.tilt);
     if args.json {

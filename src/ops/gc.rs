@@ -232,7 +232,7 @@ fn named_projects(args: &[String], nodes: &[KilterNode]) -> Result<BTreeSet<Stri
 }
 
 /// The files and directories kilter keeps in a project's cache dir (docs/files.md).
-const CACHE_ENTRIES: [&str; 15] = [
+const CACHE_ENTRIES: [&str; 18] = [
     "kubeconfig",
     "kubeconfig.lock",
     "commands.log",
@@ -248,6 +248,9 @@ const CACHE_ENTRIES: [&str; 15] = [
     "artifacts",
     "restore.log",
     "local-registry-hosting.yaml",
+    "render",
+    "render.new",
+    "render.old",
 ];
 
 /// What a directory under the cache root holds: whether any of it is kilter's, and the

@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 
 use super::Ctx;
+use crate::app;
 use crate::config;
 use crate::error::invalid;
 use crate::exec::Content;
@@ -29,7 +30,18 @@ pub fn run(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
             })?
         }
     };
-    let text = config::starter(&name);
+    let mut text = config::starter(&name);
+    // What detection finds, as comments (a project file that cannot be read is a note here:
+    // `init` still writes the starter).
+    let detected = match app::detect::detect(&app::DirFiles(&dir)) {
+        Ok(found) => found,
+        Err(problem) => {
+            ctx.ui.note(&format!("{}: {}", problem.at, problem.message));
+            None
+        }
+    };
+    text.push('\n');
+    text.push_str(&app::starter_comments(detected.as_ref()));
     ctx.runner
         .write_file(&path, &Content::text(text), Perm::Keep)
         .with_context(|| format!("could not write {path}"))?;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::ports::{Ports, Registry};
 use crate::project::{Identity, Paths};
+use crate::table::{Column, Table, Width};
 use crate::tools::docker::{KilterNode, Usage};
 use crate::tools::{Tool, Tools};
 use crate::ui::fmt_bytes;
@@ -207,38 +208,48 @@ fn table(rows: &[Row], totals: &Totals) -> String {
             r.services.keys().cloned().collect::<Vec<_>>().join(",")
         }
     };
-    let sw = rows.iter().map(|r| services(r).len()).max().unwrap_or(0).max(8);
-    let line = |a: &str, b: &str, c: &str, d: &str, e: &str, s: &str, f: &str| {
-        format!("{a:<20} {b:<9} {c:>7} {d:>10} {e:<6} {s:<sw$} {f}").trim_end().to_owned() + "\n"
-    };
-    let mut text = line("PROJECT", "STATE", "CPU", "MEMORY", "TILT", "SERVICES", "DIRECTORY");
+    let table = Table::new(vec![
+        Column::left("", Width::AtLeast(20)),
+        Column::left(" ", Width::AtLeast(9)),
+        Column::right(" ", Width::AtLeast(7)),
+        Column::right(" ", Width::AtLeast(10)),
+        Column::left(" ", Width::AtLeast(6)),
+        Column::left(" ", Width::Fit(8)),
+        Column::left(" ", Width::AtLeast(0)),
+    ])
+    .trim_end();
+    let mut lines: Vec<Vec<String>> = vec![
+        ["PROJECT", "STATE", "CPU", "MEMORY", "TILT", "SERVICES", "DIRECTORY"]
+            .map(String::from)
+            .to_vec(),
+    ];
     for r in rows {
-        text.push_str(&line(
-            &r.project,
-            &r.state,
-            &cpu(r.cpu_percent),
-            &mem(r.memory_bytes),
-            &r.tilt_port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-            &services(r),
-            r.directory.as_deref().unwrap_or("-"),
-        ));
+        lines.push(vec![
+            r.project.clone(),
+            r.state.clone(),
+            cpu(r.cpu_percent),
+            mem(r.memory_bytes),
+            r.tilt_port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            services(r),
+            r.directory.clone().unwrap_or_else(|| "-".into()),
+        ]);
     }
     if totals.running > 0 {
         let of = totals
             .memory_limit_bytes
             .map(|l| format!("of {} that Docker has", fmt_bytes(l)))
             .unwrap_or_default();
-        text.push_str(&line(
-            &format!("total ({} running)", totals.running),
-            "",
-            &cpu(totals.cpu_percent),
-            &mem(totals.memory_bytes),
-            "",
-            "",
-            &of,
-        ));
+        lines.push(vec![
+            format!("total ({} running)", totals.running),
+            String::new(),
+            cpu(totals.cpu_percent),
+            mem(totals.memory_bytes),
+            String::new(),
+            String::new(),
+            of,
+        ]);
     }
-    text
+    table.render(&lines)
 }
 
 #[cfg(test)]
@@ -280,6 +291,27 @@ mod tests {
         assert!(total.contains("3.75%") && total.contains("1000.0 MiB"), "{text}");
         assert!(total.ends_with("of 8.0 GiB that Docker has"), "{text}");
         assert!(text.lines().nth(2).is_some_and(|l| l.contains(" - ")), "{text}");
+        // The layout these `format!` lines print (each line without its trailing blanks).
+        let line = |a: &str, b: &str, c: &str, d: &str, e: &str, s: &str, f: &str| {
+            format!("{a:<20} {b:<9} {c:>7} {d:>10} {e:<6} {s:<8} {f}").trim_end().to_owned() + "\n"
+        };
+        let want = [
+            line("PROJECT", "STATE", "CPU", "MEMORY", "TILT", "SERVICES", "DIRECTORY"),
+            line("a", "running", "1.25%", "600.0 MiB", "10368", "-", "/src/a"),
+            line("b", "exited", "-", "-", "10368", "-", "/src/b"),
+            line("c", "running", "2.50%", "400.0 MiB", "10368", "-", "/src/c"),
+            line(
+                "total (2 running)",
+                "",
+                "3.75%",
+                "1000.0 MiB",
+                "",
+                "",
+                "of 8.0 GiB that Docker has",
+            ),
+        ]
+        .concat();
+        assert_eq!(text, want);
         // unknown figures stay unknown rather than adding up to zero
         let t = totals(&[r("a", "running", None, None)]);
         assert_eq!((t.cpu_percent, t.memory_bytes), (None, None));

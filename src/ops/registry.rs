@@ -11,6 +11,7 @@ use super::Ctx;
 use crate::cli::{RegistryArgs, RegistryCommand, RegistryRmArgs};
 use crate::error::{Code, Exit, invalid};
 use crate::registry::{self, KIND_NETWORK, Machine, SHARED_LABEL, Seen, Settings, SharedRow};
+use crate::table::{Column, Table, Width};
 use crate::tools::Tool;
 use crate::tools::docker;
 
@@ -57,8 +58,7 @@ fn look(m: &Machine<'_, '_>) -> Result<(Seen, Vec<String>)> {
     if docker::daemon_unreachable(&vols.stderr) {
         return Err(docker::daemon_error(&vols.stderr).into());
     }
-    let names = vols.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned);
-    Ok((seen, names.collect()))
+    Ok((seen, docker::parse_names(&vols.stdout)))
 }
 
 fn status(ctx: &Ctx<'_>, m: &Machine<'_, '_>, json: bool) -> Result<i32> {
@@ -78,29 +78,39 @@ fn status(ctx: &Ctx<'_>, m: &Machine<'_, '_>, json: bool) -> Result<i32> {
         ctx.ui.stdout(&(serde_json::to_string_pretty(&doc)? + "\n"));
         return Ok(0);
     }
-    let mut text = format!(
-        "{:<32} {:<9} {:<16} {:<5} {}\n",
-        "CONTAINER", "STATE", "ADDRESS/UPSTREAM", "KIND", "VOLUME"
-    );
+    ctx.ui.stdout(&status_text(&doc));
+    Ok(0)
+}
+
+/// `registry status` as a table.
+fn status_text(doc: &StatusDoc) -> String {
+    let table = Table::new(vec![
+        Column::left("", Width::AtLeast(32)),
+        Column::left(" ", Width::AtLeast(9)),
+        Column::left(" ", Width::AtLeast(16)),
+        Column::left(" ", Width::AtLeast(5)),
+        Column::left(" ", Width::AtLeast(0)),
+    ]);
+    let mut rows: Vec<Vec<String>> = vec![
+        ["CONTAINER", "STATE", "ADDRESS/UPSTREAM", "KIND", "VOLUME"].map(String::from).to_vec(),
+    ];
     for r in &doc.containers {
         let s = &r.shared;
         let addr = s.address.clone().or_else(|| s.upstream.clone()).unwrap_or_default();
         let state = if s.kilters { s.state.clone() } else { format!("{} (not kilter's)", s.state) };
-        text.push_str(&format!(
-            "{:<32} {:<9} {:<16} {:<5} {}{}\n",
-            s.name,
+        rows.push(vec![
+            s.name.clone(),
             state,
             addr,
-            if s.on_kind_network { "yes" } else { "no" },
-            s.volume,
-            if r.volume_exists { "" } else { " (none)" }
-        ));
+            if s.on_kind_network { "yes" } else { "no" }.to_owned(),
+            format!("{}{}", s.volume, if r.volume_exists { "" } else { " (none)" }),
+        ]);
     }
+    let mut text = table.render(&rows);
     if !doc.enabled {
         text.push_str("KILTER_REGISTRY=off: `kilter up` does not use them\n");
     }
-    ctx.ui.stdout(&text);
-    Ok(0)
+    text
 }
 
 fn start(ctx: &Ctx<'_>, m: &Machine<'_, '_>) -> Result<i32> {
@@ -214,4 +224,61 @@ fn confirm(ctx: &Ctx<'_>, what: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, state: &str, address: Option<&str>, kilters: bool, volume: bool) -> Row {
+        Row {
+            shared: SharedRow {
+                name: name.into(),
+                role: "cache".into(),
+                upstream: Some("https://registry-1.docker.io".into()),
+                remote: None,
+                state: state.into(),
+                address: address.map(str::to_owned),
+                on_kind_network: kilters,
+                volume: format!("{name}-data"),
+                kilters,
+            },
+            volume_exists: volume,
+        }
+    }
+
+    /// The table is exactly what these `format!` lines print (the layout `registry status` has
+    /// always had): fixed minimum widths, a longer cell pushing only its own row.
+    #[test]
+    fn the_status_table_keeps_its_layout() {
+        let doc = StatusDoc {
+            schema_version: 1,
+            enabled: false,
+            port: Some(5001),
+            image: "registry:2".into(),
+            containers: vec![
+                row("kilter-registry", "running", Some("127.0.0.1:5001"), true, true),
+                row("kilter-cache-a-much-longer-name-than-32", "exited", None, false, false),
+            ],
+        };
+        let mut want = format!(
+            "{:<32} {:<9} {:<16} {:<5} {}\n",
+            "CONTAINER", "STATE", "ADDRESS/UPSTREAM", "KIND", "VOLUME"
+        );
+        want.push_str(&format!(
+            "{:<32} {:<9} {:<16} {:<5} {}{}\n",
+            "kilter-registry", "running", "127.0.0.1:5001", "yes", "kilter-registry-data", ""
+        ));
+        want.push_str(&format!(
+            "{:<32} {:<9} {:<16} {:<5} {}{}\n",
+            "kilter-cache-a-much-longer-name-than-32",
+            "exited (not kilter's)",
+            "https://registry-1.docker.io",
+            "no",
+            "kilter-cache-a-much-longer-name-than-32-data",
+            " (none)"
+        ));
+        want.push_str("KILTER_REGISTRY=off: `kilter up` does not use them\n");
+        assert_eq!(status_text(&doc), want);
+    }
 }

@@ -54,7 +54,7 @@ struct RouteRow {
 
 fn status(ctx: &Ctx<'_>, m: &Machine<'_, '_>, json: bool) -> Result<i32> {
     let c = m.inspect()?;
-    let records = m.records(&router::without_app)?;
+    let records = m.records(&router::recorded_app)?;
     let port = c
         .as_ref()
         .and_then(|c| c.configured_port(router::CONTAINER_PORT))
@@ -137,7 +137,7 @@ fn start(ctx: &Ctx<'_>, m: &Machine<'_, '_>) -> Result<i32> {
         .hint("`kilter up` a project first (kind creates the network with the first cluster)")
         .into());
     }
-    let done = m.sync(true, None, &router::without_app)?;
+    let done = m.sync(true, None, &router::recorded_app)?;
     let port = done.port.unwrap_or(m.settings.preferred_port);
     ctx.ui.success(
         &format!(

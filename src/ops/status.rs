@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use super::Ctx;
 use crate::cli::StatusArgs;
 use crate::error::{Code, Exit};
+use crate::lifecycle::app::Choice;
 use crate::project::Project;
+use crate::table::{Column, Table, Width};
 use crate::tools::Tool;
 use crate::tools::docker::{self, Container, NodeState};
 use crate::tools::kubectl::{self, PodRow};
@@ -44,6 +46,11 @@ pub struct Status {
     pub services: Vec<ServiceStatus>,
     /// Why `services` is empty although kilter.yaml lists some (an invalid entry).
     pub services_error: Option<String>,
+    /// The app kilter renders a Tiltfile for; null with a Tiltfile of the user's, or no app.
+    pub app: Option<AppStatus>,
+    /// Why `app` is null although the project has files kilter reads (a `package.json` that
+    /// is not JSON).
+    pub app_error: Option<String>,
     /// The names the shared router gives the project (`MAILPIT_WEB_URL` → its URL).
     pub urls: std::collections::BTreeMap<String, String>,
 }
@@ -112,6 +119,31 @@ pub struct TiltStatus {
     pub resources: Option<Vec<crate::tools::tilt::Resource>>,
     /// Why `resources` is missing although Tilt runs.
     pub resources_error: Option<String>,
+    /// The Tiltfile `up` runs: the user's, or the one kilter renders for the app; null when
+    /// there is neither.
+    pub tiltfile: Option<String>,
+    /// `yours`, `rendered` or `none`.
+    pub tiltfile_source: &'static str,
+}
+
+/// The app kilter renders a Tiltfile for: each value with where it comes from.
+#[derive(Debug, Serialize)]
+pub struct AppStatus {
+    /// e.g. `Node (Vite, npm (package-lock.json))`, or `declared in kilter.yaml`.
+    pub stack: String,
+    pub url: String,
+    pub image: Valued<String>,
+    pub dev: Valued<String>,
+    pub port: Valued<u16>,
+    pub health: Option<Valued<String>>,
+    pub sync: Valued<Vec<String>>,
+}
+
+/// A value and its origin (`kilter.yaml:L:C`, `detected: …`, `default`).
+#[derive(Debug, Serialize)]
+pub struct Valued<T> {
+    pub value: T,
+    pub from: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -182,7 +214,7 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
     let state = container.as_ref().map(Container::node_state).unwrap_or(NodeState::Absent);
 
     let (mut api, mut api_error, mut pods, mut pods_error) = (Api::Unknown, None, None, None);
-    let mut pods_json: Option<String> = None;
+    let mut pod_list: Option<kubectl::PodList> = None;
     if state == NodeState::Running && project.paths.kubeconfig.exists() {
         let kubectl = project.kubectl(&tools)?;
         let ns = project.namespace();
@@ -194,7 +226,7 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
             (ctx.runner.run_for(&readyz, budget), listed.join())
         });
         let ready = ready?;
-        if ready.success() && ready.stdout.trim() == "ok" {
+        if kubectl::readyz_ok(&ready) {
             api = Api::Ok;
         } else {
             api = Api::Unreachable;
@@ -204,7 +236,7 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
             listed.map_err(|_panic| anyhow::anyhow!("internal: probe thread panicked"))??;
         if listed.success() {
             pods = Some(kubectl::parse_pods(&listed.stdout, crate::time::now_secs())?);
-            pods_json = Some(listed.stdout.clone());
+            pod_list = Some(kubectl::PodList::parse(&listed.stdout)?);
         } else {
             pods_error = Some(probe_error(&listed, "the pod listing", limit));
         }
@@ -251,7 +283,7 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
         };
     }
     status.urls = crate::lifecycle::router::urls(ctx, &project)?.into_iter().collect();
-    match service_status(ctx, &project, pods_json.as_deref()) {
+    match service_status(ctx, &project, pod_list.as_ref()) {
         Ok(list) => status.services = list,
         Err(e) => status.services_error = Some(format!("{e:#}")),
     }
@@ -307,6 +339,17 @@ fn assemble(
     };
     let rec = TiltRecord::read(&project.paths.tilt_json).filter(TiltRecord::is_live);
     let (ports, assigned) = crate::ports::preview(&ctx.dirs.port_registry(), &project.name)?;
+    let (tiltfile, tiltfile_source, app, app_error) = match crate::lifecycle::app::choose(project) {
+        Ok(Choice::User { path, exists: true }) => (Some(path.to_string()), "yours", None, None),
+        Ok(Choice::User { .. } | Choice::Nothing) => (None, "none", None, None),
+        Ok(Choice::Rendered(app)) => (
+            Some(crate::lifecycle::app::rendered_tiltfile(project).to_string()),
+            "rendered",
+            Some(app_status(&app, &ports)),
+            None,
+        ),
+        Err(e) => (None, "none", None, Some(format!("{e:#}"))),
+    };
     let kc = &project.paths.kubeconfig;
     let mode = std::fs::metadata(kc).ok().map(|m| {
         use std::os::unix::fs::PermissionsExt;
@@ -333,6 +376,8 @@ fn assemble(
             log: project.paths.tilt_log.to_string(),
             resources: None,
             resources_error: None,
+            tiltfile,
+            tiltfile_source,
         },
         pods,
         pods_error,
@@ -354,6 +399,8 @@ fn assemble(
         },
         services: Vec::new(),
         services_error: None,
+        app,
+        app_error,
     })
 }
 
@@ -362,37 +409,22 @@ fn assemble(
 fn service_status(
     ctx: &Ctx<'_>,
     project: &Project,
-    pods_json: Option<&str>,
+    pods: Option<&kubectl::PodList>,
 ) -> Result<Vec<ServiceStatus>> {
     let list = super::services_of(project)?;
     let nodeports = super::preview_nodeports(ctx, project, &list)?;
     let wired = crate::services::wire_all(&list, &project.name, &project.namespace(), &nodeports)?;
-    let items: Option<Vec<serde_json::Value>> = pods_json
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
-        .map(|v| v["items"].as_array().cloned().unwrap_or_default());
     Ok(wired
         .into_iter()
         .map(|w| {
-            let (ready, state) = match &items {
+            let (ready, state) = match pods {
                 None => (None, None),
-                Some(items) => {
-                    let ours: Vec<&serde_json::Value> = items
-                        .iter()
-                        .filter(|p| {
-                            p["metadata"]["labels"][crate::services::NAME_LABEL] == *w.name
-                                && p["metadata"]["labels"][crate::services::MANAGED_BY] == "kilter"
-                        })
-                        .collect();
-                    let ready = !ours.is_empty()
-                        && ours.iter().all(|p| {
-                            p["status"]["conditions"].as_array().is_some_and(|cs| {
-                                cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")
-                            })
-                        });
-                    let owned: Vec<serde_json::Value> = ours.into_iter().cloned().collect();
-                    let state = crate::services::deploy::pods_state(&owned, &w.name)
+                Some(pods) => {
+                    let ours = pods.service(&w.name);
+                    let state = ours
+                        .state
                         .unwrap_or_else(|| "not deployed (`kilter up` applies it)".to_owned());
-                    (Some(ready), Some(if ready { "ready".to_owned() } else { state }))
+                    (Some(ours.ready), Some(if ours.ready { "ready".to_owned() } else { state }))
                 }
             };
             ServiceStatus {
@@ -405,6 +437,21 @@ fn service_status(
             }
         })
         .collect())
+}
+
+fn app_status(app: &crate::app::App, ports: &crate::ports::Ports) -> AppStatus {
+    fn valued<T: Clone>(f: &crate::app::Field<T>) -> Valued<T> {
+        Valued { value: f.value.clone(), from: f.origin.to_string() }
+    }
+    AppStatus {
+        stack: app.stack.clone(),
+        url: crate::lifecycle::app::app_url(ports),
+        image: valued(&app.image),
+        dev: Valued { value: app.dev_line(), from: app.dev.origin.to_string() },
+        port: valued(&app.port),
+        health: app.health.as_ref().map(valued),
+        sync: valued(&app.sync),
+    }
 }
 
 fn render(s: &Status) -> String {
@@ -447,6 +494,27 @@ fn render(s: &Status) -> String {
         line("", format!("resources unknown ({e})"));
     }
     line(
+        "tiltfile",
+        match (&s.tilt.tiltfile, s.tilt.tiltfile_source) {
+            (Some(path), "rendered") => format!("{path} (rendered by kilter for the app)"),
+            (Some(path), _) => format!("{path} (yours)"),
+            (None, _) => "none (no Tiltfile and no app: `dev:` in kilter.yaml declares one)".into(),
+        },
+    );
+    if let Some(app) = &s.app {
+        line("app", format!("{} {}", app.url, app.stack));
+        line("", format!("image {} ({})", app.image.value, app.image.from));
+        line("", format!("dev {} ({})", app.dev.value, app.dev.from));
+        line("", format!("port {} ({})", app.port.value, app.port.from));
+        if let Some(h) = &app.health {
+            line("", format!("health {} ({})", h.value, h.from));
+        }
+        line("", format!("sync {} ({})", app.sync.value.join(", "), app.sync.from));
+    }
+    if let Some(e) = &s.app_error {
+        line("app", format!("unknown ({})", e.lines().next().unwrap_or_default()));
+    }
+    line(
         "ports",
         format!(
             "tilt {}, NodePorts {}-{} on 127.0.0.1{}{}",
@@ -479,24 +547,34 @@ fn render(s: &Status) -> String {
         "snapshots",
         format!("{} ({} bytes) in {}", s.snapshots.count, s.snapshots.bytes, s.snapshots.dir),
     );
-    let width = s.services.iter().map(|x| x.name.len()).max().unwrap_or(0);
-    for (i, svc) in s.services.iter().enumerate() {
-        let addrs: Vec<String> = svc
-            .ports
-            .iter()
-            .map(|p| {
-                let host = p.host.clone().unwrap_or_else(|| "-".to_owned());
-                format!("{host} → {}", p.cluster)
-            })
-            .collect();
-        o.push_str(&format!(
-            "{:<11} {:<width$}  {:<20}  {}\n",
-            if i == 0 { "services" } else { "" },
-            svc.name,
-            svc.state.as_deref().unwrap_or("-"),
-            addrs.join(", ")
-        ));
-    }
+    let services = Table::new(vec![
+        Column::left("", Width::AtLeast(11)),
+        Column::left(" ", Width::Fit(0)),
+        Column::left("  ", Width::AtLeast(20)),
+        Column::left("  ", Width::AtLeast(0)),
+    ]);
+    let rows: Vec<Vec<String>> = s
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, svc)| {
+            let addrs: Vec<String> = svc
+                .ports
+                .iter()
+                .map(|p| {
+                    let host = p.host.clone().unwrap_or_else(|| "-".to_owned());
+                    format!("{host} → {}", p.cluster)
+                })
+                .collect();
+            vec![
+                if i == 0 { "services" } else { "" }.to_owned(),
+                svc.name.clone(),
+                svc.state.clone().unwrap_or_else(|| "-".to_owned()),
+                addrs.join(", "),
+            ]
+        })
+        .collect();
+    o.push_str(&services.render(&rows));
     if let Some(e) = &s.services_error {
         o.push_str(&format!("services    {e}\n"));
     }
@@ -506,17 +584,25 @@ fn render(s: &Status) -> String {
         }
         (Some(pods), _) => {
             o.push_str(&format!("pods in {}:\n", s.namespace));
-            let w = pods.iter().map(|p| p.name.len()).max().unwrap_or(4).max(4);
-            o.push_str(&format!(
-                "  {:<w$}  {:<5}  {:<18}  {:<8}  AGE\n",
-                "NAME", "READY", "STATUS", "RESTARTS"
-            ));
-            for p in pods {
-                o.push_str(&format!(
-                    "  {:<w$}  {:<5}  {:<18}  {:<8}  {}\n",
-                    p.name, p.ready, p.status, p.restarts, p.age
-                ));
-            }
+            let table = Table::new(vec![
+                Column::left("  ", Width::Fit(4)),
+                Column::left("  ", Width::AtLeast(5)),
+                Column::left("  ", Width::AtLeast(18)),
+                Column::left("  ", Width::AtLeast(8)),
+                Column::left("  ", Width::AtLeast(0)),
+            ]);
+            let mut rows: Vec<Vec<String>> =
+                vec![["NAME", "READY", "STATUS", "RESTARTS", "AGE"].map(String::from).to_vec()];
+            rows.extend(pods.iter().map(|p| {
+                vec![
+                    p.name.clone(),
+                    p.ready.clone(),
+                    p.status.clone(),
+                    p.restarts.to_string(),
+                    p.age.clone(),
+                ]
+            }));
+            o.push_str(&table.render(&rows));
         }
         (None, Some(e)) => o.push_str(&format!("pods        could not list: {e}\n")),
         (None, None) => {}

@@ -10,14 +10,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::{Ctx, Deploy, deploy_services, project_env, services_of, tilt_files};
+use super::{Ctx, services_of, tilt_files};
 use crate::cli::UpArgs;
 use crate::lifecycle;
-use crate::ports::{self, Check as PortCheck, Ports, Registry};
+use crate::lifecycle::app::Choice;
+use crate::lifecycle::bring_up::{BroughtUp, InOrder, bring_up, prepare_tilt};
+use crate::ports::Ports;
 use crate::project::Project;
-use crate::services::{self, Wired};
+use crate::services::Wired;
 use crate::tools::Tool;
-use crate::tools::tilt::{self, TiltArgs};
+use crate::tools::tilt;
 
 /// How long a detached Tilt may take to get past its port bind.
 const TILT_START_LIMIT: Duration = Duration::from_secs(60);
@@ -32,8 +34,19 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     let project = ctx.project()?;
     // kilter.yaml's services are checked before anything changes.
     let service_list = services_of(&project)?;
-    let tiltfile = project.tiltfile();
-    let want_tilt = !args.no_tilt && tiltfile.is_file();
+    // Which Tiltfile runs: the user's, or the one kilter renders for the app (checked before
+    // anything changes: a broken package.json is exit 4 here).
+    let choice = lifecycle::app::choose(&project)?;
+    let (tiltfile, have_tiltfile) = match &choice {
+        Choice::User { path, exists } => (path.clone(), *exists),
+        Choice::Rendered(app) => {
+            lifecycle::app::describe(ctx, app, true);
+            (lifecycle::app::rendered_tiltfile(&project), true)
+        }
+        Choice::Nothing => (project.tiltfile(), false),
+    };
+    let want_tilt = !args.no_tilt && have_tiltfile;
+    lifecycle::app::check_service_names(&choice, &service_list)?;
     let opts = lifecycle::up::Options {
         adopt: args.adopt,
         tilt: want_tilt,
@@ -44,66 +57,46 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         created: None,
         by: "up",
     };
-    let up = lifecycle::up::cluster(ctx, &project, &opts)?;
-
-    // Services: the namespace exists; Tilt (whose app wants them) starts after.
-    let kubectl = project.kubectl(&up.tools)?;
-    let deploy = Deploy {
-        kubectl: &kubectl,
-        services: &service_list,
-        nodeports: &up.nodeports,
-        had: &up.had_services,
-        prune_data: args.prune_data,
-        timeout,
-    };
-    let wired = deploy_services(ctx, &project, &deploy)?;
+    let BroughtUp { up, wired } = bring_up(ctx, &project, &opts, args.prune_data, &mut InOrder)?;
     // The shared router: this project's names (a warning at worst).
     lifecycle::router::after_up(ctx, &project, &up.nodeports)?;
 
     let cluster_took = started.elapsed();
     let lifecycle::up::Up { tools, ports, lock, .. } = up;
-    let ns = project.namespace();
-    // Tilt.
-    let mut env = project_env(&project, &ports);
-    // The services' variables as the app in the cluster reaches them.
-    env.extend(services::cluster_env(&wired));
-    let targs = TiltArgs {
-        port: ports.tilt,
-        file: &tiltfile,
-        context: &project.context(),
-        namespace: &ns,
-        env: &env,
+    if let Choice::Rendered(app) = &choice {
+        lifecycle::app::render_into_cache(ctx, &project, app, &ports, &wired)?;
+    }
+    let shown = Shown {
+        choice: &choice,
+        tiltfile: &tiltfile,
+        wired: &wired,
+        registry_port: up.registry_port,
     };
     if !want_tilt {
-        summary(ctx, &project, &ports, &wired, None, cluster_took, up.registry_port);
-        if !args.no_tilt {
-            ui.note(&format!("no Tiltfile at {tiltfile}; Tilt was skipped (the cluster is up)"));
+        summary(ctx, &project, &ports, None, cluster_took, &shown);
+        match &choice {
+            _ if args.no_tilt => {}
+            Choice::Nothing => ui.note(lifecycle::app::NO_APP_NOTE),
+            _ => {
+                ui.note(&format!("no Tiltfile at {tiltfile}; Tilt was skipped (the cluster is up)"))
+            }
         }
         return Ok(0);
     }
     let tilt_bin = tools.get(Tool::Tilt)?;
-    for var in tilt::overridden_env() {
-        ui.note(&format!(
-            "{var} from your environment is ignored: this project's Tilt serves on {}:{}",
-            tilt::HOST,
-            ports.tilt
-        ));
-    }
-    let own = lifecycle::own_tilt(runner, &project)?;
-    if own.is_some_and(|o| o.stopped_first) {
+    let plan = prepare_tilt(ctx, &project, &ports, &wired, "this project's Tilt", |_| {
         ui.info("Restarting Tilt (a restart forces a full rebuild)");
-    }
-    let registry = Registry::load(&ctx.dirs.port_registry())?;
-    ports::check_free(&ports, PortCheck::Tilt, registry.as_ref(), &project.name, own)?;
+    })?;
+    let targs = plan.tilt_args(&tiltfile);
     if args.attach || args.ci {
         // Tilt in the foreground runs as long as the user wants: no deadline.
         runner.clear_deadline();
         drop(lock);
-        summary(ctx, &project, &ports, &wired, None, cluster_took, up.registry_port);
+        summary(ctx, &project, &ports, None, cluster_took, &shown);
         let cmd = if args.ci {
-            tilt::ci_cmd(tilt_bin, &targs, &project.dir)
+            tilt::ci_cmd(tilt_bin, &targs, &project.dir, None)
         } else {
-            tilt::up_cmd(tilt_bin, &targs).cwd(&project.dir)
+            tilt::up_cmd(tilt_bin, &targs, &project.dir)
         };
         let code = runner.run_foreground(&cmd)?;
         if args.attach {
@@ -113,7 +106,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     }
     runner.ensure_dir(&project.paths.cache)?;
     let limit = runner.remaining().map_or(TILT_START_LIMIT, |r| r.min(TILT_START_LIMIT));
-    let cmd = tilt::up_cmd(tilt_bin, &targs).cwd(&project.dir);
+    let cmd = tilt::up_cmd(tilt_bin, &targs, &project.dir);
     let files = tilt_files(&project);
     let how = tilt::Start {
         bin: tilt_bin,
@@ -126,20 +119,29 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     };
     let pid = tilt::start(runner, &how)?;
     runner.clear_deadline();
-    summary(ctx, &project, &ports, &wired, pid, started.elapsed(), up.registry_port);
+    summary(ctx, &project, &ports, pid, started.elapsed(), &shown);
     Ok(0)
+}
+
+/// What the summary shows besides the cluster and Tilt: which Tiltfile runs, the services, the
+/// registry.
+struct Shown<'a> {
+    choice: &'a Choice,
+    tiltfile: &'a camino::Utf8Path,
+    wired: &'a [Wired],
+    registry_port: Option<u16>,
 }
 
 fn summary(
     ctx: &Ctx<'_>,
     project: &Project,
     ports: &Ports,
-    wired: &[Wired],
     tilt_pid: Option<i32>,
     took: Duration,
-    registry_port: Option<u16>,
+    shown: &Shown<'_>,
 ) {
     let ui = ctx.ui;
+    let (wired, registry_port) = (shown.wired, shown.registry_port);
     ui.success(
         &format!("{} is up ({})", project.name, crate::ui::fmt_duration(took)),
         &format!("bring {} up", project.name),
@@ -156,6 +158,21 @@ fn summary(
             ports.tilt, project.paths.tilt_log
         )),
         None => ui.info(&format!("  tilt        not running (port {} reserved)", ports.tilt)),
+    }
+    match shown.choice {
+        Choice::User { exists: true, .. } => {
+            ui.info(&format!("  tiltfile    {} (yours)", shown.tiltfile));
+        }
+        Choice::Rendered(app) => {
+            ui.info(&format!("  tiltfile    {} (rendered by kilter)", shown.tiltfile));
+            ui.info(&format!(
+                "  app         {} ({}, port {})",
+                lifecycle::app::app_url(ports),
+                app.stack,
+                app.port.value
+            ));
+        }
+        _ => {}
     }
     ui.info(&format!(
         "  ports       {}-{} on 127.0.0.1 (NodePorts)",

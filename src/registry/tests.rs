@@ -166,7 +166,8 @@ fn only_containers_and_volumes_with_kilters_label_are_kilters() {
     assert!(Seen::default().check(&s).is_ok());
 
     let vols = r#"[{"Name":"kilter-registry","Labels":null},{"Name":"kilter-cache-ghcr.io","Labels":{"io.kilter.shared":"cache"}}]"#;
-    assert_eq!(foreign_volumes(vols).expect("json"), vec!["kilter-registry"]);
-    assert_eq!(foreign_volumes("").expect("none found"), Vec::<String>::new());
-    assert!(foreign_volumes("[").is_err());
+    let parse = crate::tools::docker::parse_volumes;
+    assert_eq!(foreign_volumes(&parse(vols).expect("json")), vec!["kilter-registry"]);
+    assert_eq!(foreign_volumes(&parse("").expect("none found")), Vec::<String>::new());
+    assert!(parse("[").is_err());
 }

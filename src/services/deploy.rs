@@ -8,14 +8,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use camino::Utf8Path;
-use serde_json::Value;
 
 use super::render::{MANAGED_BY, NAME_LABEL};
 use super::{Service, Wired, WorkloadKind};
 use crate::error::{Code, Exit, code_of};
 use crate::exec::{Content, Output, Poll, PollEnd, Runner};
 use crate::fsutil::Perm;
-use crate::tools::kubectl::Kubectl;
+use crate::tools::kubectl::{self, Deleted, Kubectl, Readiness};
 use crate::ui::Ui;
 
 /// Where services go.
@@ -95,21 +94,21 @@ fn apply_hint(stderr: &str, manifest: &Utf8Path) -> String {
     format!("the manifests are in {manifest}")
 }
 
-/// `kubectl delete` of kilter's services matching `selector`; returns the `… deleted` lines.
+/// `kubectl delete` of kilter's services matching `selector`; returns what it deleted.
 fn delete_selected(
     t: &Target<'_>,
     selector: &str,
     prune_data: bool,
     what: &str,
-) -> Result<Vec<String>> {
+) -> Result<Vec<Deleted>> {
     let cmd = t.kubectl.delete_selected_cmd(what, types(prune_data), t.namespace, selector);
     let out = t.runner.run(&cmd)?;
-    Ok(out.stdout.lines().filter(|l| l.ends_with(" deleted")).map(str::to_owned).collect())
+    Ok(kubectl::parse_deleted(&out.stdout))
 }
 
 /// Delete every service of kilter's that `keep` does not name (a service removed from
 /// kilter.yaml). Its PersistentVolumeClaim stays unless `prune_data`.
-pub fn delete_except(t: &Target<'_>, keep: &[String], prune_data: bool) -> Result<Vec<String>> {
+pub fn delete_except(t: &Target<'_>, keep: &[String], prune_data: bool) -> Result<Vec<Deleted>> {
     let selector = if keep.is_empty() {
         managed_selector()
     } else {
@@ -122,7 +121,7 @@ pub fn delete_except(t: &Target<'_>, keep: &[String], prune_data: bool) -> Resul
 }
 
 /// Delete the services `names` (`kilter remove`).
-pub fn delete_named(t: &Target<'_>, names: &[String], prune_data: bool) -> Result<Vec<String>> {
+pub fn delete_named(t: &Target<'_>, names: &[String], prune_data: bool) -> Result<Vec<Deleted>> {
     let selector = format!("{},{NAME_LABEL} in ({})", managed_selector(), names.join(","));
     let deleted = delete_selected(
         t,
@@ -134,17 +133,17 @@ pub fn delete_named(t: &Target<'_>, names: &[String], prune_data: bool) -> Resul
     Ok(deleted)
 }
 
-fn report_deleted(ui: &Ui, deleted: &[String], prune_data: bool) {
-    // `statefulset.apps "redis" deleted`: a service that had a data volume.
+fn report_deleted(ui: &Ui, deleted: &[Deleted], prune_data: bool) {
+    // A StatefulSet: a service that had a data volume.
     let with_data: Vec<&str> = deleted
         .iter()
-        .filter_map(|l| l.strip_prefix("statefulset.apps \""))
-        .filter_map(|l| l.split('"').next())
+        .filter(|d| d.resource == "statefulset.apps")
+        .map(|d| d.name.as_str())
         .collect();
     let services: BTreeSet<&str> = deleted
         .iter()
-        .filter(|l| l.starts_with("statefulset.apps ") || l.starts_with("deployment.apps "))
-        .filter_map(|l| l.split('"').nth(1))
+        .filter(|d| matches!(d.resource.as_str(), "statefulset.apps" | "deployment.apps"))
+        .map(|d| d.name.as_str())
         .collect();
     if !services.is_empty() {
         let list: Vec<&str> = services.into_iter().collect();
@@ -160,103 +159,6 @@ fn report_deleted(ui: &Ui, deleted: &[String], prune_data: bool) {
     }
 }
 
-/// Whether one service is ready, and if not, why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Readiness {
-    pub name: String,
-    pub ready: bool,
-    /// `2/2 ready`, `ContainerCreating`, `ImagePullBackOff: Back-off pulling image …`, …
-    pub detail: String,
-}
-
-/// Read `kubectl get statefulsets,deployments,pods -l app.kubernetes.io/managed-by=kilter -o
-/// json`: each service is ready when its workload has seen its latest spec and every replica is
-/// updated and ready (and, for a StatefulSet, its current revision is the update revision).
-pub fn readiness(stdout: &str, services: &[(String, WorkloadKind)]) -> Result<Vec<Readiness>> {
-    let v: Value = serde_json::from_str(stdout)
-        .map_err(|e| anyhow::anyhow!("could not parse `kubectl get` output: {e}"))?;
-    let items = v["items"].as_array().map(Vec::as_slice).unwrap_or_default();
-    let mut out = Vec::with_capacity(services.len());
-    for (name, kind) in services {
-        let kind_word = match kind {
-            WorkloadKind::StatefulSet => "StatefulSet",
-            WorkloadKind::Deployment => "Deployment",
-        };
-        let workload =
-            items.iter().find(|o| o["kind"] == kind_word && o["metadata"]["name"] == **name);
-        let Some(w) = workload else {
-            out.push(Readiness {
-                name: name.clone(),
-                ready: false,
-                detail: "not created yet".to_owned(),
-            });
-            continue;
-        };
-        let n = |v: &Value| v.as_u64().unwrap_or(0);
-        let replicas = w["spec"]["replicas"].as_u64().unwrap_or(1);
-        let st = &w["status"];
-        let seen =
-            n(&st["observedGeneration"]) >= w["metadata"]["generation"].as_u64().unwrap_or(1);
-        let updated = n(&st["updatedReplicas"]) >= replicas;
-        let ready_n = n(&st["readyReplicas"]);
-        let no_old = n(&st["replicas"]) <= replicas;
-        let revision_done = match (st["currentRevision"].as_str(), st["updateRevision"].as_str()) {
-            (Some(c), Some(u)) => c == u,
-            _ => true,
-        };
-        let ready = seen && updated && ready_n >= replicas && no_old && revision_done;
-        let detail = if ready {
-            format!("{ready_n}/{replicas} ready")
-        } else {
-            pods_state(items, name).unwrap_or_else(|| format!("{ready_n}/{replicas} ready"))
-        };
-        out.push(Readiness { name: name.clone(), ready, detail });
-    }
-    Ok(out)
-}
-
-/// Why the pods of service `name` are not ready (the first waiting reason, an unschedulable
-/// pod's message, or `N/M ready`); `None` when it has no pods.
-pub fn pods_state(items: &[Value], name: &str) -> Option<String> {
-    let pods: Vec<&Value> = items
-        .iter()
-        .filter(|o| o["kind"] == "Pod" && o["metadata"]["labels"][NAME_LABEL] == *name)
-        .collect();
-    if pods.is_empty() {
-        return None;
-    }
-    for p in &pods {
-        for s in p["status"]["containerStatuses"].as_array().map(Vec::as_slice).unwrap_or_default()
-        {
-            if let Some(reason) = s["state"]["waiting"]["reason"].as_str() {
-                return Some(match s["state"]["waiting"]["message"].as_str() {
-                    Some(m) if reason != "ContainerCreating" => format!("{reason}: {m}"),
-                    _ => reason.to_owned(),
-                });
-            }
-        }
-        if p["status"]["phase"] == "Pending"
-            && let Some(c) = p["status"]["conditions"].as_array().and_then(|cs| {
-                cs.iter().find(|c| c["type"] == "PodScheduled" && c["status"] == "False")
-            })
-        {
-            return Some(format!(
-                "Pending: {}",
-                c["message"].as_str().or(c["reason"].as_str()).unwrap_or("not scheduled")
-            ));
-        }
-    }
-    let ready = pods
-        .iter()
-        .filter(|p| {
-            p["status"]["conditions"]
-                .as_array()
-                .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-        })
-        .count();
-    Some(format!("{ready}/{} pods ready", pods.len()))
-}
-
 /// Wait until every service is ready, showing each one as it gets there. Past `timeout` (or the
 /// runner's deadline): exit 5 naming the services that are not ready and why. A dry run prints
 /// the wait as a bounded loop over `kubectl rollout status`.
@@ -266,8 +168,16 @@ pub fn wait_ready(t: &Target<'_>, services: &[Service], timeout: Duration) -> Re
     }
     let ui = t.ui;
     let started = Instant::now();
-    let wanted: Vec<(String, WorkloadKind)> =
-        services.iter().map(|s| (s.name.clone(), s.kind())).collect();
+    let wanted: Vec<(String, &str)> = services
+        .iter()
+        .map(|s| {
+            let kind_word = match s.kind() {
+                WorkloadKind::StatefulSet => "StatefulSet",
+                WorkloadKind::Deployment => "Deployment",
+            };
+            (s.name.clone(), kind_word)
+        })
+        .collect();
     let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
     let step = ui.step(
         &format!("Waiting for services {} to be ready", names_list(&names)),
@@ -317,7 +227,7 @@ pub fn wait_ready(t: &Target<'_>, services: &[Service], timeout: Duration) -> Re
         if !o.success() {
             return None;
         }
-        readiness(&o.stdout, &wanted).ok()
+        kubectl::readiness(&o.stdout, &wanted).ok()
     };
     let done = |o: &Output| {
         let Some(states) = judge(o) else { return false };

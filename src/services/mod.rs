@@ -35,6 +35,7 @@ use crate::error::Exit;
 pub use catalog::{CATALOG, CatalogEntry, Probe};
 pub use render::{MANAGED_BY, NAME_LABEL, manifests};
 pub use wiring::{Wired, dotenv, wire};
+pub(crate) use yaml::to_yaml;
 
 pub use crate::ports::NodePorts;
 

@@ -16,8 +16,7 @@ use serde_json::{Value, json};
 use super::catalog::Probe;
 use super::{Service, Wired, WorkloadKind, yaml};
 
-pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-pub const NAME_LABEL: &str = "app.kubernetes.io/name";
+pub use crate::tools::kubectl::{MANAGED_BY, NAME_LABEL};
 
 fn labels(name: &str) -> Value {
     json!({ MANAGED_BY: "kilter", NAME_LABEL: name })

@@ -316,7 +316,7 @@ pub const RESTORE_SCRIPT: &str = r#"c=$3; [ "$c" = none ] && c=; for p in mktemp
 /// inside the transaction and PostgreSQL rolls everything back: a cut stream leaves the
 /// database as it was, as with the staged restore of MySQL/MariaDB, but without waiting for the
 /// whole stream first and without room for it in the pod. Reports as [`RESTORE_SCRIPT`] does.
-pub const PG_RESTORE_SCRIPT: &str = r#"c=$3; [ "$c" = none ] && c=; for p in mktemp mkfifo tee wc sha256sum "$4" "${10}" $c; do command -v "$p" >/dev/null 2>&1 || { echo "kilter-stream: missing $p" >&2; exit 127; }; done; d=$(mktemp -d) || exit 70; trap 'rm -rf "$d"' EXIT; mkfifo "$d/n" "$d/s" || exit 70; n=$1; h=$2; shift 3; { echo 'BEGIN;'; wc -c <"$d/n" >"$d/count" & sha256sum <"$d/s" >"$d/sum" & if [ -n "$c" ]; then tee "$d/n" "$d/s" | { "$c" -q -d -c; echo "$?" >"$d/zrc"; } | { "$1" "$2" "$3" "$4" "$5" "$6"; echo "$?" >"$d/prc"; }; else tee "$d/n" "$d/s" | { "$1" "$2" "$3" "$4" "$5" "$6"; echo "$?" >"$d/prc"; }; fi; wait; r=; read -r r <"$d/count"; s=; read -r s _ <"$d/sum"; p=1; read -r p <"$d/prc"; z=0; if [ -n "$c" ]; then z=1; read -r z <"$d/zrc"; fi; if [ "$((r + 0))" = "$n" ] && [ "$s" = "$h" ] && [ "$p" = 0 ] && [ "$z" = 0 ]; then echo 'COMMIT;'; : >"$d/ok"; fi; } | { shift 6; "$@"; echo "$?" >"$d/arc"; }; a=1; read -r a <"$d/arc"; r=; read -r r <"$d/count"; s=; read -r s _ <"$d/sum"; r=$((r + 0)); if [ "$a" != 0 ] && [ ! -f "$d/ok" ] && [ "$r" != "$n" ]; then echo "kilter-stream: $7 exited $a before the end of the stream" >&2; exit "$a"; fi; echo "kilter-stream: received bytes=$r sha256=$s" >&2; [ "$r" = "$n" ] && [ "$s" = "$h" ] || exit 65; [ "$a" = 0 ] || exit "$a"; [ -f "$d/ok" ] || { p=1; read -r p <"$d/prc"; [ "$p" = 0 ] && p=74; exit "$p"; }; echo "kilter-stream: restored" >&2"#;
+pub const PG_RESTORE_SCRIPT: &str = r#"c=$3; [ "$c" = none ] && c=; for p in mktemp mkfifo tee wc sha256sum "$4" "${10}" $c; do command -v "$p" >/dev/null 2>&1 || { echo "kilter-stream: missing $p" >&2; exit 127; }; done; d=$(mktemp -d) || exit 70; trap 'rm -rf "$d"' EXIT; mkfifo "$d/n" "$d/s" || exit 70; n=$1; h=$2; shift 3; { echo 'BEGIN;'; wc -c <"$d/n" >"$d/count" & sha256sum <"$d/s" >"$d/sum" & if [ -n "$c" ]; then tee "$d/n" "$d/s" | { "$c" -q -d -c; echo "$?" >"$d/zrc"; } | { "$1" "$2" "$3" "$4" "$5" "$6"; echo "$?" >"$d/prc"; }; else tee "$d/n" "$d/s" | { "$1" "$2" "$3" "$4" "$5" "$6"; echo "$?" >"$d/prc"; }; fi; wait; r=; read -r r <"$d/count"; s=; read -r s _ <"$d/sum"; p=1; read -r p <"$d/prc"; z=0; if [ -n "$c" ]; then z=1; read -r z <"$d/zrc"; fi; if [ "$((r + 0))" = "$n" ] && [ "$s" = "$h" ] && [ "$p" = 0 ] && [ "$z" = 0 ]; then echo 'COMMIT;'; : >"$d/ok"; fi; } | { shift 6; "$@" >/dev/null; echo "$?" >"$d/arc"; }; a=1; read -r a <"$d/arc"; r=; read -r r <"$d/count"; s=; read -r s _ <"$d/sum"; r=$((r + 0)); if [ "$a" != 0 ] && [ ! -f "$d/ok" ] && [ "$r" != "$n" ]; then echo "kilter-stream: $7 exited $a before the end of the stream" >&2; exit "$a"; fi; echo "kilter-stream: received bytes=$r sha256=$s" >&2; [ "$r" = "$n" ] && [ "$s" = "$h" ] || exit 65; [ "$a" = 0 ] || exit "$a"; [ -f "$d/ok" ] || { p=1; read -r p <"$d/prc"; [ "$p" = 0 ] && p=74; exit "$p"; }; echo "kilter-stream: restored" >&2"#;
 
 /// `sh -c PG_RESTORE_SCRIPT kilter-restore <bytes> <sha256> <decompressor> pg_restore --clean
 /// --if-exists --no-owner -f - psql -X -q -v ON_ERROR_STOP=1 -U <user> -d <db>`.
@@ -439,6 +439,23 @@ pub fn parse_received(stderr: &str) -> (Option<(u64, String)>, bool) {
         }
     }
     (received, restored)
+}
+
+/// The server version a version query printed.
+pub fn server_version(stdout: &str) -> String {
+    stdout.trim().to_owned()
+}
+
+/// Whether a query's single value (`select 1`, the existence checks) is `1`.
+pub fn answers_one(stdout: &str) -> bool {
+    stdout.trim() == "1"
+}
+
+/// Whether the dump program refused the compression it was asked for (a PostgreSQL 16+ built
+/// without zstd: `pg_dump: error: invalid compression specification: this build does not
+/// support compression with zstd`).
+pub fn refused_compression(stderr: &str) -> bool {
+    stderr.contains("does not support compression")
 }
 
 /// `stderr` without the scripts' `kilter-stream:` lines (what the database program said).

@@ -68,3 +68,14 @@ pub fn validate_cmd(docker: &Docker<'_>, router: &str, config: &str) -> Cmd {
         &["caddy", "validate", "--config", config].map(str::to_owned),
     )
 }
+
+/// `docker run` of the router could not publish its port: held by docker or another program,
+/// or a privileged port the engine may not bind (rootless Docker: "permission denied").
+pub fn publish_refused(stderr: &str) -> bool {
+    super::docker::publish_failed(stderr) || stderr.contains("permission denied")
+}
+
+/// `docker run --network kind` before any cluster made kind's network.
+pub fn network_missing(stderr: &str) -> bool {
+    stderr.contains("network kind not found")
+}

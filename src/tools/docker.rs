@@ -11,10 +11,19 @@ use super::Bin;
 use crate::error::{Code, Exit};
 use crate::exec::{Cmd, Output, Runner, Stdin};
 
+mod info;
+pub use info::DockerInfo;
+
 pub const CLUSTER_LABEL: &str = "io.x-k8s.kind.cluster";
 
 pub struct Docker<'a> {
     pub bin: &'a Bin,
+}
+
+impl<'a> Docker<'a> {
+    pub fn new(bin: &'a Bin) -> Docker<'a> {
+        Docker { bin }
+    }
 }
 
 /// The node container's state, as far as kilter cares.
@@ -258,6 +267,15 @@ impl Docker<'_> {
     pub fn inspect_many_cmd(&self, names: &[String]) -> Cmd {
         self.bin
             .cmd(format!("inspect containers {}", names.join(", ")))
+            .args(["inspect", "--type", "container"])
+            .args(names.iter().cloned())
+    }
+
+    /// `docker inspect --type container A B …` read for the port bindings (rebuilding the port
+    /// registry).
+    pub fn port_bindings_cmd(&self, names: &[String]) -> Cmd {
+        self.bin
+            .cmd("read the port bindings of kilter clusters")
             .args(["inspect", "--type", "container"])
             .args(names.iter().cloned())
     }
@@ -536,12 +554,7 @@ pub fn interpret_inspect_many(
     if daemon_unreachable(&out.stderr) {
         return Err(daemon_error(&out.stderr).into());
     }
-    let only_missing = out
-        .stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .all(|l| l.to_ascii_lowercase().contains("no such"));
-    if out.success() || only_missing {
+    if out.success() || only_missing(&out.stderr, "no such") {
         return parse_inspect_all(&out.stdout);
     }
     Err(runner.failed(cmd, out, Some("check `docker info`".into())).into())
@@ -723,6 +736,114 @@ pub fn parse_size(s: &str) -> Option<u64> {
     };
     let bytes = n * factor;
     (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then(|| bytes.round() as u64)
+}
+
+/// `docker run`/`start` could not publish a port because something holds it (docker's own
+/// "port is already allocated").
+pub fn port_allocated(stderr: &str) -> bool {
+    stderr.contains("port is already allocated")
+}
+
+/// `docker run -p` failed on a port held by docker or by another program.
+pub fn publish_failed(stderr: &str) -> bool {
+    port_allocated(stderr) || stderr.contains("address already in use")
+}
+
+/// `docker network connect`: the container is on that network already.
+pub fn already_on_network(stderr: &str) -> bool {
+    stderr.contains("already exists in network")
+}
+
+/// `docker run --name N`: a container of that name exists.
+pub fn name_in_use(stderr: &str) -> bool {
+    stderr.contains("is already in use by container")
+}
+
+/// `docker run`: the image could not be had (not local, and the pull failed or was refused).
+pub fn image_unavailable(stderr: &str) -> bool {
+    stderr.contains("pull access denied")
+        || stderr.contains("manifest unknown")
+        || stderr.contains("Unable to find image")
+}
+
+/// Every non-empty line of stderr says that a named object does not exist (`no_such`, e.g.
+/// `no such volume`, compared without case); true for an empty stderr.
+fn only_missing(stderr: &str, no_such: &str) -> bool {
+    stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .all(|l| l.to_ascii_lowercase().contains(no_such))
+}
+
+/// One object of `docker volume inspect`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Volume {
+    pub name: String,
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+impl Volume {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.as_ref().and_then(|l| l.get(key)).map(String::as_str)
+    }
+}
+
+/// Parse `docker volume inspect` output (a JSON array; empty output when every name was
+/// missing).
+pub fn parse_volumes(stdout: &str) -> Result<Vec<Volume>> {
+    if stdout.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str(stdout)
+        .map_err(|e| anyhow::anyhow!("could not parse `docker volume inspect` output: {e}"))
+}
+
+/// Interpret `docker volume inspect A B …`: the volumes found (missing ones are simply absent);
+/// exit 3 when the daemon is down; an error for anything but "no such volume".
+pub fn interpret_volume_inspect(
+    runner: &Runner<'_>,
+    cmd: &Cmd,
+    out: &Output,
+) -> Result<Vec<Volume>> {
+    if daemon_unreachable(&out.stderr) {
+        return Err(daemon_error(&out.stderr).into());
+    }
+    if !out.success() && !only_missing(&out.stderr, "no such volume") {
+        return Err(runner.failed(cmd, out, None).into());
+    }
+    parse_volumes(&out.stdout).map_err(|e| anyhow::anyhow!("could not read `{cmd}`: {e:#}"))
+}
+
+/// The names in `--format '{{.Name}}'` output, one a line.
+pub fn parse_names(stdout: &str) -> Vec<String> {
+    stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
+/// What `docker exec NODE cat F1 F2 …` read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatOutput<'a> {
+    /// cat (and so `docker exec`) exited 0: every file was read.
+    pub complete: bool,
+    /// The indices of the files cat reported as missing (`cat: F: No such file or directory`).
+    pub missing: Vec<usize>,
+    /// What it printed: the files it could read, in order.
+    pub text: &'a str,
+}
+
+/// Read the answer of `docker exec NODE cat PATHS…`.
+pub fn parse_cat<'a>(out: &'a Output, paths: &[String]) -> CatOutput<'a> {
+    let missing = if out.success() {
+        Vec::new()
+    } else {
+        (0..paths.len())
+            .filter(|&i| {
+                out.stderr.lines().any(|l| l.contains(&paths[i]) && l.contains("No such file"))
+            })
+            .collect()
+    };
+    CatOutput { complete: out.success(), missing, text: &out.stdout }
 }
 
 /// Parse NDJSON from `docker ps --format '{{json .}}'`.

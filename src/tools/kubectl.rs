@@ -5,7 +5,12 @@ use camino::Utf8PathBuf;
 use serde::Deserialize;
 
 use super::Bin;
-use crate::exec::Cmd;
+use crate::exec::{Cmd, Output, Stdin};
+
+mod services;
+pub use services::{
+    Deleted, MANAGED_BY, NAME_LABEL, PodList, Readiness, ServicePods, parse_deleted, readiness,
+};
 
 /// kubectl bound to one project's kubeconfig and context.
 pub struct Kubectl<'a> {
@@ -14,9 +19,17 @@ pub struct Kubectl<'a> {
     pub context: String,
 }
 
+impl<'a> Kubectl<'a> {
+    pub fn new(bin: &'a Bin, kubeconfig: Utf8PathBuf, context: String) -> Kubectl<'a> {
+        Kubectl { bin, kubeconfig, context }
+    }
+}
+
 impl Kubectl<'_> {
-    /// `KUBECONFIG=… kubectl --context C <args>`
-    pub fn cmd<I, S>(&self, summary: impl Into<String>, args: I) -> Cmd
+    /// `KUBECONFIG=… kubectl --context C <args>`. The typed builders below use it; outside
+    /// `tools` only `kilter db shell` still does (`tests/it/structure.rs` names it), until it
+    /// moves to [`Kubectl::exec_interactive_cmd`].
+    pub(in crate::tools) fn cmd<I, S>(&self, summary: impl Into<String>, args: I) -> Cmd
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -30,6 +43,66 @@ impl Kubectl<'_> {
 
     pub fn readyz_cmd(&self) -> Cmd {
         self.cmd("ask the API server whether it is ready", ["get", "--raw", "/readyz"])
+    }
+
+    /// `version -o json`: the client's version and, when the API answers, the server's.
+    pub fn version_cmd(&self) -> Cmd {
+        self.cmd("read the client and server versions", ["version", "-o", "json"])
+    }
+
+    /// `apply --server-side --field-manager=kilter -f FILE`: the `local-registry-hosting`
+    /// ConfigMap written at `file`.
+    pub fn hosting_apply_cmd(&self, file: &camino::Utf8Path) -> Cmd {
+        self.cmd(
+            format!(
+                "tell Tilt about the local registry (ConfigMap {HOSTING_NAMESPACE}/{HOSTING_NAME})"
+            ),
+            ["apply", "--server-side", "--field-manager=kilter", "-f", file.as_str()],
+        )
+        .mutate()
+    }
+
+    /// `get configmap -n kube-public local-registry-hosting -o json`
+    pub fn hosting_get_cmd(&self) -> Cmd {
+        self.cmd(
+            "read the local-registry-hosting ConfigMap",
+            ["get", "configmap", "-n", HOSTING_NAMESPACE, HOSTING_NAME, "-o", "json"],
+        )
+    }
+
+    /// `logs TYPE/NAME -n NS --all-containers --prefix [-f] [--tail N] [--since D]`, shown to
+    /// the user (stdin closed).
+    pub fn logs_cmd(&self, reference: &str, ns: &str, opts: &LogsOptions<'_>) -> Cmd {
+        let mut a: Vec<String> = vec![
+            "logs".into(),
+            reference.into(),
+            "-n".into(),
+            ns.into(),
+            "--all-containers".into(),
+            "--prefix".into(),
+        ];
+        if opts.follow {
+            a.push("-f".into());
+        }
+        if let Some(n) = opts.tail {
+            a.extend(["--tail".into(), n.to_string()]);
+        }
+        if let Some(d) = opts.since {
+            a.extend(["--since".into(), d.to_owned()]);
+        }
+        self.cmd(format!("show logs of {reference}"), a).stdin(Stdin::Null)
+    }
+
+    /// `exec -i [-t] TYPE/NAME -n NS -- ARGV…`: the user's command in a workload, with the
+    /// user's stdin (and terminal, with `tty`). `argv` is passed through as is.
+    pub fn exec_workload_cmd(&self, reference: &str, ns: &str, tty: bool, argv: &[String]) -> Cmd {
+        let mut a: Vec<String> = vec!["exec".into(), "-i".into()];
+        if tty {
+            a.push("-t".into());
+        }
+        a.extend([reference.to_owned(), "-n".into(), ns.to_owned(), "--".into()]);
+        a.extend(argv.iter().cloned());
+        self.cmd(format!("run a command in {reference}"), a).stdin(Stdin::Inherit).mutate()
     }
 
     /// One call for both the node's readiness and the namespace's existence.
@@ -160,8 +233,30 @@ pub struct Metadata {
 
 /// The KEP-1755 ConfigMap (in `kube-public`) that tells Tilt where the local registry is.
 pub const HOSTING_NAME: &str = "local-registry-hosting";
+/// Its namespace.
+pub const HOSTING_NAMESPACE: &str = "kube-public";
 /// Its key.
 pub const HOSTING_KEY: &str = "localRegistryHosting.v1";
+
+/// What [`Kubectl::logs_cmd`] shows.
+#[derive(Debug, Clone, Default)]
+pub struct LogsOptions<'a> {
+    pub follow: bool,
+    pub tail: Option<u64>,
+    pub since: Option<&'a str>,
+}
+
+/// The `/readyz` probe answered `ok`.
+pub fn readyz_ok(out: &Output) -> bool {
+    out.success() && out.stdout.trim() == "ok"
+}
+
+/// `localRegistryHosting.v1` of the ConfigMap in `kubectl get configmap … -o json`; `None`
+/// when the answer is not such an object or has no such key.
+pub fn parse_hosting_value(stdout: &str) -> Option<String> {
+    let obj: serde_json::Value = serde_json::from_str(stdout).ok()?;
+    obj["data"][HOSTING_KEY].as_str().map(str::to_owned)
+}
 
 /// What the `nodes,namespaces` list says.
 #[derive(Debug, PartialEq, Eq)]
@@ -410,7 +505,41 @@ impl Kubectl<'_> {
         )
     }
 
-    /// `exec [-i] POD -n NS [-c C] -- ARGV…` — a query; callers mark mutations with `.mutate()`.
+    /// [`Kubectl::exec_cmd`] that changes something (printed, not run, in a dry run).
+    pub fn exec_mutating_cmd(
+        &self,
+        summary: impl Into<String>,
+        target: &ExecTarget,
+        stdin: bool,
+        argv: &[&str],
+    ) -> Cmd {
+        self.exec_cmd(summary, target, stdin, argv).mutate()
+    }
+
+    /// `exec -i [-t] POD -n NS [-c C] -- ARGV…` with the user's stdin (and terminal, with
+    /// `tty`): an interactive program in the pod (a database shell).
+    pub fn exec_interactive_cmd(
+        &self,
+        summary: impl Into<String>,
+        target: &ExecTarget,
+        tty: bool,
+        argv: &[String],
+    ) -> Cmd {
+        let mut args: Vec<&str> = vec!["exec", "-i"];
+        if tty {
+            args.push("-t");
+        }
+        args.extend([target.pod.as_str(), "-n", target.namespace.as_str()]);
+        if let Some(c) = &target.container {
+            args.extend(["-c", c.as_str()]);
+        }
+        args.push("--");
+        args.extend(argv.iter().map(String::as_str));
+        self.cmd(summary, args).stdin(Stdin::Inherit).mutate()
+    }
+
+    /// `exec [-i] POD -n NS [-c C] -- ARGV…` — a query; [`Kubectl::exec_mutating_cmd`] for
+    /// one that changes something.
     pub fn exec_cmd(
         &self,
         summary: impl Into<String>,
@@ -641,6 +770,28 @@ mod workload_tests {
         assert_eq!(
             k.exec_cmd("restore", &t, true, &["pg_restore", "-d", "my db"]).to_string(),
             "KUBECONFIG=/k/config kubectl --context kind-kilter-shop exec -i postgres-0 -n shop-dev -c db -- pg_restore -d 'my db'"
+        );
+        let shell = k.exec_interactive_cmd("shell", &t, true, &["psql".into(), "-U".into()]);
+        assert_eq!(
+            shell.to_string(),
+            "KUBECONFIG=/k/config kubectl --context kind-kilter-shop exec -i -t postgres-0 -n shop-dev -c db -- psql -U"
+        );
+        assert_eq!(shell.effect(), crate::exec::Effect::Mutate);
+        let run =
+            k.exec_workload_cmd("deployment/web", "shop-dev", false, &["ls".into(), "-l".into()]);
+        assert_eq!(
+            run.to_string(),
+            "KUBECONFIG=/k/config kubectl --context kind-kilter-shop exec -i deployment/web -n shop-dev -- ls -l"
+        );
+        assert_eq!(run.summary(), "run a command in deployment/web");
+        let logs = LogsOptions { follow: true, tail: Some(20), since: Some("5m") };
+        assert_eq!(
+            k.logs_cmd("deployment/web", "shop-dev", &logs).to_string(),
+            "KUBECONFIG=/k/config kubectl --context kind-kilter-shop logs deployment/web -n shop-dev --all-containers --prefix -f --tail 20 --since 5m"
+        );
+        assert_eq!(
+            k.logs_cmd("deployment/web", "shop-dev", &LogsOptions::default()).to_string(),
+            "KUBECONFIG=/k/config kubectl --context kind-kilter-shop logs deployment/web -n shop-dev --all-containers --prefix"
         );
     }
 }

@@ -1,5 +1,9 @@
 //! The external tools: discovery (PATH or `KILTER_<TOOL>` override, all missing ones reported
 //! together) and one typed module per tool with pure argv builders and pure parsers.
+//!
+//! This is the only way from kilter to a tool: [`Bin::cmd`], the constructor of a raw command,
+//! is visible inside `tools` only, so every command is built by a typed builder here, and every
+//! tool output is read by a parser here (`tests/it/structure.rs` checks the rest of `src/`).
 
 pub mod caddy;
 pub mod docker;
@@ -7,6 +11,7 @@ pub mod kind;
 pub mod kubeconfig;
 pub mod kubectl;
 pub mod tilt;
+pub mod version;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -69,14 +74,36 @@ pub struct Bin {
 }
 
 impl Bin {
-    pub fn cmd(&self, summary: impl Into<String>) -> Cmd {
+    /// A raw command of this executable: only the typed builders of `tools` use it.
+    pub(in crate::tools) fn cmd(&self, summary: impl Into<String>) -> Cmd {
         Cmd::new(&self.display, self.path.as_deref(), summary)
     }
 }
 
-/// kilter itself (to record `kilter status --json` as a CI artifact): shown as `kilter` when
-/// that name on PATH is this very executable, else by its path.
-pub fn kilter_self() -> Bin {
+/// kilter itself, run by `kilter ci` for `db restore` and the `status --json` artifact.
+#[derive(Debug, Clone)]
+pub struct KilterSelf {
+    bin: Bin,
+}
+
+impl KilterSelf {
+    /// `kilter -C DIR db restore NAME`
+    pub fn restore_cmd(&self, dir: &Utf8Path, name: &str) -> Cmd {
+        self.bin
+            .cmd(format!("restore snapshot {name}"))
+            .args(["-C", dir.as_str(), "db", "restore", name])
+            .mutate()
+    }
+
+    /// `kilter -C DIR status --json`
+    pub fn status_json_cmd(&self, dir: &Utf8Path) -> Cmd {
+        self.bin.cmd("record kilter status --json").args(["-C", dir.as_str(), "status", "--json"])
+    }
+}
+
+/// kilter itself: shown as `kilter` when that name on PATH is this very executable, else by
+/// its path.
+pub fn kilter_self() -> KilterSelf {
     let path = std::env::current_exe().ok().and_then(|p| Utf8PathBuf::from_path_buf(p).ok());
     let same = |p: &Utf8Path| {
         which::which("kilter")
@@ -89,7 +116,7 @@ pub fn kilter_self() -> Bin {
         Some(p) if !same(p) => p.to_string(),
         _ => "kilter".to_owned(),
     };
-    Bin { display, path }
+    KilterSelf { bin: Bin { display, path } }
 }
 
 /// The tools this command needs, resolved once.
@@ -189,7 +216,7 @@ impl Tools {
     }
 
     pub fn docker(&self) -> anyhow::Result<docker::Docker<'_>> {
-        Ok(docker::Docker { bin: self.get(Tool::Docker)? })
+        Ok(docker::Docker::new(self.get(Tool::Docker)?))
     }
     pub fn kind(&self) -> anyhow::Result<kind::Kind<'_>> {
         Ok(kind::Kind { bin: self.get(Tool::Kind)? })

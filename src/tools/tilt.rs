@@ -198,12 +198,27 @@ pub fn verdict(runner: &Runner<'_>, bin: &Bin, port: u16, limit: Duration) -> Re
     }
 }
 
-pub fn up_cmd(bin: &Bin, a: &TiltArgs<'_>) -> Cmd {
-    tilt_cmd(bin, a, "up", "start Tilt")
+/// `tilt up …` in the project directory `dir`.
+pub fn up_cmd(bin: &Bin, a: &TiltArgs<'_>, dir: &Utf8Path) -> Cmd {
+    tilt_cmd(bin, a, "up", "start Tilt").cwd(dir)
 }
 
-pub fn ci_cmd(bin: &Bin, a: &TiltArgs<'_>, dir: &Utf8Path) -> Cmd {
-    tilt_cmd(bin, a, "ci", "run tilt ci").cwd(dir)
+/// `tilt ci …` in the project directory `dir`, with Tilt's own `--timeout` when given.
+pub fn ci_cmd(bin: &Bin, a: &TiltArgs<'_>, dir: &Utf8Path, timeout: Option<Duration>) -> Cmd {
+    let c = tilt_cmd(bin, a, "ci", "run tilt ci").cwd(dir);
+    match timeout {
+        Some(t) => c.args(["--timeout".to_owned(), go_duration(t)]),
+        None => c,
+    }
+}
+
+/// A duration as Go's `time.ParseDuration` reads it: seconds from 10 s up, else milliseconds.
+pub fn go_duration(d: Duration) -> String {
+    if d >= Duration::from_secs(10) {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
 }
 
 /// `tilt <verb> --port P --file F --context C --namespace N` with the project env.
@@ -667,8 +682,16 @@ mod api_tests {
             namespace: "p-dev",
             env: &[],
         };
-        let up = up_cmd(&bin, &args).to_string();
-        assert!(up.starts_with("tilt up --port 10351 --host 127.0.0.1 --file /p/Tiltfile"), "{up}");
+        let up = up_cmd(&bin, &args, Utf8Path::new("/p")).to_string();
+        assert!(
+            up.starts_with("cd /p && tilt up --port 10351 --host 127.0.0.1 --file /p/Tiltfile"),
+            "{up}"
+        );
+        let ci = ci_cmd(&bin, &args, Utf8Path::new("/p"), Some(Duration::from_secs(1795)));
+        assert!(ci.to_string().ends_with(" --namespace p-dev --timeout 1795s"), "{ci}");
+        assert_eq!(go_duration(Duration::from_secs(1795)), "1795s");
+        assert_eq!(go_duration(Duration::from_millis(2700)), "2700ms");
+        assert_eq!(go_duration(Duration::from_millis(10_400)), "10s");
     }
 }
 

@@ -386,7 +386,12 @@ fn restore_of_a_missing_snapshot_is_refused_before_anything_is_created() {
     assert!(err.contains("no snapshot named `nope`"), "{err}");
     assert!(env.calls().is_empty(), "nothing ran: {:?}", env.calls());
     let out = env.kilter(&dir).args(["ci", "--restore", "../etc/passwd"]).output().unwrap();
-    assert_eq!(code(&out), 4, "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 4, "{err}");
+    // the rule `kilter db restore` applies, in its words
+    assert!(err.contains("invalid snapshot name \"../etc/passwd\""), "{err}");
+    assert!(err.contains("a snapshot name is 1–64 characters"), "{err}");
+    assert!(env.calls().is_empty(), "nothing ran: {:?}", env.calls());
 }
 
 #[test]

@@ -17,10 +17,9 @@ tiltfile: Tiltfile    # next to this file
 port: 8080
 health: /healthz
 image: ghcr.io/acme/shop:dev
-dev:
-  command: [\"cargo\", \"watch\", \"-x\", \"run\"]   # inner loop
-  sync:
-    - src:/app/src
+dev: [\"cargo\", \"watch\", \"-x\", \"run\"]   # inner loop
+sync:
+  - src
 skills:
   - rust
   - postgres

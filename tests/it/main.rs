@@ -3,6 +3,7 @@
 
 mod support;
 
+mod app;
 mod ci;
 mod concurrency;
 mod contract;

@@ -500,3 +500,29 @@ fn http_true_names_an_inline_service_and_http_false_takes_a_catalog_name_away() 
     assert!(env_out.contains("export API_WEB_URL=http://api.shop.localhost\n"), "{env_out}");
     assert!(!env_out.contains("MAILPIT_WEB_URL"), "{env_out}");
 }
+
+#[test]
+fn a_rendered_app_answers_at_the_project_name_and_app_name() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\nservices: [mailpit]\n"), false);
+    let app = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/apps/node-plain");
+    for f in ["package.json", "server.js"] {
+        std::fs::copy(app.join(f), dir.join(f)).expect("copy the app");
+    }
+    kilter_ok(&env, &dir, &["up"]);
+    let r = routes(&served(&env));
+    let base = nodeport(&env, "shop", "mailpit", "http") - 18; // the block's first port
+    let dial = format!("kilter-shop-control-plane:{base}");
+    assert_eq!(answer(&r, "shop.localhost"), Some(dial.as_str()), "{r:?}");
+    assert_eq!(answer(&r, "app.shop.localhost"), Some(dial.as_str()));
+    let status: Value =
+        serde_json::from_slice(&kilter_ok(&env, &dir, &["status", "--json"]).stdout).expect("json");
+    assert_eq!(status["urls"]["APP_URL"], "http://shop.localhost");
+    // `kilter env` keeps the app's APP_URL (its NodePort) and adds the web UIs' names.
+    let env_out = stdout_of(&kilter_ok(&env, &dir, &["env"]));
+    assert_eq!(env_out.matches("export APP_URL=").count(), 1, "{env_out}");
+    assert!(
+        env_out.contains("export MAILPIT_WEB_URL=http://mailpit.shop.localhost\n"),
+        "{env_out}"
+    );
+}

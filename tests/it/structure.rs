@@ -1,6 +1,6 @@
-//! The structure ARCHITECTURE.md promises, checked from the `use crate::…` paths in `src/`:
-//! no import cycle between top-level modules, no op importing another op, and no op deciding
-//! for itself whether this is a dry run.
+//! The structure ARCHITECTURE.md promises, checked from the text of `src/`: no import cycle
+//! between top-level modules, no op importing another op, no op deciding for itself whether
+//! this is a dry run, and no way to a tool but the typed builders and parsers of `src/tools/`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -39,6 +39,8 @@ fn crate_paths(text: &str) -> Vec<Vec<String>> {
 struct Src {
     /// `src/ops/up.rs` → ["ops", "up"]
     module: Vec<String>,
+    /// `ops/up.rs`
+    rel: String,
     text: String,
 }
 
@@ -49,13 +51,15 @@ fn sources() -> Vec<Src> {
     files
         .into_iter()
         .map(|p| {
-            let rel = p.strip_prefix(&root).unwrap().with_extension("");
+            let file = p.strip_prefix(&root).unwrap();
+            let rel = file.with_extension("");
             let mut module: Vec<String> =
                 rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
             if module.last().is_some_and(|m| m == "mod" || m == "tests") {
                 module.pop();
             }
-            Src { module, text: std::fs::read_to_string(&p).unwrap() }
+            let rel = file.to_string_lossy().into_owned();
+            Src { module, rel, text: std::fs::read_to_string(&p).unwrap() }
         })
         .collect()
 }
@@ -170,4 +174,118 @@ fn no_op_asks_whether_this_is_a_dry_run() {
         .map(|s| s.module.join("/"))
         .collect();
     assert!(bad.is_empty(), "effects belong to the runner; these ops branch on dry-run: {bad:?}");
+}
+
+/// Files outside `src/tools/` that may still build a tool's command themselves, by name, each
+/// with the reason. Nothing else may.
+const TOOL_LAYER_EXCEPTIONS: &[(&str, &str)] = &[];
+
+/// The modules that read and write kilter's own JSON records (`ports.json`, the identity and
+/// flag-undo records, snapshot metadata), and the app detection, which reads the project's own
+/// `package.json`: they may parse JSON, no tool output reaches them. Unit-test files
+/// (`tests.rs`) may too: they read fixtures and round-trip records.
+const OWN_RECORDS: &[&str] = &["ports.rs", "project.rs", "snapshot/", "app/detect.rs"];
+
+/// What the tool-layer rule finds in one file: `(line number, what, line)` for every way of
+/// building a command or reading a tool's output by hand.
+fn tool_layer_violations(src: &Src) -> Vec<(usize, &'static str, String)> {
+    use regex::Regex;
+    let build = Regex::new(
+        r"Cmd::new\(|\.cmd\(|\.(arg|args|env|envs|secret_arg|secret_env|cwd|stdin)\(|\.(mutate|wait)\(\)",
+    )
+    .unwrap();
+    // A tool handle made by hand instead of by its constructor (`Docker::new`,
+    // `Project::kubectl`, `Tools::kind`); a declaration of a type of the same name is not one.
+    let handle = Regex::new(r"\b(Kubectl|Docker|Kind|Bin|KilterSelf)\s*\{").unwrap();
+    let declaration = Regex::new(r"\b(enum|struct|impl|trait)\b").unwrap();
+    let json = Regex::new(r"serde_json::(from_str|from_slice|from_reader|from_value)\b").unwrap();
+    let text = Regex::new(
+        r"\.std(out|err)(\.trim\(\))?\s*(==|!=|\.(lines|split\w*|rsplit\w*|contains|parse|find|starts_with|ends_with|strip_\w+|matches)\b)",
+    )
+    .unwrap();
+    let own_records =
+        OWN_RECORDS.iter().any(|o| src.rel.starts_with(o)) || src.rel.ends_with("tests.rs");
+    let mut out = Vec::new();
+    for (i, line) in src.text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        if build.is_match(code) {
+            out.push((i + 1, "builds a command", line.trim().to_owned()));
+        }
+        if handle.is_match(code) && !declaration.is_match(code) {
+            out.push((i + 1, "makes a tool handle by hand", line.trim().to_owned()));
+        }
+        if json.is_match(code) && !own_records {
+            out.push((i + 1, "parses JSON", line.trim().to_owned()));
+        }
+        if text.is_match(code) {
+            out.push((i + 1, "reads a tool's output text", line.trim().to_owned()));
+        }
+    }
+    out
+}
+
+/// The only way from kilter to a tool is `src/tools/`: its typed builders make every command
+/// (`Bin::cmd`, the raw constructor, is private to it) and its parsers read every output.
+/// Outside it (and `src/exec/`, which defines `Cmd` and runs it) no code creates a `Cmd`, adds
+/// arguments, environment, a directory, stdin or an effect class to one, makes a tool handle
+/// without its constructor, parses JSON that a tool printed, or picks at a tool's stdout/stderr
+/// text; it hands the output whole to a parser.
+#[test]
+fn only_the_tool_layer_builds_commands_and_reads_their_output() {
+    let mut bad = Vec::new();
+    for s in sources() {
+        let top = s.module.first().map(String::as_str);
+        if matches!(top, Some("tools" | "exec"))
+            || TOOL_LAYER_EXCEPTIONS.iter().any(|(f, _)| *f == s.rel)
+        {
+            continue;
+        }
+        for (line, what, text) in tool_layer_violations(&s) {
+            bad.push(format!("src/{}:{line}: {what}: {text}", s.rel));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "commands are built and tool output is read only in src/tools (add a typed builder or \
+         parser there):\n{}",
+        bad.join("\n")
+    );
+}
+
+/// The rule above sees what it is meant to see (and not kilter's own records).
+#[test]
+fn the_tool_layer_rule_catches_each_way_around_it() {
+    let file = |rel: &str, text: &str| Src {
+        module: vec![rel.trim_end_matches(".rs").to_owned()],
+        rel: rel.to_owned(),
+        text: text.to_owned(),
+    };
+    for bad in [
+        "let c = bin.cmd(\"x\");",
+        "let c = Cmd::new(\"kubectl\", None, \"x\");",
+        "let c = kubectl.readyz_cmd().args([\"-v\", \"9\"]);",
+        "let c = up_cmd(b, &a).cwd(&dir);",
+        "let c = k.exec_cmd(s, &t, false, &argv).mutate();",
+        "let d = Docker { bin: b };",
+        "let k = crate::tools::kubectl::Kubectl { bin, kubeconfig, context };",
+        "let v: Value = serde_json::from_str(&out.stdout)?;",
+        "if out.stdout.trim() == \"ok\" {}",
+        "for l in out.stderr.lines() {}",
+        "if o.stderr.contains(\"No such\") {}",
+    ] {
+        assert!(!tool_layer_violations(&file("ops/x.rs", bad)).is_empty(), "not caught: {bad}");
+    }
+    for fine in [
+        "let out = runner.run(&kubectl.readyz_cmd())?;",
+        "let rows = kubectl::parse_pods(&out.stdout, now)?;",
+        "// a comment may say .stdout.lines()",
+        "let reason = out.reason();",
+        "let d = Docker::new(b);",
+        "pub(crate) enum Kind {",
+    ] {
+        assert!(tool_layer_violations(&file("ops/x.rs", fine)).is_empty(), "flagged: {fine}");
+    }
+    let record = "let meta: Meta = serde_json::from_str(text)?;";
+    assert!(tool_layer_violations(&file("snapshot/mod.rs", record)).is_empty());
+    assert!(!tool_layer_violations(&file("ops/x.rs", record)).is_empty());
 }

@@ -24,7 +24,7 @@ mod real;
 mod real_kind;
 pub mod real_tilt;
 pub use real::{RealDocker, preferred_ports, slot_of};
-pub use real_tilt::Leftover;
+pub use real_tilt::{Leftover, real_tilt_or_skip};
 
 /// Names of the fake tools.
 pub const TOOLS: &[&str] = &["docker", "kind", "kubectl", "tilt"];

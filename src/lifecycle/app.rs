@@ -1,0 +1,154 @@
+//! Which Tiltfile a project runs, and the app kilter renders one for (`up`, `ci`, `render`,
+//! `eject`, `env`, `status`): the user's own Tiltfile (or `tiltfile:`) wins; otherwise the app
+//! from kilter.yaml and detection (`crate::app`), rendered into `<cache>/render/`.
+
+use anyhow::Result;
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::app::render::{self, Input, Layout};
+use crate::app::{self, App, DirFiles};
+use crate::context::Ctx;
+use crate::ports::Ports;
+use crate::project::Project;
+use crate::services::Wired;
+
+/// What runs under Tilt.
+#[derive(Debug, Clone)]
+pub enum Choice {
+    /// The user's Tiltfile (`./Tiltfile` or `tiltfile:`); `exists` is false when `tiltfile:`
+    /// names a file that is not there.
+    User { path: Utf8PathBuf, exists: bool },
+    /// The app kilter renders a Tiltfile for.
+    Rendered(Box<App>),
+    /// No Tiltfile and no app: the cluster and services only.
+    Nothing,
+}
+
+/// The note for [`Choice::Nothing`]: how to declare the app.
+pub const NO_APP_NOTE: &str = "no Tiltfile and no app found (no package.json, pyproject.toml, requirements.txt or go.mod, no `dev:` in kilter.yaml): Tilt was skipped (the cluster and services are up); declare the app in kilter.yaml (`dev:` with the command that starts it, `port:` it listens on, e.g. `dev: node server.js` and `port: 3000`) or add a Tiltfile";
+
+/// Decide which Tiltfile runs. Detection errors (a `package.json` that is not JSON) are exit 4.
+pub fn choose(project: &Project) -> Result<Choice> {
+    let path = project.tiltfile();
+    if project.config.tiltfile.is_some() || path.is_file() {
+        return Ok(Choice::User { exists: path.is_file(), path });
+    }
+    let found = app::resolve(&project.config.app, &project.dir, &DirFiles(&project.dir))?;
+    Ok(match found {
+        Some(app) => Choice::Rendered(Box::new(app)),
+        None => Choice::Nothing,
+    })
+}
+
+/// The app's name is taken by a service of kilter.yaml: exit 4 (checked before `up` changes
+/// anything, and again when rendering).
+pub fn check_service_names(choice: &Choice, services: &[crate::services::Service]) -> Result<()> {
+    if let Choice::Rendered(_) = choice
+        && let Some(clash) = services.iter().find(|s| s.name == render::APP_NAME)
+    {
+        return Err(app_name_taken(&clash.name));
+    }
+    Ok(())
+}
+
+fn app_name_taken(name: &str) -> anyhow::Error {
+    crate::error::invalid(format!(
+        "a service is named `{name}`, which is the name of the app kilter renders"
+    ))
+    .hint("rename the service in kilter.yaml (`services:`)")
+    .into()
+}
+
+/// `<cache>/render`: where the rendered files go.
+pub fn render_dir(project: &Project) -> Utf8PathBuf {
+    project.paths.cache.join("render")
+}
+
+/// The rendered Tiltfile.
+pub fn rendered_tiltfile(project: &Project) -> Utf8PathBuf {
+    render_dir(project).join("Tiltfile")
+}
+
+/// The app's NodePort: the first port of the project's block (kilter's services take theirs
+/// from the top of the block down).
+pub fn app_node_port(ports: &Ports) -> u16 {
+    ports.base
+}
+
+/// The files for `app` in `layout`, with the services' in-cluster variables.
+pub fn files(
+    project: &Project,
+    app: &App,
+    ports: &Ports,
+    wired: &[Wired],
+    layout: Layout,
+) -> Result<Vec<render::File>> {
+    if let Some(clash) = wired.iter().find(|w| w.name == render::APP_NAME) {
+        return Err(app_name_taken(&clash.name));
+    }
+    let node_port = app_node_port(ports);
+    if let Some(taken) =
+        wired.iter().find(|w| w.ports.iter().any(|p| p.node_port == Some(node_port)))
+    {
+        return Err(crate::error::invalid(format!(
+            "the service `{}` has NodePort {node_port}, the first port of the block, which is the app's: the project's 20 NodePorts are all taken",
+            taken.name
+        ))
+        .hint("remove a service (`kilter remove NAME`) to free a port for the app")
+        .into());
+    }
+    let env = crate::services::cluster_env(wired);
+    let input = Input {
+        project: &project.name,
+        namespace: &project.namespace(),
+        dir: &project.dir,
+        node_port,
+        service_env: &env,
+        layout,
+    };
+    Ok(render::render(app, &input))
+}
+
+/// Render into `<cache>/render/` (nothing is written when it is unchanged); returns the
+/// rendered Tiltfile.
+pub fn render_into_cache(
+    ctx: &Ctx<'_>,
+    project: &Project,
+    app: &App,
+    ports: &Ports,
+    wired: &[Wired],
+) -> Result<Utf8PathBuf> {
+    let dir = render_dir(project);
+    let files = files(project, app, ports, wired, Layout::Cache(dir.clone()))?;
+    ctx.runner.ensure_dir(&project.paths.cache)?;
+    if app::write_rendered(ctx.runner, &dir, &files)? {
+        ctx.ui.detail(&format!("Rendered the app's Tiltfile, Dockerfile and manifests into {dir}"));
+    } else {
+        ctx.ui.detail(&format!("The render in {dir} is current"));
+    }
+    Ok(dir.join("Tiltfile"))
+}
+
+/// Show what was detected and why (`-v` for `up`; `status` and `render` show it always).
+pub fn describe(ctx: &Ctx<'_>, app: &App, verbose_only: bool) {
+    for line in app.describe() {
+        if verbose_only {
+            ctx.ui.detail(&line);
+        } else {
+            ctx.ui.info(&line);
+        }
+    }
+    for note in &app.notes {
+        ctx.ui.note(note);
+    }
+}
+
+/// `APP_URL`, when kilter renders the app.
+pub fn app_url(ports: &Ports) -> String {
+    render::app_url(app_node_port(ports)).trim_end_matches('/').to_owned()
+}
+
+/// A path relative to the project directory when it is inside it.
+pub fn shown(project: &Project, path: &Utf8Path) -> String {
+    path.strip_prefix(&project.dir).map(|p| p.to_string()).unwrap_or_else(|_| path.to_string())
+}
