@@ -76,6 +76,26 @@ impl Rt {
         (name, dir)
     }
 
+    /// The same with an app kilter renders (a package.json with a `dev` script).
+    fn project_with_app(&self, tag: &str) -> (String, PathBuf) {
+        let (name, dir) = self.project(tag);
+        let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/apps/node-plain");
+        for f in ["package.json", "server.js"] {
+            std::fs::copy(app.join(f), dir.join(f)).expect("copy the app");
+        }
+        (name, dir)
+    }
+
+    /// Serve `body` with busybox httpd in `project`'s node on NodePort `np`.
+    fn serve_on(&self, project: &str, np: u64, body: &str) {
+        let node = format!("kilter-{project}-control-plane");
+        let www = format!("/tmp/www-{np}");
+        let script = format!(
+            "mkdir -p {www} && printf '%s' '{body}' > {www}/index.html && httpd -p {np} -h {www}"
+        );
+        self.env.docker_ok(&["exec", &node, "sh", "-c", &script]);
+    }
+
     fn kilter(&self, dir: &Path, args: &[&str]) -> Output {
         self.env.kilter(dir).envs(self.vars()).args(args).output().expect("kilter runs")
     }
@@ -109,12 +129,10 @@ impl Rt {
         )
         .expect("json");
         let np = reg["projects"][project]["services"]["mailpit"]["http"].as_u64().expect("np");
-        let node = format!("kilter-{project}-control-plane");
-        let www = format!("/tmp/www-{np}");
-        let script = format!(
-            "mkdir -p {www} && printf '%s' '{body}' > {www}/index.html && httpd -p {np} -h {www}"
-        );
-        self.env.docker_ok(&["exec", &node, "sh", "-c", &script]);
+        self.serve_on(project, np, body);
+        if let Some(app) = reg["projects"][project]["app"].as_u64() {
+            self.serve_on(project, app, &format!("app of {project}"));
+        }
         np as u16
     }
 }
@@ -157,8 +175,8 @@ fn wait_for(port: u16, host: &str, status: u16) -> (u16, String) {
 #[ignore = "real-Docker tier: KILTER_REAL_DOCKER=1 and --include-ignored"]
 fn real_docker_router_two_projects_by_name_then_stop_and_destroy() {
     let Some(rt) = Rt::new("two", Some(free_port())) else { return };
-    let (a, dir_a) = rt.project("a");
-    let (b, dir_b) = rt.project("b");
+    let (a, dir_a) = rt.project_with_app("a");
+    let (b, dir_b) = rt.project_with_app("b");
     rt.kilter_ok(&dir_a, &["up"]);
     rt.serve(&a, &format!("mail of {a}"));
     let port = rt.host_port();
@@ -189,8 +207,12 @@ fn real_docker_router_two_projects_by_name_then_stop_and_destroy() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (n, bad) = looping.join().expect("loop");
     assert!(n > 0 && bad.is_empty(), "{n} answered, dropped or failed: {bad:?}");
-    // Each name its own body, at the same time.
+    // Each name its own body, at the same time: the apps at the projects' names too.
     assert_eq!(get(port, &host_a), Some((200, format!("mail of {a}"))));
+    for p in [&a, &b] {
+        assert_eq!(get(port, &format!("{p}.localhost")), Some((200, format!("app of {p}"))));
+        assert_eq!(get(port, &format!("app.{p}.localhost")), Some((200, format!("app of {p}"))));
+    }
     // Caddy itself finds the configuration valid.
     let out = rt
         .env
