@@ -120,6 +120,12 @@ fn sync(ctx: &Ctx<'_>, settings: &Settings, change: Option<Change<'_>>) -> Resul
         return Ok(());
     }
     let done = machine.sync(wants, change, &router::recorded_app)?;
+    if done.started {
+        ctx.ui.did(
+            &format!("Started the router {}", settings.name),
+            &format!("start the router {}", settings.name),
+        );
+    }
     if done.reloaded {
         ctx.ui.detail(&format!("Reloaded the routes of {}", settings.name));
     }

@@ -1,6 +1,6 @@
 //! Caddy in the router container: `docker run` of the router with its configuration directory
-//! mounted read-only and `caddy run --config …`, and `docker exec <router> caddy reload|validate
-//! --config …`. Pure argv builders; the runner runs them.
+//! mounted read-only and `caddy run --config …`, and `docker exec <router> caddy reload --config
+//! …`. Pure argv builders; the runner runs them.
 
 use super::docker::Docker;
 use crate::exec::Cmd;
@@ -57,15 +57,6 @@ pub fn reload_cmd(docker: &Docker<'_>, router: &str, config: &str) -> Cmd {
         router,
         &format!("reload the router's routes ({config})"),
         &["caddy", "reload", "--config", config].map(str::to_owned),
-    )
-}
-
-/// `docker exec ROUTER caddy validate --config FILE` (a probe).
-pub fn validate_cmd(docker: &Docker<'_>, router: &str, config: &str) -> Cmd {
-    docker.exec_query_cmd(
-        router,
-        &format!("validate the router's configuration ({config})"),
-        &["caddy", "validate", "--config", config].map(str::to_owned),
     )
 }
 

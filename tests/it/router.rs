@@ -331,6 +331,11 @@ fn router_verbs_stop_start_and_remove_it() {
     assert_eq!(doc["routes"][0]["url"], "http://mailpit.shop.localhost");
     kilter_ok(&env, &dir, &["router", "stop"]);
     assert_eq!(container_status(&env, "kilter-router").as_deref(), Some("exited"));
+    // up starts a stopped router.
+    let out = kilter_ok(&env, &dir, &["up"]);
+    assert!(stderr_of(&out).contains("Started the router kilter-router"), "{}", stderr_of(&out));
+    assert_eq!(container_status(&env, "kilter-router").as_deref(), Some("running"));
+    kilter_ok(&env, &dir, &["router", "stop"]);
     kilter_ok(&env, &dir, &["router", "start"]);
     assert_eq!(container_status(&env, "kilter-router").as_deref(), Some("running"));
     kilter_ok(&env, &dir, &["router", "rm"]);
