@@ -14,6 +14,8 @@
 #   image        scripts/build-test-image.sh (kilter-test-node:latest, offline, reused when unchanged)
 #   registry-image  scripts/build-registry-image.sh (kilter-test-registry:latest from Debian's
 #                docker-registry, installed with apt when missing; the real-Docker registry tests)
+#   router-image  scripts/build-router-image.sh (kilter-test-router:latest from Debian's caddy, installed
+#                with apt when missing; the real-Docker router tests)
 #   real-docker  KILTER_REAL_DOCKER=1 cargo test --locked --test it real_docker -- --include-ignored
 #                --test-threads=2
 #   real-docker-client2  the same through a second docker client of another version, when PATH has one
@@ -282,6 +284,7 @@ if ((docker_ok)); then
     image_ok=0
     if stage image scripts/build-test-image.sh; then image_ok=1; fi
     if ! stage registry-image scripts/build-registry-image.sh; then image_ok=0; fi
+    if ! stage router-image scripts/build-router-image.sh; then image_ok=0; fi
     if ((built && image_ok)); then
         real_docker_ran=1
         KILTER_REAL_DOCKER=1 stage real-docker \

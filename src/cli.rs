@@ -70,6 +70,8 @@ pub enum Command {
     Db(DbArgs),
     /// The machine's shared local registry and pull-through image caches
     Registry(RegistryArgs),
+    /// The machine's shared router: http://<name>.<project>.localhost for every project
+    Router(RouterArgs),
     /// The services `services:` in kilter.yaml can name: images, ports, what they provide
     Catalog(CatalogArgs),
     /// Add catalog services to kilter.yaml; applied at once when the cluster runs
@@ -108,6 +110,24 @@ pub struct RegistryRmArgs {
     /// Do not ask for confirmation (required without a terminal)
     #[arg(short, long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RouterArgs {
+    #[command(subcommand)]
+    pub command: RouterCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RouterCommand {
+    /// The router: state, address, and every name it answers
+    Status(JsonArgs),
+    /// Create or start the router and reload its routes
+    Start,
+    /// Stop it (`kilter up` or `kilter router start` starts it again)
+    Stop,
+    /// Remove the container (its configuration file is kept and rewritten by the next `up`)
+    Rm,
 }
 
 #[derive(Debug, Args)]

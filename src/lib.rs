@@ -18,6 +18,7 @@ pub mod ops;
 pub mod ports;
 pub mod project;
 pub mod registry;
+pub mod router;
 pub mod services;
 pub mod snapshot;
 pub mod table;
@@ -110,6 +111,7 @@ fn dispatch(cli: &Cli, ui: &Ui, runner: &Runner<'_>) -> anyhow::Result<i32> {
         Command::Completions(a) => ops::completions::run(ui, a.shell),
         Command::Db(a) => ops::db::run(&ctx, a),
         Command::Registry(a) => ops::registry::run(&ctx, a),
+        Command::Router(a) => ops::router::run(&ctx, a),
         Command::Catalog(a) => ops::catalog::run(ui, a),
         Command::Add(a) => ops::add::run(&ctx, a),
         Command::Remove(a) => ops::remove::run(&ctx, a),

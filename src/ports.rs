@@ -50,6 +50,9 @@ pub struct Registry {
     /// The port of the machine's shared local registry (`src/registry.rs`), once chosen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_port: Option<u16>,
+    /// The host port of the machine's shared router (`src/router.rs`), once chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -64,6 +67,14 @@ pub struct Entry {
     /// written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<Utf8PathBuf>,
+    /// The web UI ports that kilter.yaml sets with a service's `http:` (service → port name; ""
+    /// for `http: false`), so that the shared router names them for every project.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub web: BTreeMap<String, String>,
+    /// The NodePort of the app kilter renders for the project (the first of its block), so that
+    /// the shared router names it `<project>.localhost`; absent without a rendered app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<u16>,
 }
 
 /// NodePorts of a project's services: service → port name → NodePort.
@@ -255,10 +266,15 @@ pub fn with_registry<T>(
     let lock_path = path.with_extension("lock");
     let _lock =
         runner.lock(&lock_path, "the port registry", "kilter", crate::lock::default_timeout()?)?;
-    let (mut reg, existed) = match Registry::load(path)? {
+    // A dry run builds on what its script has already written there.
+    let loaded = match runner.planned_text(path) {
+        Some(text) => Some(serde_json::from_str::<Registry>(&text)?),
+        None => Registry::load(path)?,
+    };
+    let (mut reg, existed) = match loaded {
         Some(r) => (r, true),
         None => {
-            let mut r = Registry { version: 1, projects: BTreeMap::new(), registry_port: None };
+            let mut r = Registry { version: 1, projects: BTreeMap::new(), ..Registry::default() };
             for (name, slot) in rebuild()? {
                 r.projects.insert(name, Entry { slot, ..Entry::default() });
             }

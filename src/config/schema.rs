@@ -29,6 +29,8 @@ pub struct Config {
     pub cluster: ClusterSection,
     /// `registry:` — use the machine's shared local registry (default); `false` opts out.
     pub registry: bool,
+    /// `router:` — names through the machine's shared router (default); `false` opts out.
+    pub router: bool,
     /// `services:` — in file order; empty when absent, null or `[]`.
     pub services: Vec<ServiceEntry>,
     /// The app itself (`image`, `dev`, `port`, `health`, `env`, `sync`): what kilter renders a
@@ -100,6 +102,7 @@ impl Default for Config {
             database: None,
             cluster: ClusterSection::default(),
             registry: true,
+            router: true,
             services: Vec::new(),
             app: AppSection::default(),
         }
@@ -195,6 +198,9 @@ pub struct ServiceEntry {
     /// `provides:` in file order (`DATABASE_URL: postgres://…`).
     pub provides: Vec<Var>,
     pub volume: Option<At<Volume>>,
+    /// `http:` — whether the service's first port is a web UI the shared router names
+    /// (`<service>.<project>.localhost`); unset: the catalog says.
+    pub http: Option<bool>,
 }
 
 /// A `NAME: value` entry of `env:` or `provides:`; `at` is the name's position.
@@ -216,8 +222,8 @@ pub enum Volume {
 
 /// Keys kilter itself reads.
 pub(crate) const KNOWN_KEYS: &[&str] = &[
-    "name", "tiltfile", "kind", "database", "cluster", "registry", "services", "image", "dev",
-    "port", "health", "env", "sync",
+    "name", "tiltfile", "kind", "database", "cluster", "registry", "router", "services", "image",
+    "dev", "port", "health", "env", "sync",
 ];
 
 /// Keys of the wider kilter ecosystem: accepted silently, preserved, never interpreted.
@@ -239,7 +245,7 @@ pub(crate) const ECOSYSTEM_KEYS: &[&str] = &[
 const KIND_KEYS: &[&str] = &["image"];
 const DATABASE_KEYS: &[&str] = &["engine", "service", "user", "name"];
 const CLUSTER_KEYS: &[&str] = &["stopped"];
-const SERVICE_KEYS: &[&str] = &["name", "image", "port", "env", "provides", "volume"];
+const SERVICE_KEYS: &[&str] = &["name", "image", "port", "env", "provides", "volume", "http"];
 const VOLUME_KEYS: &[&str] = &["path", "size"];
 
 /// Check the tree against the schema; returns the settings and the warnings (unknown keys).
@@ -303,6 +309,7 @@ impl<'a> Walker<'a> {
                 Some(Scalar::Str("database")) => config.database = Some(self.database(value)?),
                 Some(Scalar::Str("cluster")) => config.cluster = self.cluster(value)?,
                 Some(Scalar::Str("registry")) => config.registry = self.registry(value)?,
+                Some(Scalar::Str("router")) => config.router = self.router(value)?,
                 Some(Scalar::Str("services")) => config.services = self.services(value)?,
                 Some(Scalar::Str("image")) => config.app.image = self.image(value)?,
                 Some(Scalar::Str("dev")) => config.app.dev = self.dev(value)?,
@@ -564,6 +571,16 @@ impl<'a> Walker<'a> {
         }
     }
 
+    fn router(&self, value: &Node) -> Result<bool, Exit> {
+        match self.tree.deref(value).scalar() {
+            Some(Scalar::Null) => Ok(true),
+            Some(Scalar::Bool(b)) => Ok(b),
+            _ => Err(self.type_error("router", value, "true or false").hint(
+                "`router: false` gives this project no names on the machine's shared router",
+            )),
+        }
+    }
+
     fn services(&mut self, value: &Node) -> Result<Vec<ServiceEntry>, Exit> {
         let node = self.tree.deref(value);
         if node.is_null() {
@@ -611,6 +628,7 @@ impl<'a> Walker<'a> {
                 env: Vec::new(),
                 provides: Vec::new(),
                 volume: None,
+                http: None,
             });
         }
         let Some(entries) = node.entries() else {
@@ -629,6 +647,7 @@ impl<'a> Walker<'a> {
             env: Vec::new(),
             provides: Vec::new(),
             volume: None,
+            http: None,
         };
         let mut named = false;
         for (key, value) in entries {
@@ -653,6 +672,17 @@ impl<'a> Walker<'a> {
                 "port" => service.port = self.port(&sub, value)?,
                 "env" => service.env = self.vars(&sub, value, false)?,
                 "provides" => service.provides = self.vars(&sub, value, true)?,
+                "http" => {
+                    service.http = match self.tree.deref(value).scalar() {
+                        Some(Scalar::Null) => None,
+                        Some(Scalar::Bool(b)) => Some(b),
+                        _ => {
+                            return Err(self.type_error(&sub, value, "true or false").hint(
+                                "`http: true` gives the service's first port a name on the shared router",
+                            ));
+                        }
+                    }
+                }
                 _ => service.volume = self.volume(&sub, value)?,
             }
         }

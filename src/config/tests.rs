@@ -85,6 +85,7 @@ fn the_spec_example_parses() {
             }),
             cluster: ClusterSection { stopped: true },
             registry: true,
+            router: true,
             services: vec![],
             app: AppSection::default(),
         }
@@ -1523,6 +1524,17 @@ fn new_blocks_use_the_files_indentation() {
 // ---------------------------------------------------------------------------------------
 
 #[test]
+fn service_http_is_true_false_or_unset() {
+    for (value, want) in [("true", Some(true)), ("false", Some(false)), ("", None)] {
+        let text = format!("services:\n  - name: mailpit\n    http: {value}\n");
+        assert_eq!(parse_ok(&text).0.services[0].http, want, "{text:?}");
+    }
+    let err = parse_err("services:\n  - name: mailpit\n    http: yes please\n");
+    assert_eq!(err.code, Code::Invalid);
+    assert!(err.message.contains("services[0].http"), "{}", err.message);
+}
+
+#[test]
 fn registry_and_engine() {
     for (text, registry) in [
         ("name: a\n", true),
@@ -1532,6 +1544,8 @@ fn registry_and_engine() {
         ("registry: False  # off\n", false),
     ] {
         assert_eq!(parse_ok(text).0.registry, registry, "{text:?}");
+        let routed = text.replace("registry", "router");
+        assert_eq!(parse_ok(&routed).0.router, registry, "{routed:?}");
     }
     for (text, engine) in [
         ("database:\n  engine: postgres\n", Engine::Postgres),
@@ -1632,6 +1646,7 @@ services:
             env: vec![],
             provides: vec![],
             volume: None,
+            http: None,
         }
     );
     assert_eq!((redis.at, redis.bare), (at(4, 5), false));
@@ -1736,7 +1751,7 @@ fn service_errors_point_at_the_item_or_field() {
         (
             "services:\n  - redis\n  - name: api\n    imgae: x\n",
             "/p/kilter.yaml:4:5: services[1]: unknown key `imgae` (did you mean `image`?)",
-            Some("the keys here are `name`, `image`, `port`, `env`, `provides`, `volume`"),
+            Some("the keys here are `name`, `image`, `port`, `env`, `provides`, `volume`, `http`"),
         ),
         (
             "services:\n  - name: api\n    build: .\n",

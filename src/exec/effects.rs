@@ -43,6 +43,18 @@ impl Content {
         self.pieces.push(Piece::Shell { expr: expr.into(), value: value.into() });
         self
     }
+    /// The text, when every piece is literal (the script writes exactly it).
+    pub fn literal(&self) -> Option<String> {
+        let mut s = String::new();
+        for p in &self.pieces {
+            match p {
+                Piece::Lit(t) => s.push_str(t),
+                Piece::Shell { .. } => return None,
+            }
+        }
+        Some(s)
+    }
+
     /// The bytes a real run writes.
     pub fn bytes(&self) -> Vec<u8> {
         let mut s = String::new();
@@ -188,6 +200,7 @@ impl Runner<'_> {
             }
             _ => {
                 self.plan_file(path, true);
+                self.plan_text(path, content.literal());
                 Ok(StagedWrite::Planned { script })
             }
         }

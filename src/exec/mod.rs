@@ -96,6 +96,8 @@ pub struct Runner<'u> {
     /// Files a dry-run script has written (true) or removed (false) so far: later effects see
     /// the planned state, as the real run would see the performed one.
     planned_files: Mutex<Vec<(Utf8PathBuf, bool)>>,
+    /// What a dry-run script writes into a file with literal content (`Runner::planned_text`).
+    planned_texts: Mutex<Vec<(Utf8PathBuf, String)>>,
     deadline: Mutex<Option<Deadline>>,
     /// Transcripts of worker threads that act for one project each ([`Runner::each`]).
     thread_transcripts: Mutex<Vec<(std::thread::ThreadId, Utf8PathBuf)>>,
@@ -127,6 +129,7 @@ impl<'u> Runner<'u> {
             script_started: AtomicBool::new(false),
             planned_dirs: Mutex::new(Vec::new()),
             planned_files: Mutex::new(Vec::new()),
+            planned_texts: Mutex::new(Vec::new()),
             deadline: Mutex::new(None),
             thread_transcripts: Mutex::new(Vec::new()),
         }
@@ -436,6 +439,28 @@ impl<'u> Runner<'u> {
             && let Ok(mut planned) = self.planned_files.lock()
         {
             planned.push((path.to_owned(), present));
+        }
+    }
+
+    /// In a dry run, the text the script has last written into `path` (when it was all literal
+    /// and not removed since): a read-modify-write later in the same run builds on it, as the real
+    /// run builds on the file it wrote (two writes of `ports.json` in one `up`).
+    pub fn planned_text(&self, path: &Utf8Path) -> Option<String> {
+        if !self.planning() || !self.exists(path) {
+            return None;
+        }
+        let texts = self.planned_texts.lock().ok()?;
+        texts.iter().rev().find(|(p, _)| p == path).map(|(_, t)| t.clone())
+    }
+
+    pub(crate) fn plan_text(&self, path: &Utf8Path, text: Option<String>) {
+        if self.planning()
+            && let Ok(mut texts) = self.planned_texts.lock()
+        {
+            texts.retain(|(p, _)| p != path);
+            if let Some(t) = text {
+                texts.push((path.to_owned(), t));
+            }
         }
     }
 

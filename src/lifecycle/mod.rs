@@ -11,6 +11,7 @@ use crate::tools::tilt::{self, TiltFiles};
 pub mod app;
 pub mod bring_up;
 pub mod destroy;
+pub mod router;
 pub mod services;
 pub mod snapshot;
 pub mod up;

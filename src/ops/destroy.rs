@@ -48,6 +48,8 @@ pub fn run(ctx: &Ctx<'_>, args: &DestroyArgs) -> Result<i32> {
         }
     }
     lifecycle::destroy::delete(ctx, &project, &kind, flag)?;
+    // The router: this project's names answer 503 with where to run `kilter up`.
+    lifecycle::router::refresh(ctx, Some((&project, crate::router::NodeState::Absent)))?;
 
     let (count, bytes) = crate::snapshot::stats(&project.paths.snapshots);
     ui.success(

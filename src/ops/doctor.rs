@@ -176,6 +176,9 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
         checks.push(memory_check(ctx, &Docker::new(b), mem_total, project.as_ref())?);
     }
 
+    // The router's names: `*.localhost` on this machine's resolver.
+    checks.extend(router_check(project.as_ref())?);
+
     // Disk under Docker's data root.
     checks.push(disk_check(root_dir.as_deref()));
     checks.extend(inotify_checks());
@@ -204,6 +207,43 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
         ctx.ui.stdout(&text);
     }
     Ok(if failed { 1 } else { 0 })
+}
+
+/// Whether `<project>.localhost` resolves to the loopback through the system resolver
+/// (`getaddrinfo`): browsers and curl resolve `*.localhost` themselves, other programs ask the
+/// resolver. Nothing to check when the router is off.
+fn router_check(project: Option<&Project>) -> Result<Option<Check>> {
+    let settings = crate::router::Settings::from_env()?;
+    let on = match project {
+        Some(p) => crate::router::enabled_for(p, &settings),
+        None => settings.machine_on,
+    };
+    if !on {
+        return Ok(None);
+    }
+    let name = project
+        .map_or_else(|| "kilter.localhost".to_owned(), |p| crate::router::project_host(&p.name));
+    Ok(Some(match crate::router::localhost_resolves(&name) {
+        Ok(ips) => check(
+            "names",
+            Level::Ok,
+            format!(
+                "{name} resolves to {} (the router's names work in every program)",
+                ips.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ),
+            None,
+        ),
+        Err(found) => check(
+            "names",
+            Level::Warn,
+            format!(
+                "{name} does not resolve to the loopback here ({found}); browsers and curl still reach http://<name>.<project>.localhost, other programs may not"
+            ),
+            Some(format!(
+                "let the system resolver answer *.localhost: with systemd-resolved or nss-myhostname it does (add `myhostname` to the hosts line of /etc/nsswitch.conf), or add `127.0.0.1 {name}` and each name you use to /etc/hosts"
+            )),
+        ),
+    }))
 }
 
 fn project_checks(

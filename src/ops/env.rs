@@ -22,7 +22,11 @@ pub fn run(ctx: &Ctx<'_>, args: &EnvArgs) -> Result<i32> {
     let list = services_of(&project)?;
     let nodeports = preview_nodeports(ctx, &project, &list)?;
     let wired = services::wire_all(&list, &project.name, &project.namespace(), &nodeports)?;
-    let host = services::host_env(&wired);
+    let mut host = services::host_env(&wired);
+    // `<SERVICE>_WEB_URL`: the names the shared router gives them (`APP_URL` stays the app's
+    // NodePort address, printed below).
+    let named = crate::lifecycle::router::urls(ctx, &project)?;
+    host.extend(named.into_iter().filter(|(k, _)| k != "APP_URL"));
     say_cluster_state(ctx, &project);
     if args.dotenv {
         let mut out = format!(

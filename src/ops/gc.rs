@@ -185,6 +185,8 @@ pub fn run(ctx: &Ctx<'_>, args: &GcArgs) -> Result<i32> {
         )?;
     }
     let failed = collect(ctx, &docker, &plan, registry.is_some(), args.snapshots)?;
+    // The router forgets the projects whose slots were released.
+    crate::lifecycle::router::refresh(ctx, None)?;
     let done = count - failed.len();
     if done > 0 {
         ui.success(

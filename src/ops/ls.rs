@@ -92,6 +92,12 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
 
     let rows: Vec<Row> = nodes.iter().map(|n| row(ctx, n, &reg, &usage)).collect();
     let totals = totals(&rows);
+    // The router's names of each project (none when it is off or was never made).
+    let urls = if crate::router::Settings::from_env()?.machine_on {
+        crate::router::machine_urls(&reg, &nodes)
+    } else {
+        Default::default()
+    };
     if json {
         let doc = serde_json::json!({
             "schema_version": 1,
@@ -99,6 +105,7 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
             "totals": totals,
             "usage_error": usage_error,
             "registry": shared,
+            "urls": urls,
         });
         ctx.ui.stdout(&(serde_json::to_string_pretty(&doc)? + "\n"));
         return Ok(0);
@@ -109,7 +116,11 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
         ctx.ui.stdout(&registry_line);
         return Ok(0);
     }
-    ctx.ui.stdout(&(table(&rows, &totals) + &registry_line));
+    let mut names = String::new();
+    for (project, list) in &urls {
+        names.push_str(&format!("names of {project}: {}\n", list.join(", ")));
+    }
+    ctx.ui.stdout(&(table(&rows, &totals) + &registry_line + &names));
     Ok(0)
 }
 

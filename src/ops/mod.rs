@@ -23,6 +23,7 @@ pub mod registry;
 pub mod remove;
 pub mod render;
 pub mod restart;
+pub mod router;
 pub mod status;
 pub mod stop;
 pub mod up;

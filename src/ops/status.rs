@@ -51,6 +51,8 @@ pub struct Status {
     /// Why `app` is null although the project has files kilter reads (a `package.json` that
     /// is not JSON).
     pub app_error: Option<String>,
+    /// The names the shared router gives the project (`MAILPIT_WEB_URL` → its URL).
+    pub urls: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -280,6 +282,7 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
             containers: rows,
         };
     }
+    status.urls = crate::lifecycle::router::urls(ctx, &project)?.into_iter().collect();
     match service_status(ctx, &project, pod_list.as_ref()) {
         Ok(list) => status.services = list,
         Err(e) => status.services_error = Some(format!("{e:#}")),
@@ -387,6 +390,7 @@ fn assemble(
         },
         kubeconfig: KubeconfigStatus { path: kc.to_string(), exists: kc.exists(), mode },
         snapshots: SnapshotStatus { dir: project.paths.snapshots.to_string(), count, bytes },
+        urls: Default::default(),
         registry: RegistryStatus {
             enabled: false,
             host: None,
@@ -536,6 +540,9 @@ fn render(s: &Status) -> String {
             _ => "not used (registry: false in kilter.yaml, or KILTER_REGISTRY=off)".into(),
         },
     );
+    if !s.urls.is_empty() {
+        line("names", s.urls.values().cloned().collect::<Vec<_>>().join(", "));
+    }
     line(
         "snapshots",
         format!("{} ({} bytes) in {}", s.snapshots.count, s.snapshots.bytes, s.snapshots.dir),

@@ -50,6 +50,8 @@ pub fn run(ctx: &Ctx<'_>, args: &StopArgs) -> Result<i32> {
         ),
         &format!("stop {}", project.cluster()),
     );
+    // The router: this project's names answer 503 with where to run `kilter up`.
+    crate::lifecycle::router::refresh(ctx, Some((&project, crate::router::NodeState::Stopped)))?;
     Ok(0)
 }
 
@@ -193,6 +195,7 @@ fn run_all(ctx: &Ctx<'_>) -> Result<i32> {
         runner.with_transcript(t.paths().transcript.clone(), || stop_target(ctx, &docker, t))
     });
 
+    crate::lifecycle::router::refresh(ctx, None)?;
     let mut stopped = Vec::new();
     let mut failed = Vec::new();
     for (t, r) in targets.iter().zip(results) {

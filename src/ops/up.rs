@@ -58,6 +58,8 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         by: "up",
     };
     let BroughtUp { up, wired } = bring_up(ctx, &project, &opts, args.prune_data, &mut InOrder)?;
+    // The shared router: this project's names (a warning at worst).
+    lifecycle::router::after_up(ctx, &project, &up.nodeports)?;
 
     let cluster_took = started.elapsed();
     let lifecycle::up::Up { tools, ports, lock, .. } = up;
@@ -185,6 +187,9 @@ fn summary(
         ui.info(
             "  env         eval \"$(kilter env)\" for DATABASE_URL and the others on this machine",
         );
+    }
+    for (var, url) in lifecycle::router::urls(ctx, project).unwrap_or_default() {
+        ui.info(&format!("  {:<10}  {url}", var.trim_end_matches("_URL").to_ascii_lowercase()));
     }
     if let Some(p) = registry_port {
         ui.info(&format!(

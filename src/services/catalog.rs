@@ -40,6 +40,9 @@ pub struct CatalogEntry {
     /// Mount path and size of the data volume.
     pub volume: Option<(&'static str, &'static str)>,
     pub probe: ProbeSpec,
+    /// The port that serves a web UI (named in `ports`): the shared router gives it the name
+    /// `<service>.<project>.localhost`.
+    pub web: Option<&'static str>,
 }
 
 /// [`Probe`] in static form.
@@ -88,6 +91,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         args: &[],
         volume: Some(("/var/lib/postgresql/data", "1Gi")),
         probe: ProbeSpec::Exec(&["pg_isready", "-h", "127.0.0.1", "-p", "{{ .Port }}"]),
+        web: None,
     },
     CatalogEntry {
         name: "redis",
@@ -100,6 +104,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         args: &[],
         volume: Some(("/data", "1Gi")),
         probe: ProbeSpec::Exec(&["redis-cli", "-p", "{{ .Port }}", "ping"]),
+        web: None,
     },
     CatalogEntry {
         name: "mailpit",
@@ -115,6 +120,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         args: &[],
         volume: None,
         probe: ProbeSpec::Http { path: "/readyz", port: "http" },
+        web: Some("http"),
     },
     CatalogEntry {
         name: "nats",
@@ -130,6 +136,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         args: &["--jetstream", "--http_port", "8222"],
         volume: None,
         probe: ProbeSpec::Http { path: "/healthz", port: "monitor" },
+        web: Some("monitor"),
     },
     CatalogEntry {
         name: "rabbitmq",
@@ -152,6 +159,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         args: &[],
         volume: Some(("/var/lib/rabbitmq", "1Gi")),
         probe: ProbeSpec::Exec(&["rabbitmq-diagnostics", "-q", "ping"]),
+        web: Some("management"),
     },
     CatalogEntry {
         name: "minio",
@@ -170,8 +178,14 @@ pub const CATALOG: &[CatalogEntry] = &[
         args: &["server", "/data", "--console-address", ":9001"],
         volume: Some(("/data", "1Gi")),
         probe: ProbeSpec::Http { path: "/minio/health/ready", port: "api" },
+        web: Some("console"),
     },
 ];
+
+/// The web UI port (its name) of the catalog service of that name, if it has one.
+pub fn web_port(service: &str) -> Option<&'static str> {
+    find(service).and_then(|e| e.web)
+}
 
 /// The catalog entry of that name.
 pub fn find(name: &str) -> Option<&'static CatalogEntry> {

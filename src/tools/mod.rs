@@ -5,6 +5,7 @@
 //! is visible inside `tools` only, so every command is built by a typed builder here, and every
 //! tool output is read by a parser here (`tests/it/structure.rs` checks the rest of `src/`).
 
+pub mod caddy;
 pub mod docker;
 pub mod kind;
 pub mod kubeconfig;

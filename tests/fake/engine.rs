@@ -114,8 +114,10 @@ pub fn run(ctx: &Ctx, rest: &[String]) -> i32 {
         val(&["--network", "--net"]),
         val(&["--label", "-l"]),
     ];
+    // The image's own command, or the router's `caddy run --config FILE` after the image.
+    let (rest, command) = split_caddy_command(rest);
     let Ok(p) = args::parse(rest, &spec) else { return ctx.unexpected() };
-    // Only detached runs of an image's own command.
+    // Only detached runs.
     let (Some(name), true, [image]) = (p.get("--name"), p.has("--detach"), p.pos.as_slice()) else {
         return ctx.unexpected();
     };
@@ -144,9 +146,23 @@ pub fn run(ctx: &Ctx, rest: &[String]) -> i32 {
             .push(PortBinding { host_ip: (*ip).to_string(), host_port: (*host).to_string() });
     }
     let mut mounts = Vec::new();
+    // Bind mounts of a host directory: (source, destination, read-only).
+    let mut binds: Vec<(String, String, bool)> = Vec::new();
     for v in p.all("--volume") {
         let Some((vol, dest)) = v.split_once(':') else { return ctx.unexpected() };
-        if vol.starts_with('/') || dest.contains(':') {
+        if vol.starts_with('/') {
+            let (dest, ro) = match dest.split_once(':') {
+                None => (dest, false),
+                Some((d, "ro")) => (d, true),
+                Some(_) => return ctx.unexpected(),
+            };
+            if !dest.starts_with('/') {
+                return ctx.unexpected();
+            }
+            binds.push((vol.to_string(), dest.to_string(), ro));
+            continue;
+        }
+        if dest.contains(':') {
             return ctx.unexpected();
         }
         mounts.push((vol.to_string(), dest.to_string()));
@@ -194,6 +210,9 @@ pub fn run(ctx: &Ctx, rest: &[String]) -> i32 {
     i.host_config.privileged = false;
     i.host_config.security_opt = Vec::new();
     i.host_config.tmpfs = BTreeMap::new();
+    i.host_config.binds.extend(
+        binds.iter().map(|(s, d, ro)| if *ro { format!("{s}:{d}:ro") } else { format!("{s}:{d}") }),
+    );
     i.mounts = mounts
         .iter()
         .map(|(v, d)| Mount {
@@ -206,6 +225,16 @@ pub fn run(ctx: &Ctx, rest: &[String]) -> i32 {
             rw: true,
             propagation: String::new(),
         })
+        .chain(binds.iter().map(|(s, d, ro)| Mount {
+            kind: "bind".into(),
+            name: None,
+            source: s.clone(),
+            destination: d.clone(),
+            driver: None,
+            mode: if *ro { "ro".into() } else { String::new() },
+            rw: !ro,
+            propagation: "rprivate".into(),
+        }))
         .collect();
     i.config.hostname = i.id[..12].to_string();
     i.config.tty = false;
@@ -216,6 +245,15 @@ pub fn run(ctx: &Ctx, rest: &[String]) -> i32 {
     i.config.cmd = Some(vec!["/etc/distribution/config.yml".into()]);
     i.config.volumes = BTreeMap::from([("/var/lib/registry".into(), json!({}))]);
     i.config.stop_signal = String::new();
+    if let Some(cmd) = &command {
+        // caddy:2 has no entrypoint; its volumes are /config and /data.
+        i.path = cmd[0].clone();
+        i.args = cmd[1..].to_vec();
+        i.config.entrypoint = Vec::new();
+        i.config.cmd = Some(cmd.clone());
+        i.config.volumes =
+            BTreeMap::from([("/config".into(), json!({})), ("/data".into(), json!({}))]);
+    }
     i.state.status = "created".into();
     i.state.exit_code = 0;
     i.state.finished_at = crate::state::ZERO_TIME.into();
@@ -231,8 +269,87 @@ pub fn run(ctx: &Ctx, rest: &[String]) -> i32 {
         return 125;
     }
     cs.save(&ctx.state);
+    if command.is_some() {
+        // Caddy loads its configuration as it starts.
+        let c = &cs.containers[name];
+        if let Some(file) = c.inspect.args.get(2)
+            && let Ok(text) = caddy_read(c, file)
+        {
+            caddy_store(&ctx.state, name, &text);
+        }
+    }
     outln!("{id}");
     0
+}
+
+/// `docker run … IMAGE caddy run --config FILE`: the command split off the end (the router is
+/// the only container kilter runs with a command).
+fn split_caddy_command(rest: &[String]) -> (&[String], Option<Vec<String>>) {
+    let n = rest.len();
+    if n >= 5 && rest[n - 4] == "caddy" && rest[n - 3] == "run" && rest[n - 2] == "--config" {
+        return (&rest[..n - 4], Some(rest[n - 4..].to_vec()));
+    }
+    (rest, None)
+}
+
+/// A file in a container through its bind mounts (the host file the mount shows), as Caddy's
+/// error says it when it cannot be read.
+fn caddy_read(c: &Container, file: &str) -> Result<String, String> {
+    let host = c.inspect.mounts.iter().filter(|m| m.kind == "bind").find_map(|m| {
+        file.strip_prefix(&format!("{}/", m.destination))
+            .map(|rel| PathBuf::from(&m.source).join(rel))
+    });
+    let Some(host) = host else {
+        return Err(format!("reading config from file: open {file}: no such file or directory"));
+    };
+    std::fs::read_to_string(&host).map_err(|_missing| {
+        format!("reading config from file: open {file}: no such file or directory")
+    })
+}
+
+/// What the router serves now: `<state>/caddy/<container name>.json`.
+pub fn caddy_store(state: &Path, name: &str, text: &str) {
+    let dir = state.join("caddy");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join(format!("{name}.json")), text);
+}
+
+/// `caddy reload|validate --config FILE` in a router container: the file is read through the
+/// bind mount and must be Caddy JSON (an object whose `apps.http.servers` is an object);
+/// `reload` makes it what the router serves.
+fn caddy_exec(ctx: &Ctx, c: &Container, verb: &str, file: &str) -> i32 {
+    let ts = timefmt::now_ms() as f64 / 1000.0;
+    errln!(
+        "{{\"level\":\"info\",\"ts\":{ts:.7},\"msg\":\"using config from file\",\"file\":\"{file}\"}}"
+    );
+    let text = match caddy_read(c, file) {
+        Ok(t) => t,
+        Err(e) => {
+            errln!("Error: {e}");
+            return 1;
+        }
+    };
+    let v: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            errln!("Error: decoding config: {e}");
+            return 1;
+        }
+    };
+    if !v["apps"]["http"]["servers"].is_object() {
+        errln!("Error: loading new config: http app module: start: no servers configured");
+        return 1;
+    }
+    match verb {
+        "reload" => {
+            caddy_store(&ctx.state, c.name(), &text);
+            0
+        }
+        _ => {
+            outln!("Valid configuration");
+            0
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,8 +598,19 @@ pub fn exec(ctx: &Ctx, rest: &[String]) -> i32 {
         return 1;
     }
     let id = c.inspect.id.clone();
-    let mut files = Files::load(&ctx.state, &id);
     let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    if let ["caddy", verb @ ("reload" | "validate"), "--config", file] = argv.as_slice()
+        && !stdin
+    {
+        if c.inspect.path != "caddy" {
+            errln!(
+                "OCI runtime exec failed: exec failed: unable to start container process: exec: \"caddy\": executable file not found in $PATH: unknown"
+            );
+            return 127;
+        }
+        return caddy_exec(ctx, c, verb, file);
+    }
+    let mut files = Files::load(&ctx.state, &id);
     // GNU coreutils messages (kind's node image is Debian).
     let code = match argv.as_slice() {
         ["mkdir", "-p", dirs @ ..] if !dirs.is_empty() => {

@@ -209,6 +209,8 @@ impl Env {
                     // The shared registry is one set of machine-wide containers: tests that want
                     // it turn it on with their own name prefix and port (real_docker_registry.rs).
                     ("KILTER_REGISTRY", "off".into()),
+                    // Likewise the router (real_docker_router.rs turns it on under its own name).
+                    ("KILTER_ROUTER", "off".into()),
                 ];
                 if let Some(k) = &r.kind {
                     v.extend(k.vars(self, &r.bin));

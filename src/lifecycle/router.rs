@@ -1,0 +1,161 @@
+//! The shared router's part in a project's life (`src/router.rs`): `up` creates or starts it
+//! when the project has something to route and reloads its routes; `stop`, `destroy` and `gc`
+//! reload them (a stopped or destroyed project's names answer 503 with where to run `kilter
+//! up`). Names are a convenience: a router that cannot be set up is a warning, never a failure.
+//! `env`, `status`, `ls` and the `up` summary read the names from the port registry.
+
+use anyhow::Result;
+
+use crate::context::Ctx;
+use crate::error::{Code, code_of};
+use crate::ports::NodePorts;
+use crate::ports::Registry as PortRegistry;
+use crate::project::Project;
+use crate::router::{self, Change, Machine, NodeState, ProjectRecord, Settings};
+use crate::tools::Tool;
+
+/// A failure to set the router up is a warning; an interrupt or a passed deadline is not.
+fn soft(ctx: &Ctx<'_>, res: Result<()>) -> Result<()> {
+    match res {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if matches!(code_of(&e), Code::Interrupted | Code::Timeout) {
+                return Err(e);
+            }
+            ctx.ui.warn(&format!(
+                "the router could not be updated, so the http://<name>.<project>.localhost names may not answer (the NodePorts do): {e:#}\n  (`kilter router status` shows it; `router: false` in kilter.yaml or KILTER_ROUTER=off turns it off)"
+            ));
+            Ok(())
+        }
+    }
+}
+
+/// After `up` (the cluster runs, its services' NodePorts are recorded): create or start the
+/// router when this project has a name to give, and reload every project's routes; with
+/// nothing to route, only a router that exists is reloaded.
+pub fn after_up(ctx: &Ctx<'_>, project: &Project, services: &NodePorts) -> Result<()> {
+    let settings = Settings::from_env()?;
+    if !settings.machine_on {
+        return Ok(());
+    }
+    if !router::enabled_for(project, &settings) {
+        // `router: false`: no service of this project gets a name, whichever project's command
+        // regenerates the routes next (and an existing router forgets them now).
+        let none = services.keys().map(|s| (s.clone(), String::new())).collect();
+        return soft(
+            ctx,
+            record(ctx, &project.name, &none, None).and_then(|()| sync(ctx, &settings, None)),
+        );
+    }
+    let web =
+        router::web_overrides(&project.config.services, &super::services::services_of(project)?);
+    // The app kilter renders answers on the first NodePort of the block.
+    let app = match super::app::choose(project)? {
+        super::app::Choice::Rendered(_) => {
+            let (ports, _) = crate::ports::preview(&ctx.dirs.port_registry(), &project.name)?;
+            Some(super::app::app_node_port(&ports))
+        }
+        _ => None,
+    };
+    let change = Change::Up { name: &project.name, dir: &project.dir, services, web: &web, app };
+    soft(
+        ctx,
+        record(ctx, &project.name, &web, app).and_then(|()| sync(ctx, &settings, Some(change))),
+    )
+}
+
+/// Record kilter.yaml's `http:` choices and the rendered app's NodePort in the project's
+/// port-registry entry (a write only when they changed), so that every later regeneration names
+/// the same ports.
+fn record(
+    ctx: &Ctx<'_>,
+    name: &str,
+    web: &std::collections::BTreeMap<String, String>,
+    app: Option<u16>,
+) -> Result<()> {
+    let path = ctx.dirs.port_registry();
+    crate::ports::with_registry(
+        &path,
+        ctx.runner,
+        || Ok(std::collections::BTreeMap::new()),
+        |reg| {
+            if let Some(e) = reg.projects.get_mut(name)
+                && (e.web != *web || e.app != app)
+            {
+                e.web = web.clone();
+                e.app = app;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
+/// After `stop` (`Stopped`), `destroy` (`Absent`) of `project`, or `gc` (`None`: the records
+/// on disk): reload the routes of a router that exists (never creates it).
+pub fn refresh(ctx: &Ctx<'_>, change: Option<(&Project, NodeState)>) -> Result<()> {
+    let settings = Settings::from_env()?;
+    if !settings.machine_on {
+        return Ok(());
+    }
+    let change = change.map(|(p, state)| Change::State { name: &p.name, state });
+    soft(ctx, sync(ctx, &settings, change))
+}
+
+fn sync(ctx: &Ctx<'_>, settings: &Settings, change: Option<Change<'_>>) -> Result<()> {
+    let tools = ctx.tools(&[Tool::Docker])?;
+    let docker = tools.docker()?;
+    let machine = Machine::new(ctx.runner, ctx.ui, &docker, settings, &ctx.dirs);
+    let wants = match change {
+        Some(Change::Up { services, web, app, .. }) => {
+            !router::web_services(services, web).is_empty() || app.is_some()
+        }
+        _ => false,
+    };
+    // Nothing to route here, and no router was ever made (none recorded its port): no call.
+    if !wants && router::recorded_port(&machine.ports_path)?.is_none() {
+        return Ok(());
+    }
+    if !wants && machine.inspect_ours()?.is_none() {
+        return Ok(());
+    }
+    let done = machine.sync(wants, change, &router::recorded_app)?;
+    if done.started {
+        ctx.ui.did(
+            &format!("Started the router {}", settings.name),
+            &format!("start the router {}", settings.name),
+        );
+    }
+    if done.reloaded {
+        ctx.ui.detail(&format!("Reloaded the routes of {}", settings.name));
+    }
+    Ok(())
+}
+
+/// This project's names with their URLs (`APP_URL`, `<SERVICE>_WEB_URL`), from the port
+/// registry alone: empty when the router is off for it or has never been created (no port
+/// recorded).
+pub fn urls(ctx: &Ctx<'_>, project: &Project) -> Result<Vec<(String, String)>> {
+    let settings = Settings::from_env()?;
+    if !router::enabled_for(project, &settings) {
+        return Ok(Vec::new());
+    }
+    let Some(reg) = PortRegistry::load(&ctx.dirs.port_registry())? else {
+        return Ok(Vec::new());
+    };
+    let (Some(port), Some(entry)) = (reg.router_port, reg.projects.get(&project.name)) else {
+        return Ok(Vec::new());
+    };
+    let record = ProjectRecord {
+        name: project.name.clone(),
+        dir: entry.dir.clone(),
+        state: NodeState::Running,
+        node: project.node(),
+        web: router::web_services(&entry.services, &entry.web),
+        app: router::recorded_app(&project.name, entry),
+    };
+    Ok(router::names_of(&record)
+        .into_iter()
+        .map(|(stem, host)| (format!("{stem}_URL"), router::url(&host, port)))
+        .collect())
+}

@@ -1,0 +1,533 @@
+//! The shared router against the fake tools (README "Names instead of port numbers"): what
+//! `up` creates and the routes it loads, the reloads of `stop` and `destroy`, the port-80
+//! fallback, a foreign `kilter-router`, the opt-outs, `kilter router …`, `env` and `status`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+use crate::support::Env;
+
+const SHOP: &str = "name: shop\nservices:\n  - mailpit\n  - postgres\n";
+const BLOG: &str = "name: blog\nservices:\n  - minio\n";
+
+fn kilter(env: &Env, dir: &Path, args: &[&str]) -> std::process::Output {
+    env.kilter(dir).env("KILTER_REGISTRY", "off").args(args).output().expect("runs")
+}
+
+fn kilter_ok(env: &Env, dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = kilter(env, dir, args);
+    assert!(
+        out.status.success(),
+        "kilter {args:?} failed ({:?})\nstderr:\n{}\nstdout:\n{}",
+        out.status.code(),
+        stderr_of(&out),
+        stdout_of(&out)
+    );
+    out
+}
+
+/// What the fake router serves now (the configuration Caddy last loaded).
+fn served(env: &Env) -> Value {
+    let path = env.state_dir().join("caddy").join("kilter-router.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("json")
+}
+
+/// `(hosts, dial or status)` of every route with a host matcher.
+fn routes(cfg: &Value) -> Vec<(Vec<String>, String)> {
+    cfg["apps"]["http"]["servers"]["kilter"]["routes"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .filter_map(|r| {
+            let hosts: Vec<String> = r["match"][0]["host"]
+                .as_array()?
+                .iter()
+                .map(|h| h.as_str().expect("host").to_owned())
+                .collect();
+            let h = &r["handle"][0];
+            let what = match h["handler"].as_str() {
+                Some("reverse_proxy") => {
+                    h["upstreams"][0]["dial"].as_str().expect("dial").to_owned()
+                }
+                _ => format!("{} {}", h["status_code"], h["body"].as_str().unwrap_or_default()),
+            };
+            Some((hosts, what))
+        })
+        .collect()
+}
+
+/// What answers at `host`: the first route whose host matcher takes it (Caddy's `*.` is one
+/// label).
+fn answer<'a>(routes: &'a [(Vec<String>, String)], host: &str) -> Option<&'a str> {
+    let takes = |pattern: &str| match pattern.strip_prefix("*.") {
+        Some(rest) => {
+            host.split_once('.').is_some_and(|(label, tail)| !label.is_empty() && tail == rest)
+        }
+        None => pattern == host,
+    };
+    routes.iter().find(|(h, _)| h.iter().any(|x| takes(x))).map(|(_, w)| w.as_str())
+}
+
+/// The NodePort the port registry gives a service's port.
+fn nodeport(env: &Env, project: &str, service: &str, port: &str) -> u64 {
+    let reg: Value = serde_json::from_str(
+        &std::fs::read_to_string(env.state_home().join("kilter").join("ports.json"))
+            .expect("ports.json"),
+    )
+    .expect("json");
+    reg["projects"][project]["services"][service][port].as_u64().expect("nodeport")
+}
+
+fn router_port(env: &Env) -> Option<u64> {
+    let text = std::fs::read_to_string(env.state_home().join("kilter").join("ports.json")).ok()?;
+    serde_json::from_str::<Value>(&text).ok()?["router_port"].as_u64()
+}
+
+#[test]
+fn up_with_a_web_service_creates_the_router_and_routes_its_names() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    let out = kilter_ok(&env, &dir, &["up"]);
+    let err = stderr_of(&out);
+    assert!(!err.contains("warning"), "{err}");
+    assert!(err.contains("mailpit_web  http://mailpit.shop.localhost"), "{err}");
+
+    let c = env.container("kilter-router").expect("the router exists");
+    assert_eq!(c["State"]["Status"], "running");
+    assert_eq!(c["Config"]["Image"], "caddy:2");
+    assert_eq!(c["Config"]["Labels"]["io.kilter.shared"], "router");
+    assert_eq!(c["HostConfig"]["RestartPolicy"]["Name"], "unless-stopped");
+    assert_eq!(
+        c["HostConfig"]["PortBindings"]["80/tcp"][0],
+        serde_json::json!({"HostIp": "127.0.0.1", "HostPort": "80"})
+    );
+    assert!(c["NetworkSettings"]["Networks"].get("kind").is_some(), "on kind: {c}");
+    let config_dir = env.home().join(".cache").join("kilter").join(".router");
+    let bind =
+        c["Mounts"].as_array().expect("mounts").iter().find(|m| m["Type"] == "bind").cloned();
+    let bind = bind.expect("the configuration directory is mounted");
+    assert_eq!(bind["Source"], config_dir.display().to_string());
+    assert_eq!(
+        (bind["Destination"].as_str(), bind["RW"].as_bool()),
+        (Some("/etc/kilter-router"), Some(false))
+    );
+    assert_eq!(
+        c["Config"]["Cmd"],
+        serde_json::json!(["caddy", "run", "--config", "/etc/kilter-router/caddy.json"])
+    );
+    assert_eq!(router_port(&env), Some(80));
+
+    // What it serves is the file kilter wrote: mailpit's UI by name, postgres has none.
+    let file = std::fs::read_to_string(config_dir.join("caddy.json")).expect("config file");
+    assert_eq!(serde_json::from_str::<Value>(&file).expect("json"), served(&env));
+    let r = routes(&served(&env));
+    let np = nodeport(&env, "shop", "mailpit", "http");
+    assert_eq!(
+        answer(&r, "mailpit.shop.localhost"),
+        Some(format!("kilter-shop-control-plane:{np}").as_str())
+    );
+    assert!(answer(&r, "postgres.shop.localhost").is_some_and(|a| a.starts_with("404 ")), "{r:?}");
+
+    // env and status show the name.
+    let env_out = stdout_of(&kilter_ok(&env, &dir, &["env"]));
+    assert!(
+        env_out.contains("export MAILPIT_WEB_URL=http://mailpit.shop.localhost\n"),
+        "{env_out}"
+    );
+    assert!(!env_out.contains("POSTGRES_WEB_URL"), "{env_out}");
+    let status: Value =
+        serde_json::from_slice(&kilter_ok(&env, &dir, &["status", "--json"]).stdout).expect("json");
+    assert_eq!(status["urls"]["MAILPIT_WEB_URL"], "http://mailpit.shop.localhost");
+    let text = stdout_of(&kilter_ok(&env, &dir, &["status"]));
+    assert!(text.contains("http://mailpit.shop.localhost"), "{text}");
+
+    // A second up with nothing new reloads nothing.
+    kilter_ok(&env, &dir, &["up"]);
+    let log = std::fs::read_to_string(env.shim_log()).unwrap_or_default();
+    assert_eq!(log.matches("caddy reload").count(), 0, "{log}");
+}
+
+#[test]
+fn a_project_without_web_services_makes_no_router() {
+    let env = Env::new();
+    let dir = project(&env, "data", Some("name: data\nservices:\n  - postgres\n"), false);
+    kilter_ok(&env, &dir, &["up"]);
+    assert!(env.container("kilter-router").is_none());
+    assert!(!env.home().join(".cache/kilter/.router").exists());
+    let env_out = stdout_of(&kilter_ok(&env, &dir, &["env"]));
+    assert!(!env_out.contains("_WEB_URL"), "{env_out}");
+}
+
+#[test]
+fn two_projects_then_stop_and_destroy_answer_503_with_the_directory() {
+    let env = Env::new();
+    let shop = project(&env, "shop", Some(SHOP), false);
+    let blog = project(&env, "blog", Some(BLOG), false);
+    kilter_ok(&env, &shop, &["up"]);
+    kilter_ok(&env, &blog, &["up"]);
+    let r = routes(&served(&env));
+    let console = nodeport(&env, "blog", "minio", "console");
+    assert_eq!(
+        answer(&r, "minio.blog.localhost"),
+        Some(format!("kilter-blog-control-plane:{console}").as_str())
+    );
+    assert!(
+        answer(&r, "mailpit.shop.localhost")
+            .is_some_and(|a| a.starts_with("kilter-shop-control-plane:"))
+    );
+
+    // ls shows every project's names.
+    let ls = stdout_of(&kilter_ok(&env, &shop, &["ls"]));
+    assert!(ls.contains("names of blog: http://minio.blog.localhost\n"), "{ls}");
+    assert!(ls.contains("names of shop: http://mailpit.shop.localhost\n"), "{ls}");
+    let doc: Value =
+        serde_json::from_slice(&kilter_ok(&env, &shop, &["ls", "--json"]).stdout).expect("json");
+    assert_eq!(doc["urls"]["blog"], serde_json::json!(["http://minio.blog.localhost"]));
+
+    kilter_ok(&env, &shop, &["stop"]);
+    let log = std::fs::read_to_string(env.shim_log()).unwrap_or_default();
+    assert!(log.contains("caddy reload --config /etc/kilter-router/caddy.json"), "{log}");
+    let r = routes(&served(&env));
+    let down = answer(&r, "mailpit.shop.localhost").expect("shop's names still answer");
+    assert!(down.starts_with("503 "), "{down}");
+    assert!(down.contains("kilter project shop is stopped"), "{down}");
+    assert!(
+        down.contains(&format!("<code>kilter up</code> in <code>{}</code>", shop.display())),
+        "{down}"
+    );
+    assert_eq!(answer(&r, "shop.localhost"), Some(down));
+    assert!(
+        answer(&r, "minio.blog.localhost")
+            .is_some_and(|a| a.starts_with("kilter-blog-control-plane:")),
+        "blog still routed"
+    );
+
+    kilter_ok(&env, &shop, &["destroy", "--yes", "--no-snapshot"]);
+    let r = routes(&served(&env));
+    let gone = answer(&r, "mailpit.shop.localhost").expect("a destroyed project is still known");
+    assert!(gone.starts_with("503 ") && gone.contains("shop has no cluster"), "{gone}");
+    assert!(
+        !r.iter().any(|(_, w)| w.starts_with("kilter-shop-control-plane")),
+        "no route to shop's node: {r:?}"
+    );
+
+    // up again: routed again.
+    kilter_ok(&env, &shop, &["up"]);
+    let r = routes(&served(&env));
+    assert!(
+        answer(&r, "mailpit.shop.localhost")
+            .is_some_and(|a| a.starts_with("kilter-shop-control-plane:")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn port_80_taken_moves_the_router_to_8080_and_the_urls_say_so() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    // Something else publishes 127.0.0.1:80 (a container, so that the fake docker sees it).
+    let st = env
+        .tool("docker")
+        .args(["run", "-d", "--name", "web80", "-p", "127.0.0.1:80:80", "nginx:1"])
+        .output()
+        .expect("docker");
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let out = kilter_ok(&env, &dir, &["up"]);
+    let err = stderr_of(&out);
+    assert!(err.contains("the router uses 127.0.0.1:8080"), "{err}");
+    let c = env.container("kilter-router").expect("router");
+    assert_eq!(c["HostConfig"]["PortBindings"]["80/tcp"][0]["HostPort"], "8080");
+    assert_eq!(c["State"]["Status"], "running");
+    assert_eq!(router_port(&env), Some(8080));
+    let env_out = stdout_of(&kilter_ok(&env, &dir, &["env"]));
+    assert!(
+        env_out.contains("export MAILPIT_WEB_URL=http://mailpit.shop.localhost:8080\n"),
+        "{env_out}"
+    );
+    let text = stdout_of(&kilter_ok(&env, &dir, &["router", "status"]));
+    assert!(text.contains("http://mailpit.shop.localhost:8080"), "{text}");
+}
+
+#[test]
+fn a_foreign_kilter_router_is_left_alone() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    let st = env
+        .tool("docker")
+        .args(["run", "-d", "--name", "kilter-router", "caddy:2"])
+        .output()
+        .expect("docker");
+    assert!(st.status.success());
+    let before = env.container("kilter-router").expect("theirs");
+    // up goes on, with a warning.
+    let out = kilter_ok(&env, &dir, &["up"]);
+    let err = stderr_of(&out);
+    assert!(err.contains("warning") && err.contains("kilter-router is in the way"), "{err}");
+    // The router verbs refuse (exit 1) and say what is in the way.
+    for verb in [&["router", "stop"][..], &["router", "rm"], &["router", "start"]] {
+        let out = kilter(&env, &dir, verb);
+        assert_eq!(out.status.code(), Some(1), "{verb:?}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("kilter did not create it"), "{}", stderr_of(&out));
+    }
+    let after = env.container("kilter-router").expect("still there");
+    assert_eq!(before["Id"], after["Id"]);
+    assert_eq!(after["State"]["Status"], "running");
+    let log = std::fs::read_to_string(env.shim_log()).unwrap_or_default();
+    assert!(!log.contains("exec kilter-router"), "never reloaded: {log}");
+    // status shows it as someone else's.
+    let text = stdout_of(&kilter_ok(&env, &dir, &["router", "status"]));
+    assert!(text.contains("running (not kilter's)"), "{text}");
+}
+
+#[test]
+fn the_switches_turn_it_off() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    let out = env
+        .kilter(&dir)
+        .env("KILTER_REGISTRY", "off")
+        .env("KILTER_ROUTER", "off")
+        .arg("up")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(env.container("kilter-router").is_none());
+    let other =
+        project(&env, "blog", Some("name: blog\nrouter: false\nservices:\n  - minio\n"), false);
+    kilter_ok(&env, &other, &["up"]);
+    assert!(env.container("kilter-router").is_none());
+    // Another project's router does not name a `router: false` project's services either.
+    let third = project(&env, "news", Some("name: news\nservices:\n  - mailpit\n"), false);
+    kilter_ok(&env, &third, &["up"]);
+    let r = routes(&served(&env));
+    assert!(
+        answer(&r, "mailpit.news.localhost").is_some_and(|a| a.starts_with("kilter-news-")),
+        "{r:?}"
+    );
+    assert!(answer(&r, "minio.blog.localhost").is_some_and(|a| a.starts_with("404 ")), "{r:?}");
+    let bad = env.kilter(&dir).env("KILTER_ROUTER", "maybe").arg("env").output().expect("runs");
+    assert_eq!(bad.status.code(), Some(4), "{}", stderr_of(&bad));
+}
+
+#[test]
+fn router_verbs_stop_start_and_remove_it() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    kilter_ok(&env, &dir, &["up"]);
+    let text = stdout_of(&kilter_ok(&env, &dir, &["router", "status"]));
+    assert!(text.contains("kilter-router: running on 127.0.0.1:80"), "{text}");
+    assert!(
+        text.contains("http://mailpit.shop.localhost")
+            && text.contains("kilter-shop-control-plane:"),
+        "{text}"
+    );
+    let doc: Value =
+        serde_json::from_slice(&kilter_ok(&env, &dir, &["router", "status", "--json"]).stdout)
+            .expect("json");
+    assert_eq!(doc["state"], "running");
+    assert_eq!(doc["routes"][0]["url"], "http://mailpit.shop.localhost");
+    kilter_ok(&env, &dir, &["router", "stop"]);
+    assert_eq!(container_status(&env, "kilter-router").as_deref(), Some("exited"));
+    // up starts a stopped router.
+    let out = kilter_ok(&env, &dir, &["up"]);
+    assert!(stderr_of(&out).contains("Started the router kilter-router"), "{}", stderr_of(&out));
+    assert_eq!(container_status(&env, "kilter-router").as_deref(), Some("running"));
+    kilter_ok(&env, &dir, &["router", "stop"]);
+    kilter_ok(&env, &dir, &["router", "start"]);
+    assert_eq!(container_status(&env, "kilter-router").as_deref(), Some("running"));
+    kilter_ok(&env, &dir, &["router", "rm"]);
+    assert!(env.container("kilter-router").is_none());
+    let out = kilter_ok(&env, &dir, &["router", "rm"]);
+    assert!(stderr_of(&out).contains("Nothing to remove"), "{}", stderr_of(&out));
+    // start creates it again, on the recorded port.
+    kilter_ok(&env, &dir, &["router", "start"]);
+    assert_eq!(container_status(&env, "kilter-router").as_deref(), Some("running"));
+}
+
+#[test]
+fn dry_run_prints_the_configuration_file_and_the_container() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    kilter_ok(&env, &dir, &["up"]);
+    kilter_ok(&env, &dir, &["router", "rm"]);
+    std::fs::remove_file(env.home().join(".cache/kilter/.router/caddy.json")).expect("rm");
+    let out = kilter_ok(&env, &dir, &["--dry-run", "router", "start"]);
+    let script = stdout_of(&out);
+    assert!(script.contains(".router/caddy.json"), "{script}");
+    assert!(script.contains("mailpit.shop.localhost"), "the file's content: {script}");
+    assert!(
+        script.contains(
+            "run -d --name kilter-router --restart unless-stopped -p 127.0.0.1:80:80 --network kind"
+        ),
+        "{script}"
+    );
+    assert!(
+        script.contains("caddy:2 caddy run --config /etc/kilter-router/caddy.json"),
+        "{script}"
+    );
+    assert!(env.container("kilter-router").is_none(), "a dry run creates nothing");
+    assert!(!env.home().join(".cache/kilter/.router/caddy.json").exists());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The dry run reaches the real run's end state (tests/it/replay.rs's harness): the routes are
+// the run's own end state, not the records on disk before it.
+
+fn fresh_with_mailpit(env: &Env) -> std::path::PathBuf {
+    project(env, "shop", Some("name: shop\nservices: [mailpit]\n"), false)
+}
+
+fn running_with_mailpit(env: &Env) -> std::path::PathBuf {
+    let d = fresh_with_mailpit(env);
+    env.kilter(&d).arg("up").assert().success();
+    d
+}
+
+#[test]
+fn replay_up_creating_the_router() {
+    let script = crate::replay::assert_replay_equivalent(fresh_with_mailpit, &["up"]);
+    assert!(script.contains("caddy run --config /etc/kilter-router/caddy.json"), "{script}");
+}
+
+#[test]
+fn replay_stop_and_destroy_reload_the_routes() {
+    let script = crate::replay::assert_replay_equivalent(running_with_mailpit, &["stop"]);
+    assert!(script.contains("exec kilter-router caddy reload"), "{script}");
+    assert!(
+        script.contains("kilter project shop is stopped"),
+        "the file the script writes: {script}"
+    );
+    let script = crate::replay::assert_replay_equivalent(
+        running_with_mailpit,
+        &["destroy", "--yes", "--no-snapshot"],
+    );
+    assert!(script.contains("kilter project shop has no cluster"), "{script}");
+}
+
+#[test]
+fn gc_of_a_project_whose_directory_is_gone_forgets_its_names() {
+    let env = Env::new();
+    let shop = project(&env, "shop", Some(SHOP), false);
+    let blog = project(&env, "blog", Some(BLOG), false);
+    kilter_ok(&env, &shop, &["up"]);
+    kilter_ok(&env, &blog, &["up"]);
+    kilter_ok(&env, &shop, &["destroy", "--yes", "--no-snapshot"]);
+    assert!(
+        answer(&routes(&served(&env)), "shop.localhost").is_some_and(|a| a.starts_with("503 "))
+    );
+    std::fs::remove_dir_all(&shop).expect("rm the project");
+    kilter_ok(&env, &blog, &["gc", "--yes"]);
+    let r = routes(&served(&env));
+    assert_eq!(
+        answer(&r, "shop.localhost"),
+        None,
+        "forgotten: the machine-wide 404 answers: {r:?}"
+    );
+    assert!(
+        answer(&r, "minio.blog.localhost")
+            .is_some_and(|a| a.starts_with("kilter-blog-control-plane:"))
+    );
+}
+
+#[test]
+fn doctor_says_whether_localhost_names_resolve_here() {
+    use std::net::ToSocketAddrs as _;
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    let out = kilter(&env, &dir, &["doctor"]);
+    let text = stdout_of(&out);
+    let line = text.lines().find(|l| l.contains(" names ")).unwrap_or_else(|| panic!("{text}"));
+    // The same question kilter asks (getaddrinfo), here.
+    let loopback = ("shop.localhost", 80)
+        .to_socket_addrs()
+        .is_ok_and(|a| a.collect::<Vec<_>>().iter().all(|a| a.ip().is_loopback()));
+    if loopback {
+        assert!(line.starts_with("✓") && line.contains("shop.localhost resolves to"), "{line}");
+    } else {
+        assert!(
+            line.starts_with("!") && line.contains("does not resolve to the loopback"),
+            "{line}"
+        );
+        assert!(text.contains("fix: let the system resolver answer *.localhost"), "{text}");
+    }
+    let off = env.kilter(&dir).env("KILTER_ROUTER", "off").arg("doctor").output().expect("runs");
+    assert!(!stdout_of(&off).lines().any(|l| l.contains(" names ")), "{}", stdout_of(&off));
+}
+
+#[test]
+fn rendered_configurations_are_valid_for_the_real_caddy() {
+    let caddy = std::path::Path::new("/usr/bin/caddy");
+    if !caddy.exists() {
+        crate::support::skipped(
+            "router::rendered_configurations_are_valid_for_the_real_caddy",
+            "/usr/bin/caddy is missing (apt-get install caddy)",
+        );
+        return;
+    }
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/router");
+    let mut n = 0;
+    for f in std::fs::read_dir(&golden).expect("golden dir").flatten() {
+        let out = std::process::Command::new(caddy)
+            .args(["validate", "--config"])
+            .arg(f.path())
+            .env("HOME", std::env::temp_dir())
+            .output()
+            .expect("caddy runs");
+        assert!(
+            out.status.success()
+                && String::from_utf8_lossy(&out.stdout).contains("Valid configuration"),
+            "{}: {}",
+            f.path().display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        n += 1;
+    }
+    assert!(n >= 2, "the golden configurations are there");
+}
+
+#[test]
+fn http_true_names_an_inline_service_and_http_false_takes_a_catalog_name_away() {
+    let env = Env::new();
+    let yaml = "name: shop\nservices:\n  - name: api\n    image: ghcr.io/me/api:1\n    port: 8080\n    http: true\n  - name: mailpit\n    http: false\n";
+    let dir = project(&env, "shop", Some(yaml), false);
+    kilter_ok(&env, &dir, &["up"]);
+    let r = routes(&served(&env));
+    let np = nodeport(&env, "shop", "api", "main");
+    assert_eq!(
+        answer(&r, "api.shop.localhost"),
+        Some(format!("kilter-shop-control-plane:{np}").as_str())
+    );
+    assert!(answer(&r, "mailpit.shop.localhost").is_some_and(|a| a.starts_with("404 ")), "{r:?}");
+    let env_out = stdout_of(&kilter_ok(&env, &dir, &["env"]));
+    assert!(env_out.contains("export API_WEB_URL=http://api.shop.localhost\n"), "{env_out}");
+    assert!(!env_out.contains("MAILPIT_WEB_URL"), "{env_out}");
+}
+
+#[test]
+fn a_rendered_app_answers_at_the_project_name_and_app_name() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\nservices: [mailpit]\n"), false);
+    let app = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/apps/node-plain");
+    for f in ["package.json", "server.js"] {
+        std::fs::copy(app.join(f), dir.join(f)).expect("copy the app");
+    }
+    kilter_ok(&env, &dir, &["up"]);
+    let r = routes(&served(&env));
+    let base = nodeport(&env, "shop", "mailpit", "http") - 18; // the block's first port
+    let dial = format!("kilter-shop-control-plane:{base}");
+    assert_eq!(answer(&r, "shop.localhost"), Some(dial.as_str()), "{r:?}");
+    assert_eq!(answer(&r, "app.shop.localhost"), Some(dial.as_str()));
+    let status: Value =
+        serde_json::from_slice(&kilter_ok(&env, &dir, &["status", "--json"]).stdout).expect("json");
+    assert_eq!(status["urls"]["APP_URL"], "http://shop.localhost");
+    // `kilter env` keeps the app's APP_URL (its NodePort) and adds the web UIs' names.
+    let env_out = stdout_of(&kilter_ok(&env, &dir, &["env"]));
+    assert_eq!(env_out.matches("export APP_URL=").count(), 1, "{env_out}");
+    assert!(
+        env_out.contains("export MAILPIT_WEB_URL=http://mailpit.shop.localhost\n"),
+        "{env_out}"
+    );
+}
