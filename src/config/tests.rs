@@ -2459,8 +2459,8 @@ fn a_wrong_app_field_is_an_error_at_its_line_and_column() {
         ("dev: []\n", "/p/kilter.yaml:1:6: dev: the list of arguments is empty"),
         ("dev: [npm, [run]]\n", "/p/kilter.yaml:1:12: dev[1]: expected a string, found a list"),
         (
-            "sync: [../shared]\n",
-            "/p/kilter.yaml:1:8: sync[0]: \"../shared\" is not inside the project",
+            "sync: [../common]\n",
+            "/p/kilter.yaml:1:8: sync[0]: \"../common\" is not inside the project",
         ),
         ("sync: /etc\n", "/p/kilter.yaml:1:7: sync: \"/etc\" is not inside the project directory"),
         (
