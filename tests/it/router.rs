@@ -572,3 +572,34 @@ fn replay_ci_creating_the_router_and_reloading_after_the_deletion() {
     let deleted = script.find("kind delete cluster").expect("the deletion");
     assert!(script[deleted..].contains("exec kilter-router caddy reload"), "{script}");
 }
+
+#[test]
+fn ci_with_the_router_off_makes_none_and_router_false_keeps_the_names_away() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    let out = env
+        .kilter(&dir)
+        .env("KILTER_REGISTRY", "off")
+        .env("KILTER_ROUTER", "off")
+        .arg("ci")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(env.container("kilter-router").is_none());
+    let log = std::fs::read_to_string(env.shim_log()).unwrap_or_default();
+    assert!(!log.contains("kilter-router"), "no router command at all: {log}");
+
+    // `router: false` beside a routed project: its kept ci cluster gets no names, the other keeps its.
+    let news = project(&env, "news", Some("name: news\nservices:\n  - mailpit\n"), false);
+    kilter_ok(&env, &news, &["up"]);
+    let blog =
+        project(&env, "blog", Some("name: blog\nrouter: false\nservices:\n  - minio\n"), false);
+    kilter_ok(&env, &blog, &["ci", "--keep"]);
+    let r = routes(&served(&env));
+    assert!(answer(&r, "minio.blog.localhost").is_some_and(|a| a.starts_with("404 ")), "{r:?}");
+    assert!(!r.iter().any(|(_, w)| w.starts_with("kilter-blog-")), "{r:?}");
+    assert!(
+        answer(&r, "mailpit.news.localhost").is_some_and(|a| a.starts_with("kilter-news-")),
+        "{r:?}"
+    );
+}
