@@ -257,6 +257,9 @@ pub enum Change<'a> {
         web: &'a BTreeMap<String, String>,
         /// The app's NodePort when kilter renders the app.
         app: Option<u16>,
+        /// `Running` after `up`; `Absent` after `kilter ci` deleted the cluster it created
+        /// (the record as the run knows it: a dry run has none on disk).
+        state: NodeState,
     },
     /// `stop` (`Stopped`) or `destroy` (`Absent`).
     State { name: &'a str, state: NodeState },
@@ -270,7 +273,7 @@ pub fn apply(
 ) -> Vec<ProjectRecord> {
     match change {
         None => {}
-        Some(Change::Up { name, dir, services, web, app }) => {
+        Some(Change::Up { name, dir, services, web, app, state }) => {
             let entry = ports::Entry {
                 services: services.clone(),
                 dir: Some(dir.to_owned()),
@@ -281,7 +284,7 @@ pub fn apply(
             let rec = ProjectRecord {
                 name: name.to_owned(),
                 dir: Some(dir.to_owned()),
-                state: NodeState::Running,
+                state,
                 node: format!("kilter-{name}-control-plane"),
                 web: web_services(services, web),
                 app: app_port(name, &entry),
@@ -582,6 +585,9 @@ pub struct Machine<'a, 'r> {
     pub ports_path: Utf8PathBuf,
     /// `router.lock` in the state dir: one kilter at a time regenerates the configuration.
     pub lock_path: Utf8PathBuf,
+    /// This run created or started the router already (`kilter ci` after its deletion): the
+    /// dry run, which inspects a router that was only printed, reloads it as the real run does.
+    pub made: bool,
 }
 
 impl<'a, 'r> Machine<'a, 'r> {
@@ -600,6 +606,7 @@ impl<'a, 'r> Machine<'a, 'r> {
             dirs,
             ports_path: dirs.port_registry(),
             lock_path: dirs.state.join("router.lock"),
+            made: false,
         }
     }
 
@@ -692,6 +699,10 @@ impl<'a, 'r> Machine<'a, 'r> {
                 let got = self.create(planned)?;
                 done.port = Some(got);
                 done.created = true;
+            }
+            None if self.made && self.runner.planning() && changed => {
+                self.reload()?;
+                done.reloaded = true;
             }
             None => {}
             Some(c) => {

@@ -44,12 +44,34 @@ pub fn after_up(ctx: &Ctx<'_>, project: &Project, services: &NodePorts) -> Resul
         let none = services.keys().map(|s| (s.clone(), String::new())).collect();
         return soft(
             ctx,
-            record(ctx, &project.name, &none, None).and_then(|()| sync(ctx, &settings, None)),
+            record(ctx, &project.name, &none, None)
+                .and_then(|()| sync(ctx, &settings, None, false)),
         );
     }
+    let (web, app) = names(ctx, project)?;
+    let change = Change::Up {
+        name: &project.name,
+        dir: &project.dir,
+        services,
+        web: &web,
+        app,
+        state: NodeState::Running,
+    };
+    soft(
+        ctx,
+        record(ctx, &project.name, &web, app)
+            .and_then(|()| sync(ctx, &settings, Some(change), false)),
+    )
+}
+
+/// kilter.yaml's `http:` choices, and the app's NodePort when kilter renders the app (the first
+/// NodePort of the block).
+fn names(
+    ctx: &Ctx<'_>,
+    project: &Project,
+) -> Result<(std::collections::BTreeMap<String, String>, Option<u16>)> {
     let web =
         router::web_overrides(&project.config.services, &super::services::services_of(project)?);
-    // The app kilter renders answers on the first NodePort of the block.
     let app = match super::app::choose(project)? {
         super::app::Choice::Rendered(_) => {
             let (ports, _) = crate::ports::preview(&ctx.dirs.port_registry(), &project.name)?;
@@ -57,11 +79,32 @@ pub fn after_up(ctx: &Ctx<'_>, project: &Project, services: &NodePorts) -> Resul
         }
         _ => None,
     };
-    let change = Change::Up { name: &project.name, dir: &project.dir, services, web: &web, app };
-    soft(
-        ctx,
-        record(ctx, &project.name, &web, app).and_then(|()| sync(ctx, &settings, Some(change))),
-    )
+    Ok((web, app))
+}
+
+/// After `kilter ci` deleted the cluster it created, whose services had `services`' NodePorts
+/// when [`after_up`] named them: this project's names answer 503 as after `destroy`. The record
+/// is the run's own (a dry run has none on disk), and a router this run made is reloaded.
+pub fn after_ci_delete(ctx: &Ctx<'_>, project: &Project, services: &NodePorts) -> Result<()> {
+    let settings = Settings::from_env()?;
+    if !settings.machine_on {
+        return Ok(());
+    }
+    let (web, app) = names(ctx, project)?;
+    if !router::enabled_for(project, &settings)
+        || (router::web_services(services, &web).is_empty() && app.is_none())
+    {
+        return refresh(ctx, Some((project, NodeState::Absent)));
+    }
+    let change = Change::Up {
+        name: &project.name,
+        dir: &project.dir,
+        services,
+        web: &web,
+        app,
+        state: NodeState::Absent,
+    };
+    soft(ctx, sync(ctx, &settings, Some(change), true))
 }
 
 /// Record kilter.yaml's `http:` choices and the rendered app's NodePort in the project's
@@ -99,25 +142,30 @@ pub fn refresh(ctx: &Ctx<'_>, change: Option<(&Project, NodeState)>) -> Result<(
         return Ok(());
     }
     let change = change.map(|(p, state)| Change::State { name: &p.name, state });
-    soft(ctx, sync(ctx, &settings, change))
+    soft(ctx, sync(ctx, &settings, change, false))
 }
 
-fn sync(ctx: &Ctx<'_>, settings: &Settings, change: Option<Change<'_>>) -> Result<()> {
+/// Regenerate the routes with `change` applied. `made`: this run created or started the router
+/// (`kilter ci` after its deletion), so it is reloaded even where the dry run cannot see it.
+fn sync(ctx: &Ctx<'_>, settings: &Settings, change: Option<Change<'_>>, made: bool) -> Result<()> {
     let tools = ctx.tools(&[Tool::Docker])?;
     let docker = tools.docker()?;
-    let machine = Machine::new(ctx.runner, ctx.ui, &docker, settings, &ctx.dirs);
+    let mut machine = Machine::new(ctx.runner, ctx.ui, &docker, settings, &ctx.dirs);
+    machine.made = made;
     let wants = match change {
-        Some(Change::Up { services, web, app, .. }) => {
+        Some(Change::Up { services, web, app, state: NodeState::Running, .. }) => {
             !router::web_services(services, web).is_empty() || app.is_some()
         }
         _ => false,
     };
-    // Nothing to route here, and no router was ever made (none recorded its port): no call.
-    if !wants && router::recorded_port(&machine.ports_path)?.is_none() {
-        return Ok(());
-    }
-    if !wants && machine.inspect_ours()?.is_none() {
-        return Ok(());
+    if !made {
+        // Nothing to route here, and no router was ever made (none recorded its port): no call.
+        if !wants && router::recorded_port(&machine.ports_path)?.is_none() {
+            return Ok(());
+        }
+        if !wants && machine.inspect_ours()?.is_none() {
+            return Ok(());
+        }
     }
     let done = machine.sync(wants, change, &router::recorded_app)?;
     if done.started {

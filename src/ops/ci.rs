@@ -1,6 +1,7 @@
 //! `kilter ci` (docs/commands.md, "kilter ci"): one shot for a CI job. Phases, each timed:
 //!
-//! 1. **cluster** — create or reuse it until healthy (`lifecycle::up`, the code of `kilter up`);
+//! 1. **cluster** — create or reuse it until healthy (`lifecycle::up`, the code of `kilter up`),
+//!    and the shared router names its app and services as after `kilter up`;
 //! 2. **services** — kilter.yaml's services applied and ready (as `up` does them), when there are
 //!    any;
 //! 3. **restore** — with `--restore NAME`, `kilter db restore NAME`;
@@ -10,7 +11,7 @@
 //!    `kilter status --json`, the namespace's events and `kubectl describe pods`, into
 //!    `--artifacts DIR`;
 //! 6. **destroy** — the cluster and its runtime files (`lifecycle::destroy`), unless `--keep`, or
-//!    `--keep-on-failure` after a failure.
+//!    `--keep-on-failure` after a failure; its names then answer 503 as after `kilter destroy`.
 //!
 //! The exit code is Tilt's; 5 when `--timeout` passed (it bounds phases 1–4; artifacts and the
 //! deletion after it get [`CLEANUP_LIMIT`] each, so a timed-out run still leaves its evidence
@@ -19,6 +20,7 @@
 //! `::error` annotation with the failing `$` line, and a Markdown summary goes to
 //! `$GITHUB_STEP_SUMMARY`.
 
+use std::cell::OnceCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -33,7 +35,7 @@ use crate::github::{self, Actions, Phase, Status};
 use crate::lifecycle;
 use crate::lifecycle::app::Choice;
 use crate::lifecycle::bring_up::{BroughtUp, Step, Steps, bring_up, prepare_tilt};
-use crate::ports;
+use crate::ports::{self, NodePorts};
 use crate::project::{Identity, Project, check_identity, stage_flag};
 use crate::services::{Service, Wired};
 use crate::snapshot;
@@ -86,7 +88,9 @@ pub fn run(ctx: &Ctx<'_>, args: &CiArgs) -> Result<i32> {
     // Set by the cluster phase once `kind create` made the cluster in this run: only such a
     // cluster is deleted at the end (a reused one, e.g. `kilter up`'s, is kept).
     let created = AtomicBool::new(false);
-    let outcome = work(ctx, &project, &service_list, args, timeout, &mut phases, &created);
+    // The NodePorts the router named in the cluster phase (for the names after the deletion).
+    let named = OnceCell::new();
+    let outcome = work(ctx, &project, &service_list, args, &mut phases, &created, &named);
     runner.clear_deadline();
     let failed = !matches!(outcome, Ok(Verdict::Passed));
     let interrupted = outcome.as_ref().is_err_and(|e| code_of(e) == Code::Interrupted);
@@ -145,8 +149,8 @@ pub fn run(ctx: &Ctx<'_>, args: &CiArgs) -> Result<i32> {
     } else {
         runner.set_deadline(CLEANUP_LIMIT, "the deletion's time limit");
         let title = format!("Deleting cluster {}", project.cluster());
-        if let Err(e) =
-            phases.run("destroy", &title, || destroy(ctx, &project).map(|()| ((), ok())))
+        if let Err(e) = phases
+            .run("destroy", &title, || destroy(ctx, &project, named.get()).map(|()| ((), ok())))
         {
             destroy_error = Some(e);
         }
@@ -216,11 +220,12 @@ fn work(
     project: &Project,
     service_list: &[Service],
     args: &CiArgs,
-    timeout: Duration,
     phases: &mut Phases<'_, '_>,
     created: &AtomicBool,
+    named: &OnceCell<NodePorts>,
 ) -> Result<Verdict> {
     let actions = phases.actions;
+    let timeout = args.timeout.get();
     // The user's Tiltfile, or the one kilter renders for the app (as `up` does).
     let choice = crate::lifecycle::app::choose(project)?;
     let (tiltfile, want_tilt) = match &choice {
@@ -241,6 +246,10 @@ fn work(
     };
     // The cluster, then kilter.yaml's services, as `up` brings them up: each a phase.
     let BroughtUp { up, wired } = bring_up(ctx, project, &opts, false, phases)?;
+    // The shared router names this project's app and services while the run lasts, as after
+    // `kilter up` (a warning at worst).
+    crate::lifecycle::router::after_up(ctx, project, &up.nodeports)?;
+    let _ = named.set(up.nodeports.clone());
     // Released before anything that may run kilter itself (`db restore`, a Tiltfile's
     // `local('kilter …')`); the deletion takes it again.
     drop(up.lock);
@@ -495,14 +504,19 @@ fn run_ok(ctx: &Ctx<'_>, cmd: &Cmd, into: Option<&Utf8PathBuf>) -> Result<bool> 
 }
 
 /// Delete the cluster (the project lock again, kilter.yaml's flag staged first).
-fn destroy(ctx: &Ctx<'_>, project: &Project) -> Result<()> {
+fn destroy(ctx: &Ctx<'_>, project: &Project, named: Option<&NodePorts>) -> Result<()> {
     let _lock = ctx.lock(project, "kilter ci")?;
     // The cluster must still be this directory's.
     check_identity(project, false, ctx.ui)?;
     let tools = ctx.tools(&[Tool::Docker, Tool::Kind])?;
     let kind = tools.kind()?;
     let flag = stage_flag(ctx.runner, project, false)?;
-    lifecycle::destroy::delete(ctx, project, &kind, flag)
+    lifecycle::destroy::delete(ctx, project, &kind, flag)?;
+    // The router: this project's names answer 503 as after `kilter destroy`.
+    match named {
+        Some(services) => lifecycle::router::after_ci_delete(ctx, project, services),
+        None => lifecycle::router::refresh(ctx, Some((project, crate::router::NodeState::Absent))),
+    }
 }
 
 /// The phases run so far; prints each as it starts (a `::group::` on GitHub Actions).

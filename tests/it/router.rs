@@ -531,3 +531,75 @@ fn a_rendered_app_answers_at_the_project_name_and_app_name() {
         "{env_out}"
     );
 }
+
+#[test]
+fn ci_names_the_project_while_it_runs_and_after_deleting_its_cluster_they_answer_503() {
+    // Kept: the names route to the node, as after `up`.
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    let out = kilter_ok(&env, &dir, &["ci", "--keep"]);
+    let err = stderr_of(&out);
+    assert!(!err.contains("warning"), "{err}");
+    assert!(env.container("kilter-router").is_some(), "ci created the router");
+    let r = routes(&served(&env));
+    let np = nodeport(&env, "shop", "mailpit", "http");
+    assert_eq!(
+        answer(&r, "mailpit.shop.localhost"),
+        Some(format!("kilter-shop-control-plane:{np}").as_str())
+    );
+
+    // Not kept: the cluster ci created goes, and its names answer 503 as after `destroy`.
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    kilter_ok(&env, &dir, &["ci"]);
+    let log = std::fs::read_to_string(env.shim_log()).unwrap_or_default();
+    assert!(log.contains("caddy reload --config /etc/kilter-router/caddy.json"), "{log}");
+    let r = routes(&served(&env));
+    let gone = answer(&r, "mailpit.shop.localhost").expect("the project is still known");
+    assert!(gone.starts_with("503 ") && gone.contains("shop has no cluster"), "{gone}");
+    assert!(
+        !r.iter().any(|(_, w)| w.starts_with("kilter-shop-control-plane")),
+        "no route to the deleted node: {r:?}"
+    );
+}
+
+#[test]
+fn replay_ci_creating_the_router_and_reloading_after_the_deletion() {
+    let script = crate::replay::assert_replay_equivalent(fresh_with_mailpit, &["ci"]);
+    assert!(script.contains("caddy run --config /etc/kilter-router/caddy.json"), "{script}");
+    assert!(script.contains("kilter project shop has no cluster"), "{script}");
+    // The router the script created is reloaded after the deletion, as in the real run.
+    let deleted = script.find("kind delete cluster").expect("the deletion");
+    assert!(script[deleted..].contains("exec kilter-router caddy reload"), "{script}");
+}
+
+#[test]
+fn ci_with_the_router_off_makes_none_and_router_false_keeps_the_names_away() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    let out = env
+        .kilter(&dir)
+        .env("KILTER_REGISTRY", "off")
+        .env("KILTER_ROUTER", "off")
+        .arg("ci")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(env.container("kilter-router").is_none());
+    let log = std::fs::read_to_string(env.shim_log()).unwrap_or_default();
+    assert!(!log.contains("kilter-router"), "no router command at all: {log}");
+
+    // `router: false` beside a routed project: its kept ci cluster gets no names, the other keeps its.
+    let news = project(&env, "news", Some("name: news\nservices:\n  - mailpit\n"), false);
+    kilter_ok(&env, &news, &["up"]);
+    let blog =
+        project(&env, "blog", Some("name: blog\nrouter: false\nservices:\n  - minio\n"), false);
+    kilter_ok(&env, &blog, &["ci", "--keep"]);
+    let r = routes(&served(&env));
+    assert!(answer(&r, "minio.blog.localhost").is_some_and(|a| a.starts_with("404 ")), "{r:?}");
+    assert!(!r.iter().any(|(_, w)| w.starts_with("kilter-blog-")), "{r:?}");
+    assert!(
+        answer(&r, "mailpit.news.localhost").is_some_and(|a| a.starts_with("kilter-news-")),
+        "{r:?}"
+    );
+}
