@@ -20,77 +20,26 @@ REGISTRY_BIN=/usr/bin/docker-registry
 LABEL=io.kilter.test-image.sha256
 RECIPE_VERSION=1
 
-if [[ -z ${DOCKER:-} ]]; then
-    if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
-fi
-
-force=0
-verify=auto
-for arg in "$@"; do
-    case $arg in
-        --force) force=1 ;;
-        --verify) verify=yes ;;
-        --no-verify) verify=no ;;
-        -h | --help)
-            sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
-            exit 0
-            ;;
-        *)
-            echo "build-registry-image: unknown argument: $arg" >&2
-            exit 2
-            ;;
-    esac
-done
-
-log() { printf 'build-registry-image: %s\n' "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
+# shellcheck source=scripts/lib/image.sh
+. "$(dirname "$0")/lib/image.sh"
+image_init build-registry-image 15 "$@"
 
 # Debian packages, installed when missing (as .ci/run does for the others).
 need=()
 [[ -x $REGISTRY_BIN ]] || need+=(docker-registry)
 [[ -x $BUSYBOX ]] || need+=(busybox-static)
-if ((${#need[@]})); then
-    log "installing ${need[*]} (apt-get)"
-    as_root=()
-    [[ $(id -u) == 0 ]] || as_root=(sudo -n)
-    export DEBIAN_FRONTEND=noninteractive
-    "${as_root[@]}" apt-get update -qq </dev/null
-    "${as_root[@]}" apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "${need[@]}" </dev/null
-fi
+image_apt_install "${need[@]}"
 [[ -x $REGISTRY_BIN ]] || die "$REGISTRY_BIN not found: install Debian's docker-registry"
 [[ -x $BUSYBOX ]] || die "$BUSYBOX not found: install Debian's busybox-static"
-"$DOCKER" info >/dev/null 2>&1 || die "no Docker daemon reachable with $DOCKER (start one: scripts/dockerd.sh start)"
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/kilter-registry-image.XXXXXX")
-verify_name=""
-cleanup() {
-    if [[ -n $verify_name ]]; then "$DOCKER" rm -f "$verify_name" >/dev/null 2>&1 || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+image_need_docker
 
 # --- the rootfs ------------------------------------------------------------------------------------
 root=$work/rootfs
-mkdir -p "$root"/{bin,usr/bin,etc/docker/registry,etc/distribution,etc/ssl/certs,tmp,var/lib/registry,proc,sys,dev,root}
-cp "$BUSYBOX" "$root/bin/busybox"
-for applet in sh wget cat ls mkdir rm sleep; do ln -sf busybox "$root/bin/$applet"; done
-cp "$REGISTRY_BIN" "$root/usr/bin/docker-registry"
-# The shared libraries it links (only libc and the loader), at the same paths.
-while read -r lib; do
-    [[ -n $lib && -e $lib ]] || continue
-    mkdir -p "$root$(dirname "$lib")"
-    cp -L "$lib" "$root$lib"
-done < <(ldd "$REGISTRY_BIN" | awk '/=>/ {print $3} /^\t\// {print $1}')
-# Upstreams over https need CA certificates (tests use plain http).
-if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then
-    cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
-fi
-chmod 1777 "$root/tmp"
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
-printf 'root:x:0:\n' >"$root/etc/group"
+image_base_rootfs "$root" "$BUSYBOX"
+mkdir -p "$root"/{etc/docker/registry,etc/distribution,var/lib/registry}
+# Only libc and the loader are linked. Upstreams over https need the CA certificates (tests use
+# plain http).
+image_add_binary "$root" "$REGISTRY_BIN" /usr/bin/docker-registry
 cat >"$root/etc/docker/registry/config.yml" <<'EOF'
 version: 0.1
 log:
@@ -114,18 +63,12 @@ EOF
 cp "$root/etc/docker/registry/config.yml" "$root/etc/distribution/config.yml"
 
 tarball=$work/rootfs.tar
-tar -C "$root" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu -cf "$tarball" .
+image_pack "$root" "$tarball"
 CMD_JSON='["/usr/bin/docker-registry","serve","/etc/docker/registry/config.yml"]'
-hash=$(
-    {
-        sha256sum <"$tarball"
-        printf 'recipe=%s\ncmd=%s\n' "$RECIPE_VERSION" "$CMD_JSON"
-    } | sha256sum | cut -c1-64
-)
+hash=$(image_hash "$tarball" "$RECIPE_VERSION" "$CMD_JSON")
 
-have=$("$DOCKER" image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$IMAGE" 2>/dev/null || true)
 built=0
-if [[ $force == 0 && $have == "$hash" ]]; then
+if image_current "$IMAGE" "$LABEL" "$hash"; then
     log "$IMAGE is up to date (${hash:0:12}); nothing to build"
 else
     start=$SECONDS
@@ -147,22 +90,6 @@ fi
 
 # --- smoke test --------------------------------------------------------------------------------------
 log "verifying $IMAGE"
-verify_name="kilter-registry-image-verify-$$"
-"$DOCKER" run -d --name "$verify_name" -p 127.0.0.1:0:5000 "$IMAGE" >/dev/null
-mapping=$("$DOCKER" port "$verify_name" 5000/tcp | head -n1)
-port=${mapping##*:}
-body=""
-for _ in $(seq 1 100); do
-    if body=$(
-        exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
-        printf 'GET /v2/ HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
-        cat <&3
-    ) 2>/dev/null && [[ $body == *"200 OK"* ]]; then
-        break
-    fi
-    sleep 0.1
-done
-[[ $body == *"200 OK"* ]] || die "GET /v2/ through 127.0.0.1:$port did not answer 200: $body"
-"$DOCKER" rm -f "$verify_name" >/dev/null
-verify_name=""
-log "verified: GET /v2/ answers 200 through 127.0.0.1:$port"
+image_smoke "$IMAGE" 5000 /v2/ "200 OK"
+image_smoke_done
+log "verified: GET /v2/ answers 200 through 127.0.0.1:$verify_port"

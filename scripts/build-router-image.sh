@@ -19,76 +19,24 @@ CADDY_BIN=/usr/bin/caddy
 LABEL=io.kilter.test-image.sha256
 RECIPE_VERSION=1
 
-if [[ -z ${DOCKER:-} ]]; then
-    if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
-fi
-
-force=0
-verify=auto
-for arg in "$@"; do
-    case $arg in
-        --force) force=1 ;;
-        --verify) verify=yes ;;
-        --no-verify) verify=no ;;
-        -h | --help)
-            sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
-            exit 0
-            ;;
-        *)
-            echo "build-router-image: unknown argument: $arg" >&2
-            exit 2
-            ;;
-    esac
-done
-
-log() { printf 'build-router-image: %s\n' "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
+# shellcheck source=scripts/lib/image.sh
+. "$(dirname "$0")/lib/image.sh"
+image_init build-router-image 13 "$@"
 
 # Debian packages, installed when missing (as .ci/run does for the others).
 need=()
 [[ -x $CADDY_BIN ]] || need+=(caddy)
 [[ -x $BUSYBOX ]] || need+=(busybox-static)
-if ((${#need[@]})); then
-    log "installing ${need[*]} (apt-get)"
-    as_root=()
-    [[ $(id -u) == 0 ]] || as_root=(sudo -n)
-    export DEBIAN_FRONTEND=noninteractive
-    "${as_root[@]}" apt-get update -qq </dev/null
-    "${as_root[@]}" apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "${need[@]}" </dev/null
-fi
+image_apt_install "${need[@]}"
 [[ -x $CADDY_BIN ]] || die "$CADDY_BIN not found: install Debian's caddy"
 [[ -x $BUSYBOX ]] || die "$BUSYBOX not found: install Debian's busybox-static"
-"$DOCKER" info >/dev/null 2>&1 || die "no Docker daemon reachable with $DOCKER (start one: scripts/dockerd.sh start)"
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/kilter-router-image.XXXXXX")
-verify_name=""
-cleanup() {
-    if [[ -n $verify_name ]]; then "$DOCKER" rm -f "$verify_name" >/dev/null 2>&1 || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+image_need_docker
 
 # --- the rootfs ------------------------------------------------------------------------------------
 root=$work/rootfs
-mkdir -p "$root"/{bin,usr/bin,etc/caddy,etc/ssl/certs,config,data,srv,tmp,proc,sys,dev,root}
-cp "$BUSYBOX" "$root/bin/busybox"
-for applet in sh wget cat ls mkdir rm sleep; do ln -sf busybox "$root/bin/$applet"; done
-cp "$CADDY_BIN" "$root/usr/bin/caddy"
-# The shared libraries it links, at the same paths.
-while read -r lib; do
-    [[ -n $lib && -e $lib ]] || continue
-    mkdir -p "$root$(dirname "$lib")"
-    cp -L "$lib" "$root$lib"
-done < <(ldd "$CADDY_BIN" | awk '/=>/ {print $3} /^\t\// {print $1}')
-if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then
-    cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
-fi
-chmod 1777 "$root/tmp"
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
-printf 'root:x:0:\n' >"$root/etc/group"
+image_base_rootfs "$root" "$BUSYBOX"
+mkdir -p "$root"/{etc/caddy,config,data,srv}
+image_add_binary "$root" "$CADDY_BIN" /usr/bin/caddy
 cat >"$root/etc/caddy/Caddyfile" <<'EOF'
 :80 {
 	respond "kilter test router" 200
@@ -96,18 +44,12 @@ cat >"$root/etc/caddy/Caddyfile" <<'EOF'
 EOF
 
 tarball=$work/rootfs.tar
-tar -C "$root" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu -cf "$tarball" .
+image_pack "$root" "$tarball"
 CMD_JSON='["caddy","run","--config","/etc/caddy/Caddyfile","--adapter","caddyfile"]'
-hash=$(
-    {
-        sha256sum <"$tarball"
-        printf 'recipe=%s\ncmd=%s\n' "$RECIPE_VERSION" "$CMD_JSON"
-    } | sha256sum | cut -c1-64
-)
+hash=$(image_hash "$tarball" "$RECIPE_VERSION" "$CMD_JSON")
 
-have=$("$DOCKER" image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$IMAGE" 2>/dev/null || true)
 built=0
-if [[ $force == 0 && $have == "$hash" ]]; then
+if image_current "$IMAGE" "$LABEL" "$hash"; then
     log "$IMAGE is up to date (${hash:0:12}); nothing to build"
 else
     start=$SECONDS
@@ -133,23 +75,7 @@ fi
 
 # --- smoke test --------------------------------------------------------------------------------------
 log "verifying $IMAGE"
-verify_name="kilter-router-image-verify-$$"
-"$DOCKER" run -d --name "$verify_name" -p 127.0.0.1:0:80 "$IMAGE" >/dev/null
-mapping=$("$DOCKER" port "$verify_name" 80/tcp | head -n1)
-port=${mapping##*:}
-body=""
-for _ in $(seq 1 100); do
-    if body=$(
-        exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
-        printf 'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
-        cat <&3
-    ) 2>/dev/null && [[ $body == *"kilter test router"* ]]; then
-        break
-    fi
-    sleep 0.1
-done
-[[ $body == *"kilter test router"* ]] || die "GET / through 127.0.0.1:$port did not answer: $body"
+image_smoke "$IMAGE" 80 / "kilter test router"
 "$DOCKER" exec "$verify_name" caddy version >/dev/null || die "caddy does not run in $IMAGE"
-"$DOCKER" rm -f "$verify_name" >/dev/null
-verify_name=""
-log "verified: GET / answers through 127.0.0.1:$port"
+image_smoke_done
+log "verified: GET / answers through 127.0.0.1:$verify_port"

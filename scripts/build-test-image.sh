@@ -18,51 +18,19 @@ LABEL=io.kilter.test-image.sha256
 # Bump when the recipe below changes in a way the hash of the rootfs would not show.
 RECIPE_VERSION=1
 
-if [[ -z ${DOCKER:-} ]]; then
-    if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
-fi
-
-force=0
-verify=auto
-for arg in "$@"; do
-    case $arg in
-        --force) force=1 ;;
-        --verify) verify=yes ;;
-        --no-verify) verify=no ;;
-        -h | --help)
-            sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
-            exit 0
-            ;;
-        *)
-            echo "build-test-image: unknown argument: $arg" >&2
-            exit 2
-            ;;
-    esac
-done
-
-log() { printf 'build-test-image: %s\n' "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
+# shellcheck source=scripts/lib/image.sh
+. "$(dirname "$0")/lib/image.sh"
+image_init build-test-image 13 "$@"
 
 [[ -x $BUSYBOX ]] || die "$BUSYBOX not found: install Debian's busybox-static (apt-get install busybox-static)"
 "$BUSYBOX" --list >/dev/null 2>&1 || die "$BUSYBOX does not run"
-"$DOCKER" info >/dev/null 2>&1 || die "no Docker daemon reachable with $DOCKER (start one: scripts/dockerd.sh start)"
+image_need_docker
 
 # PID 1 is a shell: it traps TERM/INT so `docker stop` ends it at once (a shell as PID 1 without a trap
 # ignores TERM, and docker would wait 10 s before SIGKILL). `sleep & wait` keeps the wait interruptible.
 # shellcheck disable=SC2016 # $! is for the container's shell
 INIT='trap "exit 0" TERM INT; while :; do sleep 1 & wait $!; done'
 CMD_JSON="[\"/bin/sh\",\"-c\",\"${INIT//\"/\\\"}\"]"
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/kilter-test-image.XXXXXX")
-verify_name=""
-cleanup() {
-    if [[ -n $verify_name ]]; then "$DOCKER" rm -f "$verify_name" >/dev/null 2>&1 || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
 
 # --- the rootfs ------------------------------------------------------------------------------------
 root=$work/rootfs
@@ -80,21 +48,14 @@ printf 'kilter-test-node\n' >"$root/etc/kilter-test-node"
 printf 'kilter-test-node ok\n' >"$root/www/index.html"
 
 tarball=$work/rootfs.tar
-tar -C "$root" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu -cf "$tarball" .
+image_pack "$root" "$tarball"
+hash=$(image_hash "$tarball" "$RECIPE_VERSION" "$CMD_JSON")
 
-hash=$(
-    {
-        sha256sum <"$tarball"
-        printf 'recipe=%s\ncmd=%s\n' "$RECIPE_VERSION" "$CMD_JSON"
-    } | sha256sum | cut -c1-64
-)
-
-have=$("$DOCKER" image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$IMAGE" 2>/dev/null || true)
 built=0
-if [[ $force == 0 && $have == "$hash" ]]; then
+if image_current "$IMAGE" "$LABEL" "$hash"; then
     log "$IMAGE is up to date (${hash:0:12}); nothing to build"
 else
-    if [[ -n $have ]]; then log "$IMAGE exists with another content hash (${have:0:12}); rebuilding"; fi
+    if [[ -n $image_have ]]; then log "$IMAGE exists with another content hash (${image_have:0:12}); rebuilding"; fi
     start=$SECONDS
     "$DOCKER" import \
         --change "CMD $CMD_JSON" \
@@ -113,7 +74,7 @@ fi
 
 # --- smoke test --------------------------------------------------------------------------------------
 log "verifying $IMAGE"
-verify_name="kilter-test-image-verify-$$"
+verify_name="kilter-build-test-image-verify-$$"
 d() { "$DOCKER" "$@"; }
 d run -d --name "$verify_name" -p 127.0.0.1:0:80 "$IMAGE" >/dev/null
 out=$(d exec "$verify_name" sh -c 'echo hi > /var/x; cat /var/x')
