@@ -297,17 +297,7 @@ fn restore(ctx: &Ctx<'_>, name: Option<&str>) -> Result<i32> {
         let restore_cmd = t.exec_mutating(
             format!("restore snapshot {name} into database {target}"),
             true,
-            &match engine {
-                Engine::Postgres => {
-                    engine::pg_restore_argv(bytes, &sha, decompressor, &db.user, &target)
-                }
-                Engine::Mysql | Engine::Mariadb => engine::staged_restore_argv(
-                    bytes,
-                    &sha,
-                    decompressor,
-                    engine.restore_argv(&db.user, &target),
-                ),
-            },
+            &engine.checked_restore_argv(bytes, &sha, decompressor, &db.user, &target),
         );
         // Fed by kilter; `ran` says that the command really ran (a dry run only prints it).
         let source = if as_is {

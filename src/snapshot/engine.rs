@@ -135,15 +135,61 @@ impl Engine {
         }
     }
 
-    /// The restore, reading the dump on stdin.
+    /// The restore of database `db`: for MySQL/MariaDB the client reading the SQL dump; for
+    /// PostgreSQL `pg_restore … -f -` (the archive as SQL on stdout) then `psql` applying it in
+    /// one transaction ([`PG_RESTORE_SCRIPT`] runs the two).
     pub fn restore_argv(self, user: &str, db: &str) -> Vec<String> {
         let v = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         match self {
-            Engine::Postgres => {
-                v(&["pg_restore", "--clean", "--if-exists", "--no-owner", "-U", user, "-d", db])
-            }
+            Engine::Postgres => v(&[
+                "pg_restore",
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "-f",
+                "-",
+                "psql",
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-U",
+                user,
+                "-d",
+                db,
+            ]),
             Engine::Mysql | Engine::Mariadb => v(&[self.client(), "-u", user, db]),
         }
+    }
+
+    /// The restore of database `db` under its pod script: `sh -c SCRIPT kilter-restore <bytes>
+    /// <sha256> <decompressor> <restore argv…>`, where the script is [`PG_RESTORE_SCRIPT`]
+    /// (PostgreSQL: one transaction that commits only once every byte arrived) or
+    /// [`RESTORE_SCRIPT`] (MySQL/MariaDB: staged and verified first), and the decompressor is
+    /// `zstd` when the pod decompresses what kilter sends, else `none`.
+    pub fn checked_restore_argv(
+        self,
+        bytes: u64,
+        sha256: &str,
+        decompressor: &str,
+        user: &str,
+        db: &str,
+    ) -> Vec<String> {
+        let script = match self {
+            Engine::Postgres => PG_RESTORE_SCRIPT,
+            Engine::Mysql | Engine::Mariadb => RESTORE_SCRIPT,
+        };
+        let mut argv: Vec<String> = vec![
+            "sh".into(),
+            "-c".into(),
+            script.into(),
+            "kilter-restore".into(),
+            bytes.to_string(),
+            sha256.into(),
+            decompressor.into(),
+        ];
+        argv.extend(self.restore_argv(user, db));
+        argv
     }
 
     /// Whether database `db` exists (prints `1` when it does), asked through database `via`.
@@ -318,37 +364,6 @@ pub const RESTORE_SCRIPT: &str = r#"c=$3; [ "$c" = none ] && c=; for p in mktemp
 /// whole stream first and without room for it in the pod. Reports as [`RESTORE_SCRIPT`] does.
 pub const PG_RESTORE_SCRIPT: &str = r#"c=$3; [ "$c" = none ] && c=; for p in mktemp mkfifo tee wc sha256sum "$4" "${10}" $c; do command -v "$p" >/dev/null 2>&1 || { echo "kilter-stream: missing $p" >&2; exit 127; }; done; d=$(mktemp -d) || exit 70; trap 'rm -rf "$d"' EXIT; mkfifo "$d/n" "$d/s" || exit 70; n=$1; h=$2; shift 3; { echo 'BEGIN;'; wc -c <"$d/n" >"$d/count" & sha256sum <"$d/s" >"$d/sum" & if [ -n "$c" ]; then tee "$d/n" "$d/s" | { "$c" -q -d -c; echo "$?" >"$d/zrc"; } | { "$1" "$2" "$3" "$4" "$5" "$6"; echo "$?" >"$d/prc"; }; else tee "$d/n" "$d/s" | { "$1" "$2" "$3" "$4" "$5" "$6"; echo "$?" >"$d/prc"; }; fi; wait; r=; read -r r <"$d/count"; s=; read -r s _ <"$d/sum"; p=1; read -r p <"$d/prc"; z=0; if [ -n "$c" ]; then z=1; read -r z <"$d/zrc"; fi; if [ "$((r + 0))" = "$n" ] && [ "$s" = "$h" ] && [ "$p" = 0 ] && [ "$z" = 0 ]; then echo 'COMMIT;'; : >"$d/ok"; fi; } | { shift 6; "$@" >/dev/null; echo "$?" >"$d/arc"; }; a=1; read -r a <"$d/arc"; r=; read -r r <"$d/count"; s=; read -r s _ <"$d/sum"; r=$((r + 0)); if [ "$a" != 0 ] && [ ! -f "$d/ok" ] && [ "$r" != "$n" ]; then echo "kilter-stream: $7 exited $a before the end of the stream" >&2; exit "$a"; fi; echo "kilter-stream: received bytes=$r sha256=$s" >&2; [ "$r" = "$n" ] && [ "$s" = "$h" ] || exit 65; [ "$a" = 0 ] || exit "$a"; [ -f "$d/ok" ] || { p=1; read -r p <"$d/prc"; [ "$p" = 0 ] && p=74; exit "$p"; }; echo "kilter-stream: restored" >&2"#;
 
-/// `sh -c PG_RESTORE_SCRIPT kilter-restore <bytes> <sha256> <decompressor> pg_restore --clean
-/// --if-exists --no-owner -f - psql -X -q -v ON_ERROR_STOP=1 -U <user> -d <db>`.
-pub fn pg_restore_argv(
-    bytes: u64,
-    sha256: &str,
-    decompressor: &str,
-    user: &str,
-    db: &str,
-) -> Vec<String> {
-    let mut argv: Vec<String> = vec![
-        "sh".into(),
-        "-c".into(),
-        PG_RESTORE_SCRIPT.into(),
-        "kilter-restore".into(),
-        bytes.to_string(),
-        sha256.into(),
-        decompressor.into(),
-    ];
-    argv.extend(
-        ["pg_restore", "--clean", "--if-exists", "--no-owner", "-f", "-"]
-            .iter()
-            .map(|s| (*s).to_owned()),
-    );
-    argv.extend(
-        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", db]
-            .iter()
-            .map(|s| (*s).to_owned()),
-    );
-    argv
-}
-
 /// `sh -c DUMP_SCRIPT kilter-dump <compressor> <dump argv…>`.
 pub fn checked_dump_argv(transfer: Transfer, dump: Vec<String>) -> Vec<String> {
     let mut argv = vec![
@@ -359,27 +374,6 @@ pub fn checked_dump_argv(transfer: Transfer, dump: Vec<String>) -> Vec<String> {
         transfer.pod_compressor().to_owned(),
     ];
     argv.extend(dump);
-    argv
-}
-
-/// `sh -c RESTORE_SCRIPT kilter-restore <bytes> <sha256> <decompressor> <restore argv…>`
-/// (`decompressor`: `zstd` when the pod decompresses what kilter sends, else `none`).
-pub fn staged_restore_argv(
-    bytes: u64,
-    sha256: &str,
-    decompressor: &str,
-    restore: Vec<String>,
-) -> Vec<String> {
-    let mut argv = vec![
-        "sh".to_owned(),
-        "-c".to_owned(),
-        RESTORE_SCRIPT.to_owned(),
-        "kilter-restore".to_owned(),
-        bytes.to_string(),
-        sha256.to_owned(),
-        decompressor.to_owned(),
-    ];
-    argv.extend(restore);
     argv
 }
 

@@ -402,7 +402,10 @@ fn engines_build_the_documented_commands() {
     assert_eq!(s(pg.dump_argv("u", "d", Transfer::PodZstd)), "pg_dump -Fc -Z 0 -U u d");
     assert_eq!(s(pg.dump_argv("u", "d", Transfer::ArchiveZstd)), "pg_dump -Fc -Z zstd:1 -U u d");
     assert_eq!(s(pg.dump_argv("u", "d", Transfer::ArchiveGzip)), "pg_dump -Fc -Z 1 -U u d");
-    assert_eq!(s(pg.restore_argv("u", "d")), "pg_restore --clean --if-exists --no-owner -U u -d d");
+    assert_eq!(
+        s(pg.restore_argv("u", "d")),
+        "pg_restore --clean --if-exists --no-owner -f - psql -X -q -v ON_ERROR_STOP=1 -U u -d d"
+    );
     assert_eq!(s(pg.check_argv("u", "d")), "psql -U u -d d -tAc select 1");
     assert_eq!(s(pg.shell_argv("u", "d", &["-c".into(), "x".into()])), "psql -U u -d d -c x");
     let my = engine::Engine::Mysql;
