@@ -193,7 +193,16 @@ impl Registry {
             .get_mut(name)
             .with_context(|| format!("internal: project `{name}` has no port slot"))?;
         let block = Ports::of(entry.slot).block();
-        let before: Vec<String> = entry.services.keys().cloned().collect();
+        // Routes' NodePorts ([`ROUTE_PREFIX`]) are not services: kept as they are, never
+        // "removed services", and taken for the services' new ports.
+        let routes: NodePorts = entry
+            .services
+            .iter()
+            .filter(|(k, _)| is_route_key(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let before: Vec<String> =
+            entry.services.keys().filter(|k| !is_route_key(k)).cloned().collect();
         let mut next = NodePorts::new();
         // Keep what is recorded (and still in the block), in `wanted` order.
         for (service, ports) in wanted {
@@ -215,7 +224,11 @@ impl Registry {
                 if next.get(service).is_some_and(|m| m.contains_key(port)) {
                     continue;
                 }
-                let taken: Vec<u16> = next.values().flat_map(|m| m.values().copied()).collect();
+                let taken: Vec<u16> = next
+                    .values()
+                    .chain(routes.values())
+                    .flat_map(|m| m.values().copied())
+                    .collect();
                 let Some(free) = block.clone().rev().find(|p| !taken.contains(p)) else {
                     let holders: Vec<String> = next
                         .iter()
@@ -237,9 +250,87 @@ impl Registry {
                 next.entry(service.clone()).or_default().insert(port.clone(), free);
             }
         }
-        entry.services = next.clone();
+        let mut recorded = next.clone();
+        recorded.extend(routes);
+        entry.services = recorded;
         Ok((next, before))
     }
+
+    /// Give each route of `names` (kilter.yaml `routes:` whose Service exists) a NodePort from
+    /// project `name`'s block, recorded under `route:<name>` beside the services' ports: a
+    /// recorded one keeps its port, a new one takes the highest free port; routes not in
+    /// `names` give theirs back. Returns route name → NodePort.
+    pub fn assign_routes(&mut self, name: &str, names: &[String]) -> Result<BTreeMap<String, u16>> {
+        let entry = self
+            .projects
+            .get_mut(name)
+            .with_context(|| format!("internal: project `{name}` has no port slot"))?;
+        let block = Ports::of(entry.slot).block();
+        let mut services = std::mem::take(&mut entry.services);
+        let old: NodePorts = services
+            .iter()
+            .filter(|(k, _)| is_route_key(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        services.retain(|k, _| !is_route_key(k));
+        let mut taken: Vec<u16> = services.values().flat_map(|m| m.values().copied()).collect();
+        let mut out = BTreeMap::new();
+        for route in names {
+            let key = route_key(route);
+            if let Some(&np) = old.get(&key).and_then(|m| m.get(ROUTE_PORT))
+                && block.contains(&np)
+                && !taken.contains(&np)
+            {
+                taken.push(np);
+                out.insert(route.clone(), np);
+            }
+        }
+        for route in names {
+            if out.contains_key(route) {
+                continue;
+            }
+            let Some(free) = block.clone().rev().find(|p| !taken.contains(p)) else {
+                entry.services = services;
+                entry.services.extend(old);
+                return Err(invalid(format!(
+                    "project `{name}`'s NodePort block {}-{} is full: no port left for route `{route}`",
+                    block.start(),
+                    block.end()
+                ))
+                .hint("remove a route from `routes:` or a service from `services:` in kilter.yaml")
+                .into());
+            };
+            taken.push(free);
+            out.insert(route.clone(), free);
+        }
+        for (route, np) in &out {
+            services.insert(route_key(route), BTreeMap::from([(ROUTE_PORT.to_owned(), *np)]));
+        }
+        entry.services = services;
+        Ok(out)
+    }
+}
+
+/// The prefix of a route's key among a project's recorded NodePorts (`route:web`): a `:` is
+/// never in a service's name, so no service can take it.
+pub const ROUTE_PREFIX: &str = "route:";
+/// The port name a route's NodePort is recorded under.
+pub const ROUTE_PORT: &str = "http";
+
+pub fn route_key(route: &str) -> String {
+    format!("{ROUTE_PREFIX}{route}")
+}
+
+pub fn is_route_key(key: &str) -> bool {
+    key.starts_with(ROUTE_PREFIX)
+}
+
+/// The routes among recorded NodePorts: route name → NodePort.
+pub fn recorded_routes(services: &NodePorts) -> Vec<(String, u16)> {
+    services
+        .iter()
+        .filter_map(|(k, m)| Some((k.strip_prefix(ROUTE_PREFIX)?.to_owned(), *m.get(ROUTE_PORT)?)))
+        .collect()
 }
 
 /// A project's service NodePorts as `up` would assign them, without reserving anything (for

@@ -156,6 +156,9 @@ pub struct ProjectRecord {
     pub web: Vec<(String, u16)>,
     /// The NodePort of the project's app, when it has one.
     pub app: Option<u16>,
+    /// kilter.yaml's `routes:` that `up` created a NodePort Service for, with that NodePort
+    /// (recorded as `route:<name>` among the services' ports), sorted by name.
+    pub routes: Vec<(String, u16)>,
 }
 
 /// The services of a port-registry entry that have a web UI, with that port's NodePort: the
@@ -239,6 +242,7 @@ pub fn records(
                 node,
                 web: web_services(&entry.services, &entry.web),
                 app: app_port(name, entry),
+                routes: ports::recorded_routes(&entry.services),
             }
         })
         .collect()
@@ -249,7 +253,8 @@ pub fn records(
 /// run's port registry and node are as they were).
 #[derive(Debug, Clone, Copy)]
 pub enum Change<'a> {
-    /// `up`: the project runs from `dir`, with these services' NodePorts and `http:` ports.
+    /// `up`: the project runs from `dir`, with these services' NodePorts (and its routes', as
+    /// `route:<name>`) and `http:` ports.
     Up {
         name: &'a str,
         dir: &'a Utf8Path,
@@ -288,6 +293,7 @@ pub fn apply(
                 node: format!("kilter-{name}-control-plane"),
                 web: web_services(services, web),
                 app: app_port(name, &entry),
+                routes: ports::recorded_routes(services),
             };
             match records.iter_mut().find(|r| r.name == name) {
                 Some(r) => *r = rec,
@@ -359,6 +365,12 @@ pub fn names_of(record: &ProjectRecord) -> Vec<(String, String)> {
             service_host(service, &record.name),
         ));
     }
+    for (route, _) in &record.routes {
+        v.push((
+            format!("ROUTE_{}", route.to_ascii_uppercase().replace('-', "_")),
+            service_host(route, &record.name),
+        ));
+    }
     v
 }
 
@@ -395,6 +407,12 @@ pub fn routes(records: &[ProjectRecord]) -> Vec<Route> {
             }
             out.push(Route {
                 hosts: vec![service_host(service, &r.name)],
+                target: Target::Proxy { dial: format!("{}:{port}", r.node) },
+            });
+        }
+        for (route, port) in &r.routes {
+            out.push(Route {
+                hosts: vec![service_host(route, &r.name)],
                 target: Target::Proxy { dial: format!("{}:{port}", r.node) },
             });
         }

@@ -67,7 +67,7 @@ pub use edit::{
 };
 pub use schema::{
     AppSection, At, ClusterSection, Config, Database, DevCommand, Engine, KindSection,
-    MAX_NAME_LEN, ServiceEntry, Var, Volume, normalize_name, suggest, validate_name,
+    MAX_NAME_LEN, RouteEntry, ServiceEntry, Var, Volume, normalize_name, suggest, validate_name,
 };
 pub use span::Pos;
 pub(crate) use span::scalar_text;

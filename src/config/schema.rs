@@ -33,6 +33,8 @@ pub struct Config {
     pub router: bool,
     /// `services:` — in file order; empty when absent, null or `[]`.
     pub services: Vec<ServiceEntry>,
+    /// `routes:` — names on the shared router for the user's own Services, in file order.
+    pub routes: Vec<RouteEntry>,
     /// The app itself (`image`, `dev`, `port`, `health`, `env`, `sync`): what kilter renders a
     /// Tiltfile for when the project has none (docs/kilter-yaml.md).
     pub app: AppSection,
@@ -104,6 +106,7 @@ impl Default for Config {
             registry: true,
             router: true,
             services: Vec::new(),
+            routes: Vec::new(),
             app: AppSection::default(),
         }
     }
@@ -203,6 +206,18 @@ pub struct ServiceEntry {
     pub http: Option<bool>,
 }
 
+/// One entry of `routes:` (`web: {service: web, port: 80}`): the name
+/// `<name>.<project>.localhost` for the user's own Service `service`, target port `port`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteEntry {
+    /// A DNS-1123 label, not a service's name nor `app`.
+    pub name: At<String>,
+    /// The name of the user's Service in the project's namespace.
+    pub service: At<String>,
+    /// The Service's port (its `port`, which kilter's NodePort Service targets).
+    pub port: At<u16>,
+}
+
 /// A `NAME: value` entry of `env:` or `provides:`; `at` is the name's position.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Var {
@@ -222,8 +237,8 @@ pub enum Volume {
 
 /// Keys kilter itself reads.
 pub(crate) const KNOWN_KEYS: &[&str] = &[
-    "name", "tiltfile", "kind", "database", "cluster", "registry", "router", "services", "image",
-    "dev", "port", "health", "env", "sync",
+    "name", "tiltfile", "kind", "database", "cluster", "registry", "router", "services", "routes",
+    "image", "dev", "port", "health", "env", "sync",
 ];
 
 /// Keys of the wider kilter ecosystem: accepted silently, preserved, never interpreted.
@@ -247,6 +262,7 @@ const DATABASE_KEYS: &[&str] = &["engine", "service", "user", "name"];
 const CLUSTER_KEYS: &[&str] = &["stopped"];
 const SERVICE_KEYS: &[&str] = &["name", "image", "port", "env", "provides", "volume", "http"];
 const VOLUME_KEYS: &[&str] = &["path", "size"];
+const ROUTE_KEYS: &[&str] = &["service", "port"];
 
 /// Check the tree against the schema; returns the settings and the warnings (unknown keys).
 pub(crate) fn config(path: &Utf8Path, tree: &Tree) -> Result<(Config, Vec<String>), Exit> {
@@ -311,6 +327,7 @@ impl<'a> Walker<'a> {
                 Some(Scalar::Str("registry")) => config.registry = self.registry(value)?,
                 Some(Scalar::Str("router")) => config.router = self.router(value)?,
                 Some(Scalar::Str("services")) => config.services = self.services(value)?,
+                Some(Scalar::Str("routes")) => config.routes = self.routes(value)?,
                 Some(Scalar::Str("image")) => config.app.image = self.image(value)?,
                 Some(Scalar::Str("dev")) => config.app.dev = self.dev(value)?,
                 Some(Scalar::Str("port")) => config.app.port = self.port("port", value)?,
@@ -321,7 +338,127 @@ impl<'a> Walker<'a> {
                 _ => self.unknown_key(&[], key, &top_candidates),
             }
         }
+        self.route_clashes(&config)?;
         Ok(config)
+    }
+
+    /// `routes:` — a mapping of route name → `{service, port}`.
+    fn routes(&mut self, value: &Node) -> Result<Vec<RouteEntry>, Exit> {
+        let node = self.tree.deref(value);
+        if node.is_null() {
+            return Ok(Vec::new());
+        }
+        let hint = "e.g.\n  routes:\n    web: {service: web, port: 80}";
+        let Some(entries) = node.entries() else {
+            return Err(self
+                .type_error("routes", value, "a mapping of route names to `{service, port}`")
+                .hint(hint));
+        };
+        let mut routes = Vec::with_capacity(entries.len());
+        for (key, item) in entries {
+            super::span::charge(1);
+            let Some(Scalar::Str(name)) = key.scalar() else {
+                return Err(self
+                    .error(
+                        key,
+                        format_args!(
+                            "routes: a route's name must be a string, found {}",
+                            describe(key)
+                        ),
+                    )
+                    .hint(hint));
+            };
+            let field = format!("routes.{name}");
+            if let Some(problem) = name_problem(name) {
+                return Err(self.error(
+                    key,
+                    format_args!(
+                        "{field}: invalid route name {name:?} ({problem}): {SERVICE_RULE}"
+                    ),
+                ));
+            }
+            let Some(fields) = self.tree.deref(item).entries() else {
+                return Err(self
+                    .type_error(&field, item, "a mapping with `service` and `port`")
+                    .hint(hint));
+            };
+            let (mut service, mut port) = (None, None);
+            for (k, v) in fields {
+                match k.scalar() {
+                    Some(Scalar::Str("service")) => {
+                        let sub = format!("{field}.service");
+                        let Some(Scalar::Str(s)) = self.tree.deref(v).scalar() else {
+                            return Err(self.type_error(&sub, v, "the name of a Service"));
+                        };
+                        if s.is_empty() {
+                            return Err(self.error(v, format_args!("{sub}: must not be empty")));
+                        }
+                        service = Some(At { value: s.to_owned(), at: v.pos });
+                    }
+                    Some(Scalar::Str("port")) => {
+                        let sub = format!("{field}.port");
+                        port = self.port(&sub, v)?;
+                        if port.is_none() {
+                            return Err(self.type_error(&sub, v, "a port number from 1 to 65535"));
+                        }
+                    }
+                    _ => return Err(self.unknown_item_key(&field, k, ROUTE_KEYS)),
+                }
+            }
+            let Some(service) = service else {
+                return Err(self
+                    .error(
+                        item,
+                        format_args!("{field}: a route needs `service` (the name of your Service)"),
+                    )
+                    .hint(hint));
+            };
+            let Some(port) = port else {
+                return Err(self
+                    .error(
+                        item,
+                        format_args!(
+                            "{field}: a route needs `port` (a port of Service `{}`)",
+                            service.value
+                        ),
+                    )
+                    .hint(hint));
+            };
+            routes.push(RouteEntry {
+                name: At { value: name.to_owned(), at: key.pos },
+                service,
+                port,
+            });
+        }
+        Ok(routes)
+    }
+
+    /// A route may not take the name of a service or of the app: both would answer at it.
+    fn route_clashes(&self, config: &Config) -> Result<(), Exit> {
+        for route in &config.routes {
+            let name = &route.name.value;
+            if name == "app" {
+                return Err(error_at(
+                    self.path,
+                    route.name.at,
+                    format_args!(
+                        "routes.{name}: `app` is the app's name (app.<project>.localhost); choose another route name"
+                    ),
+                ));
+            }
+            if let Some(s) = config.services.iter().find(|s| s.name.value == *name) {
+                return Err(error_at(
+                    self.path,
+                    route.name.at,
+                    format_args!(
+                        "routes.{name}: the name clashes with service `{name}` at line {}, column {}: both would answer at {name}.<project>.localhost",
+                        s.name.at.line, s.name.at.col
+                    ),
+                )
+                .hint("rename the route"));
+            }
+        }
+        Ok(())
     }
 
     /// `dev:` — a command line (run by `sh -c`) or a non-empty list of arguments.

@@ -87,6 +87,7 @@ fn the_spec_example_parses() {
             registry: true,
             router: true,
             services: vec![],
+            routes: vec![],
             app: AppSection::default(),
         }
     );
@@ -2514,4 +2515,113 @@ sync:
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// routes:
+// ---------------------------------------------------------------------------------------
+
+const ROUTES: &str = "\
+name: shop
+services: [redis]
+routes:
+  web: {service: web, port: 80}   # the user's own Service
+  api-v2:
+    service: api
+    port: 8080
+";
+
+#[test]
+fn routes_parse_in_file_order_with_positions() {
+    let (config, warnings) = parse_ok(ROUTES);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let got: Vec<(&str, &str, u16, Pos)> = config
+        .routes
+        .iter()
+        .map(|r| (r.name.value.as_str(), r.service.value.as_str(), r.port.value, r.name.at))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("web", "web", 80, Pos { line: 4, col: 3 }),
+            ("api-v2", "api", 8080, Pos { line: 5, col: 3 })
+        ]
+    );
+    assert_eq!(config.routes[1].port.at, Pos { line: 7, col: 11 });
+    for empty in ["routes:\n", "routes: ~\n", "routes: {}\n"] {
+        assert!(parse_ok(empty).0.routes.is_empty(), "{empty:?}");
+    }
+}
+
+#[test]
+fn bad_routes_are_exit_4_at_their_position() {
+    for (text, wanted) in [
+        ("routes: [web]\n", "kilter.yaml:1:9: routes: expected a mapping of route names"),
+        (
+            "routes:\n  web: web\n",
+            "kilter.yaml:2:8: routes.web: expected a mapping with `service` and `port`",
+        ),
+        ("routes:\n  web: {port: 80}\n", "kilter.yaml:2:8: routes.web: a route needs `service`"),
+        (
+            "routes:\n  web: {service: 3, port: 80}\n",
+            "kilter.yaml:2:18: routes.web.service: expected the name of a Service",
+        ),
+        ("routes:\n  web: {service: web}\n", "kilter.yaml:2:8: routes.web: a route needs `port`"),
+        (
+            "routes:\n  web: {service: web, port: 0}\n",
+            "kilter.yaml:2:29: routes.web.port: expected a port number from 1 to 65535",
+        ),
+        (
+            "routes:\n  web: {service: web, port: 65536}\n",
+            "routes.web.port: expected a port number from 1 to 65535",
+        ),
+        ("routes:\n  web: {service: web, port: http}\n", "routes.web.port: expected a port number"),
+        (
+            "routes:\n  Web_1: {service: web, port: 80}\n",
+            "kilter.yaml:2:3: routes.Web_1: invalid route name",
+        ),
+        (
+            "routes:\n  web: {service: web, port: 80, path: /}\n",
+            "kilter.yaml:2:33: routes.web: unknown key `path`",
+        ),
+        (
+            "routes:\n  app: {service: web, port: 80}\n",
+            "kilter.yaml:2:3: routes.app: `app` is the app's name",
+        ),
+        (
+            "routes:\n  redis: {service: web, port: 80}\nservices:\n  - redis\n",
+            "kilter.yaml:2:3: routes.redis: the name clashes with service `redis` at line 4, column 5",
+        ),
+    ] {
+        let err = parse_err(text);
+        assert_eq!(err.code, Code::Invalid, "{text:?}");
+        assert!(err.to_string().contains(wanted), "{text:?}: {err}");
+    }
+}
+
+/// Every edit kilter makes keeps `routes:` byte for byte.
+#[test]
+fn edits_keep_routes_byte_for_byte() {
+    let block = "routes:\n  web: {service: web, port: 80}   # the user's own Service\n  api-v2:\n    service: api\n    port: 8080\n";
+    for text in [ROUTES.to_owned(), ROUTES.replace('\n', "\r\n")] {
+        let before = parse_ok(&text).0.routes;
+        let set = set_stopped(path(), &text).expect("set").text;
+        assert_eq!(without(&set), text);
+        let added = add(&text, &["mailpit"]);
+        let removed = remove(&added, &["redis"]);
+        for edited in [&set, &added, &removed] {
+            let crlf = edited.contains("\r\n");
+            let want = if crlf { block.replace('\n', "\r\n") } else { block.to_owned() };
+            assert!(edited.contains(&want), "routes changed: {edited:?}");
+            let after = parse_ok(edited).0.routes;
+            let names: Vec<_> =
+                after.iter().map(|r| (&r.name.value, &r.service.value, r.port.value)).collect();
+            let was: Vec<_> =
+                before.iter().map(|r| (&r.name.value, &r.service.value, r.port.value)).collect();
+            assert_eq!(names, was);
+        }
+    }
+    // `kilter add` of a route's name would make a clash: refused, nothing written.
+    let err = add_services(path(), ROUTES, &["web"]).expect_err("a clash");
+    assert_eq!(err.code, Code::Invalid);
 }

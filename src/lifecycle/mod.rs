@@ -12,6 +12,7 @@ pub mod app;
 pub mod bring_up;
 pub mod destroy;
 pub mod router;
+pub mod routes;
 pub mod services;
 pub mod snapshot;
 pub mod up;

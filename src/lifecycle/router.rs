@@ -154,7 +154,9 @@ fn sync(ctx: &Ctx<'_>, settings: &Settings, change: Option<Change<'_>>, made: bo
     machine.made = made;
     let wants = match change {
         Some(Change::Up { services, web, app, state: NodeState::Running, .. }) => {
-            !router::web_services(services, web).is_empty() || app.is_some()
+            !router::web_services(services, web).is_empty()
+                || app.is_some()
+                || !crate::ports::recorded_routes(services).is_empty()
         }
         _ => false,
     };
@@ -201,6 +203,7 @@ pub fn urls(ctx: &Ctx<'_>, project: &Project) -> Result<Vec<(String, String)>> {
         node: project.node(),
         web: router::web_services(&entry.services, &entry.web),
         app: router::recorded_app(&project.name, entry),
+        routes: crate::ports::recorded_routes(&entry.services),
     };
     Ok(router::names_of(&record)
         .into_iter()

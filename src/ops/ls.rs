@@ -175,7 +175,15 @@ fn row(ctx: &Ctx<'_>, n: &KilterNode, reg: &Registry, usage: &[Usage]) -> Row {
         tilt_port: ports.map(|p| p.tilt),
         port_base: ports.map(|p| p.base),
         directory: identity.map(|i| i.dir.to_string()),
-        services: reg.projects.get(&n.project).map(|e| e.services.clone()).unwrap_or_default(),
+        services: reg
+            .projects
+            .get(&n.project)
+            .map(|e| {
+                let mut s = e.services.clone();
+                s.retain(|k, _| !crate::ports::is_route_key(k));
+                s
+            })
+            .unwrap_or_default(),
         cpu_percent: u.and_then(|u| u.cpu_percent),
         memory_bytes: u.and_then(|u| u.memory_bytes),
         memory_limit_bytes: u.and_then(|u| u.memory_limit_bytes),

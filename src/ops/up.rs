@@ -59,7 +59,11 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     };
     let BroughtUp { up, wired } = bring_up(ctx, &project, &opts, args.prune_data, &mut InOrder)?;
     // The shared router: this project's names (a warning at worst).
-    lifecycle::router::after_up(ctx, &project, &up.nodeports)?;
+    // kilter.yaml's `routes:`: NodePort Services beside the user's own, then their names.
+    let kubectl = project.kubectl(&up.tools)?;
+    let named = lifecycle::routes::after_up(ctx, &project, &kubectl, &up.nodeports)?;
+    drop(kubectl);
+    lifecycle::router::after_up(ctx, &project, &named)?;
 
     let cluster_took = started.elapsed();
     let lifecycle::up::Up { tools, ports, lock, .. } = up;

@@ -72,6 +72,8 @@ fn machine_records() -> Vec<ProjectRecord> {
             &[
                 ("rabbitmq", &[("amqp", 30079), ("management", 30078)]),
                 ("redis", &[("redis", 30077)]),
+                // `routes: {web: {service: web, port: 80}}`: the user's own Service.
+                ("route:web", &[("http", 30076)]),
             ],
         ),
     );
@@ -133,6 +135,7 @@ fn records_take_states_dirs_and_only_web_ports() {
     assert_eq!(shop.app, Some(30340));
     assert_eq!(shop.node, "kilter-shop-control-plane");
     assert_eq!(r[0].web, [("rabbitmq".to_owned(), 30078)]);
+    assert_eq!(r[0].routes, [("web".to_owned(), 30076)]);
     assert_eq!(r[0].app, None);
     assert!(records(None, &[], &|_, _| None).is_empty());
 }
@@ -152,6 +155,7 @@ fn routes_proxy_running_projects_and_answer_503_for_the_others() {
         proxied,
         [
             (h(&["rabbitmq.blog.localhost"]), "kilter-blog-control-plane:30078".to_owned()),
+            (h(&["web.blog.localhost"]), "kilter-blog-control-plane:30076".to_owned()),
             (
                 h(&["shop.localhost", "app.shop.localhost"]),
                 "kilter-shop-control-plane:30340".to_owned()
@@ -187,6 +191,7 @@ fn a_service_named_app_gives_way_to_the_app() {
         node: "kilter-p-control-plane".into(),
         web: vec![("app".into(), 30001), ("web-ui".into(), 30002)],
         app: Some(30000),
+        routes: vec![],
     };
     assert_eq!(
         names_of(&r),
@@ -290,4 +295,37 @@ fn http_in_kilter_yaml_names_an_inline_port_or_takes_the_catalogs_away() {
         "the catalog's web port, not smtp"
     );
     assert!(!over.contains_key("redis"));
+}
+
+#[test]
+fn a_route_is_named_and_proxied_to_its_nodeport() {
+    let reg_entry = entry(
+        3,
+        "/home/dev/blog",
+        &[("redis", &[("redis", 30077)]), ("route:my-web", &[("http", 30076)])],
+    );
+    let mut reg = PortRegistry { version: 1, ..PortRegistry::default() };
+    reg.projects.insert("blog".into(), reg_entry);
+    let recs = records(Some(&reg), &[node("blog", "running")], &recorded_app);
+    assert_eq!(recs[0].routes, [("my-web".to_owned(), 30076)]);
+    // A route key is no web service, whatever `http:` says of services.
+    assert!(recs[0].web.is_empty());
+    assert_eq!(
+        names_of(&recs[0]),
+        [("ROUTE_MY_WEB".to_owned(), "my-web.blog.localhost".to_owned())]
+    );
+    let proxied: Vec<(Vec<String>, String)> = routes(&recs)
+        .into_iter()
+        .filter_map(|r| match r.target {
+            Target::Proxy { dial } => Some((r.hosts, dial)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        proxied,
+        [(vec!["my-web.blog.localhost".to_owned()], "kilter-blog-control-plane:30076".to_owned())]
+    );
+    // Stopped: the route's name answers 503 like the others (the wildcard).
+    let stopped = records(Some(&reg), &[node("blog", "exited")], &recorded_app);
+    assert!(routes(&stopped).iter().all(|r| !matches!(r.target, Target::Proxy { .. })));
 }

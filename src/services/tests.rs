@@ -479,3 +479,37 @@ fn every_object_is_labelled_and_named_after_its_service() {
     assert_eq!(text.matches("type: NodePort").count(), 6);
     assert_eq!(text.matches("enableServiceLinks: false").count(), 6);
 }
+
+/// Routes' NodePorts sit beside the services' under `route:<name>`: services never take or
+/// drop them (nor count them as removed services), and a route keeps its port across `up`s.
+#[test]
+fn route_nodeports_are_stable_and_outside_the_services() {
+    let mut reg = Registry::default();
+    let first = assigned(&mut reg, &[("redis", &["redis"])]);
+    let redis = first["redis"]["redis"];
+    let routes = reg.assign_routes("shop", &["web".to_owned()]).expect("a route");
+    let web = routes["web"];
+    assert_ne!(web, redis);
+    assert_eq!(reg.projects["shop"].services["route:web"]["http"], web);
+    // Services come and go: the route keeps its port, and is no removed service.
+    let (next, had) = reg
+        .assign_nodeports("shop", &wanted(&[("redis", &["redis"]), ("mailpit", &["smtp", "http"])]))
+        .expect("ports");
+    assert_eq!(had, ["redis"]);
+    assert!(!next.contains_key("route:web"), "{next:?}");
+    assert!(next.values().flat_map(|m| m.values()).all(|&p| p != web), "{next:?}");
+    assert_eq!(reg.projects["shop"].services["route:web"]["http"], web);
+    // Another route is added: the first keeps its port; dropping it gives it back.
+    let two = reg.assign_routes("shop", &["api".to_owned(), "web".to_owned()]).expect("two");
+    assert_eq!(two["web"], web);
+    assert_ne!(two["api"], web);
+    let one = reg.assign_routes("shop", &["api".to_owned()]).expect("one");
+    assert_eq!(one["api"], two["api"]);
+    assert!(!reg.projects["shop"].services.contains_key("route:web"));
+    assert_eq!(
+        crate::ports::recorded_routes(&reg.projects["shop"].services),
+        [("api".to_owned(), two["api"])]
+    );
+    // The services' ports are untouched by the routes.
+    assert_eq!(reg.projects["shop"].services["redis"]["redis"], redis);
+}

@@ -7,7 +7,12 @@ use serde::Deserialize;
 use super::Bin;
 use crate::exec::{Cmd, Output, Stdin};
 
+mod routes;
 mod services;
+pub use routes::{
+    ROUTE_LABEL, ServiceInfo, interpret_get_service, parse_service, route_service_manifest,
+    route_service_name,
+};
 pub use services::{
     Deleted, MANAGED_BY, NAME_LABEL, PodList, Readiness, ServicePods, parse_deleted, readiness,
 };

@@ -603,3 +603,142 @@ fn ci_with_the_router_off_makes_none_and_router_false_keeps_the_names_away() {
         "{r:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// routes: the user's own Services
+
+const ROUTED: &str = "name: shop\nroutes:\n  web: {service: web, port: 80}\n";
+
+/// `kubectl ARGS…` through the fake, with shop's kubeconfig, as a user would run it.
+fn shop_kubectl(env: &Env, args: &[&str]) -> std::process::Output {
+    env.tool("kubectl")
+        .env("KUBECONFIG", kubeconfig(env, "shop"))
+        .args(["--context", "kind-kilter-shop"])
+        .args(args)
+        .output()
+        .expect("kubectl runs")
+}
+
+/// The user's own Service `web` (as their Tiltfile would deploy it).
+fn deploy_users_web(env: &Env) {
+    let f = env.root().join("web-svc.yaml");
+    std::fs::write(
+        &f,
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop-dev\nspec:\n  selector:\n    app: web\n    tier: front\n  ports:\n    - name: http\n      port: 80\n      targetPort: 8080\n",
+    )
+    .unwrap();
+    let out = shop_kubectl(
+        env,
+        &["apply", "--server-side", "--field-manager=t", "-f", f.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+fn route_service(env: &Env) -> Option<Value> {
+    let out =
+        shop_kubectl(env, &["get", "service", "kilter-route-web", "-n", "shop-dev", "-o", "json"]);
+    out.status.success().then(|| serde_json::from_slice(&out.stdout).expect("json"))
+}
+
+#[test]
+fn a_route_to_a_service_not_deployed_yet_is_a_note_and_nothing_else() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(ROUTED), false);
+    let out = kilter_ok(&env, &dir, &["up"]);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("route web: Service web not found in shop-dev yet; run `kilter up` again once it is deployed"),
+        "{err}"
+    );
+    assert!(!err.contains("warning"), "{err}");
+    assert!(route_service(&env).is_none(), "no Service for the route");
+    let reg = std::fs::read_to_string(env.state_home().join("kilter").join("ports.json")).unwrap();
+    assert!(!reg.contains("route:"), "no NodePort reserved: {reg}");
+    // Nothing to route: no router was made for it.
+    assert!(env.container("kilter-router").is_none());
+}
+
+#[test]
+fn a_route_gets_a_nodeport_service_with_the_users_selector_that_stays_across_ups() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(ROUTED), false);
+    kilter_ok(&env, &dir, &["up"]);
+    deploy_users_web(&env);
+    let out = kilter_ok(&env, &dir, &["up"]);
+    let err = stderr_of(&out);
+    assert!(!err.contains("not found"), "{err}");
+    let np = nodeport(&env, "shop", "route:web", "http");
+    let svc = route_service(&env).expect("kilter-route-web exists");
+    assert_eq!(svc["spec"]["type"], "NodePort");
+    assert_eq!(svc["spec"]["selector"], serde_json::json!({"app": "web", "tier": "front"}));
+    assert_eq!(svc["spec"]["ports"][0]["port"], 80);
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], 8080);
+    assert_eq!(svc["spec"]["ports"][0]["nodePort"].as_u64(), Some(np));
+    assert_eq!(svc["metadata"]["labels"]["io.kilter.route"], "web");
+    let (_, base) = ports_of("shop");
+    let block = u64::from(base)..u64::from(base) + 20;
+    assert!(block.contains(&np), "{np} in shop's block {block:?}");
+    let r = routes(&served(&env));
+    assert_eq!(
+        answer(&r, "web.shop.localhost"),
+        Some(format!("kilter-shop-control-plane:{np}").as_str())
+    );
+    let env_out = stdout_of(&kilter_ok(&env, &dir, &["env"]));
+    assert!(env_out.contains("ROUTE_WEB_URL=http://web.shop.localhost"), "{env_out}");
+    // A service added later and another `up`: the route's NodePort does not move, the
+    // service gets another, and the route's Service is no "removed service".
+    std::fs::write(dir.join("kilter.yaml"), format!("{ROUTED}services: [mailpit]\n")).unwrap();
+    kilter_ok(&env, &dir, &["up"]);
+    assert_eq!(nodeport(&env, "shop", "route:web", "http"), np);
+    assert_ne!(nodeport(&env, "shop", "mailpit", "http"), np);
+    assert_ne!(nodeport(&env, "shop", "mailpit", "smtp"), np);
+    assert!(route_service(&env).is_some(), "the route's Service stays");
+    let r = routes(&served(&env));
+    assert_eq!(
+        answer(&r, "web.shop.localhost"),
+        Some(format!("kilter-shop-control-plane:{np}").as_str())
+    );
+    // `stop`: its name answers 503 like the project's others.
+    kilter_ok(&env, &dir, &["stop"]);
+    let r = routes(&served(&env));
+    assert!(answer(&r, "web.shop.localhost").is_some_and(|a| a.starts_with("503 ")), "{r:?}");
+}
+
+#[test]
+fn a_route_that_clashes_with_a_service_is_exit_4_before_anything_changes() {
+    let env = Env::new();
+    let dir = project(
+        &env,
+        "shop",
+        Some("name: shop\nservices:\n  - mailpit\nroutes:\n  mailpit: {service: web, port: 80}\n"),
+        false,
+    );
+    let out = kilter(&env, &dir, &["up"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("kilter.yaml:5:3: routes.mailpit: the name clashes with service `mailpit` at line 3, column 5"),
+        "{err}"
+    );
+    assert!(env.calls().is_empty(), "nothing ran: {:?}", env.calls());
+}
+
+#[test]
+fn a_dry_run_up_prints_the_route_service_it_would_apply() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(ROUTED), false);
+    kilter_ok(&env, &dir, &["up"]);
+    deploy_users_web(&env);
+    let out = kilter_ok(&env, &dir, &["up", "--dry-run"]);
+    let text = format!("{}{}", stdout_of(&out), stderr_of(&out));
+    assert!(
+        text.contains("kubectl --context kind-kilter-shop apply --server-side '--field-manager=kilter' -f - < ")
+            && text.contains("shop/routes.yaml\n"),
+        "{text}"
+    );
+    assert!(text.contains("would: route web to Service web"), "{text}");
+    assert!(text.contains("\"name\": \"kilter-route-web\""), "{text}");
+    assert!(text.contains("routes.yaml"), "{text}");
+    // Printed, not done.
+    assert!(route_service(&env).is_none(), "a dry run applies nothing");
+}
