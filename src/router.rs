@@ -235,17 +235,33 @@ pub fn records(
                 Some(_) => NodeState::Stopped,
                 None => NodeState::Absent,
             };
+            let (app, routes) =
+                with_app_route(app_port(name, entry), ports::recorded_routes(&entry.services));
             ProjectRecord {
                 name: name.clone(),
                 dir: entry.dir.clone(),
                 state,
                 node,
                 web: web_services(&entry.services, &entry.web),
-                app: app_port(name, entry),
-                routes: ports::recorded_routes(&entry.services),
+                app,
+                routes,
             }
         })
         .collect()
+}
+
+/// The app and the routes of a record: a route named `app` is the app of a project kilter
+/// renders none for (the user's Tiltfile deploys it), so `<project>.localhost` and
+/// `app.<project>.localhost` go to it. Only the `app` and `routes` fields are set.
+fn with_app_route(
+    app: Option<u16>,
+    mut routes: Vec<(String, u16)>,
+) -> (Option<u16>, Vec<(String, u16)>) {
+    let app = match app {
+        Some(port) => Some(port),
+        None => routes.iter().position(|(n, _)| n == "app").map(|i| routes.remove(i).1),
+    };
+    (app, routes)
 }
 
 /// What the running command changes in one project's records, applied over what is on disk:
@@ -286,14 +302,16 @@ pub fn apply(
                 app,
                 ..ports::Entry::default()
             };
+            let app_and_routes =
+                with_app_route(app_port(name, &entry), ports::recorded_routes(services));
             let rec = ProjectRecord {
                 name: name.to_owned(),
                 dir: Some(dir.to_owned()),
                 state,
                 node: format!("kilter-{name}-control-plane"),
                 web: web_services(services, web),
-                app: app_port(name, &entry),
-                routes: ports::recorded_routes(services),
+                app: app_and_routes.0,
+                routes: app_and_routes.1,
             };
             match records.iter_mut().find(|r| r.name == name) {
                 Some(r) => *r = rec,

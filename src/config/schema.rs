@@ -433,19 +433,12 @@ impl<'a> Walker<'a> {
         Ok(routes)
     }
 
-    /// A route may not take the name of a service or of the app: both would answer at it.
+    /// A route may not take the name of a service: both would answer at it. (A route named
+    /// `app` names the app of a project kilter renders none for; `up` refuses it beside a
+    /// rendered app.)
     fn route_clashes(&self, config: &Config) -> Result<(), Exit> {
         for route in &config.routes {
             let name = &route.name.value;
-            if name == "app" {
-                return Err(error_at(
-                    self.path,
-                    route.name.at,
-                    format_args!(
-                        "routes.{name}: `app` is the app's name (app.<project>.localhost); choose another route name"
-                    ),
-                ));
-            }
             if let Some(s) = config.services.iter().find(|s| s.name.value == *name) {
                 return Err(error_at(
                     self.path,

@@ -2551,6 +2551,10 @@ fn routes_parse_in_file_order_with_positions() {
     for empty in ["routes:\n", "routes: ~\n", "routes: {}\n"] {
         assert!(parse_ok(empty).0.routes.is_empty(), "{empty:?}");
     }
+    // A route named `app` parses: it names the app where kilter renders none (`up` refuses it
+    // beside a rendered app).
+    let (config, _) = parse_ok("routes:\n  app: {service: web, port: 80}\n");
+    assert_eq!(config.routes[0].name.value, "app");
 }
 
 #[test]
@@ -2583,10 +2587,6 @@ fn bad_routes_are_exit_4_at_their_position() {
         (
             "routes:\n  web: {service: web, port: 80, path: /}\n",
             "kilter.yaml:2:33: routes.web: unknown key `path`",
-        ),
-        (
-            "routes:\n  app: {service: web, port: 80}\n",
-            "kilter.yaml:2:3: routes.app: `app` is the app's name",
         ),
         (
             "routes:\n  redis: {service: web, port: 80}\nservices:\n  - redis\n",

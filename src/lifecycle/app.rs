@@ -51,6 +51,22 @@ pub fn check_service_names(choice: &Choice, services: &[crate::services::Service
     Ok(())
 }
 
+/// A route named `app` stands for the app only where kilter renders none (the user's own
+/// Tiltfile deploys it); beside a rendered app it would take the app's names.
+pub fn check_route_names(choice: &Choice, routes: &[crate::config::RouteEntry]) -> Result<()> {
+    if let Choice::Rendered(_) = choice
+        && let Some(route) = routes.iter().find(|r| r.name.value == render::APP_NAME)
+    {
+        return Err(crate::error::invalid(format!(
+            "kilter.yaml:{}:{}: routes.app names the app, but kilter renders this project's app itself",
+            route.name.at.line, route.name.at.col
+        ))
+        .hint("rename the route, or run your own Tiltfile (a route named app then gives your Service the project's names)")
+        .into());
+    }
+    Ok(())
+}
+
 fn app_name_taken(name: &str) -> anyhow::Error {
     crate::error::invalid(format!(
         "a service is named `{name}`, which is the name of the app kilter renders"

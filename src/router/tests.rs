@@ -329,3 +329,34 @@ fn a_route_is_named_and_proxied_to_its_nodeport() {
     let stopped = records(Some(&reg), &[node("blog", "exited")], &recorded_app);
     assert!(routes(&stopped).iter().all(|r| !matches!(r.target, Target::Proxy { .. })));
 }
+
+/// A route named `app` is the app of a project kilter renders none for: the project's own
+/// names go to it; a rendered app keeps them (and the route stays a route).
+#[test]
+fn a_route_named_app_takes_the_project_names_when_kilter_renders_no_app() {
+    let reg_entry = entry(3, "/home/dev/blog", &[("route:app", &[("http", 30076)])]);
+    let mut reg = PortRegistry { version: 1, ..PortRegistry::default() };
+    reg.projects.insert("blog".into(), reg_entry);
+    let none = |_: &str, _: &ports::Entry| None;
+    let recs = records(Some(&reg), &[node("blog", "running")], &none);
+    assert_eq!(recs[0].app, Some(30076));
+    assert!(recs[0].routes.is_empty());
+    let proxied: Vec<(Vec<String>, String)> = routes(&recs)
+        .into_iter()
+        .filter_map(|r| match r.target {
+            Target::Proxy { dial } => Some((r.hosts, dial)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        proxied,
+        [(
+            vec!["blog.localhost".to_owned(), "app.blog.localhost".to_owned()],
+            "kilter-blog-control-plane:30076".to_owned()
+        )]
+    );
+    let rendered = |_: &str, _: &ports::Entry| Some(30060);
+    let recs = records(Some(&reg), &[node("blog", "running")], &rendered);
+    assert_eq!(recs[0].app, Some(30060));
+    assert_eq!(recs[0].routes, [("app".to_owned(), 30076)]);
+}

@@ -771,3 +771,22 @@ fn real_docker_the_restart_loop_runs_as_pid_1_of_a_busybox_container() {
     let code = env.docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", &name]);
     assert_eq!(code.trim(), "0");
 }
+
+/// Beside an app kilter renders, a route named `app` would take the app's names: exit 4 before
+/// anything runs.
+#[test]
+fn a_route_named_app_beside_a_rendered_app_is_exit_4_before_anything_changes() {
+    let env = Env::new();
+    let dir = app_project(&env, "node-plain");
+    let yaml = dir.join("kilter.yaml");
+    let text = std::fs::read_to_string(&yaml).expect("kilter.yaml");
+    std::fs::write(&yaml, format!("{text}routes:\n  app: {{service: web, port: 80}}\n")).unwrap();
+    let out = run(&env, &dir, &["up"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("routes.app names the app, but kilter renders this project's app itself"),
+        "{err}"
+    );
+    assert!(env.calls_of("kind").is_empty(), "{:?}", env.calls_of("kind"));
+}

@@ -742,3 +742,24 @@ fn a_dry_run_up_prints_the_route_service_it_would_apply() {
     // Printed, not done.
     assert!(route_service(&env).is_none(), "a dry run applies nothing");
 }
+
+/// A route named `app` in a project with its own Tiltfile (kilter renders no app) gives the
+/// user's Service the project's own names.
+#[test]
+fn a_route_named_app_gives_the_users_service_the_project_names() {
+    let env = Env::new();
+    let dir = project(
+        &env,
+        "shop",
+        Some("name: shop\nroutes:\n  app: {service: web, port: 80}\n"),
+        false,
+    );
+    kilter_ok(&env, &dir, &["up"]);
+    deploy_users_web(&env);
+    kilter_ok(&env, &dir, &["up"]);
+    let np = nodeport(&env, "shop", "route:app", "http");
+    let r = routes(&served(&env));
+    let want = format!("kilter-shop-control-plane:{np}");
+    assert_eq!(answer(&r, "shop.localhost"), Some(want.as_str()), "{r:?}");
+    assert_eq!(answer(&r, "app.shop.localhost"), Some(want.as_str()), "{r:?}");
+}
