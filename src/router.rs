@@ -253,7 +253,7 @@ pub fn records(
 /// The app and the routes of a record: a route named `app` is the app of a project kilter
 /// renders none for (the user's Tiltfile deploys it), so `<project>.localhost` and
 /// `app.<project>.localhost` go to it. Only the `app` and `routes` fields are set.
-fn with_app_route(
+pub fn with_app_route(
     app: Option<u16>,
     mut routes: Vec<(String, u16)>,
 ) -> (Option<u16>, Vec<(String, u16)>) {

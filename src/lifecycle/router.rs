@@ -196,14 +196,18 @@ pub fn urls(ctx: &Ctx<'_>, project: &Project) -> Result<Vec<(String, String)>> {
     let (Some(port), Some(entry)) = (reg.router_port, reg.projects.get(&project.name)) else {
         return Ok(Vec::new());
     };
+    let (app, routes) = router::with_app_route(
+        router::recorded_app(&project.name, entry),
+        crate::ports::recorded_routes(&entry.services),
+    );
     let record = ProjectRecord {
         name: project.name.clone(),
         dir: entry.dir.clone(),
         state: NodeState::Running,
         node: project.node(),
         web: router::web_services(&entry.services, &entry.web),
-        app: router::recorded_app(&project.name, entry),
-        routes: crate::ports::recorded_routes(&entry.services),
+        app,
+        routes,
     };
     Ok(router::names_of(&record)
         .into_iter()

@@ -23,10 +23,12 @@ pub fn run(ctx: &Ctx<'_>, args: &EnvArgs) -> Result<i32> {
     let nodeports = preview_nodeports(ctx, &project, &list)?;
     let wired = services::wire_all(&list, &project.name, &project.namespace(), &nodeports)?;
     let mut host = services::host_env(&wired);
-    // `<SERVICE>_WEB_URL`: the names the shared router gives them (`APP_URL` stays the app's
-    // NodePort address, printed below).
+    // `<SERVICE>_WEB_URL`: the names the shared router gives them. `APP_URL` of an app kilter
+    // renders stays its NodePort address (printed below); a route named `app` (the user's own
+    // Tiltfile) has only its name.
+    let rendered = matches!(lifecycle::app::choose(&project)?, Choice::Rendered(_));
     let named = crate::lifecycle::router::urls(ctx, &project)?;
-    host.extend(named.into_iter().filter(|(k, _)| k != "APP_URL"));
+    host.extend(named.into_iter().filter(|(k, _)| !(rendered && k == "APP_URL")));
     say_cluster_state(ctx, &project);
     if args.dotenv {
         let mut out = format!(
@@ -39,7 +41,7 @@ pub fn run(ctx: &Ctx<'_>, args: &EnvArgs) -> Result<i32> {
     }
     let mut env = project_env(&project, &ports);
     // The app kilter renders answers on the first port of the block.
-    if let Choice::Rendered(_) = lifecycle::app::choose(&project)? {
+    if rendered {
         env.push(("APP_URL".to_owned(), lifecycle::app::app_url(&ports)));
     }
     env.extend(host);

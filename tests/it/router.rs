@@ -762,4 +762,7 @@ fn a_route_named_app_gives_the_users_service_the_project_names() {
     let want = format!("kilter-shop-control-plane:{np}");
     assert_eq!(answer(&r, "shop.localhost"), Some(want.as_str()), "{r:?}");
     assert_eq!(answer(&r, "app.shop.localhost"), Some(want.as_str()), "{r:?}");
+    let env_out = stdout_of(&kilter_ok(&env, &dir, &["env"]));
+    assert!(env_out.contains("APP_URL=http://shop.localhost"), "{env_out}");
+    assert!(!env_out.contains("ROUTE_APP_URL"), "{env_out}");
 }
