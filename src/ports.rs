@@ -55,6 +55,49 @@ pub struct Registry {
     pub router_port: Option<u16>,
 }
 
+/// A shared container whose host port the registry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shared {
+    Registry,
+    Router,
+}
+
+impl Registry {
+    fn shared_port(&mut self, which: Shared) -> &mut Option<u16> {
+        match which {
+            Shared::Registry => &mut self.registry_port,
+            Shared::Router => &mut self.router_port,
+        }
+    }
+}
+
+/// The host port recorded for a shared container (none before it was first created).
+pub fn shared_port(path: &Utf8Path, which: Shared) -> Result<Option<u16>> {
+    Ok(Registry::load(path)?.and_then(|mut r| *r.shared_port(which)))
+}
+
+/// Record a shared container's host port (a write only when it differs from what is recorded).
+pub fn record_shared_port(
+    path: &Utf8Path,
+    runner: &Runner<'_>,
+    which: Shared,
+    port: u16,
+) -> Result<()> {
+    if shared_port(path, which)? == Some(port) {
+        return Ok(());
+    }
+    with_registry(
+        path,
+        runner,
+        || Ok(BTreeMap::new()),
+        |reg| {
+            *reg.shared_port(which) = Some(port);
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Entry {
     pub slot: u16,

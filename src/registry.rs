@@ -11,8 +11,6 @@
 //! Everything here goes through the runner: the dry-run script creates the same containers,
 //! volumes and files.
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
@@ -20,7 +18,7 @@ use serde::Serialize;
 use crate::error::{Code, Exit, invalid};
 use crate::exec::{Content, Output, Runner};
 use crate::fsutil::Perm;
-use crate::ports::{self, Registry as PortRegistry};
+use crate::ports;
 use crate::project::Project;
 use crate::tools::docker::{self, Container, Docker, RunSpec};
 use crate::tools::kubectl::Kubectl;
@@ -345,7 +343,7 @@ pub struct Machine<'a, 'r> {
 
 /// The recorded registry port, if any.
 pub fn recorded_port(ports_path: &Utf8Path) -> Result<Option<u16>> {
-    Ok(PortRegistry::load(ports_path)?.and_then(|r| r.registry_port))
+    ports::shared_port(ports_path, ports::Shared::Registry)
 }
 
 impl<'a, 'r> Machine<'a, 'r> {
@@ -370,19 +368,7 @@ impl<'a, 'r> Machine<'a, 'r> {
 
     /// Record the port in the port registry (when it differs from what is recorded).
     pub fn record_port(&self, port: u16) -> Result<()> {
-        if recorded_port(&self.ports_path)? == Some(port) {
-            return Ok(());
-        }
-        ports::with_registry(
-            &self.ports_path,
-            self.runner,
-            || Ok(BTreeMap::new()),
-            |reg| {
-                reg.registry_port = Some(port);
-                Ok(())
-            },
-        )?;
-        Ok(())
+        ports::record_shared_port(&self.ports_path, self.runner, ports::Shared::Registry, port)
     }
 
     fn labels(&self, role: &str, upstream: Option<&Upstream>) -> Vec<(String, String)> {

@@ -579,7 +579,7 @@ pub fn in_the_way(name: &str) -> Exit {
 
 /// The recorded router port, if any.
 pub fn recorded_port(ports_path: &Utf8Path) -> Result<Option<u16>> {
-    Ok(PortRegistry::load(ports_path)?.and_then(|r| r.router_port))
+    ports::shared_port(ports_path, ports::Shared::Router)
 }
 
 /// The first port of `candidates` that is not busy.
@@ -676,19 +676,7 @@ impl<'a, 'r> Machine<'a, 'r> {
 
     /// Record the router's port in the port registry (when it differs).
     pub fn record_port(&self, port: u16) -> Result<()> {
-        if recorded_port(&self.ports_path)? == Some(port) {
-            return Ok(());
-        }
-        ports::with_registry(
-            &self.ports_path,
-            self.runner,
-            || Ok(BTreeMap::new()),
-            |reg| {
-                reg.router_port = Some(port);
-                Ok(())
-            },
-        )?;
-        Ok(())
+        ports::record_shared_port(&self.ports_path, self.runner, ports::Shared::Router, port)
     }
 
     /// The configuration as it is on disk (empty when there is none).

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use super::*;
 
 fn settings(vars: &[(&str, &str)]) -> Result<Settings, Exit> {

@@ -282,18 +282,23 @@ fn a_foreign_kilter_router_is_left_alone() {
     assert!(text.contains("running (not kilter's)"), "{text}");
 }
 
+/// `kilter VERB` with `KILTER_REGISTRY=off` and `KILTER_ROUTER=off`; it must succeed.
+fn without_shared_containers(env: &Env, dir: &std::path::Path, verb: &str) {
+    let out = env
+        .kilter(dir)
+        .env("KILTER_REGISTRY", "off")
+        .env("KILTER_ROUTER", "off")
+        .arg(verb)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
 #[test]
 fn the_switches_turn_it_off() {
     let env = Env::new();
     let dir = project(&env, "shop", Some(SHOP), false);
-    let out = env
-        .kilter(&dir)
-        .env("KILTER_REGISTRY", "off")
-        .env("KILTER_ROUTER", "off")
-        .arg("up")
-        .output()
-        .expect("runs");
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    without_shared_containers(&env, &dir, "up");
     assert!(env.container("kilter-router").is_none());
     let other =
         project(&env, "blog", Some("name: blog\nrouter: false\nservices:\n  - minio\n"), false);
@@ -577,14 +582,7 @@ fn replay_ci_creating_the_router_and_reloading_after_the_deletion() {
 fn ci_with_the_router_off_makes_none_and_router_false_keeps_the_names_away() {
     let env = Env::new();
     let dir = project(&env, "shop", Some(SHOP), false);
-    let out = env
-        .kilter(&dir)
-        .env("KILTER_REGISTRY", "off")
-        .env("KILTER_ROUTER", "off")
-        .arg("ci")
-        .output()
-        .expect("runs");
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    without_shared_containers(&env, &dir, "ci");
     assert!(env.container("kilter-router").is_none());
     let log = std::fs::read_to_string(env.shim_log()).unwrap_or_default();
     assert!(!log.contains("kilter-router"), "no router command at all: {log}");
