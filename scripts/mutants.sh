@@ -24,7 +24,11 @@
 #      MUTANTS_TEST_THREADS=6  threads per test binary (the tests mostly wait on fake tools, not the CPU)
 #      MUTANTS_TIMEOUT=240     seconds before a mutant's test run counts as a timeout (a hang it caused)
 #      MUTANTS_SHARD=K/N       only every N-th mutant, starting at K (cargo-mutants --shard, round-robin):
-#                              a sample of a large group, for an estimate when the whole would not fit
+#                              a sample of a large group, for an estimate when the whole would not fit;
+#                              the same K/N over every group is a uniform sample of the whole crate
+#      CARGO_TARGET_DIR=DIR    one target directory for every group's build copy, so the dependencies
+#                              are built once, not once per group (only with MUTANTS_JOBS=1: parallel
+#                              jobs would share the unhashed kilter and fake-tool binaries)
 # Needs cargo-mutants (`cargo install cargo-mutants --locked`; 27.x is known to work).
 set -euo pipefail
 
@@ -34,12 +38,20 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 GROUPS_TABLE='
 ports     | src/ports.rs                                     | ports:: many:: lifecycle:: errors:: inspect::
 lock      | src/lock.rs                                      | lock:: concurrency:: uncovered::
-config    | src/config/*.rs                                  | config:: input::
-exec      | src/exec/*.rs                                    | exec:: replay:: output:: realworld:: concurrency:: untouched::
-tools     | src/tools/*.rs src/tools/**/*.rs                 | tools:: lifecycle:: realworld:: contract:: inspect:: tilt:: registry:: uncovered::
+config    | src/config/*.rs src/config/**/*.rs               | config:: input::
+exec      | src/exec/*.rs src/exec/**/*.rs                   | exec:: replay:: output:: realworld:: concurrency:: untouched::
+tools     | src/tools/*.rs src/tools/**/*.rs                 | tools:: lifecycle:: realworld:: contract:: inspect:: tilt:: registry:: router:: uncovered::
 lifecycle | src/ops/up.rs src/ops/stop.rs src/ops/down.rs src/ops/destroy.rs src/lifecycle/up.rs src/lifecycle/destroy.rs src/lifecycle/services.rs src/lifecycle/workload.rs | lifecycle:: realworld:: tilt:: output:: untouched:: concurrency:: services:: errors:: registry:: many:: operate:: uncovered::
 db        | src/ops/db.rs src/lifecycle/snapshot.rs          | snapshot:: db:: stream:: uncovered::
+snapshot  | src/snapshot/*.rs src/snapshot/**/*.rs           | snapshot:: db:: stream::
 status    | src/ops/status.rs                                | status inspect:: realworld::
+app       | src/app/*.rs src/app/**/*.rs src/lifecycle/app.rs src/ops/render.rs src/ops/eject.rs | app:: input:: tilt::
+router    | src/router.rs src/router/*.rs src/lifecycle/router.rs src/lifecycle/routes.rs src/ops/router.rs | router:: inspect::
+registry  | src/registry.rs src/registry/*.rs src/ops/registry.rs | registry:: lifecycle:: uncovered:: many::
+services  | src/services/*.rs src/services/**/*.rs src/ops/add.rs src/ops/remove.rs src/ops/catalog.rs | services:: operate:: input::
+ci        | src/ops/ci.rs src/github.rs src/github/*.rs src/lifecycle/bring_up.rs src/lifecycle/mod.rs | ci:: github tilt:: uncovered:: lifecycle::
+ops       | src/ops/gc.rs src/ops/doctor.rs src/ops/ls.rs src/ops/env.rs src/ops/restart.rs src/ops/init.rs src/ops/logs.rs src/ops/exec.rs src/ops/completions.rs src/ops/mod.rs | many:: inspect:: operate:: dotenv:: uncovered:: output:: errors:: input::
+core      | src/cli.rs src/ui.rs src/error.rs src/project.rs src/project/*.rs src/context.rs src/fsutil.rs src/table.rs src/time.rs src/interrupt.rs src/lib.rs src/main.rs | cli ui error project fsutil table time interrupt errors:: input:: output:: inspect:: lifecycle::
 '
 
 groups() { sed -n 's/^\([a-z]*\) *|.*/\1/p' <<<"$GROUPS_TABLE"; }
@@ -54,6 +66,10 @@ command -v cargo-mutants >/dev/null 2>&1 || {
 }
 
 jobs=${MUTANTS_JOBS:-2}
+if [[ -n ${CARGO_TARGET_DIR:-} && $jobs != 1 ]]; then
+    echo "mutants.sh: CARGO_TARGET_DIR is shared by every build copy; set MUTANTS_JOBS=1 with it" >&2
+    exit 2
+fi
 threads=${MUTANTS_TEST_THREADS:-6}
 timeout=${MUTANTS_TIMEOUT:-240}
 full=0
