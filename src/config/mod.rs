@@ -4,7 +4,8 @@
 //! - `span.rs` — the YAML tree: every node with its byte range, line and column, built from
 //!   the events of `saphyr_parser`; syntax errors, duplicate keys and second documents with
 //!   their positions.
-//! - `schema.rs` — the typed [`Config`] and the walk that checks the tree against it.
+//! - `schema/` — the typed [`Config`] and the walk that checks the tree against it (one file
+//!   each: the model, the walk, the app's fields, `services:`, `routes:`, names, messages).
 //! - `edit.rs` — byte-preserving edits of `cluster.stopped` and `services:`.
 //! - `starter.rs` — the file `kilter init` writes.
 //!
