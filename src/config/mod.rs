@@ -6,7 +6,8 @@
 //!   their positions.
 //! - `schema/` — the typed [`Config`] and the walk that checks the tree against it (one file
 //!   each: the model, the walk, the app's fields, `services:`, `routes:`, names, messages).
-//! - `edit.rs` — byte-preserving edits of `cluster.stopped` and `services:`.
+//! - `edit/` — byte-preserving edits of `cluster.stopped` and `services:` (one file each: the
+//!   flag, its undo, `services:`, the verification, refusals, the byte-preserving writer).
 //! - `starter.rs` — the file `kilter init` writes.
 //!
 //! # How the editor works
