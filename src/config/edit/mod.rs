@@ -23,5 +23,6 @@ mod writer;
 pub use flag::{clear_stopped, clear_stopped_in, set_stopped, set_stopped_in};
 pub use services::{add_services, remove_services};
 pub use undo::{Edited, Undo};
+
 #[cfg(test)]
-pub(super) use verify::{verify_flag, without_flag};
+mod tests;

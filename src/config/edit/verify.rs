@@ -34,7 +34,7 @@ pub(super) fn refused(path: &Utf8Path, what: &str) -> Exit {
 }
 
 /// The new text has the flag as asked and the same tree otherwise.
-pub(in crate::config) fn verify_flag(
+pub(super) fn verify_flag(
     path: &Utf8Path,
     old: &Parsed,
     new_text: &str,
@@ -54,7 +54,7 @@ pub(in crate::config) fn verify_flag(
 
 /// The root without `cluster.stopped`, without a `cluster` left empty or null, and `None`
 /// for an empty document or a mapping left empty.
-pub(in crate::config) fn without_flag(tree: &Tree) -> Option<Node> {
+pub(super) fn without_flag(tree: &Tree) -> Option<Node> {
     let mut root = tree.root.clone().filter(|r| !r.is_null())?;
     if let Kind::Map { entries, .. } = &mut root.kind {
         entries.retain_mut(|(key, value)| {

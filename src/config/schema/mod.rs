@@ -28,5 +28,6 @@ pub use model::{
 pub(crate) use names::validate_service_name;
 pub use names::{MAX_NAME_LEN, normalize_name, validate_name};
 pub(crate) use walk::config;
+
 #[cfg(test)]
-pub(crate) use {names::NAME_RULE, walk::ECOSYSTEM_KEYS};
+mod tests;
