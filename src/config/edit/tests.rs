@@ -1,3 +1,8 @@
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use camino::Utf8PathBuf;
+
 use super::verify;
 use crate::config::tests::{
     APP, DOCUMENTED, ROUTES, SPEC_EXAMPLE, add, parse_ok, path, remove, with, without,
@@ -31,101 +36,46 @@ fn assert_only_flag_changed(before: &str, after: &str, flag: bool) {
 }
 
 /// Files without `cluster:`: with() appends, without() restores the exact bytes.
+/// (`tests/golden/config/set-stopped-append/`)
 #[test]
 fn round_trip_files_without_cluster() {
-    let documented_with = format!("{DOCUMENTED}cluster:\n  stopped: true\n");
-    let crlf = "name: shop\r\n# port\r\nport: 8080\r\n";
-    let spec_without_cluster = &SPEC_EXAMPLE[..SPEC_EXAMPLE.find("cluster:").unwrap_or(0)];
-    let spec_with_flag = format!("{spec_without_cluster}cluster:\n  stopped: true\n");
-    let cases: &[(&str, &str, &str)] = &[
-        ("empty file", "", "cluster:\n  stopped: true\n"),
-        ("only a newline", "\n", "\ncluster:\n  stopped: true\n"),
-        ("one key", "name: shop\n", "name: shop\ncluster:\n  stopped: true\n"),
-        ("no trailing newline", "name: shop", "name: shop\ncluster:\n  stopped: true"),
-        ("comments only", "# a comment\n", "# a comment\ncluster:\n  stopped: true\n"),
-        (
-            "ends in a comment, no newline",
-            "name: a\n# end",
-            "name: a\n# end\ncluster:\n  stopped: true",
-        ),
-        ("trailing blank lines", "name: a\n\n\n", "name: a\n\n\ncluster:\n  stopped: true\n"),
-        ("documented", DOCUMENTED, &documented_with),
-        ("spec example without cluster", spec_without_cluster, &spec_with_flag),
-        ("crlf", crlf, "name: shop\r\n# port\r\nport: 8080\r\ncluster:\r\n  stopped: true\r\n"),
-        (
-            "crlf, no trailing newline",
-            "name: shop\r\nport: 1",
-            "name: shop\r\nport: 1\r\ncluster:\r\n  stopped: true",
-        ),
-        (
-            "4-space indent",
-            "name: shop\nkind:\n    image: kindest/node:v1.31.0\n",
-            "name: shop\nkind:\n    image: kindest/node:v1.31.0\ncluster:\n    stopped: true\n",
-        ),
-        (
-            "document markers",
-            "---\nname: a\n...\n",
-            "---\nname: a\ncluster:\n  stopped: true\n...\n",
-        ),
-        (
-            "document end then comment",
-            "--- # start\nname: a\n... # end\n# bye\n",
-            "--- # start\nname: a\ncluster:\n  stopped: true\n... # end\n# bye\n",
-        ),
-        ("only ---", "---\n", "---\ncluster:\n  stopped: true\n"),
-        (
-            "indented top level",
-            "  name: a\n  port: 1\n",
-            "  name: a\n  port: 1\n  cluster:\n    stopped: true\n",
-        ),
-        (
-            "block scalar last, keep chomping",
-            "name: a\ndescription: |+\n  text\n\n",
-            "name: a\ndescription: |+\n  text\n\ncluster:\n  stopped: true\n",
-        ),
-        (
-            "flow value last, no newline",
-            "skills: [a, b]",
-            "skills: [a, b]\ncluster:\n  stopped: true",
-        ),
-        // A block scalar last with no final newline: appending would add a line break to
-        // the scalar, so the block goes before the last key (and its comments) instead.
-        (
-            "block scalar last, no newline",
-            "name: a\ndescription: |\n  text",
-            "name: a\ncluster:\n  stopped: true\ndescription: |\n  text",
-        ),
-        (
-            "nested block scalar last, no newline",
-            "name: a\n\n# hooks run by the ecosystem\nhooks:\n  pre-up: >\n    ./seed.sh",
-            "name: a\n\ncluster:\n  stopped: true\n# hooks run by the ecosystem\nhooks:\n  pre-up: >\n    ./seed.sh",
-        ),
-        (
-            "crlf, block scalar last with comments above, no newline",
-            "name: a\r\n# hooks\r\nhooks:\r\n  pre-up: |\r\n    ./seed.sh",
-            "name: a\r\ncluster:\r\n  stopped: true\r\n# hooks\r\nhooks:\r\n  pre-up: |\r\n    ./seed.sh",
-        ),
-        (
-            "stripped block scalar last, no newline",
-            "description: |-\n  text",
-            "description: |-\n  text\ncluster:\n  stopped: true",
-        ),
-        ("bom", "\u{feff}name: a\n", "\u{feff}name: a\ncluster:\n  stopped: true\n"),
-        (
-            "quoted values kept",
-            "name: 'shop'\nenv: {A: \"x # y\"}\n",
-            "name: 'shop'\nenv: {A: \"x # y\"}\ncluster:\n  stopped: true\n",
-        ),
-    ];
-    for (label, before, expected) in cases {
+    let table = Table::new("set-stopped-append");
+    for label in [
+        "empty-file",
+        "only-a-newline",
+        "one-key",
+        "no-trailing-newline",
+        "comments-only",
+        "ends-in-a-comment-no-newline",
+        "trailing-blank-lines",
+        "documented",
+        "spec-example-without-cluster",
+        "crlf",
+        "crlf-no-trailing-newline",
+        "4-space-indent",
+        "document-markers",
+        "document-end-then-comment",
+        "only-dashes",
+        "indented-top-level",
+        "block-scalar-last-keep-chomping",
+        "flow-value-last-no-newline",
+        "block-scalar-last-no-newline",
+        "nested-block-scalar-last-no-newline",
+        "crlf-block-scalar-last-with-comments-above-no-newline",
+        "stripped-block-scalar-last-no-newline",
+        "bom",
+        "quoted-values-kept",
+    ] {
+        let before = &table.before(label);
         let after = with(before);
-        assert_eq!(&after, expected, "{label}");
+        table.check(label, "set", &after);
         assert_only_flag_changed(before, &after, true);
         assert_eq!(&without(&after), before, "{label}: without(with(x)) == x");
         assert_eq!(with(&without(&after)), after, "{label}: with(without(y)) == y");
         assert_eq!(with(&after), after, "{label}: with() is idempotent");
         assert_eq!(&without(before), before, "{label}: nothing to remove");
     }
+    table.done();
 }
 
 /// Every line-boundary prefix of realistic files, with LF, CRLF and no final newline:
@@ -157,181 +107,78 @@ fn round_trip_holds_for_every_prefix_and_line_ending() {
 }
 
 /// Files that already have `cluster:`: byte-exact results both ways.
+/// (`tests/golden/config/set-stopped-existing/`: with() in `.set.yaml`, without() of that in
+/// `.clear.yaml`)
 #[test]
 fn edits_of_an_existing_cluster_section() {
-    // (label, before, after with(), after without(with()))
-    let cases: &[(&str, &str, &str, &str)] = &[
-        (
-            "block with another key and a comment",
-            "name: a\ncluster:\n  # runtime state\n  zone: eu\nport: 1\n",
-            "name: a\ncluster:\n  stopped: true\n  # runtime state\n  zone: eu\nport: 1\n",
-            "name: a\ncluster:\n  # runtime state\n  zone: eu\nport: 1\n",
-        ),
-        (
-            "stopped: false with a comment",
-            "cluster:\n  stopped: false   # set by kilter\nport: 1\n",
-            "cluster:\n  stopped: true    # set by kilter\nport: 1\n",
-            "port: 1\n",
-        ),
-        (
-            "stopped: false after another key",
-            "cluster:\n  zone: eu\n  stopped: false\n",
-            "cluster:\n  zone: eu\n  stopped: true\n",
-            "cluster:\n  zone: eu\n",
-        ),
-        ("stopped with no value", "cluster:\n  stopped:\n", "cluster:\n  stopped: true\n", ""),
-        ("stopped: null", "cluster:\n    stopped: null # x\n", "cluster:\n    stopped: true # x\n", ""),
-        (
-            "empty cluster followed by keys",
-            "name: a\ncluster:\nport: 1\n",
-            "name: a\ncluster:\n  stopped: true\nport: 1\n",
-            "name: a\nport: 1\n",
-        ),
-        (
-            "empty cluster with a trailing comment",
-            "name: a\ncluster:  # runtime state\nport: 1\n",
-            "name: a\ncluster:  # runtime state\n  stopped: true\nport: 1\n",
-            "name: a\ncluster:  # runtime state\nport: 1\n",
-        ),
-        ("cluster: ~", "cluster: ~\n", "cluster:\n  stopped: true\n", ""),
-        ("cluster: null with comment", "cluster: null  # c\n", "cluster:  # c\n  stopped: true\n", "cluster:  # c\n"),
-        ("cluster: {}", "name: a\ncluster: {}\nport: 1\n", "name: a\ncluster:\n  stopped: true\nport: 1\n", "name: a\nport: 1\n"),
-        ("empty cluster last, no newline", "name: a\ncluster:", "name: a\ncluster:\n  stopped: true", "name: a"),
-        (
-            "4-space file, empty cluster",
-            "kind:\n    image: x\ncluster:\n",
-            "kind:\n    image: x\ncluster:\n    stopped: true\n",
-            "kind:\n    image: x\n",
-        ),
-        (
-            "4-space cluster block",
-            "cluster:\n    zone: eu\nname: a\n",
-            "cluster:\n    stopped: true\n    zone: eu\nname: a\n",
-            "cluster:\n    zone: eu\nname: a\n",
-        ),
-        (
-            "comments after the cluster block",
-            "cluster:\n  zone: eu\n\n# --- ecosystem ---\nport: 1\n",
-            "cluster:\n  stopped: true\n  zone: eu\n\n# --- ecosystem ---\nport: 1\n",
-            "cluster:\n  zone: eu\n\n# --- ecosystem ---\nport: 1\n",
-        ),
-        (
-            "crlf, stopped: false",
-            "name: a\r\ncluster:\r\n  stopped: false\r\nport: 1\r\n",
-            "name: a\r\ncluster:\r\n  stopped: true\r\nport: 1\r\n",
-            "name: a\r\nport: 1\r\n",
-        ),
-        (
-            "quoted keys",
-            "\"cluster\":\n  'stopped': false\n  zone: eu\n",
-            "\"cluster\":\n  'stopped': true\n  zone: eu\n",
-            "\"cluster\":\n  zone: eu\n",
-        ),
-        (
-            "anchored block",
-            "cluster: &state\n  zone: eu\n",
-            "cluster: &state\n  stopped: true\n  zone: eu\n",
-            "cluster: &state\n  zone: eu\n",
-        ),
-        (
-            "flow mapping without stopped",
-            "cluster: {zone: eu}  # c\n",
-            "cluster: {stopped: true, zone: eu}  # c\n",
-            "cluster: {zone: eu}  # c\n",
-        ),
-        (
-            "flow mapping with stopped: false",
-            "cluster: { stopped: false, zone: eu }\n",
-            "cluster: { stopped: true, zone: eu }\n",
-            "cluster: { zone: eu }\n",
-        ),
-        (
-            "flow mapping, stopped last",
-            "cluster: {zone: eu, stopped: false}\n",
-            "cluster: {zone: eu, stopped: true}\n",
-            "cluster: {zone: eu}\n",
-        ),
-        (
-            "flow mapping with an apostrophe inside a value",
-            "cluster: {note: it's fine}\n",
-            "cluster: {stopped: true, note: it's fine}\n",
-            "cluster: {note: it's fine}\n",
-        ),
-        (
-            "flow mapping with a quoted value",
-            "cluster: {note: \"a, b}\"}\n",
-            "cluster: {stopped: true, note: \"a, b}\"}\n",
-            "cluster: {note: \"a, b}\"}\n",
-        ),
-        ("flow mapping, stopped alone", "cluster: {stopped: false}\n", "cluster: {stopped: true}\n", "cluster: {}\n"),
-        (
-            "document markers around a block",
-            "---\ncluster:\n  zone: eu\n...\n",
-            "---\ncluster:\n  stopped: true\n  zone: eu\n...\n",
-            "---\ncluster:\n  zone: eu\n...\n",
-        ),
-        (
-            "spec example",
-            &SPEC_EXAMPLE.replace("stopped: true ", "stopped: false"),
-            SPEC_EXAMPLE,
-            &SPEC_EXAMPLE.replace(
-                "cluster:\n  stopped: true            # written by `kilter stop`, removed by `kilter up`\n",
-                "",
-            ),
-        ),
-    ];
-    for (label, before, expected_with, expected_without) in cases {
+    let table = Table::new("set-stopped-existing");
+    for label in [
+        "block-with-another-key-and-a-comment",
+        "stopped-false-with-a-comment",
+        "stopped-false-after-another-key",
+        "stopped-with-no-value",
+        "stopped-null",
+        "empty-cluster-followed-by-keys",
+        "empty-cluster-with-a-trailing-comment",
+        "cluster-tilde",
+        "cluster-null-with-comment",
+        "cluster-empty-braces",
+        "empty-cluster-last-no-newline",
+        "4-space-file-empty-cluster",
+        "4-space-cluster-block",
+        "comments-after-the-cluster-block",
+        "crlf-stopped-false",
+        "quoted-keys",
+        "anchored-block",
+        "flow-mapping-without-stopped",
+        "flow-mapping-with-stopped-false",
+        "flow-mapping-stopped-last",
+        "flow-mapping-with-an-apostrophe-inside-a-value",
+        "flow-mapping-with-a-quoted-value",
+        "flow-mapping-stopped-alone",
+        "document-markers-around-a-block",
+        "spec-example",
+    ] {
+        let before = &table.before(label);
         let after = with(before);
-        assert_eq!(&after, expected_with, "{label}: with()");
+        table.check(label, "set", &after);
         assert_only_flag_changed(before, &after, true);
         let removed = without(&after);
-        assert_eq!(&removed, expected_without, "{label}: without()");
+        table.check(label, "clear", &removed);
         assert_only_flag_changed(&after, &removed, false);
         assert_eq!(with(&after), after, "{label}: with() is idempotent");
         assert_eq!(without(&removed), removed, "{label}: without() is idempotent");
     }
+    table.done();
 }
 
+/// (`tests/golden/config/clear-stopped/`)
 #[test]
 fn without_removes_only_what_with_would_add() {
-    let cases: &[(&str, &str, &str)] = &[
-        ("flag first of two", "cluster:\n  stopped: true\n  zone: eu\n", "cluster:\n  zone: eu\n"),
-        (
-            "flag with comment",
-            "cluster:\n  zone: eu\n  stopped: true  # why\n",
-            "cluster:\n  zone: eu\n",
-        ),
-        (
-            "comment before the flag",
-            "cluster:\n  # keep me\n  stopped: true\n",
-            "cluster:\n  # keep me\n",
-        ),
-        (
-            "indented comment after the flag",
-            "cluster:\n  stopped: true\n  # note\nport: 1\n",
-            "cluster:\n  # note\nport: 1\n",
-        ),
-        (
-            "top-level comment after the block",
-            "cluster:\n  stopped: true\n# top\nport: 1\n",
-            "# top\nport: 1\n",
-        ),
-        ("no trailing newline", "name: a\ncluster:\n  stopped: true", "name: a"),
-        ("blank line before", "name: a\n\ncluster:\n  stopped: true\n", "name: a\n\n"),
-        ("only the flag", "cluster:\n  stopped: true\n", ""),
-        ("only the flag, no newline", "cluster:\n  stopped: true", ""),
-        ("crlf, no newline", "a: 1\r\ncluster:\r\n  stopped: true", "a: 1"),
-        ("True spelling", "cluster:\n  stopped: True\n", ""),
-        ("flow, first", "cluster: {stopped: true, zone: eu}\n", "cluster: {zone: eu}\n"),
-        ("flow, spaces", "cluster: { zone: eu , stopped: true }\n", "cluster: { zone: eu }\n"),
-        ("flow, alone", "cluster: { stopped: true }\n", "cluster: {}\n"),
-        ("bom", "\u{feff}cluster:\n  stopped: true\n", "\u{feff}"),
-    ];
-    for (label, before, expected) in cases {
+    let table = Table::new("clear-stopped");
+    for label in [
+        "flag-first-of-two",
+        "flag-with-comment",
+        "comment-before-the-flag",
+        "indented-comment-after-the-flag",
+        "top-level-comment-after-the-block",
+        "no-trailing-newline",
+        "blank-line-before",
+        "only-the-flag",
+        "only-the-flag-no-newline",
+        "crlf-no-newline",
+        "true-spelling",
+        "flow-first",
+        "flow-spaces",
+        "flow-alone",
+        "bom",
+    ] {
+        let before = &table.before(label);
         let after = without(before);
-        assert_eq!(&after, expected, "{label}");
+        table.check(label, "clear", &after);
         assert_only_flag_changed(before, &after, false);
     }
+    table.done();
 }
 
 #[test]
@@ -351,85 +198,40 @@ fn without_leaves_files_with_no_flag_unchanged() {
 }
 
 /// Layouts the line-based editor of old refused; the span-based one edits them exactly.
+/// (`tests/golden/config/set-stopped-layouts/`: with() in `.set.yaml`, without() of that in
+/// `.clear.yaml`; the last cases are without() alone)
 #[test]
 fn multi_line_and_flow_layouts_are_edited_exactly() {
-    // (label, before, with(), without(with()))
-    let cases: &[(&str, &str, &str, &str)] = &[
-        (
-            "multi-line flow",
-            "cluster: {zone: eu,\n  region: x}\n",
-            "cluster: {stopped: true, zone: eu,\n  region: x}\n",
-            "cluster: {zone: eu,\n  region: x}\n",
-        ),
-        (
-            "flow top level",
-            "{name: a, port: 1}\n",
-            "{name: a, port: 1, cluster: {stopped: true}}\n",
-            "{name: a, port: 1}\n",
-        ),
-        ("empty flow top level", "{}\n", "{cluster: {stopped: true}}\n", "{}\n"),
-        (
-            "flow top level over lines",
-            "{\n  name: a,\n  port: 1\n}\n",
-            "{\n  name: a,\n  port: 1, cluster: {stopped: true}\n}\n",
-            "{\n  name: a,\n  port: 1\n}\n",
-        ),
-        (
-            "flow top level with cluster",
-            "{name: a, cluster: {zone: eu}}",
-            "{name: a, cluster: {stopped: true, zone: eu}}",
-            "{name: a, cluster: {zone: eu}}",
-        ),
-        (
-            "flow top level, cluster: {}",
-            "{name: a, cluster: {}}",
-            "{name: a, cluster: {stopped: true}}",
-            "{name: a}",
-        ),
-        (
-            "flow top level, cluster: ~",
-            "{cluster: ~, name: a}",
-            "{cluster: {stopped: true}, name: a}",
-            "{name: a}",
-        ),
-        (
-            "value on the next line",
-            "cluster:\n  stopped:\n    false\n",
-            "cluster:\n  stopped:\n    true\n",
-            "",
-        ),
-        (
-            "null on the next line",
-            "cluster:\n  ~\nport: 1\n",
-            "cluster:\n  stopped: true\nport: 1\n",
-            "port: 1\n",
-        ),
-        ("tagged false", "cluster:\n  stopped: !!bool false\n", "cluster:\n  stopped: true\n", ""),
-        ("bare CR line breaks", "a: 1\rcluster:\r", "a: 1\rcluster:\r  stopped: true\r", "a: 1\r"),
-        ("a final bare CR", "name: a\r", "name: a\rcluster:\r  stopped: true\r", "name: a\r"),
-        (
-            "LF file with a stray CR at the end",
-            "name: a\nport: 1\r",
-            "name: a\nport: 1\rcluster:\n  stopped: true\n",
-            "name: a\nport: 1\r",
-        ),
-    ];
-    for (label, before, expected_with, expected_without) in cases {
+    let table = Table::new("set-stopped-layouts");
+    for label in [
+        "multi-line-flow",
+        "flow-top-level",
+        "empty-flow-top-level",
+        "flow-top-level-over-lines",
+        "flow-top-level-with-cluster",
+        "flow-top-level-cluster-empty-braces",
+        "flow-top-level-cluster-tilde",
+        "value-on-the-next-line",
+        "null-on-the-next-line",
+        "tagged-false",
+        "bare-cr-line-breaks",
+        "a-final-bare-cr",
+        "lf-file-with-a-stray-cr-at-the-end",
+    ] {
+        let before = &table.before(label);
         let after = with(before);
-        assert_eq!(&after, expected_with, "{label}: with()");
+        table.check(label, "set", &after);
         assert_only_flag_changed(before, &after, true);
         let removed = without(&after);
-        assert_eq!(&removed, expected_without, "{label}: without()");
+        table.check(label, "clear", &removed);
         assert_only_flag_changed(&after, &removed, false);
     }
-    let clear_cases: &[(&str, &str)] = &[
-        ("cluster: {zone: eu,\n  stopped: true}\n", "cluster: {zone: eu}\n"),
-        ("cluster: {\n  stopped: true,\n  zone: eu\n}\n", "cluster: {\n  zone: eu\n}\n"),
-        ("{cluster: {stopped: true}}", "{}"),
-    ];
-    for (before, expected) in clear_cases {
-        assert_eq!(&without(before), expected, "{before:?}");
+    for label in
+        ["multi-line-flow-flag-last", "flow-over-lines-flag-first", "flow-top-level-flag-alone"]
+    {
+        table.check(label, "clear", &without(&table.before(label)));
     }
+    table.done();
 }
 
 #[test]
@@ -723,122 +525,46 @@ fn assert_only_services_changed(before: &str, after: &str, names: &[&str]) {
     assert_eq!(old, new, "{before:?} -> {after:?}");
 }
 
+/// (`tests/golden/config/add-services/`)
 #[test]
 fn add_services_appends_in_the_files_style() {
-    // (label, before, names, after)
-    let cases: &[(&str, &str, &[&str], &str)] = &[
-        ("empty file", "", &["postgres"], "services:\n  - postgres\n"),
-        (
-            "absent",
-            "name: a\n",
-            &["postgres", "redis"],
-            "name: a\nservices:\n  - postgres\n  - redis\n",
-        ),
-        ("absent, no final newline", "name: a", &["redis"], "name: a\nservices:\n  - redis"),
-        (
-            "absent, lists at column 0 elsewhere",
-            "skills:\n- rust\n",
-            &["redis"],
-            "skills:\n- rust\nservices:\n- redis\n",
-        ),
-        (
-            "absent, 4-space file",
-            "kind:\n    image: x\n",
-            &["redis"],
-            "kind:\n    image: x\nservices:\n    - redis\n",
-        ),
-        (
-            "absent, before a final ...",
-            "---\nname: a\n...\n",
-            &["redis"],
-            "---\nname: a\nservices:\n  - redis\n...\n",
-        ),
-        (
-            "absent, block scalar last without newline",
-            "name: a\ndescription: |\n  text",
-            &["redis"],
-            "name: a\nservices:\n  - redis\ndescription: |\n  text",
-        ),
-        ("empty key", "services:\nport: 1\n", &["redis"], "services:\n  - redis\nport: 1\n"),
-        (
-            "null with a comment",
-            "services: ~  # none yet\n",
-            &["redis"],
-            "services:  # none yet\n  - redis\n",
-        ),
-        (
-            "block list",
-            "services:\n  - postgres\n  # - mailpit\nport: 1\n",
-            &["redis"],
-            "services:\n  - postgres\n  - redis\n  # - mailpit\nport: 1\n",
-        ),
-        (
-            "block list at column 0",
-            "services:\n- postgres\n",
-            &["redis"],
-            "services:\n- postgres\n- redis\n",
-        ),
-        (
-            "mapping item last, with a comment",
-            "services:\n  - name: api\n    image: x  # mine\nport: 1\n",
-            &["redis"],
-            "services:\n  - name: api\n    image: x  # mine\n  - redis\nport: 1\n",
-        ),
-        (
-            "block scalar in the last item",
-            "services:\n  - name: api\n    env:\n      SCRIPT: |\n        run\nport: 1\n",
-            &["redis"],
-            "services:\n  - name: api\n    env:\n      SCRIPT: |\n        run\n  - redis\nport: 1\n",
-        ),
-        (
-            "no final newline",
-            "services:\n  - postgres",
-            &["redis"],
-            "services:\n  - postgres\n  - redis",
-        ),
-        (
-            "crlf",
-            "services:\r\n  - postgres\r\n",
-            &["redis", "nats"],
-            "services:\r\n  - postgres\r\n  - redis\r\n  - nats\r\n",
-        ),
-        (
-            "flow list",
-            "services: [postgres]  # c\n",
-            &["redis"],
-            "services: [postgres, redis]  # c\n",
-        ),
-        ("empty flow list", "services: []\n", &["redis", "nats"], "services: [redis, nats]\n"),
-        (
-            "flow list over lines",
-            "services: [\n  postgres,\n  redis\n]\n",
-            &["nats"],
-            "services: [\n  postgres,\n  redis, nats\n]\n",
-        ),
-        ("flow top level", "{name: a}", &["redis"], "{name: a, services: [redis]}"),
-        (
-            "flow top level, null",
-            "{services: , name: a}",
-            &["redis"],
-            "{services: [redis] , name: a}",
-        ),
-        (
-            "names that need quotes",
-            "name: a\n",
-            &["123", "null"],
-            "name: a\nservices:\n  - \"123\"\n  - \"null\"\n",
-        ),
-        ("bom", "\u{feff}name: a\n", &["redis"], "\u{feff}name: a\nservices:\n  - redis\n"),
-        ("bare CR", "name: a\r", &["redis"], "name: a\rservices:\r  - redis\r"),
+    let table = Table::new("add-services");
+    // (case, names to add)
+    let cases: &[(&str, &[&str])] = &[
+        ("empty-file", &["postgres"]),
+        ("absent", &["postgres", "redis"]),
+        ("absent-no-final-newline", &["redis"]),
+        ("absent-lists-at-column-0-elsewhere", &["redis"]),
+        ("absent-4-space-file", &["redis"]),
+        ("absent-before-a-final-dots", &["redis"]),
+        ("absent-block-scalar-last-without-newline", &["redis"]),
+        ("empty-key", &["redis"]),
+        ("null-with-a-comment", &["redis"]),
+        ("block-list", &["redis"]),
+        ("block-list-at-column-0", &["redis"]),
+        ("mapping-item-last-with-a-comment", &["redis"]),
+        ("block-scalar-in-the-last-item", &["redis"]),
+        ("no-final-newline", &["redis"]),
+        ("crlf", &["redis", "nats"]),
+        ("flow-list", &["redis"]),
+        ("empty-flow-list", &["redis", "nats"]),
+        ("flow-list-over-lines", &["nats"]),
+        ("flow-top-level", &["redis"]),
+        ("flow-top-level-null", &["redis"]),
+        ("names-that-need-quotes", &["123", "null"]),
+        ("bom", &["redis"]),
+        ("bare-cr", &["redis"]),
     ];
-    for (label, before, names, expected) in cases {
+    for (label, names) in cases {
+        let before = &table.before(label);
         let after = add(before, names);
-        assert_eq!(&after, expected, "{label}");
+        table.check(label, "add", &after);
         let (old, _) = parse_ok(before);
         let mut listed: Vec<&str> = old.services.iter().map(|s| s.name.value.as_str()).collect();
         listed.extend(names.iter());
         assert_only_services_changed(before, &after, &listed);
     }
+    table.done();
 }
 
 #[test]
@@ -867,72 +593,30 @@ fn add_services_skips_what_is_listed() {
     );
 }
 
+/// (`tests/golden/config/remove-services/`)
 #[test]
 fn remove_services_takes_out_the_items_lines() {
-    // (label, before, names, after)
-    let cases: &[(&str, &str, &[&str], &str)] = &[
-        (
-            "last",
-            "services:\n  - postgres\n  - redis\nport: 1\n",
-            &["redis"],
-            "services:\n  - postgres\nport: 1\n",
-        ),
-        (
-            "first, with its comment",
-            "services:\n  - postgres  # main db\n  - redis\n",
-            &["postgres"],
-            "services:\n  - redis\n",
-        ),
-        (
-            "a mapping item, by name",
-            "services:\n  - name: api\n    image: x\n    env:\n      A: 1\n  - redis\n",
-            &["api"],
-            "services:\n  - redis\n",
-        ),
-        (
-            "the last one",
-            "name: a\nservices:\n  - redis\nport: 1\n",
-            &["redis"],
-            "name: a\nservices:\nport: 1\n",
-        ),
-        (
-            "no final newline",
-            "services:\n  - postgres\n  - redis",
-            &["redis"],
-            "services:\n  - postgres",
-        ),
-        (
-            "crlf",
-            "services:\r\n  - postgres\r\n  - redis\r\n",
-            &["postgres"],
-            "services:\r\n  - redis\r\n",
-        ),
-        ("two at once", "services:\n- a\n- b\n- c\n", &["c", "a"], "services:\n- b\n"),
-        (
-            "flow, middle",
-            "services: [postgres, redis, nats]\n",
-            &["redis"],
-            "services: [postgres, nats]\n",
-        ),
-        ("flow, first", "services: [postgres, redis]\n", &["postgres"], "services: [redis]\n"),
-        ("flow, last", "services: [ postgres , redis ]\n", &["redis"], "services: [ postgres ]\n"),
-        ("flow, all", "services: [postgres, redis]\n", &["postgres", "redis"], "services: []\n"),
-        (
-            "flow mapping item",
-            "services: [{name: api, port: 80}, redis]\n",
-            &["api"],
-            "services: [redis]\n",
-        ),
-        (
-            "block scalar in the item",
-            "services:\n  - name: api\n    env:\n      S: |\n        run\n  - redis\n",
-            &["api"],
-            "services:\n  - redis\n",
-        ),
+    let table = Table::new("remove-services");
+    // (case, names to remove)
+    let cases: &[(&str, &[&str])] = &[
+        ("last", &["redis"]),
+        ("first-with-its-comment", &["postgres"]),
+        ("a-mapping-item-by-name", &["api"]),
+        ("the-last-one", &["redis"]),
+        ("no-final-newline", &["redis"]),
+        ("crlf", &["postgres"]),
+        ("two-at-once", &["c", "a"]),
+        ("flow-middle", &["redis"]),
+        ("flow-first", &["postgres"]),
+        ("flow-last", &["redis"]),
+        ("flow-all", &["postgres", "redis"]),
+        ("flow-mapping-item", &["api"]),
+        ("block-scalar-in-the-item", &["api"]),
     ];
-    for (label, before, names, expected) in cases {
+    for (label, names) in cases {
+        let before = &table.before(label);
         let after = remove(before, names);
-        assert_eq!(&after, expected, "{label}");
+        table.check(label, "remove", &after);
         let (old, _) = parse_ok(before);
         let left: Vec<&str> = old
             .services
@@ -942,6 +626,7 @@ fn remove_services_takes_out_the_items_lines() {
             .collect();
         assert_only_services_changed(before, &after, &left);
     }
+    table.done();
 }
 
 #[test]
@@ -1052,4 +737,69 @@ fn edits_keep_routes_byte_for_byte() {
     // `kilter add` of a route's name would make a clash: refused, nothing written.
     let err = add_services(path(), ROUTES, &["web"]).expect_err("a clash");
     assert_eq!(err.code, Code::Invalid);
+}
+
+// ---------------------------------------------------------------------------------------
+// Golden edit tables
+// ---------------------------------------------------------------------------------------
+
+/// A table of edits kept as files in `tests/golden/config/<table>/` (the README there says
+/// how): per case the text before the edit, `<case>.before.yaml` (an input, never written),
+/// and the text each edit gives, `<case>.<edit>.yaml`, compared byte for byte. `KILTER_BLESS=1`
+/// writes the results instead (then review the diff); without it a missing file fails the
+/// test. [`Table::done`] fails on any file of the table no case read, so that a case dropped
+/// from the code cannot leave its files unchecked.
+struct Table {
+    dir: Utf8PathBuf,
+    read: RefCell<BTreeSet<String>>,
+}
+
+impl Table {
+    fn new(name: &str) -> Table {
+        let dir =
+            Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/config").join(name);
+        Table { dir, read: RefCell::default() }
+    }
+
+    /// The text of case `case` before the edit.
+    #[track_caller]
+    fn before(&self, case: &str) -> String {
+        let path = self.file(case, "before");
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e} (the text case `{case}` starts from)"))
+    }
+
+    /// `got` must be the golden file of `edit` on case `case`, byte for byte; with
+    /// `KILTER_BLESS=1` it becomes that file.
+    #[track_caller]
+    fn check(&self, case: &str, edit: &str, got: &str) {
+        let path = self.file(case, edit);
+        if std::env::var("KILTER_BLESS").is_ok_and(|v| v == "1") {
+            std::fs::write(&path, got).expect("write golden");
+            return;
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{path}: {e} (KILTER_BLESS=1 writes it; review it before committing)")
+        });
+        assert_eq!(got, want, "{path} differs from what `{edit}` gives now");
+    }
+
+    fn file(&self, case: &str, what: &str) -> Utf8PathBuf {
+        let name = format!("{case}.{what}.yaml");
+        assert!(self.read.borrow_mut().insert(name.clone()), "{name} is read twice");
+        self.dir.join(name)
+    }
+
+    /// Every file of the table belongs to a case the test ran.
+    #[track_caller]
+    fn done(self) {
+        let read = self.read.into_inner();
+        let stray: Vec<String> = std::fs::read_dir(&self.dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.dir))
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|name| !read.contains(name))
+            .collect();
+        assert!(!read.is_empty(), "{}: no case ran", self.dir);
+        assert!(stray.is_empty(), "{}: files no case reads: {stray:?}", self.dir);
+    }
 }
