@@ -34,7 +34,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 GROUPS_TABLE='
 ports     | src/ports.rs                                     | ports:: many:: lifecycle:: errors:: inspect::
 lock      | src/lock.rs                                      | lock:: concurrency:: uncovered::
-config    | src/config/*.rs                                  | config:: input::
+config    | src/config/*.rs src/config/**/*.rs               | config:: input::
 exec      | src/exec/*.rs                                    | exec:: replay:: output:: realworld:: concurrency:: untouched::
 tools     | src/tools/*.rs src/tools/**/*.rs                 | tools:: lifecycle:: realworld:: contract:: inspect:: tilt:: registry:: uncovered::
 lifecycle | src/ops/up.rs src/ops/stop.rs src/ops/down.rs src/ops/destroy.rs src/lifecycle/up.rs src/lifecycle/destroy.rs src/lifecycle/services.rs src/lifecycle/workload.rs | lifecycle:: realworld:: tilt:: output:: untouched:: concurrency:: services:: errors:: registry:: many:: operate:: uncovered::
