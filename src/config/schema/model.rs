@@ -1,5 +1,6 @@
 //! The typed model of kilter.yaml: [`Config`] and its sections, with their defaults. Every
-//! field is optional; what a section does not say is its default here.
+//! field is optional; what a section does not say is its default here (except the user and
+//! workload of a MySQL or MariaDB `database:`, which the walk sets from the engine).
 
 use std::fmt;
 
