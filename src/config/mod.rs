@@ -4,8 +4,10 @@
 //! - `span.rs` — the YAML tree: every node with its byte range, line and column, built from
 //!   the events of `saphyr_parser`; syntax errors, duplicate keys and second documents with
 //!   their positions.
-//! - `schema.rs` — the typed [`Config`] and the walk that checks the tree against it.
-//! - `edit.rs` — byte-preserving edits of `cluster.stopped` and `services:`.
+//! - `schema/` — the typed [`Config`] and the walk that checks the tree against it (one file
+//!   each: the model, the walk, the app's fields, `services:`, `routes:`, names, messages).
+//! - `edit/` — byte-preserving edits of `cluster.stopped` and `services:` (one file each: the
+//!   flag, its undo, `services:`, the verification, refusals, the byte-preserving writer).
 //! - `starter.rs` — the file `kilter init` writes.
 //!
 //! # How the editor works

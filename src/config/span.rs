@@ -756,3 +756,6 @@ fn tab_indentation(text: &str, lines: &[usize], line: usize) -> Option<usize> {
         indent.find('\t').map(|offset| start + offset)
     })
 }
+
+#[cfg(test)]
+mod tests;

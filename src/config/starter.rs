@@ -45,3 +45,6 @@ name: {yaml_name}
 "
     )
 }
+
+#[cfg(test)]
+mod tests;

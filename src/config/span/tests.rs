@@ -1,0 +1,195 @@
+use crate::config::tests::{parse_err, parse_ok, path};
+use crate::config::*;
+
+// ---------------------------------------------------------------------------------------
+// Positions
+// ---------------------------------------------------------------------------------------
+
+/// What to find at the end of a key path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Key,
+    Value,
+}
+
+/// Position of the node at `keys` (`[]`: the root) in the span tree; `None` if the path does
+/// not exist or the text does not parse.
+fn locate(text: &str, keys: &[&str], target: Target) -> Option<(usize, usize)> {
+    let tree = span::parse(text).ok()?;
+    let mut node = tree.root.as_ref()?;
+    let mut key_pos = node.pos;
+    for key in keys {
+        let (k, v) = node.get(key)?;
+        key_pos = k.pos;
+        node = v;
+    }
+    let pos = if target == Target::Key { key_pos } else { node.pos };
+    Some((pos.line, pos.col))
+}
+
+#[test]
+fn spans_give_keys_and_values_in_every_style() {
+    let t = Target::Key;
+    let v = Target::Value;
+    type Case<'a> = (&'a str, &'a [&'a str], Target, Option<(usize, usize)>);
+    let cases: &[Case<'_>] = &[
+        ("name: x\ncluster:\n  stopped: true\n", &["cluster"], t, Some((2, 1))),
+        ("name: x\ncluster:\n  stopped: true\n", &["cluster"], v, Some((3, 3))),
+        ("name: x\ncluster:\n  stopped: true\n", &["cluster", "stopped"], t, Some((3, 3))),
+        ("name: x\ncluster:\n  stopped: true\n", &["cluster", "stopped"], v, Some((3, 12))),
+        ("# c\n\nname: x\n", &[], v, Some((3, 1))),
+        ("---\nname: x\n", &[], v, Some((2, 1))),
+        ("  name: x\n  port: 1\n", &["port"], t, Some((2, 3))),
+        (
+            "cluster:  # c\n\n    # c\n    stopped: false\n",
+            &["cluster", "stopped"],
+            v,
+            Some((4, 14)),
+        ),
+        ("cluster: {stopped: false, a: 1}\n", &["cluster", "stopped"], v, Some((1, 20))),
+        ("cluster: {stopped: false, a: 1}\n", &["cluster", "a"], t, Some((1, 27))),
+        ("cluster: {stopped: false, a: 1}\n", &["cluster"], v, Some((1, 10))),
+        ("\"cluster\":\n  'stopped': true\n", &["cluster", "stopped"], t, Some((2, 3))),
+        ("a: 1\r\nb:\r\n  c: 2\r\n", &["b", "c"], v, Some((3, 6))),
+        ("a: 1\rb:\r  c: 2\r", &["b", "c"], v, Some((3, 6))),
+        ("ünï: x\nb: 1\n", &["b"], v, Some((2, 4))),
+        ("a: &x\n  b: 1\n", &["a"], v, Some((1, 4))),
+        ("a: !!map\n  b: 1\n", &["a"], v, Some((1, 4))),
+        ("a:\n- 1\n", &["a"], v, Some((2, 1))),
+        ("a:\n  -   1\n", &["a"], v, Some((2, 3))),
+        ("a:\n  - b: 1\n", &["a"], v, Some((2, 3))),
+        ("a: |\n  text\n", &["a"], v, Some((2, 3))),
+        ("a:\nb: 1\n", &["a"], v, Some((1, 3))),
+        ("name: x\n", &["cluster"], t, None),
+        ("name: x\n", &["name", "deeper"], t, None),
+        ("bad: [\n", &["bad"], t, None),
+    ];
+    for (text, keys, target, expected) in cases {
+        assert_eq!(locate(text, keys, *target), *expected, "{text:?} {keys:?} {target:?}");
+    }
+}
+
+#[test]
+fn span_tree_knows_styles_anchors_and_aliases() {
+    let tree = span::parse("a: &x {b: 1}\nc: *x\nd: [1]\ne:\n  f: 1\n").expect("parses");
+    let root = tree.root.as_ref().expect("a root");
+    let (_, a) = root.get("a").expect("a");
+    let (_, c) = root.get("c").expect("c");
+    assert!(a.is_flow() && a.anchor != 0);
+    assert!(matches!(c.kind, span::Kind::Alias(id) if id == a.anchor));
+    assert!(tree.deref(c).same(a));
+    assert_eq!(tree.aliases, vec![(a.anchor, Pos { line: 2, col: 4 })]);
+    assert!(root.get("d").is_some_and(|(_, d)| d.is_flow()));
+    assert!(root.get("e").is_some_and(|(_, e)| !e.is_flow()));
+    // Byte spans: exact for scalars and flow collections, to the last child for blocks.
+    let text = "k: 'q'  # c\nm: {x: 1}\nb:\n  y: 2\n  z: 3\n\n";
+    let tree = span::parse(text).expect("parses");
+    let root = tree.root.as_ref().expect("a root");
+    let span_of = |key: &str| root.get(key).map(|(_, v)| &text[v.start..v.end]);
+    assert_eq!(span_of("k"), Some("'q'"));
+    assert_eq!(span_of("m"), Some("{x: 1}"));
+    assert_eq!(span_of("b"), Some("y: 2\n  z: 3"));
+    // A second document, nesting too deep.
+    let deep = format!("a: {}{}\n", "[".repeat(70), "]".repeat(70));
+    let problem = span::parse(&deep).expect_err("too deep");
+    assert!(problem.message.contains("nested more than 64 levels"), "{}", problem.message);
+}
+
+#[test]
+fn core_schema_resolution() {
+    use span::Scalar;
+    let cases: &[(&str, Scalar<'_>)] = &[
+        ("a: ~", Scalar::Null),
+        ("a: null", Scalar::Null),
+        ("a: NULL", Scalar::Null),
+        ("a:", Scalar::Null),
+        ("a: True", Scalar::Bool(true)),
+        ("a: FALSE", Scalar::Bool(false)),
+        ("a: yes", Scalar::Str("yes")),
+        ("a: 5432", Scalar::Number("5432")),
+        ("a: -1.5e3", Scalar::Number("-1.5e3")),
+        ("a: 0x1f", Scalar::Number("0x1f")),
+        ("a: 0o17", Scalar::Number("0o17")),
+        ("a: .inf", Scalar::Number(".inf")),
+        ("a: .NaN", Scalar::Number(".NaN")),
+        ("a: 1.", Scalar::Number("1.")),
+        ("a: 1e", Scalar::Str("1e")),
+        ("a: 1.2.3", Scalar::Str("1.2.3")),
+        ("a: 0x", Scalar::Str("0x")),
+        ("a: '5432'", Scalar::Str("5432")),
+        ("a: \"true\"", Scalar::Str("true")),
+        ("a: !!str 5432", Scalar::Str("5432")),
+        ("a: ! 5432", Scalar::Str("5432")),
+        ("a: !!int 5432", Scalar::Number("5432")),
+        ("a: !custom x", Scalar::Tagged("!custom")),
+    ];
+    for (text, expected) in cases {
+        let tree = span::parse(text).expect("parses");
+        let value = tree.root.as_ref().and_then(|r| r.get("a")).map(|(_, v)| v.scalar());
+        assert_eq!(value, Some(Some(*expected)), "{text:?}");
+    }
+    for (word, written) in [
+        ("shop", "shop"),
+        ("123", "\"123\""),
+        ("true", "\"true\""),
+        ("null", "\"null\""),
+        ("1e3", "\"1e3\""),
+        ("-x", "\"-x\""),
+        ("a b", "\"a b\""),
+    ] {
+        assert_eq!(span::scalar_text(word), written, "{word:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tabs after a colon
+// ---------------------------------------------------------------------------------------
+
+/// A tab after a key's `:` is separation whitespace (YAML 1.2 `s-separate-in-line`), as libyaml
+/// reads it; the parser kilter uses refuses `name:\tshop`, so kilter reads such a file with
+/// those tabs as spaces (the same bytes count, so positions stay right) and keeps the file's
+/// own bytes in every edit.
+#[test]
+fn a_tab_after_a_keys_colon_is_whitespace_and_kept_through_stop_and_up() {
+    for (text, name, image) in [
+        ("name:\tshop\n", "shop", None),
+        ("name:\t\tshop  # c\n", "shop", None),
+        ("name: \tshop\n", "shop", None),
+        (
+            "name:\tshop\nkind:\n  image:\tkindest/node:v1.31.0\n",
+            "shop",
+            Some("kindest/node:v1.31.0"),
+        ),
+        ("{name:\tshop, kind: {image:\t-x}}\n", "shop", Some("-x")),
+        ("name:\t'shop'\r\n", "shop", None),
+    ] {
+        let (config, _) = parse_ok(text);
+        assert_eq!(config.name.as_deref(), Some(name), "{text:?}");
+        assert_eq!(config.kind.image.as_deref(), image, "{text:?}");
+        let set = set_stopped(path(), text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        let tabs = |t: &str| t.matches('\t').count();
+        assert_eq!(tabs(&set.text), tabs(text), "{text:?} → {:?}", set.text);
+        let head = text.split([',', '\n']).next().unwrap_or_default();
+        assert!(set.text.starts_with(head), "{text:?} → {:?}", set.text);
+        assert!(parse_ok(&set.text).0.cluster.stopped, "{text:?}");
+        assert_eq!(clear_stopped(path(), &set.text, Some(&set.undo)).expect("undo"), text);
+        assert_eq!(clear_stopped(path(), &set.text, None).expect("clear"), text);
+    }
+    // Tabs that are content stay content: in quoted and block scalars, after a `:` too.
+    let text =
+        "name:\tshop\ndescription: \"a:\\tb c:\tdone\"\nnote: |\n  key:\tvalue\ntilt: 'x:\ty'\n";
+    let tree = span::parse(text).map_err(|p| p.message).expect("parses");
+    let root = tree.root.as_ref().expect("a root");
+    let value = |key: &str| root.get(key).map(|(_, v)| v).expect(key);
+    assert_eq!(value("description").text(), Some("a:\tb c:\tdone"));
+    assert_eq!(value("note").text(), Some("key:\tvalue\n"));
+    assert_eq!(value("tilt").text(), Some("x:\ty"));
+    assert_eq!(value("name").pos, Pos { line: 1, col: 7 });
+    // A real error elsewhere is still reported where it is.
+    let err = parse_err("name:\tshop\nkind: [\n");
+    assert!(err.to_string().contains("/p/kilter.yaml:"), "{err}");
+    assert!(!err.to_string().contains("valid YAML whitespace"), "{err}");
+    // Tabs as indentation stay an error.
+    let err = parse_err("name: shop\nkind:\n\timage: x\n");
+    assert!(err.to_string().contains("tab character in indentation"), "{err}");
+}
