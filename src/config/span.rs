@@ -679,7 +679,12 @@ impl<'a> Builder<'a> {
             first
         } else {
             // Two different keys with one hash (rare): look for an equal one the slow way.
-            match parent.children.iter().step_by(2).position(same) {
+            // Each key compared is work, charged like any other: a hash that collided for
+            // every key would make this quadratic, and the cost test would see it.
+            match parent.children.iter().step_by(2).position(|k| {
+                charge(1);
+                same(k)
+            }) {
                 Some(i) => 2 * i,
                 None => return Ok(()),
             }

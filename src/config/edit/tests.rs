@@ -612,6 +612,8 @@ fn remove_services_takes_out_the_items_lines() {
         ("flow-all", &["postgres", "redis"]),
         ("flow-mapping-item", &["api"]),
         ("block-scalar-in-the-item", &["api"]),
+        // A tag before the `[`: the cut starts after the bracket, not at the node's start.
+        ("flow-tagged-the-only-one", &["postgres"]),
     ];
     for (label, names) in cases {
         let before = &table.before(label);
