@@ -12,6 +12,7 @@ pub mod exec;
 pub mod fsutil;
 pub mod github;
 pub mod interrupt;
+pub mod json;
 pub mod lifecycle;
 pub mod lock;
 pub mod ops;

@@ -1,8 +1,10 @@
 //! `kilter catalog [--json]` and `kilter catalog show NAME [--json]`: what one word under
 //! `services:` becomes. Needs neither a project nor a cluster.
 
+use std::collections::BTreeMap;
+
 use anyhow::Result;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::cli::{CatalogArgs, CatalogCommand};
 use crate::config::suggest;
@@ -23,16 +25,14 @@ pub fn run(ui: &Ui, args: &CatalogArgs) -> Result<i32> {
                 .into());
             };
             if show.json {
-                let doc = json!({"schema_version": 1, "service": describe(entry)});
-                ui.stdout(&(serde_json::to_string_pretty(&doc)? + "\n"));
+                crate::json::print(ui, &Show { service: describe(entry) })?;
             } else {
                 ui.stdout(&show_text(entry));
             }
         }
         None if args.json => {
-            let all: Vec<Value> = catalog::CATALOG.iter().map(describe).collect();
-            let doc = json!({"schema_version": 1, "services": all});
-            ui.stdout(&(serde_json::to_string_pretty(&doc)? + "\n"));
+            let services = catalog::CATALOG.iter().map(describe).collect();
+            crate::json::print(ui, &Catalog { services })?;
         }
         None => ui.stdout(&list_text()),
     }
@@ -43,23 +43,85 @@ fn kind(e: &CatalogEntry) -> &'static str {
     if e.volume.is_some() { "statefulset" } else { "deployment" }
 }
 
-fn describe(e: &CatalogEntry) -> Value {
-    let pairs = |list: &[(&str, &str)]| -> Value {
-        Value::Object(list.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect())
+/// `kilter catalog --json`.
+#[derive(Debug, Serialize)]
+pub struct Catalog {
+    pub services: Vec<Described>,
+}
+
+/// `kilter catalog show NAME --json`.
+#[derive(Debug, Serialize)]
+pub struct Show {
+    pub service: Described,
+}
+
+impl crate::json::Document for Catalog {
+    const SCHEMA_VERSION: u32 = 1;
+    const KEYS: crate::json::Keys = crate::json::Keys::Sorted;
+}
+
+impl crate::json::Document for Show {
+    const SCHEMA_VERSION: u32 = 1;
+    const KEYS: crate::json::Keys = crate::json::Keys::Sorted;
+}
+
+/// One catalog entry as written: the templates (`{{ .Port }}`, …) are not expanded.
+#[derive(Debug, Serialize)]
+pub struct Described {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub image: &'static str,
+    /// `statefulset` (with a volume) or `deployment`
+    pub kind: &'static str,
+    pub ports: Vec<DescribedPort>,
+    pub env: BTreeMap<&'static str, &'static str>,
+    pub provides: BTreeMap<&'static str, &'static str>,
+    pub credentials: BTreeMap<&'static str, &'static str>,
+    pub args: &'static [&'static str],
+    pub volume: Option<DescribedVolume>,
+    /// How Kubernetes tells that it is ready, in words.
+    pub readiness: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DescribedPort {
+    pub name: &'static str,
+    pub port: u16,
+    pub what: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DescribedVolume {
+    pub path: &'static str,
+    pub size: &'static str,
+}
+
+fn describe(e: &CatalogEntry) -> Described {
+    // A later pair of the same name wins.
+    let pairs = |list: &'static [(&'static str, &'static str)]| {
+        let mut map = BTreeMap::new();
+        for (k, v) in list {
+            map.insert(*k, *v);
+        }
+        map
     };
-    json!({
-        "name": e.name,
-        "description": e.description,
-        "image": e.image,
-        "kind": kind(e),
-        "ports": e.ports.iter().map(|p| json!({"name": p.name, "port": p.port, "what": p.what})).collect::<Vec<_>>(),
-        "env": pairs(e.env),
-        "provides": pairs(e.provides),
-        "credentials": pairs(e.credentials),
-        "args": e.args,
-        "volume": e.volume.map(|(path, size)| json!({"path": path, "size": size})),
-        "readiness": probe_text(e.probe),
-    })
+    Described {
+        name: e.name,
+        description: e.description,
+        image: e.image,
+        kind: kind(e),
+        ports: e
+            .ports
+            .iter()
+            .map(|p| DescribedPort { name: p.name, port: p.port, what: p.what })
+            .collect(),
+        env: pairs(e.env),
+        provides: pairs(e.provides),
+        credentials: pairs(e.credentials),
+        args: e.args,
+        volume: e.volume.map(|(path, size)| DescribedVolume { path, size }),
+        readiness: probe_text(e.probe),
+    }
 }
 
 fn probe_text(p: ProbeSpec) -> String {

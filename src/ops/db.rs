@@ -65,12 +65,18 @@ fn snapshot(ctx: &Ctx<'_>, name: Option<&str>, force: bool, include: &[String]) 
 // ---------------------------------------------------------------------------------------------
 // list
 
+/// `kilter db list --json`.
 #[derive(Serialize)]
 struct ListJson<'a> {
-    schema_version: u32,
     project: &'a str,
     dir: &'a str,
     snapshots: &'a [Entry],
+}
+
+/// The list shows the metadata's entries: it carries the metadata's version.
+impl crate::json::Document for ListJson<'_> {
+    const SCHEMA_VERSION: u32 = SCHEMA_VERSION;
+    const KEYS: crate::json::Keys = crate::json::Keys::Declared;
 }
 
 fn list(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
@@ -78,12 +84,11 @@ fn list(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
     let all = snapshot::entries(&project.paths.snapshots)?;
     if json {
         let doc = ListJson {
-            schema_version: SCHEMA_VERSION,
             project: &project.name,
             dir: project.paths.snapshots.as_str(),
             snapshots: &all,
         };
-        ctx.ui.stdout(&(serde_json::to_string_pretty(&doc)? + "\n"));
+        crate::json::print(ctx.ui, &doc)?;
         return Ok(0);
     }
     if all.is_empty() {

@@ -35,6 +35,19 @@ pub struct Check {
     pub fix: Option<String>,
 }
 
+/// `kilter doctor --json`.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// No check failed (exit 1 otherwise).
+    pub ok: bool,
+    pub checks: Vec<Check>,
+}
+
+impl crate::json::Document for Report {
+    const SCHEMA_VERSION: u32 = 1;
+    const KEYS: crate::json::Keys = crate::json::Keys::Sorted;
+}
+
 fn check(name: &str, status: Level, detail: impl Into<String>, fix: Option<String>) -> Check {
     Check { name: name.into(), status, detail: detail.into(), fix }
 }
@@ -185,8 +198,7 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
 
     let failed = checks.iter().any(|c| c.status == Level::Fail);
     if json {
-        let doc = serde_json::json!({ "schema_version": 1, "ok": !failed, "checks": checks });
-        ctx.ui.stdout(&(serde_json::to_string_pretty(&doc)? + "\n"));
+        crate::json::print(ctx.ui, &Report { ok: !failed, checks })?;
     } else {
         let mut text = String::new();
         for c in &checks {

@@ -5,7 +5,10 @@
 //! `--dotenv` prints only the services' variables, in `.env` syntax, to stdout: the user picks
 //! the file (`kilter env --dotenv > .env`), and kilter never overwrites a `.env` of theirs.
 
+use std::collections::BTreeMap;
+
 use anyhow::Result;
+use serde::Serialize;
 
 use super::{Ctx, preview_nodeports, project_env, services_of};
 use crate::cli::EnvArgs;
@@ -15,6 +18,22 @@ use crate::lifecycle::app::Choice;
 use crate::services::{self, Wired};
 use crate::tools::Tool;
 use crate::tools::docker::NodeState;
+
+/// `kilter env --json`.
+#[derive(Debug, Serialize)]
+pub struct EnvJson {
+    /// Exactly what `eval "$(kilter env)"` exports.
+    pub env: BTreeMap<String, String>,
+    /// Where Tilt's UI is (or will be).
+    pub tilt_url: String,
+    /// The services of kilter.yaml, in file order.
+    pub services: Vec<Wired>,
+}
+
+impl crate::json::Document for EnvJson {
+    const SCHEMA_VERSION: u32 = 1;
+    const KEYS: crate::json::Keys = crate::json::Keys::Sorted;
+}
 
 pub fn run(ctx: &Ctx<'_>, args: &EnvArgs) -> Result<i32> {
     let project = ctx.project()?;
@@ -47,15 +66,12 @@ pub fn run(ctx: &Ctx<'_>, args: &EnvArgs) -> Result<i32> {
     env.extend(host);
     let url = format!("http://localhost:{}/", ports.tilt);
     if args.json {
-        let map: serde_json::Map<String, serde_json::Value> =
-            env.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
-        let doc = serde_json::json!({
-            "schema_version": 1,
-            "env": map,
-            "tilt_url": url,
-            "services": wired,
-        });
-        ctx.ui.stdout(&(serde_json::to_string_pretty(&doc)? + "\n"));
+        // A later value of the same name wins, as in the shell.
+        let mut map = BTreeMap::new();
+        for (k, v) in &env {
+            map.insert(k.clone(), v.clone());
+        }
+        crate::json::print(ctx.ui, &EnvJson { env: map, tilt_url: url, services: wired })?;
         return Ok(0);
     }
     let mut out = String::new();

@@ -3,6 +3,7 @@
 //! at most two docker calls, whatever the number of projects. `ls` needs only docker: a port
 //! registry or project record it cannot read is a warning, never a failure.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -60,6 +61,24 @@ pub struct SharedRow {
     pub ports: String,
 }
 
+/// `kilter ls --json`.
+#[derive(Debug, Serialize)]
+pub struct List {
+    pub projects: Vec<Row>,
+    pub totals: Totals,
+    /// Why there are no CPU and memory figures (`docker stats` failed or did not answer).
+    pub usage_error: Option<String>,
+    /// The shared registry and caches.
+    pub registry: Vec<SharedRow>,
+    /// Project → the URLs the shared router gives it.
+    pub urls: BTreeMap<String, Vec<String>>,
+}
+
+impl crate::json::Document for List {
+    const SCHEMA_VERSION: u32 = 1;
+    const KEYS: crate::json::Keys = crate::json::Keys::Sorted;
+}
+
 pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
     let tools = Tools::discover(&[Tool::Docker])?;
     let docker = tools.docker()?;
@@ -99,15 +118,8 @@ pub fn run(ctx: &Ctx<'_>, json: bool) -> Result<i32> {
         Default::default()
     };
     if json {
-        let doc = serde_json::json!({
-            "schema_version": 1,
-            "projects": rows,
-            "totals": totals,
-            "usage_error": usage_error,
-            "registry": shared,
-            "urls": urls,
-        });
-        ctx.ui.stdout(&(serde_json::to_string_pretty(&doc)? + "\n"));
+        let doc = List { projects: rows, totals, usage_error, registry: shared, urls };
+        crate::json::print(ctx.ui, &doc)?;
         return Ok(0);
     }
     let registry_line = shared_line(&shared).map(|l| l + "\n").unwrap_or_default();

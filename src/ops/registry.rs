@@ -28,15 +28,20 @@ pub fn run(ctx: &Ctx<'_>, args: &RegistryArgs) -> Result<i32> {
     }
 }
 
+/// `kilter registry status --json`.
 #[derive(Debug, Serialize)]
 struct StatusDoc {
-    schema_version: u32,
     /// `KILTER_REGISTRY` is not `off`.
     enabled: bool,
     /// The port recorded in the port registry.
     port: Option<u16>,
     image: String,
     containers: Vec<Row>,
+}
+
+impl crate::json::Document for StatusDoc {
+    const SCHEMA_VERSION: u32 = 1;
+    const KEYS: crate::json::Keys = crate::json::Keys::Declared;
 }
 
 #[derive(Debug, Serialize)]
@@ -68,14 +73,13 @@ fn status(ctx: &Ctx<'_>, m: &Machine<'_, '_>, json: bool) -> Result<i32> {
         .map(|r| Row { volume_exists: volumes.contains(&r.volume), shared: r })
         .collect();
     let doc = StatusDoc {
-        schema_version: 1,
         enabled: m.settings.machine_on,
         port: registry::recorded_port(&m.ports_path)?,
         image: m.settings.image.clone(),
         containers: rows,
     };
     if json {
-        ctx.ui.stdout(&(serde_json::to_string_pretty(&doc)? + "\n"));
+        crate::json::print(ctx.ui, &doc)?;
         return Ok(0);
     }
     ctx.ui.stdout(&status_text(&doc));
@@ -252,7 +256,6 @@ mod tests {
     #[test]
     fn the_status_table_keeps_its_layout() {
         let doc = StatusDoc {
-            schema_version: 1,
             enabled: false,
             port: Some(5001),
             image: "registry:2".into(),

@@ -24,9 +24,9 @@ pub fn run(ctx: &Ctx<'_>, args: &RouterArgs) -> Result<i32> {
     }
 }
 
+/// `kilter router status --json`.
 #[derive(Debug, Serialize)]
 struct StatusDoc {
-    schema_version: u32,
     /// `KILTER_ROUTER` is not `off`.
     enabled: bool,
     name: String,
@@ -40,6 +40,11 @@ struct StatusDoc {
     on_kind_network: bool,
     config: String,
     routes: Vec<RouteRow>,
+}
+
+impl crate::json::Document for StatusDoc {
+    const SCHEMA_VERSION: u32 = 1;
+    const KEYS: crate::json::Keys = crate::json::Keys::Declared;
 }
 
 #[derive(Debug, Serialize)]
@@ -83,7 +88,6 @@ fn status(ctx: &Ctx<'_>, m: &Machine<'_, '_>, json: bool) -> Result<i32> {
         }
     }
     let doc = StatusDoc {
-        schema_version: 1,
         enabled: m.settings.machine_on,
         name: m.settings.name.clone(),
         image: m.settings.image.clone(),
@@ -95,7 +99,7 @@ fn status(ctx: &Ctx<'_>, m: &Machine<'_, '_>, json: bool) -> Result<i32> {
         routes: rows,
     };
     if json {
-        ctx.ui.stdout(&(serde_json::to_string_pretty(&doc)? + "\n"));
+        crate::json::print(ctx.ui, &doc)?;
         return Ok(0);
     }
     let state =

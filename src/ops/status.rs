@@ -18,9 +18,9 @@ use crate::tools::docker::{self, Container, NodeState};
 use crate::tools::kubectl::{self, PodRow};
 use crate::tools::tilt::TiltRecord;
 
+/// `kilter status --json`.
 #[derive(Debug, Serialize)]
 pub struct Status {
-    pub schema_version: u32,
     pub project: String,
     pub directory: String,
     pub cluster: String,
@@ -53,6 +53,11 @@ pub struct Status {
     pub app_error: Option<String>,
     /// The names the shared router gives the project (`MAILPIT_WEB_URL` → its URL).
     pub urls: std::collections::BTreeMap<String, String>,
+}
+
+impl crate::json::Document for Status {
+    const SCHEMA_VERSION: u32 = 1;
+    const KEYS: crate::json::Keys = crate::json::Keys::Declared;
 }
 
 #[derive(Debug, Serialize)]
@@ -288,7 +293,7 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
         Err(e) => status.services_error = Some(format!("{e:#}")),
     }
     if json {
-        ctx.ui.stdout(&(serde_json::to_string_pretty(&status)? + "\n"));
+        crate::json::print(ctx.ui, &status)?;
     } else {
         ctx.ui.stdout(&render(&status));
     }
@@ -357,7 +362,6 @@ fn assemble(
     });
     let (count, bytes) = crate::snapshot::stats(&project.paths.snapshots);
     Ok(Status {
-        schema_version: 1,
         project: project.name.clone(),
         directory: project.dir.to_string(),
         cluster: project.cluster(),

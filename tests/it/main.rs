@@ -15,6 +15,7 @@ mod fake_workloads;
 mod helpers;
 mod input;
 mod inspect;
+mod json_docs;
 mod lifecycle;
 mod many;
 mod operate;

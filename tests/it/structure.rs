@@ -1,6 +1,7 @@
 //! The structure ARCHITECTURE.md promises, checked from the text of `src/`: no import cycle
 //! between top-level modules, no op importing another op, no op deciding for itself whether
-//! this is a dry run, and no way to a tool but the typed builders and parsers of `src/tools/`.
+//! this is a dry run, no way to a tool but the typed builders and parsers of `src/tools/`, and
+//! no `--json` document but through the typed envelope of `src/json.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -186,6 +187,29 @@ const TOOL_LAYER_EXCEPTIONS: &[(&str, &str)] = &[];
 /// (`tests.rs`) may too: they read fixtures and round-trip records.
 const OWN_RECORDS: &[&str] = &["ports.rs", "project.rs", "snapshot/", "app/detect.rs"];
 
+/// Every `use` declaration of a file, comments dropped and joined onto one line (a list may
+/// span several), with the line it starts on.
+fn use_statements(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut open: Option<(usize, String)> = None;
+    for (i, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("").trim();
+        let starts =
+            code.starts_with("use ") || code.starts_with("pub use ") || code.contains(" use ");
+        if open.is_none() && starts {
+            open = Some((i + 1, String::new()));
+        }
+        if let Some((_, statement)) = open.as_mut() {
+            statement.push_str(code);
+            statement.push(' ');
+            if code.contains(';') {
+                out.extend(open.take().map(|(l, s)| (l, s.trim().to_owned())));
+            }
+        }
+    }
+    out
+}
+
 /// What the tool-layer rule finds in one file: `(line number, what, line)` for every way of
 /// building a command or reading a tool's output by hand.
 fn tool_layer_violations(src: &Src) -> Vec<(usize, &'static str, String)> {
@@ -199,6 +223,18 @@ fn tool_layer_violations(src: &Src) -> Vec<(usize, &'static str, String)> {
     let handle = Regex::new(r"\b(Kubectl|Docker|Kind|Bin|KilterSelf)\s*\{").unwrap();
     let declaration = Regex::new(r"\b(enum|struct|impl|trait)\b").unwrap();
     let json = Regex::new(r"serde_json::(from_str|from_slice|from_reader|from_value)\b").unwrap();
+    // Spawning by other means than `Cmd`: the standard library's or duct's command builders.
+    let process = Regex::new(r"\bprocess::(Command\b|\{[^}]*\bCommand\b)|\bduct\b").unwrap();
+    // The names above under another name (`use crate::exec::Cmd as C;`, `use duct::cmd as run;`,
+    // `type K = Kubectl;`): the alias would slip past every pattern here.
+    let alias = Regex::new(
+        r"\b(Cmd|Command|cmd|Kubectl|Docker|Kind|Bin|KilterSelf|Expression|Handle)\s+as\s+\w+",
+    )
+    .unwrap();
+    let type_alias = Regex::new(
+        r"\btype\s+\w+(<[^>]*>)?\s*=[^;]*\b(Cmd|Command|Kubectl|Docker|Kind|Bin|KilterSelf)\b",
+    )
+    .unwrap();
     let text = Regex::new(
         r"\.std(out|err)(\.trim\(\))?\s*(==|!=|\.(lines|split\w*|rsplit\w*|contains|parse|find|starts_with|ends_with|strip_\w+|matches)\b)",
     )
@@ -206,8 +242,27 @@ fn tool_layer_violations(src: &Src) -> Vec<(usize, &'static str, String)> {
     let own_records =
         OWN_RECORDS.iter().any(|o| src.rel.starts_with(o)) || src.rel.ends_with("tests.rs");
     let mut out = Vec::new();
+    for (line, statement) in use_statements(&src.text) {
+        if alias.is_match(&statement) {
+            out.push((
+                line,
+                "imports a command builder or tool handle under another name",
+                statement,
+            ));
+        }
+    }
     for (i, line) in src.text.lines().enumerate() {
         let code = line.split("//").next().unwrap_or("");
+        if process.is_match(code) {
+            out.push((i + 1, "spawns outside the runner", line.trim().to_owned()));
+        }
+        if type_alias.is_match(code) {
+            out.push((
+                i + 1,
+                "names a command builder or tool handle otherwise",
+                line.trim().to_owned(),
+            ));
+        }
         if build.is_match(code) {
             out.push((i + 1, "builds a command", line.trim().to_owned()));
         }
@@ -272,6 +327,21 @@ fn the_tool_layer_rule_catches_each_way_around_it() {
         "if out.stdout.trim() == \"ok\" {}",
         "for l in out.stderr.lines() {}",
         "if o.stderr.contains(\"No such\") {}",
+        "let c = std::process::Command::new(\"docker\");",
+        "use std::process::Command;",
+        "use std::process::{Command, Stdio};",
+        "let out = duct::cmd!(\"kubectl\", \"get\", \"pods\").read()?;",
+        "use duct::cmd;",
+        // The alias-import blind spot: each of these renames a builder or a handle.
+        "use std::process::Command as C;",
+        "use duct::cmd as run;",
+        "use crate::exec::Cmd as C;",
+        "use crate::exec::{Mode, Cmd as C};",
+        "use crate::exec::{\n    Mode,\n    Cmd as Command,\n};",
+        "use crate::tools::kubectl::Kubectl as K;",
+        "pub(crate) use crate::tools::docker::Docker as D;",
+        "type K = crate::tools::kubectl::Kubectl;",
+        "type Runner<'a> = Docker<'a>;",
     ] {
         assert!(!tool_layer_violations(&file("ops/x.rs", bad)).is_empty(), "not caught: {bad}");
     }
@@ -282,10 +352,152 @@ fn the_tool_layer_rule_catches_each_way_around_it() {
         "let reason = out.reason();",
         "let d = Docker::new(b);",
         "pub(crate) enum Kind {",
+        "use crate::ports::{self, Check as PortCheck, Ports, Registry};",
+        "use crate::ports::Registry as PortRegistry;",
+        "use std::os::unix::fs::PermissionsExt as _;",
+        "use crate::cli::{Cli, Command};",
+        "Command::Ls(a) => ops::ls::run(&ctx, a.json),",
+        "// see std::process::Command as C in the docs",
+        "type Rows = Vec<(String, u16)>;",
     ] {
         assert!(tool_layer_violations(&file("ops/x.rs", fine)).is_empty(), "flagged: {fine}");
     }
     let record = "let meta: Meta = serde_json::from_str(text)?;";
     assert!(tool_layer_violations(&file("snapshot/mod.rs", record)).is_empty());
     assert!(!tool_layer_violations(&file("ops/x.rs", record)).is_empty());
+}
+
+/// The files whose product code may build JSON with `json!`, each with the reason: none of them
+/// prints a `--json` document.
+const JSON_LITERALS: &[(&str, &str)] = &[
+    ("router.rs", "the shared router's Caddy configuration (caddy.json)"),
+    ("services/render.rs", "the services' Kubernetes manifests, applied by kubectl"),
+    ("app/render.rs", "the rendered app's Kubernetes manifests"),
+    ("tools/kubectl/routes.rs", "the route Services' manifests, applied by kubectl"),
+];
+
+/// The files that may declare a `schema_version` field: the envelope, and the snapshot
+/// metadata file (a record on disk, not a `--json` document).
+const SCHEMA_FIELDS: &[&str] = &["json.rs", "snapshot/"];
+
+/// A file without its unit tests (`tests.rs`, and each item under `#[cfg(test)]`, to its
+/// closing brace), lines kept in place (blank) so that line numbers stay right.
+fn product_code(src: &Src) -> String {
+    if src.rel.ends_with("tests.rs") {
+        return String::new();
+    }
+    let mut out = String::new();
+    // Inside a test item: its brace depth, once it opened.
+    let mut test: Option<Option<usize>> = None;
+    for line in src.text.lines() {
+        if test.is_none() && line.trim_start().starts_with("#[cfg(test)]") {
+            test = Some(None);
+        }
+        if let Some(depth) = test.as_mut() {
+            for c in line.split("//").next().unwrap_or("").chars() {
+                match c {
+                    '{' => *depth = Some(depth.unwrap_or(0) + 1),
+                    '}' => *depth = depth.map(|d| d.saturating_sub(1)),
+                    _ => {}
+                }
+            }
+            // A test item without a body (`#[cfg(test)] use …;`) ends at its semicolon.
+            if *depth == Some(0) || (depth.is_none() && line.trim_end().ends_with(';')) {
+                test = None;
+            }
+            out.push('\n');
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// What the `--json` rule finds in one file: `(line number, what, line)`.
+fn json_output_violations(src: &Src) -> Vec<(usize, &'static str, String)> {
+    use regex::Regex;
+    let literal = Regex::new(r"\bjson!\s*[(\[{]").unwrap();
+    let serde_json = Regex::new(r"\bserde_json\b").unwrap();
+    // A field declaration (`schema_version: u32`, `: Option<u32>`, `: Version`), not a value.
+    let schema = Regex::new(
+        r"^\s*(pub(\([a-z]+\))?\s+)?schema_version\s*:\s*(u\d+|i\d+|usize|Option<|[A-Z][a-z][A-Za-z0-9]*\s*(,|<|$))",
+    )
+    .unwrap();
+    let op = src.module.first().is_some_and(|m| m == "ops");
+    let literal_ok = JSON_LITERALS.iter().any(|(f, _)| *f == src.rel);
+    let schema_ok = SCHEMA_FIELDS.iter().any(|f| src.rel.starts_with(f));
+    let mut out = Vec::new();
+    let code = product_code(src);
+    for (i, line) in code.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        if op && serde_json.is_match(code) {
+            out.push((i + 1, "an op handles JSON itself", line.trim().to_owned()));
+        } else if literal.is_match(code) && !literal_ok {
+            out.push((i + 1, "builds JSON with json!", line.trim().to_owned()));
+        }
+        if schema.is_match(code) && !schema_ok {
+            out.push((i + 1, "declares its own schema_version", line.trim().to_owned()));
+        }
+    }
+    out
+}
+
+/// Every `--json` document is a typed payload printed by `crate::json` (one envelope with its
+/// `schema_version`, docs/json.md): no op touches `serde_json` (no `json!`, no
+/// `to_string_pretty`, no `Value`), no other product code builds JSON with `json!` except the
+/// files listed with their reason, and no type but the envelope and the snapshot metadata
+/// declares a `schema_version`.
+#[test]
+fn every_json_document_goes_through_the_envelope() {
+    let mut bad = Vec::new();
+    for s in sources() {
+        for (line, what, text) in json_output_violations(&s) {
+            bad.push(format!("src/{}:{line}: {what}: {text}", s.rel));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "a --json document is a payload type implementing crate::json::Document, printed by \
+         crate::json::print:\n{}",
+        bad.join("\n")
+    );
+}
+
+/// The rule above sees what it is meant to see.
+#[test]
+fn the_json_rule_catches_each_way_around_it() {
+    let file = |rel: &str, text: &str| Src {
+        module: rel.trim_end_matches(".rs").split('/').map(str::to_owned).collect(),
+        rel: rel.to_owned(),
+        text: text.to_owned(),
+    };
+    for (rel, bad) in [
+        ("ops/x.rs", "let doc = serde_json::json!({\"schema_version\": 1});"),
+        ("ops/x.rs", "let doc = json!({\"schema_version\": 1, \"ok\": ok});"),
+        ("ops/x.rs", "ctx.ui.stdout(&(serde_json::to_string_pretty(&doc)? + \"\\n\"));"),
+        ("ops/x.rs", "use serde_json::{Value, json};"),
+        ("lifecycle/x.rs", "let v = json!([1, 2]);"),
+        ("ops/x.rs", "    schema_version: u32,"),
+        ("registry.rs", "pub schema_version: u32,"),
+        (
+            "ops/x.rs",
+            "#[cfg(test)]\nmod tests {\n    fn t() {}\n}\nfn late() -> Value { json!(1) }",
+        ),
+        ("ops/x.rs", "    pub(crate) schema_version: Version,"),
+    ] {
+        assert!(!json_output_violations(&file(rel, bad)).is_empty(), "not caught in {rel}: {bad}");
+    }
+    for (rel, fine) in [
+        ("ops/x.rs", "crate::json::print(ctx.ui, &Report { ok, checks })?;"),
+        ("ops/x.rs", "// once built with serde_json::json!"),
+        ("ops/x.rs", "fn f() {}\n#[cfg(test)]\nmod tests {\n    use serde_json::json;\n}"),
+        ("ops/x.rs", "#[cfg(test)]\nuse serde_json::json;\nfn f() {}"),
+        ("router.rs", "let config = json!({\"apps\": {}});"),
+        ("ports.rs", "let text = serde_json::to_string_pretty(&reg)? + \"\\n\";"),
+        ("snapshot/mod.rs", "    pub schema_version: u32,"),
+        ("lifecycle/snapshot.rs", "        schema_version: SCHEMA_VERSION,"),
+    ] {
+        assert!(json_output_violations(&file(rel, fine)).is_empty(), "flagged in {rel}: {fine}");
+    }
 }
