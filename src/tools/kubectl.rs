@@ -361,6 +361,9 @@ mod tests {
             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": "x"}},
             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "local-registry-hosting", "namespace": "kube-public"},
              "data": {"localRegistryHosting.v1": "host: \"localhost:5001\"\n"}},
+            // A ConfigMap of the user's that sorts after it is not the registry's.
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "team-notes", "namespace": "kube-public"},
+             "data": {"notes": "x"}},
         ]});
         let v = parse_cluster_view(&list.to_string(), "shop-dev").expect("parses");
         assert_eq!(v.registry_hosting.as_deref(), Some("host: \"localhost:5001\"\n"));
