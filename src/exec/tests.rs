@@ -147,9 +147,31 @@ fn stdout_streams_into_kilter_in_chunks() {
     assert_eq!((out.code, got), (Some(0), 3_000_000));
     assert!(calls > 1, "streamed, not collected: {calls} call(s)");
     assert_eq!(out.stderr, "oops\n");
+    assert!(out.stdout.is_empty(), "the bytes went to the sink only");
     let out =
         runner.run_stdout_into(&sh_mut("echo x; exit 3"), "cat", &mut |_| Ok(())).expect("runs");
     assert_eq!(out.code, Some(3));
+}
+
+/// In Record mode the canned stdout goes to the sink, as a real run's would, and not also into
+/// the returned `Output` (a caller that read both would see the dump twice).
+#[test]
+fn record_mode_delivers_stdout_into_the_sink_only() {
+    let ui = crate::ui::Ui::for_tests();
+    let mut rec = Recording::default();
+    rec.answer("sh -c dump", 0, "PGDMP bytes", "");
+    let r = Runner::new(Mode::Record(Mutex::new(rec)), &ui);
+    let mut got = Vec::new();
+    let out = r
+        .run_stdout_into(&sh_mut("dump"), "zstd > f", &mut |c| {
+            if let Chunk::Data(b) = c {
+                got.extend_from_slice(b);
+            }
+            Ok(())
+        })
+        .expect("answered");
+    assert_eq!((out.code, got.as_slice()), (Some(0), &b"PGDMP bytes"[..]));
+    assert_eq!(out.stdout, "");
 }
 
 #[test]
