@@ -135,3 +135,35 @@ fn echo_levels_and_every_command_in_the_transcript() {
         "{line}"
     );
 }
+
+/// On a terminal (`script` gives kilter one), `error:` is painted unless `TERM=dumb` or
+/// `NO_COLOR` says not to; off a terminal it never is.
+#[test]
+fn colour_follows_the_terminal_term_and_no_color() {
+    let env = Env::new();
+    let dir = env.root().join("empty");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    // A kilter.yaml that does not parse: every verb ends with `error:`.
+    std::fs::write(dir.join("kilter.yaml"), "name: [unclosed\n").expect("write");
+    let kilter = assert_cmd::cargo::cargo_bin!("kilter");
+    let on_a_terminal = |extra: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new("/usr/bin/script");
+        cmd.args(["-qec", &format!("{} status", kilter.display()), "/dev/null"]);
+        let vars = env.vars().into_iter().filter(|(k, _)| *k != "NO_COLOR");
+        cmd.env_clear().envs(vars).envs(extra.iter().copied()).current_dir(&dir);
+        let out = cmd.output().expect("script runs");
+        // `script` puts the terminal's output (stdout and stderr both) on its stdout.
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let painted = |s: &str| s.contains("\x1b[31;1merror:\x1b[0m");
+    let xterm = on_a_terminal(&[("TERM", "xterm")]);
+    assert!(xterm.contains("error:") && painted(&xterm), "{xterm:?}");
+    let dumb = on_a_terminal(&[("TERM", "dumb")]);
+    assert!(dumb.contains("error:") && !painted(&dumb), "{dumb:?}");
+    let no_color = on_a_terminal(&[("TERM", "xterm"), ("NO_COLOR", "1")]);
+    assert!(no_color.contains("error:") && !painted(&no_color), "{no_color:?}");
+    let piped = env.kilter(&dir).env_remove("NO_COLOR").env("TERM", "xterm").arg("status").output();
+    let piped = piped.expect("runs");
+    let piped = stderr_of(&piped);
+    assert!(piped.contains("error:") && !painted(&piped), "{piped:?}");
+}
