@@ -4,8 +4,10 @@
 use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::{CONTAINER_PORT, KIND_NETWORK, SHARED_LABEL, Seen, Settings, UPSTREAM_LABEL, Upstream};
-use super::{foreign_volumes, in_the_way};
+use super::{
+    CONTAINER_PORT, KIND_NETWORK, SHARED_LABEL, Seen, Settings, UPSTREAM_LABEL, Upstream,
+    foreign_volumes, in_the_way,
+};
 use crate::error::{Code, Exit};
 use crate::exec::{Output, Runner};
 use crate::ports;

@@ -4,10 +4,10 @@
 use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::{CONFIG_MOUNT, FALLBACK_PORTS};
 use super::{
-    CONTAINER_PORT, Change, KIND_NETWORK, ProjectRecord, ROLE, SHARED_LABEL, Settings, apply,
-    config_dir, config_path, mounted_config, records, render, routes,
+    CONFIG_MOUNT, CONTAINER_PORT, Change, FALLBACK_PORTS, KIND_NETWORK, ProjectRecord, ROLE,
+    SHARED_LABEL, Settings, apply, config_dir, config_path, mounted_config, records, render,
+    routes,
 };
 use crate::error::{Code, Exit};
 use crate::exec::{Content, Runner};

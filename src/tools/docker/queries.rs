@@ -3,9 +3,10 @@
 
 use anyhow::Result;
 
-use super::{Container, Docker, KilterNode, PsEntry, Usage};
-use super::{daemon_error, daemon_unreachable, interpret_inspect, kilter_nodes, parse_ps};
-use super::{parse_stats, stats_lost_a_container};
+use super::{
+    Container, Docker, KilterNode, PsEntry, Usage, daemon_error, daemon_unreachable,
+    interpret_inspect, kilter_nodes, parse_ps, parse_stats, stats_lost_a_container,
+};
 use crate::error::Exit;
 use crate::exec::{Output, Runner};
 
