@@ -21,6 +21,7 @@ pub mod project;
 pub mod registry;
 pub mod router;
 pub mod services;
+pub mod shared;
 pub mod snapshot;
 pub mod table;
 pub mod time;

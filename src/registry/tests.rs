@@ -1,11 +1,12 @@
-use std::collections::BTreeMap;
+use camino::Utf8Path;
 
 use super::*;
+use crate::error::{Code, Exit};
+use crate::exec::Output;
+use crate::tools::docker::Container;
 
 fn settings(vars: &[(&str, &str)]) -> Result<Settings, Exit> {
-    let map: BTreeMap<String, String> =
-        vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    Settings::from_lookup(|k| map.get(k).cloned())
+    Settings::from_lookup(crate::shared::lookup(vars))
 }
 
 fn out(code: i32, stdout: &str, stderr: &str) -> Output {

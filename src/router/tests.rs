@@ -1,9 +1,15 @@
+use std::collections::BTreeMap;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde_json::Value;
+
 use super::*;
+use crate::error::{Code, Exit};
+use crate::ports::{self, NodePorts, Registry as PortRegistry};
+use crate::tools::docker::KilterNode;
 
 fn settings(vars: &[(&str, &str)]) -> Result<Settings, Exit> {
-    let map: BTreeMap<String, String> =
-        vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    Settings::from_lookup(|k| map.get(k).cloned())
+    Settings::from_lookup(crate::shared::lookup(vars))
 }
 
 fn golden_dir() -> Utf8PathBuf {

@@ -355,9 +355,10 @@ pub fn to_container(state: &Path, v: &Value) -> Option<Container> {
     c.inspect.created = v["Created"].as_str().unwrap_or_default().to_string();
     c.inspect.config.labels = labels;
     c.inspect.network_settings.ports = bindings(&v["NetworkSettings"]["Ports"]);
-    c.meta.created_ms = parse_rfc3339_ms(&c.inspect.created).unwrap_or(0);
-    c.meta.started_ms = parse_rfc3339_ms(&c.inspect.state.started_at).unwrap_or(0);
-    c.meta.finished_ms = parse_rfc3339_ms(&c.inspect.state.finished_at).unwrap_or(0);
+    c.meta.created_ms = crate::timefmt::parse_rfc3339_ms(&c.inspect.created).unwrap_or(0);
+    c.meta.started_ms = crate::timefmt::parse_rfc3339_ms(&c.inspect.state.started_at).unwrap_or(0);
+    c.meta.finished_ms =
+        crate::timefmt::parse_rfc3339_ms(&c.inspect.state.finished_at).unwrap_or(0);
     c.meta.provisioned = ClusterStore::for_container(state, &id).exists();
     Some(c)
 }
@@ -380,50 +381,5 @@ pub fn provision_real_kind_node(state: &Path, c: &mut Container) {
             store.init();
         }
         c.meta.provisioned = true;
-    }
-}
-
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `2024-05-01T10:00:00.123456789Z` (UTC, as docker prints) → ms since the epoch; the zero time
-/// and anything before 1970 → None.
-pub fn parse_rfc3339_ms(s: &str) -> Option<u64> {
-    let s = s.strip_suffix('Z')?;
-    let (date, time) = s.split_once('T')?;
-    let mut dp = date.split('-');
-    let y: i64 = dp.next()?.parse().ok()?;
-    let m: u32 = dp.next()?.parse().ok()?;
-    let d: u32 = dp.next()?.parse().ok()?;
-    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-    let mut tp = hms.split(':');
-    let hh: i64 = tp.next()?.parse().ok()?;
-    let mm: i64 = tp.next()?.parse().ok()?;
-    let ss: i64 = tp.next()?.parse().ok()?;
-    let millis: i64 = format!("{frac:0<3}")[..3].parse().ok()?;
-    let secs = days_from_civil(y, m, d) * 86_400 + hh * 3600 + mm * 60 + ss;
-    (secs > 0).then(|| (secs * 1000 + millis) as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339() {
-        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:01Z"), Some(1000));
-        assert_eq!(parse_rfc3339_ms("0001-01-01T00:00:00Z"), None);
-        let ms = 1_700_000_000_123u64;
-        let s = crate::timefmt::rfc3339_nano(u128::from(ms) * 1_000_000 + 456_789);
-        assert_eq!(parse_rfc3339_ms(&s), Some(ms));
-        assert_eq!(parse_rfc3339_ms("2026-11-23T22:31:31.7Z").map(|m| m % 1000), Some(700));
     }
 }

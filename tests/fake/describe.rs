@@ -92,7 +92,7 @@ struct Event {
 }
 
 fn ms_of(v: &Value) -> Option<u64> {
-    v.as_str().and_then(crate::backend::parse_rfc3339_ms)
+    v.as_str().and_then(crate::timefmt::parse_rfc3339_ms)
 }
 
 /// The events of one pod (kubelet and scheduler).

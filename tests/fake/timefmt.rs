@@ -1,7 +1,10 @@
-//! Time helpers without chrono: RFC3339(Nano) UTC strings, Go-style durations and docker's
+//! Time helpers: RFC3339(Nano) UTC strings and the other forms the real tools print (the
+//! calendar through `jiff`, as kilter's own `src/time.rs`), Go-style durations and docker's
 //! human durations.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use jiff::Timestamp;
 
 /// Nanoseconds since the Unix epoch.
 pub fn now_ns() -> u128 {
@@ -13,38 +16,25 @@ pub fn now_ms() -> u64 {
     (now_ns() / 1_000_000) as u64
 }
 
-/// (year, month, day) from days since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+/// The instant `ms` milliseconds from the epoch (the fakes' clock never leaves jiff's range).
+fn at_ms(ms: u64) -> Timestamp {
+    i64::try_from(ms)
+        .ok()
+        .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+        .unwrap_or(Timestamp::MAX)
 }
 
 /// "YYYY-MM-DDTHH:MM:SS" for whole seconds since the epoch.
 fn base(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    at_ms(secs.saturating_mul(1000)).strftime("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
 /// Go's `time.RFC3339Nano` in UTC: fraction with trailing zeros trimmed, e.g.
 /// `2023-05-18T12:44:00.481268157Z`.
 pub fn rfc3339_nano(ns: u128) -> String {
-    let secs = (ns / 1_000_000_000) as u64;
-    let frac = (ns % 1_000_000_000) as u64;
-    if frac == 0 {
-        return format!("{}Z", base(secs));
-    }
-    let digits = format!("{frac:09}");
-    format!("{}.{}Z", base(secs), digits.trim_end_matches('0'))
+    // jiff prints the fraction Go's way: none when zero, else without trailing zeros.
+    let t = i128::try_from(ns).ok().and_then(|ns| Timestamp::from_nanosecond(ns).ok());
+    t.unwrap_or(Timestamp::MAX).to_string()
 }
 
 /// Kubernetes `metav1.Time`: whole seconds, `2024-05-01T10:00:00Z`.
@@ -60,7 +50,7 @@ pub fn rfc3339_micro(ms: u64) -> String {
 /// Go's `time.Time.String()` in UTC at second precision, as docker ps `CreatedAt` prints it:
 /// `2024-05-01 10:00:00 +0000 UTC`.
 pub fn go_time_string(ms: u64) -> String {
-    format!("{} +0000 UTC", base(ms / 1000).replace('T', " "))
+    at_ms(ms / 1000 * 1000).strftime("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()
 }
 
 /// Go's `units.HumanDuration` (docker `Up 5 minutes`, `RunningFor`).
@@ -172,21 +162,15 @@ pub fn go_duration(ms: u64) -> String {
 /// Go's `time.RFC1123Z` in UTC, as `kubectl describe` prints times:
 /// `Tue, 01 Dec 2026 04:47:43 +0000`.
 pub fn rfc1123z(ms: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let (y, m, d) = civil_from_days(days);
-    let rem = secs % 86_400;
-    format!(
-        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} +0000",
-        DAYS[(days.rem_euclid(7)) as usize],
-        MONTHS[(m as usize).saturating_sub(1) % 12],
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    at_ms(ms / 1000 * 1000).strftime("%a, %d %b %Y %H:%M:%S +0000").to_string()
+}
+
+/// `2024-05-01T10:00:00.123456789Z` (UTC, as docker and the API server print) → ms since the
+/// epoch; the zero time and anything up to 1970 → None.
+pub fn parse_rfc3339_ms(s: &str) -> Option<u64> {
+    s.strip_suffix('Z')?;
+    let t = s.parse::<Timestamp>().ok()?;
+    (t.as_second() > 0).then(|| t.as_millisecond() as u64)
 }
 
 /// apimachinery's `duration.HumanDuration` (kubectl's AGE and LAST SEEN columns): `45s`,
@@ -247,5 +231,29 @@ mod tests {
         assert_eq!(kube_human_duration(1_500_000), "25m");
         assert_eq!(kube_human_duration(4 * 3_600_000 + 300_000), "4h5m");
         assert_eq!(kube_human_duration(3 * 86_400_000 + 4 * 3_600_000), "3d4h");
+    }
+
+    #[test]
+    fn calendar_edges() {
+        // a leap day, a century that is not a leap year, a second's fraction cut (not rounded)
+        assert_eq!(rfc3339_secs(951_782_400_999), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_micro(4_107_542_399_250), "2100-02-28T23:59:59.250000Z");
+        assert_eq!(go_time_string(1_709_164_800_999), "2024-02-29 00:00:00 +0000 UTC");
+        assert_eq!(rfc1123z(951_782_400_000), "Tue, 29 Feb 2000 00:00:00 +0000");
+        assert_eq!(rfc3339_nano(1_000_000_010), "1970-01-01T00:00:01.00000001Z");
+    }
+
+    #[test]
+    fn parses_rfc3339_in_utc() {
+        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:01Z"), Some(1000));
+        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339_ms("0001-01-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339_ms("2024-05-01T12:00:00+02:00"), None);
+        assert_eq!(parse_rfc3339_ms("garbage"), None);
+        let ms = 1_700_000_000_123u64;
+        let s = rfc3339_nano(u128::from(ms) * 1_000_000 + 456_789);
+        assert_eq!(parse_rfc3339_ms(&s), Some(ms));
+        assert_eq!(parse_rfc3339_ms("2026-11-23T22:31:31.7Z").map(|m| m % 1000), Some(700));
+        assert_eq!(parse_rfc3339_ms(&rfc3339_secs(1_714_557_600_000)), Some(1_714_557_600_000));
     }
 }

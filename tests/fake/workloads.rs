@@ -1858,7 +1858,7 @@ fn status(ctx: &Ctx, p: &args::Parsed) -> i32 {
             let since = w["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT]
                 .as_str()
                 .or(w["metadata"]["creationTimestamp"].as_str())
-                .and_then(parse_rfc3339_ms)
+                .and_then(timefmt::parse_rfc3339_ms)
                 .unwrap_or(0);
             if timefmt::now_ms() > since + deadline {
                 errln!("error: deployment \"{name}\" exceeded its progress deadline");
@@ -1871,24 +1871,6 @@ fn status(ctx: &Ctx, p: &args::Parsed) -> i32 {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn parse_rfc3339_ms(s: &str) -> Option<u64> {
-    // YYYY-MM-DDTHH:MM:SSZ (metav1.Time)
-    let b = s.as_bytes();
-    if b.len() < 20 {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * ((mo + 9) % 12) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from((days * 86_400 + h * 3600 + mi * 60 + sec) * 1000).ok()
 }
 
 // ---------------------------------------------------------------------------------------------

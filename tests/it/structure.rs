@@ -185,7 +185,7 @@ const TOOL_LAYER_EXCEPTIONS: &[(&str, &str)] = &[];
 /// flag-undo records, snapshot metadata), and the app detection, which reads the project's own
 /// `package.json`: they may parse JSON, no tool output reaches them. Unit-test files
 /// (`tests.rs`) may too: they read fixtures and round-trip records.
-const OWN_RECORDS: &[&str] = &["ports.rs", "project.rs", "snapshot/", "app/detect.rs"];
+const OWN_RECORDS: &[&str] = &["ports.rs", "project.rs", "project/", "snapshot/", "app/detect.rs"];
 
 /// Every `use` declaration of a file, comments dropped and joined onto one line (a list may
 /// span several), with the line it starts on.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::exec::Output;
 
 #[test]
 fn parses_a_running_node() {
