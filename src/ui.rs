@@ -345,10 +345,6 @@ pub struct Step<'u> {
 }
 
 impl Step<'_> {
-    pub fn elapsed(&self) -> Duration {
-        self.start.elapsed()
-    }
-
     pub fn done(mut self) -> Duration {
         let took = self.start.elapsed();
         if self.done {
