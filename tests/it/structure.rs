@@ -370,7 +370,7 @@ fn the_tool_layer_rule_catches_each_way_around_it() {
 /// The files whose product code may build JSON with `json!`, each with the reason: none of them
 /// prints a `--json` document.
 const JSON_LITERALS: &[(&str, &str)] = &[
-    ("router.rs", "the shared router's Caddy configuration (caddy.json)"),
+    ("router/render.rs", "the shared router's Caddy configuration (caddy.json)"),
     ("services/render.rs", "the services' Kubernetes manifests, applied by kubectl"),
     ("app/render.rs", "the rendered app's Kubernetes manifests"),
     ("tools/kubectl/routes.rs", "the route Services' manifests, applied by kubectl"),
@@ -493,7 +493,7 @@ fn the_json_rule_catches_each_way_around_it() {
         ("ops/x.rs", "// once built with serde_json::json!"),
         ("ops/x.rs", "fn f() {}\n#[cfg(test)]\nmod tests {\n    use serde_json::json;\n}"),
         ("ops/x.rs", "#[cfg(test)]\nuse serde_json::json;\nfn f() {}"),
-        ("router.rs", "let config = json!({\"apps\": {}});"),
+        ("router/render.rs", "let config = json!({\"apps\": {}});"),
         ("ports.rs", "let text = serde_json::to_string_pretty(&reg)? + \"\\n\";"),
         ("snapshot/mod.rs", "    pub schema_version: u32,"),
         ("lifecycle/snapshot.rs", "        schema_version: SCHEMA_VERSION,"),
