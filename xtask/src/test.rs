@@ -12,7 +12,7 @@
 //! run. Under CI=true a skip fails the test itself and, should any line reach the log, the run.
 //!
 //! What stays bash is the glue the stages call: scripts/lint.sh, scripts/dockerd.sh,
-//! scripts/unpack-real-tools.sh, scripts/build-*.sh and scripts/e2e.sh.
+//! scripts/unpack-real-tools.sh and scripts/build-*.sh.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -67,7 +67,11 @@ pub(crate) const STAGES: &[(&str, &str)] = &[
         "KILTER_REAL_KIND=1 cargo test --test it real_kind -- --include-ignored: the real kind and Tilt on \
          the Docker engine",
     ),
-    ("e2e", "E2E_TOOLS=fake scripts/e2e.sh: the whole journey with the fakes and the real engine"),
+    (
+        "e2e",
+        "E2E_TOOLS=fake cargo test --test e2e -- --include-ignored: the whole journey (tests/e2e.rs) with \
+         the fakes and the real engine",
+    ),
 ];
 
 /// What a stage needs to have run (when stages are named on the command line, these come along).
@@ -689,7 +693,18 @@ impl Runner {
 
         // --- the end-to-end journey with fake kind/kubectl/tilt and the real engine ---------------------
         if built && docker_ok {
-            self.stage("e2e", &Cmd::new(&["bash", "scripts/e2e.sh"]).env("E2E_TOOLS", "fake"));
+            self.stage(
+                "e2e",
+                &Self::cargo_test(&[
+                    "--locked",
+                    "--test",
+                    "e2e",
+                    "--",
+                    "--include-ignored",
+                    "--nocapture",
+                ])
+                .env("E2E_TOOLS", "fake"),
+            );
         } else {
             self.skip("e2e", "needs the build and a Docker daemon");
         }
