@@ -48,6 +48,8 @@ use std::ffi::{OsStr, OsString};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -69,7 +71,13 @@ fn journey() {
             return;
         }
     };
-    let mut e = E2e::setup(tools);
+    // SIGINT/SIGTERM (Ctrl-C, a CI timeout, the test command passing either on) is recorded instead of
+    // ending the process: the command it also reached fails, the step fails, and the cleanup runs.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&interrupted)).unwrap();
+    }
+    let mut e = E2e::setup(tools, interrupted);
     e.journey();
     e.passed = true;
 }
@@ -383,10 +391,11 @@ struct E2e {
     current: String,
     times: Vec<String>,
     passed: bool,
+    interrupted: Arc<AtomicBool>,
 }
 
 impl E2e {
-    fn setup(tools: Tools) -> Self {
+    fn setup(tools: Tools, interrupted: Arc<AtomicBool>) -> Self {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let timeout = std::env::var("E2E_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(600);
         assert!(on_path("docker").is_some(), "e2e: FAIL in step \"setup\": docker is not on PATH");
@@ -519,6 +528,7 @@ impl E2e {
             current: "setup".into(),
             times: Vec::new(),
             passed: false,
+            interrupted,
         };
         let help = e.out(&mut e.kilter_cmd(None, &["--help"]));
         e.has_exec = help.lines().any(|l| l.starts_with("  exec "));
@@ -537,7 +547,17 @@ impl E2e {
 
     #[track_caller]
     fn fail(&self, msg: impl std::fmt::Display) -> ! {
-        panic!("\ne2e: FAIL in step \"{}\": {msg}", self.current)
+        let why =
+            if self.interrupted.load(Ordering::SeqCst) { " (after SIGINT or SIGTERM)" } else { "" };
+        panic!("\ne2e: FAIL in step \"{}\": {msg}{why}", self.current)
+    }
+
+    /// Fail the step once SIGINT or SIGTERM arrived (not from the cleanup: that runs after it).
+    #[track_caller]
+    fn check_interrupted(&self) {
+        if self.interrupted.load(Ordering::SeqCst) {
+            self.fail("interrupted");
+        }
     }
 
     fn step(&mut self, what: impl Into<String>) {
@@ -555,6 +575,16 @@ impl E2e {
 
     fn log(msg: impl std::fmt::Display) {
         eprintln!("e2e: {msg}");
+    }
+
+    /// `log` for the cleanup: a closed stderr (the test command gone after a signal) is no panic there.
+    fn log_quiet(msg: impl std::fmt::Display) {
+        let msg = msg.to_string();
+        let (nl, msg) = match msg.strip_prefix('\n') {
+            Some(rest) => ("\n", rest.to_owned()),
+            None => ("", msg),
+        };
+        let _ = writeln!(std::io::stderr(), "{nl}e2e: {msg}");
     }
 
     fn cmd(&self, prog: impl AsRef<OsStr>) -> Command {
@@ -590,6 +620,7 @@ impl E2e {
     /// Run with the output shown; a failure fails the step.
     #[track_caller]
     fn run(&self, c: &mut Command) {
+        self.check_interrupted();
         let st = c.status().unwrap_or_else(|e| self.fail(format!("`{}`: {e}", Self::shown(c))));
         if !st.success() {
             self.fail(format!("`{}` exited with {st}", Self::shown(c)));
@@ -604,6 +635,7 @@ impl E2e {
 
     /// Its stdout (trailing newlines trimmed), stderr shown, or why not.
     fn try_out(&self, c: &mut Command) -> Result<String, String> {
+        self.check_interrupted();
         self.output(c.stderr(Stdio::inherit()))
     }
 
@@ -691,6 +723,7 @@ impl E2e {
     fn until_ok(&self, secs: u64, what: &str, mut f: impl FnMut(&Self) -> bool) {
         let end = Instant::now() + Duration::from_secs(secs);
         while !f(self) {
+            self.check_interrupted();
             if Instant::now() >= end {
                 self.fail(format!("timed out after {secs}s waiting for {what}"));
             }
@@ -1455,6 +1488,7 @@ impl E2e {
         let until_live = |e: &Self, secs: u64, text: &str| {
             let end = Instant::now() + Duration::from_secs(secs);
             while !app_says(e, text) {
+                e.check_interrupted();
                 if Instant::now() >= end {
                     e.fail(format!(
                         "timed out after {secs} s waiting for {app_url} to say '{text}'"
@@ -1600,7 +1634,7 @@ impl E2e {
             text.extend(o.stderr);
             let _ = std::fs::write(out.join("docker-ps.txt"), text);
         }
-        Self::log(format!("artifacts copied to {}", out.display()));
+        Self::log_quiet(format!("artifacts copied to {}", out.display()));
     }
 
     fn remove_cluster(&self, name: &str) {
@@ -1640,13 +1674,13 @@ impl Drop for E2e {
                     let _ = root.keep();
                 }
             }
-            Self::log(format!(
+            Self::log_quiet(format!(
                 "FAILED; E2E_KEEP_ON_FAILURE=1: keeping clusters kilter-{} / kilter-{} and {}",
                 self.name_a,
                 self.name_b,
                 work.map(|w| w.display().to_string()).unwrap_or_default()
             ));
-            Self::log(format!(
+            Self::log_quiet(format!(
                 "clean up later with: kind delete cluster --name kilter-{} (or docker rm -f the node)",
                 self.name_a
             ));
@@ -1680,9 +1714,9 @@ impl Drop for E2e {
         }
         self.work = None;
         if ok {
-            eprintln!("\ne2e: PASSED (E2E_TOOLS={tools}) in {secs} s");
+            Self::log_quiet(format!("\nPASSED (E2E_TOOLS={tools}) in {secs} s"));
         } else {
-            eprintln!("\ne2e: FAILED (E2E_TOOLS={tools}) after {secs} s");
+            Self::log_quiet(format!("\nFAILED (E2E_TOOLS={tools}) after {secs} s"));
         }
     }
 }

@@ -203,6 +203,19 @@ fn temp_file(prefix: &str) -> std::io::Result<PathBuf> {
     Err(std::io::Error::other(format!("no free temp file name {prefix}.* in {}", dir.display())))
 }
 
+/// How long a stage's output is still shown after a signal (its cleanup, e.g. the e2e journey's).
+const SIGNAL_GRACE: Duration = Duration::from_secs(120);
+
+/// TERM the process group that `pid` leads (each stage runs in its own).
+fn term_group(pid: u32) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) with a negative pid signals that process group; no memory is involved.
+        unsafe {
+            libc::kill(-pid, libc::SIGTERM);
+        }
+    }
+}
+
 /// The first executable `name` on PATH.
 fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -417,29 +430,43 @@ impl Runner {
                 let _ = tx.send(counts);
             })
         });
+        let pid = child.id();
         let status = self.wait(&mut child);
         if let Some(t) = tee_thread {
-            // Children that outlive the command may hold the pipe: keep listening for signals meanwhile.
+            // Children that outlive the command may hold the pipe, e.g. a test binary still cleaning up
+            // after a signal took cargo down: show their output until they close it (at most
+            // SIGNAL_GRACE after a signal), passing on a signal that arrives meanwhile.
+            let mut signalled_at = (self.signalled() != 0).then(Instant::now);
             loop {
                 match rx.recv_timeout(Duration::from_millis(100)) {
                     Ok(c) => {
                         self.counts.passed += c.passed;
                         self.counts.failed += c.failed;
                         self.counts.ignored += c.ignored;
+                        let _ = t.join();
                         break;
                     }
-                    Err(mpsc::RecvTimeoutError::Timeout) => self.check_signal(None),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if signalled_at.is_none() && self.signalled() != 0 {
+                            term_group(pid);
+                            signalled_at = Some(Instant::now());
+                        }
+                        if signalled_at.is_some_and(|at| at.elapsed() > SIGNAL_GRACE) {
+                            break;
+                        }
+                    }
                     Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 }
             }
-            let _ = t.join();
         }
+        self.exit_if_signalled();
         match status.code() {
             Some(code) => code,
             None => 128 + status.signal().unwrap_or(0),
         }
     }
 
+    /// The child's exit status. On SIGINT/SIGTERM meanwhile, its process group gets a TERM first.
     fn wait(&mut self, child: &mut Child) -> ExitStatus {
         loop {
             match child.try_wait() {
@@ -450,29 +477,28 @@ impl Runner {
                     return ExitStatus::from_raw(1 << 8);
                 }
             }
-            self.check_signal(Some(child));
+            if self.signalled() != 0 {
+                term_group(child.id());
+                return child.wait().unwrap_or_else(|_| ExitStatus::from_raw(1 << 8));
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
-    /// On SIGINT/SIGTERM: TERM the running stage's process group, wait for it, clean up, exit.
+    /// 130 after SIGINT, 143 after SIGTERM, else 0.
+    fn signalled(&self) -> usize {
+        self.signal.load(Ordering::SeqCst)
+    }
+
+    /// After SIGINT/SIGTERM: clean up and exit with 130/143.
     #[expect(
         clippy::disallowed_methods,
         reason = "exits after its own cleanup, from inside a stage"
     )]
-    fn check_signal(&mut self, child: Option<&mut Child>) {
-        let code = self.signal.load(Ordering::SeqCst);
+    fn exit_if_signalled(&mut self) {
+        let code = self.signalled();
         if code == 0 {
             return;
-        }
-        if let Some(child) = child {
-            if let Ok(pid) = libc::pid_t::try_from(child.id()) {
-                // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
-                unsafe {
-                    libc::kill(-pid, libc::SIGTERM);
-                }
-            }
-            let _ = child.wait();
         }
         self.cleanup();
         std::process::exit(i32::try_from(code).unwrap_or(1));
@@ -494,7 +520,7 @@ impl Runner {
         if self.unselected(name) {
             return 0;
         }
-        self.check_signal(None);
+        self.exit_if_signalled();
         if self.skip_list.contains(name) {
             println!("\n==> [{name}] skipped (KILTER_TEST_SKIP)");
             self.record(name, "skipped", 0.0, "KILTER_TEST_SKIP");
