@@ -16,6 +16,11 @@
 #   docker_build image to it; the second project's pods pulled public images (postgres, redis from
 #   docker.io) through the docker.io pull-through cache.
 #
+# The same journey, step for step, is the Rust test tests/e2e.rs, which the test command's e2e stage runs
+# (`E2E_TOOLS=fake cargo test --locked --test e2e -- --include-ignored --nocapture`). This script stays as
+# the path of GitHub's e2e job (E2E_TOOLS=real, .github/workflows/ci.yml) until tests/e2e.rs has passed
+# there with the real tools; until then a change of the journey goes into both.
+#
 # Usage: scripts/e2e.sh
 #
 # Env: E2E_TOOLS=real|fake   real (default): kind, kubectl and tilt from PATH and a Docker engine
@@ -499,7 +504,7 @@ fi
 if ((DB == 0)); then
     DESTROY_ARGS+=(--no-snapshot)
     printf 'e2e: SKIPPED the db snapshot/restore steps: %s\n' "$DB_SKIPPED" >&2
-    # Counted in scripts/test.sh's summary, like a test's `support::skipped`.
+    # Counted in the test command's summary, like a test's `support::skipped`.
     if [[ -n ${KILTER_TEST_SKIP_LOG:-} ]]; then
         printf 'e2e db snapshot/restore steps: %s\n' "$DB_SKIPPED" >>"$KILTER_TEST_SKIP_LOG"
     fi
