@@ -539,6 +539,30 @@ pub fn network(ctx: &Ctx, rest: &[String]) -> i32 {
             cs.save(&ctx.state);
             0
         }
+        // `docker network disconnect NETWORK CONTAINER` (a user taking a container off a network).
+        "disconnect" => {
+            let Ok(p) = args::parse(rest, &[]) else { return ctx.unexpected() };
+            let [net, name] = p.pos.as_slice() else { return ctx.unexpected() };
+            if !exists(net) {
+                errln!("Error response from daemon: network {net} not found");
+                return 1;
+            }
+            let mut cs = Containers::load(&ctx.state);
+            let Some(key) = cs.find(name).map(str::to_string) else {
+                errln!("Error response from daemon: No such container: {name}");
+                return 1;
+            };
+            let c = cs.containers.get_mut(&key).expect("container");
+            if c.inspect.network_settings.networks.remove(net.as_str()).is_none() {
+                errln!(
+                    "Error response from daemon: container {} is not connected to network {net}",
+                    c.inspect.id
+                );
+                return 1;
+            }
+            cs.save(&ctx.state);
+            0
+        }
         _ => ctx.unexpected(),
     }
 }

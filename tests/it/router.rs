@@ -352,6 +352,34 @@ fn router_verbs_stop_start_and_remove_it() {
     assert_eq!(container_status(&env, "kilter-router").as_deref(), Some("running"));
 }
 
+/// A router taken off the `kind` network (`docker network disconnect kind kilter-router`) is
+/// connected again by the next `up`: the nodes are only reachable there.
+#[test]
+fn up_connects_a_router_that_left_the_kind_network() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    kilter_ok(&env, &dir, &["up"]);
+    let on_kind = |env: &Env| {
+        env.container("kilter-router")
+            .expect("the router")
+            .pointer("/NetworkSettings/Networks/kind")
+            .is_some()
+    };
+    assert!(on_kind(&env), "made on kind");
+    let off = env.tool("docker").args(["network", "disconnect", "kind", "kilter-router"]).output();
+    let off = off.expect("runs");
+    assert!(off.status.success(), "{}", stderr_of(&off));
+    assert!(!on_kind(&env), "taken off");
+    let mark = env.calls().len();
+    kilter_ok(&env, &dir, &["up"]);
+    assert!(on_kind(&env), "connected again by up");
+    let connects: Vec<String> = calls_since(&env, mark)
+        .into_iter()
+        .filter(|c| c.starts_with("docker network connect"))
+        .collect();
+    assert_eq!(connects, ["docker network connect kind kilter-router"]);
+}
+
 #[test]
 fn dry_run_prints_the_configuration_file_and_the_container() {
     let env = Env::new();
