@@ -371,8 +371,10 @@ fn up_connects_a_router_that_left_the_kind_network() {
     assert!(off.status.success(), "{}", stderr_of(&off));
     assert!(!on_kind(&env), "taken off");
     let mark = env.calls().len();
-    kilter_ok(&env, &dir, &["up"]);
+    let out = kilter_ok(&env, &dir, &["up"]);
     assert!(on_kind(&env), "connected again by up");
+    // The router's trouble is only a warning for `up`: there must be none.
+    assert!(!stderr_of(&out).contains("warning"), "{}", stderr_of(&out));
     let connects: Vec<String> = calls_since(&env, mark)
         .into_iter()
         .filter(|c| c.starts_with("docker network connect"))
