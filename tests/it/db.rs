@@ -170,6 +170,16 @@ fn snapshot_then_restore_brings_back_exactly_the_original_rows() {
         "the dump is echoed with its redirection (the pod compresses):\n{stderr}"
     );
     assert_eq!(db.files(), ["before.dump.zst", "before.json"]);
+    // The closing line says what was dumped, what is on disk, and where.
+    let closing = stderr
+        .lines()
+        .find(|l| l.contains("Snapshot `before`: "))
+        .unwrap_or_else(|| panic!("no closing line:\n{stderr}"));
+    assert!(
+        closing.contains(" dumped → ")
+            && closing.ends_with(&format!("→ {}", db.dump("before").display())),
+        "{closing}"
+    );
     assert_eq!(mode(&db.snapshots()), 0o700);
     assert_eq!(mode(&db.dump("before")), 0o600);
     assert_eq!(mode(&db.meta("before")), 0o600);
