@@ -176,6 +176,18 @@ pub struct SnapshotStatus {
 
 /// Every probe of `status` ends by this deadline (`--probe-timeout`, default 3 s): the API port
 /// can accept and reset connections while kubectl retries for a minute.
+/// What the probes of the node and its API found.
+struct Probed {
+    container: Option<Container>,
+    shared: crate::registry::Seen,
+    state: NodeState,
+    api: Api,
+    api_error: Option<String>,
+    pods: Option<Vec<kubectl::PodRow>>,
+    pods_error: Option<String>,
+    pod_list: Option<kubectl::PodList>,
+}
+
 pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
     let json = args.json;
     let limit = args.probe_timeout.get();
@@ -196,83 +208,97 @@ pub fn run(ctx: &Ctx<'_>, args: &StatusArgs) -> Result<i32> {
     } else {
         docker.inspect_cmd(&project.node())
     };
-    let inspected = ctx.runner.run_for(&inspect_cmd, left())?;
-    if inspected.timed_out {
-        return Err(Exit::new(
-            Code::Failed,
-            format!(
-                "`{inspect_cmd}` did not answer within {}: the Docker daemon is not responding",
-                crate::ui::fmt_duration(limit)
-            ),
-        )
-        .hint("check `docker info`; raise --probe-timeout if Docker is only slow")
-        .into());
-    }
-    let (container, shared) = if use_registry {
-        let all = docker::interpret_inspect_many(ctx.runner, &inspect_cmd, &inspected)?;
-        let (node, rest): (Vec<Container>, Vec<Container>) =
-            all.into_iter().partition(|c| c.short_name() == project.node());
-        (node.into_iter().next(), crate::registry::Seen::new(rest))
-    } else {
-        (docker::interpret_inspect(ctx.runner, &inspect_cmd, &inspected)?, Default::default())
+    // Tilt's resources are asked for while the cluster is probed (neither waits for the other),
+    // and only when a Tilt of this project runs (status needs no Tilt otherwise).
+    let tilt_port =
+        TiltRecord::read(&project.paths.tilt_json).filter(TiltRecord::is_live).map(|r| r.port);
+    let tilt_query = |port: u16| -> Result<Vec<crate::tools::tilt::Resource>> {
+        let t = crate::tools::Tools::discover(&[Tool::Tilt])?;
+        let bin = t.get(Tool::Tilt)?;
+        let cmd = crate::tools::tilt::get_cmd(bin, port, &["uiresources"]);
+        let out = ctx.runner.run_for(&cmd, left())?;
+        if out.timed_out {
+            anyhow::bail!("Tilt's API did not answer within {}", crate::ui::fmt_duration(limit))
+        }
+        if !out.success() {
+            anyhow::bail!("{}", kubectl::last_line(&out.stderr))
+        }
+        crate::tools::tilt::parse_resources(&out.stdout)
     };
-    let state = container.as_ref().map(Container::node_state).unwrap_or(NodeState::Absent);
+    let probe = || -> Result<Probed> {
+        let inspected = ctx.runner.run_for(&inspect_cmd, left())?;
+        if inspected.timed_out {
+            return Err(Exit::new(
+                Code::Failed,
+                format!(
+                    "`{inspect_cmd}` did not answer within {}: the Docker daemon is not responding",
+                    crate::ui::fmt_duration(limit)
+                ),
+            )
+            .hint("check `docker info`; raise --probe-timeout if Docker is only slow")
+            .into());
+        }
+        let (container, shared) = if use_registry {
+            let all = docker::interpret_inspect_many(ctx.runner, &inspect_cmd, &inspected)?;
+            let (node, rest): (Vec<Container>, Vec<Container>) =
+                all.into_iter().partition(|c| c.short_name() == project.node());
+            (node.into_iter().next(), crate::registry::Seen::new(rest))
+        } else {
+            (docker::interpret_inspect(ctx.runner, &inspect_cmd, &inspected)?, Default::default())
+        };
+        let state = container.as_ref().map(Container::node_state).unwrap_or(NodeState::Absent);
 
-    let (mut api, mut api_error, mut pods, mut pods_error) = (Api::Unknown, None, None, None);
-    let mut pod_list: Option<kubectl::PodList> = None;
-    if state == NodeState::Running && project.paths.kubeconfig.exists() {
-        let kubectl = project.kubectl(&tools)?;
-        let ns = project.namespace();
-        let pods_cmd = kubectl.pods_json_cmd(&ns);
-        let readyz = kubectl.readyz_cmd();
-        let budget = left();
-        let (ready, listed) = std::thread::scope(|s| {
-            let listed = s.spawn(|| ctx.runner.run_for(&pods_cmd, budget));
-            (ctx.runner.run_for(&readyz, budget), listed.join())
+        let (mut api, mut api_error, mut pods, mut pods_error) = (Api::Unknown, None, None, None);
+        let mut pod_list: Option<kubectl::PodList> = None;
+        if state == NodeState::Running && project.paths.kubeconfig.exists() {
+            let kubectl = project.kubectl(&tools)?;
+            let ns = project.namespace();
+            let pods_cmd = kubectl.pods_json_cmd(&ns);
+            let readyz = kubectl.readyz_cmd();
+            let budget = left();
+            let (ready, listed) = std::thread::scope(|s| {
+                let listed = s.spawn(|| ctx.runner.run_for(&pods_cmd, budget));
+                (ctx.runner.run_for(&readyz, budget), listed.join())
+            });
+            let ready = ready?;
+            if kubectl::readyz_ok(&ready) {
+                api = Api::Ok;
+            } else {
+                api = Api::Unreachable;
+                api_error = Some(probe_error(&ready, "the /readyz probe", limit));
+            }
+            let listed =
+                listed.map_err(|_panic| anyhow::anyhow!("internal: probe thread panicked"))??;
+            if listed.success() {
+                pods = Some(kubectl::parse_pods(&listed.stdout, crate::time::now_secs())?);
+                pod_list = Some(kubectl::PodList::parse(&listed.stdout)?);
+            } else {
+                pods_error = Some(probe_error(&listed, "the pod listing", limit));
+            }
+        } else if state == NodeState::Running {
+            api_error = Some(format!(
+                "no kubeconfig at {}; `kilter up` writes it",
+                project.paths.kubeconfig
+            ));
+        }
+        Ok(Probed { container, shared, state, api, api_error, pods, pods_error, pod_list })
+    };
+    let (probed, tilt_got) = std::thread::scope(|s| {
+        let tilt = tilt_port.map(|port| s.spawn(move || tilt_query(port)));
+        let probed = probe();
+        let tilt_got = tilt.map(|h| {
+            h.join().map_err(|_panic| anyhow::anyhow!("internal: probe thread panicked"))?
         });
-        let ready = ready?;
-        if kubectl::readyz_ok(&ready) {
-            api = Api::Ok;
-        } else {
-            api = Api::Unreachable;
-            api_error = Some(probe_error(&ready, "the /readyz probe", limit));
-        }
-        let listed =
-            listed.map_err(|_panic| anyhow::anyhow!("internal: probe thread panicked"))??;
-        if listed.success() {
-            pods = Some(kubectl::parse_pods(&listed.stdout, crate::time::now_secs())?);
-            pod_list = Some(kubectl::PodList::parse(&listed.stdout)?);
-        } else {
-            pods_error = Some(probe_error(&listed, "the pod listing", limit));
-        }
-    } else if state == NodeState::Running {
-        api_error =
-            Some(format!("no kubeconfig at {}; `kilter up` writes it", project.paths.kubeconfig));
-    }
+        (probed, tilt_got)
+    });
+    let Probed { container, shared, state, api, api_error, pods, pods_error, pod_list } = probed?;
 
     let mut status =
         assemble(ctx, &project, container.as_ref(), &state, api, api_error, pods, pods_error)?;
-    if let Some(port) =
-        status.tilt.pid.and(TiltRecord::read(&project.paths.tilt_json)).map(|r| r.port)
-    {
-        // Tilt is only looked for when one runs (status needs no Tilt otherwise).
-        let tilt = crate::tools::Tools::discover(&[Tool::Tilt]);
-        let got = tilt.map_err(anyhow::Error::from).and_then(|t| {
-            let bin = t.get(Tool::Tilt)?;
-            let cmd = crate::tools::tilt::get_cmd(bin, port, &["uiresources"]);
-            let out = ctx.runner.run_for(&cmd, left())?;
-            if out.timed_out {
-                anyhow::bail!("Tilt's API did not answer within {}", crate::ui::fmt_duration(limit))
-            }
-            if !out.success() {
-                anyhow::bail!("{}", kubectl::last_line(&out.stderr))
-            }
-            crate::tools::tilt::parse_resources(&out.stdout)
-        });
-        match got {
-            Ok(r) => status.tilt.resources = Some(r),
-            Err(e) => status.tilt.resources_error = Some(format!("{e:#}")),
-        }
+    match tilt_got {
+        Some(Ok(r)) => status.tilt.resources = Some(r),
+        Some(Err(e)) => status.tilt.resources_error = Some(format!("{e:#}")),
+        None => {}
     }
     if use_registry {
         let rows = crate::registry::rows(&settings, &shared);
