@@ -614,6 +614,8 @@ fn remove_services_takes_out_the_items_lines() {
         ("block-scalar-in-the-item", &["api"]),
         // A tag before the `[`: the cut starts after the bracket, not at the node's start.
         ("flow-tagged-the-only-one", &["postgres"]),
+        // Quoted items: each ends at its closing quote.
+        ("flow-quoted", &["redis"]),
     ];
     for (label, names) in cases {
         let before = &table.before(label);

@@ -721,6 +721,11 @@ fn service_errors_point_at_the_item_or_field() {
             None,
         ),
         (
+            "services:\n  - name: api\n    env:\n      \"\": x\n",
+            "/p/kilter.yaml:4:7: services[0].env: expected variable names that are strings, found the string \"\"",
+            None,
+        ),
+        (
             "services:\n  - name: api\n    provides:\n      PORT: 80\n",
             "/p/kilter.yaml:4:13: services[0].provides.PORT: expected a string, found the number 80",
             Some("quote the value to make it a string: `PORT: \"80\"`"),
@@ -975,3 +980,4 @@ fn bad_routes_are_exit_4_at_their_position() {
         assert!(err.to_string().contains(wanted), "{text:?}: {err}");
     }
 }
+
