@@ -640,3 +640,45 @@ fn a_volume_kilter_did_not_create_is_never_mounted() {
     assert!(env.container("kilter-registry").is_none());
     assert!(volumes(&env).is_empty(), "the user's volume has no label and gets none");
 }
+
+/// `docker volume inspect` failing for a reason other than "no such volume" (here the daemon
+/// refuses it) is an error: kilter cannot tell whose the volumes are, so it creates nothing.
+#[test]
+fn a_volume_inspect_that_fails_otherwise_creates_nothing() {
+    let env = Env::new();
+    let port = free_port();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    let wrapper = env.root().join("docker-refusing");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n\
+             if [ \"$1\" = volume ] && [ \"$2\" = inspect ]; then\n\
+             echo '[]'\n\
+             echo 'Error response from daemon: permission denied' >&2\n\
+             exit 1\n\
+             fi\n\
+             exec {} \"$@\"\n",
+            env.bin().join("docker").display()
+        ),
+    )
+    .expect("write");
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let mark = env.calls().len();
+    let out = env
+        .kilter(&dir)
+        .env("KILTER_REGISTRY_PORT", port.to_string())
+        .env("KILTER_DOCKER", &wrapper)
+        .args(["registry", "start"])
+        .output()
+        .expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("permission denied"), "{err}");
+    let calls = calls_since(&env, mark);
+    assert!(
+        !calls.iter().any(|c| c.starts_with("docker run") || c.starts_with("docker volume create")),
+        "nothing created: {calls:#?}"
+    );
+}

@@ -980,4 +980,3 @@ fn bad_routes_are_exit_4_at_their_position() {
         assert!(err.to_string().contains(wanted), "{text:?}: {err}");
     }
 }
-
