@@ -509,51 +509,37 @@ pub fn network(ctx: &Ctx, rest: &[String]) -> i32 {
             }
         }
         "connect" => {
-            let Ok(p) = args::parse(rest, &[]) else { return ctx.unexpected() };
-            let [net, name] = p.pos.as_slice() else { return ctx.unexpected() };
-            if !exists(net) {
-                errln!("Error response from daemon: network {net} not found");
-                return 1;
-            }
-            let mut cs = Containers::load(&ctx.state);
-            let Some(key) = cs.find(name).map(str::to_string) else {
-                errln!("Error response from daemon: No such container: {name}");
-                return 1;
+            let (net, mut cs, key) = match member(ctx, rest, &exists) {
+                Ok(found) => found,
+                Err(code) => return code,
             };
             let c = cs.containers.get_mut(&key).expect("container");
-            if c.inspect.network_settings.networks.contains_key(net) {
+            if c.inspect.network_settings.networks.contains_key(&net) {
                 errln!(
                     "Error response from daemon: endpoint with name {} already exists in network {net}",
                     c.name()
                 );
                 return 1;
             }
-            let mut ep = endpoint(net);
+            let mut ep = endpoint(&net);
             if c.inspect.state.running {
                 ep.ip_address = c.meta.ip.clone();
                 ep.ip_prefix_len = 16;
                 ep.endpoint_id = random_hex(32);
                 ep.dns_names = Some(vec![c.name().to_string(), c.inspect.id[..12].to_string()]);
             }
-            c.inspect.network_settings.networks.insert(net.to_string(), ep);
+            c.inspect.network_settings.networks.insert(net, ep);
             cs.save(&ctx.state);
             0
         }
         // `docker network disconnect NETWORK CONTAINER` (a user taking a container off a network).
         "disconnect" => {
-            let Ok(p) = args::parse(rest, &[]) else { return ctx.unexpected() };
-            let [net, name] = p.pos.as_slice() else { return ctx.unexpected() };
-            if !exists(net) {
-                errln!("Error response from daemon: network {net} not found");
-                return 1;
-            }
-            let mut cs = Containers::load(&ctx.state);
-            let Some(key) = cs.find(name).map(str::to_string) else {
-                errln!("Error response from daemon: No such container: {name}");
-                return 1;
+            let (net, mut cs, key) = match member(ctx, rest, &exists) {
+                Ok(found) => found,
+                Err(code) => return code,
             };
             let c = cs.containers.get_mut(&key).expect("container");
-            if c.inspect.network_settings.networks.remove(net.as_str()).is_none() {
+            if c.inspect.network_settings.networks.remove(&net).is_none() {
                 errln!(
                     "Error response from daemon: container {} is not connected to network {net}",
                     c.inspect.id
@@ -565,6 +551,27 @@ pub fn network(ctx: &Ctx, rest: &[String]) -> i32 {
         }
         _ => ctx.unexpected(),
     }
+}
+
+/// `docker network connect|disconnect NETWORK CONTAINER`: the network, the containers and the
+/// container's key, or the exit code of docker's answer when either is missing.
+fn member(
+    ctx: &Ctx,
+    rest: &[String],
+    exists: &dyn Fn(&str) -> bool,
+) -> Result<(String, Containers, String), i32> {
+    let Ok(p) = args::parse(rest, &[]) else { return Err(ctx.unexpected()) };
+    let [net, name] = p.pos.as_slice() else { return Err(ctx.unexpected()) };
+    if !exists(net) {
+        errln!("Error response from daemon: network {net} not found");
+        return Err(1);
+    }
+    let cs = Containers::load(&ctx.state);
+    let Some(key) = cs.find(name).map(str::to_string) else {
+        errln!("Error response from daemon: No such container: {name}");
+        return Err(1);
+    };
+    Ok((net.clone(), cs, key))
 }
 
 fn endpoint(net: &str) -> Endpoint {
