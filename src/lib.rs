@@ -11,6 +11,8 @@ pub mod error;
 pub mod exec;
 pub mod fsutil;
 pub mod github;
+#[cfg(test)]
+mod golden;
 pub mod interrupt;
 pub mod json;
 pub mod lifecycle;

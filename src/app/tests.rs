@@ -368,21 +368,11 @@ fn service_env() -> Vec<(String, String)> {
 }
 
 fn golden_dir() -> Utf8PathBuf {
-    Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/app")
+    crate::golden::dir("app")
 }
 
-/// Compare with the golden file; `KILTER_BLESS=1` writes it instead (then review the diff).
 fn golden(file: &Utf8Path, got: &str) {
-    let path = golden_dir().join(file);
-    if std::env::var("KILTER_BLESS").is_ok_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(&path, got).expect("write golden");
-        return;
-    }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{path}: {e} (KILTER_BLESS=1 writes it; review it before committing)")
-    });
-    assert_eq!(got, want, "{path} differs from what kilter renders now");
+    crate::golden::check(&golden_dir().join(file), got);
 }
 
 /// The project directory the golden files name (the fixtures' real place would differ per

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 use serde_json::Value;
 
 use super::*;
@@ -12,22 +12,8 @@ fn settings(vars: &[(&str, &str)]) -> Result<Settings, Exit> {
     Settings::from_lookup(crate::shared::lookup(vars))
 }
 
-fn golden_dir() -> Utf8PathBuf {
-    Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/router")
-}
-
-/// Compare with the golden file; `KILTER_BLESS=1` writes it instead (then review the diff).
 fn golden(file: &str, got: &str) {
-    let path = golden_dir().join(file);
-    if std::env::var("KILTER_BLESS").is_ok_and(|v| v == "1") {
-        std::fs::create_dir_all(golden_dir()).expect("mkdir");
-        std::fs::write(&path, got).expect("write golden");
-        return;
-    }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{path}: {e} (KILTER_BLESS=1 writes it; review it before committing)")
-    });
-    assert_eq!(got, want, "{path} differs from what kilter renders now");
+    crate::golden::check(&crate::golden::dir("router").join(file), got);
 }
 
 fn node(project: &str, state: &str) -> KilterNode {

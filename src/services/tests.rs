@@ -375,7 +375,7 @@ fn a_recorded_port_outside_the_block_is_reassigned() {
 // Rendered manifests against the reviewed files in tests/golden/services/
 
 fn golden_dir() -> Utf8PathBuf {
-    Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/services")
+    crate::golden::dir("services")
 }
 
 /// The manifests of project `shop` (slot 17, NodePorts 30340-30359) for `yaml`.
@@ -389,18 +389,8 @@ fn render_shop(yaml: &str) -> String {
     manifests(&pairs, "shop-dev").expect("something to render")
 }
 
-/// Compare with the golden file; `KILTER_BLESS=1` writes it instead (then review the diff).
 fn golden(file: &str, got: &str) {
-    let path = golden_dir().join(file);
-    if std::env::var("KILTER_BLESS").is_ok_and(|v| v == "1") {
-        std::fs::create_dir_all(golden_dir()).expect("mkdir");
-        std::fs::write(&path, got).expect("write golden");
-        return;
-    }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{path}: {e} (KILTER_BLESS=1 writes it; review it before committing)")
-    });
-    assert_eq!(got, want, "{path} differs from what kilter renders now");
+    crate::golden::check(&golden_dir().join(file), got);
 }
 
 /// The inline examples of the golden files (also used by the schema validation test).

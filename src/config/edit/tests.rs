@@ -760,8 +760,7 @@ struct Table {
 
 impl Table {
     fn new(name: &str) -> Table {
-        let dir =
-            Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/config").join(name);
+        let dir = crate::golden::dir("config").join(name);
         Table { dir, read: RefCell::default() }
     }
 
@@ -777,15 +776,7 @@ impl Table {
     /// `KILTER_BLESS=1` it becomes that file.
     #[track_caller]
     fn check(&self, case: &str, edit: &str, got: &str) {
-        let path = self.file(case, edit);
-        if std::env::var("KILTER_BLESS").is_ok_and(|v| v == "1") {
-            std::fs::write(&path, got).expect("write golden");
-            return;
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("{path}: {e} (KILTER_BLESS=1 writes it; review it before committing)")
-        });
-        assert_eq!(got, want, "{path} differs from what `{edit}` gives now");
+        crate::golden::check(&self.file(case, edit), got);
     }
 
     fn file(&self, case: &str, what: &str) -> Utf8PathBuf {
