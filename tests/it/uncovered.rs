@@ -212,6 +212,36 @@ fn ci_exits_with_tilts_own_exit_code() {
     assert!(env.container(&node("shop")).is_none(), "the cluster is deleted after the failure");
 }
 
+/// `tilt ci` that writes, falls silent, writes again and exits, leaving a child that writes
+/// once more: kilter keeps reading through the pause (an empty pipe is not its end) and, after
+/// Tilt's exit, until the output ends (for at most 2 s), so every line reaches the terminal.
+#[test]
+fn ci_reads_tilts_output_through_a_pause() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    let tilt = script(
+        &env,
+        "tilt-pauses",
+        &format!(
+            "if [ \"$1\" = ci ]; then\n\
+             echo 'first: building'\n\
+             /bin/sleep 1\n\
+             echo 'second: SUCCESS. All workloads are healthy.'\n\
+             (/bin/sleep 0.5; echo 'third: written after tilt exited') &\n\
+             exit 0\n\
+             fi\n\
+             exec {} \"$@\"\n",
+            env.bin().join("tilt").display()
+        ),
+    );
+    let out = env.kilter(&dir).arg("ci").env("KILTER_TILT", &tilt).output().expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("first: building"), "{err}");
+    assert!(err.contains("second: SUCCESS"), "the line after the pause: {err}");
+    assert!(err.contains("third: written after tilt exited"), "the line after the exit: {err}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // gc keeps a cluster whose owner it cannot determine
 
