@@ -88,6 +88,8 @@ fn health_timeout_exits_5_with_what_it_waited_for() {
     let err = stderr_of(&out);
     assert!(err.contains("timed out after") && err.contains("/readyz"), "{err}");
     assert!(err.contains("last answer: The connection to the server 127.0.0.1:"), "{err}");
+    // It is the command's deadline that ended the wait, and the error says which.
+    assert!(err.contains("timed out after 1.0s (--timeout 1s) while waiting for"), "{err}");
 }
 
 #[test]
