@@ -463,6 +463,11 @@ fn gc_finds_every_kind_of_orphan_and_touches_nothing_owned() {
     let out = env.kilter(&z.here).args(["gc", "--yes"]).output().expect("runs");
     let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
+    // Seven orphans, each one line: the count says seven, before and after.
+    let found = err.split("Kept:").next().unwrap_or_default();
+    assert_eq!(found.lines().filter(|l| l.starts_with("  - ")).count(), 7, "{err}");
+    assert!(err.contains("kilter gc found 7 items no project owns"), "{err}");
+    assert!(err.contains("Removed 7 items"), "{err}");
     // orphans are gone
     assert!(env.container(&node("gone")).is_none());
     for n in ["gone", "destroyed", "vanished"] {
@@ -598,6 +603,21 @@ fn gc_refuses_a_named_project_a_directory_still_resolves_to_and_an_unknown_name(
     let out = env.kilter(&elsewhere).args(["gc", "--yes", "kilter-keep"]).output().expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(env.container(&node("keep")).is_none());
+}
+
+/// `kilter gc kilter-x` names the project `kilter-x` when there is one, even though it is also
+/// the name of project `x`'s cluster: a project's own name wins over a cluster's.
+#[test]
+fn gc_of_a_name_that_is_a_project_and_a_cluster_means_the_project() {
+    let env = Env::new();
+    let x = up(&env, "x");
+    let kx = up(&env, "kilter-x");
+    let elsewhere = env.project("elsewhere");
+    let out = env.kilter(&elsewhere).args(["gc", "--yes", "kilter-x"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains(&format!("project `kilter-x`: {}", kx.display())), "{err}");
+    assert!(!err.contains(&format!("project `x`: {}", x.display())), "{err}");
 }
 
 /// A slot freed by `gc` is taken by the next project that wants it.
