@@ -397,6 +397,25 @@ fn registry_commands_status_stop_start_rm() {
     let l = kilter_ok(&env, &dir, port, &["ls"]);
     assert!(stdout_of(&l).contains("registry: running (127.0.0.1:"), "{}", stdout_of(&l));
     assert!(stdout_of(&l).contains("caches 4/4 running"), "{}", stdout_of(&l));
+    // `ls --json` lists the shared containers registry first, then the caches in their order.
+    let l = kilter_ok(&env, &dir, port, &["ls", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&l.stdout).expect("json");
+    let names: Vec<&str> = doc["registry"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no registry list: {doc}"))
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "kilter-registry",
+            "kilter-cache-docker.io",
+            "kilter-cache-ghcr.io",
+            "kilter-cache-quay.io",
+            "kilter-cache-registry.k8s.io"
+        ]
+    );
     let d = env
         .kilter(&dir)
         .env("KILTER_REGISTRY_PORT", port.to_string())
