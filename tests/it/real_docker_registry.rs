@@ -32,22 +32,8 @@ struct Reg {
 
 impl Reg {
     fn new(tag: &str) -> Option<Reg> {
-        let env = Env::real_docker()?;
-        let image = registry_image();
-        let have = env
-            .docker()
-            .args(["image", "inspect", "--format", "{{.Id}}", &image])
-            .output()
-            .unwrap();
-        if !have.status.success() {
-            let required = crate::support::truthy("KILTER_REQUIRE_REAL_TOOLS");
-            assert!(!required, "image {image} is missing: run scripts/build-registry-image.sh");
-            crate::support::skipped(
-                std::thread::current().name().unwrap_or("a real registry test"),
-                &format!("image {image} is missing (scripts/build-registry-image.sh)"),
-            );
-            return None;
-        }
+        let env =
+            Env::real_docker_with_image(&registry_image(), "scripts/build-registry-image.sh")?;
         let prefix = format!("kr{}-{tag}", &env.unique_name("x")[2..8]);
         let port = free_port();
         Some(Reg { env, prefix, port, extra: Vec::new() })

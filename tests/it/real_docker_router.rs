@@ -32,22 +32,7 @@ struct Rt {
 
 impl Rt {
     fn new(tag: &str, port: Option<u16>) -> Option<Rt> {
-        let env = Env::real_docker()?;
-        let image = router_image();
-        let have = env
-            .docker()
-            .args(["image", "inspect", "--format", "{{.Id}}", &image])
-            .output()
-            .unwrap();
-        if !have.status.success() {
-            let required = crate::support::truthy("KILTER_REQUIRE_REAL_TOOLS");
-            assert!(!required, "image {image} is missing: run scripts/build-router-image.sh");
-            crate::support::skipped(
-                std::thread::current().name().unwrap_or("a real router test"),
-                &format!("image {image} is missing (scripts/build-router-image.sh)"),
-            );
-            return None;
-        }
+        let env = Env::real_docker_with_image(&router_image(), "scripts/build-router-image.sh")?;
         let prefix = format!("kt{}-{tag}", &env.unique_name("x")[2..8]);
         Some(Rt { env, prefix, port })
     }

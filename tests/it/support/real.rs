@@ -193,6 +193,26 @@ impl Env {
         Some(env)
     }
 
+    /// [`Env::real_docker`] that also needs `image` on the engine (built by `script`); None
+    /// after a loud skip when it is missing (a failure under `KILTER_REQUIRE_REAL_TOOLS`).
+    pub fn real_docker_with_image(image: &str, script: &str) -> Option<Env> {
+        let env = Env::real_docker()?;
+        let have = env
+            .docker()
+            .args(["image", "inspect", "--format", "{{.Id}}", image])
+            .output()
+            .expect("docker image inspect runs");
+        if !have.status.success() {
+            assert!(!truthy("KILTER_REQUIRE_REAL_TOOLS"), "image {image} is missing: run {script}");
+            super::skipped(
+                std::thread::current().name().unwrap_or("a real-Docker test"),
+                &format!("image {image} is missing ({script})"),
+            );
+            return None;
+        }
+        Some(env)
+    }
+
     pub fn real(&self) -> &RealDocker {
         self.real.as_ref().expect("not a real-Docker Env")
     }
