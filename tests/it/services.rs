@@ -535,6 +535,15 @@ fn catalog_lists_and_shows_every_service() {
     let v = json(&ok(&env, &dir, &["catalog", "--json"]));
     assert_eq!(v["services"].as_array().map(Vec::len), Some(6));
     assert_eq!(v["services"][2]["ports"][1]["port"], 8025);
+    // A service with a volume runs as a StatefulSet, one without as a Deployment.
+    let kind_of = |name: &str| {
+        let s = v["services"].as_array().and_then(|l| l.iter().find(|s| s["name"] == name));
+        s.map(|s| s["kind"].clone()).unwrap_or_default()
+    };
+    assert_eq!(
+        (kind_of("postgres"), kind_of("mailpit")),
+        ("statefulset".into(), "deployment".into())
+    );
     let show = stdout_of(&ok(&env, &dir, &["catalog", "show", "rabbitmq"]));
     assert!(show.contains("rabbitmq:4.1.4-management") && show.contains("AMQP_URL"), "{show}");
     assert!(show.contains("StatefulSet `rabbitmq` with a 1Gi PersistentVolumeClaim"), "{show}");
