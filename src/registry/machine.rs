@@ -340,7 +340,7 @@ fn up(c: &Container) -> bool {
     c.state.running || c.state.status == "restarting"
 }
 
-fn run_hint(out: &Output, image: &str) -> String {
+pub(super) fn run_hint(out: &Output, image: &str) -> String {
     if docker::name_in_use(&out.stderr) {
         "a container of that name exists: `kilter registry status` shows it, `kilter registry rm` removes it".into()
     } else if docker::image_unavailable(&out.stderr) {

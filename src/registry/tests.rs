@@ -174,3 +174,23 @@ fn only_containers_and_volumes_with_kilters_label_are_kilters() {
     assert_eq!(foreign_volumes(&parse("").expect("none found")), Vec::<String>::new());
     assert!(parse("[").is_err());
 }
+
+/// The hint under a failed `docker run` of a shared container follows what docker said.
+#[test]
+fn a_failed_run_is_hinted_by_what_docker_said() {
+    let hint = |stderr: &str| super::machine::run_hint(&out(125, "", stderr), "registry:3");
+    let taken = hint(
+        "docker: Error response from daemon: Conflict. The container name \"/kilter-registry\" is already in use by container \"4f1c\".",
+    );
+    assert!(taken.contains("`kilter registry rm` removes it"), "{taken}");
+    let pull = hint(
+        "Unable to find image 'registry:3' locally\ndocker: Error response from daemon: pull access denied for registry",
+    );
+    assert!(
+        pull.contains("could not get the image registry:3")
+            && pull.contains("KILTER_REGISTRY_IMAGE"),
+        "{pull}"
+    );
+    let other = hint("docker: Error response from daemon: something else");
+    assert!(other.starts_with("`KILTER_REGISTRY=off`"), "{other}");
+}
