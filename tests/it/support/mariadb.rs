@@ -134,12 +134,17 @@ impl Maria {
         run(Command::new("cp").arg("-a").arg(&template).arg(&data), "cp -a data dir")?;
         let sock = root.path().join("sock");
         let log = root.path().join("server.log");
+        // Its own directory for temporary tables: nothing another test or program does in /tmp
+        // can remove a file under a running query.
+        let scratch = root.path().join("tmp");
+        std::fs::create_dir(&scratch).map_err(|e| format!("mkdir {}: {e}", scratch.display()))?;
         let mut cmd = Command::new(sbin.join("mariadbd"));
         cmd.arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--socket={}", sock.display()))
             .arg(format!("--pid-file={}", root.path().join("pid").display()))
             .arg(format!("--log-error={}", log.display()))
+            .arg(format!("--tmpdir={}", scratch.display()))
             .args([
                 "--skip-networking",
                 "--skip-log-bin",
