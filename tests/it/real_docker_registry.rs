@@ -35,7 +35,8 @@ impl Reg {
         let env =
             Env::real_docker_with_image(&registry_image(), "scripts/build-registry-image.sh")?;
         let prefix = format!("kr{}-{tag}", &env.unique_name("x")[2..8]);
-        let port = free_port();
+        // The registry may move one port up: keep the next one free too.
+        let port = crate::support::quiet_ports(2);
         Some(Reg { env, prefix, port, extra: Vec::new() })
     }
 
@@ -119,17 +120,6 @@ impl Drop for Reg {
             let mut args = vec!["volume", "rm", "-f"];
             args.extend(volumes.iter().map(String::as_str));
             let _ = self.env.docker().args(&args).output();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    loop {
-        let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
-        let p = l.local_addr().expect("addr").port();
-        // The registry may move one port up; keep the next one free too.
-        if std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
         }
     }
 }
@@ -371,7 +361,11 @@ fn real_registry_a_busy_port_moves_it_to_the_next_one() {
         stderr_of(&out)
     );
     let mapped = reg.env.docker_ok(&["port", &reg.registry(), "5000/tcp"]);
-    assert!(mapped.starts_with(&format!("127.0.0.1:{}", reg.port + 1)), "{mapped}");
+    assert!(
+        mapped.starts_with(&format!("127.0.0.1:{}", reg.port + 1)),
+        "held {}, mapped {mapped}",
+        reg.port
+    );
     assert!(http_get(reg.port + 1, "/v2/").is_some(), "the registry answers on the next port");
     drop(holder);
 }

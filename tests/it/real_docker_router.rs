@@ -128,10 +128,9 @@ impl Drop for Rt {
     }
 }
 
-/// A port nothing listens on now.
+/// A port nothing listens on now (see [`crate::support::quiet_ports`]).
 fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
-    l.local_addr().expect("addr").port()
+    crate::support::quiet_ports(1)
 }
 
 /// `GET /` to 127.0.0.1:`port` with `Host: host`: (status, body), or None when nothing answers.

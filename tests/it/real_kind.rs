@@ -166,13 +166,7 @@ struct Registry<'e> {
 impl<'e> Registry<'e> {
     fn new(env: &'e Env, tag: &str) -> Registry<'e> {
         let prefix = format!("kk{}-{tag}", &env.unique_name("x")[2..8]);
-        let port = loop {
-            let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
-            let p = l.local_addr().expect("addr").port();
-            if std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
-                break p;
-            }
-        };
+        let port = crate::support::quiet_ports(2);
         Registry { env, prefix, port }
     }
 

@@ -14,8 +14,7 @@ const CACHES: [&str; 4] = ["docker.io", "ghcr.io", "quay.io", "registry.k8s.io"]
 /// A port that was free a moment ago (the fake docker binds nothing, but kilter's busy check
 /// connects to the real 127.0.0.1, where another program may hold 5001).
 fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
-    l.local_addr().expect("addr").port()
+    crate::support::quiet_ports(2)
 }
 
 fn kilter_ok(env: &Env, dir: &Path, port: u16, args: &[&str]) -> std::process::Output {
@@ -301,15 +300,9 @@ fn registry_false_and_machine_off_create_nothing() {
 #[test]
 fn a_busy_port_moves_the_registry_to_the_next_free_one_and_says_so() {
     let env = Env::new();
-    // A held port whose next one is free (the kernel's pick; a few tries if the next is taken).
-    let (holder, busy) = (0..50)
-        .find_map(|_| {
-            let holder = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
-            let busy = holder.local_addr().expect("addr").port();
-            (busy < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", busy + 1)).is_ok())
-                .then_some((holder, busy))
-        })
-        .expect("a free port whose next port is free too");
+    // A held port whose next one is free.
+    let busy = free_port();
+    let holder = std::net::TcpListener::bind(("127.0.0.1", busy)).expect("hold the port");
     let dir = project(&env, "shop", Some("name: shop\n"), false);
     let out = kilter_ok(&env, &dir, busy, &["up"]);
     assert!(

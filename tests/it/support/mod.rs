@@ -546,3 +546,30 @@ fn pod_tools_in(name: &str, extra: &[&str]) -> std::path::PathBuf {
     }
     dir
 }
+
+/// The first of `n` consecutive ports on 127.0.0.1 that are free now, taken from 20000–29999:
+/// below the kernel's ephemeral range (32768–60999 by default, where every outgoing connection
+/// and every `bind(0)` of a parallel test takes its port, so that a neighbour "free a moment
+/// ago" can be gone a moment later) and outside kilter's own Tilt (10351–10488) and NodePort
+/// (30000–32759) blocks. Each call in this process moves on from the last, and the start differs
+/// per process, so parallel tests and parallel suites do not pick the same ports.
+pub fn quiet_ports(n: u16) -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const LOW: u16 = 20000;
+    const SPAN: u16 = 10000;
+    static NEXT: AtomicU16 = AtomicU16::new(u16::MAX);
+    let _ = NEXT.compare_exchange(
+        u16::MAX,
+        (std::process::id() % u32::from(SPAN)) as u16,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let off = NEXT.fetch_add(n, Ordering::SeqCst) % (SPAN - n);
+        let first = LOW + off;
+        if (first..first + n).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()) {
+            return first;
+        }
+    }
+    panic!("no {n} consecutive free ports in {LOW}-{}", LOW + SPAN - 1);
+}
