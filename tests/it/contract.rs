@@ -75,10 +75,9 @@ fn real_docker_client(pinned: &str) -> Option<PathBuf> {
     })
 }
 
-/// A loopback port nothing listens on (bound, then released).
+/// A loopback port nothing listens on (see [`crate::support::quiet_ports`]).
 fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
-    l.local_addr().expect("addr").port()
+    crate::support::quiet_ports(1)
 }
 
 /// klog lines carry the time and the pid: `E1123 23:15:22.065100   11766 memcache.go:265] …`.

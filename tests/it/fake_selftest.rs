@@ -1374,10 +1374,13 @@ fn fake_tilt_answers_like_the_real_tilt() {
                     })
                 })
             };
+            // What the last poll saw, for the failure message.
+            let mut last = (String::new(), String::new());
             assert!(
-                wait_until(Duration::from_secs(20), || {
+                wait_until(Duration::from_secs(60), || {
                     let (code, out, _) = tilt_get(env, &["session", "Tiltfile"], "10361");
                     let (ui_code, ui, _) = tilt_get(env, &["uiresources"], "10361");
+                    last = (out.clone(), ui.clone());
                     // The UIResources follow the session a moment later, and their Ready
                     // condition up to a second after their runtime status.
                     let ui_settled = |v: &Value| {
@@ -1401,8 +1404,10 @@ fn fake_tilt_answers_like_the_real_tilt() {
                         && serde_json::from_str(&out).is_ok_and(|s| settled(&s))
                         && serde_json::from_str(&ui).is_ok_and(|v| ui_settled(&v))
                 }),
-                "{what}: {}",
-                read(env.root().join("cmp.log"))
+                "{what}: not settled in 60 s\nlog:\n{}\nsession:\n{}\nuiresources:\n{}",
+                read(env.root().join("cmp.log")),
+                last.0,
+                last.1
             );
             let mut one = Vec::new();
             for w in [&["session", "Tiltfile"][..], &["uiresources"], &["clusters"]] {

@@ -169,9 +169,7 @@ fn containers(v: &Value, path: &str, maps: &[&str], out: &mut BTreeSet<String>) 
 /// three services (one with a web UI, for the router), the shared registry and router on free
 /// ports, `up`, and a v2 snapshot written by hand.
 fn rich_project(env: &Env) -> (PathBuf, [(&'static str, String); 2]) {
-    let free = || {
-        std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind").local_addr().expect("a").port()
-    };
+    let free = || crate::support::quiet_ports(2);
     let vars =
         [("KILTER_REGISTRY_PORT", free().to_string()), ("KILTER_ROUTER_PORT", free().to_string())];
     let dir = env.project("shop");
