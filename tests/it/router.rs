@@ -282,6 +282,50 @@ fn a_foreign_kilter_router_is_left_alone() {
     assert!(text.contains("running (not kilter's)"), "{text}");
 }
 
+/// A `docker run` of the router that fails for another reason than its port (here the image:
+/// not on this machine and no registry reachable, as docker 28 prints it with no network) is
+/// that failure, with its hint: no second port is tried and nothing is left behind.
+#[test]
+fn router_start_without_its_image_says_so_and_tries_no_other_port() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    kilter_ok(&env, &dir, &["up"]);
+    kilter_ok(&env, &dir, &["router", "rm"]);
+    let wrapper = env.root().join("docker-without-caddy");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n\
+             if [ \"$1\" = run ]; then\n\
+             echo \"Unable to find image 'caddy:2' locally\" >&2\n\
+             echo 'docker: Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host' >&2\n\
+             printf '\\nRun '\\''docker run --help'\\'' for more information\\n' >&2\n\
+             exit 125\n\
+             fi\n\
+             exec {} \"$@\"\n",
+            env.bin().join("docker").display()
+        ),
+    )
+    .expect("write");
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let out = env
+        .kilter(&dir)
+        .env("KILTER_REGISTRY", "off")
+        .env("KILTER_DOCKER", &wrapper)
+        .args(["-v", "router", "start"])
+        .output()
+        .expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no such host"), "docker's own error: {err}");
+    assert!(err.contains("docker could not get the image caddy:2"), "{err}");
+    let runs = err.lines().filter(|l| l.starts_with("$ ") && l.contains(" run -d ")).count();
+    assert_eq!(runs, 1, "one docker run, one port: {err}");
+    assert!(!err.contains("docker rm"), "nothing to remove: {err}");
+    assert!(env.container("kilter-router").is_none(), "nothing left behind");
+}
+
 /// `kilter VERB` with `KILTER_REGISTRY=off` and `KILTER_ROUTER=off`; it must succeed.
 fn without_shared_containers(env: &Env, dir: &std::path::Path, verb: &str) {
     let out = env

@@ -130,6 +130,7 @@ fn core_schema_resolution() {
     }
     for (word, written) in [
         ("shop", "shop"),
+        ("my_shop.v2-b", "my_shop.v2-b"),
         ("123", "\"123\""),
         ("true", "\"true\""),
         ("null", "\"null\""),
