@@ -190,6 +190,24 @@ fn a_failing_sink_kills_the_child_and_is_the_error() {
     assert!(start.elapsed() < Duration::from_secs(5), "`yes` was killed");
 }
 
+/// The same with a grandchild that keeps the child's stderr open after the child is killed (a
+/// `kubectl exec` whose remote side lingers): kilter waits for the child a bounded time, not
+/// for the grandchild, and the sink's error is still the error.
+#[test]
+fn a_failing_sink_is_the_error_at_once_even_when_a_grandchild_holds_stderr() {
+    let ui = Ui::for_tests();
+    let runner = Runner::new(Mode::Real, &ui);
+    let start = Instant::now();
+    let err = runner
+        .run_stdout_into(&sh_mut("sleep 12 & exec yes"), "zstd > f", &mut |c| match c {
+            Chunk::Data(_) => Err(std::io::Error::other("disk full")),
+            Chunk::Start => Ok(()),
+        })
+        .expect_err("the sink failed");
+    assert!(format!("{err:#}").contains("disk full"), "{err:#}");
+    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+}
+
 #[test]
 fn stdin_is_fed_from_kilter() {
     let ui = Ui::for_tests();

@@ -595,3 +595,25 @@ fn stop_with_a_full_cache_dir_fails_before_it_stops_anything() {
     assert_eq!(container_status(&env, "kilter-shop-control-plane").as_deref(), Some("exited"));
     assert!(cache.join("flag-undo.json").exists());
 }
+
+/// A kubeconfig someone opened up (0644: it holds the cluster's client key) is made private
+/// again by the next `up`, which shows the `chmod` it runs (`-v`) and prints it in the dry run.
+#[test]
+fn up_makes_an_opened_up_kubeconfig_private_again() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    let out = env.kilter(&dir).args(["up", "--no-tilt"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let kc = kubeconfig(&env, "shop");
+    std::fs::set_permissions(&kc, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let chmod = format!("chmod 600 {}", kc.display());
+    let dry = env.kilter(&dir).args(["--dry-run", "up", "--no-tilt"]).output().expect("runs");
+    assert!(dry.status.success(), "{}", stderr_of(&dry));
+    assert!(stdout_of(&dry).lines().any(|l| l == chmod), "{}", stdout_of(&dry));
+    assert_eq!(mode(&kc), 0o644, "the dry run changed nothing");
+    let out = env.kilter(&dir).args(["-v", "up", "--no-tilt"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains(&format!("$ {chmod}")), "{}", stderr_of(&out));
+    assert_eq!(mode(&kc), 0o600);
+}

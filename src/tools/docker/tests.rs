@@ -148,6 +148,9 @@ fn sizes_in_every_unit_docker_prints() {
         ("", None),
         ("5 parsecs", None),
         ("MiB", None),
+        // 2^64 bytes is one past what a u64 holds; one PiB less fits.
+        ("16384PiB", None),
+        ("16383PiB", Some(16383 << 50)),
     ] {
         assert_eq!(parse_size(text), bytes, "{text:?}");
     }
