@@ -62,31 +62,14 @@ health:
 EOF
 cp "$root/etc/docker/registry/config.yml" "$root/etc/distribution/config.yml"
 
-tarball=$work/rootfs.tar
-image_pack "$root" "$tarball"
 CMD_JSON='["/usr/bin/docker-registry","serve","/etc/docker/registry/config.yml"]'
-hash=$(image_hash "$tarball" "$RECIPE_VERSION" "$CMD_JSON")
+image_build "$root" "$IMAGE" "$LABEL" "$RECIPE_VERSION" "$CMD_JSON" \
+    --change 'LABEL org.opencontainers.image.description="kilter test registry (Debian docker-registry, distribution 2.8)"' \
+    --change 'ENV PATH=/bin:/usr/bin' \
+    --change 'EXPOSE 5000' \
+    --change 'VOLUME /var/lib/registry'
 
-built=0
-if image_current "$IMAGE" "$LABEL" "$hash"; then
-    log "$IMAGE is up to date (${hash:0:12}); nothing to build"
-else
-    start=$SECONDS
-    "$DOCKER" import \
-        --change "CMD $CMD_JSON" \
-        --change "LABEL $LABEL=$hash" \
-        --change 'LABEL org.opencontainers.image.description="kilter test registry (Debian docker-registry, distribution 2.8)"' \
-        --change 'ENV PATH=/bin:/usr/bin' \
-        --change 'EXPOSE 5000' \
-        --change 'VOLUME /var/lib/registry' \
-        "$tarball" "$IMAGE" >/dev/null
-    built=1
-    log "built $IMAGE (${hash:0:12}, $(du -h "$tarball" | cut -f1) rootfs) in $((SECONDS - start)) s"
-fi
-
-if [[ $verify == no || ($verify == auto && $built == 0) ]]; then
-    exit 0
-fi
+image_verify_wanted || exit 0
 
 # --- smoke test --------------------------------------------------------------------------------------
 log "verifying $IMAGE"

@@ -43,35 +43,18 @@ cat >"$root/etc/caddy/Caddyfile" <<'EOF'
 }
 EOF
 
-tarball=$work/rootfs.tar
-image_pack "$root" "$tarball"
 CMD_JSON='["caddy","run","--config","/etc/caddy/Caddyfile","--adapter","caddyfile"]'
-hash=$(image_hash "$tarball" "$RECIPE_VERSION" "$CMD_JSON")
+image_build "$root" "$IMAGE" "$LABEL" "$RECIPE_VERSION" "$CMD_JSON" \
+    --change "LABEL org.opencontainers.image.description=\"kilter test router (Debian caddy $("$CADDY_BIN" version | cut -d' ' -f1))\"" \
+    --change 'ENV PATH=/bin:/usr/bin' \
+    --change 'ENV XDG_CONFIG_HOME=/config' \
+    --change 'ENV XDG_DATA_HOME=/data' \
+    --change 'WORKDIR /srv' \
+    --change 'EXPOSE 80' \
+    --change 'VOLUME /config' \
+    --change 'VOLUME /data'
 
-built=0
-if image_current "$IMAGE" "$LABEL" "$hash"; then
-    log "$IMAGE is up to date (${hash:0:12}); nothing to build"
-else
-    start=$SECONDS
-    "$DOCKER" import \
-        --change "CMD $CMD_JSON" \
-        --change "LABEL $LABEL=$hash" \
-        --change "LABEL org.opencontainers.image.description=\"kilter test router (Debian caddy $("$CADDY_BIN" version | cut -d' ' -f1))\"" \
-        --change 'ENV PATH=/bin:/usr/bin' \
-        --change 'ENV XDG_CONFIG_HOME=/config' \
-        --change 'ENV XDG_DATA_HOME=/data' \
-        --change 'WORKDIR /srv' \
-        --change 'EXPOSE 80' \
-        --change 'VOLUME /config' \
-        --change 'VOLUME /data' \
-        "$tarball" "$IMAGE" >/dev/null
-    built=1
-    log "built $IMAGE (${hash:0:12}, $(du -h "$tarball" | cut -f1) rootfs) in $((SECONDS - start)) s"
-fi
-
-if [[ $verify == no || ($verify == auto && $built == 0) ]]; then
-    exit 0
-fi
+image_verify_wanted || exit 0
 
 # --- smoke test --------------------------------------------------------------------------------------
 log "verifying $IMAGE"

@@ -47,30 +47,12 @@ printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
 printf 'kilter-test-node\n' >"$root/etc/kilter-test-node"
 printf 'kilter-test-node ok\n' >"$root/www/index.html"
 
-tarball=$work/rootfs.tar
-image_pack "$root" "$tarball"
-hash=$(image_hash "$tarball" "$RECIPE_VERSION" "$CMD_JSON")
+image_build "$root" "$IMAGE" "$LABEL" "$RECIPE_VERSION" "$CMD_JSON" \
+    --change 'LABEL org.opencontainers.image.description="kilter real-Docker test node (busybox-static)"' \
+    --change 'ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin' \
+    --change 'WORKDIR /'
 
-built=0
-if image_current "$IMAGE" "$LABEL" "$hash"; then
-    log "$IMAGE is up to date (${hash:0:12}); nothing to build"
-else
-    if [[ -n $image_have ]]; then log "$IMAGE exists with another content hash (${image_have:0:12}); rebuilding"; fi
-    start=$SECONDS
-    "$DOCKER" import \
-        --change "CMD $CMD_JSON" \
-        --change "LABEL $LABEL=$hash" \
-        --change 'LABEL org.opencontainers.image.description="kilter real-Docker test node (busybox-static)"' \
-        --change 'ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin' \
-        --change 'WORKDIR /' \
-        "$tarball" "$IMAGE" >/dev/null
-    built=1
-    log "built $IMAGE (${hash:0:12}, $(du -h "$tarball" | cut -f1) rootfs) in $((SECONDS - start)) s"
-fi
-
-if [[ $verify == no || ($verify == auto && $built == 0) ]]; then
-    exit 0
-fi
+image_verify_wanted || exit 0
 
 # --- smoke test --------------------------------------------------------------------------------------
 log "verifying $IMAGE"

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# shellcheck disable=SC2034 # force, verify, work, verify_port and image_have are read by the script that sources this
+# shellcheck disable=SC2034 # force, verify, work, verify_port, image_have, hash and built are read by the script that sources this
 # The steps the offline image builders share (scripts/build-registry-image.sh,
-# scripts/build-router-image.sh): arguments, Debian packages, a busybox rootfs holding one
+# scripts/build-router-image.sh, scripts/build-test-image.sh): arguments, Debian packages, a busybox rootfs holding one
 # binary and the libraries `ldd` names, a content hash that decides whether to rebuild, `docker
 # import`, and an HTTP smoke test through a port published on 127.0.0.1. Sourced, not run.
 #
@@ -113,6 +113,32 @@ image_hash() {
 image_current() {
     image_have=$("$DOCKER" image inspect -f "{{index .Config.Labels \"$2\"}}" "$1" 2>/dev/null || true)
     [[ $force == 0 && $image_have == "$3" ]]
+}
+
+# image_build ROOT IMAGE LABEL RECIPE CMD_JSON [--change INSTRUCTION]…: pack ROOT, hash it with
+# RECIPE and CMD_JSON, and `docker import` it as IMAGE (with CMD CMD_JSON, LABEL LABEL=<hash> and
+# the --change instructions given) unless an image with that hash is there already. Sets $hash,
+# and $built (0|1).
+image_build() {
+    local root=$1 image=$2 label=$3 recipe=$4 cmd_json=$5 tarball=$work/rootfs.tar start
+    shift 5
+    image_pack "$root" "$tarball"
+    hash=$(image_hash "$tarball" "$recipe" "$cmd_json")
+    built=0
+    if image_current "$image" "$label" "$hash"; then
+        log "$image is up to date (${hash:0:12}); nothing to build"
+        return 0
+    fi
+    if [[ -n $image_have ]]; then log "$image exists with another content hash (${image_have:0:12}); rebuilding"; fi
+    start=$SECONDS
+    "$DOCKER" import --change "CMD $cmd_json" --change "LABEL $label=$hash" "$@" "$tarball" "$image" >/dev/null
+    built=1
+    log "built $image (${hash:0:12}, $(du -h "$tarball" | cut -f1) rootfs) in $((SECONDS - start)) s"
+}
+
+# image_verify_wanted: whether to smoke-test (--verify, or a build under the default).
+image_verify_wanted() {
+    [[ $verify == yes || ($verify == auto && $built == 1) ]]
 }
 
 # image_smoke IMAGE CONTAINER_PORT PATH NEEDLE: run IMAGE with CONTAINER_PORT published on
