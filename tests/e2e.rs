@@ -39,6 +39,8 @@
 //!      E2E_FAKE_DB=0         skip the `kilter db` steps with E2E_TOOLS=fake (they need PostgreSQL's
 //!                            server and client programs; without them the steps are reported skipped,
 //!                            and under CI=true the run fails)
+//!      KILTER_PG_BINDIR      PostgreSQL's bin dir for those steps (default: the newest
+//!                            /usr/lib/postgresql/*/bin, else `pg_config --bindir`, else PATH)
 //!
 //! Everything runs under an isolated HOME/XDG tree in a temp dir; the clusters are always deleted at
 //! the end (unless E2E_KEEP_ON_FAILURE=1 and a step failed).
@@ -54,6 +56,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+// The throwaway PostgreSQL of the `it` binary's db tests, shared.
+#[path = "it/support/pg_server.rs"]
+mod pg_server;
+use pg_server::Pg;
 
 const ROW: &str = "kilter-e2e-row";
 const TOOLS_HELP: &str =
@@ -148,216 +155,18 @@ fn sed_first(path: &Path, from: &str, to: &str) {
     std::fs::write(path, out).unwrap();
 }
 
-/// A throwaway PostgreSQL for the db steps with E2E_TOOLS=fake: the fake kubectl's `exec` runs the
-/// real client programs against it (tests/fake/README.md). It stands in for the server in the
-/// postgres pod, whose database is named after the project.
-struct FakePg {
-    root: Option<tempfile::TempDir>,
-    bin: PathBuf,
-    run_as: Vec<String>,
-}
-
-impl FakePg {
-    fn bindir() -> Option<PathBuf> {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path().join("bin"))
-            .collect();
-        // sort -V -r on the major version.
-        dirs.sort_by_key(|d| {
-            std::cmp::Reverse(
-                d.parent()
-                    .and_then(|p| p.file_name())
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| n.parse::<u32>().ok())
-                    .unwrap_or(0),
-            )
-        });
-        if let Ok(o) = Command::new("pg_config").arg("--bindir").stderr(Stdio::null()).output()
-            && o.status.success()
-        {
-            dirs.push(PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-        }
-        dirs.into_iter().find(|d| {
-            ["initdb", "pg_ctl", "postgres", "pg_dump", "pg_restore", "psql"]
-                .iter()
-                .all(|p| on_path_in(d, p))
-        })
-    }
-
-    /// Start it, or say why not.
-    fn start() -> Result<Self, String> {
-        let bin = Self::bindir().ok_or(
-            "PostgreSQL's programs (initdb, pg_ctl, postgres, pg_dump, pg_restore, psql) are not in \
-             /usr/lib/postgresql/*/bin or `pg_config --bindir`",
-        )?;
-        // The server refuses to run as root.
-        let mut run_as = Vec::new();
-        if is_root() {
-            let user =
-                if Command::new("id").arg("postgres").output().is_ok_and(|o| o.status.success()) {
-                    "postgres"
-                } else {
-                    "nobody"
-                };
-            run_as = vec!["runuser".into(), "-u".into(), user.into(), "--".into()];
-        }
-        // Short: the socket path has a length limit.
-        let root = tempfile::Builder::new()
-            .prefix("kilter-e2e-pg.")
-            .tempdir_in("/tmp")
-            .map_err(|e| e.to_string())?;
-        let r = root.path();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(r, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| e.to_string())?;
-        std::fs::create_dir(r.join("data")).map_err(|e| e.to_string())?;
-        std::fs::create_dir(r.join("run")).map_err(|e| e.to_string())?;
-        let pg = Self { root: Some(root), bin, run_as };
-        if let Some(user) = pg.run_as.get(2) {
-            let st = Command::new("chown")
-                .arg(user)
-                .arg(pg.dir().join("data"))
-                .arg(pg.dir().join("run"))
-                .status()
-                .map_err(|e| e.to_string())?;
-            if !st.success() {
-                return Err("chown of the PostgreSQL data directory failed".into());
-            }
-        }
-        let log = pg.dir().join("initdb.log");
-        let st = pg
-            .as_user(&pg.bin.join("initdb"))
-            .arg("-D")
-            .arg(pg.dir().join("data"))
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"])
-            .stdout(std::fs::File::create(&log).map_err(|e| e.to_string())?)
-            .stderr(std::fs::File::options().append(true).open(&log).map_err(|e| e.to_string())?)
-            .status()
-            .map_err(|e| e.to_string())?;
-        if !st.success() {
-            return Err(std::fs::read_to_string(&log).unwrap_or_default());
-        }
-        let st = pg
-            .as_user(&pg.bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(pg.dir().join("data"))
-            .arg("-o")
-            .arg(format!("-k {} -c listen_addresses= -F", pg.dir().join("run").display()))
-            .args(["-w", "-t", "30", "-l"])
-            .arg(pg.dir().join("run/server.log"))
-            .arg("start")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map_err(|e| e.to_string())?;
-        if !st.success() {
-            return Err(
-                std::fs::read_to_string(pg.dir().join("run/server.log")).unwrap_or_default()
-            );
-        }
-        Ok(pg)
-    }
-
-    fn dir(&self) -> &Path {
-        self.root.as_ref().unwrap().path()
-    }
-
-    fn as_user(&self, prog: &Path) -> Command {
-        let mut c;
-        if self.run_as.is_empty() {
-            c = Command::new(prog);
-        } else {
-            c = Command::new(&self.run_as[0]);
-            c.args(&self.run_as[1..]).arg(prog);
-        }
-        c
-    }
-
-    /// The environment of the fake kubectl's exec: the pg programs, then the shell and coreutils of
-    /// kilter's stream checks in the pod.
-    fn env(&self) -> Vec<(String, OsString)> {
-        let mut path = self.bin.clone().into_os_string();
-        path.push(":/usr/bin:/bin");
-        vec![
-            ("KILTER_FAKE_EXEC_PATH".into(), path),
-            ("KILTER_FAKE_PG_HOST".into(), self.dir().join("run").into_os_string()),
-            ("KILTER_FAKE_PG_PORT".into(), "5432".into()),
-        ]
-    }
-
-    /// psql on the throwaway server itself (not through kilter).
-    fn sql(&self, db: &str, sql: &str) {
-        let st = Command::new(self.bin.join("psql"))
-            .arg("-h")
-            .arg(self.dir().join("run"))
-            .args([
-                "-U",
-                "postgres",
-                "-d",
-                db,
-                "-X",
-                "-q",
-                "-tA",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(st.success(), "psql on the throwaway PostgreSQL failed: {sql}");
-    }
-
-    /// A new cluster's postgres pod starts with an empty database: so does the throwaway server's.
-    fn fresh_db(&self, name: &str) {
-        self.sql("postgres", &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
-        self.sql("postgres", &format!("CREATE DATABASE \"{name}\""));
-    }
-
-    fn version(&self) -> String {
-        Command::new(self.bin.join("postgres"))
-            .arg("--version")
-            .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .split_whitespace()
-                    .nth(2)
-                    .unwrap_or("")
-                    .to_owned()
-            })
-            .unwrap_or_default()
-    }
-
-    fn stop(&mut self) {
-        if self.root.is_none() {
-            return;
-        }
-        let _ = self
-            .as_user(&self.bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(self.dir().join("data"))
-            .args(["-m", "immediate", "-w", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        self.root = None;
-    }
-}
-
-fn on_path_in(dir: &Path, name: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    dir.join(name).metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+/// The environment of the fake kubectl's exec against the throwaway PostgreSQL (`pg_server`, the
+/// db steps with E2E_TOOLS=fake; tests/fake/README.md): its programs, then the shell and coreutils
+/// of kilter's stream checks in the pod. It stands in for the server in the postgres pod, whose
+/// database is named after the project.
+fn pg_exec_env(pg: &Pg) -> Vec<(String, OsString)> {
+    let mut path = pg.bin().as_os_str().to_owned();
+    path.push(":/usr/bin:/bin");
+    vec![
+        ("KILTER_FAKE_EXEC_PATH".into(), path),
+        ("KILTER_FAKE_PG_HOST".into(), pg.socket_dir().into_os_string()),
+        ("KILTER_FAKE_PG_PORT".into(), "5432".into()),
+    ]
 }
 
 struct E2e {
@@ -384,7 +193,7 @@ struct E2e {
     db: bool,
     db_skipped: String,
     destroy_args: Vec<&'static str>,
-    pg: Option<FakePg>,
+    pg: Option<Pg>,
     timeout: u64,
     t0: Instant,
     step_t0: Instant,
@@ -1098,16 +907,17 @@ impl E2e {
             self.fail("no Docker daemon answers");
         }
         if self.tools == Tools::Fake && self.db {
-            match FakePg::start() {
+            match Pg::start() {
                 Ok(pg) => {
-                    pg.fresh_db(&a);
-                    pg.fresh_db(&b);
+                    // A new cluster's postgres pod starts with an empty database: so does this.
+                    pg.recreate_db(&a);
+                    pg.recreate_db(&b);
                     Self::log(format!(
                         "db steps: throwaway PostgreSQL {} at {}",
                         pg.version(),
-                        pg.dir().join("run").display()
+                        pg.socket_dir().display()
                     ));
-                    self.env.extend(pg.env());
+                    self.env.extend(pg_exec_env(&pg));
                     self.pg = Some(pg);
                 }
                 Err(why) => {
@@ -1268,7 +1078,7 @@ impl E2e {
             self.fail(format!("{} changed", self.home.join(".kube/config").display()));
         }
         if let Some(pg) = &self.pg {
-            pg.fresh_db(&a);
+            pg.recreate_db(&a);
         }
         Self::ok(format!(
             "node gone{}, ~/.kube/config byte-identical",
@@ -1670,9 +1480,7 @@ impl Drop for E2e {
             let work = self.work.take().map(tempfile::TempDir::keep);
             if let Some(pg) = self.pg.as_mut() {
                 // The throwaway PostgreSQL is kept running too, with its directory.
-                if let Some(root) = pg.root.take() {
-                    let _ = root.keep();
-                }
+                let _ = pg.keep();
             }
             Self::log_quiet(format!(
                 "FAILED; E2E_KEEP_ON_FAILURE=1: keeping clusters kilter-{} / kilter-{} and {}",

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 pub mod mariadb;
 mod netns;
 pub mod pg;
+mod pg_server;
 mod real;
 mod real_kind;
 pub mod real_tilt;

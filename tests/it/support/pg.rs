@@ -1,201 +1,15 @@
-//! A throwaway PostgreSQL server for the `kilter db` tests: its own data dir in a temp dir, a
-//! unix socket only (no TCP), trust auth for the `postgres` role, stopped when dropped.
+//! The throwaway PostgreSQL server ([`super::pg_server`]) in the `kilter db` tests' harness:
+//! skipping when it cannot start, and wiring it into an [`Env`].
 //!
 //! The fake kubectl's `exec` runs the real client programs (pg_dump, pg_restore, psql) from the
-//! same bin dir against it ([`Pg::wire`]), so snapshot data really flows through kilter.
+//! server's bin dir against it ([`Pg::wire`]), so snapshot data really flows through kilter.
 //!
-//! - Binaries: the newest `/usr/lib/postgresql/<v>/bin` that has all of them (Debian; the
-//!   `/usr/bin` ones are version-dispatching wrappers), else `pg_config --bindir`, else `PATH`.
-//!   `KILTER_PG_BINDIR` overrides.
-//! - The server refuses to run as root: as root, initdb and pg_ctl run through
-//!   `runuser -u postgres` (the user Debian's package creates), or `nobody` when that user is
-//!   missing. The temp dirs are made traversable for it.
-//! - `initdb` runs once per bin dir into `$CARGO_TARGET_TMPDIR/pg-template-…`; each server copies
-//!   that template (`cp -a`, ~0.1 s) and starts with fsync off.
 //! - Missing PostgreSQL: [`Pg::start_or_skip`] reports the test as skipped through
 //!   [`super::skipped`] (which fails it under `CI=true`); `KILTER_REQUIRE_PG=1` also fails it.
-#![allow(clippy::unwrap_used, clippy::disallowed_methods, dead_code, unreachable_pub)]
-
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+#![allow(dead_code, unreachable_pub)]
 
 use super::Env;
-
-const PROGRAMS: &[&str] = &["initdb", "pg_ctl", "postgres", "pg_dump", "pg_restore", "psql"];
-
-/// A running server. Dropping it stops the server and removes its files.
-pub struct Pg {
-    root: tempfile::TempDir,
-    bin: PathBuf,
-    user: Option<User>,
-}
-
-#[derive(Clone, Debug)]
-struct User {
-    name: String,
-    uid: u32,
-    gid: u32,
-}
-
-fn has_all(dir: &Path) -> bool {
-    PROGRAMS.iter().all(|p| dir.join(p).is_file())
-}
-
-/// The directory holding the PostgreSQL server and client programs.
-pub fn bindir() -> Result<PathBuf, String> {
-    if let Some(d) = std::env::var_os("KILTER_PG_BINDIR") {
-        let d = PathBuf::from(d);
-        return if has_all(&d) {
-            Ok(d)
-        } else {
-            Err(format!("KILTER_PG_BINDIR={} lacks one of {PROGRAMS:?}", d.display()))
-        };
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let v: u32 = e.file_name().to_str()?.parse().ok()?;
-            Some((v, e.path().join("bin")))
-        })
-        .filter(|(_, d)| has_all(d))
-        .collect();
-    versions.sort();
-    if let Some((_, d)) = versions.pop() {
-        return Ok(d);
-    }
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
-        && out.status.success()
-    {
-        let d = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if has_all(&d) {
-            return Ok(d);
-        }
-    }
-    for d in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
-        if has_all(&d) {
-            return Ok(d);
-        }
-    }
-    Err(format!(
-        "PostgreSQL server programs ({}) not found in /usr/lib/postgresql/*/bin, `pg_config --bindir` or PATH; install Debian's `postgresql` package (.ci/run does)",
-        PROGRAMS.join(", ")
-    ))
-}
-
-/// As root, the unprivileged user the server runs as.
-fn server_user() -> Result<Option<User>, String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Ok(None);
-    }
-    let passwd = std::fs::read_to_string("/etc/passwd").map_err(|e| format!("/etc/passwd: {e}"))?;
-    for wanted in ["postgres", "nobody"] {
-        for line in passwd.lines() {
-            let f: Vec<&str> = line.split(':').collect();
-            if f.len() >= 4 && f[0] == wanted {
-                let (Ok(uid), Ok(gid)) = (f[2].parse(), f[3].parse()) else { continue };
-                return Ok(Some(User { name: wanted.to_string(), uid, gid }));
-            }
-        }
-    }
-    Err("running as root, but there is neither a `postgres` nor a `nobody` user to run the server as".into())
-}
-
-/// `prog args…`, as the server user when we are root.
-fn as_server(user: &Option<User>, prog: &Path) -> Command {
-    match user {
-        Some(u) => {
-            let mut c = Command::new("runuser");
-            c.args(["-u", &u.name, "--"]).arg(prog);
-            c
-        }
-        None => Command::new(prog),
-    }
-}
-
-fn run(cmd: &mut Command, what: &str) -> Result<String, String> {
-    let out = cmd.output().map_err(|e| format!("{what}: could not run: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{what} failed ({}): {}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-fn chown(p: &Path, user: &Option<User>) -> Result<(), String> {
-    if let Some(u) = user {
-        std::os::unix::fs::chown(p, Some(u.uid), Some(u.gid))
-            .map_err(|e| format!("chown {}: {e}", p.display()))?;
-    }
-    Ok(())
-}
-
-/// A temp dir in /tmp (short socket paths) that the server user can traverse.
-fn open_tempdir(prefix: &str) -> Result<tempfile::TempDir, String> {
-    let d = tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in("/tmp")
-        .map_err(|e| format!("tempdir: {e}"))?;
-    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| format!("chmod: {e}"))?;
-    Ok(d)
-}
-
-/// The initdb'd template data dir for `bin` (made once, reused across runs).
-fn template(bin: &Path, user: &Option<User>) -> Result<PathBuf, String> {
-    static T: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    T.get_or_init(|| {
-        let tag: String = bin
-            .to_string_lossy()
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        let owner = user.as_ref().map(|u| u.name.as_str()).unwrap_or("self");
-        let dest = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pg-template{tag}-{owner}"));
-        if dest.join("PG_VERSION").is_file() {
-            return Ok(dest);
-        }
-        let work = open_tempdir("kilter-pg-init-")?;
-        let data = work.path().join("data");
-        std::fs::create_dir(&data).map_err(|e| format!("mkdir: {e}"))?;
-        chown(&data, user)?;
-        run(
-            as_server(user, &bin.join("initdb")).arg("-D").arg(&data).args([
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ]),
-            "initdb",
-        )?;
-        // Copy into place under a unique name, then rename (parallel test binaries race here).
-        let tmp = dest.with_extension(format!("tmp{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(dest.parent().unwrap()).map_err(|e| format!("mkdir: {e}"))?;
-        run(Command::new("cp").arg("-a").arg(&data).arg(&tmp), "cp -a template")?;
-        if std::fs::rename(&tmp, &dest).is_err() {
-            let _ = std::fs::remove_dir_all(&tmp);
-        }
-        if dest.join("PG_VERSION").is_file() {
-            Ok(dest)
-        } else {
-            Err(format!("template {} is incomplete", dest.display()))
-        }
-    })
-    .clone()
-}
+pub use super::pg_server::Pg;
 
 fn required() -> bool {
     super::truthy("KILTER_REQUIRE_PG")
@@ -219,84 +33,6 @@ impl Pg {
         }
     }
 
-    pub fn start() -> Result<Pg, String> {
-        let bin = bindir()?;
-        let user = server_user()?;
-        let template = template(&bin, &user)?;
-        let root = open_tempdir("kilter-pg-")?;
-        let pg = Pg { root, bin, user };
-        let data = pg.data_dir();
-        run(Command::new("cp").arg("-a").arg(&template).arg(&data), "cp -a data dir")?;
-        let run_dir = pg.socket_dir();
-        std::fs::create_dir(&run_dir).map_err(|e| format!("mkdir: {e}"))?;
-        chown(&run_dir, &pg.user)?;
-        let opts = format!("-k {} -c listen_addresses= -F", run_dir.display());
-        run(
-            as_server(&pg.user, &pg.bin.join("pg_ctl"))
-                .arg("-D")
-                .arg(&data)
-                .args(["-o", &opts, "-w", "-t", "30", "-l"])
-                .arg(run_dir.join("server.log"))
-                .arg("start"),
-            "pg_ctl start",
-        )
-        .map_err(|e| format!("{e}\nserver.log:\n{}", pg.server_log()))?;
-        Ok(pg)
-    }
-
-    pub fn bin(&self) -> &Path {
-        &self.bin
-    }
-    fn data_dir(&self) -> PathBuf {
-        self.root.path().join("data")
-    }
-    /// The unix socket's directory (`PGHOST`); the port is the default 5432.
-    pub fn socket_dir(&self) -> PathBuf {
-        self.root.path().join("run")
-    }
-    pub fn server_log(&self) -> String {
-        std::fs::read_to_string(self.socket_dir().join("server.log")).unwrap_or_default()
-    }
-
-    /// `psql` as `postgres` on database `db`: `-X -q -tA -v ON_ERROR_STOP=1 -c sql`; panics on error.
-    pub fn psql(&self, db: &str, sql: &str) -> String {
-        let out = Command::new(self.bin.join("psql"))
-            .arg("-h")
-            .arg(self.socket_dir())
-            .args([
-                "-U",
-                "postgres",
-                "-d",
-                db,
-                "-X",
-                "-q",
-                "-tA",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ])
-            .env_clear()
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "psql {sql:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    pub fn create_db(&self, name: &str) {
-        self.psql("postgres", &format!("CREATE DATABASE \"{name}\""));
-    }
-
-    /// Drop and create `name` again: the empty database a fresh pod would start with.
-    pub fn recreate_db(&self, name: &str) {
-        self.psql("postgres", &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
-        self.create_db(name);
-    }
-
     /// Point the fake kubectl's `exec` at this server: programs from its bin dir, `PGHOST` =
     /// the socket dir, `PGPORT` = 5432.
     pub fn wire(&self, env: &Env) {
@@ -310,7 +46,7 @@ impl Pg {
 
     fn wire_to(&self, env: &Env, tools: &std::path::Path) {
         // The bin dir first, then the shell and coreutils kilter's stream checks run.
-        let path = format!("{}:{}", self.bin.display(), tools.display());
+        let path = format!("{}:{}", self.bin().display(), tools.display());
         env.set_knob("exec_path", &path);
         env.set_knob("pg_host", &self.socket_dir().to_string_lossy());
         env.set_knob("pg_port", "5432");
@@ -322,15 +58,5 @@ impl Pg {
         env.ctl(&["workload", ns, "postgres", "--kind", "statefulset", "--image", "postgres:15"]);
         self.wire(env);
         self.create_db(db);
-    }
-}
-
-impl Drop for Pg {
-    fn drop(&mut self) {
-        let _ = as_server(&self.user, &self.bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(self.data_dir())
-            .args(["-m", "immediate", "-w", "stop"])
-            .output();
     }
 }
