@@ -323,6 +323,15 @@ fn doctor_names_a_missing_tool_and_a_busy_port() {
     drop(holder);
     let (_, v) = doctor(&env, &dir);
     assert_eq!(check_status(&v, "ports"), "ok", "{v}");
+    // A NodePort of the block another program holds while the project has no cluster (a running
+    // cluster's own node publishes them, and doctor does not count those).
+    let (_, base) = ports_of("doc-port");
+    let holder = env.hold_port(base + 7);
+    let (code, v) = doctor(&env, &dir);
+    assert_eq!((code, check_status(&v, "ports")), (1, "fail"), "{v}");
+    let detail = check_of(&v, "ports").to_string();
+    assert!(detail.contains(&format!("NodePorts {} are in use", base + 7)), "{v}");
+    drop(holder);
     // doctor only looks: version probes and read-only docker queries, and no call to the
     // missing kind.
     let calls = env.calls();

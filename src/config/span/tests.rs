@@ -82,11 +82,15 @@ fn span_tree_knows_styles_anchors_and_aliases() {
     assert!(root.get("d").is_some_and(|(_, d)| d.is_flow()));
     assert!(root.get("e").is_some_and(|(_, e)| !e.is_flow()));
     // Byte spans: exact for scalars and flow collections, to the last child for blocks.
-    let text = "k: 'q'  # c\nm: {x: 1}\nb:\n  y: 2\n  z: 3\n\n";
+    let text =
+        "k: 'q'  # c\nm: {x: 1}\nb:\n  y: 2\n  z: 3\ns: 'it''s'  # '\nd: \"a\\\"b\"  # \"\n\n";
     let tree = span::parse(text).expect("parses");
     let root = tree.root.as_ref().expect("a root");
     let span_of = |key: &str| root.get(key).map(|(_, v)| &text[v.start..v.end]);
     assert_eq!(span_of("k"), Some("'q'"));
+    // A doubled quote inside single quotes and an escaped one inside double quotes end nothing.
+    assert_eq!(span_of("s"), Some("'it''s'"));
+    assert_eq!(span_of("d"), Some("\"a\\\"b\""));
     assert_eq!(span_of("m"), Some("{x: 1}"));
     assert_eq!(span_of("b"), Some("y: 2\n  z: 3"));
     // A second document, nesting too deep.
