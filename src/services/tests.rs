@@ -508,9 +508,12 @@ fn route_nodeports_are_stable_and_outside_the_services() {
 /// back as the same value.
 #[test]
 fn a_list_inside_a_list_nests_and_reads_back() {
-    let v = serde_json::json!({"args": [["a", "b"], ["c"]], "top": [[1]]});
+    let v = serde_json::json!({"args": [["a", "b"], ["c"]], "deep": [[["x"]]], "top": [[1]]});
     let text = super::yaml::to_yaml(&v);
-    assert_eq!(text, "args:\n  - \n    - a\n    - b\n  - \n    - c\ntop:\n  - \n    - 1\n");
+    assert_eq!(
+        text,
+        "args:\n  - \n    - a\n    - b\n  - \n    - c\ndeep:\n  - \n    - \n      - x\ntop:\n  - \n    - 1\n"
+    );
     let back: serde_json::Value = serde_yaml::from_str(&text).expect("valid YAML");
     assert_eq!(back, v);
 }

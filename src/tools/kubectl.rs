@@ -380,6 +380,21 @@ mod tests {
         assert!(v.not_ready_reason.as_deref().unwrap_or("").contains("KubeletNotReady"), "{v:?}");
     }
 
+    /// Ready only when kubectl succeeded *and* the body is `ok`: a 200 from something that is
+    /// not the API server (a proxy's page) is not ready, and neither is a failed call.
+    #[test]
+    fn readyz_needs_success_and_ok() {
+        let out = |code: i32, stdout: &str| Output {
+            code: Some(code),
+            stdout: stdout.to_owned(),
+            ..Output::default()
+        };
+        assert!(readyz_ok(&out(0, "ok\n")));
+        assert!(!readyz_ok(&out(0, "<html>502 Bad Gateway</html>\n")));
+        assert!(!readyz_ok(&out(1, "ok\n")));
+        assert!(!readyz_ok(&out(1, "")));
+    }
+
     #[test]
     fn last_line_skips_klog_noise() {
         let s = "E0205 10:23:18.252079     957 memcache.go:265] \"Unhandled Error\" err=\"couldn't get current server API group list\"\nThe connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?\n";

@@ -318,6 +318,8 @@ fn doctor_names_a_missing_tool_and_a_busy_port() {
     let (code, v) = doctor(&env, &dir);
     assert_eq!(code, 1);
     assert_eq!(check_status(&v, "kind"), "fail");
+    let kind = check_of(&v, "kind").to_string();
+    assert!(kind.contains("install kind: https://kind.sigs.k8s.io/"), "how to get it: {kind}");
     assert_eq!(check_status(&v, "kubectl"), "ok");
     assert_eq!(check_status(&v, "ports"), "fail", "{v}");
     drop(holder);
