@@ -154,12 +154,6 @@ pub fn parse_resources(json: &str) -> Result<Vec<Resource>> {
     Ok(items.into_iter().map(|(_, r)| r).collect())
 }
 
-/// Log lines that are Tilt's noise, not errors (`Reconciler error … already exists`: Tilt's
-/// own controllers racing each other at startup).
-pub fn is_noise(line: &str) -> bool {
-    line.contains("Reconciler error") && line.contains("already exists")
-}
-
 /// Tilt's verdict once it is past its bind: ask its API until the Tiltfile has loaded (and,
 /// when a resource waits for the cluster, until the cluster connected or failed). Returns
 /// Tilt's errors (empty: all is well). Gives up waiting, without an error, after `limit`.
@@ -512,12 +506,10 @@ pub fn start(runner: &Runner<'_>, how: &Start<'_>) -> Result<Option<i32>> {
         return Ok(Some(pid));
     }
     drop(step);
-    let lines: Vec<String> = read_from(log, offset)
-        .lines()
-        .filter(|l| l.starts_with("ERROR:") && !is_noise(l))
-        .map(str::to_owned)
-        .collect();
-    let shown = if lines.is_empty() { errors.join("\n") } else { lines.join("\n") };
+    // Tilt's messages as its API gives them, whole: in its log a message of several lines (a
+    // traceback, a cluster error and its cause) starts with `ERROR:` on its first line only, and
+    // the log also holds noise (its controllers racing at startup) that is no error.
+    let shown = errors.join("\n");
     let what = if errors.iter().any(|e| e.contains("connecting to your Kubernetes cluster")) {
         "Tilt cannot reach the cluster"
     } else {
@@ -657,14 +649,6 @@ mod api_tests {
         let cluster = parse_resources(&fixture("uiresources-cluster-error.json")).expect("parses");
         let unc = cluster.iter().find(|r| r.name == "uncategorized").expect("listed");
         assert_eq!((unc.update.as_str(), unc.runtime.as_str()), ("pending", "pending"));
-    }
-
-    #[test]
-    fn reconciler_races_are_noise_and_real_errors_are_not() {
-        assert!(is_noise(
-            r#"ERROR: [] "msg"="Reconciler error" "error"="Failed to update API server: create uiresources/uncategorized: uiresources.tilt.dev \"uncategorized\" already exists""#
-        ));
-        assert!(!is_noise("ERROR: Cluster status error: Tilt encountered an error connecting"));
     }
 
     #[test]

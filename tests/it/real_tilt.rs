@@ -195,6 +195,8 @@ fn real_tilt_kubernetes_resources_against_an_unreachable_cluster_fail_up() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("Tilt cannot reach the cluster"), "{err}");
     assert!(err.contains("error connecting to your Kubernetes cluster"), "Tilt's line: {err}");
+    // The whole message, its cause and advice included, not only the first line.
+    assert!(err.contains("You will need to restart Tilt after resolving the issue."), "{err}");
     assert!(!err.contains("Reconciler error"), "Tilt's noise is not shown as an error: {err}");
     assert_clean(&env, "a failed up");
 }

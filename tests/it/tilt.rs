@@ -197,3 +197,35 @@ fn a_recorded_pid_that_leads_no_group_is_neither_stopped_nor_forgotten() {
     let _ = other.kill();
     let _ = other.wait();
 }
+
+/// A Tiltfile that does not load fails `up` with Tilt's own message: Tilt is stopped and not
+/// recorded, the cluster stays up; `up --keep-going` keeps Tilt running with a warning.
+#[test]
+fn a_tiltfile_error_fails_up_with_tilts_line_unless_keep_going() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    std::fs::write(dir.join("Tiltfile"), "local_resource('a', cmd='echo a')\nfail(\"boom\")\n")
+        .expect("write");
+    let out = env.kilter(&dir).arg("up").output().expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Tilt could not load the Tiltfile"), "{err}");
+    // Tilt's whole message, not only its first line (a traceback is three).
+    let traceback = format!(
+        "    Traceback (most recent call last):\n      {}:2:5: in <toplevel>\n    Error in fail: boom\n",
+        dir.join("Tiltfile").display()
+    );
+    assert!(err.contains(&traceback), "Tilt's own words: {err}");
+    assert!(err.contains("--keep-going"), "{err}");
+    assert!(!env.cache_dir("shop").join("tilt.json").exists(), "Tilt was stopped, not recorded");
+    assert!(wait_until(Duration::from_secs(5), || env.tilt_pids().iter().all(|&p| !pid_alive(p))));
+    let node = env.container("kilter-shop-control-plane").expect("the cluster stays");
+    assert_eq!(node["State"]["Status"], "running");
+
+    let out = env.kilter(&dir).args(["up", "--keep-going"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Tilt could not load the Tiltfile (kept running: --keep-going)"), "{err}");
+    assert!(tilt_pid(&env, "shop").is_some_and(pid_alive), "Tilt runs and is recorded");
+    env.kilter(&dir).arg("down").assert().success();
+}
