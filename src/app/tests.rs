@@ -472,6 +472,13 @@ fn restart_loop_and_syncs() {
     let files = render(&src_only, &input(&dir, &env, layout));
     assert!(files[0].text.contains("sync(\"/p/src\", \"/app/src\")"), "{}", files[0].text);
     assert!(!files[0].text.contains("npm install"), "{}", files[0].text);
+    // A manifest inside a synced directory (not the directory itself, not the whole project)
+    // is synced, so changing it runs the install in place; one beside it is not.
+    let mut nested = app_of("node-plain");
+    nested.sync.value = vec!["web/".into()];
+    nested.manifests = vec!["web/package.json".into(), "webby/package.json".into()];
+    let files = render(&nested, &input(&dir, &env, Layout::Cache("/c/render".into())));
+    assert!(files[0].text.contains("trigger=[\"/p/web/package.json\"]"), "{}", files[0].text);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -340,6 +340,26 @@ fn poll_overlaps_probes_so_a_slow_failing_probe_does_not_hide_success() {
     assert!(took < Duration::from_millis(1200), "seen after {took:?}");
 }
 
+/// A probe slower than the interval but younger than `max_age` is let finish, not killed to
+/// make room: with one probe in flight, a probe that answers after 300 ms is the answer.
+#[test]
+fn poll_lets_a_slow_probe_younger_than_max_age_answer() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let probe = sh("sleep 0.3; echo ok");
+    let p = Poll {
+        what: "the slow answer",
+        probe: &probe,
+        every: Duration::from_millis(50),
+        max_in_flight: 1,
+        max_age: Duration::from_secs(3),
+        timeout: Duration::from_secs(3),
+        script_condition: None,
+    };
+    let end = r.poll(&p, |o| o.success(), |_| {}).expect("the slow probe answers");
+    assert!(matches!(end, PollEnd::Done(ref o) if o.stdout.trim() == "ok"), "{end:?}");
+}
+
 #[test]
 fn poll_times_out_with_exit_5_and_the_last_answer() {
     let ui = crate::ui::Ui::for_tests();
