@@ -665,3 +665,25 @@ fn services_are_ready_before_tilt_ci_and_tilt_gets_their_variables() {
     assert!(!env.cache_dir("shop").join("services.yaml").exists(), "removed with the cluster");
     assert_destroyed(&env);
 }
+
+/// A detached `tilt up` of the project holds the port `tilt ci` needs: the dry run plans around
+/// it (stopping nothing, and not calling the port busy), and the run stops it first and says so.
+#[test]
+fn ci_dry_run_plans_around_the_dev_tilt_and_ci_stops_it_first() {
+    let env = Env::new();
+    let dir = shop(&env, true);
+    env.kilter(&dir).arg("up").assert().success();
+    let dev = tilt_pid(&env, "shop").expect("tilt.json");
+    let plan = env.kilter(&dir).args(["--dry-run", "ci"]).output().unwrap();
+    assert_eq!(code(&plan), 0, "{}", stderr_of(&plan));
+    assert!(crate::support::pid_alive(dev), "a dry run stops nothing");
+    let out = env.kilter(&dir).arg("ci").output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr_of(&out));
+    let said =
+        format!("Stopped this project's detached Tilt (pid {dev}): `tilt ci` needs its port");
+    assert!(stderr_of(&out).contains(&said), "{}", stderr_of(&out));
+    assert!(
+        crate::support::wait_until(Duration::from_secs(5), || !crate::support::pid_alive(dev)),
+        "the dev Tilt is stopped"
+    );
+}
