@@ -449,19 +449,13 @@ fn the_transfer_follows_the_pods_tools_and_each_one_round_trips() {
     );
 }
 
-/// A PostgreSQL 16+ whose pg_dump was built without zstd refuses `-Z zstd:1` before it writes a
-/// byte: kilter takes the next transfer (pg_dump's gzip here, the pod has no zstd) and says so.
-#[test]
-fn a_pg_dump_that_refuses_zstd_falls_back_before_a_byte_is_kept() {
-    let Some(pg) = Pg::start_or_skip("a_pg_dump_that_refuses_zstd") else { return };
-    let p = Proj::new("name: shop\n", "postgres", "postgres:15");
-    pg.create_db("shop");
-    pg.psql("shop", PG_SEED);
-    // pg_dump 16.2 as pgserver's build is: no zstd (what PostgreSQL prints for it).
+/// A pg_dump 16.2 in the pod (no zstd there either) that fails at once, with `message` on
+/// stderr, when asked for `-Z zstd:1`; the real pg_dump otherwise.
+fn pg16_failing_on_zstd(p: &Proj, pg: &Pg, message: &str) {
     let wrapper = p.env.root().join("pg16-bin");
     std::fs::create_dir_all(&wrapper).unwrap();
     let script = format!(
-        "#!/bin/sh\ncase \"$1\" in --version) echo 'pg_dump (PostgreSQL) 16.2'; exit 0;; esac\nfor a in \"$@\"; do [ \"$a\" = zstd:1 ] && {{ echo 'pg_dump: error: invalid compression specification: this build does not support compression with zstd' >&2; exit 1; }}; done\nexec {} \"$@\"\n",
+        "#!/bin/sh\ncase \"$1\" in --version) echo 'pg_dump (PostgreSQL) 16.2'; exit 0;; esac\nfor a in \"$@\"; do [ \"$a\" = zstd:1 ] && {{ echo '{message}' >&2; exit 1; }}; done\nexec {} \"$@\"\n",
         pg.bin().join("pg_dump").display()
     );
     let exe = wrapper.join("pg_dump");
@@ -475,6 +469,22 @@ fn a_pg_dump_that_refuses_zstd_falls_back_before_a_byte_is_kept() {
         crate::support::pod_tools_without_zstd().display()
     );
     p.env.set_knob("exec_path", &path);
+}
+
+/// A PostgreSQL 16+ whose pg_dump was built without zstd refuses `-Z zstd:1` before it writes a
+/// byte: kilter takes the next transfer (pg_dump's gzip here, the pod has no zstd) and says so.
+#[test]
+fn a_pg_dump_that_refuses_zstd_falls_back_before_a_byte_is_kept() {
+    let Some(pg) = Pg::start_or_skip("a_pg_dump_that_refuses_zstd") else { return };
+    let p = Proj::new("name: shop\n", "postgres", "postgres:15");
+    pg.create_db("shop");
+    pg.psql("shop", PG_SEED);
+    // pg_dump 16.2 as pgserver's build is: no zstd (what PostgreSQL prints for it).
+    pg16_failing_on_zstd(
+        &p,
+        &pg,
+        "pg_dump: error: invalid compression specification: this build does not support compression with zstd",
+    );
 
     let mark = p.env.calls().len();
     let out = p.ok(&["-v", "db", "snapshot", "s"]);
@@ -503,4 +513,28 @@ fn a_pg_dump_that_refuses_zstd_falls_back_before_a_byte_is_kept() {
     pg.psql("shop", "DELETE FROM b");
     p.ok(&["db", "restore", "s"]);
     assert_eq!(pg.psql("shop", "SELECT count(*) FROM b").trim(), "400");
+}
+
+/// A pg_dump that fails before its first byte for another reason than the compression is that
+/// failure: no second transfer is tried, and nothing is kept.
+#[test]
+fn a_pg_dump_that_fails_at_once_otherwise_is_not_retried_with_another_compression() {
+    let Some(pg) = Pg::start_or_skip("a_pg_dump_that_fails_at_once_otherwise") else { return };
+    let p = Proj::new("name: shop\n", "postgres", "postgres:15");
+    pg.create_db("shop");
+    pg.psql("shop", PG_SEED);
+    pg16_failing_on_zstd(
+        &p,
+        &pg,
+        "pg_dump: error: query failed: ERROR:  permission denied for table b",
+    );
+    let mark = p.env.calls().len();
+    let out = p.env.kilter(&p.dir).args(["-v", "db", "snapshot", "s"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("permission denied for table b"), "{err}");
+    assert!(!err.contains("instead"), "no fallback: {err}");
+    let dumps = p.env.calls()[mark..].iter().filter(|c| c.contains(" kilter-dump ")).count();
+    assert_eq!(dumps, 1, "one dump, with zstd: {err}");
+    assert!(p.contents().is_empty(), "nothing kept: {:?}", p.contents());
 }
