@@ -547,6 +547,10 @@ fn catalog_lists_and_shows_every_service() {
     let show = stdout_of(&ok(&env, &dir, &["catalog", "show", "rabbitmq"]));
     assert!(show.contains("rabbitmq:4.1.4-management") && show.contains("AMQP_URL"), "{show}");
     assert!(show.contains("StatefulSet `rabbitmq` with a 1Gi PersistentVolumeClaim"), "{show}");
+    // How each kind of readiness probe reads.
+    assert!(show.contains("readiness    exec rabbitmq-diagnostics -q ping\n"), "{show}");
+    let minio = stdout_of(&ok(&env, &dir, &["catalog", "show", "minio"]));
+    assert!(minio.contains("readiness    HTTP GET /minio/health/ready on port api\n"), "{minio}");
     let out = env.kilter(&dir).args(["catalog", "show", "rabbit"]).output().unwrap();
     assert_eq!(code(&out), 4);
     assert!(stderr_of(&out).contains("did you mean `rabbitmq`?"), "{}", stderr_of(&out));

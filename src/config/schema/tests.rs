@@ -974,6 +974,13 @@ fn bad_routes_are_exit_4_at_their_position() {
             "routes:\n  redis: {service: web, port: 80}\nservices:\n  - redis\n",
             "kilter.yaml:2:3: routes.redis: the name clashes with service `redis` at line 4, column 5",
         ),
+        // A key that is an alias is named as such, not as what it points to.
+        (
+            "x: &k web\nroutes:\n  *k : {service: web, port: 80}\n",
+            "kilter.yaml:3:3: routes: a route's name must be a string, found an alias",
+        ),
+        ("routes:\n  [a]: {service: web, port: 80}\n", "must be a string, found a list"),
+        ("routes:\n  {a: 1}: {service: web, port: 80}\n", "must be a string, found a mapping"),
     ] {
         let err = parse_err(text);
         assert_eq!(err.code, Code::Invalid, "{text:?}");
