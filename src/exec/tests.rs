@@ -111,11 +111,21 @@ fn record_mode_answers_by_prefix_and_records() {
     let ui = crate::ui::Ui::for_tests();
     let mut rec = Recording::default();
     rec.answer("kubectl get --raw /readyz", 0, "ok", "");
+    rec.answer("kubectl get ns", 1, "", "The connection to the server was refused");
     let r = Runner::new(Mode::Record(Mutex::new(rec)), &ui);
     let out = r.run(&cmd(&["get", "--raw", "/readyz"])).expect("answered");
     assert_eq!(out.stdout, "ok");
+    // The canned failure comes back whole: code and stderr.
+    let out = r.run_unchecked(&cmd(&["get", "ns"])).expect("answered");
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (Some(1), "The connection to the server was refused")
+    );
     assert!(r.run(&cmd(&["get", "pods"])).is_err(), "unplanned query must fail loudly");
-    assert_eq!(r.recorded(), vec!["kubectl get --raw /readyz", "kubectl get pods"]);
+    assert_eq!(
+        r.recorded(),
+        vec!["kubectl get --raw /readyz", "kubectl get ns", "kubectl get pods"]
+    );
 }
 
 fn sh_mut(script: &str) -> Cmd {
@@ -206,6 +216,24 @@ fn a_failing_sink_is_the_error_at_once_even_when_a_grandchild_holds_stderr() {
         .expect_err("the sink failed");
     assert!(format!("{err:#}").contains("disk full"), "{err:#}");
     assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+}
+
+/// A program that closes its output and goes on working (a dump program tidying up) is waited
+/// for as long as it takes, not given up on: its exit code is the answer.
+#[test]
+fn a_child_that_works_on_after_closing_its_output_is_waited_for() {
+    let ui = Ui::for_tests();
+    let runner = Runner::new(Mode::Real, &ui);
+    let mut got = Vec::new();
+    let out = runner
+        .run_stdout_into(&sh_mut("echo data; exec >&-; sleep 6; exit 3"), "cat > f", &mut |c| {
+            if let Chunk::Data(b) = c {
+                got.extend_from_slice(b);
+            }
+            Ok(())
+        })
+        .expect("waited for");
+    assert_eq!((out.code, got.as_slice()), (Some(3), &b"data\n"[..]));
 }
 
 #[test]

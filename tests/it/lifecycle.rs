@@ -616,4 +616,7 @@ fn up_makes_an_opened_up_kubeconfig_private_again() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains(&format!("$ {chmod}")), "{}", stderr_of(&out));
     assert_eq!(mode(&kc), 0o600);
+    // Private already: nothing to change, nothing planned.
+    let dry = env.kilter(&dir).args(["--dry-run", "up", "--no-tilt"]).output().expect("runs");
+    assert!(!stdout_of(&dry).contains("chmod"), "{}", stdout_of(&dry));
 }

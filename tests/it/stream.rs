@@ -249,6 +249,10 @@ fn a_postgres_restore_stream_cut_short_leaves_the_database_as_it_was() {
             )),
             "cut {cut}: {err}"
         );
+        if let Ok(n) = cut.parse::<usize>() {
+            // The pod's own count of what reached it.
+            assert!(err.contains(&format!("bytes, received {n}")), "cut {cut}: {err}");
+        }
         assert!(err.contains("nothing was restored; the database is as it was"), "{err}");
         assert_eq!(state(), changed, "cut {cut}: the database is untouched");
     }
