@@ -49,6 +49,16 @@ pub fn project(env: &Env, dir: &str, yaml: Option<&str>, tilt: bool) -> PathBuf 
     d
 }
 
+/// An executable `/bin/sh` script at `<root>/<name>` (e.g. a tool wrapper given as
+/// `KILTER_DOCKER` that answers one call its own way and `exec`s the fake for the rest).
+pub fn script(env: &Env, name: &str, body: &str) -> PathBuf {
+    let path = env.root().join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}")).expect("write script");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    path
+}
+
 pub fn mode(p: &Path) -> u32 {
     std::fs::metadata(p)
         .unwrap_or_else(|e| panic!("stat {}: {e}", p.display()))

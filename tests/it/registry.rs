@@ -660,12 +660,11 @@ fn a_volume_inspect_that_fails_otherwise_creates_nothing() {
     let env = Env::new();
     let port = free_port();
     let dir = project(&env, "shop", Some("name: shop\n"), false);
-    let wrapper = env.root().join("docker-refusing");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\n\
-             if [ \"$1\" = volume ] && [ \"$2\" = inspect ]; then\n\
+    let wrapper = script(
+        &env,
+        "docker-refusing",
+        &format!(
+            "if [ \"$1\" = volume ] && [ \"$2\" = inspect ]; then\n\
              echo '[]'\n\
              echo 'Error response from daemon: permission denied' >&2\n\
              exit 1\n\
@@ -673,10 +672,7 @@ fn a_volume_inspect_that_fails_otherwise_creates_nothing() {
              exec {} \"$@\"\n",
             env.bin().join("docker").display()
         ),
-    )
-    .expect("write");
-    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
+    );
     let mark = env.calls().len();
     let out = env
         .kilter(&dir)

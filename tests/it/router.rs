@@ -291,12 +291,11 @@ fn router_start_without_its_image_says_so_and_tries_no_other_port() {
     let dir = project(&env, "shop", Some(SHOP), false);
     kilter_ok(&env, &dir, &["up"]);
     kilter_ok(&env, &dir, &["router", "rm"]);
-    let wrapper = env.root().join("docker-without-caddy");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\n\
-             if [ \"$1\" = run ]; then\n\
+    let wrapper = script(
+        &env,
+        "docker-without-caddy",
+        &format!(
+            "if [ \"$1\" = run ]; then\n\
              echo \"Unable to find image 'caddy:2' locally\" >&2\n\
              echo 'docker: Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host' >&2\n\
              printf '\\nRun '\\''docker run --help'\\'' for more information\\n' >&2\n\
@@ -305,10 +304,7 @@ fn router_start_without_its_image_says_so_and_tries_no_other_port() {
              exec {} \"$@\"\n",
             env.bin().join("docker").display()
         ),
-    )
-    .expect("write");
-    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
+    );
     let out = env
         .kilter(&dir)
         .env("KILTER_REGISTRY", "off")

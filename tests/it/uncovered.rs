@@ -11,8 +11,7 @@
 
 use std::fs::File;
 use std::io::Write as _;
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -28,14 +27,6 @@ fn node(name: &str) -> String {
 fn up(env: &Env, dir: &Path) {
     let out = env.kilter(dir).arg("up").output().expect("runs");
     assert!(out.status.success(), "up in {}: {}", dir.display(), stderr_of(&out));
-}
-
-/// An executable `/bin/sh` script at `<root>/<name>`.
-fn script(env: &Env, name: &str, body: &str) -> PathBuf {
-    let path = env.root().join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}")).expect("write script");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    path
 }
 
 /// Take project `name`'s lock as another kilter would (`flock` on `<cache>/<name>/lock`, with
