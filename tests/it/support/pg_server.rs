@@ -119,7 +119,9 @@ fn as_server(user: &Option<User>, prog: &Path) -> Command {
     }
 }
 
-fn run(cmd: &mut Command, what: &str) -> Result<String, String> {
+/// Run `cmd`: its stdout, or an error naming `what` with both of its outputs. (The throwaway
+/// MariaDB uses it too.)
+pub fn run(cmd: &mut Command, what: &str) -> Result<String, String> {
     let out = cmd.output().map_err(|e| format!("{what}: could not run: {e}"))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
