@@ -453,18 +453,24 @@ fn the_transfer_follows_the_pods_tools_and_each_one_round_trips() {
     );
 }
 
-/// A pg_dump 16.2 in the pod (no zstd there either) that fails at once, with `message` on
-/// stderr, when asked for `-Z zstd:1`; the real pg_dump otherwise.
-fn pg16_failing_on_zstd(p: &Proj, pg: &Pg, message: &str) {
+/// A seeded project `shop` whose pod has a pg_dump 16.2 (and no zstd either) that fails at once,
+/// with `message` on stderr, when asked for `-Z zstd:1`, and is the real pg_dump otherwise; `None`
+/// after reporting `what` skipped when PostgreSQL is not here.
+fn seeded_with_pg16_failing_on_zstd(what: &str, message: &str) -> Option<(Pg, Proj)> {
+    let pg = Pg::start_or_skip(what)?;
+    let p = Proj::new("name: shop\n", "postgres", "postgres:15");
+    pg.create_db("shop");
+    pg.psql("shop", PG_SEED);
     let wrapper = p.env.root().join("pg16-bin");
     std::fs::create_dir_all(&wrapper).unwrap();
-    let script = format!(
-        "#!/bin/sh\ncase \"$1\" in --version) echo 'pg_dump (PostgreSQL) 16.2'; exit 0;; esac\nfor a in \"$@\"; do [ \"$a\" = zstd:1 ] && {{ echo '{message}' >&2; exit 1; }}; done\nexec {} \"$@\"\n",
-        pg.bin().join("pg_dump").display()
+    script(
+        &p.env,
+        "pg16-bin/pg_dump",
+        &format!(
+            "case \"$1\" in --version) echo 'pg_dump (PostgreSQL) 16.2'; exit 0;; esac\nfor a in \"$@\"; do [ \"$a\" = zstd:1 ] && {{ echo '{message}' >&2; exit 1; }}; done\nexec {} \"$@\"\n",
+            pg.bin().join("pg_dump").display()
+        ),
     );
-    let exe = wrapper.join("pg_dump");
-    std::fs::write(&exe, script).unwrap();
-    std::fs::set_permissions(&exe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     pg.wire_without_zstd(&p.env);
     let path = format!(
         "{}:{}:{}",
@@ -473,22 +479,20 @@ fn pg16_failing_on_zstd(p: &Proj, pg: &Pg, message: &str) {
         crate::support::pod_tools_without_zstd().display()
     );
     p.env.set_knob("exec_path", &path);
+    Some((pg, p))
 }
 
 /// A PostgreSQL 16+ whose pg_dump was built without zstd refuses `-Z zstd:1` before it writes a
 /// byte: kilter takes the next transfer (pg_dump's gzip here, the pod has no zstd) and says so.
 #[test]
 fn a_pg_dump_that_refuses_zstd_falls_back_before_a_byte_is_kept() {
-    let Some(pg) = Pg::start_or_skip("a_pg_dump_that_refuses_zstd") else { return };
-    let p = Proj::new("name: shop\n", "postgres", "postgres:15");
-    pg.create_db("shop");
-    pg.psql("shop", PG_SEED);
     // pg_dump 16.2 as pgserver's build is: no zstd (what PostgreSQL prints for it).
-    pg16_failing_on_zstd(
-        &p,
-        &pg,
+    let Some((pg, p)) = seeded_with_pg16_failing_on_zstd(
+        "a_pg_dump_that_refuses_zstd",
         "pg_dump: error: invalid compression specification: this build does not support compression with zstd",
-    );
+    ) else {
+        return;
+    };
 
     let mark = p.env.calls().len();
     let out = p.ok(&["-v", "db", "snapshot", "s"]);
@@ -523,15 +527,12 @@ fn a_pg_dump_that_refuses_zstd_falls_back_before_a_byte_is_kept() {
 /// failure: no second transfer is tried, and nothing is kept.
 #[test]
 fn a_pg_dump_that_fails_at_once_otherwise_is_not_retried_with_another_compression() {
-    let Some(pg) = Pg::start_or_skip("a_pg_dump_that_fails_at_once_otherwise") else { return };
-    let p = Proj::new("name: shop\n", "postgres", "postgres:15");
-    pg.create_db("shop");
-    pg.psql("shop", PG_SEED);
-    pg16_failing_on_zstd(
-        &p,
-        &pg,
+    let Some((_pg, p)) = seeded_with_pg16_failing_on_zstd(
+        "a_pg_dump_that_fails_at_once_otherwise",
         "pg_dump: error: query failed: ERROR:  permission denied for table b",
-    );
+    ) else {
+        return;
+    };
     let mark = p.env.calls().len();
     let out = p.env.kilter(&p.dir).args(["-v", "db", "snapshot", "s"]).output().expect("runs");
     let err = stderr_of(&out);
