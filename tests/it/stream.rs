@@ -107,16 +107,24 @@ fn cuts(raw_len: usize, between: usize) -> Vec<String> {
     ]
 }
 
+/// A project `shop` (kilter.yaml `yaml`) that is up, whose `postgres` StatefulSet is served by a
+/// real PostgreSQL holding database `shop` seeded with [`PG_SEED`]; `None` after reporting `what`
+/// skipped when PostgreSQL is not here. The pod's tools are the caller's to wire.
+fn seeded(what: &str, yaml: &str) -> Option<(Pg, Proj)> {
+    let pg = Pg::start_or_skip(what)?;
+    let p = Proj::new(yaml, "postgres", "postgres:15");
+    pg.create_db("shop");
+    pg.psql("shop", PG_SEED);
+    Some((pg, p))
+}
+
 /// A PostgreSQL dump cut at 30, 60 or 97 %, exactly between two tables' data, one byte short,
 /// or at 0, while `kubectl exec` exits 0: `db snapshot` fails with "expected N bytes, received
 /// M", keeps nothing, and leaves the snapshot `--force` would replace byte for byte as it was.
 #[test]
 fn a_postgres_dump_cut_short_is_never_kept() {
-    let Some(pg) = Pg::start_or_skip("a_postgres_dump_cut_short") else { return };
-    let p = Proj::new("name: shop\n", "postgres", "postgres:15");
+    let Some((pg, p)) = seeded("a_postgres_dump_cut_short", "name: shop\n") else { return };
     pg.wire_without_zstd(&p.env);
-    pg.create_db("shop");
-    pg.psql("shop", PG_SEED);
     p.ok(&["db", "snapshot", "nightly"]);
     let raw = p.raw("nightly");
     let before = p.contents();
@@ -193,11 +201,12 @@ fn a_cut_in_the_second_of_several_databases_keeps_nothing() {
 /// `destroy` whose pre-destroy snapshot is cut: exit 1, names `--no-snapshot`, deletes nothing.
 #[test]
 fn destroy_refuses_when_its_pre_destroy_snapshot_is_cut() {
-    let Some(pg) = Pg::start_or_skip("destroy_refuses_when_cut") else { return };
-    let p = Proj::new("name: shop\ndatabase:\n  service: postgres\n", "postgres", "postgres:15");
+    let Some((pg, p)) =
+        seeded("destroy_refuses_when_cut", "name: shop\ndatabase:\n  service: postgres\n")
+    else {
+        return;
+    };
     pg.wire_without_zstd(&p.env);
-    pg.create_db("shop");
-    pg.psql("shop", PG_SEED);
     p.env.set_knob("exec_cut_stdout", "60%");
     let out = p.kilter(&["destroy", "--yes"]);
     let err = stderr_of(&out);
@@ -219,11 +228,8 @@ fn destroy_refuses_when_its_pre_destroy_snapshot_is_cut() {
 /// `db restore` fails saying how many bytes were expected and arrived.
 #[test]
 fn a_postgres_restore_stream_cut_short_leaves_the_database_as_it_was() {
-    let Some(pg) = Pg::start_or_skip("a_postgres_restore_cut_short") else { return };
-    let p = Proj::new("name: shop\n", "postgres", "postgres:15");
+    let Some((pg, p)) = seeded("a_postgres_restore_cut_short", "name: shop\n") else { return };
     pg.wire_without_zstd(&p.env);
-    pg.create_db("shop");
-    pg.psql("shop", PG_SEED);
     p.ok(&["db", "snapshot", "base"]);
     let raw = p.raw("base");
     let between = pg_between_tables(&raw);
@@ -314,11 +320,8 @@ fn mariadb_cut_streams_in_both_directions() {
 /// checks are computed from the file. A wrong expectation reaches no database.
 #[test]
 fn a_snapshot_without_raw_sha256_restores_and_a_wrong_one_restores_nothing() {
-    let Some(pg) = Pg::start_or_skip("a_snapshot_without_raw_sha256") else { return };
-    let p = Proj::new("name: shop\n", "postgres", "postgres:15");
+    let Some((pg, p)) = seeded("a_snapshot_without_raw_sha256", "name: shop\n") else { return };
     pg.wire_without_zstd(&p.env);
-    pg.create_db("shop");
-    pg.psql("shop", PG_SEED);
     p.ok(&["db", "snapshot", "base"]);
     let meta_path = p.snapshots().join("base.json");
     let mut meta = p.meta("base");
@@ -349,10 +352,9 @@ fn a_snapshot_without_raw_sha256_restores_and_a_wrong_one_restores_nothing() {
 /// on the way. Each one round-trips the rows.
 #[test]
 fn the_transfer_follows_the_pods_tools_and_each_one_round_trips() {
-    let Some(pg) = Pg::start_or_skip("the_transfer_follows_the_pods_tools") else { return };
-    let p = Proj::new("name: shop\n", "postgres", "postgres:15");
-    pg.create_db("shop");
-    pg.psql("shop", PG_SEED);
+    let Some((pg, p)) = seeded("the_transfer_follows_the_pods_tools", "name: shop\n") else {
+        return;
+    };
     let count = || pg.psql("shop", "SELECT count(*) FROM b").trim().to_owned();
     let dumps = |mark: usize| -> Vec<String> {
         p.env.calls()[mark..].iter().filter(|c| c.contains(" kilter-dump ")).cloned().collect()
@@ -457,10 +459,7 @@ fn the_transfer_follows_the_pods_tools_and_each_one_round_trips() {
 /// with `message` on stderr, when asked for `-Z zstd:1`, and is the real pg_dump otherwise; `None`
 /// after reporting `what` skipped when PostgreSQL is not here.
 fn seeded_with_pg16_failing_on_zstd(what: &str, message: &str) -> Option<(Pg, Proj)> {
-    let pg = Pg::start_or_skip(what)?;
-    let p = Proj::new("name: shop\n", "postgres", "postgres:15");
-    pg.create_db("shop");
-    pg.psql("shop", PG_SEED);
+    let (pg, p) = seeded(what, "name: shop\n")?;
     let wrapper = p.env.root().join("pg16-bin");
     std::fs::create_dir_all(&wrapper).unwrap();
     script(
