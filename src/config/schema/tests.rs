@@ -731,6 +731,11 @@ fn service_errors_point_at_the_item_or_field() {
             Some("quote the value to make it a string: `PORT: \"80\"`"),
         ),
         (
+            "services:\n  - name: api\n    provides:\n      URL:\n",
+            "/p/kilter.yaml:4:11: services[0].provides.URL: expected a string, found nothing (null)",
+            None,
+        ),
+        (
             "services:\n  - name: api\n    volume: true\n",
             "/p/kilter.yaml:3:13: services[0].volume: expected `false`, an absolute mount path or a mapping with `path` and `size`, found the boolean `true`",
             None,
@@ -884,6 +889,10 @@ fn a_wrong_app_field_is_an_error_at_its_line_and_column() {
         (
             "image: \"node:22\\nRUN rm -rf /\"\n",
             "/p/kilter.yaml:1:8: image: \"node:22\\nRUN rm -rf /\" is not an image reference",
+        ),
+        (
+            "image: node 22\n",
+            "/p/kilter.yaml:1:8: image: \"node 22\" is not an image reference (it contains spaces",
         ),
         (
             "dev: {command: run}\n",

@@ -82,8 +82,7 @@ fn span_tree_knows_styles_anchors_and_aliases() {
     assert!(root.get("d").is_some_and(|(_, d)| d.is_flow()));
     assert!(root.get("e").is_some_and(|(_, e)| !e.is_flow()));
     // Byte spans: exact for scalars and flow collections, to the last child for blocks.
-    let text =
-        "k: 'q'  # c\nm: {x: 1}\nb:\n  y: 2\n  z: 3\ns: 'it''s'  # '\nd: \"a\\\"b\"  # \"\n\n";
+    let text = "k: 'q'  # c\nm: {x: 1}\nb:\n  y: 2\n  z: 3\ns: 'it''s'  # '\nd: \"a\\\"b\"  # \"\nt: 'ab'  # c\n\n";
     let tree = span::parse(text).expect("parses");
     let root = tree.root.as_ref().expect("a root");
     let span_of = |key: &str| root.get(key).map(|(_, v)| &text[v.start..v.end]);
@@ -91,6 +90,8 @@ fn span_tree_knows_styles_anchors_and_aliases() {
     // A doubled quote inside single quotes and an escaped one inside double quotes end nothing.
     assert_eq!(span_of("s"), Some("'it''s'"));
     assert_eq!(span_of("d"), Some("\"a\\\"b\""));
+    // A quote is doubled only by the character right after it.
+    assert_eq!(span_of("t"), Some("'ab'"));
     assert_eq!(span_of("m"), Some("{x: 1}"));
     assert_eq!(span_of("b"), Some("y: 2\n  z: 3"));
     // A second document, nesting too deep.
@@ -196,5 +197,9 @@ fn a_tab_after_a_keys_colon_is_whitespace_and_kept_through_stop_and_up() {
     assert!(!err.to_string().contains("valid YAML whitespace"), "{err}");
     // Tabs as indentation stay an error.
     let err = parse_err("name: shop\nkind:\n\timage: x\n");
+    assert!(err.to_string().contains("tab character in indentation"), "{err}");
+    // Also in a file read with its tabs after colons as spaces: only the blanks right after a
+    // `:` are separation, not the line break and the indentation that follow it.
+    let err = parse_err("name:\tshop\nkind:\n\timage: x\n");
     assert!(err.to_string().contains("tab character in indentation"), "{err}");
 }
