@@ -40,13 +40,27 @@ pub fn choose(project: &Project) -> Result<Choice> {
     })
 }
 
-/// The app's name is taken by a service of kilter.yaml: exit 4 (checked before `up` changes
-/// anything, and again when rendering).
-pub fn check_service_names(choice: &Choice, services: &[crate::services::Service]) -> Result<()> {
-    if let Choice::Rendered(_) = choice
-        && let Some(clash) = services.iter().find(|s| s.name == render::APP_NAME)
-    {
+/// Beside an app kilter renders, the services of kilter.yaml must leave it its name and its
+/// NodePort (the first of the block, which they take from the top down): exit 4, checked before
+/// `up` or `ci` changes anything, and again when rendering.
+pub fn check_services(choice: &Choice, services: &[crate::services::Service]) -> Result<()> {
+    if !matches!(choice, Choice::Rendered(_)) {
+        return Ok(());
+    }
+    if let Some(clash) = services.iter().find(|s| s.name == render::APP_NAME) {
         return Err(app_name_taken(&clash.name));
+    }
+    let ports: usize = services.iter().map(|s| s.ports.len()).sum();
+    if ports >= usize::from(crate::ports::BLOCK) {
+        let list: Vec<String> =
+            services.iter().map(|s| format!("{} ({})", s.name, s.ports.len())).collect();
+        return Err(crate::error::invalid(format!(
+            "the services need {ports} NodePorts and the app kilter renders 1 more, but a project's block has {}: {}",
+            crate::ports::BLOCK,
+            list.join(", ")
+        ))
+        .hint("remove a service from `services:` in kilter.yaml (`kilter remove NAME`) to free a port for the app")
+        .into());
     }
     Ok(())
 }

@@ -233,7 +233,7 @@ fn work(
         Choice::Rendered(_) => (crate::lifecycle::app::rendered_tiltfile(project), true),
         Choice::Nothing => (project.tiltfile(), false),
     };
-    crate::lifecycle::app::check_service_names(&choice, service_list)?;
+    crate::lifecycle::app::check_services(&choice, service_list)?;
     let opts = lifecycle::up::Options {
         adopt: false,
         tilt: want_tilt,

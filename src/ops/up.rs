@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         Choice::Nothing => (project.tiltfile(), false),
     };
     let want_tilt = !args.no_tilt && have_tiltfile;
-    lifecycle::app::check_service_names(&choice, &service_list)?;
+    lifecycle::app::check_services(&choice, &service_list)?;
     lifecycle::app::check_route_names(&choice, &project.config.routes)?;
     let opts = lifecycle::up::Options {
         adopt: args.adopt,

@@ -690,6 +690,62 @@ fn a_service_named_app_is_exit_4_naming_it() {
     assert!(env.calls_of("kind").is_empty(), "{:?}", env.calls_of("kind"));
 }
 
+/// The app's NodePort is the first of the project's block; twenty services with a port each take
+/// the whole block, that one too: rendering the app is exit 4 naming the service that holds it,
+/// nothing is rendered, and `up` and `ci` refuse before anything changes.
+#[test]
+fn an_app_whose_nodeport_the_services_would_take_is_exit_4_before_anything_changes() {
+    let env = Env::new();
+    let dir = app_project(&env, "node-plain");
+    let mut yaml = String::from("name: shop\nservices:\n");
+    for i in 0..20 {
+        yaml.push_str(&format!("  - {{name: svc{i}, image: busybox, port: 80}}\n"));
+    }
+    std::fs::write(dir.join("kilter.yaml"), yaml).expect("yaml");
+    let out = run(&env, &dir, &["render"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    // The services take the block from the top down: the last one listed gets its first port.
+    let port: u16 = err
+        .split("the service `svc19` has NodePort ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("names svc19 and its NodePort: {err}"));
+    assert!((30000..=32740).contains(&port) && port.is_multiple_of(20), "a block's first port: {port}");
+    assert!(
+        err.contains(", the first port of the block, which is the app's: the project's 20 NodePorts are all taken"),
+        "{err}"
+    );
+    assert!(err.contains("kilter remove NAME"), "says the way out: {err}");
+    assert!(!render_dir(&env).exists());
+    // `up` and `ci` say so before they change anything.
+    for verb in ["up", "ci"] {
+        let out = run(&env, &dir, &[verb]);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(4), "{verb}: {err}");
+        assert!(
+            err.contains("the services need 20 NodePorts and the app kilter renders 1 more, but a project's block has 20: svc0 (1), svc1 (1)"),
+            "{verb}: {err}"
+        );
+        // (`ci` collects its artifacts of a failed run: logs and inspections, no change.)
+        let changed = |c: &String| {
+            ["kind create", "docker run", "docker volume create", "kubectl"]
+                .iter()
+                .any(|p| c.starts_with(p))
+        };
+        assert!(!env.calls().iter().any(changed), "{verb}: nothing changed: {:?}", env.calls());
+    }
+    // With one service fewer, the app has its port.
+    let yaml = std::fs::read_to_string(dir.join("kilter.yaml")).expect("yaml");
+    std::fs::write(
+        dir.join("kilter.yaml"),
+        yaml.replace("  - {name: svc19, image: busybox, port: 80}\n", ""),
+    )
+    .expect("yaml");
+    ok(&env, &dir, &["render"]);
+}
+
 #[test]
 fn doctor_says_which_tiltfile_runs_and_fails_on_an_unreadable_package_json() {
     let env = Env::new();
