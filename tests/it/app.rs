@@ -712,7 +712,10 @@ fn an_app_whose_nodeport_the_services_would_take_is_exit_4_before_anything_chang
         .and_then(|rest| rest.split(',').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("names svc19 and its NodePort: {err}"));
-    assert!((30000..=32740).contains(&port) && port.is_multiple_of(20), "a block's first port: {port}");
+    assert!(
+        (30000..=32740).contains(&port) && port.is_multiple_of(20),
+        "a block's first port: {port}"
+    );
     assert!(
         err.contains(", the first port of the block, which is the app's: the project's 20 NodePorts are all taken"),
         "{err}"

@@ -45,6 +45,17 @@ fn docker_daemon_down_exits_3_with_a_hint() {
         assert!(err.contains("Cannot connect to the Docker daemon"), "{mode}: {err}");
         assert!(err.contains("help:") && err.contains("docker info"), "{mode}: {err}");
         assert!(env.calls_of("kind").is_empty(), "{mode}: no create");
+        // The hint names DOCKER_HOST when it is set (an empty one is not set).
+        for (host, named) in [("unix:///nonexistent/docker.sock", true), ("", false)] {
+            let out = env.kilter(&dir).env("DOCKER_HOST", host).arg("up").output().expect("runs");
+            let err = stderr_of(&out);
+            assert_eq!(out.status.code(), Some(3), "{mode} {host:?}: {err}");
+            assert_eq!(
+                err.contains(&format!("(DOCKER_HOST is set to {host})")),
+                named,
+                "{mode} {host:?}: {err}"
+            );
+        }
         env.ctl(&["daemon", "up"]);
         env.kilter(&dir).arg("up").assert().success();
     }

@@ -282,26 +282,23 @@ fn a_foreign_kilter_router_is_left_alone() {
     assert!(text.contains("running (not kilter's)"), "{text}");
 }
 
-/// A `docker run` of the router that fails for another reason than its port (here the image:
-/// not on this machine and no registry reachable, as docker 28 prints it with no network) is
-/// that failure, with its hint: no second port is tried and nothing is left behind.
-#[test]
-fn router_start_without_its_image_says_so_and_tries_no_other_port() {
+/// `kilter -v router start` for project `shop`, whose router was removed, with a docker whose
+/// `docker run` fails with `stderr` (exit 125, as docker does) and is the fake otherwise; the
+/// output, after checking that it failed with exit 1 after one `docker run` that left nothing.
+fn router_start_failing_with(stderr: &str) -> String {
     let env = Env::new();
     let dir = project(&env, "shop", Some(SHOP), false);
     kilter_ok(&env, &dir, &["up"]);
     kilter_ok(&env, &dir, &["router", "rm"]);
+    let printed: String = stderr
+        .lines()
+        .map(|l| format!("printf '%s\\n' '{}' >&2\n", l.replace('\'', "'\\''")))
+        .collect();
     let wrapper = script(
         &env,
-        "docker-without-caddy",
+        "docker-failing-run",
         &format!(
-            "if [ \"$1\" = run ]; then\n\
-             echo \"Unable to find image 'caddy:2' locally\" >&2\n\
-             echo 'docker: Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host' >&2\n\
-             printf '\\nRun '\\''docker run --help'\\'' for more information\\n' >&2\n\
-             exit 125\n\
-             fi\n\
-             exec {} \"$@\"\n",
+            "if [ \"$1\" = run ]; then\n{printed}exit 125\nfi\nexec {} \"$@\"\n",
             env.bin().join("docker").display()
         ),
     );
@@ -314,12 +311,47 @@ fn router_start_without_its_image_says_so_and_tries_no_other_port() {
         .expect("runs");
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("no such host"), "docker's own error: {err}");
-    assert!(err.contains("docker could not get the image caddy:2"), "{err}");
     let runs = err.lines().filter(|l| l.starts_with("$ ") && l.contains(" run -d ")).count();
     assert_eq!(runs, 1, "one docker run, one port: {err}");
     assert!(!err.contains("docker rm"), "nothing to remove: {err}");
     assert!(env.container("kilter-router").is_none(), "nothing left behind");
+    err
+}
+
+/// A `docker run` of the router that fails for another reason than its port (here the image:
+/// not on this machine and no registry reachable, as docker 28 prints it with no network) is
+/// that failure, with its hint: no second port is tried and nothing is left behind.
+#[test]
+fn router_start_without_its_image_says_so_and_tries_no_other_port() {
+    let err = router_start_failing_with(
+        "Unable to find image 'caddy:2' locally\n\
+         docker: Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host\n\
+         \n\
+         Run 'docker run --help' for more information",
+    );
+    assert!(err.contains("no such host"), "docker's own error: {err}");
+    assert!(err.contains("docker could not get the image caddy:2"), "{err}");
+}
+
+/// The hint follows docker's error: kind's network missing names the first cluster that makes
+/// it; any other failure names the way to run without the router.
+#[test]
+fn router_start_hints_follow_dockers_error() {
+    let err =
+        router_start_failing_with("docker: Error response from daemon: network kind not found.");
+    assert!(err.contains("network kind not found"), "docker's own error: {err}");
+    assert!(err.contains("which the first cluster creates"), "{err}");
+    let err = router_start_failing_with(
+        "docker: Error response from daemon: failed to create task for container: OCI runtime create failed.",
+    );
+    assert!(err.contains("OCI runtime create failed"), "docker's own error: {err}");
+    assert!(
+        err.contains(
+            "`KILTER_ROUTER=off` (or `router: false` in kilter.yaml) runs without the router"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("first cluster") && !err.contains("could not get the image"), "{err}");
 }
 
 /// `kilter VERB` with `KILTER_REGISTRY=off` and `KILTER_ROUTER=off`; it must succeed.
