@@ -77,17 +77,13 @@ impl Runner<'_> {
                 Waited::Exited(o) | Waited::Killed(o) => Some((o.status, o.stderr)),
             })
         } else {
-            // Killed: wait for the child itself, bounded (a grandchild may hold its stderr).
+            // Killed: reap the child itself, bounded (a grandchild may hold its stderr). What it
+            // said is not used: the failed copy or the interrupt is the error returned below.
             let deadline = Instant::now() + Duration::from_secs(5);
-            Ok(loop {
-                match handle.try_wait() {
-                    Ok(Some(o)) => break Some((o.status, o.stderr.clone())),
-                    Ok(None) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(10))
-                    }
-                    _ => break None,
-                }
-            })
+            while matches!(handle.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(None)
         };
         let duration = start.elapsed();
         let status = match status {

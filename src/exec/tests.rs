@@ -121,10 +121,20 @@ fn record_mode_answers_by_prefix_and_records() {
         (out.code, out.stderr.as_str()),
         (Some(1), "The connection to the server was refused")
     );
-    assert!(r.run(&cmd(&["get", "pods"])).is_err(), "unplanned query must fail loudly");
+    // An unplanned query fails loudly, as does one shorter than every answer it starts like
+    // (an answer is for the commands that start with all of its words).
+    for words in [&["get", "pods"][..], &["get", "--raw"]] {
+        let err = r.run_unchecked(&cmd(words)).expect_err("unplanned query must fail loudly");
+        assert!(err.to_string().contains("no canned answer"), "{words:?}: {err}");
+    }
     assert_eq!(
         r.recorded(),
-        vec!["kubectl get --raw /readyz", "kubectl get ns", "kubectl get pods"]
+        vec![
+            "kubectl get --raw /readyz",
+            "kubectl get ns",
+            "kubectl get pods",
+            "kubectl get --raw"
+        ]
     );
 }
 
