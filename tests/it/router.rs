@@ -333,6 +333,36 @@ fn router_start_without_its_image_says_so_and_tries_no_other_port() {
     assert!(err.contains("docker could not get the image caddy:2"), "{err}");
 }
 
+/// A router step that runs past `up --timeout` is the timeout (exit 5), not the warning a router
+/// that cannot be set up gets: names are a convenience, the deadline is not.
+#[test]
+fn a_router_step_past_the_deadline_is_the_timeout_not_a_warning() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    let wrapper = script(
+        &env,
+        "docker-slow-router",
+        &format!(
+            "case \"$*\" in *kilter-router*caddy*) /bin/sleep 30;; esac\nexec {} \"$@\"\n",
+            env.bin().join("docker").display()
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = env
+        .kilter(&dir)
+        .env("KILTER_REGISTRY", "off")
+        .env("KILTER_DOCKER", &wrapper)
+        .args(["up", "--timeout", "5s"])
+        .output()
+        .expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("--timeout 5s"), "names the deadline: {err}");
+    assert!(err.contains("kilter-router"), "at the router's step: {err}");
+    assert!(!err.contains("the router could not be updated"), "no warning: {err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(25), "the sleep was cut short");
+}
+
 /// The hint follows docker's error: kind's network missing names the first cluster that makes
 /// it; any other failure names the way to run without the router.
 #[test]
