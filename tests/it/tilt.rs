@@ -26,6 +26,52 @@ fn up_ci_runs_tilt_ci_in_the_foreground_and_exits_with_its_code() {
     assert!(stderr_of(&out).contains("Error: Timeout after 30m0s"), "{}", stderr_of(&out));
 }
 
+/// `TILT_PORT` and `TILT_HOST` from the user's shell change nothing (kilter's flags win: the
+/// project's port, the loopback), and `up` and `ci` say they are ignored; empty ones are unset.
+#[test]
+fn tilt_port_and_host_from_the_shell_are_overridden_and_named() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    let out = env
+        .kilter(&dir)
+        .env("TILT_PORT", "9999")
+        .env("TILT_HOST", "0.0.0.0")
+        .arg("up")
+        .output()
+        .expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.cache_dir("shop").join("tilt.json")).expect("tilt.json"),
+    )
+    .expect("json");
+    let port = record["port"].as_u64().expect("port");
+    for var in ["TILT_PORT=9999", "TILT_HOST=0.0.0.0"] {
+        let note = format!(
+            "{var} from your environment is ignored: this project's Tilt serves on 127.0.0.1:{port}"
+        );
+        assert!(err.contains(&note), "{note}\n{err}");
+    }
+    let tilt = env.calls_of("tilt");
+    assert!(tilt[0].contains(&format!(" --port {port} --host 127.0.0.1 ")), "{tilt:?}");
+    env.kilter(&dir).arg("down").assert().success();
+
+    let out = env.kilter(&dir).env("TILT_PORT", "9999").arg("ci").output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "TILT_PORT=9999 from your environment is ignored: `tilt ci` serves on 127.0.0.1:{port}"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("TILT_HOST"), "only what is set: {err}");
+
+    let out = env.kilter(&dir).env("TILT_PORT", "").arg("up").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(!stderr_of(&out).contains("is ignored"), "empty is unset: {}", stderr_of(&out));
+}
+
 #[test]
 fn up_attach_runs_tilt_in_the_foreground_and_ctrl_c_stops_tilt_only() {
     let env = Env::new();
