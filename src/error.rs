@@ -139,6 +139,21 @@ pub fn code_of(err: &anyhow::Error) -> Code {
     Code::Failed
 }
 
+/// An error on one line (`{e:#}`) followed by the stderr of the command that failed in it, each
+/// line after `indent`: for a list of failures (`gc`, `stop --all`) in which each one's cause
+/// must show, as it does for a single error.
+pub fn with_stderr(err: &anyhow::Error, indent: &str) -> String {
+    let mut text = format!("{err:#}");
+    if let Some(cf) = err.chain().find_map(|c| c.downcast_ref::<CommandFailed>()) {
+        for line in cf.stderr_tail.lines() {
+            text.push('\n');
+            text.push_str(indent);
+            text.push_str(line);
+        }
+    }
+    text
+}
+
 /// Render an error for stderr (without colour codes; the Ui adds them).
 pub fn render(err: &anyhow::Error) -> Vec<(Part, String)> {
     let mut out = Vec::new();

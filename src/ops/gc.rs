@@ -648,7 +648,7 @@ fn collect(
             Ok(()) => Ok(()),
             Err(e) if code_of(&e) == Code::Interrupted => Err(e),
             Err(e) => {
-                failed.push(format!("{what}: {e:#}"));
+                failed.push(format!("{what}: {}", crate::error::with_stderr(&e, "    ")));
                 Ok(())
             }
         }

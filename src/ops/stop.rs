@@ -203,7 +203,9 @@ fn run_all(ctx: &Ctx<'_>) -> Result<i32> {
             Ok(Outcome::Stopped) => stopped.push(t.name().to_owned()),
             Ok(_) => {}
             Err(e) if code_of(&e) == Code::Interrupted => return Err(e),
-            Err(e) => failed.push(format!("{}: {e:#}", t.name())),
+            Err(e) => {
+                failed.push(format!("{}: {}", t.name(), crate::error::with_stderr(&e, "    ")))
+            }
         }
     }
     if !stopped.is_empty() {

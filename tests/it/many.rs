@@ -271,6 +271,41 @@ fn stop_all_stops_every_running_cluster_and_flags_the_projects_that_still_exist(
 /// `stop --all` while `up` of one project runs: it waits for that project's lock, then stops
 /// it with the flag. Racing them freely, the end state is always consistent: stopped with the
 /// flag, or running without it.
+/// A cluster `stop --all` cannot stop does not keep it from stopping the others: exit 1 names
+/// it with docker's own error, and its project keeps no stopped flag.
+#[test]
+fn stop_all_goes_on_past_a_cluster_it_cannot_stop_and_names_it_with_dockers_error() {
+    let env = Env::new();
+    let a = up(&env, "alpha");
+    let b = up(&env, "bravo");
+    let docker = script(
+        &env,
+        "docker-failing-stop",
+        &format!(
+            "case \"$*\" in 'stop kilter-alpha-control-plane'*) echo 'Error response from daemon: cannot stop container: kilter-alpha-control-plane: tried to kill container, but did not receive an exit event' >&2; exit 1;; esac\nexec {} \"$@\"\n",
+            env.bin().join("docker").display()
+        ),
+    );
+    let elsewhere = env.project("elsewhere");
+    let out = env
+        .kilter(&elsewhere)
+        .env("KILTER_DOCKER", &docker)
+        .args(["stop", "--all"])
+        .output()
+        .expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Stopped 1 cluster: bravo"), "{err}");
+    assert!(err.contains("could not stop 1 of 2 clusters:\n  alpha: "), "{err}");
+    assert!(
+        err.contains("\n    Error response from daemon: cannot stop container: kilter-alpha-control-plane: tried to kill container"),
+        "docker's own error under it: {err}"
+    );
+    assert_eq!(container_status(&env, &node("alpha")).as_deref(), Some("running"));
+    assert_eq!(container_status(&env, &node("bravo")).as_deref(), Some("exited"));
+    assert!(!flagged(&a) && flagged(&b), "{}", read(a.join("kilter.yaml")));
+}
+
 #[test]
 fn stop_all_respects_a_concurrent_up() {
     let env = Env::new();
@@ -534,6 +569,46 @@ fn gc_finds_every_kind_of_orphan_and_touches_nothing_owned() {
 
 /// A live project whose directory name differs from its `name:`, while its
 /// kilter.yaml is missing for a moment (a `git checkout`, an editor's save).
+/// One removal that fails does not stop `gc`: the others are removed, the failure is listed at
+/// the end with exit 1, and what failed keeps its port slot for the next `gc`.
+#[test]
+fn gc_goes_on_past_a_removal_that_fails_and_lists_it() {
+    let env = Env::new();
+    let z = zoo(&env, dead_pid());
+    let kind = script(
+        &env,
+        "kind-failing-gone",
+        &format!(
+            "case \"$*\" in *'delete cluster'*kilter-gone*) echo 'ERROR: failed to delete cluster \"kilter-gone\": boom' >&2; exit 1;; esac\nexec {} \"$@\"\n",
+            env.bin().join("kind").display()
+        ),
+    );
+    let out =
+        env.kilter(&z.here).env("KILTER_KIND", &kind).args(["gc", "--yes"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Removed 6 items"), "{err}");
+    assert!(err.contains("could not remove 1 of 7 items:\n  cluster kilter-gone: "), "{err}");
+    assert!(
+        err.contains(
+            "(exit status 1)\n    ERROR: failed to delete cluster \"kilter-gone\": boom\n"
+        ),
+        "kind's own error under it: {err}"
+    );
+    assert!(env.container(&node("gone")).is_some(), "the cluster that failed is still there");
+    for n in ["destroyed", "vanished"] {
+        assert!(!env.cache_dir(n).exists(), "cache dir of {n} removed all the same");
+    }
+    let reg = registry(&env);
+    let slots = reg["projects"].as_object().expect("projects");
+    assert!(slots.contains_key("gone"), "its slot is kept: {reg}");
+    assert!(!slots.contains_key("vanished"), "the others' slots are freed: {reg}");
+    // The next gc, with kind working, removes it.
+    let out = env.kilter(&z.here).args(["gc", "--yes"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(env.container(&node("gone")).is_none());
+}
+
 #[test]
 fn gc_keeps_a_cluster_whose_directory_is_there_while_its_kilter_yaml_is_missing() {
     let env = Env::new();
