@@ -306,6 +306,47 @@ fn stop_all_goes_on_past_a_cluster_it_cannot_stop_and_names_it_with_dockers_erro
     assert!(!flagged(&a) && flagged(&b), "{}", read(a.join("kilter.yaml")));
 }
 
+/// Ctrl-C while `gc` removes a cluster stops `gc` there (exit 130): it is not one more failure
+/// in the list, and nothing after it is removed.
+#[test]
+fn sigint_during_gc_stops_it_there_with_exit_130() {
+    let env = Env::new();
+    for name in ["gone", "lost"] {
+        let dir = up(&env, name);
+        env.kilter(&dir).arg("down").assert().success();
+        std::fs::remove_dir_all(&dir).expect("rm");
+    }
+    let mark = env.root().join("deleting");
+    let kind = script(
+        &env,
+        "kind-slow-delete",
+        &format!(
+            "case \"$*\" in *'delete cluster'*) : > {}; /bin/sleep 30;; esac\nexec {} \"$@\"\n",
+            mark.display(),
+            env.bin().join("kind").display()
+        ),
+    );
+    let here = env.project("here");
+    let child = env
+        .kilter_std(&here)
+        .env("KILTER_KIND", &kind)
+        .args(["gc", "--yes"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    assert!(wait_until(Duration::from_secs(20), || mark.exists()), "a kind delete started");
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().expect("wait");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(!err.contains("could not remove"), "not a failure in the list: {err}");
+    let deletes = env.calls().iter().filter(|c| c.starts_with("kind delete")).count();
+    assert_eq!(deletes, 0, "the interrupted delete never reached kind, and no other began");
+    assert!(env.container(&node("gone")).is_some() && env.container(&node("lost")).is_some());
+}
+
 #[test]
 fn stop_all_respects_a_concurrent_up() {
     let env = Env::new();

@@ -423,6 +423,9 @@ fn registry_commands_status_stop_start_rm() {
 
     kilter_ok(&env, &dir, port, &["registry", "stop"]);
     assert_eq!(container_status(&env, "kilter-registry").as_deref(), Some("exited"));
+    // A stopped registry publishes no port: `ls` shows its state alone.
+    let l = stdout_of(&kilter_ok(&env, &dir, port, &["ls"]));
+    assert!(l.contains("registry: exited; caches 0/4 running"), "{l}");
     let d = env
         .kilter(&dir)
         .env("KILTER_REGISTRY_PORT", port.to_string())
