@@ -286,3 +286,34 @@ pub fn wait_ready(t: &Target<'_>, services: &[Service], timeout: Duration) -> Re
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each refusal of the API server gets its own hint; any other, where the manifests are.
+    #[test]
+    fn apply_hints_follow_the_api_servers_refusal() {
+        let manifest = Utf8Path::new("/c/services.yaml");
+        let hint = |stderr: &str| apply_hint(stderr, manifest);
+        assert!(
+            hint(
+                "spec.ports[0].nodePort: Invalid value: 30359: provided port is already allocated"
+            )
+            .starts_with("another Service in the cluster already uses that NodePort")
+        );
+        assert!(
+            hint("Apply failed with 1 conflict: conflict with \"kubectl-edit\"")
+                .starts_with("another field manager changed a field kilter owns")
+        );
+        assert!(hint("The StatefulSet \"redis\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than")
+            .starts_with("a StatefulSet's volume cannot change in place"));
+        // Forbidden, but not a StatefulSet's (a PersistentVolumeClaim's resize).
+        assert_eq!(
+            hint(
+                "spec.resources.requests.storage: Forbidden: only dynamically provisioned pvc can be resized"
+            ),
+            "the manifests are in /c/services.yaml"
+        );
+    }
+}

@@ -283,6 +283,12 @@ fn a_postgres_service_is_the_default_database() {
         db("services:\n  - name: pg\n    image: postgres-exporter:1\n    port: 9187\n"),
         None
     );
+    // A `:` followed by a `/` is a registry's port, not a tag: the image of registry
+    // `postgres:5000` named `app` is no PostgreSQL.
+    assert_eq!(db("services:\n  - name: pg\n    image: postgres:5000/app\n    port: 80\n"), None);
+    let d = db("services:\n  - name: pg\n    image: postgres@sha256:0123abcd\n    port: 5432\n")
+        .expect("a digest");
+    assert_eq!(d.service, "pg");
 }
 
 // ---------------------------------------------------------------------------------------------
