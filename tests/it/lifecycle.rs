@@ -376,7 +376,51 @@ fn up_creates_the_namespace_only_when_it_is_missing() {
     assert!(ns.get("shop-dev").is_some(), "{ns}");
 }
 
-/// 9. Two projects side by side.
+/// A `create namespace` that fails for another reason than "already exists" is `up`'s failure,
+/// with kubectl's words; it is not taken for a namespace that is there.
+#[test]
+fn a_namespace_that_cannot_be_created_fails_up_with_kubectls_error() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\nservices: [redis]\n"), false);
+    let kubectl = script(
+        &env,
+        "kubectl-refusing-namespaces",
+        &format!(
+            "case \"$*\" in *'create namespace'*) echo 'Error from server (Forbidden): namespaces is forbidden: User \"dev\" cannot create resource \"namespaces\" in API group \"\" at the cluster scope' >&2; exit 1;; esac\nexec {} \"$@\"\n",
+            env.bin().join("kubectl").display()
+        ),
+    );
+    let out = env
+        .kilter(&dir)
+        .env("KILTER_KUBECTL", &kubectl)
+        .args(["up", "--no-tilt"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot create resource \"namespaces\""), "kubectl's words: {err}");
+    assert!(err.contains("create namespace shop-dev"), "the command: {err}");
+    assert!(!err.contains("Applying services"), "no service applied: {err}");
+    // And "already exists" (another client created it meanwhile) is not a failure.
+    let kubectl = script(
+        &env,
+        "kubectl-namespace-exists",
+        &format!(
+            "case \"$*\" in *'create namespace'*) {} \"$@\"; echo 'Error from server (AlreadyExists): namespaces \"shop-dev\" already exists' >&2; exit 1;; esac\nexec {} \"$@\"\n",
+            env.bin().join("kubectl").display(),
+            env.bin().join("kubectl").display()
+        ),
+    );
+    let out = env
+        .kilter(&dir)
+        .env("KILTER_KUBECTL", &kubectl)
+        .args(["up", "--no-tilt"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+/// 9. Two projects side by side./// 9. Two projects side by side.
 #[test]
 fn two_projects_are_isolated() {
     let env = Env::new();
