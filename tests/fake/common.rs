@@ -37,6 +37,7 @@ pub const KNOBS: &[(&str, &str)] = &[
     ("tilt_bind_ms", "0"),
     ("tilt_load_ms", "0"),
     ("tilt_child_ignore_term", "false"),
+    ("tilt_term_exits_at_once", "false"),
     ("tilt_child_fork", "false"),
     // Versions the client tools report (`docker --version`, `kind version`, `kubectl version`,
     // `tilt version`); the fake kubectl's server version comes from the node image tag.

@@ -188,8 +188,11 @@ fn up(ctx: &Ctx, rest: &[String], ci: bool) -> i32 {
 
     // Block SIGTERM/SIGINT now so a signal during startup is not lost; `sigwait` takes it later.
     // Threads started from here on (the listeners) inherit the mask.
+    // `tilt_term_exits_at_once`: SIGTERM keeps its default action and ends Tilt where it is,
+    // signalling none of its commands (a Tilt that dies while it shuts down): their process
+    // groups are then found only by a scan made before Tilt was signalled.
     let ignore_term = ctx.knob_bool("tilt_ignore_term");
-    let set = block_signals(ignore_term);
+    let set = block_signals(ignore_term, ctx.knob_bool("tilt_term_exits_at_once"));
 
     let file = p.get("--file").unwrap_or("Tiltfile").to_string();
     let cwd = std::env::current_dir().unwrap_or_default();
@@ -667,7 +670,7 @@ fn wait_for_signal(set: &libc::sigset_t, d: Duration) -> bool {
 }
 
 /// Build and block the signal set tilt waits on.
-fn block_signals(ignore_term: bool) -> libc::sigset_t {
+fn block_signals(ignore_term: bool, die_on_term: bool) -> libc::sigset_t {
     // SAFETY: plain libc signal-mask manipulation on a zeroed, then initialised, sigset_t.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -675,6 +678,8 @@ fn block_signals(ignore_term: bool) -> libc::sigset_t {
         libc::sigaddset(&mut set, libc::SIGINT);
         if ignore_term {
             libc::signal(libc::SIGTERM, libc::SIG_IGN);
+        } else if die_on_term {
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
         } else {
             libc::sigaddset(&mut set, libc::SIGTERM);
         }

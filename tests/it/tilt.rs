@@ -164,6 +164,21 @@ fn down_stop_and_destroy_stop_tilt_and_what_it_started() {
     }
 }
 
+/// The process groups of what Tilt started are found before Tilt is signalled: a Tilt that is
+/// gone at once on SIGTERM, signalling none of its commands, leaves nothing running after `down`.
+#[test]
+fn down_stops_tilts_commands_even_when_tilt_exits_at_once() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    env.set_knob("tilt_term_exits_at_once", "1");
+    env.kilter(&dir).arg("up").assert().success();
+    let (tilt, child) = tilt_and_child(&env);
+    let out = env.kilter(&dir).arg("down").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(wait_dead(tilt), "Tilt still runs");
+    assert!(wait_dead(child), "the command Tilt left behind still runs: {}", stderr_of(&out));
+}
+
 /// `down` with a fake knob that makes something ignore SIGTERM: kilter waits the documented 10 s
 /// grace period, then SIGKILLs Tilt's group and its commands' groups, says so, and reports the
 /// stop; the record is gone afterwards.
@@ -218,7 +233,8 @@ fn a_recorded_pid_that_leads_no_group_is_neither_stopped_nor_forgotten() {
     env.kilter(&dir).arg("up").assert().success();
     env.kilter(&dir).arg("down").assert().success();
     // In the test's own process group: alive, but not a group leader.
-    let mut other = std::process::Command::new("/bin/sleep").arg("30").spawn().expect("sleep");
+    // (Long enough to outlast `down` on a loaded machine; killed at the end.)
+    let mut other = std::process::Command::new("/bin/sleep").arg("600").spawn().expect("sleep");
     let pid = other.id() as i32;
     assert_ne!(pgrp(pid), Some(pid));
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
@@ -232,7 +248,7 @@ fn a_recorded_pid_that_leads_no_group_is_neither_stopped_nor_forgotten() {
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("Stopped Tilt"), "nothing was stopped: {err}");
     assert!(err.contains("does not lead a process group"), "{err}");
-    assert!(err.contains(&format!("pid {pid} (/bin/sleep 30)")), "what it found: {err}");
+    assert!(err.contains(&format!("pid {pid} (/bin/sleep 600)")), "what it found: {err}");
     assert!(pid_alive(pid), "it was not signalled");
     assert!(record.exists(), "the record is kept, not deleted as if Tilt had stopped");
     let status: serde_json::Value = serde_json::from_slice(
