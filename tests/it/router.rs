@@ -161,6 +161,30 @@ fn a_project_without_web_services_makes_no_router() {
     assert!(!env_out.contains("_WEB_URL"), "{env_out}");
 }
 
+/// `stop --all` reloads the router once the clusters are stopped: every project's names answer
+/// 503 saying where to run `kilter up`.
+#[test]
+fn stop_all_turns_every_projects_names_to_503() {
+    let env = Env::new();
+    let shop = project(&env, "shop", Some(SHOP), false);
+    let blog = project(&env, "blog", Some(BLOG), false);
+    kilter_ok(&env, &shop, &["up"]);
+    kilter_ok(&env, &blog, &["up"]);
+    kilter_ok(&env, &shop, &["stop", "--all"]);
+    let r = routes(&served(&env));
+    for (host, name, dir) in
+        [("mailpit.shop.localhost", "shop", &shop), ("minio.blog.localhost", "blog", &blog)]
+    {
+        let down = answer(&r, host).unwrap_or_else(|| panic!("{host} still answers: {r:?}"));
+        assert!(down.starts_with("503 "), "{host}: {down}");
+        assert!(down.contains(&format!("kilter project {name} is stopped")), "{down}");
+        assert!(
+            down.contains(&format!("<code>kilter up</code> in <code>{}</code>", dir.display())),
+            "{down}"
+        );
+    }
+}
+
 #[test]
 fn two_projects_then_stop_and_destroy_answer_503_with_the_directory() {
     let env = Env::new();
