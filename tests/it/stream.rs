@@ -542,3 +542,57 @@ fn a_pg_dump_that_fails_at_once_otherwise_is_not_retried_with_another_compressio
     assert_eq!(dumps, 1, "one dump, with zstd: {err}");
     assert!(p.contents().is_empty(), "nothing kept: {:?}", p.contents());
 }
+
+/// On a terminal, a dump shows how much has arrived and at what rate: through a `kubectl exec`
+/// held to 0.2 MB/s, the rate shown is that, not a remainder or a total.
+#[test]
+fn a_dump_on_a_terminal_shows_the_rate_it_arrives_at() {
+    let Some(script) = crate::support::script_or_skip("a dump's progress on a terminal") else {
+        return;
+    };
+    let Some((pg, p)) = seeded("a_dump_on_a_terminal_shows_the_rate", "name: shop\n") else {
+        return;
+    };
+    pg.wire_without_zstd(&p.env);
+    // About 400 KB that does not compress: two seconds at 0.2 MB/s.
+    pg.psql(
+        "shop",
+        "CREATE TABLE r AS SELECT g, md5(g::text || random()::text) || md5(random()::text) AS v FROM generate_series(1, 6000) g",
+    );
+    p.env.set_knob("exec_mbps", "0.2");
+    let kilter = env!("CARGO_BIN_EXE_kilter");
+    let mut cmd = std::process::Command::new(script);
+    // A terminal as wide as a usual window (a new pty has no size, and nothing is drawn then).
+    cmd.args(["-qec", &format!("stty cols 200 rows 50; {kilter} db snapshot r"), "/dev/null"])
+        .current_dir(&p.dir)
+        .env_clear();
+    for (k, v) in p.env.vars() {
+        cmd.env(k, v);
+    }
+    let out = cmd.env("TERM", "xterm").output().expect("script");
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{shown}");
+    // The spinner's lines: "Dumping database shop from … (pod …): 155.3 KiB (194.1 KiB/s) (1s)".
+    let rates: Vec<f64> = shown
+        .split(['\r', '\n'])
+        .filter(|line| line.contains("Dumping database shop from"))
+        .filter_map(|line| {
+            let before = &line[..line.find("/s)")?];
+            let (number, unit) = before[before.rfind('(')? + 1..].split_once(' ')?;
+            let scale = match unit {
+                "B" => 1.0 / 1024.0,
+                "KiB" => 1.0,
+                "MiB" => 1024.0,
+                _ => return None,
+            };
+            Some(number.parse::<f64>().ok()? * scale)
+        })
+        .collect();
+    assert!(!rates.is_empty(), "no progress with a rate: {shown:?}");
+    for rate in &rates {
+        assert!(
+            (60.0..=600.0).contains(rate),
+            "{rate} KiB/s through a 0.2 MB/s channel: {shown:?}"
+        );
+    }
+}
