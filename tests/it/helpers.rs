@@ -59,6 +59,21 @@ pub fn script(env: &Env, name: &str, body: &str) -> PathBuf {
     path
 }
 
+/// A wrapper around the fake `tool`, written as [`script`] `name` (for `KILTER_DOCKER`,
+/// `KILTER_KIND`, …): a call whose arguments match the shell `pattern` runs `action` (which may
+/// exit; `"$fake" "$@"` runs the fake), and every call goes on to the fake unless it exited.
+pub fn wrap_tool(env: &Env, tool: &str, name: &str, pattern: &str, action: &str) -> PathBuf {
+    let fake = env.bin().join(tool);
+    script(
+        env,
+        name,
+        &format!(
+            "fake='{}'\ncase \"$*\" in {pattern}) {action};; esac\nexec \"$fake\" \"$@\"\n",
+            fake.display()
+        ),
+    )
+}
+
 pub fn mode(p: &Path) -> u32 {
     std::fs::metadata(p)
         .unwrap_or_else(|e| panic!("stat {}: {e}", p.display()))

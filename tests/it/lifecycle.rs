@@ -382,13 +382,12 @@ fn up_creates_the_namespace_only_when_it_is_missing() {
 fn a_namespace_that_cannot_be_created_fails_up_with_kubectls_error() {
     let env = Env::new();
     let dir = project(&env, "shop", Some("name: shop\nservices: [redis]\n"), false);
-    let kubectl = script(
+    let kubectl = wrap_tool(
         &env,
+        "kubectl",
         "kubectl-refusing-namespaces",
-        &format!(
-            "case \"$*\" in *'create namespace'*) echo 'Error from server (Forbidden): namespaces is forbidden: User \"dev\" cannot create resource \"namespaces\" in API group \"\" at the cluster scope' >&2; exit 1;; esac\nexec {} \"$@\"\n",
-            env.bin().join("kubectl").display()
-        ),
+        "*'create namespace'*",
+        "echo 'Error from server (Forbidden): namespaces is forbidden: User \"dev\" cannot create resource \"namespaces\" in API group \"\" at the cluster scope' >&2; exit 1",
     );
     let out = env
         .kilter(&dir)
@@ -402,14 +401,12 @@ fn a_namespace_that_cannot_be_created_fails_up_with_kubectls_error() {
     assert!(err.contains("create namespace shop-dev"), "the command: {err}");
     assert!(!err.contains("Applying services"), "no service applied: {err}");
     // And "already exists" (another client created it meanwhile) is not a failure.
-    let kubectl = script(
+    let kubectl = wrap_tool(
         &env,
+        "kubectl",
         "kubectl-namespace-exists",
-        &format!(
-            "case \"$*\" in *'create namespace'*) {} \"$@\"; echo 'Error from server (AlreadyExists): namespaces \"shop-dev\" already exists' >&2; exit 1;; esac\nexec {} \"$@\"\n",
-            env.bin().join("kubectl").display(),
-            env.bin().join("kubectl").display()
-        ),
+        "*'create namespace'*",
+        "\"$fake\" \"$@\"; echo 'Error from server (AlreadyExists): namespaces \"shop-dev\" already exists' >&2; exit 1",
     );
     let out = env
         .kilter(&dir)

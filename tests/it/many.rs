@@ -278,13 +278,12 @@ fn stop_all_goes_on_past_a_cluster_it_cannot_stop_and_names_it_with_dockers_erro
     let env = Env::new();
     let a = up(&env, "alpha");
     let b = up(&env, "bravo");
-    let docker = script(
+    let docker = wrap_tool(
         &env,
+        "docker",
         "docker-failing-stop",
-        &format!(
-            "case \"$*\" in 'stop kilter-alpha-control-plane'*) echo 'Error response from daemon: cannot stop container: kilter-alpha-control-plane: tried to kill container, but did not receive an exit event' >&2; exit 1;; esac\nexec {} \"$@\"\n",
-            env.bin().join("docker").display()
-        ),
+        "'stop kilter-alpha-control-plane'*",
+        "echo 'Error response from daemon: cannot stop container: kilter-alpha-control-plane: tried to kill container, but did not receive an exit event' >&2; exit 1",
     );
     let elsewhere = env.project("elsewhere");
     let out = env
@@ -317,14 +316,12 @@ fn sigint_during_gc_stops_it_there_with_exit_130() {
         std::fs::remove_dir_all(&dir).expect("rm");
     }
     let mark = env.root().join("deleting");
-    let kind = script(
+    let kind = wrap_tool(
         &env,
+        "kind",
         "kind-slow-delete",
-        &format!(
-            "case \"$*\" in *'delete cluster'*) : > {}; /bin/sleep 30;; esac\nexec {} \"$@\"\n",
-            mark.display(),
-            env.bin().join("kind").display()
-        ),
+        "*'delete cluster'*",
+        &format!(": > '{}'; /bin/sleep 30", mark.display()),
     );
     let here = env.project("here");
     let child = env
@@ -616,13 +613,12 @@ fn gc_finds_every_kind_of_orphan_and_touches_nothing_owned() {
 fn gc_goes_on_past_a_removal_that_fails_and_lists_it() {
     let env = Env::new();
     let z = zoo(&env, dead_pid());
-    let kind = script(
+    let kind = wrap_tool(
         &env,
+        "kind",
         "kind-failing-gone",
-        &format!(
-            "case \"$*\" in *'delete cluster'*kilter-gone*) echo 'ERROR: failed to delete cluster \"kilter-gone\": boom' >&2; exit 1;; esac\nexec {} \"$@\"\n",
-            env.bin().join("kind").display()
-        ),
+        "*'delete cluster'*kilter-gone*",
+        "echo 'ERROR: failed to delete cluster \"kilter-gone\": boom' >&2; exit 1",
     );
     let out =
         env.kilter(&z.here).env("KILTER_KIND", &kind).args(["gc", "--yes"]).output().expect("runs");

@@ -318,14 +318,8 @@ fn router_start_failing_with(stderr: &str) -> String {
         .lines()
         .map(|l| format!("printf '%s\\n' '{}' >&2\n", l.replace('\'', "'\\''")))
         .collect();
-    let wrapper = script(
-        &env,
-        "docker-failing-run",
-        &format!(
-            "if [ \"$1\" = run ]; then\n{printed}exit 125\nfi\nexec {} \"$@\"\n",
-            env.bin().join("docker").display()
-        ),
-    );
+    let wrapper =
+        wrap_tool(&env, "docker", "docker-failing-run", "'run '*", &format!("{printed}exit 125"));
     let out = env
         .kilter(&dir)
         .env("KILTER_REGISTRY", "off")
@@ -363,14 +357,8 @@ fn router_start_without_its_image_says_so_and_tries_no_other_port() {
 fn a_router_step_past_the_deadline_is_the_timeout_not_a_warning() {
     let env = Env::new();
     let dir = project(&env, "shop", Some(SHOP), false);
-    let wrapper = script(
-        &env,
-        "docker-slow-router",
-        &format!(
-            "case \"$*\" in *kilter-router*caddy*) /bin/sleep 30;; esac\nexec {} \"$@\"\n",
-            env.bin().join("docker").display()
-        ),
-    );
+    let wrapper =
+        wrap_tool(&env, "docker", "docker-slow-router", "*kilter-router*caddy*", "/bin/sleep 30");
     let started = std::time::Instant::now();
     let out = env
         .kilter(&dir)
