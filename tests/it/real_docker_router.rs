@@ -135,14 +135,25 @@ fn free_port() -> u16 {
 
 /// `GET /` to 127.0.0.1:`port` with `Host: host`: (status, body), or None when nothing answers.
 fn get(port: u16, host: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET / HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n").ok()?;
+    try_get(port, host).ok()
+}
+
+/// [`get`], saying what went wrong: the connection, the request, the read, or the answer.
+fn try_get(port: u16, host: &str) -> Result<(u16, String), String> {
+    let mut s =
+        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| format!("timeout: {e}"))?;
+    write!(s, "GET / HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("write: {e}"))?;
     let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split(' ').nth(1)?.parse().ok()?;
+    s.read_to_string(&mut text).map_err(|e| format!("read: {e} after {text:?}"))?;
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("no status in {text:?}"))?;
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    Some((status, body))
+    Ok((status, body))
 }
 
 /// Wait until `host` answers `status` through the router (Caddy starts or reloads in a moment).
@@ -177,8 +188,8 @@ fn real_docker_router_two_projects_by_name_then_stop_and_destroy() {
             let mut bad = Vec::new();
             let mut n = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                match get(port, &host) {
-                    Some((200, _)) => n += 1,
+                match try_get(port, &host) {
+                    Ok((200, _)) => n += 1,
                     other => bad.push(format!("{other:?}")),
                 }
             }
