@@ -1000,13 +1000,12 @@ fn shell_runs_the_client_in_the_pod_with_a_tty_only_on_a_terminal() {
     };
     let mark = db.env.calls().len();
     let kilter = env!("CARGO_BIN_EXE_kilter");
-    let mut cmd = std::process::Command::new(script);
-    cmd.args(["-qec", &format!("{kilter} db shell -- -tAc 'select 7'"), "/dev/null"])
-        .current_dir(&db.dir)
-        .env_clear();
-    for (k, v) in db.env.vars() {
-        cmd.env(k, v);
-    }
+    let mut cmd = crate::support::on_a_terminal(
+        script,
+        &db.env,
+        &db.dir,
+        &format!("{kilter} db shell -- -tAc 'select 7'"),
+    );
     let out = cmd.stdin(std::process::Stdio::null()).output().unwrap();
     assert_eq!(code(&out), 0, "{}{}", stdout_of(&out), stderr_of(&out));
     assert!(stdout_of(&out).contains('7'), "{}", stdout_of(&out));

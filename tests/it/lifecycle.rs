@@ -382,42 +382,29 @@ fn up_creates_the_namespace_only_when_it_is_missing() {
 fn a_namespace_that_cannot_be_created_fails_up_with_kubectls_error() {
     let env = Env::new();
     let dir = project(&env, "shop", Some("name: shop\nservices: [redis]\n"), false);
-    let kubectl = wrap_tool(
-        &env,
-        "kubectl",
+    // `up --no-tilt` with a kubectl whose `create namespace` runs `action` instead.
+    let up_with = |name: &str, action: &str| {
+        let kubectl = wrap_tool(&env, "kubectl", name, "*'create namespace'*", action);
+        env.kilter(&dir).env("KILTER_KUBECTL", &kubectl).args(["up", "--no-tilt"]).output().unwrap()
+    };
+    let out = up_with(
         "kubectl-refusing-namespaces",
-        "*'create namespace'*",
         "echo 'Error from server (Forbidden): namespaces is forbidden: User \"dev\" cannot create resource \"namespaces\" in API group \"\" at the cluster scope' >&2; exit 1",
     );
-    let out = env
-        .kilter(&dir)
-        .env("KILTER_KUBECTL", &kubectl)
-        .args(["up", "--no-tilt"])
-        .output()
-        .unwrap();
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("cannot create resource \"namespaces\""), "kubectl's words: {err}");
     assert!(err.contains("create namespace shop-dev"), "the command: {err}");
     assert!(!err.contains("Applying services"), "no service applied: {err}");
     // And "already exists" (another client created it meanwhile) is not a failure.
-    let kubectl = wrap_tool(
-        &env,
-        "kubectl",
+    let out = up_with(
         "kubectl-namespace-exists",
-        "*'create namespace'*",
         "\"$fake\" \"$@\"; echo 'Error from server (AlreadyExists): namespaces \"shop-dev\" already exists' >&2; exit 1",
     );
-    let out = env
-        .kilter(&dir)
-        .env("KILTER_KUBECTL", &kubectl)
-        .args(["up", "--no-tilt"])
-        .output()
-        .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
 }
 
-/// 9. Two projects side by side./// 9. Two projects side by side.
+/// 9. Two projects side by side.
 #[test]
 fn two_projects_are_isolated() {
     let env = Env::new();
@@ -472,11 +459,8 @@ fn destroy_on_a_terminal_asks_for_the_project_name() {
     env.kilter(&dir).arg("up").assert().success();
     let kilter = env!("CARGO_BIN_EXE_kilter");
     let run = |answer: &str| {
-        let mut cmd = std::process::Command::new(script);
-        cmd.args(["-qec", &format!("{kilter} destroy"), "/dev/null"]).current_dir(&dir).env_clear();
-        for (k, v) in env.vars() {
-            cmd.env(k, v);
-        }
+        let mut cmd =
+            crate::support::on_a_terminal(script, &env, &dir, &format!("{kilter} destroy"));
         cmd.stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());

@@ -806,11 +806,7 @@ fn gc_on_a_terminal_asks_for_yes() {
     let here = env.project("elsewhere");
     let kilter = env!("CARGO_BIN_EXE_kilter");
     let run = |answer: &str| {
-        let mut cmd = std::process::Command::new(script);
-        cmd.args(["-qec", &format!("{kilter} gc"), "/dev/null"]).current_dir(&here).env_clear();
-        for (k, v) in env.vars() {
-            cmd.env(k, v);
-        }
+        let mut cmd = crate::support::on_a_terminal(script, &env, &here, &format!("{kilter} gc"));
         cmd.stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());

@@ -561,14 +561,13 @@ fn a_dump_on_a_terminal_shows_the_rate_it_arrives_at() {
     );
     p.env.set_knob("exec_mbps", "0.2");
     let kilter = env!("CARGO_BIN_EXE_kilter");
-    let mut cmd = std::process::Command::new(script);
     // A terminal as wide as a usual window (a new pty has no size, and nothing is drawn then).
-    cmd.args(["-qec", &format!("stty cols 200 rows 50; {kilter} db snapshot r"), "/dev/null"])
-        .current_dir(&p.dir)
-        .env_clear();
-    for (k, v) in p.env.vars() {
-        cmd.env(k, v);
-    }
+    let mut cmd = crate::support::on_a_terminal(
+        script,
+        &p.env,
+        &p.dir,
+        &format!("stty cols 200 rows 50; {kilter} db snapshot r"),
+    );
     let out = cmd.env("TERM", "xterm").output().expect("script");
     let shown = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{shown}");

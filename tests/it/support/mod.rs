@@ -509,6 +509,15 @@ pub fn script_or_skip(what: &str) -> Option<&'static Path> {
     }
 }
 
+/// `script -qec SHELL /dev/null` (the `script` of [`script_or_skip`]) in `dir`, with `env`'s
+/// isolated environment and nothing else: `SHELL` runs under a pseudo-terminal, and `script` puts
+/// the terminal's output (stdout and stderr both) on its stdout.
+pub fn on_a_terminal(script: &Path, env: &Env, dir: &Path, shell: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(script);
+    cmd.args(["-qec", shell, "/dev/null"]).current_dir(dir).env_clear().envs(env.vars());
+    cmd
+}
+
 /// The environment variable is set to 1, true or yes (any case).
 pub fn truthy(var: &str) -> bool {
     std::env::var(var)
