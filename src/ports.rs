@@ -303,7 +303,14 @@ impl Registry {
     /// project `name`'s block, recorded under `route:<name>` beside the services' ports: a
     /// recorded one keeps its port, a new one takes the highest free port; routes not in
     /// `names` give theirs back. Returns route name → NodePort.
-    pub fn assign_routes(&mut self, name: &str, names: &[String]) -> Result<BTreeMap<String, u16>> {
+    /// `reserved`: a port of the block no route may take (the app's, where kilter renders one),
+    /// not even one a route had before.
+    pub fn assign_routes(
+        &mut self,
+        name: &str,
+        names: &[String],
+        reserved: Option<u16>,
+    ) -> Result<BTreeMap<String, u16>> {
         let entry = self
             .projects
             .get_mut(name)
@@ -317,6 +324,7 @@ impl Registry {
             .collect();
         services.retain(|k, _| !is_route_key(k));
         let mut taken: Vec<u16> = services.values().flat_map(|m| m.values().copied()).collect();
+        taken.extend(reserved);
         let mut out = BTreeMap::new();
         for route in names {
             let key = route_key(route);

@@ -41,9 +41,14 @@ pub fn choose(project: &Project) -> Result<Choice> {
 }
 
 /// Beside an app kilter renders, the services of kilter.yaml must leave it its name and its
-/// NodePort (the first of the block, which they take from the top down): exit 4, checked before
-/// `up` or `ci` changes anything, and again when rendering.
-pub fn check_services(choice: &Choice, services: &[crate::services::Service]) -> Result<()> {
+/// NodePort (the first of the block, which they take from the top down), and so must the routes
+/// `up` gives a NodePort each (`routes`; `ci` has none): exit 4, checked before `up` or `ci`
+/// changes anything, and again when rendering.
+pub fn check_services(
+    choice: &Choice,
+    services: &[crate::services::Service],
+    routes: &[crate::config::RouteEntry],
+) -> Result<()> {
     if !matches!(choice, Choice::Rendered(_)) {
         return Ok(());
     }
@@ -51,15 +56,25 @@ pub fn check_services(choice: &Choice, services: &[crate::services::Service]) ->
         return Err(app_name_taken(&clash.name));
     }
     let ports: usize = services.iter().map(|s| s.ports.len()).sum();
-    if ports >= usize::from(crate::ports::BLOCK) {
-        let list: Vec<String> =
+    if ports + routes.len() >= usize::from(crate::ports::BLOCK) {
+        let mut list: Vec<String> =
             services.iter().map(|s| format!("{} ({})", s.name, s.ports.len())).collect();
+        list.extend(routes.iter().map(|r| format!("route {} (1)", r.name.value)));
+        let (need, or_route) = match routes.len() {
+            0 => (format!("the services need {ports} NodePorts"), ""),
+            n => (
+                format!("the services need {ports} NodePorts, the routes {n},"),
+                " or a route from `routes:`",
+            ),
+        };
         return Err(crate::error::invalid(format!(
-            "the services need {ports} NodePorts and the app kilter renders 1 more, but a project's block has {}: {}",
+            "{need} and the app kilter renders 1 more, but a project's block has {}: {}",
             crate::ports::BLOCK,
             list.join(", ")
         ))
-        .hint("remove a service from `services:` in kilter.yaml (`kilter remove NAME`) to free a port for the app")
+        .hint(format!(
+            "remove a service from `services:` in kilter.yaml (`kilter remove NAME`){or_route} to free a port for the app"
+        ))
         .into());
     }
     Ok(())

@@ -15,12 +15,14 @@ use crate::project::Project;
 use crate::tools::kubectl::{self, Kubectl, ServiceInfo};
 
 /// Create or update the routes' Services; returns `services` with the routes' NodePorts added
-/// (`route:<name>` → `http` → NodePort), what the router names.
+/// (`route:<name>` → `http` → NodePort), what the router names. `app_port`: the NodePort of the
+/// app kilter renders, which no route takes.
 pub fn after_up(
     ctx: &Ctx<'_>,
     project: &Project,
     kubectl: &Kubectl<'_>,
     services: &NodePorts,
+    app_port: Option<u16>,
 ) -> Result<NodePorts> {
     let mut all = services.clone();
     let settings = crate::router::Settings::from_env()?;
@@ -54,7 +56,7 @@ pub fn after_up(
         &ctx.dirs.port_registry(),
         ctx.runner,
         || Ok(Default::default()),
-        |reg| reg.assign_routes(&project.name, &names),
+        |reg| reg.assign_routes(&project.name, &names, app_port),
     )?;
     if found.is_empty() {
         return Ok(all);

@@ -233,7 +233,8 @@ fn work(
         Choice::Rendered(_) => (crate::lifecycle::app::rendered_tiltfile(project), true),
         Choice::Nothing => (project.tiltfile(), false),
     };
-    crate::lifecycle::app::check_services(&choice, service_list)?;
+    // (`ci` gives routes no NodePort: the router is for a developer's machine.)
+    crate::lifecycle::app::check_services(&choice, service_list, &[])?;
     let opts = lifecycle::up::Options {
         adopt: false,
         tilt: want_tilt,

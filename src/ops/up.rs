@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
         Choice::Nothing => (project.tiltfile(), false),
     };
     let want_tilt = !args.no_tilt && have_tiltfile;
-    lifecycle::app::check_services(&choice, &service_list)?;
+    lifecycle::app::check_services(&choice, &service_list, &project.config.routes)?;
     lifecycle::app::check_route_names(&choice, &project.config.routes)?;
     let opts = lifecycle::up::Options {
         adopt: args.adopt,
@@ -62,7 +62,9 @@ pub fn run(ctx: &Ctx<'_>, args: &UpArgs) -> Result<i32> {
     // The shared router: this project's names (a warning at worst).
     // kilter.yaml's `routes:`: NodePort Services beside the user's own, then their names.
     let kubectl = project.kubectl(&up.tools)?;
-    let named = lifecycle::routes::after_up(ctx, &project, &kubectl, &up.nodeports)?;
+    let app_port =
+        matches!(choice, Choice::Rendered(_)).then(|| lifecycle::app::app_node_port(&up.ports));
+    let named = lifecycle::routes::after_up(ctx, &project, &kubectl, &up.nodeports, app_port)?;
     drop(kubectl);
     lifecycle::router::after_up(ctx, &project, &named)?;
 

@@ -476,6 +476,29 @@ fn every_object_is_labelled_and_named_after_its_service() {
     assert_eq!(text.matches("enableServiceLinks: false").count(), 6);
 }
 
+/// The app kilter renders has the block's first port: no route takes it, not even a route that
+/// had it before the project rendered an app (when its own Tiltfile ran and the services left
+/// only that port); it then gets another, and a route that finds no other is refused.
+#[test]
+fn no_route_takes_the_port_reserved_for_the_rendered_app() {
+    let mut reg = Registry::default();
+    let base = Ports::of(reg.assign("shop", None).expect("slot")).base;
+    let names: Vec<(String, Vec<String>)> =
+        (0..19).map(|i| (format!("svc{i}"), vec!["p".to_owned()])).collect();
+    let (all, _) = reg.assign_nodeports("shop", &names).expect("19 ports");
+    let web = ["web".to_owned()];
+    assert_eq!(reg.assign_routes("shop", &web, None).expect("own Tiltfile")["web"], base);
+    let err = reg.assign_routes("shop", &web, Some(base)).expect_err("no port left");
+    assert!(format!("{err:#}").contains("is full: no port left for route `web`"), "{err:#}");
+    // The refusal keeps the route's record as it was.
+    assert_eq!(reg.projects["shop"].services["route:web"]["http"], base);
+    // With a service fewer, the route moves off the app's port to the one that service freed.
+    reg.assign_nodeports("shop", &names[1..]).expect("18 ports");
+    let moved = reg.assign_routes("shop", &web, Some(base)).expect("a port")["web"];
+    assert_eq!(moved, all["svc0"]["p"]);
+    assert_eq!(reg.projects["shop"].services["route:web"]["http"], moved);
+}
+
 /// Routes' NodePorts sit beside the services' under `route:<name>`: services never take or
 /// drop them (nor count them as removed services), and a route keeps its port across `up`s.
 #[test]
@@ -483,7 +506,7 @@ fn route_nodeports_are_stable_and_outside_the_services() {
     let mut reg = Registry::default();
     let first = assigned(&mut reg, &[("redis", &["redis"])]);
     let redis = first["redis"]["redis"];
-    let routes = reg.assign_routes("shop", &["web".to_owned()]).expect("a route");
+    let routes = reg.assign_routes("shop", &["web".to_owned()], None).expect("a route");
     let web = routes["web"];
     assert_ne!(web, redis);
     assert_eq!(reg.projects["shop"].services["route:web"]["http"], web);
@@ -496,10 +519,10 @@ fn route_nodeports_are_stable_and_outside_the_services() {
     assert!(next.values().flat_map(|m| m.values()).all(|&p| p != web), "{next:?}");
     assert_eq!(reg.projects["shop"].services["route:web"]["http"], web);
     // Another route is added: the first keeps its port; dropping it gives it back.
-    let two = reg.assign_routes("shop", &["api".to_owned(), "web".to_owned()]).expect("two");
+    let two = reg.assign_routes("shop", &["api".to_owned(), "web".to_owned()], None).expect("two");
     assert_eq!(two["web"], web);
     assert_ne!(two["api"], web);
-    let one = reg.assign_routes("shop", &["api".to_owned()]).expect("one");
+    let one = reg.assign_routes("shop", &["api".to_owned()], None).expect("one");
     assert_eq!(one["api"], two["api"]);
     assert!(!reg.projects["shop"].services.contains_key("route:web"));
     assert_eq!(

@@ -731,6 +731,7 @@ fn an_app_whose_nodeport_the_services_would_take_is_exit_4_before_anything_chang
             err.contains("the services need 20 NodePorts and the app kilter renders 1 more, but a project's block has 20: svc0 (1), svc1 (1)"),
             "{verb}: {err}"
         );
+        assert!(!err.contains("route"), "{verb}: no route to remove: {err}");
         // (`ci` collects its artifacts of a failed run: logs and inspections, no change.)
         let changed = |c: &String| {
             ["kind create", "docker run", "docker volume create", "kubectl"]
@@ -747,6 +748,35 @@ fn an_app_whose_nodeport_the_services_would_take_is_exit_4_before_anything_chang
     )
     .expect("yaml");
     ok(&env, &dir, &["render"]);
+}
+
+/// `up` gives each route a NodePort of the same block: eighteen services with a port each and
+/// two routes leave the rendered app none, and `up` says so before anything changes, naming the
+/// routes; `ci` gives routes no port, so it goes on.
+#[test]
+fn routes_that_would_take_the_apps_nodeport_are_exit_4_before_up_changes_anything() {
+    let env = Env::new();
+    let dir = app_project(&env, "node-plain");
+    let mut yaml = String::from("name: shop\nservices:\n");
+    for i in 0..18 {
+        yaml.push_str(&format!("  - {{name: svc{i}, image: busybox, port: 80}}\n"));
+    }
+    yaml.push_str("routes:\n  web: {service: web, port: 80}\n  api: {service: api, port: 80}\n");
+    std::fs::write(dir.join("kilter.yaml"), &yaml).expect("yaml");
+    let out = run(&env, &dir, &["up"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("the services need 18 NodePorts, the routes 2, and the app kilter renders 1 more, but a project's block has 20: svc0 (1), "),
+        "{err}"
+    );
+    assert!(err.contains(", svc17 (1), route web (1), route api (1)"), "{err}");
+    assert!(err.contains("or a route from `routes:`"), "says the way out: {err}");
+    assert!(env.calls().is_empty(), "nothing ran: {:?}", env.calls());
+    // One route fewer: the app keeps its port.
+    std::fs::write(dir.join("kilter.yaml"), yaml.replace("  api: {service: api, port: 80}\n", ""))
+        .expect("yaml");
+    ok(&env, &dir, &["up"]);
 }
 
 #[test]
