@@ -327,8 +327,29 @@ impl Runner<'_> {
     /// to it), and looked for again while the leader still runs. Whatever survives SIGKILL is
     /// named in a warning.
     pub fn stop_group(&self, pgid: i32, grace: Duration) -> Result<Stopped> {
-        let mut groups = vec![pgid];
-        groups.extend(descendant_groups(&table(), pgid));
+        self.stop_groups(Some(pgid), Vec::new(), grace)
+    }
+
+    /// [`Runner::stop_group`] of `leader` (when there is one) with `also`, more groups found
+    /// otherwise (a program's commands that left its tree, or outlived it), stopped with them.
+    pub fn stop_groups(
+        &self,
+        leader: Option<i32>,
+        also: Vec<i32>,
+        grace: Duration,
+    ) -> Result<Stopped> {
+        let mut groups: Vec<i32> = leader.into_iter().collect();
+        if let Some(pgid) = leader {
+            groups.extend(descendant_groups(&table(), pgid));
+        }
+        for g in also {
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+        if groups.is_empty() {
+            return Ok(Stopped::NotRunning);
+        }
         // `kill -s SIG -- -PGID …`: the form every POSIX shell's kill builtin takes (dash
         // rejects `kill -TERM -- -PGID`).
         let targets = |gs: &[i32]| gs.iter().map(|g| format!("-{g}")).collect::<Vec<_>>().join(" ");
@@ -345,7 +366,7 @@ impl Runner<'_> {
             ));
             return Ok(Stopped::Planned);
         }
-        self.end_groups(Some(pgid), groups, grace)
+        self.end_groups(leader, groups, grace)
     }
 
     /// End process groups that a command kilter ran left behind (`tilt ci`'s commands, in

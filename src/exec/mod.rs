@@ -37,8 +37,8 @@ pub use effects::{Content, StagedWrite, Stopped};
 pub use pipe::Chunk;
 pub use poll::{Poll, PollEnd};
 pub use process::{
-    Proc, START_TIME_OF_LAST_JOB, cmdline, descendant_groups, group_alive, leads_group, members,
-    pid_alive, same_process, signal, start_time, table,
+    Proc, START_TIME_OF_LAST_JOB, cmdline, descendant_groups, group_alive, leads_group,
+    marked_groups, members, pid_alive, same_process, signal, start_time, table,
 };
 pub use spawn::{ChildState, Detached, Spawned};
 

@@ -160,6 +160,27 @@ pub fn descendant_groups(procs: &[Proc], root: i32) -> Vec<i32> {
     groups
 }
 
+/// The process groups of the processes of `procs` whose environment holds `var=value` (a
+/// variable kilter gave a program, which the commands it starts inherit, wherever they have
+/// gone since): kilter's own group and PID 1's are never among them. A process whose
+/// environment kilter may not read (another user's) is not counted.
+pub fn marked_groups(procs: &[Proc], var: &str, value: &str) -> Vec<i32> {
+    let own = pgid_of(std::process::id() as i32);
+    let mark = format!("{var}={value}");
+    let mut groups: Vec<i32> = procs
+        .iter()
+        .filter(|p| p.pgid > 1 && Some(p.pgid) != own)
+        .filter(|p| {
+            std::fs::read(format!("/proc/{}/environ", p.pid))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == mark.as_bytes()))
+        })
+        .map(|p| p.pgid)
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups
+}
+
 /// The live processes of the given groups (what is left after a stop), for messages.
 pub fn members(groups: &[i32]) -> Vec<Proc> {
     table().into_iter().filter(|p| groups.contains(&p.pgid)).collect()
@@ -228,6 +249,39 @@ mod tests {
         signal(pid, libc::SIGKILL);
         let _ = child.wait();
         assert!(members(&[pid]).is_empty());
+    }
+
+    /// A child started with a variable is found by it, in its own group; one with the same
+    /// variable set to another value, or with a longer name that ends the same, is not; nor is
+    /// kilter's own group, whose environment carries it too.
+    #[test]
+    fn marked_groups_are_found_by_an_exact_variable_in_the_environment() {
+        use std::os::unix::process::CommandExt as _;
+        let spawn = |var: &str, value: &str| {
+            #[allow(clippy::disallowed_methods)]
+            std::process::Command::new("/bin/sleep")
+                .arg("30")
+                .env(var, value)
+                .process_group(0)
+                .spawn()
+                .expect("sleep")
+        };
+        let mut marked = spawn("KILTER_TEST_MARK", "/a/tilt.json");
+        let mut other = spawn("KILTER_TEST_MARK", "/a/tilt.json2");
+        let mut longer = spawn("X_KILTER_TEST_MARK", "/a/tilt.json");
+        // The marked environment seen in kilter's own group, and in PID 1's.
+        let me = std::process::id() as i32;
+        let pid = marked.id() as i32;
+        let row = |pgid| Proc { pid, ppid: 1, pgid, cmd: String::new() };
+        let mut procs = table();
+        procs.extend([row(pgid_of(me).expect("own")), row(1)]);
+        let found = marked_groups(&procs, "KILTER_TEST_MARK", "/a/tilt.json");
+        assert_eq!(found, vec![marked.id() as i32]);
+        for c in [&mut marked, &mut other, &mut longer] {
+            signal(c.id() as i32, libc::SIGKILL);
+            let _ = c.wait();
+        }
+        assert!(marked_groups(&table(), "KILTER_TEST_MARK", "/a/tilt.json").is_empty());
     }
 
     #[test]

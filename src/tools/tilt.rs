@@ -12,7 +12,7 @@ use super::Bin;
 use crate::error::{Code, Exit};
 use crate::exec::{
     ChildState, Cmd, Content, Runner, START_TIME_OF_LAST_JOB, Spawned, Stopped, cmdline,
-    leads_group, pid_alive, same_process,
+    leads_group, marked_groups, pid_alive, same_process, table,
 };
 use crate::fsutil::Perm;
 
@@ -25,6 +25,11 @@ pub struct TiltArgs<'a> {
     /// `KUBECONFIG` and the `KILTER_*` variables.
     pub env: &'a [(String, String)],
 }
+
+/// The variable a detached Tilt is started with (its record's path), which every command it runs
+/// inherits: `stop` finds by it the commands of a Tilt that died (crashed, killed) and left
+/// them running, and those that left its process tree.
+pub const MARK: &str = "KILTER_TILT_RECORD";
 
 /// Where every Tilt kilter starts serves its UI and API.
 pub const HOST: &str = "127.0.0.1";
@@ -355,12 +360,14 @@ pub struct TiltFiles<'a> {
 }
 
 /// Stop this project's detached Tilt if it runs: SIGTERM to its process group and to every
-/// group its commands run in, up to 10 s, then SIGKILL. A stale record (process gone, or
-/// another process under that pid) is removed, never signalled. A record whose process runs
-/// but leads no process group is neither signalled nor removed: kilter says what it found.
-/// Returns the pid that was stopped.
+/// group its commands run in (its descendants', and those that carry its [`MARK`]), up to 10 s,
+/// then SIGKILL. A stale record (process gone, or another process under that pid) is removed,
+/// never signalled; commands of that Tilt still running (found by its mark) are stopped, with a
+/// note. A record whose process runs but leads no process group is neither signalled nor
+/// removed: kilter says what it found. Returns the pid that was stopped.
 pub fn stop(runner: &Runner<'_>, files: &TiltFiles<'_>) -> Result<Option<i32>> {
     let Some(rec) = TiltRecord::read(files.record) else { return Ok(None) };
+    let marked = || marked_groups(&table(), MARK, files.record.as_str());
     match rec.check() {
         Liveness::Running => {}
         Liveness::Gone => {
@@ -368,6 +375,21 @@ pub fn stop(runner: &Runner<'_>, files: &TiltFiles<'_>) -> Result<Option<i32>> {
                 "Tilt record was stale (pid {} is gone or is another process); cleaned up",
                 rec.pid
             ));
+            let left = marked();
+            if !left.is_empty() {
+                let list: Vec<String> = left.iter().map(i32::to_string).collect();
+                runner.ui().note(&format!(
+                    "Tilt (pid {}) had ended, but its commands still ran (process groups {}): stopping them",
+                    rec.pid,
+                    list.join(", ")
+                ));
+                if runner.stop_groups(None, left, Duration::from_secs(10))? == Stopped::Killed {
+                    runner.ui().warn(&format!(
+                        "commands of Tilt (pid {}) did not stop within 10s of SIGTERM; killed them",
+                        rec.pid
+                    ));
+                }
+            }
             runner.remove_file(files.record)?;
             return Ok(None);
         }
@@ -385,7 +407,7 @@ pub fn stop(runner: &Runner<'_>, files: &TiltFiles<'_>) -> Result<Option<i32>> {
             return Ok(None);
         }
     }
-    if runner.stop_group(rec.pid, Duration::from_secs(10))? == Stopped::Killed {
+    if runner.stop_groups(Some(rec.pid), marked(), Duration::from_secs(10))? == Stopped::Killed {
         runner.ui().warn(&format!(
             "Tilt (pid {}) or one of its commands did not stop within 10s of SIGTERM; killed them",
             rec.pid
@@ -401,6 +423,8 @@ pub fn stop(runner: &Runner<'_>, files: &TiltFiles<'_>) -> Result<Option<i32>> {
 /// Tilt would hold the port). Returns its pid (`None` in a dry run).
 pub fn start(runner: &Runner<'_>, how: &Start<'_>) -> Result<Option<i32>> {
     let Start { bin, cmd, files, port, tiltfile, limit, keep_going } = *how;
+    // The mark its commands inherit: `stop` finds them by it if this Tilt dies before them.
+    let cmd = &cmd.clone().env(MARK, files.record.as_str());
     let log = files.log;
     let offset = std::fs::metadata(log).map(|m| m.len()).unwrap_or(0);
     let step = runner.ui().step("Starting Tilt", "start Tilt");

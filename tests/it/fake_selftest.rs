@@ -1429,6 +1429,44 @@ fn fake_tilt_answers_like_the_real_tilt() {
     }
 }
 
+/// What `kilter down` relies on to find the commands of a Tilt that died, the fake tilt next to
+/// the real Tilt v0.37.6: a variable `tilt up` was started with is in the environment of the
+/// command its `serve_cmd` runs, that command runs in a process group other than Tilt's, and it
+/// outlives a Tilt killed with SIGKILL.
+#[test]
+fn fake_and_real_tilt_commands_carry_its_environment_and_outlive_it() {
+    let Some(real) = Env::real_tilt() else { return };
+    let fake = Env::new();
+    let mark = "KILTER_TILT_RECORD=/somewhere/tilt.json";
+    let mut got = Vec::new();
+    for env in [&real, &fake] {
+        let dir = env.project("shop");
+        std::fs::write(dir.join("Tiltfile"), "local_resource('fake', serve_cmd='sleep 1000')\n")
+            .unwrap();
+        let (var, value) = mark.split_once('=').unwrap();
+        let mut t = spawn_up(env, &dir, "10363", "marked.log", &[(var, value)]);
+        let tilt = t.id() as i32;
+        let mut cmd = None;
+        let started = wait_until(Duration::from_secs(60), || {
+            cmd = env.leftovers().into_iter().find(|p| p.pid != tilt && p.pgid != tilt);
+            cmd.is_some()
+        });
+        assert!(started, "no command started: {}", read(env.root().join("marked.log")));
+        let cmd = cmd.expect("found");
+        let environ = std::fs::read(format!("/proc/{}/environ", cmd.pid)).unwrap_or_default();
+        let carries = environ.split(|b| *b == 0).any(|kv| kv == mark.as_bytes());
+        signal(tilt, libc::SIGKILL);
+        let _ = t.wait();
+        std::thread::sleep(Duration::from_millis(500));
+        let outlives = pid_alive(cmd.pid);
+        got.push((carries, cmd.pgid != tilt, outlives));
+        env.kill_leftovers();
+        assert!(env.settle_leftovers(5).is_empty(), "{:?}", env.leftovers());
+    }
+    assert_eq!(got[0], (true, true, true), "the real Tilt");
+    assert_eq!(got[0], got[1], "real (left) and fake (right) differ");
+}
+
 #[test]
 fn versions() {
     let env = Env::new();

@@ -406,3 +406,29 @@ fn real_tilt_gc_of_a_project_whose_directory_is_gone_ends_its_tilt() {
     assert!(stderr_of(&out).contains("Stopped Tilt"), "{}", stderr_of(&out));
     assert_clean(&env, "kilter gc");
 }
+
+/// A real Tilt killed with SIGKILL leaves its `serve_cmd` running; `kilter down` finds it by the
+/// mark every command of the Tilt it started inherits, and stops it.
+#[test]
+#[ignore = "real-Tilt tier: scripts/test.sh, or cargo test --test it real_tilt -- --include-ignored"]
+fn real_tilt_down_stops_the_commands_of_a_tilt_that_was_killed() {
+    let Some((env, dir)) = setup("local_resource('srv', serve_cmd='sleep 302')\n") else { return };
+    ok(&env, &dir, &["up"]);
+    let pid = tilt_pid(&env, "shop").expect("tilt.json");
+    let cmd = wait_for_process(&env, "sleep 302");
+    // SAFETY: kill(2) of the real Tilt this test's kilter started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert!(wait_dead(pid), "Tilt still runs");
+    assert!(pid_alive(cmd.pid), "its command outlives it");
+    let out = ok(&env, &dir, &["down"]);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(&format!(
+            "Tilt (pid {pid}) had ended, but its commands still ran (process groups {}): stopping them",
+            cmd.pgid
+        )),
+        "{err}"
+    );
+    assert!(!env.cache_dir("shop").join("tilt.json").exists());
+    assert_clean(&env, "kilter down after Tilt was killed");
+}

@@ -179,6 +179,84 @@ fn down_stops_tilts_commands_even_when_tilt_exits_at_once() {
     assert!(wait_dead(child), "the command Tilt left behind still runs: {}", stderr_of(&out));
 }
 
+/// A Tilt that dies (killed, crashed) leaves its commands running in their own groups, no longer
+/// its descendants. Every command a detached Tilt runs inherits the mark kilter starts it with
+/// (`KILTER_TILT_RECORD`, its record's path): `down` finds them by it, stops them with a note,
+/// and removes the stale record; its dry run names the same groups and stops nothing.
+#[test]
+fn down_stops_the_commands_a_dead_tilt_left_running() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    env.kilter(&dir).arg("up").assert().success();
+    let (tilt, child) = tilt_and_child(&env);
+    // SAFETY: kill(2) on the fake Tilt this test's kilter started.
+    unsafe { libc::kill(tilt, libc::SIGKILL) };
+    assert!(wait_dead(tilt), "Tilt still runs");
+    assert!(pid_alive(child), "its command outlives it");
+    let record = env.cache_dir("shop").join("tilt.json");
+    let environ = std::fs::read(format!("/proc/{child}/environ")).expect("environ");
+    let mark = format!("KILTER_TILT_RECORD={}", record.display());
+    assert!(
+        environ.split(|b| *b == 0).any(|kv| kv == mark.as_bytes()),
+        "the command carries Tilt's mark"
+    );
+    let note = format!(
+        "Tilt (pid {tilt}) had ended, but its commands still ran (process groups {child}): stopping them"
+    );
+    let plan = env.kilter(&dir).args(["down", "--dry-run"]).output().expect("runs");
+    assert!(plan.status.success(), "{}", stderr_of(&plan));
+    assert!(stderr_of(&plan).contains(&note), "{}", stderr_of(&plan));
+    assert!(
+        stdout_of(&plan).contains(&format!("kill -s TERM -- -{child} 2>/dev/null || true")),
+        "{}",
+        stdout_of(&plan)
+    );
+    assert!(pid_alive(child), "the dry run stops nothing");
+    let out = env.kilter(&dir).arg("down").output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(&note), "{err}");
+    assert!(wait_dead(child), "the command the dead Tilt left still runs: {err}");
+    assert!(!err.contains("did not stop within"), "SIGTERM was enough: {err}");
+    assert!(!record.exists(), "the stale record is removed");
+    // The next `down` finds nothing more to stop.
+    let out = env.kilter(&dir).arg("down").output().expect("runs");
+    assert!(!stderr_of(&out).contains("had ended"), "{}", stderr_of(&out));
+}
+
+/// A command that left a running Tilt's process tree (a daemon that forked twice and started a
+/// session of its own: its parent link no longer leads to Tilt) still carries Tilt's mark, and
+/// `down` stops it with Tilt.
+#[test]
+fn down_stops_a_command_that_left_tilts_process_tree() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    env.kilter(&dir).arg("up").assert().success();
+    let (tilt, child) = tilt_and_child(&env);
+    let record = env.cache_dir("shop").join("tilt.json");
+    // The daemon, as the test's child in a group of its own, with the environment Tilt gave it.
+    let mut daemon = std::process::Command::new("/bin/sleep");
+    std::os::unix::process::CommandExt::process_group(&mut daemon, 0);
+    let mut daemon = daemon.arg("600").env("KILTER_TILT_RECORD", &record).spawn().expect("sleep");
+    // And one with another project's mark, which `down` leaves alone.
+    let mut other = std::process::Command::new("/bin/sleep");
+    std::os::unix::process::CommandExt::process_group(&mut other, 0);
+    let mut other = other
+        .arg("600")
+        .env("KILTER_TILT_RECORD", env.cache_dir("other").join("tilt.json"))
+        .spawn()
+        .expect("sleep");
+    let out = env.kilter(&dir).arg("down").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(wait_dead(tilt) && wait_dead(child), "{}", stderr_of(&out));
+    // kilter's SIGTERM ends it; the test reaps it (it is the test's child).
+    let ended = wait_until(Duration::from_secs(5), || matches!(daemon.try_wait(), Ok(Some(_))));
+    assert!(ended, "the command that left Tilt's tree still runs: {}", stderr_of(&out));
+    assert!(pid_alive(other.id() as i32), "another project's command is left alone");
+    let _ = other.kill();
+    let _ = other.wait();
+}
+
 /// `down` with a fake knob that makes something ignore SIGTERM: kilter waits the documented 10 s
 /// grace period, then SIGKILLs Tilt's group and its commands' groups, says so, and reports the
 /// stop; the record is gone afterwards.

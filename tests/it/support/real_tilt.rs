@@ -114,7 +114,7 @@ impl Env {
     }
 
     /// Kill every process of this Env (their groups too), for Drop.
-    pub(super) fn kill_leftovers(&self) {
+    pub fn kill_leftovers(&self) {
         for p in self.leftovers() {
             // SAFETY: plain kill(2) on processes whose environment names this Env's own state dir.
             unsafe {
