@@ -194,20 +194,30 @@ fn record_mode_delivers_stdout_into_the_sink_only() {
     assert_eq!(out.stdout, "");
 }
 
+/// The killed child is reaped before the error returns: no zombie is left (PID 1 does not
+/// always reap one).
 #[test]
 fn a_failing_sink_kills_the_child_and_is_the_error() {
     let ui = Ui::for_tests();
     let runner = Runner::new(Mode::Real, &ui);
+    let dir = tempfile::tempdir().expect("tmp");
+    let pid_file = dir.path().join("pid");
     let start = Instant::now();
     let mut seen = 0usize;
+    let script = format!("echo $$ > '{}'; exec yes", pid_file.display());
     let err = runner
-        .run_stdout_into(&sh_mut("exec yes"), "zstd > f", &mut |c| {
+        .run_stdout_into(&sh_mut(&script), "zstd > f", &mut |c| {
             seen += if let Chunk::Data(b) = c { b.len() } else { 0 };
             if seen > 1 << 20 { Err(std::io::Error::other("disk full")) } else { Ok(()) }
         })
         .expect_err("the sink failed");
     assert!(format!("{err:#}").contains("disk full"), "{err:#}");
     assert!(start.elapsed() < Duration::from_secs(5), "`yes` was killed");
+    let pid = std::fs::read_to_string(&pid_file).expect("pid").trim().to_owned();
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the killed child (pid {pid}) was reaped"
+    );
 }
 
 /// The same with a grandchild that keeps the child's stderr open after the child is killed (a
@@ -396,6 +406,35 @@ fn poll_lets_a_slow_probe_younger_than_max_age_answer() {
     };
     let end = r.poll(&p, |o| o.success(), |_| {}).expect("the slow probe answers");
     assert!(matches!(end, PollEnd::Done(ref o) if o.stdout.trim() == "ok"), "{end:?}");
+}
+
+/// Probes that never answer within `max_age` are killed to make room; only after a whole round
+/// of them (twice the slots) killed in a row is `max_age` doubled, so a slow machine gets more
+/// time without the first slow probe giving up the rule. A probe that takes 1.5 s against a
+/// `max_age` of 50 ms: five doublings, each after eight probes killed in a row, before one is let
+/// answer (each probe counts its start in a file).
+#[test]
+fn poll_doubles_max_age_only_after_a_round_of_probes_killed_in_a_row() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let dir = tempfile::tempdir().expect("tmp");
+    let starts = dir.path().join("starts");
+    let probe = sh(&format!("echo >> '{}'; sleep 1.5; echo ok", starts.display()));
+    let p = Poll {
+        what: "the slow answer",
+        probe: &probe,
+        every: Duration::from_millis(20),
+        max_in_flight: 4,
+        max_age: Duration::from_millis(50),
+        timeout: Duration::from_secs(30),
+        script_condition: None,
+    };
+    let end = r.poll(&p, |o| o.success(), |_| {}).expect("answers once max_age is past 1.5 s");
+    assert!(matches!(end, PollEnd::Done(ref o) if o.stdout.trim() == "ok"), "{end:?}");
+    let started = std::fs::read_to_string(&starts).expect("starts").lines().count();
+    // 5 doublings x 8 kills and the probe that answers (41; a stall of the loop on a busy
+    // machine may let a probe answer a round early); one doubling per kill would be about 6.
+    assert!(started > 24, "{started} probes started");
 }
 
 #[test]

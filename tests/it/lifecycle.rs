@@ -3,6 +3,28 @@
 use crate::helpers::*;
 use crate::support::{Env, pid_alive, read};
 
+/// The project's cache directory holds its kubeconfig: a later `up` (before it starts Tilt)
+/// makes it private again (0700) when something opened it up, and leaves a private one alone
+/// (its dry run plans no `chmod`).
+#[test]
+fn up_makes_an_opened_cache_dir_private_again_and_leaves_a_private_one_alone() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    let cache = env.cache_dir("shop");
+    let chmod = format!("chmod 700 {}", cache.display());
+    env.kilter(&dir).arg("up").assert().success();
+    assert_eq!(mode(&cache), 0o700);
+    let plan = stdout_of(&env.kilter(&dir).args(["up", "--dry-run"]).output().unwrap());
+    assert!(!plan.lines().any(|l| l == chmod), "a private directory is left alone:\n{plan}");
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let plan = stdout_of(&env.kilter(&dir).args(["up", "--dry-run"]).output().unwrap());
+    assert!(plan.lines().any(|l| l == chmod), "the plan makes it private:\n{plan}");
+    assert_eq!(mode(&cache), 0o755, "the dry run changes nothing");
+    env.kilter(&dir).arg("up").assert().success();
+    assert_eq!(mode(&cache), 0o700, "up made it private again");
+}
+
 /// 1. Fresh `up`.
 #[test]
 fn fresh_up_creates_cluster_kubeconfig_namespace_and_detached_tilt() {

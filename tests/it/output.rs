@@ -136,6 +136,27 @@ fn echo_levels_and_every_command_in_the_transcript() {
     );
 }
 
+/// What the commands print is shown under their line: with `-v` the output of the commands that
+/// change something (kind's progress as it creates the cluster), with `-vv` the queries' too
+/// (`docker info` answering the engine's version), by default neither.
+#[test]
+fn verbose_shows_what_changing_commands_print_and_debug_what_queries_print() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    let created = "  │  ✓ Ensuring node image (kindest/node";
+    let queried = "  │ 28.2.2";
+    let out = env.kilter(&dir).args(["-v", "up", "--no-tilt"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(created), "kind's output is shown with -v: {err}");
+    assert!(!err.lines().any(|l| l == queried), "a query's output is not: {err}");
+    let out = env.kilter(&dir).args(["-vv", "up", "--no-tilt"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(err.lines().any(|l| l == queried), "-vv shows a query's output: {err}");
+    let out = env.kilter(&dir).args(["up", "--no-tilt"]).output().expect("runs");
+    assert!(!stderr_of(&out).contains("  │ "), "{}", stderr_of(&out));
+}
+
 /// On a terminal (`script` gives kilter one), `error:` is painted unless `TERM=dumb` or
 /// `NO_COLOR` says not to; off a terminal it never is.
 #[test]

@@ -338,6 +338,29 @@ fn a_recorded_pid_that_leads_no_group_is_neither_stopped_nor_forgotten() {
     let _ = other.wait();
 }
 
+/// A Tiltfile that takes a while to load (the fake's `tilt_load_ms`) is waited for: Tilt's API
+/// is asked again until it has a verdict, so its error still fails `up`, and a good one passes
+/// without the "had not finished loading" warning.
+#[test]
+fn up_waits_for_a_tiltfile_that_loads_slowly() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    env.set_knob("tilt_load_ms", "700");
+    std::fs::write(dir.join("Tiltfile"), "local_resource('a', cmd='echo a')\nfail(\"boom\")\n")
+        .expect("write");
+    let out = env.kilter(&dir).arg("up").output().expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Tilt could not load the Tiltfile"), "{err}");
+    assert!(!err.contains("had not finished loading"), "{err}");
+    std::fs::write(dir.join("Tiltfile"), "local_resource('a', cmd='echo a')\n").expect("write");
+    let out = env.kilter(&dir).arg("up").output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    env.kilter(&dir).arg("down").assert().success();
+}
+
 /// A Tiltfile that does not load fails `up` with Tilt's own message: Tilt is stopped and not
 /// recorded, the cluster stays up; `up --keep-going` keeps Tilt running with a warning.
 #[test]

@@ -27,6 +27,30 @@ fn parses_an_exited_node_whose_runtime_ports_are_empty() {
     assert_eq!(c.api_port(), Some(41234));
 }
 
+/// While running, the runtime bindings are the ports, each once; a configured binding the runtime
+/// does not show (yet) is added, and a configured `0` ("docker picks") is no port.
+#[test]
+fn host_ports_merge_runtime_and_configured_bindings_each_once() {
+    let c = |runtime: &str, configured: &str| -> Container {
+        let json = format!(
+            r#"[{{"Id":"abc","Name":"/x","State":{{"Status":"running","Running":true}},"Config":{{}},
+               "NetworkSettings":{{"Ports":{runtime}}},"HostConfig":{{"PortBindings":{configured}}}}}]"#
+        );
+        parse_inspect(&json).expect("parses").expect("present")
+    };
+    let api = r#"{"6443/tcp":[{"HostIp":"127.0.0.1","HostPort":"41234"}]}"#;
+    assert_eq!(c(api, api).host_ports(), [("6443/tcp".to_owned(), 41234)]);
+    let both = r#"{"6443/tcp":[{"HostIp":"127.0.0.1","HostPort":"41234"}],
+                   "30340/tcp":[{"HostIp":"127.0.0.1","HostPort":"30340"}]}"#;
+    assert_eq!(
+        c(api, both).host_ports(),
+        [("6443/tcp".to_owned(), 41234), ("30340/tcp".to_owned(), 30340)]
+    );
+    let picked = r#"{"6443/tcp":[{"HostIp":"127.0.0.1","HostPort":"0"}]}"#;
+    assert_eq!(c("{}", picked).host_ports(), []);
+    assert_eq!(c(api, picked).host_ports(), [("6443/tcp".to_owned(), 41234)]);
+}
+
 #[test]
 fn empty_array_is_absent() {
     assert!(parse_inspect("[]\n").expect("parses").is_none());

@@ -223,6 +223,20 @@ mod tests {
             readiness(&list(vec![sts("postgres", 1, 1)]), &[("postgres".into(), "StatefulSet")])
                 .expect("parses");
         assert!(!stale[0].ready, "{stale:?}");
+        // a StatefulSet whose rollout has not finished (its current revision is not the update
+        // revision yet) is not ready either; a Deployment has no revisions in its status
+        let mut rolling = sts("postgres", 1, 2);
+        rolling["status"]["updateRevision"] = "r2".into();
+        let got =
+            readiness(&list(vec![rolling]), &[("postgres".into(), "StatefulSet")]).expect("parses");
+        assert!(!got[0].ready, "{got:?}");
+        let mut deploy = sts("web", 1, 2);
+        deploy["kind"] = "Deployment".into();
+        let status = deploy["status"].as_object_mut().expect("status");
+        status.remove("currentRevision");
+        status.remove("updateRevision");
+        let got = readiness(&list(vec![deploy]), &[("web".into(), "Deployment")]).expect("parses");
+        assert!(got[0].ready, "{got:?}");
         assert!(readiness("{", &[]).is_err());
     }
 
