@@ -524,6 +524,30 @@ fn streamed_output_reaches_the_caller_and_the_log_and_a_grandchild_cannot_hang_i
     assert_eq!(std::fs::read_to_string(&log).expect("log"), "one\na\rb\nlast");
 }
 
+/// Past the deadline a streamed command gets SIGINT and a grace period: one that cleans up on
+/// SIGINT finishes doing so (its last words reach the log); one that ignores SIGINT is killed
+/// with its group once the grace period is over, not waited for.
+#[test]
+fn a_streamed_command_gets_its_grace_period_after_sigint_and_no_more() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let ui = Ui::for_tests();
+    let run = |script: &str| {
+        let log = Utf8PathBuf::from_path_buf(dir.path().join(format!("{}.log", script.len())))
+            .expect("utf8");
+        let r = Runner::new(Mode::Real, &ui);
+        r.set_deadline(Duration::from_millis(300), "--timeout 300ms");
+        let err = r.run_streamed(&sh(script).mutate(), &log, &|_| {}).expect_err("deadline");
+        assert_eq!(crate::error::code_of(&err), crate::error::Code::Timeout, "{err:#}");
+        std::fs::read_to_string(&log).expect("log")
+    };
+    let tidy = run("trap 'sleep 0.5; echo tidied up; exit 0' INT; echo start; sleep 30 & wait");
+    assert_eq!(tidy, "start\ntidied up\n", "the grace period let it clean up");
+    let started = Instant::now();
+    let stubborn = run("trap '' INT; echo start; sleep 20; echo survived");
+    assert_eq!(stubborn, "start\n", "killed after the grace period");
+    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+}
+
 #[test]
 fn a_streamed_command_past_the_deadline_is_stopped_with_its_group() {
     let dir = tempfile::tempdir().expect("tmp");

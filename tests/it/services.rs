@@ -725,6 +725,8 @@ fn a_dry_run_without_kind_kubectl_and_tilt_prints_the_apply_and_a_bounded_wait()
     let dir = project(&env, "shop", Some(TWO), true);
     let out = ok(&env, &dir, &["--dry-run", "up"]);
     let script = stdout_of(&out);
+    let missing = "# not installed: kind, kubectl, tilt (their commands below use the plain names; queries that need them are not run)";
+    assert!(script.lines().any(|l| l == missing), "the missing tools are named: {script}");
     assert!(script.contains("services.yaml) <<'KILTER_EOF'"), "{script}");
     assert!(script.contains("name: POSTGRES_PASSWORD"), "{script}");
     assert!(
