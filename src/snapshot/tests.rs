@@ -33,6 +33,13 @@ fn snapshot_names_follow_the_rules() {
         assert_eq!(e.code, Code::Invalid, "{bad:?}");
         assert!(e.hint.as_deref().unwrap_or("").contains("1–64 characters"), "{bad:?}");
     }
+    // The refused name is shown whole up to 70 characters, then cut with `…`.
+    let shown = |bad: &str| validate_name(bad).expect_err(bad).message;
+    assert_eq!(shown("a/b"), "invalid snapshot name \"a/b\"");
+    let long = "y".repeat(70);
+    assert_eq!(shown(&long), format!("invalid snapshot name {long:?}"));
+    let longer = format!("{long}zz");
+    assert_eq!(shown(&longer), format!("invalid snapshot name \"{long}…\""));
     for ok in ["app", "auth_db", "my-db", "a.b", "x$1"] {
         assert!(validate_database(ok).is_ok(), "{ok:?}");
     }

@@ -240,6 +240,34 @@ fn keep_on_failure_keeps_the_failed_cluster_running() {
     assert_destroyed(&env);
 }
 
+/// The identity keeps when this directory claimed the name: a cluster deleted outside kilter and
+/// made again by the next `up` is recorded as made by that `up`, now, while the claim keeps its
+/// first time.
+#[test]
+fn a_cluster_made_again_keeps_the_time_the_directory_claimed_the_name() {
+    let env = Env::new();
+    let dir = shop(&env, true);
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    let path = env.cache_dir("shop").join("project.json");
+    let mut id: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
+    id["created_at"] = "2020-01-02T03:04:05Z".into();
+    id["cluster"]["created_at"] = "2020-01-02T03:04:05Z".into();
+    std::fs::write(&path, id.to_string()).unwrap();
+    let kind = env
+        .tool("kind")
+        .args(["delete", "cluster", "--name", "kilter-shop", "--kubeconfig"])
+        .arg(crate::helpers::kubeconfig(&env, "shop"))
+        .output()
+        .expect("kind");
+    assert!(kind.status.success(), "{}", stderr_of(&kind));
+    let out = env.kilter(&dir).args(["up", "--no-tilt"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let id: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
+    assert_eq!(id["created_at"], "2020-01-02T03:04:05Z", "the claim keeps its time: {id}");
+    assert_eq!(id["cluster"]["created_by"], "up", "{id}");
+    assert_ne!(id["cluster"]["created_at"], "2020-01-02T03:04:05Z", "made now: {id}");
+}
+
 /// `kilter up` made the cluster; `kilter ci` in the same directory runs on it
 /// and keeps it (and says so). A cluster an earlier `ci --keep` made is not this run's either.
 #[test]

@@ -605,6 +605,54 @@ fn gc_finds_every_kind_of_orphan_and_touches_nothing_owned() {
     assert_eq!(read(z.renamed.join("kilter.yaml")), "name: fresh\n");
 }
 
+/// A port slot whose entry records no directory (written before kilter recorded one) has no
+/// owner `gc` can ask: it is kept, and named under "Kept:" with why; with none such, nothing is
+/// said about slots. What `gc` found and removed is summed on disk (here a cache dir of more
+/// than 3,000 bytes).
+#[test]
+fn gc_keeps_a_slot_with_no_recorded_directory_and_sums_what_it_removes() {
+    let env = Env::new();
+    let here = up(&env, "here");
+    let vanished = up(&env, "vanished");
+    env.kilter(&vanished).args(["destroy", "--yes"]).assert().success();
+    std::fs::remove_dir_all(&vanished).expect("rm");
+    // Its transcript, a file kilter writes, made 3,000 bytes longer.
+    let log = env.cache_dir("vanished").join("commands.log");
+    std::fs::write(&log, read(&log) + &"x".repeat(3000)).expect("w");
+    let out = env.kilter(&here).args(["gc", "--yes"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("port slots of"), "no slot without a directory: {err}");
+    let total = |line: &str| -> f64 {
+        let at = err.find(line).unwrap_or_else(|| panic!("{line:?} in {err}"));
+        let size = err[at..].split(" on disk)").next().and_then(|l| l.rsplit('(').next());
+        let size = size.unwrap_or_else(|| panic!("a size after {line:?}: {err}"));
+        let (n, unit) = size.split_once(' ').unwrap_or_else(|| panic!("{size}"));
+        let n: f64 = n.parse().unwrap_or_else(|_| panic!("{size}"));
+        n * match unit {
+            "B" => 1.0,
+            "KiB" => 1024.0,
+            other => panic!("unit {other}"),
+        }
+    };
+    assert!(total("no project owns (") >= 3000.0, "{err}");
+    assert!(total("Removed ") >= 3000.0, "{err}");
+
+    // A slot with no directory recorded.
+    let path = env.state_home().join("kilter/ports.json");
+    let mut reg: serde_json::Value = serde_json::from_str(&read(&path)).expect("json");
+    reg["projects"]["legacy"] = serde_json::json!({"slot": 77});
+    std::fs::write(&path, reg.to_string()).expect("w");
+    let out = env.kilter(&here).args(["gc", "--yes"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("Kept:\n  - port slots of `legacy`: no directory is recorded for them"),
+        "{err}"
+    );
+    assert!(registry(&env)["projects"]["legacy"].is_object(), "its slot is kept");
+}
+
 /// A live project whose directory name differs from its `name:`, while its
 /// kilter.yaml is missing for a moment (a `git checkout`, an editor's save).
 /// One removal that fails does not stop `gc`: the others are removed, the failure is listed at
