@@ -467,6 +467,7 @@ mod tests {
         assert_eq!(fmt_bytes(0), "0 B");
         assert_eq!(fmt_bytes(1023), "1023 B");
         assert_eq!(fmt_bytes(1024), "1.0 KiB");
+        assert_eq!(fmt_bytes(1536), "1.5 KiB");
         assert_eq!(fmt_bytes(1024 * 1024), "1.0 MiB");
         assert_eq!(fmt_bytes(3482), "3.4 KiB");
         assert_eq!(fmt_bytes(650 * 1024 * 1024), "650.0 MiB");

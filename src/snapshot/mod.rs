@@ -512,17 +512,8 @@ pub fn prune_plan(
     out
 }
 
-/// `1.5 MiB`
-pub fn fmt_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
-}
+/// `1.5 MiB`: sizes read as everywhere else in kilter.
+pub use crate::ui::fmt_bytes;
 
 #[cfg(test)]
 mod tests;

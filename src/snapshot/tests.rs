@@ -49,14 +49,6 @@ fn snapshot_names_follow_the_rules() {
 }
 
 #[test]
-fn byte_counts_read_well() {
-    assert_eq!(fmt_bytes(0), "0 B");
-    assert_eq!(fmt_bytes(1023), "1023 B");
-    assert_eq!(fmt_bytes(1536), "1.5 KiB");
-    assert_eq!(fmt_bytes(512 * 1024 * 1024), "512.0 MiB");
-}
-
-#[test]
 fn file_names_and_what_they_belong_to() {
     let z = Compression::Zstd { level: 3 };
     assert_eq!(data_file_name("n", None, "dump", z), "n.dump.zst");
