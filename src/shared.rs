@@ -108,6 +108,29 @@ pub fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> 
 mod tests {
     use super::*;
 
+    /// A name part (`KILTER_REGISTRY_PREFIX`, an upstream's host) is lowercase letters, digits,
+    /// `-` and `.`, starts with a letter or digit, and is at most 40 characters.
+    #[test]
+    fn name_parts_follow_the_rules() {
+        let forty = "a".repeat(40);
+        for ok in ["kilter", "k1", "0.cache", "my-prefix.x", forty.as_str()] {
+            assert!(name_ok(ok), "{ok:?}");
+        }
+        let forty_one = "a".repeat(41);
+        for bad in ["", "Kilter", "-x", ".x", "a_b", "a b", "a/b", "é", forty_one.as_str()] {
+            assert!(!name_ok(bad), "{bad:?}");
+        }
+        let get =
+            |v: &'static str| move |k: &str| (k == "KILTER_REGISTRY_PREFIX").then(|| v.to_owned());
+        assert_eq!(prefix(&get("  team-a ")).expect("valid"), "team-a");
+        let e = prefix(&get("Team_A")).expect_err("invalid");
+        assert!(
+            e.message.contains("KILTER_REGISTRY_PREFIX=Team_A: expected lowercase"),
+            "{}",
+            e.message
+        );
+    }
+
     #[test]
     fn one_refusal_wording_for_every_shared_container_and_volume() {
         let one = in_the_way(

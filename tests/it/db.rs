@@ -901,6 +901,18 @@ fn prune_keeps_pinned_and_newest_snapshots() {
     assert_eq!(code(&db.kilter(&["db", "prune", "--keep", "1", "--older-than", "3x"])), 2);
     assert_eq!(code(&db.kilter(&["db", "pin", "nope"])), 4);
     assert_eq!(code(&db.kilter(&["db", "pin", "../x"])), 4);
+    // A v1 dump without metadata cannot carry a pin; the refusal says what state it is in.
+    std::fs::write(db.snapshots().join("old.dump"), b"PGDMP-v1").unwrap();
+    let out = db.kilter(&["db", "pin", "old"]);
+    assert_eq!(code(&out), 1, "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains(
+            "snapshot `old` has no readable metadata (no metadata), so it cannot be pinned"
+        ),
+        "{}",
+        stderr_of(&out)
+    );
+    std::fs::remove_file(db.snapshots().join("old.dump")).unwrap();
 
     // --dry-run prints the removals (and a pin's metadata write) and changes nothing.
     let files = db.files();
