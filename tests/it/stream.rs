@@ -481,6 +481,59 @@ fn seeded_with_pg16_failing_on_zstd(what: &str, message: &str) -> Option<(Pg, Pr
     Some((pg, p))
 }
 
+/// A restore whose `pg_restore` fails in the pod fails `db restore` with pg_restore's own words,
+/// not the transfer script's `kilter-stream:` report, and leaves the database as it was (the
+/// transaction is never committed).
+#[test]
+fn a_pg_restore_that_fails_shows_its_own_error_and_restores_nothing() {
+    let Some((pg, p)) = seeded("a_pg_restore_that_fails", "name: shop\n") else { return };
+    pg.wire_without_zstd(&p.env);
+    p.ok(&["db", "snapshot", "base"]);
+    pg.psql("shop", "DELETE FROM a WHERE id > 10");
+    let failing = p.env.root().join("failing-bin");
+    std::fs::create_dir_all(&failing).unwrap();
+    script(
+        &p.env,
+        "failing-bin/pg_restore",
+        "cat > /dev/null\necho 'pg_restore: error: could not read from input file: disk quota exceeded' >&2\nexit 1\n",
+    );
+    let path = format!(
+        "{}:{}:{}",
+        failing.display(),
+        pg.bin().display(),
+        crate::support::pod_tools_without_zstd().display()
+    );
+    p.env.set_knob("exec_path", &path);
+    let out = p.kilter(&["db", "restore", "base"]);
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(
+        err.contains("pg_restore: error: could not read from input file: disk quota exceeded"),
+        "{err}"
+    );
+    let said = err.rsplit("  stderr:\n").next().unwrap_or_default();
+    assert!(!said.contains("kilter-stream: "), "the program's words, not the script's: {err}");
+    assert_eq!(pg.psql("shop", "SELECT count(*) FROM a").trim(), "10", "nothing restored");
+    // A `kubectl exec` that loses the remote exit code (exits 0) does not make it a restore:
+    // without the script's `restored` line it is still the failure it was.
+    let kubectl =
+        wrap_tool(&p.env, "kubectl", "kubectl-exit-0", "*' exec -i '*", "\"$fake\" \"$@\"; exit 0");
+    let out = p
+        .env
+        .kilter(&p.dir)
+        .env("KILTER_KUBECTL", &kubectl)
+        .args(["db", "restore", "base"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(
+        err.contains("pg_restore: error: could not read from input file: disk quota exceeded"),
+        "{err}"
+    );
+    assert_eq!(pg.psql("shop", "SELECT count(*) FROM a").trim(), "10", "nothing restored");
+}
+
 /// A PostgreSQL 16+ whose pg_dump was built without zstd refuses `-Z zstd:1` before it writes a
 /// byte: kilter takes the next transfer (pg_dump's gzip here, the pod has no zstd) and says so.
 #[test]
@@ -537,6 +590,8 @@ fn a_pg_dump_that_fails_at_once_otherwise_is_not_retried_with_another_compressio
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("permission denied for table b"), "{err}");
+    let said = err.rsplit("  stderr:\n").next().unwrap_or_default();
+    assert!(!said.contains("kilter-stream: "), "the program's words, not the script's: {err}");
     assert!(!err.contains("instead"), "no fallback: {err}");
     let dumps = p.env.calls()[mark..].iter().filter(|c| c.contains(" kilter-dump ")).count();
     assert_eq!(dumps, 1, "one dump, with zstd: {err}");
@@ -554,10 +609,11 @@ fn a_dump_on_a_terminal_shows_the_rate_it_arrives_at() {
         return;
     };
     pg.wire_without_zstd(&p.env);
-    // About 400 KB that does not compress: two seconds at 0.2 MB/s.
+    // About 800 KB that does not compress: four seconds at 0.2 MB/s (a rate that grew with the
+    // time instead of falling would be out of range by the second second).
     pg.psql(
         "shop",
-        "CREATE TABLE r AS SELECT g, md5(g::text || random()::text) || md5(random()::text) AS v FROM generate_series(1, 6000) g",
+        "CREATE TABLE r AS SELECT g, md5(g::text || random()::text) || md5(random()::text) AS v FROM generate_series(1, 12000) g",
     );
     p.env.set_knob("exec_mbps", "0.2");
     let kilter = env!("CARGO_BIN_EXE_kilter");
@@ -572,22 +628,32 @@ fn a_dump_on_a_terminal_shows_the_rate_it_arrives_at() {
     let shown = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{shown}");
     // The spinner's lines: "Dumping database shop from … (pod …): 155.3 KiB (194.1 KiB/s) (1s)".
-    let rates: Vec<f64> = shown
+    let kib = |size: &str| -> Option<f64> {
+        let (number, unit) = size.trim().split_once(' ')?;
+        let scale = match unit {
+            "B" => 1.0 / 1024.0,
+            "KiB" => 1.0,
+            "MiB" => 1024.0,
+            _ => return None,
+        };
+        Some(number.parse::<f64>().ok()? * scale)
+    };
+    // (bytes so far, rate) of each line.
+    let seen: Vec<(f64, f64)> = shown
         .split(['\r', '\n'])
         .filter(|line| line.contains("Dumping database shop from"))
         .filter_map(|line| {
             let before = &line[..line.find("/s)")?];
-            let (number, unit) = before[before.rfind('(')? + 1..].split_once(' ')?;
-            let scale = match unit {
-                "B" => 1.0 / 1024.0,
-                "KiB" => 1.0,
-                "MiB" => 1024.0,
-                _ => return None,
-            };
-            Some(number.parse::<f64>().ok()? * scale)
+            let open = before.rfind('(')?;
+            let rate = kib(&before[open + 1..])?;
+            let bytes = kib(before[..open].rsplit(": ").next()?)?;
+            Some((bytes, rate))
         })
         .collect();
-    assert!(!rates.is_empty(), "no progress with a rate: {shown:?}");
+    assert!(!seen.is_empty(), "no progress with a rate: {shown:?}");
+    let most = seen.iter().map(|(b, _)| *b).fold(0.0, f64::max);
+    assert!(most >= 400.0, "progress shown late in the dump too ({most} KiB): {shown:?}");
+    let rates: Vec<f64> = seen.iter().map(|(_, r)| *r).collect();
     for rate in &rates {
         assert!(
             (60.0..=600.0).contains(rate),
