@@ -36,7 +36,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # group | files (cargo-mutants --file globs, space-separated) | test name filters (unit and `it` tests)
 GROUPS_TABLE='
-ports     | src/ports.rs                                     | ports:: many:: lifecycle:: errors:: inspect::
+ports     | src/ports.rs                                     | ports:: many:: lifecycle:: errors:: inspect:: router:: services::
 lock      | src/lock.rs                                      | lock:: concurrency:: uncovered::
 config    | src/config/*.rs src/config/**/*.rs               | config:: input::
 exec      | src/exec/*.rs src/exec/**/*.rs                   | exec:: tilt:: lifecycle:: uncovered:: replay:: output:: realworld:: concurrency:: untouched::
