@@ -142,6 +142,9 @@ for g in "${selected[@]}"; do
         read -ra filters <<<"$(field "$g" 3)"
         test_args=(-- --lib --test it -- --test-threads "$threads" "${filters[@]}")
     fi
+    # A run that finds no mutant (a --diff that does not touch the group) writes nothing: the
+    # last run's results must not be counted as this one's (--iterate reads them, so they stay).
+    ((iterate)) || rm -rf "target/mutants-out/$g/mutants.out"
     mkdir -p "target/mutants-out/$g"
     echo "==> mutants: $g ($(field "$g" 2))"
     rc=0
