@@ -471,13 +471,7 @@ fn seeded_with_pg16_failing_on_zstd(what: &str, message: &str) -> Option<(Pg, Pr
         ),
     );
     pg.wire_without_zstd(&p.env);
-    let path = format!(
-        "{}:{}:{}",
-        wrapper.display(),
-        pg.bin().display(),
-        crate::support::pod_tools_without_zstd().display()
-    );
-    p.env.set_knob("exec_path", &path);
+    pod_programs_first_from(&pg, &p, &wrapper);
     Some((pg, p))
 }
 
@@ -497,13 +491,7 @@ fn a_pg_restore_that_fails_shows_its_own_error_and_restores_nothing() {
         "failing-bin/pg_restore",
         "cat > /dev/null\necho 'pg_restore: error: could not read from input file: disk quota exceeded' >&2\nexit 1\n",
     );
-    let path = format!(
-        "{}:{}:{}",
-        failing.display(),
-        pg.bin().display(),
-        crate::support::pod_tools_without_zstd().display()
-    );
-    p.env.set_knob("exec_path", &path);
+    pod_programs_first_from(&pg, &p, &failing);
     let out = p.kilter(&["db", "restore", "base"]);
     let err = stderr_of(&out);
     assert_eq!(code(&out), 1, "{err}");
@@ -532,6 +520,18 @@ fn a_pg_restore_that_fails_shows_its_own_error_and_restores_nothing() {
         "{err}"
     );
     assert_eq!(pg.psql("shop", "SELECT count(*) FROM a").trim(), "10", "nothing restored");
+}
+
+/// The pod's programs (knob `exec_path`) are looked up in `dir` first, then in PostgreSQL's and
+/// the pod's usual tools without zstd.
+fn pod_programs_first_from(pg: &Pg, p: &Proj, dir: &std::path::Path) {
+    let path = format!(
+        "{}:{}:{}",
+        dir.display(),
+        pg.bin().display(),
+        crate::support::pod_tools_without_zstd().display()
+    );
+    p.env.set_knob("exec_path", &path);
 }
 
 /// A PostgreSQL 16+ whose pg_dump was built without zstd refuses `-Z zstd:1` before it writes a

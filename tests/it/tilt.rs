@@ -234,18 +234,16 @@ fn down_stops_a_command_that_left_tilts_process_tree() {
     env.kilter(&dir).arg("up").assert().success();
     let (tilt, child) = tilt_and_child(&env);
     let record = env.cache_dir("shop").join("tilt.json");
-    // The daemon, as the test's child in a group of its own, with the environment Tilt gave it.
-    let mut daemon = std::process::Command::new("/bin/sleep");
-    std::os::unix::process::CommandExt::process_group(&mut daemon, 0);
-    let mut daemon = daemon.arg("600").env("KILTER_TILT_RECORD", &record).spawn().expect("sleep");
-    // And one with another project's mark, which `down` leaves alone.
-    let mut other = std::process::Command::new("/bin/sleep");
-    std::os::unix::process::CommandExt::process_group(&mut other, 0);
-    let mut other = other
-        .arg("600")
-        .env("KILTER_TILT_RECORD", env.cache_dir("other").join("tilt.json"))
-        .spawn()
-        .expect("sleep");
+    // A process of the test's in a group of its own, with `mark` as Tilt's commands have it.
+    let marked = |mark: &std::path::Path| {
+        let mut c = std::process::Command::new("/bin/sleep");
+        std::os::unix::process::CommandExt::process_group(&mut c, 0);
+        c.arg("600").env("KILTER_TILT_RECORD", mark).spawn().expect("sleep")
+    };
+    // The daemon, with the environment Tilt gave it; and one with another project's mark,
+    // which `down` leaves alone.
+    let mut daemon = marked(&record);
+    let mut other = marked(&env.cache_dir("other").join("tilt.json"));
     let out = env.kilter(&dir).arg("down").output().expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(wait_dead(tilt) && wait_dead(child), "{}", stderr_of(&out));
