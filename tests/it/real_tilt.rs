@@ -419,6 +419,13 @@ fn real_tilt_down_stops_the_commands_of_a_tilt_that_was_killed() {
     // SAFETY: kill(2) of the real Tilt this test's kilter started.
     unsafe { libc::kill(pid, libc::SIGKILL) };
     assert!(wait_dead(pid), "Tilt still runs");
+    // Its leader is a zombie at once, but a thread of it may take a moment more to exit, and
+    // its port is free only then (seen here: 1 run in 6).
+    let port = ports_of("shop").0;
+    let freed = crate::support::wait_until(Duration::from_secs(10), || {
+        env.in_net(|| std::net::TcpStream::connect(("127.0.0.1", port)).is_err())
+    });
+    assert!(freed, "the killed Tilt still holds port {port}");
     assert!(pid_alive(cmd.pid), "its command outlives it");
     let out = ok(&env, &dir, &["down"]);
     let err = stderr_of(&out);
