@@ -131,3 +131,13 @@ pub fn ports_of(name: &str) -> (u16, u16) {
         _ => panic!("no literal ports for project `{name}`: work them out and add them here"),
     }
 }
+
+/// The names of Tilt's resources in a `kilter status --json` document, in order.
+pub fn tilt_resource_names(status: &serde_json::Value) -> Vec<&str> {
+    status["tilt"]["resources"]
+        .as_array()
+        .unwrap_or_else(|| panic!("resources listed: {}", status["tilt"]))
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect()
+}

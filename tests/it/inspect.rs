@@ -49,12 +49,7 @@ fn status_of_a_running_project_field_by_field() {
     assert_eq!(s["tilt"]["pid"], tilt_pid(&env, "shop").expect("pid"));
     assert_eq!(s["tilt"]["url"], format!("http://localhost:{tilt}/"));
     // Tilt's resources, from its API: the Tiltfile first, then the local resource it runs.
-    let names: Vec<&str> = s["tilt"]["resources"]
-        .as_array()
-        .unwrap_or_else(|| panic!("resources listed: {}", s["tilt"]))
-        .iter()
-        .filter_map(|r| r["name"].as_str())
-        .collect();
+    let names = tilt_resource_names(&s);
     assert_eq!(names.first(), Some(&"(Tiltfile)"), "{}", s["tilt"]);
     assert!(s["tilt"]["resources_error"].is_null(), "{}", s["tilt"]);
     assert_eq!(s["pods"], serde_json::json!([]));

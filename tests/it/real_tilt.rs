@@ -100,12 +100,7 @@ fn real_tilt_down_ends_tilt_and_every_command_it_started_in_groups_of_its_own() 
     // status lists Tilt's resources from its API.
     let status = ok(&env, &dir, &["status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
-    let names: Vec<&str> = v["tilt"]["resources"]
-        .as_array()
-        .unwrap_or_else(|| panic!("resources listed: {}", v["tilt"]))
-        .iter()
-        .filter_map(|r| r["name"].as_str())
-        .collect();
+    let names = tilt_resource_names(&v);
     assert_eq!(names, ["(Tiltfile)", "stubborn", "forker"], "{v}");
     assert_eq!(v["tilt"]["resources"][0]["update"], "ok");
     // The serve_cmd's runtime turns ok once Tilt has seen it start.

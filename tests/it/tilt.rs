@@ -139,6 +139,18 @@ fn tilt_and_child(env: &Env) -> (i32, i32) {
     (tilt, child)
 }
 
+/// Project `shop` with a Tiltfile, brought up with these fake knobs set: its directory, and the
+/// fake Tilt and its child ([`tilt_and_child`]).
+fn up_with_tilt(env: &Env, knobs: &[(&str, &str)]) -> (std::path::PathBuf, i32, i32) {
+    let dir = project(env, "shop", Some("name: shop\n"), true);
+    for (k, v) in knobs {
+        env.set_knob(k, v);
+    }
+    env.kilter(&dir).arg("up").assert().success();
+    let (tilt, child) = tilt_and_child(env);
+    (dir, tilt, child)
+}
+
 /// `down`, `stop` and `destroy` stop Tilt and the process groups of what it started (its local
 /// resources and builds; here the fake's child, in a group of its own), at SIGTERM, without
 /// waiting out the grace period (docs/commands.md, "kilter down").
@@ -169,10 +181,7 @@ fn down_stop_and_destroy_stop_tilt_and_what_it_started() {
 #[test]
 fn down_stops_tilts_commands_even_when_tilt_exits_at_once() {
     let env = Env::new();
-    let dir = project(&env, "shop", Some("name: shop\n"), true);
-    env.set_knob("tilt_term_exits_at_once", "1");
-    env.kilter(&dir).arg("up").assert().success();
-    let (tilt, child) = tilt_and_child(&env);
+    let (dir, tilt, child) = up_with_tilt(&env, &[("tilt_term_exits_at_once", "1")]);
     let out = env.kilter(&dir).arg("down").output().expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(wait_dead(tilt), "Tilt still runs");
@@ -186,9 +195,7 @@ fn down_stops_tilts_commands_even_when_tilt_exits_at_once() {
 #[test]
 fn down_stops_the_commands_a_dead_tilt_left_running() {
     let env = Env::new();
-    let dir = project(&env, "shop", Some("name: shop\n"), true);
-    env.kilter(&dir).arg("up").assert().success();
-    let (tilt, child) = tilt_and_child(&env);
+    let (dir, tilt, child) = up_with_tilt(&env, &[]);
     // SAFETY: kill(2) on the fake Tilt this test's kilter started.
     unsafe { libc::kill(tilt, libc::SIGKILL) };
     assert!(wait_dead(tilt), "Tilt still runs");
@@ -230,9 +237,7 @@ fn down_stops_the_commands_a_dead_tilt_left_running() {
 #[test]
 fn down_stops_a_command_that_left_tilts_process_tree() {
     let env = Env::new();
-    let dir = project(&env, "shop", Some("name: shop\n"), true);
-    env.kilter(&dir).arg("up").assert().success();
-    let (tilt, child) = tilt_and_child(&env);
+    let (dir, tilt, child) = up_with_tilt(&env, &[]);
     let record = env.cache_dir("shop").join("tilt.json");
     // A process of the test's in a group of its own, with `mark` as Tilt's commands have it.
     let marked = |mark: &std::path::Path| {
@@ -260,10 +265,7 @@ fn down_stops_a_command_that_left_tilts_process_tree() {
 /// stop; the record is gone afterwards.
 fn down_after_the_grace_period(knob: &str) {
     let env = Env::new();
-    let dir = project(&env, "shop", Some("name: shop\n"), true);
-    env.set_knob(knob, "true");
-    env.kilter(&dir).arg("up").assert().success();
-    let (tilt, child) = tilt_and_child(&env);
+    let (dir, tilt, child) = up_with_tilt(&env, &[(knob, "true")]);
     let started = Instant::now();
     let out = env.kilter(&dir).arg("down").output().expect("runs");
     let took = started.elapsed();
