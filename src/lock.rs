@@ -49,7 +49,7 @@ fn parse_seconds(s: &str) -> Option<Duration> {
 
 /// Take the lock at `path`, waiting up to `timeout` and saying who holds it. `alive` tells
 /// whether the pid a lock file records still runs (the runner's liveness check: a zombie is
-/// gone).
+/// gone once its last thread has ended).
 pub fn acquire(
     path: &Utf8Path,
     what: &str,

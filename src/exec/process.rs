@@ -16,20 +16,32 @@ fn proc_stat_fields(pid: i32) -> Option<Vec<String>> {
     Some(rest.split_whitespace().map(str::to_owned).collect())
 }
 
-/// Whether a process exists and is not a zombie (an exited process nobody reaped — PID 1 in
-/// many containers never reaps orphans — counts as gone).
+/// Whether the process whose `/proc/<pid>/stat` fields these are has finished: a zombie (an
+/// exited process nobody reaped — PID 1 in many containers never reaps orphans) whose last
+/// thread has ended. A zombie *leader* with other threads still running (a Go program that was
+/// killed and is still exiting, which may hold its sockets for that moment, or a program whose
+/// main thread called `pthread_exit`) has not: field 20 counts its threads.
+fn finished(f: &[String]) -> bool {
+    let zombie = f.first().is_none_or(|state| state == "Z" || state == "X");
+    // Field 20 (num_threads) is index 17 after the name.
+    zombie && f.get(17).and_then(|n| n.parse::<u32>().ok()).is_none_or(|n| n <= 1)
+}
+
+/// Whether a process exists and has not finished (a zombie counts as gone once its last thread
+/// has ended).
 pub fn pid_alive(pid: i32) -> bool {
     if pid <= 0 || !signal(pid, 0) {
         return false;
     }
     match proc_stat_fields(pid) {
-        Some(f) => f.first().is_some_and(|state| state != "Z" && state != "X"),
+        Some(f) => !finished(&f),
         // No /proc (macOS): `ps` would be a spawn; kill(0) is the best we can tell here.
         None => true,
     }
 }
 
-/// Whether any live (non-zombie) process is still in process group `pgid`.
+/// Whether any process that has not finished ([`pid_alive`]'s rule) is still in process group
+/// `pgid`.
 pub fn group_alive(pgid: i32) -> bool {
     if pgid <= 0 || !signal(-pgid, 0) {
         return false;
@@ -43,9 +55,7 @@ pub fn group_alive(pgid: i32) -> bool {
         let Some(f) = proc_stat_fields(pid) else { continue };
         any_proc = true;
         // Fields after the name: 0 state, 1 ppid, 2 pgrp.
-        if f.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid)
-            && f.first().is_some_and(|s| s != "Z" && s != "X")
-        {
+        if f.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid) && !finished(&f) {
             return true;
         }
     }
@@ -87,7 +97,8 @@ pub struct Proc {
     pub cmd: String,
 }
 
-/// Every live (non-zombie) process, read from `/proc` (empty where there is none).
+/// Every process that has not finished ([`pid_alive`]'s rule), read from `/proc` (empty where
+/// there is none).
 pub fn table() -> Vec<Proc> {
     let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
     let mut out = Vec::new();
@@ -96,7 +107,7 @@ pub fn table() -> Vec<Proc> {
             continue;
         };
         let Some(f) = proc_stat_fields(pid) else { continue };
-        if f.first().is_none_or(|s| s == "Z" || s == "X") {
+        if finished(&f) {
             continue;
         }
         let num = |i: usize| f.get(i).and_then(|v| v.parse::<i32>().ok()).unwrap_or(0);
@@ -282,6 +293,59 @@ mod tests {
             let _ = c.wait();
         }
         assert!(marked_groups(&table(), "KILTER_TEST_MARK", "/a/tilt.json").is_empty());
+    }
+
+    /// A process whose first thread has ended while another runs on (the real Tilt, killed, for a
+    /// moment; any program whose main thread calls `pthread_exit`): its leader shows state Z, yet
+    /// it runs and may hold its sockets, so it is alive, and its group too. Once its last thread
+    /// has ended it is gone, reaped or not.
+    #[test]
+    fn a_process_whose_leader_thread_ended_is_alive_while_another_thread_runs() {
+        extern "C" fn linger(_: *mut libc::c_void) -> *mut libc::c_void {
+            // SAFETY: plain syscalls in the child's one remaining thread.
+            unsafe {
+                libc::usleep(1_500_000);
+                libc::syscall(libc::SYS_exit_group, 0);
+            }
+            std::ptr::null_mut()
+        }
+        // SAFETY: the child calls only setpgid, pthread_create and raw syscalls, and never
+        // returns into the test harness (its leader thread ends with SYS_exit).
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork");
+        if pid == 0 {
+            // SAFETY: as above.
+            unsafe {
+                libc::setpgid(0, 0);
+                let mut t: libc::pthread_t = 0;
+                if libc::pthread_create(&mut t, std::ptr::null(), linger, std::ptr::null_mut()) != 0
+                {
+                    libc::syscall(libc::SYS_exit_group, 3);
+                }
+                libc::syscall(libc::SYS_exit, 0);
+            }
+            unreachable!("SYS_exit does not return");
+        }
+        let state = || proc_stat_fields(pid).and_then(|f| f.first().cloned()).unwrap_or_default();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while state() != "Z" && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let threads =
+            std::fs::read_dir(format!("/proc/{pid}/task")).map(|d| d.count()).unwrap_or(0);
+        let lingering = (pid_alive(pid), group_alive(pid), table().iter().any(|p| p.pid == pid));
+        while pid_alive(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let (gone, state_after, group_gone) = (!pid_alive(pid), state(), !group_alive(pid));
+        let mut status = 0;
+        // SAFETY: reaps our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert_eq!(threads, 2, "the leader ended and its second thread still runs");
+        assert_eq!(lingering, (true, true, true), "alive while its second thread runs");
+        assert!(gone && group_gone, "gone once its last thread ended (state {state_after})");
+        assert_eq!(state_after, "Z", "not yet reaped when it counted as gone");
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{status}");
     }
 
     #[test]

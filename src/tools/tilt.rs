@@ -270,7 +270,8 @@ impl TiltRecord {
     /// leads its process group, as kilter starts it), gone (or another process under a
     /// recycled pid), or a live process of that start time that leads no group (a record
     /// written by something that did not start Tilt in a group of its own: signalling its group
-    /// would reach others, and its own pid alone would miss Tilt's commands). A zombie is gone.
+    /// would reach others, and its own pid alone would miss Tilt's commands). A zombie is gone
+    /// once its last thread has ended.
     /// A record without a start time falls back to the command line (`tilt … up … <port>`).
     pub fn check(&self) -> Liveness {
         let ours = if self.start.is_some() {
