@@ -335,8 +335,10 @@ fn run_for_kills_a_command_that_outlives_its_limit() {
     assert!(out.timed_out && !out.success(), "{out:?}");
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     assert!(out.reason().contains("gave up"), "{}", out.reason());
-    let quick = r.run_for(&sh("echo ok"), Duration::from_secs(5)).expect("runs");
-    assert!(quick.success() && !quick.timed_out && quick.stdout == "ok\n");
+    // One that takes longer than the runner's first look (10 ms) but ends well inside its limit
+    // is left to finish.
+    let quick = r.run_for(&sh("sleep 0.3; echo ok"), Duration::from_secs(5)).expect("runs");
+    assert!(quick.success() && !quick.timed_out && quick.stdout == "ok\n", "{quick:?}");
 }
 
 #[test]
@@ -502,6 +504,27 @@ fn each_goes_one_by_one_when_recording_and_a_panic_is_an_error() {
     assert_eq!(out[0].as_ref().ok(), Some(&1));
     assert!(out[1].as_ref().is_err_and(|e| e.to_string().contains("panicked")));
     assert_eq!(out[2].as_ref().ok(), Some(&3));
+}
+
+/// A limit of one (or none) in a real run takes the items one by one on the caller's own thread:
+/// no worker thread is started (with none, no item would run at all), and the caller's
+/// transcript gets their effects.
+#[test]
+fn each_with_a_limit_of_one_or_zero_works_on_the_callers_thread_in_order() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let me = std::thread::current().id();
+    for limit in [0, 1] {
+        let order = Mutex::new(Vec::new());
+        let out = r.each(&[1, 2, 3], limit, |i| {
+            order.lock().expect("lock").push(*i);
+            Ok((*i, std::thread::current().id()))
+        });
+        let got: Vec<(i32, std::thread::ThreadId)> =
+            out.into_iter().map(|o| o.expect("every item ran")).collect();
+        assert_eq!(got, vec![(1, me), (2, me), (3, me)], "limit {limit}");
+        assert_eq!(*order.lock().expect("lock"), vec![1, 2, 3], "limit {limit}");
+    }
 }
 
 #[test]
