@@ -78,13 +78,16 @@ pub struct CommandFailed {
     /// Whether `stderr_tail` is only the end of a longer stderr.
     pub stderr_cut: bool,
     pub hint: Option<String>,
+    /// Not run at all (a dry run's query whose tool is not installed): why.
+    pub not_run: Option<String>,
 }
 
 impl fmt::Display for CommandFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.code {
-            Some(c) => write!(f, "failed to {} (exit status {c})", self.summary),
-            None => write!(f, "failed to {} (killed by a signal)", self.summary),
+        match (&self.not_run, self.code) {
+            (Some(why), _) => write!(f, "failed to {} (not run: {why})", self.summary),
+            (None, Some(c)) => write!(f, "failed to {} (exit status {c})", self.summary),
+            (None, None) => write!(f, "failed to {} (killed by a signal)", self.summary),
         }
     }
 }
@@ -132,7 +135,9 @@ pub fn code_of(err: &anyhow::Error) -> Code {
         if cause.downcast_ref::<Interrupted>().is_some() {
             return Code::Interrupted;
         }
-        if cause.downcast_ref::<CouldNotExecute>().is_some() {
+        if cause.downcast_ref::<CouldNotExecute>().is_some()
+            || cause.downcast_ref::<CommandFailed>().is_some_and(|c| c.not_run.is_some())
+        {
             return Code::Environment;
         }
     }
@@ -169,7 +174,9 @@ pub fn render(err: &anyhow::Error) -> Vec<(Part, String)> {
         if let Some(x) = e.downcast_ref::<CommandFailed>() {
             hints.extend(x.hint.clone());
         }
-        if e.downcast_ref::<CouldNotExecute>().is_some() {
+        if e.downcast_ref::<CouldNotExecute>().is_some()
+            || e.downcast_ref::<CommandFailed>().is_some_and(|c| c.not_run.is_some())
+        {
             hints.push("run `kilter doctor` to check the tools kilter needs".into());
         }
     };
@@ -186,6 +193,9 @@ pub fn render(err: &anyhow::Error) -> Vec<(Part, String)> {
     for cause in err.chain() {
         if let Some(cf) = cause.downcast_ref::<CommandFailed>() {
             out.push((Part::Command, format!("  $ {}", cf.line)));
+            if cf.not_run.is_some() {
+                continue;
+            }
             if cf.stderr_tail.is_empty() {
                 out.push((Part::Plain, "  (no output on stderr)".into()));
             } else {

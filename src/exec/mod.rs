@@ -292,6 +292,7 @@ impl<'u> Runner<'u> {
             stderr_tail,
             stderr_cut: cut,
             hint,
+            not_run: out.not_run.clone(),
         }
     }
 

@@ -586,3 +586,71 @@ fn a_streamed_command_past_the_deadline_is_stopped_with_its_group() {
     assert_eq!(crate::error::code_of(&err), crate::error::Code::Timeout, "{err:#}");
     assert_eq!(std::fs::read_to_string(&log).expect("log"), "start\n");
 }
+
+/// A failed command's error names what it was for (the summary), its exit status, and the
+/// command line, and the deadline's message names the step it stopped before.
+#[test]
+fn a_failed_command_is_named_by_its_summary_and_exit_status() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let c =
+        Cmd::new("sh", Some(Utf8Path::new("/bin/sh")), "count the widgets").args(["-c", "exit 3"]);
+    let err = r.run(&c).expect_err("exit 3");
+    assert_eq!(err.to_string(), "failed to count the widgets (exit status 3)");
+    let cf = err.downcast_ref::<CommandFailed>().expect("typed");
+    assert_eq!(cf.line, "sh -c 'exit 3'");
+    r.set_deadline(Duration::ZERO, "--timeout 0s");
+    let err = r.run(&c).expect_err("past the deadline");
+    assert!(err.to_string().ends_with("while about to count the widgets"), "{err}");
+}
+
+/// A probe's own limit and the verb's deadline: whichever comes first decides, a passed deadline
+/// is the verb's failure (exit 5), a probe's limit only the probe's.
+#[test]
+fn run_for_under_a_nearer_deadline_fails_with_exit_5_and_under_a_later_one_times_out() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    r.set_deadline(Duration::from_millis(300), "--timeout 300ms");
+    let err = r.run_for(&sh("exec sleep 30"), Duration::from_secs(20)).expect_err("the deadline");
+    assert_eq!(crate::error::code_of(&err), crate::error::Code::Timeout, "{err}");
+    let r = Runner::new(Mode::Real, &ui);
+    r.set_deadline(Duration::from_secs(20), "--timeout 20s");
+    let out = r.run_for(&sh("exec sleep 30"), Duration::from_millis(300)).expect("its own limit");
+    assert!(out.timed_out, "{out:?}");
+}
+
+/// A dry run remembers the directories its script creates: `mkdir -p a/b` makes `a` too, so
+/// neither is created twice; a sibling is not taken for planned.
+#[test]
+fn dry_run_counts_a_planned_directorys_parents_as_planned_and_not_its_siblings() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::DryRun, &ui);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = Utf8Path::from_path(tmp.path()).expect("utf8").to_owned();
+    let (a, ab) = (root.join("a"), root.join("a/b"));
+    assert!(!r.dir_planned(&ab), "not yet");
+    assert!(r.dir_planned(&ab), "the script creates it now");
+    assert!(r.dir_planned(&a), "mkdir -p a/b made a");
+    assert!(!r.dir_planned(&root.join("c")), "a sibling is not planned");
+    assert!(r.dir_planned(&root), "an existing one is there");
+    let real = Runner::new(Mode::Real, &ui);
+    assert!(!real.dir_planned(&ab) && !real.dir_planned(&ab), "a real run plans nothing");
+}
+
+/// In a dry run, a path exists after the planned writes: the written file, the directory that
+/// holds it; not a path next to it, nor one whose planned write was a removal.
+#[test]
+fn dry_run_existence_follows_the_planned_writes_and_removals_only() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::DryRun, &ui);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = Utf8Path::from_path(tmp.path()).expect("utf8").to_owned();
+    r.plan_file(&root.join("d/f"), true);
+    r.plan_file(&root.join("gone"), false);
+    assert!(r.exists(&root.join("d/f")) && r.exists(&root.join("d")));
+    assert!(!r.exists(&root.join("e")), "a path next to the planned file");
+    assert!(!r.exists(&root.join("gone")), "a planned removal");
+    std::fs::write(root.join("kept"), "x").expect("write");
+    r.plan_file(&root.join("kept"), false);
+    assert!(!r.exists(&root.join("kept")), "removed by the script, though on disk now");
+}

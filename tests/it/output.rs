@@ -188,3 +188,41 @@ fn colour_follows_the_terminal_term_and_no_color() {
     let piped = stderr_of(&piped);
     assert!(piped.contains("error:") && !painted(&piped), "{piped:?}");
 }
+
+/// A dry run where a tool is not installed: a query that needs it is not run, and the script
+/// says so on its own line, with the reason. A verb that cannot go on without the answer stops
+/// there with exit 3, saying why (not "killed by a signal").
+#[test]
+fn a_dry_run_notes_a_query_it_could_not_run_and_stops_where_it_needs_the_answer() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\nservices: [postgres]\n"), true);
+    let up = env.kilter(&dir).arg("up").output().expect("runs");
+    assert!(up.status.success(), "{}", stderr_of(&up));
+    std::fs::remove_file(env.bin().join("kubectl")).expect("the fake kubectl");
+    let out = env.kilter(&dir).args(["--dry-run", "restart"]).output().expect("runs");
+    let (script, err) = (stdout_of(&out), stderr_of(&out));
+    let kubeconfig = env.cache_dir("shop").join("kubeconfig");
+    let get = format!(
+        "KUBECONFIG={} kubectl --context kind-kilter-shop get 'deployment,statefulset' -n shop-dev -o json",
+        kubeconfig.display()
+    );
+    let lines: Vec<&str> = script.lines().collect();
+    assert_eq!(
+        lines[3..],
+        [
+            "# not installed: kubectl (their commands below use the plain names; queries that need them are not run)",
+            format!("# not run (kubectl is not installed): {get}").as_str(),
+        ],
+        "{script}"
+    );
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.starts_with(
+            "error: failed to list the Deployments and StatefulSets of namespace shop-dev (not run: kubectl is not installed)\n"
+        ),
+        "{err}"
+    );
+    assert!(err.contains(&format!("  $ {get}\n")), "{err}");
+    assert!(!err.contains("no output on stderr") && !err.contains("signal"), "{err}");
+    assert!(err.contains("kilter doctor"), "{err}");
+}
