@@ -335,6 +335,7 @@ fn run_for_kills_a_command_that_outlives_its_limit() {
     assert!(out.timed_out && !out.success(), "{out:?}");
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     assert!(out.reason().contains("gave up"), "{}", out.reason());
+    assert_eq!(out.stderr, "started\n", "what it printed before it was killed is kept");
     // One that takes longer than the runner's first look (10 ms) but ends well inside its limit
     // is left to finish.
     let quick = r.run_for(&sh("sleep 0.3; echo ok"), Duration::from_secs(5)).expect("runs");
