@@ -655,3 +655,39 @@ fn dry_run_existence_follows_the_planned_writes_and_removals_only() {
     r.plan_file(&root.join("kept"), false);
     assert!(!r.exists(&root.join("kept")), "removed by the script, though on disk now");
 }
+
+/// A fed command that runs in a directory is shown as `cd DIR && <source> | <command>` (the
+/// `cd` first, so the line runs as shown), and runs there.
+#[test]
+fn a_fed_command_with_a_working_dir_shows_the_cd_before_the_pipe() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = Utf8Path::from_path(tmp.path()).expect("utf8").to_owned();
+    r.set_transcript(root.join("commands.log"));
+    let c = sh_mut("cat > fed").cwd(root.as_str());
+    r.run_stdin_from(&c, "printf x", &mut |w| w.write_all(b"x")).expect("runs");
+    assert_eq!(std::fs::read_to_string(root.join("fed")).expect("written in its dir"), "x");
+    let log = std::fs::read_to_string(root.join("commands.log")).expect("transcript");
+    let want = format!("cd {} && printf x | sh -c 'cat > fed'", quote(root.as_str()));
+    assert!(log.contains(&want), "{want}\n{log}");
+}
+
+/// `cp` of an artifact: copied and `true` when the source is there; `false` and nothing written
+/// when it is not; a dry run prints the `cp` and copies nothing.
+#[test]
+fn copy_file_copies_what_is_there_and_says_whether_it_was() {
+    let ui = crate::ui::Ui::for_tests();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = Utf8Path::from_path(tmp.path()).expect("utf8").to_owned();
+    std::fs::write(root.join("a.log"), "log").expect("write");
+    let r = Runner::new(Mode::Real, &ui);
+    assert!(r.copy_file(&root.join("a.log"), &root.join("b.log")).expect("copies"));
+    assert_eq!(std::fs::read_to_string(root.join("b.log")).expect("copied"), "log");
+    assert!(!r.copy_file(&root.join("none.log"), &root.join("c.log")).expect("nothing to copy"));
+    assert!(!root.join("c.log").exists());
+    let dry = Runner::new(Mode::DryRun, &ui);
+    assert!(dry.copy_file(&root.join("a.log"), &root.join("d.log")).expect("planned"));
+    assert!(!root.join("d.log").exists(), "a dry run copies nothing");
+    assert!(dry.exists(&root.join("d.log")), "but counts it as there afterwards");
+}
