@@ -691,3 +691,36 @@ fn copy_file_copies_what_is_there_and_says_whether_it_was() {
     assert!(!root.join("d.log").exists(), "a dry run copies nothing");
     assert!(dry.exists(&root.join("d.log")), "but counts it as there afterwards");
 }
+
+/// `ensure_dir` makes an existing directory private again (0700) and creates a missing one
+/// private, with its parents.
+#[test]
+fn ensure_dir_makes_an_opened_directory_private_again() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = Utf8Path::from_path(tmp.path()).expect("utf8").to_owned();
+    let open = root.join("open");
+    std::fs::create_dir(&open).expect("mkdir");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    r.ensure_dir(&open).expect("chmod");
+    assert_eq!(crate::fsutil::mode_of(&open), Some(0o700));
+    let deep = root.join("a/b");
+    r.ensure_dir(&deep).expect("mkdir -p");
+    assert_eq!(crate::fsutil::mode_of(&deep), Some(0o700));
+}
+
+/// `rm -rf` of a directory: removed and `true` when it was there, `false` when it was not.
+#[test]
+fn remove_dir_all_removes_what_is_there_and_says_whether_it_was() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = Utf8Path::from_path(tmp.path()).expect("utf8").to_owned();
+    std::fs::create_dir_all(root.join("d/e")).expect("mkdir");
+    std::fs::write(root.join("d/e/f"), "x").expect("write");
+    assert!(r.remove_dir_all(&root.join("d")).expect("removes"));
+    assert!(!root.join("d").exists());
+    assert!(!r.remove_dir_all(&root.join("d")).expect("nothing there"));
+}

@@ -42,6 +42,15 @@ fn dry_run_prints_a_script_and_runs_only_queries() {
             "{what}: {until}"
         );
     }
+    // Then the wait for Tilt's startup lines, read only from what this start writes to its log.
+    let tilt_wait = script
+        .lines()
+        .position(|l| {
+            l.starts_with("# wait up to ") && l.ends_with("s for Tilt to get past binding its port")
+        })
+        .unwrap_or_else(|| panic!("no wait for Tilt:\n{script}"));
+    let until = script.lines().nth(tilt_wait + 2).unwrap_or_default();
+    assert!(until.starts_with("until tail -c +\"$kilter_log_from\" "), "{until}");
     for call in env.calls() {
         assert!(
             call.starts_with("docker info")
