@@ -216,7 +216,7 @@ fn copy_out(
 
 /// A 1 MiB pipe instead of Linux's default 64 KiB, so a dump and kilter (or kilter and a
 /// restore) stall less on each other when the CPU is busy. Best effort.
-fn grow_pipe(end: &impl std::os::fd::AsRawFd) {
+pub(super) fn grow_pipe(end: &impl std::os::fd::AsRawFd) {
     #[cfg(target_os = "linux")]
     // SAFETY: fcntl(F_SETPIPE_SZ) on a pipe descriptor we own; no memory is passed.
     unsafe {

@@ -724,3 +724,78 @@ fn remove_dir_all_removes_what_is_there_and_says_whether_it_was() {
     assert!(!root.join("d").exists());
     assert!(!r.remove_dir_all(&root.join("d")).expect("nothing there"));
 }
+
+/// With one probe in flight, a probe that has not reached `max_age` is never joined by a
+/// second: each probe counts its start in a file.
+#[test]
+fn poll_never_runs_more_probes_at_once_than_it_allows() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let dir = tempfile::tempdir().expect("tmp");
+    let starts = dir.path().join("starts");
+    let probe = sh(&format!("echo >> '{}'; exec sleep 5", starts.display()));
+    let p = Poll {
+        what: "the hanging answer",
+        probe: &probe,
+        every: Duration::from_millis(20),
+        max_in_flight: 1,
+        max_age: Duration::from_secs(10),
+        timeout: Duration::from_millis(600),
+        script_condition: None,
+    };
+    let err = r.poll(&p, |o| o.success(), |_| {}).expect_err("never answers");
+    assert_eq!(crate::error::code_of(&err), crate::error::Code::Timeout, "{err}");
+    let started = std::fs::read_to_string(&starts).expect("starts").lines().count();
+    assert_eq!(started, 1, "one probe in flight at most");
+}
+
+/// A streamed dump's transcript entry carries how long it ran.
+#[test]
+fn a_streamed_commands_transcript_entry_has_its_duration() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = Utf8Path::from_path(tmp.path()).expect("utf8").to_owned();
+    r.set_transcript(root.join("commands.log"));
+    let mut got = Vec::new();
+    let out = r
+        .run_stdout_into(&sh("sleep 0.3; echo data"), "cat > x", &mut |c| {
+            if let Chunk::Data(d) = c {
+                got.extend_from_slice(d);
+            }
+            Ok(())
+        })
+        .expect("runs");
+    assert_eq!(got, b"data\n");
+    assert!(out.duration >= Duration::from_millis(300), "{out:?}");
+    let log = std::fs::read_to_string(root.join("commands.log")).expect("transcript");
+    let secs: f64 = log
+        .lines()
+        .find(|l| l.ends_with("| cat > x"))
+        .and_then(|l| l.split('\t').nth(2))
+        .and_then(|d| d.strip_suffix('s'))
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(secs >= 0.3, "{log}");
+}
+
+/// The pipe a dump streams through is grown from Linux's 64 KiB to 1 MiB (best effort: the
+/// default limit for an unprivileged user is 1 MiB).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_pipe_a_dump_streams_through_is_grown_to_1_mib() {
+    let (r, w) = std::io::pipe().expect("pipe");
+    super::pipe::grow_pipe(&w);
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: fcntl(F_GETPIPE_SZ) on a pipe we own.
+    let size = unsafe { libc::fcntl(w.as_raw_fd(), libc::F_GETPIPE_SZ) };
+    assert_eq!(size, 1 << 20);
+    drop(r);
+}
+
+/// No process group is numbered 0 or below (PID 1 and the kernel's threads show group 0 in
+/// `/proc` on some machines).
+#[test]
+fn group_alive_is_false_for_group_zero_and_below() {
+    assert!(!group_alive(0) && !group_alive(-1));
+}
