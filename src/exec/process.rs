@@ -348,6 +348,32 @@ mod tests {
         assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{status}");
     }
 
+    /// A group whose only member is a zombie (killed, not reaped: `kill(-pgid, 0)` still
+    /// succeeds) is not alive, and the zombie is not in the process table.
+    #[test]
+    fn a_group_of_one_unreaped_zombie_is_not_alive() {
+        use std::os::unix::process::CommandExt as _;
+        #[allow(clippy::disallowed_methods)]
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .expect("sleep");
+        let pid = child.id() as i32;
+        assert!(group_alive(pid) && table().iter().any(|p| p.pid == pid));
+        signal(pid, libc::SIGKILL);
+        let state = || proc_stat_fields(pid).and_then(|f| f.first().cloned()).unwrap_or_default();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while state() != "Z" && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let seen = (state(), signal(-pid, 0), group_alive(pid), pid_alive(pid));
+        let listed = table().iter().any(|p| p.pid == pid);
+        let _ = child.wait();
+        assert_eq!(seen, ("Z".to_owned(), true, false, false), "a zombie still answers kill(0)");
+        assert!(!listed, "a zombie is not in the table");
+    }
+
     #[test]
     fn start_time_shell_expression_agrees_with_proc() {
         // The dry-run script computes the same field with cut; compare on a live child.

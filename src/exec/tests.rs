@@ -454,9 +454,71 @@ fn poll_times_out_with_exit_5_and_the_last_answer() {
         timeout: Duration::from_millis(400),
         script_condition: None,
     };
+    // A verb's deadline far off: the poll's own timeout is what ends it, and says so.
+    r.set_deadline(Duration::from_secs(20), "--timeout 20s");
     let err = r.poll(&p, |o| o.success(), |_| {}).expect_err("never ready");
     assert_eq!(crate::error::code_of(&err), crate::error::Code::Timeout);
-    assert!(err.to_string().contains("last answer: connection refused"), "{err}");
+    let msg = err.to_string();
+    assert!(msg.starts_with("timed out after 400ms waiting for the API server\n"), "{msg}");
+    assert!(msg.contains("last answer: connection refused"), "{msg}");
+    // One probe every 50 ms for 400 ms: about eight started, each answered at once.
+    let answered: u32 = msg
+        .split_once("  (")
+        .and_then(|(_, rest)| rest.strip_suffix(" probes answered, 0 killed unanswered)"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{msg}"));
+    assert!((2..=9).contains(&answered), "{msg}");
+}
+
+/// Probes that never answer are killed at `max_age`, and the timeout counts them.
+#[test]
+fn poll_timeout_counts_the_probes_it_killed_unanswered() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let probe = sh("exec sleep 5");
+    let p = Poll {
+        what: "the hanging answer",
+        probe: &probe,
+        every: Duration::from_millis(20),
+        max_in_flight: 1,
+        max_age: Duration::from_millis(100),
+        timeout: Duration::from_millis(500),
+        script_condition: None,
+    };
+    let msg = r.poll(&p, |o| o.success(), |_| {}).expect_err("never answers").to_string();
+    let killed: u32 = msg
+        .split_once("(0 probes answered, ")
+        .and_then(|(_, rest)| rest.strip_suffix(" killed unanswered)"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{msg}"));
+    // Killed at 100 ms and 200 ms; then max_age doubles to 200 ms: one more at 400 ms.
+    assert!((2..=4).contains(&killed), "{msg}");
+}
+
+/// `max_age` doubles after twice as many probes as may be in flight were killed in a row: with
+/// one slot, after two. A probe that takes 1 s against a `max_age` of 50 ms: five doublings, two
+/// kills each, then the one that answers (11 starts; a stall of the loop on a busy machine may
+/// let a probe answer one round early).
+#[test]
+fn poll_doubles_max_age_after_two_kills_per_slot() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let dir = tempfile::tempdir().expect("tmp");
+    let starts = dir.path().join("starts");
+    let probe = sh(&format!("echo >> '{}'; sleep 1; echo ok", starts.display()));
+    let p = Poll {
+        what: "the slow answer",
+        probe: &probe,
+        every: Duration::from_millis(20),
+        max_in_flight: 1,
+        max_age: Duration::from_millis(50),
+        timeout: Duration::from_secs(30),
+        script_condition: None,
+    };
+    let end = r.poll(&p, |o| o.success(), |_| {}).expect("answers once max_age is past 1 s");
+    assert!(matches!(end, PollEnd::Done(ref o) if o.stdout.trim() == "ok"), "{end:?}");
+    let started = std::fs::read_to_string(&starts).expect("starts").lines().count();
+    assert!((9..=11).contains(&started), "{started} probes started");
 }
 
 #[test]
