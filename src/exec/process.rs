@@ -212,6 +212,25 @@ mod tests {
         assert!(!pid_alive(0) && !pid_alive(-5));
     }
 
+    /// `sleep 30` in a process group of its own, with these variables.
+    fn sleeper(env: &[(&str, &str)]) -> std::process::Child {
+        use std::os::unix::process::CommandExt as _;
+        #[allow(clippy::disallowed_methods)]
+        let mut cmd = std::process::Command::new("/bin/sleep");
+        cmd.arg("30").envs(env.iter().copied()).process_group(0);
+        cmd.spawn().expect("sleep")
+    }
+
+    /// The state letter of `pid` once it is `want`, or what it is after 10 s.
+    fn wait_for_state(pid: i32, want: &str) -> String {
+        let state = || proc_stat_fields(pid).and_then(|f| f.first().cloned()).unwrap_or_default();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while state() != want && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        state()
+    }
+
     fn p(pid: i32, ppid: i32, pgid: i32) -> Proc {
         Proc { pid, ppid, pgid, cmd: format!("p{pid}") }
     }
@@ -241,13 +260,7 @@ mod tests {
 
     #[test]
     fn the_table_shows_a_child_in_a_group_of_its_own_under_its_parent() {
-        use std::os::unix::process::CommandExt as _;
-        #[allow(clippy::disallowed_methods)]
-        let mut child = std::process::Command::new("/bin/sleep")
-            .arg("30")
-            .process_group(0)
-            .spawn()
-            .expect("sleep");
+        let mut child = sleeper(&[]);
         let pid = child.id() as i32;
         let me = std::process::id() as i32;
         let procs = table();
@@ -267,16 +280,7 @@ mod tests {
     /// kilter's own group, whose environment carries it too.
     #[test]
     fn marked_groups_are_found_by_an_exact_variable_in_the_environment() {
-        use std::os::unix::process::CommandExt as _;
-        let spawn = |var: &str, value: &str| {
-            #[allow(clippy::disallowed_methods)]
-            std::process::Command::new("/bin/sleep")
-                .arg("30")
-                .env(var, value)
-                .process_group(0)
-                .spawn()
-                .expect("sleep")
-        };
+        let spawn = |var: &str, value: &str| sleeper(&[(var, value)]);
         let mut marked = spawn("KILTER_TEST_MARK", "/a/tilt.json");
         let mut other = spawn("KILTER_TEST_MARK", "/a/tilt.json2");
         let mut longer = spawn("X_KILTER_TEST_MARK", "/a/tilt.json");
@@ -326,18 +330,16 @@ mod tests {
             }
             unreachable!("SYS_exit does not return");
         }
-        let state = || proc_stat_fields(pid).and_then(|f| f.first().cloned()).unwrap_or_default();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while state() != "Z" && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        wait_for_state(pid, "Z");
         let threads =
             std::fs::read_dir(format!("/proc/{pid}/task")).map(|d| d.count()).unwrap_or(0);
         let lingering = (pid_alive(pid), group_alive(pid), table().iter().any(|p| p.pid == pid));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while pid_alive(pid) && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        let (gone, state_after, group_gone) = (!pid_alive(pid), state(), !group_alive(pid));
+        let (gone, state_after, group_gone) =
+            (!pid_alive(pid), wait_for_state(pid, "Z"), !group_alive(pid));
         let mut status = 0;
         // SAFETY: reaps our own child.
         unsafe { libc::waitpid(pid, &mut status, 0) };
@@ -352,22 +354,11 @@ mod tests {
     /// succeeds) is not alive, and the zombie is not in the process table.
     #[test]
     fn a_group_of_one_unreaped_zombie_is_not_alive() {
-        use std::os::unix::process::CommandExt as _;
-        #[allow(clippy::disallowed_methods)]
-        let mut child = std::process::Command::new("/bin/sleep")
-            .arg("30")
-            .process_group(0)
-            .spawn()
-            .expect("sleep");
+        let mut child = sleeper(&[]);
         let pid = child.id() as i32;
         assert!(group_alive(pid) && table().iter().any(|p| p.pid == pid));
         signal(pid, libc::SIGKILL);
-        let state = || proc_stat_fields(pid).and_then(|f| f.first().cloned()).unwrap_or_default();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while state() != "Z" && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        let seen = (state(), signal(-pid, 0), group_alive(pid), pid_alive(pid));
+        let seen = (wait_for_state(pid, "Z"), signal(-pid, 0), group_alive(pid), pid_alive(pid));
         let listed = table().iter().any(|p| p.pid == pid);
         let _ = child.wait();
         assert_eq!(seen, ("Z".to_owned(), true, false, false), "a zombie still answers kill(0)");

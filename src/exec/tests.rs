@@ -181,15 +181,7 @@ fn record_mode_delivers_stdout_into_the_sink_only() {
     let mut rec = Recording::default();
     rec.answer("sh -c dump", 0, "PGDMP bytes", "");
     let r = Runner::new(Mode::Record(Mutex::new(rec)), &ui);
-    let mut got = Vec::new();
-    let out = r
-        .run_stdout_into(&sh_mut("dump"), "zstd > f", &mut |c| {
-            if let Chunk::Data(b) = c {
-                got.extend_from_slice(b);
-            }
-            Ok(())
-        })
-        .expect("answered");
+    let (out, got) = stdout_of(&r, &sh_mut("dump"), "zstd > f").expect("answered");
     assert_eq!((out.code, got.as_slice()), (Some(0), &b"PGDMP bytes"[..]));
     assert_eq!(out.stdout, "");
 }
@@ -244,14 +236,7 @@ fn a_failing_sink_is_the_error_at_once_even_when_a_grandchild_holds_stderr() {
 fn a_child_that_works_on_after_closing_its_output_is_waited_for() {
     let ui = Ui::for_tests();
     let runner = Runner::new(Mode::Real, &ui);
-    let mut got = Vec::new();
-    let out = runner
-        .run_stdout_into(&sh_mut("echo data; exec >&-; sleep 6; exit 3"), "cat > f", &mut |c| {
-            if let Chunk::Data(b) = c {
-                got.extend_from_slice(b);
-            }
-            Ok(())
-        })
+    let (out, got) = stdout_of(&runner, &sh_mut("echo data; exec >&-; sleep 6; exit 3"), "cat > f")
         .expect("waited for");
     assert_eq!((out.code, got.as_slice()), (Some(3), &b"data\n"[..]));
 }
@@ -324,6 +309,46 @@ fn sh(script: &str) -> Cmd {
     Cmd::new("sh", Some(Utf8Path::new("/bin/sh")), "run a test script").args(["-c", script])
 }
 
+/// A poll of `probe`: a new one every `every_ms`, at most `max_in_flight` at once, each killed
+/// at `max_age_ms` to make room, giving up after `timeout_ms`.
+fn poll_of<'a>(
+    what: &'a str,
+    probe: &'a Cmd,
+    every_ms: u64,
+    max_in_flight: usize,
+    max_age_ms: u64,
+    timeout_ms: u64,
+) -> Poll<'a> {
+    Poll {
+        what,
+        probe,
+        every: Duration::from_millis(every_ms),
+        max_in_flight,
+        max_age: Duration::from_millis(max_age_ms),
+        timeout: Duration::from_millis(timeout_ms),
+        script_condition: None,
+    }
+}
+
+/// `run_stdout_into` with a sink that keeps every byte: the output and the bytes.
+fn stdout_of(r: &Runner<'_>, cmd: &Cmd, rest: &str) -> Result<(Output, Vec<u8>)> {
+    let mut got = Vec::new();
+    let out = r.run_stdout_into(cmd, rest, &mut |c| {
+        if let Chunk::Data(b) = c {
+            got.extend_from_slice(b);
+        }
+        Ok(())
+    })?;
+    Ok((out, got))
+}
+
+/// A temporary directory and its UTF-8 path (the directory goes with the first).
+fn utf8_tempdir() -> (tempfile::TempDir, Utf8PathBuf) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = Utf8Path::from_path(tmp.path()).expect("utf8").to_owned();
+    (tmp, root)
+}
+
 #[test]
 fn run_for_kills_a_command_that_outlives_its_limit() {
     let ui = crate::ui::Ui::for_tests();
@@ -370,15 +395,7 @@ fn poll_overlaps_probes_so_a_slow_failing_probe_does_not_hide_success() {
         "if [ -e '{0}' ]; then echo ok; else sleep 2; echo not yet >&2; exit 1; fi",
         flag.display()
     ));
-    let p = Poll {
-        what: "the flag",
-        probe: &probe,
-        every: Duration::from_millis(100),
-        max_in_flight: 3,
-        max_age: Duration::from_millis(400),
-        timeout: Duration::from_secs(10),
-        script_condition: None,
-    };
+    let p = poll_of("the flag", &probe, 100, 3, 400, 10000);
     let t = Instant::now();
     let writer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(600));
@@ -398,17 +415,24 @@ fn poll_lets_a_slow_probe_younger_than_max_age_answer() {
     let ui = crate::ui::Ui::for_tests();
     let r = Runner::new(Mode::Real, &ui);
     let probe = sh("sleep 0.3; echo ok");
-    let p = Poll {
-        what: "the slow answer",
-        probe: &probe,
-        every: Duration::from_millis(50),
-        max_in_flight: 1,
-        max_age: Duration::from_secs(3),
-        timeout: Duration::from_secs(3),
-        script_condition: None,
-    };
+    let p = poll_of("the slow answer", &probe, 50, 1, 3000, 3000);
     let end = r.poll(&p, |o| o.success(), |_| {}).expect("the slow probe answers");
     assert!(matches!(end, PollEnd::Done(ref o) if o.stdout.trim() == "ok"), "{end:?}");
+}
+
+/// Poll a probe that answers after `secs` seconds, a new one every 20 ms, `in_flight` at once,
+/// from a `max_age` of 50 ms, until one answers; how many probes started (each counts its start
+/// in a file).
+fn slow_probe_starts(secs: &str, in_flight: usize) -> usize {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let dir = tempfile::tempdir().expect("tmp");
+    let starts = dir.path().join("starts");
+    let probe = sh(&format!("echo >> '{}'; sleep {secs}; echo ok", starts.display()));
+    let p = poll_of("the slow answer", &probe, 20, in_flight, 50, 30000);
+    let end = r.poll(&p, |o| o.success(), |_| {}).expect("answers once max_age is past it");
+    assert!(matches!(end, PollEnd::Done(ref o) if o.stdout.trim() == "ok"), "{end:?}");
+    std::fs::read_to_string(&starts).expect("starts").lines().count()
 }
 
 /// Probes that never answer within `max_age` are killed to make room; only after a whole round
@@ -418,23 +442,7 @@ fn poll_lets_a_slow_probe_younger_than_max_age_answer() {
 /// answer (each probe counts its start in a file).
 #[test]
 fn poll_doubles_max_age_only_after_a_round_of_probes_killed_in_a_row() {
-    let ui = crate::ui::Ui::for_tests();
-    let r = Runner::new(Mode::Real, &ui);
-    let dir = tempfile::tempdir().expect("tmp");
-    let starts = dir.path().join("starts");
-    let probe = sh(&format!("echo >> '{}'; sleep 1.5; echo ok", starts.display()));
-    let p = Poll {
-        what: "the slow answer",
-        probe: &probe,
-        every: Duration::from_millis(20),
-        max_in_flight: 4,
-        max_age: Duration::from_millis(50),
-        timeout: Duration::from_secs(30),
-        script_condition: None,
-    };
-    let end = r.poll(&p, |o| o.success(), |_| {}).expect("answers once max_age is past 1.5 s");
-    assert!(matches!(end, PollEnd::Done(ref o) if o.stdout.trim() == "ok"), "{end:?}");
-    let started = std::fs::read_to_string(&starts).expect("starts").lines().count();
+    let started = slow_probe_starts("1.5", 4);
     // 5 doublings x 8 kills and the probe that answers (41; a stall of the loop on a busy
     // machine may let a probe answer a round early); one doubling per kill would be about 6.
     assert!(started > 24, "{started} probes started");
@@ -445,15 +453,7 @@ fn poll_times_out_with_exit_5_and_the_last_answer() {
     let ui = crate::ui::Ui::for_tests();
     let r = Runner::new(Mode::Real, &ui);
     let probe = sh("echo 'connection refused' >&2; exit 1");
-    let p = Poll {
-        what: "the API server",
-        probe: &probe,
-        every: Duration::from_millis(50),
-        max_in_flight: 2,
-        max_age: Duration::from_secs(1),
-        timeout: Duration::from_millis(400),
-        script_condition: None,
-    };
+    let p = poll_of("the API server", &probe, 50, 2, 1000, 400);
     // A verb's deadline far off: the poll's own timeout is what ends it, and says so.
     r.set_deadline(Duration::from_secs(20), "--timeout 20s");
     let err = r.poll(&p, |o| o.success(), |_| {}).expect_err("never ready");
@@ -462,12 +462,18 @@ fn poll_times_out_with_exit_5_and_the_last_answer() {
     assert!(msg.starts_with("timed out after 400ms waiting for the API server\n"), "{msg}");
     assert!(msg.contains("last answer: connection refused"), "{msg}");
     // One probe every 50 ms for 400 ms: about eight started, each answered at once.
-    let answered: u32 = msg
-        .split_once("  (")
-        .and_then(|(_, rest)| rest.strip_suffix(" probes answered, 0 killed unanswered)"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{msg}"));
-    assert!((2..=9).contains(&answered), "{msg}");
+    let (answered, killed) = timeout_counts(&msg);
+    assert!((2..=9).contains(&answered) && killed == 0, "{msg}");
+}
+
+/// The counts at the end of a poll's timeout message: `(N probes answered, K killed unanswered)`.
+fn timeout_counts(msg: &str) -> (u32, u32) {
+    let counts = msg
+        .rsplit_once("  (")
+        .and_then(|(_, rest)| rest.strip_suffix(" killed unanswered)"))
+        .and_then(|rest| rest.split_once(" probes answered, "))
+        .and_then(|(n, k)| Some((n.parse().ok()?, k.parse().ok()?)));
+    counts.unwrap_or_else(|| panic!("no counts in: {msg}"))
 }
 
 /// Probes that never answer are killed at `max_age`, and the timeout counts them.
@@ -476,23 +482,11 @@ fn poll_timeout_counts_the_probes_it_killed_unanswered() {
     let ui = crate::ui::Ui::for_tests();
     let r = Runner::new(Mode::Real, &ui);
     let probe = sh("exec sleep 5");
-    let p = Poll {
-        what: "the hanging answer",
-        probe: &probe,
-        every: Duration::from_millis(20),
-        max_in_flight: 1,
-        max_age: Duration::from_millis(100),
-        timeout: Duration::from_millis(500),
-        script_condition: None,
-    };
+    let p = poll_of("the hanging answer", &probe, 20, 1, 100, 500);
     let msg = r.poll(&p, |o| o.success(), |_| {}).expect_err("never answers").to_string();
-    let killed: u32 = msg
-        .split_once("(0 probes answered, ")
-        .and_then(|(_, rest)| rest.strip_suffix(" killed unanswered)"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{msg}"));
+    let (answered, killed) = timeout_counts(&msg);
     // Killed at 100 ms and 200 ms; then max_age doubles to 200 ms: one more at 400 ms.
-    assert!((2..=4).contains(&killed), "{msg}");
+    assert!(answered == 0 && (2..=4).contains(&killed), "{msg}");
 }
 
 /// `max_age` doubles after twice as many probes as may be in flight were killed in a row: with
@@ -501,23 +495,7 @@ fn poll_timeout_counts_the_probes_it_killed_unanswered() {
 /// let a probe answer one round early).
 #[test]
 fn poll_doubles_max_age_after_two_kills_per_slot() {
-    let ui = crate::ui::Ui::for_tests();
-    let r = Runner::new(Mode::Real, &ui);
-    let dir = tempfile::tempdir().expect("tmp");
-    let starts = dir.path().join("starts");
-    let probe = sh(&format!("echo >> '{}'; sleep 1; echo ok", starts.display()));
-    let p = Poll {
-        what: "the slow answer",
-        probe: &probe,
-        every: Duration::from_millis(20),
-        max_in_flight: 1,
-        max_age: Duration::from_millis(50),
-        timeout: Duration::from_secs(30),
-        script_condition: None,
-    };
-    let end = r.poll(&p, |o| o.success(), |_| {}).expect("answers once max_age is past 1 s");
-    assert!(matches!(end, PollEnd::Done(ref o) if o.stdout.trim() == "ok"), "{end:?}");
-    let started = std::fs::read_to_string(&starts).expect("starts").lines().count();
+    let started = slow_probe_starts("1", 1);
     assert!((9..=11).contains(&started), "{started} probes started");
 }
 
@@ -688,8 +666,7 @@ fn run_for_under_a_nearer_deadline_fails_with_exit_5_and_under_a_later_one_times
 fn dry_run_counts_a_planned_directorys_parents_as_planned_and_not_its_siblings() {
     let ui = crate::ui::Ui::for_tests();
     let r = Runner::new(Mode::DryRun, &ui);
-    let tmp = tempfile::tempdir().expect("tmp");
-    let root = Utf8Path::from_path(tmp.path()).expect("utf8").to_owned();
+    let (_tmp, root) = utf8_tempdir();
     let (a, ab) = (root.join("a"), root.join("a/b"));
     assert!(!r.dir_planned(&ab), "not yet");
     assert!(r.dir_planned(&ab), "the script creates it now");
@@ -706,8 +683,7 @@ fn dry_run_counts_a_planned_directorys_parents_as_planned_and_not_its_siblings()
 fn dry_run_existence_follows_the_planned_writes_and_removals_only() {
     let ui = crate::ui::Ui::for_tests();
     let r = Runner::new(Mode::DryRun, &ui);
-    let tmp = tempfile::tempdir().expect("tmp");
-    let root = Utf8Path::from_path(tmp.path()).expect("utf8").to_owned();
+    let (_tmp, root) = utf8_tempdir();
     r.plan_file(&root.join("d/f"), true);
     r.plan_file(&root.join("gone"), false);
     assert!(r.exists(&root.join("d/f")) && r.exists(&root.join("d")));
@@ -724,8 +700,7 @@ fn dry_run_existence_follows_the_planned_writes_and_removals_only() {
 fn a_fed_command_with_a_working_dir_shows_the_cd_before_the_pipe() {
     let ui = crate::ui::Ui::for_tests();
     let r = Runner::new(Mode::Real, &ui);
-    let tmp = tempfile::tempdir().expect("tmp");
-    let root = Utf8Path::from_path(tmp.path()).expect("utf8").to_owned();
+    let (_tmp, root) = utf8_tempdir();
     r.set_transcript(root.join("commands.log"));
     let c = sh_mut("cat > fed").cwd(root.as_str());
     r.run_stdin_from(&c, "printf x", &mut |w| w.write_all(b"x")).expect("runs");
@@ -740,8 +715,7 @@ fn a_fed_command_with_a_working_dir_shows_the_cd_before_the_pipe() {
 #[test]
 fn copy_file_copies_what_is_there_and_says_whether_it_was() {
     let ui = crate::ui::Ui::for_tests();
-    let tmp = tempfile::tempdir().expect("tmp");
-    let root = Utf8Path::from_path(tmp.path()).expect("utf8").to_owned();
+    let (_tmp, root) = utf8_tempdir();
     std::fs::write(root.join("a.log"), "log").expect("write");
     let r = Runner::new(Mode::Real, &ui);
     assert!(r.copy_file(&root.join("a.log"), &root.join("b.log")).expect("copies"));
@@ -761,8 +735,7 @@ fn ensure_dir_makes_an_opened_directory_private_again() {
     use std::os::unix::fs::PermissionsExt as _;
     let ui = crate::ui::Ui::for_tests();
     let r = Runner::new(Mode::Real, &ui);
-    let tmp = tempfile::tempdir().expect("tmp");
-    let root = Utf8Path::from_path(tmp.path()).expect("utf8").to_owned();
+    let (_tmp, root) = utf8_tempdir();
     let open = root.join("open");
     std::fs::create_dir(&open).expect("mkdir");
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -778,8 +751,7 @@ fn ensure_dir_makes_an_opened_directory_private_again() {
 fn remove_dir_all_removes_what_is_there_and_says_whether_it_was() {
     let ui = crate::ui::Ui::for_tests();
     let r = Runner::new(Mode::Real, &ui);
-    let tmp = tempfile::tempdir().expect("tmp");
-    let root = Utf8Path::from_path(tmp.path()).expect("utf8").to_owned();
+    let (_tmp, root) = utf8_tempdir();
     std::fs::create_dir_all(root.join("d/e")).expect("mkdir");
     std::fs::write(root.join("d/e/f"), "x").expect("write");
     assert!(r.remove_dir_all(&root.join("d")).expect("removes"));
@@ -796,15 +768,7 @@ fn poll_never_runs_more_probes_at_once_than_it_allows() {
     let dir = tempfile::tempdir().expect("tmp");
     let starts = dir.path().join("starts");
     let probe = sh(&format!("echo >> '{}'; exec sleep 5", starts.display()));
-    let p = Poll {
-        what: "the hanging answer",
-        probe: &probe,
-        every: Duration::from_millis(20),
-        max_in_flight: 1,
-        max_age: Duration::from_secs(10),
-        timeout: Duration::from_millis(600),
-        script_condition: None,
-    };
+    let p = poll_of("the hanging answer", &probe, 20, 1, 10000, 600);
     let err = r.poll(&p, |o| o.success(), |_| {}).expect_err("never answers");
     assert_eq!(crate::error::code_of(&err), crate::error::Code::Timeout, "{err}");
     let started = std::fs::read_to_string(&starts).expect("starts").lines().count();
@@ -816,18 +780,9 @@ fn poll_never_runs_more_probes_at_once_than_it_allows() {
 fn a_streamed_commands_transcript_entry_has_its_duration() {
     let ui = crate::ui::Ui::for_tests();
     let r = Runner::new(Mode::Real, &ui);
-    let tmp = tempfile::tempdir().expect("tmp");
-    let root = Utf8Path::from_path(tmp.path()).expect("utf8").to_owned();
+    let (_tmp, root) = utf8_tempdir();
     r.set_transcript(root.join("commands.log"));
-    let mut got = Vec::new();
-    let out = r
-        .run_stdout_into(&sh("sleep 0.3; echo data"), "cat > x", &mut |c| {
-            if let Chunk::Data(d) = c {
-                got.extend_from_slice(d);
-            }
-            Ok(())
-        })
-        .expect("runs");
+    let (out, got) = stdout_of(&r, &sh("sleep 0.3; echo data"), "cat > x").expect("runs");
     assert_eq!(got, b"data\n");
     assert!(out.duration >= Duration::from_millis(300), "{out:?}");
     let log = std::fs::read_to_string(root.join("commands.log")).expect("transcript");
