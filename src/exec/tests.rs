@@ -527,16 +527,22 @@ fn each_overlaps_items_in_a_real_run_and_keeps_their_order_and_transcripts() {
 }
 
 #[test]
-fn each_goes_one_by_one_when_recording_and_a_panic_is_an_error() {
+fn each_goes_one_by_one_when_recording_or_planning_and_a_panic_is_an_error() {
     let ui = crate::ui::Ui::for_tests();
-    let r = Runner::new(Mode::Record(Mutex::new(Recording::default())), &ui);
-    let order = Mutex::new(Vec::new());
-    let out = r.each(&[1, 2, 3], 3, |i| {
-        order.lock().expect("lock").push(*i);
-        Ok(*i)
-    });
-    assert_eq!(out.len(), 3);
-    assert_eq!(*order.lock().expect("lock"), vec![1, 2, 3]);
+    let me = std::thread::current().id();
+    for r in [
+        Runner::new(Mode::Record(Mutex::new(Recording::default())), &ui),
+        Runner::new(Mode::DryRun, &ui),
+    ] {
+        let order = Mutex::new(Vec::new());
+        let out = r.each(&[1, 2, 3], 3, |i| {
+            order.lock().expect("lock").push(*i);
+            Ok(std::thread::current().id())
+        });
+        let threads: Vec<_> = out.into_iter().map(|o| o.expect("ran")).collect();
+        assert_eq!(threads, vec![me; 3], "on the caller's thread, no worker");
+        assert_eq!(*order.lock().expect("lock"), vec![1, 2, 3]);
+    }
     let real = Runner::new(Mode::Real, &ui);
     let out = real.each(&[1, 2, 3], 2, |i| {
         assert!(*i != 2, "boom");
