@@ -822,3 +822,55 @@ fn the_pipe_a_dump_streams_through_is_grown_to_1_mib() {
 fn group_alive_is_false_for_group_zero_and_below() {
     assert!(!group_alive(0) && !group_alive(-1));
 }
+
+/// A leader that starts a command in a group of its own while it shuts down (as Tilt may):
+/// that group is found while the leader runs and stopped with it.
+#[test]
+fn stopping_a_leader_also_stops_a_group_it_starts_while_shutting_down() {
+    use std::os::unix::process::CommandExt as _;
+    let (_tmp, root) = utf8_tempdir();
+    let late = root.join("late.pid");
+    let script = format!(
+        "trap 'setsid sleep 30 & echo $! > {late}; sleep 0.5; exit 0' TERM; while :; do sleep 0.05; done"
+    );
+    #[allow(clippy::disallowed_methods)]
+    let mut leader = std::process::Command::new("/bin/sh")
+        .args(["-c", &script])
+        .process_group(0)
+        .spawn()
+        .expect("sh");
+    let pgid = leader.id() as i32;
+    std::thread::sleep(Duration::from_millis(200));
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let stopped = r.stop_groups(Some(pgid), Vec::new(), Duration::from_secs(5)).expect("stops");
+    let _ = leader.wait();
+    let late_pid: i32 = std::fs::read_to_string(&late)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .expect("the leader started its late command");
+    let late_alive = pid_alive(late_pid);
+    signal(late_pid, libc::SIGKILL);
+    assert_eq!(stopped, Stopped::Terminated);
+    assert!(!late_alive, "the command started during shutdown was stopped too");
+}
+
+/// A probe killed at its limit whose grandchild keeps its output open: given up on after a
+/// bounded wait, and never taken for a success.
+#[test]
+fn a_killed_probe_whose_grandchild_holds_its_output_is_not_a_success() {
+    let (_tmp, root) = utf8_tempdir();
+    let pid_file = root.join("grandchild.pid");
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let out = r
+        .run_for(
+            &sh(&format!("sleep 30 & echo $! > {pid_file}; exec sleep 30")),
+            Duration::from_millis(300),
+        )
+        .expect("runs");
+    if let Some(pid) = std::fs::read_to_string(&pid_file).ok().and_then(|s| s.trim().parse().ok()) {
+        signal(pid, libc::SIGKILL);
+    }
+    assert!(out.timed_out && out.code.is_none() && !out.success(), "{out:?}");
+}
