@@ -829,9 +829,9 @@ fn group_alive_is_false_for_group_zero_and_below() {
 fn stopping_a_leader_also_stops_a_group_it_starts_while_shutting_down() {
     use std::os::unix::process::CommandExt as _;
     let (_tmp, root) = utf8_tempdir();
-    let late = root.join("late.pid");
+    let (late, ready) = (root.join("late.pid"), root.join("ready"));
     let script = format!(
-        "trap 'setsid sleep 30 & echo $! > {late}; sleep 0.5; exit 0' TERM; while :; do sleep 0.05; done"
+        "trap 'setsid sleep 30 & echo $! > {late}; sleep 0.5; exit 0' TERM; : > {ready}; while :; do sleep 0.05; done"
     );
     #[allow(clippy::disallowed_methods)]
     let mut leader = std::process::Command::new("/bin/sh")
@@ -840,7 +840,11 @@ fn stopping_a_leader_also_stops_a_group_it_starts_while_shutting_down() {
         .spawn()
         .expect("sh");
     let pgid = leader.id() as i32;
-    std::thread::sleep(Duration::from_millis(200));
+    let end = Instant::now() + Duration::from_secs(10);
+    while !ready.exists() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(ready.exists(), "the leader set its trap");
     let ui = crate::ui::Ui::for_tests();
     let r = Runner::new(Mode::Real, &ui);
     let stopped = r.stop_groups(Some(pgid), Vec::new(), Duration::from_secs(5)).expect("stops");
