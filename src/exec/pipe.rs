@@ -198,7 +198,7 @@ pub enum Chunk<'a> {
 }
 
 /// Copy a child's stdout into `sink` until EOF (for [`Runner::run_stdout_into`]).
-fn copy_out(
+pub(super) fn copy_out(
     reader: &mut impl Read,
     sink: &mut dyn FnMut(Chunk<'_>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {

@@ -878,3 +878,47 @@ fn a_killed_probe_whose_grandchild_holds_its_output_is_not_a_success() {
     }
     assert!(out.timed_out && out.code.is_none() && !out.success(), "{out:?}");
 }
+
+/// Copying a dump's output: a read interrupted by a signal is retried, any other read error is
+/// the copy's error (never skipped over as if the stream had ended cleanly).
+#[test]
+fn copy_out_retries_an_interrupted_read_and_fails_on_any_other_error() {
+    struct Script(Vec<std::io::Result<&'static [u8]>>);
+    impl std::io::Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.remove(0) {
+                Ok(b) => {
+                    buf[..b.len()].copy_from_slice(b);
+                    Ok(b.len())
+                }
+                Err(e) => Err(e),
+            }
+        }
+    }
+    let err = |kind| Err(std::io::Error::from(kind));
+    let mut got = Vec::new();
+    let mut sink = |c: Chunk<'_>| {
+        if let Chunk::Data(b) = c {
+            got.extend_from_slice(b);
+        }
+        Ok(())
+    };
+    let mut ok = Script(vec![Ok(b"ab"), err(std::io::ErrorKind::Interrupted), Ok(b"c"), Ok(b"")]);
+    super::pipe::copy_out(&mut ok, &mut sink).expect("an interrupted read is retried");
+    let mut bad = Script(vec![Ok(b"ab"), err(std::io::ErrorKind::BrokenPipe), Ok(b"")]);
+    let e = super::pipe::copy_out(&mut bad, &mut sink).expect_err("a read error is the error");
+    assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
+    assert_eq!(got, b"abcab");
+}
+
+/// A poll whose probes succeed but never show what it waits for times out showing the last
+/// probe's output (not "exit status 0").
+#[test]
+fn poll_timeout_shows_the_last_successful_answer_it_did_not_accept() {
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let probe = sh("echo not yet");
+    let p = poll_of("the word ready", &probe, 50, 1, 1000, 300);
+    let msg = r.poll(&p, |o| o.stdout.contains("ready"), |_| {}).expect_err("never").to_string();
+    assert!(msg.contains("\n  last answer: not yet\n"), "{msg}");
+}

@@ -280,6 +280,7 @@ fn down_after_the_grace_period(knob: &str) {
         "{knob}: {err}"
     );
     assert!(err.contains(&format!("Stopped Tilt (pid {tilt})")), "{knob}: {err}");
+    assert!(!err.contains("survived SIGKILL"), "{knob}: nothing outlived SIGKILL: {err}");
     assert!(
         took >= Duration::from_secs(10) && took < Duration::from_secs(14),
         "{knob}: the grace period is 10 s: down took {took:?}"
