@@ -117,6 +117,12 @@ while (($#)); do
 done
 ((${#selected[@]})) || mapfile -t selected < <(groups)
 
+if ((iterate)) && [[ -n ${MUTANTS_SHARD:-} ]]; then
+    # cargo-mutants shards what --iterate leaves, so the shard would hold other mutants.
+    echo "mutants.sh: --iterate with MUTANTS_SHARD would shard what the last run left, not test the rest of its shard; rerun the shard without --iterate" >&2
+    exit 2
+fi
+
 diff_file=""
 if [[ -n $diff_base ]]; then
     diff_file=$(mktemp "${TMPDIR:-/tmp}/kilter-mutants-diff.XXXXXX")
