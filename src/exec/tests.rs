@@ -781,25 +781,32 @@ fn poll_never_runs_more_probes_at_once_than_it_allows() {
     assert_eq!(started, 1, "one probe in flight at most");
 }
 
-/// A streamed dump's transcript entry carries how long it ran.
+/// The seconds a transcript entry records for the command whose line ends with `end`.
+fn logged_secs(log: &str, end: &str) -> f64 {
+    log.lines()
+        .find(|l| l.ends_with(end))
+        .and_then(|l| l.split('\t').nth(2))
+        .and_then(|d| d.strip_suffix('s'))
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("no entry ending {end:?} in:\n{log}"))
+}
+
+/// A command's output and its transcript entry carry how long it ran: a captured one and a
+/// streamed dump alike.
 #[test]
-fn a_streamed_commands_transcript_entry_has_its_duration() {
+fn commands_and_their_transcript_entries_have_their_duration() {
     let ui = crate::ui::Ui::for_tests();
     let r = Runner::new(Mode::Real, &ui);
     let (_tmp, root) = utf8_tempdir();
     r.set_transcript(root.join("commands.log"));
+    let out = r.run(&sh("sleep 0.3")).expect("runs");
+    assert!(out.duration >= Duration::from_millis(300), "{out:?}");
     let (out, got) = stdout_of(&r, &sh("sleep 0.3; echo data"), "cat > x").expect("runs");
     assert_eq!(got, b"data\n");
     assert!(out.duration >= Duration::from_millis(300), "{out:?}");
     let log = std::fs::read_to_string(root.join("commands.log")).expect("transcript");
-    let secs: f64 = log
-        .lines()
-        .find(|l| l.ends_with("| cat > x"))
-        .and_then(|l| l.split('\t').nth(2))
-        .and_then(|d| d.strip_suffix('s'))
-        .and_then(|d| d.parse().ok())
-        .unwrap_or_else(|| panic!("{log}"));
-    assert!(secs >= 0.3, "{log}");
+    assert!(logged_secs(&log, "-c 'sleep 0.3'") >= 0.3, "{log}");
+    assert!(logged_secs(&log, "| cat > x") >= 0.3, "{log}");
 }
 
 /// The pipe a dump streams through is grown from Linux's 64 KiB to 1 MiB (best effort: the
