@@ -2,8 +2,13 @@
 //! of a process (pid + start time) so that a recycled pid is never mistaken for our Tilt.
 
 /// Send `sig` to a process (positive pid) or a process group (negative pid). Returns false if it
-/// does not exist.
+/// does not exist. Never to 0 or -1, which kill(2) reads as "kilter's own group" and "every
+/// process kilter may signal": a group number that came out as 0 or 1 is refused here, whatever
+/// computed it.
 pub fn signal(pid: i32, sig: i32) -> bool {
+    if pid == 0 || pid == -1 {
+        return false;
+    }
     // SAFETY: kill(2) has no memory-safety preconditions.
     unsafe { libc::kill(pid, sig) == 0 }
 }
@@ -200,6 +205,13 @@ pub fn members(groups: &[i32]) -> Vec<Proc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn never_signals_its_own_group_or_every_process() {
+        // kill(0, 0) and kill(-1, 0) would succeed (there are processes to signal).
+        assert!(!signal(0, 0) && !signal(-1, 0));
+        assert!(signal(std::process::id() as i32, 0), "a real pid is signalled");
+    }
 
     #[test]
     fn own_process_is_alive_with_a_stable_start_time() {
