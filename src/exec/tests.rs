@@ -929,3 +929,31 @@ fn poll_timeout_shows_the_last_successful_answer_it_did_not_accept() {
     let msg = r.poll(&p, |o| o.stdout.contains("ready"), |_| {}).expect_err("never").to_string();
     assert!(msg.contains("\n  last answer: not yet\n"), "{msg}");
 }
+
+/// A group that ignores SIGTERM is killed once the grace period is over, and `stop_groups`
+/// returns as soon as it is gone (not after the whole bounded wait that follows SIGKILL).
+#[test]
+fn a_group_that_ignores_sigterm_is_killed_after_the_grace_period_and_no_later() {
+    use std::os::unix::process::CommandExt as _;
+    let (_tmp, root) = utf8_tempdir();
+    let ready = root.join("ready");
+    #[allow(clippy::disallowed_methods)]
+    let mut stubborn = std::process::Command::new("/bin/sh")
+        .args(["-c", &format!("trap '' TERM; : > {ready}; while :; do sleep 0.05; done")])
+        .process_group(0)
+        .spawn()
+        .expect("sh");
+    let end = Instant::now() + Duration::from_secs(10);
+    while !ready.exists() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let t = Instant::now();
+    let stopped = r.stop_groups(None, vec![stubborn.id() as i32], Duration::from_millis(300));
+    let took = t.elapsed();
+    let _ = stubborn.wait();
+    assert_eq!(stopped.expect("stops"), Stopped::Killed);
+    assert!(took >= Duration::from_millis(300), "the grace period first: {took:?}");
+    assert!(took < Duration::from_millis(1500), "gone at once after SIGKILL: {took:?}");
+}
