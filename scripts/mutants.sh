@@ -26,6 +26,7 @@
 #      MUTANTS_SHARD=K/N       only every N-th mutant, starting at K (cargo-mutants --shard, round-robin):
 #                              a sample of a large group, for an estimate when the whole would not fit;
 #                              the same K/N over every group is a uniform sample of the whole crate
+#      MUTANTS_PIDNS=0         do not run cargo-mutants in a PID namespace of its own (see below)
 #      CARGO_TARGET_DIR=DIR    one target directory for every group's build copy, so the dependencies
 #                              are built once, not once per group (only with MUTANTS_JOBS=1: parallel
 #                              jobs would share the unhashed kilter and fake-tool binaries)
@@ -134,6 +135,15 @@ if [[ -n $diff_base ]]; then
     fi
 fi
 
+# A mutant of the process code can turn a group number into 0 or 1, and kill(-1) signals every
+# process the user may signal: as root, the whole machine's. In a PID namespace of its own it
+# reaches only the run's own processes (cargo-mutants is that namespace's PID 1, which kill(-1)
+# spares). Needs root (or user namespaces) and util-linux's unshare; MUTANTS_PIDNS=0 turns it off.
+pidns=()
+if [[ ${MUTANTS_PIDNS:-1} != 0 ]] && unshare --pid --fork --mount-proc true 2>/dev/null; then
+    pidns=(unshare --pid --fork --mount-proc)
+fi
+
 summary=()
 status=0
 for g in "${selected[@]}"; do
@@ -154,7 +164,7 @@ for g in "${selected[@]}"; do
     mkdir -p "target/mutants-out/$g"
     echo "==> mutants: $g ($(field "$g" 2))"
     rc=0
-    cargo mutants "${args[@]}" "${test_args[@]}" || rc=$?
+    "${pidns[@]}" cargo mutants "${args[@]}" "${test_args[@]}" || rc=$?
     # cargo-mutants: 0 all caught, 2 some missed, 3 some timed out, 4 the baseline failed, 1 usage
     case $rc in 0 | 2 | 3) ;; *) status=1 ;; esac
     out="target/mutants-out/$g/mutants.out"
