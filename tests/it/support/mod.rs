@@ -319,7 +319,14 @@ impl Env {
     /// signal, or replaced by the real docker client). A call's exit record is the next
     /// `{"exit","pid"}` line of the same pid.
     pub fn call_exits(&self) -> Vec<(serde_json::Value, Option<i64>)> {
-        let mut out: Vec<(serde_json::Value, Option<i64>)> = Vec::new();
+        let ends = self.call_ends().into_iter();
+        ends.map(|(r, end)| (r, end.and_then(|e| e["exit"].as_i64()))).collect()
+    }
+
+    /// Each call record (in the order of [`Env::call_records`]) with its exit record
+    /// (`{"exit", "pid", "ts_ms"}`: when it returned), if it has one.
+    pub fn call_ends(&self) -> Vec<(serde_json::Value, Option<serde_json::Value>)> {
+        let mut out: Vec<(serde_json::Value, Option<serde_json::Value>)> = Vec::new();
         let mut open: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
         for r in self.call_log() {
             let pid = r["pid"].as_i64().unwrap_or(-1);
@@ -327,7 +334,7 @@ impl Env {
                 open.insert(pid, out.len());
                 out.push((r, None));
             } else if let Some(i) = open.remove(&pid) {
-                out[i].1 = r["exit"].as_i64();
+                out[i].1 = Some(r);
             }
         }
         out
