@@ -661,3 +661,45 @@ fn a_dump_on_a_terminal_shows_the_rate_it_arrives_at() {
         );
     }
 }
+
+/// Ctrl-C during a dump that arrives slowly stops it at once: the `kubectl exec` is killed
+/// rather than read to its end, kilter exits 130, and nothing is kept.
+#[test]
+fn ctrl_c_stops_a_slow_dump_at_once() {
+    let Some((pg, p)) = seeded("ctrl_c_stops_a_slow_dump_at_once", "name: shop\n") else {
+        return;
+    };
+    pg.wire_without_zstd(&p.env);
+    // About 800 KB that hardly compresses (pg_dump -Z 1, then no zstd in the pod), through a
+    // `kubectl exec` held to 0.05 MB/s: some ten seconds if it were read to its end.
+    pg.psql(
+        "shop",
+        "CREATE TABLE r AS SELECT g, md5(g::text || random()::text) || md5(random()::text) AS v FROM generate_series(1, 12000) g",
+    );
+    p.env.set_knob("exec_mbps", "0.05");
+    let child = p
+        .env
+        .kilter_std(&p.dir)
+        .args(["db", "snapshot", "slow"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kilter");
+    let partial = p.snapshots().join("slow.dump.partial");
+    let started =
+        crate::support::wait_until(std::time::Duration::from_secs(20), || partial.exists());
+    assert!(started, "the dump started");
+    // Let some of it arrive.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let t = std::time::Instant::now();
+    // SAFETY: plain kill(2) of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().expect("waits");
+    let took = t.elapsed();
+    assert_eq!(code(&out), 130, "{}", stderr_of(&out));
+    assert!(
+        took < std::time::Duration::from_secs(6),
+        "stopped at once, not read to its end: {took:?}"
+    );
+    assert!(p.contents().is_empty(), "nothing kept");
+}
