@@ -957,3 +957,46 @@ fn a_group_that_ignores_sigterm_is_killed_after_the_grace_period_and_no_later() 
     assert!(took >= Duration::from_millis(300), "the grace period first: {took:?}");
     assert!(took < Duration::from_millis(1500), "gone at once after SIGKILL: {took:?}");
 }
+
+/// A streamed command that exits and closes its output is done at once: the wait for a
+/// grandchild that holds the output (2 s) is only for that case.
+#[test]
+fn a_streamed_command_that_closes_its_output_is_done_at_once() {
+    let (_tmp, root) = utf8_tempdir();
+    let ui = Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let started = Instant::now();
+    let out =
+        r.run_streamed(&sh("echo done").mutate(), &root.join("out.log"), &|_| {}).expect("runs");
+    let took = started.elapsed();
+    assert_eq!(out.code, Some(0));
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+}
+
+/// A poll's transcript: the probe that answered first time is its only line; when several
+/// were needed, a last line says which one answered, how often they ran and how many were
+/// killed unanswered.
+#[test]
+fn a_polls_transcript_says_which_probe_answered_when_it_was_not_the_first() {
+    let (_tmp, root) = utf8_tempdir();
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    r.set_transcript(root.join("commands.log"));
+    let first = sh("echo ready");
+    let end =
+        r.poll(&poll_of("the first answer", &first, 20, 1, 1000, 5000), |o| o.success(), |_| {});
+    assert!(matches!(end, Ok(PollEnd::Done(_))), "{end:?}");
+    let log = std::fs::read_to_string(root.join("commands.log")).expect("transcript");
+    assert_eq!(log.lines().count(), 1, "{log}");
+    assert!(!log.contains("# probe"), "{log}");
+    // The third probe answers: each counts its start, and fails until there were two before it.
+    let count = root.join("count");
+    let third =
+        sh(&format!("n=$(cat {count} 2>/dev/null | wc -l); echo >> {count}; [ \"$n\" -ge 2 ]"));
+    let end =
+        r.poll(&poll_of("the third answer", &third, 20, 1, 1000, 5000), |o| o.success(), |_| {});
+    assert!(matches!(end, Ok(PollEnd::Done(_))), "{end:?}");
+    let log = std::fs::read_to_string(root.join("commands.log")).expect("transcript");
+    let last = log.lines().last().unwrap_or_default();
+    assert!(last.ends_with("  # probe 3 of 3 (every 20ms, 0 killed unanswered)"), "{log}");
+}
