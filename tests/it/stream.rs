@@ -598,6 +598,19 @@ fn a_pg_dump_that_fails_at_once_otherwise_is_not_retried_with_another_compressio
     assert!(p.contents().is_empty(), "nothing kept: {:?}", p.contents());
 }
 
+/// A project whose database holds about 800 KB that does not compress (table `r`), in a pod
+/// without zstd, behind a `kubectl exec` held to `mbps` MB/s.
+fn slow_dump(what: &str, mbps: &str) -> Option<(Pg, Proj)> {
+    let (pg, p) = seeded(what, "name: shop\n")?;
+    pg.wire_without_zstd(&p.env);
+    pg.psql(
+        "shop",
+        "CREATE TABLE r AS SELECT g, md5(g::text || random()::text) || md5(random()::text) AS v FROM generate_series(1, 12000) g",
+    );
+    p.env.set_knob("exec_mbps", mbps);
+    Some((pg, p))
+}
+
 /// On a terminal, a dump shows how much has arrived and at what rate: through a `kubectl exec`
 /// held to 0.2 MB/s, the rate shown is that, not a remainder or a total.
 #[test]
@@ -605,17 +618,9 @@ fn a_dump_on_a_terminal_shows_the_rate_it_arrives_at() {
     let Some(script) = crate::support::script_or_skip("a dump's progress on a terminal") else {
         return;
     };
-    let Some((pg, p)) = seeded("a_dump_on_a_terminal_shows_the_rate", "name: shop\n") else {
-        return;
-    };
-    pg.wire_without_zstd(&p.env);
     // About 800 KB that does not compress: four seconds at 0.2 MB/s (a rate that grew with the
     // time instead of falling would be out of range by the second second).
-    pg.psql(
-        "shop",
-        "CREATE TABLE r AS SELECT g, md5(g::text || random()::text) || md5(random()::text) AS v FROM generate_series(1, 12000) g",
-    );
-    p.env.set_knob("exec_mbps", "0.2");
+    let Some((_pg, p)) = slow_dump("a_dump_on_a_terminal_shows_the_rate", "0.2") else { return };
     let kilter = env!("CARGO_BIN_EXE_kilter");
     // A terminal as wide as a usual window (a new pty has no size, and nothing is drawn then).
     let mut cmd = crate::support::on_a_terminal(
@@ -666,17 +671,9 @@ fn a_dump_on_a_terminal_shows_the_rate_it_arrives_at() {
 /// rather than read to its end, kilter exits 130, and nothing is kept.
 #[test]
 fn ctrl_c_stops_a_slow_dump_at_once() {
-    let Some((pg, p)) = seeded("ctrl_c_stops_a_slow_dump_at_once", "name: shop\n") else {
-        return;
-    };
-    pg.wire_without_zstd(&p.env);
-    // About 800 KB that hardly compresses (pg_dump -Z 1, then no zstd in the pod), through a
-    // `kubectl exec` held to 0.05 MB/s: some ten seconds if it were read to its end.
-    pg.psql(
-        "shop",
-        "CREATE TABLE r AS SELECT g, md5(g::text || random()::text) || md5(random()::text) AS v FROM generate_series(1, 12000) g",
-    );
-    p.env.set_knob("exec_mbps", "0.05");
+    // About 500 KB once pg_dump -Z 1 has compressed it, through 0.05 MB/s: some ten seconds if
+    // it were read to its end.
+    let Some((_pg, p)) = slow_dump("ctrl_c_stops_a_slow_dump_at_once", "0.05") else { return };
     let child = p
         .env
         .kilter_std(&p.dir)
