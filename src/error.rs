@@ -122,6 +122,13 @@ impl fmt::Display for Interrupted {
 }
 impl std::error::Error for Interrupted {}
 
+/// A program that could not be started, or (in a dry run) was not run because it is not
+/// installed: the environment is not ready.
+fn a_tool_could_not_run(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<CouldNotExecute>().is_some()
+        || e.downcast_ref::<CommandFailed>().is_some_and(|c| c.not_run.is_some())
+}
+
 /// The exit code for an error: the first typed error in the chain decides.
 pub fn code_of(err: &anyhow::Error) -> Code {
     // An `Exit` attached with `.context(…)` is only seen through anyhow's own downcast.
@@ -135,9 +142,7 @@ pub fn code_of(err: &anyhow::Error) -> Code {
         if cause.downcast_ref::<Interrupted>().is_some() {
             return Code::Interrupted;
         }
-        if cause.downcast_ref::<CouldNotExecute>().is_some()
-            || cause.downcast_ref::<CommandFailed>().is_some_and(|c| c.not_run.is_some())
-        {
+        if a_tool_could_not_run(cause) {
             return Code::Environment;
         }
     }
@@ -174,9 +179,7 @@ pub fn render(err: &anyhow::Error) -> Vec<(Part, String)> {
         if let Some(x) = e.downcast_ref::<CommandFailed>() {
             hints.extend(x.hint.clone());
         }
-        if e.downcast_ref::<CouldNotExecute>().is_some()
-            || e.downcast_ref::<CommandFailed>().is_some_and(|c| c.not_run.is_some())
-        {
+        if a_tool_could_not_run(e) {
             hints.push("run `kilter doctor` to check the tools kilter needs".into());
         }
     };
