@@ -265,7 +265,9 @@ impl<'a, 'r> Machine<'a, 'r> {
             .step(&format!("Creating the router {name}"), &format!("create the router {name}"));
         let list = candidates(recorded_port(&self.ports_path)?, self.settings.preferred_port);
         let mut port = planned;
-        for _ in 0..list.len() {
+        let mut migrate_requests = true;
+        let mut tries = 0;
+        while tries < list.len() {
             let spec = caddy::RouterSpec {
                 name: name.clone(),
                 image: self.settings.image.clone(),
@@ -275,6 +277,7 @@ impl<'a, 'r> Machine<'a, 'r> {
                 mount: CONFIG_MOUNT.to_owned(),
                 config: mounted_config(),
                 labels: vec![(SHARED_LABEL.to_owned(), ROLE.to_owned())],
+                migrate_requests,
             };
             let cmd = caddy::run_cmd(self.docker, &spec);
             let out = self.runner.run_unchecked(&cmd)?;
@@ -289,6 +292,17 @@ impl<'a, 'r> Machine<'a, 'r> {
                 }
                 return Ok(port);
             }
+            if migrate_requests && caddy::migrate_refused(&out.stderr) {
+                // docker may have created the container before runc refused the switch (or may
+                // not, when the engine refused it): remove it whatever, then the same port again.
+                self.runner.run_unchecked(&self.docker.rm_force_cmd(std::slice::from_ref(name)))?;
+                self.ui.note(&format!(
+                    "this Docker engine's kernel has no {} (Linux < 5.14): a request that arrives while the router reloads may be dropped",
+                    caddy::MIGRATE_SYSCTL
+                ));
+                migrate_requests = false;
+                continue;
+            }
             let taken = caddy::publish_refused(&out.stderr);
             if !taken {
                 return Err(self
@@ -299,6 +313,7 @@ impl<'a, 'r> Machine<'a, 'r> {
             // docker created the container before it failed to publish the port.
             self.runner.run(&self.docker.rm_force_cmd(std::slice::from_ref(name)))?;
             port = self.free_port(&list, Some(port))?;
+            tries += 1;
         }
         Err(Exit::new(Code::Failed, "could not publish the router on a free port")
             .hint("free port 80 or one of 8080-8099, or `KILTER_ROUTER=off`")

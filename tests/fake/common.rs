@@ -49,6 +49,9 @@ pub const KNOBS: &[(&str, &str)] = &[
     // the host's cgroup version as docker reports it: auto (v2 when
     // /sys/fs/cgroup/cgroup.controllers exists), v1 or v2
     ("cgroup", "auto"),
+    // comma-separated sysctls the engine's kernel lacks: `docker run --sysctl K=V` of one creates
+    // the container and fails to start it, as runc does (e.g. net.ipv4.tcp_migrate_req < 5.14)
+    ("kernel_lacks", ""),
     ("kind_version", "v0.32.0"),
     ("kubectl_version", "v1.32.2"),
     ("tilt_version", "v0.37.6"),

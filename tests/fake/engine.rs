@@ -113,6 +113,7 @@ pub fn run(ctx: &Ctx, rest: &[String]) -> i32 {
         val(&["--env", "-e"]),
         val(&["--network", "--net"]),
         val(&["--label", "-l"]),
+        val(&["--sysctl"]),
     ];
     // The image's own command, or the router's `caddy run --config FILE` after the image.
     let (rest, command) = split_caddy_command(rest);
@@ -177,6 +178,16 @@ pub fn run(ctx: &Ctx, rest: &[String]) -> i32 {
         labels.insert(k.to_string(), v.to_string());
     }
     let network = p.get("--network").unwrap_or("bridge").to_string();
+    let mut sysctls = BTreeMap::new();
+    for kv in p.all("--sysctl") {
+        let Some((k, v)) = kv.split_once('=') else { return ctx.unexpected() };
+        sysctls.insert(k.to_string(), v.to_string());
+    }
+    // A sysctl the engine's kernel does not have (knob `kernel_lacks`): runc fails to open it
+    // when the container starts, after docker created it.
+    let lacks = ctx.knob("kernel_lacks");
+    let missing = sysctls.keys().find(|k| lacks.split(',').any(|l| !l.is_empty() && l == *k));
+    let missing = missing.cloned();
 
     let _l = ctx.lock();
     let mut cs = Containers::load(&ctx.state);
@@ -210,6 +221,7 @@ pub fn run(ctx: &Ctx, rest: &[String]) -> i32 {
     i.host_config.privileged = false;
     i.host_config.security_opt = Vec::new();
     i.host_config.tmpfs = BTreeMap::new();
+    i.host_config.sysctls = sysctls;
     i.host_config.binds.extend(
         binds.iter().map(|(s, d, ro)| if *ro { format!("{s}:{d}:ro") } else { format!("{s}:{d}") }),
     );
@@ -261,6 +273,19 @@ pub fn run(ctx: &Ctx, rest: &[String]) -> i32 {
     i.network_settings.networks.insert(network, ep);
     let id = c.inspect.id.clone();
     cs.containers.insert(name.to_string(), c);
+    if let Some(key) = missing {
+        let e = format!(
+            "failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: open /proc/sys/{}: no such file or directory: unknown",
+            key.replace('.', "/")
+        );
+        let st = &mut cs.containers.get_mut(name).expect("inserted").inspect.state;
+        st.exit_code = 127;
+        st.error = e.clone();
+        cs.save(&ctx.state);
+        outln!("{id}");
+        errln!("docker: Error response from daemon: {e}\n\n{RUN_HELP}");
+        return 127;
+    }
     // Publishing fails after the container was created (it stays `created`).
     if let Err(e) = crate::docker::start_one(&mut cs, name) {
         cs.save(&ctx.state);

@@ -92,6 +92,9 @@ pub struct HostConfig {
     pub security_opt: Vec<String>,
     pub tmpfs: BTreeMap<String, String>,
     pub init: bool,
+    /// `--sysctl K=V` (docker leaves the key out when there is none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctls: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -360,6 +363,7 @@ impl Container {
                         ("/run".into(), String::new()),
                         ("/tmp".into(), String::new()),
                     ]),
+                    sysctls: BTreeMap::new(),
                     init: false,
                 },
                 mounts: vec![

@@ -179,6 +179,15 @@ fn real_docker_router_two_projects_by_name_then_stop_and_destroy() {
     let host_a = format!("mailpit.{a}.localhost");
     let host_b = format!("mailpit.{b}.localhost");
     assert_eq!(wait_for(port, &host_a, 200), (200, format!("mail of {a}")));
+    // Caddy's reload closes its old listening socket (SO_REUSEPORT); the kernel moves what is
+    // queued on it to the new one only with this switch on in the router's network namespace.
+    let migrate = rt
+        .env
+        .docker()
+        .args(["exec", &rt.name(), "cat", "/proc/sys/net/ipv4/tcp_migrate_req"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&migrate.stdout).trim(), "1", "{migrate:?}");
 
     // The second project's up reloads the router while requests keep coming: none is dropped.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

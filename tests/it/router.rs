@@ -105,6 +105,8 @@ fn up_with_a_web_service_creates_the_router_and_routes_its_names() {
         serde_json::json!({"HostIp": "127.0.0.1", "HostPort": "80"})
     );
     assert!(c["NetworkSettings"]["Networks"].get("kind").is_some(), "on kind: {c}");
+    // A reload moves the connections queued on Caddy's old socket to its new one.
+    assert_eq!(c["HostConfig"]["Sysctls"], serde_json::json!({"net.ipv4.tcp_migrate_req": "1"}));
     let config_dir = env.home().join(".cache").join("kilter").join(".router");
     let bind =
         c["Mounts"].as_array().expect("mounts").iter().find(|m| m["Type"] == "bind").cloned();
@@ -273,6 +275,37 @@ fn port_80_taken_moves_the_router_to_8080_and_the_urls_say_so() {
     );
     let text = stdout_of(&kilter_ok(&env, &dir, &["router", "status"]));
     assert!(text.contains("http://mailpit.shop.localhost:8080"), "{text}");
+}
+
+/// An engine whose kernel cannot migrate queued connections (Linux < 5.14): docker creates the
+/// router, runc refuses the sysctl; kilter removes it, runs it without, on the same port, and
+/// says what that costs. Any other failure is not retried without it.
+#[test]
+fn an_engine_without_request_migration_gets_the_router_without_it_and_a_note() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    env.set_knob("kernel_lacks", "net.ipv4.tcp_migrate_req");
+    let out = kilter_ok(&env, &dir, &["up"]);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("kernel has no net.ipv4.tcp_migrate_req (Linux < 5.14): a request that arrives while the router reloads may be dropped"),
+        "{err}"
+    );
+    assert!(!err.contains("the router uses 127.0.0.1:8080"), "the same port: {err}");
+    let c = env.container("kilter-router").expect("the router exists");
+    assert_eq!(c["State"]["Status"], "running");
+    assert!(c["HostConfig"].get("Sysctls").is_none(), "{c}");
+    assert_eq!(c["HostConfig"]["PortBindings"]["80/tcp"][0]["HostPort"], "80");
+    let calls: Vec<String> = env
+        .calls_of("docker")
+        .into_iter()
+        .filter(|c| c.contains("kilter-router") && (c.contains(" run ") || c.contains(" rm ")))
+        .collect();
+    assert_eq!(calls.len(), 3, "run, rm -f, run: {calls:?}");
+    assert!(calls[0].contains("--sysctl 'net.ipv4.tcp_migrate_req=1'"), "{calls:?}");
+    assert!(calls[1].contains("rm -f kilter-router"), "{calls:?}");
+    assert!(!calls[2].contains("--sysctl"), "{calls:?}");
+    assert_eq!(router_port(&env), Some(80));
 }
 
 #[test]
