@@ -563,3 +563,88 @@ fn real_docker_and_the_fake_docker_agree() {
         diffs.join("\n")
     );
 }
+
+/// `docker run --sysctl` (the router's `net.ipv4.tcp_migrate_req=1`) on the real engine and the
+/// fake: a sysctl the kernel has is `HostConfig.Sysctls`; one it lacks (the fake's knob
+/// `kernel_lacks`; on the engine a name no kernel has) creates the container, prints its Id and
+/// fails to start it with exit 127, runc's `open /proc/sys/…` in the error, the container left
+/// `created` with that exit code: what kilter's fallback for an older kernel reads.
+#[test]
+#[ignore = "real-Docker tier: KILTER_REAL_DOCKER=1 and --include-ignored"]
+fn real_docker_and_the_fake_docker_agree_on_sysctls() {
+    let image = "kilter-test-router:latest";
+    let Some(real_env) = Env::real_docker_with_image(image, "scripts/build-router-image.sh") else {
+        return;
+    };
+    let fake_env = Env::new();
+    let absent = "net.ipv4.tcp_kilter_contract_absent";
+    fake_env.set_knob("kernel_lacks", absent);
+    let names = [real_env.unique_name("sysctl-on"), real_env.unique_name("sysctl-off")];
+    struct Gone<'a>(&'a Env, &'a [String; 2]);
+    impl Drop for Gone<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.docker().args(["rm", "-f"]).args(self.1.iter()).output();
+        }
+    }
+    let _gone = Gone(&real_env, &names);
+    let conf = real_env.home().join("caddy");
+    std::fs::create_dir_all(&conf).unwrap();
+    // What kilter can observe of one `docker run`: exit code, whether stdout is one container
+    // Id, the error's runc part, and the container's state, exit code and sysctls afterwards.
+    let observe = |env: &Env, name: &str, sysctl: &str| -> Vec<String> {
+        let run = env
+            .docker()
+            .args(["run", "-d", "--name", name, "--sysctl", sysctl, "-v"])
+            .arg(format!("{}:/etc/kilter-router:ro", conf.display()))
+            .args([image, "caddy", "run", "--config", "/etc/kilter-router/caddy.json"])
+            .output()
+            .expect("docker run");
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        let id = stdout.trim();
+        let inspect = env.docker().args(["inspect", name]).output().expect("inspect");
+        let c: Value = serde_json::from_slice(&inspect.stdout).unwrap_or(Value::Null);
+        let c = &c[0];
+        let runc = stderr
+            .split("error during container init: ")
+            .nth(1)
+            // docker 20.10's client ends the message with a full stop, 28's does not.
+            .map(|r| r.lines().next().unwrap_or_default().trim_end_matches('.').to_owned())
+            .unwrap_or_default();
+        vec![
+            format!("exit {:?}", run.status.code()),
+            format!(
+                "an Id on stdout: {}",
+                id.len() == 64 && id.chars().all(|ch| ch.is_ascii_hexdigit())
+            ),
+            format!("runc: {runc}"),
+            format!(
+                "status {}",
+                if run.status.success() {
+                    "-"
+                } else {
+                    c["State"]["Status"].as_str().unwrap_or("?")
+                }
+            ),
+            format!(
+                "exit code {}",
+                if run.status.success() { "-".into() } else { c["State"]["ExitCode"].to_string() }
+            ),
+            format!("sysctls {}", c["HostConfig"]["Sysctls"]),
+        ]
+    };
+    let on = format!("{}=1", caddy_migrate());
+    let off = format!("{absent}=1");
+    let real = [observe(&real_env, &names[0], &on), observe(&real_env, &names[1], &off)];
+    let fake = [observe(&fake_env, "sysctl-on", &on), observe(&fake_env, "sysctl-off", &off)];
+    assert_eq!(real, fake, "the fake docker drifted from the real engine on --sysctl");
+    // And the cases are what they claim to be.
+    assert_eq!(real[0][0], "exit Some(0)");
+    assert_eq!(real[1][0], "exit Some(127)");
+    assert!(real[1][2].contains("open /proc/sys/net/ipv4/tcp_kilter_contract_absent"), "{real:?}");
+}
+
+/// The sysctl the router is started with.
+fn caddy_migrate() -> &'static str {
+    "net.ipv4.tcp_migrate_req"
+}
