@@ -700,6 +700,25 @@ fn dry_run_existence_follows_the_planned_writes_and_removals_only() {
     assert!(!r.exists(&root.join("kept")), "removed by the script, though on disk now");
 }
 
+/// A dry run's read-back of a file it wrote: the last literal text while the file is planned to
+/// be there, nothing once the script removes it or in a real run.
+#[test]
+fn planned_text_is_the_last_literal_write_until_the_script_removes_the_file() {
+    use super::effects::Content;
+    let ui = crate::ui::Ui::for_tests();
+    let r = Runner::new(Mode::DryRun, &ui);
+    let (_tmp, root) = utf8_tempdir();
+    let f = root.join("ports.json");
+    r.write_file(&f, &Content::text("one"), crate::fsutil::Perm::Private(0o600)).expect("planned");
+    r.write_file(&f, &Content::text("two"), crate::fsutil::Perm::Private(0o600)).expect("planned");
+    assert_eq!(r.planned_text(&f).as_deref(), Some("two"));
+    assert!(r.remove_file(&f).expect("planned"), "the script removes it");
+    assert_eq!(r.planned_text(&f), None, "removed by the script");
+    let real = Runner::new(Mode::Real, &ui);
+    std::fs::write(root.join("on-disk"), "x").expect("write");
+    assert_eq!(real.planned_text(&root.join("on-disk")), None, "a real run reads the file");
+}
+
 /// A fed command that runs in a directory is shown as `cd DIR && <source> | <command>` (the
 /// `cd` first, so the line runs as shown), and runs there.
 #[test]
