@@ -782,6 +782,11 @@ fn remove_dir_all_removes_what_is_there_and_says_whether_it_was() {
     assert!(r.remove_dir_all(&root.join("d")).expect("removes"));
     assert!(!root.join("d").exists());
     assert!(!r.remove_dir_all(&root.join("d")).expect("nothing there"));
+    // Only "already gone" is not an error: a file where the directory should be is one.
+    std::fs::write(root.join("file"), "x").expect("write");
+    let err = r.remove_dir_all(&root.join("file")).expect_err("not a directory");
+    assert!(format!("{err:#}").contains("could not remove"), "{err:#}");
+    assert!(root.join("file").exists(), "left as it was");
 }
 
 /// With one probe in flight, a probe that has not reached `max_age` is never joined by a
