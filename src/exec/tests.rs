@@ -753,6 +753,34 @@ fn copy_file_copies_what_is_there_and_says_whether_it_was() {
     assert!(dry.exists(&root.join("d.log")), "but counts it as there afterwards");
 }
 
+/// `append_file` (the GitHub step summary): a real run appends and its transcript says how
+/// much; a planned run records the shell line that appends the same bytes, and a dry run counts
+/// the file as there afterwards.
+#[test]
+fn append_file_appends_and_a_plan_shows_the_line_that_would() {
+    use super::effects::Content;
+    let ui = crate::ui::Ui::for_tests();
+    let (_tmp, root) = utf8_tempdir();
+    let f = root.join("summary.md");
+    let r = Runner::new(Mode::Real, &ui);
+    r.set_transcript(root.join("commands.log"));
+    r.append_file(&f, &Content::text("a\n")).expect("appends");
+    r.append_file(&f, &Content::text("b\n")).expect("appends");
+    assert_eq!(std::fs::read_to_string(&f).expect("written"), "a\nb\n");
+    let log = std::fs::read_to_string(root.join("commands.log")).expect("transcript");
+    assert!(log.contains(&format!("append 2 bytes to {}", quote(f.as_str()))), "{log}");
+    let planned = Runner::new(Mode::Record(Mutex::new(Recording::default())), &ui);
+    let g = root.join("planned.md");
+    planned.append_file(&g, &Content::text("c\n")).expect("planned");
+    let seen = planned.recorded().join("\n");
+    assert!(seen.contains(&format!(">> {}", quote(g.as_str()))), "{seen}");
+    assert!(!seen.contains("append 2 bytes"), "{seen}");
+    assert!(!g.exists(), "nothing written");
+    let dry = Runner::new(Mode::DryRun, &ui);
+    dry.append_file(&g, &Content::text("c\n")).expect("planned");
+    assert!(!g.exists() && dry.exists(&g), "a dry run writes nothing and counts it as there");
+}
+
 /// `ensure_dir` makes an existing directory private again (0700) and creates a missing one
 /// private, with its parents.
 #[test]
