@@ -266,8 +266,9 @@ impl<'a, 'r> Machine<'a, 'r> {
         let list = candidates(recorded_port(&self.ports_path)?, self.settings.preferred_port);
         let mut port = planned;
         let mut migrate_requests = true;
-        let mut tries = 0;
-        while tries < list.len() {
+        // Ends: a refused port moves on to a later candidate, and `free_port` fails after the
+        // last; the sysctl is dropped at most once.
+        loop {
             let spec = caddy::RouterSpec {
                 name: name.clone(),
                 image: self.settings.image.clone(),
@@ -313,11 +314,7 @@ impl<'a, 'r> Machine<'a, 'r> {
             // docker created the container before it failed to publish the port.
             self.runner.run(&self.docker.rm_force_cmd(std::slice::from_ref(name)))?;
             port = self.free_port(&list, Some(port))?;
-            tries += 1;
         }
-        Err(Exit::new(Code::Failed, "could not publish the router on a free port")
-            .hint("free port 80 or one of 8080-8099, or `KILTER_ROUTER=off`")
-            .into())
     }
 }
 

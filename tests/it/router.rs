@@ -277,6 +277,50 @@ fn port_80_taken_moves_the_router_to_8080_and_the_urls_say_so() {
     assert!(text.contains("http://mailpit.shop.localhost:8080"), "{text}");
 }
 
+/// Every port the router may take is published by another container (docker refuses each
+/// one, though no host socket holds it): kilter tries each candidate once, in order, removes
+/// what each refused run left, and fails with what to free.
+#[test]
+fn every_router_port_taken_tries_each_once_then_says_what_to_free() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    kilter_ok(&env, &dir, &["up"]);
+    kilter_ok(&env, &dir, &["router", "rm"]);
+    let ports: Vec<u16> = std::iter::once(80).chain(8080..=8099).collect();
+    for p in &ports {
+        let st = env
+            .tool("docker")
+            .args([
+                "run",
+                "-d",
+                "--name",
+                &format!("web{p}"),
+                "-p",
+                &format!("127.0.0.1:{p}:80"),
+                "nginx:1",
+            ])
+            .output()
+            .expect("docker");
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    }
+    let before = env.calls_of("docker").len();
+    let out = kilter(&env, &dir, &["router", "start"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no free port for the router: 80 and 8080-8099 are all in use"), "{err}");
+    assert!(err.contains("`KILTER_ROUTER=off`"), "{err}");
+    let calls = env.calls_of("docker")[before..].to_vec();
+    let tried: Vec<String> = calls
+        .iter()
+        .filter(|c| c.contains(" run -d --name kilter-router "))
+        .map(|c| c.split(" -p ").nth(1).and_then(|r| r.split(' ').next()).unwrap_or("?").to_owned())
+        .collect();
+    let want: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}:80")).collect();
+    assert_eq!(tried, want, "each candidate once, in order");
+    assert_eq!(calls.iter().filter(|c| c.contains("rm -f kilter-router")).count(), ports.len());
+    assert!(env.container("kilter-router").is_none(), "nothing left behind");
+}
+
 /// An engine whose kernel cannot migrate queued connections (Linux < 5.14): docker creates the
 /// router, runc refuses the sysctl; kilter removes it, runs it without, on the same port, and
 /// says what that costs. Any other failure is not retried without it.
