@@ -1025,6 +1025,34 @@ fn a_streamed_command_that_closes_its_output_is_done_at_once() {
     assert!(took < Duration::from_millis(1500), "{took:?}");
 }
 
+/// A streamed command stopped at the deadline: once its leader has gone, the rest of its group
+/// is killed too, here a background job that the shell made immune to SIGINT (as a
+/// non-interactive shell does) and that no longer holds the output.
+#[test]
+fn a_streamed_command_stopped_at_the_deadline_takes_its_whole_group_with_it() {
+    let (_tmp, root) = utf8_tempdir();
+    let ui = Ui::for_tests();
+    let r = Runner::new(Mode::Real, &ui);
+    let pidfile = root.join("bg.pid");
+    let script =
+        format!("sleep 30 > /dev/null 2>&1 & echo $! > {}; sleep 30", quote(pidfile.as_str()));
+    r.set_deadline(Duration::from_millis(500), "the test");
+    let err = r
+        .run_streamed(&sh(&script).mutate(), &root.join("out.log"), &|_| {})
+        .expect_err("stopped at the deadline");
+    r.clear_deadline();
+    assert_eq!(crate::error::code_of(&err), crate::error::Code::Timeout, "{err}");
+    let bg: i32 = std::fs::read_to_string(&pidfile).expect("pid").trim().parse().expect("a pid");
+    let gone = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(10));
+        !super::process::pid_alive(bg)
+    });
+    if !gone {
+        unsafe { libc::kill(bg, libc::SIGKILL) };
+    }
+    assert!(gone, "the background job {bg} outlived its group's stop");
+}
+
 /// A poll's transcript: the probe that answered first time is its only line; when several
 /// were needed, a last line says which one answered, how often they ran and how many were
 /// killed unanswered.
