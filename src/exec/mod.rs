@@ -423,12 +423,15 @@ impl<'u> Runner<'u> {
         if self.planning()
             && let Ok(planned) = self.planned_files.lock()
         {
-            if let Some((_, present)) = planned.iter().rev().find(|(p, _)| p == path) {
+            // The script's last word on it: its own write or removal, the removal of a
+            // directory that holds it (`rm -rf` takes what is inside), or a write inside it
+            // (a directory that holds a file the script writes is there: its `rm -rf` must be
+            // printed).
+            let last = planned.iter().rev().find(|(p, present)| {
+                p == path || (!*present && path.starts_with(p)) || (*present && p.starts_with(path))
+            });
+            if let Some((_, present)) = last {
                 return *present;
-            }
-            // A directory that holds a file the script writes (`rm -rf` of it must be printed).
-            if planned.iter().any(|(p, present)| *present && p.starts_with(path) && p != path) {
-                return true;
             }
         }
         crate::fsutil::exists(path)

@@ -698,6 +698,18 @@ fn dry_run_existence_follows_the_planned_writes_and_removals_only() {
     std::fs::write(root.join("kept"), "x").expect("write");
     r.plan_file(&root.join("kept"), false);
     assert!(!r.exists(&root.join("kept")), "removed by the script, though on disk now");
+    // `rm -rf` of a directory takes what the script wrote in it, and what is there on disk;
+    // a write after it is there again.
+    std::fs::create_dir_all(root.join("tree")).expect("mkdir");
+    std::fs::write(root.join("tree/old"), "x").expect("write");
+    r.plan_file(&root.join("tree/new"), true);
+    r.plan_file(&root.join("tree"), false);
+    assert!(!r.exists(&root.join("tree/new")) && !r.exists(&root.join("tree/old")));
+    assert!(!r.exists(&root.join("tree")));
+    r.plan_file(&root.join("tree/again"), true);
+    assert!(r.exists(&root.join("tree/again")) && r.exists(&root.join("tree")));
+    assert!(!r.exists(&root.join("tree/old")), "still removed");
+    assert!(!r.exists(&root.join("treetop")), "a sibling whose name starts alike");
 }
 
 /// A dry run's read-back of a file it wrote: the last literal text while the file is planned to
