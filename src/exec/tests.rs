@@ -664,6 +664,19 @@ fn run_for_under_a_nearer_deadline_fails_with_exit_5_and_under_a_later_one_times
     r.set_deadline(Duration::from_secs(20), "--timeout 20s");
     let out = r.run_for(&sh("exec sleep 30"), Duration::from_millis(300)).expect("its own limit");
     assert!(out.timed_out, "{out:?}");
+    // Its own limit came first, though the deadline passed while the killed probe was reaped
+    // (a grandchild holds its output: the reap waits up to 2 s): still its own timeout.
+    let (_tmp, root) = utf8_tempdir();
+    let pid_file = root.join("grandchild.pid");
+    let r = Runner::new(Mode::Real, &ui);
+    r.set_deadline(Duration::from_millis(600), "--timeout 600ms");
+    let probe = sh(&format!("sleep 30 & echo $! > {pid_file}; exec sleep 30"));
+    let out = r.run_for(&probe, Duration::from_millis(300));
+    if let Some(pid) = std::fs::read_to_string(&pid_file).ok().and_then(|s| s.trim().parse().ok()) {
+        signal(pid, libc::SIGKILL);
+    }
+    let out = out.expect("its own limit, not the deadline");
+    assert!(out.timed_out, "{out:?}");
 }
 
 /// A dry run remembers the directories its script creates: `mkdir -p a/b` makes `a` too, so

@@ -151,6 +151,16 @@ fn core_schema_resolution() {
 // Tabs after a colon
 // ---------------------------------------------------------------------------------------
 
+/// A file whose first byte is a `:` followed by a tab: the tab is read as a space like any
+/// other after a colon, and the file reads as a mapping with a null key, which kilter warns
+/// about as an unknown key: no panic at the start of the text.
+#[test]
+fn a_tab_after_a_colon_at_the_very_start_is_read_not_a_panic() {
+    let (config, warnings) = parse_ok(":\tshop\n");
+    assert_eq!(config.name, None);
+    assert_eq!(warnings, vec!["/p/kilter.yaml:1: unknown key `~`".to_owned()]);
+}
+
 /// A tab after a key's `:` is separation whitespace (YAML 1.2 `s-separate-in-line`), as libyaml
 /// reads it; the parser kilter uses refuses `name:\tshop`, so kilter reads such a file with
 /// those tabs as spaces (the same bytes count, so positions stay right) and keeps the file's
