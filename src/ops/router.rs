@@ -9,7 +9,7 @@ use super::Ctx;
 use crate::cli::{RouterArgs, RouterCommand};
 use crate::error::{Code, Exit};
 use crate::router::{self, KIND_NETWORK, Machine, Settings, Target};
-use crate::tools::Tool;
+use crate::tools::{Tool, caddy};
 
 pub fn run(ctx: &Ctx<'_>, args: &RouterArgs) -> Result<i32> {
     let settings = Settings::from_env()?;
@@ -38,6 +38,9 @@ struct StatusDoc {
     /// The host port: the published one, else the recorded one.
     port: Option<u16>,
     on_kind_network: bool,
+    /// Whether a reload keeps the connections queued on Caddy's old socket (the container has
+    /// `net.ipv4.tcp_migrate_req=1`); null when absent.
+    reload_keeps_connections: Option<bool>,
     config: String,
     routes: Vec<RouteRow>,
 }
@@ -95,6 +98,7 @@ fn status(ctx: &Ctx<'_>, m: &Machine<'_, '_>, json: bool) -> Result<i32> {
         kilters: c.as_ref().is_none_or(router::is_kilters),
         port,
         on_kind_network: c.as_ref().is_some_and(|c| c.on_network(KIND_NETWORK)),
+        reload_keeps_connections: c.as_ref().map(|c| c.sysctl(caddy::MIGRATE_SYSCTL) == Some("1")),
         config: router::config_path(&ctx.dirs).to_string(),
         routes: rows,
     };
@@ -110,6 +114,12 @@ fn status(ctx: &Ctx<'_>, m: &Machine<'_, '_>, json: bool) -> Result<i32> {
     };
     let mut text = format!("{}: {state}{addr}\n", doc.name);
     text.push_str(&format!("image   {}\nconfig  {}\n", doc.image, doc.config));
+    if doc.kilters && doc.reload_keeps_connections == Some(false) {
+        text.push_str(&format!(
+            "a reload may drop a request: made without {}=1 (by an earlier kilter, or on a kernel older than Linux 5.14); `kilter router rm` and the next `kilter up` make it anew\n",
+            caddy::MIGRATE_SYSCTL
+        ));
+    }
     if doc.routes.is_empty() {
         text.push_str("no names yet: a project's services with a web UI (mailpit, minio, rabbitmq, nats) get one at `kilter up`\n");
     } else {

@@ -121,6 +121,10 @@ fn up_with_a_web_service_creates_the_router_and_routes_its_names() {
         serde_json::json!(["caddy", "run", "--config", "/etc/kilter-router/caddy.json"])
     );
     assert_eq!(router_port(&env), Some(80));
+    let st: Value =
+        serde_json::from_slice(&kilter_ok(&env, &dir, &["router", "status", "--json"]).stdout)
+            .expect("json");
+    assert_eq!(st["reload_keeps_connections"], true);
 
     // What it serves is the file kilter wrote: mailpit's UI by name, postgres has none.
     let file = std::fs::read_to_string(config_dir.join("caddy.json")).expect("config file");
@@ -350,6 +354,21 @@ fn an_engine_without_request_migration_gets_the_router_without_it_and_a_note() {
     assert!(calls[1].contains("rm -f kilter-router"), "{calls:?}");
     assert!(!calls[2].contains("--sysctl"), "{calls:?}");
     assert_eq!(router_port(&env), Some(80));
+    // status says what that costs.
+    let st: Value =
+        serde_json::from_slice(&kilter_ok(&env, &dir, &["router", "status", "--json"]).stdout)
+            .expect("json");
+    assert_eq!(st["reload_keeps_connections"], false);
+    let text = stdout_of(&kilter_ok(&env, &dir, &["router", "status"]));
+    assert!(
+        text.contains("a reload may drop a request: made without net.ipv4.tcp_migrate_req=1"),
+        "{text}"
+    );
+    kilter_ok(&env, &dir, &["router", "rm"]);
+    let st: Value =
+        serde_json::from_slice(&kilter_ok(&env, &dir, &["router", "status", "--json"]).stdout)
+            .expect("json");
+    assert_eq!(st["reload_keeps_connections"], Value::Null, "absent");
 }
 
 #[test]

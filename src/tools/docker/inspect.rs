@@ -68,6 +68,9 @@ pub struct State {
 pub struct HostConfig {
     #[serde(default)]
     pub port_bindings: Option<BTreeMap<String, Option<Vec<Binding>>>>,
+    /// `--sysctl K=V` (absent when none).
+    #[serde(default)]
+    pub sysctls: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +95,11 @@ impl Container {
     /// The value of label `key` (`Config.Labels`).
     pub fn label(&self, key: &str) -> Option<&str> {
         self.config.labels.as_ref().and_then(|l| l.get(key)).map(String::as_str)
+    }
+
+    /// The value of sysctl `key` the container was created with (`HostConfig.Sysctls`).
+    pub fn sysctl(&self, key: &str) -> Option<&str> {
+        self.host_config.sysctls.as_ref().and_then(|s| s.get(key)).map(String::as_str)
     }
 
     /// The name without docker's leading `/`.
