@@ -188,6 +188,10 @@ fn real_docker_router_two_projects_by_name_then_stop_and_destroy() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&migrate.stdout).trim(), "1", "{migrate:?}");
+    let st: serde_json::Value =
+        serde_json::from_slice(&rt.kilter_ok(&dir_a, &["router", "status", "--json"]).stdout)
+            .expect("json");
+    assert_eq!(st["reload_keeps_connections"], true, "read from the real engine's inspect: {st}");
 
     // The second project's up reloads the router while requests keep coming: none is dropped.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
