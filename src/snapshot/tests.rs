@@ -7,6 +7,15 @@ fn tmp() -> (tempfile::TempDir, Utf8PathBuf) {
     (t, d)
 }
 
+/// A file that cannot be read (here a directory: `open` works, `read` fails with EISDIR) is an
+/// error that names it, not retried as if the read were interrupted.
+#[test]
+fn digest_of_a_file_that_cannot_be_read_is_an_error() {
+    let (_t, dir) = tmp();
+    let err = digest(&dir).expect_err("a directory cannot be read");
+    assert!(format!("{err:#}").contains(&format!("could not read {dir}")), "{err:#}");
+}
+
 #[test]
 fn snapshot_names_follow_the_rules() {
     for ok in
