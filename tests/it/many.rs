@@ -650,7 +650,12 @@ fn gc_keeps_a_slot_with_no_recorded_directory_and_sums_what_it_removes() {
     let mut reg: serde_json::Value = serde_json::from_str(&read(&path)).expect("json");
     reg["projects"]["legacy"] = serde_json::json!({"slot": 77});
     std::fs::write(&path, reg.to_string()).expect("w");
-    let out = env.kilter(&here).args(["gc", "--yes"]).output().expect("runs");
+    // It has snapshots too, and nothing in the cache: its owner cannot be told, so even
+    // `--snapshots` keeps them (only a project the registry has forgotten counts as gone).
+    let snaps = env.data_dir("legacy").join("snapshots");
+    std::fs::create_dir_all(&snaps).expect("mkdir");
+    std::fs::write(snaps.join("before.dump"), "PGDMP").expect("w");
+    let out = env.kilter(&here).args(["gc", "--yes", "--snapshots"]).output().expect("runs");
     let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
     assert!(
@@ -658,6 +663,7 @@ fn gc_keeps_a_slot_with_no_recorded_directory_and_sums_what_it_removes() {
         "{err}"
     );
     assert!(registry(&env)["projects"]["legacy"].is_object(), "its slot is kept");
+    assert_eq!(read(&snaps.join("before.dump")), "PGDMP", "its snapshots are kept: {err}");
 }
 
 /// A live project whose directory name differs from its `name:`, while its
