@@ -458,6 +458,18 @@ fn restart_loop_and_syncs() {
         next[1].text
     );
     assert!(!next[0].text.contains("kill -TERM"), "{}", next[0].text);
+    // A command declared as a list that reloads by itself is the container's command as it is:
+    // no shell reads it.
+    let mut argv = app_of("declared");
+    argv.restart = false;
+    let files = render(&argv, &input(&dir, &env, layout.clone()));
+    assert!(
+        files[1]
+            .text
+            .contains("CMD [\"bundle\", \"exec\", \"rackup\", \"--host\", \"0.0.0.0\", \"--port\", \"9292\"]\n"),
+        "{}",
+        files[1].text
+    );
     // Declared syncs go to the same place under /app; a manifest no sync covers gets no run step.
     let declared = app_of("declared");
     assert_eq!(

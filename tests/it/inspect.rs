@@ -251,7 +251,8 @@ fn doctor_passes_on_a_healthy_project_and_fails_on_each_problem_alone() {
     let low = env.root().join("proc-sys");
     std::fs::create_dir_all(low.join("fs/inotify")).expect("mkdir");
     std::fs::write(low.join("fs/inotify/max_user_watches"), "8192\n").expect("write");
-    std::fs::write(low.join("fs/inotify/max_user_instances"), "1024\n").expect("write");
+    // Exactly what kind and Tilt want: enough.
+    std::fs::write(low.join("fs/inotify/max_user_instances"), "512\n").expect("write");
     env.kilter(&dir).arg("up").assert().success();
     let out = env
         .kilter(&dir)
@@ -275,6 +276,7 @@ fn doctor_passes_on_a_healthy_project_and_fails_on_each_problem_alone() {
         assert_eq!(check_status(&v, name), "ok", "{name}: {v}");
     }
     assert_eq!(check_status(&v, "inotify watches"), "warn");
+    assert_eq!(check_status(&v, "inotify instances"), "ok", "{v}");
     let text = stdout_of(
         &env.kilter(&dir).arg("doctor").env("KILTER_PROC_SYS", &low).output().expect("runs"),
     );

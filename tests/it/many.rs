@@ -666,6 +666,25 @@ fn gc_keeps_a_slot_with_no_recorded_directory_and_sums_what_it_removes() {
     assert_eq!(read(&snaps.join("before.dump")), "PGDMP", "its snapshots are kept: {err}");
 }
 
+/// A port registry `gc` cannot read is left as it is, byte for byte, while the rest is
+/// collected: the cluster of a project whose directory is gone goes, its slot stays in the
+/// unreadable file, and a warning says so.
+#[test]
+fn gc_leaves_an_unreadable_port_registry_as_it_is() {
+    let env = Env::new();
+    let here = up(&env, "here");
+    let gone = up(&env, "gone");
+    std::fs::remove_dir_all(&gone).expect("rm");
+    let path = env.state_home().join("kilter/ports.json");
+    std::fs::write(&path, "{\"projects\": {not json").expect("w");
+    let out = env.kilter(&here).args(["gc", "--yes"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("port slots are not collected"), "{err}");
+    assert!(env.container(&node("gone")).is_none(), "its cluster is collected: {err}");
+    assert_eq!(read(&path), "{\"projects\": {not json", "untouched");
+}
+
 /// A live project whose directory name differs from its `name:`, while its
 /// kilter.yaml is missing for a moment (a `git checkout`, an editor's save).
 /// One removal that fails does not stop `gc`: the others are removed, the failure is listed at
