@@ -663,7 +663,7 @@ fn gc_keeps_a_slot_with_no_recorded_directory_and_sums_what_it_removes() {
         "{err}"
     );
     assert!(registry(&env)["projects"]["legacy"].is_object(), "its slot is kept");
-    assert_eq!(read(&snaps.join("before.dump")), "PGDMP", "its snapshots are kept: {err}");
+    assert_eq!(read(snaps.join("before.dump")), "PGDMP", "its snapshots are kept: {err}");
 }
 
 /// A port registry `gc` cannot read is left as it is, byte for byte, while the rest is
