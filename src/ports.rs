@@ -727,6 +727,26 @@ mod tests {
         assert_eq!(r.assign("other", Some(s)).expect("slot"), s, "a freed slot is reusable");
     }
 
+    /// This project's own Tilt (alive, and about to be stopped) excuses only the Tilt port: a
+    /// busy port of the NodePort block is still someone else's.
+    #[test]
+    fn own_tilt_excuses_only_the_tilt_port() {
+        let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        // The block starts at the held port; the Tilt port is one nothing holds (just freed).
+        let free = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        let tilt = free.local_addr().expect("addr").port();
+        drop(free);
+        let ports = Ports { slot: 0, tilt, base: port };
+        let own = Some(OwnTilt { pid: std::process::id() as i32, stopped_first: true });
+        let err = check_free(&ports, Check::Block, None, "shop", own).expect_err("busy");
+        assert!(
+            err.to_string().contains(&format!("port {port} is in use by another program")),
+            "{err}"
+        );
+        drop(l);
+    }
+
     #[test]
     fn busy_port_is_named() {
         let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");

@@ -213,6 +213,7 @@ fn multi_line_and_flow_layouts_are_edited_exactly() {
         "flow-top-level-with-cluster",
         "flow-top-level-cluster-empty-braces",
         "flow-top-level-cluster-tilde",
+        "flow-top-level-cluster-empty",
         "value-on-the-next-line",
         "null-on-the-next-line",
         "tagged-false",
