@@ -442,6 +442,14 @@ fn a_failed_restore_fails_the_run_with_its_exit_code() {
     assert!(env.calls_of("tilt").is_empty(), "tilt ci never ran");
     assert!(env.cache_dir("shop").join("artifacts").join("restore.log").is_file(), "{err}");
     assert_destroyed(&env);
+    // kilter names itself by its path, which is not on PATH here; once the `kilter` on PATH is
+    // this very binary, as plain `kilter`.
+    let bin = env!("CARGO_BIN_EXE_kilter");
+    assert!(err.contains(&format!("$ {bin} -C ")), "{err}");
+    std::os::unix::fs::symlink(bin, env.bin().join("kilter")).expect("symlink");
+    let out = env.kilter(&dir).args(["ci", "--restore", "broken"]).output().unwrap();
+    let err = stderr_of(&out);
+    assert!(err.contains("$ kilter -C ") && !err.contains(bin), "{err}");
 }
 
 #[test]

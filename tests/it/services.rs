@@ -547,6 +547,10 @@ fn catalog_lists_and_shows_every_service() {
     let show = stdout_of(&ok(&env, &dir, &["catalog", "show", "rabbitmq"]));
     assert!(show.contains("rabbitmq:4.1.4-management") && show.contains("AMQP_URL"), "{show}");
     assert!(show.contains("StatefulSet `rabbitmq` with a 1Gi PersistentVolumeClaim"), "{show}");
+    // The first port is the one `{{ .Port }}` stands for, and only it says so.
+    let port_lines: Vec<&str> = show.lines().filter(|l| l.contains("— {{ .Port }}")).collect();
+    assert_eq!(port_lines.len(), 1, "{show}");
+    assert!(port_lines[0].starts_with("  ports "), "{show}");
     // How each kind of readiness probe reads.
     assert!(show.contains("readiness    exec rabbitmq-diagnostics -q ping\n"), "{show}");
     let minio = stdout_of(&ok(&env, &dir, &["catalog", "show", "minio"]));
