@@ -633,7 +633,7 @@ fn real_docker_and_the_fake_docker_agree_on_sysctls() {
             format!("sysctls {}", c["HostConfig"]["Sysctls"]),
         ]
     };
-    let on = format!("{}=1", caddy_migrate());
+    let on = "net.ipv4.tcp_migrate_req=1".to_owned();
     let off = format!("{absent}=1");
     let real = [observe(&real_env, &names[0], &on), observe(&real_env, &names[1], &off)];
     let fake = [observe(&fake_env, "sysctl-on", &on), observe(&fake_env, "sysctl-off", &off)];
@@ -642,9 +642,4 @@ fn real_docker_and_the_fake_docker_agree_on_sysctls() {
     assert_eq!(real[0][0], "exit Some(0)");
     assert_eq!(real[1][0], "exit Some(127)");
     assert!(real[1][2].contains("open /proc/sys/net/ipv4/tcp_kilter_contract_absent"), "{real:?}");
-}
-
-/// The sysctl the router is started with.
-fn caddy_migrate() -> &'static str {
-    "net.ipv4.tcp_migrate_req"
 }

@@ -81,6 +81,12 @@ fn nodeport(env: &Env, project: &str, service: &str, port: &str) -> u64 {
     reg["projects"][project]["services"][service][port].as_u64().expect("nodeport")
 }
 
+/// `kilter router status --json`.
+fn status_json(env: &Env, dir: &Path) -> Value {
+    serde_json::from_slice(&kilter_ok(env, dir, &["router", "status", "--json"]).stdout)
+        .expect("json")
+}
+
 fn router_port(env: &Env) -> Option<u64> {
     let text = std::fs::read_to_string(env.state_home().join("kilter").join("ports.json")).ok()?;
     serde_json::from_str::<Value>(&text).ok()?["router_port"].as_u64()
@@ -121,9 +127,7 @@ fn up_with_a_web_service_creates_the_router_and_routes_its_names() {
         serde_json::json!(["caddy", "run", "--config", "/etc/kilter-router/caddy.json"])
     );
     assert_eq!(router_port(&env), Some(80));
-    let st: Value =
-        serde_json::from_slice(&kilter_ok(&env, &dir, &["router", "status", "--json"]).stdout)
-            .expect("json");
+    let st = status_json(&env, &dir);
     assert_eq!(st["reload_keeps_connections"], true);
 
     // What it serves is the file kilter wrote: mailpit's UI by name, postgres has none.
@@ -355,9 +359,7 @@ fn an_engine_without_request_migration_gets_the_router_without_it_and_a_note() {
     assert!(!calls[2].contains("--sysctl"), "{calls:?}");
     assert_eq!(router_port(&env), Some(80));
     // status says what that costs.
-    let st: Value =
-        serde_json::from_slice(&kilter_ok(&env, &dir, &["router", "status", "--json"]).stdout)
-            .expect("json");
+    let st = status_json(&env, &dir);
     assert_eq!(st["reload_keeps_connections"], false);
     let text = stdout_of(&kilter_ok(&env, &dir, &["router", "status"]));
     assert!(
@@ -365,9 +367,7 @@ fn an_engine_without_request_migration_gets_the_router_without_it_and_a_note() {
         "{text}"
     );
     kilter_ok(&env, &dir, &["router", "rm"]);
-    let st: Value =
-        serde_json::from_slice(&kilter_ok(&env, &dir, &["router", "status", "--json"]).stdout)
-            .expect("json");
+    let st = status_json(&env, &dir);
     assert_eq!(st["reload_keeps_connections"], Value::Null, "absent");
 }
 
@@ -539,9 +539,7 @@ fn router_verbs_stop_start_and_remove_it() {
             && text.contains("kilter-shop-control-plane:"),
         "{text}"
     );
-    let doc: Value =
-        serde_json::from_slice(&kilter_ok(&env, &dir, &["router", "status", "--json"]).stdout)
-            .expect("json");
+    let doc: Value = status_json(&env, &dir);
     assert_eq!(doc["state"], "running");
     assert_eq!(doc["routes"][0]["url"], "http://mailpit.shop.localhost");
     kilter_ok(&env, &dir, &["router", "stop"]);
