@@ -282,6 +282,12 @@ fn verify_accepts_the_recorded_files_and_refuses_flipped_truncated_or_missing_on
     assert!(verify(&dir, &meta).expect_err("truncated").to_string().contains("is truncated"));
     std::fs::remove_file(&p).expect("rm");
     assert!(verify(&dir, &meta).expect_err("missing").to_string().contains("is missing"));
+    // A file that is there but cannot be looked at (a symlink to itself) is not called missing:
+    // the error says what went wrong with it.
+    std::os::unix::fs::symlink(&b.file, &p).expect("symlink");
+    let e = format!("{:#}", verify(&dir, &meta).expect_err("loop"));
+    assert!(e.contains("could not stat") && e.contains("good@auth.dump.zst"), "{e}");
+    assert!(!e.contains("is missing"), "{e}");
 }
 
 #[test]
@@ -350,6 +356,54 @@ fn entries_report_complete_incomplete_damaged_and_legacy_snapshots() {
     assert_eq!(bytes, all.iter().map(|e| e.size).sum::<u64>());
     assert!(bytes > 0);
     assert_eq!(stats(&dir.join("missing")), (0, 0));
+}
+
+/// The states the other test does not reach: metadata that does not parse, a data file of the
+/// wrong size, a data file renamed into place whose metadata was never written (kilter killed
+/// between the two: not a v1 dump, though it has no metadata); and where an entry without
+/// metadata takes its path and date from.
+#[test]
+fn entries_tell_unreadable_metadata_a_wrong_size_and_a_renamed_file_without_metadata_apart() {
+    let (_t, dir) = tmp();
+    let at = |file: &str, secs: u64| {
+        let f = std::fs::File::options().write(true).open(dir.join(file)).expect("open");
+        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+            .expect("mtime");
+    };
+    // Metadata that does not parse, beside its data file: damaged, and its path is the data
+    // file (not the metadata, which sorts after it).
+    put(&dir, "bad.dump.zst", "shop", b"PGDMP bad");
+    std::fs::write(dir.join("bad.json"), b"{ not json").expect("w");
+    // Valid metadata, but its file holds one byte more than was written: damaged.
+    let f = put(&dir, "grown.dump.zst", "shop", b"PGDMP grown");
+    std::fs::write(dir.join("grown.json"), meta_v2("grown", vec![f]).to_text().expect("t"))
+        .expect("w");
+    let mut bytes = std::fs::read(dir.join("grown.dump.zst")).expect("r");
+    bytes.push(0);
+    std::fs::write(dir.join("grown.dump.zst"), &bytes).expect("w");
+    // A data file renamed into place with no metadata and no partial file: incomplete (only a
+    // v1 `NAME.dump` is "no metadata"); it dates from its file's mtime.
+    put(&dir, "renamed.sql.zst", "shop", b"-- Dump completed");
+    at("renamed.sql.zst", 1_700_000_000);
+    // An included database's `.dump` alone is no v1 dump either.
+    std::fs::write(dir.join("inc@auth.dump"), b"PGDMP").expect("w");
+    // A file whose mtime reads as 0 gives no date (0 is what an unreadable mtime reads as).
+    std::fs::write(dir.join("epoch.dump.zst.partial"), b"x").expect("w");
+    at("epoch.dump.zst.partial", 0);
+
+    let all = entries(&dir).expect("entries");
+    let get = |n: &str| all.iter().find(|e| e.name == n).unwrap_or_else(|| panic!("{n}: {all:?}"));
+    let bad = get("bad");
+    assert_eq!((bad.state, bad.has_metadata), (State::Damaged, false));
+    assert_eq!(bad.path, dir.join("bad.dump.zst").as_str());
+    assert_eq!(get("grown").state, State::Damaged);
+    let renamed = get("renamed");
+    assert_eq!((renamed.state, renamed.partial), (State::Incomplete, false));
+    assert_eq!(renamed.path, dir.join("renamed.sql.zst").as_str());
+    assert_eq!(renamed.created_at.as_deref(), Some("2023-11-14T22:13:20Z"));
+    assert_eq!(get("inc").state, State::Incomplete);
+    let epoch = get("epoch");
+    assert_eq!((epoch.state, epoch.created_at.as_deref()), (State::Incomplete, None));
 }
 
 fn entry_at(name: &str, created: &str, pinned: bool, state: State) -> Entry {

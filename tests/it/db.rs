@@ -667,6 +667,28 @@ fn a_deployment_with_custom_labels_and_a_sidecar() {
         db.pg.psql("app", "SELECT string_agg(x::text, ',' ORDER BY x) FROM t").trim(),
         "1,2"
     );
+
+    // A database container named neither after the engine nor after the service: kilter knows
+    // the names PostgreSQL images use (`postgresql`), and does not fall back to the first
+    // container (the exporter).
+    db.env.ctl(&[
+        "workload",
+        "shop-dev",
+        "db",
+        "--kind",
+        "deployment",
+        "--label",
+        "app.kubernetes.io/name=db",
+        "--container",
+        "exporter",
+        "--container",
+        "postgresql",
+    ]);
+    let mark = db.env.calls().len();
+    db.ok(&["db", "snapshot", "d2"]);
+    let calls = calls_since(&db.env, mark);
+    let dump = plain(calls.iter().find(|c| c.contains("kilter-dump")).expect("dumped"));
+    assert!(dump.contains(" -c postgresql -- pg_dump -Fc -Z 0 -U postgres app"), "{dump}");
 }
 
 // ---------------------------------------------------------------------------------------------
