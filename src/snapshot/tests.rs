@@ -182,6 +182,14 @@ fn the_writer_compresses_hashes_and_keeps_the_edges_and_feed_gives_the_bytes_bac
     assert_eq!(written.tail, b"abc");
     assert_eq!((written.wire_size, written.raw_size), (3, 3));
     assert_eq!(written.wire_sha256, written.sha256);
+    // A short write, then a long one: the head is still the first 128 bytes, no more.
+    let mut w =
+        Writer::new(store::create_partial(&plain).expect("c"), Store::AsIs).expect("writer");
+    w.write(&body[..10]).expect("write");
+    w.write(&body[10..310]).expect("write");
+    let written = w.finish().expect("finish");
+    assert_eq!(written.head, body[..128]);
+    assert_eq!(written.tail, body[310 - 128..310]);
 
     // A zstd frame from the pod: stored as it arrived, its contents checked and hashed.
     let framed = zstd::stream::encode_all(&body[..], 1).expect("encode");
