@@ -45,7 +45,7 @@ tools     | src/tools/*.rs src/tools/**/*.rs                 | tools:: many:: li
 lifecycle | src/ops/up.rs src/ops/stop.rs src/ops/down.rs src/ops/destroy.rs src/lifecycle/up.rs src/lifecycle/destroy.rs src/lifecycle/services.rs src/lifecycle/workload.rs | lifecycle:: app:: ci:: realworld:: tilt:: output:: untouched:: concurrency:: services:: errors:: registry:: many:: operate:: uncovered::
 db        | src/ops/db.rs src/lifecycle/snapshot.rs          | snapshot:: db:: stream:: uncovered::
 snapshot  | src/snapshot/*.rs src/snapshot/**/*.rs           | snapshot:: db:: stream::
-status    | src/ops/status.rs                                | status inspect:: realworld::
+status    | src/ops/status.rs                                | status inspect:: realworld:: router::
 app       | src/app/*.rs src/app/**/*.rs src/lifecycle/app.rs src/ops/render.rs src/ops/eject.rs | app:: input:: tilt::
 router    | src/router.rs src/router/*.rs src/lifecycle/router.rs src/lifecycle/routes.rs src/ops/router.rs | router:: inspect::
 registry  | src/registry.rs src/registry/*.rs src/shared.rs src/ops/registry.rs | registry:: lifecycle:: uncovered:: many::
