@@ -29,8 +29,7 @@ use crate::snapshot::engine::Transfer;
 use crate::snapshot::engine::{self, Engine};
 use crate::snapshot::store::{self, PartialGuard, Store, Writer};
 use crate::snapshot::{
-    self, DbFile, Entry, Meta, State, data_file_name, fmt_bytes, meta_path, meta_tmp_path,
-    partial_path,
+    self, DbFile, Entry, Meta, Piece, State, data_file_name, fmt_bytes, meta_path, partial_path,
 };
 use crate::tools::kubectl::{self, ExecTarget, Kubectl, PodPick};
 use crate::tools::{Tool, Tools};
@@ -162,7 +161,7 @@ pub fn take(
     let server_version = server_version(ctx, &t, engine, &db, &db_name)?;
     let created_at = crate::time::rfc3339_now();
     let pod = probe(ctx, &t, engine)?;
-    clear_leftovers(ctx, dir, name, old.as_ref())?;
+    clear_leftovers(ctx, dir, old.as_ref())?;
 
     let taking = Taking { ctx, t: &t, engine, user: &db.user, name, dir, old: old.as_ref() };
     let mut guard = PartialGuard { paths: Vec::new() };
@@ -274,18 +273,24 @@ fn server_version(
 }
 
 /// The snapshots dir, and the leftovers of an interrupted snapshot of this name removed first.
-fn clear_leftovers(ctx: &Ctx<'_>, dir: &Utf8Path, name: &str, old: Option<&Entry>) -> Result<()> {
+fn clear_leftovers(ctx: &Ctx<'_>, dir: &Utf8Path, old: Option<&Entry>) -> Result<()> {
     store::ensure_dir(ctx.runner, dir)?;
     if let Some(e) = old {
-        let mut stale: Vec<_> = if e.state == State::Incomplete {
+        // An incomplete snapshot is all leftovers; of another, the `.partial` data files and
+        // the metadata temp file (`.NAME.json.tmp`) are.
+        let stale: Vec<_> = if e.state == State::Incomplete {
             e.files.clone()
         } else {
-            e.files.iter().filter(|f| f.as_str().ends_with(".partial")).cloned().collect()
+            e.files
+                .iter()
+                .filter(|f| {
+                    f.file_name()
+                        .and_then(snapshot::classify)
+                        .is_some_and(|(_, piece)| piece == Piece::Partial)
+                })
+                .cloned()
+                .collect()
         };
-        let tmp = meta_tmp_path(dir, name);
-        if tmp.exists() && !stale.contains(&tmp) {
-            stale.push(tmp);
-        }
         store::remove(ctx.runner, &stale)?;
     }
     Ok(())

@@ -231,11 +231,6 @@ pub fn meta_path(dir: &Utf8Path, name: &str) -> Utf8PathBuf {
     dir.join(format!("{name}.json"))
 }
 
-/// Where the metadata is prepared before it is renamed into place.
-pub fn meta_tmp_path(dir: &Utf8Path, name: &str) -> Utf8PathBuf {
-    dir.join(format!(".{name}.json.tmp"))
-}
-
 /// `x.dump.zst.partial` for `x.dump.zst`.
 pub fn partial_path(path: &Utf8Path) -> Utf8PathBuf {
     Utf8PathBuf::from(format!("{path}.partial"))

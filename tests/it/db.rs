@@ -339,6 +339,9 @@ fn a_failed_dump_leaves_nothing_and_keeps_the_older_snapshot_byte_identical() {
     // A metadata temp file left by an earlier kill: a snapshot of the name clears it before it
     // dumps, so it is gone even though this dump fails.
     std::fs::write(db.snapshots().join(".nightly.json.tmp"), b"{half").unwrap();
+    // And the `.partial` an earlier kill left of `other`: it is no snapshot, so a failed
+    // snapshot of that name says none was written (not that one is unchanged).
+    std::fs::write(db.snapshots().join("other.dump.zst.partial"), b"half").unwrap();
     db.env.set_knob("exec_fail_after_bytes", "8192");
     for (args, kept) in [
         (
@@ -834,6 +837,10 @@ fn include_snapshots_further_databases_all_or_nothing() {
     assert!(stderr_of(&out).contains("multi@analytics.dump.zst"), "{}", stderr_of(&out));
     assert!(!calls_since(&db.env, mark).iter().any(|c| c.contains(" exec ")));
     assert_eq!(db.rows(), after, "the first database was not touched either");
+
+    // Replaced by a snapshot without `--include`: the included databases' files go with it.
+    db.ok(&["db", "snapshot", "multi", "--force"]);
+    assert_eq!(db.files(), ["multi.dump.zst", "multi.json"]);
 }
 
 /// SIGKILL mid-dump leaves a `.partial`: `db list` shows the snapshot as incomplete, `db rm`

@@ -534,6 +534,33 @@ fn pod_programs_first_from(pg: &Pg, p: &Proj, dir: &std::path::Path) {
     p.env.set_knob("exec_path", &path);
 }
 
+/// A pod whose `zstd` writes something that is not zstd (here its input as it is, as a broken
+/// or impostor binary might): the stream arrives exactly as the pod counted it, but it does not
+/// decompress, so nothing is kept and the snapshot `--force` would replace is unchanged.
+#[test]
+fn a_pod_zstd_stream_that_does_not_decompress_is_not_kept() {
+    let Some((pg, p)) = seeded("a_pod_zstd_stream_that_does_not_decompress", "name: shop\n") else {
+        return;
+    };
+    pg.wire_without_zstd(&p.env);
+    p.ok(&["db", "snapshot", "s"]);
+    let before = p.contents();
+    let bin = p.env.root().join("impostor-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    script(&p.env, "impostor-bin/zstd", "exec cat\n");
+    pod_programs_first_from(&pg, &p, &bin);
+    let mark = p.env.calls().len();
+    let out = p.kilter(&["db", "snapshot", "s", "--force"]);
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    let dump = p.env.calls()[mark..].iter().find(|c| c.contains(" kilter-dump ")).cloned();
+    assert!(dump.is_some_and(|d| d.contains(" kilter-dump zstd pg_dump ")), "the pod compresses");
+    assert!(err.contains("the dump of database shop arrived ("), "{err}");
+    assert!(err.contains("but does not decompress"), "{err}");
+    assert!(err.contains("the existing snapshot `s` is unchanged"), "{err}");
+    assert!(p.contents() == before, "nothing kept; the old snapshot byte for byte");
+}
+
 /// A PostgreSQL 16+ whose pg_dump was built without zstd refuses `-Z zstd:1` before it writes a
 /// byte: kilter takes the next transfer (pg_dump's gzip here, the pod has no zstd) and says so.
 #[test]
