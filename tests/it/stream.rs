@@ -561,6 +561,34 @@ fn a_pod_zstd_stream_that_does_not_decompress_is_not_kept() {
     assert!(p.contents() == before, "nothing kept; the old snapshot byte for byte");
 }
 
+/// A dump program killed by SIGKILL, as the kernel's OOM killer does (exit 137 through the pod's
+/// script and `kubectl exec`): kilter says it was killed, perhaps out of memory, and keeps nothing.
+#[test]
+fn a_dump_killed_by_sigkill_is_said_to_be_killed() {
+    let Some((pg, p)) = seeded("a_dump_killed_by_sigkill", "name: shop\n") else { return };
+    pg.wire_without_zstd(&p.env);
+    let bin = p.env.root().join("oom-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    script(
+        &p.env,
+        "oom-bin/pg_dump",
+        &format!(
+            "case \"$1\" in --version) exec {} --version;; esac\nkill -KILL $$\n",
+            pg.bin().join("pg_dump").display()
+        ),
+    );
+    pod_programs_first_from(&pg, &p, &bin);
+    let out = p.kilter(&["db", "snapshot", "s"]);
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("(exit status 137)"), "{err}");
+    assert!(
+        err.contains("pg_dump was killed (out of memory?); the partial dump was removed"),
+        "{err}"
+    );
+    assert!(p.contents().is_empty(), "nothing kept: {:?}", p.contents());
+}
+
 /// A PostgreSQL 16+ whose pg_dump was built without zstd refuses `-Z zstd:1` before it writes a
 /// byte: kilter takes the next transfer (pg_dump's gzip here, the pod has no zstd) and says so.
 #[test]
@@ -620,6 +648,7 @@ fn a_pg_dump_that_fails_at_once_otherwise_is_not_retried_with_another_compressio
     let said = err.rsplit("  stderr:\n").next().unwrap_or_default();
     assert!(!said.contains("kilter-stream: "), "the program's words, not the script's: {err}");
     assert!(!err.contains("instead"), "no fallback: {err}");
+    assert!(!err.contains("was killed"), "exit 1 is no kill: {err}");
     let dumps = p.env.calls()[mark..].iter().filter(|c| c.contains(" kilter-dump ")).count();
     assert_eq!(dumps, 1, "one dump, with zstd: {err}");
     assert!(p.contents().is_empty(), "nothing kept: {:?}", p.contents());
