@@ -589,6 +589,27 @@ fn a_dump_killed_by_sigkill_is_said_to_be_killed() {
     assert!(p.contents().is_empty(), "nothing kept: {:?}", p.contents());
 }
 
+/// The check after a restore (`psql -tAc 'select 1'`) counts only when its answer arrives: a
+/// `kubectl exec` that exits 0 with its output cut to nothing is no answer, and `db restore`
+/// fails instead of reporting success.
+#[test]
+fn a_restore_check_whose_answer_never_arrives_is_no_success() {
+    let Some((pg, p)) = seeded("a_restore_check_whose_answer_never_arrives", "name: shop\n") else {
+        return;
+    };
+    pg.wire_without_zstd(&p.env);
+    p.ok(&["db", "snapshot", "s"]);
+    p.env.set_knob("exec_cut_stdout", "0");
+    let mark = p.env.calls().len();
+    let out = p.kilter(&["db", "restore", "s"]);
+    p.env.set_knob("exec_cut_stdout", "");
+    let err = stderr_of(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("the restore finished, but the database does not answer"), "{err}");
+    let calls = &p.env.calls()[mark..];
+    assert!(calls.last().is_some_and(|c| c.ends_with("-tAc 'select 1'")), "{calls:#?}");
+}
+
 /// A PostgreSQL 16+ whose pg_dump was built without zstd refuses `-Z zstd:1` before it writes a
 /// byte: kilter takes the next transfer (pg_dump's gzip here, the pod has no zstd) and says so.
 #[test]
