@@ -1032,7 +1032,9 @@ fn a_group_that_ignores_sigterm_is_killed_after_the_grace_period_and_no_later() 
     let _ = stubborn.wait();
     assert_eq!(stopped.expect("stops"), Stopped::Killed);
     assert!(took >= Duration::from_millis(300), "the grace period first: {took:?}");
-    assert!(took < Duration::from_millis(1500), "gone at once after SIGKILL: {took:?}");
+    // The bounded wait after SIGKILL is 2 s: a stop that waited it out takes at least 2.3 s. The
+    // margin below that is for a loaded machine (1.7 s was seen beside two mutation runs).
+    assert!(took < Duration::from_millis(2250), "gone at once after SIGKILL: {took:?}");
 }
 
 /// A streamed command that exits and closes its output is done at once: the wait for a
