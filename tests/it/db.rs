@@ -647,19 +647,23 @@ fn a_deployment_with_custom_labels_and_a_sidecar() {
     };
     db.pg.create_db("app");
     db.pg.psql("app", "CREATE TABLE t (x int); INSERT INTO t VALUES (1), (2)");
-    db.env.ctl(&[
-        "workload",
-        "shop-dev",
-        "db",
-        "--kind",
-        "deployment",
-        "--label",
-        "app.kubernetes.io/name=db",
-        "--container",
-        "exporter",
-        "--container",
-        "postgres",
-    ]);
+    // The database workload `db`: a Deployment with its own labels, an exporter sidecar first.
+    let with_sidecar = |container: &str| {
+        db.env.ctl(&[
+            "workload",
+            "shop-dev",
+            "db",
+            "--kind",
+            "deployment",
+            "--label",
+            "app.kubernetes.io/name=db",
+            "--container",
+            "exporter",
+            "--container",
+            container,
+        ])
+    };
+    with_sidecar("postgres");
     let mark = db.env.calls().len();
     db.ok(&["db", "snapshot", "d1"]);
     let calls = calls_since(&db.env, mark);
@@ -681,19 +685,7 @@ fn a_deployment_with_custom_labels_and_a_sidecar() {
     // A database container named neither after the engine nor after the service: kilter knows
     // the names PostgreSQL images use (`postgresql`), and does not fall back to the first
     // container (the exporter).
-    db.env.ctl(&[
-        "workload",
-        "shop-dev",
-        "db",
-        "--kind",
-        "deployment",
-        "--label",
-        "app.kubernetes.io/name=db",
-        "--container",
-        "exporter",
-        "--container",
-        "postgresql",
-    ]);
+    with_sidecar("postgresql");
     let mark = db.env.calls().len();
     db.ok(&["db", "snapshot", "d2"]);
     let calls = calls_since(&db.env, mark);
