@@ -8,7 +8,7 @@
 //! | `NAME@DB.dump.zst` / `NAME@DB.sql.zst` | each database added with `--include` (`@` never occurs in a snapshot name) |
 //! | `NAME.dump` / `NAME.sql` | the same, stored as-is (compression `none`; every v1 snapshot is a `NAME.dump`) |
 //! | `NAME.json` | the metadata, written last: a snapshot is complete only once it exists |
-//! | `…​.partial`, `.NAME.json.tmp` | files being written; a leftover one (kilter was killed) marks an incomplete snapshot |
+//! | `…​.partial`, `.NAME.json.kilter-tmp.PID` (`.NAME.json.tmp` from earlier kilters) | files being written; a leftover one (kilter was killed) marks an incomplete snapshot |
 //!
 //! Every data file is fsynced and renamed into place before `NAME.json` is written, so a reader
 //! that finds the metadata finds every file it names. v1 metadata (`schema_version: 1`, one
@@ -262,7 +262,16 @@ fn split_file_name(file: &str) -> Option<(String, Option<String>)> {
 
 /// Which snapshot a file of the snapshots dir belongs to, and what it is (`None`: not ours).
 pub fn classify(file: &str) -> Option<(String, Piece)> {
-    if let Some(inner) = file.strip_prefix('.').and_then(|f| f.strip_suffix(".json.tmp")) {
+    if let Some(hidden) = file.strip_prefix('.') {
+        // The metadata being written: `.NAME.json.kilter-tmp.PID` (the runner's atomic write,
+        // `fsutil::stage`) or `.NAME.json.tmp` (earlier kilters).
+        let staged = hidden.rsplit_once(".kilter-tmp.").and_then(|(base, pid)| {
+            (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then_some(base)
+        });
+        let inner = match staged {
+            Some(base) => base.strip_suffix(".json"),
+            None => hidden.strip_suffix(".json.tmp"),
+        }?;
         validate_name(inner).ok()?;
         return Some((inner.to_owned(), Piece::Partial));
     }

@@ -63,8 +63,13 @@ fn file_names_and_what_they_belong_to() {
     assert_eq!(data_file_name("n", None, "dump", z), "n.dump.zst");
     assert_eq!(data_file_name("n", Some("auth"), "sql", z), "n@auth.sql.zst");
     assert_eq!(data_file_name("n", None, "dump", Compression::None), "n.dump");
-    let cases: [(&str, Option<(&str, Piece)>); 14] = [
+    let cases: [(&str, Option<(&str, Piece)>); 19] = [
         ("n.json", Some(("n", Piece::Meta))),
+        (".n.json.kilter-tmp.4242", Some(("n", Piece::Partial))),
+        (".v1.2.json.kilter-tmp.7", Some(("v1.2", Piece::Partial))),
+        (".n.json.kilter-tmp.", None),
+        (".n.json.kilter-tmp.42x", None),
+        (".n.dump.kilter-tmp.42", None),
         ("n.dump", Some(("n", Piece::Data(None)))),
         ("n.dump.zst", Some(("n", Piece::Data(None)))),
         ("v1.2.sql.zst", Some(("v1.2", Piece::Data(None)))),

@@ -336,9 +336,11 @@ fn a_failed_dump_leaves_nothing_and_keeps_the_older_snapshot_byte_identical() {
     assert!(old_dump.len() > 20_000, "big enough to fail part-way: {}", old_dump.len());
 
     db.sql("UPDATE items SET qty = qty + 1");
-    // A metadata temp file left by an earlier kill: a snapshot of the name clears it before it
-    // dumps, so it is gone even though this dump fails.
+    // Metadata temp files left by an earlier kill (this kilter's name for them, and earlier
+    // kilters'): a snapshot of the name clears them before it dumps, so they are gone even
+    // though this dump fails.
     std::fs::write(db.snapshots().join(".nightly.json.tmp"), b"{half").unwrap();
+    std::fs::write(db.snapshots().join(".nightly.json.kilter-tmp.99999"), b"{half").unwrap();
     // And the `.partial` an earlier kill left of `other`: it is no snapshot, so a failed
     // snapshot of that name says none was written (not that one is unchanged).
     std::fs::write(db.snapshots().join("other.dump.zst.partial"), b"half").unwrap();
