@@ -63,6 +63,15 @@ pub fn write_target(path: &Utf8Path) -> Result<Utf8PathBuf> {
     }
 }
 
+/// What names [`stage`]'s temporary files: `.<file>.kilter-tmp.<pid>`.
+const TMP_INFIX: &str = ".kilter-tmp.";
+
+/// What a temporary file of [`stage`] is for: `.<file>.kilter-tmp.<pid>` → (`<file>`, pid).
+pub fn staged_tmp(file_name: &str) -> Option<(&str, i32)> {
+    let (target, pid) = file_name.strip_prefix('.')?.rsplit_once(TMP_INFIX)?;
+    Some((target, pid.parse().ok().filter(|p: &i32| *p > 0)?))
+}
+
 /// Write `contents` to a temporary file beside `path` (following a symlink), with the
 /// permissions `perm` asks for, and fsync it. Fails — changing nothing — when the directory is
 /// not writable, or the existing file could not be replaced by us (read-only, immutable, or
@@ -93,7 +102,7 @@ pub fn stage(path: &Utf8Path, contents: &[u8], perm: Perm) -> Result<Staged> {
             .with_context(|| format!("{target} cannot be written"))?;
     }
     let name = target.file_name().unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.kilter-tmp.{}", std::process::id()));
+    let tmp = dir.join(format!(".{name}{TMP_INFIX}{}", std::process::id()));
     let staged = Staged { tmp: tmp.clone(), target, committed: false };
     let mut f = fs::OpenOptions::new()
         .write(true)

@@ -277,7 +277,7 @@ fn clear_leftovers(ctx: &Ctx<'_>, dir: &Utf8Path, old: Option<&Entry>) -> Result
     store::ensure_dir(ctx.runner, dir)?;
     if let Some(e) = old {
         // An incomplete snapshot is all leftovers; of another, the `.partial` data files and
-        // the metadata temp file (`.NAME.json.tmp`) are.
+        // the metadata temp files are (`snapshot::classify`).
         let stale: Vec<_> = if e.state == State::Incomplete {
             e.files.clone()
         } else {

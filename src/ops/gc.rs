@@ -305,9 +305,7 @@ fn size_of(path: &Utf8Path) -> u64 {
 
 /// `.<file>.kilter-tmp.<pid>` → pid.
 fn temp_pid(file_name: &str) -> Option<i32> {
-    let rest = file_name.strip_prefix('.')?;
-    let (_, pid) = rest.rsplit_once(".kilter-tmp.")?;
-    pid.parse().ok().filter(|p| *p > 0)
+    crate::fsutil::staged_tmp(file_name).map(|(_, pid)| pid)
 }
 
 fn survey(

@@ -265,11 +265,8 @@ pub fn classify(file: &str) -> Option<(String, Piece)> {
     if let Some(hidden) = file.strip_prefix('.') {
         // The metadata being written: `.NAME.json.kilter-tmp.PID` (the runner's atomic write,
         // `fsutil::stage`) or `.NAME.json.tmp` (earlier kilters).
-        let staged = hidden.rsplit_once(".kilter-tmp.").and_then(|(base, pid)| {
-            (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then_some(base)
-        });
-        let inner = match staged {
-            Some(base) => base.strip_suffix(".json"),
+        let inner = match crate::fsutil::staged_tmp(file) {
+            Some((target, _)) => target.strip_suffix(".json"),
             None => hidden.strip_suffix(".json.tmp"),
         }?;
         validate_name(inner).ok()?;
