@@ -150,7 +150,7 @@ fn add_items(src: &Src<'_>, tree: &Tree, names: &[String]) -> Edit<Vec<String>> 
             let first = existing.first().ok_or_else(|| Refusal::new("`services` is empty"))?;
             let indent = src.indent_of(dash_of(src, first)?, "-")?;
             let last = existing.last().map_or(value.end, |i| i.end);
-            if last > 0 && text[..last].ends_with(is_break) {
+            if text[..last].ends_with(is_break) {
                 let block: String =
                     items.iter().map(|i| format!("{indent}{i}{}", src.eol)).collect();
                 splice(text, last, last, &block)

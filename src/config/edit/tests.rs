@@ -801,3 +801,34 @@ impl Table {
         assert!(stray.is_empty(), "{}: files no case reads: {stray:?}", self.dir);
     }
 }
+
+#[test]
+fn undo_between_cuts_at_character_boundaries() {
+    let between = super::undo::Undo::between;
+    // The texts share the first byte of `é` and `è` (0xC3): the replacement starts at the
+    // character, not inside it.
+    assert_eq!(
+        between("a: é\n", "a: è\n"),
+        Undo {
+            offset: 3,
+            old: "é".into(),
+            new: "è".into(),
+            before: "a: ".into(),
+            after: String::new(),
+        }
+    );
+    // The texts share the last byte of `é` and `ĩ` (0xA9): it ends after the character.
+    assert_eq!(
+        between("xé", "xĩ"),
+        Undo {
+            offset: 1,
+            old: "é".into(),
+            new: "ĩ".into(),
+            before: "x".into(),
+            after: String::new(),
+        }
+    );
+    // `after` is the rest of the line after the character.
+    let undo = between("k: é1\n", "k: è1\n");
+    assert_eq!((undo.old.as_str(), undo.new.as_str(), undo.after.as_str()), ("é", "è", "1"));
+}
