@@ -214,6 +214,7 @@ fn multi_line_and_flow_layouts_are_edited_exactly() {
         "flow-top-level-cluster-empty-braces",
         "flow-top-level-cluster-tilde",
         "flow-top-level-cluster-empty",
+        "flow-top-level-cluster-space-before-colon",
         "value-on-the-next-line",
         "null-on-the-next-line",
         "tagged-false",
@@ -328,6 +329,23 @@ fn verification_compares_the_whole_tree() {
     assert!(verify(path(), &old, "name: a\nport: 1\n", true).is_err());
     // Does not parse: refused.
     assert!(verify(path(), &old, "name: a\nport: [\n", true).is_err());
+}
+
+#[test]
+fn verification_of_a_services_edit_compares_each_item() {
+    let old = parse_full(path(), "name: a\nservices:\n  - redis\n").expect("parses");
+    let kept = verify::service_items(&old.tree);
+    let added = ["postgres".to_owned()];
+    let check = |new: &str| verify::verify_services(path(), &old, new, &kept, &added).is_ok();
+    assert!(check("name: a\nservices:\n  - redis\n  - postgres\n"));
+    // One item too few or too many: refused.
+    assert!(!check("name: a\nservices:\n  - redis\n"));
+    assert!(!check("name: a\nservices:\n  - redis\n  - postgres\n  - postgres\n"));
+    // As many items, but a kept one changed, or the added one is another: refused.
+    assert!(!check("name: a\nservices:\n  - memcached\n  - postgres\n"));
+    assert!(!check("name: a\nservices:\n  - redis\n  - mysql\n"));
+    // The right items, but another setting changed: refused.
+    assert!(!check("name: b\nservices:\n  - redis\n  - postgres\n"));
 }
 
 // ---------------------------------------------------------------------------------------

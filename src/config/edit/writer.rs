@@ -92,7 +92,7 @@ impl<'a> Src<'a> {
     /// end of a text without a final line break takes the line break before it instead, so
     /// that the text still ends without one.
     pub(super) fn whole_lines(&self, start: usize, end: usize) -> Edit<(usize, usize)> {
-        let at_line_start = end > 0 && self.text[..end].ends_with(is_break);
+        let at_line_start = self.text[..end].ends_with(is_break);
         let end = if at_line_start {
             end
         } else if self.rest_is_trivia(end) {
