@@ -100,7 +100,7 @@ fn add_items(src: &Src<'_>, tree: &Tree, names: &[String]) -> Edit<Vec<String>> 
     let words: Vec<String> = names.iter().map(|n| scalar_text(n)).collect();
     let flow_list = words.join(", ");
     let unit = indent_unit(tree);
-    let dash = " ".repeat(list_indent(tree, unit));
+    let dash = " ".repeat(list_indent(src, tree, unit));
     let items: Vec<String> = words.iter().map(|w| format!("- {w}")).collect();
     let Some(root) = tree.root.as_ref().filter(|r| !r.is_null()) else {
         let lines: Vec<String> = ["services:".to_owned()]
@@ -148,7 +148,7 @@ fn add_items(src: &Src<'_>, tree: &Tree, names: &[String]) -> Edit<Vec<String>> 
         }
         Kind::Seq { items: existing, flow: false } => {
             let first = existing.first().ok_or_else(|| Refusal::new("`services` is empty"))?;
-            let indent = src.indent_of(dash_of(src, first)?, "-")?;
+            let indent = src.indent_of(src.dash_of(first)?, "-")?;
             let last = existing.last().map_or(value.end, |i| i.end);
             if text[..last].ends_with(is_break) {
                 let block: String =
@@ -173,14 +173,6 @@ fn add_items(src: &Src<'_>, tree: &Tree, names: &[String]) -> Edit<Vec<String>> 
     Ok(vec![new])
 }
 
-/// Byte offset of the `-` that starts a block list item.
-fn dash_of(src: &Src<'_>, item: &Node) -> Edit<usize> {
-    let head = src.text[..item.start].trim_end_matches([' ', '\t', '\r', '\n']);
-    head.strip_suffix('-')
-        .map(str::len)
-        .ok_or_else(|| Refusal::new(format!("line {}: no `-` before the item", item.pos.line)))
-}
-
 /// The body without item `index` of `services:`.
 fn remove_item(src: &Src<'_>, tree: &Tree, index: usize) -> Edit<String> {
     let text = src.text;
@@ -195,7 +187,7 @@ fn remove_item(src: &Src<'_>, tree: &Tree, index: usize) -> Edit<String> {
     let (start, end) = if value.is_flow() {
         flow_removal(src, value, index)?
     } else {
-        let dash = dash_of(src, item)?;
+        let dash = src.dash_of(item)?;
         src.indent_of(dash, "-")?;
         src.whole_lines(dash, item.end)?
     };

@@ -556,6 +556,7 @@ fn add_services_appends_in_the_files_style() {
         ("absent", &["postgres", "redis"]),
         ("absent-no-final-newline", &["redis"]),
         ("absent-lists-at-column-0-elsewhere", &["redis"]),
+        ("absent-an-anchored-list-elsewhere", &["redis"]),
         ("absent-4-space-file", &["redis"]),
         ("absent-before-a-final-dots", &["redis"]),
         ("absent-block-scalar-last-without-newline", &["redis"]),

@@ -60,6 +60,14 @@ impl<'a> Src<'a> {
         Src { text, eol }
     }
 
+    /// Byte offset of the `-` that starts a block list item.
+    pub(super) fn dash_of(&self, item: &Node) -> Edit<usize> {
+        let head = self.text[..item.start].trim_end_matches([' ', '\t', '\r', '\n']);
+        head.strip_suffix('-')
+            .map(str::len)
+            .ok_or_else(|| Refusal::new(format!("line {}: no `-` before the item", item.pos.line)))
+    }
+
     /// The spaces before `at`, which must be all there is before it on its line.
     pub(super) fn indent_of(&self, at: usize, what: &str) -> Edit<&'a str> {
         let indent = &self.text[line_start(self.text, at)..at];
@@ -279,21 +287,23 @@ pub(super) fn indent_unit(tree: &Tree) -> usize {
 }
 
 /// How far the file indents the `-` of a block list under its key: the first such list
-/// decides (0 is common); `unit` if there is none.
-pub(super) fn list_indent(tree: &Tree, unit: usize) -> usize {
-    pub(super) fn walk(node: &Node) -> Option<usize> {
-        match &node.kind {
-            Kind::Map { entries, flow: false } => {
-                entries.iter().find_map(|(key, value)| match &value.kind {
-                    Kind::Seq { flow: false, .. } if value.pos.line > key.pos.line => {
-                        value.pos.col.checked_sub(key.pos.col)
-                    }
-                    _ => walk(value),
-                })
+/// decides (0 is common); `unit` if there is none. The top level is a mapping (the schema
+/// refuses anything else), and the `-` is what counts: an anchor or a tag may stand on the
+/// key's line.
+pub(super) fn list_indent(src: &Src<'_>, tree: &Tree, unit: usize) -> usize {
+    fn walk(src: &Src<'_>, node: &Node) -> Option<usize> {
+        let Kind::Map { entries, flow: false } = &node.kind else { return None };
+        let text = src.text;
+        let column = |at: usize| at - line_start(text, at);
+        entries.iter().find_map(|(key, value)| match &value.kind {
+            Kind::Seq { items, flow: false } => {
+                let dash = items.first().and_then(|first| src.dash_of(first).ok())?;
+                (line_start(text, dash) > line_start(text, key.start))
+                    .then(|| column(dash).checked_sub(column(key.start)))
+                    .flatten()
             }
-            Kind::Seq { items, flow: false } => items.iter().find_map(walk),
-            _ => None,
-        }
+            _ => walk(src, value),
+        })
     }
-    tree.root.as_ref().and_then(walk).unwrap_or(unit)
+    tree.root.as_ref().and_then(|root| walk(src, root)).unwrap_or(unit)
 }
