@@ -9,7 +9,9 @@ use camino::Utf8PathBuf;
 use crate::config::span::Pos;
 
 /// The settings kilter reads from `kilter.yaml`. Every field is optional.
-#[derive(Debug, Clone, PartialEq)]
+/// (Equality is for the tests: kilter compares the parsed trees, never two `Config`s.)
+#[derive(Debug, Clone)]
+#[cfg_attr(test, derive(PartialEq))]
 pub struct Config {
     /// `name:` — the project name, already checked with [`validate_name`](crate::config::validate_name).
     pub name: Option<String>,
@@ -53,6 +55,8 @@ pub struct AppSection {
     pub sync: Option<At<Vec<String>>>,
 }
 
+/// Equal when the values are, wherever they were written (for the tests, as `Config`'s).
+#[cfg(test)]
 impl PartialEq for AppSection {
     fn eq(&self, other: &Self) -> bool {
         fn value<T>(at: &Option<At<T>>) -> Option<&T> {
@@ -67,18 +71,6 @@ impl PartialEq for AppSection {
             && value(&self.health) == value(&other.health)
             && vars(&self.env) == vars(&other.env)
             && value(&self.sync) == value(&other.sync)
-    }
-}
-
-impl AppSection {
-    /// Whether kilter.yaml says anything about the app.
-    pub fn is_declared(&self) -> bool {
-        self.image.is_some()
-            || self.dev.is_some()
-            || self.port.is_some()
-            || self.health.is_some()
-            || !self.env.is_empty()
-            || self.sync.is_some()
     }
 }
 

@@ -799,12 +799,34 @@ fn suggest_uses_edit_distance() {
 // The app's fields
 // ---------------------------------------------------------------------------------------
 
+/// The tests compare whole `Config`s (the edit tables check that an edit changed nothing else),
+/// so the app section's equality must see every field, and no position.
+#[test]
+fn app_sections_are_equal_by_their_values_not_their_positions() {
+    let (app, _) = parse_ok(APP);
+    let moved = format!(
+        "# first\n\n{}",
+        APP.replace("image: node:22-alpine   #", "image: node:22-alpine #")
+    );
+    assert_eq!(parse_ok(&moved).0.app, app.app);
+    for (from, to) in [
+        ("image: node:22-alpine", "image: node:20-alpine"),
+        ("dev: npm run dev", "dev: npm run serve"),
+        ("port: 4000", "port: 4001"),
+        ("health: /healthz", "health: /ready"),
+        ("WORKERS: 2", "WORKERS: 3"),
+        ("sync: [src, public]", "sync: [src]"),
+    ] {
+        let changed = parse_ok(&APP.replace(from, to)).0;
+        assert_ne!(changed.app, app.app, "{to}");
+    }
+}
+
 #[test]
 fn the_app_fields_parse_with_their_positions() {
     let (config, warnings) = parse_ok(APP);
     assert!(warnings.is_empty(), "{warnings:?}");
     let app = &config.app;
-    assert!(app.is_declared());
     let image = app.image.as_ref().expect("image");
     assert_eq!((image.value.as_str(), image.at), ("node:22-alpine", Pos { line: 2, col: 8 }));
     let dev = app.dev.as_ref().expect("dev");
@@ -821,7 +843,7 @@ fn the_app_fields_parse_with_their_positions() {
     );
     // Every field is optional; a file without them declares no app.
     let (config, _) = parse_ok("name: shop\n");
-    assert!(!config.app.is_declared());
+    assert_eq!(config.app, AppSection::default());
     // `dev` as a list of arguments; `sync` as one path; null values are "not set".
     let (config, _) = parse_ok("dev: [python, -m, flask, run, --port, 5000]\nsync: app\nport: ~\n");
     assert_eq!(
