@@ -351,6 +351,19 @@ fn malformed_files_are_errors_naming_file_line_and_column() {
     }
 }
 
+/// Quoting makes a string: the hint to quote comes only where a string is expected.
+#[test]
+fn the_hint_to_quote_comes_only_where_a_string_is_expected() {
+    let err = parse_err("port: 80.5\n");
+    assert_eq!(
+        err.message,
+        "/p/kilter.yaml:1:7: port: expected a port number from 1 to 65535, found the number 80.5"
+    );
+    assert_eq!(err.hint, None);
+    let err = parse_err("name: 80.5\n");
+    assert_eq!(err.hint.as_deref(), Some("quote the value to make it a string: `name: \"80.5\"`"));
+}
+
 #[test]
 fn an_invalid_name_error_states_the_rule() {
     let err = parse_err("name: My_App\n");
