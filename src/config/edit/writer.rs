@@ -297,10 +297,9 @@ pub(super) fn list_indent(src: &Src<'_>, tree: &Tree, unit: usize) -> usize {
         let column = |at: usize| at - line_start(text, at);
         entries.iter().find_map(|(key, value)| match &value.kind {
             Kind::Seq { items, flow: false } => {
+                // A block list starts on a line after its key's (`key: - a` is no list).
                 let dash = items.first().and_then(|first| src.dash_of(first).ok())?;
-                (line_start(text, dash) > line_start(text, key.start))
-                    .then(|| column(dash).checked_sub(column(key.start)))
-                    .flatten()
+                column(dash).checked_sub(column(key.start))
             }
             _ => walk(src, value),
         })

@@ -626,6 +626,12 @@ services:
         config.services[2].volume.as_ref().map(|v| &v.value),
         Some(&Volume::Mount { path: None, size: Some("500Mi".into()) })
     );
+    // A null size is the default size, like an absent one.
+    let (config, _) = parse_ok("services:\n  - name: api\n    volume: {path: /data, size: ~}\n");
+    assert_eq!(
+        config.services[0].volume.as_ref().map(|v| &v.value),
+        Some(&Volume::Mount { path: Some("/data".into()), size: None })
+    );
 }
 
 #[test]
