@@ -39,7 +39,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 GROUPS_TABLE='
 ports     | src/ports.rs                                     | ports:: many:: lifecycle:: errors:: inspect:: router:: services::
 lock      | src/lock.rs                                      | lock:: concurrency:: uncovered::
-config    | src/config/*.rs                                  | config:: input::
+config    | src/config/*.rs                                  | config:: input:: app::
 edit      | src/config/edit/*.rs                             | config:: input:: project:: lifecycle:: services:: untouched:: operate:: replay::
 schema    | src/config/schema/*.rs                           | config:: input:: app:: services:: router:: errors::
 exec      | src/exec/*.rs src/exec/**/*.rs                   | exec:: tilt:: lifecycle:: uncovered:: replay:: output:: realworld:: concurrency:: untouched:: stream::

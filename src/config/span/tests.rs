@@ -100,6 +100,21 @@ fn span_tree_knows_styles_anchors_and_aliases() {
     assert!(problem.message.contains("nested more than 64 levels"), "{}", problem.message);
 }
 
+/// `same` is what every edit's result must pass: same content, wherever it is written.
+#[test]
+fn same_compares_content_anchors_tags_and_aliases_not_positions() {
+    let root = |text: &str| span::parse(text).expect("parses").root.expect("a root");
+    let same = |a: &str, b: &str| root(a).same(&root(b));
+    assert!(same("x: &r 1\ny: *r\nz: [1, {k: v}]\n", "\nx:   &r 1\ny:  *r\nz:\n  - 1\n  - k: v\n"));
+    // An anchor or a tag alone makes a difference.
+    assert!(!same("a: &x 1\n", "a: 1\n"));
+    assert!(!same("a: !!str 1\n", "a: 1\n"));
+    // A mapping or a list with one more entry at the end, or an alias to another anchor.
+    assert!(!same("a: 1\n", "a: 1\nb: 2\n"));
+    assert!(!same("a: [1]\n", "a: [1, 2]\n"));
+    assert!(!same("x: &r 1\nw: &s 1\ny: *r\n", "x: &r 1\nw: &s 1\ny: *s\n"));
+}
+
 #[test]
 fn core_schema_resolution() {
     use span::Scalar;
