@@ -121,6 +121,7 @@ fn edits_of_an_existing_cluster_section() {
         "stopped-with-no-value",
         "stopped-null",
         "empty-cluster-followed-by-keys",
+        "empty-cluster-with-a-blank-before-its-colon",
         "empty-cluster-with-a-trailing-comment",
         "cluster-tilde",
         "cluster-null-with-comment",

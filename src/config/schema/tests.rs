@@ -755,6 +755,12 @@ fn service_errors_point_at_the_item_or_field() {
             None,
         ),
         (
+            // An empty value is right after its key's `:`, a blank before the `:` or not.
+            "services:\n  - name: api\n    provides:\n      URL :  # later\n",
+            "/p/kilter.yaml:4:12: services[0].provides.URL: expected a string, found nothing (null)",
+            None,
+        ),
+        (
             "services:\n  - name: api\n    volume: true\n",
             "/p/kilter.yaml:3:13: services[0].volume: expected `false`, an absolute mount path or a mapping with `path` and `size`, found the boolean `true`",
             None,

@@ -94,6 +94,15 @@ fn span_tree_knows_styles_anchors_and_aliases() {
     assert_eq!(span_of("t"), Some("'ab'"));
     assert_eq!(span_of("m"), Some("{x: 1}"));
     assert_eq!(span_of("b"), Some("y: 2\n  z: 3"));
+    // A block scalar that ends the file without a line break spans its last line, and one
+    // followed by more keys keeps its line feed even when the file has no final one.
+    let text = "a: |\n  x\nb: 1\nc: |\n  y\n  z";
+    let tree = span::parse(text).expect("parses");
+    let root = tree.root.as_ref().expect("a root");
+    let span_of = |key: &str| root.get(key).map(|(_, v)| &text[v.start..v.end]);
+    assert_eq!(span_of("c"), Some("y\n  z"));
+    let value_of = |key: &str| root.get(key).and_then(|(_, v)| v.text());
+    assert_eq!((value_of("a"), value_of("c")), (Some("x\n"), Some("y\nz")));
     // A second document, nesting too deep.
     let deep = format!("a: {}{}\n", "[".repeat(70), "]".repeat(70));
     let problem = span::parse(&deep).expect_err("too deep");
@@ -133,6 +142,8 @@ fn core_schema_resolution() {
         ("a: .inf", Scalar::Number(".inf")),
         ("a: .NaN", Scalar::Number(".NaN")),
         ("a: 1.", Scalar::Number("1.")),
+        ("a: .5", Scalar::Number(".5")),
+        ("a: -.5e1", Scalar::Number("-.5e1")),
         ("a: 1e", Scalar::Str("1e")),
         ("a: 1.2.3", Scalar::Str("1.2.3")),
         ("a: 0x", Scalar::Str("0x")),
@@ -193,6 +204,8 @@ fn a_tab_after_a_keys_colon_is_whitespace_and_kept_through_stop_and_up() {
         ),
         ("{name:\tshop, kind: {image:\t-x}}\n", "shop", Some("-x")),
         ("name:\t'shop'\r\n", "shop", None),
+        // A comment with a colon and a tab before the first key.
+        ("# why:\tthis\nname:\tshop\n", "shop", None),
     ] {
         let (config, _) = parse_ok(text);
         assert_eq!(config.name.as_deref(), Some(name), "{text:?}");
