@@ -124,6 +124,28 @@ fn same_compares_content_anchors_tags_and_aliases_not_positions() {
     assert!(!same("x: &r 1\nw: &s 1\ny: *r\n", "x: &r 1\nw: &s 1\ny: *s\n"));
 }
 
+/// Duplicate keys are found through a hash of each key; keys whose hashes collide are
+/// compared one by one. With every hash alike, the same duplicates, first lines and no others.
+#[test]
+fn duplicate_keys_are_found_when_every_hash_collides() {
+    span::COLLIDE.with(|c| c.set(true));
+    let first_line = |text: &str| span::parse(text).err().map(|p| p.message);
+    let results = [
+        first_line("a: 1\nb:\n  x: 1\nc: 3\nb: 4\n"),
+        first_line("a:\n  x: 1\na: 2\n"),
+        first_line("a: 1\nb: 2\nc: {a: 1, b: 2}\n"),
+    ];
+    span::COLLIDE.with(|c| c.set(false));
+    assert_eq!(
+        results,
+        [
+            Some("duplicate key `b` (first defined on line 2)".to_owned()),
+            Some("duplicate key `a` (first defined on line 1)".to_owned()),
+            None,
+        ]
+    );
+}
+
 #[test]
 fn core_schema_resolution() {
     use span::Scalar;
