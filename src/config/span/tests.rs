@@ -94,6 +94,14 @@ fn span_tree_knows_styles_anchors_and_aliases() {
     assert_eq!(span_of("t"), Some("'ab'"));
     assert_eq!(span_of("m"), Some("{x: 1}"));
     assert_eq!(span_of("b"), Some("y: 2\n  z: 3"));
+    // A quoted scalar after a tag or an anchor; a backslash is no escape in single quotes.
+    let text = "k: !!str 'q'  # c\nm: &a \"r\"  # d\np: 'dir\\'  # it's\n";
+    let tree = span::parse(text).expect("parses");
+    let root = tree.root.as_ref().expect("a root");
+    let span_of = |key: &str| root.get(key).map(|(_, v)| &text[v.start..v.end]);
+    assert_eq!(span_of("k"), Some("!!str 'q'"));
+    assert_eq!(span_of("m"), Some("&a \"r\""));
+    assert_eq!(span_of("p"), Some("'dir\\'"));
     // A block scalar that ends the file without a line break spans its last line, and one
     // followed by more keys keeps its line feed even when the file has no final one.
     let text = "a: |\n  x\nb: 1\nc: |\n  y\n  z";
