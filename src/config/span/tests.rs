@@ -271,3 +271,16 @@ fn a_tab_after_a_keys_colon_is_whitespace_and_kept_through_stop_and_up() {
     let err = parse_err("name:\tshop\nkind:\n\timage: x\n");
     assert!(err.to_string().contains("tab character in indentation"), "{err}");
 }
+
+/// A list that is an item of a list starts at its own `-`, or at its tag: not at the outer
+/// item's `-` (the parser points at the first item's content).
+#[test]
+fn a_list_inside_a_list_starts_at_its_own_dash_or_tag() {
+    for (text, start) in [("a:\n  - - x\n", 7), ("a:\n  - !!seq\n    - x\n", 7)] {
+        let tree = span::parse(text).expect("parses");
+        let root = tree.root.as_ref().expect("a root");
+        let (_, list) = root.get("a").expect("a");
+        let (outer, inner) = (list.start, list.items().map(|i| i[0].start));
+        assert_eq!((outer, inner), (5, Some(start)), "{text:?}");
+    }
+}
