@@ -69,6 +69,14 @@ fn spans_give_keys_and_values_in_every_style() {
     }
 }
 
+/// The text of top-level `key`'s value: its byte span in `text`.
+#[track_caller]
+fn span_in<'t>(text: &'t str, key: &str) -> &'t str {
+    let tree = span::parse(text).expect("parses");
+    let (_, value) = tree.root.as_ref().and_then(|r| r.get(key)).expect(key);
+    &text[value.start..value.end]
+}
+
 #[test]
 fn span_tree_knows_styles_anchors_and_aliases() {
     let tree = span::parse("a: &x {b: 1}\nc: *x\nd: [1]\ne:\n  f: 1\n").expect("parses");
@@ -83,33 +91,25 @@ fn span_tree_knows_styles_anchors_and_aliases() {
     assert!(root.get("e").is_some_and(|(_, e)| !e.is_flow()));
     // Byte spans: exact for scalars and flow collections, to the last child for blocks.
     let text = "k: 'q'  # c\nm: {x: 1}\nb:\n  y: 2\n  z: 3\ns: 'it''s'  # '\nd: \"a\\\"b\"  # \"\nt: 'ab'  # c\n\n";
-    let tree = span::parse(text).expect("parses");
-    let root = tree.root.as_ref().expect("a root");
-    let span_of = |key: &str| root.get(key).map(|(_, v)| &text[v.start..v.end]);
-    assert_eq!(span_of("k"), Some("'q'"));
+    assert_eq!(span_in(text, "k"), "'q'");
     // A doubled quote inside single quotes and an escaped one inside double quotes end nothing.
-    assert_eq!(span_of("s"), Some("'it''s'"));
-    assert_eq!(span_of("d"), Some("\"a\\\"b\""));
+    assert_eq!(span_in(text, "s"), "'it''s'");
+    assert_eq!(span_in(text, "d"), "\"a\\\"b\"");
     // A quote is doubled only by the character right after it.
-    assert_eq!(span_of("t"), Some("'ab'"));
-    assert_eq!(span_of("m"), Some("{x: 1}"));
-    assert_eq!(span_of("b"), Some("y: 2\n  z: 3"));
+    assert_eq!(span_in(text, "t"), "'ab'");
+    assert_eq!(span_in(text, "m"), "{x: 1}");
+    assert_eq!(span_in(text, "b"), "y: 2\n  z: 3");
     // A quoted scalar after a tag or an anchor; a backslash is no escape in single quotes.
     let text = "k: !!str 'q'  # c\nm: &a \"r\"  # d\np: 'dir\\'  # it's\n";
-    let tree = span::parse(text).expect("parses");
-    let root = tree.root.as_ref().expect("a root");
-    let span_of = |key: &str| root.get(key).map(|(_, v)| &text[v.start..v.end]);
-    assert_eq!(span_of("k"), Some("!!str 'q'"));
-    assert_eq!(span_of("m"), Some("&a \"r\""));
-    assert_eq!(span_of("p"), Some("'dir\\'"));
+    assert_eq!(span_in(text, "k"), "!!str 'q'");
+    assert_eq!(span_in(text, "m"), "&a \"r\"");
+    assert_eq!(span_in(text, "p"), "'dir\\'");
     // A block scalar that ends the file without a line break spans its last line, and one
     // followed by more keys keeps its line feed even when the file has no final one.
     let text = "a: |\n  x\nb: 1\nc: |\n  y\n  z";
+    assert_eq!(span_in(text, "c"), "y\n  z");
     let tree = span::parse(text).expect("parses");
-    let root = tree.root.as_ref().expect("a root");
-    let span_of = |key: &str| root.get(key).map(|(_, v)| &text[v.start..v.end]);
-    assert_eq!(span_of("c"), Some("y\n  z"));
-    let value_of = |key: &str| root.get(key).and_then(|(_, v)| v.text());
+    let value_of = |key: &str| tree.root.as_ref()?.get(key).and_then(|(_, v)| v.text());
     assert_eq!((value_of("a"), value_of("c")), (Some("x\n"), Some("y\nz")));
     // A second document, nesting too deep.
     let deep = format!("a: {}{}\n", "[".repeat(70), "]".repeat(70));
