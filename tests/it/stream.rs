@@ -118,14 +118,20 @@ fn seeded(what: &str, yaml: &str) -> Option<(Pg, Proj)> {
     Some((pg, p))
 }
 
+/// [`seeded`] with `name: shop`, the pod's tools without zstd, and a first snapshot `name`.
+fn snapshotted(what: &str, name: &str) -> Option<(Pg, Proj)> {
+    let (pg, p) = seeded(what, "name: shop\n")?;
+    pg.wire_without_zstd(&p.env);
+    p.ok(&["db", "snapshot", name]);
+    Some((pg, p))
+}
+
 /// A PostgreSQL dump cut at 30, 60 or 97 %, exactly between two tables' data, one byte short,
 /// or at 0, while `kubectl exec` exits 0: `db snapshot` fails with "expected N bytes, received
 /// M", keeps nothing, and leaves the snapshot `--force` would replace byte for byte as it was.
 #[test]
 fn a_postgres_dump_cut_short_is_never_kept() {
-    let Some((pg, p)) = seeded("a_postgres_dump_cut_short", "name: shop\n") else { return };
-    pg.wire_without_zstd(&p.env);
-    p.ok(&["db", "snapshot", "nightly"]);
+    let Some((_pg, p)) = snapshotted("a_postgres_dump_cut_short", "nightly") else { return };
     let raw = p.raw("nightly");
     let before = p.contents();
     let between = pg_between_tables(&raw);
@@ -228,9 +234,7 @@ fn destroy_refuses_when_its_pre_destroy_snapshot_is_cut() {
 /// `db restore` fails saying how many bytes were expected and arrived.
 #[test]
 fn a_postgres_restore_stream_cut_short_leaves_the_database_as_it_was() {
-    let Some((pg, p)) = seeded("a_postgres_restore_cut_short", "name: shop\n") else { return };
-    pg.wire_without_zstd(&p.env);
-    p.ok(&["db", "snapshot", "base"]);
+    let Some((pg, p)) = snapshotted("a_postgres_restore_cut_short", "base") else { return };
     let raw = p.raw("base");
     let between = pg_between_tables(&raw);
     let state = || {
@@ -320,9 +324,7 @@ fn mariadb_cut_streams_in_both_directions() {
 /// checks are computed from the file. A wrong expectation reaches no database.
 #[test]
 fn a_snapshot_without_raw_sha256_restores_and_a_wrong_one_restores_nothing() {
-    let Some((pg, p)) = seeded("a_snapshot_without_raw_sha256", "name: shop\n") else { return };
-    pg.wire_without_zstd(&p.env);
-    p.ok(&["db", "snapshot", "base"]);
+    let Some((pg, p)) = snapshotted("a_snapshot_without_raw_sha256", "base") else { return };
     let meta_path = p.snapshots().join("base.json");
     let mut meta = p.meta("base");
     let recorded = meta["databases"][0]["raw_sha256"].as_str().expect("recorded").to_owned();
@@ -460,18 +462,16 @@ fn the_transfer_follows_the_pods_tools_and_each_one_round_trips() {
 /// after reporting `what` skipped when PostgreSQL is not here.
 fn seeded_with_pg16_failing_on_zstd(what: &str, message: &str) -> Option<(Pg, Proj)> {
     let (pg, p) = seeded(what, "name: shop\n")?;
-    let wrapper = p.env.root().join("pg16-bin");
-    std::fs::create_dir_all(&wrapper).unwrap();
-    script(
-        &p.env,
-        "pg16-bin/pg_dump",
+    pg.wire_without_zstd(&p.env);
+    pod_program(
+        &pg,
+        &p,
+        "pg_dump",
         &format!(
             "case \"$1\" in --version) echo 'pg_dump (PostgreSQL) 16.2'; exit 0;; esac\nfor a in \"$@\"; do [ \"$a\" = zstd:1 ] && {{ echo '{message}' >&2; exit 1; }}; done\nexec {} \"$@\"\n",
             pg.bin().join("pg_dump").display()
         ),
     );
-    pg.wire_without_zstd(&p.env);
-    pod_programs_first_from(&pg, &p, &wrapper);
     Some((pg, p))
 }
 
@@ -480,18 +480,14 @@ fn seeded_with_pg16_failing_on_zstd(what: &str, message: &str) -> Option<(Pg, Pr
 /// transaction is never committed).
 #[test]
 fn a_pg_restore_that_fails_shows_its_own_error_and_restores_nothing() {
-    let Some((pg, p)) = seeded("a_pg_restore_that_fails", "name: shop\n") else { return };
-    pg.wire_without_zstd(&p.env);
-    p.ok(&["db", "snapshot", "base"]);
+    let Some((pg, p)) = snapshotted("a_pg_restore_that_fails", "base") else { return };
     pg.psql("shop", "DELETE FROM a WHERE id > 10");
-    let failing = p.env.root().join("failing-bin");
-    std::fs::create_dir_all(&failing).unwrap();
-    script(
-        &p.env,
-        "failing-bin/pg_restore",
+    pod_program(
+        &pg,
+        &p,
+        "pg_restore",
         "cat > /dev/null\necho 'pg_restore: error: could not read from input file: disk quota exceeded' >&2\nexit 1\n",
     );
-    pod_programs_first_from(&pg, &p, &failing);
     let out = p.kilter(&["db", "restore", "base"]);
     let err = stderr_of(&out);
     assert_eq!(code(&out), 1, "{err}");
@@ -522,9 +518,13 @@ fn a_pg_restore_that_fails_shows_its_own_error_and_restores_nothing() {
     assert_eq!(pg.psql("shop", "SELECT count(*) FROM a").trim(), "10", "nothing restored");
 }
 
-/// The pod's programs (knob `exec_path`) are looked up in `dir` first, then in PostgreSQL's and
-/// the pod's usual tools without zstd.
-fn pod_programs_first_from(pg: &Pg, p: &Proj, dir: &std::path::Path) {
+/// The pod's `program` is the shell script `body`: the pod's programs (knob `exec_path`) are
+/// looked up in a directory of such scripts first, then in PostgreSQL's and the pod's usual
+/// tools without zstd.
+fn pod_program(pg: &Pg, p: &Proj, program: &str, body: &str) {
+    let dir = p.env.root().join("pod-bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    script(&p.env, &format!("pod-bin/{program}"), body);
     let path = format!(
         "{}:{}:{}",
         dir.display(),
@@ -539,16 +539,11 @@ fn pod_programs_first_from(pg: &Pg, p: &Proj, dir: &std::path::Path) {
 /// decompress, so nothing is kept and the snapshot `--force` would replace is unchanged.
 #[test]
 fn a_pod_zstd_stream_that_does_not_decompress_is_not_kept() {
-    let Some((pg, p)) = seeded("a_pod_zstd_stream_that_does_not_decompress", "name: shop\n") else {
+    let Some((pg, p)) = snapshotted("a_pod_zstd_stream_that_does_not_decompress", "s") else {
         return;
     };
-    pg.wire_without_zstd(&p.env);
-    p.ok(&["db", "snapshot", "s"]);
     let before = p.contents();
-    let bin = p.env.root().join("impostor-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    script(&p.env, "impostor-bin/zstd", "exec cat\n");
-    pod_programs_first_from(&pg, &p, &bin);
+    pod_program(&pg, &p, "zstd", "exec cat\n");
     let mark = p.env.calls().len();
     let out = p.kilter(&["db", "snapshot", "s", "--force"]);
     let err = stderr_of(&out);
@@ -567,17 +562,15 @@ fn a_pod_zstd_stream_that_does_not_decompress_is_not_kept() {
 fn a_dump_killed_by_sigkill_is_said_to_be_killed() {
     let Some((pg, p)) = seeded("a_dump_killed_by_sigkill", "name: shop\n") else { return };
     pg.wire_without_zstd(&p.env);
-    let bin = p.env.root().join("oom-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    script(
-        &p.env,
-        "oom-bin/pg_dump",
+    pod_program(
+        &pg,
+        &p,
+        "pg_dump",
         &format!(
             "case \"$1\" in --version) exec {} --version;; esac\nkill -KILL $$\n",
             pg.bin().join("pg_dump").display()
         ),
     );
-    pod_programs_first_from(&pg, &p, &bin);
     let out = p.kilter(&["db", "snapshot", "s"]);
     let err = stderr_of(&out);
     assert_eq!(code(&out), 1, "{err}");
@@ -594,11 +587,9 @@ fn a_dump_killed_by_sigkill_is_said_to_be_killed() {
 /// fails instead of reporting success.
 #[test]
 fn a_restore_check_whose_answer_never_arrives_is_no_success() {
-    let Some((pg, p)) = seeded("a_restore_check_whose_answer_never_arrives", "name: shop\n") else {
+    let Some((_pg, p)) = snapshotted("a_restore_check_whose_answer_never_arrives", "s") else {
         return;
     };
-    pg.wire_without_zstd(&p.env);
-    p.ok(&["db", "snapshot", "s"]);
     p.env.set_knob("exec_cut_stdout", "0");
     let mark = p.env.calls().len();
     let out = p.kilter(&["db", "restore", "s"]);
