@@ -293,8 +293,7 @@ pub(super) fn indent_unit(tree: &Tree) -> usize {
 pub(super) fn list_indent(src: &Src<'_>, tree: &Tree, unit: usize) -> usize {
     fn walk(src: &Src<'_>, node: &Node) -> Option<usize> {
         let Kind::Map { entries, flow: false } = &node.kind else { return None };
-        let text = src.text;
-        let column = |at: usize| at - line_start(text, at);
+        let column = |at: usize| at - line_start(src.text, at);
         entries.iter().find_map(|(key, value)| match &value.kind {
             Kind::Seq { items, flow: false } => {
                 // A block list starts on a line after its key's (`key: - a` is no list).
