@@ -838,6 +838,16 @@ fn ci_with_the_router_off_makes_none_and_router_false_keeps_the_names_away() {
         answer(&r, "mailpit.news.localhost").is_some_and(|a| a.starts_with("kilter-news-")),
         "{r:?}"
     );
+
+    // With no router on the machine, a `router: false` project's ci (its deletion included)
+    // makes no router call at all.
+    let env = Env::new();
+    let mag = project(&env, "mag", Some("name: mag\nrouter: false\nservices:\n  - minio\n"), false);
+    let out = env.kilter(&mag).env("KILTER_REGISTRY", "off").arg("ci").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let log = std::fs::read_to_string(env.shim_log()).unwrap_or_default();
+    assert!(log.contains("kind delete cluster"), "{log}");
+    assert!(!log.contains("kilter-router"), "no router command at all: {log}");
 }
 
 // ---------------------------------------------------------------------------------------------
