@@ -534,16 +534,31 @@ fn router_verbs_stop_start_and_remove_it() {
     kilter_ok(&env, &dir, &["up"]);
     let text = stdout_of(&kilter_ok(&env, &dir, &["router", "status"]));
     assert!(text.contains("kilter-router: running on 127.0.0.1:80"), "{text}");
+    let np = nodeport(&env, "shop", "mailpit", "http");
     assert!(
-        text.contains("http://mailpit.shop.localhost")
-            && text.contains("kilter-shop-control-plane:"),
+        text.contains(&format!(
+            "http://mailpit.shop.localhost  shop          → kilter-shop-control-plane:{np}\n"
+        )),
         "{text}"
     );
+    // Made with the sysctl: no word about reloads dropping requests.
+    assert!(!text.contains("a reload may drop"), "{text}");
     let doc: Value = status_json(&env, &dir);
     assert_eq!(doc["state"], "running");
     assert_eq!(doc["routes"][0]["url"], "http://mailpit.shop.localhost");
     kilter_ok(&env, &dir, &["router", "stop"]);
     assert_eq!(container_status(&env, "kilter-router").as_deref(), Some("exited"));
+    // A stopped router names no address; a stopped project's names say where to `kilter up`.
+    kilter_ok(&env, &dir, &["stop"]);
+    let text = stdout_of(&kilter_ok(&env, &dir, &["router", "status"]));
+    assert!(text.starts_with("kilter-router: exited\n"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "http://shop.localhost    shop          503: `kilter up` in {}\n",
+            dir.display()
+        )),
+        "{text}"
+    );
     // up starts a stopped router.
     let out = kilter_ok(&env, &dir, &["up"]);
     assert!(stderr_of(&out).contains("Started the router kilter-router"), "{}", stderr_of(&out));
