@@ -23,7 +23,8 @@ fn soft(ctx: &Ctx<'_>, res: Result<()>) -> Result<()> {
                 return Err(e);
             }
             ctx.ui.warn(&format!(
-                "the router could not be updated, so the http://<name>.<project>.localhost names may not answer (the NodePorts do): {e:#}\n  (`kilter router status` shows it; `router: false` in kilter.yaml or KILTER_ROUTER=off turns it off)"
+                "the router could not be updated, so the http://<name>.<project>.localhost names may not answer (the NodePorts do): {}\n  (`kilter router status` shows it; `router: false` in kilter.yaml or KILTER_ROUTER=off turns it off)",
+                crate::error::with_stderr(&e, "  ")
             ));
             Ok(())
         }

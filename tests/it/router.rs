@@ -285,6 +285,39 @@ fn port_80_taken_moves_the_router_to_8080_and_the_urls_say_so() {
     assert!(text.contains("http://mailpit.shop.localhost:8080"), "{text}");
 }
 
+/// The preferred port held by another program on the host (a socket, not a container): the
+/// router is planned past it, so its one `docker run` publishes a fallback port.
+#[test]
+fn a_preferred_port_held_on_the_host_is_passed_over_before_the_docker_run() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    let busy = crate::support::quiet_ports(1);
+    let _holder = std::net::TcpListener::bind(("127.0.0.1", busy)).expect("hold the port");
+    let out = env
+        .kilter(&dir)
+        .env("KILTER_ROUTER_PORT", busy.to_string())
+        .args(["-v", "up"])
+        .output()
+        .expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    let runs = err
+        .lines()
+        .filter(|l| l.starts_with("$ ") && l.contains(" run -d --name kilter-router"))
+        .count();
+    assert_eq!(runs, 1, "one docker run: {err}");
+    let port = router_port(&env).expect("recorded");
+    assert!((8080..=8099).contains(&port), "{port}");
+    let c = env.container("kilter-router").expect("router");
+    assert_eq!(c["HostConfig"]["PortBindings"]["80/tcp"][0]["HostPort"], port.to_string());
+    assert!(
+        err.contains(&format!(
+            "port {busy} cannot be bound here; the router uses 127.0.0.1:{port}"
+        )),
+        "{err}"
+    );
+}
+
 /// Every port the router may take is published by another container (docker refuses each
 /// one, though no host socket holds it): kilter tries each candidate once, in order, removes
 /// what each refused run left, and fails with what to free.
@@ -603,6 +636,48 @@ fn up_connects_a_router_that_left_the_kind_network() {
         .filter(|c| c.starts_with("docker network connect"))
         .collect();
     assert_eq!(connects, ["docker network connect kind kilter-router"]);
+
+    // Another kilter connects it between this one's look and its connect: docker's "already
+    // exists in network" (exit 1) is connected, no warning. Any other refusal is a warning.
+    let off = env.tool("docker").args(["network", "disconnect", "kind", "kilter-router"]).output();
+    assert!(off.expect("runs").status.success());
+    let docker = env.bin().join("docker");
+    let racing = script(
+        &env,
+        "docker-racing",
+        &format!(
+            "if [ \"$1\" = network ] && [ \"$2\" = connect ]; then\n\
+             '{d}' \"$@\" >/dev/null 2>&1 || exit 99\n\
+             fi\n\
+             exec '{d}' \"$@\"\n",
+            d = docker.display()
+        ),
+    );
+    let mark = env.calls().len();
+    let out = env.kilter(&dir).env("KILTER_DOCKER", &racing).arg("up").output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success() && !err.contains("warning"), "{err}");
+    assert!(on_kind(&env));
+    let refused = calls_since(&env, mark)
+        .into_iter()
+        .filter(|c| c == "docker network connect kind kilter-router")
+        .count();
+    assert_eq!(refused, 2, "the race's connect and kilter's, which met `already exists`");
+
+    let off = env.tool("docker").args(["network", "disconnect", "kind", "kilter-router"]).output();
+    assert!(off.expect("runs").status.success());
+    let refusing = wrap_tool(
+        &env,
+        "docker",
+        "docker-refusing",
+        "'network connect '*",
+        "echo 'Error response from daemon: network kind not found' >&2; exit 1",
+    );
+    let out = env.kilter(&dir).env("KILTER_DOCKER", &refusing).arg("up").output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warning: the router could not be updated"), "{err}");
+    assert!(err.contains("network kind not found"), "{err}");
 }
 
 #[test]
@@ -819,6 +894,36 @@ fn ci_names_the_project_while_it_runs_and_after_deleting_its_cluster_they_answer
         !r.iter().any(|(_, w)| w.starts_with("kilter-shop-control-plane")),
         "no route to the deleted node: {r:?}"
     );
+}
+
+/// A router `kilter ci` could not create (its `docker run` fails) is one warning; after the
+/// deletion there is no router to reload, so no second one and no `caddy reload`.
+#[test]
+fn ci_whose_router_could_not_be_made_warns_once_and_reloads_nothing() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some(SHOP), false);
+    let wrapper = wrap_tool(
+        &env,
+        "docker",
+        "docker-no-caddy",
+        "'run '*caddy*",
+        "echo \"Unable to find image 'caddy:2' locally\" >&2; exit 125",
+    );
+    let out = env
+        .kilter(&dir)
+        .env("KILTER_REGISTRY", "off")
+        .env("KILTER_DOCKER", &wrapper)
+        .arg("ci")
+        .output()
+        .expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "a router is a convenience: {err}");
+    assert_eq!(err.matches("the router could not be updated").count(), 1, "{err}");
+    assert!(err.contains("  Unable to find image 'caddy:2' locally\n"), "docker's words: {err}");
+    assert!(env.container("kilter-router").is_none());
+    let log = std::fs::read_to_string(env.shim_log()).unwrap_or_default();
+    assert!(log.contains("kind delete cluster"), "{log}");
+    assert!(!log.contains("caddy reload"), "{log}");
 }
 
 #[test]
