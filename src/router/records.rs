@@ -68,9 +68,9 @@ pub fn web_overrides(
             let on = e.http?;
             let port = if on {
                 let service = services.iter().find(|s| s.name == e.name.value)?;
-                let catalog = crate::services::catalog::web_port(&service.name)
-                    .filter(|w| service.ports.iter().any(|p| p.name == *w));
-                match catalog {
+                // A catalog service keeps its port names (`port:` only renumbers the first), so
+                // its web port is always one of its ports.
+                match crate::services::catalog::web_port(&service.name) {
                     Some(w) => w.to_owned(),
                     None => service.ports.first()?.name.clone(),
                 }

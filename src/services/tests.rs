@@ -44,6 +44,28 @@ fn catalog_names_become_services() {
     assert_eq!(list[2].reference(), "deployment/mailpit");
 }
 
+/// The router names a catalog service's web UI port by its name: every catalog entry's `web` is
+/// one of its ports, and `port:` renumbers the first port without renaming it.
+#[test]
+fn a_catalog_web_port_is_always_one_of_the_services_ports() {
+    for name in catalog::names() {
+        let web = catalog::web_port(name);
+        for yaml in [
+            format!("services: [{name}]\n"),
+            format!("services:\n  - name: {name}\n    port: 4242\n"),
+        ] {
+            let list = ok(&yaml);
+            let names: Vec<&str> = list[0].ports.iter().map(|p| p.name.as_str()).collect();
+            let entry: Vec<&str> =
+                catalog::find(name).expect("entry").ports.iter().map(|p| p.name).collect();
+            assert_eq!(names, entry, "{yaml}");
+            if let Some(w) = web {
+                assert!(names.contains(&w), "{name}'s web port {w} is one of {names:?}");
+            }
+        }
+    }
+}
+
 #[test]
 fn an_unknown_catalog_name_points_at_it_with_a_suggestion() {
     let (msg, hint) = err("name: shop\nservices:\n  - postgress\n");

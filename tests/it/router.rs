@@ -574,13 +574,28 @@ fn router_verbs_stop_start_and_remove_it() {
         )),
         "{text}"
     );
-    // Made with the sysctl: no word about reloads dropping requests.
+    // Made with the sysctl: no word about reloads dropping requests; the router is on.
     assert!(!text.contains("a reload may drop"), "{text}");
+    assert!(!text.contains("KILTER_ROUTER=off"), "{text}");
+    let off = env.kilter(&dir).env("KILTER_ROUTER", "off").args(["router", "status"]).output();
+    let off = stdout_of(&off.expect("runs"));
+    assert!(off.ends_with("KILTER_ROUTER=off: `kilter up` does not use it\n"), "{off}");
     let doc: Value = status_json(&env, &dir);
     assert_eq!(doc["state"], "running");
     assert_eq!(doc["routes"][0]["url"], "http://mailpit.shop.localhost");
     kilter_ok(&env, &dir, &["router", "stop"]);
     assert_eq!(container_status(&env, "kilter-router").as_deref(), Some("exited"));
+    let mark = env.calls().len();
+    let again = kilter_ok(&env, &dir, &["router", "stop"]);
+    assert!(
+        stderr_of(&again).contains("The router kilter-router is not running"),
+        "{}",
+        stderr_of(&again)
+    );
+    assert!(
+        !calls_since(&env, mark).iter().any(|c| c.starts_with("docker stop")),
+        "no second stop"
+    );
     // A stopped router names no address; a stopped project's names say where to `kilter up`.
     kilter_ok(&env, &dir, &["stop"]);
     let text = stdout_of(&kilter_ok(&env, &dir, &["router", "status"]));
