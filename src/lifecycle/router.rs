@@ -170,7 +170,7 @@ fn sync(ctx: &Ctx<'_>, settings: &Settings, change: Option<Change<'_>>, made: bo
             return Ok(());
         }
     }
-    let done = machine.sync(wants, change, &router::recorded_app)?;
+    let done = machine.sync(wants, change)?;
     if done.started {
         ctx.ui.did(
             &format!("Started the router {}", settings.name),
@@ -197,10 +197,8 @@ pub fn urls(ctx: &Ctx<'_>, project: &Project) -> Result<Vec<(String, String)>> {
     let (Some(port), Some(entry)) = (reg.router_port, reg.projects.get(&project.name)) else {
         return Ok(Vec::new());
     };
-    let (app, routes) = router::with_app_route(
-        router::recorded_app(&project.name, entry),
-        crate::ports::recorded_routes(&entry.services),
-    );
+    let (app, routes) =
+        router::with_app_route(entry.app, crate::ports::recorded_routes(&entry.services));
     let record = ProjectRecord {
         name: project.name.clone(),
         dir: entry.dir.clone(),

@@ -62,7 +62,7 @@ struct RouteRow {
 
 fn status(ctx: &Ctx<'_>, m: &Machine<'_, '_>, json: bool) -> Result<i32> {
     let c = m.inspect()?;
-    let records = m.records(&router::recorded_app)?;
+    let records = m.records()?;
     let port = c
         .as_ref()
         .and_then(|c| c.configured_port(router::CONTAINER_PORT))
@@ -151,7 +151,7 @@ fn start(ctx: &Ctx<'_>, m: &Machine<'_, '_>) -> Result<i32> {
         .hint("`kilter up` a project first (kind creates the network with the first cluster)")
         .into());
     }
-    let done = m.sync(true, None, &router::recorded_app)?;
+    let done = m.sync(true, None)?;
     let port = done.port.unwrap_or(m.settings.preferred_port);
     ctx.ui.success(
         &format!(

@@ -123,13 +123,10 @@ impl<'a, 'r> Machine<'a, 'r> {
     }
 
     /// Every project's records: the port registry and one `docker ps -a` of the kind nodes.
-    pub fn records(
-        &self,
-        app_port: &dyn Fn(&str, &ports::Entry) -> Option<u16>,
-    ) -> Result<Vec<ProjectRecord>> {
+    pub fn records(&self) -> Result<Vec<ProjectRecord>> {
         let reg = PortRegistry::load(&self.ports_path)?;
         let nodes = self.docker.kilter_nodes(self.runner)?;
-        Ok(records(reg.as_ref(), &nodes, app_port))
+        Ok(records(reg.as_ref(), &nodes))
     }
 
     /// Record the router's port in the port registry (when it differs).
@@ -154,12 +151,7 @@ impl<'a, 'r> Machine<'a, 'r> {
     /// router when it changed. With `create`, make the router exist and run first (`up`, `kilter
     /// router start`); without, a missing or stopped router only gets its file (it reads it
     /// when it starts). A same-named container that is not kilter's: exit 1, nothing touched.
-    pub fn sync(
-        &self,
-        create: bool,
-        change: Option<Change<'_>>,
-        app_port: &dyn Fn(&str, &ports::Entry) -> Option<u16>,
-    ) -> Result<Synced> {
+    pub fn sync(&self, create: bool, change: Option<Change<'_>>) -> Result<Synced> {
         let timeout = crate::lock::default_timeout()?;
         let _lock = self.runner.lock(&self.lock_path, "the shared router", "kilter", timeout)?;
         let container = self.inspect_ours()?;
@@ -169,7 +161,7 @@ impl<'a, 'r> Machine<'a, 'r> {
             None if create => Some(self.plan_port()?),
             None => None,
         };
-        let routes = routes(&apply(self.records(app_port)?, change, app_port));
+        let routes = routes(&apply(self.records()?, change));
         let text = render(&routes);
         let changed = self.written() != text;
         if changed {

@@ -89,20 +89,15 @@ pub fn machine_urls(
     nodes: &[KilterNode],
 ) -> std::collections::BTreeMap<String, Vec<String>> {
     let Some(port) = reg.router_port else { return Default::default() };
-    records(Some(reg), nodes, &recorded_app)
+    records(Some(reg), nodes)
         .iter()
         .map(|r| (r.name.clone(), names_of(r).into_iter().map(|(_, h)| url(&h, port)).collect()))
         .filter(|(_, v): &(String, Vec<String>)| !v.is_empty())
         .collect()
 }
 
-/// Every project the port registry knows, with the state of its node. `app_port` gives a
-/// project's app NodePort (by name and port-registry entry) when it has an app.
-pub fn records(
-    reg: Option<&PortRegistry>,
-    nodes: &[KilterNode],
-    app_port: &dyn Fn(&str, &ports::Entry) -> Option<u16>,
-) -> Vec<ProjectRecord> {
+/// Every project the port registry knows, with the state of its node.
+pub fn records(reg: Option<&PortRegistry>, nodes: &[KilterNode]) -> Vec<ProjectRecord> {
     let Some(reg) = reg else { return Vec::new() };
     reg.projects
         .iter()
@@ -113,8 +108,7 @@ pub fn records(
                 Some(_) => NodeState::Stopped,
                 None => NodeState::Absent,
             };
-            let (app, routes) =
-                with_app_route(app_port(name, entry), ports::recorded_routes(&entry.services));
+            let (app, routes) = with_app_route(entry.app, ports::recorded_routes(&entry.services));
             ProjectRecord {
                 name: name.clone(),
                 dir: entry.dir.clone(),
@@ -165,23 +159,11 @@ pub enum Change<'a> {
 }
 
 /// `records` with `change` applied.
-pub fn apply(
-    mut records: Vec<ProjectRecord>,
-    change: Option<Change<'_>>,
-    app_port: &dyn Fn(&str, &ports::Entry) -> Option<u16>,
-) -> Vec<ProjectRecord> {
+pub fn apply(mut records: Vec<ProjectRecord>, change: Option<Change<'_>>) -> Vec<ProjectRecord> {
     match change {
         None => {}
         Some(Change::Up { name, dir, services, web, app, state }) => {
-            let entry = ports::Entry {
-                services: services.clone(),
-                dir: Some(dir.to_owned()),
-                web: web.clone(),
-                app,
-                ..ports::Entry::default()
-            };
-            let app_and_routes =
-                with_app_route(app_port(name, &entry), ports::recorded_routes(services));
+            let app_and_routes = with_app_route(app, ports::recorded_routes(services));
             let rec = ProjectRecord {
                 name: name.to_owned(),
                 dir: Some(dir.to_owned()),
@@ -203,10 +185,4 @@ pub fn apply(
         }
     }
     records
-}
-
-/// For [`records`]: the app port a project's port-registry entry records (`up` records it when
-/// kilter renders the project's app).
-pub fn recorded_app(_project: &str, entry: &ports::Entry) -> Option<u16> {
-    entry.app
 }

@@ -75,7 +75,8 @@ fn machine_records() -> Vec<ProjectRecord> {
     );
     reg.projects.insert("gone".into(), ports::Entry { slot: 9, ..ports::Entry::default() });
     let nodes = [node("blog", "running"), node("old", "exited"), node("shop", "running")];
-    records(Some(&reg), &nodes, &|name, _| (name == "shop").then_some(30340))
+    reg.projects.get_mut("shop").expect("shop").app = Some(30340);
+    records(Some(&reg), &nodes)
 }
 
 #[test]
@@ -129,7 +130,7 @@ fn records_take_states_dirs_and_only_web_ports() {
     assert_eq!(r[0].web, [("rabbitmq".to_owned(), 30078)]);
     assert_eq!(r[0].routes, [("web".to_owned(), 30076)]);
     assert_eq!(r[0].app, None);
-    assert!(records(None, &[], &|_, _| None).is_empty());
+    assert!(records(None, &[]).is_empty());
 }
 
 #[test]
@@ -298,7 +299,7 @@ fn a_route_is_named_and_proxied_to_its_nodeport() {
     );
     let mut reg = PortRegistry { version: 1, ..PortRegistry::default() };
     reg.projects.insert("blog".into(), reg_entry);
-    let recs = records(Some(&reg), &[node("blog", "running")], &recorded_app);
+    let recs = records(Some(&reg), &[node("blog", "running")]);
     assert_eq!(recs[0].routes, [("my-web".to_owned(), 30076)]);
     // A route key is no web service, whatever `http:` says of services.
     assert!(recs[0].web.is_empty());
@@ -318,7 +319,7 @@ fn a_route_is_named_and_proxied_to_its_nodeport() {
         [(vec!["my-web.blog.localhost".to_owned()], "kilter-blog-control-plane:30076".to_owned())]
     );
     // Stopped: the route's name answers 503 like the others (the wildcard).
-    let stopped = records(Some(&reg), &[node("blog", "exited")], &recorded_app);
+    let stopped = records(Some(&reg), &[node("blog", "exited")]);
     assert!(routes(&stopped).iter().all(|r| !matches!(r.target, Target::Proxy { .. })));
 }
 
@@ -329,8 +330,7 @@ fn a_route_named_app_takes_the_project_names_when_kilter_renders_no_app() {
     let reg_entry = entry(3, "/home/dev/blog", &[("route:app", &[("http", 30076)])]);
     let mut reg = PortRegistry { version: 1, ..PortRegistry::default() };
     reg.projects.insert("blog".into(), reg_entry);
-    let none = |_: &str, _: &ports::Entry| None;
-    let recs = records(Some(&reg), &[node("blog", "running")], &none);
+    let recs = records(Some(&reg), &[node("blog", "running")]);
     assert_eq!(recs[0].app, Some(30076));
     assert!(recs[0].routes.is_empty());
     let proxied: Vec<(Vec<String>, String)> = routes(&recs)
@@ -347,8 +347,8 @@ fn a_route_named_app_takes_the_project_names_when_kilter_renders_no_app() {
             "kilter-blog-control-plane:30076".to_owned()
         )]
     );
-    let rendered = |_: &str, _: &ports::Entry| Some(30060);
-    let recs = records(Some(&reg), &[node("blog", "running")], &rendered);
+    reg.projects.get_mut("blog").expect("blog").app = Some(30060);
+    let recs = records(Some(&reg), &[node("blog", "running")]);
     assert_eq!(recs[0].app, Some(30060));
     assert_eq!(recs[0].routes, [("app".to_owned(), 30076)]);
 }
