@@ -222,11 +222,12 @@ fn rendered_config_is_deterministic_and_golden() {
 
 #[test]
 fn pages_escape_html_and_caddy_placeholders() {
-    let p = down_page("old", Some(Utf8Path::new("/home/dev/<old> & {x}")), NodeState::Stopped);
+    let p =
+        down_page("old", Some(Utf8Path::new("/home/dev/<old> & {x} \"q\"")), NodeState::Stopped);
     assert!(p.contains("kilter project old is stopped"), "{p}");
     assert!(
         p.contains(
-            "<code>kilter up</code> in <code>/home/dev/&lt;old&gt; &amp; &#123;x&#125;</code>"
+            "<code>kilter up</code> in <code>/home/dev/&lt;old&gt; &amp; &#123;x&#125; &quot;q&quot;</code>"
         ),
         "{p}"
     );
@@ -252,6 +253,9 @@ fn localhost_names_resolve_to_loopback_or_say_what_they_resolve_to() {
     // `localhost` itself is in every hosts file; a name that cannot resolve is an error text.
     assert!(localhost_resolves("localhost").is_ok());
     assert!(localhost_resolves("no-such-name.invalid").is_err());
+    // An address that is not the loopback (a literal, so no resolver is asked) is named.
+    assert_eq!(localhost_resolves("127.0.0.2"), Ok(vec!["127.0.0.2".parse().unwrap()]));
+    assert_eq!(localhost_resolves("192.0.2.7"), Err("192.0.2.7".to_owned()));
 }
 
 #[test]
