@@ -283,15 +283,17 @@ fn node(files: &dyn Files, bytes: &[u8]) -> Result<Detected, Problem> {
     })
 }
 
-/// `--port N`, `--port=N`, `-p N` or `-pN` in a script: the port and how it was written.
+/// `--port N`, `--port=N` or `-p N` in a script: the port and how it was written.
 pub fn port_flag(script: &str) -> Option<(u16, String)> {
     let words: Vec<&str> = script.split_whitespace().collect();
     for (i, word) in words.iter().enumerate() {
         let next = words.get(i + 1).copied();
         let (value, shown) = match *word {
             "--port" | "-p" => (next, format!("{word} {}", next.unwrap_or_default())),
-            w if w.starts_with("--port=") => (w.strip_prefix("--port="), w.to_owned()),
-            _ => continue,
+            w => match w.strip_prefix("--port=") {
+                Some(v) => (Some(v), w.to_owned()),
+                None => continue,
+            },
         };
         if let Some(port) = value.and_then(|v| v.parse::<u16>().ok()).filter(|p| *p > 0) {
             return Some((port, shown));
