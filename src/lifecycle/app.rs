@@ -3,7 +3,7 @@
 //! from kilter.yaml and detection (`crate::app`), rendered into `<cache>/render/`.
 
 use anyhow::Result;
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8PathBuf;
 
 use crate::app::render::{self, Input, Layout};
 use crate::app::{self, App, DirFiles};
@@ -191,9 +191,4 @@ pub fn describe(ctx: &Ctx<'_>, app: &App, verbose_only: bool) {
 /// `APP_URL`, when kilter renders the app.
 pub fn app_url(ports: &Ports) -> String {
     render::app_url(app_node_port(ports)).trim_end_matches('/').to_owned()
-}
-
-/// A path relative to the project directory when it is inside it.
-pub fn shown(project: &Project, path: &Utf8Path) -> String {
-    path.strip_prefix(&project.dir).map(|p| p.to_string()).unwrap_or_else(|_| path.to_string())
 }

@@ -254,7 +254,7 @@ fn localhost_names_resolve_to_loopback_or_say_what_they_resolve_to() {
     assert!(localhost_resolves("localhost").is_ok());
     assert!(localhost_resolves("no-such-name.invalid").is_err());
     // An address that is not the loopback (a literal, so no resolver is asked) is named.
-    assert_eq!(localhost_resolves("127.0.0.2"), Ok(vec!["127.0.0.2".parse().unwrap()]));
+    assert_eq!(localhost_resolves("127.0.0.2"), Ok(vec!["127.0.0.2".parse().expect("an address")]));
     assert_eq!(localhost_resolves("192.0.2.7"), Err("192.0.2.7".to_owned()));
 }
 
