@@ -145,6 +145,15 @@ fn provided_variables_must_be_shell_names_kilter_does_not_own_and_provided_once(
         msg,
         "/p/kilter.yaml:4:7: services[0].provides: `REDIS-URL` is not a variable name a shell can export"
     );
+    let (msg, _) = err("services:\n  - name: redis\n    provides:\n      1URL: x\n");
+    assert!(msg.ends_with("`1URL` is not a variable name a shell can export"), "{msg}");
+    // Letters, digits and `_`, not starting with a digit; `_` may start it.
+    for name in ["_URL", "url_2", "A"] {
+        assert!(super::is_shell_name(name), "{name}");
+    }
+    for name in ["", "2A", "A-B", "A.B", "É"] {
+        assert!(!super::is_shell_name(name), "{name}");
+    }
     let (msg, _) = err("services:\n  - name: redis\n    provides:\n      KILTER_X: x\n");
     assert!(msg.contains("`KILTER_X` is kilter's own"), "{msg}");
     let (msg, hint) = err(
@@ -179,6 +188,11 @@ fn placeholders_are_checked_where_they_are_written() {
 fn more_ports_than_a_block_is_an_error_naming_the_services() {
     let mut yaml = String::from("services: [postgres, redis, mailpit, nats, rabbitmq, minio]\n");
     assert!(services(&yaml).is_ok(), "10 ports fit");
+    yaml = String::from("services:\n");
+    for i in 0..20 {
+        yaml.push_str(&format!("  - {{name: s{i}, image: busybox, port: 80}}\n"));
+    }
+    assert!(services(&yaml).is_ok(), "20 ports fill the block exactly");
     yaml = String::from("services:\n");
     for i in 0..21 {
         yaml.push_str(&format!("  - {{name: s{i}, image: busybox, port: 80}}\n"));
