@@ -467,6 +467,11 @@ fn add_and_remove_change_only_their_lines() {
         "# only a comment\nname: shop\nservices:\n  - postgres\n"
     );
     let bare = project(&env, "bare", None, false);
+    // `remove` with no kilter.yaml: nothing is listed, so it is a mistake (exit 4), no file made.
+    let out = env.kilter(&bare).args(["remove", "nats"]).output().unwrap();
+    assert_eq!(code(&out), 4, "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("(it lists no services)"), "{}", stderr_of(&out));
+    assert!(!bare.join("kilter.yaml").exists());
     ok(&env, &bare, &["add", "nats"]);
     assert_eq!(read(bare.join("kilter.yaml")), "services:\n  - nats\n");
     // Mistakes change nothing.
@@ -555,6 +560,15 @@ fn catalog_lists_and_shows_every_service() {
     assert!(show.contains("readiness    exec rabbitmq-diagnostics -q ping\n"), "{show}");
     let minio = stdout_of(&ok(&env, &dir, &["catalog", "show", "minio"]));
     assert!(minio.contains("readiness    HTTP GET /minio/health/ready on port api\n"), "{minio}");
+    // Each list's label on its first line only; `args` only where the entry has some.
+    assert!(
+        minio.contains(
+            "  env          MINIO_ROOT_USER=minioadmin\n               MINIO_ROOT_PASSWORD=minioadmin\n  args         server /data --console-address :9001\n"
+        ),
+        "{minio}"
+    );
+    assert!(minio.contains("\n  provides     S3_ENDPOINT=http://"), "{minio}");
+    assert!(!show.contains("args"), "rabbitmq has none: {show}");
     let out = env.kilter(&dir).args(["catalog", "show", "rabbit"]).output().unwrap();
     assert_eq!(code(&out), 4);
     assert!(stderr_of(&out).contains("did you mean `rabbitmq`?"), "{}", stderr_of(&out));
