@@ -48,6 +48,20 @@ fn catalog_names_become_services() {
 /// one of its ports, and `port:` renumbers the first port without renaming it.
 #[test]
 fn a_catalog_web_port_is_always_one_of_the_services_ports() {
+    // The web UIs docs/kilter-yaml.md names (`http:`); postgres and redis have none.
+    let webs: Vec<(&str, Option<&str>)> =
+        catalog::names().into_iter().map(|n| (n, catalog::web_port(n))).collect();
+    assert_eq!(
+        webs,
+        [
+            ("postgres", None),
+            ("redis", None),
+            ("mailpit", Some("http")),
+            ("nats", Some("monitor")),
+            ("rabbitmq", Some("management")),
+            ("minio", Some("console")),
+        ]
+    );
     for name in catalog::names() {
         let web = catalog::web_port(name);
         for yaml in [
