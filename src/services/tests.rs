@@ -233,6 +233,8 @@ fn host_values_point_at_the_node_port() {
       API_PORT_ONLY: '{{ .Port }}'
       API_NODE: http://127.0.0.1:{{ .NodePort }}
       NOT_AN_ADDRESS: apiary:80800
+      LONGER_PORT: http://api:{{ .Port }}0
+      LISTED: x,api:{{ .Port }},api.{{ .Namespace }}.svc:{{ .Port }}
 ");
     let np = |n: u16| std::collections::BTreeMap::from([("main".to_owned(), n)]);
     let w = wire(&list[1], "shop", "shop-dev", Some(&np(30358))).expect("wires");
@@ -250,6 +252,10 @@ fn host_values_point_at_the_node_port() {
             ("API_PORT_ONLY", "8080", "8080"),
             ("API_NODE", "http://127.0.0.1:30358", "http://127.0.0.1:30358"),
             ("NOT_AN_ADDRESS", "apiary:80800", "apiary:80800"),
+            // Not followed by another digit.
+            ("LONGER_PORT", "http://api:80800", "http://api:80800"),
+            // A bare `name:port` only at the start or after `/` or `@`; a qualified one anywhere.
+            ("LISTED", "x,api:8080,api.shop-dev.svc:8080", "x,api:8080,127.0.0.1:30358"),
         ]
     );
     let pg = wire(

@@ -953,3 +953,26 @@ fn env_says_when_the_cluster_is_absent_or_stopped() {
     );
     assert_eq!(stdout_of(&out), stdout_of(&running));
 }
+
+/// On a terminal, the services step's spinner names the services not ready yet, with why.
+#[test]
+fn waiting_for_services_on_a_terminal_names_the_ones_not_ready() {
+    let Some(script) = crate::support::script_or_skip("the services step's spinner") else {
+        return;
+    };
+    let env = Env::new();
+    env.set_knob("apply_ready_ms", "1500");
+    let dir = project(&env, "shop", Some(TWO), false);
+    let kilter = env!("CARGO_BIN_EXE_kilter");
+    let mut cmd = crate::support::on_a_terminal(script, &env, &dir, &format!("{kilter} up"));
+    let out = cmd.env("TERM", "xterm").output().expect("script");
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains(
+            "Waiting for services: postgres (ContainerCreating), redis (ContainerCreating) ("
+        ),
+        "{shown}"
+    );
+    assert!(shown.contains("postgres ready") && shown.contains("redis ready"), "{shown}");
+}
