@@ -145,6 +145,18 @@ mod tests {
         }
     }
 
+    /// Lists at the top and in lists, and empty items, as a YAML reader gets them back.
+    #[test]
+    fn lists_in_lists_and_empty_items() {
+        let v = json!([["a", ["b"]], [], {}, {"k": 1, "l": []}]);
+        let text = to_yaml(&v);
+        assert_eq!(text, "- \n  - a\n  - \n    - b\n- []\n- {}\n- k: 1\n  l: []\n");
+        let back: Value = serde_yaml::from_str(&text).expect("YAML");
+        assert_eq!(back, v);
+        assert_eq!(to_yaml(&json!([])), "[]\n");
+        assert_eq!(to_yaml(&json!({})), "{}\n");
+    }
+
     #[test]
     fn documents_in_block_style() {
         let v = json!({
