@@ -155,6 +155,11 @@ fn removed_services_are_deleted_and_their_data_kept_until_prune_data() {
     ok(&env, &dir, &["up"]);
     let pg = nodeport(&env, "postgres", "postgres");
     assert_eq!(names(&objects(&env, "deployments")), ["mailpit"]);
+    // A service without a volume leaves no data to speak of.
+    std::fs::write(dir.join("kilter.yaml"), "name: shop\nservices: [postgres, redis]\n").unwrap();
+    let err = stderr_of(&ok(&env, &dir, &["up"]));
+    assert!(err.contains("Removed service mailpit\n"), "{err}");
+    assert!(!err.contains("is kept"), "{err}");
     std::fs::write(dir.join("kilter.yaml"), "name: shop\nservices: [postgres]\n").unwrap();
     let out = ok(&env, &dir, &["up"]);
     let err = stderr_of(&out);
@@ -164,7 +169,7 @@ fn removed_services_are_deleted_and_their_data_kept_until_prune_data() {
         delete,
         "kubectl --context kind-kilter-shop delete 'statefulsets,deployments,services' -n shop-dev -l 'app.kubernetes.io/managed-by=kilter,app.kubernetes.io/name notin (postgres)'"
     );
-    assert!(err.contains("Removed service mailpit, redis"), "{err}");
+    assert!(err.contains("Removed service redis\n"), "{err}");
     assert!(err.contains("the data of redis is kept in PersistentVolumeClaim redis-data"), "{err}");
     assert_eq!(names(&objects(&env, "statefulsets")), ["postgres"]);
     assert!(objects(&env, "deployments").is_empty());
@@ -179,10 +184,13 @@ fn removed_services_are_deleted_and_their_data_kept_until_prune_data() {
 
     ok(&env, &dir, &["up", "--prune-data"]);
     assert_eq!(names(&objects(&env, "persistentvolumeclaims")), ["postgres-data"]);
-    // With no services left, up deletes the last one too.
+    // With no services left, up deletes the last one too; with --prune-data, its data as well,
+    // so nothing is said to be kept.
     std::fs::write(dir.join("kilter.yaml"), "name: shop\n").unwrap();
-    ok(&env, &dir, &["up"]);
+    let err = stderr_of(&ok(&env, &dir, &["up", "--prune-data"]));
+    assert!(err.contains("Removed service postgres\n") && !err.contains("is kept"), "{err}");
     assert!(objects(&env, "statefulsets").is_empty());
+    assert!(objects(&env, "persistentvolumeclaims").is_empty());
     assert!(!env.cache_dir("shop").join("services.yaml").exists());
     // And then nothing is asked of kubectl about services any more.
     let mark = env.calls().len();
@@ -975,4 +983,24 @@ fn waiting_for_services_on_a_terminal_names_the_ones_not_ready() {
         "{shown}"
     );
     assert!(shown.contains("postgres ready") && shown.contains("redis ready"), "{shown}");
+}
+
+/// Ctrl-C while waiting for the services is the interrupt (exit 130), not the step's timeout.
+#[test]
+fn sigint_while_waiting_for_services_is_the_interrupt_not_a_timeout() {
+    let env = Env::new();
+    env.set_knob("apply_ready_ms", "never");
+    let dir = project(&env, "shop", Some(TWO), false);
+    let child =
+        env.kilter_std(&dir).arg("up").stderr(std::process::Stdio::piped()).spawn().expect("spawn");
+    assert!(crate::support::wait_until(Duration::from_secs(20), || env
+        .calls()
+        .iter()
+        .any(|c| c.contains(" get 'statefulsets,deployments,pods' "))));
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().expect("wait");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted") && !err.contains("services not ready"), "{err}");
 }
