@@ -24,7 +24,7 @@ use std::cell::OnceCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::{Ctx, services_of};
@@ -206,10 +206,8 @@ pub fn run(ctx: &Ctx<'_>, args: &CiArgs) -> Result<i32> {
 /// Where the evidence of a failure goes (`--artifacts`, relative to the working directory).
 fn artifacts_dir(args: &CiArgs, project: &Project) -> Result<Utf8PathBuf> {
     Ok(match &args.artifacts {
-        Some(d) if d.is_relative() => Utf8PathBuf::try_from(std::env::current_dir()?)
-            .map(|cwd| cwd.join(d))
-            .unwrap_or_else(|_| d.clone()),
-        Some(d) => d.clone(),
+        // (An absolute one is taken as it is, without asking for the working directory.)
+        Some(d) => Utf8PathBuf::try_from(std::path::absolute(d)?).unwrap_or_else(|_| d.clone()),
         None => project.paths.cache.join("artifacts"),
     })
 }
@@ -341,7 +339,8 @@ fn tilt_ci(
     let targs = plan.tilt_args(tiltfile);
     // Tilt's own `--timeout` ends a little before kilter's deadline, so that its verdict (which
     // resources were still waiting, and on what) is in the log.
-    let budget = runner.remaining().unwrap_or(Duration::from_secs(30 * 60));
+    // (`run` set the `--timeout` deadline before any phase, and clears it only after them.)
+    let budget = runner.remaining().context("`tilt ci` runs under kilter ci's --timeout")?;
     let tilt_timeout = tilt_timeout(budget);
     let cmd = tilt::ci_cmd(bin, &targs, &project.dir, Some(tilt_timeout));
     runner.ensure_dir(&project.paths.cache)?;
@@ -683,6 +682,54 @@ mod tests {
         // a short list: the name column is still 5 wide
         let short = phase_lines(&[phase("x", Status::Ok(None), 1)], Duration::from_millis(1));
         assert_eq!(short[0], format!("  {:<5}  {:>7}  ok", "x", fmt(Duration::from_millis(1))));
+    }
+
+    /// The phase table's few words: a timeout or an interrupt by name, whatever its message;
+    /// otherwise the message, cut after 99 characters when it is longer than 100.
+    #[test]
+    fn a_failed_phase_is_named_in_a_few_words() {
+        let timed_out = anyhow::Error::new(Exit::new(Code::Timeout, "timed out after 3.0s"));
+        assert_eq!(short_reason(&timed_out), "timed out");
+        let stopped = anyhow::Error::new(Exit::new(Code::Interrupted, "stopped by Ctrl-C"));
+        assert_eq!(short_reason(&stopped), "interrupted");
+        let plain = anyhow::anyhow!("kind create cluster failed");
+        assert_eq!(short_reason(&plain), "kind create cluster failed");
+        // Characters, not bytes: 100 of them are kept whole, 101 are cut to 99 and an ellipsis.
+        let hundred = "é".repeat(100);
+        assert_eq!(short_reason(&anyhow::anyhow!("{hundred}")), hundred);
+        let cut = short_reason(&anyhow::anyhow!("{hundred}x"));
+        assert_eq!(cut, format!("{}…", "é".repeat(99)));
+        assert_eq!(short_reason(&anyhow::anyhow!("")), "");
+    }
+
+    /// The annotation's title names the last phase that failed.
+    #[test]
+    fn the_annotation_title_names_the_phase_that_failed() {
+        let phase =
+            |name: &str, status: Status| Phase { name: name.into(), status, took: Duration::ZERO };
+        let list = vec![
+            phase("cluster", Status::Ok(None)),
+            phase("restore", Status::Failed("exit 4".into())),
+            phase("artifacts", Status::Ok(Some("3 in art".into()))),
+            phase("destroy", Status::Skipped("--keep-on-failure".into())),
+        ];
+        assert_eq!(failed_phase_title(&list), "restore failed");
+        assert_eq!(failed_phase_title(&list[..1]), "failed", "no phase failed (an early error)");
+        assert_eq!(failed_phase_title(&[]), "failed");
+    }
+
+    /// An error as the annotation and the summary show it: the message, its causes, and each
+    /// hint as `help:`.
+    #[test]
+    fn an_error_is_plain_text_with_its_causes_and_help() {
+        let e = anyhow::Error::new(
+            Exit::new(Code::Invalid, "no snapshot named `x`").hint("`kilter db list` shows them"),
+        )
+        .context("could not restore");
+        assert_eq!(
+            error_text(&e),
+            "could not restore\nCaused by:\n  no snapshot named `x`\nhelp: `kilter db list` shows them"
+        );
     }
 
     #[test]

@@ -388,8 +388,13 @@ fn a_tilt_that_outlives_the_deadline_is_stopped_with_its_process_group() {
     assert!(wait_dead(pid), "the stopped tilt is gone (pid {pid})");
     let log = commands_log(&env, "shop");
     assert!(log.lines().any(|l| l.contains("\ttimeout\t") && l.contains("tilt ci")), "{log}");
-    // A relative --artifacts is relative to where kilter ran.
+    // A relative --artifacts is relative to where kilter ran, and named in full.
     assert!(dir.join("art").join("kind").join(NODE).is_dir(), "{err}");
+    let full = dir.join("art");
+    assert!(
+        err.contains(&format!(" in {})", full.display())),
+        "the phase table names {full:?}: {err}"
+    );
     assert_destroyed(&env);
 }
 
@@ -458,11 +463,25 @@ fn a_cluster_that_never_gets_healthy_times_out_and_is_still_cleaned_up() {
     let dir = shop(&env, true);
     env.set_knob("node_ready_delay_ms", "600000");
     let started = Instant::now();
-    let out = env.kilter(&dir).args(["ci", "--timeout", "3s"]).output().unwrap();
+    let out = env
+        .kilter(&dir)
+        .args(["ci", "--timeout", "3s"])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
     let err = stderr_of(&out);
     assert_eq!(code(&out), 5, "{err}");
     assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
-    assert!(err.contains("cluster") && err.contains("timed out"), "{err}");
+    // The annotation names the phase and gives kilter's error; the table says "timed out".
+    let annotation = err.lines().find(|l| l.starts_with("::error ")).unwrap_or_default();
+    assert!(
+        annotation.starts_with("::error title=kilter ci%3A cluster failed::timed out after 3.0s"),
+        "{err}"
+    );
+    assert!(
+        err.lines().any(|l| l.starts_with("  cluster ") && l.ends_with("failed: timed out")),
+        "{err}"
+    );
     assert!(env.calls_of("tilt").is_empty());
     let art = env.cache_dir("shop").join("artifacts");
     assert!(art.join("kind").join(NODE).join("inspect.json").is_file(), "{err}");
