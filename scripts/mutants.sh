@@ -50,7 +50,7 @@ snapshot  | src/snapshot/*.rs src/snapshot/**/*.rs           | snapshot:: db:: s
 status    | src/ops/status.rs                                | status inspect:: realworld:: router::
 app       | src/app/*.rs src/app/**/*.rs src/lifecycle/app.rs src/ops/render.rs src/ops/eject.rs | app:: input:: tilt::
 router    | src/router.rs src/router/*.rs src/lifecycle/router.rs src/lifecycle/routes.rs src/ops/router.rs | router:: inspect::
-registry  | src/registry.rs src/registry/*.rs src/shared.rs src/ops/registry.rs | registry:: lifecycle:: uncovered:: many::
+registry  | src/registry.rs src/registry/*.rs src/shared.rs src/ops/registry.rs | registry:: shared:: lifecycle:: uncovered:: many::
 services  | src/services/*.rs src/services/**/*.rs src/ops/add.rs src/ops/remove.rs src/ops/catalog.rs | services:: operate:: input::
 ci        | src/ops/ci.rs src/github.rs src/github/*.rs src/lifecycle/bring_up.rs src/lifecycle/mod.rs | ci:: github tilt:: uncovered:: lifecycle::
 ops       | src/ops/gc.rs src/ops/doctor.rs src/ops/ls.rs src/ops/env.rs src/ops/restart.rs src/ops/init.rs src/ops/logs.rs src/ops/exec.rs src/ops/completions.rs src/ops/mod.rs | many:: inspect:: operate:: dotenv:: uncovered:: output:: errors:: input:: registry::

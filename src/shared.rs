@@ -164,6 +164,25 @@ mod tests {
             lookup(&[("A", " off "), ("P", "70000"), ("Q", ""), ("KILTER_REGISTRY_PREFIX", "My")]);
         assert_eq!(switch(&get, "A", "h").ok(), Some(false));
         assert_eq!(switch(&get, "B", "h").ok(), Some(true));
+        // Every spelling of on and off, in any case and with blanks; an empty value is on.
+        for (v, want) in [
+            ("", true),
+            (" ", true),
+            ("on", true),
+            ("1", true),
+            ("True", true),
+            ("YES", true),
+            ("Off", false),
+            ("0", false),
+            ("false", false),
+            (" no\t", false),
+        ] {
+            let get = lookup(&[("S", v)]);
+            assert_eq!(switch(&get, "S", "h").ok(), Some(want), "S={v:?}");
+        }
+        let e = switch(&lookup(&[("S", " Maybe ")]), "S", "try off").expect_err("not a switch");
+        assert_eq!(e.message, "S=maybe: expected on or off");
+        assert_eq!(e.hint.as_deref(), Some("try off"));
         assert!(port(&get, "P", 1).is_err());
         assert_eq!(port(&get, "Q", 5001).ok(), Some(5001));
         assert!(prefix(&get).is_err());
