@@ -448,11 +448,20 @@ fn registry_commands_status_stop_start_rm() {
     let out = env.kilter(&dir).args(["registry", "rm"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
     assert!(env.container("kilter-registry").is_some(), "nothing removed");
-    kilter_ok(&env, &dir, port, &["registry", "rm", "--yes"]);
+    let out = kilter_ok(&env, &dir, port, &["registry", "rm", "--yes"]);
     assert!(env.container("kilter-registry").is_none());
     assert_eq!(volumes(&env).len(), 5, "volumes kept");
-    kilter_ok(&env, &dir, port, &["registry", "rm", "--yes", "--volumes"]);
+    let err = stderr_of(&out);
+    let removed = err.lines().find(|l| l.contains("Removed ")).unwrap_or_default();
+    assert!(removed.contains("Removed kilter-registry, kilter-cache-"), "{err}");
+    assert!(!removed.contains("volume"), "no volume was removed: {err}");
+    assert!(err.contains("The volumes are kept"), "{err}");
+    let out = kilter_ok(&env, &dir, port, &["registry", "rm", "--yes", "--volumes"]);
     assert!(volumes(&env).is_empty());
+    let err = stderr_of(&out);
+    let removed = err.lines().find(|l| l.contains("Removed ")).unwrap_or_default();
+    assert!(removed.ends_with("Removed no containers and 5 volume(s)"), "{err}");
+    assert!(!err.contains("The volumes are kept"), "{err}");
     assert!(CACHES.iter().all(|u| env.container(&format!("kilter-cache-{u}")).is_none()));
 }
 
