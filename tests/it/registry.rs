@@ -465,6 +465,54 @@ fn registry_commands_status_stop_start_rm() {
     assert!(CACHES.iter().all(|u| env.container(&format!("kilter-cache-{u}")).is_none()));
 }
 
+/// On a terminal, `registry rm` asks for the word `registry`: another answer removes nothing
+/// (exit 4), the word proceeds. Without a terminal it does not ask: `--yes` is required. Runs
+/// kilter under a pseudo-terminal with util-linux `script`.
+#[test]
+fn registry_rm_on_a_terminal_asks_for_the_word_registry() {
+    let Some(script) = crate::support::script_or_skip("registry rm's terminal confirmation") else {
+        return;
+    };
+    let env = Env::new();
+    let port = free_port();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    kilter_ok(&env, &dir, port, &["registry", "start"]);
+    let out = env.kilter(&dir).args(["registry", "rm"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("without confirmation: no terminal to ask on"), "{err}");
+    assert!(!err.contains("Type `registry`"), "no question without a terminal: {err}");
+
+    let kilter = env!("CARGO_BIN_EXE_kilter");
+    let run = |answer: &str| {
+        let mut cmd =
+            crate::support::on_a_terminal(script, &env, &dir, &format!("{kilter} registry rm"));
+        cmd.env("KILTER_REGISTRY_PORT", port.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("script");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{answer}\n").as_bytes())
+            .expect("answer");
+        child.wait_with_output().expect("wait")
+    };
+    let out = run("yes");
+    let shown = format!("{}{}", stdout_of(&out), stderr_of(&out));
+    assert_eq!(out.status.code(), Some(4), "{shown}");
+    assert!(shown.contains("Type `registry` to confirm"), "{shown}");
+    assert!(shown.contains("confirmation did not match; nothing was removed"), "{shown}");
+    assert!(env.container("kilter-registry").is_some(), "nothing removed");
+    let out = run("registry");
+    let shown = format!("{}{}", stdout_of(&out), stderr_of(&out));
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(env.container("kilter-registry").is_none(), "{shown}");
+}
+
 #[test]
 fn the_dry_run_script_replays_to_the_same_registry_state() {
     let port = free_port();
