@@ -199,9 +199,8 @@ impl<'a, 'r> Machine<'a, 'r> {
             && all_connected
             && let Some(port) = reg.and_then(|c| c.configured_port(CONTAINER_PORT))
         {
-            if port != planned {
-                self.record_port(port)?;
-            }
+            // `planned` came from this same `seen` (the port it is published on): nothing to
+            // record that the caller did not.
             return Ok(port);
         }
         let timeout = crate::lock::default_timeout()?;
