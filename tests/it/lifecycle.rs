@@ -481,20 +481,8 @@ fn destroy_on_a_terminal_asks_for_the_project_name() {
     env.kilter(&dir).arg("up").assert().success();
     let kilter = env!("CARGO_BIN_EXE_kilter");
     let run = |answer: &str| {
-        let mut cmd =
-            crate::support::on_a_terminal(script, &env, &dir, &format!("{kilter} destroy"));
-        cmd.stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().expect("script");
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(format!("{answer}\n").as_bytes())
-            .expect("answer");
-        child.wait_with_output().expect("wait")
+        let cmd = crate::support::on_a_terminal(script, &env, &dir, &format!("{kilter} destroy"));
+        crate::support::answered(cmd, answer)
     };
     let out = run("blog");
     let shown = format!("{}{}", stdout_of(&out), stderr_of(&out));

@@ -886,19 +886,8 @@ fn gc_on_a_terminal_asks_for_yes() {
     let here = env.project("elsewhere");
     let kilter = env!("CARGO_BIN_EXE_kilter");
     let run = |answer: &str| {
-        let mut cmd = crate::support::on_a_terminal(script, &env, &here, &format!("{kilter} gc"));
-        cmd.stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().expect("script");
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(format!("{answer}\n").as_bytes())
-            .expect("answer");
-        child.wait_with_output().expect("wait")
+        let cmd = crate::support::on_a_terminal(script, &env, &here, &format!("{kilter} gc"));
+        crate::support::answered(cmd, answer)
     };
     for wrong in ["y", "gone", ""] {
         let out = run(wrong);

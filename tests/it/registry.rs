@@ -487,19 +487,8 @@ fn registry_rm_on_a_terminal_asks_for_the_word_registry() {
     let run = |answer: &str| {
         let mut cmd =
             crate::support::on_a_terminal(script, &env, &dir, &format!("{kilter} registry rm"));
-        cmd.env("KILTER_REGISTRY_PORT", port.to_string())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().expect("script");
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(format!("{answer}\n").as_bytes())
-            .expect("answer");
-        child.wait_with_output().expect("wait")
+        cmd.env("KILTER_REGISTRY_PORT", port.to_string());
+        crate::support::answered(cmd, answer)
     };
     let out = run("yes");
     let shown = format!("{}{}", stdout_of(&out), stderr_of(&out));

@@ -525,6 +525,17 @@ pub fn on_a_terminal(script: &Path, env: &Env, dir: &Path, shell: &str) -> std::
     cmd
 }
 
+/// Run `cmd` (an [`on_a_terminal`] command) with `answer` and a newline typed on its terminal, and
+/// wait for it: its exit status and what the terminal showed (on stdout).
+pub fn answered(mut cmd: std::process::Command, answer: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("script");
+    child.stdin.take().expect("stdin").write_all(format!("{answer}\n").as_bytes()).expect("answer");
+    child.wait_with_output().expect("wait")
+}
+
 /// The environment variable is set to 1, true or yes (any case).
 pub fn truthy(var: &str) -> bool {
     std::env::var(var)
