@@ -316,6 +316,7 @@ fn a_lost_port_registry_is_rebuilt_from_the_running_clusters() {
     assert_eq!(slot_of(), 18, "rebuilt from the running cluster's port mappings");
     let reg: serde_json::Value = serde_json::from_str(&read(&reg_path)).expect("json");
     assert_eq!(reg["projects"]["blog"]["slot"], 101, "{reg}");
+    assert_eq!(reg["version"], 1, "a rebuilt registry is written in format 1 (docs/files.md)");
     // Nothing changed: the file is not rewritten (the atomic writer would give it a new inode).
     let inode = || std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&reg_path).unwrap());
     let before = inode();
