@@ -184,12 +184,17 @@ fn removed_services_are_deleted_and_their_data_kept_until_prune_data() {
 
     ok(&env, &dir, &["up", "--prune-data"]);
     assert_eq!(names(&objects(&env, "persistentvolumeclaims")), ["postgres-data"]);
-    // With no services left, up deletes the last one too; with --prune-data, its data as well,
-    // so nothing is said to be kept.
+    // With no services left, up deletes the last one too, and keeps its data.
     std::fs::write(dir.join("kilter.yaml"), "name: shop\n").unwrap();
-    let err = stderr_of(&ok(&env, &dir, &["up", "--prune-data"]));
-    assert!(err.contains("Removed service postgres\n") && !err.contains("is kept"), "{err}");
+    let err = stderr_of(&ok(&env, &dir, &["up"]));
+    assert!(err.contains("Removed service postgres\n"), "{err}");
+    assert!(err.contains("the data of postgres is kept in PersistentVolumeClaim postgres-data"));
     assert!(objects(&env, "statefulsets").is_empty());
+    assert_eq!(names(&objects(&env, "persistentvolumeclaims")), ["postgres-data"]);
+    // No service listed now or before: --prune-data still deletes the data left over, and there
+    // is no service to speak of.
+    let err = stderr_of(&ok(&env, &dir, &["up", "--prune-data"]));
+    assert!(!err.contains("Removed service") && !err.contains("is kept"), "{err}");
     assert!(objects(&env, "persistentvolumeclaims").is_empty());
     assert!(!env.cache_dir("shop").join("services.yaml").exists());
     // And then nothing is asked of kubectl about services any more.
