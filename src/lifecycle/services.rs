@@ -99,9 +99,7 @@ pub fn deploy_services(ctx: &Ctx<'_>, project: &Project, d: &Deploy<'_>) -> Resu
         namespace: &ns,
         manifest: &project.paths.services,
     };
-    if !list.is_empty() {
-        ctx.runner.ensure_dir(&project.paths.cache)?;
-    }
+    // The manifest goes to the cache directory, which holds the project lock both callers took.
     deploy::apply(&target, list, &wired)?;
     if !list.is_empty() || !had.is_empty() || prune_data {
         let keep: Vec<String> = list.iter().map(|s| s.name.clone()).collect();
