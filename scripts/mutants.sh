@@ -27,6 +27,7 @@
 #                              a sample of a large group, for an estimate when the whole would not fit;
 #                              the same K/N over every group is a uniform sample of the whole crate
 #      MUTANTS_PIDNS=0         do not run cargo-mutants in a PID namespace of its own (see below)
+#      MUTANTS_FAIL_FAST=0     run every test of a mutant's filter, not stop at the first failure (see below)
 #      CARGO_TARGET_DIR=DIR    one target directory for every group's build copy, so the dependencies
 #                              are built once, not once per group (only with MUTANTS_JOBS=1: parallel
 #                              jobs would share the unhashed kilter and fake-tool binaries)
@@ -146,6 +147,30 @@ if [[ ${MUTANTS_PIDNS:-1} != 0 ]] && unshare --pid --fork --mount-proc true 2>/d
     pidns=(unshare --pid --fork --mount-proc)
 fi
 
+# Fail fast: a mutant is caught by its first failing test, so the test binaries stop there
+# (libtest's `-Zunstable-options --fail-fast`, in Rust 1.92 and later), instead of running the
+# rest of the filter for a minute or two. scripts/mutants-runner.sh runs each test binary: it
+# allows the option at run time only, and kills what the tests still running leave behind. The
+# baseline is skipped, so a libtest that rejected the option would fail every mutant and report
+# it caught: the option is checked once here first. Not with --full (its doctests take no runner).
+fail_fast=()
+if [[ ${MUTANTS_FAIL_FAST:-1} != 0 ]] && ((!full)); then
+    probe=$(mktemp -d "${TMPDIR:-/tmp}/kilter-mutants-probe.XXXXXX")
+    printf '#[test]\nfn fails() { panic!() }\n#[test]\nfn passes() {}\n' >"$probe/t.rs"
+    # With the option, the run stops after `fails` and never runs `passes`.
+    { rustc --edition 2021 --test -o "$probe/t" "$probe/t.rs" 2>/dev/null &&
+        RUSTC_BOOTSTRAP=1 "$probe/t" -Zunstable-options --fail-fast --test-threads 1 >"$probe/out" 2>&1; } || true
+    if grep -q '^test result: FAILED. 0 passed; 1 failed' "$probe/out" 2>/dev/null; then
+        fail_fast=(-Zunstable-options --fail-fast)
+        runner=$(pwd)/scripts/mutants-runner.sh
+        host=$(rustc -vV | sed -n 's/^host: //p')
+        export "CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$host")_RUNNER=$runner"
+    else
+        echo "mutants.sh: this toolchain's libtest has no --fail-fast; every test of the filter runs" >&2
+    fi
+    rm -rf "$probe"
+fi
+
 summary=()
 status=0
 for g in "${selected[@]}"; do
@@ -158,7 +183,7 @@ for g in "${selected[@]}"; do
         test_args=(-- -- --test-threads "$threads")
     else
         read -ra filters <<<"$(field "$g" 3)"
-        test_args=(-- --lib --test it -- --test-threads "$threads" "${filters[@]}")
+        test_args=(-- --lib --test it -- --test-threads "$threads" "${fail_fast[@]}" "${filters[@]}")
     fi
     # A run that finds no mutant (a --diff that does not touch the group) writes nothing: the
     # last run's results must not be counted as this one's (--iterate reads them, so they stay).
