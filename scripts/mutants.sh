@@ -102,7 +102,7 @@ while (($#)); do
             fi
             ;;
         -h | --help)
-            sed -n '2,27p' "$0"
+            sed -n '2,34p' "$0"
             exit 0
             ;;
         -*)
@@ -161,7 +161,9 @@ if [[ ${MUTANTS_FAIL_FAST:-1} != 0 ]] && ((!full)); then
     { rustc --edition 2021 --test -o "$probe/t" "$probe/t.rs" 2>/dev/null &&
         RUSTC_BOOTSTRAP=1 "$probe/t" -Zunstable-options --fail-fast --test-threads 1 >"$probe/out" 2>&1; } || true
     if grep -q '^test result: FAILED. 0 passed; 1 failed' "$probe/out" 2>/dev/null; then
-        fail_fast=(-Zunstable-options --fail-fast)
+        # In random order: libtest sorts by name, and a group's own tests (`tools::`, `services::`)
+        # would otherwise run after every test that sorts before them.
+        fail_fast=(-Zunstable-options --fail-fast --shuffle)
         runner=$(pwd)/scripts/mutants-runner.sh
         host=$(rustc -vV | sed -n 's/^host: //p')
         export "CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$host")_RUNNER=$runner"
