@@ -60,8 +60,6 @@ pub struct Up {
     pub had_services: Vec<String>,
     /// The project lock (none in a dry run). The caller drops it before a foreground Tilt.
     pub lock: Option<Lock>,
-    /// Whether this run created the cluster (`kind create cluster`).
-    pub created: bool,
     /// The shared local registry's port when this cluster is wired to it (`localhost:<port>`).
     pub registry_port: Option<u16>,
 }
@@ -100,8 +98,7 @@ pub fn cluster(ctx: &Ctx<'_>, project: &Project, opts: &Options<'_>) -> Result<U
     ensure_namespace(ctx, project, &kubectl, view.as_ref())?;
     clear_flag(ctx, project);
 
-    let created = started == Started::Created;
-    Ok(Up { tools, ports, nodeports, had_services, lock, created, registry_port: wiring })
+    Ok(Up { tools, ports, nodeports, had_services, lock, registry_port: wiring })
 }
 
 /// docker, kind and kubectl; Tilt too when the caller will start one.
