@@ -242,6 +242,13 @@ fn stop_all_stops_every_running_cluster_and_flags_the_projects_that_still_exist(
         "{err}"
     );
     assert!(err.contains("Stopped 3 clusters: alpha, bravo, charlie"), "{err}");
+    // Each project that still has its kilter.yaml is named with the file its flag went to.
+    for (n, dir) in [("alpha", &a), ("charlie", &c)] {
+        let line =
+            format!("Stopped kilter-{n} (flag written to {})", dir.join("kilter.yaml").display());
+        assert_eq!(err.matches(&line).count(), 1, "{line}: {err}");
+    }
+    assert_eq!(err.matches("(flag written to").count(), 2, "no flag for bravo or delta: {err}");
     assert!(commands_log(&env, "alpha").contains("docker stop kilter-alpha-control-plane"));
     assert!(commands_log(&env, "bravo").contains("docker stop kilter-bravo-control-plane"));
     assert!(!commands_log(&env, "charlie").contains("alpha"), "each project's own transcript");
@@ -349,6 +356,43 @@ fn sigint_during_gc_stops_it_there_with_exit_130() {
     let deletes = env.calls().iter().filter(|c| c.starts_with("kind delete")).count();
     assert_eq!(deletes, 0, "the interrupted delete never reached kind, and no other began");
     assert!(env.container(&node("gone")).is_some() && env.container(&node("lost")).is_some());
+}
+
+/// Ctrl-C while `stop --all` waits on a `docker stop` ends the run with exit 130: the
+/// interrupt is not one more cluster in the list of those it could not stop.
+#[test]
+fn sigint_during_stop_all_exits_130_and_is_not_a_failure_in_the_list() {
+    let env = Env::new();
+    let a = up(&env, "alpha");
+    let mark = env.root().join("stopping");
+    let docker = wrap_tool(
+        &env,
+        "docker",
+        "docker-slow-stop",
+        "'stop kilter-alpha-control-plane'*",
+        &format!(": > '{}'; /bin/sleep 30", mark.display()),
+    );
+    let elsewhere = env.project("elsewhere");
+    let child = env
+        .kilter_std(&elsewhere)
+        .env("KILTER_DOCKER", &docker)
+        .args(["stop", "--all"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    assert!(wait_until(Duration::from_secs(20), || mark.exists()), "a docker stop started");
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().expect("wait");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(!err.contains("could not stop"), "not a failure in the list: {err}");
+    assert!(
+        !flagged(&a),
+        "no flag for a stop that did not finish: {}",
+        read(a.join("kilter.yaml"))
+    );
 }
 
 #[test]
