@@ -221,9 +221,6 @@ impl Tools {
     pub fn kind(&self) -> anyhow::Result<kind::Kind<'_>> {
         Ok(kind::Kind { bin: self.get(Tool::Kind)? })
     }
-    pub fn has(&self, t: Tool) -> bool {
-        self.get(t).is_ok_and(|b| b.path.is_some())
-    }
 
     /// The needed tools that are not installed (only possible with `discover_with`).
     pub fn missing(&self) -> Vec<Tool> {

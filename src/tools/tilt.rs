@@ -733,3 +733,56 @@ mod startup_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod record_tests {
+    use super::{Liveness, TiltRecord};
+    use std::os::unix::process::CommandExt;
+    use std::process::{Child, Command};
+
+    /// A record written by kilter 0.1: no start time, so the command line decides.
+    fn old_record(pid: u32) -> TiltRecord {
+        TiltRecord {
+            pid: pid as i32,
+            start: None,
+            port: 10399,
+            started_at: "2026-01-01T00:00:00Z".into(),
+            tiltfile: "Tiltfile".into(),
+        }
+    }
+
+    fn stop(mut c: Child) {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+
+    #[test]
+    fn a_record_without_a_start_time_is_ours_only_for_a_live_tilt_up_on_its_port() {
+        // `tilt up … 10399` as its command line says, leading its own group.
+        let tilt = Command::new("/bin/sh")
+            .args(["-c", "sleep 30", "tilt", "up", "--port", "10399"])
+            .process_group(0)
+            .spawn()
+            .expect("sh");
+        assert_eq!(old_record(tilt.id()).check(), Liveness::Running);
+        // The same, on another port: a different Tilt.
+        let mut other = old_record(tilt.id());
+        other.port = 10400;
+        assert_eq!(other.check(), Liveness::Gone);
+        stop(tilt);
+
+        // A live process that is not Tilt, leading its group or not.
+        let sleep = Command::new("/bin/sleep").arg("30").process_group(0).spawn().expect("sleep");
+        assert_eq!(old_record(sleep.id()).check(), Liveness::Gone);
+        stop(sleep);
+        let sleep = Command::new("/bin/sleep").arg("30").spawn().expect("sleep");
+        assert_eq!(old_record(sleep.id()).check(), Liveness::Gone);
+        stop(sleep);
+
+        // A pid whose process has exited and been reaped: gone, though no command line is left.
+        let mut done = Command::new("/bin/true").spawn().expect("true");
+        let pid = done.id();
+        done.wait().expect("wait");
+        assert_eq!(old_record(pid).check(), Liveness::Gone);
+    }
+}

@@ -17,6 +17,18 @@ fn missing_tools_are_named_together_with_exit_3() {
         "install hints: {err}"
     );
     assert!(env.calls().is_empty(), "nothing ran");
+    assert!(!err.contains("(from KILTER_"), "no override was set: {err}");
+
+    // A `KILTER_<TOOL>` that names no executable is named with the variable, not taken for the
+    // tool missing from PATH.
+    let not_exec = env.root().join("kind-not-executable");
+    std::fs::write(&not_exec, "#!/bin/sh\n").expect("write");
+    let out = env.kilter(&dir).env("KILTER_KIND", &not_exec).arg("up").output().expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr_of(&out);
+    let named = format!("kind (from KILTER_KIND={}: not an executable)", not_exec.display());
+    assert!(err.contains(&named), "{err}");
+    assert!(env.calls().is_empty(), "nothing ran");
 }
 
 #[test]

@@ -362,6 +362,31 @@ fn up_waits_for_a_tiltfile_that_loads_slowly() {
     env.kilter(&dir).arg("down").assert().success();
 }
 
+/// Kubernetes resources on a cluster Tilt cannot reach fail `up` like a Tiltfile that does not
+/// load: Tilt's own words from its Cluster object, whole, exit 1, Tilt stopped and not recorded.
+/// (Here Tilt is given a kubeconfig that does not exist; the real-Tilt tier has the real case.)
+#[test]
+fn a_cluster_tilt_cannot_reach_fails_up_with_tilts_message() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    let missing = env.root().join("no-such-kubeconfig");
+    let tilt = wrap_tool(
+        &env,
+        "tilt",
+        "tilt-without-kubeconfig",
+        "up*",
+        &format!("export KUBECONFIG='{}'", missing.display()),
+    );
+    let out = env.kilter(&dir).env("KILTER_TILT", &tilt).arg("up").output().expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Tilt cannot reach the cluster"), "{err}");
+    assert!(err.contains("error connecting to your Kubernetes cluster"), "Tilt's line: {err}");
+    assert!(err.contains("You will need to restart Tilt after resolving the issue."), "{err}");
+    assert!(!env.cache_dir("shop").join("tilt.json").exists(), "Tilt was stopped, not recorded");
+    assert!(wait_until(Duration::from_secs(5), || env.tilt_pids().iter().all(|&p| !pid_alive(p))));
+}
+
 /// A Tiltfile that does not load fails `up` with Tilt's own message: Tilt is stopped and not
 /// recorded, the cluster stays up; `up --keep-going` keeps Tilt running with a warning.
 #[test]
