@@ -755,6 +755,15 @@ mod workload_tests {
             pick_pod(&pods, &["postgres"]).expect("parses"),
             PodPick::Found { pod: "postgres-0".into(), container: Some("postgres".into()) }
         );
+        // With that container alone, none is named: `kubectl exec` takes a pod's only one.
+        for (part, key) in [("spec", "containers"), ("status", "containerStatuses")] {
+            let list = all["items"][0][part][key].as_array_mut().expect("containers");
+            list.retain(|c| c["name"] == "postgres");
+        }
+        assert_eq!(
+            pick_pod(&all.to_string(), &["postgres"]).expect("parses"),
+            PodPick::Found { pod: "postgres-0".into(), container: None }
+        );
         let empty = "{\"apiVersion\":\"v1\",\"items\":[],\"kind\":\"List\"}";
         assert_eq!(pick_pod(empty, &[]).expect("parses"), PodPick::NoneRunning(vec![]));
     }
