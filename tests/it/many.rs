@@ -198,6 +198,35 @@ fn ls_keeps_the_figures_when_a_cluster_vanishes_while_it_is_sampled() {
     assert!(v["usage_error"].is_null(), "{v}");
 }
 
+/// When the second `docker stats` also loses a container, `ls` asks no third time: it shows the
+/// clusters without figures and says docker's own reason, not an internal error.
+#[test]
+fn ls_gives_dockers_reason_when_stats_fails_again() {
+    let env = Env::new();
+    let shop = up(&env, "shop");
+    let docker = wrap_tool(
+        &env,
+        "docker",
+        "docker-stats-lost",
+        "stats*",
+        "echo 'Error response from daemon: No such container: kilter-gone-control-plane' >&2; exit 1",
+    );
+    let out = env
+        .kilter(&shop)
+        .env("KILTER_DOCKER", &docker)
+        .args(["ls", "--json"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v = json(&out);
+    let why = v["usage_error"].as_str().unwrap_or_else(|| panic!("a reason: {v}"));
+    assert!(why.contains("No such container: kilter-gone-control-plane"), "{why}");
+    assert!(why.contains(" stats --no-stream "), "the command: {why}");
+    assert!(row(&v, "shop")["memory_bytes"].is_null(), "{v}");
+    let lists = env.calls().into_iter().filter(|c| c.starts_with("docker ps")).count();
+    assert!(lists >= 2, "the nodes were listed again before the second try");
+}
+
 // ---------------------------------------------------------------------------------------------
 // stop --all
 
