@@ -257,6 +257,22 @@ mod tests {
         );
         assert_eq!(pods.service("nats"), ServicePods { ready: false, state: None });
         assert!(PodList::parse("not json").is_err());
+
+        // A pod the scheduler cannot place says why; a scheduled one still pending does not.
+        let pending = |scheduled: &str| {
+            let mut p = pod("redis", false, None);
+            p["status"]["phase"] = "Pending".into();
+            p["status"]["conditions"] = serde_json::json!([{"type": "PodScheduled",
+                "status": scheduled, "reason": "Unschedulable",
+                "message": "0/1 nodes are available: 1 Insufficient memory."}]);
+            PodList::parse(&list(vec![p])).expect("parses").service("redis")
+        };
+        let why = "Pending: 0/1 nodes are available: 1 Insufficient memory.";
+        assert_eq!(pending("False"), ServicePods { ready: false, state: Some(why.into()) });
+        assert_eq!(
+            pending("True"),
+            ServicePods { ready: false, state: Some("0/1 pods ready".into()) }
+        );
     }
 
     #[test]
