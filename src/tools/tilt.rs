@@ -751,6 +751,24 @@ mod record_tests {
         }
     }
 
+    /// Spawn `argv`, in a group of its own when `group`, and wait until its command line shows
+    /// (right after exec, `/proc/<pid>/cmdline` can still read empty).
+    fn spawn(argv: &[&str], group: bool) -> Child {
+        let mut cmd = Command::new(argv[0]);
+        cmd.args(&argv[1..]);
+        if group {
+            cmd.process_group(0);
+        }
+        let child = cmd.spawn().expect("spawn");
+        let want: Vec<String> = argv.iter().map(|a| (*a).to_owned()).collect();
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while super::pid_cmdline(child.id() as i32).as_ref() != Some(&want) {
+            assert!(std::time::Instant::now() < end, "{argv:?} never showed its command line");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        child
+    }
+
     fn stop(mut c: Child) {
         let _ = c.kill();
         let _ = c.wait();
@@ -758,24 +776,27 @@ mod record_tests {
 
     #[test]
     fn a_record_without_a_start_time_is_ours_only_for_a_live_tilt_up_on_its_port() {
-        // `tilt up … 10399` as its command line says, leading its own group.
-        let tilt = Command::new("/bin/sh")
-            .args(["-c", "sleep 30", "tilt", "up", "--port", "10399"])
-            .process_group(0)
-            .spawn()
-            .expect("sh");
+        // `tilt up … 10399` as its command line says, leading its own group. (The shell's
+        // command is not its last, so it does not exec into `sleep`, which would change it.)
+        let tilt =
+            spawn(&["/bin/sh", "-c", "sleep 30; exit 0", "tilt", "up", "--port", "10399"], true);
         assert_eq!(old_record(tilt.id()).check(), Liveness::Running);
         // The same, on another port: a different Tilt.
         let mut other = old_record(tilt.id());
         other.port = 10400;
         assert_eq!(other.check(), Liveness::Gone);
         stop(tilt);
+        // On its port, but not `tilt up`.
+        let ci =
+            spawn(&["/bin/sh", "-c", "sleep 30; exit 0", "tilt", "ci", "--port", "10399"], true);
+        assert_eq!(old_record(ci.id()).check(), Liveness::Gone);
+        stop(ci);
 
         // A live process that is not Tilt, leading its group or not.
-        let sleep = Command::new("/bin/sleep").arg("30").process_group(0).spawn().expect("sleep");
+        let sleep = spawn(&["/bin/sleep", "30"], true);
         assert_eq!(old_record(sleep.id()).check(), Liveness::Gone);
         stop(sleep);
-        let sleep = Command::new("/bin/sleep").arg("30").spawn().expect("sleep");
+        let sleep = spawn(&["/bin/sleep", "30"], false);
         assert_eq!(old_record(sleep.id()).check(), Liveness::Gone);
         stop(sleep);
 
