@@ -77,6 +77,15 @@ fn daemon_down_is_recognised_in_every_client_version() {
     assert!(Docker::check_daemon(&out(0, "\n", newer)).is_err());
     assert!(Docker::check_daemon(&out(1, "", newer)).is_err());
     assert_eq!(Docker::check_daemon(&out(0, "28.2.2\n", "")).ok().as_deref(), Some("28.2.2"));
+    // A failing call is no answer, whatever it printed: here the server's error is one the
+    // unreachable-daemon test does not know.
+    let e = Docker::check_daemon(&out(
+        1,
+        "28.2.2\n",
+        "Error response from daemon: 500 Internal Server Error\n",
+    ))
+    .expect_err("failed");
+    assert!(e.to_string().contains("500 Internal Server Error"), "{e}");
     let e = Docker::check_daemon(&out(1, "", perm)).expect_err("down");
     assert!(e.hint.as_deref().unwrap_or("").contains("docker` group"));
     // docker 20.10 (Debian's docker.io): only a template error, exit 1 (seen on a real client)
@@ -165,6 +174,8 @@ fn sizes_in_every_unit_docker_prints() {
         ("8GiB", Some(8_589_934_592)),
         ("1.234TiB", Some(1_356_797_348_676)),
         ("12.3MB", Some(12_300_000)),
+        ("1.5TB", Some(1_500_000_000_000)),
+        ("2PB", Some(2_000_000_000_000_000)),
         ("1kB", Some(1000)),
         ("1e+03B", Some(1000)),
         (" 2GB ", Some(2_000_000_000)),
