@@ -44,7 +44,7 @@ config    | src/config/*.rs                                  | config:: input:: 
 edit      | src/config/edit/*.rs                             | config:: input:: project:: lifecycle:: services:: untouched:: operate:: replay::
 schema    | src/config/schema/*.rs                           | config:: input:: app:: services:: router:: errors::
 exec      | src/exec/*.rs src/exec/**/*.rs                   | exec:: tilt:: lifecycle:: uncovered:: replay:: output:: realworld:: concurrency:: untouched:: stream::
-tools     | src/tools/*.rs src/tools/**/*.rs                 | tools:: many:: lifecycle:: realworld:: contract:: inspect:: tilt:: registry:: router:: uncovered:: errors::
+tools     | src/tools/*.rs src/tools/**/*.rs                 | tools:: many:: lifecycle:: realworld:: contract:: inspect:: tilt:: registry:: router:: uncovered:: errors:: ci:: output::
 lifecycle | src/ops/up.rs src/ops/stop.rs src/ops/down.rs src/ops/destroy.rs src/lifecycle/up.rs src/lifecycle/destroy.rs src/lifecycle/services.rs src/lifecycle/workload.rs | lifecycle:: app:: ci:: realworld:: tilt:: output:: untouched:: concurrency:: services:: errors:: registry:: many:: operate:: uncovered::
 db        | src/ops/db.rs src/lifecycle/snapshot.rs          | snapshot:: db:: stream:: uncovered::
 snapshot  | src/snapshot/*.rs src/snapshot/**/*.rs           | snapshot:: db:: stream::
