@@ -764,6 +764,19 @@ mod workload_tests {
             pick_pod(&all.to_string(), &["postgres"]).expect("parses"),
             PodPick::Found { pod: "postgres-0".into(), container: None }
         );
+        // Ready pods first: a second replica that is ready wins over a first one that is not.
+        let mut two = all.clone();
+        let mut second = two["items"][0].clone();
+        second["metadata"]["name"] = "postgres-1".into();
+        let items = two["items"].as_array_mut().expect("items");
+        for s in items[0]["status"]["containerStatuses"].as_array_mut().expect("statuses") {
+            s["ready"] = false.into();
+        }
+        items.push(second);
+        assert_eq!(
+            pick_pod(&two.to_string(), &[]).expect("parses"),
+            PodPick::Found { pod: "postgres-1".into(), container: None }
+        );
         let empty = "{\"apiVersion\":\"v1\",\"items\":[],\"kind\":\"List\"}";
         assert_eq!(pick_pod(empty, &[]).expect("parses"), PodPick::NoneRunning(vec![]));
     }

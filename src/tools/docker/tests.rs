@@ -16,6 +16,21 @@ fn parses_a_running_node() {
     );
 }
 
+/// A paused or restarting node has `Running: true` in docker's state, but it is not running
+/// for kilter: its status word says what it is.
+#[test]
+fn a_paused_or_restarting_node_is_not_running() {
+    let text = include_str!("../../../fixtures/docker/inspect-node-running.json");
+    for (status, flag) in [("paused", "Paused"), ("restarting", "Restarting")] {
+        let mut v: serde_json::Value = serde_json::from_str(text).expect("json");
+        v[0]["State"]["Status"] = status.into();
+        v[0]["State"][flag] = true.into();
+        assert_eq!(v[0]["State"]["Running"], true);
+        let c = parse_inspect(&v.to_string()).expect("parses").expect("present");
+        assert_eq!(c.node_state(), NodeState::NotRunning(status.into()));
+    }
+}
+
 #[test]
 fn parses_an_exited_node_whose_runtime_ports_are_empty() {
     let c = parse_inspect(include_str!("../../../fixtures/docker/inspect-node-exited.json"))
