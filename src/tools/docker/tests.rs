@@ -261,3 +261,20 @@ fn a_container_lost_while_sampled_is_recognised() {
     ));
     assert!(!stats_lost_a_container("error: unexpected EOF in template\n"));
 }
+
+/// `docker run`'s words for an image it could not have, each on its own (a client that pulls
+/// quietly, or a daemon's answer alone, has no "Unable to find image" line before it).
+#[test]
+fn an_image_that_cannot_be_had_is_recognised_by_each_of_dockers_words() {
+    for stderr in [
+        "Unable to find image 'kilter-router:1' locally\n",
+        "docker: Error response from daemon: pull access denied for kilter-router, repository does not exist or may require 'docker login': denied: requested access to the resource is denied.\n",
+        "docker: Error response from daemon: manifest for registry:2.8 not found: manifest unknown: manifest unknown.\n",
+    ] {
+        assert!(image_unavailable(stderr), "{stderr}");
+    }
+    assert!(!image_unavailable(
+        "docker: Error response from daemon: Conflict. The container name \"/x\" is already in use by container \"1\".\n"
+    ));
+    assert!(!image_unavailable(""));
+}

@@ -218,6 +218,15 @@ mod tests {
                 Readiness { name: "nats".into(), ready: false, detail: "not created yet".into() },
             ]
         );
+        // a service's own pods explain it: another service's waiting pod is not its reason
+        let text = list(vec![
+            sts("postgres", 0, 2),
+            sts("redis", 0, 2),
+            pod("postgres", false, None),
+            pod("redis", false, Some("ImagePullBackOff")),
+        ]);
+        let got = readiness(&text, &[("postgres".into(), "StatefulSet")]).expect("parses");
+        assert_eq!(got[0].detail, "0/1 pods ready", "{got:?}");
         // an old generation is not ready even with every replica ready
         let stale =
             readiness(&list(vec![sts("postgres", 1, 1)]), &[("postgres".into(), "StatefulSet")])
