@@ -735,6 +735,8 @@ mod startup_tests {
 }
 
 #[cfg(test)]
+// The processes a record names are the test's own, spawned directly: the check reads /proc.
+#[allow(clippy::disallowed_methods)]
 mod record_tests {
     use super::{Liveness, TiltRecord};
     use std::os::unix::process::CommandExt;
