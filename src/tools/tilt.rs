@@ -632,6 +632,9 @@ mod api_tests {
         // A wrapper script's own lines around the document are passed over.
         let wrapped = format!("wrapper starting\n{}\nwrapper done\n", fixture("session-ok.json"));
         assert_eq!(parse_session(&wrapped).expect("parses"), ok);
+        // The document starts at a line's start, compact or not; a brace inside a line does not.
+        let compact = format!("wrapper {{ says hi\n{loading}\n");
+        assert!(!parse_session(&compact).expect("parses").loaded);
     }
 
     #[test]
