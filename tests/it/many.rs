@@ -227,6 +227,35 @@ fn ls_gives_dockers_reason_when_stats_fails_again() {
     assert!(lists >= 2, "the nodes were listed again before the second try");
 }
 
+/// Any other `docker stats` failure is not retried: one call, and docker's reason.
+#[test]
+fn ls_does_not_retry_a_docker_stats_that_failed_for_another_reason() {
+    let env = Env::new();
+    let shop = up(&env, "shop");
+    let log = env.root().join("stats-calls");
+    let docker = wrap_tool(
+        &env,
+        "docker",
+        "docker-stats-fails",
+        "stats*",
+        &format!(
+            "echo stats >> '{}'; echo 'Error response from daemon: cgroup stats unavailable' >&2; exit 1",
+            log.display()
+        ),
+    );
+    let out = env
+        .kilter(&shop)
+        .env("KILTER_DOCKER", &docker)
+        .args(["ls", "--json"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v = json(&out);
+    let why = v["usage_error"].as_str().unwrap_or_else(|| panic!("a reason: {v}"));
+    assert!(why.contains("cgroup stats unavailable"), "{why}");
+    assert_eq!(read(&log), "stats\n", "one docker stats");
+}
+
 // ---------------------------------------------------------------------------------------------
 // stop --all
 

@@ -92,6 +92,8 @@ fn daemon_down_is_recognised_in_every_client_version() {
     assert!(Docker::check_daemon(&out(0, "\n", newer)).is_err());
     assert!(Docker::check_daemon(&out(1, "", newer)).is_err());
     assert_eq!(Docker::check_daemon(&out(0, "28.2.2\n", "")).ok().as_deref(), Some("28.2.2"));
+    // Nor is an empty version, whatever the exit code and stderr say.
+    assert!(Docker::check_daemon(&out(0, "\n", "")).is_err());
     // A failing call is no answer, whatever it printed: here the server's error is one the
     // unreachable-daemon test does not know.
     let e = Docker::check_daemon(&out(
