@@ -26,6 +26,9 @@
 #      MUTANTS_SHARD=K/N       only every N-th mutant, starting at K (cargo-mutants --shard, round-robin):
 #                              a sample of a large group, for an estimate when the whole would not fit;
 #                              the same K/N over every group is a uniform sample of the whole crate
+#      MUTANTS_NAMES=FILE      only the mutants named in FILE, one per line as --list names them
+#                              (each becomes an exact --re): those a shard missed when the code
+#                              under it changed between shards
 #      MUTANTS_PIDNS=0         do not run cargo-mutants in a PID namespace of its own (see below)
 #      MUTANTS_FAIL_FAST=0     run every test of a mutant's filter, not stop at the first failure (see below)
 #      CARGO_TARGET_DIR=DIR    one target directory for every group's build copy, so the dependencies
@@ -102,7 +105,7 @@ while (($#)); do
             fi
             ;;
         -h | --help)
-            sed -n '2,34p' "$0"
+            sed -n '2,37p' "$0"
             exit 0
             ;;
         -*)
@@ -181,6 +184,13 @@ for g in "${selected[@]}"; do
     [[ -n $diff_file ]] && args+=(--in-diff "$diff_file")
     ((iterate)) && args+=(--iterate)
     [[ -n ${MUTANTS_SHARD:-} ]] && args+=(--shard "$MUTANTS_SHARD" --sharding round-robin)
+    if [[ -n ${MUTANTS_NAMES:-} ]]; then
+        while IFS= read -r name; do
+            # the regex metacharacters escaped, so that the name matches only itself
+            # shellcheck disable=SC2001 # one sed over the whole name is clearer than a loop
+            [[ -n $name ]] && args+=(--re "^$(sed 's/[][\\.+*?(){}|^$#&~-]/\\&/g' <<<"$name")\$")
+        done <"$MUTANTS_NAMES"
+    fi
     if ((full)); then
         test_args=(-- -- --test-threads "$threads")
     else
