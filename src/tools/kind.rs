@@ -117,6 +117,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_kinds_node_exists_error_says_the_cluster_exists() {
+        let exists = "ERROR: failed to create cluster: node(s) already exist for a cluster with the name \"kilter-shop\"\n";
+        assert!(already_exists(exists));
+        for other in [
+            "ERROR: failed to create cluster: failed to ensure docker network: command \"docker network create -d=bridge kind\" failed with error: exit status 1\n",
+            "ERROR: failed to create cluster: could not find a log line that matches \"Reached target .*Multi-User System.*|detected cgroup v1\"\n",
+            "",
+        ] {
+            assert!(!already_exists(other), "{other}");
+        }
+    }
+
+    #[test]
     fn config_publishes_the_block_on_loopback() {
         let y = render_config("kilter-shop", &Ports::of(2));
         let v: serde_yaml::Value = serde_yaml::from_str(&y).expect("valid yaml");
