@@ -714,6 +714,8 @@ mod startup_tests {
     #[test]
     fn only_lines_after_the_bind_count_as_running() {
         assert_eq!(startup(""), Startup::Silent);
+        // Lines before `Tilt started` (a wrapper's, a warning) are not a start.
+        assert_eq!(startup("WARNING: a wrapper's line\n"), Startup::Silent);
         let announced = "Tilt started on http://localhost:10350/\nv0.37.6, built 2026-08-08\n";
         assert_eq!(startup(announced), Startup::Announced);
         let clash = format!(
