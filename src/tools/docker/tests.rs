@@ -109,6 +109,14 @@ fn daemon_down_is_recognised_in_every_client_version() {
     let tmpl = "template: :1:2: executing \"\" at <.ServerVersion>: reflect: indirection through nil pointer to embedded struct field Info\n";
     let e = Docker::check_daemon(&out(1, "\n", tmpl)).expect_err("down");
     assert!(e.to_string().contains("`docker info` got no answer from the daemon"), "{e}");
+    // only that template error is read as no answer; other words are docker's own
+    for own in [
+        "template: :1:2: executing \"\" at <.Bogus>: can't evaluate field Bogus in type types.Info",
+        "panic: runtime error: invalid memory address or nil pointer dereference",
+    ] {
+        let e = daemon_error(&format!("{own}\n"));
+        assert!(e.to_string().contains(own), "{e}");
+    }
     // the daemon line wins over noise before it
     let e = daemon_error(&format!("WARNING: something\n{newer}"));
     assert!(e.to_string().contains("Cannot connect to the Docker daemon"), "{e}");
