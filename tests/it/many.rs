@@ -2,6 +2,7 @@
 //! memory check.
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -377,6 +378,30 @@ fn stop_all_goes_on_past_a_cluster_it_cannot_stop_and_names_it_with_dockers_erro
     assert!(!flagged(&a) && flagged(&b), "{}", read(a.join("kilter.yaml")));
 }
 
+/// Run kilter in `dir` with `args`, Ctrl-C it while `tool` runs a call matching `pattern` (which
+/// then hangs), and return what it did.
+fn interrupted_in(env: &Env, dir: &Path, args: &[&str], tool: &str, pattern: &str) -> Output {
+    let mark = env.root().join(format!("{tool}-call-started"));
+    let wrapper = wrap_tool(
+        env,
+        tool,
+        &format!("{tool}-hanging"),
+        pattern,
+        &format!(": > '{}'; /bin/sleep 30", mark.display()),
+    );
+    let child = env
+        .kilter_std(dir)
+        .env(format!("KILTER_{}", tool.to_uppercase()), &wrapper)
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    assert!(wait_until(Duration::from_secs(20), || mark.exists()), "the {tool} call started");
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    child.wait_with_output().expect("wait")
+}
+
 /// Ctrl-C while `gc` removes a cluster stops `gc` there (exit 130): it is not one more failure
 /// in the list, and nothing after it is removed.
 #[test]
@@ -387,26 +412,8 @@ fn sigint_during_gc_stops_it_there_with_exit_130() {
         env.kilter(&dir).arg("down").assert().success();
         std::fs::remove_dir_all(&dir).expect("rm");
     }
-    let mark = env.root().join("deleting");
-    let kind = wrap_tool(
-        &env,
-        "kind",
-        "kind-slow-delete",
-        "*'delete cluster'*",
-        &format!(": > '{}'; /bin/sleep 30", mark.display()),
-    );
     let here = env.project("here");
-    let child = env
-        .kilter_std(&here)
-        .env("KILTER_KIND", &kind)
-        .args(["gc", "--yes"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    assert!(wait_until(Duration::from_secs(20), || mark.exists()), "a kind delete started");
-    // SAFETY: plain kill(2) on our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let out = child.wait_with_output().expect("wait");
+    let out = interrupted_in(&env, &here, &["gc", "--yes"], "kind", "*'delete cluster'*");
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("interrupted"), "{err}");
@@ -422,26 +429,9 @@ fn sigint_during_gc_stops_it_there_with_exit_130() {
 fn sigint_during_stop_all_exits_130_and_is_not_a_failure_in_the_list() {
     let env = Env::new();
     let a = up(&env, "alpha");
-    let mark = env.root().join("stopping");
-    let docker = wrap_tool(
-        &env,
-        "docker",
-        "docker-slow-stop",
-        "'stop kilter-alpha-control-plane'*",
-        &format!(": > '{}'; /bin/sleep 30", mark.display()),
-    );
     let elsewhere = env.project("elsewhere");
-    let child = env
-        .kilter_std(&elsewhere)
-        .env("KILTER_DOCKER", &docker)
-        .args(["stop", "--all"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    assert!(wait_until(Duration::from_secs(20), || mark.exists()), "a docker stop started");
-    // SAFETY: plain kill(2) on our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let out = child.wait_with_output().expect("wait");
+    let pattern = "'stop kilter-alpha-control-plane'*";
+    let out = interrupted_in(&env, &elsewhere, &["stop", "--all"], "docker", pattern);
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("interrupted"), "{err}");
