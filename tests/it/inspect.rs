@@ -272,6 +272,7 @@ fn doctor_passes_on_a_healthy_project_and_fails_on_each_problem_alone() {
         "ports",
         "kubeconfig",
         "cluster flag",
+        "registry",
     ] {
         assert_eq!(check_status(&v, name), "ok", "{name}: {v}");
     }
@@ -293,6 +294,13 @@ fn doctor_passes_on_a_healthy_project_and_fails_on_each_problem_alone() {
     assert_eq!((code, check_status(&v, "kubeconfig")), (1, "fail"), "{v}");
     env.kilter(&dir).arg("up").assert().success();
     assert_eq!(doctor(&env, &dir).0, 0, "up restores 0600");
+
+    // the kubeconfig gone while the cluster is there
+    std::fs::remove_file(kubeconfig(&env, "doc-ok")).expect("rm");
+    let (code, v) = doctor(&env, &dir);
+    assert_eq!((code, check_status(&v, "kubeconfig")), (1, "fail"), "{v}");
+    env.kilter(&dir).arg("up").assert().success();
+    assert_eq!(doctor(&env, &dir).0, 0, "up writes it again");
 
     // flag vs reality: a warning, not a failure
     std::fs::write(dir.join("kilter.yaml"), "name: doc-ok\ncluster:\n  stopped: true\n")

@@ -441,8 +441,33 @@ fn registry_commands_status_stop_start_rm() {
         .cloned()
         .expect("check");
     assert_eq!(reg["status"], "warn", "{reg}");
+    let detail = reg["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("(not running: kilter-registry, kilter-cache-docker.io"), "{reg}");
+    assert!(!detail.contains("missing"), "nothing is missing: {reg}");
     kilter_ok(&env, &dir, port, &["registry", "start"]);
     assert_eq!(container_status(&env, "kilter-registry").as_deref(), Some("running"));
+
+    // One cache removed behind kilter's back: doctor names it as missing, and nothing as stopped.
+    let rm =
+        env.tool("docker").args(["rm", "-f", "kilter-cache-quay.io"]).output().expect("docker");
+    assert!(rm.status.success(), "{}", stderr_of(&rm));
+    let d = env
+        .kilter(&dir)
+        .env("KILTER_REGISTRY_PORT", port.to_string())
+        .args(["doctor", "--json"])
+        .output()
+        .expect("runs");
+    let d: Value = serde_json::from_slice(&d.stdout).expect("json");
+    let reg = d["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "registry"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no registry check: {d}"));
+    assert_eq!(reg["status"], "warn", "{reg}");
+    let detail = reg["detail"].as_str().unwrap_or_default();
+    assert!(detail.ends_with("(missing: kilter-cache-quay.io)"), "{reg}");
+    kilter_ok(&env, &dir, port, &["registry", "start"]);
+    assert_eq!(container_status(&env, "kilter-cache-quay.io").as_deref(), Some("running"));
 
     // rm without a terminal needs --yes; with it the containers go, the volumes stay.
     let out = env.kilter(&dir).args(["registry", "rm"]).output().expect("runs");
