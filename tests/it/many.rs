@@ -562,6 +562,9 @@ fn zoo(env: &Env, dead: u32) -> Zoo {
         .expect("w");
     std::fs::write(keep.join(format!(".kilter.yaml.kilter-tmp.{dead}")), b"name: keep\n")
         .expect("w");
+    // ...and one in the cache dir of a project that stays
+    std::fs::write(env.cache_dir("keep").join(format!(".project.json.kilter-tmp.{dead}")), b"{")
+        .expect("w");
     Zoo {
         here: here.clone(),
         keep: keep.clone(),
@@ -599,7 +602,9 @@ fn gc_finds_every_kind_of_orphan_and_touches_nothing_owned() {
         "half.dump.partial (2.9 KiB)",
         &format!(".ports.json.kilter-tmp.{dead} (2 B): its writer (pid {dead}) is gone"),
         &format!(".kilter.yaml.kilter-tmp.{dead}"),
-        "snapshots of `gone`",
+        &format!(".project.json.kilter-tmp.{dead} (1 B)"),
+        // the files under it counted, in its subdirectories too
+        &format!("snapshots of `gone` in {} (1 file, 4.9 KiB)", env.data_dir("gone").display()),
         "`kilter gc --snapshots` removes them",
     ] {
         assert!(err.contains(want), "missing {want:?} in:\n{err}");
@@ -625,11 +630,11 @@ fn gc_finds_every_kind_of_orphan_and_touches_nothing_owned() {
     let out = env.kilter(&z.here).args(["gc", "--yes"]).output().expect("runs");
     let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
-    // Seven orphans, each one line: the count says seven, before and after.
+    // Eight orphans, each one line: the count says eight, before and after.
     let found = err.split("Kept:").next().unwrap_or_default();
-    assert_eq!(found.lines().filter(|l| l.starts_with("  - ")).count(), 7, "{err}");
-    assert!(err.contains("kilter gc found 7 items no project owns"), "{err}");
-    assert!(err.contains("Removed 7 items"), "{err}");
+    assert_eq!(found.lines().filter(|l| l.starts_with("  - ")).count(), 8, "{err}");
+    assert!(err.contains("kilter gc found 8 items no project owns"), "{err}");
+    assert!(err.contains("Removed 8 items"), "{err}");
     // orphans are gone
     assert!(env.container(&node("gone")).is_none());
     for n in ["gone", "destroyed", "vanished"] {
@@ -646,6 +651,7 @@ fn gc_finds_every_kind_of_orphan_and_touches_nothing_owned() {
     assert!(slots.contains_key("renamed"), "{reg}");
     assert!(!env.state_home().join(format!("kilter/.ports.json.kilter-tmp.{dead}")).exists());
     assert!(!z.keep.join(format!(".kilter.yaml.kilter-tmp.{dead}")).exists());
+    assert!(!env.cache_dir("keep").join(format!(".project.json.kilter-tmp.{dead}")).exists());
     assert!(!env.data_dir("keep").join("snapshots/half.dump.partial").exists());
     // what is owned stays
     assert_eq!(container_status(&env, &node("keep")).as_deref(), Some("running"));
@@ -786,8 +792,8 @@ fn gc_goes_on_past_a_removal_that_fails_and_lists_it() {
         env.kilter(&z.here).env("KILTER_KIND", &kind).args(["gc", "--yes"]).output().expect("runs");
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("Removed 6 items"), "{err}");
-    assert!(err.contains("could not remove 1 of 7 items:\n  cluster kilter-gone: "), "{err}");
+    assert!(err.contains("Removed 7 items"), "{err}");
+    assert!(err.contains("could not remove 1 of 8 items:\n  cluster kilter-gone: "), "{err}");
     assert!(
         err.contains(
             "(exit status 1)\n    ERROR: failed to delete cluster \"kilter-gone\": boom\n"
@@ -855,6 +861,23 @@ fn gc_never_removes_a_cache_root_dir_that_is_not_all_kilters() {
     assert_eq!(read(env.cache_dir("mixed").join("notes.md")), "mine too");
     assert!(err.contains("also holds files kilter did not write (notes.md)"), "{err}");
     assert!(!env.cache_dir("plain").exists(), "a cache dir of kilter's own files goes");
+
+    // The cluster of a vanished project goes; its cache dir, with a file of the user's, stays.
+    let orphan = up(&env, "orphan");
+    std::fs::write(env.cache_dir("orphan").join("notes.md"), "keep me").expect("w");
+    std::fs::remove_dir_all(&orphan).expect("rm");
+    let out = env.kilter(&elsewhere).args(["gc", "--yes"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(env.container(&node("orphan")).is_none(), "{err}");
+    assert_eq!(read(env.cache_dir("orphan").join("notes.md")), "keep me");
+    assert!(
+        err.contains(&format!(
+            "kept its cache dir: {} also holds files kilter did not write (notes.md)",
+            env.cache_dir("orphan").display()
+        )),
+        "{err}"
+    );
 }
 
 #[test]

@@ -108,6 +108,16 @@ fn logs_follow_streams_until_ctrl_c_and_exits_0() {
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     assert!(stdout_of(&out).contains("postgres"), "{}", stdout_of(&out));
+
+    // Without Ctrl-C, a follow that kubectl ends in failure is kilter's failure: kubectl's code.
+    let out = env
+        .kilter(&dir)
+        .args(["logs", "worker", "-f"])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("does not have a host assigned"), "{}", stderr_of(&out));
 }
 
 #[test]
