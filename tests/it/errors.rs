@@ -38,7 +38,16 @@ fn tilt_is_only_required_when_there_is_a_tiltfile() {
     let out = env.kilter(&dir).arg("up").output().expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("Tilt was skipped"));
-    std::fs::write(dir.join("Tiltfile"), "").expect("write");
+    // Asked for with --no-tilt: no note about a Tiltfile or an app, with or without one.
+    for tiltfile in [false, true] {
+        if tiltfile {
+            std::fs::write(dir.join("Tiltfile"), "").expect("write");
+        }
+        let out = env.kilter(&dir).args(["up", "--no-tilt"]).output().expect("runs");
+        let err = stderr_of(&out);
+        assert!(out.status.success(), "{err}");
+        assert!(!err.contains("Tilt was skipped") && !err.contains("no Tiltfile"), "{err}");
+    }
     let out = env.kilter(&dir).arg("up").output().expect("runs");
     assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("tilt"));
