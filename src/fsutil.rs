@@ -205,6 +205,35 @@ pub fn exists(path: &Utf8Path) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_staged_files_name_gives_its_target_and_writer() {
+        assert_eq!(staged_tmp(".ports.json.kilter-tmp.4242"), Some(("ports.json", 4242)));
+        assert_eq!(staged_tmp(".a.kilter-tmp.b.kilter-tmp.7"), Some(("a.kilter-tmp.b", 7)));
+        for not in [
+            ".ports.json.kilter-tmp.0",
+            ".ports.json.kilter-tmp.-3",
+            ".ports.json.kilter-tmp.x",
+            "ports.json.kilter-tmp.12",
+            ".ports.json",
+        ] {
+            assert_eq!(staged_tmp(not), None, "{not}");
+        }
+    }
+
+    #[test]
+    fn remove_if_exists_says_whether_there_was_a_file_and_fails_on_anything_else() {
+        let d = tmpdir();
+        let f = d.join("f");
+        fs::write(&f, "x").expect("write");
+        assert!(remove_if_exists(&f).expect("removes"));
+        assert!(!f.exists());
+        assert!(!remove_if_exists(&f).expect("nothing to remove"));
+        // a directory is not removed, and that is an error, not "nothing there"
+        let e = remove_if_exists(&d).expect_err("a directory");
+        assert!(format!("{e:#}").starts_with(&format!("could not remove {d}")), "{e:#}");
+        assert!(d.is_dir());
+    }
+
     fn tmpdir() -> Utf8PathBuf {
         let d = tempfile::tempdir().expect("tempdir").keep();
         Utf8PathBuf::from_path_buf(d).expect("utf8")

@@ -45,3 +45,16 @@ pub fn sleep(d: Duration) -> Result<()> {
         std::thread::sleep((end - now).min(Duration::from_millis(20)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without a signal, `sleep` waits the whole time (never less: the clock is monotonic).
+    #[test]
+    fn sleep_waits_at_least_as_long_as_asked() {
+        let start = Instant::now();
+        sleep(Duration::from_millis(60)).expect("no signal in this test");
+        assert!(start.elapsed() >= Duration::from_millis(60), "{:?}", start.elapsed());
+    }
+}

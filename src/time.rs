@@ -93,5 +93,13 @@ mod tests {
         assert_eq!(age(600), "10m");
         assert_eq!(age(3 * 3600), "3h");
         assert_eq!(age(3 * 86_400), "3d");
+        // each unit's first and last value, and a clock that went backwards
+        assert_eq!(age(-5), "0s");
+        assert_eq!(age(119), "119s");
+        assert_eq!(age(120), "2m");
+        assert_eq!(age(7_199), "119m");
+        assert_eq!(age(7_200), "2h");
+        assert_eq!(age(172_799), "47h");
+        assert_eq!(age(172_800), "2d");
     }
 }

@@ -100,3 +100,32 @@ fn init_writes_a_starter_and_never_overwrites() {
     assert_eq!(out.status.code(), Some(4));
     assert!(!dir2.join("kilter.yaml").exists());
 }
+
+/// `tiltfile:` in kilter.yaml is relative to the project directory, wherever in the project
+/// kilter runs; an absolute one is taken as it is.
+#[test]
+fn a_relative_tiltfile_is_the_project_dirs_wherever_kilter_runs() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\ntiltfile: dev/Tiltfile\n"), false);
+    std::fs::create_dir_all(dir.join("dev")).expect("mkdir");
+    std::fs::write(dir.join("dev/Tiltfile"), "print('hi')\n").expect("write");
+    let sub = dir.join("src");
+    std::fs::create_dir_all(&sub).expect("mkdir");
+    let out = env.kilter(&sub).arg("up").output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("no Tiltfile"), "{err}");
+    let file = format!("--file {}/dev/Tiltfile --context", dir.display());
+    let tilt_up = |env: &Env| env.calls().into_iter().rfind(|c| c.starts_with("tilt up "));
+    assert!(tilt_up(&env).is_some_and(|c| c.contains(&file)), "{:?}", env.calls());
+    env.kilter(&sub).arg("down").assert().success();
+
+    // An absolute path, elsewhere.
+    let other = env.root().join("elsewhere.Tiltfile");
+    std::fs::write(&other, "print('there')\n").expect("write");
+    std::fs::write(dir.join("kilter.yaml"), format!("name: shop\ntiltfile: {}\n", other.display()))
+        .expect("write");
+    env.kilter(&sub).arg("up").assert().success();
+    let file = format!("--file {} --context", other.display());
+    assert!(tilt_up(&env).is_some_and(|c| c.contains(&file)), "{:?}", env.calls());
+}
