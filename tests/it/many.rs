@@ -535,11 +535,13 @@ fn zoo(env: &Env, dead: u32) -> Zoo {
     std::fs::create_dir_all(&snaps).expect("mkdir");
     std::fs::write(snaps.join("base.dump"), b"PGDMP-keep").expect("w");
     std::fs::write(snaps.join("half.dump.partial"), vec![0u8; 3000]).expect("w");
+    std::fs::write(snaps.join(format!(".base.json.kilter-tmp.{dead}")), b"{}").expect("w");
     // the directory is gone: orphan cluster (running, its Tilt too), its snapshots
     let gone = up(env, "gone");
     let gone_snaps = env.data_dir("gone").join("snapshots");
     std::fs::create_dir_all(&gone_snaps).expect("mkdir");
     std::fs::write(gone_snaps.join("old.dump"), vec![7u8; 5000]).expect("w");
+    std::fs::write(gone_snaps.join("old.json"), vec![b' '; 120]).expect("w");
     std::fs::remove_dir_all(&gone).expect("rm");
     // the directory now resolves to another project: its claim stands (kept unless named)
     let renamed = up(env, "renamed");
@@ -603,8 +605,9 @@ fn gc_finds_every_kind_of_orphan_and_touches_nothing_owned() {
         &format!(".ports.json.kilter-tmp.{dead} (2 B): its writer (pid {dead}) is gone"),
         &format!(".kilter.yaml.kilter-tmp.{dead}"),
         &format!(".project.json.kilter-tmp.{dead} (1 B)"),
+        &format!(".base.json.kilter-tmp.{dead} (2 B)"),
         // the files under it counted, in its subdirectories too
-        &format!("snapshots of `gone` in {} (1 file, 4.9 KiB)", env.data_dir("gone").display()),
+        &format!("snapshots of `gone` in {} (2 files, 5.0 KiB)", env.data_dir("gone").display()),
         "`kilter gc --snapshots` removes them",
     ] {
         assert!(err.contains(want), "missing {want:?} in:\n{err}");
@@ -630,11 +633,11 @@ fn gc_finds_every_kind_of_orphan_and_touches_nothing_owned() {
     let out = env.kilter(&z.here).args(["gc", "--yes"]).output().expect("runs");
     let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
-    // Eight orphans, each one line: the count says eight, before and after.
+    // Nine orphans, each one line: the count says nine, before and after.
     let found = err.split("Kept:").next().unwrap_or_default();
-    assert_eq!(found.lines().filter(|l| l.starts_with("  - ")).count(), 8, "{err}");
-    assert!(err.contains("kilter gc found 8 items no project owns"), "{err}");
-    assert!(err.contains("Removed 8 items"), "{err}");
+    assert_eq!(found.lines().filter(|l| l.starts_with("  - ")).count(), 9, "{err}");
+    assert!(err.contains("kilter gc found 9 items no project owns"), "{err}");
+    assert!(err.contains("Removed 9 items"), "{err}");
     // orphans are gone
     assert!(env.container(&node("gone")).is_none());
     for n in ["gone", "destroyed", "vanished"] {
@@ -652,6 +655,7 @@ fn gc_finds_every_kind_of_orphan_and_touches_nothing_owned() {
     assert!(!env.state_home().join(format!("kilter/.ports.json.kilter-tmp.{dead}")).exists());
     assert!(!z.keep.join(format!(".kilter.yaml.kilter-tmp.{dead}")).exists());
     assert!(!env.cache_dir("keep").join(format!(".project.json.kilter-tmp.{dead}")).exists());
+    assert!(!env.data_dir("keep").join(format!("snapshots/.base.json.kilter-tmp.{dead}")).exists());
     assert!(!env.data_dir("keep").join("snapshots/half.dump.partial").exists());
     // what is owned stays
     assert_eq!(container_status(&env, &node("keep")).as_deref(), Some("running"));
@@ -792,8 +796,8 @@ fn gc_goes_on_past_a_removal_that_fails_and_lists_it() {
         env.kilter(&z.here).env("KILTER_KIND", &kind).args(["gc", "--yes"]).output().expect("runs");
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("Removed 7 items"), "{err}");
-    assert!(err.contains("could not remove 1 of 8 items:\n  cluster kilter-gone: "), "{err}");
+    assert!(err.contains("Removed 8 items"), "{err}");
+    assert!(err.contains("could not remove 1 of 9 items:\n  cluster kilter-gone: "), "{err}");
     assert!(
         err.contains(
             "(exit status 1)\n    ERROR: failed to delete cluster \"kilter-gone\": boom\n"
