@@ -455,6 +455,23 @@ mod tests {
         );
     }
 
+    /// A step's spinner goes when the step ends: done, dropped unfinished, or before an error or
+    /// a question; no spinner is left ticking with a finished step's message.
+    #[test]
+    fn a_step_leaves_no_spinner_behind() {
+        let ui = Ui::new(Verbosity::Normal, ColorChoice::Never, &env(true, false));
+        let spinning = |ui: &Ui| ui.spinner.lock().expect("lock").is_some();
+        let step = ui.step("Building", "build");
+        assert!(spinning(&ui), "a terminal gets a spinner");
+        step.done();
+        assert!(!spinning(&ui), "done");
+        drop(ui.step("Pulling", "pull"));
+        assert!(!spinning(&ui), "dropped unfinished");
+        let _step = ui.step("Waiting", "wait");
+        ui.error(&anyhow::anyhow!("boom"));
+        assert!(!spinning(&ui), "an error");
+    }
+
     #[test]
     fn durations_read_well() {
         assert_eq!(fmt_duration(Duration::from_millis(850)), "850ms");

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::helpers::*;
-use crate::support::{Env, wait_until};
+use crate::support::{Env, read, wait_until};
 
 /// 16. Two `kilter up` at once: one waits and names the holder; exactly one create.
 #[test]
@@ -174,4 +174,23 @@ fn same_name_from_another_directory_needs_adopt() {
     );
     // now `a` is the stranger
     assert_eq!(env.kilter(&a).arg("stop").output().expect("runs").status.code(), Some(4));
+}
+
+/// kilter.yaml edited while a verb runs (after kilter read it, before it sets the flag): the flag
+/// is set in the file as it is then, and the edit is kept.
+#[test]
+fn stop_sets_the_flag_in_kilter_yaml_as_it_is_when_it_writes() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    let yaml = dir.join("kilter.yaml");
+    let docker = wrap_tool(
+        &env,
+        "docker",
+        "docker-editing",
+        "inspect*kilter-shop-control-plane*",
+        &format!("printf '# edited meanwhile\\n' >> '{}'", yaml.display()),
+    );
+    env.kilter(&dir).env("KILTER_DOCKER", &docker).arg("stop").assert().success();
+    assert_eq!(read(&yaml), "name: shop\n# edited meanwhile\ncluster:\n  stopped: true\n");
 }

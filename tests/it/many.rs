@@ -128,6 +128,10 @@ fn ls_shows_each_running_clusters_cpu_and_memory_and_the_totals() {
     let v = json(&out);
     assert_eq!(v["totals"]["running"], 0);
     assert!(v["totals"]["memory_bytes"].is_null());
+    // and no totals line in the table
+    let text = stdout_of(&env.kilter(&shop).arg("ls").output().expect("runs"));
+    assert!(text.lines().any(|l| l.starts_with("shop ")), "{text}");
+    assert!(!text.contains("total ("), "{text}");
 }
 
 /// `ls` needs only docker: a corrupt port registry is a warning, the clusters are still shown.
