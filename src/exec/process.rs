@@ -230,7 +230,17 @@ mod tests {
         #[allow(clippy::disallowed_methods)]
         let mut cmd = std::process::Command::new("/bin/sleep");
         cmd.arg("30").envs(env.iter().copied()).process_group(0);
-        cmd.spawn().expect("sleep")
+        let child = cmd.spawn().expect("sleep");
+        // `spawn` returns once the kernel has begun the exec, which is before it has set the
+        // new command line: until then /proc/<pid>/cmdline reads empty.
+        let cmdline = format!("/proc/{}/cmdline", child.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::read(&cmdline).is_ok_and(|c| c.is_empty())
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        child
     }
 
     /// The state letter of `pid` once it is `want`, or what it is after 10 s.
