@@ -154,6 +154,16 @@ fn ls_shows_what_it_can_with_a_corrupt_port_registry() {
     let out = env.kilter(&shop).arg("ls").output().expect("runs");
     assert!(out.status.success());
     assert!(stdout_of(&out).lines().nth(1).is_some_and(|l| l.starts_with("shop")));
+
+    // A slot past the last one (137) has no ports: none is shown; the last one has its own.
+    for (slot, tilt) in [(138, serde_json::Value::Null), (137, serde_json::json!(10488))] {
+        std::fs::write(&reg, format!(r#"{{"version":1,"projects":{{"shop":{{"slot":{slot}}}}}}}"#))
+            .expect("w");
+        let out = env.kilter(&shop).args(["ls", "--json"]).output().expect("runs");
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let v = json(&out);
+        assert_eq!(row(&v, "shop")["tilt_port"], tilt, "slot {slot}: {v}");
+    }
 }
 
 /// A cluster removed between `docker ps` and `docker stats` fails docker's whole stats call;
@@ -597,6 +607,8 @@ fn gc_finds_every_kind_of_orphan_and_touches_nothing_owned() {
     assert!(err.contains("--yes"), "{err}");
     for want in [
         "cluster kilter-gone (running): its directory",
+        // the slot of `gone` by the documented hash (docs/files.md), with its ports
+        "port slot 30 (Tilt 10381, NodePorts 30600-30619)",
         "cluster kilter-renamed (exited): its directory",
         "now resolves to project `fresh`",
         "`kilter gc renamed` removes it",
