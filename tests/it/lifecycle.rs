@@ -208,10 +208,18 @@ fn stop_without_kilter_yaml_creates_a_minimal_one() {
     let env = Env::new();
     let dir = project(&env, "shop", None, false);
     env.kilter(&dir).arg("up").assert().success();
-    env.kilter(&dir).arg("stop").assert().success();
+    let out = env.kilter(&dir).arg("stop").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(read(dir.join("kilter.yaml")), "cluster:\n  stopped: true\n");
+    let wrote = format!("Wrote {} with `cluster.stopped: true`", dir.join("kilter.yaml").display());
+    assert!(stderr_of(&out).contains(&wrote), "the new file is named: {}", stderr_of(&out));
     env.kilter(&dir).arg("up").assert().success();
     assert_eq!(read(dir.join("kilter.yaml")), "", "flag removed again");
+    // The file is there now (empty): setting the flag in it is not news.
+    let out = env.kilter(&dir).arg("stop").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(read(dir.join("kilter.yaml")), "cluster:\n  stopped: true\n");
+    assert!(!stderr_of(&out).contains("Wrote "), "{}", stderr_of(&out));
 }
 
 /// 6. A node that exited without the flag (crash, reboot) is resumed, never recreated.
