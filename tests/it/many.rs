@@ -772,6 +772,16 @@ fn gc_keeps_a_slot_with_no_recorded_directory_and_sums_what_it_removes() {
     );
     assert!(registry(&env)["projects"]["legacy"].is_object(), "its slot is kept");
     assert_eq!(read(snaps.join("before.dump")), "PGDMP", "its snapshots are kept: {err}");
+
+    // A dead writer's temporary file alone: its 3,000 bytes are the sum.
+    let tmp = env.state_home().join(format!("kilter/.ports.json.kilter-tmp.{}", dead_pid()));
+    std::fs::write(&tmp, vec![b'{'; 3000]).expect("w");
+    let out = env.kilter(&here).args(["gc", "--yes"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("kilter gc found 1 item no project owns (2.9 KiB on disk)"), "{err}");
+    assert!(err.contains("Removed 1 item (2.9 KiB on disk)"), "{err}");
+    assert!(!tmp.exists());
 }
 
 /// A port registry `gc` cannot read is left as it is, byte for byte, while the rest is
