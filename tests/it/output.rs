@@ -235,3 +235,24 @@ fn a_dry_run_notes_a_query_it_could_not_run_and_stops_where_it_needs_the_answer(
     assert!(!err.contains("no output on stderr") && !err.contains("signal"), "{err}");
     assert!(err.contains("kilter doctor"), "{err}");
 }
+
+/// A step says what it starts (`==> …`) and, once it is done, ticks it with its time; a step
+/// that finished is never crossed out.
+#[test]
+fn a_finished_step_is_ticked_with_its_time() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    let out = env.kilter(&dir).arg("stop").output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    let started = err.find("==> Stopping cluster kilter-shop\n").unwrap_or_else(|| panic!("{err}"));
+    let tick = err[started..]
+        .lines()
+        .find(|l| l.starts_with("✓ Stopping cluster kilter-shop ("))
+        .unwrap_or_else(|| panic!("no tick after the start: {err}"));
+    let took = tick.trim_start_matches("✓ Stopping cluster kilter-shop (").trim_end_matches(')');
+    assert!(took.ends_with("ms") || took.ends_with('s'), "{tick}");
+    assert!(took.trim_end_matches(['m', 's']).parse::<f64>().is_ok(), "{tick}");
+    assert!(!err.contains('✗'), "{err}");
+}
