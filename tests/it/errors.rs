@@ -115,13 +115,15 @@ fn health_timeout_exits_5_with_what_it_waited_for() {
     let env = Env::new();
     let dir = project(&env, "shop", Some("name: shop\n"), false);
     env.set_knob("ready_delay_ms", "600000");
-    let out = env.kilter(&dir).args(["up", "--timeout", "1s"]).output().expect("runs");
+    // Long enough for the steps before the wait on a loaded machine (the registry's, a cluster
+    // create), so that it is the wait the deadline ends.
+    let out = env.kilter(&dir).args(["up", "--timeout", "4s"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(5), "{}", stderr_of(&out));
     let err = stderr_of(&out);
     assert!(err.contains("timed out after") && err.contains("/readyz"), "{err}");
     assert!(err.contains("last answer: The connection to the server 127.0.0.1:"), "{err}");
     // It is the command's deadline that ended the wait, and the error says which.
-    assert!(err.contains("timed out after 1.0s (--timeout 1s) while waiting for"), "{err}");
+    assert!(err.contains("timed out after 4.0s (--timeout 4s) while waiting for"), "{err}");
 }
 
 #[test]
@@ -129,7 +131,7 @@ fn node_not_ready_is_what_the_timeout_names() {
     let env = Env::new();
     let dir = project(&env, "shop", Some("name: shop\n"), false);
     env.set_knob("node_ready_delay_ms", "600000");
-    let out = env.kilter(&dir).args(["up", "--timeout", "1s"]).output().expect("runs");
+    let out = env.kilter(&dir).args(["up", "--timeout", "4s"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(5), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("the node to become Ready"), "{}", stderr_of(&out));
 }

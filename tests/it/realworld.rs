@@ -119,7 +119,7 @@ fn a_timed_out_up_still_owns_its_cluster() {
     let a = project(&env, "a/shop", Some("name: shop\n"), false);
     let b = project(&env, "b/shop", Some("name: shop\n"), false);
     env.set_knob("ready_delay_ms", "600000");
-    let out = env.kilter(&a).args(["up", "--timeout", "1s"]).output().unwrap();
+    let out = env.kilter(&a).args(["up", "--timeout", "4s"]).output().unwrap();
     assert_eq!(out.status.code(), Some(5), "{}", stderr_of(&out));
     env.set_knob("ready_delay_ms", "0");
     let out = env.kilter(&b).arg("up").output().unwrap();
