@@ -307,6 +307,13 @@ fn env_text_is_evaluated_by_bash_and_zsh_to_the_json_values() {
     assert_eq!(want["MAIL_NOTE"], "it's \"quoted\" $HOME `x` \\ done");
     let text = stdout_of(&ok(&env, &dir, &["env"]));
     assert!(text.contains("# postgres: 127.0.0.1:"), "{text}");
+    // A service with more than one port names each.
+    let mailpit = format!(
+        "# mailpit: smtp 127.0.0.1:{} (in the cluster mailpit.shop-dev.svc:1025), http 127.0.0.1:{} (in the cluster mailpit.shop-dev.svc:8025)\n",
+        base + 18,
+        base + 17
+    );
+    assert!(text.contains(&mailpit), "{text}");
     let script = format!(
         "{text}\nfor k in {}; do printf '%s=%s\\n' \"$k\" \"$(printenv \"$k\")\"; done",
         want.keys().cloned().collect::<Vec<_>>().join(" ")
