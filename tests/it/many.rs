@@ -1123,3 +1123,50 @@ fn doctor_warns_when_a_new_cluster_would_not_fit_in_dockers_memory() {
     let text = stdout_of(&out);
     assert!(text.contains("! memory") && text.contains("fix: `kilter stop --all`"), "{text}");
 }
+
+/// `gc` decides again under the project's lock: a cluster named on the command line whose
+/// directory claims it once more while `gc` waits for that lock (an `up --adopt`, a restored
+/// checkout) is kept. Named or not, a cluster whose directory is gone is listed for that reason.
+#[test]
+fn gc_keeps_a_named_cluster_whose_directory_claims_it_while_gc_waits_for_its_lock() {
+    use std::io::BufRead as _;
+    let env = Env::new();
+    let dir = up(&env, "shop");
+    std::fs::remove_dir_all(&dir).expect("rm");
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(env.cache_dir("shop").join("lock"))
+        .expect("the project's lock file");
+    lock.lock().expect("the test holds the project lock");
+    let elsewhere = env.project("elsewhere");
+    let mut gc = env
+        .kilter_std(&elsewhere)
+        .args(["gc", "--yes", "shop"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut err = std::io::BufReader::new(gc.stderr.take().expect("stderr"));
+    let mut before = String::new();
+    while !before.contains("waiting for ") {
+        let mut line = String::new();
+        if err.read_line(&mut line).expect("read") == 0 {
+            panic!("gc ended without waiting for the lock: {before}");
+        }
+        before.push_str(&line);
+    }
+    let listed = format!("cluster kilter-shop (running): its directory {} is gone", dir.display());
+    assert!(before.contains(&listed), "{before}");
+    assert!(!before.contains("named on the command line"), "{before}");
+    // The directory is back, as it was, before gc gets the lock.
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("kilter.yaml"), "name: shop\n").expect("w");
+    lock.unlock().expect("unlock");
+    let mut after = String::new();
+    std::io::Read::read_to_string(&mut err, &mut after).expect("read");
+    let status = gc.wait().expect("wait");
+    assert!(status.success(), "{before}{after}");
+    assert!(after.contains("kept cluster kilter-shop: "), "{after}");
+    assert_eq!(container_status(&env, &node("shop")).as_deref(), Some("running"), "{after}");
+    assert!(env.cache_dir("shop").join("kubeconfig").exists());
+}

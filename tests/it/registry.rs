@@ -680,6 +680,10 @@ fn a_same_named_container_kilter_did_not_create_is_never_started_connected_stopp
     let st: Value = serde_json::from_slice(&st.stdout).expect("json");
     assert_eq!(st["containers"][0]["kilters"], false);
     assert_eq!(st["containers"][1]["kilters"], true, "an absent cache counts as kilter's");
+    // `ls` lists only kilter's own shared containers: none here.
+    let ls = kilter_ok(&env, &dir, port, &["ls", "--json"]);
+    let ls: Value = serde_json::from_slice(&ls.stdout).expect("json");
+    assert_eq!(ls["registry"], serde_json::json!([]), "{ls}");
 }
 
 #[test]

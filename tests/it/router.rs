@@ -1074,6 +1074,19 @@ fn a_route_gets_a_nodeport_service_with_the_users_selector_that_stays_across_ups
     assert_ne!(nodeport(&env, "shop", "mailpit", "http"), np);
     assert_ne!(nodeport(&env, "shop", "mailpit", "smtp"), np);
     assert!(route_service(&env).is_some(), "the route's Service stays");
+    // `ls` lists the services with their NodePorts, and not the route's.
+    let ls: serde_json::Value =
+        serde_json::from_slice(&kilter_ok(&env, &dir, &["ls", "--json"]).stdout).expect("json");
+    let shop = ls["projects"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["project"] == "shop"))
+        .unwrap_or_else(|| panic!("{ls}"));
+    let np_of = |port: &str| nodeport(&env, "shop", "mailpit", port);
+    assert_eq!(
+        shop["services"],
+        serde_json::json!({"mailpit": {"http": np_of("http"), "smtp": np_of("smtp")}}),
+        "{ls}"
+    );
     let r = routes(&served(&env));
     assert_eq!(
         answer(&r, "web.shop.localhost"),
