@@ -262,6 +262,7 @@ fn doctor_passes_on_a_healthy_project_and_fails_on_each_problem_alone() {
         .expect("runs");
     let v = json(&out);
     assert_eq!(out.status.code(), Some(0), "{v}");
+    assert_eq!(v["ok"], true, "{v}");
     for name in [
         "docker",
         "kind",

@@ -360,6 +360,14 @@ fn doctor_reports_a_corrupt_registry_and_completions_need_no_home() {
     let checks = doc["checks"].as_array().unwrap();
     let bad = checks.iter().find(|c| c["name"] == "port registry").expect("a registry check");
     assert_eq!(bad["status"], "fail");
+    assert_eq!(doc["ok"], false, "{doc}");
+    // The fix is the error's help, not the error again.
+    let path = reg.join("ports.json");
+    let fix = format!(
+        "move it away (`mv {p} {p}.bad`); kilter rebuilds it from the clusters that exist",
+        p = path.display()
+    );
+    assert_eq!(bad["fix"], fix.as_str(), "{bad}");
     assert!(checks.iter().any(|c| c["name"] == "kubeconfig"), "the report went on");
     assert!(checks.iter().any(|c| c["name"] == "disk"), "the report went on");
 

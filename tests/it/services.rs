@@ -306,7 +306,10 @@ fn env_text_is_evaluated_by_bash_and_zsh_to_the_json_values() {
     assert_eq!(want["MAIL_UI"], format!("http://127.0.0.1:{}/", base + 17).as_str());
     assert_eq!(want["MAIL_NOTE"], "it's \"quoted\" $HOME `x` \\ done");
     let text = stdout_of(&ok(&env, &dir, &["env"]));
-    assert!(text.contains("# postgres: 127.0.0.1:"), "{text}");
+    assert!(
+        text.contains(&format!("# postgres: 127.0.0.1:{} (in the cluster postgres.shop-dev.svc:5432); database shop, password postgres, user postgres\n", base + 19)),
+        "{text}"
+    );
     // A service with more than one port names each.
     let mailpit = format!(
         "# mailpit: smtp 127.0.0.1:{} (in the cluster mailpit.shop-dev.svc:1025), http 127.0.0.1:{} (in the cluster mailpit.shop-dev.svc:8025)\n",
