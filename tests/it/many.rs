@@ -773,15 +773,20 @@ fn gc_keeps_a_slot_with_no_recorded_directory_and_sums_what_it_removes() {
     assert!(registry(&env)["projects"]["legacy"].is_object(), "its slot is kept");
     assert_eq!(read(snaps.join("before.dump")), "PGDMP", "its snapshots are kept: {err}");
 
-    // A dead writer's temporary file alone: its 3,000 bytes are the sum.
+    // A dead writer's temporary file and an incomplete snapshot alone: their 3,000 and 1,096
+    // bytes are the sum.
     let tmp = env.state_home().join(format!("kilter/.ports.json.kilter-tmp.{}", dead_pid()));
     std::fs::write(&tmp, vec![b'{'; 3000]).expect("w");
+    let here_snaps = env.data_dir("here").join("snapshots");
+    std::fs::create_dir_all(&here_snaps).expect("mkdir");
+    let partial = here_snaps.join("cut.dump.partial");
+    std::fs::write(&partial, vec![0u8; 1096]).expect("w");
     let out = env.kilter(&here).args(["gc", "--yes"]).output().expect("runs");
     let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("kilter gc found 1 item no project owns (2.9 KiB on disk)"), "{err}");
-    assert!(err.contains("Removed 1 item (2.9 KiB on disk)"), "{err}");
-    assert!(!tmp.exists());
+    assert!(err.contains("kilter gc found 2 items no project owns (4.0 KiB on disk)"), "{err}");
+    assert!(err.contains("Removed 2 items (4.0 KiB on disk)"), "{err}");
+    assert!(!tmp.exists() && !partial.exists(), "{err}");
 }
 
 /// A port registry `gc` cannot read is left as it is, byte for byte, while the rest is
@@ -838,6 +843,13 @@ fn gc_goes_on_past_a_removal_that_fails_and_lists_it() {
     let slots = reg["projects"].as_object().expect("projects");
     assert!(slots.contains_key("gone"), "its slot is kept: {reg}");
     assert!(!slots.contains_key("vanished"), "the others' slots are freed: {reg}");
+    // Again with kind failing: nothing was removed, and no line says anything was.
+    let out =
+        env.kilter(&z.here).env("KILTER_KIND", &kind).args(["gc", "--yes"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("could not remove 1 of 1 item:\n  cluster kilter-gone: "), "{err}");
+    assert!(!err.contains("Removed "), "{err}");
     // The next gc, with kind working, removes it.
     let out = env.kilter(&z.here).args(["gc", "--yes"]).output().expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
