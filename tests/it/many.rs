@@ -1182,3 +1182,19 @@ fn gc_keeps_a_named_cluster_whose_directory_claims_it_while_gc_waits_for_its_loc
     assert_eq!(container_status(&env, &node("shop")).as_deref(), Some("running"), "{after}");
     assert!(env.cache_dir("shop").join("kubeconfig").exists());
 }
+
+/// The project `gc` runs in is never collected, even when its recorded directory is gone
+/// because the project was moved: `gc` from the new place keeps its cluster.
+#[test]
+fn gc_never_collects_the_project_it_runs_in_after_the_project_moved() {
+    let env = Env::new();
+    let old = up(&env, "shop");
+    let new = env.root().join("work/moved-shop");
+    std::fs::rename(&old, &new).expect("mv");
+    let out = env.kilter(&new).args(["gc", "--yes"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("cluster kilter-shop"), "{err}");
+    assert_eq!(container_status(&env, &node("shop")).as_deref(), Some("running"), "{err}");
+    assert!(env.cache_dir("shop").join("kubeconfig").exists(), "{err}");
+}
