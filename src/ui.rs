@@ -477,6 +477,10 @@ mod tests {
         assert_eq!(fmt_duration(Duration::from_millis(850)), "850ms");
         assert_eq!(fmt_duration(Duration::from_millis(4200)), "4.2s");
         assert_eq!(fmt_duration(Duration::from_secs(65)), "1m05s");
+        // each unit's first value
+        assert_eq!(fmt_duration(Duration::from_millis(999)), "999ms");
+        assert_eq!(fmt_duration(Duration::from_millis(1000)), "1.0s");
+        assert_eq!(fmt_duration(Duration::from_millis(60_000)), "1m00s");
     }
 
     #[test]
