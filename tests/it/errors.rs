@@ -223,6 +223,13 @@ fn bad_numbers_exit_4_and_never_panic() {
         assert_eq!(out.status.code(), Some(4), "--timeout {t}: {}", stderr_of(&out));
         assert!(stderr_of(&out).contains("--timeout"), "{}", stderr_of(&out));
     }
+    // Every verb with a --timeout checks it before it does anything.
+    for verb in [&["ci"][..], &["add", "redis"], &["remove", "redis"], &["restart"]] {
+        let out = env.kilter(&dir).args(verb).arg("--timeout=soon").output().expect("runs");
+        assert_eq!(out.status.code(), Some(4), "{verb:?}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("--timeout"), "{verb:?}: {}", stderr_of(&out));
+        assert!(!dir.join("kilter.yaml").exists(), "{verb:?} changed nothing");
+    }
     let out = env.kilter(&dir).args(["status", "--probe-timeout", "x"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
     for v in ["-1", "inf", "NaN", "5m"] {
@@ -232,4 +239,22 @@ fn bad_numbers_exit_4_and_never_panic() {
         assert!(stderr_of(&out).contains("KILTER_LOCK_TIMEOUT"), "{}", stderr_of(&out));
     }
     assert!(env.calls().is_empty(), "{:?}", env.calls());
+}
+
+/// A tool that cannot be started at all (its `#!` interpreter is missing): kilter names the
+/// command it could not run and the system's reason, and exits 3.
+#[test]
+fn a_tool_that_cannot_be_started_is_named_with_the_reason() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    let docker = script(&env, "docker-broken", "");
+    std::fs::write(&docker, "#!/nonexistent/interpreter\n").expect("write");
+    let out = env.kilter(&dir).env("KILTER_DOCKER", &docker).arg("ls").output().expect("runs");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    let first = err.lines().next().unwrap_or_default();
+    let want = format!("error: could not run `{} ps -a ", docker.display());
+    assert!(first.starts_with(&want), "{err}");
+    assert!(first.ends_with(": No such file or directory (os error 2)"), "{err}");
+    assert!(err.contains("help: run `kilter doctor` to check the tools kilter needs"), "{err}");
 }
