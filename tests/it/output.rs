@@ -256,3 +256,27 @@ fn a_finished_step_is_ticked_with_its_time() {
     assert!(took.trim_end_matches(['m', 's']).parse::<f64>().is_ok(), "{tick}");
     assert!(!err.contains('✗'), "{err}");
 }
+
+/// On a terminal a step is a spinner, and under CI it is a plain `==> …` line: `CI` counts when
+/// it is set to anything but `false` or `0`.
+#[test]
+fn ci_false_or_0_on_a_terminal_keeps_the_spinner() {
+    let Some(script) = crate::support::script_or_skip("the spinner on a terminal") else {
+        return;
+    };
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    let kilter = assert_cmd::cargo::cargo_bin!("kilter");
+    for (ci, plain) in [("true", true), ("1", true), ("false", false), ("0", false)] {
+        env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+        let mut cmd = std::process::Command::new(script);
+        cmd.args(["-qec", &format!("{} stop", kilter.display()), "/dev/null"]);
+        let vars = env.vars().into_iter().filter(|(k, _)| *k != "CI");
+        cmd.env_clear().envs(vars).env("TERM", "xterm").env("CI", ci).current_dir(&dir);
+        let out = cmd.output().expect("script runs");
+        // `script` puts the terminal's output (stdout and stderr both) on its stdout.
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(text.contains("Stopping cluster kilter-shop"), "CI={ci}: {text:?}");
+        assert_eq!(text.contains("==> Stopping cluster kilter-shop"), plain, "CI={ci}: {text:?}");
+    }
+}
