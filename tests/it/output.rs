@@ -280,3 +280,23 @@ fn ci_false_or_0_on_a_terminal_keeps_the_spinner() {
         assert_eq!(text.contains("==> Stopping cluster kilter-shop"), plain, "CI={ci}: {text:?}");
     }
 }
+
+/// `stop` says it stopped the project's Tilt, with its pid; a dry run says it would.
+#[test]
+fn stop_says_it_stopped_the_projects_tilt_and_a_dry_run_that_it_would() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), true);
+    env.kilter(&dir).arg("up").assert().success();
+    let pid = tilt_pid(&env, "shop").expect("Tilt runs");
+    let dry = env.kilter(&dir).args(["--dry-run", "stop"]).output().expect("runs");
+    assert!(dry.status.success(), "{}", stderr_of(&dry));
+    assert!(
+        stderr_of(&dry).contains("would: stop Tilt of project `shop`\n"),
+        "{}",
+        stderr_of(&dry)
+    );
+    let out = env.kilter(&dir).arg("stop").output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(&format!("Stopped Tilt of project `shop` (pid {pid})\n")), "{err}");
+}
