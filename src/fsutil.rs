@@ -279,6 +279,14 @@ mod tests {
         write_atomic(&p, b"k", Perm::Private(0o600)).expect("write");
         assert_eq!(mode_of(&p), Some(0o600));
         assert_eq!(mode_of(&d.join("sub/inner")), Some(0o700));
+        // an existing directory with any other mode is made private, whatever its bits
+        for mode in [0o755, 0o077, 0o000, 0o7700] {
+            let dir = d.join(format!("m{mode:o}"));
+            fs::create_dir(&dir).expect("mkdir");
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).expect("chmod");
+            ensure_private_dir(&dir).expect("private");
+            assert_eq!(mode_of(&dir).map(|m| m & 0o777), Some(0o700), "{mode:o}");
+        }
         fs::remove_dir_all(&d).expect("cleanup");
     }
 }
