@@ -58,7 +58,7 @@ registry  | src/registry.rs src/registry/*.rs src/shared.rs src/ops/registry.rs 
 services  | src/services/*.rs src/services/**/*.rs src/ops/add.rs src/ops/remove.rs src/ops/catalog.rs | services:: operate:: input::
 ci        | src/ops/ci.rs src/github.rs src/github/*.rs src/lifecycle/bring_up.rs src/lifecycle/mod.rs | ci:: github tilt:: uncovered:: lifecycle::
 ops       | src/ops/gc.rs src/ops/doctor.rs src/ops/ls.rs src/ops/env.rs src/ops/restart.rs src/ops/init.rs src/ops/logs.rs src/ops/exec.rs src/ops/completions.rs src/ops/mod.rs | many:: inspect:: operate:: dotenv:: uncovered:: output:: errors:: input:: registry:: ops::doctor:: ops::gc:: ops::ls:: services::env_ services::dotenv_ router:: realworld::doctor
-core      | src/cli.rs src/json.rs src/ui.rs src/error.rs src/project.rs src/project/*.rs src/context.rs src/fsutil.rs src/table.rs src/time.rs src/interrupt.rs src/lib.rs src/main.rs | cli ui error project fsutil table time interrupt json errors:: input:: output:: inspect:: lifecycle:: concurrency:: realworld:: ci::
+core      | src/cli.rs src/json.rs src/ui.rs src/error.rs src/project.rs src/project/*.rs src/context.rs src/fsutil.rs src/table.rs src/time.rs src/interrupt.rs src/lib.rs src/main.rs | cli ui error project fsutil table time interrupt json app::render errors:: input:: output:: inspect:: lifecycle:: concurrency:: realworld:: ci::
 '
 
 groups() { sed -n 's/^\([a-z]*\) *|.*/\1/p' <<<"$GROUPS_TABLE"; }
