@@ -272,6 +272,58 @@ mod tests {
         fs::remove_dir_all(&d).expect("cleanup");
     }
 
+    /// A directory that is already private is left alone: not even chmodded to the same mode,
+    /// which fails where kilter may read a directory but not change it (someone else's, or an
+    /// immutable one). As root the test makes its directory immutable (`chattr +i`); as another
+    /// user it uses `/root`.
+    #[test]
+    fn a_private_directory_is_not_chmodded_again() {
+        // SAFETY: geteuid(2) has no preconditions and cannot fail.
+        let is_root = unsafe { libc::geteuid() } == 0;
+        if is_root {
+            let d = tmpdir();
+            fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).expect("chmod");
+            #[allow(clippy::disallowed_methods)] // the test's own setup, not a kilter effect
+            let chattr = |flag: &str| {
+                std::process::Command::new("chattr")
+                    .arg(flag)
+                    .arg(&d)
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            if !chattr("+i") {
+                let _ = fs::remove_dir_all(&d);
+                return skipped("chattr +i (e2fsprogs, a filesystem with the immutable flag)");
+            }
+            let immutable = fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).is_err();
+            let result = ensure_private_dir(&d);
+            assert!(chattr("-i"), "chattr -i");
+            fs::remove_dir_all(&d).expect("cleanup");
+            assert!(immutable, "a chmod of the immutable directory fails");
+            result.expect("left alone");
+        } else {
+            let root = Utf8Path::new("/root");
+            if mode_of(root) != Some(0o700) {
+                return skipped("a directory of root's with mode 0700 (/root)");
+            }
+            ensure_private_dir(root).expect("left alone");
+        }
+    }
+
+    /// A test that could not run says so (as the integration tests' `support::skipped` does):
+    /// on stderr, in `$KILTER_TEST_SKIP_LOG`, and as a failure under `CI=true`.
+    fn skipped(why: &str) {
+        if let Ok(log) = std::env::var("KILTER_TEST_SKIP_LOG")
+            && let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(log)
+        {
+            use std::io::Write as _;
+            let _ = writeln!(f, "fsutil: a private directory is not chmodded again: {why}");
+        }
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+        assert!(!ci, "needs {why}, and CI=true requires every test to run");
+        eprintln!("SKIPPED fsutil: a private directory is not chmodded again: needs {why}");
+    }
+
     #[test]
     fn private_files_get_their_mode_in_a_private_dir() {
         let d = tmpdir();
