@@ -220,6 +220,19 @@ mod tests {
         }
     }
 
+    /// A temporary file a killed kilter left under this process's pid is replaced, not an error.
+    #[test]
+    fn a_leftover_temporary_file_with_our_pid_is_replaced() {
+        let d = tmpdir();
+        let target = d.join("ports.json");
+        let leftover = d.join(format!(".ports.json.kilter-tmp.{}", std::process::id()));
+        fs::write(&leftover, "half a write").expect("write");
+        write_atomic(&target, b"{}", Perm::Private(0o600)).expect("written");
+        assert_eq!(fs::read_to_string(&target).expect("read"), "{}");
+        assert!(!leftover.exists());
+        fs::remove_dir_all(&d).expect("cleanup");
+    }
+
     #[test]
     fn remove_if_exists_says_whether_there_was_a_file_and_fails_on_anything_else() {
         let d = tmpdir();
