@@ -279,6 +279,27 @@ fn ci_false_or_0_on_a_terminal_keeps_the_spinner() {
         assert!(text.contains("Stopping cluster kilter-shop"), "CI={ci}: {text:?}");
         assert_eq!(text.contains("==> Stopping cluster kilter-shop"), plain, "CI={ci}: {text:?}");
     }
+    // KILTER_PROGRESS overrides both: `never` on a terminal gives plain lines, `always` on a
+    // pipe does not (the spinner draws nothing where there is no terminal).
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    let mut cmd = std::process::Command::new(script);
+    cmd.args(["-qec", &format!("{} stop", kilter.display()), "/dev/null"]);
+    let vars = env.vars().into_iter().filter(|(k, _)| *k != "CI");
+    cmd.env_clear().envs(vars).env("TERM", "xterm").env("KILTER_PROGRESS", "never");
+    let text =
+        String::from_utf8_lossy(&cmd.current_dir(&dir).output().expect("runs").stdout).into_owned();
+    assert!(text.contains("==> Stopping cluster kilter-shop"), "never: {text:?}");
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    let out = env
+        .kilter(&dir)
+        .env_remove("CI")
+        .env("KILTER_PROGRESS", "always")
+        .arg("stop")
+        .output()
+        .expect("runs");
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("==> Stopping cluster"), "always: {err}");
 }
 
 /// `stop` says it stopped the project's Tilt, with its pid; a dry run says it would.
