@@ -472,6 +472,17 @@ mod tests {
         assert!(!spinning(&ui), "an error");
     }
 
+    /// `progress` changes what the running step's spinner says.
+    #[test]
+    fn progress_updates_the_spinners_message() {
+        let ui = Ui::new(Verbosity::Normal, ColorChoice::Never, &env(true, false));
+        let step = ui.step("Waiting for the API server", "wait");
+        ui.progress("Waiting for the API server (3 probes)");
+        let message = ui.spinner.lock().expect("lock").as_ref().map(|pb| pb.message());
+        assert_eq!(message.as_deref(), Some("Waiting for the API server (3 probes)"));
+        step.done();
+    }
+
     #[test]
     fn durations_read_well() {
         assert_eq!(fmt_duration(Duration::from_millis(850)), "850ms");

@@ -194,3 +194,27 @@ fn stop_sets_the_flag_in_kilter_yaml_as_it_is_when_it_writes() {
     env.kilter(&dir).env("KILTER_DOCKER", &docker).arg("stop").assert().success();
     assert_eq!(read(&yaml), "name: shop\n# edited meanwhile\ncluster:\n  stopped: true\n");
 }
+
+/// kilter.yaml turned unreadable while `stop` runs (here: bytes that are not UTF-8): `stop` fails
+/// before it changes anything, and the file keeps its bytes; it is not taken for a missing file
+/// and replaced by a minimal one.
+#[test]
+fn stop_never_replaces_a_kilter_yaml_it_cannot_read() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    let yaml = dir.join("kilter.yaml");
+    let docker = wrap_tool(
+        &env,
+        "docker",
+        "docker-garbling",
+        "inspect*kilter-shop-control-plane*",
+        &format!("printf 'name: shop\\n# \\377\\n' > '{}'", yaml.display()),
+    );
+    let out = env.kilter(&dir).env("KILTER_DOCKER", &docker).arg("stop").output().expect("runs");
+    let err = stderr_of(&out);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains(&format!("could not read {}", yaml.display())), "{err}");
+    assert_eq!(std::fs::read(&yaml).expect("read"), b"name: shop\n# \xff\n", "{err}");
+    assert_eq!(container_status(&env, "kilter-shop-control-plane").as_deref(), Some("running"));
+}
