@@ -287,8 +287,8 @@ mod tests {
 
     /// A directory that is already private is left alone: not even chmodded to the same mode,
     /// which fails where kilter may read a directory but not change it (someone else's, or an
-    /// immutable one). As root the test makes its directory immutable (`chattr +i`); as another
-    /// user it uses `/root`.
+    /// immutable one). As root the test makes its directory immutable (`chattr +i`, by its ioctl);
+    /// as another user it uses `/root`.
     #[test]
     fn a_private_directory_is_not_chmodded_again() {
         // SAFETY: geteuid(2) has no preconditions and cannot fail.
@@ -296,21 +296,15 @@ mod tests {
         if is_root {
             let d = tmpdir();
             fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).expect("chmod");
-            #[allow(clippy::disallowed_methods)] // the test's own setup, not a kilter effect
-            let chattr = |flag: &str| {
-                std::process::Command::new("chattr")
-                    .arg(flag)
-                    .arg(&d)
-                    .status()
-                    .is_ok_and(|s| s.success())
-            };
-            if !chattr("+i") {
+            if !set_immutable(&d, true) {
                 let _ = fs::remove_dir_all(&d);
-                return skipped("chattr +i (e2fsprogs, a filesystem with the immutable flag)");
+                return skipped(
+                    "a filesystem with the immutable flag (`chattr +i`) under the temp dir",
+                );
             }
             let immutable = fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).is_err();
             let result = ensure_private_dir(&d);
-            assert!(chattr("-i"), "chattr -i");
+            assert!(set_immutable(&d, false), "chattr -i");
             fs::remove_dir_all(&d).expect("cleanup");
             assert!(immutable, "a chmod of the immutable directory fails");
             result.expect("left alone");
@@ -320,6 +314,23 @@ mod tests {
                 return skipped("a directory of root's with mode 0700 (/root)");
             }
             ensure_private_dir(root).expect("left alone");
+        }
+    }
+
+    /// Set or clear the immutable flag of `dir` (`chattr ±i`, by its ioctl); false where the
+    /// filesystem or the process cannot.
+    fn set_immutable(dir: &Utf8Path, on: bool) -> bool {
+        use std::os::fd::AsRawFd as _;
+        const FS_IMMUTABLE_FL: libc::c_long = 0x10;
+        let Ok(f) = fs::File::open(dir) else { return false };
+        let mut flags: libc::c_long = 0;
+        // SAFETY: both ioctls read or write one integer through a valid pointer, on an open fd.
+        unsafe {
+            if libc::ioctl(f.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) != 0 {
+                return false;
+            }
+            flags = if on { flags | FS_IMMUTABLE_FL } else { flags & !FS_IMMUTABLE_FL };
+            libc::ioctl(f.as_raw_fd(), libc::FS_IOC_SETFLAGS, &flags) == 0
         }
     }
 
