@@ -102,6 +102,53 @@ fn sigint_during_health_wait_exits_130_and_next_up_recovers() {
     assert!(out.status.success(), "lock released, up recovers: {}", stderr_of(&out));
 }
 
+/// Ctrl-C while `up` waits for another process's lock ends the wait at once: exit 130, long
+/// before the lock wait would time out, and nothing was started.
+#[test]
+fn sigint_while_waiting_for_the_project_lock_exits_130_at_once() {
+    use std::io::BufRead as _;
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    let calls_before = env.calls().len();
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(env.cache_dir("shop").join("lock"))
+        .expect("the project's lock file");
+    held.lock().expect("the test holds the project lock");
+    let mut child = env
+        .kilter_std(&dir)
+        .arg("up")
+        .env("KILTER_LOCK_TIMEOUT", "60")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut before = String::new();
+    while !before.contains("waiting for ") {
+        let mut line = String::new();
+        if err.read_line(&mut line).expect("read") == 0 {
+            panic!("up ended without waiting for the lock: {before}");
+        }
+        before.push_str(&line);
+    }
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let waited = wait_until(Duration::from_secs(20), || matches!(child.try_wait(), Ok(Some(_))));
+    if !waited {
+        let _ = child.kill();
+    }
+    let status = child.wait().expect("wait");
+    let mut after = String::new();
+    std::io::Read::read_to_string(&mut err, &mut after).expect("read");
+    assert!(waited, "up still waited for the lock 20 s after Ctrl-C: {before}{after}");
+    assert_eq!(status.code(), Some(130), "{before}{after}");
+    assert!(after.contains("interrupted"), "{before}{after}");
+    assert_eq!(env.calls().len(), calls_before, "nothing ran: {:?}", &env.calls()[calls_before..]);
+    drop(held);
+}
+
 /// 18. A `kind create` killed mid-way: the next `up` deletes the partial cluster and recreates.
 #[test]
 fn killed_kind_create_is_recovered_by_the_next_up() {

@@ -198,6 +198,39 @@ fn env_is_evaluated_by_a_real_shell() {
     assert_eq!(v["tilt_url"], format!("http://localhost:{tilt}/"));
 }
 
+/// docs/files.md: an `XDG_*` variable that is empty or not an absolute path is ignored, and the
+/// default under HOME is used. A relative one would put the kubeconfig wherever kilter happens to
+/// run.
+#[test]
+fn an_empty_or_relative_xdg_variable_falls_back_to_home() {
+    let env = Env::new();
+    let dir = project(&env, "shop", Some("name: shop\n"), false);
+    let default = env.home().join(".cache/kilter/shop/kubeconfig").display().to_string();
+    for value in ["", "rel/cache", "./cache"] {
+        let out = env
+            .kilter(&dir)
+            .args(["env", "--json"])
+            .env("XDG_CACHE_HOME", value)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "XDG_CACHE_HOME={value:?}: {}", stderr_of(&out));
+        let v = json(&out);
+        assert_eq!(v["env"]["KUBECONFIG"], default.as_str(), "XDG_CACHE_HOME={value:?}: {v}");
+    }
+    let absolute = env.root().join("elsewhere");
+    let out = env
+        .kilter(&dir)
+        .args(["env", "--json"])
+        .env("XDG_CACHE_HOME", &absolute)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        json(&out)["env"]["KUBECONFIG"],
+        absolute.join("kilter/shop/kubeconfig").display().to_string().as_str()
+    );
+}
+
 #[test]
 fn completions_for_each_shell() {
     let env = Env::new();
