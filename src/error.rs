@@ -93,7 +93,7 @@ impl fmt::Display for CommandFailed {
 }
 impl std::error::Error for CommandFailed {}
 
-/// A program could not be started at all.
+/// A program could not be started at all; the message holds the system's reason.
 #[derive(Debug)]
 pub struct CouldNotExecute {
     pub line: String,
@@ -105,11 +105,9 @@ impl fmt::Display for CouldNotExecute {
         write!(f, "could not run `{}`: {}", self.line, self.source)
     }
 }
-impl std::error::Error for CouldNotExecute {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
-}
+/// The reason is in the message, so it is not also the `source` (it would print twice, once more
+/// under "Caused by:").
+impl std::error::Error for CouldNotExecute {}
 
 /// Ctrl-C or SIGTERM.
 #[derive(Debug)]

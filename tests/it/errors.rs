@@ -242,7 +242,7 @@ fn bad_numbers_exit_4_and_never_panic() {
 }
 
 /// A tool that cannot be started at all (its `#!` interpreter is missing): kilter names the
-/// command it could not run and the system's reason, and exits 3.
+/// command it could not run and the system's reason (once), and exits 3.
 #[test]
 fn a_tool_that_cannot_be_started_is_named_with_the_reason() {
     let env = Env::new();
@@ -256,5 +256,8 @@ fn a_tool_that_cannot_be_started_is_named_with_the_reason() {
     let want = format!("error: could not run `{} ps -a ", docker.display());
     assert!(first.starts_with(&want), "{err}");
     assert!(first.ends_with(": No such file or directory (os error 2)"), "{err}");
+    // The reason is said once: not again under "Caused by:".
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert!(!err.contains("Caused by:"), "{err}");
     assert!(err.contains("help: run `kilter doctor` to check the tools kilter needs"), "{err}");
 }
