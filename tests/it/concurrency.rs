@@ -223,22 +223,36 @@ fn same_name_from_another_directory_needs_adopt() {
     assert_eq!(env.kilter(&a).arg("stop").output().expect("runs").status.code(), Some(4));
 }
 
+/// `kilter stop` on a running project `shop` whose kilter.yaml the shell command `change` (given
+/// the file's path) rewrites at `stop`'s `docker inspect` of the node: after kilter read the file,
+/// before it sets the flag. Returns the file's path and `stop`'s output.
+fn stop_with_kilter_yaml_changed_meanwhile(
+    env: &Env,
+    change: impl Fn(&std::path::Path) -> String,
+) -> (std::path::PathBuf, std::process::Output) {
+    let dir = project(env, "shop", Some("name: shop\n"), false);
+    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
+    let yaml = dir.join("kilter.yaml");
+    let docker = wrap_tool(
+        env,
+        "docker",
+        "docker-changing",
+        "inspect*kilter-shop-control-plane*",
+        &change(&yaml),
+    );
+    let out = env.kilter(&dir).env("KILTER_DOCKER", &docker).arg("stop").output().expect("runs");
+    (yaml, out)
+}
+
 /// kilter.yaml edited while a verb runs (after kilter read it, before it sets the flag): the flag
 /// is set in the file as it is then, and the edit is kept.
 #[test]
 fn stop_sets_the_flag_in_kilter_yaml_as_it_is_when_it_writes() {
     let env = Env::new();
-    let dir = project(&env, "shop", Some("name: shop\n"), false);
-    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
-    let yaml = dir.join("kilter.yaml");
-    let docker = wrap_tool(
-        &env,
-        "docker",
-        "docker-editing",
-        "inspect*kilter-shop-control-plane*",
-        &format!("printf '# edited meanwhile\\n' >> '{}'", yaml.display()),
-    );
-    env.kilter(&dir).env("KILTER_DOCKER", &docker).arg("stop").assert().success();
+    let (yaml, out) = stop_with_kilter_yaml_changed_meanwhile(&env, |yaml| {
+        format!("printf '# edited meanwhile\\n' >> '{}'", yaml.display())
+    });
+    assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(read(&yaml), "name: shop\n# edited meanwhile\ncluster:\n  stopped: true\n");
 }
 
@@ -248,17 +262,9 @@ fn stop_sets_the_flag_in_kilter_yaml_as_it_is_when_it_writes() {
 #[test]
 fn stop_never_replaces_a_kilter_yaml_it_cannot_read() {
     let env = Env::new();
-    let dir = project(&env, "shop", Some("name: shop\n"), false);
-    env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
-    let yaml = dir.join("kilter.yaml");
-    let docker = wrap_tool(
-        &env,
-        "docker",
-        "docker-garbling",
-        "inspect*kilter-shop-control-plane*",
-        &format!("printf 'name: shop\\n# \\377\\n' > '{}'", yaml.display()),
-    );
-    let out = env.kilter(&dir).env("KILTER_DOCKER", &docker).arg("stop").output().expect("runs");
+    let (yaml, out) = stop_with_kilter_yaml_changed_meanwhile(&env, |yaml| {
+        format!("printf 'name: shop\\n# \\377\\n' > '{}'", yaml.display())
+    });
     let err = stderr_of(&out);
     assert_ne!(out.status.code(), Some(0), "{err}");
     assert!(err.contains(&format!("could not read {}", yaml.display())), "{err}");

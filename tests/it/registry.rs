@@ -17,6 +17,23 @@ fn free_port() -> u16 {
     crate::support::quiet_ports(2)
 }
 
+/// The check named `name` of `kilter doctor --json` (with the registry on `port`).
+fn doctor_check(env: &Env, dir: &Path, port: u16, name: &str) -> Value {
+    let out = env
+        .kilter(dir)
+        .env("KILTER_REGISTRY_PORT", port.to_string())
+        .args(["doctor", "--json"])
+        .output()
+        .expect("runs");
+    let d: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json: {e}\n{}", stderr_of(&out)));
+    d["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == name))
+        .cloned()
+        .unwrap_or_else(|| panic!("no check named {name:?}: {d}"))
+}
+
 fn kilter_ok(env: &Env, dir: &Path, port: u16, args: &[&str]) -> std::process::Output {
     let out = env
         .kilter(dir)
@@ -409,37 +426,17 @@ fn registry_commands_status_stop_start_rm() {
             "kilter-cache-registry.k8s.io"
         ]
     );
-    let d = env
-        .kilter(&dir)
-        .env("KILTER_REGISTRY_PORT", port.to_string())
-        .args(["doctor", "--json"])
-        .output()
-        .expect("runs");
-    let d: Value = serde_json::from_slice(&d.stdout).expect("json");
-    let checks = d["checks"].as_array().expect("checks");
-    let wiring = checks.iter().find(|c| c["name"] == "registry wiring").expect("wiring check");
+    let wiring = doctor_check(&env, &dir, port, "registry wiring");
     assert_eq!(wiring["status"], "ok", "{wiring}");
-    assert_eq!(checks.iter().find(|c| c["name"] == "registry").expect("check")["status"], "ok");
+    let reg = doctor_check(&env, &dir, port, "registry");
+    assert_eq!(reg["status"], "ok", "{reg}");
 
     kilter_ok(&env, &dir, port, &["registry", "stop"]);
     assert_eq!(container_status(&env, "kilter-registry").as_deref(), Some("exited"));
     // A stopped registry publishes no port: `ls` shows its state alone.
     let l = stdout_of(&kilter_ok(&env, &dir, port, &["ls"]));
     assert!(l.contains("registry: exited; caches 0/4 running"), "{l}");
-    let d = env
-        .kilter(&dir)
-        .env("KILTER_REGISTRY_PORT", port.to_string())
-        .args(["doctor", "--json"])
-        .output()
-        .expect("runs");
-    let d: Value = serde_json::from_slice(&d.stdout).expect("json");
-    let reg = d["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "registry")
-        .cloned()
-        .expect("check");
+    let reg = doctor_check(&env, &dir, port, "registry");
     assert_eq!(reg["status"], "warn", "{reg}");
     let detail = reg["detail"].as_str().unwrap_or_default();
     assert!(detail.contains("(not running: kilter-registry, kilter-cache-docker.io"), "{reg}");
@@ -451,18 +448,7 @@ fn registry_commands_status_stop_start_rm() {
     let rm =
         env.tool("docker").args(["rm", "-f", "kilter-cache-quay.io"]).output().expect("docker");
     assert!(rm.status.success(), "{}", stderr_of(&rm));
-    let d = env
-        .kilter(&dir)
-        .env("KILTER_REGISTRY_PORT", port.to_string())
-        .args(["doctor", "--json"])
-        .output()
-        .expect("runs");
-    let d: Value = serde_json::from_slice(&d.stdout).expect("json");
-    let reg = d["checks"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["name"] == "registry"))
-        .cloned()
-        .unwrap_or_else(|| panic!("no registry check: {d}"));
+    let reg = doctor_check(&env, &dir, port, "registry");
     assert_eq!(reg["status"], "warn", "{reg}");
     let detail = reg["detail"].as_str().unwrap_or_default();
     assert!(detail.ends_with("(missing: kilter-cache-quay.io)"), "{reg}");
