@@ -247,8 +247,7 @@ fn bad_numbers_exit_4_and_never_panic() {
 fn a_tool_that_cannot_be_started_is_named_with_the_reason() {
     let env = Env::new();
     let dir = project(&env, "shop", Some("name: shop\n"), false);
-    let docker = script(&env, "docker-broken", "");
-    std::fs::write(&docker, "#!/nonexistent/interpreter\n").expect("write");
+    let docker = executable(&env, "docker-broken", "#!/nonexistent/interpreter\n");
     let out = env.kilter(&dir).env("KILTER_DOCKER", &docker).arg("ls").output().expect("runs");
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");

@@ -52,10 +52,24 @@ pub fn project(env: &Env, dir: &str, yaml: Option<&str>, tilt: bool) -> PathBuf 
 /// An executable `/bin/sh` script at `<root>/<name>` (e.g. a tool wrapper given as
 /// `KILTER_DOCKER` that answers one call its own way and `exec`s the fake for the rest).
 pub fn script(env: &Env, name: &str, body: &str) -> PathBuf {
+    executable(env, name, &format!("#!/bin/sh\n{body}"))
+}
+
+/// An executable file `name` under the test's root holding `content`, written by a `sh` child,
+/// not by this process: a file this process had open for writing could be inherited, still
+/// writable, by a child another test thread forks at that moment, and running the file would then
+/// fail with "Text file busy" (ETXTBSY) until that child execs.
+pub fn executable(env: &Env, name: &str, content: &str) -> PathBuf {
+    use std::io::Write as _;
     let path = env.root().join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}")).expect("write script");
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
+    let mut sh = std::process::Command::new("/bin/sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("sh");
+    sh.stdin.take().expect("stdin").write_all(content.as_bytes()).expect("write script");
+    assert!(sh.wait().expect("wait").success(), "could not write {}", path.display());
     path
 }
 

@@ -274,14 +274,11 @@ fn an_unrecorded_tilt_is_stopped_again() {
 fn a_wrapped_tilt_is_recognised_and_stopped() {
     let env = Env::new();
     let dir = project(&env, "shop", Some("name: shop\n"), true);
-    let wrapper = env.root().join("tilt-wrapper");
-    std::fs::write(
-        &wrapper,
-        format!("#!/bin/sh\n{} \"$@\"\necho wrapper done\n", env.bin().join("tilt").display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .unwrap();
+    let wrapper = script(
+        &env,
+        "tilt-wrapper",
+        &format!("{} \"$@\"\necho wrapper done\n", env.bin().join("tilt").display()),
+    );
     let up = || {
         let mut c = env.kilter(&dir);
         c.env("KILTER_TILT", &wrapper).arg("up");
