@@ -106,7 +106,6 @@ fn sigint_during_health_wait_exits_130_and_next_up_recovers() {
 /// before the lock wait would time out, and nothing was started.
 #[test]
 fn sigint_while_waiting_for_the_project_lock_exits_130_at_once() {
-    use std::io::BufRead as _;
     let env = Env::new();
     let dir = project(&env, "shop", Some("name: shop\n"), false);
     env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
@@ -125,14 +124,7 @@ fn sigint_while_waiting_for_the_project_lock_exits_130_at_once() {
         .spawn()
         .expect("spawn");
     let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
-    let mut before = String::new();
-    while !before.contains("waiting for ") {
-        let mut line = String::new();
-        if err.read_line(&mut line).expect("read") == 0 {
-            panic!("up ended without waiting for the lock: {before}");
-        }
-        before.push_str(&line);
-    }
+    let before = read_lines_until(&mut err, "waiting for ", "up");
     // SAFETY: plain kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let waited = wait_until(Duration::from_secs(20), || matches!(child.try_wait(), Ok(Some(_))));

@@ -155,3 +155,17 @@ pub fn tilt_resource_names(status: &serde_json::Value) -> Vec<&str> {
         .filter_map(|r| r["name"].as_str())
         .collect()
 }
+
+/// The lines `reader` gives (a child's piped stderr) up to and including the first that holds
+/// `needle`; panics naming `what` if the stream ends first.
+pub fn read_lines_until(reader: &mut impl std::io::BufRead, needle: &str, what: &str) -> String {
+    let mut seen = String::new();
+    while !seen.contains(needle) {
+        let mut line = String::new();
+        if reader.read_line(&mut line).expect("read") == 0 {
+            panic!("{what} ended before printing {needle:?}: {seen}");
+        }
+        seen.push_str(&line);
+    }
+    seen
+}

@@ -1141,7 +1141,6 @@ fn doctor_warns_when_a_new_cluster_would_not_fit_in_dockers_memory() {
 /// checkout) is kept. Named or not, a cluster whose directory is gone is listed for that reason.
 #[test]
 fn gc_keeps_a_named_cluster_whose_directory_claims_it_while_gc_waits_for_its_lock() {
-    use std::io::BufRead as _;
     let env = Env::new();
     let dir = up(&env, "shop");
     std::fs::remove_dir_all(&dir).expect("rm");
@@ -1159,14 +1158,7 @@ fn gc_keeps_a_named_cluster_whose_directory_claims_it_while_gc_waits_for_its_loc
         .spawn()
         .expect("spawn");
     let mut err = std::io::BufReader::new(gc.stderr.take().expect("stderr"));
-    let mut before = String::new();
-    while !before.contains("waiting for ") {
-        let mut line = String::new();
-        if err.read_line(&mut line).expect("read") == 0 {
-            panic!("gc ended without waiting for the lock: {before}");
-        }
-        before.push_str(&line);
-    }
+    let before = read_lines_until(&mut err, "waiting for ", "gc");
     let listed = format!("cluster kilter-shop (running): its directory {} is gone", dir.display());
     assert!(before.contains(&listed), "{before}");
     assert!(!before.contains("named on the command line"), "{before}");
