@@ -62,8 +62,7 @@ fn a_stale_lock_record_is_not_named_as_the_holder() {
     c.wait().expect("wait");
     let path = env.cache_dir("shop").join("lock");
     std::fs::write(&path, format!("pid={dead} command=kilter up\n")).expect("record");
-    let held = std::fs::OpenOptions::new().read(true).write(true).open(&path).expect("open");
-    held.lock().expect("lock");
+    let held = hold_project_lock(&env, "shop");
     let out =
         env.kilter_std(&dir).arg("up").env("KILTER_LOCK_TIMEOUT", "0.3").output().expect("runs");
     let err = stderr_of(&out);
@@ -110,12 +109,7 @@ fn sigint_while_waiting_for_the_project_lock_exits_130_at_once() {
     let dir = project(&env, "shop", Some("name: shop\n"), false);
     env.kilter(&dir).args(["up", "--no-tilt"]).assert().success();
     let calls_before = env.calls().len();
-    let held = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(env.cache_dir("shop").join("lock"))
-        .expect("the project's lock file");
-    held.lock().expect("the test holds the project lock");
+    let held = hold_project_lock(&env, "shop");
     let mut child = env
         .kilter_std(&dir)
         .arg("up")

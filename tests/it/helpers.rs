@@ -169,3 +169,15 @@ pub fn read_lines_until(reader: &mut impl std::io::BufRead, needle: &str, what: 
     }
     seen
 }
+
+/// Hold the lock of project `name` as another process would, until the file is dropped: its
+/// lock file must exist (the project has run once).
+pub fn hold_project_lock(env: &Env, name: &str) -> std::fs::File {
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(env.cache_dir(name).join("lock"))
+        .expect("the project's lock file");
+    held.lock().expect("the test holds the project lock");
+    held
+}

@@ -1144,12 +1144,7 @@ fn gc_keeps_a_named_cluster_whose_directory_claims_it_while_gc_waits_for_its_loc
     let env = Env::new();
     let dir = up(&env, "shop");
     std::fs::remove_dir_all(&dir).expect("rm");
-    let lock = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(env.cache_dir("shop").join("lock"))
-        .expect("the project's lock file");
-    lock.lock().expect("the test holds the project lock");
+    let lock = hold_project_lock(&env, "shop");
     let elsewhere = env.project("elsewhere");
     let mut gc = env
         .kilter_std(&elsewhere)
